@@ -1,0 +1,73 @@
+"""CompressConfig: what ``asc-compress`` does to a model (the fine-tune recipe is a ``TrainConfig``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from tinyasc.compress.prune import PruneScope
+
+CONV_BITS = 8
+"""Bits of a quantized convolution weight (paper sec. 2.3)."""
+OTHER_BITS = 16
+"""Bits of every other parameter of a quantized model (half precision)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressConfig:
+    """Pruning, quantization and distillation settings (paper sec. 2.3 and Table 4)."""
+
+    sparsity: float = 0.89
+    """Fraction of convolution weights set to zero by one-shot magnitude pruning, in (0, 1)."""
+    scope: PruneScope = PruneScope.LAYER
+    """Magnitude ranking per layer (``layer``, default) or over all convolutions (``global``); see ``prune``."""
+    qat: bool = True
+    """Quantization-aware fine-tuning: int8 conv weights, int8 activations, float16 others."""
+    quantize_activations: bool = True
+    """Fake-quantize activations (int8 per tensor) during QAT, as the int8 TFLite graph runs."""
+    act_quant_start: float = 0.5
+    """Fraction of the fine-tune epochs after which activations are fake-quantized (observed from the
+    start); 0 quantizes them from the first step. Weights are fake-quantized from the start."""
+    fold_norm_stats: bool = True
+    """Fold BatchNorm running statistics into its scale/shift in the saved model (2 values per channel)."""
+    kd_alpha: float = 0.5
+    """Weight of the distillation term (used when a teacher is given); 0 disables KD."""
+    kd_temperature: float = 2.0
+    """Distillation temperature T."""
+    calibration_batches: int = 4
+    """Training batches run (eval mode, no update) to initialise activation ranges before QAT."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scope, PruneScope):
+            object.__setattr__(self, "scope", PruneScope(self.scope))
+        if not 0.0 < float(self.sparsity) < 1.0:
+            raise ValueError(f"sparsity must be in (0, 1), got {self.sparsity}")
+        if not 0.0 <= self.kd_alpha <= 1.0 or not self.kd_temperature > 0:
+            raise ValueError("need 0 <= kd_alpha <= 1 and kd_temperature > 0")
+        if not 0.0 <= self.act_quant_start < 1.0:
+            raise ValueError(f"act_quant_start must be in [0, 1), got {self.act_quant_start}")
+        if self.calibration_batches < 0:
+            raise ValueError("calibration_batches must be >= 0")
+
+    def act_quant_epoch(self, epochs: int) -> int:
+        """Number of fine-tune epochs run before activation fake quantization is switched on."""
+        return int(self.act_quant_start * epochs)
+
+    @property
+    def conv_bits(self) -> int:
+        return CONV_BITS if self.qat else 32
+
+    @property
+    def other_bits(self) -> int:
+        return OTHER_BITS if self.qat else 32
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["scope"] = self.scope.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "CompressConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,55 @@
+"""``asc-export --int8 CKPT --dataset DIR --out DIR``: thin CLI over :func:`tinyasc.export.pipeline.export_int8`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tinyasc.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, cli_entry
+from tinyasc.export.export_form import ExportForm
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asc-export", description="Export a tinyasc checkpoint to a full-integer int8 TFLite "
+                                "model with on-host parity gates (ONNX -> onnx2tf -> TFLite, C array, report).")
+    p.add_argument("checkpoint", help="tinyasc checkpoint (.pt), compressed or float")
+    p.add_argument("--int8", action="store_true", required=True, help="full-integer int8 export (the only target)")
+    p.add_argument("--dataset", required=True, help="TAU-layout dataset: training split calibrates, evaluation split checks parity")
+    p.add_argument("--out", required=True, help="output directory (must not exist unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--calib-clips", type=int, default=200, help="training clips for calibration (default 200)")
+    p.add_argument("--parity-clips", type=int, default=None, help="evaluation clips for the parity table (default: all)")
+    p.add_argument("--form", choices=[f.value for f in ExportForm], default=ExportForm.FOLD.value,
+                   help="export form of the model (default fold: BatchNorm folded into convolutions)")
+    p.add_argument("--debug-layers", action="store_true", help="per-layer SQNR of int8 vs float activations in the report")
+    p.add_argument("--int16-variant", action="store_true", help="also keep and measure the int16-activation TFLite file")
+    p.add_argument("--cache-dir", default=None, help="feature cache directory (default: DATASET/.tinyasc_cache)")
+    p.add_argument("--gate-agreement", type=float, default=0.99, help="min top-1 agreement int8 vs PyTorch (default 0.99)")
+    p.add_argument("--gate-accuracy-drop", type=float, default=0.005, help="max overall accuracy drop, fraction (default 0.005)")
+    p.add_argument("--budget", type=int, default=128_000, help="non-zero parameter budget in bytes (default 128000)")
+    return p
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tinyasc.export.pipeline import ExportConfig, export_int8
+
+    try:
+        cfg = ExportConfig(calib_clips=args.calib_clips, parity_clips=args.parity_clips, form=ExportForm(args.form),
+                           gate_agreement=args.gate_agreement, gate_accuracy_drop=args.gate_accuracy_drop,
+                           budget_bytes=args.budget, debug_layers=args.debug_layers, keep_int16=args.int16_variant,
+                           force=args.force, cache_dir=None if args.cache_dir is None else Path(args.cache_dir))
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
+    res = export_int8(args.checkpoint, args.dataset, args.out, cfg)
+    summary = res.report["parity"]["int8_vs_pytorch"]["int8_litert_ref"]
+    print(f"{res.report['status']}: {res.out_dir} (int8 top-1 agreement {summary['top1_agreement']:.4f}, "
+          f"arena {res.report['int8']['tflm_arena_bytes']} B)")
+    if not res.passed:
+        print(f"failed gates: {', '.join(res.failed_gates)}")
+        return EXIT_GATE_FAILED
+    return EXIT_OK

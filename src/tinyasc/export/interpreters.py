@@ -1,0 +1,176 @@
+"""Run one model under every runtime the parity table compares.
+
+PyTorch and ONNX Runtime take NCHW float features; the TFLite files (from onnx2tf) take
+NHWC. The int8 file runs under ai-edge-litert with its default (optimized) kernels and
+with ``BUILTIN_REF`` (bit-identical to TensorFlow Lite Micro), and under TFLite Micro's own
+Python interpreter, whose smallest working arena is found by bisection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from tinyasc.export.tflite_graph import dequantize, quantize, read_graph
+
+log = logging.getLogger(__name__)
+
+
+class Runtime(str, enum.Enum):
+    """Runtimes of the parity table."""
+
+    PYTORCH = "pytorch"
+    ONNXRUNTIME = "onnxruntime"
+    TFLITE_FLOAT = "tflite_float"
+    LITERT_INT8 = "litert_int8"
+    LITERT_INT8_REF = "litert_int8_ref"
+    TFLM_INT8 = "tflm_int8"
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence C-level stderr (TFLM prints every failed allocation while we bisect)."""
+    fd = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def to_nhwc(x: np.ndarray) -> np.ndarray:
+    """(N, 1, F, T) -> (N, F, T, 1), the layout onnx2tf gives the TFLite input."""
+    return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
+
+
+def run_torch(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
+    import torch
+
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            outs.append(model(torch.from_numpy(np.asarray(x[i : i + batch], dtype=np.float32))).numpy())
+    return np.concatenate(outs).astype(np.float32)
+
+
+def run_onnx(path: str | Path, x: np.ndarray) -> np.ndarray:
+    """ONNX Runtime, one clip at a time (the graph is exported with batch 1)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i : i + 1].astype(np.float32)})[0] for i in range(len(x))])
+
+
+def litert_interpreter(path: str | Path, *, reference: bool, preserve_all: bool = False):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    it = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=kind,
+        experimental_preserve_all_tensors=preserve_all, num_threads=1,
+    )
+    it.allocate_tensors()
+    return it
+
+
+def run_litert(path: str | Path, x_nchw: np.ndarray, *, reference: bool = False, raw: bool = False) -> np.ndarray:
+    """Run a TFLite file under ai-edge-litert on float NCHW features.
+
+    Quantized inputs are quantized with the file's own input parameters; outputs are
+    dequantized unless ``raw`` (then the int8 output codes are returned).
+    """
+    it = litert_interpreter(path, reference=reference)
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    graph = read_graph(Path(path).read_bytes())
+    qin, qout = graph.inputs[0], graph.outputs[0]
+    x = to_nhwc(x_nchw)
+    res = []
+    for i in range(len(x)):
+        xi = x[i : i + 1]
+        it.set_tensor(inp["index"], quantize(xi, qin) if qin.dtype in ("INT8", "INT16") else xi.astype(np.float32))
+        it.invoke()
+        res.append(it.get_tensor(out["index"]).copy())
+    y = np.concatenate(res)
+    if qout.dtype in ("INT8", "INT16") and not raw:
+        return dequantize(y, qout)
+    return y
+
+
+def tflm_interpreter(path: str | Path, arena_size: int):
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_file(str(path), arena_size=int(arena_size))
+
+
+def run_tflm(path: str | Path, x_nchw: np.ndarray, *, arena_size: int, raw: bool = False) -> np.ndarray:
+    """Run an int8 TFLite file under TensorFlow Lite Micro's Python interpreter."""
+    graph = read_graph(Path(path).read_bytes())
+    qin, qout = graph.inputs[0], graph.outputs[0]
+    it = tflm_interpreter(path, arena_size)
+    x = to_nhwc(x_nchw)
+    res = []
+    for i in range(len(x)):
+        it.set_input(quantize(x[i : i + 1], qin), 0)
+        it.invoke()
+        res.append(np.array(it.get_output(0), copy=True))
+    y = np.concatenate(res)
+    return y if raw else dequantize(y, qout)
+
+
+def tflm_allocates(path: str | Path, arena_size: int, sample: np.ndarray | None = None) -> bool:
+    """True when TFLM can allocate (and, with ``sample``, invoke) within ``arena_size`` bytes."""
+    try:
+        with quiet_stderr():
+            it = tflm_interpreter(path, arena_size)
+            if sample is not None:
+                it.set_input(sample, 0)
+                it.invoke()
+    except RuntimeError:
+        return False
+    return True
+
+
+def min_tflm_arena(path: str | Path, *, granularity: int = 16, start: int | None = None) -> int:
+    """Smallest arena (bytes, a multiple of ``granularity``) in which TFLM allocates and invokes.
+
+    TFLM reports its arena use only on stderr, so we bisect on allocation success.
+    """
+    graph = read_graph(Path(path).read_bytes())
+    zero = quantize(np.zeros(graph.inputs[0].shape, dtype=np.float32), graph.inputs[0])
+    hi = start or max(64 * 1024, 10 * Path(path).stat().st_size)
+    while not tflm_allocates(path, hi, zero):
+        hi *= 2
+        if hi > 1 << 31:
+            raise RuntimeError(f"{path}: TFLM does not allocate even with 2 GiB")
+    lo = 0  # invariant: lo fails (or is 0), hi works
+    while hi - lo > granularity:
+        mid = (lo + hi) // 2 // granularity * granularity
+        if mid <= lo:
+            break
+        if tflm_allocates(path, mid, zero):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def time_per_clip(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, repeats: int = 1) -> float:
+    """Mean wall seconds per clip of ``fn`` over ``x`` (after one warm-up clip)."""
+    fn(x[:1])
+    t = time.perf_counter()
+    for _ in range(repeats):
+        fn(x)
+    return (time.perf_counter() - t) / (repeats * len(x))

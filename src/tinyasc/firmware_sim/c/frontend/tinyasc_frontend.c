@@ -1,0 +1,416 @@
+/*
+ * tinyasc audio front end (see tinyasc_frontend.h for the formula and the contract).
+ *
+ * Per frame: window the samples into an n_fft buffer, real FFT of n_fft points as a complex
+ * radix-2 FFT of n_fft/2 points plus the split step, power spectrum compacted in place,
+ * sparse mel filterbank, log. Everything is single precision; the only tables are the half
+ * Hann window, a quarter-wave cosine table and the non-zero mel weights.
+ */
+#include "tinyasc_frontend.h"
+
+#include <string.h>
+
+#define FE_N TINYASC_FE_N_FFT
+#define FE_M (TINYASC_FE_N_FFT / 2)      /* complex FFT size */
+#define FE_Q (TINYASC_FE_N_FFT / 4)      /* quarter wave */
+
+#if (TINYASC_FE_N_FFT & (TINYASC_FE_N_FFT - 1)) != 0 || TINYASC_FE_N_FFT < 16
+#error "TINYASC_FE_N_FFT must be a power of two >= 16"
+#endif
+#if TINYASC_FE_N_MELS > TINYASC_FE_N_FFT / 2 - 1
+#error "the per-frame log-mel must fit in the scratch tail (n_mels <= n_fft/2 - 1)"
+#endif
+#if TINYASC_FE_WIN_LENGTH > TINYASC_FE_N_FFT
+#error "window longer than n_fft"
+#endif
+
+typedef union {
+    float f;
+    uint32_t u;
+} fe_bits;
+
+float tinyasc_fe_logf(float x)
+{
+    /* ln2 split: LN2_HI has 16 significant bits, so e * LN2_HI is exact for every float exponent */
+    const float LN2_HI = 0.693145751953125f;
+    const float LN2_LO = 1.42860682030941723212e-06f;
+    const float SQRT2 = 1.41421356237f;
+    fe_bits b;
+    int32_t e;
+    float m, s, s2, p;
+
+    if (!(x >= 1.17549435e-38f)) { /* also catches NaN, zero, negatives, subnormals */
+        x = 1.17549435e-38f;
+    }
+    b.f = x;
+    e = (int32_t)((b.u >> 23) & 0xffu) - 127;
+    b.u = (b.u & 0x007fffffu) | 0x3f800000u; /* mantissa as a float in [1, 2) */
+    m = b.f;
+    if (m > SQRT2) {
+        m *= 0.5f;
+        e += 1;
+    }
+    /* log(m) = 2 atanh(s) = 2s + 2s^3/3 + 2s^5/5 + 2s^7/7 + 2s^9/9 + ..., |s| <= 0.1716 */
+    s = (m - 1.0f) / (m + 1.0f);
+    s2 = s * s;
+    p = s2 * (0.666666666667f + s2 * (0.4f + s2 * (0.285714285714f + s2 * 0.222222222222f)));
+    return (float)e * LN2_HI + ((float)e * LN2_LO + (2.0f * s + s * p));
+}
+
+/* W_N^k = cos(2 pi k / N) - i sin(2 pi k / N), 0 <= k < N/2, from the quarter-wave table. */
+static void fe_twiddle(int k, float *c, float *s)
+{
+    if (k <= FE_Q) {
+        *c = tinyasc_fe_cos_quarter[k];
+        *s = tinyasc_fe_cos_quarter[FE_Q - k];
+    } else {
+        *c = -tinyasc_fe_cos_quarter[FE_M - k];
+        *s = tinyasc_fe_cos_quarter[k - FE_Q];
+    }
+}
+
+/* One radix-2 DIT stage of span 2h: butterflies (i, i+h) with twiddle W_{2h}^j. */
+static void fe_stage(float *z, int h)
+{
+    const int len = 2 * h;
+    const int tstep = FE_N / len; /* W_M^(j M/len) = W_N^(j N/len) */
+    int i, j;
+    for (j = 0; j < h; ++j) {
+        float wr, ws;
+        fe_twiddle(j * tstep, &wr, &ws);
+        for (i = j; i < FE_M; i += len) {
+            float *a = z + 2 * i;
+            float *b = z + 2 * (i + h);
+            const float tr = wr * b[0] + ws * b[1]; /* (wr - i ws)(b0 + i b1) */
+            const float ti = wr * b[1] - ws * b[0];
+            b[0] = a[0] - tr;
+            b[1] = a[1] - ti;
+            a[0] += tr;
+            a[1] += ti;
+        }
+    }
+}
+
+/* Two consecutive radix-2 stages (spans 2h, then 4h) in one pass over groups of four: half
+ * the loads and stores. The same float operations as two fe_stage calls, in the same order:
+ * the second stage's twiddle for (i+h, i+3h) is W^(j+h) = -i W^j, which the table gives
+ * exactly (fe_twiddle(k + N/4) = (-s, c) of fe_twiddle(k)). */
+static void fe_stage_pair(float *z, int h)
+{
+    const int len = 4 * h;
+    const int t1 = FE_N / (2 * h);
+    const int t2 = FE_N / len;
+    int i, j;
+    for (j = 0; j < h; ++j) {
+        float w1r, w1s, w2r, w2s;
+        fe_twiddle(j * t1, &w1r, &w1s);
+        fe_twiddle(j * t2, &w2r, &w2s);
+        for (i = j; i < FE_M; i += len) {
+            float *a = z + 2 * i;
+            float *b = z + 2 * (i + h);
+            float *c = z + 2 * (i + 2 * h);
+            float *d = z + 2 * (i + 3 * h);
+            float tr = w1r * b[0] + w1s * b[1];
+            float ti = w1r * b[1] - w1s * b[0];
+            const float Ar = a[0] + tr, Ai = a[1] + ti;
+            const float Br = a[0] - tr, Bi = a[1] - ti;
+            float Cr, Ci, Dr, Di;
+            tr = w1r * d[0] + w1s * d[1];
+            ti = w1r * d[1] - w1s * d[0];
+            Cr = c[0] + tr;
+            Ci = c[1] + ti;
+            Dr = c[0] - tr;
+            Di = c[1] - ti;
+            tr = w2r * Cr + w2s * Ci;
+            ti = w2r * Ci - w2s * Cr;
+            a[0] = Ar + tr;
+            a[1] = Ai + ti;
+            c[0] = Ar - tr;
+            c[1] = Ai - ti;
+            tr = (-w2s) * Dr + w2r * Di; /* twiddle -i W = (-w2s) - i (w2r) */
+            ti = (-w2s) * Di - w2r * Dr;
+            b[0] = Br + tr;
+            b[1] = Bi + ti;
+            d[0] = Br - tr;
+            d[1] = Bi - ti;
+        }
+    }
+}
+
+/* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im). */
+static void fe_cfft(float *z)
+{
+    int i, j, h;
+
+    for (i = 0, j = 0; i < FE_M; ++i) {
+        int bit;
+        if (i < j) {
+            float tr = z[2 * i], ti = z[2 * i + 1];
+            z[2 * i] = z[2 * j];
+            z[2 * i + 1] = z[2 * j + 1];
+            z[2 * j] = tr;
+            z[2 * j + 1] = ti;
+        }
+        bit = FE_M >> 1;
+        while (bit > 0 && (j & bit)) {
+            j ^= bit;
+            bit >>= 1;
+        }
+        j |= bit;
+    }
+    /* stages 1 and 2 (twiddles 1 and -i) as one multiplication-free radix-4 pass; results are
+     * identical to the general butterflies since the table holds cos 0 = 1 and cos(pi/2) = 0 */
+    for (i = 0; i < FE_M; i += 4) {
+        float *a = z + 2 * i;
+        const float s0r = a[0] + a[2], s0i = a[1] + a[3];
+        const float d0r = a[0] - a[2], d0i = a[1] - a[3];
+        const float s1r = a[4] + a[6], s1i = a[5] + a[7];
+        const float d1r = a[4] - a[6], d1i = a[5] - a[7];
+        a[0] = s0r + s1r;
+        a[1] = s0i + s1i;
+        a[4] = s0r - s1r;
+        a[5] = s0i - s1i;
+        a[2] = d0r + d1i; /* d0 + (-i) d1 */
+        a[3] = d0i - d1r;
+        a[6] = d0r - d1i;
+        a[7] = d0i + d1r;
+    }
+    for (h = 4; 4 * h <= FE_M; h *= 4) {
+        fe_stage_pair(z, h);
+    }
+    if (2 * h <= FE_M) {
+        fe_stage(z, h);
+    }
+}
+
+/* Real FFT of buf[0..N) followed by |X[k]|^2 for k = 0..N/2, left in buf[0..N/2]. */
+static void fe_power_spectrum(float *buf)
+{
+    int k;
+    float nyquist;
+
+    fe_cfft(buf); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
+    {
+        const float r = buf[0], i = buf[1];
+        const float x0 = r + i, xm = r - i; /* X[0], X[N/2]: both real */
+        buf[0] = x0 * x0;
+        nyquist = xm * xm;
+    }
+    /* X[k] = E + W^k O, X[M-k] = conj(E - W^k O), with E = (Z[k] + conj Z[M-k]) / 2 and
+     * O = (Z[k] - conj Z[M-k]) / 2i. Powers go to the slots just consumed: P[k] -> buf[2k]. */
+    for (k = 1; k <= FE_M / 2; ++k) {
+        float *zk = buf + 2 * k;
+        float *zm = buf + 2 * (FE_M - k);
+        const float er = 0.5f * (zk[0] + zm[0]);
+        const float ei = 0.5f * (zk[1] - zm[1]);
+        const float or_ = 0.5f * (zk[1] + zm[1]);
+        const float oi = -0.5f * (zk[0] - zm[0]);
+        float wr, ws, tr, ti, ar, ai, br, bi;
+        fe_twiddle(k, &wr, &ws);
+        tr = wr * or_ + ws * oi; /* (wr - i ws)(or + i oi) */
+        ti = wr * oi - ws * or_;
+        ar = er + tr;
+        ai = ei + ti;
+        br = er - tr;
+        bi = ei - ti;
+        zk[0] = ar * ar + ai * ai;
+        zm[0] = br * br + bi * bi;
+    }
+    /* compact P[k] = buf[2k] to buf[k]; ascending order never overwrites an unread value */
+    for (k = 1; k < FE_M; ++k) {
+        buf[k] = buf[2 * k];
+    }
+    buf[FE_M] = nyquist;
+}
+
+/* Sample i of the padded/cropped clip (i may lie in the STFT padding outside [0, L)). */
+static float fe_sample(const int16_t *pcm, int n_avail, int i)
+{
+    const int L = TINYASC_FE_CLIP_SAMPLES;
+    if (i < 0 || i >= L) {
+#if TINYASC_FE_PAD_REFLECT
+        i = i < 0 ? -i : 2 * (L - 1) - i;
+#else
+        return 0.0f;
+#endif
+    }
+    return i < n_avail ? (float)pcm[i] * (1.0f / 32768.0f) : 0.0f;
+}
+
+/* Power spectrum, mel filterbank and log of the windowed frame in scratch. */
+static void fe_logmel_of_windowed(float *scratch, float *logmel)
+{
+    int n, b;
+    fe_power_spectrum(scratch);
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[b];
+        const float *p = scratch + tinyasc_fe_mel_start[b];
+        const int len = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
+        float acc = 0.0f;
+        for (n = 0; n < len; ++n) {
+            acc += w[n] * p[n];
+        }
+        logmel[b] = tinyasc_fe_logf(acc + TINYASC_FE_LOG_OFFSET);
+    }
+}
+
+#define FE_LEFT ((FE_N - TINYASC_FE_WIN_LENGTH) / 2)
+
+/* Clip index of the first windowed sample of a frame (the STFT pads n_fft/2 before the clip). */
+static int fe_first_sample(int frame)
+{
+    return frame * TINYASC_FE_HOP - FE_N / 2 + FE_LEFT;
+}
+
+static void fe_zero_outside_window(float *scratch)
+{
+    memset(scratch, 0, sizeof(float) * (size_t)FE_LEFT);
+    memset(scratch + FE_LEFT + TINYASC_FE_WIN_LENGTH, 0,
+           sizeof(float) * (size_t)(FE_N - FE_LEFT - TINYASC_FE_WIN_LENGTH));
+}
+
+void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float *scratch, float *logmel)
+{
+    const int first = fe_first_sample(frame); /* clip index of window[0] */
+    const int n_avail = n_samples < TINYASC_FE_CLIP_SAMPLES ? (n_samples > 0 ? n_samples : 0)
+                                                             : TINYASC_FE_CLIP_SAMPLES;
+    float *win = scratch + FE_LEFT;
+    int n;
+
+    fe_zero_outside_window(scratch);
+    /* periodic Hann: w[n] = half[n] for n <= W/2, half[W - n] above */
+    if (first >= 0 && first + TINYASC_FE_WIN_LENGTH <= n_avail) {
+        const int16_t *p = pcm + first; /* fast path: the window lies inside the recorded samples */
+        for (n = 0; n <= TINYASC_FE_WIN_LENGTH / 2; ++n) {
+            win[n] = ((float)p[n] * (1.0f / 32768.0f)) * tinyasc_fe_window_half[n];
+        }
+        for (; n < TINYASC_FE_WIN_LENGTH; ++n) {
+            win[n] = ((float)p[n] * (1.0f / 32768.0f)) * tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
+        }
+    } else {
+        for (n = 0; n <= TINYASC_FE_WIN_LENGTH / 2; ++n) {
+            win[n] = fe_sample(pcm, n_avail, first + n) * tinyasc_fe_window_half[n];
+        }
+        for (; n < TINYASC_FE_WIN_LENGTH; ++n) {
+            win[n] = fe_sample(pcm, n_avail, first + n) * tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
+        }
+    }
+    fe_logmel_of_windowed(scratch, logmel);
+}
+
+void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch, float *out_logmel)
+{
+    float *mel = scratch + FE_M + 1;
+    int t, b;
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+            out_logmel[TINYASC_FE_OUT_INDEX(b, t)] = mel[b];
+        }
+    }
+}
+
+int8_t tinyasc_frontend_quantize(float x)
+{
+    const float q = x / TINYASC_FE_INPUT_SCALE;
+    float frac;
+    int32_t r;
+    if (!(q < 1048576.0f)) { /* saturates anyway (NaN too); keeps the int conversion defined */
+        return q < 0.0f ? -128 : 127;
+    }
+    if (q <= -1048576.0f) {
+        return -128;
+    }
+    /* round half away from zero, exactly: truncate, then look at the (exact) remainder */
+    r = (int32_t)q;
+    frac = q - (float)r;
+    if (frac >= 0.5f) {
+        r += 1;
+    } else if (frac <= -0.5f) {
+        r -= 1;
+    }
+    r += TINYASC_FE_INPUT_ZERO_POINT;
+    return (int8_t)(r > 127 ? 127 : (r < -128 ? -128 : r));
+}
+
+void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out)
+{
+    float *mel = scratch + FE_M + 1;
+    int t, b;
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(mel[b]);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------ streaming */
+
+#if !TINYASC_FE_PAD_REFLECT
+void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
+{
+    memset(st, 0, sizeof(*st));
+}
+
+/* Frame st->next_frame from the ring: clip samples [first, first + W) that were received are in
+ * the ring; those not received (the zero-padded tail) and those outside the clip are zero. */
+static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, int8_t *out)
+{
+    const int t = st->next_frame;
+    const int first = fe_first_sample(t);
+    float *win = scratch + FE_LEFT;
+    float *mel = scratch + FE_M + 1;
+    int n, b;
+
+    fe_zero_outside_window(scratch);
+    for (n = 0; n < TINYASC_FE_WIN_LENGTH; ++n) {
+        const int i = first + n;
+        const float w = n <= TINYASC_FE_WIN_LENGTH / 2 ? tinyasc_fe_window_half[n]
+                                                       : tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
+        const float x = (i >= 0 && i < st->received)
+                            ? (float)st->ring[i % TINYASC_FE_WIN_LENGTH] * (1.0f / 32768.0f)
+                            : 0.0f;
+        win[n] = x * w;
+    }
+    fe_logmel_of_windowed(scratch, mel);
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(mel[b]);
+    }
+    st->next_frame = t + 1;
+}
+
+/* Samples frame t needs before it can be computed (its window end, at most the clip end). */
+static int fe_frame_needs(int t)
+{
+    const int end = fe_first_sample(t) + TINYASC_FE_WIN_LENGTH;
+    return end < TINYASC_FE_CLIP_SAMPLES ? end : TINYASC_FE_CLIP_SAMPLES;
+}
+
+int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm, int n, float *scratch,
+                                 int8_t *out)
+{
+    int k = 0;
+    while (st->next_frame < TINYASC_FE_N_FRAMES) {
+        const int need = fe_frame_needs(st->next_frame);
+        /* take samples up to the next frame's need (the ring then holds exactly its window) */
+        while (st->received < need && k < n) {
+            st->ring[st->received % TINYASC_FE_WIN_LENGTH] = pcm[k++];
+            st->received += 1;
+        }
+        if (st->received < need) {
+            break;
+        }
+        fe_stream_frame(st, scratch, out);
+    }
+    return st->next_frame;
+}
+
+int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, int8_t *out)
+{
+    while (st->next_frame < TINYASC_FE_N_FRAMES) {
+        fe_stream_frame(st, scratch, out);
+    }
+    return st->next_frame;
+}
+#endif /* !TINYASC_FE_PAD_REFLECT */

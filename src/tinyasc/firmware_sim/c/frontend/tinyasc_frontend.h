@@ -1,0 +1,78 @@
+/*
+ * tinyasc audio front end: 16 kHz int16 PCM -> log-mel -> int8 model input.
+ *
+ * Computes, frame by frame and in single precision,
+ *     logmel[b][t] = log( sum_k M[b][k] * |STFT(x)[k][t]|^2 + log_offset ),  x = pcm / 32768
+ * with the same constants as the training features (tinyasc.data.features.logmel): periodic
+ * Hann window of TINYASC_FE_WIN_LENGTH centred in a TINYASC_FE_N_FFT frame, hop
+ * TINYASC_FE_HOP, centred STFT (TINYASC_FE_N_FFT/2 of padding at both ends), HTK mel
+ * filterbank without area normalisation. The clip is zero-padded or cropped to
+ * TINYASC_FE_CLIP_SAMPLES, so the output is always TINYASC_FE_N_MELS x TINYASC_FE_N_FRAMES.
+ *
+ * Constants and tables come from the generated frontend_tables.h/.c
+ * (tinyasc.firmware_sim.frontend.write_frontend). Portable C99, float only (no double),
+ * no heap, no libc beyond string.h: log is tinyasc_fe_logf, cos/sin come from tables.
+ *
+ * RAM: one scratch buffer of TINYASC_FE_SCRATCH_FLOATS floats (n_fft) plus the output.
+ */
+#ifndef TINYASC_FRONTEND_H
+#define TINYASC_FRONTEND_H
+
+#include <stdint.h>
+
+#include "frontend_tables.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Output index of (mel band b, frame t) in the model's input layout. */
+#if TINYASC_FE_LAYOUT_MEL_MAJOR
+#define TINYASC_FE_OUT_INDEX(b, t) ((b) * TINYASC_FE_N_FRAMES + (t))
+#else
+#define TINYASC_FE_OUT_INDEX(b, t) ((t) * TINYASC_FE_N_MELS + (b))
+#endif
+
+/* Natural logarithm for positive normal floats (inputs below FLT_MIN are treated as FLT_MIN).
+ * Range reduction to m in [sqrt(1/2), sqrt(2)) and log(m) = 2 atanh((m-1)/(m+1)) to s^9. */
+float tinyasc_fe_logf(float x);
+
+/* One frame's log-mel (TINYASC_FE_N_MELS floats into logmel). The power spectrum occupies
+ * scratch[0 .. n_fft/2]; logmel may point into scratch + n_fft/2 + 1 (the free tail). */
+void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float *scratch, float *logmel);
+
+/* Whole clip: TINYASC_FE_N_MELS x TINYASC_FE_N_FRAMES float log-mel at TINYASC_FE_OUT_INDEX. */
+void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch, float *out_logmel);
+
+/* Model input quantization, as TFLite's Quantize op: round half away from zero of the float32
+ * quotient x / scale, plus the zero point, saturated to [-128, 127]. */
+int8_t tinyasc_frontend_quantize(float x);
+
+/* Whole clip straight to the int8 model input (no float spectrogram is held). */
+void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out);
+
+/* Streaming: feed the clip in chunks as the microphone delivers them (any sizes); each frame is
+ * computed as soon as its window is complete and written, quantized, into the model input.
+ * RAM: this state (a window of int16 history) + the scratch + the output, instead of the whole
+ * clip's PCM (320 KB for 10 s). The output is bit-identical to tinyasc_frontend_quantized on the
+ * same samples. Constant (zero) STFT padding only. */
+typedef struct {
+    int16_t ring[TINYASC_FE_WIN_LENGTH]; /* the last WIN_LENGTH samples, at index i % WIN_LENGTH */
+    int32_t received;                    /* samples taken so far (at most CLIP_SAMPLES) */
+    int32_t next_frame;                  /* first frame not yet written */
+} tinyasc_frontend_stream;
+
+void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st);
+/* Returns the number of frames written so far (TINYASC_FE_N_FRAMES when the clip is complete);
+ * samples beyond TINYASC_FE_CLIP_SAMPLES are ignored (the clip is cropped). */
+int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm, int n, float *scratch,
+                                 int8_t *out);
+/* End of a short clip: the missing samples are zeros (the clip is zero-padded), every remaining
+ * frame is written. Returns TINYASC_FE_N_FRAMES. */
+int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, int8_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYASC_FRONTEND_H */

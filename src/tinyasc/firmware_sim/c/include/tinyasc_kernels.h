@@ -1,0 +1,252 @@
+/* tinyasc int8 kernels: TensorFlow Lite (Micro) reference integer semantics, in portable C99.
+ *
+ * No heap, no libc beyond string.h. Every quantization constant (multiplier, shift, clamp) is
+ * computed by the generator in Python exactly as TFLM's Prepare() does and arrives here as a
+ * const parameter struct; the kernels only do the integer arithmetic of TFLM's Eval().
+ *
+ * Fixed-point helpers follow gemmlowp's definitions (SaturatingRoundingDoublingHighMul,
+ * RoundingDivideByPOT) and TFLite's double-rounding MultiplyByQuantizedMultiplier, which
+ * is what the tflite-micro interpreter is built with. Define TINYASC_SINGLE_ROUNDING to get
+ * TFLite's single-rounding variant instead (TFLITE_SINGLE_ROUNDING builds).
+ *
+ * CONV_2D and DEPTHWISE_CONV_2D definitions are wrapped in #ifndef TINYASC_OPT_CONV so an
+ * optimized (DSP/Helium) or sparse implementation with the same signatures can replace them.
+ */
+#ifndef TINYASC_KERNELS_H
+#define TINYASC_KERNELS_H
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TINYASC_MAX_DIMS 6
+
+/* ---------------------------------------------------------------- fixed point */
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a*b / 2^31), saturating INT32_MIN*INT32_MIN. */
+static inline int32_t tinyasc_srdhm(int32_t a, int32_t b) {
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    /* C division truncates toward zero, exactly like gemmlowp's "/ (1ll << 31)". */
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT: arithmetic right shift rounding half away from zero. */
+static inline int32_t tinyasc_rdbpot(int32_t x, int exponent) {
+    const int32_t mask = (int32_t)((((int64_t)1) << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* Multiply by 2^s with wrap-around (TFLite computes x * (1 << s) in int32). */
+static inline int32_t tinyasc_shl(int32_t x, int s) {
+    return (int32_t)((uint32_t)x << s);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier(int32 x, multiplier, shift), shift > 0 = left. */
+static inline int32_t tinyasc_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+#ifdef TINYASC_SINGLE_ROUNDING
+    const int64_t total_shift = 31 - shift;
+    const int64_t round = (int64_t)1 << (total_shift - 1);
+    return (int32_t)(((int64_t)x * (int64_t)multiplier + round) >> total_shift);
+#else
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return tinyasc_rdbpot(tinyasc_srdhm(tinyasc_shl(x, left), multiplier), right);
+#endif
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp (shift <= 0). */
+static inline int32_t tinyasc_mbqm_lt1(int32_t x, int32_t multiplier, int32_t shift) {
+#ifdef TINYASC_SINGLE_ROUNDING
+    return tinyasc_mbqm(x, multiplier, shift);
+#else
+    return tinyasc_rdbpot(tinyasc_srdhm(x, multiplier), -shift);
+#endif
+}
+
+static inline int32_t tinyasc_clamp(int32_t v, int32_t lo, int32_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* ---------------------------------------------------------------- weights */
+
+/* One convolution's constant operands. `sparse` is reserved for compressed-weight variants
+ * (NULL = dense `data`); the dense kernels ignore it. */
+typedef struct {
+    const int8_t *data;        /* CONV: [out_c][k_h][k_w][in_c/groups]; DW: [k_h][k_w][out_c] */
+    const int32_t *bias;       /* [out_c] or NULL */
+    const int32_t *multiplier; /* [out_c] per-channel fixed-point multipliers */
+    const int32_t *shift;      /* [out_c] per-channel shifts (> 0 = left) */
+    const void *sparse;        /* reserved: sparse encoding of `data`, NULL when dense */
+} tinyasc_weights;
+
+/* ---------------------------------------------------------------- conv / depthwise */
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_h, pad_w;         /* top / left padding */
+    int32_t filter_in_c;          /* CONV: in_c / groups; DW: unused */
+    int32_t depth_multiplier;     /* DW: out_c / in_c; CONV: unused */
+    int32_t input_offset;         /* -input zero point */
+    int32_t output_offset;        /* output zero point */
+    int32_t act_min, act_max;
+} tinyasc_conv_params;
+
+void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                       const int8_t *input, int8_t *output);
+void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 const int8_t *input, int8_t *output);
+
+/* 1x1, stride-1, ungrouped CONV_2D whose output overwrites its input in the arena. Each pixel's
+ * outputs are staged on the stack (at most TINYASC_INPLACE_MAX_C channels), then stored; pixels
+ * run forward when out_c <= in_c and backward otherwise, so no unread input is overwritten.
+ * Same arithmetic as tinyasc_conv2d_s8; not covered by TINYASC_OPT_CONV (always portable). */
+#define TINYASC_INPLACE_MAX_C 512
+void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+
+/* Column (k_h x 1) per-channel convolution, stride 1, same output shape, computed in place:
+ * DEPTHWISE_CONV_2D with depth multiplier 1, or CONV_2D with one input channel per group
+ * (groups == channels), as onnx2tf emits for sub-spectral frequency convolutions. Output row y
+ * is staged in `scratch`, the input rows still needed later (pad_h of them) are kept in a ring
+ * in `scratch` too: scratch holds (pad_h + 1) * in_w * in_c bytes. Filter value for channel c,
+ * tap ky is w->data[c * f_c_stride + ky * f_ky_stride]. Not covered by TINYASC_OPT_CONV. */
+void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 int32_t f_c_stride, int32_t f_ky_stride, int8_t *data, int8_t *scratch);
+
+/* ---------------------------------------------------------------- fully connected */
+
+typedef struct {
+    int32_t batches, accum_depth, out_depth;
+    int32_t input_offset, filter_offset, output_offset;
+    int32_t act_min, act_max;
+    int32_t per_channel;          /* 1: multiplier/shift arrays have out_depth entries */
+} tinyasc_fc_params;
+
+void tinyasc_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w,
+                                const int8_t *input, int8_t *output);
+
+/* ---------------------------------------------------------------- elementwise binary */
+
+typedef struct {
+    int32_t size;                         /* output elements */
+    int32_t broadcast;                    /* 0: all three flat and equal in size */
+    int32_t out_dims[TINYASC_MAX_DIMS];   /* padded to 6-D, leading 1s */
+    int32_t in1_strides[TINYASC_MAX_DIMS];/* 0 on broadcast axes */
+    int32_t in2_strides[TINYASC_MAX_DIMS];
+    int32_t in1_offset, in2_offset, out_offset; /* -zp1, -zp2, +zp_out */
+    int32_t left_shift;                   /* ADD/SUB: 20 */
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift;
+    int32_t out_mult, out_shift;
+    int32_t act_min, act_max;
+} tinyasc_binary_params;
+
+/* One MUL output element (TFLM reference_integer_ops::MulElementwise), clamped. */
+static inline int8_t tinyasc_mul_elem(const tinyasc_binary_params *p, int32_t a, int32_t b) {
+    const int32_t v = tinyasc_mbqm((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift)
+                      + p->out_offset;
+    return (int8_t)tinyasc_clamp(v, p->act_min, p->act_max);
+}
+
+void tinyasc_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1,
+                                   const int8_t *in2, int8_t *out);
+
+/* ---------------------------------------------------------------- elementwise unary */
+
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t input_range_radius;
+    int32_t input_multiplier, input_shift;
+} tinyasc_logistic_params;
+
+typedef struct {
+    int32_t size;
+    int32_t input_offset, output_offset;  /* zero points (not negated) */
+    int32_t multiplier, shift;
+} tinyasc_rsqrt_params;
+
+typedef struct {
+    int32_t outer, depth;                 /* rows, elements per row (last axis) */
+    int32_t input_multiplier, input_left_shift, diff_min;
+} tinyasc_softmax_params;
+
+void tinyasc_softmax_s8(const tinyasc_softmax_params *p, const int8_t *in, int8_t *out);
+void tinyasc_logistic_s8(const tinyasc_logistic_params *p, const int8_t *in, int8_t *out);
+void tinyasc_rsqrt_s8(const tinyasc_rsqrt_params *p, const int8_t *in, int8_t *out);
+
+/* ---------------------------------------------------------------- pooling */
+
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w;
+    int32_t f_h, f_w, stride_h, stride_w, pad_h, pad_w;
+    int32_t act_min, act_max;
+} tinyasc_pool_params;
+
+void tinyasc_max_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
+void tinyasc_avg_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
+
+/* ---------------------------------------------------------------- reductions */
+
+typedef struct {
+    int32_t kept_dims[TINYASC_MAX_DIMS], kept_strides[TINYASC_MAX_DIMS];
+    int32_t red_dims[TINYASC_MAX_DIMS], red_strides[TINYASC_MAX_DIMS];
+    int32_t num_elements;                 /* reduced elements per output */
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift;            /* already folded with 1/num_elements */
+} tinyasc_mean_params;
+
+void tinyasc_mean_s8(const tinyasc_mean_params *p, const int8_t *in, int8_t *out);
+
+/* MUL feeding only a MEAN, fused: the int8 products are summed as they are made, so the
+ * product tensor (e.g. ResNorm's (x - mean)^2) never exists. Bit-identical to MUL then MEAN. */
+typedef struct {
+    tinyasc_mean_params mean;             /* over the (virtual) MUL output */
+    int32_t a_kept_strides[TINYASC_MAX_DIMS], a_red_strides[TINYASC_MAX_DIMS];
+    int32_t b_kept_strides[TINYASC_MAX_DIMS], b_red_strides[TINYASC_MAX_DIMS];
+} tinyasc_mean_mul_params;
+
+void tinyasc_mean_of_mul_s8(const tinyasc_mean_mul_params *p, const tinyasc_binary_params *mul,
+                            const int8_t *a, const int8_t *b, int8_t *out);
+
+/* ---------------------------------------------------------------- data movement */
+
+typedef struct {
+    int32_t in_dims[TINYASC_MAX_DIMS];
+    int32_t out_dims[TINYASC_MAX_DIMS];
+    int32_t before[TINYASC_MAX_DIMS];
+    int32_t out_size;
+    int8_t pad_value;
+} tinyasc_pad_params;
+
+typedef struct {
+    int32_t out_dims[TINYASC_MAX_DIMS];
+    int32_t in_strides[TINYASC_MAX_DIMS]; /* input stride of the axis that becomes out axis k */
+} tinyasc_transpose_params;
+
+void tinyasc_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out);
+void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, int8_t *out);
+/* Copy `outer` rows of `inner` bytes from `in` into `out` with row pitch `out_pitch`. */
+void tinyasc_concat_part_s8(int32_t outer, int32_t inner, int32_t out_pitch,
+                            const int8_t *in, int8_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYASC_KERNELS_H */

@@ -1,0 +1,135 @@
+/* CONV_2D and DEPTHWISE_CONV_2D, int8 per-channel (TFLM reference_integer_ops semantics):
+ * acc = bias[oc] + sum filter * (input + input_offset) over the window, padding reads as
+ * "skip" (equivalent to input == zero point); out = clamp(MBQM(acc, m[oc], s[oc]) + out_zp). */
+#include "tinyasc_kernels.h"
+
+#ifndef TINYASC_OPT_CONV
+
+void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                       const int8_t *input, int8_t *output) {
+    const int32_t fin = p->filter_in_c;
+    const int32_t groups = p->in_c / fin;
+    const int32_t oc_per_group = p->out_c / groups;
+    int32_t b, oy, ox, oc, ky, kx, ic;
+    for (b = 0; b < p->batches; ++b) {
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                for (oc = 0; oc < p->out_c; ++oc) {
+                    const int32_t g = oc / oc_per_group;
+                    const int8_t *filt = w->data + (int32_t)oc * p->k_h * p->k_w * fin;
+                    int32_t acc = 0;
+                    for (ky = 0; ky < p->k_h; ++ky) {
+                        const int32_t iy = y0 + p->dil_h * ky;
+                        if (iy < 0 || iy >= p->in_h) continue;
+                        for (kx = 0; kx < p->k_w; ++kx) {
+                            const int32_t ix = x0 + p->dil_w * kx;
+                            const int8_t *in_px;
+                            const int8_t *f_px;
+                            if (ix < 0 || ix >= p->in_w) continue;
+                            in_px = input + ((b * p->in_h + iy) * p->in_w + ix) * p->in_c + g * fin;
+                            f_px = filt + (ky * p->k_w + kx) * fin;
+                            for (ic = 0; ic < fin; ++ic) {
+                                acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + p->input_offset);
+                            }
+                        }
+                    }
+                    if (w->bias) acc += w->bias[oc];
+                    acc = tinyasc_mbqm(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
+                    output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
+                        (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 const int8_t *input, int8_t *output) {
+    const int32_t dm = p->depth_multiplier;
+    int32_t b, oy, ox, ic, m, ky, kx;
+    for (b = 0; b < p->batches; ++b) {
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                for (ic = 0; ic < p->in_c; ++ic) {
+                    for (m = 0; m < dm; ++m) {
+                        const int32_t oc = ic * dm + m;
+                        int32_t acc = 0;
+                        for (ky = 0; ky < p->k_h; ++ky) {
+                            const int32_t iy = y0 + p->dil_h * ky;
+                            if (iy < 0 || iy >= p->in_h) continue;
+                            for (kx = 0; kx < p->k_w; ++kx) {
+                                const int32_t ix = x0 + p->dil_w * kx;
+                                int32_t iv, fv;
+                                if (ix < 0 || ix >= p->in_w) continue;
+                                iv = input[((b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
+                                fv = w->data[(ky * p->k_w + kx) * p->out_c + oc];
+                                acc += fv * (iv + p->input_offset);
+                            }
+                        }
+                        if (w->bias) acc += w->bias[oc];
+                        acc = tinyasc_mbqm(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
+                        output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
+                            (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif /* TINYASC_OPT_CONV */
+
+void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data) {
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t forward = p->out_c <= p->in_c;
+    int8_t stage[TINYASC_INPLACE_MAX_C];
+    int32_t k, oc, ic;
+    for (k = 0; k < pixels; ++k) {
+        const int32_t px = forward ? k : pixels - 1 - k;
+        const int8_t *in_px = data + px * p->in_c;
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const int8_t *f = w->data + oc * p->in_c;
+            int32_t acc = 0;
+            for (ic = 0; ic < p->in_c; ++ic) acc += (int32_t)f[ic] * ((int32_t)in_px[ic] + p->input_offset);
+            if (w->bias) acc += w->bias[oc];
+            acc = tinyasc_mbqm(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
+            stage[oc] = (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+        }
+        memcpy(data + px * p->out_c, stage, (size_t)p->out_c);
+    }
+}
+
+void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 int32_t f_c_stride, int32_t f_ky_stride, int8_t *data, int8_t *scratch) {
+    const int32_t C = p->in_c;
+    const int32_t row = p->in_w * C;
+    const int32_t hist = p->pad_h;
+    int8_t *const stage = scratch + hist * row;
+    int32_t b, y, x, c, ky;
+    for (b = 0; b < p->batches; ++b) {
+        int8_t *img = data + b * p->in_h * row;
+        for (y = 0; y < p->out_h; ++y) {
+            for (x = 0; x < p->in_w; ++x) {
+                for (c = 0; c < C; ++c) {
+                    int32_t acc = 0;
+                    for (ky = 0; ky < p->k_h; ++ky) {
+                        const int32_t r = y - p->pad_h + p->dil_h * ky;
+                        int32_t v;
+                        if (r < 0 || r >= p->in_h) continue;
+                        v = r < y ? scratch[(r % hist) * row + x * C + c] : img[r * row + x * C + c];
+                        acc += (int32_t)w->data[c * f_c_stride + ky * f_ky_stride] * (v + p->input_offset);
+                    }
+                    if (w->bias) acc += w->bias[c];
+                    acc = tinyasc_mbqm(acc, w->multiplier[c], w->shift[c]) + p->output_offset;
+                    stage[x * C + c] = (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+                }
+            }
+            if (hist > 0) memcpy(scratch + (y % hist) * row, img + y * row, (size_t)row);
+            memcpy(img + y * row, stage, (size_t)row);
+        }
+    }
+}

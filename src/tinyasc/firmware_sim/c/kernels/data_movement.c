@@ -1,0 +1,42 @@
+/* PAD, TRANSPOSE and CONCATENATION for int8 (pure data movement, no requantization). */
+#include "tinyasc_kernels.h"
+
+void tinyasc_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out) {
+    const int32_t *id = p->in_dims, *od = p->out_dims, *bf = p->before;
+    int32_t ostr[TINYASC_MAX_DIMS];
+    int32_t i0, i1, i2, i3, i4, k;
+    ostr[TINYASC_MAX_DIMS - 1] = 1;
+    for (k = TINYASC_MAX_DIMS - 2; k >= 0; --k) ostr[k] = ostr[k + 1] * od[k + 1];
+    memset(out, p->pad_value, (size_t)p->out_size);
+    for (i0 = 0; i0 < id[0]; ++i0)
+    for (i1 = 0; i1 < id[1]; ++i1)
+    for (i2 = 0; i2 < id[2]; ++i2)
+    for (i3 = 0; i3 < id[3]; ++i3)
+    for (i4 = 0; i4 < id[4]; ++i4) {
+        const int32_t o = (i0 + bf[0]) * ostr[0] + (i1 + bf[1]) * ostr[1] + (i2 + bf[2]) * ostr[2]
+                        + (i3 + bf[3]) * ostr[3] + (i4 + bf[4]) * ostr[4] + bf[5];
+        memcpy(out + o, in, (size_t)id[5]);
+        in += id[5];
+    }
+}
+
+void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, int8_t *out) {
+    const int32_t *d = p->out_dims, *s = p->in_strides;
+    int32_t i0, i1, i2, i3, i4, i5;
+    for (i0 = 0; i0 < d[0]; ++i0)
+    for (i1 = 0; i1 < d[1]; ++i1)
+    for (i2 = 0; i2 < d[2]; ++i2)
+    for (i3 = 0; i3 < d[3]; ++i3)
+    for (i4 = 0; i4 < d[4]; ++i4) {
+        const int8_t *src = in + i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3] + i4 * s[4];
+        for (i5 = 0; i5 < d[5]; ++i5) *out++ = src[i5 * s[5]];
+    }
+}
+
+void tinyasc_concat_part_s8(int32_t outer, int32_t inner, int32_t out_pitch,
+                            const int8_t *in, int8_t *out) {
+    int32_t i;
+    for (i = 0; i < outer; ++i) {
+        memcpy(out + i * out_pitch, in + i * inner, (size_t)inner);
+    }
+}

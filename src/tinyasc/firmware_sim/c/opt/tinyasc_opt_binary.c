@@ -1,0 +1,165 @@
+/*
+ * Faster ADD / SUB / MUL / SQUARED_DIFFERENCE, bit-exact with c/kernels/binary.c, linked in
+ * with -Wl,--wrap=tinyasc_add_s8 (etc.): calls from the generated model land here and
+ * anything not handled goes to the portable __real_ kernel.
+ *
+ *  - ADD/SUB/SQUARED_DIFFERENCE rescale each int8 input with its own multiplier before
+ *    combining; an int8 has 256 values, so for tensors of at least TINYASC_LUT_MIN elements
+ *    the two rescalings become two 256-entry int32 tables built once per call.
+ *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h).
+ *  - Broadcasting: adjacent axes that are contiguous for both inputs (or broadcast for both)
+ *    are merged, so the inner loop runs over the longest run with constant strides.
+ * Every output element still reads its inputs before it is written: out may alias an input.
+ */
+#include "tinyasc_opt.h"
+
+#if defined(TINYASC_OPT_CONV) && !defined(TINYASC_SINGLE_ROUNDING)
+
+#ifndef TINYASC_LUT_MIN
+#define TINYASC_LUT_MIN 512
+#endif
+
+void __real_tinyasc_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void __real_tinyasc_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void __real_tinyasc_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void __real_tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                          int8_t *out);
+
+enum { OP_ADD, OP_SUB, OP_MUL, OP_SQDIFF };
+
+static int32_t lut1[256], lut2[256];
+
+/* rdbpot(srdhm(x, m), -s) for s <= 0, m != INT32_MIN (MultiplyByQuantizedMultiplierSmallerThanOneExp) */
+static inline __attribute__((always_inline)) int32_t mbqm_lt1_fast(int32_t x, int32_t m, int32_t right)
+{
+    const int32_t h = (int32_t)(((int64_t)x * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    const int32_t threshold = (mask >> 1) + (h < 0 ? 1 : 0);
+    return (h >> right) + ((h & mask) > threshold ? 1 : 0);
+}
+
+static inline __attribute__((always_inline)) int32_t mbqm_fast(int32_t x, int32_t m, int32_t s)
+{
+    const int32_t left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
+    return mbqm_lt1_fast((int32_t)((uint32_t)x << left), m, right);
+}
+
+static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_params *p, int op, int32_t a, int32_t b, int lut, int32_t r1,
+                           int32_t r2, int32_t ro)
+{
+    int32_t v;
+    if (op == OP_MUL) {
+        v = mbqm_fast((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift);
+    } else {
+        const int32_t s1 = lut ? lut1[a + 128] : mbqm_lt1_fast(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, r1);
+        const int32_t s2 = lut ? lut2[b + 128] : mbqm_lt1_fast(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, r2);
+        if (op == OP_ADD) v = mbqm_lt1_fast(s1 + s2, p->out_mult, ro);
+        else if (op == OP_SUB) v = mbqm_lt1_fast(s1 - s2, p->out_mult, ro);
+        else v = mbqm_fast((s1 - s2) * (s1 - s2), p->out_mult, p->out_shift);
+    }
+    return tinyasc_clamp(v + p->out_offset, p->act_min, p->act_max);
+}
+
+static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_params *p, const int8_t *in1,
+                                                            const int8_t *in2, int8_t *out, int op, int lut)
+{
+    const tinyasc_binary_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
+    p = &pl;
+    const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift, ro = -p->out_shift;
+    /* merge axes: (dims, strides) of both inputs, dropping size-1 axes */
+    int32_t d[TINYASC_MAX_DIMS], s1[TINYASC_MAX_DIMS], s2[TINYASC_MAX_DIMS], n = 0;
+    if (!p->broadcast) {
+        d[0] = p->size, s1[0] = 1, s2[0] = 1, n = 1;
+    } else {
+        for (int32_t k = 0; k < TINYASC_MAX_DIMS; k++) {
+            if (p->out_dims[k] == 1) continue;
+            if (n > 0 && s1[n - 1] == p->in1_strides[k] * p->out_dims[k] && s2[n - 1] == p->in2_strides[k] * p->out_dims[k]) {
+                d[n - 1] *= p->out_dims[k];
+                s1[n - 1] = p->in1_strides[k];
+                s2[n - 1] = p->in2_strides[k];
+            } else {
+                d[n] = p->out_dims[k], s1[n] = p->in1_strides[k], s2[n] = p->in2_strides[k];
+                n++;
+            }
+        }
+        if (n == 0) d[0] = 1, s1[0] = 0, s2[0] = 0, n = 1;
+    }
+    /* odometer over the outer axes, inner loop over the last */
+    int32_t idx[TINYASC_MAX_DIMS] = {0};
+    const int32_t inner = d[n - 1], is1 = s1[n - 1], is2 = s2[n - 1];
+    int32_t b1 = 0, b2 = 0;
+    int8_t *o = out;
+    for (;;) {
+        const int8_t *a = in1 + b1, *b = in2 + b2;
+        if (is1 == 1 && is2 == 1) {
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], b[i], lut, r1, r2, ro);
+        } else if (is1 == 1 && is2 == 0) {
+            const int32_t bv = b[0];
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], bv, lut, r1, r2, ro);
+        } else if (is1 == 0 && is2 == 1) {
+            const int32_t av = a[0];
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, av, b[i], lut, r1, r2, ro);
+        } else {
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i * is1], b[i * is2], lut, r1, r2, ro);
+        }
+        o += inner;
+        int32_t k = n - 2;
+        for (; k >= 0; k--) {
+            idx[k]++;
+            b1 += s1[k];
+            b2 += s2[k];
+            if (idx[k] < d[k]) break;
+            b1 -= s1[k] * d[k];
+            b2 -= s2[k] * d[k];
+            idx[k] = 0;
+        }
+        if (k < 0) break;
+    }
+}
+
+/* op and the table choice are constants in each instance: one specialized loop nest per case. */
+static inline __attribute__((always_inline)) void run(const tinyasc_binary_params *p, const int8_t *in1,
+                                                       const int8_t *in2, int8_t *out, int op)
+{
+    if (op != OP_MUL && p->size >= TINYASC_LUT_MIN) {
+        const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift;
+        for (int32_t v = -128; v < 128; v++) {
+            lut1[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in1_offset, p->left_shift), p->in1_mult, r1);
+            lut2[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in2_offset, p->left_shift), p->in2_mult, r2);
+        }
+        run_body(p, in1, in2, out, op, 1);
+    } else {
+        run_body(p, in1, in2, out, op, 0);
+    }
+}
+
+static int ok(const tinyasc_binary_params *p, int op)
+{
+    if (p->out_mult == INT32_MIN) return 0;
+    if (op == OP_MUL) return 1;
+    return p->in1_mult != INT32_MIN && p->in2_mult != INT32_MIN && p->in1_shift <= 0 && p->in2_shift <= 0 &&
+           (op == OP_SQDIFF || p->out_shift <= 0);
+}
+
+void __wrap_tinyasc_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    if (ok(p, OP_ADD)) run(p, in1, in2, out, OP_ADD);
+    else __real_tinyasc_add_s8(p, in1, in2, out);
+}
+void __wrap_tinyasc_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    if (ok(p, OP_SUB)) run(p, in1, in2, out, OP_SUB);
+    else __real_tinyasc_sub_s8(p, in1, in2, out);
+}
+void __wrap_tinyasc_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    if (ok(p, OP_MUL)) run(p, in1, in2, out, OP_MUL);
+    else __real_tinyasc_mul_s8(p, in1, in2, out);
+}
+void __wrap_tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                          int8_t *out)
+{
+    if (ok(p, OP_SQDIFF)) run(p, in1, in2, out, OP_SQDIFF);
+    else __real_tinyasc_squared_difference_s8(p, in1, in2, out);
+}
+#endif

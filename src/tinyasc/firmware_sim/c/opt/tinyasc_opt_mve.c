@@ -1,0 +1,138 @@
+/*
+ * Helium (MVE) kernels for Cortex-M55. sum w * (x + off) = sum w * x + off * sum w: the
+ * gathered window holds raw int8 inputs (the zero point -off for padding, so x + off = 0
+ * exactly where the reference skips), VMLADAVA.S8 does 16 MACs per instruction with tail
+ * predication for four output channels sharing each input vector, and bias + off * sum(w)
+ * is precomputed per output channel once per call.
+ */
+#include "tinyasc_opt.h"
+
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+
+#ifndef TINYASC_OPT_MAX_K
+#define TINYASC_OPT_MAX_K 4096
+#endif
+#ifndef TINYASC_OPT_MAX_C
+#define TINYASC_OPT_MAX_C 512
+#endif
+
+static int8_t gather[TINYASC_OPT_MAX_K] __attribute__((aligned(16)));
+static int32_t acc0[TINYASC_OPT_MAX_C];
+
+int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output)
+{
+    /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
+    const tinyasc_conv_params pl = *p;
+    const tinyasc_weights wl = *w;
+    p = &pl;
+    w = &wl;
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    if (p->filter_in_c != p->in_c || K > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    for (int32_t oc = 0; oc < p->out_c; oc++) {
+        const int8_t *wp = w->data + oc * K;
+        int32_t s = 0;
+        for (int32_t k = 0; k < K; k += 16) s = vaddvaq_p_s8(s, vldrbq_z_s8(wp + k, vctp8q((uint32_t)(K - k))), vctp8q((uint32_t)(K - k)));
+        acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
+    }
+    const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                const int8_t *src;
+                if (pointwise) {
+                    src = in + (y0 * p->in_w + x0) * p->in_c;
+                } else {
+                    int8_t *g = gather;
+                    for (int32_t ky = 0; ky < p->k_h; ky++) {
+                        const int32_t y = y0 + ky * p->dil_h;
+                        for (int32_t kx = 0; kx < p->k_w; kx++) {
+                            const int32_t x = x0 + kx * p->dil_w;
+                            if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w)
+                                memcpy(g, in + (y * p->in_w + x) * p->in_c, (size_t)p->in_c);
+                            else
+                                memset(g, pad, (size_t)p->in_c);
+                            g += p->in_c;
+                        }
+                    }
+                    src = gather;
+                }
+                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                int32_t oc = 0;
+                for (; oc + 3 < p->out_c; oc += 4) {
+                    const int8_t *w0 = w->data + oc * K;
+                    int32_t a0 = acc0[oc], a1 = acc0[oc + 1], a2 = acc0[oc + 2], a3 = acc0[oc + 3];
+                    for (int32_t k = 0; k < K; k += 16) {
+                        const mve_pred16_t pr = vctp8q((uint32_t)(K - k));
+                        const int8x16_t x = vldrbq_z_s8(src + k, pr);
+                        a0 = vmladavaq_p_s8(a0, x, vldrbq_z_s8(w0 + k, pr), pr);
+                        a1 = vmladavaq_p_s8(a1, x, vldrbq_z_s8(w0 + K + k, pr), pr);
+                        a2 = vmladavaq_p_s8(a2, x, vldrbq_z_s8(w0 + 2 * K + k, pr), pr);
+                        a3 = vmladavaq_p_s8(a3, x, vldrbq_z_s8(w0 + 3 * K + k, pr), pr);
+                    }
+                    op[oc] = tinyasc_opt_out(p, w, a0, oc);
+                    op[oc + 1] = tinyasc_opt_out(p, w, a1, oc + 1);
+                    op[oc + 2] = tinyasc_opt_out(p, w, a2, oc + 2);
+                    op[oc + 3] = tinyasc_opt_out(p, w, a3, oc + 3);
+                }
+                for (; oc < p->out_c; oc++) {
+                    const int8_t *w0 = w->data + oc * K;
+                    int32_t a0 = acc0[oc];
+                    for (int32_t k = 0; k < K; k += 16) {
+                        const mve_pred16_t pr = vctp8q((uint32_t)(K - k));
+                        a0 = vmladavaq_p_s8(a0, vldrbq_z_s8(src + k, pr), vldrbq_z_s8(w0 + k, pr), pr);
+                    }
+                    op[oc] = tinyasc_opt_out(p, w, a0, oc);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). */
+int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
+{
+    /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
+    const tinyasc_conv_params pl = *p;
+    const tinyasc_weights wl = *w;
+    p = &pl;
+    w = &wl;
+    if (p->depth_multiplier != 1) return -1;
+    const int32_t C = p->in_c;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                for (int32_t c = 0; c < C; c += 4) {
+                    const mve_pred16_t pr = vctp32q((uint32_t)(C - c));
+                    int32x4_t acc = w->bias ? vldrwq_z_s32(w->bias + c, pr) : vdupq_n_s32(0);
+                    for (int32_t ky = 0; ky < p->k_h; ky++) {
+                        const int32_t y = y0 + ky * p->dil_h;
+                        if (y < 0 || y >= p->in_h) continue;
+                        for (int32_t kx = 0; kx < p->k_w; kx++) {
+                            const int32_t x = x0 + kx * p->dil_w;
+                            if (x < 0 || x >= p->in_w) continue;
+                            int32x4_t vx = vldrbq_z_s32(in + (y * p->in_w + x) * C + c, pr);
+                            const int32x4_t vw = vldrbq_z_s32(w->data + (ky * p->k_w + kx) * C + c, pr);
+                            vx = vaddq_n_s32(vx, p->input_offset);
+                            acc = vaddq_s32(acc, vmulq_s32(vx, vw));
+                        }
+                    }
+                    int32_t lanes[4];
+                    vstrwq_s32(lanes, acc);
+                    for (int32_t j = 0; j < 4 && c + j < C; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
+                }
+            }
+        }
+    }
+    return 0;
+}
+#endif

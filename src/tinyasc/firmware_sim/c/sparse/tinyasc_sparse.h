@@ -1,0 +1,29 @@
+/*
+ * Sparse int8 convolution weights: per output channel, the non-zero weights of its
+ * flattened [k_h][k_w][in_c] filter in order, located by one gap byte each.
+ *
+ *   row_nnz[oc]  number of non-zeros of output channel oc
+ *   gaps[]       for each non-zero, the number of zeros skipped before it (0..254);
+ *                255 is an escape: skip 255 zeros, no weight (repeat as needed)
+ *   values[]     the non-zero weights, all rows concatenated
+ *
+ * Flash = 2 * out_c + n_gaps + nnz bytes (about 2 bytes per non-zero), against
+ * out_c * k_h * k_w * in_c dense. tinyasc.firmware_sim.sparse encodes it.
+ */
+#ifndef TINYASC_SPARSE_H
+#define TINYASC_SPARSE_H
+#include <stdint.h>
+
+#ifndef TINYASC_SPARSE_MAX_K
+#define TINYASC_SPARSE_MAX_K 1280 /* largest k_h*k_w*in_c the kernel takes (scratch: 5 B each) */
+#endif
+
+typedef struct {
+    const uint16_t *row_nnz;
+    const uint8_t *gaps;
+    const int8_t *values;
+    int32_t k;       /* k_h * k_w * in_c, for checking */
+    int32_t n_gaps;
+} tinyasc_sparse_weights;
+
+#endif

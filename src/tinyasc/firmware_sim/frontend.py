@@ -1,0 +1,603 @@
+"""The audio front end in C: 16 kHz int16 PCM -> log-mel -> int8 model input, on the device.
+
+``write_frontend`` generates ``frontend_tables.c/.h`` for one :class:`FeatureConfig` and one
+int8 input quantization (half Hann window, quarter-wave cosine table, the mel filterbank
+stored sparsely as per-band start bin + non-zero weights, sizes, scale and zero point) and
+copies the static C sources (``c/frontend/``) beside them. The C computes, in float32::
+
+    logmel[b, t] = log(sum_k M[b, k] |STFT(pcm / 32768)[k, t]|^2 + log_offset)
+    q[b, t]      = clamp(round_half_away(logmel[b, t] / scale) + zero_point, -128, 127)
+
+with the constants of :func:`tinyasc.data.features.logmel` (``torch.stft`` centred with
+``pad_mode="constant"``, periodic Hann of ``win_length`` centred in ``n_fft``, librosa HTK
+filterbank with ``norm=None``). ``build_frontend_host`` compiles a host driver with gcc and
+``run_frontend_host`` runs it (``run_frontend_stream_host``: the chunk-by-chunk streaming API;
+``run_frontend_target``: a Cortex-M build in QEMU). Only numpy (and librosa for the filterbank,
+the same call the training features make) is imported: no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from tinyasc.atomic import atomic_path
+from tinyasc.contract import FeatureConfig, MelScale
+from tinyasc.errors import InputError
+
+log = logging.getLogger(__name__)
+
+C_DIR = Path(__file__).resolve().parent / "c" / "frontend"
+#: Static sources of the front end library (portable C99, float only).
+LIBRARY_SOURCES: tuple[str, ...] = ("tinyasc_frontend.c", "tinyasc_frontend.h")
+#: Host driver (stdio, malloc, clock): not part of the firmware.
+HOST_MAIN = "frontend_main_host.c"
+#: ``tinyasc_frontend_run(void)`` on a compiled-in clip, for the Cortex-M harness (main_target.c).
+RUN_SOURCE = "frontend_run.c"
+GOLDEN_C = "frontend_golden_pcm.c"
+GOLDEN_H = "frontend_golden_pcm.h"
+#: Cortex-M main that runs ``tinyasc_frontend_run()`` alone and prints its checksum.
+TARGET_MAIN = "frontend_main_target.c"
+TABLES_C = "frontend_tables.c"
+TABLES_H = "frontend_tables.h"
+ARTIFACT_JSON = "frontend.json"
+HOST_BINARY = "frontend_host"
+ARTIFACT_FORMAT = "tinyasc-frontend/1"
+#: ``-ffp-contract=off``: no fused multiply-add, so every target rounds like the host build.
+CFLAGS: tuple[str, ...] = (
+    "-O2", "-std=c99", "-ffp-contract=off", "-Wall", "-Wextra", "-Wdouble-promotion", "-Werror",
+)
+
+
+class InputLayout(str, enum.Enum):
+    """Memory order of the model input the front end writes."""
+
+    MEL_MAJOR = "mel_major"
+    """``out[mel * n_frames + frame]``: NHWC (1, n_mels, T, 1) from onnx2tf, or NCHW (1, 1, n_mels, T)."""
+    FRAME_MAJOR = "frame_major"
+    """``out[frame * n_mels + mel]``: (1, T, n_mels, 1), time as the row axis."""
+
+
+class PadMode(str, enum.Enum):
+    """Padding of ``n_fft // 2`` samples at both clip ends (``torch.stft(center=True)``)."""
+
+    CONSTANT = "constant"
+    """Zeros: what :func:`tinyasc.data.features.logmel` uses (torchaudio's default)."""
+    REFLECT = "reflect"
+    """Mirror without repeating the edge sample (``torch.stft``'s own default)."""
+
+
+def layout_from_input_shape(shape: Sequence[int], cfg: FeatureConfig) -> InputLayout:
+    """The layout of a model input shape: which of the non-unit axes is the mel axis."""
+    dims = [int(d) for d in shape if int(d) != 1]
+    if sorted(dims) != sorted([cfg.n_mels, cfg.n_frames]) or cfg.n_mels == cfg.n_frames:
+        raise InputError(None, f"model input shape {list(shape)} is not n_mels={cfg.n_mels} x frames={cfg.n_frames}")
+    return InputLayout.MEL_MAJOR if dims[0] == cfg.n_mels else InputLayout.FRAME_MAJOR
+
+
+def quantize_input(features: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """The int8 model input of float features, as TFLite's Quantize op computes it.
+
+    ``q = clamp(round_half_away_from_zero(float32(x) / float32(scale)) + zero_point, -128, 127)``:
+    the quotient is taken in float32 and ties round away from zero (``TfLiteRound`` is
+    ``std::round``), not to even as ``np.round`` does. The C front end computes the same
+    expression, so equal float features give equal int8 inputs.
+    """
+    x = np.asarray(features, dtype=np.float32)
+    q = x / np.float32(scale)
+    r = np.trunc(q)
+    frac = q - r
+    r = r + (frac >= 0.5) - (frac <= -0.5)
+    return np.clip(r + int(zero_point), -128, 127).astype(np.int8)
+
+
+def pcm_to_float(pcm: np.ndarray) -> np.ndarray:
+    """The Python reference's view of int16 PCM: ``pcm / 32768`` as float32 (exact)."""
+    return np.asarray(pcm, dtype=np.int16).astype(np.float32) / np.float32(32768.0)
+
+
+def float_to_pcm(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1) to int16 PCM (round to nearest, saturating), as a microphone delivers it."""
+    return np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """``(n_mels, n_fft // 2 + 1)`` float32 filters: the training features' exact librosa call."""
+    import librosa
+
+    fb = librosa.filters.mel(
+        sr=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        n_mels=cfg.n_mels,
+        fmin=cfg.f_min,
+        fmax=cfg.f_max,
+        htk=cfg.mel_scale is MelScale.HTK,
+        norm=None,
+        dtype=np.float32,
+    )
+    return np.asarray(fb, dtype=np.float32)
+
+
+def sparse_filterbank(fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band ``start`` bin and CSR-style ``offset`` (n_mels + 1) into the concatenated weights.
+
+    Band ``b`` covers bins ``start[b] .. start[b] + offset[b+1] - offset[b] - 1`` (first to
+    last non-zero weight; zeros inside the span are kept so the inner loop stays dense).
+    Returns ``(start, offset)``; the weights are :func:`sparse_weights`.
+    """
+    starts, offsets = [], [0]
+    for row in fb:
+        nz = np.flatnonzero(row)
+        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
+        starts.append(lo)
+        offsets.append(offsets[-1] + hi - lo)
+    return np.array(starts, dtype=np.int64), np.array(offsets, dtype=np.int64)
+
+
+def sparse_weights(fb: np.ndarray, start: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    return np.concatenate(
+        [fb[b, start[b] : start[b] + offset[b + 1] - offset[b]] for b in range(fb.shape[0])]
+    ).astype(np.float32)
+
+
+def hann_half(win_length: int) -> np.ndarray:
+    """Periodic Hann ``w[n] = 0.5 - 0.5 cos(2 pi n / W)`` for ``n = 0..W/2`` (``w[W-n] = w[n]``)."""
+    n = np.arange(win_length // 2 + 1, dtype=np.float64)
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)).astype(np.float32)
+
+
+def cos_quarter(n_fft: int) -> np.ndarray:
+    """``cos(2 pi k / n_fft)`` for ``k = 0..n_fft/4``: every FFT twiddle by symmetry."""
+    k = np.arange(n_fft // 4 + 1, dtype=np.float64)
+    c = np.cos(2.0 * np.pi * k / n_fft)
+    c[-1] = 0.0  # cos(pi/2) exactly (float64 pi gives 6e-17), as the C's multiplication-free first pass uses
+    return c.astype(np.float32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrontendArtifact:
+    """A generated front end: C sources in ``out_dir`` plus what they were generated for."""
+
+    out_dir: Path
+    """Directory holding the tables, the static sources and ``frontend.json``."""
+    feature_config: FeatureConfig
+    """Front end the tables reproduce."""
+    input_scale: float
+    """Model input scale (float32 in the tables)."""
+    input_zero_point: int
+    """Model input zero point."""
+    layout: InputLayout
+    """Memory order of the int8/float outputs."""
+    pad_mode: PadMode
+    """STFT padding at the clip ends."""
+    sources: tuple[str, ...]
+    """C files to compile into the firmware (relative to ``out_dir``)."""
+    headers: tuple[str, ...]
+    """Headers (relative to ``out_dir``); include ``tinyasc_frontend.h``."""
+    table_bytes: int
+    """Flash taken by the constant tables (window, cosines, mel filterbank, band index)."""
+    scratch_bytes: int
+    """RAM the caller provides as scratch (``n_fft`` floats); the output is extra."""
+    mel_weights: int
+    """Non-zero span weights stored for the filterbank (dense would be n_mels x (n_fft/2+1))."""
+    run_sources: tuple[str, ...] = ()
+    """With a golden clip: ``frontend_run.c`` + the clip, defining ``tinyasc_frontend_run(void)``."""
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the output array in its memory layout."""
+        c = self.feature_config
+        return (c.n_mels, c.n_frames) if self.layout is InputLayout.MEL_MAJOR else (c.n_frames, c.n_mels)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "out_dir"}
+        d.update(
+            format=ARTIFACT_FORMAT,
+            feature_config=self.feature_config.to_dict(),
+            layout=self.layout.value,
+            pad_mode=self.pad_mode.value,
+            sources=list(self.sources),
+            headers=list(self.headers),
+            run_sources=list(self.run_sources),
+            output_bytes_int8=self.feature_config.n_mels * self.feature_config.n_frames,
+        )
+        return d
+
+    def save(self) -> Path:
+        path = self.out_dir / ARTIFACT_JSON
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "FrontendArtifact":
+        out_dir = Path(out_dir)
+        path = out_dir / ARTIFACT_JSON
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(path, "front end not found (run write_frontend first)") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(path, f"unreadable front end description ({exc})") from None
+        if not isinstance(d, dict) or d.get("format") != ARTIFACT_FORMAT:
+            raise InputError(path, f"not a tinyasc front end (expected format {ARTIFACT_FORMAT})")
+        return cls(
+            out_dir=out_dir,
+            feature_config=FeatureConfig.from_dict(d["feature_config"]),
+            input_scale=float(d["input_scale"]),
+            input_zero_point=int(d["input_zero_point"]),
+            layout=InputLayout(d["layout"]),
+            pad_mode=PadMode(d["pad_mode"]),
+            sources=tuple(d["sources"]),
+            headers=tuple(d["headers"]),
+            table_bytes=int(d["table_bytes"]),
+            scratch_bytes=int(d["scratch_bytes"]),
+            mel_weights=int(d["mel_weights"]),
+            run_sources=tuple(d.get("run_sources", ())),
+        )
+
+
+def _c_float(v: float) -> str:
+    return f"{float(np.float32(v)):.8e}f"  # 9 significant digits: float32 round-trips exactly
+
+
+def _c_array(ctype: str, name: str, values: np.ndarray, fmt, per_line: int = 8) -> str:
+    items = [fmt(v) for v in np.asarray(values).ravel()]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    body = ",\n    ".join(lines)
+    return f"const {ctype} {name}[{len(items)}] = {{\n    {body}\n}};\n"
+
+
+def _validate(cfg: FeatureConfig, scale: float, zero_point: int, pad_mode: PadMode) -> None:
+    n = cfg.n_fft
+    if n < 16 or n & (n - 1):
+        raise ValueError(f"n_fft={n}: the C real FFT needs a power of two >= 16")
+    if cfg.power != 2.0:
+        raise ValueError(f"power={cfg.power}: the C front end computes a power spectrum (2.0) only")
+    if cfg.n_mels > n // 2 - 1:
+        raise ValueError(f"n_mels={cfg.n_mels} must be <= n_fft/2 - 1 (per-frame log-mel lives in the scratch tail)")
+    if pad_mode is PadMode.REFLECT and cfg.clip_samples <= n // 2:
+        raise ValueError("reflect padding needs clip_samples > n_fft/2")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"input scale must be positive and finite, got {scale}")
+    if not -128 <= int(zero_point) <= 127:
+        raise ValueError(f"int8 zero point out of range: {zero_point}")
+    if cfg.clip_samples >= 2**31 or cfg.n_mels * cfg.n_frames >= 2**31:
+        raise ValueError("clip too long for int indices")
+
+
+def write_frontend(
+    feature_config: FeatureConfig,
+    input_scale: float,
+    input_zero_point: int,
+    out_dir: str | Path,
+    *,
+    layout: InputLayout = InputLayout.MEL_MAJOR,
+    pad_mode: PadMode = PadMode.CONSTANT,
+    golden_pcm: np.ndarray | None = None,
+) -> FrontendArtifact:
+    """Generate the tables for ``feature_config`` and copy the C front end into ``out_dir``.
+
+    ``golden_pcm`` (int16, or float audio): also write it as a ``const`` array plus
+    ``frontend_run.c``, whose ``tinyasc_frontend_run(void)`` turns it into the int8 model input
+    ``tinyasc_frontend_output`` (what the Cortex-M harness profiles).
+    """
+    cfg = feature_config
+    layout, pad_mode = InputLayout(layout), PadMode(pad_mode)
+    _validate(cfg, input_scale, input_zero_point, pad_mode)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    fb = mel_filterbank(cfg)
+    empty = np.flatnonzero(fb.max(axis=1) <= 0)
+    if empty.size:
+        log.warning("mel filterbank has %d empty band(s) (first %d): they output log(offset)", empty.size, empty[0])
+    start, offset = sparse_filterbank(fb)
+    weights = sparse_weights(fb, start, offset)
+    window = hann_half(cfg.win_length)
+    cosq = cos_quarter(cfg.n_fft)
+    index_type = "uint16_t" if max(int(offset[-1]), cfg.n_fft) < 65536 else "uint32_t"
+    index_size = 2 if index_type == "uint16_t" else 4
+    table_bytes = 4 * (window.size + cosq.size + weights.size) + index_size * (start.size + offset.size)
+    scale32 = float(np.float32(input_scale))
+
+    h = f"""/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */
+#ifndef TINYASC_FRONTEND_TABLES_H
+#define TINYASC_FRONTEND_TABLES_H
+
+#include <stdint.h>
+
+/* FeatureConfig digest {cfg.digest()}: {json.dumps(cfg.to_dict(), sort_keys=True)} */
+#define TINYASC_FE_SAMPLE_RATE {cfg.sample_rate}
+#define TINYASC_FE_N_FFT {cfg.n_fft}
+#define TINYASC_FE_WIN_LENGTH {cfg.win_length}
+#define TINYASC_FE_HOP {cfg.hop_length}
+#define TINYASC_FE_N_MELS {cfg.n_mels}
+#define TINYASC_FE_CLIP_SAMPLES {cfg.clip_samples}
+#define TINYASC_FE_N_FRAMES {cfg.n_frames}
+#define TINYASC_FE_LOG_OFFSET {_c_float(cfg.log_offset)}
+#define TINYASC_FE_PAD_REFLECT {int(pad_mode is PadMode.REFLECT)}
+#define TINYASC_FE_LAYOUT_MEL_MAJOR {int(layout is InputLayout.MEL_MAJOR)}
+#define TINYASC_FE_INPUT_SCALE {_c_float(scale32)}
+#define TINYASC_FE_INPUT_ZERO_POINT ({int(input_zero_point)})
+#define TINYASC_FE_SCRATCH_FLOATS {cfg.n_fft}
+#define TINYASC_FE_N_MEL_WEIGHTS {weights.size}
+#define TINYASC_FE_TABLE_BYTES {table_bytes}
+
+extern const float tinyasc_fe_window_half[{window.size}];
+extern const float tinyasc_fe_cos_quarter[{cosq.size}];
+extern const {index_type} tinyasc_fe_mel_start[{start.size}];
+extern const {index_type} tinyasc_fe_mel_offset[{offset.size}];
+extern const float tinyasc_fe_mel_weights[{weights.size}];
+
+#endif /* TINYASC_FRONTEND_TABLES_H */
+"""
+    c = "\n".join(
+        [
+            "/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */",
+            f'#include "{TABLES_H}"',
+            "",
+            "/* periodic Hann window, n = 0 .. win_length/2 (w[win_length - n] = w[n]) */",
+            _c_array("float", "tinyasc_fe_window_half", window, _c_float, 6),
+            "/* cos(2 pi k / n_fft), k = 0 .. n_fft/4 */",
+            _c_array("float", "tinyasc_fe_cos_quarter", cosq, _c_float, 6),
+            "/* first FFT bin of each mel band */",
+            _c_array(index_type, "tinyasc_fe_mel_start", start, str, 16),
+            "/* band b's weights are tinyasc_fe_mel_weights[offset[b] .. offset[b+1]) */",
+            _c_array(index_type, "tinyasc_fe_mel_offset", offset, str, 16),
+            "/* HTK mel filterbank (librosa, norm=None), non-zero span of each band */",
+            _c_array("float", "tinyasc_fe_mel_weights", weights, _c_float, 6),
+        ]
+    )
+    for name, text in ((TABLES_H, h), (TABLES_C, c)):
+        with atomic_path(out_dir / name) as tmp:
+            Path(tmp).write_text(text)
+    for name in (*LIBRARY_SOURCES, HOST_MAIN):
+        with atomic_path(out_dir / name) as tmp:
+            shutil.copyfile(C_DIR / name, tmp)
+    run_sources: tuple[str, ...] = ()
+    if golden_pcm is not None:
+        pcm = _as_pcm(golden_pcm)
+        gh = (
+            "/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */\n"
+            "#ifndef TINYASC_FRONTEND_GOLDEN_PCM_H\n#define TINYASC_FRONTEND_GOLDEN_PCM_H\n\n#include <stdint.h>\n\n"
+            f"#define TINYASC_FE_GOLDEN_SAMPLES {pcm.size}\n"
+            f"extern const int16_t tinyasc_fe_golden_pcm[{max(pcm.size, 1)}];\n\n#endif\n"
+        )
+        gc = "\n".join([
+            "/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */",
+            f'#include "{GOLDEN_H}"', "",
+            _c_array("int16_t", "tinyasc_fe_golden_pcm", pcm if pcm.size else np.zeros(1, np.int16), str, 16),
+        ])
+        for name, text in ((GOLDEN_H, gh), (GOLDEN_C, gc)):
+            with atomic_path(out_dir / name) as tmp:
+                Path(tmp).write_text(text)
+        with atomic_path(out_dir / RUN_SOURCE) as tmp:
+            shutil.copyfile(C_DIR / RUN_SOURCE, tmp)
+        run_sources = (RUN_SOURCE, GOLDEN_C)
+
+    art = FrontendArtifact(
+        out_dir=out_dir,
+        feature_config=cfg,
+        input_scale=scale32,
+        input_zero_point=int(input_zero_point),
+        layout=layout,
+        pad_mode=pad_mode,
+        sources=("tinyasc_frontend.c", TABLES_C),
+        headers=("tinyasc_frontend.h", TABLES_H),
+        table_bytes=int(table_bytes),
+        scratch_bytes=4 * cfg.n_fft,
+        mel_weights=int(weights.size),
+        run_sources=run_sources,
+    )
+    art.save()
+    log.info(
+        "front end written to %s: tables %d B flash, scratch %d B RAM, %d mel weights (dense: %d)",
+        out_dir, art.table_bytes, art.scratch_bytes, art.mel_weights, fb.size,
+    )
+    return art
+
+
+def write_frontend_for_model(
+    graph: Any,
+    feature_config: FeatureConfig,
+    out_dir: str | Path,
+    *,
+    pad_mode: PadMode = PadMode.CONSTANT,
+    golden_pcm: np.ndarray | None = None,
+) -> FrontendArtifact:
+    """The front end for a read int8 model (:class:`~tinyasc.firmware_sim.graph.Graph`).
+
+    Scale, zero point and layout come from the model's input tensor; a float or
+    wrongly-shaped input is an :class:`InputError` naming the model file.
+    """
+    t = graph.tensors[graph.inputs[0]]
+    if t.dtype != "INT8" or not t.quantized:
+        raise InputError(graph.path, f"model input '{t.name}' is {t.dtype}, not quantized int8: no int8 front end")
+    if len(t.scale) != 1:
+        raise InputError(graph.path, f"model input '{t.name}' is quantized per channel; the front end needs one scale")
+    try:
+        layout = layout_from_input_shape(t.shape, feature_config)
+    except InputError as err:
+        raise InputError(graph.path, err.problem) from None
+    scale, zero_point = t.q()
+    return write_frontend(
+        feature_config, scale, zero_point, out_dir, layout=layout, pad_mode=pad_mode, golden_pcm=golden_pcm
+    )
+
+
+def find_compiler(cc: str | None = None) -> str:
+    """The host C compiler (``cc``, else ``$CC``, else gcc); a missing one is an :class:`InputError`."""
+    name = cc or os.environ.get("CC") or "gcc"
+    path = shutil.which(name)
+    if path is None:
+        raise InputError(None, f"C compiler '{name}' not found (install gcc or set CC)")
+    return path
+
+
+def build_frontend_host(artifact: FrontendArtifact, *, cc: str | None = None, extra_flags: Sequence[str] = ()) -> Path:
+    """Compile the front end with its host driver into ``out_dir/frontend_host``."""
+    compiler = find_compiler(cc)
+    d = artifact.out_dir
+    exe = d / HOST_BINARY
+    cmd = [compiler, *CFLAGS, *extra_flags, "-I", str(d), *(str(d / s) for s in (*artifact.sources, HOST_MAIN))]
+    with atomic_path(exe) as tmp:
+        proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"front end build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+        os.chmod(tmp, 0o755)
+    return exe
+
+
+def _run(exe: Path, args: Sequence[str]) -> str:
+    if not Path(exe).is_file():
+        raise InputError(exe, "front end host program not built (run build_frontend_host first)")
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{exe} {' '.join(args)} failed with status {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _as_pcm(audio: np.ndarray) -> np.ndarray:
+    a = np.asarray(audio)
+    if a.ndim != 1:
+        raise ValueError(f"audio must be 1-D, got shape {a.shape}")
+    return a.astype(np.int16) if a.dtype == np.int16 else float_to_pcm(a)
+
+
+def run_frontend_host(
+    artifact: FrontendArtifact, audio: np.ndarray, *, exe: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the compiled front end on one clip -> ``(logmel float32, input int8)``, both (n_mels, n_frames).
+
+    ``audio`` is int16 PCM, or float audio converted by :func:`float_to_pcm` first.
+    """
+    exe = exe or artifact.out_dir / HOST_BINARY
+    pcm = _as_pcm(audio)
+    rows, cols = artifact.output_shape
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
+        t = Path(tmp)
+        (t / "in.pcm").write_bytes(pcm.astype("<i2").tobytes())
+        _run(exe, ["run", str(t / "in.pcm"), str(t / "out.f32"), str(t / "out.i8")])
+        feats = np.fromfile(t / "out.f32", dtype=np.float32).reshape(rows, cols)
+        q = np.fromfile(t / "out.i8", dtype=np.int8).reshape(rows, cols)
+    if artifact.layout is InputLayout.FRAME_MAJOR:
+        feats, q = feats.T, q.T
+    return np.ascontiguousarray(feats), np.ascontiguousarray(q)
+
+
+def run_frontend_stream_host(
+    artifact: FrontendArtifact, audio: np.ndarray, chunk: int, *, exe: Path | None = None
+) -> np.ndarray:
+    """The streaming C API fed ``chunk`` samples at a time (``chunk <= 0``: pseudo-random sizes
+    0..2000, seed ``-chunk``), then finished -> int8 input (n_mels, n_frames)."""
+    if artifact.pad_mode is PadMode.REFLECT:
+        raise ValueError("the streaming front end supports constant (zero) padding only")
+    exe = exe or artifact.out_dir / HOST_BINARY
+    rows, cols = artifact.output_shape
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
+        t = Path(tmp)
+        (t / "in.pcm").write_bytes(_as_pcm(audio).astype("<i2").tobytes())
+        _run(exe, ["stream", str(t / "in.pcm"), str(t / "out.i8"), str(int(chunk))])
+        q = np.fromfile(t / "out.i8", dtype=np.int8).reshape(rows, cols)
+    return np.ascontiguousarray(q.T if artifact.layout is InputLayout.FRAME_MAJOR else q)
+
+
+def logf_host(artifact: FrontendArtifact, x: np.ndarray, *, exe: Path | None = None) -> np.ndarray:
+    """``tinyasc_fe_logf`` of each float32 in ``x`` (measures the approximation)."""
+    exe = exe or artifact.out_dir / HOST_BINARY
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
+        t = Path(tmp)
+        np.asarray(x, dtype=np.float32).tofile(t / "in.f32")
+        _run(exe, ["logf", str(t / "in.f32"), str(t / "out.f32")])
+        return np.fromfile(t / "out.f32", dtype=np.float32)
+
+
+def bench_host(artifact: FrontendArtifact, audio: np.ndarray, repeats: int, *, exe: Path | None = None) -> float:
+    """Host seconds per clip of ``tinyasc_frontend_quantized`` (CPU time, mean over ``repeats``)."""
+    exe = exe or artifact.out_dir / HOST_BINARY
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
+        p = Path(tmp) / "in.pcm"
+        p.write_bytes(_as_pcm(audio).astype("<i2").tobytes())
+        out = _run(exe, ["bench", str(p), str(int(repeats))])
+    return float(dict(line.split() for line in out.splitlines())["seconds_per_clip"])
+
+
+def output_checksum(artifact: FrontendArtifact, quantized: np.ndarray) -> int:
+    """FNV-1a of the int8 input in the artifact's memory layout: ``tinyasc_frontend_checksum()``."""
+    q = np.asarray(quantized, dtype=np.int8)
+    if artifact.layout is InputLayout.FRAME_MAJOR:
+        q = q.T
+    h = 2166136261
+    for byte in np.ascontiguousarray(q).view(np.uint8).ravel().tolist():
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str | Path) -> dict[str, Any]:
+    """Build the front end for a Cortex-M core, run it in QEMU and count its instructions.
+
+    Needs an artifact written with ``golden_pcm``. Uses the latency harness
+    (:mod:`tinyasc.firmware_sim.latency`: startup code, semihosting, board memory maps and the
+    instruction-counting plugin). Returns the target's output checksum (compare with
+    :func:`output_checksum` of the host result: the front end is bit-identical when equal), the
+    exact instruction count, the harness's cycle estimate and the stack high-water mark.
+    """
+    from tinyasc.firmware_sim import latency as lat
+
+    if not artifact.run_sources:
+        raise ValueError("the artifact has no compiled-in clip (write_frontend(..., golden_pcm=...))")
+    lat.check_toolchain()
+    t = lat.Target(target)
+    work = Path(work_dir)
+    src = lat.FirmwareSources(model_dir=artifact.out_dir)
+    build = lat.build_target(
+        src, t, work / t.value, main_source=C_DIR / TARGET_MAIN, name="frontend",
+        extra_sources=[artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)],
+    )
+    run = lat.run_qemu(build, work / t.value, plugin=lat.build_plugin(work / "plugin"))
+    if len(run.outputs) != 1 or len(run.snapshots) < 2:
+        raise RuntimeError(f"{t.value}: unexpected front end run output ({len(run.outputs)} outputs, "
+                           f"{len(run.snapshots)} marker hits)")
+    a, b = run.snapshots[0], run.snapshots[1]
+    counts = {k: b.get(k, 0) - a.get(k, 0) for k in b}
+    cycles = lat.TimingModel.load(t).cycles(counts)
+    spec = lat.SPECS[t]
+    return {
+        "target": t.value,
+        "checksum": int.from_bytes(run.outputs[0], "little"),
+        "instructions": lat.instructions(counts),
+        "cycles_estimate": cycles,
+        "clock_mhz": spec.clock_mhz,
+        "latency_ms_estimate": cycles / (spec.clock_mhz * 1e3),
+        "stack_bytes": run.stack_used,
+        "classes": {k: v for k, v in counts.items() if v},
+    }
+
+
+def parity_stats(
+    c_features: np.ndarray, ref_features: np.ndarray, c_input: np.ndarray, ref_input: np.ndarray
+) -> dict[str, float]:
+    """Front end vs reference: float error in log-mel units and int8 agreement in steps."""
+    err = np.abs(np.asarray(c_features, np.float64) - np.asarray(ref_features, np.float64))
+    steps = np.abs(np.asarray(c_input, np.int32) - np.asarray(ref_input, np.int32))
+    return {
+        "elements": int(err.size),
+        "max_abs_error": float(err.max()),
+        "mean_abs_error": float(err.mean()),
+        "p999_abs_error": float(np.quantile(err, 0.999)),
+        "int8_equal_fraction": float((steps == 0).mean()),
+        "int8_max_step": int(steps.max()),
+        "int8_differing": int((steps != 0).sum()),
+    }

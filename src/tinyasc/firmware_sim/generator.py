@@ -1,0 +1,780 @@
+"""int8 TFLite graph -> self-contained C: ``model.h``, ``model.c``, kernels, host main, build script.
+
+Layout of the generated directory::
+
+    DIR/model.h            sizes, quantization of input/output, tinyasc_model_invoke()
+    DIR/model.c            const weights (flash), one static aligned arena, one call per layer
+    DIR/include/           tinyasc_kernels.h
+    DIR/kernels/*.c        the portable int8 kernels
+    DIR/main_host.c        host runner: int8 input file -> int8 output file
+    DIR/build_host.sh      cc -O2 -std=c99 -Wall -Werror ...
+    DIR/firmware.json/.md  the report (see report.py)
+
+Every quantization constant is computed here with :mod:`tinyasc.firmware_sim.quant`,
+exactly as TFLite Micro's Prepare() would; the C code does only Eval()'s integer math.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from tinyasc import atomic
+from tinyasc.errors import InputError
+from tinyasc.firmware_sim import quant
+from tinyasc.firmware_sim.graph import Graph, Operator, Tensor
+from tinyasc.firmware_sim.planner import ArenaPlan, column_conv_in_place, plan_arena
+from tinyasc.firmware_sim.reader import read_tflite
+
+log = logging.getLogger(__name__)
+
+C_DIR = Path(__file__).parent / "c"
+MAX_DIMS = 6
+#: Rough flash cost of the kernel code and per-layer call glue (bytes, Cortex-M Thumb-2 -Os),
+#: used only for the flash estimate until a target build measures it.
+CODE_BYTES_KERNELS = 6 * 1024
+CODE_BYTES_PER_LAYER = 48
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratorOptions:
+    """How to generate the firmware sources."""
+
+    in_place: bool = True
+    """Let element-wise ops (ADD/SUB/MUL/LOGISTIC/RSQRT) and 1x1 stride-1 convolutions
+    overwrite an input that dies there."""
+    fuse: bool = True
+    """Fuse a MUL that only feeds a MEAN into it (the product tensor is never stored)."""
+    alignment: int = 16
+    """Byte alignment of every tensor offset in the arena and of the arena itself."""
+    measure_tflm_arena: bool = False
+    """Find TFLite Micro's smallest working arena for the report (bisection in subprocesses,
+    a few seconds; the CLI turns it on unless --no-tflm-arena)."""
+
+    def __post_init__(self) -> None:
+        if self.alignment < 1 or self.alignment & (self.alignment - 1):
+            raise ValueError(f"alignment must be a power of two, got {self.alignment}")
+
+
+@dataclass
+class Layer:
+    """One generated kernel call."""
+
+    index: int
+    op: str
+    name: str
+    inputs: list[int]
+    output: int
+    input_shapes: list[list[int]]
+    output_shape: list[int]
+    macs: int
+    weight_bytes: int
+    arena_offset: int
+    arena_size: int
+    in_place: bool = False
+    fused_into: int | None = None
+
+
+@dataclass
+class FirmwareArtifact:
+    """What :func:`generate` wrote; ``firmware.json`` is its saved form."""
+
+    out_dir: Path
+    model: str
+    input_shape: list[int]
+    output_shape: list[int]
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+    arena_size: int
+    naive_arena_size: int
+    tflm_arena_size: int | None
+    layers: list[Layer]
+    op_counts: dict[str, int]
+    total_macs: int
+    weight_bytes: int
+    param_bytes: int
+    code_bytes_estimate: int
+    parity: dict[str, Any] | None = None
+    plan: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def input_size(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def output_size(self) -> int:
+        return int(np.prod(self.output_shape))
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.weight_bytes + self.param_bytes + self.code_bytes_estimate
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        d["flash_bytes_estimate"] = self.flash_bytes
+        d["peak_ram_bytes"] = self.arena_size
+        return d
+
+    def save(self) -> Path:
+        path = self.out_dir / "firmware.json"
+        atomic.write_json(path, self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "FirmwareArtifact":
+        import json
+
+        out_dir = Path(out_dir)
+        path = out_dir / "firmware.json"
+        if not path.is_file():
+            raise InputError(path, "no firmware.json: run asc-firmware MODEL.tflite --out DIR first")
+        d = json.loads(path.read_text())
+        d.pop("flash_bytes_estimate", None)
+        d.pop("peak_ram_bytes", None)
+        d["out_dir"] = out_dir
+        d["layers"] = [Layer(**x) for x in d["layers"]]
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _c_ident(s: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in s)
+
+
+def _c_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"')[:60] + '"'
+
+
+def _c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> str:
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = []
+    for i in range(0, len(flat), per_line):
+        lines.append("    " + ", ".join(str(v) for v in flat[i:i + per_line]) + ",")
+    body = "\n".join(lines) if lines else "    0"
+    n = max(len(flat), 1)
+    align = " TINYASC_ALIGN(4)" if ctype == "int8_t" else ""
+    return f"static const {ctype} {name}[{n}]{align} = {{\n{body}\n}};\n"
+
+
+def _ints(xs: Any) -> str:
+    return "{" + ", ".join(str(int(x)) for x in xs) + "}"
+
+
+def _pad6(shape: tuple[int, ...] | list[int]) -> list[int]:
+    shape = list(shape)
+    if len(shape) > MAX_DIMS:
+        raise ValueError(f"rank {len(shape)} > {MAX_DIMS}")
+    return [1] * (MAX_DIMS - len(shape)) + shape
+
+
+def _strides(shape: list[int]) -> list[int]:
+    st = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        st[k] = st[k + 1] * shape[k + 1]
+    return st
+
+
+def _same_or_valid_pad(padding: int, in_size: int, out_size: int, k: int, stride: int, dil: int) -> int:
+    """TFLite ComputePaddingHeightWidth: SAME pads floor(total/2) before; VALID pads 0."""
+    if padding != 0:  # VALID
+        return 0
+    eff = (k - 1) * dil + 1
+    total = (out_size - 1) * stride + eff - in_size
+    return max(total, 0) // 2
+
+
+def _float_lit(x: float) -> str:
+    return f"{float(np.float32(x)):.9g}f"
+
+
+@dataclass
+class _Emit:
+    decls: list[str]
+    call: str
+    macs: int = 0
+    weight_bytes: int = 0
+    param_bytes: int = 0
+
+
+class _Generator:
+    """Walks the graph once; ``emit_<op>`` methods return the C for one layer."""
+
+    SUPPORTED = (
+        "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",
+        "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "RESHAPE",
+        "RSQRT", "SOFTMAX", "SQUARED_DIFFERENCE", "SQUEEZE", "SUB", "TRANSPOSE",
+    )
+
+    def __init__(self, graph: Graph, plan: ArenaPlan):
+        self.g = graph
+        self.plan = plan
+        self.const_emitted: set[int] = set()
+        self.const_decls: list[str] = []
+
+    # -- operand references -------------------------------------------------------------
+
+    def t(self, i: int) -> Tensor:
+        return self.g.tensors[i]
+
+    def ref(self, i: int) -> str:
+        """C expression for tensor ``i``'s data (arena slice or const array)."""
+        t = self.t(i)
+        if t.is_const:
+            name = f"tc{i}"
+            if i not in self.const_emitted:
+                self.const_emitted.add(i)
+                self.const_decls.append(f"/* {t.name} {list(t.shape)} */\n" + _c_array("int8_t", name, t.data))
+            return name
+        if i not in self.plan.offsets:  # a fused intermediate: never stored, never referenced
+            return "NULL"
+        return f"(arena + {self.plan.offsets[i]})"
+
+    def const_values(self, i: int, what: str, op: Operator) -> np.ndarray:
+        t = self.t(i)
+        if not t.is_const:
+            raise InputError(self.g.path, f"operator {op.index} ({op.opcode}): {what} must be a constant tensor")
+        return np.asarray(t.data).reshape(-1).astype(np.int64)
+
+    # -- per-op emitters ----------------------------------------------------------------
+
+    def emit(self, op: Operator) -> _Emit:
+        fn: Callable[[Operator], _Emit] = getattr(self, "emit_" + op.opcode.lower())
+        return fn(op)
+
+    def emit_conv(self, op: Operator, depthwise: bool) -> _Emit:
+        """The single place where a convolution's weights and call are emitted.
+
+        A sparse-weight variant replaces the ``_filter`` array and fills the descriptor's
+        ``sparse`` field here; the kernel signature stays the same.
+        """
+        i = op.index
+        x, w = self.t(op.inputs[0]), self.t(op.inputs[1])
+        b = self.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        y = self.t(op.outputs[0])
+        o = op.options
+        n, ih, iw, ic = x.shape
+        _, oh, ow, oc = y.shape
+        if depthwise:
+            _, kh, kw, wc = w.shape
+            fin, dm = 1, oc // ic
+            qdim_ok = w.quantized_dimension in (3,)
+        else:
+            wc, kh, kw, fin = w.shape
+            dm = 1
+            qdim_ok = w.quantized_dimension in (0,)
+        if wc != oc:
+            raise InputError(self.g.path, f"operator {i} ({op.opcode}): filter/output channel mismatch")
+        if any(z != 0 for z in w.zero_point):
+            raise InputError(self.g.path, f"operator {i} ({op.opcode}): non-zero filter zero point")
+        if len(w.scale) > 1 and not qdim_ok:
+            raise InputError(self.g.path, f"operator {i} ({op.opcode}): unexpected quantized dimension")
+        sx, zx = x.q()
+        sy, zy = y.q()
+        mults, shifts = [], []
+        for c in range(oc):
+            sw = w.scale[c] if len(w.scale) > 1 else w.scale[0]
+            m, s = quant.quantize_multiplier(float(sx) * float(sw) / float(sy))
+            mults.append(m)
+            shifts.append(s)
+        amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), sy, zy)
+        sh, sw_ = o.get("StrideH", 1), o.get("StrideW", 1)
+        dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
+        pad = o.get("Padding", 1)
+        ph = _same_or_valid_pad(pad, ih, oh, kh, sh, dh)
+        pw = _same_or_valid_pad(pad, iw, ow, kw, sw_, dw)
+        decls = [
+            f"/* layer {i}: {op.opcode} filter {list(w.shape)} */\n" + _c_array("int8_t", f"l{i}_filter", w.data),
+            _c_array("int32_t", f"l{i}_mult", np.array(mults)),
+            _c_array("int32_t", f"l{i}_shift", np.array(shifts)),
+        ]
+        if b is not None:
+            decls.append(_c_array("int32_t", f"l{i}_bias", b.data))
+        decls.append(
+            f"static const tinyasc_weights l{i}_w = {{l{i}_filter, {f'l{i}_bias' if b is not None else 'NULL'}, "
+            f"l{i}_mult, l{i}_shift, NULL}};\n"
+            f"static const tinyasc_conv_params l{i}_p = {{{n}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
+            f"{sh}, {sw_}, {dh}, {dw}, {ph}, {pw}, {fin}, {dm}, {-zx}, {zy}, {amin}, {amax}}};\n"
+        )
+        kern = "tinyasc_depthwise_conv2d_s8" if depthwise else "tinyasc_conv2d_s8"
+        call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
+        if self.plan.aliases.get(op.outputs[0]) == op.inputs[0]:  # planner chose an in-place kernel
+            if i in self.plan.scratch:
+                col = column_conv_in_place(self.g, op)
+                assert col is not None and col[0] == ph
+                call = (f"tinyasc_conv_col_inplace_s8(&l{i}_p, &l{i}_w, {col[1]}, {col[2]}, "
+                        f"{self.ref(op.outputs[0])}, (arena + {self.plan.offsets[self.plan.scratch[i]]}));")
+            else:
+                call = f"tinyasc_conv2d_1x1_inplace_s8(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
+        macs = n * oh * ow * oc * kh * kw * (1 if depthwise else fin)
+        wbytes = int(w.data.size) + (4 * oc if b is not None else 0)
+        return _Emit(decls, call, macs, wbytes, param_bytes=8 * oc)
+
+    def emit_conv_2d(self, op: Operator) -> _Emit:
+        return self.emit_conv(op, depthwise=False)
+
+    def emit_depthwise_conv_2d(self, op: Operator) -> _Emit:
+        return self.emit_conv(op, depthwise=True)
+
+    def emit_fully_connected(self, op: Operator) -> _Emit:
+        i = op.index
+        x, w = self.t(op.inputs[0]), self.t(op.inputs[1])
+        b = self.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        y = self.t(op.outputs[0])
+        if not w.is_const:
+            raise InputError(self.g.path, f"operator {i} (FULLY_CONNECTED): non-constant weights")
+        out_depth, accum = w.shape
+        batches = x.size // accum
+        sx, zx = x.q()
+        sy, zy = y.q()
+        per_channel = len(w.scale) > 1
+        mults, shifts = zip(*[quant.quantize_multiplier(float(sx) * float(s) / float(sy)) for s in w.scale])
+        amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy)
+        decls = [
+            f"/* layer {i}: FULLY_CONNECTED weights {list(w.shape)} */\n" + _c_array("int8_t", f"l{i}_filter", w.data),
+            _c_array("int32_t", f"l{i}_mult", np.array(mults)),
+            _c_array("int32_t", f"l{i}_shift", np.array(shifts)),
+        ]
+        if b is not None:
+            decls.append(_c_array("int32_t", f"l{i}_bias", b.data))
+        decls.append(
+            f"static const tinyasc_weights l{i}_w = {{l{i}_filter, {f'l{i}_bias' if b is not None else 'NULL'}, "
+            f"l{i}_mult, l{i}_shift, NULL}};\n"
+            f"static const tinyasc_fc_params l{i}_p = {{{batches}, {accum}, {out_depth}, {-zx}, "
+            f"{-int(w.zero_point[0]) if w.zero_point else 0}, {zy}, {amin}, {amax}, {int(per_channel)}}};\n"
+        )
+        call = f"tinyasc_fully_connected_s8(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
+        return _Emit(decls, call, batches * accum * out_depth,
+                     int(w.data.size) + (4 * out_depth if b is not None else 0), 8 * len(mults))
+
+    def _binary(self, op: Operator, kernel: str, params: tuple[int, ...], left_shift: int) -> _Emit:
+        i = op.index
+        a, b, y = self.t(op.inputs[0]), self.t(op.inputs[1]), self.t(op.outputs[0])
+        out = _pad6(y.shape)
+        _, za = a.q()
+        _, zb = b.q()
+        sy, zy = y.q()
+        amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy)
+
+        def bstrides(t: Tensor) -> list[int]:
+            shp = _pad6(t.shape)
+            st = _strides(shp)
+            return [0 if (shp[k] == 1 and out[k] != 1) else st[k] for k in range(MAX_DIMS)]
+
+        broadcast = int(not (tuple(a.shape) == tuple(b.shape) == tuple(y.shape)))
+        if not broadcast and a.size != y.size:
+            broadcast = 1
+        m1, s1, m2, s2, mo, so = params
+        decls = [
+            f"static const tinyasc_binary_params l{i}_p = {{{y.size}, {broadcast}, {_ints(out)}, "
+            f"{_ints(bstrides(a))}, {_ints(bstrides(b))}, {-za}, {-zb}, {zy}, {left_shift}, "
+            f"{m1}, {s1}, {m2}, {s2}, {mo}, {so}, {amin}, {amax}}};\n"
+        ]
+        call = f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.inputs[1])}, {self.ref(op.outputs[0])});"
+        wb = sum(self.t(k).nbytes for k in op.inputs[:2] if self.t(k).is_const)
+        return _Emit(decls, call, y.size, wb)
+
+    def emit_add(self, op: Operator) -> _Emit:
+        a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
+        return self._binary(op, "tinyasc_add_s8", quant.add_params(a.q()[0], b.q()[0], y.q()[0]), 20)
+
+    def emit_sub(self, op: Operator) -> _Emit:
+        a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
+        return self._binary(op, "tinyasc_sub_s8", quant.sub_params(a.q()[0], b.q()[0], y.q()[0]), 20)
+
+    def emit_squared_difference(self, op: Operator) -> _Emit:
+        a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
+        return self._binary(op, "tinyasc_squared_difference_s8",
+                            quant.squared_difference_params(a.q()[0], b.q()[0], y.q()[0]), 7)
+
+    def emit_mul(self, op: Operator) -> _Emit:
+        a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
+        m, s = quant.quantize_multiplier(float(a.q()[0]) * float(b.q()[0]) / float(y.q()[0]))
+        e = self._binary(op, "tinyasc_mul_s8", (0, 0, 0, 0, m, s), 0)
+        if op.index in self.plan.fused:
+            e.call = f"/* fused into layer {self.plan.fused[op.index]} (MEAN of products) */"
+        return e
+
+    def emit_logistic(self, op: Operator) -> _Emit:
+        i = op.index
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        sx, zx = x.q()
+        if y.q()[1] != -128:
+            raise InputError(self.g.path, f"operator {i} (LOGISTIC): output zero point must be -128")
+        m, s, r = quant.logistic_params(sx)
+        decls = [f"static const tinyasc_logistic_params l{i}_p = {{{y.size}, {zx}, {r}, {m}, {s}}};\n"]
+        return _Emit(decls, f"tinyasc_logistic_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                     y.size)
+
+    def emit_softmax(self, op: Operator) -> _Emit:
+        i = op.index
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        if y.q() != (1.0 / 256, -128):
+            raise InputError(self.g.path, f"operator {i} (SOFTMAX): int8 output must have scale 1/256, zero point -128")
+        m, s, dmin = quant.softmax_params(quant.f32(op.options.get("Beta", 1.0)), x.q()[0])
+        depth = x.shape[-1]
+        decls = [f"static const tinyasc_softmax_params l{i}_p = {{{x.size // depth}, {depth}, {m}, {s}, {dmin}}};\n"]
+        return _Emit(decls, f"tinyasc_softmax_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                     2 * x.size)
+
+    def emit_rsqrt(self, op: Operator) -> _Emit:
+        i = op.index
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        m, s = quant.rsqrt_params(x.q()[0], y.q()[0])
+        decls = [f"static const tinyasc_rsqrt_params l{i}_p = {{{y.size}, {x.q()[1]}, {y.q()[1]}, {m}, {s}}};\n"]
+        return _Emit(decls, f"tinyasc_rsqrt_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                     y.size)
+
+    def _pool(self, op: Operator, kernel: str) -> _Emit:
+        i = op.index
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        o = op.options
+        n, ih, iw, c = x.shape
+        _, oh, ow, _ = y.shape
+        fh, fw = o.get("FilterHeight", 1), o.get("FilterWidth", 1)
+        sh, sw = o.get("StrideH", 1), o.get("StrideW", 1)
+        pad = o.get("Padding", 1)
+        ph = _same_or_valid_pad(pad, ih, oh, fh, sh, 1)
+        pw = _same_or_valid_pad(pad, iw, ow, fw, sw, 1)
+        amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), *y.q())
+        decls = [f"static const tinyasc_pool_params l{i}_p = {{{n}, {ih}, {iw}, {c}, {oh}, {ow}, "
+                 f"{fh}, {fw}, {sh}, {sw}, {ph}, {pw}, {amin}, {amax}}};\n"]
+        return _Emit(decls, f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                     y.size * fh * fw)
+
+    def emit_max_pool_2d(self, op: Operator) -> _Emit:
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        if x.q() != y.q():
+            raise InputError(self.g.path, f"operator {op.index} (MAX_POOL_2D): input/output quantization differ")
+        return self._pool(op, "tinyasc_max_pool_s8")
+
+    def emit_average_pool_2d(self, op: Operator) -> _Emit:
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        if x.q() != y.q():
+            raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): input/output quantization differ")
+        return self._pool(op, "tinyasc_avg_pool_s8")
+
+    def emit_mean(self, op: Operator) -> _Emit:
+        i = op.index
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        rank = len(x.shape)
+        axes = sorted({int(a) % rank for a in self.const_values(op.inputs[1], "axis", op)})
+        shp = _pad6(x.shape)
+        st = _strides(shp)
+        off = MAX_DIMS - rank
+        red = {a + off for a in axes}
+        kd = [1 if k in red else shp[k] for k in range(MAX_DIMS)]
+        ks = [0 if k in red else st[k] for k in range(MAX_DIMS)]
+        rd = [shp[k] if k in red else 1 for k in range(MAX_DIMS)]
+        rs = [st[k] if k in red else 0 for k in range(MAX_DIMS)]
+        n = int(np.prod([shp[k] for k in red])) if red else 1
+        sx, zx = x.q()
+        sy, zy = y.q()
+        m, s = quant.mean_multiplier(sx, sy, n)
+        mean = f"{{{_ints(kd)}, {_ints(ks)}, {_ints(rd)}, {_ints(rs)}, {n}, {zx}, {zy}, {m}, {s}}}"
+        mul_op = next((k for k, v in self.plan.fused.items() if v == i), None)
+        if mul_op is None:
+            decls = [f"static const tinyasc_mean_params l{i}_p = {mean};\n"]
+            return _Emit(decls, f"tinyasc_mean_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                         x.size)
+        mul = self.g.operators[mul_op]
+
+        def split(tensor: int) -> tuple[list[int], list[int]]:
+            t = self.t(tensor)
+            tshp = _pad6(t.shape)
+            tst = _strides(tshp)
+            full = [0 if (tshp[k] == 1 and shp[k] != 1) else tst[k] for k in range(MAX_DIMS)]
+            return ([0 if k in red else full[k] for k in range(MAX_DIMS)],
+                    [full[k] if k in red else 0 for k in range(MAX_DIMS)])
+
+        if len(self.t(mul.inputs[0]).shape) > rank or len(self.t(mul.inputs[1]).shape) > rank:
+            raise InputError(self.g.path, f"operator {mul_op} (MUL): operand rank above output rank")
+        (ak, ar), (bk, br) = split(mul.inputs[0]), split(mul.inputs[1])
+        decls = [f"static const tinyasc_mean_mul_params l{i}_p = {{{mean}, {_ints(ak)}, {_ints(ar)}, "
+                 f"{_ints(bk)}, {_ints(br)}}};\n"]
+        call = (f"tinyasc_mean_of_mul_s8(&l{i}_p, &l{mul_op}_p, {self.ref(mul.inputs[0])}, "
+                f"{self.ref(mul.inputs[1])}, {self.ref(op.outputs[0])});")
+        return _Emit(decls, call, 2 * x.size)
+
+    def emit_pad(self, op: Operator) -> _Emit:
+        i = op.index
+        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        pads = self.const_values(op.inputs[1], "paddings", op).reshape(-1, 2)
+        before = [0] * (MAX_DIMS - len(x.shape)) + [int(p) for p in pads[:, 0]]
+        value = y.q()[1]
+        if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+            value = int(self.const_values(op.inputs[2], "constant_values", op)[0])
+        decls = [f"static const tinyasc_pad_params l{i}_p = {{{_ints(_pad6(x.shape))}, {_ints(_pad6(y.shape))}, "
+                 f"{_ints(before)}, {y.size}, {value}}};\n"]
+        return _Emit(decls, f"tinyasc_pad_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+
+    emit_padv2 = emit_pad
+
+    def emit_transpose(self, op: Operator) -> _Emit:
+        i = op.index
+        x = self.t(op.inputs[0])
+        perm = [int(p) for p in self.const_values(op.inputs[1], "perm", op)]
+        rank = len(x.shape)
+        st = _strides(list(x.shape))
+        out = [x.shape[p] for p in perm]
+        in_st = [st[p] for p in perm]
+        out6 = [1] * (MAX_DIMS - rank) + out
+        st6 = [0] * (MAX_DIMS - rank) + in_st
+        decls = [f"static const tinyasc_transpose_params l{i}_p = {{{_ints(out6)}, {_ints(st6)}}};\n"]
+        return _Emit(decls, f"tinyasc_transpose_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+
+    def emit_reshape(self, op: Operator) -> _Emit:
+        src, dst = op.inputs[0], op.outputs[0]
+        if not self.t(src).is_const and self.plan.offsets.get(src) == self.plan.offsets.get(dst):
+            return _Emit([], "/* alias: output shares the input's bytes */")
+        return _Emit([], f"memmove({self.ref(dst)}, {self.ref(src)}, {self.t(dst).nbytes});")
+
+    emit_squeeze = emit_reshape
+    emit_expand_dims = emit_reshape
+
+    def emit_concatenation(self, op: Operator) -> _Emit:
+        y = self.t(op.outputs[0])
+        rank = len(y.shape)
+        axis = int(op.options.get("Axis", 0)) % rank
+        outer = int(np.prod(y.shape[:axis])) if axis else 1
+        pitch = int(np.prod(y.shape[axis:]))
+        calls, off = [], 0
+        for k in op.inputs:
+            t = self.t(k)
+            if t.q() != y.q():
+                raise InputError(self.g.path, f"operator {op.index} (CONCATENATION): inputs must share the "
+                                              "output's scale and zero point")
+            inner = int(np.prod(t.shape[axis:]))
+            calls.append(f"tinyasc_concat_part_s8({outer}, {inner}, {pitch}, {self.ref(k)}, {self.ref(op.outputs[0])} + {off});")
+            off += inner
+        return _Emit([], "\n    ".join(calls))
+
+
+def validate(graph: Graph) -> None:
+    """Refuse float/hybrid models, unsupported ops and unsupported shapes with one clear line."""
+    path = graph.path
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise InputError(path, f"expected one input and one output, found {len(graph.inputs)} and {len(graph.outputs)}")
+    for t in (graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]):
+        if t.dtype != "INT8":
+            raise InputError(path, f"float or hybrid model: tensor '{t.name}' is {t.dtype}, "
+                                   "need a full-integer int8 model (asc-export --int8)")
+    for op in graph.operators:
+        if op.opcode not in _Generator.SUPPORTED:
+            raise InputError(path, f"unsupported operator {op.opcode} at index {op.index} "
+                                   f"(supported: {', '.join(_Generator.SUPPORTED)})")
+        for k in (*op.inputs, *op.outputs):
+            if k < 0:
+                continue
+            t = graph.tensors[k]
+            if t.dtype in ("FLOAT32", "FLOAT16"):
+                raise InputError(path, f"float or hybrid model: operator {op.index} ({op.opcode}) uses "
+                                       f"{t.dtype} tensor '{t.name}'")
+            if not t.is_const and t.dtype != "INT8":
+                raise InputError(path, f"operator {op.index} ({op.opcode}): activation '{t.name}' is {t.dtype}, "
+                                       "only int8 activations are supported")
+            if not t.is_const and not t.quantized:
+                raise InputError(path, f"operator {op.index} ({op.opcode}): tensor '{t.name}' has no quantization")
+            if len(t.shape) > MAX_DIMS:
+                raise InputError(path, f"operator {op.index} ({op.opcode}): rank {len(t.shape)} > {MAX_DIMS}")
+        if len(op.outputs) != 1:
+            raise InputError(path, f"operator {op.index} ({op.opcode}): {len(op.outputs)} outputs not supported")
+
+
+def _model_h(graph: Graph, plan: ArenaPlan, n_layers: int) -> str:
+    x = graph.tensors[graph.inputs[0]]
+    y = graph.tensors[graph.outputs[0]]
+    return f"""/* Generated by tinyasc.firmware_sim from {Path(graph.path).name}. Do not edit. */
+#ifndef TINYASC_MODEL_H
+#define TINYASC_MODEL_H
+
+#include <stdint.h>
+
+#define TINYASC_INPUT_SIZE {x.size}   /* input {list(x.shape)} int8 */
+#define TINYASC_OUTPUT_SIZE {y.size}   /* output {list(y.shape)} int8 */
+#define TINYASC_ARENA_SIZE {plan.arena_size}
+#define TINYASC_NUM_LAYERS {n_layers}
+#define TINYASC_INPUT_SCALE {_float_lit(x.q()[0])}
+#define TINYASC_INPUT_ZERO_POINT ({x.q()[1]})
+#define TINYASC_OUTPUT_SCALE {_float_lit(y.q()[0])}
+#define TINYASC_OUTPUT_ZERO_POINT ({y.q()[1]})
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+/* Run one inference. `input` may be tinyasc_model_input_buffer() (no copy). Returns 0. */
+int tinyasc_model_invoke(const int8_t *input, int8_t *output);
+/* Where the input tensor lives in the arena: write features here to skip the copy. */
+int8_t *tinyasc_model_input_buffer(void);
+/* Layer names, for profilers and debug dumps. */
+extern const char *const tinyasc_layer_names[TINYASC_NUM_LAYERS];
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* TINYASC_MODEL_H */
+"""
+
+
+_MODEL_C_HEAD = """/* Generated by tinyasc.firmware_sim from {model}. Do not edit.
+ * {n_layers} layers, arena {arena} bytes (static plan), weights in flash as const arrays. */
+#include <string.h>
+#include "model.h"
+#include "tinyasc_kernels.h"
+
+#ifndef TINYASC_ALIGN
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYASC_ALIGN(n) __attribute__((aligned(n)))
+#else
+#define TINYASC_ALIGN(n)
+#endif
+#endif
+
+/* Per-layer markers for profiling harnesses: define TINYASC_PROFILE and provide
+ * tinyasc_layer_marker(layer, is_end). */
+#ifdef TINYASC_PROFILE
+void tinyasc_layer_marker(int layer, int is_end);
+#define TINYASC_LAYER_BEGIN(i, name) tinyasc_layer_marker((i), 0)
+#define TINYASC_LAYER_END(i) tinyasc_layer_marker((i), 1)
+#else
+#define TINYASC_LAYER_BEGIN(i, name) ((void)0)
+#define TINYASC_LAYER_END(i) ((void)0)
+#endif
+
+/* Debug dumps of every layer's output (host parity checks): define TINYASC_DUMP and provide
+ * tinyasc_dump_hook(layer, data, size). */
+#ifdef TINYASC_DUMP
+void tinyasc_dump_hook(int layer, const int8_t *data, int32_t size);
+#define TINYASC_DUMP_TENSOR(i, ptr, n) tinyasc_dump_hook((i), (ptr), (n))
+#else
+#define TINYASC_DUMP_TENSOR(i, ptr, n) ((void)0)
+#endif
+
+static int8_t tinyasc_arena[TINYASC_ARENA_SIZE > 0 ? TINYASC_ARENA_SIZE : 1] TINYASC_ALIGN({align});
+
+"""
+
+
+def generate(tflite_path: str | Path, out_dir: str | Path, *, options: GeneratorOptions = GeneratorOptions()) -> FirmwareArtifact:
+    """Write the C sources for ``tflite_path`` into ``out_dir`` and return the artifact."""
+    from tinyasc.firmware_sim import report
+
+    graph = read_tflite(tflite_path)
+    validate(graph)
+    plan = plan_arena(graph, alignment=options.alignment, in_place=options.in_place, fuse=options.fuse)
+    gen = _Generator(graph, plan)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    layers: list[Layer] = []
+    layer_decls: list[str] = []
+    body: list[str] = []
+    weight_bytes = param_bytes = 0
+    names = []
+    for op in graph.operators:
+        e = gen.emit(op)
+        y = graph.tensors[op.outputs[0]]
+        name = f"{op.opcode}_{op.index}"
+        names.append(name)
+        layer_decls.extend(e.decls)
+        fused_into = plan.fused.get(op.index)
+        body.append(
+            f"    TINYASC_LAYER_BEGIN({op.index}, {_c_string(name)});\n"
+            f"    {e.call}\n"
+            f"    TINYASC_LAYER_END({op.index});\n"
+            + ("" if fused_into is not None else
+               f"    TINYASC_DUMP_TENSOR({op.index}, {gen.ref(op.outputs[0])}, {y.nbytes});\n")
+        )
+        weight_bytes += e.weight_bytes
+        param_bytes += e.param_bytes
+        layers.append(Layer(
+            index=op.index, op=op.opcode, name=name,
+            inputs=[k for k in op.inputs if k >= 0],
+            output=op.outputs[0],
+            input_shapes=[list(graph.tensors[k].shape) for k in op.inputs if k >= 0],
+            output_shape=list(y.shape), macs=int(e.macs), weight_bytes=int(e.weight_bytes),
+            arena_offset=int(plan.offsets.get(op.outputs[0], -1)),
+            arena_size=0 if fused_into is not None else int(y.nbytes),
+            in_place=op.outputs[0] in plan.aliases, fused_into=fused_into,
+        ))
+    # constants used as element-wise operands were emitted into gen.const_decls on the fly
+    weight_bytes += sum(graph.tensors[k].nbytes for k in gen.const_emitted)
+
+    x_t, y_t = graph.inputs[0], graph.outputs[0]
+    c = [_MODEL_C_HEAD.format(model=Path(graph.path).name, n_layers=len(layers), arena=plan.arena_size,
+                              align=options.alignment)]
+    c.append("const char *const tinyasc_layer_names[TINYASC_NUM_LAYERS] = {\n"
+             + "".join(f"    {_c_string(n)},\n" for n in names) + "};\n\n")
+    c.extend(gen.const_decls)
+    c.extend(layer_decls)
+    c.append(f"""
+int8_t *tinyasc_model_input_buffer(void) {{
+    return tinyasc_arena + {plan.offsets[x_t]};
+}}
+
+int tinyasc_model_invoke(const int8_t *input, int8_t *output) {{
+    int8_t *const arena = tinyasc_arena;
+    if (input != arena + {plan.offsets[x_t]}) memcpy(arena + {plan.offsets[x_t]}, input, TINYASC_INPUT_SIZE);
+""")
+    c.extend(body)
+    c.append(f"""    if (output != arena + {plan.offsets[y_t]}) memcpy(output, arena + {plan.offsets[y_t]}, TINYASC_OUTPUT_SIZE);
+    return 0;
+}}
+""")
+    atomic.write_text(out_dir / "model.c", "".join(c))
+    atomic.write_text(out_dir / "model.h", _model_h(graph, plan, len(layers)))
+    _copy_runtime(out_dir)
+
+    tflm_arena = None
+    if options.measure_tflm_arena:
+        from tinyasc.firmware_sim.parity import measure_tflm_arena
+
+        tflm_arena = measure_tflm_arena(tflite_path)
+    x = graph.tensors[x_t]
+    y = graph.tensors[y_t]
+    art = FirmwareArtifact(
+        out_dir=out_dir, model=str(tflite_path), input_shape=list(x.shape), output_shape=list(y.shape),
+        input_scale=x.q()[0], input_zero_point=x.q()[1], output_scale=y.q()[0], output_zero_point=y.q()[1],
+        arena_size=plan.arena_size, naive_arena_size=plan.naive_size, tflm_arena_size=tflm_arena,
+        layers=layers, op_counts=graph.op_counts(), total_macs=sum(l.macs for l in layers),
+        weight_bytes=weight_bytes, param_bytes=param_bytes,
+        code_bytes_estimate=CODE_BYTES_KERNELS + CODE_BYTES_PER_LAYER * len(layers),
+        plan=plan.to_json(),
+    )
+    report.write_report(art)
+    log.info("generated %s: %d layers, arena %d B (TFLM %s B), %d MACs", out_dir, len(layers),
+             plan.arena_size, tflm_arena, art.total_macs)
+    return art
+
+
+def _copy_runtime(out_dir: Path) -> None:
+    """Copy kernels, header, host main and build script so ``out_dir`` builds on its own."""
+    (out_dir / "kernels").mkdir(exist_ok=True)
+    (out_dir / "include").mkdir(exist_ok=True)
+    for src in sorted((C_DIR / "kernels").glob("*.c")):
+        shutil.copyfile(src, out_dir / "kernels" / src.name)
+    shutil.copyfile(C_DIR / "include" / "tinyasc_kernels.h", out_dir / "include" / "tinyasc_kernels.h")
+    shutil.copyfile(C_DIR / "main_host.c", out_dir / "main_host.c")
+    script = """#!/bin/sh
+# Build the host runner: ./build_host.sh [extra cflags, e.g. -DTINYASC_DUMP]
+set -e
+cd "$(dirname "$0")"
+CC="${CC:-cc}"
+mkdir -p build
+$CC -O2 -std=c99 -Wall -Werror -Iinclude -I. "$@" kernels/*.c model.c main_host.c -o build/tinyasc_host
+echo "built build/tinyasc_host"
+"""
+    atomic.write_text(out_dir / "build_host.sh", script)
+    (out_dir / "build_host.sh").chmod(0o755)

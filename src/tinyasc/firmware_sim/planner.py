@@ -1,0 +1,307 @@
+"""Static arena plan for the activations: lifetimes, in-place aliases, greedy-by-size placement.
+
+Every non-constant tensor gets a lifetime ``[first, last]`` in operator steps (the model input
+is born at step 0, the output lives to the end). Tensors that may share storage are merged
+into one *buffer* first:
+
+- RESHAPE's output is its input (same bytes, new shape): always an alias.
+- An element-wise op (ADD/SUB/MUL/SQUARED_DIFFERENCE with the input at full output shape,
+  LOGISTIC, RSQRT) may write over an input whose last use is that op: output element ``i``
+  depends only on input element ``i``, which the kernel reads before writing ``i``.
+
+- A 1x1 stride-1 CONV_2D may write over an input that dies there: the kernel stages one
+  pixel's outputs and walks the pixels in the direction that never overwrites unread input.
+- A MUL whose only consumer is a MEAN is fused into it (the products are summed as they are
+  made): the product tensor, as large as its inputs, is never stored. ResNorm's variance
+  ``mean((x - mu)^2)`` is exactly this pattern.
+
+Buffers are then placed like TFLite Micro's GreedyMemoryPlanner: largest first, each at the
+lowest aligned offset that does not overlap a placed buffer at any step both are live. A
+merged buffer is not a rectangle: its size at each step is that of its members live then (a
+conv that shrinks 20 channels to 10 in place frees the upper half for the next step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tinyasc.firmware_sim.graph import Graph
+
+#: Ops whose output can alias its first input byte for byte (no data movement).
+ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
+#: Ops whose output element i depends only on element i of a same-shape input.
+ELEMENTWISE_UNARY = frozenset({"LOGISTIC", "RSQRT"})
+ELEMENTWISE_BINARY = frozenset({"ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"})
+
+
+@dataclass
+class Buffer:
+    """A region of the arena shared by one or more tensors with disjoint or aliased lives."""
+
+    id: int
+    tensors: list[int]
+    size: int
+    first: int
+    last: int
+    offset: int = -1
+    profile: dict[int, int] = field(default_factory=dict, repr=False)  # step -> bytes in use
+
+
+@dataclass
+class ArenaPlan:
+    """Offsets of every activation tensor in one static arena."""
+
+    arena_size: int
+    alignment: int
+    offsets: dict[int, int]
+    sizes: dict[int, int]
+    lifetimes: dict[int, tuple[int, int]]
+    buffers: list[Buffer] = field(default_factory=list)
+    aliases: dict[int, int] = field(default_factory=dict)  # tensor -> tensor it overwrites/shares
+    scratch: dict[int, int] = field(default_factory=dict)  # op -> scratch pseudo-tensor id (in offsets)
+    fused: dict[int, int] = field(default_factory=dict)  # MUL op -> MEAN op it is fused into
+    naive_size: int = 0  # sum of all activation sizes (no reuse), for comparison
+
+    def to_json(self) -> dict:
+        return {
+            "arena_size": self.arena_size,
+            "alignment": self.alignment,
+            "naive_size": self.naive_size,
+            "tensors": {str(t): {"offset": self.offsets[t], "size": self.sizes[t],
+                                 "first": self.lifetimes[t][0], "last": self.lifetimes[t][1]}
+                        for t in sorted(self.offsets)},
+            "aliases": {str(k): v for k, v in self.aliases.items()},
+            "fused": {str(k): v for k, v in self.fused.items()},
+            "scratch": {str(k): v for k, v in self.scratch.items()},
+        }
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+INPLACE_MAX_C = 512  # TINYASC_INPLACE_MAX_C in tinyasc_kernels.h
+
+
+def pointwise_conv_in_place_ok(graph: Graph, op) -> bool:
+    """Whether ``op`` is a 1x1, stride-1, ungrouped CONV_2D the in-place kernel can run."""
+    if op.opcode != "CONV_2D" or len(op.inputs) < 2:
+        return False
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    if len(w.shape) != 4 or len(x.shape) != 4 or len(y.shape) != 4:
+        return False
+    oc, kh, kw, fin = w.shape
+    return (kh == 1 and kw == 1 and fin == x.shape[3] and oc <= INPLACE_MAX_C
+            and op.options.get("StrideH", 1) == 1 and op.options.get("StrideW", 1) == 1
+            and tuple(x.shape[:3]) == tuple(y.shape[:3]))
+
+
+def column_conv_in_place(graph: Graph, op) -> tuple[int, int, int] | None:
+    """For a k_h x 1, stride-1, per-channel conv with unchanged shape: (pad_h, f_c_stride,
+    f_ky_stride) of the in-place column kernel; None if the op does not qualify."""
+    if op.opcode not in ("DEPTHWISE_CONV_2D", "CONV_2D") or len(op.inputs) < 2:
+        return None
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    if len(w.shape) != 4 or tuple(x.shape) != tuple(y.shape) or len(x.shape) != 4:
+        return None
+    if op.options.get("StrideH", 1) != 1 or op.options.get("StrideW", 1) != 1:
+        return None
+    c = x.shape[3]
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        _, kh, kw, oc = w.shape
+        strides = (1, oc)
+    else:
+        oc, kh, kw, fin = w.shape
+        if fin != 1:
+            return None
+        strides = (kh, 1)
+    if kw != 1 or oc != c or kh < 2:
+        return None
+    dil = op.options.get("DilationHFactor", 1)
+    total = (x.shape[1] - 1) + (kh - 1) * dil + 1 - x.shape[1]
+    pad = max(total, 0) // 2 if op.options.get("Padding", 1) == 0 else 0
+    return pad, strides[0], strides[1]
+
+
+def find_fusions(graph: Graph) -> dict[int, int]:
+    """``MUL op index -> MEAN op index`` for MULs whose output only feeds one MEAN."""
+    fused = {}
+    for op in graph.operators:
+        if op.opcode != "MUL":
+            continue
+        out = op.outputs[0]
+        users = graph.consumers(out)
+        if len(users) != 1 or out in graph.outputs:
+            continue
+        user = graph.operators[users[0]]
+        if user.opcode == "MEAN" and user.inputs[0] == out and out not in user.inputs[1:]:
+            fused[op.index] = user.index
+    return fused
+
+
+def _conflict(offset: int, buf: Buffer, other: Buffer) -> bool:
+    """Whether ``buf`` at ``offset`` overlaps ``other`` in memory at any step both are live."""
+    for step, size in buf.profile.items():
+        o_size = other.profile.get(step)
+        if o_size is not None and offset < other.offset + o_size and other.offset < offset + size:
+            return True
+    return False
+
+
+def lifetimes(graph: Graph, fused: dict[int, int] | None = None) -> dict[int, tuple[int, int]]:
+    """``tensor -> (first step, last step)`` for every stored non-constant tensor.
+
+    A fused MUL's output is not stored; its inputs live until the MEAN that consumes them.
+    """
+    fused = fused or {}
+    skip = {graph.operators[m].outputs[0] for m in fused}
+    n = len(graph.operators)
+    life: dict[int, list[int]] = {}
+    for t in graph.inputs:
+        life[t] = [0, 0]
+    for op in graph.operators:
+        step = fused.get(op.index, op.index)
+        for t in op.outputs:
+            if t < 0 or graph.tensors[t].is_const or t in skip:
+                continue
+            life.setdefault(t, [op.index, op.index])
+        for t in op.inputs:
+            if t < 0 or graph.tensors[t].is_const or t in skip:
+                continue
+            span = life.setdefault(t, [op.index, step])
+            span[1] = max(span[1], step)
+    for t in graph.outputs:
+        if t in life:
+            life[t][1] = max(life[t][1], n - 1)
+    return {t: (a, b) for t, (a, b) in life.items()}
+
+
+def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse: bool = True) -> ArenaPlan:
+    """Lifetime-based greedy-by-size plan with in-place aliases and fusions (module docstring)."""
+    fused = find_fusions(graph) if fuse else {}
+    life = lifetimes(graph, fused)
+    sizes = {t: graph.tensors[t].nbytes for t in life}
+    # Union tensors that share storage; `owner[t]` = representative tensor.
+    owner = {t: t for t in life}
+
+    def find(t: int) -> int:
+        while owner[t] != t:
+            owner[t] = owner[owner[t]]
+            t = owner[t]
+        return t
+
+    members: dict[int, list[int]] = {t: [t] for t in life}
+    span = {t: list(life[t]) for t in life}
+    aliases: dict[int, int] = {}
+    scratch: dict[int, int] = {}
+
+    def merge(src: int, dst: int) -> None:
+        a, b = find(src), find(dst)
+        if a == b:
+            return
+        owner[b] = a
+        members[a].extend(members.pop(b))
+        span[a] = [min(span[a][0], span[b][0]), max(span[a][1], span[b][1])]
+
+    for op in graph.operators:
+        if not op.outputs or op.outputs[0] not in life:
+            continue
+        out = op.outputs[0]
+        out_t = graph.tensors[out]
+        cand: int | None = None
+        if op.opcode in ALIAS_OPS:
+            src = op.inputs[0]
+            if src in life:
+                cand = src
+        elif in_place and (op.opcode in ELEMENTWISE_UNARY or op.opcode in ELEMENTWISE_BINARY
+                           or pointwise_conv_in_place_ok(graph, op) or column_conv_in_place(graph, op)):
+            pointwise = op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D")
+            for src in op.inputs[:2 if op.opcode in ELEMENTWISE_BINARY else 1]:
+                if src not in life:
+                    continue
+                if not pointwise and tuple(graph.tensors[src].shape) != tuple(out_t.shape):
+                    continue
+                # the whole buffer the input lives in must end here (aliases included)
+                root = find(src)
+                if span[root][1] != op.index or src in graph.outputs:
+                    continue
+                # another operand stored in the same buffer must be read at the same index
+                others = [k for k in op.inputs[:2] if k != src and k in life and find(k) == root]
+                if any(tuple(graph.tensors[k].shape) != tuple(out_t.shape) for k in others):
+                    continue
+                cand = src
+                break
+        if cand is not None:
+            col = column_conv_in_place(graph, op) if not pointwise_conv_in_place_ok(graph, op) else None
+            if col is not None:
+                x = graph.tensors[cand]
+                need = (col[0] + 1) * x.shape[2] * x.shape[3]
+                if 2 * need > x.nbytes:  # the saving must beat the scratch
+                    continue
+                sid = len(graph.tensors) + op.index
+                scratch[op.index] = sid
+                life[sid] = (op.index, op.index)
+                sizes[sid] = need
+                owner[sid] = sid
+                members[sid] = [sid]
+                span[sid] = [op.index, op.index]
+            aliases[out] = cand
+            size = max(sizes[find(cand)], sizes[out])
+            merge(cand, out)
+            sizes[find(cand)] = size
+
+    tensor_sizes = {t: graph.tensors[t].nbytes for t in life if t < len(graph.tensors)}
+    tensor_sizes.update({sid: sizes[sid] for sid in scratch.values()})
+    buffers = []
+    for i, root in enumerate(sorted(members)):
+        prof: dict[int, int] = {}
+        for t in members[root]:
+            for step in range(life[t][0], life[t][1] + 1):
+                prof[step] = max(prof.get(step, 0), tensor_sizes[t])
+        buffers.append(Buffer(id=i, tensors=sorted(members[root]), size=max(prof.values()),
+                              first=span[root][0], last=span[root][1], profile=prof))
+
+    placed: list[Buffer] = []
+    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.id)):
+        live = [p for p in placed if not (p.last < buf.first or buf.last < p.first)]
+        candidates = sorted({0} | {_align(p.offset + max(p.profile[s] for s in p.profile if s in buf.profile),
+                                          alignment)
+                                   for p in live if any(s in buf.profile for s in p.profile)})
+        for offset in candidates:
+            if not any(_conflict(offset, buf, p) for p in live):
+                break
+        buf.offset = offset
+        placed.append(buf)
+
+    offsets = {t: b.offset for b in buffers for t in b.tensors}
+    arena = max((b.offset + b.size for b in buffers), default=0)
+    return ArenaPlan(arena_size=_align(arena, alignment), alignment=alignment, offsets=offsets,
+                     sizes=tensor_sizes, lifetimes=life, scratch=scratch,
+                     buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
+                     naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()))
+
+
+def overlapping_live_tensors(plan: ArenaPlan) -> list[tuple[int, int]]:
+    """Pairs of tensors that are live at the same step and overlap in memory without being
+    declared aliases of each other (must be empty for a valid plan)."""
+    def group(t: int) -> int:
+        seen = set()
+        while t in plan.aliases and t not in seen:
+            seen.add(t)
+            t = plan.aliases[t]
+        return t
+
+    bad = []
+    ts = sorted(plan.offsets)
+    for i, a in enumerate(ts):
+        for b in ts[i + 1:]:
+            la, lb = plan.lifetimes[a], plan.lifetimes[b]
+            if la[1] < lb[0] or lb[1] < la[0]:
+                continue
+            oa, ob = plan.offsets[a], plan.offsets[b]
+            if oa + plan.sizes[a] <= ob or ob + plan.sizes[b] <= oa:
+                continue
+            if group(a) == group(b):
+                continue
+            bad.append((a, b))
+    return bad

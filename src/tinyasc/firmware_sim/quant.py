@@ -1,0 +1,124 @@
+"""TFLite's quantization arithmetic done at generation time, bit for bit as TFLM's Prepare().
+
+Scales in a ``.tflite`` file are float32; TFLM sometimes combines them in double and
+sometimes in float32 (SUB, RSQRT, SQUARED_DIFFERENCE). Each helper says which, because a
+one-ulp difference in a real multiplier can move a rounded int8 output by one step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+F32 = np.float32
+
+
+def tfl_round(x: float) -> int:
+    """``std::round``: half away from zero."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplier``: real = m * 2^(shift - 31), m in [2^30, 2^31)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = tfl_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return int(q_fixed), int(shift)
+
+
+def quantize_multiplier_lt1(real: float) -> tuple[int, int]:
+    """``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0)."""
+    if not 0.0 < real < 1.0:
+        raise ValueError(f"multiplier {real} not in (0, 1)")
+    return quantize_multiplier(real)
+
+
+def f32(x: float) -> float:
+    return float(F32(x))
+
+
+def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
+    """``CalculateActivationRangeQuantized`` for int8 (ActivationFunctionType codes)."""
+
+    def quantize(v: float) -> int:
+        return zero_point + tfl_round(float(F32(v) / F32(scale)))
+
+    lo, hi = -128, 127
+    if activation == 1:  # RELU
+        return max(lo, quantize(0.0)), hi
+    if activation == 3:  # RELU6
+        return max(lo, quantize(0.0)), min(hi, quantize(6.0))
+    if activation == 2:  # RELU_N1_TO_1
+        return max(lo, quantize(-1.0)), min(hi, quantize(1.0))
+    if activation == 0:
+        return lo, hi
+    raise ValueError(f"fused activation {activation} not supported for int8")
+
+
+def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int]:
+    """MEAN's multiplier with 1/n folded in, as TFLM's QuantizedMeanOrSum does at run time."""
+    mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    s = n.bit_length() - 1  # 63 - clz64(n)
+    s = min(s, 32)
+    s = min(s, 31 + shift)
+    mult = (mult << s) // n
+    return int(mult), int(shift - s)
+
+
+def add_params(s1: float, s2: float, so: float, left_shift: int = 20) -> tuple[int, ...]:
+    """ADD (double arithmetic): (m1, sh1, m2, sh2, m_out, sh_out)."""
+    twice = 2.0 * max(s1, s2)
+    m1 = quantize_multiplier_lt1(s1 / twice)
+    m2 = quantize_multiplier_lt1(s2 / twice)
+    mo = quantize_multiplier_lt1(twice / ((1 << left_shift) * so))
+    return (*m1, *m2, *mo)
+
+
+def sub_params(s1: float, s2: float, so: float, left_shift: int = 20) -> tuple[int, ...]:
+    """SUB (float32 arithmetic in TFLM's Prepare)."""
+    twice = F32(2) * max(F32(s1), F32(s2))
+    m1 = quantize_multiplier_lt1(float(F32(s1) / twice))
+    m2 = quantize_multiplier_lt1(float(F32(s2) / twice))
+    mo = quantize_multiplier_lt1(float(twice / (F32(1 << left_shift) * F32(so))))
+    return (*m1, *m2, *mo)
+
+
+def squared_difference_params(s1: float, s2: float, so: float, left_shift: int = 7) -> tuple[int, ...]:
+    """SQUARED_DIFFERENCE: double input multipliers, output over a float32 denominator."""
+    twice = 2.0 * float(max(F32(s1), F32(s2)))
+    m1 = quantize_multiplier_lt1(s1 / twice)
+    m2 = quantize_multiplier_lt1(s2 / twice)
+    mo = quantize_multiplier((twice * twice) / float(F32(1 << (left_shift * 2)) * F32(so)))
+    return (*m1, *m2, *mo)
+
+
+def rsqrt_params(in_scale: float, out_scale: float) -> tuple[int, int]:
+    """RSQRT: 1 / (sqrtf(s_in) * s_out) with the product in float32."""
+    denom = F32(np.sqrt(F32(in_scale))) * F32(out_scale)
+    return quantize_multiplier(1.0 / float(denom))
+
+
+def logistic_params(in_scale: float) -> tuple[int, int, int]:
+    """LOGISTIC int8: input rescaled to Q4.27 -> (multiplier, left shift, input range radius)."""
+    real = float(in_scale) * float(1 << 27)
+    q, shift = math.frexp(real)
+    mult = tfl_round(q * (1 << 31))
+    radius = math.floor(1.0 * ((1 << 4) - 1) * float(1 << 27) / float(2.0 ** shift))
+    return int(mult), int(shift), int(radius)
+
+
+def softmax_params(beta: float, in_scale: float) -> tuple[int, int, int]:
+    """SOFTMAX int8: PreprocessSoftmaxScaling with 5 integer bits -> (multiplier, left shift, diff_min)."""
+    real = min(float(beta) * float(in_scale) * float(1 << (31 - 5)), float((1 << 31) - 1))
+    if real <= 1.0:
+        raise ValueError(f"softmax multiplier {real} must exceed 1")
+    mult, shift = quantize_multiplier(real)
+    radius = math.floor(1.0 * ((1 << 5) - 1) * float(1 << (31 - 5)) / float(2.0 ** shift))
+    return mult, shift, int(-1.0 * radius)

@@ -1,0 +1,181 @@
+"""Sparse int8 convolution weights that are real on flash (``asc-latency --sparse``).
+
+Encoding (``c/sparse/tinyasc_sparse.h``), per output channel of a CONV_2D filter flattened
+to ``[k_h][k_w][in_c]``: ``row_nnz[oc]`` (uint16), then one gap byte per non-zero (the zeros
+skipped before it; 255 = skip 255 more, no weight) and the non-zero int8 values. Flash is
+``2 * out_c + n_gaps + nnz`` bytes (+ a 20-byte descriptor), about 2 bytes per non-zero: the 89%-pruned convolutions
+cost about 22% of their dense bytes. The C kernel skips the zeros and is bit-exact with the
+dense kernels (tests/test_latency_kernels.py).
+
+:func:`sparsify_model_c` rewrites a generated ``model.c`` in place of the generator: each
+dense ``lN_filter`` array of a non-grouped CONV_2D whose sparse form is smaller (and whose
+window fits ``TINYASC_SPARSE_MAX_K``) is replaced by its encoding, and the layer's
+``tinyasc_weights`` descriptor points ``sparse`` at it (``data`` = NULL).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyasc.atomic import write_text
+
+log = logging.getLogger(__name__)
+
+#: Must equal TINYASC_SPARSE_MAX_K in c/sparse/tinyasc_sparse.h.
+SPARSE_MAX_K = 1280
+ESCAPE = 255
+#: sizeof(tinyasc_sparse_weights) on 32-bit Cortex-M: three pointers and two int32.
+DESCRIPTOR_BYTES = 20
+
+
+@dataclass(frozen=True)
+class SparseRows:
+    """A sparse (out_c, K) int8 matrix in the on-flash encoding."""
+
+    row_nnz: np.ndarray  # uint16 (out_c,)
+    gaps: np.ndarray  # uint8 (n_gaps,)
+    values: np.ndarray  # int8 (nnz,)
+    k: int
+
+    @property
+    def out_c(self) -> int:
+        return int(self.row_nnz.size)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def flash_bytes(self) -> int:
+        """Arrays plus the 20-byte ``tinyasc_sparse_weights`` descriptor (alignment padding aside)."""
+        return 2 * self.out_c + int(self.gaps.size) + self.nnz + DESCRIPTOR_BYTES
+
+    @property
+    def dense_bytes(self) -> int:
+        return self.out_c * self.k
+
+
+def encode_rows(w: np.ndarray) -> SparseRows:
+    """Encode an int8 (out_c, K) matrix."""
+    w = np.asarray(w)
+    if w.ndim != 2 or w.dtype != np.int8:
+        raise ValueError(f"need an int8 (out_c, K) matrix, got {w.dtype} {w.shape}")
+    gaps: list[int] = []
+    nnz: list[int] = []
+    for row in w:
+        idx = np.flatnonzero(row)
+        if idx.size > 0xFFFF:
+            raise ValueError("more than 65535 non-zeros in one output channel")
+        nnz.append(int(idx.size))
+        prev = 0
+        for j in idx:
+            gap = int(j) - prev
+            while gap >= ESCAPE:
+                gaps.append(ESCAPE)
+                gap -= ESCAPE
+            gaps.append(gap)
+            prev = int(j) + 1
+    values = w[w != 0]  # row-major: the same order as the gaps
+    return SparseRows(row_nnz=np.array(nnz, np.uint16), gaps=np.array(gaps, np.uint8),
+                      values=values.astype(np.int8), k=int(w.shape[1]))
+
+
+def decode_rows(s: SparseRows) -> np.ndarray:
+    """Inverse of :func:`encode_rows` (tests and audits)."""
+    out = np.zeros((s.out_c, s.k), np.int8)
+    g = v = 0
+    for oc, n in enumerate(s.row_nnz):
+        pos = 0
+        for _ in range(int(n)):
+            while s.gaps[g] == ESCAPE:
+                pos += ESCAPE
+                g += 1
+            pos += int(s.gaps[g])
+            g += 1
+            out[oc, pos] = s.values[v]
+            v += 1
+            pos += 1
+    return out
+
+
+def _c_list(values: np.ndarray, per_line: int = 32) -> str:
+    flat = [str(int(x)) for x in np.asarray(values).reshape(-1)] or ["0"]
+    return "\n".join("    " + ", ".join(flat[i:i + per_line]) + "," for i in range(0, len(flat), per_line))
+
+
+def emit_c(name: str, s: SparseRows) -> str:
+    """C definitions of ``<name>_nnz/_gaps/_values`` and the ``tinyasc_sparse_weights <name>``."""
+    return (
+        f"/* sparse: {s.nnz} non-zeros of {s.dense_bytes} weights, {s.flash_bytes} B (dense {s.dense_bytes} B) */\n"
+        f"static const uint16_t {name}_nnz[{max(s.out_c, 1)}] = {{\n{_c_list(s.row_nnz)}\n}};\n"
+        f"static const uint8_t {name}_gaps[{max(s.gaps.size, 1)}] = {{\n{_c_list(s.gaps)}\n}};\n"
+        f"static const int8_t {name}_values[{max(s.nnz, 1)}] = {{\n{_c_list(s.values)}\n}};\n"
+        f"static const tinyasc_sparse_weights {name} = {{{name}_nnz, {name}_gaps, {name}_values, {s.k}, "
+        f"{int(s.gaps.size)}}};\n"
+    )
+
+
+@dataclass
+class SparseLayer:
+    layer: int
+    out_c: int
+    k: int
+    nnz: int
+    dense_bytes: int
+    sparse_bytes: int
+    used: bool
+    reason: str
+
+
+_FILTER_RE = r"static const int8_t l{i}_filter\[(\d+)\][^=]*= \{{\n(.*?)\n\}};\n"
+
+
+def sparsify_model_c(model_c: Path) -> list[SparseLayer]:
+    """Rewrite ``model_c`` with sparse weights for every eligible CONV_2D; return per-layer sizes."""
+    text = Path(model_c).read_text()
+    layers: list[SparseLayer] = []
+    for m in re.finditer(r"tinyasc_conv2d(?:_1x1_inplace)?_s8\(&l(\d+)_p, &l\1_w,", text):
+        i = int(m.group(1))
+        fm = re.search(_FILTER_RE.format(i=i), text, flags=re.S)
+        pm = re.search(rf"static const tinyasc_conv_params l{i}_p = \{{([^}}]*)\}};", text)
+        mm = re.search(rf"static const int32_t l{i}_mult\[(\d+)\]", text)
+        wm = re.search(rf"static const tinyasc_weights l{i}_w = \{{l{i}_filter, ([^,]+), l{i}_mult, l{i}_shift, NULL\}};",
+                       text)
+        if not (fm and pm and mm and wm):
+            raise ValueError(f"{model_c}: layer {i}: unexpected generated code, cannot attach sparse weights")
+        params = [int(v) for v in pm.group(1).split(",")]
+        in_c, fin = params[3], params[15]
+        out_c = int(mm.group(1))
+        vals = np.array([int(v) for v in re.findall(r"-?\d+", fm.group(2))], dtype=np.int64)
+        if vals.size != int(fm.group(1)) or vals.size % out_c:
+            raise ValueError(f"{model_c}: layer {i}: filter size {vals.size} is not out_c {out_c} rows")
+        w = vals.astype(np.int8).reshape(out_c, -1)
+        s = encode_rows(w)
+        row = SparseLayer(layer=i, out_c=out_c, k=s.k, nnz=s.nnz, dense_bytes=s.dense_bytes,
+                          sparse_bytes=s.flash_bytes, used=False, reason="")
+        if fin != in_c:
+            row.reason = "grouped convolution"
+        elif s.k > SPARSE_MAX_K:
+            row.reason = f"window of {s.k} > {SPARSE_MAX_K}"
+        elif s.flash_bytes >= s.dense_bytes:
+            row.reason = "sparse encoding not smaller"
+        else:
+            row.used = True
+            row.reason = "sparse"
+            text = text.replace(fm.group(0), emit_c(f"l{i}_sparse", s))
+            text = text.replace(wm.group(0), f"static const tinyasc_weights l{i}_w = {{NULL, {wm.group(1)}, l{i}_mult, "
+                                             f"l{i}_shift, &l{i}_sparse}};")
+        layers.append(row)
+    if any(r.used for r in layers):
+        text = text.replace('#include "tinyasc_kernels.h"\n', '#include "tinyasc_kernels.h"\n#include "tinyasc_sparse.h"\n',
+                            1)
+    write_text(model_c, text)
+    used = [r for r in layers if r.used]
+    log.info("%s: %d of %d convolutions sparse, %d -> %d weight bytes", model_c, len(used), len(layers),
+             sum(r.dense_bytes for r in used), sum(r.sparse_bytes for r in used))
+    return layers

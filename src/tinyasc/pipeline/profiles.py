@@ -1,0 +1,102 @@
+"""Pipeline profiles: data, not code paths. Every stage reads its settings from one of these."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ProfileName(str, enum.Enum):
+    """Named profiles of ``asc-pipeline``."""
+
+    SMOKE = "smoke"
+    QUICK = "quick"
+    PAPER = "paper"
+
+
+class TargetName(str, enum.Enum):
+    """Cortex-M cores the latency stage measures."""
+
+    M4 = "cortex-m4"
+    M7 = "cortex-m7"
+    M55 = "cortex-m55"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineProfile:
+    """Everything ``asc-pipeline`` decides, in one place."""
+
+    name: str
+    """Profile name (recorded in the report)."""
+    synth_scale: str = "small"
+    """``asc-synth`` scale used when no ``--dataset`` is given (tiny | small | full)."""
+    synth_seed: int = 0
+    """Seed of the synthetic dataset."""
+    teacher_model: str = "bcresnet_asc_8"
+    """Registry name of the teacher (distillation source)."""
+    teacher_overrides: dict[str, Any] = field(default_factory=dict)
+    """``create_model`` overrides of the teacher (e.g. a narrower ``base_channels`` on CPU)."""
+    teacher_epochs: int = 100
+    """Teacher training epochs."""
+    student_model: str = "bcresnet_asc_8"
+    """Registry name of the model that is compressed and deployed."""
+    student_overrides: dict[str, Any] = field(default_factory=dict)
+    """``create_model`` overrides of the student."""
+    student_epochs: int = 100
+    """Student training epochs (0: start compression from the teacher's weights, as the paper does)."""
+    compress_epochs: int = 300
+    """Fine-tune epochs of prune -> QAT + KD."""
+    sparsity: float = 0.89
+    """One-shot magnitude pruning ratio of the convolutions."""
+    batch_size: int = 64
+    """Training batch size (paper: 64)."""
+    calib_clips: int = 200
+    """Training clips calibrating the int8 activations."""
+    parity_clips: int | None = None
+    """Evaluation clips of the parity table (None: all)."""
+    firmware_golden: int = 8
+    """Evaluation clips run through the host firmware build against TFLite Micro."""
+    targets: tuple[TargetName, ...] = (TargetName.M4, TargetName.M7, TargetName.M55)
+    """Cores measured by the latency stage."""
+    latency_sparse: bool = True
+    """Also measure the sparse-weight firmware."""
+    seed: int = 0
+    """Training seed."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sparsity < 1:
+            raise ValueError("sparsity must be in (0, 1)")
+        if self.teacher_epochs < 1 or self.student_epochs < 0 or self.compress_epochs < 1:
+            raise ValueError("epochs must be positive (student may be 0)")
+        object.__setattr__(self, "targets", tuple(TargetName(t) for t in self.targets))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["targets"] = [t.value for t in self.targets]
+        return d
+
+    def replace(self, **changes: Any) -> "PipelineProfile":
+        return dataclasses.replace(self, **changes)
+
+
+PROFILES: dict[ProfileName, PipelineProfile] = {
+    # The paper's settings (sec. 3.1, Table 4): a job for the real dataset and a GPU.
+    ProfileName.PAPER: PipelineProfile(
+        name="paper", synth_scale="full", teacher_model="bcresnet_asc_8", teacher_epochs=100,
+        student_model="bcresnet_asc_8", student_epochs=0, compress_epochs=300, sparsity=0.89,
+    ),
+    # The whole path on `asc-synth --scale small` in minutes on 2 CPU cores; widths and epochs cut.
+    ProfileName.QUICK: PipelineProfile(
+        name="quick", synth_scale="small", teacher_model="bcresnet_asc", teacher_overrides={"base_channels": 20},
+        teacher_epochs=8, student_model="bcresnet_asc_1", student_epochs=8, compress_epochs=3, sparsity=0.5,
+        calib_clips=100, parity_clips=300, firmware_golden=4,
+    ),
+    # CI's end-to-end check on `tiny` data: every stage and gate, one epoch each.
+    ProfileName.SMOKE: PipelineProfile(
+        name="smoke", synth_scale="tiny", teacher_model="bcresnet_asc_1", teacher_epochs=1,
+        student_model="bcresnet_asc_1", student_epochs=1, compress_epochs=1, sparsity=0.5, batch_size=16,
+        calib_clips=16, parity_clips=None, firmware_golden=2, targets=(TargetName.M4,), latency_sparse=False,
+    ),
+}

@@ -1,0 +1,387 @@
+"""``RUN/report.md`` and a self-contained ``RUN/report.html`` (images inlined, no network).
+
+Everything is read back from the stage artifacts (never from memory of the run), so a report
+made after a resumed run is the same as after an uninterrupted one. Plots are matplotlib PNGs,
+saved under ``RUN/figures/`` as well.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinyasc.atomic import write_json, write_text
+from tinyasc.contract import DEVICES, SCENE_LABELS, SEEN_DEVICES
+from tinyasc.metrics import markdown_table, table3_header, table3_row
+
+log = logging.getLogger(__name__)
+
+BUDGET_BYTES = 128_000
+#: Parity backends of the export report shown as rows (PyTorch is the "compressed" row already).
+BACKEND_NAMES = {
+    "onnxruntime": "export: ONNX Runtime (float)",
+    "tflite_float": "export: TFLite float",
+    "int8_litert_default": "int8 TFLite: ai-edge-litert default kernels",
+    "int8_litert_ref": "int8 TFLite: ai-edge-litert reference kernels",
+    "int8_tflm": "int8 TFLite: TFLite Micro",
+}
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass(kw_only=True)
+class Gate:
+    name: str
+    passed: bool | None
+    """None: not evaluated (its stage did not run)."""
+    detail: str = ""
+
+
+@dataclass(kw_only=True)
+class RunSummary:
+    """What the report shows, gathered from the artifacts of one run directory."""
+
+    run_dir: Path
+    profile: dict[str, Any]
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    accuracy_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    curves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    confusion: tuple[str, list[list[int]]] | None = None
+    audit: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
+    firmware: dict[str, Any] | None = None
+    latency: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[Gate] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+STAGE_ORDER = ("dataset", "features", "teacher", "student", "compress", "export", "audit", "firmware", "latency")
+
+
+def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
+    s = RunSummary(run_dir=run_dir, profile=profile)
+    for name in STAGE_ORDER:
+        m = _load(run_dir / "stages" / f"{name}.json")
+        s.stages.append({"name": name, "done": m is not None, "seconds": (m or {}).get("seconds")})
+    for name, stage in (("teacher", "teacher"), ("student", "student"), ("compressed (PyTorch)", "compress")):
+        marker = _load(run_dir / "stages" / f"{stage}.json")
+        ev = ((marker or {}).get("summary") or {}).get("eval")
+        if ev:
+            s.accuracy_rows.append((name, ev))
+    for name, sub in (("teacher", "teacher"), ("student", "student"), ("compress fine-tune", "compress/finetune")):
+        hist = _load(run_dir / sub / "metrics.json")
+        if isinstance(hist, list) and hist:
+            s.curves[name] = hist
+    s.export = _load(run_dir / "export" / "report.json")
+    if s.export:
+        acc = (s.export.get("parity") or {}).get("accuracy") or {}
+        for backend, ev in acc.items():
+            if ev and backend in BACKEND_NAMES:
+                s.accuracy_rows.append((BACKEND_NAMES[backend], ev))
+        tflm = acc.get("int8_tflm")
+        if tflm and tflm.get("confusion"):
+            s.confusion = ("int8 model under TFLite Micro", tflm["confusion"])
+    if s.confusion is None and s.accuracy_rows and s.accuracy_rows[-1][1].get("confusion"):
+        s.confusion = (s.accuracy_rows[-1][0], s.accuracy_rows[-1][1]["confusion"])
+    s.audit = _load(run_dir / "audit.json")
+    s.firmware = _load(run_dir / "firmware" / "firmware.json")
+    lat_dir = run_dir / "latency"
+    if lat_dir.is_dir():
+        for d in sorted(lat_dir.iterdir()):
+            rep = _load(d / "latency.json")
+            if rep:
+                rep["_variant"] = d.name
+                s.latency.append(rep)
+    s.gates = _gates(s)
+    return s
+
+
+def _gates(s: RunSummary) -> list[Gate]:
+    gates: list[Gate] = []
+    if s.export:
+        for g in s.export.get("gates", []):
+            gates.append(Gate(name=f"export: {g['name']}", passed=bool(g["passed"]),
+                              detail=f"{g.get('detail', '')} = {_num(g.get('value'))} (threshold {_num(g.get('threshold'))})"))
+    else:
+        gates.append(Gate(name="export: parity and op-set gates", passed=None, detail="export did not run"))
+    if s.audit:
+        nz = s.audit["totals"]["nonzero_bytes"] if "totals" in s.audit else s.audit.get("nonzero_bytes")
+        gates.append(Gate(name="audit: non-zero parameters within 128 KB", passed=bool(s.audit.get("within_budget")),
+                          detail=f"{_num(nz)} of {s.audit.get('budget_bytes', BUDGET_BYTES):,} bytes"))
+    else:
+        gates.append(Gate(name="audit: non-zero parameters within 128 KB", passed=None, detail="audit did not run"))
+    par = (s.firmware or {}).get("parity")
+    if par:
+        gates.append(Gate(name="firmware: host C bit-exact with TFLite Micro", passed=bool(par.get("identical")),
+                          detail=f"{par.get('differing_elements')} differing output elements on {par.get('n_inputs')} "
+                                 f"golden inputs{', every layer compared' if par.get('layers') else ''}"))
+    else:
+        gates.append(Gate(name="firmware: host C bit-exact with TFLite Micro", passed=None, detail="firmware check did not run"))
+    marker = _load(s.run_dir / "stages" / "latency.json")
+    rows = ((marker or {}).get("summary") or {}).get("rows")
+    if rows:
+        for r in rows:
+            name = r["target"] + (" sparse" if r.get("sparse") else "")
+            gates.append(Gate(name=f"latency: {name} output equals host build", passed="error" not in r,
+                              detail=r.get("error", f"{r.get('latency_ms', 0):.1f} ms estimated")))
+    else:
+        gates.append(Gate(name="latency: target outputs equal host build", passed=None, detail="latency did not run"))
+    return gates
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1):
+        return f"{int(v):,}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+# --------------------------------------------------------------------------------- figures
+
+
+def make_figures(s: RunSummary, out_dir: Path) -> dict[str, Path]:
+    """Write the PNGs; returns caption key -> path (only figures with data)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figs: dict[str, Path] = {}
+
+    def save(fig, name: str) -> None:
+        path = out_dir / f"{name}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        figs[name] = path
+
+    if s.curves:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+        for name, hist in s.curves.items():
+            ep = [h["epoch"] for h in hist]
+            ax1.plot(ep, [h["train_loss"] for h in hist], marker="o", label=name)
+            ev = [(h["epoch"], h["eval_acc"]) for h in hist if h.get("eval_acc") is not None]
+            if ev:
+                ax2.plot(*zip(*ev), marker="o", label=name)
+        ax1.set(title="training loss", xlabel="epoch")
+        ax2.set(title="evaluation accuracy", xlabel="epoch", ylim=(0, 1))
+        ax1.legend(fontsize=8)
+        ax2.legend(fontsize=8)
+        save(fig, "training_curves")
+
+    if s.accuracy_rows:
+        fig, ax = plt.subplots(figsize=(10, 3.8))
+        n = len(s.accuracy_rows)
+        width = 0.8 / n
+        x = np.arange(len(DEVICES))
+        for i, (name, ev) in enumerate(s.accuracy_rows):
+            vals = [ev["per_device"].get(d, np.nan) for d in DEVICES]
+            ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=name)
+        ax.axvspan(len(SEEN_DEVICES) - 0.5, len(DEVICES) - 0.5, color="grey", alpha=0.12, label="unseen devices")
+        ax.set_xticks(x, [d.upper() for d in DEVICES])
+        ax.set(ylim=(0, 1), ylabel="accuracy", title="accuracy per device (S4-S6 unseen in training)")
+        ax.legend(fontsize=7, ncol=2)
+        save(fig, "device_accuracy")
+
+    if s.confusion:
+        title, cm = s.confusion
+        cm = np.asarray(cm)
+        fig, ax = plt.subplots(figsize=(6, 5.2))
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="white" if v > cm.max() / 2 else "black")
+        ax.set_xticks(range(len(SCENE_LABELS)), SCENE_LABELS, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(SCENE_LABELS)), SCENE_LABELS, fontsize=7)
+        ax.set(xlabel="predicted", ylabel="true", title=f"confusion: {title}")
+        save(fig, "confusion")
+
+    if s.audit:
+        t = s.audit.get("totals", {})
+        nz = t.get("nonzero_bytes", 0)
+        dense = t.get("size_bytes", 0)
+        fig, ax = plt.subplots(figsize=(8, 2.2))
+        ax.barh(["non-zero params", "all params"], [nz, dense], color=["tab:green" if nz <= BUDGET_BYTES else "tab:red", "tab:grey"])
+        ax.axvline(BUDGET_BYTES, color="black", linestyle="--", label="128,000 B budget")
+        ax.set(xlabel="bytes", title="int8 TFLite parameters vs DCASE 2021 budget")
+        ax.legend(fontsize=8)
+        save(fig, "size_budget")
+
+    dense = [r for r in s.latency if not r.get("sparse")]
+    if dense:
+        fig, axes = plt.subplots(1, len(dense), figsize=(4.2 * len(dense), 3.8), squeeze=False)
+        for ax, rep in zip(axes[0], dense):
+            by_op: dict[str, float] = {}
+            for layer in rep.get("layers", []):
+                by_op[layer.get("op", "?")] = by_op.get(layer.get("op", "?"), 0.0) + float(layer.get("latency_ms", 0.0))
+            items = sorted(by_op.items(), key=lambda kv: -kv[1])
+            ax.barh([k for k, _ in items][::-1], [v for _, v in items][::-1])
+            ax.set(title=f"{rep['target']} @ {rep['clock_mhz']:g} MHz: {rep['total_latency_ms']:.1f} ms",
+                   xlabel="estimated ms")
+        save(fig, "latency_by_op")
+        fig, ax = plt.subplots(figsize=(8, 3))
+        names = [r["_variant"] for r in s.latency]
+        flash = [r["memory"]["flash_bytes"] / 1024 for r in s.latency]
+        ram = [r["memory"]["ram_bytes"] / 1024 for r in s.latency]
+        x = np.arange(len(names))
+        ax.bar(x - 0.2, flash, 0.4, label="flash KiB")
+        ax.bar(x + 0.2, ram, 0.4, label="RAM KiB")
+        ax.set_xticks(x, names, rotation=20, fontsize=8)
+        ax.set(title="firmware memory from the ELF")
+        ax.legend(fontsize=8)
+        save(fig, "memory")
+    return figs
+
+
+# --------------------------------------------------------------------------------- text
+
+
+CAPTIONS = {
+    "training_curves": "Training loss and evaluation accuracy per epoch.",
+    "device_accuracy": "Accuracy per device for every model; the shaded devices were never seen in training.",
+    "confusion": "Confusion matrix.",
+    "size_budget": "Non-zero parameter bytes of the int8 TFLite file against the 128,000-byte budget.",
+    "latency_by_op": "Estimated latency per operator type (from emulated instruction counts; not measured cycles).",
+    "memory": "Flash (text + rodata + data) and RAM (data + bss + stack high-water mark) per firmware build.",
+}
+
+
+def _sections(s: RunSummary) -> list[tuple[str, str]]:
+    """(title, markdown body) pairs shared by the Markdown and HTML reports."""
+    out: list[tuple[str, str]] = []
+    verdict = "\n".join(
+        f"- {'PASS' if g.passed else ('FAIL' if g.passed is False else 'NOT RUN')} — {g.name}: {g.detail}" for g in s.gates)
+    out.append(("Verdict", verdict + "\n"))
+    if s.accuracy_rows:
+        out.append(("Accuracy per device (paper Table 3 layout, %)",
+                    markdown_table(table3_header(), [table3_row(n, ev) for n, ev in s.accuracy_rows])))
+    if s.audit:
+        t = s.audit.get("totals", {})
+        out.append(("Size audit of the int8 TFLite file", markdown_table(
+            ["params", "non-zero", "size B", "non-zero B", "non-zero kB", "non-zero KiB", "budget B", "file B"],
+            [[_num(t.get("params")), _num(t.get("nonzero")), _num(t.get("size_bytes")), _num(t.get("nonzero_bytes")),
+              _num(t.get("nonzero_bytes", 0) / 1000), _num(t.get("nonzero_bytes", 0) / 1024),
+              _num(s.audit.get("budget_bytes")), _num(t.get("dense_file_bytes"))]])))
+    if s.export:
+        rows = []
+        for backend, st in ((s.export.get("parity") or {}).get("int8_vs_pytorch") or {}).items():
+            rows.append([backend, _num(st.get("top1_agreement")), _num(st.get("logit_err_steps_max")),
+                         _num(st.get("logit_err_steps_mean")), _num(st.get("n_clips"))])
+        if rows:
+            out.append(("Parity of the int8 model with PyTorch", markdown_table(
+                ["interpreter", "top-1 agreement", "max logit error (steps)", "mean logit error (steps)", "clips"], rows)))
+        ops = (s.export.get("int8") or {}).get("op_counts") or {}
+        if ops:
+            out.append(("int8 graph operators", markdown_table(["op", "count"], [[k, v] for k, v in ops.items()])))
+    if s.firmware:
+        fw = s.firmware
+        par = fw.get("parity") or {}
+        out.append(("Firmware (host build)", markdown_table(
+            ["layers", "MACs", "arena B", "TFLM arena B", "weights B", "est. flash B", "golden inputs", "differing elements"],
+            [[_num(len(fw.get("layers", []))), _num(fw.get("total_macs")), _num(fw.get("arena_size")),
+              _num(fw.get("tflm_arena_size")), _num(fw.get("weight_bytes")), _num(fw.get("flash_bytes_estimate")),
+              _num(par.get("n_inputs")), _num(par.get("differing_elements"))]])))
+    if s.latency:
+        rows = [[r["_variant"], f"{r['clock_mhz']:g}", _num(r["total_instructions"]), _num(r["total_cycles"]),
+                 f"{r['total_latency_ms']:.2f}", _num(r.get("instructions_per_mac")), _num(r["memory"]["flash_bytes"]),
+                 _num(r["memory"]["ram_bytes"])] for r in s.latency]
+        out.append(("Cortex-M latency and memory (latency estimated from emulated instruction counts)", markdown_table(
+            ["build", "MHz", "instructions", "est. cycles", "est. ms", "instr/MAC", "flash B", "RAM B"], rows)))
+    stage_rows = [[st["name"], "done" if st["done"] else "not run", "-" if st["seconds"] is None else f"{st['seconds']:.1f}"]
+                  for st in s.stages]
+    out.append(("Stages", markdown_table(["stage", "status", "seconds"], stage_rows)))
+    out.append(("Profile", "```\n" + json.dumps(s.profile, indent=2) + "\n```\n"))
+    return out
+
+
+def render_markdown(s: RunSummary, figs: dict[str, Path]) -> str:
+    lines = [f"# tinyasc pipeline report: {s.run_dir.name}\n",
+             f"Overall: **{'PASS' if s.passed else 'FAIL'}** (profile `{s.profile.get('name')}`).\n"]
+    for title, body in _sections(s):
+        lines.append(f"## {title}\n\n{body}")
+    if figs:
+        lines.append("## Figures\n")
+        for key, path in figs.items():
+            lines.append(f"![{CAPTIONS.get(key, key)}]({path.relative_to(s.run_dir).as_posix()})\n\n{CAPTIONS.get(key, '')}\n")
+    return "\n".join(lines)
+
+
+def _md_table_to_html(md: str) -> str:
+    rows = [r.strip().strip("|").split("|") for r in md.strip().splitlines()]
+    head, body = rows[0], rows[2:]
+    h = "".join(f"<th>{html.escape(c.strip())}</th>" for c in head)
+    b = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in body)
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
+
+
+def _body_html(body: str) -> str:
+    if body.startswith("|"):
+        return _md_table_to_html(body)
+    if body.startswith("```"):
+        return "<pre>" + html.escape(body.strip("`\n").removeprefix("\n")) + "</pre>"
+    items = []
+    for line in body.strip().splitlines():
+        text = html.escape(line.removeprefix("- "))
+        cls = "pass" if text.startswith("PASS") else ("fail" if text.startswith("FAIL") else "na")
+        items.append(f'<li class="{cls}">{text}</li>')
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def render_html(s: RunSummary, figs: dict[str, Path]) -> str:
+    parts = [f"<h2>{html.escape(t)}</h2>{_body_html(b)}" for t, b in _sections(s)]
+    for key, path in figs.items():
+        data = base64.b64encode(path.read_bytes()).decode()
+        cap = html.escape(CAPTIONS.get(key, key))
+        parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{cap}"><figcaption>{cap}</figcaption></figure>')
+    status = "PASS" if s.passed else "FAIL"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tinyasc report: {html.escape(s.run_dir.name)}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }}
+td, th {{ border: 1px solid #bbb; padding: 3px 8px; text-align: right; }}
+th {{ background: #eee; }}
+li.pass {{ color: #176117; }} li.fail {{ color: #a00; font-weight: bold; }} li.na {{ color: #777; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+.status {{ font-size: 1.3em; font-weight: bold; }}
+</style></head>
+<body><h1>tinyasc pipeline report</h1>
+<p class="status">Overall: {status} — profile <code>{html.escape(str(s.profile.get("name")))}</code>, run <code>{html.escape(str(s.run_dir))}</code></p>
+{''.join(parts)}
+</body></html>
+"""
+
+
+def write_report(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
+    """Gather the artifacts of ``run_dir`` and write report.md, report.html, report.json and figures/."""
+    s = gather(run_dir, profile)
+    figs = make_figures(s, run_dir / "figures")
+    write_text(run_dir / "report.md", render_markdown(s, figs))
+    write_text(run_dir / "report.html", render_html(s, figs))
+    write_json(run_dir / "report.json", {
+        "passed": s.passed, "profile": profile, "stages": s.stages,
+        "gates": [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in s.gates],
+        "accuracy": {n: ev for n, ev in s.accuracy_rows},
+        "audit_totals": (s.audit or {}).get("totals"),
+        "latency": [{k: r.get(k) for k in ("_variant", "target", "clock_mhz", "total_instructions", "total_cycles",
+                                            "total_latency_ms", "memory")} for r in s.latency],
+        "figures": [p.name for p in figs.values()],
+    })
+    return s

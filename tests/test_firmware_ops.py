@@ -1,0 +1,111 @@
+"""Every firmware kernel against the TensorFlow Lite Micro interpreter, bit-exactly.
+
+Each case converts a one-op float function with TFLiteConverter (full integer, int8 in/out,
+per-channel weights), generates C, builds it with the host compiler and runs it and TFLM on
+the same int8 inputs, including all -128 and all 127. Tolerance: zero differing elements on
+the output and on every intermediate tensor (the kernels promise TFLM's integer semantics).
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, edge_inputs, write
+from tinyasc.firmware_sim.generator import GeneratorOptions, generate
+from tinyasc.firmware_sim.parity import check_parity
+from tinyasc.firmware_sim.build import build_host
+
+RNG = np.random.default_rng(1234)
+
+
+def _w(*shape, scale=0.5):
+    return (RNG.normal(size=shape) * scale).astype(np.float32)
+
+
+def _cases():
+    import tensorflow as tf
+
+    c = {}
+    w1 = _w(3, 3, 3, 5)
+    c["conv3x3_same_relu_zp"] = (lambda x: tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME") + _w(5)), (1, 8, 9, 3), -0.5, 2.0, "CONV_2D")
+    w2 = _w(2, 3, 4, 6)
+    c["conv2x3_valid_s2"] = (lambda x: tf.nn.conv2d(x, w2, 2, "VALID"), (1, 11, 7, 4), -1.0, 1.0, "CONV_2D")
+    w3 = _w(1, 1, 8, 4)
+    c["conv1x1_bias"] = (lambda x: tf.nn.conv2d(x, w3, 1, "VALID") + _w(4), (1, 6, 6, 8), -3.0, 1.0, "CONV_2D")
+    w4 = _w(3, 3, 2, 3)
+    c["conv_dilated_same_s21"] = (lambda x: tf.nn.conv2d(x, w4, (2, 1), "SAME", dilations=None), (1, 10, 9, 2), -1.0, 1.0, "CONV_2D")
+    w4d = _w(3, 3, 2, 3)
+    c["conv_dilation2"] = (lambda x: tf.nn.conv2d(x, w4d, 1, "SAME", dilations=2), (1, 10, 10, 2), -1.0, 1.0, "CONV_2D")
+    w5 = _w(1, 1, 4, 9)
+    c["conv1x1_expand_inplace"] = (lambda x: tf.nn.conv2d(x, w5, 1, "SAME"), (1, 5, 6, 4), -1.0, 1.0, "CONV_2D")
+    w6 = _w(3, 1, 1, 6)
+    c["conv_grouped_col_inplace"] = (lambda x: tf.nn.conv2d(x, w6, 1, "SAME"), (1, 9, 5, 6), -1.0, 1.0, "CONV_2D")
+    d3 = _w(3, 1, 5, 1)
+    c["dw3x1_dil2_col_inplace"] = (lambda x: tf.nn.depthwise_conv2d(x, d3, (1, 1, 1, 1), "SAME", dilations=(2, 1)), (1, 12, 4, 5), -1.0, 2.0, "DEPTHWISE_CONV_2D")
+    d1 = _w(3, 3, 4, 1)
+    c["dw3x3_same_relu6"] = (lambda x: tf.nn.relu6(tf.nn.depthwise_conv2d(x, d1, (1, 1, 1, 1), "SAME")), (1, 8, 8, 4), -2.0, 2.0, "DEPTHWISE_CONV_2D")
+    d2 = _w(1, 3, 3, 2)
+    c["dw1x3_valid_s2_dm2"] = (lambda x: tf.nn.depthwise_conv2d(x, d2, (1, 2, 2, 1), "VALID"), (1, 9, 9, 3), -0.2, 1.0, "DEPTHWISE_CONV_2D")
+    a_full = _w(1, 5, 6, 3)
+    c["add_full_const"] = (lambda x: x + a_full, (1, 5, 6, 3), -1.0, 1.0, "ADD")
+    a_b = _w(1, 1, 6, 1)
+    c["add_broadcast_relu"] = (lambda x: tf.nn.relu(x + a_b), (1, 5, 6, 3), -2.0, 1.0, "ADD")
+    s_c = _w(1, 1, 1, 3)
+    c["sub_broadcast"] = (lambda x: x - s_c, (1, 4, 5, 3), -1.0, 3.0, "SUB")
+    s_f = _w(1, 4, 5, 3)
+    c["sub_const_first"] = (lambda x: s_f - x, (1, 4, 5, 3), -1.0, 1.0, "SUB")
+    m_c = _w(1, 1, 1, 4, scale=2.0)
+    c["mul_broadcast"] = (lambda x: x * m_c, (1, 3, 5, 4), -1.0, 2.0, "MUL")
+    c["mul_square"] = (lambda x: x * x, (1, 3, 5, 4), -2.0, 1.0, "MUL")
+    c["sqdiff"] = (lambda x: tf.math.squared_difference(x, s_c), (1, 4, 5, 3), -1.0, 1.0, "SQUARED_DIFFERENCE")
+    c["mean_hw_keep"] = (lambda x: tf.reduce_mean(x, axis=[1, 2], keepdims=True), (1, 6, 7, 5), -1.0, 2.0, "MEAN")
+    c["mean_c_keep"] = (lambda x: tf.reduce_mean(x, axis=[3], keepdims=True), (1, 4, 6, 12), -3.0, 1.0, "MEAN")
+    c["mean_w_drop"] = (lambda x: tf.reduce_mean(x, axis=[2]), (1, 4, 6, 3), -1.0, 1.0, "MEAN")
+    c["rsqrt"] = (lambda x: tf.math.rsqrt(x), (1, 4, 8, 10), 0.05, 4.0, "RSQRT")
+    c["logistic_wide"] = (lambda x: tf.math.sigmoid(x), (1, 4, 8, 10), -8.0, 6.0, "LOGISTIC")
+    c["logistic_narrow"] = (lambda x: tf.math.sigmoid(x), (1, 2, 3, 5), -0.3, 0.5, "LOGISTIC")
+    c["maxpool2x2_valid"] = (lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"), (1, 8, 9, 3), -1.0, 1.0, "MAX_POOL_2D")
+    c["maxpool3x3_same_s1"] = (lambda x: tf.nn.max_pool2d(x, 3, 1, "SAME"), (1, 5, 6, 2), -1.0, 1.0, "MAX_POOL_2D")
+    c["avgpool3x3_same_s2"] = (lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"), (1, 7, 8, 3), -1.0, 2.0, "AVERAGE_POOL_2D")
+    c["pad"] = (lambda x: tf.pad(x, [[0, 0], [1, 2], [0, 1], [0, 0]]), (1, 4, 5, 3), -0.5, 2.0, "PAD")
+    c["transpose_reshape"] = (lambda x: tf.reshape(tf.transpose(x, [0, 3, 1, 2]), (1, 3, 20)), (1, 4, 5, 3), -1.0, 1.0, "TRANSPOSE")
+    c["softmax"] = (lambda x: tf.nn.softmax(x), (1, 3, 10), -4.0, 4.0, "SOFTMAX")
+    c["softmax_beta_narrow"] = (lambda x: tf.nn.softmax(3.0 * x), (2, 7), -0.5, 0.5, "SOFTMAX")
+    fc = _w(24, 7)
+    c["fully_connected"] = (lambda x: tf.matmul(tf.reshape(x, (2, 24)), fc) + _w(7), (2, 2, 3, 4), -1.0, 1.0, "FULLY_CONNECTED")
+    c["concat"] = (lambda x: tf.concat([x, tf.nn.max_pool2d(x, 1, 1, "VALID")], axis=3), (1, 3, 4, 2), -1.0, 1.0, "CONCATENATION")
+    return c
+
+
+_CASE_NAMES = [
+    "conv3x3_same_relu_zp", "conv2x3_valid_s2", "conv1x1_bias", "conv_dilated_same_s21", "conv_dilation2",
+    "conv1x1_expand_inplace", "conv_grouped_col_inplace", "dw3x1_dil2_col_inplace",
+    "dw3x3_same_relu6", "dw1x3_valid_s2_dm2", "add_full_const", "add_broadcast_relu", "sub_broadcast",
+    "sub_const_first", "mul_broadcast", "mul_square", "sqdiff", "mean_hw_keep", "mean_c_keep", "mean_w_drop",
+    "rsqrt", "logistic_wide", "logistic_narrow", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
+    "pad", "transpose_reshape", "fully_connected", "concat", "softmax", "softmax_beta_narrow",
+]
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return _cases()
+
+
+@pytest.mark.parametrize("name", _CASE_NAMES)
+def test_kernel_bit_exact_vs_tflm(name, cases, tmp_path):
+    fn, shape, lo, hi, opcode = cases[name]
+    model = write(tmp_path / f"{name}.tflite", convert(fn, shape, lo=lo, hi=hi))
+    art = generate(model, tmp_path / "fw", options=GeneratorOptions(measure_tflm_arena=False))
+    assert art.op_counts.get(opcode, 0) >= 1, art.op_counts
+    exe = build_host(art.out_dir, dump=True)
+    inputs = edge_inputs(shape, 8, seed=len(name))
+    res = check_parity(art, inputs, debug_layers=True, exe=exe)
+    assert res.identical, res.summary() + " " + str([l for l in res.layers if l.differing])
+    assert res.output_elements == 8 * art.output_size
+    assert len(res.layers) == len(art.layers)
+    if name.endswith("inplace"):  # the in-place kernel variant is what ran
+        c = (art.out_dir / "model.c").read_text()
+        assert "_inplace_s8(" in c and art.layers[0].in_place

@@ -1,0 +1,394 @@
+"""The C audio front end (firmware_sim/c/frontend) against the training features.
+
+Tolerances (measured on this machine, see docs/frontend.md):
+- log-mel: both sides are float32 (torch.stft + matmul + log vs our radix-2 real FFT, sparse
+  filterbank and tinyasc_fe_logf). On the tiny evaluation clips the maximum difference is
+  1.6e-4 and the mean 4e-7 log-mel units; both differ from a float64 reference by the same
+  amount. Large differences occur only in bands whose power sits at the float32 rounding
+  floor of a loud frame (a pure tone's far sidelobes): the edge-case bound is 2e-2.
+- int8 model input: >= 99.9% of elements equal to quantize_input(logmel(...)), all others one
+  step away (a float difference of 1e-5 moves a value across a rounding boundary).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from tinyasc.contract import FeatureConfig
+from tinyasc.data.features import load_audio, logmel, mel_filterbank
+from tinyasc.errors import InputError
+from tinyasc.firmware_sim import frontend as fe
+
+
+@pytest.fixture(scope="module")
+def tiny_front(tiny_dataset, tmp_path_factory):
+    """Evaluation clips as int16 PCM, their Python features, and a built front end.
+
+    The input scale/zero point are what an exporter calibrating on these features would choose:
+    scale = (max - min) / 255, zero point mapping min to -128.
+    """
+    torch.set_num_threads(1)
+    cfg = FeatureConfig(clip_seconds=tiny_dataset.clip_seconds())
+    pcms = [fe.float_to_pcm(load_audio(r.path, cfg)) for r in tiny_dataset.split("evaluate")]
+    refs = np.stack([logmel(fe.pcm_to_float(p), cfg).numpy() for p in pcms])
+    lo, hi = float(refs.min()), float(refs.max())
+    scale = (hi - lo) / 255.0
+    zp = int(round(-128 - lo / scale))
+    art = fe.write_frontend(cfg, scale, zp, tmp_path_factory.mktemp("frontend"))
+    fe.build_frontend_host(art)
+    return cfg, pcms, refs, art
+
+
+def test_tables_are_the_training_constants(tiny_front):
+    cfg, _, _, art = tiny_front
+    fb = fe.mel_filterbank(cfg)
+    # the same filterbank bit for bit as the training features
+    np.testing.assert_array_equal(fb, mel_filterbank(cfg))
+    start, offset = fe.sparse_filterbank(fb)
+    weights = fe.sparse_weights(fb, start, offset)
+    dense = np.zeros_like(fb)
+    for b in range(cfg.n_mels):
+        dense[b, start[b] : start[b] + offset[b + 1] - offset[b]] = weights[offset[b] : offset[b + 1]]
+    np.testing.assert_array_equal(dense, fb)
+    assert art.mel_weights == weights.size < fb.size // 50  # sparse: ~2 weights per FFT bin
+    # torch.hann_window computes in float32: a few ulps (~1e-7) from our float64-rounded table
+    half = fe.hann_half(cfg.win_length)
+    full = np.concatenate([half, half[1 : cfg.win_length - half.size + 1][::-1]])
+    torch_w = torch.hann_window(cfg.win_length, periodic=True).numpy()
+    assert full.shape == torch_w.shape
+    np.testing.assert_allclose(full, torch_w, rtol=0, atol=3e-7)
+    assert art.scratch_bytes == 4 * cfg.n_fft
+    assert art.table_bytes == 4 * (half.size + cfg.n_fft // 4 + 1 + weights.size) + 2 * (2 * cfg.n_mels + 1)
+
+
+def test_features_and_int8_input_match_python_on_tiny_eval(tiny_front):
+    cfg, pcms, refs, art = tiny_front
+    outs = [fe.run_frontend_host(art, p) for p in pcms]
+    feats = np.stack([o[0] for o in outs])
+    q = np.stack([o[1] for o in outs])
+    assert feats.shape == refs.shape == (len(pcms), cfg.n_mels, cfg.n_frames)
+    stats = fe.parity_stats(feats, refs, q, fe.quantize_input(refs, art.input_scale, art.input_zero_point))
+    assert stats["max_abs_error"] <= 1e-3, stats  # measured 1.6e-4
+    assert stats["mean_abs_error"] <= 1e-5, stats  # measured 4e-7
+    assert stats["int8_equal_fraction"] >= 0.999, stats  # measured 0.99999 (9 of 783,360)
+    assert stats["int8_max_step"] <= 1, stats
+    # the C quantizer itself is exact: it equals quantize_input on the C's own float features
+    np.testing.assert_array_equal(q, fe.quantize_input(feats, art.input_scale, art.input_zero_point))
+
+
+def _edge_cases(n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    t = np.arange(n) / 16000.0
+    return {
+        "digital_silence": np.zeros(n, np.int16),
+        "full_scale_square": np.where(np.sin(2 * np.pi * 100 * t) >= 0, 32767, -32768).astype(np.int16),
+        "full_scale_dc": np.full(n, 32767, np.int16),
+        "clipped_noise": fe.float_to_pcm(np.clip(3 * rng.standard_normal(n), -1.0, 1.0)),
+        "pure_tone": fe.float_to_pcm(0.5 * np.sin(2 * np.pi * 1000 * t)),
+        "impulse": np.where(np.arange(n) == n // 3, -32768, 0).astype(np.int16),
+        "short_padded": fe.float_to_pcm(0.1 * rng.standard_normal(n // 3)),
+        "long_cropped": fe.float_to_pcm(0.1 * rng.standard_normal(n + 5000)),
+        "first_sample_only": np.full(1, 20000, np.int16),
+    }
+
+
+def _float64_logmel(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """The exact features (float64 numpy FFT), to tell whose float32 rounding an error is."""
+    w = np.zeros(cfg.n_fft)
+    left = (cfg.n_fft - cfg.win_length) // 2
+    w[left : left + cfg.win_length] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.win_length) / cfg.win_length)
+    xp = np.pad(x.astype(np.float64), cfg.n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(xp, cfg.n_fft)[:: cfg.hop_length]
+    power = np.abs(np.fft.rfft(frames * w, axis=1)) ** 2
+    return np.log(mel_filterbank(cfg).astype(np.float64) @ power.T + cfg.log_offset)
+
+
+@pytest.mark.parametrize("case", list(_edge_cases(16)))
+def test_edge_cases(tiny_front, case):
+    cfg, _, _, art = tiny_front
+    pcm = _edge_cases(cfg.clip_samples)[case]
+    feats, q = fe.run_frontend_host(art, pcm)
+    x = fe.pcm_to_float(pcm)
+    x = np.pad(x, (0, max(0, cfg.clip_samples - x.size)))[: cfg.clip_samples]  # load_audio's pad/crop
+    ref = logmel(x, cfg).numpy()
+    stats = fe.parity_stats(feats, ref, q, fe.quantize_input(ref, art.input_scale, art.input_zero_point))
+    # worst measured: a 0.5 full-scale 1 kHz tone, 4.9e-3, in bands at the float32 rounding floor
+    assert stats["max_abs_error"] <= 2e-2, stats
+    assert stats["int8_max_step"] <= 1, stats
+    if case == "pure_tone":
+        # A pure digital tone leaves most bands holding only window sidelobes, at the float32
+        # rounding floor of the frame: there torch's features are themselves off the exact
+        # (float64) ones, and 0.33% of the int8 inputs (29 of 8,704) flip. The C is no
+        # further from the exact features than the training pipeline is.
+        exact = _float64_logmel(x, cfg)
+        assert np.abs(feats - exact).max() <= 1.5 * np.abs(ref - exact).max()
+        assert stats["int8_equal_fraction"] >= 0.995, stats
+    else:
+        assert stats["int8_equal_fraction"] >= 0.999, stats
+    if case == "digital_silence":  # log(offset) everywhere, bit-identical to the reference
+        np.testing.assert_array_equal(feats, ref)
+    if case == "full_scale_dc":  # values above the calibrated range saturate at 127
+        assert (q == 127).any()
+
+
+def _torch_logmel_reflect(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """tinyasc.data.features.logmel with torch.stft's default reflect padding."""
+    spec = torch.stft(
+        torch.from_numpy(x), n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+        window=torch.hann_window(cfg.win_length, periodic=True), center=True, pad_mode="reflect",
+        return_complex=True,
+    )
+    pw = spec.real.square() + spec.imag.square()
+    return torch.log(torch.from_numpy(mel_filterbank(cfg)) @ pw + cfg.log_offset).numpy()
+
+
+def test_frame_major_layout_reflect_padding_and_saturation(tmp_path):
+    """Other layout, reflect padding, a 2 s clip and a scale so small that most inputs saturate."""
+    cfg = FeatureConfig(clip_seconds=2.0)
+    art = fe.write_frontend(
+        cfg, 0.01, -5, tmp_path, layout=fe.InputLayout.FRAME_MAJOR, pad_mode=fe.PadMode.REFLECT
+    )
+    fe.build_frontend_host(art)
+    rng = np.random.default_rng(3)
+    pcm = fe.float_to_pcm(0.05 * rng.standard_normal(cfg.clip_samples) * np.linspace(0, 1, cfg.clip_samples))
+    feats, q = fe.run_frontend_host(art, pcm)
+    assert art.output_shape == (cfg.n_frames, cfg.n_mels)
+    ref = _torch_logmel_reflect(fe.pcm_to_float(pcm), cfg)
+    rq = fe.quantize_input(ref, art.input_scale, art.input_zero_point)
+    stats = fe.parity_stats(feats, ref, q, rq)
+    assert stats["max_abs_error"] <= 1e-3, stats
+    assert stats["int8_equal_fraction"] >= 0.999 and stats["int8_max_step"] <= 1, stats
+    assert (q == 127).any() and (q == -128).any() and ((q > -128) & (q < 127)).any()  # both ends saturate
+    # the reflect padding matters: constant padding gives different edge frames
+    const = logmel(fe.pcm_to_float(pcm), cfg).numpy()
+    assert np.abs(const[:, 0] - feats[:, 0]).max() > 0.1
+
+
+def test_quantize_input_rounds_half_away_from_zero():
+    x = np.array([0.125, -0.125, 0.375, -0.375, 0.1, 40.0, -40.0, 0.0], np.float32)
+    q = fe.quantize_input(x, 0.25, 3)
+    # ties go away from zero (TFLite), where np.round would give 0, 0, 2, -2
+    np.testing.assert_array_equal(q, [4, 2, 5, 1, 3, 127, -128, 3])
+    assert q.dtype == np.int8
+
+
+def test_logf_within_two_ulps(tiny_front):
+    _, _, _, art = tiny_front
+    rng = np.random.default_rng(0)
+    tiny = np.finfo(np.float32).tiny
+    x = np.concatenate([
+        np.exp(rng.uniform(np.log(tiny), np.log(3e38), 300_000)),
+        rng.uniform(0.5, 2.0, 300_000),  # around log = 0, where the result's ulp is smallest
+        [1.0, tiny, 1e-6, 2.0, np.sqrt(2.0), 3.4e38],
+    ]).astype(np.float32)
+    y = fe.logf_host(art, x).astype(np.float64)
+    exact = np.log(x.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    ulp[exact == 0] = np.spacing(np.float32(1.0))
+    assert np.max(np.abs(y - exact) / ulp) <= 2.0  # measured 1.97 ulp (exhaustive over [0.5, 2))
+    assert y[600_000] == 0.0  # log(1) is exact
+    # below FLT_MIN (zero, subnormals) the domain is clamped: log(FLT_MIN)
+    z = fe.logf_host(art, np.array([0.0, 1e-40], np.float32))
+    np.testing.assert_allclose(z, np.log(tiny), rtol=1e-7)
+
+
+def test_library_needs_only_string_h(tiny_front, tmp_path):
+    """The firmware part links against nothing but memset/memcpy, and has no double arithmetic."""
+    _, _, _, art = tiny_front
+    objs = []
+    for src in art.sources:
+        obj = tmp_path / (src + ".o")
+        subprocess.run(
+            [fe.find_compiler(), *fe.CFLAGS, "-ffreestanding", "-I", str(art.out_dir), "-c",
+             str(art.out_dir / src), "-o", str(obj)],
+            check=True, capture_output=True,
+        )
+        objs.append(str(obj))
+    def symbols(*flags: str) -> set[str]:
+        out = subprocess.run(["nm", *flags, *objs], check=True, capture_output=True, text=True).stdout
+        return {line.split()[-1] for line in out.splitlines() if line.strip() and not line.endswith(":")}
+
+    external = symbols("-u") - symbols("--defined-only")
+    assert external <= {"memset", "memcpy"}, external
+
+
+def test_float_audio_is_converted_to_pcm(tiny_front):
+    cfg, pcms, _, art = tiny_front
+    a = fe.run_frontend_host(art, pcms[0])
+    b = fe.run_frontend_host(art, fe.pcm_to_float(pcms[0]))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_layout_from_input_shape():
+    cfg = FeatureConfig(clip_seconds=1.0)
+    assert fe.layout_from_input_shape((1, 256, 34, 1), cfg) is fe.InputLayout.MEL_MAJOR  # onnx2tf NHWC
+    assert fe.layout_from_input_shape((1, 1, 256, 34), cfg) is fe.InputLayout.MEL_MAJOR  # NCHW
+    assert fe.layout_from_input_shape((1, 34, 256, 1), cfg) is fe.InputLayout.FRAME_MAJOR
+    with pytest.raises(InputError, match="not n_mels=256 x frames=34"):
+        fe.layout_from_input_shape((1, 256, 334, 1), cfg)
+
+
+def test_missing_compiler_is_one_line_input_error(tmp_path):
+    art = fe.write_frontend(FeatureConfig(clip_seconds=1.0), 0.1, 0, tmp_path)
+    with pytest.raises(InputError) as err:
+        fe.build_frontend_host(art, cc="no-such-cc-tinyasc")
+    assert "no-such-cc-tinyasc" in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / fe.HOST_BINARY).exists()
+
+
+def test_artifact_round_trip_and_bad_description(tmp_path):
+    art = fe.write_frontend(FeatureConfig(clip_seconds=1.0), 0.078, 34, tmp_path / "fe")
+    back = fe.FrontendArtifact.load(tmp_path / "fe")
+    assert back == art
+    (tmp_path / "fe" / fe.ARTIFACT_JSON).write_text("{not json")
+    with pytest.raises(InputError, match="unreadable front end description"):
+        fe.FrontendArtifact.load(tmp_path / "fe")
+    with pytest.raises(InputError, match="front end not found"):
+        fe.FrontendArtifact.load(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="power of two"):
+        fe.write_frontend(FeatureConfig(n_fft=3000, clip_seconds=1.0), 0.1, 0, tmp_path / "bad")
+
+
+def test_front_end_for_a_read_model(tmp_path):
+    """Scale, zero point and layout are taken from the int8 model's input tensor."""
+    from tinyasc.firmware_sim.graph import Graph, Tensor
+
+    cfg = FeatureConfig(clip_seconds=1.0)
+
+    def graph(shape, dtype="INT8", scale=(0.0625,), zp=(-7,)):
+        t = Tensor(index=0, name="input", shape=shape, dtype=dtype, scale=scale, zero_point=zp)
+        return Graph(path="m.tflite", tensors=(t,), operators=(), inputs=(0,), outputs=(0,))
+
+    art = fe.write_frontend_for_model(graph((1, 256, 34, 1)), cfg, tmp_path / "a")
+    assert (art.input_scale, art.input_zero_point, art.layout) == (0.0625, -7, fe.InputLayout.MEL_MAJOR)
+    assert "#define TINYASC_FE_INPUT_ZERO_POINT (-7)" in (tmp_path / "a" / fe.TABLES_H).read_text()
+    art = fe.write_frontend_for_model(graph((1, 34, 256, 1)), cfg, tmp_path / "b")
+    assert art.layout is fe.InputLayout.FRAME_MAJOR
+    with pytest.raises(InputError, match="m.tflite: model input 'input' is FLOAT32"):
+        fe.write_frontend_for_model(graph((1, 256, 34, 1), "FLOAT32", (), ()), cfg, tmp_path / "c")
+    with pytest.raises(InputError, match="m.tflite: model input shape"):
+        fe.write_frontend_for_model(graph((1, 256, 40, 1)), cfg, tmp_path / "d")
+
+
+_RUN_MAIN = r"""
+#include <stdio.h>
+#include "tinyasc_frontend.h"
+extern int8_t tinyasc_frontend_output[TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES];
+void tinyasc_frontend_run(void);
+uint32_t tinyasc_frontend_checksum(void);
+int main(int argc, char **argv)
+{
+    FILE *f = fopen(argv[1], "wb");
+    (void)argc;
+    tinyasc_frontend_run();
+    fwrite(tinyasc_frontend_output, 1, sizeof(tinyasc_frontend_output), f);
+    printf("%lu\n", (unsigned long)tinyasc_frontend_checksum());
+    return fclose(f) != 0;
+}
+"""
+
+
+def test_firmware_entry_on_a_compiled_in_clip(tiny_front, tmp_path):
+    """tinyasc_frontend_run() (the Cortex-M harness's entry) gives the host driver's int8 input."""
+    cfg, pcms, _, art0 = tiny_front
+    art = fe.write_frontend(cfg, art0.input_scale, art0.input_zero_point, tmp_path / "fe", golden_pcm=pcms[5])
+    assert art.run_sources == (fe.RUN_SOURCE, fe.GOLDEN_C)
+    (tmp_path / "main.c").write_text(_RUN_MAIN)
+    exe = tmp_path / "run"
+    subprocess.run(
+        [fe.find_compiler(), *fe.CFLAGS, "-I", str(art.out_dir), str(tmp_path / "main.c"),
+         *(str(art.out_dir / s) for s in (*art.sources, *art.run_sources)), "-o", str(exe)],
+        check=True, capture_output=True,
+    )
+    run = subprocess.run([str(exe), str(tmp_path / "out.i8")], check=True, capture_output=True, text=True)
+    got = np.fromfile(tmp_path / "out.i8", dtype=np.int8).reshape(cfg.n_mels, cfg.n_frames)
+    want = fe.run_frontend_host(art0, pcms[5])[1]
+    np.testing.assert_array_equal(got, want)
+    assert int(run.stdout) == fe.output_checksum(art, want)  # what a target prints for the host to check
+    assert fe.output_checksum(art, want) != fe.output_checksum(art, fe.run_frontend_host(art0, pcms[6])[1])
+
+
+@pytest.mark.arm
+def test_cortex_m4_build_is_single_precision_and_libc_free(tiny_front, tmp_path):
+    """The firmware sources compile for a Cortex-M4F without double-precision helpers or libc."""
+    cfg, pcms, _, art0 = tiny_front
+    art = fe.write_frontend(cfg, art0.input_scale, art0.input_zero_point, tmp_path / "fe", golden_pcm=pcms[0])
+    objs = []
+    for src in (*art.sources, *art.run_sources):
+        obj = tmp_path / (src + ".o")
+        subprocess.run(
+            ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
+             *fe.CFLAGS, "-ffreestanding", "-I", str(art.out_dir), "-c", str(art.out_dir / src), "-o", str(obj)],
+            check=True, capture_output=True,
+        )
+        objs.append(str(obj))
+    out = subprocess.run(["arm-none-eabi-nm", *objs], check=True, capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines() if line.strip() and not line.endswith(":")]
+    defined = {r[-1] for r in rows if len(r) == 3}
+    external = {r[-1] for r in rows if r[0] == "U"} - defined
+    assert external <= {"memset", "memcpy"}, external  # no __aeabi_d* (double) or libm helpers
+
+
+@pytest.mark.arm
+def test_cortex_m_targets_compute_the_host_bytes(tiny_front, tmp_path):
+    """In QEMU, M4/M7/M55 builds produce the host's int8 input bit for bit (same float ops, IEEE single)."""
+    cfg, pcms, _, art0 = tiny_front
+    art = fe.write_frontend(cfg, art0.input_scale, art0.input_zero_point, tmp_path / "fe", golden_pcm=pcms[3])
+    host = fe.output_checksum(art, fe.run_frontend_host(art0, pcms[3])[1])
+    for target in ("cortex-m4", "cortex-m7", "cortex-m55"):
+        r = fe.run_frontend_target(art, target, tmp_path / "work")
+        assert r["checksum"] == host, (target, r)
+        # exact count of a 34-frame clip; 359k per frame measured, a regression would show here
+        assert 250_000 * cfg.n_frames < r["instructions"] < 450_000 * cfg.n_frames, r
+        assert r["stack_bytes"] < 1024
+
+
+@pytest.mark.parametrize("n_samples", [16000, 5000, 21000, 0, 1039])
+def test_streaming_is_bit_identical_to_the_clip_api(tiny_front, n_samples):
+    """Chunks of 1, 160 (10 ms), 4096 samples and pseudo-random sizes 0..2000 give the clip API's bytes."""
+    cfg, pcms, _, art = tiny_front
+    pcm = np.resize(pcms[n_samples % len(pcms)], n_samples).astype(np.int16)
+    want = fe.run_frontend_host(art, pcm)[1]
+    for chunk in (1, 160, 4096, -3):
+        np.testing.assert_array_equal(fe.run_frontend_stream_host(art, pcm, chunk), want, err_msg=f"chunk {chunk}")
+
+
+_STREAM_MAIN = r"""
+#include <stdio.h>
+#include "tinyasc_frontend.h"
+static float scratch[TINYASC_FE_SCRATCH_FLOATS];
+static int8_t out[TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES];
+static int16_t pcm[TINYASC_FE_CLIP_SAMPLES];
+int main(void)
+{
+    tinyasc_frontend_stream st;
+    int a, b, c, d, e;
+    tinyasc_frontend_stream_init(&st);
+    a = tinyasc_frontend_stream_push(&st, pcm, 1039, scratch, out);        /* frame 0 needs 1040 */
+    b = tinyasc_frontend_stream_push(&st, pcm + 1039, 1, scratch, out);
+    c = tinyasc_frontend_stream_push(&st, pcm + 1040, 479, scratch, out);  /* frame 1 needs 1520 */
+    d = tinyasc_frontend_stream_push(&st, pcm + 1519, 1, scratch, out);
+    e = tinyasc_frontend_stream_push(&st, pcm + 1520, TINYASC_FE_CLIP_SAMPLES - 1520, scratch, out);
+    printf("%d %d %d %d %d %d %u\n", a, b, c, d, e, TINYASC_FE_N_FRAMES, (unsigned)sizeof(st));
+    return 0;
+}
+"""
+
+
+def test_streaming_emits_each_frame_when_its_window_is_complete(tiny_front, tmp_path):
+    cfg, _, _, art = tiny_front
+    (tmp_path / "main.c").write_text(_STREAM_MAIN)
+    exe = tmp_path / "stream"
+    subprocess.run(
+        [fe.find_compiler(), *fe.CFLAGS, "-I", str(art.out_dir), str(tmp_path / "main.c"),
+         *(str(art.out_dir / s) for s in art.sources), "-o", str(exe)],
+        check=True, capture_output=True,
+    )
+    got = [int(v) for v in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()]
+    # the full clip completes every frame without finish(); the state is the window of int16 history
+    assert got == [0, 1, 1, 2, cfg.n_frames, cfg.n_frames, 2 * cfg.win_length + 8]

@@ -1,0 +1,131 @@
+"""The latency harness itself: exact and deterministic instruction counts, the plugin against
+the plugin-free icount fallback, the instruction classifier, the timing model, and the
+missing-toolchain message.
+
+The self-test firmware (targets/selftest) is one int8 3x3 convolution, 12x12x16 -> 16
+channels (331,776 MACs), built with the pinned Debian toolchain (gcc-arm-none-eabi 12.2,
+QEMU 7.2). Its per-layer counts are pinned exactly: any change in the startup code, the
+plugin, the marker protocol, the compiler flags or the kernels shows here. If a deliberate
+change moves them, update the pins together with docs/latency.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinyasc.firmware_sim import latency as L
+
+SELFTEST_MACS = 12 * 12 * 16 * 3 * 3 * 16
+#: Exact instructions of layer 0 of the self-test (portable loop, optimized kernels) per core.
+PINNED = {
+    (L.Target.CORTEX_M4, False): 2662341,
+    (L.Target.CORTEX_M7, False): 2660037,
+    (L.Target.CORTEX_M55, False): 2362891,
+    (L.Target.CORTEX_M4, True): 698716,
+    (L.Target.CORTEX_M55, True): 347634,
+}
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    return L.build_plugin(tmp_path_factory.mktemp("plugin"))
+
+
+def _selftest(target: L.Target, optimized: bool, work: Path, plugin: Path) -> tuple[L.RunOutput, dict[str, int]]:
+    build = L.build_target(L.selftest_sources(optimized=optimized), target, work)
+    run = L.run_qemu(build, work, plugin=plugin)
+    assert len(run.snapshots) == 4  # (-1,0) (0,0) (0,1) (-1,1)
+    return run, L._diff(run.snapshots[1], run.snapshots[2])
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target,optimized", list(PINNED), ids=lambda v: getattr(v, "value", str(v)))
+def test_pinned_instruction_count(target, optimized, plugin, tmp_path):
+    run, layer = _selftest(target, optimized, tmp_path, plugin)
+    assert L.instructions(layer) == PINNED[(target, optimized)], {k: v for k, v in layer.items() if v}
+    # the portable and optimized builds compute the same bytes
+    assert run.outputs[0][:4].hex() == "3dfefef9"
+    # classifier sanity: the portable loop does one MLA per MAC, SMLAD does two, VMLADAVA sixteen
+    if not optimized:
+        assert layer["mul"] >= SELFTEST_MACS
+    elif target is L.Target.CORTEX_M55:
+        assert layer["mve"] >= SELFTEST_MACS // 16 and layer["mve_ldst"] > 0
+    else:
+        assert layer["mul"] >= SELFTEST_MACS // 2 and layer["simd"] > 0
+
+
+@pytest.mark.arm
+def test_counts_are_deterministic(plugin, tmp_path):
+    build = L.build_target(L.selftest_sources(optimized=True), L.Target.CORTEX_M7, tmp_path)
+    a = L.run_qemu(build, tmp_path / "a", plugin=plugin)
+    b = L.run_qemu(build, tmp_path / "b", plugin=plugin)
+    assert a.snapshots == b.snapshots and a.total == b.total
+    assert a.outputs == b.outputs
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target", [L.Target.CORTEX_M4, L.Target.CORTEX_M7], ids=lambda t: t.value)
+def test_plugin_agrees_with_icount_fallback(target, plugin, tmp_path):
+    """-icount shift=0 advances virtual time 1 ns per instruction; the FPGAIO counter ticks at
+    25 MHz, so one tick is 40 instructions. Tolerance: one tick of quantization plus one of
+    phase (80 instructions) plus the counter reads around the markers (8)."""
+    spec = L.SPECS[target]
+    build = L.build_target(L.selftest_sources(optimized=False), target, tmp_path, icount_counter=True, name="ic")
+    fallback = L.run_qemu(build, tmp_path / "icount", plugin=None, icount=True)
+    counted = L.run_qemu(build, tmp_path / "plugin", plugin=plugin)
+    n = L.instructions(L._diff(counted.snapshots[0], counted.snapshots[-1]))
+    per_tick = 1e9 / spec.counter_hz
+    assert len(fallback.counter_ticks) == 1
+    estimate = fallback.counter_ticks[0] * per_tick
+    assert abs(estimate - n) <= 2 * per_tick + 8, (estimate, n)
+    assert fallback.outputs == counted.outputs
+
+
+def test_timing_model_arithmetic():
+    m = L.TimingModel.load(L.Target.CORTEX_M4)
+    counts = {c: 0 for c in L.CLASSES} | {L.XFER: 0}
+    counts.update(alu=10, load=5, branch=3, load_multi=2, xfer_regs=8)
+    assert m.cycles(counts) == 10 * 1 + 5 * 2 + 3 * 2 + 2 * 1 + 8 * 1
+    assert L.instructions(counts) == 20  # registers moved are not instructions
+    for t in L.Target:  # every core's table covers every class the plugin reports
+        assert set(L.TimingModel.load(t).cpi) >= set(L.CLASSES)
+
+
+def _cli(args: list[str], path: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=path)
+    return subprocess.run([sys.executable, "-m", "tinyasc.firmware_sim.latency_cli", *args], env=env,
+                          capture_output=True, text=True)
+
+
+def test_missing_toolchain_names_apt_packages(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"\0" * 16)
+    proc = _cli([str(model), "--target", "cortex-m55", "--out", str(tmp_path / "o")], path=str(tmp_path / "empty"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for pkg in ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm"):
+        assert pkg in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_qemu_only(tmp_path):
+    """Cross compiler present, QEMU absent: only qemu-system-arm is named."""
+    import shutil
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for prog in ("arm-none-eabi-gcc", "arm-none-eabi-size", "gcc"):
+        real = shutil.which(prog)
+        assert real, f"{prog} must be installed for this test (.ci/run installs it)"
+        (bindir / prog).symlink_to(real)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"\0" * 16)
+    proc = _cli([str(model), "--out", str(tmp_path / "o")], path=str(bindir))
+    assert proc.returncode == 2
+    assert "qemu-system-arm" in proc.stderr and "gcc-arm-none-eabi" not in proc.stderr, proc.stderr

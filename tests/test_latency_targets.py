@@ -1,0 +1,97 @@
+"""asc-latency end to end on a tiny int8 TFLite model (made here with TensorFlow's converter):
+generate -> arm-none-eabi-gcc -> QEMU on each of the three cores, dense and sparse.
+
+measure_tflite raises ParityError unless the target's outputs equal both the host build's and
+TFLite Micro's bit for bit (tolerance: zero differing bytes), so every passing case is also a
+bit-exactness check of the optimized and sparse kernels inside a whole network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, write
+from tinyasc.firmware_sim import latency as L
+from tinyasc.firmware_sim.latency_cli import main as latency_main
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w1 = (rng.normal(size=(3, 3, 1, 8)) * 0.5).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 8, 16)) * 0.3).astype(np.float32)
+    w2[np.abs(w2) < 0.35] = 0  # pruned pointwise conv: the sparse encoding applies
+    d1 = (rng.normal(size=(3, 3, 16, 1)) * 0.5).astype(np.float32)
+
+    def fn(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w1, 2, "SAME"))
+        y = tf.nn.conv2d(y, w2, 1, "VALID")
+        y = tf.nn.depthwise_conv2d(y, d1, (1, 1, 1, 1), "SAME")
+        y = tf.nn.sigmoid(y) * y
+        y = y + tf.reduce_mean(y, axis=[1], keepdims=True)
+        y = tf.nn.max_pool2d(y, 2, 2, "VALID")
+        return tf.reduce_mean(y, axis=[1, 2])
+
+    return write(tmp_path_factory.mktemp("tiny") / "tiny.tflite", convert(fn, (1, 32, 24, 1)))
+
+
+@pytest.mark.arm
+@pytest.mark.slow
+@pytest.mark.parametrize("target", list(L.Target), ids=lambda t: t.value)
+def test_tiny_model_dense_and_sparse(tiny_model, target, tmp_path):
+    golden = L.default_golden(32 * 24, n=2, seed=1)
+    dense = L.measure_tflite(tiny_model, target=target, out_dir=tmp_path / "dense", golden=golden)
+    sparse = L.measure_tflite(tiny_model, target=target, out_dir=tmp_path / "sparse", golden=golden, sparse=True,
+                              frontend=False, check_tflm=False)
+    # the C front end (PCM -> int8 features) is measured as its own line, outside the network's total
+    assert dense.frontend is not None and dense.frontend["instructions"] > 0 and sparse.frontend is None
+    # dense: target == host build == TFLite Micro; sparse: target == the same host build
+    assert dense.parity["tflm_equal"]
+    for r in (dense, sparse):
+        assert r.parity["equal"] and r.parity["inputs"] == 2
+        assert r.parity["mismatched_bytes"] == 0
+        assert [L.op for L in r.layers][:3] == ["CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D"]
+        assert r.total_instructions == sum(x.instructions for x in r.layers) + r.other["instructions"]
+        assert r.other["instructions"] < 0.01 * r.total_instructions
+        assert abs(sum(x.share for x in r.layers) + r.other["share"] - 1.0) < 1e-9
+        assert r.total_latency_ms == pytest.approx(r.total_cycles / (L.SPECS[target].clock_mhz * 1e3))
+        assert r.memory.stack_used > 0 and r.memory.ram_bytes >= r.memory.bss + r.memory.stack_used
+        assert r.memory.ram_region == "board"
+        assert r.note == L.LATENCY_NOTE
+    used = [x for x in sparse.build["sparse_layers"] if x["used"]]
+    assert [x["layer"] for x in used] == [1]
+    # the sparse weights really leave flash: rodata shrinks by at least the bytes saved
+    saved = used[0]["dense_bytes"] - used[0]["sparse_bytes"]
+    assert dense.memory.rodata - sparse.memory.rodata >= saved - 8  # 8: alignment padding
+    # dense convolution instructions: the optimized kernels stay below the portable ones
+    if target is L.Target.CORTEX_M55:
+        assert dense.layers[1].instructions < sparse.layers[1].instructions * 3
+
+
+@pytest.mark.arm
+@pytest.mark.slow
+def test_cli_writes_reports(tiny_model, tmp_path, capsys):
+    out = tmp_path / "lat"
+    rc = latency_main([str(tiny_model), "--target", "cortex-m7", "--clock-mhz", "200", "--out", str(out), "--no-tflm",
+                       "--no-frontend"])
+    assert rc == 0
+    d = json.loads((out / "latency.json").read_text())
+    assert d["target"] == "cortex-m7" and d["clock_mhz"] == 200.0
+    assert d["total_latency_ms"] == pytest.approx(d["total_cycles"] / 200e3)
+    assert d["note"] == "latency estimated from emulated instruction counts"
+    md = (out / "latency.md").read_text()
+    assert "estimated from emulated instruction counts" in md and "| CPI |" in md
+    assert "cortex-m7" in capsys.readouterr().out
+
+
+def test_cli_bad_input_one_line(tmp_path, capsys):
+    rc = latency_main([str(tmp_path / "missing.tflite"), "--out", str(tmp_path / "o")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.tflite" in err[0]

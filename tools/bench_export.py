@@ -1,0 +1,122 @@
+"""Benchmark ``asc-export --int8``: parity table, host inference time per runtime, export wall time.
+
+    nice python tools/bench_export.py --dataset /tmp/small --out bench/export [--checkpoint CKPT]
+
+Without ``--checkpoint`` an ASC-1 is trained briefly here (a few hundred Adam steps on the
+training split; this tool is not the export library, which never imports ``train``).
+Writes ``bench_export.json`` and ``bench_export.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinyasc import atomic
+from tinyasc.contract import Checkpoint, FeatureConfig
+from tinyasc.data.cache import build_feature_set
+from tinyasc.data.tau import load_tau
+from tinyasc.export.export_form import ExportForm
+from tinyasc.export.interpreters import run_litert, run_onnx, run_tflm, run_torch, time_per_clip
+from tinyasc.export.pipeline import ExportConfig, _load_model, export_int8
+from tinyasc.export.report import RUNTIME_TITLES
+from tinyasc.metrics import markdown_table, table3_header, table3_row
+
+log = logging.getLogger("bench_export")
+
+
+def brief_train(dataset: Path, fc: FeatureConfig, steps: int, activation: str, path: Path, seed: int = 0) -> Path:
+    from tinyasc.model import create_model
+
+    torch.manual_seed(seed)
+    fs = build_feature_set(load_tau(dataset), "train", fc, progress=False)
+    model = create_model("bcresnet_asc_1", activation=activation)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    x = torch.from_numpy(np.asarray(fs.features, dtype=np.float32))[:, None]
+    y = torch.from_numpy(np.asarray(fs.labels))
+    gen = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        i = torch.randint(0, len(x), (32,), generator=gen)
+        loss = torch.nn.functional.cross_entropy(model(x[i]), y[i])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            log.info("brief training step %d loss %.3f", step, float(loss))
+    model.eval()
+    Checkpoint(model_name="bcresnet_asc_1", model_config=model.config.to_dict(), feature_config=fc,
+               state_dict=model.state_dict(), train_config={"brief_train_steps": steps, "seed": seed}).save(path)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--checkpoint", type=Path, default=None)
+    ap.add_argument("--clip-seconds", type=float, default=2.0, help="clip length of the dataset (small synth: 2 s)")
+    ap.add_argument("--train-steps", type=int, default=400)
+    ap.add_argument("--activation", default="silu", choices=["silu", "relu"])
+    ap.add_argument("--forms", default="prescale", help="comma-separated export forms to benchmark")
+    ap.add_argument("--timing-clips", type=int, default=20)
+    ap.add_argument("--calib-clips", type=int, default=200)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = args.checkpoint or brief_train(args.dataset, FeatureConfig(clip_seconds=args.clip_seconds),
+                                               args.train_steps, args.activation, args.out / "asc1_brief.pt")
+    ckpt = Checkpoint.load(ckpt_path)
+    results = {"machine": f"{platform.machine()} {platform.processor() or ''}, 2-core CPU (shared)",
+               "checkpoint": str(ckpt_path), "compressed": ckpt.compression is not None, "forms": {}}
+    for form in [ExportForm(f) for f in args.forms.split(",")]:
+        out = args.out / f"export_{form.value}"
+        t = time.perf_counter()
+        res = export_int8(ckpt_path, args.dataset, out, ExportConfig(form=form, calib_clips=args.calib_clips,
+                                                                      debug_layers=True, keep_int16=True, force=True))
+        wall = time.perf_counter() - t
+        rep = res.report
+        fs = build_feature_set(load_tau(args.dataset), "evaluate", ckpt.feature_config, progress=False)
+        x = np.asarray(fs.features[: args.timing_clips], dtype=np.float32)[:, None]
+        model = _load_model(ckpt, ckpt_path)
+        i8 = out / "model_int8.tflite"
+        arena = rep["int8"]["tflm_arena_bytes"]
+        timing = {
+            "pytorch": time_per_clip(lambda v: run_torch(model, v, batch=1), x),
+            "onnxruntime": time_per_clip(lambda v: run_onnx(out / "model.onnx", v), x),
+            "int8_litert_default": time_per_clip(lambda v: run_litert(i8, v, reference=False), x),
+            "int8_litert_ref": time_per_clip(lambda v: run_litert(i8, v, reference=True), x),
+            "int8_tflm": time_per_clip(lambda v: run_tflm(i8, v, arena_size=arena), x),
+        }
+        results["forms"][form.value] = {"export_wall_s": wall, "status": rep["status"], "failed_gates": rep["failed_gates"],
+                                        "accuracy": rep["parity"]["accuracy"], "int8_vs_pytorch": rep["parity"]["int8_vs_pytorch"],
+                                        "tflm_arena_bytes": arena, "int8_bytes": rep["int8"]["bytes"],
+                                        "n_ops": rep["int8"]["n_ops"], "int16_activations": rep["int16_activations"],
+                                        "ms_per_clip": {k: 1000 * v for k, v in timing.items()},
+                                        "timing_note": "includes interpreter/session creation once per call, amortized over clips",
+                                        "worst_layers": sorted((d for d in rep["debug_layers"] if d["sqnr_db"] is not None),
+                                                               key=lambda d: d["sqnr_db"])[:5]}
+    atomic.write_json(args.out / "bench_export.json", results)
+    md = [f"# asc-export benchmark ({results['machine']})", "", f"Checkpoint `{ckpt_path}` (compressed: {results['compressed']}).", ""]
+    for form, r in results["forms"].items():
+        md += [f"## export form `{form}` — {r['status']}, export wall time {r['export_wall_s']:.1f} s", "",
+               markdown_table(table3_header(), [table3_row(RUNTIME_TITLES.get(k, k), v) for k, v in r["accuracy"].items()]),
+               markdown_table(["runtime", "top-1 agreement vs PyTorch", "max err (steps)", "mean err (steps)"],
+                              [[RUNTIME_TITLES.get(k, k), f"{v['top1_agreement']:.4f}", f"{v['logit_err_steps_max']:.1f}",
+                                f"{v['logit_err_steps_mean']:.2f}"] for k, v in r["int8_vs_pytorch"].items()]),
+               markdown_table(["runtime", "ms / clip"], [[RUNTIME_TITLES.get(k, k), f"{v:.2f}"] for k, v in r["ms_per_clip"].items()]),
+               f"TFLM arena {r['tflm_arena_bytes']:,} B; int8 file {r['int8_bytes']:,} B, {r['n_ops']} ops; "
+               f"int16-activation variant: {r['int16_activations']}", ""]
+    atomic.write_text(args.out / "bench_export.md", "\n".join(md) + "\n")
+    print(json.dumps({k: (v["status"], v["export_wall_s"]) for k, v in results["forms"].items()}))
+
+
+if __name__ == "__main__":
+    main()
