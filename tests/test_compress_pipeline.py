@@ -48,13 +48,14 @@ def test_compress_contract_and_resume(setup, tmp_path: Path) -> None:
     from tinyasc.train import evaluate
 
     out = tmp_path / "run"
-    res = compress(setup["teacher"], setup["train"], setup["eval"], out, config=CompressConfig(),
-                   finetune=_finetune(), teacher_path=setup["teacher"])
+    res = compress(setup["teacher"], setup["train"], setup["eval"], out,
+                   config=CompressConfig(quantize_activations=True), finetune=_finetune(), teacher_path=setup["teacher"])
     ckpt = Checkpoint.load(out / COMPRESSED_NAME)
     c = ckpt.compression
     assert [s["name"] for s in c["steps"]] == ["baseline", "prune", "finetune+qat+kd"]
     assert c["conv_bits"] == 8 and c["other_bits"] == 16 and c["sparsity"] == 0.89 and c["sparsity_scope"] == "layer"
     assert c["kd"]["alpha"] == 0.5 and c["activation_ranges"]["<input>"]["scale"] > 0
+    assert 0 <= c["steps"][-1]["accuracy_int8_act_emulated"]["overall"] <= 1
 
     # The contract: strict load into the plain model; zeros exact; conv weights on their int8 grid; others float16.
     plain = create_model(ckpt.model_name, **ckpt.model_config)

@@ -105,6 +105,7 @@ def run_seed(args: argparse.Namespace, seed: int, train_set: Any, eval_set: Any)
         steps = res.steps
         rec[name] = {
             "accuracy": steps[-1]["accuracy"], "after_prune_accuracy": steps[1]["accuracy"],
+            "accuracy_int8_act_emulated": steps[-1].get("accuracy_int8_act_emulated"),
             "audit": {**res.audit.totals, "by_kind": res.audit.by_kind()},
             "compress_seconds": sum(s["seconds"] for s in steps[1:]),
             "wall_s_this_run": time.perf_counter() - t0,
@@ -140,6 +141,8 @@ def markdown(result: dict[str, Any]) -> str:
                 if v["after_prune_accuracy"] and name == "pruned":
                     t3.append(table3_row(f"pruned, before fine-tune s{s}", v["after_prune_accuracy"]))
                 t3.append(table3_row(f"{name} s{s}", v["accuracy"]))
+                if v.get("accuracy_int8_act_emulated"):
+                    t3.append(table3_row(f"{name} s{s}, int8 activations emulated", v["accuracy_int8_act_emulated"]))
                 size_rows.append([f"{name} s{s}", f"{v['audit']['nonzero']:,}", f"{v['audit']['nonzero_bytes']:,.0f}",
                                   f"{v['audit']['nonzero_KiB']:.2f}", f"{v['compress_seconds']:.0f}"])
         mean_rows = []

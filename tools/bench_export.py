@@ -25,7 +25,7 @@ from tinyasc.data.cache import build_feature_set
 from tinyasc.data.tau import load_tau
 from tinyasc.export.export_form import ExportForm
 from tinyasc.export.interpreters import run_litert, run_onnx, run_tflm, run_torch, time_per_clip
-from tinyasc.export.pipeline import ExportConfig, _load_model, export_int8
+from tinyasc.export.pipeline import ExportConfig, load_model, export_int8
 from tinyasc.export.report import RUNTIME_TITLES
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
@@ -85,7 +85,7 @@ def main() -> None:
         rep = res.report
         fs = build_feature_set(load_tau(args.dataset), "evaluate", ckpt.feature_config, progress=False)
         x = np.asarray(fs.features[: args.timing_clips], dtype=np.float32)[:, None]
-        model = _load_model(ckpt, ckpt_path)
+        model = load_model(ckpt, ckpt_path)
         i8 = out / "model_int8.tflite"
         arena = rep["int8"]["tflm_arena_bytes"]
         timing = {

@@ -61,7 +61,7 @@ def run_cell(model: Path, name: str, target: L.Target, sparse: bool, optimized: 
 def markdown(rows: list[dict]) -> str:
     head = ("| model | core @ MHz | kernels | weights | instructions | instr/MAC | est. ms | conv share | "
             "conv MACs/cycle | front end ms | flash | RAM | = host & TFLM |")
-    lines = [f"Latency {L.LATENCY_NOTE} (QEMU 7.2, per-core timing models in "
+    lines = [f"{L.LATENCY_NOTE.capitalize()} (QEMU 7.2, per-core timing models in "
              "src/tinyasc/firmware_sim/targets/timing/). Flash excludes the golden test vectors and includes "
              "the front end.", "", head, "|" + "---|" * 13]
     for r in rows:

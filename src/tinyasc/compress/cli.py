@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", choices=[s.value for s in PruneScope], default=d.scope.value,
                    help="magnitude ranking per layer (layer, default) or over all convs (global)")
     p.add_argument("--no-qat", action="store_true", help="fine-tune in float (pruning only)")
-    p.add_argument("--no-act-quant", action="store_true", help="QAT of weights only (no activation fake-quant)")
+    p.add_argument("--act-quant", action="store_true",
+                   help="also fake-quantize activations during QAT (default: weights only; see docs/compress.md)")
     p.add_argument("--act-quant-start", type=float, default=d.act_quant_start,
                    help="fraction of fine-tune epochs before activations are fake-quantized (default 0.5; 0 = from the start)")
     p.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm running statistics unfolded in the result")
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(None, f"--sparsity must be in (0, 1), got {args.sparsity}")
     try:
         config = CompressConfig(
-            sparsity=args.sparsity, scope=args.scope, qat=not args.no_qat, quantize_activations=not args.no_act_quant,
+            sparsity=args.sparsity, scope=args.scope, qat=not args.no_qat, quantize_activations=args.act_quant,
             act_quant_start=args.act_quant_start,
             fold_norm_stats=not args.no_fold_bn, kd_alpha=args.kd_alpha, kd_temperature=args.kd_temperature,
         )

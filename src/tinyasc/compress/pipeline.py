@@ -218,6 +218,10 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
     if config.qat and config.quantize_activations:
         set_activation_fake_quant(model, True)
     model.eval()
+    # The fake-quant model's accuracy (int8 activations emulated: rounding and clamping to the observed
+    # ranges) next to the plain checkpoint's: a QAT model can come to rely on the clamping, which the
+    # plain float checkpoint (asc-eval) does not have but an int8 graph does.
+    acc_emulated = _accuracy(model, eval_set, finetune.eval_batch_size) if quantize and config.quantize_activations else None
     sd, per_layer = plain_state_dict(model, make_plain, quantize=quantize, fold_norm_stats=fold)
     # Check: every pruned weight is still exactly zero.
     revived = {name: int(((sd[f"{name}.weight"] != 0) & (mask == 0)).sum()) for name, mask in masks.items()}
@@ -247,7 +251,10 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
     ckpt.save(path)
     rep = audit(path)
     name = "finetune" + ("+qat" if quantize else "") + ("+kd" if kd else "")
-    step = _step(name, t0, acc, rep, epochs=finetune.epochs, conv_weights=n, conv_nonzero=nz,
+    if acc_emulated:
+        log.info("fine-tuned model with int8 activations emulated: acc %.3f (plain checkpoint %s)", acc_emulated["overall"],
+                 f"{acc['overall']:.3f}" if acc else "-")
+    step = _step(name, t0, acc, rep, accuracy_int8_act_emulated=acc_emulated, epochs=finetune.epochs, conv_weights=n, conv_nonzero=nz,
                  exact_zeros_kept=True, quantized_conv_layers=sum(1 for v in per_layer.values() if v.get("bits") == 8))
     comp["steps"] = [*steps, step]
     ckpt.save(path)

@@ -108,7 +108,8 @@ def _float_check(ref: np.ndarray, got: np.ndarray, tol: float) -> dict[str, Any]
             "passed": bool(diff.max() <= limit)}
 
 
-def _load_model(ckpt: Checkpoint, path: Path):
+def load_model(ckpt: Checkpoint, path: Path):
+    """The checkpoint's architecture with its weights loaded strictly, in eval mode (bad weights: InputError)."""
     import torch
 
     from tinyasc.model import create_model
@@ -173,7 +174,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     if out_dir.exists() and not config.force:
         raise InputError(out_dir, "output directory exists (use --force to replace it)")
     ckpt = Checkpoint.load(checkpoint)
-    model = _load_model(ckpt, checkpoint)
+    model = load_model(ckpt, checkpoint)
     warnings: list[str] = []
     if ckpt.compression is None:
         msg = "checkpoint is not compressed: exported as a float-trained model, int8 by post-training calibration only"
@@ -283,6 +284,10 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         atomic.write_text(tmp / "model_int8.c", carr.source)
         roundtrip = bytes_from_c_array((tmp / "model_int8.c").read_text()) == data
 
+        n_pred = len(np.unique(logits_pt.argmax(1)))
+        if n_pred == 1:
+            warnings.append("the PyTorch model predicts a single class on every parity clip: the agreement gate "
+                            "is vacuous (a collapsed checkpoint?)")
         ref = int8_vs_pt["int8_litert_ref"]
         drop = accuracy["pytorch"]["overall"] - accuracy["int8_litert_ref"]["overall"]
         gates = [

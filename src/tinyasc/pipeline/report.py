@@ -263,6 +263,14 @@ CAPTIONS = {
 }
 
 
+#: Which figures follow which section.
+SECTION_FIGURES = {
+    "Accuracy per device (paper Table 3 layout, %)": ("device_accuracy", "training_curves", "confusion"),
+    "Size audit of the int8 TFLite file": ("size_budget",),
+    "Cortex-M latency and memory (latency estimated from emulated instruction counts)": ("latency_by_op", "memory"),
+}
+
+
 def _sections(s: RunSummary) -> list[tuple[str, str]]:
     """(title, markdown body) pairs shared by the Markdown and HTML reports."""
     out: list[tuple[str, str]] = []
@@ -316,10 +324,9 @@ def render_markdown(s: RunSummary, figs: dict[str, Path]) -> str:
              f"Overall: **{'PASS' if s.passed else 'FAIL'}** (profile `{s.profile.get('name')}`).\n"]
     for title, body in _sections(s):
         lines.append(f"## {title}\n\n{body}")
-    if figs:
-        lines.append("## Figures\n")
-        for key, path in figs.items():
-            lines.append(f"![{CAPTIONS.get(key, key)}]({path.relative_to(s.run_dir).as_posix()})\n\n{CAPTIONS.get(key, '')}\n")
+        for key in SECTION_FIGURES.get(title, ()):
+            if key in figs:
+                lines.append(f"![{CAPTIONS[key]}]({figs[key].relative_to(s.run_dir).as_posix()})\n\n{CAPTIONS[key]}\n")
     return "\n".join(lines)
 
 
@@ -345,11 +352,14 @@ def _body_html(body: str) -> str:
 
 
 def render_html(s: RunSummary, figs: dict[str, Path]) -> str:
-    parts = [f"<h2>{html.escape(t)}</h2>{_body_html(b)}" for t, b in _sections(s)]
-    for key, path in figs.items():
-        data = base64.b64encode(path.read_bytes()).decode()
-        cap = html.escape(CAPTIONS.get(key, key))
-        parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{cap}"><figcaption>{cap}</figcaption></figure>')
+    parts = []
+    for title, body in _sections(s):
+        parts.append(f"<h2>{html.escape(title)}</h2>{_body_html(body)}")
+        for key in SECTION_FIGURES.get(title, ()):
+            if key in figs:
+                data = base64.b64encode(figs[key].read_bytes()).decode()
+                cap = html.escape(CAPTIONS[key])
+                parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{cap}"><figcaption>{cap}</figcaption></figure>')
     status = "PASS" if s.passed else "FAIL"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tinyasc report: {html.escape(s.run_dir.name)}</title>
@@ -365,6 +375,14 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <body><h1>tinyasc pipeline report</h1>
 <p class="status">Overall: {status} — profile <code>{html.escape(str(s.profile.get("name")))}</code>, run <code>{html.escape(str(s.run_dir))}</code></p>
 {''.join(parts)}
+<script>
+// Marks the body with how many figures decoded, so a headless browser check can read it back.
+window.addEventListener("load", function () {{
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }}).length;
+  document.body.setAttribute("data-images-loaded", ok + "/" + imgs.length);
+}});
+</script>
 </body></html>
 """
 

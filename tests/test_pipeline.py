@@ -1,0 +1,120 @@
+"""asc-pipeline end to end on tiny synthetic data (smoke profile), its report, and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tinyasc.pipeline.cli import main
+from tinyasc.pipeline.report import STAGE_ORDER
+
+pytestmark = pytest.mark.slow
+
+#: Where CI keeps the report screenshot (an artifact a person can look at).
+SCREENSHOT_DIR = Path(os.environ.get("TINYASC_CI_ARTIFACTS", Path(__file__).resolve().parents[1] / "runs" / "ci"))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tiny_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("pipeline") / "run"
+    rc = main(["--dataset", str(tiny_dataset.root), "--profile", "smoke", "--out", str(run), "--no-progress"])
+    return run, rc
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for k, v in attrs:
+            if k in ("src", "href") and v:
+                self.refs.append(v)
+
+
+def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
+    run, rc = smoke_run
+    report = json.loads((run / "report.json").read_text())
+    assert rc == (0 if report["passed"] else 1)
+    assert [s["name"] for s in report["stages"]] == list(STAGE_ORDER)
+    assert all(s["done"] for s in report["stages"]), report["stages"]
+    gates = report["gates"]
+    names = " ".join(g["name"] for g in gates)
+    for expected in ("top1_agreement", "accuracy_drop", "full_integer_graph", "within 128 KB", "bit-exact", "cortex-m4"):
+        assert expected in names
+    assert all(g["passed"] is not None for g in gates), [g for g in gates if g["passed"] is None]
+    for artifact in ("teacher/last.pt", "student/last.pt", "compress/compressed.pt", "export/model.onnx",
+                     "export/model_float.tflite", "export/model_int8.tflite", "export/model_int8.h", "export/report.json",
+                     "audit.json", "firmware/model.c", "firmware/firmware.json", "latency/cortex-m4/latency.json",
+                     "report.md", "report.html", "figures/device_accuracy.png", "figures/size_budget.png"):
+        assert (run / artifact).is_file(), artifact
+    # The report's Table-3 rows are the models the run produced, with the TFLite Micro row among them.
+    assert "int8 TFLite: TFLite Micro" in report["accuracy"]
+
+
+def test_html_report_is_self_contained_and_references_only_existing_files(smoke_run):
+    run, _ = smoke_run
+    parser = _Refs()
+    text = (run / "report.html").read_text()
+    parser.feed(text)
+    parser.close()
+    assert parser.tags[0] == "html" and "table" in parser.tags and parser.tags.count("img") >= 4
+    for ref in parser.refs:
+        if ref.startswith("data:image/png;base64,"):
+            continue
+        assert not re.match(r"^[a-z]+://", ref), f"network reference {ref}"
+        assert (run / ref).exists(), ref
+    md = (run / "report.md").read_text()
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (run / img).is_file(), img
+
+
+def test_html_report_renders_in_chromium(smoke_run):
+    run, _ = smoke_run
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is installed by tools/setup.sh --test"
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOT_DIR / "pipeline_report.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={run.parent / 'chromium-profile'}", "--virtual-time-budget=5000",
+             "--enable-logging=stderr", "--v=0"]
+    url = (run / "report.html").resolve().as_uri()
+    dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom.stdout)
+    assert m, "the report's load check did not run"
+    assert m.group(1) == m.group(2) and int(m.group(2)) >= 4, m.group(0)
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console
+    out = subprocess.run([chromium, *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and shot.is_file() and shot.stat().st_size > 10_000, out.stderr[-2000:]
+
+
+def test_resume_skips_finished_stages(smoke_run, tiny_dataset, capsys):
+    run, rc = smoke_run
+    before = {p.name: p.stat().st_mtime_ns for p in (run / "stages").iterdir()}
+    rc2 = main(["--profile", "smoke", "--dataset", str(tiny_dataset.root), "--out", str(run), "--resume",
+                "--no-progress"])
+    assert rc2 == rc
+    after = {p.name: p.stat().st_mtime_ns for p in (run / "stages").iterdir()}
+    assert before == after  # no stage marker was rewritten: every stage was skipped
+    err = capsys.readouterr().err
+    assert err.count(": skipped (") == len(STAGE_ORDER)
+
+
+def test_existing_run_without_resume_is_refused(smoke_run, capsys):
+    run, _ = smoke_run
+    assert main(["--profile", "smoke", "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run) in err[0] and "--resume" in err[0]
