@@ -48,8 +48,9 @@ def test_compress_contract_and_resume(setup, tmp_path: Path) -> None:
     from tinyasc.train import evaluate
 
     out = tmp_path / "run"
-    res = compress(setup["teacher"], setup["train"], setup["eval"], out,
-                   config=CompressConfig(quantize_activations=True), finetune=_finetune(), teacher_path=setup["teacher"])
+    cfg = CompressConfig(quantize_activations=True)  # the richest path: weights and activations fake-quantized
+    res = compress(setup["teacher"], setup["train"], setup["eval"], out, config=cfg, finetune=_finetune(),
+                   teacher_path=setup["teacher"])
     ckpt = Checkpoint.load(out / COMPRESSED_NAME)
     c = ckpt.compression
     assert [s["name"] for s in c["steps"]] == ["baseline", "prune", "finetune+qat+kd"]
@@ -85,12 +86,12 @@ def test_compress_contract_and_resume(setup, tmp_path: Path) -> None:
 
     # Finished run: a second call without --resume refuses, with it returns the result.
     with pytest.raises(InputError, match="resume"):
-        compress(setup["teacher"], setup["train"], setup["eval"], out, config=CompressConfig(), finetune=_finetune(),
+        compress(setup["teacher"], setup["train"], setup["eval"], out, config=cfg, finetune=_finetune(),
                  teacher_path=setup["teacher"])
     # Killed after the last fine-tune epoch but before the result was written: resume rebuilds it bit for bit
     # from finetune/last.pt (the full QAT state: masks, observers, float16 parametrizations).
     (out / COMPRESSED_NAME).unlink()
-    again = compress(setup["teacher"], setup["train"], setup["eval"], out, config=CompressConfig(),
+    again = compress(setup["teacher"], setup["train"], setup["eval"], out, config=cfg,
                      finetune=_finetune(), teacher_path=setup["teacher"], resume=True)
     for k, v in ckpt.state_dict.items():
         assert torch.equal(v, again.checkpoint.state_dict[k]), k

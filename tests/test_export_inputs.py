@@ -105,6 +105,7 @@ def test_export_forms_compute_the_same_function(form, name, overrides):
     if form in (ExportForm.PRESCALE, ExportForm.PRESCALE_INPUT, ExportForm.TWO_PASS):
         assert info.resnorm_prescaled == 5
     assert (info.input_mean is not None) == (form is ExportForm.PRESCALE_INPUT)
+    assert info.freq_means_scaled == (9 if form is ExportForm.DW_MEAN else 0)  # one per BC-ResBlock
 
 
 def test_quantize_rounds_half_away_from_zero_and_saturates():

@@ -185,7 +185,8 @@ def report(args: argparse.Namespace, extra: list[str], results: list[dict], t0: 
     header = [*table3_header(), "log loss"]
     header[-2] = "overall (mean ± std)"
     settings = {"dataset": str(args.dataset), "model": args.model, "epochs": args.epochs, "seeds": args.seeds,
-                "train_args": extra, "jobs": args.jobs, "threads": args.threads, "wall_s": time.time() - t0,
+                "train_args": extra, "jobs": args.jobs, "threads": args.threads,
+                "wall_s": None if args.report_only else time.time() - t0,
                 "machine": "2-core CPU shared with other jobs", "selection": "final epoch",
                 "finished_runs": len(results)}
     write_json(args.out / "resnorm.json", {"settings": settings, "summary": summary, "device_shift": args.device_shift,

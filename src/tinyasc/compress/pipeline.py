@@ -31,7 +31,6 @@ from tinyasc.atomic import write_json, write_text
 from tinyasc.compress import prune as P
 from tinyasc.compress.config import CompressConfig
 from tinyasc.compress.finalize import plain_state_dict
-from tinyasc.compress.kd import DistillationLoss, KDParams
 from tinyasc.compress.quant import activation_ranges, calibrate, prepare_qat, set_activation_fake_quant
 from tinyasc.contract import Checkpoint
 from tinyasc.errors import InputError
@@ -164,7 +163,7 @@ def _prune_step(student: Checkpoint, student_path: Path, eval_set: Any, out_dir:
 def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: Path | None, train_set: Any,
                    eval_set: Any, out_dir: Path, config: CompressConfig, finetune: Any, resume: bool,
                    steps: list[dict[str, Any]]) -> tuple[Checkpoint, dict[str, Any]]:
-    from tinyasc.train import fit
+    from tinyasc.train import KDConfig, fit
 
     t0 = time.perf_counter()
     pruned = Checkpoint.load(pruned_path)
@@ -195,13 +194,13 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
             if epoch == act_epoch:
                 set_activation_fake_quant(m, True)
                 log.info("activation fake quantization on from epoch %d", epoch + 1)
-    loss_fn = None
-    kd = None
+    teacher_model, kd_config, kd = None, None, None
     if teacher is not None and config.kd_alpha > 0:
-        params = KDParams(alpha=config.kd_alpha, temperature=config.kd_temperature)
-        loss_fn = DistillationLoss(_load_model(teacher, teacher_path), params)
-        kd = {"teacher": str(teacher_path), "teacher_model": teacher.model_name, "alpha": params.alpha,
-              "temperature": params.temperature, "teacher_metrics": (teacher.metrics or {}).get("eval")}
+        # Hinton KD on the mixup targets, the teacher run on the same augmented batch (the loop's own KD).
+        teacher_model = _load_model(teacher, teacher_path)
+        kd_config = KDConfig(alpha=config.kd_alpha, temperature=config.kd_temperature)
+        kd = {"teacher": str(teacher_path), "teacher_model": teacher.model_name, "alpha": kd_config.alpha,
+              "temperature": kd_config.temperature, "teacher_metrics": (teacher.metrics or {}).get("eval")}
     quantize = config.qat
     fold = config.fold_norm_stats
 
@@ -212,8 +211,8 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
         "sparsity": config.sparsity, "sparsity_scope": config.scope.value, "conv_bits": config.conv_bits,
         "other_bits": config.other_bits, "norm_folded": fold, "kd": kd, "steps": steps,
     }
-    fit(model, train_set, eval_set, finetune, ft_dir, model_name=pruned.model_name, resume=resume, loss_fn=loss_fn,
-        on_epoch_end=on_epoch_end, state_dict_fn=state_dict_fn, compression=static, model_config=pruned.model_config,
+    fit(model, train_set, eval_set, finetune, ft_dir, model_name=pruned.model_name, resume=resume,
+        teacher=teacher_model, kd=kd_config, on_epoch_end=on_epoch_end, state_dict_fn=state_dict_fn, compression=static, model_config=pruned.model_config,
         extra_train_config={"compress": config.to_dict()})
     if config.qat and config.quantize_activations:
         set_activation_fake_quant(model, True)

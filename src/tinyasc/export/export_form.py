@@ -52,6 +52,12 @@ class ExportForm(str, enum.Enum):
     int8 input is ``(logmel - mean_f) * inv_std_f`` (arrays in the report and the C header), so
     the input quantization resolves every mel band at the same relative precision. Changes
     the runtime input contract: the front end applies the affine before quantizing."""
+    DW_MEAN = "dwmean"
+    """``fold`` plus every BC-ResBlock's frequency mean computed as a depthwise (F x 1) convolution
+    whose per-channel weight ``a_c / F`` equalizes the channels' calibrated ranges (``a_c`` is
+    divided back out of the temporal depthwise conv). int8 holds one scale per activation
+    tensor: with a plain MEAN the quiet channels of the frequency mean get a few levels, and
+    the folded temporal BatchNorm then amplifies their rounding error."""
 
 
 class PrescaledResNorm(nn.Module):
@@ -105,6 +111,62 @@ class TwoPassResNorm(nn.Module):
         if self.lam != 0.0:
             y = y + self.lam * x
         return y
+
+
+class ScaledMeanBlock(nn.Module):
+    """A BC-ResBlock whose frequency mean is ``depthwise_conv(f2, a_c / F)`` (same function in float).
+
+    Linear and per channel, so ``a_c`` folds into the temporal depthwise conv
+    (``w_c / a_c``); the int8 weights ``a_c / F`` are one value per channel, stored exactly
+    at 127 with a per-channel scale, and the sum is accumulated in int32 before the one
+    requantization.
+    """
+
+    def __init__(self, block: nn.Module, gains: np.ndarray, n_freq: int):
+        super().__init__()
+        self.block = block
+        a = torch.as_tensor(gains, dtype=torch.float32)
+        c = a.numel()
+        self.freq_mean = nn.Conv2d(c, c, (n_freq, 1), groups=c, bias=False)
+        with torch.no_grad():
+            self.freq_mean.weight.copy_((a / n_freq).view(c, 1, 1, 1).expand(c, 1, n_freq, 1))
+            block.time_dw.weight.div_(a.view(c, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.block
+        h = b.project(x)
+        f2 = b.ssn(b.freq_dw(h))
+        f1 = b.drop(b.time_pw(b.act(b.time_bn(b.time_dw(self.freq_mean(f2))))))
+        out = f2 + f1
+        if not b.transition:
+            out = out + x
+        return b.out_act(out)
+
+
+def _is_bcres_block(m: nn.Module) -> bool:
+    return all(hasattr(m, a) for a in ("freq_dw", "ssn", "time_dw", "time_pw", "out_act", "transition"))
+
+
+@torch.no_grad()
+def _freq_mean_ranges(model: nn.Module, x: np.ndarray, q: float = 0.999) -> dict[str, tuple[np.ndarray, int]]:
+    """Per-channel |mean over frequency| (quantile ``q``) of every BC-ResBlock's f2, and F."""
+    vals: dict[str, list[torch.Tensor]] = {}
+    nf: dict[str, int] = {}
+    hooks = []
+    for name, m in model.named_modules():
+        if _is_bcres_block(m):
+            def hook(mod, args, out, name=name):
+                m_ = out.mean(dim=2)  # (N, C, T): f2 is the SubSpectralNorm output
+                vals.setdefault(name, []).append(m_.abs().transpose(0, 1).reshape(m_.shape[1], -1))
+                nf[name] = out.shape[2]
+            hooks.append(m.ssn.register_forward_hook(hook))
+    try:
+        for i in range(0, len(x), 16):
+            model(torch.from_numpy(np.asarray(x[i : i + 16], dtype=np.float32)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return {k: (torch.quantile(torch.cat(v, dim=1), q, dim=1).numpy(), nf[k]) for k, v in vals.items()}
 
 
 def _is_resnorm(m: nn.Module) -> bool:
@@ -190,6 +252,8 @@ class FormInfo:
     resnorm_prescaled: int
     max_abs_diff: float
     """Max |logit(export form) - logit(as trained)| on the check clips."""
+    freq_means_scaled: int = 0
+    """BC-ResBlock frequency means rewritten as channel-equalizing depthwise convs (``dwmean``)."""
     input_mean: np.ndarray | None = None
     """Per-mel-bin mean subtracted before the graph (``prescale-input`` only)."""
     input_inv_std: np.ndarray | None = None
@@ -203,7 +267,8 @@ class FormInfo:
 
     def to_dict(self) -> dict[str, Any]:
         d = {"form": self.form.value, "bn_folded": self.bn_folded, "resnorm_prescaled": self.resnorm_prescaled,
-             "max_abs_diff_vs_as_trained": self.max_abs_diff, "input_prenorm": None}
+             "max_abs_diff_vs_as_trained": self.max_abs_diff, "freq_means_scaled": self.freq_means_scaled,
+             "input_prenorm": None}
         if self.input_mean is not None:
             d["input_prenorm"] = {"formula": "x' = (logmel - mean[f]) * inv_std[f], then int8-quantized",
                                   "mean": self.input_mean.tolist(), "inv_std": self.input_inv_std.tolist()}
@@ -213,7 +278,7 @@ class FormInfo:
 def export_form(model: nn.Module, form: ExportForm, calib: np.ndarray, check: np.ndarray) -> tuple[nn.Module, FormInfo]:
     """Rewrite ``model`` (eval mode) into ``form``; ``calib`` gives ResNorm statistics, ``check`` the equivalence test."""
     model = model.eval()
-    out, folded, prescaled = model, 0, 0
+    out, folded, prescaled, scaled_means = model, 0, 0, 0
     if form is not ExportForm.AS_TRAINED:
         out, folded = fold_batchnorm(model)  # a deep copy: the caller's model stays as trained
     in_mean = in_inv = None
@@ -240,7 +305,16 @@ def export_form(model: nn.Module, form: ExportForm, calib: np.ndarray, check: np
             # one int8 step of the variance tensor (its calibrated range / 255) as the coarse epsilon
             setattr(parent, attr, TwoPassResNorm(old.lam, old.eps, coarse_eps=max(vmax / 255.0, old.eps)))
             prescaled += 1
-    info = FormInfo(form=form, bn_folded=folded, resnorm_prescaled=prescaled, max_abs_diff=0.0,
+    if form is ExportForm.DW_MEAN:
+        for name, (rng, n_freq) in _freq_mean_ranges(out, calib).items():
+            parent_name, _, attr = name.rpartition(".")
+            parent = out.get_submodule(parent_name) if parent_name else out
+            rng = np.maximum(rng, 1e-6 * max(float(rng.max()), 1e-12))
+            gains = float(rng.max()) / rng  # the widest channel keeps its range, the others grow to it
+            setattr(parent, attr, ScaledMeanBlock(parent.get_submodule(attr), gains, n_freq))
+            scaled_means += 1
+    info = FormInfo(form=form, bn_folded=folded, resnorm_prescaled=prescaled, freq_means_scaled=scaled_means,
+                    max_abs_diff=0.0,
                     input_mean=in_mean, input_inv_std=in_inv)
     with torch.no_grad():
         a = model(torch.from_numpy(check.astype(np.float32))).numpy()

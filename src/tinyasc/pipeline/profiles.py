@@ -88,10 +88,12 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
         student_model="bcresnet_asc_8", student_epochs=0, compress_epochs=300, sparsity=0.89,
     ),
     # The whole path on `asc-synth --scale small` in minutes on 2 CPU cores; widths and epochs cut.
+    # Student: ASC-1 with ResNorm on the input only, the paper's best small model (Table 3) and the
+    # variant without int8 ResNorm statistics inside the network.
     ProfileName.QUICK: PipelineProfile(
         name="quick", synth_scale="small", teacher_model="bcresnet_asc", teacher_overrides={"base_channels": 20},
-        teacher_epochs=8, student_model="bcresnet_asc_1", student_epochs=8, compress_epochs=3, sparsity=0.5,
-        calib_clips=100, parity_clips=300, firmware_golden=4,
+        teacher_epochs=15, student_model="bcresnet_asc_1", student_overrides={"norm": "input-only"},
+        student_epochs=15, compress_epochs=6, sparsity=0.5, calib_clips=100, parity_clips=300, firmware_golden=4,
     ),
     # CI's end-to-end check on `tiny` data: every stage and gate, one epoch each.
     ProfileName.SMOKE: PipelineProfile(
