@@ -33,8 +33,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinyasc.atomic import atomic_path
-from tinyasc.contract import FeatureConfig, MelScale
+from tinyasc.contract import FeatureConfig
 from tinyasc.errors import InputError
+# The training features' own filterbank (librosa, imported lazily; no torch): one definition, not a copy.
+from tinyasc.data.features import mel_filterbank  # noqa: E402,F401
 
 log = logging.getLogger(__name__)
 
@@ -112,21 +114,6 @@ def float_to_pcm(audio: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
-    """``(n_mels, n_fft // 2 + 1)`` float32 filters: the training features' exact librosa call."""
-    import librosa
-
-    fb = librosa.filters.mel(
-        sr=cfg.sample_rate,
-        n_fft=cfg.n_fft,
-        n_mels=cfg.n_mels,
-        fmin=cfg.f_min,
-        fmax=cfg.f_max,
-        htk=cfg.mel_scale is MelScale.HTK,
-        norm=None,
-        dtype=np.float32,
-    )
-    return np.asarray(fb, dtype=np.float32)
 
 
 def sparse_filterbank(fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinyasc.firmware_sim.latency import Target
+
 
 class ProfileName(str, enum.Enum):
     """Named profiles of ``asc-pipeline``."""
@@ -14,14 +16,6 @@ class ProfileName(str, enum.Enum):
     SMOKE = "smoke"
     QUICK = "quick"
     PAPER = "paper"
-
-
-class TargetName(str, enum.Enum):
-    """Cortex-M cores the latency stage measures."""
-
-    M4 = "cortex-m4"
-    M7 = "cortex-m7"
-    M55 = "cortex-m55"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +52,7 @@ class PipelineProfile:
     """Evaluation clips of the parity table (None: all)."""
     firmware_golden: int = 8
     """Evaluation clips run through the host firmware build against TFLite Micro."""
-    targets: tuple[TargetName, ...] = (TargetName.M4, TargetName.M7, TargetName.M55)
+    targets: tuple[Target, ...] = (Target.CORTEX_M4, Target.CORTEX_M7, Target.CORTEX_M55)
     """Cores measured by the latency stage."""
     latency_sparse: bool = True
     """Also measure the sparse-weight firmware."""
@@ -70,7 +64,7 @@ class PipelineProfile:
             raise ValueError("sparsity must be in (0, 1)")
         if self.teacher_epochs < 1 or self.student_epochs < 0 or self.compress_epochs < 1:
             raise ValueError("epochs must be positive (student may be 0)")
-        object.__setattr__(self, "targets", tuple(TargetName(t) for t in self.targets))
+        object.__setattr__(self, "targets", tuple(Target(t) for t in self.targets))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -99,6 +93,6 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     ProfileName.SMOKE: PipelineProfile(
         name="smoke", synth_scale="tiny", teacher_model="bcresnet_asc_1", teacher_epochs=1,
         student_model="bcresnet_asc_1", student_epochs=1, compress_epochs=1, sparsity=0.5, batch_size=16,
-        calib_clips=16, parity_clips=None, firmware_golden=2, targets=(TargetName.M4,), latency_sparse=False,
+        calib_clips=16, parity_clips=None, firmware_golden=2, targets=(Target.CORTEX_M4,), latency_sparse=False,
     ),
 }
