@@ -124,3 +124,35 @@ def test_c_array_roundtrip_and_length_check():
                   input_mean=[0.5, -1.25], input_inv_std=[2.0, 0.25])
     assert bytes_from_c_array(pre.source) == data  # the float arrays do not confuse the parser
     assert "g_asc_model_input_inv_std[2] = {2.0f, 0.25f}" in pre.source and "ASC_MODEL_INPUT_PRENORM 1" in pre.header
+
+
+def test_dwmean_replaces_every_block_frequency_mean_and_equalizes_channels(tmp_path):
+    """``dwmean``: each block's ReduceMean over frequency becomes one depthwise (F x 1) conv whose
+    per-channel gain brings every channel's calibrated |mean| to the widest channel's range."""
+    import onnx
+
+    from tinyasc.export.export_form import ScaledMeanBlock
+
+    torch.manual_seed(2)
+    model = create_model("bcresnet_asc_1")
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(4, 1, 256, 24) * 2 - 4)
+    model.eval()
+    calib = (np.random.default_rng(0).normal(size=(8, 1, 256, 24)) * 2 - 4).astype(np.float32)
+    counts = {}
+    for form in (ExportForm.FOLD, ExportForm.DW_MEAN):
+        out, _ = export_form(model, form, calib, calib[:2])
+        path = tmp_path / f"{form.value}.onnx"
+        pipeline.export_onnx(out, calib[:1], path)
+        ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+        counts[form] = (ops.count("ReduceMean"), ops.count("Conv"))
+    assert counts[ExportForm.DW_MEAN][0] == counts[ExportForm.FOLD][0] - 9  # nine BC-ResBlocks
+    assert counts[ExportForm.DW_MEAN][1] == counts[ExportForm.FOLD][1] + 9
+    blocks = [m for m in out.modules() if isinstance(m, ScaledMeanBlock)]
+    with torch.no_grad():  # the equalized frequency means: every channel's 99.9th |value| within 10%
+        for blk in blocks[:1]:
+            h = blk.block.project(out.stem(out.input_norm(torch.from_numpy(calib))))
+            q = torch.quantile(blk.freq_mean(h).abs().transpose(0, 1).reshape(h.shape[1], -1), 0.999, dim=1)
+            assert float(q.min() / q.max()) > 0.9

@@ -53,8 +53,9 @@ class ExportForm(str, enum.Enum):
     the input quantization resolves every mel band at the same relative precision. Changes
     the runtime input contract: the front end applies the affine before quantizing."""
     DW_MEAN = "dwmean"
-    """``fold`` plus every BC-ResBlock's frequency mean computed as a depthwise (F x 1) convolution
-    whose per-channel weight ``a_c / F`` equalizes the channels' calibrated ranges (``a_c`` is
+    """``fold`` plus every BC-ResBlock's frequency mean ``mean_f(SSN(freq_dw(h)))`` computed as one
+    depthwise (F x 1) convolution of ``h`` (the three are affine and per channel in eval mode),
+    scaled per channel by ``a_c`` to equalize the channels' calibrated ranges (``a_c`` is
     divided back out of the temporal depthwise conv). int8 holds one scale per activation
     tensor: with a plain MEAN the quiet channels of the frequency mean get a few levels, and
     the folded temporal BatchNorm then amplifies their rounding error."""
@@ -114,12 +115,15 @@ class TwoPassResNorm(nn.Module):
 
 
 class ScaledMeanBlock(nn.Module):
-    """A BC-ResBlock whose frequency mean is ``depthwise_conv(f2, a_c / F)`` (same function in float).
+    """A BC-ResBlock whose frequency mean is one per-channel-scaled depthwise (F x 1) conv of ``h``.
 
-    Linear and per channel, so ``a_c`` folds into the temporal depthwise conv
-    (``w_c / a_c``); the int8 weights ``a_c / F`` are one value per channel, stored exactly
-    at 127 with a per-channel scale, and the sum is accumulated in int32 before the one
-    requantization.
+    In eval mode ``mean_f(SSN(freq_dw(h)))`` is affine in ``h`` and per channel (a 3-tap
+    depthwise conv, then a per-(channel, sub-band) affine, then a mean), so it equals a
+    depthwise conv over all F rows of ``h`` with weights ``K[c, f]`` and bias ``k_c`` (probed
+    exactly with one-hot inputs). Both are multiplied by ``a_c``, which is divided back out of
+    the temporal depthwise conv: the same function in float. In int8 the conv accumulates in
+    int32 and requantizes once, at a scale the channels now share evenly; it reads ``h``
+    (alive anyway for the residual) instead of a transposed copy of ``f2``.
     """
 
     def __init__(self, block: nn.Module, gains: np.ndarray, n_freq: int):
@@ -127,16 +131,22 @@ class ScaledMeanBlock(nn.Module):
         self.block = block
         a = torch.as_tensor(gains, dtype=torch.float32)
         c = a.numel()
-        self.freq_mean = nn.Conv2d(c, c, (n_freq, 1), groups=c, bias=False)
         with torch.no_grad():
-            self.freq_mean.weight.copy_((a / n_freq).view(c, 1, 1, 1).expand(c, 1, n_freq, 1))
+            probe = torch.zeros(n_freq + 1, c, n_freq, 1)
+            probe[torch.arange(n_freq), :, torch.arange(n_freq), 0] = 1.0  # row n_freq: all zero
+            resp = block.ssn(block.freq_dw(probe)).mean(dim=2)[:, :, 0].double()  # (F + 1, C)
+            bias = resp[n_freq]
+            kernel = (resp[:n_freq] - bias).T  # (C, F)
+            self.freq_mean = nn.Conv2d(c, c, (n_freq, 1), groups=c, bias=True)
+            self.freq_mean.weight.copy_((kernel * a.double()[:, None]).float().view(c, 1, n_freq, 1))
+            self.freq_mean.bias.copy_((bias * a.double()).float())
             block.time_dw.weight.div_(a.view(c, 1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.block
         h = b.project(x)
+        f1 = b.drop(b.time_pw(b.act(b.time_bn(b.time_dw(self.freq_mean(h))))))
         f2 = b.ssn(b.freq_dw(h))
-        f1 = b.drop(b.time_pw(b.act(b.time_bn(b.time_dw(self.freq_mean(f2))))))
         out = f2 + f1
         if not b.transition:
             out = out + x

@@ -80,7 +80,7 @@ def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
         marker = _load(run_dir / "stages" / f"{stage}.json")
         ev = ((marker or {}).get("summary") or {}).get("eval")
         if ev:
-            s.accuracy_rows.append((name, ev))
+            s.accuracy_rows.append((f"{name} [{sum(ev['counts'].values())} clips]", ev))
     for name, sub in (("teacher", "teacher"), ("student", "student"), ("compress fine-tune", "compress/finetune")):
         hist = _load(run_dir / sub / "metrics.json")
         if isinstance(hist, list) and hist:
@@ -89,8 +89,8 @@ def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
     if s.export:
         acc = (s.export.get("parity") or {}).get("accuracy") or {}
         for backend, ev in acc.items():
-            if ev and backend in BACKEND_NAMES:
-                s.accuracy_rows.append((BACKEND_NAMES[backend], ev))
+            if ev and backend in BACKEND_NAMES:  # parity clips may be a subset of the evaluation split
+                s.accuracy_rows.append((f"{BACKEND_NAMES[backend]} [{sum(ev['counts'].values())} clips]", ev))
         tflm = acc.get("int8_tflm")
         if tflm and tflm.get("confusion"):
             s.confusion = ("int8 model under TFLite Micro", tflm["confusion"])
