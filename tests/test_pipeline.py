@@ -55,7 +55,8 @@ def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
     for artifact in ("teacher/last.pt", "student/last.pt", "compress/compressed.pt", "export/model.onnx",
                      "export/model_float.tflite", "export/model_int8.tflite", "export/model_int8.h", "export/report.json",
                      "audit.json", "firmware/model.c", "firmware/firmware.json", "latency/cortex-m4/latency.json",
-                     "report.md", "report.html", "figures/device_accuracy.png", "figures/size_budget.png"):
+                     "report.md", "report.html", "figures/device_accuracy.png", "figures/size_budget.png",
+                     "figures/confusion.png", "figures/training_curves.png", "figures/latency_by_op.png"):
         assert (run / artifact).is_file(), artifact
     # The report's Table-3 rows are the models the run produced, with the TFLite Micro row among them.
     assert any(name.startswith("int8 TFLite: TFLite Micro [") for name in report["accuracy"])

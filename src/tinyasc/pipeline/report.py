@@ -94,8 +94,8 @@ def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
         tflm = acc.get("int8_tflm")
         if tflm and tflm.get("confusion"):
             s.confusion = ("int8 model under TFLite Micro", tflm["confusion"])
-    if s.confusion is None and s.accuracy_rows and s.accuracy_rows[-1][1].get("confusion"):
-        s.confusion = (s.accuracy_rows[-1][0], s.accuracy_rows[-1][1]["confusion"])
+    if s.confusion is None:  # the most downstream model whose evaluation kept its confusion matrix
+        s.confusion = next(((n, ev["confusion"]) for n, ev in reversed(s.accuracy_rows) if ev.get("confusion")), None)
     s.audit = _load(run_dir / "audit.json")
     s.firmware = _load(run_dir / "firmware" / "firmware.json")
     lat_dir = run_dir / "latency"
