@@ -210,7 +210,8 @@ def test_firmware_sim_imports_no_torch():
 
 
 def test_load_golden_sources(tmp_path):
-    from tinyasc.firmware_sim.parity import load_golden, quantize
+    from tinyasc.firmware_sim.parity import load_golden
+    from tinyasc.qmath import quantize
 
     shape, scale, zp = [1, 4, 3, 1], 0.05, -3
     d = tmp_path / "ds"

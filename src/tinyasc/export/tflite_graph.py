@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from tinyasc import qmath
+
 #: Ops whose presence in a full-integer graph means the converter left a float island.
 CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 #: Tensor types a full-integer int8 graph may hold (INT32: biases, shapes, axes).
@@ -141,15 +143,9 @@ def read_graph(data: bytes) -> GraphInfo:
     )
 
 
-_INT_RANGES = {"INT8": (np.int8, -128, 127), "INT16": (np.int16, -32768, 32767), "UINT8": (np.uint8, 0, 255)}
-
-
 def quantize(x: np.ndarray, q: TensorQuant) -> np.ndarray:
-    """Float -> integer codes of the tensor's type (round half away from zero, saturate)."""
-    r = np.asarray(x, dtype=np.float64) / q.scale
-    v = np.sign(r) * np.floor(np.abs(r) + 0.5) + q.zero_point  # std::round, as TFLite's QUANTIZE
-    dtype, lo, hi = _INT_RANGES[q.dtype]
-    return np.clip(v, lo, hi).astype(dtype)
+    """Float -> integer codes of the tensor's type, as TFLite's QUANTIZE (:func:`tinyasc.qmath.quantize`)."""
+    return qmath.quantize(x, q.scale, q.zero_point, dtype=q.dtype)
 
 
 def dequantize(x: np.ndarray, q: TensorQuant) -> np.ndarray:

@@ -35,6 +35,7 @@ import numpy as np
 from tinyasc.atomic import atomic_path
 from tinyasc.contract import FeatureConfig
 from tinyasc.errors import InputError
+from tinyasc.qmath import quantize
 # The training features' own filterbank (librosa, imported lazily; no torch): one definition, not a copy.
 from tinyasc.data.features import mel_filterbank  # noqa: E402,F401
 
@@ -89,19 +90,10 @@ def layout_from_input_shape(shape: Sequence[int], cfg: FeatureConfig) -> InputLa
 
 
 def quantize_input(features: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """The int8 model input of float features, as TFLite's Quantize op computes it.
-
-    ``q = clamp(round_half_away_from_zero(float32(x) / float32(scale)) + zero_point, -128, 127)``:
-    the quotient is taken in float32 and ties round away from zero (``TfLiteRound`` is
-    ``std::round``), not to even as ``np.round`` does. The C front end computes the same
-    expression, so equal float features give equal int8 inputs.
-    """
-    x = np.asarray(features, dtype=np.float32)
-    q = x / np.float32(scale)
-    r = np.trunc(q)
-    frac = q - r
-    r = r + (frac >= 0.5) - (frac <= -0.5)
-    return np.clip(r + int(zero_point), -128, 127).astype(np.int8)
+    """The int8 model input of float features, as TFLite's Quantize op computes it
+    (:func:`tinyasc.qmath.quantize`); the C front end computes the same expression, so equal
+    float features give equal int8 inputs."""
+    return quantize(features, scale, zero_point)
 
 
 def pcm_to_float(pcm: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyasc.qmath import quantize
 from tinyasc.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,6 @@ class ParityResult:
         if self.first_differing_layer:
             s += f"; first differing layer {self.first_differing_layer}"
         return s
-
-
-def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float -> int8 with TFLite's QUANTIZE rounding (half away from zero), saturating."""
-    q = np.asarray(x, dtype=np.float64) / float(np.float32(scale))
-    q = np.sign(q) * np.floor(np.abs(q) + 0.5) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
 
 
 def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden: Path | None = None,
