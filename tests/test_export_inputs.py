@@ -84,7 +84,7 @@ def test_real_onnx2tf_failure_is_summarized(tmp_path):
 @pytest.mark.parametrize(
     "form,name,overrides",
     [(f, "bcresnet_asc_1", {}) for f in ExportForm]
-    + [(ExportForm.PRESCALE_INPUT, "bcresnet_asc", {"base_channels": 4, "activation": "relu"})],
+    + [(ExportForm.EQUALIZED_LIFTED, "bcresnet_asc", {"base_channels": 4, "activation": "relu", "norm": "input-only"})],
 )
 def test_export_forms_compute_the_same_function(form, name, overrides):
     torch.manual_seed(1)
@@ -97,15 +97,36 @@ def test_export_forms_compute_the_same_function(form, name, overrides):
     calib = (np.random.default_rng(0).normal(size=(8, 1, 256, 24)) * 2 - 4).astype(np.float32)
     check = (np.random.default_rng(1).normal(size=(4, 1, 256, 24)) * 3 - 2).astype(np.float32)
     _, info = export_form(model, form, calib, check)
-    # float32 reassociation only (BN folding, per-frequency affine before FreqIN): ~1e-6;
-    # two-pass also moves FreqIN's epsilon (1e-5) to the second pass: measured ~3e-4.
-    assert info.max_abs_diff <= (1e-3 if form is ExportForm.TWO_PASS else 1e-4)
+    # float32 reassociation only (BN folding, gains moved between convs, the lifted ResNorm in numpy): ~1e-6
+    assert info.max_abs_diff <= 1e-4
     if form is not ExportForm.AS_TRAINED:
         assert info.bn_folded == 1 + 4 + 9  # stem, four transition projections, nine temporal BNs
-    if form in (ExportForm.PRESCALE, ExportForm.PRESCALE_INPUT, ExportForm.TWO_PASS):
-        assert info.resnorm_prescaled == 5
-    assert (info.input_mean is not None) == (form is ExportForm.PRESCALE_INPUT)
-    assert info.freq_means_scaled == (9 if form is ExportForm.DW_MEAN else 0)  # one per BC-ResBlock
+    equalized = form in (ExportForm.EQUALIZED, ExportForm.EQUALIZED_LIFTED)
+    assert info.freq_means_scaled == info.subspectral_equalized == (9 if equalized else 0)  # one per BC-ResBlock
+    assert (info.input_resnorm is not None) == (form is ExportForm.EQUALIZED_LIFTED)
+
+
+def test_lifted_form_needs_an_input_resnorm():
+    model = create_model("bcresnet_asc_1", norm="global").eval()
+    x = np.zeros((2, 1, 256, 16), np.float32)
+    with pytest.raises(ValueError, match="needs a ResNorm"):
+        export_form(model, ExportForm.EQUALIZED_LIFTED, x, x)
+
+
+def test_parity_stats_separate_output_rounding_from_graph_error():
+    """A clip whose float top-1 margin is under one output step can flip by output rounding alone."""
+    scale, zp = 0.1, 0
+    ref = np.array([[1.00, 0.98, 0.0],   # margin 0.2 steps: ties on the int8 grid -> class 0 (argmax), ok here
+                    [0.98, 1.00, 0.0],   # margin 0.2 steps: the grid ties, argmax picks 0 -> unresolvable flip
+                    [2.00, 0.50, 0.0],   # margin 15 steps, int8 agrees
+                    [0.50, 2.00, 0.0]])  # margin 15 steps, int8 (below) disagrees: a real graph error
+    codes = np.array([[10, 10, 0], [10, 10, 0], [20, 5, 0], [20, 5, 0]], np.int8)
+    st = pipeline.parity_stats(ref, codes, scale, zp, margin_steps=1.0)
+    assert st["top1_agreement"] == 0.5
+    assert st["resolvable_fraction"] == 0.5 and st["top1_agreement_resolvable"] == 0.5
+    assert st["output_rounding_ceiling"] == 0.75  # the second row: its float logits rounded to the grid already flip
+    assert st["logit_err_steps_max"] == pytest.approx(15.0)
+    assert pipeline.parity_stats(ref, codes, scale, zp, margin_steps=0.0)["top1_agreement_resolvable"] == 0.5
 
 
 def test_quantize_rounds_half_away_from_zero_and_saturates():
@@ -120,18 +141,20 @@ def test_c_array_roundtrip_and_length_check():
     assert bytes_from_c_array(files.source) == data
     with pytest.raises(ValueError):  # a declared length that disagrees with the array is caught
         bytes_from_c_array(files.source.replace(f"_len = {len(data)}u", f"_len = {len(data) + 1}u"))
-    pre = c_array(data, name="asc_model", header_name="model_int8.h", inp=q, out=q, labels=["a"],
-                  input_mean=[0.5, -1.25], input_inv_std=[2.0, 0.25])
-    assert bytes_from_c_array(pre.source) == data  # the float arrays do not confuse the parser
-    assert "g_asc_model_input_inv_std[2] = {2.0f, 0.25f}" in pre.source and "ASC_MODEL_INPUT_PRENORM 1" in pre.header
+    lifted = c_array(data, name="asc_model", header_name="model_int8.h", inp=q, out=q, labels=["a"],
+                     input_resnorm=(0.1, 1e-5))
+    assert bytes_from_c_array(lifted.source) == data
+    assert "ASC_MODEL_INPUT_RESNORM 1" in lifted.header and "ASC_MODEL_INPUT_RESNORM_LAMBDA 0.1f" in lifted.header
+    assert "ASC_MODEL_INPUT_RESNORM 0" in files.header and "LAMBDA" not in files.header
 
 
-def test_dwmean_replaces_every_block_frequency_mean_and_equalizes_channels(tmp_path):
-    """``dwmean``: each block's ReduceMean over frequency becomes one depthwise (F x 1) conv whose
-    per-channel gain brings every channel's calibrated |mean| to the widest channel's range."""
+def test_equalized_form_graph_structure_and_equalized_ranges(tmp_path):
+    """``equalized``: each block's ReduceMean over frequency becomes a depthwise (F x 1) conv and each
+    SubSpectralNorm's BatchNormalization a depthwise 1 x 1 conv (per-channel int8 weight scales);
+    the frequency convs' output channels share one calibrated range."""
     import onnx
 
-    from tinyasc.export.export_form import ScaledMeanBlock
+    from tinyasc.export.export_form import ScaledMeanBlock, SubbandAffine
 
     torch.manual_seed(2)
     model = create_model("bcresnet_asc_1")
@@ -142,17 +165,23 @@ def test_dwmean_replaces_every_block_frequency_mean_and_equalizes_channels(tmp_p
     model.eval()
     calib = (np.random.default_rng(0).normal(size=(8, 1, 256, 24)) * 2 - 4).astype(np.float32)
     counts = {}
-    for form in (ExportForm.FOLD, ExportForm.DW_MEAN):
+    for form in (ExportForm.FOLD, ExportForm.EQUALIZED):
         out, _ = export_form(model, form, calib, calib[:2])
         path = tmp_path / f"{form.value}.onnx"
         pipeline.export_onnx(out, calib[:1], path)
         ops = [n.op_type for n in onnx.load(str(path)).graph.node]
-        counts[form] = (ops.count("ReduceMean"), ops.count("Conv"))
-    assert counts[ExportForm.DW_MEAN][0] == counts[ExportForm.FOLD][0] - 9  # nine BC-ResBlocks
-    assert counts[ExportForm.DW_MEAN][1] == counts[ExportForm.FOLD][1] + 9
-    blocks = [m for m in out.modules() if isinstance(m, ScaledMeanBlock)]
-    with torch.no_grad():  # the equalized frequency means: every channel's 99.9th |value| within 10%
-        for blk in blocks[:1]:
-            h = blk.block.project(out.stem(out.input_norm(torch.from_numpy(calib))))
-            q = torch.quantile(blk.freq_mean(h).abs().transpose(0, 1).reshape(h.shape[1], -1), 0.999, dim=1)
-            assert float(q.min() / q.max()) > 0.9
+        counts[form] = {k: ops.count(k) for k in ("ReduceMean", "Conv", "BatchNormalization", "Mul")}
+    fold, eq = counts[ExportForm.FOLD], counts[ExportForm.EQUALIZED]
+    assert fold["BatchNormalization"] == 9 and eq["BatchNormalization"] == 0  # the nine SSNs
+    assert eq["ReduceMean"] == fold["ReduceMean"] - 9
+    assert eq["Conv"] == fold["Conv"] + 9 + 9  # frequency means and sub-band affines
+    assert eq["Mul"] == fold["Mul"]
+    assert len([m for m in out.modules() if isinstance(m, ScaledMeanBlock)]) == 9
+    affines = [m for m in out.modules() if isinstance(m, SubbandAffine)]
+    assert len(affines) == 9 and affines[0].affine.weight.shape[0] == 10 * 4  # C x S channels in ASC-1's stage 1
+    blk = next(m for m in out.modules() if isinstance(m, ScaledMeanBlock)).block
+    with torch.no_grad():  # every channel's 99.9th-percentile |freq_dw output| within 10% of the widest one
+        h = blk.project(out.stem(out.input_norm(torch.from_numpy(calib))))
+        y = blk.freq_dw(h)
+        q = torch.quantile(y.abs().transpose(0, 1).reshape(y.shape[1], -1), 0.999, dim=1)
+        assert float(q.min() / q.max()) > 0.9

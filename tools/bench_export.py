@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--clip-seconds", type=float, default=2.0, help="clip length of the dataset (small synth: 2 s)")
     ap.add_argument("--train-steps", type=int, default=400)
     ap.add_argument("--activation", default="silu", choices=["silu", "relu"])
-    ap.add_argument("--forms", default="prescale", help="comma-separated export forms to benchmark")
+    ap.add_argument("--forms", default="fold,equalized,equalized-lifted", help="comma-separated export forms to benchmark")
     ap.add_argument("--timing-clips", type=int, default=20)
     ap.add_argument("--calib-clips", type=int, default=200)
     args = ap.parse_args()

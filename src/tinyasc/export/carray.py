@@ -32,16 +32,13 @@ def _c_ident(name: str) -> str:
 
 def c_array(
     data: bytes, *, name: str, header_name: str, inp: TensorQuant, out: TensorQuant,
-    labels: Sequence[str], align: int = 16, input_mean: Sequence[float] | None = None,
-    input_inv_std: Sequence[float] | None = None,
+    labels: Sequence[str], align: int = 16, input_resnorm: tuple[float, float] | None = None,
 ) -> CArrayFiles:
     """Render ``data`` as ``<name>.h``/``.c`` text (``g_<name>`` array, ``g_<name>_len``).
 
-    With ``input_mean``/``input_inv_std`` (export form ``prescale-input``) the files also hold
-    the per-mel-bin affine the front end applies before quantizing:
-    ``q = round((logmel[f] - mean[f]) * inv_std[f] / INPUT_SCALE) + INPUT_ZERO_POINT``.
+    With ``input_resnorm = (lambda, eps)`` (export form ``equalized-lifted``) the header also
+    says that the front end computes the input ResNorm in float before quantizing.
     """
-    prenorm = input_mean is not None and input_inv_std is not None
     ident = _c_ident(name)
     macro = ident.upper()
     guard = f"{_c_ident(header_name).upper()}_"
@@ -67,14 +64,15 @@ def c_array(
         f"#define {macro}_INPUT_DIMS {len(shape)}",
         *[f"#define {macro}_INPUT_DIM{i} {d}" for i, d in enumerate(shape)],
         f"#define {macro}_NUM_LABELS {len(labels)}",
-        f"#define {macro}_INPUT_PRENORM {1 if prenorm else 0}",
+        f"#define {macro}_INPUT_RESNORM {0 if input_resnorm is None else 1}",
+        *([f"/* model input per mel bin f over the clip's frames t: x' = LAMBDA * x + (x - mean_t x) / sqrt(var_t x + EPS),",
+           "   in float, then quantized with INPUT_SCALE / INPUT_ZERO_POINT */",
+           f"#define {macro}_INPUT_RESNORM_LAMBDA {float(input_resnorm[0])!r}f",
+           f"#define {macro}_INPUT_RESNORM_EPS {float(input_resnorm[1])!r}f"] if input_resnorm is not None else []),
         "",
         f"extern const unsigned char g_{ident}[];",
         f"extern const unsigned int g_{ident}_len;",
         f"extern const char *const g_{ident}_labels[{macro}_NUM_LABELS];",
-        *([f"/* per mel bin: x' = (logmel[f] - mean[f]) * inv_std[f], then quantize with INPUT_SCALE/ZERO_POINT */",
-           f"extern const float g_{ident}_input_mean[{len(input_mean)}];",
-           f"extern const float g_{ident}_input_inv_std[{len(input_mean)}];"] if prenorm else []),
         "",
         "#ifdef __cplusplus",
         "}",
@@ -103,10 +101,6 @@ def c_array(
         f"const char *const g_{ident}_labels[{macro}_NUM_LABELS] = {{{label_list}}};",
         "",
     ]
-    if prenorm:
-        for arr_name, vals in (("input_mean", input_mean), ("input_inv_std", input_inv_std)):
-            body = ", ".join(f"{float(v)!r}f" for v in vals)
-            c += [f"const float g_{ident}_{arr_name}[{len(vals)}] = {{{body}}};", ""]
     return CArrayFiles(header="\n".join(h), source="\n".join(c))
 
 

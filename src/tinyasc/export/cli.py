@@ -22,12 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--calib-clips", type=int, default=200, help="training clips for calibration (default 200)")
     p.add_argument("--parity-clips", type=int, default=None, help="evaluation clips for the parity table (default: all)")
-    p.add_argument("--form", choices=[f.value for f in ExportForm], default=ExportForm.FOLD.value,
-                   help="export form of the model (default fold: BatchNorm folded into convolutions)")
+    p.add_argument("--form", choices=[f.value for f in ExportForm], default=ExportForm.EQUALIZED.value,
+                   help="export form of the model (default equalized: BatchNorm folded, sub-spectral norms and frequency "
+                        "means as channel-equalized convs; equalized-lifted also moves the input ResNorm into the front end)")
     p.add_argument("--debug-layers", action="store_true", help="per-layer SQNR of int8 vs float activations in the report")
     p.add_argument("--int16-variant", action="store_true", help="also keep and measure the int16-activation TFLite file")
     p.add_argument("--cache-dir", default=None, help="feature cache directory (default: DATASET/.tinyasc_cache)")
     p.add_argument("--gate-agreement", type=float, default=0.99, help="min top-1 agreement int8 vs PyTorch (default 0.99)")
+    p.add_argument("--gate-margin-steps", type=float, default=1.0,
+                   help="the agreement gate counts clips whose PyTorch top-1 margin is at least this many int8 output "
+                        "steps (default 1: output rounding alone cannot reorder them; 0: every clip)")
     p.add_argument("--gate-accuracy-drop", type=float, default=0.005, help="max overall accuracy drop, fraction (default 0.005)")
     p.add_argument("--budget", type=int, default=128_000, help="non-zero parameter budget in bytes (default 128000)")
     return p
@@ -40,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = ExportConfig(calib_clips=args.calib_clips, parity_clips=args.parity_clips, form=ExportForm(args.form),
-                           gate_agreement=args.gate_agreement, gate_accuracy_drop=args.gate_accuracy_drop,
+                           gate_agreement=args.gate_agreement, gate_margin_steps=args.gate_margin_steps,
+                           gate_accuracy_drop=args.gate_accuracy_drop,
                            budget_bytes=args.budget, debug_layers=args.debug_layers, keep_int16=args.int16_variant,
                            force=args.force, cache_dir=None if args.cache_dir is None else Path(args.cache_dir))
     except ValueError as exc:
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     res = export_int8(args.checkpoint, args.dataset, args.out, cfg)
     summary = res.report["parity"]["int8_vs_pytorch"]["int8_litert_ref"]
     print(f"{res.report['status']}: {res.out_dir} (int8 top-1 agreement {summary['top1_agreement']:.4f}, "
+          f"on resolvable clips {summary['top1_agreement_resolvable'] or 0:.4f}, "
           f"arena {res.report['int8']['tflm_arena_bytes']} B)")
     if not res.passed:
         print(f"failed gates: {', '.join(res.failed_gates)}")

@@ -1,19 +1,26 @@
 """Export forms of BC-ResNet-ASC: the same function, written for an int8 graph.
 
-* ``fold``: every BatchNorm that follows a convolution is folded into the convolution's
-  weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``), so the int8 graph holds
-  one requantization instead of conv -> MUL -> ADD.
-* ``prescale`` (includes ``fold``): each ResNorm gets a per-frequency affine pre-normalization
-  taken from calibration data. FreqIN (eq. 1-2) normalizes each frequency by its own mean
-  and variance over (C, T), so it is invariant to a per-frequency affine map
-  ``x' = (x - m_f) / s_f`` (with ``eps_f = eps / s_f**2``), and the shortcut is rewritten
-  ``lambda * x = lambda * s_f * x' + lambda * m_f``. The float function is unchanged (checked),
-  but in int8 the variance ``mean(c**2)`` no longer spans the squared dynamic range between
-  quiet and loud mel bands in one per-tensor scale: that range is what a plain ResNorm loses.
+int8 TFLite holds one scale per activation tensor and per MUL/ADD constant, and per output
+channel only for conv weights. Every rewrite here is exact in float (checked on every export)
+and moves a wide dynamic range from a per-tensor scale into per-channel conv weights:
 
-SubSpectralNorm keeps its reshape form: its sub-band statistics change along frequency, so
-it cannot fold into a depthwise conv, and the (1, C, F, 1) multiply-add form converts
-silently wrong with onnx2tf (shared toolchain notes).
+* ``fold``: every BatchNorm that follows a convolution is folded into it
+  (``torch.nn.utils.fusion.fuse_conv_bn_eval``): one requantization instead of conv -> MUL -> ADD.
+* ``equalized`` (includes ``fold``):
+  - SubSpectralNorm becomes a depthwise 1 x 1 conv over the (channel, sub-band) pairs of its
+    reshape form (:class:`SubbandAffine`), not BatchNorm's MUL + ADD, whose gain vector would be
+    quantized with one scale (the gains span 0.36 to 318 in a pruned ASC-1);
+  - each frequency depthwise conv's output channels are equalized to one calibrated range, the
+    factor divided back out of the sub-band gains (:func:`equalize_subspectral`);
+  - each block's frequency mean is one channel-equalized depthwise (F x 1) conv
+    (:class:`ScaledMeanBlock`).
+* ``equalized-lifted``: ``equalized`` with the input ResNorm computed before the graph, in float,
+  by the front end (:func:`input_resnorm`); the int8 graph starts at the stem convolution. A
+  per-clip, per-band variance of log-mel spans orders of magnitude that int8 MEAN/RSQRT cannot hold.
+
+SubSpectralNorm keeps its reshape form: onnx2tf 1.29 converts a (1, C, F, 1) multiply-add, a
+frequency-axis Slice and a Gather + Reshape halo of an NCHW tensor wrongly or not at all
+(shared toolchain notes; measured again for the per-sub-band conv fold).
 """
 
 from __future__ import annotations
@@ -40,78 +47,12 @@ class ExportForm(str, enum.Enum):
     """The module exactly as the checkpoint builds it."""
     FOLD = "fold"
     """BatchNorm folded into the preceding convolution."""
-    PRESCALE = "prescale"
-    """``fold`` plus per-frequency pre-normalized ResNorm (the int8-friendly form)."""
-    TWO_PASS = "two-pass"
-    """``fold`` plus every ResNorm's FreqIN computed twice: a coarse pass ``c * rsqrt(var + e1)``
-    (``e1`` ~ one int8 step of the variance) compresses the per-(clip, band) variance range,
-    and an exact FreqIN of that result follows. FreqIN is invariant to a positive per-(clip,
-    band) factor, so the float function is unchanged up to epsilon (checked)."""
-    PRESCALE_INPUT = "prescale-input"
-    """``prescale`` with the input ResNorm's per-frequency affine lifted out of the graph: the
-    int8 input is ``(logmel - mean_f) * inv_std_f`` (arrays in the report and the C header), so
-    the input quantization resolves every mel band at the same relative precision. Changes
-    the runtime input contract: the front end applies the affine before quantizing."""
-    DW_MEAN = "dwmean"
-    """``fold`` plus every BC-ResBlock's frequency mean ``mean_f(SSN(freq_dw(h)))`` computed as one
-    depthwise (F x 1) convolution of ``h`` (the three are affine and per channel in eval mode),
-    scaled per channel by ``a_c`` to equalize the channels' calibrated ranges (``a_c`` is
-    divided back out of the temporal depthwise conv). int8 holds one scale per activation
-    tensor: with a plain MEAN the quiet channels of the frequency mean get a few levels, and
-    the folded temporal BatchNorm then amplifies their rounding error."""
-
-
-class PrescaledResNorm(nn.Module):
-    """``lambda * x + FreqIN(x)`` computed on ``x' = (x - m_f) / s_f`` (identical in float)."""
-
-    def __init__(self, lam: float, eps: float, mean_f: np.ndarray, std_f: np.ndarray, *, affine_in_graph: bool = True):
-        super().__init__()
-        self.affine_in_graph = affine_in_graph
-        m = torch.as_tensor(mean_f, dtype=torch.float32).view(1, 1, -1, 1)
-        s = torch.as_tensor(std_f, dtype=torch.float32).view(1, 1, -1, 1)
-        self.register_buffer("shift", m)
-        self.register_buffer("inv_scale", 1.0 / s)
-        self.register_buffer("eps_f", eps / (s * s))
-        self.register_buffer("short_scale", lam * s)
-        self.register_buffer("short_bias", lam * m)
-        self.lam = float(lam)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xp = (x - self.shift) * self.inv_scale if self.affine_in_graph else x
-        mu = xp.mean(dim=(1, 3), keepdim=True)
-        c = xp - mu
-        var = (c * c).mean(dim=(1, 3), keepdim=True)
-        y = c * torch.rsqrt(var + self.eps_f)
-        if self.lam != 0.0:
-            y = y + (xp * self.short_scale + self.short_bias)
-        return y
-
-
-class TwoPassResNorm(nn.Module):
-    """``lambda * x + FreqIN(c * rsqrt(var + coarse_eps))``, ``c = x - mean``: equal to ResNorm in float.
-
-    int8 cannot hold a variance whose range over (clip, band) exceeds 256 steps (measured 0.02
-    to 26 at the input of a trained ASC-1): the small variances round to zero and RSQRT saturates.
-    The first pass only has to bring each band near unit variance; the second pass is exact.
-    """
-
-    def __init__(self, lam: float, eps: float, coarse_eps: float):
-        super().__init__()
-        self.lam, self.eps, self.coarse_eps = float(lam), float(eps), float(coarse_eps)
-
-    @staticmethod
-    def _center_var(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        c = x - x.mean(dim=(1, 3), keepdim=True)
-        return c, (c * c).mean(dim=(1, 3), keepdim=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, var = self._center_var(x)
-        y1 = c * torch.rsqrt(var + self.coarse_eps)
-        c2, var2 = self._center_var(y1)
-        y = c2 * torch.rsqrt(var2 + self.eps)
-        if self.lam != 0.0:
-            y = y + self.lam * x
-        return y
+    EQUALIZED = "equalized"
+    """``fold`` plus SubSpectralNorm as a per-(channel, sub-band) depthwise conv, channel-equalized
+    frequency convs and frequency means (the int8 form; same graph input as the model)."""
+    EQUALIZED_LIFTED = "equalized-lifted"
+    """``equalized`` with the input ResNorm lifted into the front end: the int8 graph's input is
+    ``lambda * x + FreqIN(x)`` of the log-mel, computed in float (the runtime input contract changes)."""
 
 
 class ScaledMeanBlock(nn.Module):
@@ -151,6 +92,79 @@ class ScaledMeanBlock(nn.Module):
         if not b.transition:
             out = out + x
         return b.out_act(out)
+
+
+@torch.no_grad()
+def _freq_dw_ranges(model: nn.Module, x: np.ndarray, q: float = 0.999) -> dict[str, np.ndarray]:
+    """Per-channel |freq_dw output| (quantile ``q`` over calibration data) of every BC-ResBlock."""
+    vals: dict[str, list[torch.Tensor]] = {}
+    hooks = []
+    for name, m in model.named_modules():
+        if _is_bcres_block(m):
+            def hook(mod, args, out, name=name):
+                vals.setdefault(name, []).append(out.abs().transpose(0, 1).reshape(out.shape[1], -1))
+            hooks.append(m.freq_dw.register_forward_hook(hook))
+    try:
+        for i in range(0, len(x), 16):
+            model(torch.from_numpy(np.asarray(x[i : i + 16], dtype=np.float32)))
+    finally:
+        for h in hooks:
+            h.remove()
+    out = {}
+    for k, v in vals.items():
+        t = torch.cat(v, dim=1)
+        t = t[:, torch.randperm(t.shape[1], generator=torch.Generator().manual_seed(0))[:200_000]]
+        out[k] = torch.quantile(t, q, dim=1).numpy()
+    return out
+
+
+class SubbandAffine(nn.Module):
+    """SubSpectralNorm in eval mode as a depthwise 1 x 1 conv over the (channel, sub-band) pairs.
+
+    Same reshape form as :class:`tinyasc.model.norm.SubSpectralNorm` (the one onnx2tf converts
+    correctly), but the per-(c, s) affine ``g * y + b`` is a conv, not BatchNorm's MUL + ADD: a
+    MUL's constant is quantized with one int8 scale for the whole vector, and SSN gains span
+    three decades after pruning (0.36 to 318 in the quick run's model), so the small ones round
+    to zero. A depthwise conv quantizes its weights per channel and requantizes once.
+    ``input_scale[c]`` is a factor its input channel ``c`` already carries (divided out of ``g``).
+    """
+
+    def __init__(self, ssn: nn.Module, input_scale: np.ndarray | None = None):
+        super().__init__()
+        bn, self.groups = ssn.bn, int(ssn.groups)
+        with torch.no_grad():
+            gain = bn.weight.double() * torch.rsqrt(bn.running_var.double() + bn.eps)
+            shift = bn.bias.double() - bn.running_mean.double() * gain
+            if input_scale is not None:
+                gain = gain / torch.as_tensor(input_scale, dtype=torch.float64).repeat_interleave(self.groups)
+            k = gain.numel()
+            self.affine = nn.Conv2d(k, k, 1, groups=k, bias=True)
+            self.affine.weight.copy_(gain.float().view(k, 1, 1, 1))
+            self.affine.bias.copy_(shift.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, f, t = x.shape
+        return self.affine(x.reshape(n, c * self.groups, f // self.groups, t)).reshape(n, c, f, t)
+
+
+@torch.no_grad()
+def equalize_subspectral(model: nn.Module, calib: np.ndarray) -> int:
+    """Every BC-ResBlock's SubSpectralNorm as :class:`SubbandAffine`, its input channels equalized (in place).
+
+    ``freq_dw``'s output channel ``c`` is multiplied by ``a_c`` and the sub-band gains by ``1 / a_c``:
+    the same function. ``a_c`` brings every channel's calibrated range to the widest one: int8
+    holds the depthwise output in one scale, and a channel whose pruned filter leaves a tiny
+    output (its SSN gain near ``1 / sqrt(eps)``) would be rounded to a few levels, then amplified.
+    """
+    n = 0
+    for name, rng in _freq_dw_ranges(model, calib).items():
+        block = model.get_submodule(name)
+        live = rng > 1e-8 * max(float(rng.max()), 1e-30)  # an all-zero (pruned) channel keeps a = 1
+        a = np.where(live, float(rng.max()) / np.where(live, rng, 1.0), 1.0)
+        block.freq_dw.weight.mul_(torch.as_tensor(a, dtype=torch.float32).view(-1, 1, 1, 1))
+        block.ssn = SubbandAffine(block.ssn, input_scale=a)
+        n += 1
+    return n
 
 
 def _is_bcres_block(m: nn.Module) -> bool:
@@ -205,131 +219,75 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
     return model, folded
 
 
-@torch.no_grad()
-def resnorm_input_stats(model: nn.Module, x: np.ndarray, *, min_std: float = 1e-3) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-frequency mean and std of every ResNorm's input over (N, C, T) of calibration data."""
-    sums: dict[str, list[torch.Tensor]] = {}
-    hooks = []
-    for name, m in model.named_modules():
-        if _is_resnorm(m):
-            def hook(mod, args, name=name):
-                t = args[0].double()
-                s = sums.setdefault(name, [torch.zeros(t.shape[2], dtype=torch.float64)] * 2 + [0])
-                s[0] = s[0] + t.sum(dim=(0, 1, 3))
-                s[1] = s[1] + (t * t).sum(dim=(0, 1, 3))
-                s[2] += t.shape[0] * t.shape[1] * t.shape[3]
-            hooks.append(m.register_forward_pre_hook(hook))
-    try:
-        model.eval()
-        for i in range(0, len(x), 16):
-            model(torch.from_numpy(np.asarray(x[i : i + 16], dtype=np.float32)))
-    finally:
-        for h in hooks:
-            h.remove()
-    out = {}
-    for name, (s1, s2, n) in sums.items():
-        mean = s1 / n
-        std = torch.sqrt(torch.clamp(s2 / n - mean * mean, min=0.0)).clamp_min(min_std)
-        out[name] = (mean.float().numpy(), std.float().numpy())
-    return out
-
-
-@torch.no_grad()
-def _resnorm_var_range(model: nn.Module, x: np.ndarray) -> dict[str, float]:
-    """Largest per-(clip, band) FreqIN variance at every ResNorm over calibration data."""
-    out: dict[str, float] = {}
-    hooks = []
-    for name, m in model.named_modules():
-        if _is_resnorm(m):
-            def hook(mod, args, name=name):
-                t = args[0]
-                c = t - t.mean(dim=(1, 3), keepdim=True)
-                out[name] = max(out.get(name, 0.0), float((c * c).mean(dim=(1, 3)).max()))
-            hooks.append(m.register_forward_pre_hook(hook))
-    try:
-        for i in range(0, len(x), 16):
-            model(torch.from_numpy(np.asarray(x[i : i + 16], dtype=np.float32)))
-    finally:
-        for h in hooks:
-            h.remove()
-    return out
+def input_resnorm(x_nchw: np.ndarray, lam: float, eps: float) -> np.ndarray:
+    """ResNorm (eq. 3) of (N, 1, F, T) log-mel in float32, as the front end computes it before quantizing."""
+    x = np.asarray(x_nchw, dtype=np.float32)
+    mu = x.mean(axis=(1, 3), keepdims=True, dtype=np.float32)
+    c = x - mu
+    var = (c * c).mean(axis=(1, 3), keepdims=True, dtype=np.float32)
+    return (c / np.sqrt(var + np.float32(eps)) + np.float32(lam) * x).astype(np.float32)
 
 
 @dataclass(frozen=True, kw_only=True)
 class FormInfo:
     form: ExportForm
     bn_folded: int
-    resnorm_prescaled: int
     max_abs_diff: float
     """Max |logit(export form) - logit(as trained)| on the check clips."""
     freq_means_scaled: int = 0
-    """BC-ResBlock frequency means rewritten as channel-equalizing depthwise convs (``dwmean``)."""
-    input_mean: np.ndarray | None = None
-    """Per-mel-bin mean subtracted before the graph (``prescale-input`` only)."""
-    input_inv_std: np.ndarray | None = None
-    """Per-mel-bin factor applied after the subtraction (``prescale-input`` only)."""
+    """BC-ResBlock frequency means rewritten as channel-equalizing depthwise convs."""
+    subspectral_equalized: int = 0
+    """SubSpectralNorms rewritten as equalized per-(channel, sub-band) depthwise convs."""
+    input_resnorm: tuple[float, float] | None = None
+    """(lambda, eps) of the input ResNorm the front end computes before quantizing (``equalized-lifted``)."""
 
     def prepare(self, x_nchw: np.ndarray) -> np.ndarray:
-        """Features as the exported graph takes them (identity unless the input affine was lifted)."""
-        if self.input_mean is None:
+        """Features as the exported graph takes them (identity unless the input ResNorm was lifted)."""
+        if self.input_resnorm is None:
             return x_nchw
-        return ((x_nchw - self.input_mean[None, None, :, None]) * self.input_inv_std[None, None, :, None]).astype(np.float32)
+        return input_resnorm(x_nchw, *self.input_resnorm)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"form": self.form.value, "bn_folded": self.bn_folded, "resnorm_prescaled": self.resnorm_prescaled,
-             "max_abs_diff_vs_as_trained": self.max_abs_diff, "freq_means_scaled": self.freq_means_scaled,
-             "input_prenorm": None}
-        if self.input_mean is not None:
-            d["input_prenorm"] = {"formula": "x' = (logmel - mean[f]) * inv_std[f], then int8-quantized",
-                                  "mean": self.input_mean.tolist(), "inv_std": self.input_inv_std.tolist()}
-        return d
+        lifted = None
+        if self.input_resnorm is not None:
+            lifted = {"lambda": self.input_resnorm[0], "eps": self.input_resnorm[1],
+                      "formula": "x'[f, t] = lambda * x[f, t] + (x[f, t] - mean_t x[f]) / sqrt(var_t x[f] + eps), "
+                                 "float32 over the whole clip, then int8-quantized"}
+        return {"form": self.form.value, "bn_folded": self.bn_folded, "max_abs_diff_vs_as_trained": self.max_abs_diff,
+                "freq_means_scaled": self.freq_means_scaled, "subspectral_equalized": self.subspectral_equalized,
+                "input_resnorm": lifted}
+
+
+def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, attr, new)
 
 
 def export_form(model: nn.Module, form: ExportForm, calib: np.ndarray, check: np.ndarray) -> tuple[nn.Module, FormInfo]:
-    """Rewrite ``model`` (eval mode) into ``form``; ``calib`` gives ResNorm statistics, ``check`` the equivalence test."""
+    """Rewrite ``model`` (eval mode) into ``form``; ``calib`` gives the ranges, ``check`` the equivalence test."""
     model = model.eval()
-    out, folded, prescaled, scaled_means = model, 0, 0, 0
+    out, folded, scaled_means, equalized, lifted = model, 0, 0, 0, None
     if form is not ExportForm.AS_TRAINED:
         out, folded = fold_batchnorm(model)  # a deep copy: the caller's model stays as trained
-    in_mean = in_inv = None
-    if form in (ExportForm.PRESCALE, ExportForm.PRESCALE_INPUT):
-        stats = resnorm_input_stats(out, calib)
-        for name, (mean, std) in stats.items():
-            parent_name, _, attr = name.rpartition(".")
-            parent = out.get_submodule(parent_name) if parent_name else out
-            old = parent.get_submodule(attr)
-            lift = form is ExportForm.PRESCALE_INPUT and name == "input_norm"
-            setattr(parent, attr, PrescaledResNorm(old.lam, old.eps, mean, std, affine_in_graph=not lift))
-            if lift:
-                in_mean, in_inv = mean.astype(np.float32), (1.0 / std).astype(np.float32)
-            prescaled += 1
-        if form is ExportForm.PRESCALE_INPUT and in_mean is None:
-            raise ValueError("prescale-input needs a ResNorm named 'input_norm' on the model input")
-    if form is ExportForm.TWO_PASS:
-        with torch.no_grad():
-            calib_vars = _resnorm_var_range(out, calib)
-        for name, vmax in calib_vars.items():
-            parent_name, _, attr = name.rpartition(".")
-            parent = out.get_submodule(parent_name) if parent_name else out
-            old = parent.get_submodule(attr)
-            # one int8 step of the variance tensor (its calibrated range / 255) as the coarse epsilon
-            setattr(parent, attr, TwoPassResNorm(old.lam, old.eps, coarse_eps=max(vmax / 255.0, old.eps)))
-            prescaled += 1
-    if form is ExportForm.DW_MEAN:
+    if form in (ExportForm.EQUALIZED, ExportForm.EQUALIZED_LIFTED):
+        equalized = equalize_subspectral(out, calib)
         for name, (rng, n_freq) in _freq_mean_ranges(out, calib).items():
-            parent_name, _, attr = name.rpartition(".")
-            parent = out.get_submodule(parent_name) if parent_name else out
             rng = np.maximum(rng, 1e-6 * max(float(rng.max()), 1e-12))
             gains = float(rng.max()) / rng  # the widest channel keeps its range, the others grow to it
-            setattr(parent, attr, ScaledMeanBlock(parent.get_submodule(attr), gains, n_freq))
+            _replace(out, name, ScaledMeanBlock(out.get_submodule(name), gains, n_freq))
             scaled_means += 1
-    info = FormInfo(form=form, bn_folded=folded, resnorm_prescaled=prescaled, freq_means_scaled=scaled_means,
-                    max_abs_diff=0.0,
-                    input_mean=in_mean, input_inv_std=in_inv)
+    if form is ExportForm.EQUALIZED_LIFTED:
+        norm = getattr(out, "input_norm", None)
+        if norm is None or not _is_resnorm(norm):
+            raise ValueError(f"export form {form.value} needs a ResNorm on the model input (norm resnorm, freqin or input-only)")
+        lifted = (norm.lam, norm.eps)
+        out.input_norm = nn.Identity()
+    info = FormInfo(form=form, bn_folded=folded, max_abs_diff=0.0, freq_means_scaled=scaled_means,
+                    subspectral_equalized=equalized, input_resnorm=lifted)
     with torch.no_grad():
         a = model(torch.from_numpy(check.astype(np.float32))).numpy()
         b = out.eval()(torch.from_numpy(info.prepare(check.astype(np.float32)))).numpy()
-    diff = float(np.abs(a - b).max())
-    info = dataclasses.replace(info, max_abs_diff=diff)
-    log.info("export form %s: %d BN folded, %d ResNorm prescaled, max |dlogit| %.2e", form.value, folded, prescaled, diff)
+    info = dataclasses.replace(info, max_abs_diff=float(np.abs(a - b).max()))
+    log.info("export form %s: %d BN folded, %d SSN equalized, %d frequency means scaled, max |dlogit| %.2e",
+             form.value, folded, equalized, scaled_means, info.max_abs_diff)
     return out, info

@@ -50,10 +50,9 @@ class PipelineProfile:
     """Training clips calibrating the int8 activations."""
     parity_clips: int | None = None
     """Evaluation clips of the parity table (None: all)."""
-    export_form: str = "fold"
-    """``asc-export --form``: ``fold`` (BatchNorm folded) or ``dwmean`` (also each block's frequency mean as a
-    channel-equalized depthwise conv: +3 to +10 points int8 agreement without in-network ResNorm, about
-    twice ASC-1's non-zero bytes; see docs/export.md)."""
+    export_form: str = "equalized"
+    """``asc-export --form`` (:class:`tinyasc.export.export_form.ExportForm`): ``equalized`` keeps the graph's
+    log-mel input, which the firmware's C front end produces; see docs/export.md for what each form buys."""
     firmware_golden: int = 8
     """Evaluation clips run through the host firmware build against TFLite Micro."""
     targets: tuple[Target, ...] = (Target.CORTEX_M4, Target.CORTEX_M7, Target.CORTEX_M55)
@@ -91,7 +90,7 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     ProfileName.QUICK: PipelineProfile(
         name="quick", synth_scale="small", teacher_model="bcresnet_asc", teacher_overrides={"base_channels": 20},
         teacher_epochs=15, student_model="bcresnet_asc_1", student_overrides={"norm": "input-only"},
-        student_epochs=15, compress_epochs=6, sparsity=0.5, calib_clips=100, parity_clips=300, export_form="dwmean",
+        student_epochs=15, compress_epochs=6, sparsity=0.5, calib_clips=100, parity_clips=300, export_form="equalized",
         firmware_golden=4,
     ),
     # CI's end-to-end check on `tiny` data: every stage and gate, one epoch each.
