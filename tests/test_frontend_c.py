@@ -392,3 +392,38 @@ def test_streaming_emits_each_frame_when_its_window_is_complete(tiny_front, tmp_
     got = [int(v) for v in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()]
     # the full clip completes every frame without finish(); the state is the window of int16 history
     assert got == [0, 1, 1, 2, cfg.n_frames, cfg.n_frames, 2 * cfg.win_length + 8]
+
+
+def test_input_resnorm_front_end_matches_the_lifted_contract(tiny_front, tmp_path):
+    """``input_resnorm``: the int8 output is quantize(lambda * x + FreqIN(x)) of the clip's log-mel.
+
+    Tolerance as for the plain front end, in int8 steps: the C statistics are one pass of shifted
+    float32 sums (numpy's are pairwise), so a few elements sit one rounding boundary away.
+    """
+    from tinyasc.contract import input_resnorm
+    from tinyasc.qmath import quantize
+
+    cfg, pcms, refs, _ = tiny_front
+    lam, eps = 0.1, 1e-5
+    normed = input_resnorm(refs, lam, eps)
+    lo, hi = float(normed.min()), float(normed.max())
+    scale = (hi - lo) / 255.0
+    zp = int(round(-128 - lo / scale))
+    art = fe.write_frontend(cfg, scale, zp, tmp_path, input_resnorm=(lam, eps))
+    assert fe.FrontendArtifact.load(tmp_path).input_resnorm == (lam, eps)
+    fe.build_frontend_host(art)
+    diffs, n = 0, 0
+    for pcm, ref in zip(pcms, normed):
+        _, q = fe.run_frontend_host(art, pcm)
+        rq = quantize(ref, art.input_scale, art.input_zero_point)
+        d = np.abs(q.astype(int) - rq.astype(int))
+        assert d.max() <= 1
+        diffs, n = diffs + int((d > 0).sum()), n + d.size
+    assert diffs / n <= 1e-3, diffs / n
+    # and the normalization did happen: per band, minus the shortcut, zero mean and unit variance over frames
+    z = (q.astype(np.float64) - art.input_zero_point) * art.input_scale - lam * refs[-1]
+    assert np.abs(z.mean(axis=1)).max() < 0.05 and np.abs(z.std(axis=1) - 1).max() < 0.05
+    with pytest.raises(ValueError, match="streaming"):
+        fe.run_frontend_stream_host(art, pcms[0], 512)
+    with pytest.raises(ValueError, match="lambda"):
+        fe.write_frontend(cfg, scale, zp, tmp_path / "bad", input_resnorm=(0.1, 0.0))

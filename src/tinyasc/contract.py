@@ -218,6 +218,70 @@ class Checkpoint:
             raise InputError(path, f"checkpoint contract incomplete ({exc})") from None
 
 
+TFLITE_CONTRACT_KEY = "tinyasc.contract"
+"""Name of the TFLite metadata entry holding a :class:`DeployedContract` as JSON."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployedContract:
+    """What a deployed model needs from the runtime around it, carried inside the ``.tflite``.
+
+    The ``asc-export`` writes it as TFLite metadata (TFLite Micro ignores metadata); the
+    firmware simulator reads it to build the front end, instead of guessing from the input shape.
+    """
+
+    feature_config: FeatureConfig
+    """Log-mel front end the model was trained on."""
+    labels: tuple[str, ...]
+    """Class names in output order."""
+    input_resnorm: tuple[float, float] | None = None
+    """(lambda, eps) when the model input is :func:`input_resnorm` of the log-mel (lifted export form)."""
+
+    def to_json(self) -> bytes:
+        return json.dumps({"schema": "tinyasc-deployed-contract/1", "feature_config": self.feature_config.to_dict(),
+                           "labels": list(self.labels),
+                           "input_resnorm": None if self.input_resnorm is None else list(self.input_resnorm)},
+                          sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "DeployedContract":
+        d = json.loads(data.decode("utf-8"))
+        if d.get("schema") != "tinyasc-deployed-contract/1":
+            raise ValueError(f"unknown contract schema {d.get('schema')!r}")
+        rn = d.get("input_resnorm")
+        return cls(feature_config=FeatureConfig.from_dict(d["feature_config"]), labels=tuple(d["labels"]),
+                   input_resnorm=None if rn is None else (float(rn[0]), float(rn[1])))
+
+
+def read_deployed_contract(tflite_bytes: bytes) -> DeployedContract | None:
+    """The :class:`DeployedContract` in a ``.tflite`` file's metadata, or None (not exported by tinyasc)."""
+    import tflite
+
+    model = tflite.Model.GetRootAsModel(tflite_bytes, 0)
+    for i in range(model.MetadataLength()):
+        md = model.Metadata(i)
+        if md.Name() is not None and md.Name().decode() == TFLITE_CONTRACT_KEY:
+            return DeployedContract.from_json(model.Buffers(md.Buffer()).DataAsNumpy().tobytes())
+    return None
+
+
+def input_resnorm(x: Any, lam: float, eps: float) -> Any:
+    """ResNorm (paper eq. 3) over the last axis (frames) of float32 log-mel, per mel bin.
+
+    ``lam * x + (x - mean_t x) / sqrt(var_t x + eps)``, biased variance: the model's input
+    ResNorm for a single-channel input (FreqIN's mean over channels and time is a mean over
+    time). This is what a model exported with its input ResNorm lifted out of the int8 graph
+    (``asc-export --form equalized-lifted``) expects from the front end, before quantization.
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float32)
+    mu = x.mean(axis=-1, keepdims=True, dtype=np.float32)
+    c = x - mu
+    var = (c * c).mean(axis=-1, keepdims=True, dtype=np.float32)
+    return (c / np.sqrt(var + np.float32(eps)) + np.float32(lam) * x).astype(np.float32)
+
+
 def device_of(filename: str) -> str:
     """Device id from a TAU file name: the last dash field of the stem (``...-0-a.wav`` -> ``a``)."""
     stem = Path(filename).stem

@@ -24,7 +24,30 @@ def main() -> int:
         output_quant_dtype="int8",
         non_verbose=True,
     )
+    if args.get("metadata"):
+        from pathlib import Path
+
+        for path in sorted(Path(args["out"]).glob("*.tflite")):
+            add_metadata(path, {k: v.encode("latin-1") for k, v in args["metadata"].items()})
     return 0
+
+
+def add_metadata(path, entries: dict[str, bytes]) -> None:
+    """Append ``entries`` to the flatbuffer's metadata (name -> new buffer), rewriting the file."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(path.read_bytes()))
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode() not in entries]
+    for name, data in entries.items():
+        buf = schema.BufferT()
+        buf.data = list(data)
+        model.buffers.append(buf)
+        md = schema.MetadataT()
+        md.name = name
+        md.buffer = len(model.buffers) - 1
+        model.metadata.append(md)
+    path.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
 
 
 if __name__ == "__main__":

@@ -52,10 +52,16 @@ def _summary(text: str) -> str:
     return (lines[-1][:300] if lines else "no output")
 
 
-def convert(onnx_path: Path, calib_nhwc: Path, work_dir: Path, log_path: Path, *, input_name: str = "input") -> ConvertedFiles:
-    """Convert with ``onnx2tf.convert(..., output_integer_quantized_tflite=True, quant_type='per-channel')``."""
+def convert(onnx_path: Path, calib_nhwc: Path, work_dir: Path, log_path: Path, *, input_name: str = "input",
+            metadata: dict[str, bytes] | None = None) -> ConvertedFiles:
+    """Convert with ``onnx2tf.convert(..., output_integer_quantized_tflite=True, quant_type='per-channel')``.
+
+    ``metadata``: entries added to every written ``.tflite`` (TFLite ``Model.metadata``, which
+    interpreters ignore), in the same child process, which has TensorFlow imported anyway.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
-    args = {"onnx": str(onnx_path), "calib": str(calib_nhwc), "out": str(work_dir), "input_name": input_name}
+    args = {"onnx": str(onnx_path), "calib": str(calib_nhwc), "out": str(work_dir), "input_name": input_name,
+            "metadata": {k: v.decode("latin-1") for k, v in (metadata or {}).items()}}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     with open(log_path, "w", encoding="utf-8") as fh:
         proc = subprocess.run(

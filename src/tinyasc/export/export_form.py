@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from tinyasc.contract import input_resnorm
+
 log = logging.getLogger(__name__)
 
 
@@ -219,15 +221,6 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
     return model, folded
 
 
-def input_resnorm(x_nchw: np.ndarray, lam: float, eps: float) -> np.ndarray:
-    """ResNorm (eq. 3) of (N, 1, F, T) log-mel in float32, as the front end computes it before quantizing."""
-    x = np.asarray(x_nchw, dtype=np.float32)
-    mu = x.mean(axis=(1, 3), keepdims=True, dtype=np.float32)
-    c = x - mu
-    var = (c * c).mean(axis=(1, 3), keepdims=True, dtype=np.float32)
-    return (c / np.sqrt(var + np.float32(eps)) + np.float32(lam) * x).astype(np.float32)
-
-
 @dataclass(frozen=True, kw_only=True)
 class FormInfo:
     form: ExportForm
@@ -245,6 +238,8 @@ class FormInfo:
         """Features as the exported graph takes them (identity unless the input ResNorm was lifted)."""
         if self.input_resnorm is None:
             return x_nchw
+        if x_nchw.shape[1] != 1:
+            raise ValueError(f"the lifted input ResNorm takes a single-channel input, got {x_nchw.shape}")
         return input_resnorm(x_nchw, *self.input_resnorm)
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinyasc import atomic
-from tinyasc.contract import Checkpoint
+from tinyasc.contract import TFLITE_CONTRACT_KEY, Checkpoint, DeployedContract
 from tinyasc.errors import InputError
 from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.convert import ConversionError, convert
@@ -237,7 +237,10 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         t = time.perf_counter()
         log_path = tmp / "onnx2tf.log"
         try:
-            files = convert(onnx_path, calib_path, work / "onnx2tf", log_path)
+            contract = DeployedContract(feature_config=ckpt.feature_config, labels=tuple(ckpt.labels),
+                                        input_resnorm=form_info.input_resnorm)
+            files = convert(onnx_path, calib_path, work / "onnx2tf", log_path,
+                            metadata={TFLITE_CONTRACT_KEY: contract.to_json()})
         except ConversionError as err:
             _write_log_only(out_dir, log_path, onnx_path, config.force)
             raise InputError(checkpoint, f"onnx2tf failed: {err.summary} (full log: {out_dir / 'onnx2tf.log'})") from None

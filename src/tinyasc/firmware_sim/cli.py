@@ -51,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         build_host(args.out, cc=args.cc)
         print(f"built {args.out}/build/tinyasc_host")
         return 0
+    from tinyasc.contract import read_deployed_contract
+
+    contract = read_deployed_contract(Path(args.model).read_bytes())
     inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=args.golden,
-                         dataset=args.dataset, limit=args.limit)
+                         dataset=args.dataset, limit=args.limit,
+                         input_resnorm=None if contract is None else contract.input_resnorm)
     res = check_parity(art, inputs, debug_layers=args.debug_layers, cc=args.cc)
     art.parity = res.to_json()
     report.write_report(art)

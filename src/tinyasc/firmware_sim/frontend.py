@@ -172,6 +172,9 @@ class FrontendArtifact:
     """Non-zero span weights stored for the filterbank (dense would be n_mels x (n_fft/2+1))."""
     run_sources: tuple[str, ...] = ()
     """With a golden clip: ``frontend_run.c`` + the clip, defining ``tinyasc_frontend_run(void)``."""
+    input_resnorm: tuple[float, float] | None = None
+    """(lambda, eps): the model input is the clip's ResNorm of the log-mel, not the log-mel
+    (:func:`tinyasc.contract.input_resnorm`; a model exported with ``--form equalized-lifted``)."""
 
     @property
     def output_shape(self) -> tuple[int, int]:
@@ -189,6 +192,7 @@ class FrontendArtifact:
             sources=list(self.sources),
             headers=list(self.headers),
             run_sources=list(self.run_sources),
+            input_resnorm=None if self.input_resnorm is None else list(self.input_resnorm),
             output_bytes_int8=self.feature_config.n_mels * self.feature_config.n_frames,
         )
         return d
@@ -224,6 +228,7 @@ class FrontendArtifact:
             scratch_bytes=int(d["scratch_bytes"]),
             mel_weights=int(d["mel_weights"]),
             run_sources=tuple(d.get("run_sources", ())),
+            input_resnorm=None if d.get("input_resnorm") is None else tuple(float(v) for v in d["input_resnorm"]),
         )
 
 
@@ -238,8 +243,13 @@ def _c_array(ctype: str, name: str, values: np.ndarray, fmt, per_line: int = 8) 
     return f"const {ctype} {name}[{len(items)}] = {{\n    {body}\n}};\n"
 
 
-def _validate(cfg: FeatureConfig, scale: float, zero_point: int, pad_mode: PadMode) -> None:
+def _validate(cfg: FeatureConfig, scale: float, zero_point: int, pad_mode: PadMode,
+              input_resnorm: tuple[float, float] | None = None) -> None:
     n = cfg.n_fft
+    if input_resnorm is not None:
+        lam, eps = (float(v) for v in input_resnorm)
+        if not (np.isfinite(lam) and lam >= 0 and np.isfinite(eps) and eps > 0):
+            raise ValueError(f"input ResNorm needs lambda >= 0 and eps > 0, got {input_resnorm}")
     if n < 16 or n & (n - 1):
         raise ValueError(f"n_fft={n}: the C real FFT needs a power of two >= 16")
     if cfg.power != 2.0:
@@ -265,8 +275,13 @@ def write_frontend(
     layout: InputLayout = InputLayout.MEL_MAJOR,
     pad_mode: PadMode = PadMode.CONSTANT,
     golden_pcm: np.ndarray | None = None,
+    input_resnorm: tuple[float, float] | None = None,
 ) -> FrontendArtifact:
     """Generate the tables for ``feature_config`` and copy the C front end into ``out_dir``.
+
+    ``input_resnorm = (lambda, eps)``: the int8 output is the clip's input ResNorm of the
+    log-mel (two passes over the frames; no streaming API), for a model exported with
+    ``--form equalized-lifted``.
 
     ``golden_pcm`` (int16, or float audio): also write it as a ``const`` array plus
     ``frontend_run.c``, whose ``tinyasc_frontend_run(void)`` turns it into the int8 model input
@@ -274,7 +289,7 @@ def write_frontend(
     """
     cfg = feature_config
     layout, pad_mode = InputLayout(layout), PadMode(pad_mode)
-    _validate(cfg, input_scale, input_zero_point, pad_mode)
+    _validate(cfg, input_scale, input_zero_point, pad_mode, input_resnorm)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -313,6 +328,9 @@ def write_frontend(
 #define TINYASC_FE_SCRATCH_FLOATS {cfg.n_fft}
 #define TINYASC_FE_N_MEL_WEIGHTS {weights.size}
 #define TINYASC_FE_TABLE_BYTES {table_bytes}
+#define TINYASC_FE_INPUT_RESNORM {int(input_resnorm is not None)}
+#define TINYASC_FE_RESNORM_LAMBDA {_c_float(input_resnorm[0] if input_resnorm else 0.0)}
+#define TINYASC_FE_RESNORM_EPS {_c_float(input_resnorm[1] if input_resnorm else 1.0)}
 
 extern const float tinyasc_fe_window_half[{window.size}];
 extern const float tinyasc_fe_cos_quarter[{cosq.size}];
@@ -379,6 +397,7 @@ extern const float tinyasc_fe_mel_weights[{weights.size}];
         scratch_bytes=4 * cfg.n_fft,
         mel_weights=int(weights.size),
         run_sources=run_sources,
+        input_resnorm=None if input_resnorm is None else (float(input_resnorm[0]), float(input_resnorm[1])),
     )
     art.save()
     log.info(
@@ -395,11 +414,13 @@ def write_frontend_for_model(
     *,
     pad_mode: PadMode = PadMode.CONSTANT,
     golden_pcm: np.ndarray | None = None,
+    input_resnorm: tuple[float, float] | None = None,
 ) -> FrontendArtifact:
     """The front end for a read int8 model (:class:`~tinyasc.firmware_sim.graph.Graph`).
 
     Scale, zero point and layout come from the model's input tensor; a float or
     wrongly-shaped input is an :class:`InputError` naming the model file.
+    ``input_resnorm`` as in :func:`write_frontend` (the export report's ``export_form.input_resnorm``).
     """
     t = graph.tensors[graph.inputs[0]]
     if t.dtype != "INT8" or not t.quantized:
@@ -412,7 +433,8 @@ def write_frontend_for_model(
         raise InputError(graph.path, err.problem) from None
     scale, zero_point = t.q()
     return write_frontend(
-        feature_config, scale, zero_point, out_dir, layout=layout, pad_mode=pad_mode, golden_pcm=golden_pcm
+        feature_config, scale, zero_point, out_dir, layout=layout, pad_mode=pad_mode, golden_pcm=golden_pcm,
+        input_resnorm=input_resnorm,
     )
 
 
@@ -432,7 +454,7 @@ def build_frontend_host(artifact: FrontendArtifact, *, cc: str | None = None, ex
     exe = d / HOST_BINARY
     cmd = [compiler, *CFLAGS, *extra_flags, "-I", str(d), *(str(d / s) for s in (*artifact.sources, HOST_MAIN))]
     with atomic_path(exe) as tmp:
-        proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+        proc = subprocess.run([*cmd, "-o", str(tmp), "-lm"], capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"front end build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
         os.chmod(tmp, 0o755)
@@ -483,6 +505,8 @@ def run_frontend_stream_host(
     0..2000, seed ``-chunk``), then finished -> int8 input (n_mels, n_frames)."""
     if artifact.pad_mode is PadMode.REFLECT:
         raise ValueError("the streaming front end supports constant (zero) padding only")
+    if artifact.input_resnorm is not None:
+        raise ValueError("no streaming front end with the input ResNorm: it needs the whole clip's statistics first")
     exe = exe or artifact.out_dir / HOST_BINARY
     rows, cols = artifact.output_shape
     with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:

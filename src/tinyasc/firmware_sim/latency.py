@@ -809,12 +809,16 @@ def _frontend_sources(tflite_path: Path, out: Path) -> tuple[tuple[Path, ...], t
         from tinyasc.firmware_sim.frontend import write_frontend_for_model
         from tinyasc.firmware_sim.reader import read_tflite
 
+        from tinyasc.contract import read_deployed_contract
+
         graph = read_tflite(tflite_path)
-        cfg = feature_config_for_input(graph.tensors[graph.inputs[0]].shape)
+        contract = read_deployed_contract(Path(tflite_path).read_bytes())
+        cfg = contract.feature_config if contract else feature_config_for_input(graph.tensors[graph.inputs[0]].shape)
         if cfg.n_frames != [d for d in graph.tensors[graph.inputs[0]].shape if d != 1][1]:
             return (), (), "input frames do not match the paper's hop"
         pcm = (np.random.default_rng(0).normal(size=cfg.clip_samples) * 3000).astype(np.int16)
-        fe = write_frontend_for_model(graph, cfg, out, golden_pcm=pcm)
+        fe = write_frontend_for_model(graph, cfg, out, golden_pcm=pcm,
+                                      input_resnorm=contract.input_resnorm if contract else None)
     except (InputError, ValueError, ImportError) as err:
         log.info("front end not measured: %s", err)
         return (), (), str(err)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyasc.contract import input_resnorm as resnorm_features
 from tinyasc.qmath import quantize
 from tinyasc.errors import InputError
 
@@ -60,12 +61,15 @@ class ParityResult:
 
 
 def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden: Path | None = None,
-                dataset: Path | None = None, limit: int = 16) -> np.ndarray:
+                dataset: Path | None = None, limit: int = 16,
+                input_resnorm: tuple[float, float] | None = None) -> np.ndarray:
     """Golden int8 inputs ``(N, *input_shape)`` from an ``.npz``/``.npy`` or a directory of ``.npy``.
 
     An ``.npz`` may hold int8 ``inputs`` (used as is) or float ``features`` (quantized with the
     model's input scale and zero point); a ``.npy`` or a dataset directory holds feature arrays,
     one input or a batch per file (files of another size, e.g. labels, are skipped).
+    Float log-mel features of a model whose contract lifts the input ResNorm out of the graph
+    (``input_resnorm = (lambda, eps)``, from the ``.tflite``'s contract) are normalized first.
     """
     size = int(np.prod(input_shape))
     arrays: list[np.ndarray] = []
@@ -111,6 +115,9 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
         if a.dtype == np.int8:
             out.append(a.reshape(input_shape))
         else:
+            if input_resnorm is not None:  # (mels, frames): the model input is mel-major (NHWC 1 x F x T x 1)
+                dims = [d for d in input_shape if d != 1]
+                a = resnorm_features(np.asarray(a, np.float32).reshape(dims), *input_resnorm)
             out.append(quantize(a, scale, zero_point).reshape(input_shape))
     return np.stack(out)
 

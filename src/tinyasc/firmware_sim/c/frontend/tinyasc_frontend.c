@@ -9,6 +9,9 @@
 #include "tinyasc_frontend.h"
 
 #include <string.h>
+#if TINYASC_FE_INPUT_RESNORM
+#include <math.h> /* sqrtf: one VSQRT.F32 on a Cortex-M4F/M7/M55 */
+#endif
 
 #define FE_N TINYASC_FE_N_FFT
 #define FE_M (TINYASC_FE_N_FFT / 2)      /* complex FFT size */
@@ -333,6 +336,59 @@ int8_t tinyasc_frontend_quantize(float x)
     return (int8_t)(r > 127 ? 127 : (r < -128 ? -128 : r));
 }
 
+#if TINYASC_FE_INPUT_RESNORM
+/* Per-band statistics of the clip's log-mel over its frames (static RAM, 3 x n_mels floats):
+ * sums of x - x[b][0] (the first frame as shift keeps the variance free of cancellation). */
+static float fe_rn_shift[TINYASC_FE_N_MELS];
+static float fe_rn_sum[TINYASC_FE_N_MELS];
+static float fe_rn_sq[TINYASC_FE_N_MELS];
+
+void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std)
+{
+    float *mel = scratch + FE_M + 1;
+    const float inv_t = 1.0f / (float)TINYASC_FE_N_FRAMES;
+    int t, b;
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+            float d;
+            if (t == 0) {
+                fe_rn_shift[b] = mel[b];
+                fe_rn_sum[b] = 0.0f;
+                fe_rn_sq[b] = 0.0f;
+            }
+            d = mel[b] - fe_rn_shift[b];
+            fe_rn_sum[b] += d;
+            fe_rn_sq[b] += d * d;
+        }
+    }
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        const float m = fe_rn_sum[b] * inv_t;
+        float var = fe_rn_sq[b] * inv_t - m * m;
+        if (var < 0.0f) {
+            var = 0.0f;
+        }
+        mean[b] = fe_rn_shift[b] + m;
+        std[b] = sqrtf(var + TINYASC_FE_RESNORM_EPS);
+    }
+}
+
+void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out)
+{
+    /* two passes over the frames: statistics, then normalize and quantize (no float clip held) */
+    float *mel = scratch + FE_M + 1;
+    float *mean = fe_rn_sum, *std = fe_rn_sq; /* overwritten in place once the sums are used */
+    int t, b;
+    tinyasc_frontend_resnorm_stats(pcm, n_samples, scratch, mean, std);
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+            const float y = (mel[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * mel[b];
+            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(y);
+        }
+    }
+}
+#else
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out)
 {
     float *mel = scratch + FE_M + 1;
@@ -344,10 +400,11 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
         }
     }
 }
+#endif
 
 /* ------------------------------------------------------------------------------ streaming */
 
-#if !TINYASC_FE_PAD_REFLECT
+#if !TINYASC_FE_PAD_REFLECT && !TINYASC_FE_INPUT_RESNORM
 void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
 {
     memset(st, 0, sizeof(*st));
@@ -413,4 +470,4 @@ int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, 
     }
     return st->next_frame;
 }
-#endif /* !TINYASC_FE_PAD_REFLECT */
+#endif /* !TINYASC_FE_PAD_REFLECT && !TINYASC_FE_INPUT_RESNORM */

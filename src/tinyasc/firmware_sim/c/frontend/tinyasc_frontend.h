@@ -48,10 +48,22 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
  * quotient x / scale, plus the zero point, saturated to [-128, 127]. */
 int8_t tinyasc_frontend_quantize(float x);
 
-/* Whole clip straight to the int8 model input (no float spectrogram is held). */
+/* Whole clip straight to the int8 model input (no float spectrogram is held). With
+ * TINYASC_FE_INPUT_RESNORM (a model exported with its input ResNorm lifted out of the graph) the
+ * input is, per mel band b over the clip's frames t, in float,
+ *     x'[b][t] = LAMBDA * x[b][t] + (x[b][t] - mean_t x[b]) / sqrt(var_t x[b] + EPS)
+ * computed in two passes over the frames (statistics, then normalize and quantize): twice the
+ * front end's compute, 3 x n_mels floats of static RAM, no float spectrogram held. */
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out);
 
-/* Streaming: feed the clip in chunks as the microphone delivers them (any sizes); each frame is
+#if TINYASC_FE_INPUT_RESNORM
+/* The first pass alone: per-band mean and sqrt(var + EPS) of the clip's log-mel (n_mels each). */
+void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std);
+#endif
+
+#if !TINYASC_FE_INPUT_RESNORM
+/* Streaming (not with TINYASC_FE_INPUT_RESNORM, which needs the whole clip's statistics before the
+ * first frame is quantized): feed the clip in chunks as the microphone delivers them (any sizes); each frame is
  * computed as soon as its window is complete and written, quantized, into the model input.
  * RAM: this state (a window of int16 history) + the scratch + the output, instead of the whole
  * clip's PCM (320 KB for 10 s). The output is bit-identical to tinyasc_frontend_quantized on the
@@ -70,6 +82,7 @@ int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm
 /* End of a short clip: the missing samples are zeros (the clip is zero-padded), every remaining
  * frame is written. Returns TINYASC_FE_N_FRAMES. */
 int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, int8_t *out);
+#endif /* !TINYASC_FE_INPUT_RESNORM */
 
 #ifdef __cplusplus
 }
