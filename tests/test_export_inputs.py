@@ -185,3 +185,12 @@ def test_equalized_form_graph_structure_and_equalized_ranges(tmp_path):
         y = blk.freq_dw(h)
         q = torch.quantile(y.abs().transpose(0, 1).reshape(y.shape[1], -1), 0.999, dim=1)
         assert float(q.min() / q.max()) > 0.9
+
+
+def test_paired_accuracy_drop_stderr_from_discordant_pairs():
+    labels = np.zeros(100, int)
+    a = np.zeros(100, int)  # all right
+    b = a.copy()
+    b[:4] = 1  # 4 clips right only for a, none only for b: sqrt(4 - 16/100) / 100
+    assert pipeline._paired_drop_stderr(labels, a, b) == pytest.approx(np.sqrt(3.84) / 100)
+    assert pipeline._paired_drop_stderr(labels, a, a) == 0.0

@@ -177,6 +177,17 @@ def parity_stats(ref_logits: np.ndarray, int8_codes: np.ndarray, out_scale: floa
             "logit_err_steps_p99": float(np.percentile(steps, 99)), "n_clips": int(len(ref_logits))}
 
 
+def _paired_drop_stderr(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> float:
+    """Standard error of ``acc(a) - acc(b)`` on the same clips, from the discordant pairs.
+
+    With ``b`` clips right only for ``a`` and ``c`` right only for ``b`` out of ``n``:
+    ``sqrt(b + c - (b - c)**2 / n) / n``. A drop gate tighter than about two of these is noise.
+    """
+    ra, rb = pred_a == labels, pred_b == labels
+    n, b, c = len(labels), int((ra & ~rb).sum()), int((~ra & rb).sum())
+    return float(np.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n) if n else 0.0
+
+
 def _gate(name: str, value: Any, threshold: Any, passed: bool, detail: str = "") -> dict[str, Any]:
     return {"name": name, "value": value, "threshold": threshold, "passed": bool(passed), "detail": detail}
 
@@ -317,6 +328,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         ref = int8_vs_pt["int8_litert_ref"]
         gated_agreement = ref["top1_agreement"] if config.gate_margin_steps == 0 else ref["top1_agreement_resolvable"]
         drop = accuracy["pytorch"]["overall"] - accuracy["int8_litert_ref"]["overall"]
+        drop_se = _paired_drop_stderr(labels, logits_pt.argmax(1), codes_ref.argmax(1))
         gates = [
             _gate("export_form_vs_as_trained", form_check["max_abs_diff"], form_check["tolerance"], form_check["passed"],
                   "max |dlogit|, PyTorch export form vs model as trained"),
@@ -329,7 +341,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
                   f"top-1 margin >= {config.gate_margin_steps:g} output steps (all clips: {ref['top1_agreement']:.4f}; "
                   f"output rounding alone allows {ref['output_rounding_ceiling']:.4f})"),
             _gate("accuracy_drop", drop, config.gate_accuracy_drop, drop <= config.gate_accuracy_drop + 1e-12,
-                  "PyTorch overall - int8 overall"),
+                  f"PyTorch overall - int8 overall (standard error of the paired difference: {drop_se:.4f})"),
             _gate("c_array_roundtrip", roundtrip, True, roundtrip),
         ]
         if nz_bytes is not None:
@@ -351,7 +363,8 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
             "int8": {"file": INT8_NAME, "bytes": len(data), **graph.to_dict(), "violations": violations,
                      "tflm_arena_bytes": arena, "tflm_vs_litert_ref_max_code_diff": tflm_vs_ref},
             "c_array": {"files": ["model_int8.h", "model_int8.c"], "symbol": f"g_{ident}", "roundtrip_identical": roundtrip},
-            "parity": {"accuracy": accuracy, "int8_vs_pytorch": int8_vs_pt, "accuracy_drop": drop},
+            "parity": {"accuracy": accuracy, "int8_vs_pytorch": int8_vs_pt, "accuracy_drop": drop,
+                       "accuracy_drop_stderr": drop_se},
             "int16_activations": int16,
             "audit": audit_dict,
             "debug_layers": layers,
