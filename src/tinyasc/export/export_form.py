@@ -97,15 +97,20 @@ class ScaledMeanBlock(nn.Module):
 
 
 @torch.no_grad()
-def _freq_dw_ranges(model: nn.Module, x: np.ndarray, q: float = 0.999) -> dict[str, np.ndarray]:
-    """Per-channel |freq_dw output| (quantile ``q`` over calibration data) of every BC-ResBlock."""
+def _block_channel_ranges(model: nn.Module, x: np.ndarray, attr: str, reduce_freq: bool,
+                          q: float = 0.999) -> dict[str, tuple[np.ndarray, int]]:
+    """Per-channel quantile ``q`` of |output of ``block.<attr>``| over calibration data, for every
+    BC-ResBlock, with the output's frequency size; ``reduce_freq`` takes the mean over frequency first."""
     vals: dict[str, list[torch.Tensor]] = {}
+    nf: dict[str, int] = {}
     hooks = []
     for name, m in model.named_modules():
         if _is_bcres_block(m):
             def hook(mod, args, out, name=name):
-                vals.setdefault(name, []).append(out.abs().transpose(0, 1).reshape(out.shape[1], -1))
-            hooks.append(m.freq_dw.register_forward_hook(hook))
+                v = out.mean(dim=2) if reduce_freq else out
+                vals.setdefault(name, []).append(v.abs().transpose(0, 1).reshape(v.shape[1], -1))
+                nf[name] = out.shape[2]
+            hooks.append(getattr(m, attr).register_forward_hook(hook))
     try:
         for i in range(0, len(x), 16):
             model(torch.from_numpy(np.asarray(x[i : i + 16], dtype=np.float32)))
@@ -114,9 +119,9 @@ def _freq_dw_ranges(model: nn.Module, x: np.ndarray, q: float = 0.999) -> dict[s
             h.remove()
     out = {}
     for k, v in vals.items():
-        t = torch.cat(v, dim=1)
+        t = torch.cat(v, dim=1)  # torch.quantile takes at most 16M elements: a fixed random subset
         t = t[:, torch.randperm(t.shape[1], generator=torch.Generator().manual_seed(0))[:200_000]]
-        out[k] = torch.quantile(t, q, dim=1).numpy()
+        out[k] = (torch.quantile(t, q, dim=1).numpy(), nf[k])
     return out
 
 
@@ -159,7 +164,7 @@ def equalize_subspectral(model: nn.Module, calib: np.ndarray) -> int:
     output (its SSN gain near ``1 / sqrt(eps)``) would be rounded to a few levels, then amplified.
     """
     n = 0
-    for name, rng in _freq_dw_ranges(model, calib).items():
+    for name, (rng, _) in _block_channel_ranges(model, calib, "freq_dw", reduce_freq=False).items():
         block = model.get_submodule(name)
         live = rng > 1e-8 * max(float(rng.max()), 1e-30)  # an all-zero (pruned) channel keeps a = 1
         a = np.where(live, float(rng.max()) / np.where(live, rng, 1.0), 1.0)
@@ -171,28 +176,6 @@ def equalize_subspectral(model: nn.Module, calib: np.ndarray) -> int:
 
 def _is_bcres_block(m: nn.Module) -> bool:
     return all(hasattr(m, a) for a in ("freq_dw", "ssn", "time_dw", "time_pw", "out_act", "transition"))
-
-
-@torch.no_grad()
-def _freq_mean_ranges(model: nn.Module, x: np.ndarray, q: float = 0.999) -> dict[str, tuple[np.ndarray, int]]:
-    """Per-channel |mean over frequency| (quantile ``q``) of every BC-ResBlock's f2, and F."""
-    vals: dict[str, list[torch.Tensor]] = {}
-    nf: dict[str, int] = {}
-    hooks = []
-    for name, m in model.named_modules():
-        if _is_bcres_block(m):
-            def hook(mod, args, out, name=name):
-                m_ = out.mean(dim=2)  # (N, C, T): f2 is the SubSpectralNorm output
-                vals.setdefault(name, []).append(m_.abs().transpose(0, 1).reshape(m_.shape[1], -1))
-                nf[name] = out.shape[2]
-            hooks.append(m.ssn.register_forward_hook(hook))
-    try:
-        for i in range(0, len(x), 16):
-            model(torch.from_numpy(np.asarray(x[i : i + 16], dtype=np.float32)))
-    finally:
-        for h in hooks:
-            h.remove()
-    return {k: (torch.quantile(torch.cat(v, dim=1), q, dim=1).numpy(), nf[k]) for k, v in vals.items()}
 
 
 def _is_resnorm(m: nn.Module) -> bool:
@@ -266,7 +249,8 @@ def export_form(model: nn.Module, form: ExportForm, calib: np.ndarray, check: np
         out, folded = fold_batchnorm(model)  # a deep copy: the caller's model stays as trained
     if form in (ExportForm.EQUALIZED, ExportForm.EQUALIZED_LIFTED):
         equalized = equalize_subspectral(out, calib)
-        for name, (rng, n_freq) in _freq_mean_ranges(out, calib).items():
+        # f2 is the SubSpectralNorm output: its per-channel |mean over frequency|
+        for name, (rng, n_freq) in _block_channel_ranges(out, calib, "ssn", reduce_freq=True).items():
             rng = np.maximum(rng, 1e-6 * max(float(rng.max()), 1e-12))
             gains = float(rng.max()) / rng  # the widest channel keeps its range, the others grow to it
             _replace(out, name, ScaledMeanBlock(out.get_submodule(name), gains, n_freq))

@@ -290,11 +290,13 @@ def _sections(s: RunSummary) -> list[tuple[str, str]]:
     if s.export:
         rows = []
         for backend, st in ((s.export.get("parity") or {}).get("int8_vs_pytorch") or {}).items():
-            rows.append([backend, _num(st.get("top1_agreement")), _num(st.get("logit_err_steps_max")),
-                         _num(st.get("logit_err_steps_mean")), _num(st.get("n_clips"))])
+            rows.append([backend, _num(st.get("top1_agreement")), _num(st.get("top1_agreement_resolvable")),
+                         _num(st.get("resolvable_fraction")), _num(st.get("output_rounding_ceiling")),
+                         _num(st.get("logit_err_steps_max")), _num(st.get("logit_err_steps_mean")), _num(st.get("n_clips"))])
         if rows:
             out.append(("Parity of the int8 model with PyTorch", markdown_table(
-                ["interpreter", "top-1 agreement", "max logit error (steps)", "mean logit error (steps)", "clips"], rows)))
+                ["interpreter", "top-1 agreement", "on resolvable clips", "resolvable fraction",
+                 "output-rounding ceiling", "max logit error (steps)", "mean logit error (steps)", "clips"], rows)))
         ops = (s.export.get("int8") or {}).get("op_counts") or {}
         if ops:
             out.append(("int8 graph operators", markdown_table(["op", "count"], [[k, v] for k, v in ops.items()])))
