@@ -194,3 +194,40 @@ def test_paired_accuracy_drop_stderr_from_discordant_pairs():
     b[:4] = 1  # 4 clips right only for a, none only for b: sqrt(4 - 16/100) / 100
     assert pipeline._paired_drop_stderr(labels, a, b) == pytest.approx(np.sqrt(3.84) / 100)
     assert pipeline._paired_drop_stderr(labels, a, a) == 0.0
+
+
+def test_deployed_contract_roundtrip_and_bad_metadata(tmp_path):
+    from tinyasc.contract import DeployedContract, FeatureConfig, read_deployed_contract
+    from tinyasc.errors import InputError
+
+    c = DeployedContract(feature_config=FeatureConfig(clip_seconds=2.0), labels=("a", "b"), input_resnorm=(0.1, 1e-5))
+    assert DeployedContract.from_json(c.to_json()) == c
+    with pytest.raises(ValueError, match="schema"):
+        DeployedContract.from_json(b'{"schema": "other"}')
+    # a flatbuffer whose tinyasc.contract entry is not JSON: one clear error naming the file
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(0)
+    data = b.CreateByteVector(b"not json")
+    tflite.BufferStart(b)
+    tflite.BufferAddData(b, data)
+    buf = tflite.BufferEnd(b)
+    name = b.CreateString("tinyasc.contract")
+    tflite.MetadataStart(b)
+    tflite.MetadataAddName(b, name)
+    tflite.MetadataAddBuffer(b, 0)
+    md = tflite.MetadataEnd(b)
+    tflite.ModelStartBuffersVector(b, 1)
+    b.PrependUOffsetTRelative(buf)
+    bufs = b.EndVector()
+    tflite.ModelStartMetadataVector(b, 1)
+    b.PrependUOffsetTRelative(md)
+    mds = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddBuffers(b, bufs)
+    tflite.ModelAddMetadata(b, mds)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    with pytest.raises(InputError, match="unreadable tinyasc.contract"):
+        read_deployed_contract(bytes(b.Output()), tmp_path / "bad.tflite")
+    assert read_deployed_contract(bytes(b.Output()).replace(b"tinyasc.contract", b"something.other0")) is None

@@ -189,3 +189,14 @@ def test_existing_out_dir_is_refused_without_force(exported, capsys):
     assert rc == 2
     assert "exists" in capsys.readouterr().err
     assert sorted(p.name for p in exported["out"].iterdir()) == before
+
+
+def test_int8_file_carries_the_deployed_contract(exported):
+    """The .tflite holds the feature config and labels (TFLite metadata); interpreters ignore it."""
+    from tinyasc.contract import read_deployed_contract
+
+    for name in ("model_int8.tflite", "model_float.tflite"):
+        contract = read_deployed_contract((exported["out"] / name).read_bytes())
+        assert contract is not None and contract.feature_config == FC
+        assert contract.labels == tuple(Checkpoint.load(exported["ckpt"]).labels)
+        assert contract.input_resnorm is None  # the default form keeps the ResNorm in the graph

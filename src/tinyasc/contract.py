@@ -253,15 +253,21 @@ class DeployedContract:
                    input_resnorm=None if rn is None else (float(rn[0]), float(rn[1])))
 
 
-def read_deployed_contract(tflite_bytes: bytes) -> DeployedContract | None:
-    """The :class:`DeployedContract` in a ``.tflite`` file's metadata, or None (not exported by tinyasc)."""
+def read_deployed_contract(tflite_bytes: bytes, path: str | Path | None = None) -> DeployedContract | None:
+    """The :class:`DeployedContract` in a ``.tflite`` file's metadata, or None (not exported by tinyasc).
+
+    An entry that is there but unreadable is an :class:`InputError` naming ``path``.
+    """
     import tflite
 
     model = tflite.Model.GetRootAsModel(tflite_bytes, 0)
     for i in range(model.MetadataLength()):
         md = model.Metadata(i)
         if md.Name() is not None and md.Name().decode() == TFLITE_CONTRACT_KEY:
-            return DeployedContract.from_json(model.Buffers(md.Buffer()).DataAsNumpy().tobytes())
+            try:
+                return DeployedContract.from_json(model.Buffers(md.Buffer()).DataAsNumpy().tobytes())
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                raise InputError(path, f"unreadable {TFLITE_CONTRACT_KEY} metadata ({exc})") from None
     return None
 
 

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tinyasc.contract import read_deployed_contract
 
-    contract = read_deployed_contract(Path(args.model).read_bytes())
+    contract = read_deployed_contract(Path(args.model).read_bytes(), args.model)
     inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=args.golden,
                          dataset=args.dataset, limit=args.limit,
                          input_resnorm=None if contract is None else contract.input_resnorm)

@@ -812,7 +812,7 @@ def _frontend_sources(tflite_path: Path, out: Path) -> tuple[tuple[Path, ...], t
         from tinyasc.contract import read_deployed_contract
 
         graph = read_tflite(tflite_path)
-        contract = read_deployed_contract(Path(tflite_path).read_bytes())
+        contract = read_deployed_contract(Path(tflite_path).read_bytes(), tflite_path)
         cfg = contract.feature_config if contract else feature_config_for_input(graph.tensors[graph.inputs[0]].shape)
         if cfg.n_frames != [d for d in graph.tensors[graph.inputs[0]].shape if d != 1][1]:
             return (), (), "input frames do not match the paper's hop"

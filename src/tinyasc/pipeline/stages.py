@@ -246,7 +246,7 @@ def firmware_stage(ctx: PipelineContext) -> Stage:
         art = generate(ctx.path("export", "model_int8.tflite"), out, options=GeneratorOptions(measure_tflm_arena=True))
         golden = ctx.path("golden.npz")
         np.savez(golden, features=_golden_features(ctx, p.firmware_golden))
-        contract = read_deployed_contract(ctx.path("export", "model_int8.tflite").read_bytes())
+        contract = read_deployed_contract(ctx.path("export", "model_int8.tflite").read_bytes(), ctx.path("export", "model_int8.tflite"))
         inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=golden,
                              limit=p.firmware_golden, input_resnorm=contract.input_resnorm if contract else None)
         res = check_parity(art, inputs, debug_layers=True)
