@@ -373,34 +373,29 @@ void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *sc
     }
 }
 
+#endif /* TINYASC_FE_INPUT_RESNORM */
+
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out)
 {
+    float *mel = scratch + FE_M + 1;
+    int t, b;
+#if TINYASC_FE_INPUT_RESNORM
     /* two passes over the frames: statistics, then normalize and quantize (no float clip held) */
-    float *mel = scratch + FE_M + 1;
     float *mean = fe_rn_sum, *std = fe_rn_sq; /* overwritten in place once the sums are used */
-    int t, b;
     tinyasc_frontend_resnorm_stats(pcm, n_samples, scratch, mean, std);
-    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
-        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
-        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-            const float y = (mel[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * mel[b];
-            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(y);
-        }
-    }
-}
-#else
-void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out)
-{
-    float *mel = scratch + FE_M + 1;
-    int t, b;
-    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
-        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
-        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(mel[b]);
-        }
-    }
-}
 #endif
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+#if TINYASC_FE_INPUT_RESNORM
+            const float x = (mel[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * mel[b];
+#else
+            const float x = mel[b];
+#endif
+            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(x);
+        }
+    }
+}
 
 /* ------------------------------------------------------------------------------ streaming */
 
