@@ -53,6 +53,18 @@ def test_no_training_split_exits_2(tmp_path, data, ckpt, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_lifted_form_on_a_model_without_input_resnorm_exits_2(tmp_path, data, capsys):
+    model = create_model("bcresnet_asc_1", norm="global").eval()
+    ck = tmp_path / "global.pt"
+    Checkpoint(model_name="bcresnet_asc_1", model_config=model.config.to_dict(), feature_config=FC,
+               state_dict=model.state_dict()).save(ck)
+    assert main([str(ck), "--int8", "--dataset", str(data), "--out", str(tmp_path / "o"), "--form", "equalized-lifted",
+                 "--calib-clips", "4", "--parity-clips", "4", "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert str(ck) in err and "needs a ResNorm" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.partial-*"))
+
+
 def test_onnx2tf_failure_is_one_line_with_log_in_out_dir(tmp_path, data, ckpt, capsys, monkeypatch):
     def failing_convert(onnx_path, calib, work, log_path, **kw):
         log_path.write_text("lots of onnx2tf output\nERROR: something unsupported\n")

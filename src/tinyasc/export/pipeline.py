@@ -229,7 +229,10 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         work = tmp / "_work"
         work.mkdir()
         t = time.perf_counter()
-        emodel, form_info = export_form(model, config.form, calib, x_eval[: min(16, len(x_eval))])
+        try:
+            emodel, form_info = export_form(model, config.form, calib, x_eval[: min(16, len(x_eval))])
+        except ValueError as exc:  # a form the model cannot take (equalized-lifted without an input ResNorm)
+            raise InputError(checkpoint, str(exc)) from None
         x_graph = form_info.prepare(x_eval)  # what the exported graph takes (lifted input ResNorm applied)
         onnx_path = tmp / ONNX_NAME
         export_onnx(emodel, x_graph, onnx_path)
