@@ -134,9 +134,15 @@ class SubbandAffine(nn.Module):
     three decades after pruning (0.36 to 318 in the quick run's model), so the small ones round
     to zero. A depthwise conv quantizes its weights per channel and requantizes once.
     ``input_scale[c]`` is a factor its input channel ``c`` already carries (divided out of ``g``).
+
+    ``dead[c]`` marks an input channel that is exactly zero (a pruned-away frequency filter): its
+    output is the shift alone, and its gain, which BatchNorm drove to ``gamma / sqrt(eps)`` (~300),
+    is replaced by 1. Exact in float; in int8 it matters, because a conv's int32 bias is quantized
+    at ``input_scale * weight_scale``: with a weight scale of ~2 the shift rounded to 0 or off by half
+    an output step, the same error at every position of that sub-band, which no pooling averages out.
     """
 
-    def __init__(self, ssn: nn.Module, input_scale: np.ndarray | None = None):
+    def __init__(self, ssn: nn.Module, input_scale: np.ndarray | None = None, dead: np.ndarray | None = None):
         super().__init__()
         bn, self.groups = ssn.bn, int(ssn.groups)
         with torch.no_grad():
@@ -144,6 +150,8 @@ class SubbandAffine(nn.Module):
             shift = bn.bias.double() - bn.running_mean.double() * gain
             if input_scale is not None:
                 gain = gain / torch.as_tensor(input_scale, dtype=torch.float64).repeat_interleave(self.groups)
+            if dead is not None:
+                gain = torch.where(torch.as_tensor(dead).repeat_interleave(self.groups), torch.ones_like(gain), gain)
             k = gain.numel()
             self.affine = nn.Conv2d(k, k, 1, groups=k, bias=True)
             self.affine.weight.copy_(gain.float().view(k, 1, 1, 1))
@@ -169,7 +177,8 @@ def equalize_subspectral(model: nn.Module, calib: np.ndarray) -> int:
         live = rng > 1e-8 * max(float(rng.max()), 1e-30)  # an all-zero (pruned) channel keeps a = 1
         a = np.where(live, float(rng.max()) / np.where(live, rng, 1.0), 1.0)
         block.freq_dw.weight.mul_(torch.as_tensor(a, dtype=torch.float32).view(-1, 1, 1, 1))
-        block.ssn = SubbandAffine(block.ssn, input_scale=a)
+        dead = ~block.freq_dw.weight.detach().reshape(len(a), -1).any(dim=1).numpy()
+        block.ssn = SubbandAffine(block.ssn, input_scale=a, dead=dead)
         n += 1
     return n
 
