@@ -243,3 +243,62 @@ def test_deployed_contract_roundtrip_and_bad_metadata(tmp_path):
     with pytest.raises(InputError, match="unreadable tinyasc.contract"):
         read_deployed_contract(bytes(b.Output()), tmp_path / "bad.tflite")
     assert read_deployed_contract(bytes(b.Output()).replace(b"tinyasc.contract", b"something.other0")) is None
+
+
+def test_extremes_give_the_exact_order_statistic():
+    """The streaming percentile (k smallest / largest kept across chunks) equals sorting everything."""
+    from tinyasc.export.calibrate import _Extremes
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.standard_t(3, size=n).astype(np.float32) for n in (7, 1000, 3, 500)]
+    allv = np.sort(np.concatenate(chunks))
+    for k in (1, 5, 40):
+        e = _Extremes(k)
+        for c in chunks:
+            e.add(c)
+        assert e.range() == (float(allv[k - 1]), float(allv[-k]))
+    e = _Extremes(40)  # one pass serves every smaller rank (every candidate percentile)
+    for c in chunks:
+        e.add(c)
+    for k in (1, 7, 40):
+        assert e.range(k) == (float(allv[k - 1]), float(allv[-k]))
+    with pytest.raises(ValueError):
+        e.range(41)
+
+
+def test_int8_params_hold_zero_and_map_the_range_onto_the_codes():
+    from tinyasc.export.calibrate import int8_params
+
+    s, z = int8_params(-1.0, 3.0)
+    assert s == pytest.approx(4 / 255) and -128 <= z <= 127 and abs((-128 - z) * s + 1.0) < s
+    assert int8_params(0.5, 2.0)[1] == -128  # widened to hold 0: 0 is code -128
+    assert int8_params(-2.0, -0.5)[1] == 127
+
+
+def test_dead_frequency_filter_gets_a_unit_subband_gain():
+    """A pruned-away frequency filter feeds zeros: its sub-band gain (BatchNorm's gamma / sqrt(eps),
+    ~300) becomes 1, so the int32 bias of the sub-band conv keeps its precision; same function."""
+    torch.manual_seed(2)
+    model = create_model("bcresnet_asc_1", norm="input-only")
+    block = model.stages[0][1]
+    with torch.no_grad():
+        block.freq_dw.weight[3].zero_()
+        block.ssn.bn.running_var.view(-1, 4)[3] = 0.0  # what training leaves for a channel that is always 0
+        block.ssn.bn.running_mean.view(-1, 4)[3] = 0.0
+        block.ssn.bn.bias.normal_()
+    model.eval()
+    raw_gain = (block.ssn.bn.weight / torch.sqrt(block.ssn.bn.running_var + block.ssn.bn.eps)).view(-1, 4)[3]
+    assert raw_gain.abs().min() > 50
+    calib = (np.random.default_rng(0).normal(size=(8, 1, 256, 24)) * 2 - 4).astype(np.float32)
+    em, info = export_form(model, ExportForm.EQUALIZED, calib, calib[:4])
+    assert info.max_abs_diff <= 1e-4
+    gains = em.stages[0][1].block.ssn.affine.weight.detach().view(-1, 4)
+    assert torch.equal(gains[3], torch.ones(4))
+    assert not torch.allclose(gains[2], torch.ones(4))  # live channels keep theirs
+
+
+def test_calib_percentile_out_of_range_exits_2(tmp_path, data, ckpt, capsys):
+    rc = main([str(ckpt), "--int8", "--dataset", str(data), "--out", str(tmp_path / "o"), "--calib-percentile", "40"])
+    assert rc == 2
+    assert "calib_percentile" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -200,3 +200,125 @@ def test_int8_file_carries_the_deployed_contract(exported):
         assert contract is not None and contract.feature_config == FC
         assert contract.labels == tuple(Checkpoint.load(exported["ckpt"]).labels)
         assert contract.input_resnorm is None  # the default form keeps the ResNorm in the graph
+
+
+# ------------------------------------------------------------------ percentile calibration (default)
+
+
+def _params(g, i):
+    s, z = g.quant(i)
+    return float(s[0]), int(z[0])
+
+
+def test_calibration_keeps_the_candidate_closest_to_the_float_model(exported):
+    cal = exported["report"]["calibration"]
+    assert cal["method"] == "percentile" and cal["clips"] == 24 and cal["selection_clips"] > 0
+    cands = cal["candidates"]
+    assert [c["percentile"] for c in cands] == [None, 100.0, 99.9999, 99.999, 99.99]  # None: the converter's own
+    best = min(cands, key=lambda c: c["heldout_logit_err_steps"])
+    assert cal["percentile"] == best["percentile"]
+    assert (cal["groups_rewritten"] == 0) == (cal["percentile"] is None)
+    assert "Activation ranges:" in (exported["out"] / "report.md").read_text()
+
+
+def test_rewritten_ranges_keep_the_int8_graph_consistent(exported):
+    """Invariants TFLite's int8 kernels rely on, after percentile ranges were written into the file."""
+    from tinyasc.export.calibrate import BIASED_OPS, SAME_PARAMS_OPS, _Graph, match_activations, rewrite_ranges, tensor_ranges
+
+    out = exported["out"]
+    f_data, q_data = (out / "model_float.tflite").read_bytes(), (out / "model_int8.tflite").read_bytes()
+    mapping = match_activations(f_data, q_data)
+    fg = _Graph(bytearray(f_data))
+    ranges = tensor_ranges(out / "model_float.tflite", mapping, {f: fg.shape(f) for f in mapping.values()},
+                           to_nhwc(_x_eval(exported, 8)), [99.99])[99.99]
+    new, changes, kept = rewrite_ranges(q_data, ranges)
+    assert len(changes) > 20 and min(c.new[0] / c.old[0] for c in changes) < 1.0  # ranges really moved
+    g = _Graph(bytearray(new))
+    for op in g.ops:
+        if op.name in SAME_PARAMS_OPS:  # codes copied: one range in and out
+            assert _params(g, op.inputs[0]) == _params(g, op.outputs[0]), op
+        if op.name == "LOGISTIC":
+            assert _params(g, op.outputs[0]) == (1 / 256, -128)
+        if op.name in BIASED_OPS and len(op.inputs) > 2:  # bias scale = input scale x weight scale, per channel
+            expect = _params(g, op.inputs[0])[0] * g.quant(op.inputs[1])[0].astype(np.float64)
+            np.testing.assert_allclose(g.quant(op.inputs[2])[0], expect, rtol=1e-6)
+    for c in changes:  # the new range holds 0 and is what the percentiles asked for, widened to hold 0
+        s, z = c.new
+        assert -128 <= z <= 127 and s > 0
+
+
+def test_rewrite_ranges_requantizes_biases_and_keeps_the_outputs(exported):
+    """Halving every range: each int32 bias still dequantizes to the same value (to half a new bias step),
+    the graph output keeps its parameters, and the file still runs identically under TFLM and the
+    reference kernels."""
+    from tinyasc.export.calibrate import BIASED_OPS, _Graph, rewrite_ranges
+
+    data = (exported["out"] / "model_int8.tflite").read_bytes()
+    g0 = _Graph(bytearray(data))
+    ranges = {}
+    for op in g0.ops:
+        for o in op.outputs:
+            s, z = _params(g0, o)
+            ranges[o] = (0.5 * (-128 - z) * s, 0.5 * (127 - z) * s)
+    new, changes, kept = rewrite_ranges(data, ranges)
+    assert len(new) == len(data) and changes and not kept
+    g1 = _Graph(bytearray(new))
+    assert _params(g1, g1.outputs[0]) == _params(g0, g0.outputs[0])
+    n_checked = 0
+    for op0, op1 in zip(g0.ops, g1.ops):
+        if op0.name in BIASED_OPS and len(op0.inputs) > 2:
+            b0 = g0.buffer_data(op0.inputs[2]).view(np.int32) * g0.quant(op0.inputs[2])[0].astype(np.float64)
+            s1 = g1.quant(op1.inputs[2])[0].astype(np.float64)
+            b1 = g1.buffer_data(op1.inputs[2]).view(np.int32) * s1
+            assert np.all(np.abs(b1 - b0) <= 0.5 * s1 + 1e-12)
+            n_checked += int(np.any(b0 != 0))
+    assert n_checked > 5
+    path = exported["root"] / "halved.tflite"
+    path.write_bytes(new)
+    x = _x_eval(exported, 4)
+    tflm = run_tflm(path, x, arena_size=exported["report"]["int8"]["tflm_arena_bytes"], raw=True)
+    ref = run_litert(path, x, reference=True, raw=True)
+    assert np.abs(tflm.astype(int) - ref.astype(int)).max() <= 4
+
+
+def test_rewrite_keeps_a_range_whose_bias_would_overflow(exported):
+    from tinyasc.export.calibrate import BIASED_OPS, _Graph, rewrite_ranges
+
+    data = (exported["out"] / "model_int8.tflite").read_bytes()
+    g = _Graph(bytearray(data))
+    conv = next(op for op in g.ops if op.name in BIASED_OPS and g.buffer_data(op.inputs[2]).view(np.int32).any())
+    before = _params(g, conv.inputs[0])
+    new, changes, kept = rewrite_ranges(data, {conv.inputs[0]: (-1e-12, 1e-12)})  # scale ~1e-14: the bias overflows
+    assert len(kept) == 1 and not changes
+    assert _params(_Graph(bytearray(new)), conv.inputs[0]) == before
+
+
+def test_float_and_int8_tensors_are_matched_by_structure(exported):
+    """Each int8 activation is paired with the float tensor of the same value: same shape, and the
+    dequantized int8 values track the float ones (SQNR well above what a wrong pairing gives)."""
+    from tinyasc.export.calibrate import _Graph, match_activations
+    from tinyasc.export.interpreters import litert_interpreter
+    from tinyasc.export.tflite_graph import quantize
+
+    out = exported["out"]
+    f_data, q_data = (out / "model_float.tflite").read_bytes(), (out / "model_int8.tflite").read_bytes()
+    mapping = match_activations(f_data, q_data)
+    fg, qg = _Graph(bytearray(f_data)), _Graph(bytearray(q_data))
+    assert len(mapping) == 1 + sum(len(op.outputs) for op in qg.ops)
+    assert all(fg.shape(f) == qg.shape(q) for q, f in mapping.items())
+    fi = litert_interpreter(out / "model_float.tflite", reference=False, preserve_all=True)
+    qi = litert_interpreter(out / "model_int8.tflite", reference=True, preserve_all=True)
+    x = to_nhwc(_x_eval(exported, 1))
+    fi.set_tensor(fi.get_input_details()[0]["index"], x)
+    fi.invoke()
+    qi.set_tensor(qi.get_input_details()[0]["index"], quantize(x, read_graph(q_data).inputs[0]))
+    qi.invoke()
+    sqnr = []
+    for q, f in mapping.items():
+        ref = fi.get_tensor(f).astype(np.float64)
+        s, z = _params(qg, q)
+        got = (qi.get_tensor(q).astype(np.float64) - z) * s
+        if np.abs(ref).max() > 0:
+            sqnr.append(10 * np.log10((ref ** 2).sum() / max(((got - ref) ** 2).sum(), 1e-30)))
+    # measured: 12-40 dB per tensor (errors accumulate with depth); a swapped pair is near 0 dB or below
+    assert min(sqnr) > 5.0, sorted(sqnr)[:5]

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from tinyasc.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, cli_entry
+from tinyasc.export.calibrate import Calibration
 from tinyasc.export.export_form import ExportForm
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory (must not exist unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--calib-clips", type=int, default=200, help="training clips for calibration (default 200)")
+    p.add_argument("--calibration", choices=[c.value for c in Calibration], default=Calibration.PERCENTILE.value,
+                   help="activation ranges: percentile (default; each clipped to --calib-percentile of its calibration "
+                        "values, written into the .tflite) or minmax (the converter's)")
+    p.add_argument("--calib-percentile", type=float, nargs="+", default=[100.0, 99.9999, 99.999, 99.99],
+                   help="candidate percentiles of the calibration values to clip each int8 activation range to; the "
+                        "one closest to the float model on other training clips is kept (default 100 99.9999 99.999 "
+                        "99.99; 100 = min/max)")
     p.add_argument("--parity-clips", type=int, default=None, help="evaluation clips for the parity table (default: all)")
     p.add_argument("--form", choices=[f.value for f in ExportForm], default=ExportForm.EQUALIZED.value,
                    help="export form of the model (default equalized: BatchNorm folded, sub-spectral norms and frequency "
@@ -43,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     from tinyasc.export.pipeline import ExportConfig, export_int8
 
     try:
-        cfg = ExportConfig(calib_clips=args.calib_clips, parity_clips=args.parity_clips, form=ExportForm(args.form),
+        cfg = ExportConfig(calib_clips=args.calib_clips, calibration=Calibration(args.calibration),
+                           calib_percentiles=tuple(args.calib_percentile), parity_clips=args.parity_clips, form=ExportForm(args.form),
                            gate_agreement=args.gate_agreement, gate_margin_steps=args.gate_margin_steps,
                            gate_accuracy_drop=args.gate_accuracy_drop,
                            budget_bytes=args.budget, debug_layers=args.debug_layers, keep_int16=args.int16_variant,

@@ -22,10 +22,11 @@ import numpy as np
 from tinyasc import atomic
 from tinyasc.contract import TFLITE_CONTRACT_KEY, Checkpoint, DeployedContract
 from tinyasc.errors import InputError
+from tinyasc.export.calibrate import Calibration, calibrate_int8
 from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.convert import ConversionError, convert
 from tinyasc.export.export_form import ExportForm, export_form
-from tinyasc.export.interpreters import min_tflm_arena, run_litert, run_onnx, run_tflm, run_torch
+from tinyasc.export.interpreters import min_tflm_arena, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
 from tinyasc.export.report import render_markdown
 from tinyasc.export.tflite_graph import read_graph
 from tinyasc.metrics import device_accuracy
@@ -44,6 +45,13 @@ class ExportConfig:
 
     calib_clips: int = 200
     """Training clips used to calibrate the int8 activations (evenly spread over the split)."""
+    calibration: Calibration = Calibration.PERCENTILE
+    """How activation ranges are chosen: the converter's min/max, or clipped to a percentile (rewritten in
+    the ``.tflite``; see :mod:`tinyasc.export.calibrate`)."""
+    calib_percentiles: tuple[float, ...] = (100.0, 99.9999, 99.999, 99.99)
+    """Candidate percentiles of each activation's calibration values to clip its int8 range to
+    (``percentile``); the one whose int8 file is closest to the float file on as many other training
+    clips is kept (100: min/max). One value: that percentile."""
     parity_clips: int | None = None
     """Evaluation clips of the parity table (None: the whole evaluation split)."""
     form: ExportForm = ExportForm.EQUALIZED
@@ -77,6 +85,11 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.form, ExportForm):
             object.__setattr__(self, "form", ExportForm(self.form))
+        if not isinstance(self.calibration, Calibration):
+            object.__setattr__(self, "calibration", Calibration(self.calibration))
+        object.__setattr__(self, "calib_percentiles", tuple(float(p) for p in self.calib_percentiles))
+        if not self.calib_percentiles or not all(50.0 < p <= 100.0 for p in self.calib_percentiles):
+            raise ValueError(f"calib_percentiles must be in (50, 100], got {list(self.calib_percentiles)}")
         if self.calib_clips < 1:
             raise ValueError("calib_clips must be >= 1")
         if self.parity_clips is not None and self.parity_clips < 1:
@@ -218,6 +231,8 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     evaluate = _features(dataset, "evaluate", ckpt, config.cache_dir)
     calib_idx = _spread(len(train), config.calib_clips)
     calib = _nchw(train.features, calib_idx)
+    rest = np.setdiff1d(np.arange(len(train)), calib_idx)  # held-out clips choosing among calibrations
+    select = _nchw(train.features, rest[_spread(len(rest), config.calib_clips)]) if len(rest) else calib
     par_idx = _spread(len(evaluate), config.parity_clips)
     x_eval = _nchw(evaluate.features, par_idx)
     labels, devices = np.asarray(evaluate.labels)[par_idx], np.asarray(evaluate.devices)[par_idx]
@@ -264,6 +279,17 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         if config.keep_int16 and files.int16_act is not None:
             shutil.copy2(files.int16_act, tmp / INT16_NAME)
         int8_path = tmp / INT8_NAME
+        calibration = {"method": Calibration.MINMAX.value, "clips": int(len(calib))}
+        if config.calibration is Calibration.PERCENTILE:
+            t = time.perf_counter()
+            try:
+                calibration = calibrate_int8(tmp / FLOAT_NAME, int8_path, to_nhwc(form_info.prepare(calib)),
+                                             config.calib_percentiles, to_nhwc(form_info.prepare(select)))
+            except ValueError as exc:  # float and int8 graphs that cannot be matched: keep the converter's ranges
+                msg = f"percentile calibration not applied, the converter's min/max ranges kept: {exc}"
+                log.warning(msg)
+                warnings.append(msg)
+            timings["calibration_s"] = time.perf_counter() - t
         data = int8_path.read_bytes()
 
         logits_tfl = run_litert(tmp / FLOAT_NAME, x_graph)
@@ -363,6 +389,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
             "export_form": {**form_info.to_dict(), "vs_as_trained": form_check},
             "onnx": {"file": ONNX_NAME, "opset": ONNX_OPSET, "bytes": onnx_path.stat().st_size, "vs_pytorch": onnx_check},
             "tflite_float": {"file": FLOAT_NAME, "bytes": (tmp / FLOAT_NAME).stat().st_size, "vs_onnx": tflite_check},
+            "calibration": calibration,
             "int8": {"file": INT8_NAME, "bytes": len(data), **graph.to_dict(), "violations": violations,
                      "tflm_arena_bytes": arena, "tflm_vs_litert_ref_max_code_diff": tflm_vs_ref},
             "c_array": {"files": ["model_int8.h", "model_int8.c"], "symbol": f"g_{ident}", "roundtrip_identical": roundtrip},

@@ -32,6 +32,19 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{r['dataset']['parity_clips']} evaluation clips for parity). onnx2tf {r.get('onnx2tf_version')}.",
         "",
     ]
+    cal = r.get("calibration") or {}
+    if cal.get("method") == "percentile":
+        cands = ", ".join(f"{'converter' if c['percentile'] is None else format(c['percentile'], 'g')}: "
+                          f"{c['heldout_logit_err_steps']:.2f}" for c in cal["candidates"])
+        chosen = ("the converter's min/max (no rewrite)" if cal["percentile"] is None
+                  else f"each range clipped to the {cal['percentile']:g}th percentile of its values on {cal['clips']} "
+                       f"calibration clips ({cal['groups_rewritten']} tensor groups rewritten in the `.tflite`, scale / "
+                       f"converter's scale: median {cal['scale_ratio_median']:.3f}, min {cal['scale_ratio_min']:.3f}; "
+                       f"{len(cal['groups_kept_bias_overflow'])} kept where a bias would overflow)")
+        lines += [f"Activation ranges: {chosen}, the candidate closest to the float model on {cal['selection_clips']} "
+                  f"other training clips (mean logit error in output steps: {cands}).", ""]
+    elif cal:
+        lines += [f"Activation ranges: the converter's min/max over {cal['clips']} calibration clips.", ""]
     if r["warnings"]:
         lines += ["## Warnings", "", *[f"- {w}" for w in r["warnings"]], ""]
     lines += ["## Gates", "", markdown_table(["gate", "value", "threshold", "result", "detail"],

@@ -188,14 +188,14 @@ def export_stage(ctx: PipelineContext) -> Stage:
 
     def key() -> dict[str, Any]:
         return {"checkpoint": file_digest(ctx.path("compress", "compressed.pt")), "calib": p.calib_clips,
-                "parity": p.parity_clips, "form": p.export_form}
+                "parity": p.parity_clips, "form": p.export_form, "calibration": p.calibration}
 
     def run() -> dict[str, Any]:
         from tinyasc.export.pipeline import ExportConfig, export_int8
 
         res = export_int8(ctx.path("compress", "compressed.pt"), ctx.dataset_dir, out,
                           ExportConfig(calib_clips=p.calib_clips, parity_clips=p.parity_clips, form=p.export_form,
-                                       force=True))
+                                       calibration=p.calibration, force=True))
         return {"outputs": [str(out / "model_int8.tflite"), str(out / "report.json")], "passed": res.passed,
                 "failed_gates": res.failed_gates, "gates": res.report.get("gates", [])}
 
