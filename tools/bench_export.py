@@ -23,6 +23,7 @@ from tinyasc import atomic
 from tinyasc.contract import Checkpoint, FeatureConfig
 from tinyasc.data.cache import build_feature_set
 from tinyasc.data.tau import load_tau
+from tinyasc.export.calibrate import Calibration
 from tinyasc.export.export_form import ExportForm
 from tinyasc.export.interpreters import run_litert, run_onnx, run_tflm, run_torch, time_per_clip
 from tinyasc.export.pipeline import ExportConfig, load_model, export_int8
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--train-steps", type=int, default=400)
     ap.add_argument("--activation", default="silu", choices=["silu", "relu"])
     ap.add_argument("--forms", default="fold,equalized,equalized-lifted", help="comma-separated export forms to benchmark")
+    ap.add_argument("--calibrations", default="minmax,percentile",
+                    help="comma-separated activation-range methods to benchmark with every form")
     ap.add_argument("--timing-clips", type=int, default=20)
     ap.add_argument("--calib-clips", type=int, default=200)
     args = ap.parse_args()
@@ -76,11 +79,13 @@ def main() -> None:
     ckpt = Checkpoint.load(ckpt_path)
     results = {"machine": f"{platform.machine()} {platform.processor() or ''}, 2-core CPU (shared)",
                "checkpoint": str(ckpt_path), "compressed": ckpt.compression is not None, "forms": {}}
-    for form in [ExportForm(f) for f in args.forms.split(",")]:
-        out = args.out / f"export_{form.value}"
+    runs = [(ExportForm(f), Calibration(c)) for f in args.forms.split(",") for c in args.calibrations.split(",")]
+    for form, calibration in runs:
+        out = args.out / f"export_{form.value}_{calibration.value}"
         t = time.perf_counter()
-        res = export_int8(ckpt_path, args.dataset, out, ExportConfig(form=form, calib_clips=args.calib_clips,
-                                                                      debug_layers=True, keep_int16=True, force=True))
+        res = export_int8(ckpt_path, args.dataset, out, ExportConfig(form=form, calibration=calibration,
+                                                                      calib_clips=args.calib_clips, debug_layers=True,
+                                                                      keep_int16=True, force=True))
         wall = time.perf_counter() - t
         rep = res.report
         fs = build_feature_set(load_tau(args.dataset), "evaluate", ckpt.feature_config, progress=False)
@@ -95,7 +100,9 @@ def main() -> None:
             "int8_litert_ref": time_per_clip(lambda v: run_litert(i8, v, reference=True), x),
             "int8_tflm": time_per_clip(lambda v: run_tflm(i8, v, arena_size=arena), x),
         }
-        results["forms"][form.value] = {"export_wall_s": wall, "status": rep["status"], "failed_gates": rep["failed_gates"],
+        results["forms"][f"{form.value} / {calibration.value}"] = {
+                                        "export_wall_s": wall, "status": rep["status"], "failed_gates": rep["failed_gates"],
+                                        "calibration": {k: v for k, v in rep["calibration"].items() if k != "changes"},
                                         "accuracy": rep["parity"]["accuracy"], "int8_vs_pytorch": rep["parity"]["int8_vs_pytorch"],
                                         "tflm_arena_bytes": arena, "int8_bytes": rep["int8"]["bytes"],
                                         "n_ops": rep["int8"]["n_ops"], "int16_activations": rep["int16_activations"],
@@ -106,7 +113,7 @@ def main() -> None:
     atomic.write_json(args.out / "bench_export.json", results)
     md = [f"# asc-export benchmark ({results['machine']})", "", f"Checkpoint `{ckpt_path}` (compressed: {results['compressed']}).", ""]
     for form, r in results["forms"].items():
-        md += [f"## export form `{form}` — {r['status']}, export wall time {r['export_wall_s']:.1f} s", "",
+        md += [f"## export form / calibration `{form}` — {r['status']}, export wall time {r['export_wall_s']:.1f} s", "",
                markdown_table(table3_header(), [table3_row(RUNTIME_TITLES.get(k, k), v) for k, v in r["accuracy"].items()]),
                markdown_table(["runtime", "top-1 agreement vs PyTorch", "on resolvable clips", "output-rounding ceiling",
                                "max err (steps)", "mean err (steps)"],
