@@ -35,6 +35,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tinyasc.export.tflite_graph import op_name
+
 log = logging.getLogger(__name__)
 
 #: Ops whose output must carry the input's quantization parameters (TFLite's int8 kernels copy codes).
@@ -62,6 +64,11 @@ class _Op:
     outputs: tuple[int, ...]
 
 
+def _ints(vector: Any) -> tuple[int, ...]:
+    """A flatbuffer int vector as a tuple (the accessor returns 0, not an empty array, when it is empty)."""
+    return tuple(int(v) for v in vector) if isinstance(vector, np.ndarray) else ()
+
+
 class _Graph:
     """The first subgraph of a flatbuffer held in a ``bytearray`` (vectors are writable numpy views)."""
 
@@ -71,15 +78,12 @@ class _Graph:
         self.data = data
         self.model = tflite.Model.GetRootAsModel(data, 0)
         self.sub = self.model.Subgraphs(0)
-        names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
         self.ops: list[_Op] = []
         for i in range(self.sub.OperatorsLength()):
             op = self.sub.Operators(i)
-            code = self.model.OperatorCodes(op.OpcodeIndex())
-            self.ops.append(_Op(names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?"),
-                                tuple(int(v) for v in op.InputsAsNumpy()), tuple(int(v) for v in op.OutputsAsNumpy())))
-        self.inputs = [int(v) for v in self.sub.InputsAsNumpy()]
-        self.outputs = [int(v) for v in self.sub.OutputsAsNumpy()]
+            self.ops.append(_Op(op_name(self.model, op), _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy())))
+        self.inputs = list(_ints(self.sub.InputsAsNumpy()))
+        self.outputs = list(_ints(self.sub.OutputsAsNumpy()))
         self.activations = set(self.inputs).union(*(op.outputs for op in self.ops))
         """Graph inputs and op outputs: the tensors computed at run time."""
 

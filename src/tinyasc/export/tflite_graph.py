@@ -7,6 +7,7 @@ op, no QUANTIZE/DEQUANTIZE left at the graph edges.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 INT8_GRAPH_TYPES = frozenset({"INT8", "INT32"})
 
 
+@functools.lru_cache(maxsize=None)
 def _enum_names(cls: Any) -> dict[int, str]:
     return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
 
@@ -92,11 +94,20 @@ class GraphInfo:
         return problems
 
 
+def op_name(model: Any, op: Any) -> str:
+    """Builtin name of operator ``op`` of flatbuffer ``model`` (``CUSTOM:<code>`` for a custom op)."""
+    import tflite
+
+    code = model.OperatorCodes(op.OpcodeIndex())
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    name = _enum_names(tflite.BuiltinOperator).get(builtin, str(builtin))
+    return f"CUSTOM:{(code.CustomCode() or b'').decode()}" if name == "CUSTOM" else name
+
+
 def read_graph(data: bytes) -> GraphInfo:
     """Parse a TFLite flatbuffer (first subgraph) into :class:`GraphInfo`."""
     import tflite
 
-    ops = _enum_names(tflite.BuiltinOperator)
     types = _enum_names(tflite.TensorType)
     model = tflite.Model.GetRootAsModel(data, 0)
     graph = model.Subgraphs(0)
@@ -117,11 +128,7 @@ def read_graph(data: bytes) -> GraphInfo:
     bias_types: list[str] = []
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = ops.get(builtin, str(builtin))
-        if name == "CUSTOM":
-            name = f"CUSTOM:{(code.CustomCode() or b'').decode()}"
+        name = op_name(model, op)
         op_counts[name] += 1
         if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.InputsLength() > 2 and op.Inputs(2) >= 0:
             bias_types.append(types.get(graph.Tensors(op.Inputs(2)).Type(), "?"))
