@@ -94,10 +94,6 @@ class _Graph:
         t = self.tensor(i)
         return tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
 
-    def is_constant(self, i: int) -> bool:
-        buf = self.model.Buffers(self.tensor(i).Buffer())
-        return buf is not None and buf.DataLength() > 0
-
     def quant(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Writable (scale, zero_point) vectors of tensor ``i``, or None when unquantized."""
         q = self.tensor(i).Quantization()
@@ -262,6 +258,10 @@ def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> 
         if op.name in FIXED_OUTPUT_OPS:
             fixed.update(op.outputs)
     biased = [op for op in g.ops if op.name in BIASED_OPS and len(op.inputs) > 2 and op.inputs[2] >= 0]
+    bias_users: dict[int, int] = {}  # bias buffer -> convolutions reading it (the converter dedups equal constants)
+    for op in biased:
+        buf = g.tensor(op.inputs[2]).Buffer()
+        bias_users[buf] = bias_users.get(buf, 0) + 1
     changes: list[RangeChange] = []
     kept: list[str] = []
     for group in _param_groups(g):
@@ -286,7 +286,7 @@ def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> 
             s[0] = np.float32(scale)
         for op, q_bias, b in new_biases:
             if q_bias.any():  # all-zero biases (one buffer shared by several convolutions) stay as they are
-                if sum(1 for o in biased if g.tensor(o.inputs[2]).Buffer() == g.tensor(op.inputs[2]).Buffer()) > 1:
+                if bias_users[g.tensor(op.inputs[2]).Buffer()] > 1:
                     raise ValueError(f"non-zero bias buffer of {g.tensor(op.inputs[2]).Name().decode()} is shared")
                 q_bias[:] = b.astype(np.int32)
             b_scale = g.quant(op.inputs[2])[0]

@@ -231,8 +231,6 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     evaluate = _features(dataset, "evaluate", ckpt, config.cache_dir)
     calib_idx = _spread(len(train), config.calib_clips)
     calib = _nchw(train.features, calib_idx)
-    rest = np.setdiff1d(np.arange(len(train)), calib_idx)  # held-out clips choosing among calibrations
-    select = _nchw(train.features, rest[_spread(len(rest), config.calib_clips)]) if len(rest) else calib
     par_idx = _spread(len(evaluate), config.parity_clips)
     x_eval = _nchw(evaluate.features, par_idx)
     labels, devices = np.asarray(evaluate.labels)[par_idx], np.asarray(evaluate.devices)[par_idx]
@@ -282,6 +280,8 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         calibration = {"method": Calibration.MINMAX.value, "clips": int(len(calib))}
         if config.calibration is Calibration.PERCENTILE:
             t = time.perf_counter()
+            rest = np.setdiff1d(np.arange(len(train)), calib_idx)  # held-out clips choosing among calibrations
+            select = _nchw(train.features, rest[_spread(len(rest), config.calib_clips)]) if len(rest) else calib
             try:
                 calibration = calibrate_int8(tmp / FLOAT_NAME, int8_path, to_nhwc(form_info.prepare(calib)),
                                              config.calib_percentiles, to_nhwc(form_info.prepare(select)))

@@ -55,7 +55,8 @@ class PipelineProfile:
     input ResNorm and moves it into the front end (the C front end computes it); see docs/export.md."""
     calibration: str = "percentile"
     """``asc-export --calibration`` (:class:`tinyasc.export.calibrate.Calibration`): int8 activation ranges
-    clipped to the 99.999th percentile of the calibration values (``percentile``) or the converter's min/max."""
+    chosen among percentile clippings and the converter's min/max on held-out training clips
+    (``percentile``), or the converter's min/max (``minmax``)."""
     firmware_golden: int = 8
     """Evaluation clips run through the host firmware build against TFLite Micro."""
     targets: tuple[Target, ...] = (Target.CORTEX_M4, Target.CORTEX_M7, Target.CORTEX_M55)
