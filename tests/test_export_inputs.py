@@ -14,7 +14,8 @@ from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.cli import main
 from tinyasc.export.convert import ConversionError, convert
 from tinyasc.export.export_form import ExportForm, export_form
-from tinyasc.export.tflite_graph import TensorQuant, quantize
+from tinyasc.export.precision import Activations
+from tinyasc.export.tflite_graph import GraphInfo, TensorQuant, quantize
 from tinyasc.model import create_model
 
 FC = FeatureConfig(clip_seconds=1.0)
@@ -158,6 +159,92 @@ def test_c_array_roundtrip_and_length_check():
     assert bytes_from_c_array(lifted.source) == data
     assert "ASC_MODEL_INPUT_RESNORM 1" in lifted.header and "ASC_MODEL_INPUT_RESNORM_LAMBDA 0.1f" in lifted.header
     assert "ASC_MODEL_INPUT_RESNORM 0" in files.header and "LAMBDA" not in files.header
+    assert "ASC_MODEL_INPUT_TYPE int8_t" in files.header and "ASC_MODEL_OUTPUT_TYPE int8_t" in files.header
+
+
+def test_c_array_header_of_a_16x8_model_declares_int16_io():
+    data = bytes(range(64))
+    q = TensorQuant(name="in", dtype="INT16", shape=(1, 256, 34, 1), scale=3.0e-4, zero_point=0)
+    files = c_array(data, name="asc_model", header_name="model_int16x8.h", inp=q, out=q, labels=["a"])
+    assert bytes_from_c_array(files.source) == data
+    assert "ASC_MODEL_INPUT_TYPE int16_t" in files.header and "ASC_MODEL_OUTPUT_TYPE int16_t" in files.header
+    assert "ASC_MODEL_INPUT_SCALE 0.0003f" in files.header and "INT16 input, INT16 output" in files.header
+    assert files.header.splitlines()[0].startswith("/* model_int16x8.h:") and "#ifndef MODEL_INT16X8_H_" in files.header
+
+
+def _graph(**over) -> GraphInfo:
+    """A 16x8 graph as onnx2tf writes it: int16 activations and I/O, int8 weights, int64 (or int32) biases."""
+    io = TensorQuant(name="x", dtype="INT16", shape=(1, 4), scale=1e-3, zero_point=0)
+    kw = dict(op_counts={"CONV_2D": 2, "LOGISTIC": 1}, tensor_types={"INT16": 5, "INT8": 2, "INT64": 1, "INT32": 2},
+              inputs=[io], outputs=[io], bias_types=["INT64", "INT32"])
+    return GraphInfo(**{**kw, **over})
+
+
+def test_full_integer_violations_of_a_16x8_graph():
+    assert _graph().full_integer_violations("INT16") == []
+    assert _graph().full_integer_violations()  # as an int8 graph: int16 tensors and I/O, int64 biases
+    f32 = TensorQuant(name="y", dtype="FLOAT32", shape=(1, 4), scale=None, zero_point=None)
+    bad = {"float tensor": _graph(tensor_types={"INT16": 5, "FLOAT32": 1}, float_tensors=["y"]),
+           "float output": _graph(outputs=[f32]),
+           "quantize op": _graph(op_counts={"CONV_2D": 2, "QUANTIZE": 1}),
+           "int8 input": _graph(inputs=[TensorQuant(name="x", dtype="INT8", shape=(1, 4), scale=0.1, zero_point=0)]),
+           "float bias": _graph(bias_types=["FLOAT32"])}
+    for what, g in bad.items():
+        assert g.full_integer_violations("INT16"), what
+
+
+def test_parity_stats_rounding_ceiling_uses_the_output_type():
+    """A logit beyond the int8 range saturates at 127 steps; the int16 grid holds it: the ceiling depends on dtype."""
+    ref = np.array([[1.5, 2.0, 0.0]])  # scale 0.01: 150 and 200 steps -> both saturate to 127 in int8, a tie
+    codes16 = np.array([[150, 200, 0]], np.int16)
+    assert pipeline.parity_stats(ref, codes16, 0.01, 0, dtype="INT16")["output_rounding_ceiling"] == 1.0
+    assert pipeline.parity_stats(ref, codes16, 0.01, 0, dtype="INT8")["output_rounding_ceiling"] == 0.0
+
+
+def test_activations_option_parses_to_the_enum():
+    from tinyasc.export.cli import build_parser
+
+    base = ["ck.pt", "--int8", "--dataset", "d", "--out", "o"]
+    assert build_parser().parse_args(base).activations == "int8"
+    for a in Activations:
+        assert Activations(build_parser().parse_args([*base, "--activations", a.value]).activations) is a
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([*base, "--activations", "int4"])
+    assert info.value.code == 2
+    assert pipeline.ExportConfig(activations="auto").activations is Activations.AUTO
+    with pytest.raises(ValueError):
+        pipeline.ExportConfig(activations="int4")
+    assert [Activations.INT8.stem, Activations.INT16.stem] == ["model_int8", "model_int16x8"]
+
+
+def _candidate(activations: Activations, agreement: float | None, *failed: str) -> pipeline.Candidate:
+    gates = [{"name": n, "value": agreement if n == "top1_agreement" else 0, "threshold": 0, "passed": n not in failed,
+              "detail": ""} for n in ("full_integer_graph", "top1_agreement", "accuracy_drop", "size_budget")]
+    return pipeline.Candidate(activations=activations, path=pipeline.Path(f"{activations.stem}.tflite"), graph=None,
+                              violations=[], arena=1, tflm_vs_ref=0, accuracy={}, vs_pytorch={}, accuracy_drop=0.0,
+                              accuracy_drop_stderr=0.0, audit={}, calibration={}, gates=gates, timings={})
+
+
+def test_auto_rule():
+    auto = pipeline.ExportConfig(activations="auto")
+    ok8, bad8 = _candidate(Activations.INT8, 0.995), _candidate(Activations.INT8, 0.97, "top1_agreement")
+    ok16, bad16 = _candidate(Activations.INT16, 0.998), _candidate(Activations.INT16, 0.98, "top1_agreement")
+    # int8 passes: deployed, and the 16x8 file is not even evaluated
+    assert not pipeline._needs_int16(auto, [ok8])
+    assert pipeline._choose([ok8], Activations.AUTO)[0] is ok8
+    assert pipeline._needs_int16(auto, [bad8])
+    chosen, why = pipeline._choose([bad8, ok16], Activations.AUTO)
+    assert chosen is ok16 and "int8 file failed top1_agreement" in why
+    # neither passes: the higher gated agreement, int8 (the smaller arena) on a tie or when int16 has none
+    assert pipeline._choose([bad8, bad16], Activations.AUTO)[0] is bad16
+    tie = _candidate(Activations.INT16, 0.97, "accuracy_drop")
+    assert pipeline._choose([bad8, tie], Activations.AUTO)[0] is bad8
+    assert pipeline._choose([_candidate(Activations.INT8, None, "top1_agreement"), bad16], Activations.AUTO)[0] is bad16
+    # fixed modes deploy their precision whatever the gates say; int8 with the 16x8 file as a side measurement
+    assert pipeline._choose([bad8, ok16], Activations.INT8)[0] is bad8
+    assert pipeline._needs_int16(pipeline.ExportConfig(keep_int16=True), [ok8])
+    assert not pipeline._needs_int16(pipeline.ExportConfig(), [bad8])
+    assert pipeline._choose([ok16], Activations.INT16)[0] is ok16
 
 
 def test_equalized_form_graph_structure_and_equalized_ranges(tmp_path):

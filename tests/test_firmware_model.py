@@ -125,7 +125,8 @@ def test_generated_sources_follow_the_contract(artifact):
                   "TINYASC_INPUT_SCALE", "TINYASC_INPUT_ZERO_POINT", "TINYASC_OUTPUT_SCALE",
                   "TINYASC_OUTPUT_ZERO_POINT"):
         assert f"#define {macro} " in h
-    assert "int tinyasc_model_invoke(const int8_t *input, int8_t *output);" in h
+    assert "typedef int8_t tinyasc_input_t;" in h and "typedef int8_t tinyasc_output_t;" in h
+    assert "int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output);" in h
     c = (artifact.out_dir / "model.c").read_text()
     assert c.count("\n    TINYASC_LAYER_BEGIN(") == c.count("\n    TINYASC_LAYER_END(") == len(artifact.layers)
     assert "malloc" not in c and "static int8_t tinyasc_arena[" in c
@@ -233,3 +234,60 @@ def test_load_golden_sources(tmp_path):
         load_golden(shape, scale, zp, golden=tmp_path / "bad.npz")
     with pytest.raises(InputError):
         load_golden(shape, scale, zp, dataset=tmp_path / "empty_or_missing")
+
+
+# ------------------------------------------------------------------------------------- 16x8
+
+
+def _net_16x8():
+    """The BC-ResNet block's op mix that has int16 kernels: PAD, CONV_2D, DEPTHWISE_CONV_2D + SiLU,
+    the transpose/reshape sub-spectral affine, the residual ADD, MAX_POOL_2D, 1x1 CONV_2D, MEAN."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    w1 = (rng.normal(size=(3, 3, 1, 8)) * 0.6).astype(np.float32)
+    dw = (rng.normal(size=(3, 1, 8, 1)) * 0.6).astype(np.float32)
+    gamma = (1.0 + 0.2 * rng.normal(size=(1, 32, 1, 1))).astype(np.float32)
+    beta = (0.1 * rng.normal(size=(1, 32, 1, 1))).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 8, 10)) * 0.4).astype(np.float32)
+
+    def net(x):
+        y = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        y = tf.nn.relu(tf.nn.conv2d(y, w1, 2, "VALID") + 0.1)  # (1, 16, 10, 8)
+        z = tf.nn.depthwise_conv2d(y, dw, (1, 1, 1, 1), "SAME")
+        z = z * tf.math.sigmoid(z)
+        t = tf.reshape(tf.transpose(z, [0, 3, 1, 2]), (1, 32, 4, 10)) * gamma + beta
+        z = tf.nn.relu(tf.transpose(tf.reshape(t, (1, 8, 16, 10)), [0, 2, 3, 1]) + y)
+        z = tf.nn.max_pool2d(z, 2, 2, "VALID")
+        return tf.reduce_mean(tf.nn.conv2d(z, w2, 1, "SAME"), axis=[1, 2])
+
+    return net
+
+
+def test_16x8_model_bit_exact_through_the_cli(tmp_path):
+    """A 16x8 model: int16 I/O in model.h, float golden features quantized to int16, every layer
+    equal to TFLM (tolerance: zero differing int16 elements)."""
+    model = write(tmp_path / "net_16x8.tflite", convert(_net_16x8(), SHAPE, lo=-2.0, hi=2.0, n_rep=16, int16=True))
+    golden = tmp_path / "g.npz"
+    np.savez(golden, features=np.random.default_rng(1).normal(size=(4, *SHAPE)).astype(np.float32))
+    out = tmp_path / "fw16"
+    assert cli.main([str(model), "--out", str(out), "--check", "--debug-layers", "--golden", str(golden)]) == 0
+    rep = json.loads((out / "firmware.json").read_text())
+    assert rep["activations"] == "int16" and rep["parity"]["identical"] and rep["parity"]["n_inputs"] == 4
+    assert len(rep["parity"]["layers"]) == len(rep["layers"])  # no fusion on int16: every layer compared
+    h = (out / "model.h").read_text()
+    assert "typedef int16_t tinyasc_input_t;" in h and "typedef int16_t tinyasc_output_t;" in h
+    # every activation is 2 bytes: the plan holds at least the largest int16 tensor
+    graph = read_tflite(model)
+    assert rep["arena_size"] >= max(t.nbytes for t in graph.tensors if not t.is_const and t.dtype == "INT16")
+    assert rep["tflm_arena_size"] is not None and rep["arena_size"] < rep["tflm_arena_size"]
+
+
+def test_16x8_unsupported_op_is_one_line(tmp_path, capsys):
+    import tensorflow as tf
+
+    sub = write(tmp_path / "sub16.tflite", convert(lambda x: x - 0.5, (1, 4, 4, 2), int16=True))
+    rc = cli.main([str(sub), "--out", str(tmp_path / "o"), "--no-tflm-arena"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_BAD_INPUT and len(err.strip().splitlines()) == 1
+    assert "unsupported operator SUB" in err and "int16 activations" in err and str(sub) in err

@@ -109,3 +109,70 @@ def test_kernel_bit_exact_vs_tflm(name, cases, tmp_path):
     if name.endswith("inplace"):  # the in-place kernel variant is what ran
         c = (art.out_dir / "model.c").read_text()
         assert "_inplace_s8(" in c and art.layers[0].in_place
+
+
+# ------------------------------------------------------------------------------------- 16x8
+
+#: Cases converted as 16x8 (int16 activations, int8 weights, int64 biases): every op the
+#: generator has an int16 kernel for, with the same shapes and value ranges as the int8 cases.
+_CASE_NAMES_16X8 = [
+    "conv3x3_same_relu_zp", "conv2x3_valid_s2", "conv1x1_bias", "conv_dilation2", "conv_grouped_col_inplace",
+    "dw3x1_dil2_col_inplace", "dw3x3_same_relu6", "dw1x3_valid_s2_dm2", "add_full_const", "add_broadcast_relu",
+    "mul_broadcast", "mul_square", "mean_hw_keep", "mean_c_keep", "mean_w_drop", "logistic_wide",
+    "logistic_narrow", "maxpool2x2_valid", "maxpool3x3_same_s1", "pad", "transpose_reshape", "concat",
+]
+
+
+@pytest.mark.parametrize("name", _CASE_NAMES_16X8)
+def test_kernel_16x8_bit_exact_vs_tflm(name, cases, tmp_path):
+    fn, shape, lo, hi, opcode = cases[name]
+    model = write(tmp_path / f"{name}_16x8.tflite", convert(fn, shape, lo=lo, hi=hi, int16=True))
+    art = generate(model, tmp_path / "fw", options=GeneratorOptions(measure_tflm_arena=False))
+    assert art.activations == "int16" and art.op_counts.get(opcode, 0) >= 1, art.op_counts
+    exe = build_host(art.out_dir, dump=True)
+    inputs = edge_inputs(shape, 8, seed=len(name), dtype=np.int16)
+    res = check_parity(art, inputs, debug_layers=True, exe=exe)
+    assert res.identical, res.summary() + " " + str([l for l in res.layers if l.differing])
+    assert res.output_elements == 8 * art.output_size
+    c = (art.out_dir / "model.c").read_text()
+    assert "_s8(" not in c.replace("tinyasc_concat_part_s8(", "")  # no int8 kernel ran on int16 data
+
+
+@pytest.mark.parametrize("lo,hi", [(-8.0, 8.0), (-0.3, 0.5), (-40.0, 40.0)])
+def test_logistic_16x8_every_input_code(lo, hi, tmp_path):
+    """All 65,536 int16 codes through LOGISTIC: every interpolation node, both signs, saturation."""
+    import tensorflow as tf
+
+    shape = (1, 256, 256, 1)
+    model = write(tmp_path / "logistic.tflite", convert(lambda x: tf.math.sigmoid(x), shape, lo=lo, hi=hi, int16=True))
+    art = generate(model, tmp_path / "fw", options=GeneratorOptions(measure_tflm_arena=False))
+    every = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16).reshape(1, *shape)
+    res = check_parity(art, every, debug_layers=False)
+    assert res.identical, res.summary()
+
+
+def test_16x8_bias_must_be_int64(tmp_path):
+    """A 16x8 convolution with an int32 bias (TFLM then accumulates in 32 bits) is refused in one line."""
+    from tinyasc.errors import InputError
+    from tinyasc.firmware_sim.generator import _Generator
+    from tinyasc.firmware_sim.planner import plan_arena
+    from tinyasc.firmware_sim.reader import read_tflite
+    import dataclasses
+
+    w = _w(1, 1, 3, 2)
+    model = write(tmp_path / "c.tflite", convert(lambda x: tf_conv(x, w), (1, 4, 4, 3), int16=True))
+    g = read_tflite(model)
+    conv = next(op for op in g.operators if op.opcode == "CONV_2D")
+    bias = g.tensors[conv.inputs[2]]
+    assert bias.dtype == "INT64"
+    tensors = list(g.tensors)
+    tensors[bias.index] = dataclasses.replace(bias, dtype="INT32", data=bias.data.astype(np.int32))
+    g32 = dataclasses.replace(g, tensors=tuple(tensors))
+    with pytest.raises(InputError, match="int32 bias|INT32 bias"):
+        _Generator(g32, plan_arena(g32)).emit(conv)
+
+
+def tf_conv(x, w):
+    import tensorflow as tf
+
+    return tf.nn.conv2d(x, w, 1, "SAME") + 0.25

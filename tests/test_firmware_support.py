@@ -1,7 +1,7 @@
-"""Shared helpers for the firmware tests: tiny int8 TFLite models made with TensorFlow's converter.
+"""Shared helpers for the firmware tests: tiny integer TFLite models made with TensorFlow's converter.
 
-No tests live here. Each builder returns the .tflite bytes of a full-integer model (int8 input
-and output) calibrated on a small representative dataset.
+No tests live here. Each builder returns the .tflite bytes of a full-integer model (int8, or
+16x8, input and output) calibrated on a small representative dataset.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def convert(fn: Callable, input_shape: Sequence[int], *, seed: int = 0, lo: float = -1.0,
-            hi: float = 1.0, n_rep: int = 8) -> bytes:
-    """Full-integer int8 conversion of ``fn`` (one float input) with TFLiteConverter."""
+            hi: float = 1.0, n_rep: int = 8, int16: bool = False) -> bytes:
+    """Full-integer int8 conversion of ``fn`` (one float input) with TFLiteConverter; ``int16``:
+    16x8 instead (int16 activations and I/O, int8 weights, int64 biases)."""
     import tensorflow as tf
 
     concrete = tf.function(fn).get_concrete_function(tf.TensorSpec(input_shape, tf.float32))
@@ -30,9 +31,10 @@ def convert(fn: Callable, input_shape: Sequence[int], *, seed: int = 0, lo: floa
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn.__self__ if hasattr(fn, "__self__") else None)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+                                      if int16 else tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int16 if int16 else tf.int8
+    conv.inference_output_type = tf.int16 if int16 else tf.int8
     return conv.convert()
 
 
@@ -42,11 +44,12 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def edge_inputs(shape: Sequence[int], n: int, seed: int = 0) -> np.ndarray:
-    """``n`` int8 inputs: uniform over the full range, the first two all -128 and all 127."""
+def edge_inputs(shape: Sequence[int], n: int, seed: int = 0, dtype=np.int8) -> np.ndarray:
+    """``n`` integer inputs: uniform over the full range of ``dtype``, the first two all min and all max."""
+    info = np.iinfo(dtype)
     rng = np.random.default_rng(seed)
-    x = rng.integers(-128, 128, size=(n, *shape), dtype=np.int64).astype(np.int8)
+    x = rng.integers(info.min, info.max + 1, size=(n, *shape), dtype=np.int64).astype(dtype)
     if n >= 3:
-        x[0] = -128
-        x[1] = 127
+        x[0] = info.min
+        x[1] = info.max
     return x

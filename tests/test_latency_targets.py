@@ -76,6 +76,36 @@ def test_tiny_model_dense_and_sparse(tiny_model, target, tmp_path):
 
 @pytest.mark.arm
 @pytest.mark.slow
+@pytest.mark.parametrize("target", [L.Target.CORTEX_M4, L.Target.CORTEX_M55], ids=lambda t: t.value)
+def test_tiny_16x8_model_on_target(target, tmp_path):
+    """The same network as 16x8 (int16 activations): target == host build == TFLM (zero differing
+    int16 elements), the front end (int8 only) is skipped with its reason, and the int16 arena
+    holds 2-byte activations."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w1 = (rng.normal(size=(3, 3, 1, 8)) * 0.5).astype(np.float32)
+    d1 = (rng.normal(size=(3, 3, 8, 1)) * 0.5).astype(np.float32)
+
+    def fn(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w1, 2, "SAME"))
+        y = tf.nn.depthwise_conv2d(y, d1, (1, 1, 1, 1), "SAME")
+        y = tf.nn.sigmoid(y) * y + y
+        return tf.reduce_mean(tf.nn.max_pool2d(y, 2, 2, "VALID"), axis=[1, 2])
+
+    model = write(tmp_path / "tiny16.tflite", convert(fn, (1, 32, 24, 1), int16=True))
+    golden = L.default_golden(32 * 24, n=2, seed=1, dtype=np.int16)
+    r = L.measure_tflite(model, target=target, out_dir=tmp_path / "lat", golden=golden)
+    assert r.parity["equal"] and r.parity["tflm_equal"] and r.parity["mismatched_bytes"] == 0
+    assert r.parity["output_bytes"] == 2 * 8  # eight int16 outputs
+    assert r.frontend is None and "INT16" in r.build["frontend_skipped"]
+    assert [x.op for x in r.layers][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+    assert r.build["arena_bytes"] >= 2 * 16 * 12 * 8  # the first conv's int16 output alone
+    assert r.total_instructions > 0 and r.memory.stack_used > 0
+
+
+@pytest.mark.arm
+@pytest.mark.slow
 def test_cli_writes_reports(tiny_model, tmp_path, capsys):
     out = tmp_path / "lat"
     rc = latency_main([str(tiny_model), "--target", "cortex-m7", "--clock-mhz", "200", "--out", str(out), "--no-tflm",

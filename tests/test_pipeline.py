@@ -52,14 +52,18 @@ def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
     for expected in ("top1_agreement", "accuracy_drop", "full_integer_graph", "within 128 KB", "bit-exact", "cortex-m4"):
         assert expected in names
     assert all(g["passed"] is not None for g in gates), [g for g in gates if g["passed"] is None]
+    deployed = json.loads((run / "export" / "report.json").read_text())["deployed"]
+    stem = deployed["file"].removesuffix(".tflite")
+    assert deployed["activations"] == "int8"  # the smoke profile's in-block ResNorm has no 16x8 firmware kernels
     for artifact in ("teacher/last.pt", "student/last.pt", "compress/compressed.pt", "export/model.onnx",
-                     "export/model_float.tflite", "export/model_int8.tflite", "export/model_int8.h", "export/report.json",
+                     f"export/{stem}.tflite", f"export/{stem}.h", "export/model_float.tflite", "export/report.json",
                      "audit.json", "firmware/model.c", "firmware/firmware.json", "latency/cortex-m4/latency.json",
                      "report.md", "report.html", "figures/device_accuracy.png", "figures/size_budget.png",
                      "figures/confusion.png", "figures/training_curves.png", "figures/latency_by_op.png"):
         assert (run / artifact).is_file(), artifact
     # The report's Table-3 rows are the models the run produced, with the TFLite Micro row among them.
-    assert any(name.startswith("int8 TFLite: TFLite Micro [") for name in report["accuracy"])
+    precision = {"int8": "int8", "int16": "int16x8"}[deployed["activations"]]
+    assert any(name.startswith(f"{precision} TFLite: TFLite Micro [") for name in report["accuracy"])
 
 
 def test_html_report_is_self_contained_and_references_only_existing_files(smoke_run):

@@ -25,9 +25,10 @@ from tinyasc.data.cache import build_feature_set
 from tinyasc.data.tau import load_tau
 from tinyasc.export.calibrate import Calibration
 from tinyasc.export.export_form import ExportForm
-from tinyasc.export.interpreters import run_litert, run_onnx, run_tflm, run_torch, time_per_clip
+from tinyasc.export.interpreters import Runtime, run_litert, run_onnx, run_tflm, run_torch, time_per_clip
 from tinyasc.export.pipeline import ExportConfig, load_model, export_int8
-from tinyasc.export.report import RUNTIME_TITLES
+from tinyasc.export.precision import Activations
+from tinyasc.export.report import runtime_title
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
 log = logging.getLogger("bench_export")
@@ -91,21 +92,25 @@ def main() -> None:
         fs = build_feature_set(load_tau(args.dataset), "evaluate", ckpt.feature_config, progress=False)
         x = np.asarray(fs.features[: args.timing_clips], dtype=np.float32)[:, None]
         model = load_model(ckpt, ckpt_path)
-        i8 = out / "model_int8.tflite"
-        arena = rep["int8"]["tflm_arena_bytes"]
+        deployed = res.deployed
+        arena = rep["quantized"]["tflm_arena_bytes"]
         timing = {
-            "pytorch": time_per_clip(lambda v: run_torch(model, v, batch=1), x),
-            "onnxruntime": time_per_clip(lambda v: run_onnx(out / "model.onnx", v), x),
-            "int8_litert_default": time_per_clip(lambda v: run_litert(i8, v, reference=False), x),
-            "int8_litert_ref": time_per_clip(lambda v: run_litert(i8, v, reference=True), x),
-            "int8_tflm": time_per_clip(lambda v: run_tflm(i8, v, arena_size=arena), x),
+            Runtime.PYTORCH.value: time_per_clip(lambda v: run_torch(model, v, batch=1), x),
+            Runtime.ONNXRUNTIME.value: time_per_clip(lambda v: run_onnx(out / "model.onnx", v), x),
+            Runtime.LITERT_DEFAULT.value: time_per_clip(lambda v: run_litert(deployed, v, reference=False), x),
+            Runtime.LITERT_REF.value: time_per_clip(lambda v: run_litert(deployed, v, reference=True), x),
+            Runtime.TFLM.value: time_per_clip(lambda v: run_tflm(deployed, v, arena_size=arena), x),
         }
         results["forms"][f"{form.value} / {calibration.value}"] = {
                                         "export_wall_s": wall, "status": rep["status"], "failed_gates": rep["failed_gates"],
                                         "calibration": {k: v for k, v in rep["calibration"].items() if k != "changes"},
-                                        "accuracy": rep["parity"]["accuracy"], "int8_vs_pytorch": rep["parity"]["int8_vs_pytorch"],
-                                        "tflm_arena_bytes": arena, "int8_bytes": rep["int8"]["bytes"],
-                                        "n_ops": rep["int8"]["n_ops"], "int16_activations": rep["int16_activations"],
+                                        "accuracy": rep["parity"]["accuracy"],
+                                        "quantized_vs_pytorch": rep["parity"]["quantized_vs_pytorch"],
+                                        "deployed": rep["deployed"], "tflm_arena_bytes": arena,
+                                        "deployed_bytes": rep["quantized"]["bytes"], "n_ops": rep["quantized"]["n_ops"],
+                                        "candidates": [{k: c[k] for k in ("activations", "gated_agreement", "top1_agreement",
+                                                                          "accuracy_drop", "tflm_arena_bytes")}
+                                                       for c in rep["candidates"]],
                                         "ms_per_clip": {k: 1000 * v for k, v in timing.items()},
                                         "timing_note": "includes interpreter/session creation once per call, amortized over clips",
                                         "worst_layers": sorted((d for d in rep["debug_layers"] if d["sqnr_db"] is not None),
@@ -113,17 +118,18 @@ def main() -> None:
     atomic.write_json(args.out / "bench_export.json", results)
     md = [f"# asc-export benchmark ({results['machine']})", "", f"Checkpoint `{ckpt_path}` (compressed: {results['compressed']}).", ""]
     for form, r in results["forms"].items():
+        label = Activations(r["deployed"]["activations"]).label
         md += [f"## export form / calibration `{form}` — {r['status']}, export wall time {r['export_wall_s']:.1f} s", "",
-               markdown_table(table3_header(), [table3_row(RUNTIME_TITLES.get(k, k), v) for k, v in r["accuracy"].items()]),
+               markdown_table(table3_header(), [table3_row(runtime_title(k, label), v) for k, v in r["accuracy"].items()]),
                markdown_table(["runtime", "top-1 agreement vs PyTorch", "on resolvable clips", "output-rounding ceiling",
                                "max err (steps)", "mean err (steps)"],
-                              [[RUNTIME_TITLES.get(k, k), f"{v['top1_agreement']:.4f}",
+                              [[runtime_title(k, label), f"{v['top1_agreement']:.4f}",
                                 f"{v['top1_agreement_resolvable'] or 0:.4f} ({v['resolvable_fraction']:.1%})",
                                 f"{v['output_rounding_ceiling']:.4f}", f"{v['logit_err_steps_max']:.1f}",
-                                f"{v['logit_err_steps_mean']:.2f}"] for k, v in r["int8_vs_pytorch"].items()]),
-               markdown_table(["runtime", "ms / clip"], [[RUNTIME_TITLES.get(k, k), f"{v:.2f}"] for k, v in r["ms_per_clip"].items()]),
-               f"TFLM arena {r['tflm_arena_bytes']:,} B; int8 file {r['int8_bytes']:,} B, {r['n_ops']} ops; "
-               f"int16-activation variant: {r['int16_activations']}", ""]
+                                f"{v['logit_err_steps_mean']:.2f}"] for k, v in r["quantized_vs_pytorch"].items()]),
+               markdown_table(["runtime", "ms / clip"], [[runtime_title(k, label), f"{v:.2f}"] for k, v in r["ms_per_clip"].items()]),
+               f"Deployed `{r['deployed']['file']}`: TFLM arena {r['tflm_arena_bytes']:,} B, {r['deployed_bytes']:,} B, "
+               f"{r['n_ops']} ops; candidates: {r['candidates']}", ""]
     atomic.write_text(args.out / "bench_export.md", "\n".join(md) + "\n")
     print(json.dumps({k: (v["status"], v["export_wall_s"]) for k, v in results["forms"].items()}))
 

@@ -19,8 +19,8 @@ Counting rules (the same for every format; the report repeats them):
     is counted at its stored width, with a warning);
   - ONNX: the initializer's (or Constant node's) element type;
   - TFLite: the tensor type of every constant tensor (a tensor whose buffer holds data):
-    int8 1 byte, int16 2, int32 (biases) 4, float16 2, float32 4. Buffers shared by
-    several tensors count once.
+    int8 1 byte, int16 2, int32 (biases of an int8 graph) 4, int64 (biases of a 16x8 graph,
+    int16 activations) 8, float16 2, float32 4. Buffers shared by several tensors count once.
 * Size = params x bits / 8; NZ size = non-zero x bits / 8. The budget (default 128,000 bytes,
   the stricter reading of "128 KB") applies to the NZ size. Totals are shown in bytes,
   kB (1000 B) and KiB (1024 B). The dense file size is reported beside it: unless weights
@@ -47,7 +47,8 @@ DEFAULT_BUDGET_BYTES = 128_000
 
 COUNTING_RULES = (
     "Every stored parameter counts (BatchNorm scale, shift, running mean and variance unless "
-    "folded away in the artifact; biases at their stored width, int32 in TFLite); only non-zero "
+    "folded away in the artifact; biases at their stored width: int32 in an int8 TFLite file, int64 in a "
+    "16x8 one); only non-zero "
     "values count toward the budget; bits per parameter are the artifact's (checkpoint: 8 for "
     "quantized conv weights, 16 for the rest of a compressed model, 32 uncompressed; ONNX and "
     "TFLite: the tensor types). kB = 1000 B, KiB = 1024 B."

@@ -1,9 +1,10 @@
-"""Where int8 error enters: per-layer SQNR of the int8 graph against the float graph.
+"""Where quantization error enters: per-layer SQNR of the integer graph against the float graph.
 
-onnx2tf writes the float32 and the int8 TFLite files from the same TensorFlow graph, so
-their op output tensors share names. Both run on the same clips (the int8 one with the
-reference kernels, i.e. what TFLite Micro computes) with every intermediate preserved;
-each int8 output is dequantized and compared with the float tensor of the same name:
+onnx2tf writes the float32, the int8 and the 16x8 (int16-activation) TFLite files from the same
+TensorFlow graph, so their op output tensors share names. Both run on the same clips (the
+integer one with the reference kernels, i.e. what TFLite Micro computes) with every intermediate
+preserved; each int8 or int16 output is dequantized and compared with the float tensor of the
+same name:
 
     SQNR_dB = 10 log10( sum(f**2) / sum((f - dequant(q))**2) )
 
@@ -26,17 +27,17 @@ from tinyasc.metrics import markdown_table
 @dataclass(frozen=True, kw_only=True)
 class LayerError:
     index: int
-    """Position of the op in the int8 graph's execution order."""
+    """Position of the op in the integer graph's execution order."""
     op: str
     tensor: str
     """Output tensor name (shared by both files)."""
     shape: tuple[int, ...]
     scale: float
-    """int8 scale of the output (one quantization step)."""
+    """Scale of the integer output (one quantization step)."""
     sqnr_db: float
     """Signal-to-quantization-noise ratio over all clips (inf when exact)."""
     max_abs_err_steps: float
-    """Largest |float - dequant(int8)| in output quantization steps."""
+    """Largest |float - dequant(q)| in output quantization steps."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "op": self.op, "tensor": self.tensor, "shape": list(self.shape), "scale": self.scale,
@@ -44,19 +45,19 @@ class LayerError:
                 "max_abs_err_steps": round(self.max_abs_err_steps, 3)}
 
 
-def layer_sqnr(float_path: str | Path, int8_path: str | Path, x_nchw: np.ndarray) -> list[LayerError]:
-    """Per-op SQNR of ``int8_path`` against ``float_path`` over the clips ``x_nchw``."""
+def layer_sqnr(float_path: str | Path, quant_path: str | Path, x_nchw: np.ndarray) -> list[LayerError]:
+    """Per-op SQNR of the integer file ``quant_path`` against ``float_path`` over the clips ``x_nchw``."""
     fl = litert_interpreter(float_path, reference=False, preserve_all=True)
-    q8 = litert_interpreter(int8_path, reference=True, preserve_all=True)
+    q8 = litert_interpreter(quant_path, reference=True, preserve_all=True)
     fl_names = {t["name"]: t["index"] for t in fl.get_tensor_details()}
     q8_details = {t["index"]: t for t in q8.get_tensor_details()}
-    qin = read_graph(Path(int8_path).read_bytes()).inputs[0]
+    qin = read_graph(Path(quant_path).read_bytes()).inputs[0]
     pairs = []
     for op in q8._get_ops_details():
         for out_idx in op["outputs"]:
             d = q8_details[int(out_idx)]
             scale = d["quantization_parameters"]["scales"]
-            if d["name"] in fl_names and len(scale) == 1 and d["dtype"] == np.int8:
+            if d["name"] in fl_names and len(scale) == 1 and d["dtype"] in (np.int8, np.int16):
                 pairs.append((op["index"], op["op_name"], d, fl_names[d["name"]]))
     sig = {p[2]["name"]: 0.0 for p in pairs}
     noise = dict(sig)

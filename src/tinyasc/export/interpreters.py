@@ -1,9 +1,11 @@
 """Run one model under every runtime the parity table compares.
 
 PyTorch and ONNX Runtime take NCHW float features; the TFLite files (from onnx2tf) take
-NHWC. The int8 file runs under ai-edge-litert with its default (optimized) kernels and
-with ``BUILTIN_REF`` (bit-identical to TensorFlow Lite Micro), and under TFLite Micro's own
-Python interpreter, whose smallest working arena is found by bisection.
+NHWC. The deployed integer file (int8, or 16x8: int16 activations) runs under ai-edge-litert
+with its default (optimized) kernels and with ``BUILTIN_REF`` (bit-identical to TensorFlow
+Lite Micro), and under TFLite Micro's own Python interpreter, whose smallest working arena is
+found by bisection. Float features enter an integer file quantized with that file's own input
+scale and zero point into its input type (int8 or int16); ``raw`` outputs are its output codes.
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ log = logging.getLogger(__name__)
 
 
 class Runtime(str, enum.Enum):
-    """Runtimes of the parity table."""
+    """Runtimes of the parity table (keys of the export report's ``parity``); the last three run the
+    deployed integer file, whatever its activation precision (the report's ``deployed``)."""
 
     PYTORCH = "pytorch"
+    """The model as trained (the reference)."""
     ONNXRUNTIME = "onnxruntime"
+    """The exported ONNX graph."""
     TFLITE_FLOAT = "tflite_float"
-    LITERT_INT8 = "litert_int8"
-    LITERT_INT8_REF = "litert_int8_ref"
-    TFLM_INT8 = "tflm_int8"
+    """onnx2tf's float32 file under ai-edge-litert."""
+    LITERT_DEFAULT = "litert_default"
+    """ai-edge-litert, default (optimized) kernels."""
+    LITERT_REF = "litert_ref"
+    """ai-edge-litert, ``BUILTIN_REF`` kernels: what TFLite Micro computes; the gates use it."""
+    TFLM = "tflm"
+    """TensorFlow Lite Micro's Python interpreter, in the smallest arena that works."""
 
 
 @contextlib.contextmanager
@@ -90,7 +99,7 @@ def run_litert(path: str | Path, x_nchw: np.ndarray, *, reference: bool = False,
     """Run a TFLite file under ai-edge-litert on float NCHW features.
 
     Quantized inputs are quantized with the file's own input parameters; outputs are
-    dequantized unless ``raw`` (then the int8 output codes are returned).
+    dequantized unless ``raw`` (then the integer output codes, int8 or int16, are returned).
     """
     it = litert_interpreter(path, reference=reference)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
@@ -116,7 +125,7 @@ def tflm_interpreter(path: str | Path, arena_size: int):
 
 
 def run_tflm(path: str | Path, x_nchw: np.ndarray, *, arena_size: int, raw: bool = False) -> np.ndarray:
-    """Run an int8 TFLite file under TensorFlow Lite Micro's Python interpreter."""
+    """Run an integer (int8 or 16x8) TFLite file under TensorFlow Lite Micro's Python interpreter."""
     graph = read_graph(Path(path).read_bytes())
     qin, qout = graph.inputs[0], graph.outputs[0]
     it = tflm_interpreter(path, arena_size)

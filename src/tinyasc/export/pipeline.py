@@ -1,4 +1,9 @@
-"""``asc-export --int8``: checkpoint -> ONNX -> float/int8 TFLite -> C array, with parity gates.
+"""``asc-export --int8``: checkpoint -> ONNX -> float/integer TFLite -> C array, with parity gates.
+
+onnx2tf writes an int8 file and a 16x8 file (int16 activations) in one conversion; each integer
+file considered for deployment is a :class:`Candidate`, evaluated by :func:`evaluate_candidate`
+(arena, three runtimes, parity, size audit, gates). ``ExportConfig.activations`` says which is
+deployed (``auto``: int8 when it passes, else 16x8); the report names it in ``deployed``.
 
 Every artifact is built in a hidden temporary directory beside ``out_dir`` and renamed into
 place at the end, ``report.json`` written last: a killed export leaves no directory that
@@ -15,27 +20,30 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from tinyasc import atomic
 from tinyasc.contract import TFLITE_CONTRACT_KEY, Checkpoint, DeployedContract
 from tinyasc.errors import InputError
+from tinyasc.export.audit import audit
 from tinyasc.export.calibrate import Calibration, calibrate_int8
 from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.convert import ConversionError, convert
 from tinyasc.export.export_form import ExportForm, export_form
-from tinyasc.export.interpreters import min_tflm_arena, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
+from tinyasc.export.interpreters import Runtime, min_tflm_arena, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
+from tinyasc.export.precision import REPORT_NAME, Activations
 from tinyasc.export.report import render_markdown
-from tinyasc.export.tflite_graph import read_graph
+from tinyasc.export.tflite_graph import GraphInfo, dequantize, read_graph
 from tinyasc.metrics import device_accuracy
 
 log = logging.getLogger(__name__)
 
-REPORT_SCHEMA = "tinyasc-export-report/1"
-ONNX_NAME, FLOAT_NAME, INT8_NAME = "model.onnx", "model_float.tflite", "model_int8.tflite"
-INT16_NAME = "model_int16act.tflite"
+REPORT_SCHEMA = "tinyasc-export-report/2"
+"""2: ``deployed`` and ``candidates``; the integer file's section is ``quantized`` (was ``int8``), the
+parity runtimes ``litert_default`` / ``litert_ref`` / ``tflm`` under ``quantized_vs_pytorch``."""
+ONNX_NAME, FLOAT_NAME = "model.onnx", "model_float.tflite"
 ONNX_OPSET = 17
 
 
@@ -43,11 +51,16 @@ ONNX_OPSET = 17
 class ExportConfig:
     """Options of ``asc-export --int8``."""
 
+    activations: Activations = Activations.INT8
+    """Activation precision of the deployed file: ``int8``; ``int16`` (onnx2tf's 16x8 file, int16
+    activations and int8 weights: closer to PyTorch, ~1.8x the TFLM arena); ``auto`` (int8 when it
+    passes every gate, else the 16x8 file; if neither passes, the higher gated agreement)."""
     calib_clips: int = 200
-    """Training clips used to calibrate the int8 activations (evenly spread over the split)."""
+    """Training clips used to calibrate the activation ranges (evenly spread over the split)."""
     calibration: Calibration = Calibration.PERCENTILE
-    """How activation ranges are chosen: the converter's min/max, or clipped to a percentile (rewritten in
-    the ``.tflite``; see :mod:`tinyasc.export.calibrate`)."""
+    """How the int8 file's activation ranges are chosen: the converter's min/max, or clipped to a percentile
+    (rewritten in the ``.tflite``; see :mod:`tinyasc.export.calibrate`). The 16x8 file always keeps the
+    converter's min/max ranges."""
     calib_percentiles: tuple[float, ...] = (100.0, 99.9999, 99.999, 99.99)
     """Candidate percentiles of each activation's calibration values to clip its int8 range to
     (``percentile``); the one whose int8 file is closest to the float file on as many other training
@@ -57,32 +70,36 @@ class ExportConfig:
     form: ExportForm = ExportForm.EQUALIZED
     """Export form of the model (see :mod:`tinyasc.export.export_form`)."""
     gate_agreement: float = 0.99
-    """Minimum top-1 agreement of the int8 model (TFLM reference kernels) with PyTorch, over the clips
+    """Minimum top-1 agreement of the integer model (TFLM reference kernels) with PyTorch, over the clips
     whose PyTorch top-1 margin is at least ``gate_margin_steps`` output quantization steps."""
     gate_margin_steps: float = 1.0
-    """Clips with a smaller float top-1 margin (in int8 output steps) are left out of the agreement gate:
-    output rounding alone can reorder them. 0 gates the raw agreement over every clip."""
+    """Clips with a smaller float top-1 margin (in output steps of the evaluated file: int8 or int16) are left
+    out of the agreement gate: output rounding alone can reorder them. 0 gates the raw agreement over every clip."""
     gate_accuracy_drop: float = 0.005
-    """Maximum overall-accuracy drop (fraction) of the int8 model against PyTorch."""
+    """Maximum overall-accuracy drop (fraction) of the integer model against PyTorch."""
     budget_bytes: int = 128_000
-    """Non-zero parameter budget of the int8 file (DCASE 2021: 128 KB read as 128,000 bytes)."""
+    """Non-zero parameter budget of the integer file (DCASE 2021: 128 KB read as 128,000 bytes)."""
     float_tol: float = 1e-4
     """Max |logit difference| for ONNX vs PyTorch and float TFLite vs ONNX, times max(1, max|logit|)."""
     form_tol: float = 1e-3
     """Max |logit difference| between the export form and the model as trained, times max(1, max|logit|)
     (every form is exact up to float32 reassociation: ~1e-6 measured)."""
     debug_layers: bool = False
-    """Also measure the per-layer SQNR of int8 vs float activations."""
+    """Also measure the per-layer SQNR of the deployed file's vs the float file's activations."""
     debug_clips: int = 16
     """Clips used by ``debug_layers``."""
     keep_int16: bool = False
-    """Also keep (and measure) onnx2tf's int16-activation variant."""
+    """Also evaluate onnx2tf's 16x8 file when it is not the deployed one and keep it in the output
+    (``model_int16x8.tflite``, a ``candidates`` entry): beside the int8 file in ``int8`` mode, and even
+    when the int8 file passes in ``auto`` mode. No effect in ``int16`` mode, which deploys it."""
     force: bool = False
     """Replace an existing output directory."""
     cache_dir: Path | None = None
     """Feature cache directory (default: the dataset's own ``.tinyasc_cache``)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.activations, Activations):
+            object.__setattr__(self, "activations", Activations(self.activations))
         if not isinstance(self.form, ExportForm):
             object.__setattr__(self, "form", ExportForm(self.form))
         if not isinstance(self.calibration, Calibration):
@@ -105,6 +122,8 @@ class ExportResult:
     out_dir: Path
     report: dict[str, Any]
     passed: bool
+    deployed: Path
+    """The deployed ``.tflite`` in ``out_dir`` (``report["deployed"]``)."""
     failed_gates: list[str] = field(default_factory=list)
 
 
@@ -164,24 +183,26 @@ def export_onnx(model, example: np.ndarray, path: Path) -> None:
                           output_names=["logits"], opset_version=ONNX_OPSET, dynamo=False, do_constant_folding=True)
 
 
-def parity_stats(ref_logits: np.ndarray, int8_codes: np.ndarray, out_scale: float, out_zp: int,
-                 margin_steps: float = 1.0) -> dict[str, Any]:
-    """Agreement and logit error (in output quantization steps) of int8 outputs vs float logits.
+def parity_stats(ref_logits: np.ndarray, codes: np.ndarray, out_scale: float, out_zp: int,
+                 margin_steps: float = 1.0, *, dtype: str = "INT8") -> dict[str, Any]:
+    """Agreement and logit error (in output quantization steps) of integer outputs vs float logits.
 
-    An int8 output holds each logit to half a step, so a clip whose float top-1 margin is under
+    An integer output holds each logit to half a step, so a clip whose float top-1 margin is under
     one step can change its top-1 by output rounding alone, however exact the graph before it:
-    ``output_rounding_ceiling`` is the agreement of the float logits rounded to the output grid
-    (the best any int8 graph can do), ``top1_agreement_resolvable`` the agreement on the clips
-    whose float margin is at least ``margin_steps`` steps (``resolvable_fraction`` of them).
+    ``output_rounding_ceiling`` is the agreement of the float logits rounded to the output grid of
+    type ``dtype`` (the best any graph with that output can do), ``top1_agreement_resolvable`` the
+    agreement on the clips whose float margin is at least ``margin_steps`` steps
+    (``resolvable_fraction`` of them). An int16 output step is two to three orders of magnitude finer
+    than an int8 one, so for a 16x8 file nearly every clip is resolvable and errors read large in steps.
     """
     from tinyasc.qmath import quantize
 
-    deq = (int8_codes.astype(np.float64) - out_zp) * out_scale
+    deq = (codes.astype(np.float64) - out_zp) * out_scale
     steps = np.abs(deq - ref_logits) / out_scale
     agree = deq.argmax(1) == ref_logits.argmax(1)
     top2 = np.sort(ref_logits, axis=1)[:, -2:]
     resolvable = (top2[:, 1] - top2[:, 0]) >= margin_steps * out_scale
-    ceiling = quantize(ref_logits, out_scale, out_zp).argmax(1) == ref_logits.argmax(1)
+    ceiling = quantize(ref_logits, out_scale, out_zp, dtype=dtype).argmax(1) == ref_logits.argmax(1)
     return {"top1_agreement": float(agree.mean()),
             "top1_agreement_resolvable": float(agree[resolvable].mean()) if resolvable.any() else None,
             "resolvable_fraction": float(resolvable.mean()), "margin_steps": float(margin_steps),
@@ -214,6 +235,202 @@ def _write_log_only(out_dir: Path, log_path: Path, onnx_path: Path | None, force
         shutil.copy2(onnx_path, out_dir / ONNX_NAME)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ParityClips:
+    """What every candidate is compared with: the parity clips and the model's PyTorch logits on them."""
+
+    x_graph: np.ndarray
+    """Evaluation clips as the exported graph takes them (NCHW, lifted input ResNorm applied)."""
+    logits: np.ndarray
+    """PyTorch logits of the model as trained, on the same clips."""
+    labels: np.ndarray
+    """Scene label index per clip."""
+    devices: np.ndarray
+    """Recording device per clip."""
+
+    def accuracy(self, predictions: np.ndarray) -> dict[str, Any]:
+        """Table-3 accuracy of ``predictions`` (the confusion matrix left out of the report)."""
+        acc = device_accuracy(self.labels, self.devices, predictions=predictions).to_dict()
+        acc.pop("confusion", None)
+        return acc
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """One integer ``.tflite`` evaluated against PyTorch: everything that decides whether it is deployed."""
+
+    activations: Activations
+    """Its activation precision."""
+    path: Path
+    """The file, in the export's temporary directory."""
+    graph: GraphInfo
+    """Its op set, tensor types and input/output quantization."""
+    violations: list[str]
+    """Why it is not a full-integer graph of its precision (empty: it is)."""
+    arena: int | None
+    """Smallest TFLite Micro arena in bytes (None: not searched, the graph is not full-integer)."""
+    tflm_vs_ref: int
+    """Largest output code difference between TFLite Micro and ai-edge-litert's reference kernels."""
+    accuracy: dict[str, dict[str, Any]]
+    """Table-3 accuracy per integer runtime (``litert_default``, ``litert_ref``, ``tflm``: :class:`Runtime`)."""
+    vs_pytorch: dict[str, dict[str, Any]]
+    """:func:`parity_stats` per integer runtime, in the file's own output steps."""
+    accuracy_drop: float
+    """PyTorch overall accuracy minus the reference kernels'."""
+    accuracy_drop_stderr: float
+    """Standard error of that paired difference."""
+    audit: dict[str, Any]
+    """Size audit of the file (:func:`tinyasc.export.audit.audit`, with its Markdown table)."""
+    calibration: dict[str, Any]
+    """How its activation ranges were chosen (the report's ``calibration`` when deployed)."""
+    gates: list[dict[str, Any]]
+    """Its own gates: full-integer op set, top-1 agreement, accuracy drop, size budget."""
+    timings: dict[str, float]
+    """Seconds spent evaluating it, keyed for the report's ``timings``."""
+
+    @property
+    def failed_gates(self) -> list[str]:
+        return [g["name"] for g in self.gates if not g["passed"]]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_gates
+
+    @property
+    def gated_agreement(self) -> float | None:
+        """The value the agreement gate compared (None: no resolvable clip)."""
+        return next(g["value"] for g in self.gates if g["name"] == "top1_agreement")
+
+    def section(self) -> dict[str, Any]:
+        """The report's ``quantized`` section (for the deployed candidate)."""
+        return {"file": self.path.name, "activations": self.activations.value, "bytes": self.path.stat().st_size,
+                **self.graph.to_dict(), "violations": self.violations, "tflm_arena_bytes": self.arena,
+                "tflm_vs_litert_ref_max_code_diff": self.tflm_vs_ref}
+
+    def summary(self, *, deployed: bool, kept: bool) -> dict[str, Any]:
+        """One entry of the report's ``candidates``."""
+        ref = self.vs_pytorch[Runtime.LITERT_REF.value]
+        return {"activations": self.activations.value, "file": self.path.name, "deployed": deployed, "kept": kept,
+                "passed": self.passed, "failed_gates": self.failed_gates, "gates": self.gates,
+                "gated_agreement": self.gated_agreement, "top1_agreement": ref["top1_agreement"],
+                "top1_agreement_resolvable": ref["top1_agreement_resolvable"], "accuracy_drop": self.accuracy_drop,
+                "accuracy_drop_stderr": self.accuracy_drop_stderr, "tflm_arena_bytes": self.arena,
+                "bytes": self.path.stat().st_size, "nonzero_bytes": self.audit["totals"]["nonzero_bytes"],
+                "calibration": {k: v for k, v in self.calibration.items() if k != "changes"}, "parity": self.vs_pytorch}
+
+
+def evaluate_candidate(path: Path, activations: Activations, calibration: dict[str, Any], clips: ParityClips,
+                       config: ExportConfig) -> Candidate:
+    """Arena bisection, ai-edge-litert (default and reference kernels) and TFLite Micro runs, parity
+    with PyTorch, size audit and gates of the integer file ``path``."""
+    label = activations.label
+    graph = read_graph(path.read_bytes())
+    violations = graph.full_integer_violations(activations.tensor_type)
+    qout = graph.outputs[0]
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    arena = min_tflm_arena(path) if not violations else None
+    timings[f"{label}_arena_bisection_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    codes = {Runtime.LITERT_DEFAULT.value: run_litert(path, clips.x_graph, reference=False, raw=True),
+             Runtime.LITERT_REF.value: run_litert(path, clips.x_graph, reference=True, raw=True),
+             Runtime.TFLM.value: run_tflm(path, clips.x_graph, arena_size=arena or 4 * path.stat().st_size + (1 << 20),
+                                          raw=True)}
+    timings[f"{label}_inference_s"] = time.perf_counter() - t
+    accuracy = {k: clips.accuracy(dequantize(c, qout).argmax(1)) for k, c in codes.items()}
+    vs_pytorch = {k: parity_stats(clips.logits, c, qout.scale, qout.zero_point, config.gate_margin_steps, dtype=qout.dtype)
+                  for k, c in codes.items()}
+    ref_codes = codes[Runtime.LITERT_REF.value]
+    drop = clips.accuracy(clips.logits.argmax(1))["overall"] - accuracy[Runtime.LITERT_REF.value]["overall"]
+    drop_se = _paired_drop_stderr(clips.labels, clips.logits.argmax(1), ref_codes.argmax(1))
+    rep = audit(path, budget_bytes=config.budget_bytes)
+    audit_dict = {**rep.to_dict(), "markdown": rep.to_markdown()}
+    gates = _candidate_gates(activations, violations, vs_pytorch[Runtime.LITERT_REF.value], drop, drop_se,
+                             rep.nonzero_bytes, config)
+    return Candidate(activations=activations, path=path, graph=graph, violations=violations, arena=arena,
+                     tflm_vs_ref=int(np.abs(codes[Runtime.TFLM.value].astype(int) - ref_codes.astype(int)).max()),
+                     accuracy=accuracy, vs_pytorch=vs_pytorch, accuracy_drop=drop, accuracy_drop_stderr=drop_se,
+                     audit=audit_dict, calibration=calibration, gates=gates, timings=timings)
+
+
+def _candidate_gates(activations: Activations, violations: list[str], ref: dict[str, Any], drop: float, drop_se: float,
+                     nonzero_bytes: float, config: ExportConfig) -> list[dict[str, Any]]:
+    label = activations.label
+    gated = ref["top1_agreement"] if config.gate_margin_steps == 0 else ref["top1_agreement_resolvable"]
+    agrees = gated is not None and gated >= config.gate_agreement
+    hint = ("; --activations int16 (or auto) deploys int16 activations instead, at ~1.8x the TFLM arena"
+            if not agrees and activations is config.activations is Activations.INT8 else "")
+    return [
+        _gate("full_integer_graph", len(violations), 0, not violations, "; ".join(violations)),
+        _gate("top1_agreement", gated, config.gate_agreement, agrees,
+              f"{label} (TFLM reference kernels) vs PyTorch on the {ref['resolvable_fraction']:.1%} of clips with a float "
+              f"top-1 margin >= {config.gate_margin_steps:g} output steps (all clips: {ref['top1_agreement']:.4f}; "
+              f"output rounding alone allows {ref['output_rounding_ceiling']:.4f}){hint}"),
+        _gate("accuracy_drop", drop, config.gate_accuracy_drop, drop <= config.gate_accuracy_drop + 1e-12,
+              f"PyTorch overall - {label} overall (standard error of the paired difference: {drop_se:.4f})"),
+        _gate("size_budget", nonzero_bytes, config.budget_bytes, nonzero_bytes <= config.budget_bytes, "non-zero bytes"),
+    ]
+
+
+def _choose(candidates: list[Candidate], mode: Activations) -> tuple[Candidate, str]:
+    """The candidate to deploy and why. ``auto``: the int8 file when it passes every gate (smallest arena),
+    else the 16x8 file when it does; when neither does, the higher gated agreement (int8 on a tie)."""
+    by = {c.activations: c for c in candidates}
+    if mode is not Activations.AUTO:
+        return by[mode], f"--activations {mode.value}"
+    int8 = by[Activations.INT8]
+    if int8.passed:
+        return int8, "auto: the int8 file passed every gate"
+    int16 = by[Activations.INT16]
+    failed = f"the int8 file failed {', '.join(int8.failed_gates)}"
+    if int16.passed:
+        return int16, f"auto: {failed}; the {int16.activations.label} file passed every gate"
+    best = max((int8, int16), key=lambda c: -1.0 if c.gated_agreement is None else c.gated_agreement)
+    return best, (f"auto: {failed} and the {int16.activations.label} file failed {', '.join(int16.failed_gates)}; "
+                  f"deployed the higher gated agreement ({_fmt_agreement(int8)} int8, "
+                  f"{_fmt_agreement(int16)} {int16.activations.label})")
+
+
+def _fmt_agreement(c: Candidate) -> str:
+    return "n/a" if c.gated_agreement is None else f"{c.gated_agreement:.4f}"
+
+
+def _needs_int16(config: ExportConfig, candidates: list[Candidate]) -> bool:
+    """Whether the 16x8 file is evaluated: deployed, asked for beside int8, or ``auto`` after a failed int8."""
+    if config.activations is Activations.INT16 or config.keep_int16:
+        return True
+    return config.activations is Activations.AUTO and not candidates[0].passed
+
+
+def _calibrate_int8(float_path: Path, int8_path: Path, train: np.ndarray, calib_idx: np.ndarray,
+                    prepare: Callable[[np.ndarray], np.ndarray], config: ExportConfig, warnings: list[str]) -> dict[str, Any]:
+    """Activation ranges of the int8 file (``config.calibration``, rewritten in place); the report's ``calibration``.
+
+    ``train``: the training features; the calibration clips are ``calib_idx``, as many others choose
+    among the candidate ranges. A warning goes to ``warnings`` when the converter's ranges had to be kept.
+    """
+    calib = _nchw(train, calib_idx)
+    if config.calibration is not Calibration.PERCENTILE:
+        return {"method": Calibration.MINMAX.value, "clips": int(len(calib))}
+    rest = np.setdiff1d(np.arange(len(train)), calib_idx)
+    select = _nchw(train, rest[_spread(len(rest), config.calib_clips)]) if len(rest) else calib
+    try:
+        return calibrate_int8(float_path, int8_path, to_nhwc(prepare(calib)), config.calib_percentiles,
+                              to_nhwc(prepare(select)))
+    except ValueError as exc:  # float and int8 graphs that cannot be matched: keep the converter's ranges
+        msg = f"percentile calibration not applied, the converter's min/max ranges kept: {exc}"
+        log.warning(msg)
+        warnings.append(msg)
+        return {"method": Calibration.MINMAX.value, "clips": int(len(calib))}
+
+
+def _int16_calibration(clips: int) -> dict[str, Any]:
+    """The 16x8 file keeps the converter's ranges whatever ``--calibration`` says, and the report says why."""
+    return {"method": Calibration.MINMAX.value, "clips": clips,
+            "reason": "int16 activations keep the converter's min/max ranges: percentile clipping (int8 only) trades "
+                      "outliers for resolution, which 65,536 levels do not need"}
+
+
 def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path, config: ExportConfig = ExportConfig()) -> ExportResult:
     """Run the whole export; raises :class:`InputError` on bad input, returns the gated result otherwise."""
     t_start = time.perf_counter()
@@ -224,7 +441,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     model = load_model(ckpt, checkpoint)
     warnings: list[str] = []
     if ckpt.compression is None:
-        msg = "checkpoint is not compressed: exported as a float-trained model, int8 by post-training calibration only"
+        msg = "checkpoint is not compressed: exported as a float-trained model, integer by post-training calibration only"
         log.warning(msg)
         warnings.append(msg)
     train = _features(dataset, "train", ckpt, config.cache_dir)
@@ -273,109 +490,69 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
             raise InputError(checkpoint, f"onnx2tf failed: {err.summary} (full log: {out_dir / 'onnx2tf.log'})") from None
         timings["onnx2tf_s"] = time.perf_counter() - t
         shutil.copy2(files.float32, tmp / FLOAT_NAME)
-        shutil.copy2(files.int8, tmp / INT8_NAME)
-        if config.keep_int16 and files.int16_act is not None:
-            shutil.copy2(files.int16_act, tmp / INT16_NAME)
-        int8_path = tmp / INT8_NAME
-        calibration = {"method": Calibration.MINMAX.value, "clips": int(len(calib))}
-        if config.calibration is Calibration.PERCENTILE:
-            t = time.perf_counter()
-            rest = np.setdiff1d(np.arange(len(train)), calib_idx)  # held-out clips choosing among calibrations
-            select = _nchw(train.features, rest[_spread(len(rest), config.calib_clips)]) if len(rest) else calib
-            try:
-                calibration = calibrate_int8(tmp / FLOAT_NAME, int8_path, to_nhwc(form_info.prepare(calib)),
-                                             config.calib_percentiles, to_nhwc(form_info.prepare(select)))
-            except ValueError as exc:  # float and int8 graphs that cannot be matched: keep the converter's ranges
-                msg = f"percentile calibration not applied, the converter's min/max ranges kept: {exc}"
-                log.warning(msg)
-                warnings.append(msg)
-            timings["calibration_s"] = time.perf_counter() - t
-        data = int8_path.read_bytes()
-
         logits_tfl = run_litert(tmp / FLOAT_NAME, x_graph)
         tflite_check = _float_check(logits_onnx, logits_tfl, config.float_tol)
+        clips = ParityClips(x_graph=x_graph, logits=logits_pt, labels=labels, devices=devices)
 
-        graph = read_graph(data)
-        violations = graph.full_integer_violations()
-        qin, qout = graph.inputs[0], graph.outputs[0]
-
-        t = time.perf_counter()
-        arena = min_tflm_arena(int8_path) if not violations else None
-        timings["arena_bisection_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        codes_default = run_litert(int8_path, x_graph, reference=False, raw=True)
-        codes_ref = run_litert(int8_path, x_graph, reference=True, raw=True)
-        codes_tflm = run_tflm(int8_path, x_graph, arena_size=arena or 4 * len(data) + (1 << 20), raw=True)
-        timings["int8_inference_s"] = time.perf_counter() - t
-
-        def deq(c: np.ndarray) -> np.ndarray:
-            return (c.astype(np.float32) - qout.zero_point) * qout.scale
-
-        runtimes = {"pytorch": logits_pt, "onnxruntime": logits_onnx, "tflite_float": logits_tfl,
-                    "int8_litert_default": deq(codes_default), "int8_litert_ref": deq(codes_ref), "int8_tflm": deq(codes_tflm)}
-        accuracy = {k: device_accuracy(labels, devices, predictions=v.argmax(1)).to_dict() for k, v in runtimes.items()}
-        for acc in accuracy.values():
-            acc.pop("confusion", None)
-        int8_vs_pt = {k: parity_stats(logits_pt, c, qout.scale, qout.zero_point, config.gate_margin_steps)
-                      for k, c in (("int8_litert_default", codes_default), ("int8_litert_ref", codes_ref), ("int8_tflm", codes_tflm))}
-        tflm_vs_ref = int(np.abs(codes_tflm.astype(int) - codes_ref.astype(int)).max())
-
-        int16 = None
-        if config.keep_int16 and files.int16_act is not None:
-            int16 = _int16_summary(tmp / INT16_NAME, x_graph, logits_pt)
+        candidates: list[Candidate] = []
+        if config.activations is not Activations.INT16:
+            int8_path = tmp / f"{Activations.INT8.stem}.tflite"
+            shutil.copy2(files.int8, int8_path)
+            t = time.perf_counter()
+            calibration = _calibrate_int8(tmp / FLOAT_NAME, int8_path, train.features, calib_idx, form_info.prepare,
+                                          config, warnings)
+            timings["calibration_s"] = time.perf_counter() - t
+            candidates.append(evaluate_candidate(int8_path, Activations.INT8, calibration, clips, config))
+        if _needs_int16(config, candidates):
+            if files.int16_act is None:
+                _write_log_only(out_dir, log_path, onnx_path, config.force)
+                raise InputError(checkpoint, f"onnx2tf wrote no 16x8 (int16-activation) file, needed by --activations "
+                                             f"{config.activations.value}{' --int16-variant' if config.keep_int16 else ''} "
+                                             f"(full log: {out_dir / 'onnx2tf.log'})")
+            int16_path = tmp / f"{Activations.INT16.stem}.tflite"
+            shutil.copy2(files.int16_act, int16_path)
+            candidates.append(evaluate_candidate(int16_path, Activations.INT16, _int16_calibration(len(calib)), clips,
+                                                 config))
+        chosen, reason = _choose(candidates, config.activations)
+        log.info("deployed %s: %s", chosen.path.name, reason)
+        for c in candidates:
+            timings.update(c.timings)
 
         layers = None
         if config.debug_layers:
             from tinyasc.export.debug_layers import layer_sqnr
 
             t = time.perf_counter()
-            layers = [e.to_dict() for e in layer_sqnr(tmp / FLOAT_NAME, int8_path, x_graph[: config.debug_clips])]
+            layers = [e.to_dict() for e in layer_sqnr(tmp / FLOAT_NAME, chosen.path, x_graph[: config.debug_clips])]
             timings["debug_layers_s"] = time.perf_counter() - t
 
-        audit_dict, nz_bytes = None, None
-        try:
-            from tinyasc.export.audit import audit
-        except ImportError:  # the auditor is another stage's file
-            warnings.append("size auditor unavailable: budget gate not evaluated")
-        else:
-            rep = audit(int8_path, budget_bytes=config.budget_bytes)
-            audit_dict = rep.to_dict()
-            audit_dict["markdown"] = rep.to_markdown()
-            nz_bytes = rep.nonzero_bytes
+        ident, stem = "asc_model", chosen.activations.stem
+        data = chosen.path.read_bytes()
+        carr = c_array(data, name=ident, header_name=f"{stem}.h", inp=chosen.graph.inputs[0],
+                       out=chosen.graph.outputs[0], labels=ckpt.labels, input_resnorm=form_info.input_resnorm)
+        atomic.write_text(tmp / f"{stem}.h", carr.header)
+        atomic.write_text(tmp / f"{stem}.c", carr.source)
+        roundtrip = bytes_from_c_array((tmp / f"{stem}.c").read_text()) == data
 
-        ident = "asc_model"
-        carr = c_array(data, name=ident, header_name="model_int8.h", inp=qin, out=qout, labels=ckpt.labels,
-                       input_resnorm=form_info.input_resnorm)
-        atomic.write_text(tmp / "model_int8.h", carr.header)
-        atomic.write_text(tmp / "model_int8.c", carr.source)
-        roundtrip = bytes_from_c_array((tmp / "model_int8.c").read_text()) == data
-
-        n_pred = len(np.unique(logits_pt.argmax(1)))
-        if n_pred == 1:
+        if len(np.unique(logits_pt.argmax(1))) == 1:
             warnings.append("the PyTorch model predicts a single class on every parity clip: the agreement gate "
                             "is vacuous (a collapsed checkpoint?)")
-        ref = int8_vs_pt["int8_litert_ref"]
-        gated_agreement = ref["top1_agreement"] if config.gate_margin_steps == 0 else ref["top1_agreement_resolvable"]
-        drop = accuracy["pytorch"]["overall"] - accuracy["int8_litert_ref"]["overall"]
-        drop_se = _paired_drop_stderr(labels, logits_pt.argmax(1), codes_ref.argmax(1))
         gates = [
             _gate("export_form_vs_as_trained", form_check["max_abs_diff"], form_check["tolerance"], form_check["passed"],
                   "max |dlogit|, PyTorch export form vs model as trained"),
             _gate("onnx_vs_pytorch", onnx_check["max_abs_diff"], onnx_check["tolerance"], onnx_check["passed"], "max |dlogit|"),
             _gate("tflite_float_vs_onnx", tflite_check["max_abs_diff"], tflite_check["tolerance"], tflite_check["passed"], "max |dlogit|"),
-            _gate("full_integer_graph", len(violations), 0, not violations, "; ".join(violations)),
-            _gate("top1_agreement", gated_agreement, config.gate_agreement,
-                  gated_agreement is not None and gated_agreement >= config.gate_agreement,
-                  f"int8 (TFLM reference kernels) vs PyTorch on the {ref['resolvable_fraction']:.1%} of clips with a float "
-                  f"top-1 margin >= {config.gate_margin_steps:g} output steps (all clips: {ref['top1_agreement']:.4f}; "
-                  f"output rounding alone allows {ref['output_rounding_ceiling']:.4f})"),
-            _gate("accuracy_drop", drop, config.gate_accuracy_drop, drop <= config.gate_accuracy_drop + 1e-12,
-                  f"PyTorch overall - int8 overall (standard error of the paired difference: {drop_se:.4f})"),
+            *chosen.gates,
             _gate("c_array_roundtrip", roundtrip, True, roundtrip),
         ]
-        if nz_bytes is not None:
-            gates.append(_gate("size_budget", nz_bytes, config.budget_bytes, nz_bytes <= config.budget_bytes, "non-zero bytes"))
         failed = [g["name"] for g in gates if not g["passed"]]
+        keep = [c is chosen or (config.keep_int16 and c.activations is Activations.INT16) for c in candidates]
+        summaries = [c.summary(deployed=c is chosen, kept=k) for c, k in zip(candidates, keep)]
+        for c, k in zip(candidates, keep):
+            if not k:
+                c.path.unlink()
+        float_logits = {Runtime.PYTORCH.value: logits_pt, Runtime.ONNXRUNTIME.value: logits_onnx,
+                          Runtime.TFLITE_FLOAT.value: logits_tfl}
         timings["total_s"] = time.perf_counter() - t_start
         report: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
@@ -383,50 +560,35 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
             "failed_gates": failed,
             "gates": gates,
             "warnings": warnings,
+            "deployed": {"file": chosen.path.name, "activations": chosen.activations.value, "reason": reason},
+            "candidates": summaries,
             "checkpoint": {"path": str(checkpoint), **{k: v for k, v in ckpt.meta().items() if k != "train_config"}},
             "dataset": {"path": str(dataset), "calib_clips": int(len(calib)), "parity_clips": int(len(x_eval))},
             "config": {k: (v.value if hasattr(v, "value") else str(v) if isinstance(v, Path) else v) for k, v in vars(config).items()},
             "export_form": {**form_info.to_dict(), "vs_as_trained": form_check},
             "onnx": {"file": ONNX_NAME, "opset": ONNX_OPSET, "bytes": onnx_path.stat().st_size, "vs_pytorch": onnx_check},
             "tflite_float": {"file": FLOAT_NAME, "bytes": (tmp / FLOAT_NAME).stat().st_size, "vs_onnx": tflite_check},
-            "calibration": calibration,
-            "int8": {"file": INT8_NAME, "bytes": len(data), **graph.to_dict(), "violations": violations,
-                     "tflm_arena_bytes": arena, "tflm_vs_litert_ref_max_code_diff": tflm_vs_ref},
-            "c_array": {"files": ["model_int8.h", "model_int8.c"], "symbol": f"g_{ident}", "roundtrip_identical": roundtrip},
-            "parity": {"accuracy": accuracy, "int8_vs_pytorch": int8_vs_pt, "accuracy_drop": drop,
-                       "accuracy_drop_stderr": drop_se},
-            "int16_activations": int16,
-            "audit": audit_dict,
+            "calibration": chosen.calibration,
+            "quantized": chosen.section(),
+            "c_array": {"files": [f"{stem}.h", f"{stem}.c"], "symbol": f"g_{ident}", "roundtrip_identical": roundtrip},
+            "parity": {"accuracy": {**{k: clips.accuracy(v.argmax(1)) for k, v in float_logits.items()}, **chosen.accuracy},
+                       "quantized_vs_pytorch": chosen.vs_pytorch, "accuracy_drop": chosen.accuracy_drop,
+                       "accuracy_drop_stderr": chosen.accuracy_drop_stderr},
+            "audit": chosen.audit,
             "debug_layers": layers,
             "timings": timings,
             "onnx2tf_version": _version("onnx2tf"),
         }
         shutil.rmtree(work)
         atomic.write_text(tmp / "report.md", render_markdown(report))
-        atomic.write_json(tmp / "report.json", report)  # last: its presence marks a finished export
+        atomic.write_json(tmp / REPORT_NAME, report)  # last: its presence marks a finished export
         _install(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("export %s: %s", report["status"], out_dir)
-    return ExportResult(out_dir=out_dir, report=report, passed=not failed, failed_gates=failed)
-
-
-def _int16_summary(path: Path, x_eval: np.ndarray, logits_pt: np.ndarray) -> dict[str, Any]:
-    """Agreement and TFLM arena of the int16-activation variant (16x8 quantization)."""
-    g = read_graph(path.read_bytes())
-    res: dict[str, Any] = {"file": path.name, "bytes": path.stat().st_size, "op_counts": g.op_counts,
-                           "input_dtype": g.inputs[0].dtype, "output_dtype": g.outputs[0].dtype}
-    try:
-        out = run_litert(path, x_eval, reference=True)
-        res["litert_ref_top1_agreement"] = float((out.argmax(1) == logits_pt.argmax(1)).mean())
-    except (RuntimeError, ValueError) as exc:
-        res["litert_ref_error"] = str(exc).splitlines()[0][:200]
-    try:
-        res["tflm_arena_bytes"] = min_tflm_arena(path)
-    except RuntimeError as exc:
-        res["tflm_error"] = str(exc).splitlines()[0][:200]
-    return res
+    return ExportResult(out_dir=out_dir, report=report, passed=not failed, failed_gates=failed,
+                        deployed=out_dir / chosen.path.name)
 
 
 def _version(pkg: str) -> str | None:

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinyasc.export.precision import Activations
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
+#: Parity runtimes (:class:`tinyasc.export.interpreters.Runtime` values); ``{p}``: the deployed precision.
 RUNTIME_TITLES = {
     "pytorch": "PyTorch (float)",
     "onnxruntime": "ONNX Runtime (float)",
     "tflite_float": "TFLite float32 (ai-edge-litert)",
-    "int8_litert_default": "int8, ai-edge-litert default kernels",
-    "int8_litert_ref": "int8, ai-edge-litert BUILTIN_REF",
-    "int8_tflm": "int8, TFLite Micro interpreter",
+    "litert_default": "{p}, ai-edge-litert default kernels",
+    "litert_ref": "{p}, ai-edge-litert BUILTIN_REF",
+    "tflm": "{p}, TFLite Micro interpreter",
 }
+
+
+def runtime_title(runtime: str, precision: str) -> str:
+    """Table row name of a parity runtime, naming the integer file's precision (``int8``, ``int16x8``)."""
+    return RUNTIME_TITLES.get(runtime, runtime).format(p=precision)
 
 
 def _fmt(v: Any) -> str:
@@ -22,14 +29,30 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _candidates_table(r: dict[str, Any]) -> list[str]:
+    """Every integer file evaluated (``auto``, or the 16x8 file measured beside int8) and which one is deployed."""
+    rows = [[Activations(c["activations"]).label,
+             f"{'n/a' if c['top1_agreement_resolvable'] is None else format(c['top1_agreement_resolvable'], '.4f')} / "
+             f"{c['top1_agreement']:.4f}",
+             f"{100 * c['accuracy_drop']:.2f} pt", f"{c['tflm_arena_bytes'] or 0:,}",
+             "**deployed**" if c["deployed"] else ("kept" if c["kept"] else "dropped"),
+             "pass" if c["passed"] else "fails " + ", ".join(c["failed_gates"])] for c in r["candidates"]]
+    return ["## Candidates", "", markdown_table(
+        ["precision", "top-1 agreement (resolvable / all)", "accuracy drop", "TFLM arena (B)", "file", "own gates"], rows)]
+
+
 def render_markdown(r: dict[str, Any]) -> str:
     ck = r["checkpoint"]
+    dep = r["deployed"]
+    label = Activations(dep["activations"]).label
     lines = [
-        f"# int8 export report: {ck['model_name']} — **{r['status'].upper()}**",
+        f"# {label} export report: {ck['model_name']} — **{r['status'].upper()}**",
         "",
         f"Checkpoint `{ck['path']}`, dataset `{r['dataset']['path']}` "
         f"({r['dataset']['calib_clips']} calibration clips from the training split, "
         f"{r['dataset']['parity_clips']} evaluation clips for parity). onnx2tf {r.get('onnx2tf_version')}.",
+        "",
+        f"Deployed: `{dep['file']}` ({label} activations; {dep['reason']}).",
         "",
     ]
     cal = r.get("calibration") or {}
@@ -44,26 +67,29 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines += [f"Activation ranges: {chosen}, the candidate closest to the float model on {cal['selection_clips']} "
                   f"other training clips (mean logit error in output steps: {cands}).", ""]
     elif cal:
-        lines += [f"Activation ranges: the converter's min/max over {cal['clips']} calibration clips.", ""]
+        why = f" ({cal['reason']})" if cal.get("reason") else ""
+        lines += [f"Activation ranges: the converter's min/max over {cal['clips']} calibration clips{why}.", ""]
     if r["warnings"]:
         lines += ["## Warnings", "", *[f"- {w}" for w in r["warnings"]], ""]
+    if len(r["candidates"]) > 1:
+        lines += _candidates_table(r)
     lines += ["## Gates", "", markdown_table(["gate", "value", "threshold", "result", "detail"],
               [[g["name"], _fmt(g["value"]), _fmt(g["threshold"]), "pass" if g["passed"] else "**FAIL**", g["detail"]]
                for g in r["gates"]])]
     acc = r["parity"]["accuracy"]
     lines += ["## Parity (accuracy %, evaluation split)", "",
-              markdown_table(table3_header(), [table3_row(RUNTIME_TITLES.get(k, k), v) for k, v in acc.items()])]
-    first = next(iter(r["parity"]["int8_vs_pytorch"].values()))
-    lines += [f"int8 vs PyTorch (logit error in output quantization steps). *Resolvable*: the "
+              markdown_table(table3_header(), [table3_row(runtime_title(k, label), v) for k, v in acc.items()])]
+    first = next(iter(r["parity"]["quantized_vs_pytorch"].values()))
+    lines += [f"{label} vs PyTorch (logit error in output quantization steps). *Resolvable*: the "
               f"{first['resolvable_fraction']:.1%} of clips whose PyTorch top-1 margin is at least "
               f"{first['margin_steps']:g} output steps; output rounding alone caps the agreement over all clips at "
               f"{first['output_rounding_ceiling']:.4f}.", "",
               markdown_table(["runtime", "top-1 agreement", "on resolvable clips", "max err", "mean err", "p99 err", "clips"],
-                             [[RUNTIME_TITLES.get(k, k), f"{v['top1_agreement']:.4f}", _fmt(v["top1_agreement_resolvable"]),
+                             [[runtime_title(k, label), f"{v['top1_agreement']:.4f}", _fmt(v["top1_agreement_resolvable"]),
                                f"{v['logit_err_steps_max']:.2f}", f"{v['logit_err_steps_mean']:.2f}",
                                f"{v['logit_err_steps_p99']:.2f}", v["n_clips"]]
-                              for k, v in r["parity"]["int8_vs_pytorch"].items()])]
-    i8 = r["int8"]
+                              for k, v in r["parity"]["quantized_vs_pytorch"].items()])]
+    q = r["quantized"]
     lines += [
         "## Float checks", "",
         markdown_table(["check", "max abs diff", "tolerance", "top-1 agreement", "clips"], [
@@ -81,28 +107,21 @@ def render_markdown(r: dict[str, Any]) -> str:
            "front end (`export_form.input_resnorm` in report.json, `*_INPUT_RESNORM_*` in the C header)."
            if r["export_form"].get("input_resnorm") else ""),
         "",
-        "## int8 graph", "",
-        f"`{i8['file']}`: {i8['bytes']:,} bytes, {i8['n_ops']} ops; TFLite Micro arena (smallest that allocates): "
-        f"**{i8['tflm_arena_bytes'] or 0:,} bytes**; TFLM vs BUILTIN_REF max output code difference: "
-        f"{i8['tflm_vs_litert_ref_max_code_diff']}.",
+        f"## {label} graph", "",
+        f"`{q['file']}`: {q['bytes']:,} bytes, {q['n_ops']} ops; TFLite Micro arena (smallest that allocates): "
+        f"**{q['tflm_arena_bytes'] or 0:,} bytes**; TFLM vs BUILTIN_REF max output code difference: "
+        f"{q['tflm_vs_litert_ref_max_code_diff']}.",
         "",
-        markdown_table(["op", "count"], [[k, v] for k, v in i8["op_counts"].items()]),
+        markdown_table(["op", "count"], [[k, v] for k, v in q["op_counts"].items()]),
         markdown_table(["tensor", "dtype", "shape", "scale", "zero point"],
                        [[f"{side} `{t['name']}`", t["dtype"], "x".join(map(str, t["shape"])), _fmt(t["scale"]), t["zero_point"]]
-                        for side, ts in (("input", i8["inputs"]), ("output", i8["outputs"])) for t in ts]),
-        f"Tensor types: {i8['tensor_types']}; bias types: {i8['bias_types']}.",
+                        for side, ts in (("input", q["inputs"]), ("output", q["outputs"])) for t in ts]),
+        f"Tensor types: {q['tensor_types']}; bias types: {q['bias_types']}.",
         "",
         f"C array: `{', '.join(r['c_array']['files'])}` (symbol `{r['c_array']['symbol']}`, 16-byte aligned), "
         f"round trip identical: {r['c_array']['roundtrip_identical']}.",
         "",
     ]
-    if r.get("int16_activations"):
-        v = r["int16_activations"]
-        lines += ["## int16-activation variant (16x8: int16 activations, int8 weights)", "",
-                  markdown_table(["file", "bytes", "in/out", "top-1 agreement vs PyTorch (BUILTIN_REF)", "TFLM arena (B)", "int8 arena (B)"],
-                                 [[v["file"], f"{v['bytes']:,}", f"{v['input_dtype']}/{v['output_dtype']}",
-                                   _fmt(v.get("litert_ref_top1_agreement", v.get("litert_ref_error"))),
-                                   v.get("tflm_arena_bytes", v.get("tflm_error")), i8["tflm_arena_bytes"]]])]
     if r.get("audit"):
         lines += ["## Size audit", "", r["audit"].get("markdown", ""), ""]
     if r.get("debug_layers"):
@@ -111,6 +130,6 @@ def render_markdown(r: dict[str, Any]) -> str:
         layers = [LayerError(index=d["index"], op=d["op"], tensor=d["tensor"], shape=tuple(d["shape"]), scale=d["scale"],
                              sqnr_db=float("inf") if d["sqnr_db"] is None else d["sqnr_db"],
                              max_abs_err_steps=d["max_abs_err_steps"]) for d in r["debug_layers"]]
-        lines += ["## Per-layer SQNR (int8 vs float activations)", "", layers_markdown(layers)]
+        lines += [f"## Per-layer SQNR ({label} vs float activations)", "", layers_markdown(layers)]
     lines += ["## Timings (s)", "", markdown_table(["stage", "seconds"], [[k, f"{v:.2f}"] for k, v in r["timings"].items()])]
     return "\n".join(lines) + "\n"

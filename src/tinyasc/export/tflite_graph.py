@@ -1,8 +1,9 @@
 """Structure of a TFLite flatbuffer: op counts, tensor types, input/output quantization.
 
 Read with the ``tflite`` schema package (no interpreter), so the export can assert what a
-microcontroller will be asked to run: int8 activations and weights, int32 biases, no float
-op, no QUANTIZE/DEQUANTIZE left at the graph edges.
+microcontroller will be asked to run: int8 weights, int8 activations with int32 biases (or, in
+a 16x8 file, int16 activations with int64 biases), no float op, no QUANTIZE/DEQUANTIZE left at
+the graph edges.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from tinyasc import qmath
 
 #: Ops whose presence in a full-integer graph means the converter left a float island.
 CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
-#: Tensor types a full-integer int8 graph may hold (INT32: biases, shapes, axes).
-INT8_GRAPH_TYPES = frozenset({"INT8", "INT32"})
+#: Activation type of a full-integer graph -> (tensor types it may hold, bias types). INT32 also holds
+#: shapes and axes; TFLite's 16x8 kernels take int64 biases (int32 where a kernel accepts both).
+FULL_INTEGER_TYPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "INT8": (frozenset({"INT8", "INT32"}), frozenset({"INT32"})),
+    "INT16": (frozenset({"INT16", "INT8", "INT32", "INT64"}), frozenset({"INT64", "INT32"})),
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,22 +77,24 @@ class GraphInfo:
             "float_tensors": self.float_tensors,
         }
 
-    def full_integer_violations(self) -> list[str]:
-        """Everything that keeps this graph from being a full-integer int8 graph (empty = OK)."""
+    def full_integer_violations(self, activations: str = "INT8") -> list[str]:
+        """Everything that keeps this graph from being full-integer with ``activations`` (INT8 or
+        INT16, the 16x8 scheme) activations and input/output (empty = OK)."""
+        types, bias_types = FULL_INTEGER_TYPES[activations]
         problems = []
         stray = {op: n for op, n in self.op_counts.items() if op in CONVERSION_OPS}
         if stray:
             problems.append(f"stray quantize/dequantize ops: {stray}")
-        odd = {t: n for t, n in self.tensor_types.items() if t not in INT8_GRAPH_TYPES}
+        odd = {t: n for t, n in self.tensor_types.items() if t not in types}
         if odd:
-            problems.append(f"non-integer tensors: {odd} (e.g. {self.float_tensors[:3]})")
+            problems.append(f"tensors of types {odd} in an {activations}-activation graph (float: {self.float_tensors[:3]})")
         for side, ts in (("input", self.inputs), ("output", self.outputs)):
             for t in ts:
-                if t.dtype != "INT8":
-                    problems.append(f"{side} {t.name} is {t.dtype}, not INT8")
-        bad_bias = sorted({b for b in self.bias_types if b != "INT32"})
+                if t.dtype != activations:
+                    problems.append(f"{side} {t.name} is {t.dtype}, not {activations}")
+        bad_bias = sorted({b for b in self.bias_types if b not in bias_types})
         if bad_bias:
-            problems.append(f"biases of type {bad_bias}, not INT32")
+            problems.append(f"biases of type {bad_bias}, not {'/'.join(sorted(bias_types))}")
         custom = [op for op in self.op_counts if op.startswith("CUSTOM") or op.startswith("FLEX")]
         if custom:
             problems.append(f"custom/flex ops: {custom}")

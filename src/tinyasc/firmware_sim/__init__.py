@@ -1,4 +1,4 @@
-"""Firmware simulator: int8 TFLite -> self-contained C (weights in flash, one static arena),
+"""Firmware simulator: int8 or 16x8 TFLite -> self-contained C (weights in flash, one static arena),
 built on the host and proven bit-exact against TensorFlow Lite Micro.
 
 Imports no torch: it reads only the ``.tflite`` artifact.

@@ -14,14 +14,14 @@ log = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="asc-firmware",
-        description="Generate self-contained int8 C inference code from an int8 TFLite model, build it on "
+        description="Generate self-contained integer C inference code from an int8 or 16x8 TFLite model, build it on "
                     "the host and check it bit-exactly against TensorFlow Lite Micro.")
-    p.add_argument("model", type=Path, help="full-integer int8 .tflite (asc-export --int8)")
+    p.add_argument("model", type=Path, help="full-integer .tflite, int8 or 16x8 (asc-export --int8 [--activations int16])")
     p.add_argument("--out", type=Path, required=True, help="output directory for model.c/.h, kernels, reports")
     p.add_argument("--check", action="store_true", help="build for the host and compare with TFLM on golden inputs")
     p.add_argument("--debug-layers", action="store_true", help="with --check: compare every intermediate tensor")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--golden", type=Path, help=".npz with int8 'inputs' or float 'features' (or a .npy)")
+    src.add_argument("--golden", type=Path, help=".npz with integer 'inputs' (the model input's type) or float 'features' (or a .npy)")
     src.add_argument("--dataset", type=Path, help="directory of float feature .npy files")
     p.add_argument("--limit", type=int, default=16, help="at most this many golden inputs (default 16)")
     p.add_argument("--no-in-place", action="store_true", help="disable in-place element-wise ops in the arena plan")
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     contract = read_deployed_contract(Path(args.model).read_bytes(), args.model)
     inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=args.golden,
                          dataset=args.dataset, limit=args.limit,
-                         input_resnorm=None if contract is None else contract.input_resnorm)
+                         input_resnorm=None if contract is None else contract.input_resnorm,
+                         dtype=art.activations.upper())
     res = check_parity(art, inputs, debug_layers=args.debug_layers, cc=args.cc)
     art.parity = res.to_json()
     report.write_report(art)

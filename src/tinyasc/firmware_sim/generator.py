@@ -1,12 +1,12 @@
-"""int8 TFLite graph -> self-contained C: ``model.h``, ``model.c``, kernels, host main, build script.
+"""Integer (int8 or 16x8) TFLite graph -> self-contained C: ``model.h``, ``model.c``, kernels, host main, build script.
 
 Layout of the generated directory::
 
     DIR/model.h            sizes, quantization of input/output, tinyasc_model_invoke()
     DIR/model.c            const weights (flash), one static aligned arena, one call per layer
     DIR/include/           tinyasc_kernels.h
-    DIR/kernels/*.c        the portable int8 kernels
-    DIR/main_host.c        host runner: int8 input file -> int8 output file
+    DIR/kernels/*.c        the portable int8 and 16x8 kernels
+    DIR/main_host.c        host runner: raw input file -> raw output file (int8 or int16 elements)
     DIR/build_host.sh      cc -O2 -std=c99 -Wall -Werror ...
     DIR/firmware.json/.md  the report (see report.py)
 
@@ -28,7 +28,7 @@ import numpy as np
 from tinyasc import atomic
 from tinyasc.errors import InputError
 from tinyasc.firmware_sim import quant
-from tinyasc.firmware_sim.graph import Graph, Operator, Tensor
+from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
 from tinyasc.firmware_sim.planner import ArenaPlan, column_conv_in_place, plan_arena
 from tinyasc.firmware_sim.reader import read_tflite
 
@@ -104,6 +104,13 @@ class FirmwareArtifact:
     code_bytes_estimate: int
     parity: dict[str, Any] | None = None
     plan: dict[str, Any] = field(default_factory=dict, repr=False)
+    activations: str = "int8"
+    """``int8``, or ``int16`` for a 16x8 model: the element type of input, output and arena tensors."""
+
+    @property
+    def io_dtype(self) -> np.dtype:
+        """numpy dtype of the input and output elements (little-endian, as the C runner reads them)."""
+        return np.dtype("<i2") if self.activations == "int16" else np.dtype(np.int8)
 
     @property
     def input_size(self) -> int:
@@ -156,11 +163,16 @@ def _c_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"')[:60] + '"'
 
 
+#: C element type of each activation/constant dtype the kernels take.
+C_TYPES = {"INT8": "int8_t", "INT16": "int16_t", "INT32": "int32_t", "INT64": "int64_t"}
+
+
 def _c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> str:
     flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    suffix = "LL" if ctype == "int64_t" else ""
     lines = []
     for i in range(0, len(flat), per_line):
-        lines.append("    " + ", ".join(str(v) for v in flat[i:i + per_line]) + ",")
+        lines.append("    " + ", ".join(f"{v}{suffix}" for v in flat[i:i + per_line]) + ",")
     body = "\n".join(lines) if lines else "    0"
     n = max(len(flat), 1)
     align = " TINYASC_ALIGN(4)" if ctype == "int8_t" else ""
@@ -215,12 +227,19 @@ class _Generator:
         "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "RESHAPE",
         "RSQRT", "SOFTMAX", "SQUARED_DIFFERENCE", "SQUEEZE", "SUB", "TRANSPOSE",
     )
+    #: Operators with int16 (16x8) kernels; the others take int8 activations only.
+    SUPPORTED_16X8 = (
+        "ADD", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS", "LOGISTIC", "MAX_POOL_2D",
+        "MEAN", "MUL", "PAD", "PADV2", "RESHAPE", "SQUEEZE", "TRANSPOSE",
+    )
 
     def __init__(self, graph: Graph, plan: ArenaPlan):
         self.g = graph
         self.plan = plan
         self.const_emitted: set[int] = set()
         self.const_decls: list[str] = []
+        self.table_bytes = 0
+        """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
 
     # -- operand references -------------------------------------------------------------
 
@@ -228,17 +247,32 @@ class _Generator:
         return self.g.tensors[i]
 
     def ref(self, i: int) -> str:
-        """C expression for tensor ``i``'s data (arena slice or const array)."""
+        """C pointer expression of tensor ``i``'s own element type (arena slice or const array)."""
         t = self.t(i)
         if t.is_const:
             name = f"tc{i}"
             if i not in self.const_emitted:
                 self.const_emitted.add(i)
-                self.const_decls.append(f"/* {t.name} {list(t.shape)} */\n" + _c_array("int8_t", name, t.data))
+                self.const_decls.append(f"/* {t.name} {list(t.shape)} */\n" + _c_array(C_TYPES[t.dtype], name, t.data))
             return name
         if i not in self.plan.offsets:  # a fused intermediate: never stored, never referenced
             return "NULL"
+        if t.dtype == "INT16":
+            return f"((int16_t *)(arena + {self.plan.offsets[i]}))"
         return f"(arena + {self.plan.offsets[i]})"
+
+    def is16(self, op: Operator) -> bool:
+        """Whether ``op`` runs on int16 activations (16x8 quantization)."""
+        return self.t(op.outputs[0]).dtype == "INT16"
+
+    def sigmoid_table(self) -> str:
+        """Name of the LOGISTIC int16 table, emitted once per model (see :func:`quant.sigmoid_table_q16`)."""
+        name = "tinyasc_sigmoid_q16"
+        if not self.table_bytes:
+            self.table_bytes = 2 * 256
+            self.const_decls.append("/* sigmoid(i / 24) in 0.16 fixed point, i = 0..255 (LOGISTIC int16) */\n"
+                                    + _c_array("uint16_t", name, quant.sigmoid_table_q16(), per_line=16))
+        return name
 
     def const_values(self, i: int, what: str, op: Operator) -> np.ndarray:
         t = self.t(i)
@@ -277,6 +311,10 @@ class _Generator:
             raise InputError(self.g.path, f"operator {i} ({op.opcode}): filter/output channel mismatch")
         if any(z != 0 for z in w.zero_point):
             raise InputError(self.g.path, f"operator {i} ({op.opcode}): non-zero filter zero point")
+        wide = x.dtype == "INT16"
+        if wide and b is not None and b.dtype != "INT64":
+            raise InputError(self.g.path, f"operator {i} ({op.opcode}): 16x8 convolution with a {b.dtype} bias "
+                                          "(only int64 biases are supported)")
         if len(w.scale) > 1 and not qdim_ok:
             raise InputError(self.g.path, f"operator {i} ({op.opcode}): unexpected quantized dimension")
         sx, zx = x.q()
@@ -287,7 +325,7 @@ class _Generator:
             m, s = quant.quantize_multiplier(float(sx) * float(sw) / float(sy))
             mults.append(m)
             shifts.append(s)
-        amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), sy, zy)
+        amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), sy, zy, y.dtype)
         sh, sw_ = o.get("StrideH", 1), o.get("StrideW", 1)
         dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
         pad = o.get("Padding", 1)
@@ -299,14 +337,16 @@ class _Generator:
             _c_array("int32_t", f"l{i}_shift", np.array(shifts)),
         ]
         if b is not None:
-            decls.append(_c_array("int32_t", f"l{i}_bias", b.data))
+            decls.append(_c_array(C_TYPES[b.dtype], f"l{i}_bias", b.data))
+        bias_ref = f"l{i}_bias" if b is not None else "NULL"
         decls.append(
-            f"static const tinyasc_weights l{i}_w = {{l{i}_filter, {f'l{i}_bias' if b is not None else 'NULL'}, "
-            f"l{i}_mult, l{i}_shift, NULL}};\n"
-            f"static const tinyasc_conv_params l{i}_p = {{{n}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
+            (f"static const tinyasc_weights_16x8 l{i}_w = {{l{i}_filter, {bias_ref}, l{i}_mult, l{i}_shift}};\n"
+             if wide else
+             f"static const tinyasc_weights l{i}_w = {{l{i}_filter, {bias_ref}, l{i}_mult, l{i}_shift, NULL}};\n")
+            + f"static const tinyasc_conv_params l{i}_p = {{{n}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
             f"{sh}, {sw_}, {dh}, {dw}, {ph}, {pw}, {fin}, {dm}, {-zx}, {zy}, {amin}, {amax}}};\n"
         )
-        kern = "tinyasc_depthwise_conv2d_s8" if depthwise else "tinyasc_conv2d_s8"
+        kern = ("tinyasc_depthwise_conv2d" if depthwise else "tinyasc_conv2d") + ("_16x8" if wide else "_s8")
         call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
         if self.plan.aliases.get(op.outputs[0]) == op.inputs[0]:  # planner chose an in-place kernel
             if i in self.plan.scratch:
@@ -317,7 +357,7 @@ class _Generator:
             else:
                 call = f"tinyasc_conv2d_1x1_inplace_s8(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
         macs = n * oh * ow * oc * kh * kw * (1 if depthwise else fin)
-        wbytes = int(w.data.size) + (4 * oc if b is not None else 0)
+        wbytes = int(w.data.size) + (b.nbytes if b is not None else 0)
         return _Emit(decls, call, macs, wbytes, param_bytes=8 * oc)
 
     def emit_conv_2d(self, op: Operator) -> _Emit:
@@ -339,7 +379,7 @@ class _Generator:
         sy, zy = y.q()
         per_channel = len(w.scale) > 1
         mults, shifts = zip(*[quant.quantize_multiplier(float(sx) * float(s) / float(sy)) for s in w.scale])
-        amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy)
+        amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy, y.dtype)
         decls = [
             f"/* layer {i}: FULLY_CONNECTED weights {list(w.shape)} */\n" + _c_array("int8_t", f"l{i}_filter", w.data),
             _c_array("int32_t", f"l{i}_mult", np.array(mults)),
@@ -358,13 +398,14 @@ class _Generator:
                      int(w.data.size) + (4 * out_depth if b is not None else 0), 8 * len(mults))
 
     def _binary(self, op: Operator, kernel: str, params: tuple[int, ...], left_shift: int) -> _Emit:
+        """``kernel`` is the int8 name; int16 operands call its ``_s16`` twin."""
         i = op.index
         a, b, y = self.t(op.inputs[0]), self.t(op.inputs[1]), self.t(op.outputs[0])
         out = _pad6(y.shape)
         _, za = a.q()
         _, zb = b.q()
         sy, zy = y.q()
-        amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy)
+        amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy, y.dtype)
 
         def bstrides(t: Tensor) -> list[int]:
             shp = _pad6(t.shape)
@@ -375,6 +416,8 @@ class _Generator:
         if not broadcast and a.size != y.size:
             broadcast = 1
         m1, s1, m2, s2, mo, so = params
+        if self.is16(op):
+            kernel = kernel.replace("_s8", "_s16")
         decls = [
             f"static const tinyasc_binary_params l{i}_p = {{{y.size}, {broadcast}, {_ints(out)}, "
             f"{_ints(bstrides(a))}, {_ints(bstrides(b))}, {-za}, {-zb}, {zy}, {left_shift}, "
@@ -386,7 +429,10 @@ class _Generator:
 
     def emit_add(self, op: Operator) -> _Emit:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
-        return self._binary(op, "tinyasc_add_s8", quant.add_params(a.q()[0], b.q()[0], y.q()[0]), 20)
+        if self.is16(op) and op.options.get("PotScaleInt16", False):
+            raise InputError(self.g.path, f"operator {op.index} (ADD): int16 power-of-two-scale ADD not supported")
+        shift = 15 if self.is16(op) else 20
+        return self._binary(op, "tinyasc_add_s8", quant.add_params(a.q()[0], b.q()[0], y.q()[0], shift), shift)
 
     def emit_sub(self, op: Operator) -> _Emit:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
@@ -409,6 +455,13 @@ class _Generator:
         i = op.index
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         sx, zx = x.q()
+        if self.is16(op):
+            if y.q() != (2.0 ** -15, 0) or zx != 0:
+                raise InputError(self.g.path, f"operator {i} (LOGISTIC): int16 needs zero points 0 and output scale 2^-15")
+            m, s = quant.logistic_s16_params(sx)
+            decls = [f"static const tinyasc_logistic_s16_params l{i}_p = {{{y.size}, {m}, {s}, {self.sigmoid_table()}}};\n"]
+            return _Emit(decls, f"tinyasc_logistic_s16(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                         y.size)
         if y.q()[1] != -128:
             raise InputError(self.g.path, f"operator {i} (LOGISTIC): output zero point must be -128")
         m, s, r = quant.logistic_params(sx)
@@ -446,7 +499,7 @@ class _Generator:
         pad = o.get("Padding", 1)
         ph = _same_or_valid_pad(pad, ih, oh, fh, sh, 1)
         pw = _same_or_valid_pad(pad, iw, ow, fw, sw, 1)
-        amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), *y.q())
+        amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), *y.q(), y.dtype)
         decls = [f"static const tinyasc_pool_params l{i}_p = {{{n}, {ih}, {iw}, {c}, {oh}, {ow}, "
                  f"{fh}, {fw}, {sh}, {sw}, {ph}, {pw}, {amin}, {amax}}};\n"]
         return _Emit(decls, f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
@@ -456,12 +509,14 @@ class _Generator:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         if x.q() != y.q():
             raise InputError(self.g.path, f"operator {op.index} (MAX_POOL_2D): input/output quantization differ")
-        return self._pool(op, "tinyasc_max_pool_s8")
+        return self._pool(op, "tinyasc_max_pool_s16" if self.is16(op) else "tinyasc_max_pool_s8")
 
     def emit_average_pool_2d(self, op: Operator) -> _Emit:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         if x.q() != y.q():
             raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): input/output quantization differ")
+        if self.is16(op):
+            raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): int16 not supported")
         return self._pool(op, "tinyasc_avg_pool_s8")
 
     def emit_mean(self, op: Operator) -> _Emit:
@@ -485,8 +540,8 @@ class _Generator:
         mul_op = next((k for k, v in self.plan.fused.items() if v == i), None)
         if mul_op is None:
             decls = [f"static const tinyasc_mean_params l{i}_p = {mean};\n"]
-            return _Emit(decls, f"tinyasc_mean_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
-                         x.size)
+            kern = "tinyasc_mean_s16" if self.is16(op) else "tinyasc_mean_s8"
+            return _Emit(decls, f"{kern}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});", x.size)
         mul = self.g.operators[mul_op]
 
         def split(tensor: int) -> tuple[list[int], list[int]]:
@@ -514,9 +569,11 @@ class _Generator:
         value = y.q()[1]
         if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
             value = int(self.const_values(op.inputs[2], "constant_values", op)[0])
-        decls = [f"static const tinyasc_pad_params l{i}_p = {{{_ints(_pad6(x.shape))}, {_ints(_pad6(y.shape))}, "
+        kind = "s16" if self.is16(op) else "s8"
+        ptype = "tinyasc_pad_s16_params" if kind == "s16" else "tinyasc_pad_params"
+        decls = [f"static const {ptype} l{i}_p = {{{_ints(_pad6(x.shape))}, {_ints(_pad6(y.shape))}, "
                  f"{_ints(before)}, {y.size}, {value}}};\n"]
-        return _Emit(decls, f"tinyasc_pad_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+        return _Emit(decls, f"tinyasc_pad_{kind}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
 
     emit_padv2 = emit_pad
 
@@ -531,7 +588,8 @@ class _Generator:
         out6 = [1] * (MAX_DIMS - rank) + out
         st6 = [0] * (MAX_DIMS - rank) + in_st
         decls = [f"static const tinyasc_transpose_params l{i}_p = {{{_ints(out6)}, {_ints(st6)}}};\n"]
-        return _Emit(decls, f"tinyasc_transpose_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+        kern = "tinyasc_transpose_s16" if self.is16(op) else "tinyasc_transpose_s8"
+        return _Emit(decls, f"{kern}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
 
     def emit_reshape(self, op: Operator) -> _Emit:
         src, dst = op.inputs[0], op.outputs[0]
@@ -547,32 +605,41 @@ class _Generator:
         rank = len(y.shape)
         axis = int(op.options.get("Axis", 0)) % rank
         outer = int(np.prod(y.shape[:axis])) if axis else 1
-        pitch = int(np.prod(y.shape[axis:]))
+        item = np.dtype(DTYPES[y.dtype]).itemsize  # the copy kernel moves bytes
+        pitch = item * int(np.prod(y.shape[axis:]))
         calls, off = [], 0
         for k in op.inputs:
             t = self.t(k)
             if t.q() != y.q():
                 raise InputError(self.g.path, f"operator {op.index} (CONCATENATION): inputs must share the "
                                               "output's scale and zero point")
-            inner = int(np.prod(t.shape[axis:]))
-            calls.append(f"tinyasc_concat_part_s8({outer}, {inner}, {pitch}, {self.ref(k)}, {self.ref(op.outputs[0])} + {off});")
+            inner = item * int(np.prod(t.shape[axis:]))
+            calls.append(f"tinyasc_concat_part_s8({outer}, {inner}, {pitch}, (const int8_t *){self.ref(k)}, "
+                         f"(int8_t *){self.ref(op.outputs[0])} + {off});")
             off += inner
         return _Emit([], "\n    ".join(calls))
 
 
+def activation_dtype(graph: Graph) -> str:
+    """``"INT8"`` (int8 activations) or ``"INT16"`` (16x8: int16 activations, int8 weights)."""
+    return graph.tensors[graph.inputs[0]].dtype
+
+
 def validate(graph: Graph) -> None:
-    """Refuse float/hybrid models, unsupported ops and unsupported shapes with one clear line."""
+    """Refuse float/hybrid/mixed models, unsupported ops and unsupported shapes with one clear line."""
     path = graph.path
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise InputError(path, f"expected one input and one output, found {len(graph.inputs)} and {len(graph.outputs)}")
+    act = activation_dtype(graph)
     for t in (graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]):
-        if t.dtype != "INT8":
+        if t.dtype not in ("INT8", "INT16") or t.dtype != act:
             raise InputError(path, f"float or hybrid model: tensor '{t.name}' is {t.dtype}, "
-                                   "need a full-integer int8 model (asc-export --int8)")
+                                   "need a full-integer model, int8 or 16x8 (asc-export --int8 [--activations int16])")
+    supported = _Generator.SUPPORTED_16X8 if act == "INT16" else _Generator.SUPPORTED
     for op in graph.operators:
-        if op.opcode not in _Generator.SUPPORTED:
-            raise InputError(path, f"unsupported operator {op.opcode} at index {op.index} "
-                                   f"(supported: {', '.join(_Generator.SUPPORTED)})")
+        if op.opcode not in supported:
+            raise InputError(path, f"unsupported operator {op.opcode} at index {op.index} with {act.lower()} "
+                                   f"activations (supported: {', '.join(supported)})")
         for k in (*op.inputs, *op.outputs):
             if k < 0:
                 continue
@@ -580,9 +647,12 @@ def validate(graph: Graph) -> None:
             if t.dtype in ("FLOAT32", "FLOAT16"):
                 raise InputError(path, f"float or hybrid model: operator {op.index} ({op.opcode}) uses "
                                        f"{t.dtype} tensor '{t.name}'")
-            if not t.is_const and t.dtype != "INT8":
-                raise InputError(path, f"operator {op.index} ({op.opcode}): activation '{t.name}' is {t.dtype}, "
-                                       "only int8 activations are supported")
+            if not t.is_const and t.dtype != act:
+                raise InputError(path, f"operator {op.index} ({op.opcode}): activation '{t.name}' is {t.dtype} in a "
+                                       f"model with {act.lower()} activations (mixed precision is not supported)")
+            if not t.is_const and act == "INT16" and t.quantized and t.q()[1] != 0:
+                raise InputError(path, f"operator {op.index} ({op.opcode}): int16 tensor '{t.name}' has zero point "
+                                       f"{t.q()[1]} (16x8 quantization is symmetric)")
             if not t.is_const and not t.quantized:
                 raise InputError(path, f"operator {op.index} ({op.opcode}): tensor '{t.name}' has no quantization")
             if len(t.shape) > MAX_DIMS:
@@ -594,14 +664,19 @@ def validate(graph: Graph) -> None:
 def _model_h(graph: Graph, plan: ArenaPlan, n_layers: int) -> str:
     x = graph.tensors[graph.inputs[0]]
     y = graph.tensors[graph.outputs[0]]
+    xt, yt = C_TYPES[x.dtype], C_TYPES[y.dtype]
     return f"""/* Generated by tinyasc.firmware_sim from {Path(graph.path).name}. Do not edit. */
 #ifndef TINYASC_MODEL_H
 #define TINYASC_MODEL_H
 
 #include <stdint.h>
 
-#define TINYASC_INPUT_SIZE {x.size}   /* input {list(x.shape)} int8 */
-#define TINYASC_OUTPUT_SIZE {y.size}   /* output {list(y.shape)} int8 */
+/* Element types of the model's input and output ({x.dtype.lower()} activations). */
+typedef {xt} tinyasc_input_t;
+typedef {yt} tinyasc_output_t;
+
+#define TINYASC_INPUT_SIZE {x.size}   /* input {list(x.shape)} {xt} elements */
+#define TINYASC_OUTPUT_SIZE {y.size}   /* output {list(y.shape)} {yt} elements */
 #define TINYASC_ARENA_SIZE {plan.arena_size}
 #define TINYASC_NUM_LAYERS {n_layers}
 #define TINYASC_INPUT_SCALE {_float_lit(x.q()[0])}
@@ -614,9 +689,9 @@ extern "C" {{
 #endif
 
 /* Run one inference. `input` may be tinyasc_model_input_buffer() (no copy). Returns 0. */
-int tinyasc_model_invoke(const int8_t *input, int8_t *output);
+int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output);
 /* Where the input tensor lives in the arena: write features here to skip the copy. */
-int8_t *tinyasc_model_input_buffer(void);
+tinyasc_input_t *tinyasc_model_input_buffer(void);
 /* Layer names, for profilers and debug dumps. */
 extern const char *const tinyasc_layer_names[TINYASC_NUM_LAYERS];
 
@@ -657,7 +732,7 @@ void tinyasc_layer_marker(int layer, int is_end);
  * tinyasc_dump_hook(layer, data, size). */
 #ifdef TINYASC_DUMP
 void tinyasc_dump_hook(int layer, const int8_t *data, int32_t size);
-#define TINYASC_DUMP_TENSOR(i, ptr, n) tinyasc_dump_hook((i), (ptr), (n))
+#define TINYASC_DUMP_TENSOR(i, ptr, n) tinyasc_dump_hook((i), (const int8_t *)(ptr), (n))
 #else
 #define TINYASC_DUMP_TENSOR(i, ptr, n) ((void)0)
 #endif
@@ -711,6 +786,7 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
         ))
     # constants used as element-wise operands were emitted into gen.const_decls on the fly
     weight_bytes += sum(graph.tensors[k].nbytes for k in gen.const_emitted)
+    param_bytes += gen.table_bytes
 
     x_t, y_t = graph.inputs[0], graph.outputs[0]
     c = [_MODEL_C_HEAD.format(model=Path(graph.path).name, n_layers=len(layers), arena=plan.arena_size,
@@ -720,16 +796,18 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
     c.extend(gen.const_decls)
     c.extend(layer_decls)
     c.append(f"""
-int8_t *tinyasc_model_input_buffer(void) {{
-    return tinyasc_arena + {plan.offsets[x_t]};
+tinyasc_input_t *tinyasc_model_input_buffer(void) {{
+    return (tinyasc_input_t *)(tinyasc_arena + {plan.offsets[x_t]});
 }}
 
-int tinyasc_model_invoke(const int8_t *input, int8_t *output) {{
+int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output) {{
     int8_t *const arena = tinyasc_arena;
-    if (input != arena + {plan.offsets[x_t]}) memcpy(arena + {plan.offsets[x_t]}, input, TINYASC_INPUT_SIZE);
+    if ((const int8_t *)input != arena + {plan.offsets[x_t]})
+        memcpy(arena + {plan.offsets[x_t]}, input, sizeof(tinyasc_input_t) * TINYASC_INPUT_SIZE);
 """)
     c.extend(body)
-    c.append(f"""    if (output != arena + {plan.offsets[y_t]}) memcpy(output, arena + {plan.offsets[y_t]}, TINYASC_OUTPUT_SIZE);
+    c.append(f"""    if ((int8_t *)output != arena + {plan.offsets[y_t]})
+        memcpy(output, arena + {plan.offsets[y_t]}, sizeof(tinyasc_output_t) * TINYASC_OUTPUT_SIZE);
     return 0;
 }}
 """)
@@ -751,7 +829,7 @@ int tinyasc_model_invoke(const int8_t *input, int8_t *output) {{
         layers=layers, op_counts=graph.op_counts(), total_macs=sum(l.macs for l in layers),
         weight_bytes=weight_bytes, param_bytes=param_bytes,
         code_bytes_estimate=CODE_BYTES_KERNELS + CODE_BYTES_PER_LAYER * len(layers),
-        plan=plan.to_json(),
+        plan=plan.to_json(), activations=activation_dtype(graph).lower(),
     )
     report.write_report(art)
     log.info("generated %s: %d layers, arena %d B (TFLM %s B), %d MACs", out_dir, len(layers),

@@ -16,18 +16,18 @@ def build_parser() -> argparse.ArgumentParser:
     clocks = ", ".join(f"{t.value} {SPECS[t].clock_mhz:g} MHz" for t in Target)
     p = argparse.ArgumentParser(
         prog="asc-latency",
-        description="Build the generated int8 firmware for a Cortex-M core, run it on QEMU with an exact "
+        description="Build the generated integer firmware for a Cortex-M core, run it on QEMU with an exact "
                     "instruction counter and report per-layer instructions, estimated cycles and latency, "
                     f"flash and RAM ({LATENCY_NOTE}). Needs apt packages gcc-arm-none-eabi, "
                     "libnewlib-arm-none-eabi, qemu-system-arm.")
-    p.add_argument("model", type=Path, help="full-integer int8 .tflite (asc-export --int8)")
+    p.add_argument("model", type=Path, help="full-integer .tflite, int8 or 16x8 (asc-export --int8 [--activations int16])")
     p.add_argument("--target", type=Target, choices=list(Target), default=Target.CORTEX_M4,
                    metavar="{" + ",".join(t.value for t in Target) + "}", help="core (default cortex-m4)")
     p.add_argument("--clock-mhz", type=float, default=None, help=f"clock for the latency estimate (defaults: {clocks})")
     p.add_argument("--sparse", action="store_true", help="store pruned convolution weights sparsely (zero-skipping kernels)")
     p.add_argument("--portable", action="store_true", help="use the portable C kernels instead of DSP/Helium ones")
     p.add_argument("--golden", type=Path, default=None,
-                   help="golden inputs: .npz with int8 'inputs' or float 'features', or a .npy (default: seeded noise)")
+                   help="golden inputs: .npz with integer 'inputs' or float 'features', or a .npy (default: seeded noise)")
     p.add_argument("--limit", type=int, default=1, help="at most this many golden inputs (default 1)")
     p.add_argument("--no-frontend", action="store_true", help="do not measure the C front end (PCM -> features)")
     p.add_argument("--no-tflm", action="store_true", help="skip the TFLite Micro comparison (host build only)")
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
         g = read_tflite(args.model)
         x = g.tensors[g.inputs[0]]
-        golden = load_golden(list(x.shape), x.q()[0], x.q()[1], golden=args.golden, limit=args.limit)
+        golden = load_golden(list(x.shape), x.q()[0], x.q()[1], golden=args.golden, limit=args.limit, dtype=x.dtype)
     try:
         report = measure_tflite(args.model, target=args.target, out_dir=args.out, clock_mhz=args.clock_mhz,
                                 sparse=args.sparse, optimized=not args.portable, golden=golden,

@@ -2,7 +2,7 @@
 
 ``tflite_micro``'s interpreter runs TFLM's reference kernels, the semantics a Cortex-M runs
 (it is bit-identical to ai-edge-litert with the BUILTIN_REF resolver), so the promise is
-exact: zero differing int8 elements on every golden input, and, with ``debug_layers``, on
+exact: zero differing elements (int8, or int16 for a 16x8 model) on every golden input, and, with ``debug_layers``, on
 every intermediate tensor. Results are statistics, not booleans.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinyasc.contract import input_resnorm as resnorm_features
-from tinyasc.qmath import quantize
+from tinyasc.qmath import INT_RANGES, quantize
 from tinyasc.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class LayerParity:
 
 @dataclass
 class ParityResult:
-    """Host C build vs TFLM on the same int8 inputs."""
+    """Host C build vs TFLM on the same integer inputs (differences in output quantization steps)."""
 
     n_inputs: int
     output_elements: int
@@ -62,16 +62,18 @@ class ParityResult:
 
 def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden: Path | None = None,
                 dataset: Path | None = None, limit: int = 16,
-                input_resnorm: tuple[float, float] | None = None) -> np.ndarray:
-    """Golden int8 inputs ``(N, *input_shape)`` from an ``.npz``/``.npy`` or a directory of ``.npy``.
+                input_resnorm: tuple[float, float] | None = None, dtype: str = "INT8") -> np.ndarray:
+    """Golden integer inputs ``(N, *input_shape)`` of ``dtype`` (the model input's: ``INT8`` or
+    ``INT16``) from an ``.npz``/``.npy`` or a directory of ``.npy``.
 
-    An ``.npz`` may hold int8 ``inputs`` (used as is) or float ``features`` (quantized with the
-    model's input scale and zero point); a ``.npy`` or a dataset directory holds feature arrays,
+    An ``.npz`` may hold integer ``inputs`` of that type (used as is) or float ``features``
+    (quantized with the model's input scale and zero point); a ``.npy`` or a dataset directory holds feature arrays,
     one input or a batch per file (files of another size, e.g. labels, are skipped).
     Float log-mel features of a model whose contract lifts the input ResNorm out of the graph
     (``input_resnorm = (lambda, eps)``, from the ``.tflite``'s contract) are normalized first.
     """
     size = int(np.prod(input_shape))
+    np_type = np.dtype(INT_RANGES[dtype][0])
     arrays: list[np.ndarray] = []
     if golden is not None:
         golden = Path(golden)
@@ -98,7 +100,7 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
             raise InputError(dataset, "no .npy feature files found")
         for f in files:
             a = np.load(f)
-            if a.size == 0 or a.size % size or not np.issubdtype(a.dtype, np.floating) and a.dtype != np.int8:
+            if a.size == 0 or a.size % size or not np.issubdtype(a.dtype, np.floating) and a.dtype != np_type:
                 log.debug("skipping %s: %s %s is not a batch of model inputs", f, a.shape, a.dtype)
                 continue
             arrays.extend(a.reshape(-1, size))
@@ -112,13 +114,15 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
     for i, a in enumerate(arrays[:limit]):
         if a.size != size:
             raise InputError(golden or dataset, f"input {i} has {a.size} values, model input {input_shape} needs {size}")
-        if a.dtype == np.int8:
+        if np.issubdtype(a.dtype, np.integer):
+            if a.dtype != np_type:
+                raise InputError(golden or dataset, f"input {i} is {a.dtype}, the model takes {np_type} inputs")
             out.append(a.reshape(input_shape))
         else:
             if input_resnorm is not None:  # (mels, frames): the model input is mel-major (NHWC 1 x F x T x 1)
                 dims = [d for d in input_shape if d != 1]
                 a = resnorm_features(np.asarray(a, np.float32).reshape(dims), *input_resnorm)
-            out.append(quantize(a, scale, zero_point).reshape(input_shape))
+            out.append(quantize(a, scale, zero_point, dtype=dtype).reshape(input_shape))
     return np.stack(out)
 
 
@@ -143,7 +147,7 @@ def tflm_run(tflite_path: str | Path, inputs: np.ndarray, *, tensors: list[int] 
         it.invoke()
         outs.append(np.array(it.get_output(0), copy=True))
         for t in inter:
-            inter[t].append(np.array(it.GetTensor(t, 0)["tensor_data"], copy=True).astype(np.int8))
+            inter[t].append(np.array(it.GetTensor(t, 0)["tensor_data"], copy=True))
     return np.stack(outs), {t: np.stack(v) for t, v in inter.items()}
 
 
@@ -199,21 +203,24 @@ def measure_tflm_arena(tflite_path: str | Path, *, granularity: int = 16) -> int
     return hi
 
 
-def run_host(exe: Path, inputs: np.ndarray, output_size: int, dump_size: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run the host binary on ``inputs``; return outputs ``(N, output_size)`` and raw dumps."""
+def run_host(exe: Path, inputs: np.ndarray, output_size: int, dump_size: int = 0,
+             dtype: Any = np.int8) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the host binary on ``inputs``; return outputs ``(N, output_size)`` of ``dtype`` (the
+    model's I/O element type: int8, or little-endian int16) and the raw per-layer dump bytes."""
+    dtype = np.dtype(dtype).newbyteorder("<")
     with tempfile.TemporaryDirectory(prefix="tinyasc_host_") as tmp:
         tmp = Path(tmp)
-        (tmp / "in.bin").write_bytes(np.ascontiguousarray(inputs, dtype=np.int8).tobytes())
+        (tmp / "in.bin").write_bytes(np.ascontiguousarray(inputs, dtype=dtype).tobytes())
         args = [str(exe), str(tmp / "in.bin"), str(tmp / "out.bin")]
         if dump_size:
             args.append(str(tmp / "dump.bin"))
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{exe} failed ({proc.returncode}): {proc.stderr.strip()}")
-        out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=np.int8).reshape(len(inputs), output_size)
+        out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=dtype).reshape(len(inputs), output_size)
         dump = None
         if dump_size:
-            dump = np.frombuffer((tmp / "dump.bin").read_bytes(), dtype=np.int8).reshape(len(inputs), dump_size)
+            dump = np.frombuffer((tmp / "dump.bin").read_bytes(), dtype=np.uint8).reshape(len(inputs), dump_size)
     return out.copy(), None if dump is None else dump.copy()
 
 
@@ -226,11 +233,12 @@ def check_parity(artifact, inputs: np.ndarray, *, debug_layers: bool = False, cc
     if exe is None:
         exe = build_host(artifact.out_dir, cc=cc, dump=debug_layers)
     dump_size = sum(l.arena_size for l in layers) if debug_layers else 0
-    host_out, dump = run_host(exe, inputs, artifact.output_size, dump_size)
+    io = artifact.io_dtype
+    host_out, dump = run_host(exe, inputs, artifact.output_size, dump_size, io)
     tensors = [l.output for l in layers if l.fused_into is None] if debug_layers else None
     ref_out, inter = tflm_run(artifact.model, inputs, tensors=tensors,
                               arena_size=max(4 << 20, 2 * artifact.naive_arena_size + (1 << 20)))
-    ref_out = ref_out.reshape(len(inputs), -1).astype(np.int8)
+    ref_out = ref_out.reshape(len(inputs), -1).astype(io)
     d = np.abs(host_out.astype(np.int32) - ref_out.astype(np.int32))
     top1 = float(np.mean(np.argmax(host_out, axis=1) == np.argmax(ref_out, axis=1))) if len(inputs) else math.nan
     res = ParityResult(n_inputs=len(inputs), output_elements=int(d.size), differing_elements=int((d > 0).sum()),
@@ -240,7 +248,8 @@ def check_parity(artifact, inputs: np.ndarray, *, debug_layers: bool = False, cc
         for l in layers:
             if l.fused_into is not None:  # never stored: checked through the layer it feeds
                 continue
-            mine = dump[:, off:off + l.arena_size].astype(np.int32)
+            # every activation of a model has its I/O element type (validated by the generator)
+            mine = np.ascontiguousarray(dump[:, off:off + l.arena_size]).view(io.newbyteorder("<")).astype(np.int32)
             off += l.arena_size
             ref = inter[l.output].reshape(len(inputs), -1).astype(np.int32)
             dl = np.abs(mine - ref)

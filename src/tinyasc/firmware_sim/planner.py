@@ -88,7 +88,7 @@ def pointwise_conv_in_place_ok(graph: Graph, op) -> bool:
     if op.opcode != "CONV_2D" or len(op.inputs) < 2:
         return False
     x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
-    if len(w.shape) != 4 or len(x.shape) != 4 or len(y.shape) != 4:
+    if len(w.shape) != 4 or len(x.shape) != 4 or len(y.shape) != 4 or x.dtype != "INT8":
         return False
     oc, kh, kw, fin = w.shape
     return (kh == 1 and kw == 1 and fin == x.shape[3] and oc <= INPLACE_MAX_C
@@ -102,7 +102,7 @@ def column_conv_in_place(graph: Graph, op) -> tuple[int, int, int] | None:
     if op.opcode not in ("DEPTHWISE_CONV_2D", "CONV_2D") or len(op.inputs) < 2:
         return None
     x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
-    if len(w.shape) != 4 or tuple(x.shape) != tuple(y.shape) or len(x.shape) != 4:
+    if len(w.shape) != 4 or tuple(x.shape) != tuple(y.shape) or len(x.shape) != 4 or x.dtype != "INT8":
         return None
     if op.options.get("StrideH", 1) != 1 or op.options.get("StrideW", 1) != 1:
         return None
@@ -124,10 +124,10 @@ def column_conv_in_place(graph: Graph, op) -> tuple[int, int, int] | None:
 
 
 def find_fusions(graph: Graph) -> dict[int, int]:
-    """``MUL op index -> MEAN op index`` for MULs whose output only feeds one MEAN."""
+    """``MUL op index -> MEAN op index`` for int8 MULs whose output only feeds one MEAN."""
     fused = {}
     for op in graph.operators:
-        if op.opcode != "MUL":
+        if op.opcode != "MUL" or graph.tensors[op.outputs[0]].dtype != "INT8":
             continue
         out = op.outputs[0]
         users = graph.consumers(out)

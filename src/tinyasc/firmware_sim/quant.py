@@ -44,13 +44,13 @@ def f32(x: float) -> float:
     return float(F32(x))
 
 
-def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """``CalculateActivationRangeQuantized`` for int8 (ActivationFunctionType codes)."""
+def activation_range(activation: int, scale: float, zero_point: int, dtype: str = "INT8") -> tuple[int, int]:
+    """``CalculateActivationRangeQuantized`` for an ``INT8`` or ``INT16`` output (ActivationFunctionType codes)."""
 
     def quantize(v: float) -> int:
         return zero_point + tfl_round(float(F32(v) / F32(scale)))
 
-    lo, hi = -128, 127
+    lo, hi = {"INT8": (-128, 127), "INT16": (-32768, 32767)}[dtype]
     if activation == 1:  # RELU
         return max(lo, quantize(0.0)), hi
     if activation == 3:  # RELU6
@@ -59,7 +59,7 @@ def activation_range(activation: int, scale: float, zero_point: int) -> tuple[in
         return max(lo, quantize(-1.0)), min(hi, quantize(1.0))
     if activation == 0:
         return lo, hi
-    raise ValueError(f"fused activation {activation} not supported for int8")
+    raise ValueError(f"fused activation {activation} not supported")
 
 
 def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int]:
@@ -112,6 +112,44 @@ def logistic_params(in_scale: float) -> tuple[int, int, int]:
     mult = tfl_round(q * (1 << 31))
     radius = math.floor(1.0 * ((1 << 4) - 1) * float(1 << 27) / float(2.0 ** shift))
     return int(mult), int(shift), int(radius)
+
+
+def logistic_s16_params(in_scale: float) -> tuple[int, int]:
+    """LOGISTIC int16 (TFLM's Prepare): ``(input_multiplier, input_left_shift)`` taking the input to
+    units of 1/(3 * 4096), where the kernel's table covers +/-10.7; multiplier 0 flags a
+    power-of-two scale (the kernel then uses 3 << shift)."""
+    log2 = float(np.log(F32(in_scale)) * (F32(1.0) / np.log(F32(2.0))))  # CheckedLog2, in float32
+    rounded = tfl_round(log2)
+    left = (15 - 3) + rounded
+    if abs(log2 - rounded) < 1e-3 and left == 0:
+        return 0, 0
+    mult, left = float(in_scale) * 4096.0 * 3.0, 0
+    while mult <= 32767.0 / 2.0 and left <= 30:
+        left += 1
+        mult *= 2.0
+    return int(mult), left
+
+
+def sigmoid_table_q16() -> np.ndarray:
+    """The 256 nodes LOGISTIC int16 interpolates between (``|x|`` in 1/(3 * 4096) units, 512 units
+    per node, so node i sits at x = i / 24), unsigned 0.16 fixed point.
+
+    Node i is sigmoid(i / 24) raised by half the midpoint sag of the chord to node i + 1, which
+    halves the worst error of the linear interpolation on the concave half of the sigmoid; the
+    last node is 65535, the kernel's saturated value, so the interpolation runs continuously into
+    saturation. These are TFLM's table values (checked element-wise against the TFLM kernel by
+    the tests), derived here rather than copied.
+    """
+    x = np.arange(256, dtype=np.float64) / 24.0
+
+    def sig(v: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-v))
+
+    h = 1.0 / 24.0
+    node = sig(x) + (sig(x + h / 2) - (sig(x) + sig(x + h)) / 2) / 2
+    table = np.round(65536.0 * node)
+    table[-1] = 65535
+    return np.minimum(table, 65535).astype(np.uint16)
 
 
 def softmax_params(beta: float, in_scale: float) -> tuple[int, int, int]:

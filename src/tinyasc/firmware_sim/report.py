@@ -20,8 +20,9 @@ def render_markdown(art) -> str:
     lines = [
         f"# Firmware: {art.model}",
         "",
-        f"- input {art.input_shape} int8 (scale {art.input_scale:.6g}, zero point {art.input_zero_point}); "
-        f"output {art.output_shape} int8 (scale {art.output_scale:.6g}, zero point {art.output_zero_point})",
+        f"- activations: {'int16 (16x8: int16 activations, int8 weights, int64 biases)' if art.activations == 'int16' else 'int8'}",
+        f"- input {art.input_shape} {art.activations} (scale {art.input_scale:.6g}, zero point {art.input_zero_point}); "
+        f"output {art.output_shape} {art.activations} (scale {art.output_scale:.6g}, zero point {art.output_zero_point})",
         f"- ops: {', '.join(f'{k} {v}' for k, v in art.op_counts.items())}",
         f"- total MACs: {art.total_macs:,}",
         f"- flash estimate: {_kb(art.flash_bytes)} = weights {art.weight_bytes:,} + requant params "

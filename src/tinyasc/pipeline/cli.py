@@ -1,4 +1,4 @@
-"""``asc-pipeline``: dataset -> features -> teacher/student -> compress -> int8 export -> audit ->
+"""``asc-pipeline``: dataset -> features -> teacher/student -> compress -> integer export -> audit ->
 firmware -> Cortex-M latency, then one report. Exit 0 when every gate passed, 1 when a gate failed,
 2 on bad input."""
 

@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinyasc.export.precision import Activations
 from tinyasc.firmware_sim.latency import Target
 
 
@@ -57,6 +58,12 @@ class PipelineProfile:
     """``asc-export --calibration`` (:class:`tinyasc.export.calibrate.Calibration`): int8 activation ranges
     chosen among percentile clippings and the converter's min/max on held-out training clips
     (``percentile``), or the converter's min/max (``minmax``)."""
+    activations: Activations = Activations.INT8
+    """``asc-export --activations``: ``auto`` deploys the int8 file when it passes every export gate and
+    onnx2tf's 16x8 file (int16 activations, ~1.8x the TFLite Micro arena) otherwise, so a run ships
+    int8 whenever int8 is good enough; the later stages read the deployed file from the export report.
+    ``auto`` only where the 16x8 graph compiles in ``asc-firmware``: models whose ResNorm sits on the input
+    alone (in-block ResNorm gives int16 SUB/RSQRT, which have no 16x8 firmware kernels yet)."""
     firmware_golden: int = 8
     """Evaluation clips run through the host firmware build against TFLite Micro."""
     targets: tuple[Target, ...] = (Target.CORTEX_M4, Target.CORTEX_M7, Target.CORTEX_M55)
@@ -72,10 +79,12 @@ class PipelineProfile:
         if self.teacher_epochs < 1 or self.student_epochs < 0 or self.compress_epochs < 1:
             raise ValueError("epochs must be positive (student may be 0)")
         object.__setattr__(self, "targets", tuple(Target(t) for t in self.targets))
+        object.__setattr__(self, "activations", Activations(self.activations))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["targets"] = [t.value for t in self.targets]
+        d["activations"] = self.activations.value
         return d
 
     def replace(self, **changes: Any) -> "PipelineProfile":
@@ -95,7 +104,7 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
         name="quick", synth_scale="small", teacher_model="bcresnet_asc", teacher_overrides={"base_channels": 20},
         teacher_epochs=15, student_model="bcresnet_asc_1", student_overrides={"norm": "input-only"},
         student_epochs=15, compress_epochs=6, sparsity=0.5, calib_clips=100, parity_clips=None, export_form="equalized-lifted",
-        firmware_golden=4,
+        activations=Activations.AUTO, firmware_golden=4,
     ),
     # CI's end-to-end check on `tiny` data: every stage and gate, one epoch each.
     ProfileName.SMOKE: PipelineProfile(

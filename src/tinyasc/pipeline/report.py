@@ -17,18 +17,20 @@ from typing import Any
 
 from tinyasc.atomic import write_json, write_text
 from tinyasc.contract import DEVICES, SCENE_LABELS, SEEN_DEVICES
+from tinyasc.export.precision import Activations
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
 log = logging.getLogger(__name__)
 
 BUDGET_BYTES = 128_000
-#: Parity backends of the export report shown as rows (PyTorch is the "compressed" row already).
+#: Parity backends of the export report shown as rows (PyTorch is the "compressed" row already);
+#: ``{p}``: the deployed file's precision (``int8``, ``int16x8``).
 BACKEND_NAMES = {
     "onnxruntime": "export: ONNX Runtime (float)",
     "tflite_float": "export: TFLite float",
-    "int8_litert_default": "int8 TFLite: ai-edge-litert default kernels",
-    "int8_litert_ref": "int8 TFLite: ai-edge-litert reference kernels",
-    "int8_tflm": "int8 TFLite: TFLite Micro",
+    "litert_default": "{p} TFLite: ai-edge-litert default kernels",
+    "litert_ref": "{p} TFLite: ai-edge-litert reference kernels",
+    "tflm": "{p} TFLite: TFLite Micro",
 }
 
 
@@ -67,6 +69,12 @@ class RunSummary:
     def passed(self) -> bool:
         return all(g.passed for g in self.gates)
 
+    @property
+    def precision(self) -> str:
+        """The deployed file's activation precision as reports name it (``int8``, ``int16x8``)."""
+        deployed = (self.export or {}).get("deployed")
+        return Activations(deployed["activations"]).label if deployed else "integer"
+
 
 STAGE_ORDER = ("dataset", "features", "teacher", "student", "compress", "export", "audit", "firmware", "latency")
 
@@ -90,10 +98,11 @@ def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
         acc = (s.export.get("parity") or {}).get("accuracy") or {}
         for backend, ev in acc.items():
             if ev and backend in BACKEND_NAMES:  # parity clips may be a subset of the evaluation split
-                s.accuracy_rows.append((f"{BACKEND_NAMES[backend]} [{sum(ev['counts'].values())} clips]", ev))
-        tflm = acc.get("int8_tflm")
+                name = BACKEND_NAMES[backend].format(p=s.precision)
+                s.accuracy_rows.append((f"{name} [{sum(ev['counts'].values())} clips]", ev))
+        tflm = acc.get("tflm")
         if tflm and tflm.get("confusion"):
-            s.confusion = ("int8 model under TFLite Micro", tflm["confusion"])
+            s.confusion = (f"{s.precision} model under TFLite Micro", tflm["confusion"])
     if s.confusion is None:  # the most downstream model whose evaluation kept its confusion matrix
         s.confusion = next(((n, ev["confusion"]) for n, ev in reversed(s.accuracy_rows) if ev.get("confusion")), None)
     s.audit = _load(run_dir / "audit.json")
@@ -220,7 +229,7 @@ def make_figures(s: RunSummary, out_dir: Path) -> dict[str, Path]:
         fig, ax = plt.subplots(figsize=(8, 2.2))
         ax.barh(["non-zero params", "all params"], [nz, dense], color=["tab:green" if nz <= BUDGET_BYTES else "tab:red", "tab:grey"])
         ax.axvline(BUDGET_BYTES, color="black", linestyle="--", label="128,000 B budget")
-        ax.set(xlabel="bytes", title="int8 TFLite parameters vs DCASE 2021 budget")
+        ax.set(xlabel="bytes", title=f"{s.precision} TFLite parameters vs DCASE 2021 budget")
         ax.legend(fontsize=8)
         save(fig, "size_budget")
 
@@ -257,7 +266,7 @@ CAPTIONS = {
     "training_curves": "Training loss and evaluation accuracy per epoch.",
     "device_accuracy": "Accuracy per device for every model; the shaded devices were never seen in training.",
     "confusion": "Confusion matrix.",
-    "size_budget": "Non-zero parameter bytes of the int8 TFLite file against the 128,000-byte budget.",
+    "size_budget": "Non-zero parameter bytes of the deployed TFLite file against the 128,000-byte budget.",
     "latency_by_op": "Estimated latency per operator type (from emulated instruction counts; not measured cycles).",
     "memory": "Flash (text + rodata + data) and RAM (data + bss + stack high-water mark) per firmware build.",
 }
@@ -266,7 +275,7 @@ CAPTIONS = {
 #: Which figures follow which section.
 SECTION_FIGURES = {
     "Accuracy per device (paper Table 3 layout, %)": ("device_accuracy", "training_curves", "confusion"),
-    "Size audit of the int8 TFLite file": ("size_budget",),
+    "Size audit of the deployed TFLite file": ("size_budget",),
     "Cortex-M latency and memory (latency estimated from emulated instruction counts)": ("latency_by_op", "memory"),
 }
 
@@ -282,24 +291,26 @@ def _sections(s: RunSummary) -> list[tuple[str, str]]:
                     markdown_table(table3_header(), [table3_row(n, ev) for n, ev in s.accuracy_rows])))
     if s.audit:
         t = s.audit.get("totals", {})
-        out.append(("Size audit of the int8 TFLite file", markdown_table(
+        out.append(("Size audit of the deployed TFLite file", markdown_table(
             ["params", "non-zero", "size B", "non-zero B", "non-zero kB", "non-zero KiB", "budget B", "file B"],
             [[_num(t.get("params")), _num(t.get("nonzero")), _num(t.get("size_bytes")), _num(t.get("nonzero_bytes")),
               _num(t.get("nonzero_bytes", 0) / 1000), _num(t.get("nonzero_bytes", 0) / 1024),
               _num(s.audit.get("budget_bytes")), _num(t.get("dense_file_bytes"))]])))
     if s.export:
+        deployed = s.export.get("deployed") or {}
+        out.append(("Deployed model", f"- `{deployed.get('file')}` ({s.precision} activations): {deployed.get('reason')}\n"))
         rows = []
-        for backend, st in ((s.export.get("parity") or {}).get("int8_vs_pytorch") or {}).items():
+        for backend, st in ((s.export.get("parity") or {}).get("quantized_vs_pytorch") or {}).items():
             rows.append([backend, _num(st.get("top1_agreement")), _num(st.get("top1_agreement_resolvable")),
                          _num(st.get("resolvable_fraction")), _num(st.get("output_rounding_ceiling")),
                          _num(st.get("logit_err_steps_max")), _num(st.get("logit_err_steps_mean")), _num(st.get("n_clips"))])
         if rows:
-            out.append(("Parity of the int8 model with PyTorch", markdown_table(
+            out.append((f"Parity of the {s.precision} model with PyTorch", markdown_table(
                 ["interpreter", "top-1 agreement", "on resolvable clips", "resolvable fraction",
                  "output-rounding ceiling", "max logit error (steps)", "mean logit error (steps)", "clips"], rows)))
-        ops = (s.export.get("int8") or {}).get("op_counts") or {}
+        ops = (s.export.get("quantized") or {}).get("op_counts") or {}
         if ops:
-            out.append(("int8 graph operators", markdown_table(["op", "count"], [[k, v] for k, v in ops.items()])))
+            out.append((f"{s.precision} graph operators", markdown_table(["op", "count"], [[k, v] for k, v in ops.items()])))
     if s.firmware:
         fw = s.firmware
         par = fw.get("parity") or {}

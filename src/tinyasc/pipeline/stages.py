@@ -1,7 +1,8 @@
 """The stages of ``asc-pipeline``, each a call of one stage's library function on the last artifact.
 
-dataset -> features -> teacher -> student -> compress -> export (int8 + parity gate) -> audit
--> firmware (host build bit-exact with TFLite Micro) -> latency (Cortex-M4/M7/M55).
+dataset -> features -> teacher -> student -> compress -> export (int8 or 16x8 + parity gate) -> audit
+-> firmware (host build bit-exact with TFLite Micro) -> latency (Cortex-M4/M7/M55). The stages after
+the export take the file it deployed (its report's ``deployed``), whatever its activation precision.
 Every stage writes into its own folder of the run directory; the runner skips a stage whose
 artifact is valid for its inputs, so a rerun after a failure resumes where it failed.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from tinyasc.atomic import write_json
 from tinyasc.contract import Checkpoint, FeatureConfig
 from tinyasc.errors import InputError
+from tinyasc.export.precision import deployed_tflite
 from tinyasc.pipeline.profiles import PipelineProfile
 from tinyasc.pipeline.runner import Stage, file_digest
 
@@ -188,30 +190,32 @@ def export_stage(ctx: PipelineContext) -> Stage:
 
     def key() -> dict[str, Any]:
         return {"checkpoint": file_digest(ctx.path("compress", "compressed.pt")), "calib": p.calib_clips,
-                "parity": p.parity_clips, "form": p.export_form, "calibration": p.calibration}
+                "parity": p.parity_clips, "form": p.export_form, "calibration": p.calibration,
+                "activations": p.activations.value}
 
     def run() -> dict[str, Any]:
         from tinyasc.export.pipeline import ExportConfig, export_int8
 
         res = export_int8(ctx.path("compress", "compressed.pt"), ctx.dataset_dir, out,
                           ExportConfig(calib_clips=p.calib_clips, parity_clips=p.parity_clips, form=p.export_form,
-                                       calibration=p.calibration, force=True))
-        return {"outputs": [str(out / "model_int8.tflite"), str(out / "report.json")], "passed": res.passed,
-                "failed_gates": res.failed_gates, "gates": res.report.get("gates", [])}
+                                       calibration=p.calibration, activations=p.activations, force=True))
+        return {"outputs": [str(res.deployed), str(out / "report.json")], "passed": res.passed,
+                "failed_gates": res.failed_gates, "gates": res.report.get("gates", []), "deployed": res.report["deployed"]}
 
-    return Stage(name="export", title="asc-export --int8 (ONNX -> TFLite, parity gate)", key=key, run=run)
+    return Stage(name="export", title=f"asc-export --int8 --activations {p.activations.value} (ONNX -> TFLite, parity gate)",
+                 key=key, run=run)
 
 
 def audit_stage(ctx: PipelineContext) -> Stage:
     out = ctx.path("audit.json")
 
     def key() -> dict[str, Any]:
-        return {"tflite": file_digest(ctx.path("export", "model_int8.tflite"))}
+        return {"tflite": file_digest(deployed_tflite(ctx.path("export")))}
 
     def run() -> dict[str, Any]:
         from tinyasc.export.audit import audit
 
-        rep = audit(ctx.path("export", "model_int8.tflite"))
+        rep = audit(deployed_tflite(ctx.path("export")))
         write_json(out, rep.to_dict())
         return {"outputs": [str(out)], "nonzero_bytes": rep.nonzero_bytes, "within_budget": rep.within_budget,
                 "dense_file_bytes": rep.dense_file_bytes}
@@ -235,7 +239,7 @@ def firmware_stage(ctx: PipelineContext) -> Stage:
     out = ctx.path("firmware")
 
     def key() -> dict[str, Any]:
-        return {"tflite": file_digest(ctx.path("export", "model_int8.tflite")), "golden": p.firmware_golden}
+        return {"tflite": file_digest(deployed_tflite(ctx.path("export"))), "golden": p.firmware_golden}
 
     def run() -> dict[str, Any]:
         from tinyasc.firmware_sim import report
@@ -243,12 +247,14 @@ def firmware_stage(ctx: PipelineContext) -> Stage:
         from tinyasc.contract import read_deployed_contract
         from tinyasc.firmware_sim.parity import check_parity, load_golden
 
-        art = generate(ctx.path("export", "model_int8.tflite"), out, options=GeneratorOptions(measure_tflm_arena=True))
+        tflite = deployed_tflite(ctx.path("export"))
+        art = generate(tflite, out, options=GeneratorOptions(measure_tflm_arena=True))
         golden = ctx.path("golden.npz")
         np.savez(golden, features=_golden_features(ctx, p.firmware_golden))
-        contract = read_deployed_contract(ctx.path("export", "model_int8.tflite").read_bytes(), ctx.path("export", "model_int8.tflite"))
+        contract = read_deployed_contract(tflite.read_bytes(), tflite)
         inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=golden,
-                             limit=p.firmware_golden, input_resnorm=contract.input_resnorm if contract else None)
+                             limit=p.firmware_golden, input_resnorm=contract.input_resnorm if contract else None,
+                             dtype=art.activations.upper())
         res = check_parity(art, inputs, debug_layers=True)
         art.parity = res.to_json()
         report.write_report(art)
@@ -265,18 +271,18 @@ def latency_stage(ctx: PipelineContext) -> Stage:
     variants = [(t.value, sparse) for t in p.targets for sparse in ((False, True) if p.latency_sparse else (False,))]
 
     def key() -> dict[str, Any]:
-        return {"tflite": file_digest(ctx.path("export", "model_int8.tflite")), "variants": variants}
+        return {"tflite": file_digest(deployed_tflite(ctx.path("export"))), "variants": variants}
 
     def run() -> dict[str, Any]:
         from tinyasc.firmware_sim.latency import ParityError, RunError, Target, check_toolchain, measure_tflite, write_report
 
         check_toolchain()
+        tflite = deployed_tflite(ctx.path("export"))
         outputs, rows = [], []
         for target, sparse in variants:
             d = out / (target + ("-sparse" if sparse else ""))
             try:
-                rep = measure_tflite(ctx.path("export", "model_int8.tflite"), target=Target(target), out_dir=d,
-                                     sparse=sparse)
+                rep = measure_tflite(tflite, target=Target(target), out_dir=d, sparse=sparse)
             except (ParityError, RunError) as err:
                 rows.append({"target": target, "sparse": sparse, "error": str(err)})
                 continue

@@ -1,12 +1,13 @@
 /* Host runner for a generated model: tinyasc_host INPUT.bin OUTPUT.bin [DUMP.bin]
- * INPUT.bin holds N inputs of TINYASC_INPUT_SIZE int8 each; OUTPUT.bin receives N outputs.
+ * INPUT.bin holds N inputs of TINYASC_INPUT_SIZE tinyasc_input_t elements each (int8, or
+ * little-endian int16 for a 16x8 model); OUTPUT.bin receives N outputs the same way.
  * Built with -DTINYASC_DUMP, every layer's output of every input is appended to DUMP.bin. */
 #include <stdio.h>
 #include <stdint.h>
 #include "model.h"
 
-static int8_t in_buf[TINYASC_INPUT_SIZE];
-static int8_t out_buf[TINYASC_OUTPUT_SIZE];
+static tinyasc_input_t in_buf[TINYASC_INPUT_SIZE];
+static tinyasc_output_t out_buf[TINYASC_OUTPUT_SIZE];
 
 #ifdef TINYASC_DUMP
 static FILE *dump_fp = NULL;
@@ -34,9 +35,9 @@ int main(int argc, char **argv) {
         if (!dump_fp) { fprintf(stderr, "%s: cannot open\n", argv[3]); return 2; }
     }
 #endif
-    while ((got = fread(in_buf, 1, TINYASC_INPUT_SIZE, in)) == TINYASC_INPUT_SIZE) {
+    while ((got = fread(in_buf, sizeof(tinyasc_input_t), TINYASC_INPUT_SIZE, in)) == TINYASC_INPUT_SIZE) {
         tinyasc_model_invoke(in_buf, out_buf);
-        if (fwrite(out_buf, 1, TINYASC_OUTPUT_SIZE, out) != TINYASC_OUTPUT_SIZE) {
+        if (fwrite(out_buf, sizeof(tinyasc_output_t), TINYASC_OUTPUT_SIZE, out) != TINYASC_OUTPUT_SIZE) {
             fprintf(stderr, "%s: write failed\n", argv[2]);
             return 1;
         }
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
     if (dump_fp) fclose(dump_fp);
 #endif
     if (got != 0) {
-        fprintf(stderr, "%s: size is not a multiple of %d bytes\n", argv[1], TINYASC_INPUT_SIZE);
+        fprintf(stderr, "%s: size is not a multiple of %d elements\n", argv[1], TINYASC_INPUT_SIZE);
         return 2;
     }
     fprintf(stderr, "ran %ld inputs\n", n);

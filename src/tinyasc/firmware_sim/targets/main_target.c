@@ -19,7 +19,7 @@ __attribute__((noinline, noipa, used)) void tinyasc_layer_marker(int layer, int 
     __asm__ volatile("" : : "r"(layer), "r"(is_end) : "memory");
 }
 
-static int8_t tinyasc_output[TINYASC_OUTPUT_SIZE];
+static tinyasc_output_t tinyasc_output[TINYASC_OUTPUT_SIZE];
 
 #ifdef TINYASC_FRONTEND
 void tinyasc_frontend_run(void);
@@ -52,7 +52,7 @@ int main(void)
         sh_write0("TINYASC OUT ");
         sh_write_u32(i);
         sh_write0(" ");
-        sh_write_hex(tinyasc_output, TINYASC_OUTPUT_SIZE);
+        sh_write_hex(tinyasc_output, sizeof(tinyasc_output));
         sh_write0("\n");
     }
     sh_write0("TINYASC STACK ");

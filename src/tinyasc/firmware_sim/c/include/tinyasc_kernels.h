@@ -153,11 +153,22 @@ typedef struct {
     int32_t act_min, act_max;
 } tinyasc_binary_params;
 
-/* One MUL output element (TFLM reference_integer_ops::MulElementwise), clamped. */
+/* One ADD output element before clamping: both inputs shifted left by `left_shift` (20 for
+ * int8, 15 for int16), rescaled to a common scale, summed, rescaled to the output. */
+static inline int32_t tinyasc_add_raw(const tinyasc_binary_params *p, int32_t a, int32_t b) {
+    const int32_t s1 = tinyasc_mbqm_lt1(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
+    const int32_t s2 = tinyasc_mbqm_lt1(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
+    return tinyasc_mbqm_lt1(s1 + s2, p->out_mult, p->out_shift) + p->out_offset;
+}
+
+/* One MUL output element before clamping (TFLM reference_integer_ops::MulElementwise). */
+static inline int32_t tinyasc_mul_raw(const tinyasc_binary_params *p, int32_t a, int32_t b) {
+    return tinyasc_mbqm((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift) + p->out_offset;
+}
+
+/* One int8 MUL output element, clamped. */
 static inline int8_t tinyasc_mul_elem(const tinyasc_binary_params *p, int32_t a, int32_t b) {
-    const int32_t v = tinyasc_mbqm((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift)
-                      + p->out_offset;
-    return (int8_t)tinyasc_clamp(v, p->act_min, p->act_max);
+    return (int8_t)tinyasc_clamp(tinyasc_mul_raw(p, a, b), p->act_min, p->act_max);
 }
 
 void tinyasc_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
@@ -244,6 +255,63 @@ void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, i
 /* Copy `outer` rows of `inner` bytes from `in` into `out` with row pitch `out_pitch`. */
 void tinyasc_concat_part_s8(int32_t outer, int32_t inner, int32_t out_pitch,
                             const int8_t *in, int8_t *out);
+
+/* ---------------------------------------------------------------- 16x8: int16 activations, int8 weights
+ *
+ * TFLite's 16x8 quantization: activations int16 with zero point 0, weights int8, convolution
+ * biases int64 with a 64-bit accumulator. The parameter structs above are shared; offsets and
+ * zero points are 0 by construction (the generator refuses anything else). */
+
+/* TFLite MultiplyByQuantizedMultiplier(int64 x, ...): the multiplier is first reduced to
+ * 16 bits (rounded), then one rounding shift (the same in single- and double-rounding builds). */
+static inline int32_t tinyasc_mbqm64(int64_t x, int32_t multiplier, int32_t shift) {
+    const int64_t reduced = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
+    const int total_shift = 15 - shift;
+    return (int32_t)((x * reduced + ((int64_t)1 << (total_shift - 1))) >> total_shift);
+}
+
+/* A 16x8 convolution's constant operands: like tinyasc_weights with int64 biases. */
+typedef struct {
+    const int8_t *data;        /* CONV: [out_c][k_h][k_w][in_c/groups]; DW: [k_h][k_w][out_c] */
+    const int64_t *bias;       /* [out_c] or NULL */
+    const int32_t *multiplier; /* [out_c] */
+    const int32_t *shift;      /* [out_c] (> 0 = left) */
+} tinyasc_weights_16x8;
+
+void tinyasc_conv2d_16x8(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w,
+                         const int16_t *input, int16_t *output);
+void tinyasc_depthwise_conv2d_16x8(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w,
+                                   const int16_t *input, int16_t *output);
+
+/* ADD (left_shift 15) and MUL on int16, same broadcasting as the int8 kernels; out may alias a
+ * full-shape input. */
+void tinyasc_add_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+void tinyasc_mul_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+
+/* LOGISTIC int16 -> int16 (output scale 2^-15): input rescaled to 1/(3*4096) units, then
+ * linear interpolation in a 256-entry table of sigmoid(i/24) in 0.16 fixed point (the
+ * generator computes the table). */
+typedef struct {
+    int32_t size;
+    int32_t input_multiplier, input_left_shift;
+    const uint16_t *table;                /* [256] */
+} tinyasc_logistic_s16_params;
+
+void tinyasc_logistic_s16(const tinyasc_logistic_s16_params *p, const int16_t *in, int16_t *out);
+
+void tinyasc_max_pool_s16(const tinyasc_pool_params *p, const int16_t *in, int16_t *out);
+void tinyasc_mean_s16(const tinyasc_mean_params *p, const int16_t *in, int16_t *out);
+
+typedef struct {
+    int32_t in_dims[TINYASC_MAX_DIMS];
+    int32_t out_dims[TINYASC_MAX_DIMS];
+    int32_t before[TINYASC_MAX_DIMS];
+    int32_t out_size;                     /* elements */
+    int16_t pad_value;
+} tinyasc_pad_s16_params;
+
+void tinyasc_pad_s16(const tinyasc_pad_s16_params *p, const int16_t *in, int16_t *out);
+void tinyasc_transpose_s16(const tinyasc_transpose_params *p, const int16_t *in, int16_t *out);
 
 #ifdef __cplusplus
 }

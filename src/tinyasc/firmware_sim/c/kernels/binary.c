@@ -8,9 +8,7 @@
 typedef int32_t (*tinyasc_binary_fn)(const tinyasc_binary_params *p, int32_t a, int32_t b);
 
 static int32_t add_fn(const tinyasc_binary_params *p, int32_t a, int32_t b) {
-    const int32_t s1 = tinyasc_mbqm_lt1(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
-    const int32_t s2 = tinyasc_mbqm_lt1(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
-    return tinyasc_mbqm_lt1(s1 + s2, p->out_mult, p->out_shift) + p->out_offset;
+    return tinyasc_add_raw(p, a, b);
 }
 
 static int32_t sub_fn(const tinyasc_binary_params *p, int32_t a, int32_t b) {

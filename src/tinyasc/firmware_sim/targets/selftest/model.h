@@ -18,5 +18,7 @@ void tinyasc_layer_marker(int layer, int is_end);
 #define TINYASC_LAYER_BEGIN(i, name) ((void)0)
 #define TINYASC_LAYER_END(i) ((void)0)
 #endif
-int tinyasc_model_invoke(const int8_t *input, int8_t *output);
+typedef int8_t tinyasc_input_t;
+typedef int8_t tinyasc_output_t;
+int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output);
 #endif

@@ -1,0 +1,67 @@
+"""Pipeline profiles choose the export's activation precision; later stages follow the deployed file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tinyasc.errors import InputError
+from tinyasc.export.precision import Activations, deployed_tflite
+from tinyasc.pipeline.profiles import PROFILES, PipelineProfile
+from tinyasc.pipeline.runner import file_digest
+from tinyasc.pipeline.stages import PipelineContext, audit_stage, export_stage, firmware_stage, latency_stage
+
+
+def test_profiles_choose_their_activations():
+    """``auto`` only where a 16x8 fallback compiles in asc-firmware (ResNorm on the input alone: the
+    quick profile's student); in-block ResNorm models (smoke, paper) deploy int8."""
+    expected = {"quick": Activations.AUTO, "smoke": Activations.INT8, "paper": Activations.INT8}
+    for profile in PROFILES.values():
+        assert profile.activations is expected[profile.name], profile.name
+        assert profile.to_dict()["activations"] == expected[profile.name].value
+        json.dumps(profile.to_dict())
+    assert PipelineProfile(name="x", activations="int16").activations is Activations.INT16
+    with pytest.raises(ValueError):
+        PipelineProfile(name="x", activations="int4")
+
+
+def _run_dir(tmp_path, deployed: str | None):
+    (tmp_path / "compress").mkdir()
+    (tmp_path / "compress" / "compressed.pt").write_bytes(b"checkpoint bytes")
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "model_int8.tflite").write_bytes(b"int8 file")
+    (export / "model_int16x8.tflite").write_bytes(b"16x8 file")
+    if deployed is not None:
+        (export / "report.json").write_text(json.dumps({"deployed": {"file": deployed, "activations": "int16"}}))
+    return tmp_path
+
+
+def test_export_key_holds_the_activations(tmp_path):
+    run = _run_dir(tmp_path, None)
+    profile = next(iter(PROFILES.values()))
+    keys = {a: export_stage(PipelineContext(run_dir=run, profile=profile.replace(activations=a), dataset=None)).key()
+            for a in Activations}
+    assert {k["activations"] for k in keys.values()} == {"int8", "int16", "auto"}
+    assert len({json.dumps(k, sort_keys=True) for k in keys.values()}) == 3  # changing it reruns the export
+
+
+def test_later_stages_take_the_deployed_file(tmp_path):
+    run = _run_dir(tmp_path, "model_int16x8.tflite")
+    ctx = PipelineContext(run_dir=run, profile=next(iter(PROFILES.values())), dataset=None)
+    digest = file_digest(run / "export" / "model_int16x8.tflite")
+    assert deployed_tflite(run / "export") == run / "export" / "model_int16x8.tflite"
+    for stage in (audit_stage(ctx), firmware_stage(ctx), latency_stage(ctx)):
+        assert stage.key()["tflite"] == digest, stage.name
+
+
+def test_deployed_tflite_refuses_an_unfinished_or_old_export(tmp_path):
+    with pytest.raises(InputError, match="no readable export report"):
+        deployed_tflite(tmp_path)
+    (tmp_path / "report.json").write_text(json.dumps({"schema": "tinyasc-export-report/1", "int8": {}}))
+    with pytest.raises(InputError, match="older schema"):
+        deployed_tflite(tmp_path)
+    (tmp_path / "report.json").write_text(json.dumps({"deployed": {"file": "model_int16x8.tflite"}}))
+    with pytest.raises(InputError, match="missing"):
+        deployed_tflite(tmp_path)
