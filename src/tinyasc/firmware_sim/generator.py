@@ -265,6 +265,10 @@ class _Generator:
         """Whether ``op`` runs on int16 activations (16x8 quantization)."""
         return self.t(op.outputs[0]).dtype == "INT16"
 
+    def kernel(self, op: Operator, name: str) -> str:
+        """The C kernel ``tinyasc_<name>_s8``, or its ``_s16`` twin for int16 activations."""
+        return f"tinyasc_{name}_{'s16' if self.is16(op) else 's8'}"
+
     def sigmoid_table(self) -> str:
         """Name of the LOGISTIC int16 table, emitted once per model (see :func:`quant.sigmoid_table_q16`)."""
         name = "tinyasc_sigmoid_q16"
@@ -397,8 +401,8 @@ class _Generator:
         return _Emit(decls, call, batches * accum * out_depth,
                      int(w.data.size) + (4 * out_depth if b is not None else 0), 8 * len(mults))
 
-    def _binary(self, op: Operator, kernel: str, params: tuple[int, ...], left_shift: int) -> _Emit:
-        """``kernel`` is the int8 name; int16 operands call its ``_s16`` twin."""
+    def _binary(self, op: Operator, name: str, params: tuple[int, ...], left_shift: int) -> _Emit:
+        """Element-wise ``name`` (``add``, ``mul``, ...) with broadcasting, int8 or int16 kernel."""
         i = op.index
         a, b, y = self.t(op.inputs[0]), self.t(op.inputs[1]), self.t(op.outputs[0])
         out = _pad6(y.shape)
@@ -416,8 +420,7 @@ class _Generator:
         if not broadcast and a.size != y.size:
             broadcast = 1
         m1, s1, m2, s2, mo, so = params
-        if self.is16(op):
-            kernel = kernel.replace("_s8", "_s16")
+        kernel = self.kernel(op, name)
         decls = [
             f"static const tinyasc_binary_params l{i}_p = {{{y.size}, {broadcast}, {_ints(out)}, "
             f"{_ints(bstrides(a))}, {_ints(bstrides(b))}, {-za}, {-zb}, {zy}, {left_shift}, "
@@ -432,21 +435,21 @@ class _Generator:
         if self.is16(op) and op.options.get("PotScaleInt16", False):
             raise InputError(self.g.path, f"operator {op.index} (ADD): int16 power-of-two-scale ADD not supported")
         shift = 15 if self.is16(op) else 20
-        return self._binary(op, "tinyasc_add_s8", quant.add_params(a.q()[0], b.q()[0], y.q()[0], shift), shift)
+        return self._binary(op, "add", quant.add_params(a.q()[0], b.q()[0], y.q()[0], shift), shift)
 
     def emit_sub(self, op: Operator) -> _Emit:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
-        return self._binary(op, "tinyasc_sub_s8", quant.sub_params(a.q()[0], b.q()[0], y.q()[0]), 20)
+        return self._binary(op, "sub", quant.sub_params(a.q()[0], b.q()[0], y.q()[0]), 20)
 
     def emit_squared_difference(self, op: Operator) -> _Emit:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
-        return self._binary(op, "tinyasc_squared_difference_s8",
+        return self._binary(op, "squared_difference",
                             quant.squared_difference_params(a.q()[0], b.q()[0], y.q()[0]), 7)
 
     def emit_mul(self, op: Operator) -> _Emit:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
         m, s = quant.quantize_multiplier(float(a.q()[0]) * float(b.q()[0]) / float(y.q()[0]))
-        e = self._binary(op, "tinyasc_mul_s8", (0, 0, 0, 0, m, s), 0)
+        e = self._binary(op, "mul", (0, 0, 0, 0, m, s), 0)
         if op.index in self.plan.fused:
             e.call = f"/* fused into layer {self.plan.fused[op.index]} (MEAN of products) */"
         return e
@@ -509,7 +512,7 @@ class _Generator:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         if x.q() != y.q():
             raise InputError(self.g.path, f"operator {op.index} (MAX_POOL_2D): input/output quantization differ")
-        return self._pool(op, "tinyasc_max_pool_s16" if self.is16(op) else "tinyasc_max_pool_s8")
+        return self._pool(op, self.kernel(op, "max_pool"))
 
     def emit_average_pool_2d(self, op: Operator) -> _Emit:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
@@ -517,7 +520,7 @@ class _Generator:
             raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): input/output quantization differ")
         if self.is16(op):
             raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): int16 not supported")
-        return self._pool(op, "tinyasc_avg_pool_s8")
+        return self._pool(op, self.kernel(op, "avg_pool"))
 
     def emit_mean(self, op: Operator) -> _Emit:
         i = op.index
@@ -540,8 +543,7 @@ class _Generator:
         mul_op = next((k for k, v in self.plan.fused.items() if v == i), None)
         if mul_op is None:
             decls = [f"static const tinyasc_mean_params l{i}_p = {mean};\n"]
-            kern = "tinyasc_mean_s16" if self.is16(op) else "tinyasc_mean_s8"
-            return _Emit(decls, f"{kern}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});", x.size)
+            return _Emit(decls, f"{self.kernel(op, 'mean')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});", x.size)
         mul = self.g.operators[mul_op]
 
         def split(tensor: int) -> tuple[list[int], list[int]]:
@@ -569,11 +571,10 @@ class _Generator:
         value = y.q()[1]
         if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
             value = int(self.const_values(op.inputs[2], "constant_values", op)[0])
-        kind = "s16" if self.is16(op) else "s8"
-        ptype = "tinyasc_pad_s16_params" if kind == "s16" else "tinyasc_pad_params"
+        ptype = "tinyasc_pad_s16_params" if self.is16(op) else "tinyasc_pad_params"
         decls = [f"static const {ptype} l{i}_p = {{{_ints(_pad6(x.shape))}, {_ints(_pad6(y.shape))}, "
                  f"{_ints(before)}, {y.size}, {value}}};\n"]
-        return _Emit(decls, f"tinyasc_pad_{kind}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+        return _Emit(decls, f"{self.kernel(op, 'pad')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
 
     emit_padv2 = emit_pad
 
@@ -588,8 +589,7 @@ class _Generator:
         out6 = [1] * (MAX_DIMS - rank) + out
         st6 = [0] * (MAX_DIMS - rank) + in_st
         decls = [f"static const tinyasc_transpose_params l{i}_p = {{{_ints(out6)}, {_ints(st6)}}};\n"]
-        kern = "tinyasc_transpose_s16" if self.is16(op) else "tinyasc_transpose_s8"
-        return _Emit(decls, f"{kern}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+        return _Emit(decls, f"{self.kernel(op, 'transpose')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
 
     def emit_reshape(self, op: Operator) -> _Emit:
         src, dst = op.inputs[0], op.outputs[0]

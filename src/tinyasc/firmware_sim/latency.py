@@ -633,7 +633,8 @@ def analyze(run: RunOutput, *, n_layers: int, layers: Sequence[LayerInfo] | None
 
 
 def compare_outputs(host: list[bytes], target: list[bytes], dtype: Any = np.int8) -> dict[str, Any]:
-    """Element-wise comparison of raw outputs of ``dtype`` (int8, or little-endian int16)."""
+    """Element-wise comparison of raw outputs of ``dtype`` (int8, or little-endian int16);
+    ``mismatched_bytes`` counts differing elements (bytes for int8)."""
     if len(host) != len(target) or not host:
         return {"equal": False, "inputs": len(host), "target_inputs": len(target), "mismatched_bytes": None,
                 "max_abs_diff": None}
@@ -644,8 +645,6 @@ def compare_outputs(host: list[bytes], target: list[bytes], dtype: Any = np.int8
             return {"equal": False, "inputs": len(host), "mismatched_bytes": None, "max_abs_diff": None}
         a = np.frombuffer(h, dtype).astype(np.int32)
         b = np.frombuffer(t, dtype).astype(np.int32)
-        if a.shape != b.shape:
-            return {"equal": False, "inputs": len(host), "mismatched_bytes": None, "max_abs_diff": None}
         mism += int(np.count_nonzero(a != b))
         mad = max(mad, int(np.max(np.abs(a - b))) if a.size else 0)
     return {"equal": mism == 0, "inputs": len(host), "output_bytes": len(host[0]), "mismatched_bytes": mism,
@@ -656,8 +655,11 @@ def measure_sources(*, model_name: str, target: Target, target_src: FirmwareSour
                     golden: np.ndarray | None, n_layers: int, work_dir: Path, layers: Sequence[LayerInfo] | None = None,
                     clock_mhz: float | None = None, kernels: str = "optimized", sparse: bool = False,
                     frontend_sources: Sequence[Path] = (), frontend_includes: Sequence[Path] = (),
-                    timeout: float = 600, reference: list[bytes] | None = None) -> LatencyReport:
+                    timeout: float = 600, reference: list[bytes] | None = None,
+                    io_dtype: Any = np.int8) -> LatencyReport:
     """Build for host and target, run both on ``golden``, check equality, count and report.
+
+    ``io_dtype``: element type of the model's outputs (int8, or ``<i2`` for a 16x8 model).
 
     ``reference``: expected outputs from an interpreter (TFLite Micro); the target must equal
     them too. ``golden=None`` keeps the golden_input.h already in the model directories."""
@@ -678,13 +680,12 @@ def measure_sources(*, model_name: str, target: Target, target_src: FirmwareSour
                          extra_defines=fe_defines)
     plugin = build_plugin(work_dir / "plugin")
     run = run_qemu(build, work_dir / target.value, plugin=plugin, timeout=timeout)
-    out_dtype = np.dtype("<i2") if golden is not None and np.asarray(golden).dtype.itemsize == 2 else np.dtype(np.int8)
-    parity = compare_outputs(host_out, run.outputs, out_dtype)
+    parity = compare_outputs(host_out, run.outputs, io_dtype)
     if not parity["equal"]:
         raise ParityError(f"{model_name} on {target.value}: target outputs differ from the host build "
                           f"({parity}); no latency is reported for wrong results")
     if reference is not None:
-        tflm = compare_outputs(reference, run.outputs, out_dtype)
+        tflm = compare_outputs(reference, run.outputs, io_dtype)
         parity["tflm_equal"] = tflm["equal"]
         if not tflm["equal"]:
             raise ParityError(f"{model_name} on {target.value}: target outputs differ from TFLite Micro "
@@ -888,7 +889,8 @@ def measure_tflite(tflite_path: str | Path, *, target: Target, out_dir: str | Pa
         model_name=tflite_path.name, target=target, target_src=_generated_sources(target_dir, optimized=optimized),
         host_src=_generated_sources(fw, optimized=False), golden=golden, n_layers=len(art.layers), layers=layers,
         work_dir=work, clock_mhz=clock_mhz, kernels="optimized" if optimized else "portable", sparse=sparse,
-        timeout=timeout, reference=reference, frontend_sources=fe_sources, frontend_includes=fe_includes)
+        timeout=timeout, reference=reference, frontend_sources=fe_sources, frontend_includes=fe_includes,
+        io_dtype=art.io_dtype)
     if fe_skip:
         report.build["frontend_skipped"] = fe_skip
     if sparse:

@@ -207,7 +207,6 @@ def run_host(exe: Path, inputs: np.ndarray, output_size: int, dump_size: int = 0
              dtype: Any = np.int8) -> tuple[np.ndarray, np.ndarray | None]:
     """Run the host binary on ``inputs``; return outputs ``(N, output_size)`` of ``dtype`` (the
     model's I/O element type: int8, or little-endian int16) and the raw per-layer dump bytes."""
-    dtype = np.dtype(dtype).newbyteorder("<")
     with tempfile.TemporaryDirectory(prefix="tinyasc_host_") as tmp:
         tmp = Path(tmp)
         (tmp / "in.bin").write_bytes(np.ascontiguousarray(inputs, dtype=dtype).tobytes())
@@ -249,7 +248,7 @@ def check_parity(artifact, inputs: np.ndarray, *, debug_layers: bool = False, cc
             if l.fused_into is not None:  # never stored: checked through the layer it feeds
                 continue
             # every activation of a model has its I/O element type (validated by the generator)
-            mine = np.ascontiguousarray(dump[:, off:off + l.arena_size]).view(io.newbyteorder("<")).astype(np.int32)
+            mine = np.ascontiguousarray(dump[:, off:off + l.arena_size]).view(io).astype(np.int32)
             off += l.arena_size
             ref = inter[l.output].reshape(len(inputs), -1).astype(np.int32)
             dl = np.abs(mine - ref)

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from tinyasc.qmath import INT_RANGES
+
 F32 = np.float32
 
 
@@ -50,7 +52,7 @@ def activation_range(activation: int, scale: float, zero_point: int, dtype: str 
     def quantize(v: float) -> int:
         return zero_point + tfl_round(float(F32(v) / F32(scale)))
 
-    lo, hi = {"INT8": (-128, 127), "INT16": (-32768, 32767)}[dtype]
+    _, lo, hi = INT_RANGES[dtype]
     if activation == 1:  # RELU
         return max(lo, quantize(0.0)), hi
     if activation == 3:  # RELU6
