@@ -16,8 +16,8 @@ from torch import nn
 
 from tinyasc.contract import Checkpoint, FeatureConfig
 from tinyasc.errors import InputError
-from tinyasc.export.audit import ArtifactFormat, ParamKind, audit
-from tinyasc.export.audit_cli import main as audit_main
+from tinyasc.audit import ArtifactFormat, ParamKind, audit
+from tinyasc.audit.cli import main as audit_main
 
 # ----------------------------------------------------------------------------- checkpoints
 

@@ -15,7 +15,7 @@ from tinyasc.compress.config import CompressConfig
 from tinyasc.compress.pipeline import COMPRESSED_NAME, FINETUNE_DIR, PRUNED_NAME, REPORT_JSON, compress
 from tinyasc.contract import Checkpoint
 from tinyasc.errors import InputError
-from tinyasc.export.audit import audit
+from tinyasc.audit import audit
 
 torch.set_num_threads(1)
 

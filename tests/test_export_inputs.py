@@ -323,7 +323,13 @@ def test_deployed_contract_roundtrip_and_bad_metadata(tmp_path):
     tflite.ModelStartMetadataVector(b, 1)
     b.PrependUOffsetTRelative(md)
     mds = b.EndVector()
+    tflite.SubGraphStart(b)  # an empty subgraph: the reader refuses a model without one
+    sub = tflite.SubGraphEnd(b)
+    tflite.ModelStartSubgraphsVector(b, 1)
+    b.PrependUOffsetTRelative(sub)
+    subs = b.EndVector()
     tflite.ModelStart(b)
+    tflite.ModelAddSubgraphs(b, subs)
     tflite.ModelAddBuffers(b, bufs)
     tflite.ModelAddMetadata(b, mds)
     b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")

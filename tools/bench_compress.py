@@ -41,7 +41,7 @@ def paper_figure(out: Path, sparsity: float = 0.89) -> list[dict[str, Any]]:
     from tinyasc.compress.finalize import plain_state_dict
     from tinyasc.compress.prune import PruneScope, apply_pruning
     from tinyasc.contract import Checkpoint, FeatureConfig
-    from tinyasc.export.audit import audit
+    from tinyasc.audit import audit
     from tinyasc.model import create_model
 
     rows = []
@@ -81,7 +81,7 @@ def run_seed(args: argparse.Namespace, seed: int, train_set: Any, eval_set: Any)
     from tinyasc.compress.config import CompressConfig
     from tinyasc.compress.pipeline import compress
     from tinyasc.contract import Checkpoint
-    from tinyasc.export.audit import audit
+    from tinyasc.audit import audit
     from tinyasc.model import create_model
     from tinyasc.train import TrainConfig, fit
 

@@ -9,6 +9,8 @@ float32 quotient's integer and fractional parts, which are exact, so ``0.4999999
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Integer types of quantized tensors: numpy dtype and saturation range.
@@ -27,3 +29,22 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, *, dtype: str = "INT8
     frac = q - r
     r = r + (frac >= 0.5) - (frac <= -0.5)
     return np.clip(r.astype(np.float64) + int(zero_point), lo, hi).astype(np_type)
+
+
+def tfl_round(x: float) -> int:
+    """``std::round``: half away from zero."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplier``: real = m * 2^(shift - 31), m in [2^30, 2^31)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = tfl_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return int(q_fixed), int(shift)

@@ -1,7 +1,7 @@
 """Compression as a list of checked steps: baseline -> prune -> fine-tune (QAT + KD).
 
 Each step writes its artifact atomically, then is checked (its invariant asserted, its size
-audited with :func:`tinyasc.export.audit.audit`, its accuracy measured per device) and
+audited with :func:`tinyasc.audit.audit`, its accuracy measured per device) and
 logged; the report (``compress_report.json`` / ``.md``) grows step by step. A killed run
 resumes: a finished step's artifact is reused (``pruned.pt``), the fine-tune continues from
 ``finetune/last.pt`` through ``tinyasc.train.fit``'s exact resume, and a finished run
@@ -34,7 +34,7 @@ from tinyasc.compress.finalize import plain_state_dict
 from tinyasc.compress.quant import activation_ranges, calibrate, prepare_qat, set_activation_fake_quant
 from tinyasc.contract import Checkpoint
 from tinyasc.errors import InputError
-from tinyasc.export.audit import AuditReport, audit
+from tinyasc.audit import AuditReport, audit
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,9 @@ Weights are untouched. The float values come from the float ``.tflite`` of the s
 whose ops are matched to the int8 file's by graph structure (op type, inputs, shapes), not by
 position or name: the two files order some ops differently and name fused ops differently.
 
-The file is patched in place (same size, same metadata): flatbuffer vectors are numpy views into
-the bytes, so no flatbuffer writer (TensorFlow) is needed.
+The file is patched in place (same size, same metadata): the package's one reader
+(:mod:`tinyasc.tflite_io`) records where each scale, zero-point and buffer vector lies in the file,
+and the writer patches numpy views at those offsets, so no flatbuffer writer (TensorFlow) is needed.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tinyasc.export.tflite_graph import op_name
+from tinyasc.tflite_io import Tensor, parse_model
 
 log = logging.getLogger(__name__)
 
@@ -64,46 +65,39 @@ class _Op:
     outputs: tuple[int, ...]
 
 
-def _ints(vector: Any) -> tuple[int, ...]:
-    """A flatbuffer int vector as a tuple (the accessor returns 0, not an empty array, when it is empty)."""
-    return tuple(int(v) for v in vector) if isinstance(vector, np.ndarray) else ()
-
-
 class _Graph:
-    """The first subgraph of a flatbuffer held in a ``bytearray`` (vectors are writable numpy views)."""
+    """The first subgraph of a flatbuffer held in a ``bytearray``, read by the package's one reader
+    (:func:`tinyasc.tflite_io.parse_model`); scales, zero points and constant buffers are writable numpy
+    views into the bytes at the byte offsets the reader recorded."""
 
     def __init__(self, data: bytearray):
-        import tflite
-
         self.data = data
-        self.model = tflite.Model.GetRootAsModel(data, 0)
-        self.sub = self.model.Subgraphs(0)
-        self.ops: list[_Op] = []
-        for i in range(self.sub.OperatorsLength()):
-            op = self.sub.Operators(i)
-            self.ops.append(_Op(op_name(self.model, op), _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy())))
-        self.inputs = list(_ints(self.sub.InputsAsNumpy()))
-        self.outputs = list(_ints(self.sub.OutputsAsNumpy()))
-        self.activations = set(self.inputs).union(*(op.outputs for op in self.ops))
+        self.model = parse_model(bytes(data))
+        self.ops = [_Op(op.opcode, op.inputs, op.outputs) for op in self.model.operators]
+        self.inputs = list(self.model.inputs)
+        self.outputs = list(self.model.outputs)
+        self.activations = self.model.activations()
         """Graph inputs and op outputs: the tensors computed at run time."""
 
-    def tensor(self, i: int):
-        return self.sub.Tensors(i)
+    def tensor(self, i: int) -> Tensor:
+        return self.model.tensors[i]
 
     def shape(self, i: int) -> tuple[int, ...]:
-        t = self.tensor(i)
-        return tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        return self.tensor(i).shape
 
     def quant(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Writable (scale, zero_point) vectors of tensor ``i``, or None when unquantized."""
-        q = self.tensor(i).Quantization()
-        if q is None or q.ScaleLength() == 0:
+        t = self.tensor(i)
+        if not t.quantized or t.scale_offset < 0 or t.zero_point_offset < 0:
             return None
-        return q.ScaleAsNumpy(), q.ZeroPointAsNumpy()
+        n = len(t.scale)
+        return (np.frombuffer(self.data, dtype="<f4", count=n, offset=t.scale_offset),
+                np.frombuffer(self.data, dtype="<i8", count=n, offset=t.zero_point_offset))
 
     def buffer_data(self, i: int) -> np.ndarray:
         """Writable raw bytes (uint8 view) of tensor ``i``'s constant buffer."""
-        return self.model.Buffers(self.tensor(i).Buffer()).DataAsNumpy()
+        t = self.tensor(i)
+        return np.frombuffer(self.data, dtype=np.uint8, count=t.data.nbytes, offset=t.data_offset)
 
 
 def match_activations(float_data: bytes, int8_data: bytes) -> dict[int, int]:
@@ -260,7 +254,7 @@ def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> 
     biased = [op for op in g.ops if op.name in BIASED_OPS and len(op.inputs) > 2 and op.inputs[2] >= 0]
     bias_users: dict[int, int] = {}  # bias buffer -> convolutions reading it (the converter dedups equal constants)
     for op in biased:
-        buf = g.tensor(op.inputs[2]).Buffer()
+        buf = g.tensor(op.inputs[2]).buffer
         bias_users[buf] = bias_users.get(buf, 0) + 1
     changes: list[RangeChange] = []
     kept: list[str] = []
@@ -278,7 +272,7 @@ def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> 
             q_bias = g.buffer_data(op.inputs[2]).view(np.int32)
             new_biases.append((op, q_bias, np.round(q_bias.astype(np.float64) * (old[0] / scale))))
         if any(np.abs(b).max(initial=0) > np.iinfo(np.int32).max for _, _, b in new_biases):
-            kept.append(g.tensor(group[0]).Name().decode())
+            kept.append(g.tensor(group[0]).name)
             continue
         for _, z in qs:
             z[0] = zp
@@ -286,12 +280,12 @@ def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> 
             s[0] = np.float32(scale)
         for op, q_bias, b in new_biases:
             if q_bias.any():  # all-zero biases (one buffer shared by several convolutions) stay as they are
-                if bias_users[g.tensor(op.inputs[2]).Buffer()] > 1:
-                    raise ValueError(f"non-zero bias buffer of {g.tensor(op.inputs[2]).Name().decode()} is shared")
+                if bias_users[g.tensor(op.inputs[2]).buffer] > 1:
+                    raise ValueError(f"non-zero bias buffer of {g.tensor(op.inputs[2]).name} is shared")
                 q_bias[:] = b.astype(np.int32)
             b_scale = g.quant(op.inputs[2])[0]
             b_scale[:] = (np.float64(scale) * g.quant(op.inputs[1])[0].astype(np.float64)).astype(np.float32)
-        changes.append(RangeChange(tensors=tuple(g.tensor(i).Name().decode() for i in group), old=old, new=(scale, zp)))
+        changes.append(RangeChange(tensors=tuple(g.tensor(i).name for i in group), old=old, new=(scale, zp)))
     return bytes(g.data), changes, kept
 
 

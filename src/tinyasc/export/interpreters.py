@@ -3,24 +3,23 @@
 PyTorch and ONNX Runtime take NCHW float features; the TFLite files (from onnx2tf) take
 NHWC. The deployed integer file (int8, or 16x8: int16 activations) runs under ai-edge-litert
 with its default (optimized) kernels and with ``BUILTIN_REF`` (bit-identical to TensorFlow
-Lite Micro), and under TFLite Micro's own Python interpreter, whose smallest working arena is
-found by bisection. Float features enter an integer file quantized with that file's own input
+Lite Micro), and under TFLite Micro's own Python interpreter (:mod:`tinyasc.tflite_io.tflm`, which
+also finds the smallest working arena). Float features enter an integer file quantized with that file's own input
 scale and zero point into its input type (int8 or int16); ``raw`` outputs are its output codes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
-import os
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
 from tinyasc.export.tflite_graph import dequantize, quantize, read_graph
+from tinyasc.tflite_io import tflm
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +40,6 @@ class Runtime(str, enum.Enum):
     """ai-edge-litert, ``BUILTIN_REF`` kernels: what TFLite Micro computes; the gates use it."""
     TFLM = "tflm"
     """TensorFlow Lite Micro's Python interpreter, in the smallest arena that works."""
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence C-level stderr (TFLM prints every failed allocation while we bisect)."""
-    fd = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
 
 
 def to_nhwc(x: np.ndarray) -> np.ndarray:
@@ -118,62 +104,15 @@ def run_litert(path: str | Path, x_nchw: np.ndarray, *, reference: bool = False,
     return y
 
 
-def tflm_interpreter(path: str | Path, arena_size: int):
-    from tflite_micro.python.tflite_micro import runtime
-
-    return runtime.Interpreter.from_file(str(path), arena_size=int(arena_size))
-
-
 def run_tflm(path: str | Path, x_nchw: np.ndarray, *, arena_size: int, raw: bool = False) -> np.ndarray:
-    """Run an integer (int8 or 16x8) TFLite file under TensorFlow Lite Micro's Python interpreter."""
+    """Run an integer (int8 or 16x8) TFLite file under TensorFlow Lite Micro (:func:`tinyasc.tflite_io.tflm.run`)
+    on float NCHW features, quantized with the file's own input parameters."""
     graph = read_graph(Path(path).read_bytes())
     qin, qout = graph.inputs[0], graph.outputs[0]
-    it = tflm_interpreter(path, arena_size)
     x = to_nhwc(x_nchw)
-    res = []
-    for i in range(len(x)):
-        it.set_input(quantize(x[i : i + 1], qin), 0)
-        it.invoke()
-        res.append(np.array(it.get_output(0), copy=True))
-    y = np.concatenate(res)
+    y, _ = tflm.run(path, [quantize(x[i : i + 1], qin) for i in range(len(x))], arena_size=arena_size)
+    y = np.concatenate(list(y))  # per-clip outputs keep their batch axis of 1
     return y if raw else dequantize(y, qout)
-
-
-def tflm_allocates(path: str | Path, arena_size: int, sample: np.ndarray | None = None) -> bool:
-    """True when TFLM can allocate (and, with ``sample``, invoke) within ``arena_size`` bytes."""
-    try:
-        with quiet_stderr():
-            it = tflm_interpreter(path, arena_size)
-            if sample is not None:
-                it.set_input(sample, 0)
-                it.invoke()
-    except RuntimeError:
-        return False
-    return True
-
-
-def min_tflm_arena(path: str | Path, *, granularity: int = 16, start: int | None = None) -> int:
-    """Smallest arena (bytes, a multiple of ``granularity``) in which TFLM allocates and invokes.
-
-    TFLM reports its arena use only on stderr, so we bisect on allocation success.
-    """
-    graph = read_graph(Path(path).read_bytes())
-    zero = quantize(np.zeros(graph.inputs[0].shape, dtype=np.float32), graph.inputs[0])
-    hi = start or max(64 * 1024, 10 * Path(path).stat().st_size)
-    while not tflm_allocates(path, hi, zero):
-        hi *= 2
-        if hi > 1 << 31:
-            raise RuntimeError(f"{path}: TFLM does not allocate even with 2 GiB")
-    lo = 0  # invariant: lo fails (or is 0), hi works
-    while hi - lo > granularity:
-        mid = (lo + hi) // 2 // granularity * granularity
-        if mid <= lo:
-            break
-        if tflm_allocates(path, mid, zero):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def time_per_clip(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, repeats: int = 1) -> float:

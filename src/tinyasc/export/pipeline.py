@@ -28,15 +28,16 @@ import numpy as np
 from tinyasc import atomic
 from tinyasc.contract import TFLITE_CONTRACT_KEY, Checkpoint, DeployedContract
 from tinyasc.errors import InputError
-from tinyasc.export.audit import audit
+from tinyasc.audit import audit
 from tinyasc.export.calibrate import Calibration, calibrate_int8
 from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.convert import ConversionError, convert
 from tinyasc.export.export_form import ExportForm, export_form
-from tinyasc.export.interpreters import Runtime, min_tflm_arena, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
+from tinyasc.export.interpreters import Runtime, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
 from tinyasc.export.precision import REPORT_NAME, Activations
 from tinyasc.export.report import render_markdown
 from tinyasc.export.tflite_graph import GraphInfo, dequantize, read_graph
+from tinyasc.tflite_io import tflm
 from tinyasc.metrics import device_accuracy
 
 log = logging.getLogger(__name__)
@@ -286,7 +287,7 @@ class Candidate:
     accuracy_drop_stderr: float
     """Standard error of that paired difference."""
     audit: dict[str, Any]
-    """Size audit of the file (:func:`tinyasc.export.audit.audit`, with its Markdown table)."""
+    """Size audit of the file (:func:`tinyasc.audit.audit`, with its Markdown table)."""
     calibration: dict[str, Any]
     """How its activation ranges were chosen (the report's ``calibration`` when deployed)."""
     gates: list[dict[str, Any]]
@@ -335,7 +336,7 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
     qout = graph.outputs[0]
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    arena = min_tflm_arena(path) if not violations else None
+    arena = tflm.min_arena(path) if not violations else None
     timings[f"{label}_arena_bisection_s"] = time.perf_counter() - t
     t = time.perf_counter()
     codes = {Runtime.LITERT_DEFAULT.value: run_litert(path, clips.x_graph, reference=False, raw=True),

@@ -1,6 +1,6 @@
 """Structure of a TFLite flatbuffer: op counts, tensor types, input/output quantization.
 
-Read with the ``tflite`` schema package (no interpreter), so the export can assert what a
+Read with the package's one validating reader (:mod:`tinyasc.tflite_io`, no interpreter), so the export can assert what a
 microcontroller will be asked to run: int8 weights, int8 activations with int32 biases (or, in
 a 16x8 file, int16 activations with int64 biases), no float op, no QUANTIZE/DEQUANTIZE left at
 the graph edges.
@@ -8,14 +8,16 @@ the graph edges.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinyasc import qmath
+from tinyasc.tflite_io import TFLiteModel, Tensor, parse_model
+from tinyasc.tflite_io.model import WEIGHTED_OPS
 
 #: Ops whose presence in a full-integer graph means the converter left a float island.
 CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
@@ -25,11 +27,6 @@ FULL_INTEGER_TYPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "INT8": (frozenset({"INT8", "INT32"}), frozenset({"INT32"})),
     "INT16": (frozenset({"INT16", "INT8", "INT32", "INT64"}), frozenset({"INT64", "INT32"})),
 }
-
-
-@functools.lru_cache(maxsize=None)
-def _enum_names(cls: Any) -> dict[int, str]:
-    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,60 +98,31 @@ class GraphInfo:
         return problems
 
 
-def op_name(model: Any, op: Any) -> str:
-    """Builtin name of operator ``op`` of flatbuffer ``model`` (``CUSTOM:<code>`` for a custom op)."""
-    import tflite
-
-    code = model.OperatorCodes(op.OpcodeIndex())
-    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-    name = _enum_names(tflite.BuiltinOperator).get(builtin, str(builtin))
-    return f"CUSTOM:{(code.CustomCode() or b'').decode()}" if name == "CUSTOM" else name
+def _tensor_quant(t: Tensor) -> TensorQuant:
+    scale, zp = t.q() if t.quantized else (None, None)
+    return TensorQuant(name=t.name, dtype=t.dtype, shape=t.shape, scale=scale, zero_point=zp)
 
 
-def read_graph(data: bytes) -> GraphInfo:
-    """Parse a TFLite flatbuffer (first subgraph) into :class:`GraphInfo`."""
-    import tflite
-
-    types = _enum_names(tflite.TensorType)
-    model = tflite.Model.GetRootAsModel(data, 0)
-    graph = model.Subgraphs(0)
-
-    def tq(index: int) -> TensorQuant:
-        t = graph.Tensors(index)
-        q = t.Quantization()
-        scale = zp = None
-        if q is not None and q.ScaleLength() > 0:
-            scale = float(q.ScaleAsNumpy()[0])
-            zp = int(q.ZeroPointAsNumpy()[0])
-        return TensorQuant(
-            name=t.Name().decode(), dtype=types.get(t.Type(), str(t.Type())),
-            shape=tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else (), scale=scale, zero_point=zp,
-        )
-
-    op_counts: Counter[str] = Counter()
-    bias_types: list[str] = []
-    for i in range(graph.OperatorsLength()):
-        op = graph.Operators(i)
-        name = op_name(model, op)
-        op_counts[name] += 1
-        if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.InputsLength() > 2 and op.Inputs(2) >= 0:
-            bias_types.append(types.get(graph.Tensors(op.Inputs(2)).Type(), "?"))
-    tensor_types: Counter[str] = Counter()
-    float_tensors = []
-    for i in range(graph.TensorsLength()):
-        t = graph.Tensors(i)
-        ty = types.get(t.Type(), str(t.Type()))
-        tensor_types[ty] += 1
-        if ty.startswith("FLOAT"):
-            float_tensors.append(t.Name().decode())
+def graph_info(model: TFLiteModel) -> GraphInfo:
+    """What the (validated) model asks the runtime to do."""
+    op_counts = Counter(op.opcode for op in model.operators)
+    bias_types = [model.tensors[op.inputs[2]].dtype for op in model.operators
+                  if op.opcode in WEIGHTED_OPS and op.input(2) >= 0]
+    tensor_types = Counter(t.dtype for t in model.tensors)
     return GraphInfo(
         op_counts=dict(op_counts.most_common()),
         tensor_types=dict(tensor_types.most_common()),
-        inputs=[tq(graph.Inputs(i)) for i in range(graph.InputsLength())],
-        outputs=[tq(graph.Outputs(i)) for i in range(graph.OutputsLength())],
+        inputs=[_tensor_quant(model.tensors[i]) for i in model.inputs],
+        outputs=[_tensor_quant(model.tensors[i]) for i in model.outputs],
         bias_types=bias_types,
-        float_tensors=float_tensors,
+        float_tensors=[t.name for t in model.tensors if t.dtype.startswith("FLOAT")],
     )
+
+
+def read_graph(data: bytes, path: str | Path | None = None) -> GraphInfo:
+    """Read a TFLite flatbuffer (first subgraph; :func:`tinyasc.tflite_io.parse_model`, validated) into
+    :class:`GraphInfo`."""
+    return graph_info(parse_model(data, path))
 
 
 def quantize(x: np.ndarray, q: TensorQuant) -> np.ndarray:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 from tinyasc.contract import input_resnorm as resnorm_features
 from tinyasc.qmath import INT_RANGES, quantize
 from tinyasc.errors import InputError
+from tinyasc.tflite_io import tflm
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
         if not golden.is_file():
             raise InputError(golden, "no such golden file")
         try:
-            z = np.load(golden)
+            z = np.load(golden, allow_pickle=False)  # an object array would unpickle (run code): refused
         except Exception as err:
             raise InputError(golden, f"not a readable .npz/.npy ({type(err).__name__})") from None
         if isinstance(z, np.ndarray):
@@ -89,7 +88,10 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
             key = "inputs" if "inputs" in z else ("features" if "features" in z else None)
             if key is None:
                 raise InputError(golden, f"expected an 'inputs' (int8) or 'features' (float) array, found {list(z.keys())}")
-            a = np.asarray(z[key])
+            try:
+                a = np.asarray(z[key])
+            except ValueError as err:  # object arrays need pickle, which is never allowed here
+                raise InputError(golden, f"array {key!r} is not plain numbers ({err})") from None
         if a.size % size:
             raise InputError(golden, f"{a.size} values are not a whole number of model inputs {input_shape}")
         arrays = list(a.reshape(-1, size))
@@ -99,7 +101,10 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
         if not files:
             raise InputError(dataset, "no .npy feature files found")
         for f in files:
-            a = np.load(f)
+            try:
+                a = np.load(f, allow_pickle=False)  # object arrays (pickles) are refused
+            except (ValueError, OSError, EOFError) as err:
+                raise InputError(f, f"not a readable .npy of plain numbers ({err})") from None
             if a.size == 0 or a.size % size or not np.issubdtype(a.dtype, np.floating) and a.dtype != np_type:
                 log.debug("skipping %s: %s %s is not a batch of model inputs", f, a.shape, a.dtype)
                 continue
@@ -124,83 +129,6 @@ def load_golden(input_shape: list[int], scale: float, zero_point: int, *, golden
                 a = resnorm_features(np.asarray(a, np.float32).reshape(dims), *input_resnorm)
             out.append(quantize(a, scale, zero_point, dtype=dtype).reshape(input_shape))
     return np.stack(out)
-
-
-def _interp(tflite_path: Path, arena_size: int, preserve: bool):
-    from tflite_micro.python.tflite_micro import runtime
-
-    cfg = runtime.InterpreterConfig.kPreserveAllTensors if preserve else runtime.InterpreterConfig.kAllocationRecording
-    return runtime.Interpreter.from_file(str(tflite_path), arena_size=arena_size, intrepreter_config=cfg)
-
-
-def tflm_run(tflite_path: str | Path, inputs: np.ndarray, *, tensors: list[int] | None = None,
-             arena_size: int | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Run TFLM on each input; return outputs ``(N, ...)`` and, for ``tensors``, their values per input."""
-    tflite_path = Path(tflite_path)
-    if arena_size is None:
-        arena_size = max(10 * tflite_path.stat().st_size, 4 << 20)
-    it = _interp(tflite_path, arena_size, preserve=bool(tensors))
-    outs = []
-    inter: dict[int, list[np.ndarray]] = {t: [] for t in tensors or []}
-    for x in inputs:
-        it.set_input(np.ascontiguousarray(x), 0)
-        it.invoke()
-        outs.append(np.array(it.get_output(0), copy=True))
-        for t in inter:
-            inter[t].append(np.array(it.GetTensor(t, 0)["tensor_data"], copy=True))
-    return np.stack(outs), {t: np.stack(v) for t, v in inter.items()}
-
-
-_PROBE = """
-import sys, numpy as np
-from tflite_micro.python.tflite_micro import runtime
-it = runtime.Interpreter.from_file(sys.argv[1], arena_size=int(sys.argv[2]))
-d = it.get_input_details(0)
-it.set_input(np.zeros(d['shape'], dtype=d['dtype']), 0)
-it.invoke()
-print('TINYASC_OK', flush=True)
-if len(sys.argv) > 3:
-    it.print_allocations()
-"""
-
-
-def _probe(tflite_path: Path, arena: int, allocations: bool = False) -> tuple[bool, str]:
-    args = [sys.executable, "-c", _PROBE, str(tflite_path), str(arena)] + (["1"] if allocations else [])
-    proc = subprocess.run(args, capture_output=True, text=True)
-    return "TINYASC_OK" in proc.stdout, proc.stderr
-
-
-def measure_tflm_arena(tflite_path: str | Path, *, granularity: int = 16) -> int | None:
-    """Smallest ``arena_size`` with which TFLM allocates and invokes the model (bisection).
-
-    Each probe runs in a subprocess: TFLM may abort the process on a too-small arena.
-    """
-    tflite_path = Path(tflite_path)
-    hi = max(10 * tflite_path.stat().st_size, 1 << 16)
-    ok, err = _probe(tflite_path, hi, allocations=True)
-    while not ok and hi < (1 << 30):
-        hi *= 4
-        ok, err = _probe(tflite_path, hi, allocations=True)
-    if not ok:
-        log.warning("TFLM could not run %s with a 1 GiB arena", tflite_path)
-        return None
-    m = re.search(r"Arena allocation total (\d+) bytes", err)
-    lo = 0
-    if m:
-        recorded = int(m.group(1))
-        guess_hi = recorded + 64
-        if _probe(tflite_path, guess_hi)[0]:
-            hi = guess_hi
-            guess_lo = max(recorded - 1024, 0)
-            if not _probe(tflite_path, guess_lo)[0]:
-                lo = guess_lo
-    while hi - lo > granularity:
-        mid = (lo + hi) // 2
-        if _probe(tflite_path, mid)[0]:
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def run_host(exe: Path, inputs: np.ndarray, output_size: int, dump_size: int = 0,
@@ -235,7 +163,7 @@ def check_parity(artifact, inputs: np.ndarray, *, debug_layers: bool = False, cc
     io = artifact.io_dtype
     host_out, dump = run_host(exe, inputs, artifact.output_size, dump_size, io)
     tensors = [l.output for l in layers if l.fused_into is None] if debug_layers else None
-    ref_out, inter = tflm_run(artifact.model, inputs, tensors=tensors,
+    ref_out, inter = tflm.run(artifact.model, inputs, tensors=tensors,
                               arena_size=max(4 << 20, 2 * artifact.naive_arena_size + (1 << 20)))
     ref_out = ref_out.reshape(len(inputs), -1).astype(io)
     d = np.abs(host_out.astype(np.int32) - ref_out.astype(np.int32))

@@ -11,28 +11,13 @@ import math
 
 import numpy as np
 
-from tinyasc.qmath import INT_RANGES
+from tinyasc.qmath import INT_RANGES, quantize_multiplier, tfl_round  # noqa: F401 (re-exported)
 
 F32 = np.float32
 
 
-def tfl_round(x: float) -> int:
-    """``std::round``: half away from zero."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLite ``QuantizeMultiplier``: real = m * 2^(shift - 31), m in [2^30, 2^31)."""
-    if real == 0.0:
-        return 0, 0
-    q, shift = math.frexp(real)
-    q_fixed = tfl_round(q * (1 << 31))
-    if q_fixed == (1 << 31):
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return int(q_fixed), int(shift)
 
 
 def quantize_multiplier_lt1(real: float) -> tuple[int, int]:
