@@ -130,7 +130,13 @@ def test_generated_sources_follow_the_contract(artifact):
     c = (artifact.out_dir / "model.c").read_text()
     assert c.count("\n    TINYASC_LAYER_BEGIN(") == c.count("\n    TINYASC_LAYER_END(") == len(artifact.layers)
     assert "malloc" not in c and "static int8_t tinyasc_arena[" in c
-    assert "#ifndef TINYASC_OPT_CONV" in (artifact.out_dir / "kernels" / "conv.c").read_text()
+    # the portable default calls only portable kernels, and the directory holds only their files
+    assert artifact.target == "portable" and artifact.kernels
+    assert not [k for k in artifact.kernels if k.startswith("tinyasc_opt_")]
+    assert sorted(p.name for p in (artifact.out_dir / "kernels").glob("*.c")) == sorted(
+        Path(s).name for s in artifact.sources)
+    for k in artifact.kernels:
+        assert f"{k}(" in c
 
 
 def test_profile_markers_compile_and_fire(artifact, tmp_path):

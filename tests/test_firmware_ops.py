@@ -1,9 +1,13 @@
-"""Every firmware kernel against the TensorFlow Lite Micro interpreter, bit-exactly.
+"""Every registered operator x activation type x kernel backend against TensorFlow Lite Micro, bit-exactly.
 
 Each case converts a one-op float function with TFLiteConverter (full integer, int8 in/out,
 per-channel weights), generates C, builds it with the host compiler and runs it and TFLM on
 the same int8 inputs, including all -128 and all 127. Tolerance: zero differing elements on
 the output and on every intermediate tensor (the kernels promise TFLM's integer semantics).
+The int8 cases run twice: the portable library and a Cortex-M4 library (its ``tinyasc_opt_``
+kernels and sparse weights, whose portable fallbacks and table paths run on the host; their DSP
+and Helium paths are compared under QEMU in test_latency_kernels.py). ``test_registry_is_covered``
+fails when the generator's op registry holds a combination no case here exercises.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import numpy as np
 import pytest
 
 from test_firmware_support import convert, edge_inputs, write
-from tinyasc.firmware_sim.generator import GeneratorOptions, generate
+from tinyasc.firmware_sim.generator import OPTIMIZED_KERNELS, REGISTRY, GeneratorOptions, generate
+from tinyasc.firmware_sim.target import LibraryTarget
 from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.build import build_host
 
@@ -94,11 +99,25 @@ def cases():
     return _cases()
 
 
+#: Backends of the int8 cases: the portable library, and a Cortex-M library (optimized kernels, sparse weights).
+_BACKENDS = {"portable": GeneratorOptions(), "cortex-m4": GeneratorOptions(target=LibraryTarget.CORTEX_M4,
+                                                                             sparse_weights=True)}
+
+
+@pytest.mark.parametrize("backend", list(_BACKENDS))
 @pytest.mark.parametrize("name", _CASE_NAMES)
-def test_kernel_bit_exact_vs_tflm(name, cases, tmp_path):
+def test_kernel_bit_exact_vs_tflm(name, backend, cases, tmp_path):
     fn, shape, lo, hi, opcode = cases[name]
     model = write(tmp_path / f"{name}.tflite", convert(fn, shape, lo=lo, hi=hi))
-    art = generate(model, tmp_path / "fw", options=GeneratorOptions(measure_tflm_arena=False))
+    art = generate(model, tmp_path / "fw", options=_BACKENDS[backend])
+    # each layer called its backend's kernel: no portable twin of an optimized kernel in a Cortex-M library
+    optimized = {k.removeprefix("tinyasc_opt_") for k in art.kernels if k.startswith("tinyasc_opt_")}
+    portable = {k.removeprefix("tinyasc_") for k in art.kernels if not k.startswith("tinyasc_opt_")}
+    if backend == "portable":
+        assert not optimized
+    else:
+        assert not portable & OPTIMIZED_KERNELS
+        assert bool(optimized & REGISTRY[opcode].optimized) == bool(REGISTRY[opcode].optimized)
     assert art.op_counts.get(opcode, 0) >= 1, art.op_counts
     exe = build_host(art.out_dir, dump=True)
     inputs = edge_inputs(shape, 8, seed=len(name))
@@ -136,6 +155,19 @@ def test_kernel_16x8_bit_exact_vs_tflm(name, cases, tmp_path):
     assert res.output_elements == 8 * art.output_size
     c = (art.out_dir / "model.c").read_text()
     assert "_s8(" not in c.replace("tinyasc_concat_part_s8(", "")  # no int8 kernel ran on int16 data
+
+
+def test_registry_is_covered(cases):
+    """Every registered op x activation type has a case above, and every optimized kernel one that calls it."""
+    opcodes = {"INT8": {cases[n][4] for n in _CASE_NAMES}, "INT16": {cases[n][4] for n in _CASE_NAMES_16X8}}
+    aliases = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PADV2"}  # arena aliases / PAD's twin: no kernel of their own
+    missing = [(op, act) for op, spec in REGISTRY.items() for act in spec.activations
+               if op not in aliases and op not in opcodes[act]]
+    assert not missing, f"registered without a bit-exact case: {missing}"
+    ops_with_optimized = {op for op, spec in REGISTRY.items() if spec.optimized}
+    assert ops_with_optimized <= opcodes["INT8"]
+    in_place = [n for n in _CASE_NAMES if n.endswith("inplace")]
+    assert any(n.startswith("conv1x1") for n in in_place) and any("col" in n for n in in_place)
 
 
 @pytest.mark.parametrize("lo,hi", [(-8.0, 8.0), (-0.3, 0.5), (-40.0, 40.0)])

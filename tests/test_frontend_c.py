@@ -22,6 +22,7 @@ from tinyasc.contract import FeatureConfig
 from tinyasc.data.features import load_audio, logmel, mel_filterbank
 from tinyasc.errors import InputError
 from tinyasc.firmware_sim import frontend as fe
+from tinyasc.firmware_sim.harness.frontend_run import run_frontend_target
 
 
 @pytest.fixture(scope="module")
@@ -313,6 +314,33 @@ def test_firmware_entry_on_a_compiled_in_clip(tiny_front, tmp_path):
     assert fe.output_checksum(art, want) != fe.output_checksum(art, fe.run_frontend_host(art0, pcms[6])[1])
 
 
+def test_int16_input_for_a_16x8_model(tiny_front, tmp_path):
+    """A 16x8 model's front end writes int16 (``tinyasc_fe_input_t``): its codes equal TFLite's
+    Quantize to int16 of the same C log-mel (zero differing codes: the same float expression), and
+    its compiled-in-clip entry hashes the int16 bytes the host compares."""
+    cfg, pcms, refs, art8 = tiny_front
+    scale = float(np.abs(refs).max()) / 32767.0  # symmetric, zero point 0: TFLite's 16x8 input
+    art = fe.write_frontend(cfg, scale, 0, tmp_path / "fe16", input_dtype="INT16", golden_pcm=pcms[2])
+    assert "typedef int16_t tinyasc_fe_input_t;" in (art.out_dir / fe.TABLES_H).read_text()
+    fe.build_frontend_host(art)
+    feats, q = fe.run_frontend_host(art, pcms[2])
+    assert q.dtype == np.int16
+    np.testing.assert_array_equal(q, fe.quantize_input(feats, art.input_scale, 0, dtype="INT16"))
+    np.testing.assert_array_equal(feats, fe.run_frontend_host(art8, pcms[2])[0])  # same log-mel as int8
+    assert int(np.abs(q).max()) > 127  # really uses the int16 range
+    (tmp_path / "main.c").write_text(_RUN_MAIN.replace("extern int8_t", "extern tinyasc_fe_input_t"))
+    exe = tmp_path / "run16"
+    subprocess.run([fe.find_compiler(), *fe.CFLAGS, "-I", str(art.out_dir), str(tmp_path / "main.c"),
+                    *(str(art.out_dir / s) for s in (*art.sources, *art.run_sources)), "-o", str(exe)],
+                   check=True, capture_output=True)
+    run = subprocess.run([str(exe), str(tmp_path / "out.i16")], check=True, capture_output=True, text=True)
+    got = np.fromfile(tmp_path / "out.i16", dtype="<i2").reshape(cfg.n_mels, cfg.n_frames)
+    np.testing.assert_array_equal(got, q)
+    assert int(run.stdout) == fe.output_checksum(art, q)
+    with pytest.raises(ValueError, match="int16 zero point"):
+        fe.write_frontend(cfg, scale, 40000, tmp_path / "bad", input_dtype="INT16")
+
+
 @pytest.mark.arm
 def test_cortex_m4_build_is_single_precision_and_libc_free(tiny_front, tmp_path):
     """The firmware sources compile for a Cortex-M4F without double-precision helpers or libc."""
@@ -341,7 +369,7 @@ def test_cortex_m_targets_compute_the_host_bytes(tiny_front, tmp_path):
     art = fe.write_frontend(cfg, art0.input_scale, art0.input_zero_point, tmp_path / "fe", golden_pcm=pcms[3])
     host = fe.output_checksum(art, fe.run_frontend_host(art0, pcms[3])[1])
     for target in ("cortex-m4", "cortex-m7", "cortex-m55"):
-        r = fe.run_frontend_target(art, target, tmp_path / "work")
+        r = run_frontend_target(art, target, tmp_path / "work")
         assert r["checksum"] == host, (target, r)
         # exact count of a 34-frame clip; 359k per frame measured, a regression would show here
         assert 250_000 * cfg.n_frames < r["instructions"] < 450_000 * cfg.n_frames, r

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyasc.firmware_sim import latency as L
+from tinyasc.firmware_sim import harness as L
 
 SELFTEST_MACS = 12 * 12 * 16 * 3 * 3 * 16
 #: Exact instructions of layer 0 of the self-test (portable loop, optimized kernels) per core.
@@ -40,7 +40,7 @@ def _selftest(target: L.Target, optimized: bool, work: Path, plugin: Path) -> tu
     build = L.build_target(L.selftest_sources(optimized=optimized), target, work)
     run = L.run_qemu(build, work, plugin=plugin)
     assert len(run.snapshots) == 4  # (-1,0) (0,0) (0,1) (-1,1)
-    return run, L._diff(run.snapshots[1], run.snapshots[2])
+    return run, L.diff_counts(run.snapshots[1], run.snapshots[2])
 
 
 @pytest.mark.arm
@@ -78,7 +78,7 @@ def test_plugin_agrees_with_icount_fallback(target, plugin, tmp_path):
     build = L.build_target(L.selftest_sources(optimized=False), target, tmp_path, icount_counter=True, name="ic")
     fallback = L.run_qemu(build, tmp_path / "icount", plugin=None, icount=True)
     counted = L.run_qemu(build, tmp_path / "plugin", plugin=plugin)
-    n = L.instructions(L._diff(counted.snapshots[0], counted.snapshots[-1]))
+    n = L.instructions(L.diff_counts(counted.snapshots[0], counted.snapshots[-1]))
     per_tick = 1e9 / spec.counter_hz
     assert len(fallback.counter_ticks) == 1
     estimate = fallback.counter_ticks[0] * per_tick

@@ -1,8 +1,8 @@
 """Optimized (DSP / Helium) and sparse convolution kernels against the portable C kernels.
 
 One C program (targets/selftest/kernel_check.c) runs every case through the firmware's
-portable CONV_2D / DEPTHWISE_CONV_2D (c/kernels/conv.c, renamed) and through the
-replacements selected by -DTINYASC_OPT_CONV (c/opt, c/sparse), on the host and on each
+portable CONV_2D / DEPTHWISE_CONV_2D (c/kernels/conv.c, tinyasc_<op>) and through the optimized
+twins (tinyasc_opt_<op>: c/opt, c/sparse) a Cortex-M library calls, on the host and on each
 emulated core (M4 and M7 take the SMLAD path, M55 the Helium path). Tolerance: zero differing
 output bytes (the optimized kernels promise bit-exactness). The cases cover both gather paths,
 odd channel counts, padding, stride, dilation, batches, grouped convolutions (fallback),
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyasc.firmware_sim import latency as L
+from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim.sparse import SPARSE_MAX_K, decode_rows, emit_c, encode_rows
 
 SELFTEST = L.TARGETS_DIR / "selftest"
@@ -109,10 +109,9 @@ def _sources(case_dir: Path) -> L.FirmwareSources:
     c = L.C_DIR
     return L.FirmwareSources(
         model_dir=case_dir,
-        kernel_sources=(SELFTEST / "portable_conv.c", c / "kernels" / "binary.c", *sorted((c / "opt").glob("*.c")),
+        kernel_sources=(c / "kernels" / "conv.c", c / "kernels" / "binary.c", *sorted((c / "opt").glob("*.c")),
                         *sorted((c / "sparse").glob("*.c"))),
-        include_dirs=(c / "include", c / "kernels", c / "opt", c / "sparse"),
-        defines=("TINYASC_OPT_CONV",))
+        include_dirs=(c / "include", c / "opt", c / "sparse"))
 
 
 def _parse(text: str) -> list[tuple[int, int | None, int]]:
@@ -135,7 +134,7 @@ def case_dir(tmp_path_factory):
 def host_rows(case_dir):
     d, info = case_dir
     exe = L.build_host(_sources(d), d / "host", main_source=SELFTEST / "kernel_check.c", name="kcheck")
-    proc = L._run([exe])
+    proc = L.run([exe])
     assert "TINYASC DONE" in proc.stdout
     return _parse(proc.stdout)
 
@@ -217,12 +216,12 @@ def test_fast_requantization_equals_mbqm(tmp_path):
     src = tmp_path / "rq.c"
     src.write_text(REQUANT_CHECK)
     exe = tmp_path / "rq"
-    L._run(["gcc", "-O2", f"-I{L.C_DIR / 'include'}", f"-I{L.C_DIR / 'opt'}", src, "-o", exe])
-    bad, n = map(int, L._run([exe]).stdout.split())
+    L.run(["gcc", "-O2", f"-I{L.C_DIR / 'include'}", f"-I{L.C_DIR / 'opt'}", src, "-o", exe])
+    bad, n = map(int, L.run([exe]).stdout.split())
     assert n == 3000000 and bad == 0
 
 
-# ------------------------------------------------------------------ element-wise (link-time wrapped)
+# ------------------------------------------------------------------ element-wise (tinyasc_opt_<op>)
 
 # name: (op 0 add 1 sub 2 mul 3 sqdiff, out shape, in1 shape, in2 shape, in place)
 BCASES = {
@@ -295,13 +294,13 @@ def binary_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)
 def test_fast_elementwise_bit_exact(binary_dir, target, tmp_path):
-    """ADD/SUB/MUL/SQUARED_DIFFERENCE through the wrapped fast kernels equal the portable ones
+    """ADD/SUB/MUL/SQUARED_DIFFERENCE through the fast kernels (tinyasc_opt_*) equal the portable ones
     (zero differing bytes), with broadcasting on one side, both sides, and in place."""
     src = _sources(binary_dir)
     main = SELFTEST / "binary_check.c"
     if target is None:
         exe = L.build_host(src, tmp_path, main_source=main, name="bcheck")
-        text = L._run([exe]).stdout
+        text = L.run([exe]).stdout
     else:
         build = L.build_target(src, target, tmp_path, main_source=main, profile=False, name="bcheck")
         L.run_qemu(build, tmp_path / "run", plugin=None)

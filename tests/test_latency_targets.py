@@ -1,5 +1,6 @@
-"""asc-latency end to end on a tiny int8 TFLite model (made here with TensorFlow's converter):
-generate -> arm-none-eabi-gcc -> QEMU on each of the three cores, dense and sparse.
+"""asc-latency end to end on a tiny int8 TFLite model (made here with TensorFlow's converter, with a
+tinyasc deployed contract so the library carries the C front end): the library asc-firmware
+--target ships -> arm-none-eabi-gcc -> QEMU on each of the three cores, dense and sparse.
 
 measure_tflite raises ParityError unless the target's outputs equal both the host build's and
 TFLite Micro's bit for bit (tolerance: zero differing bytes), so every passing case is also a
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from test_firmware_support import convert, write
-from tinyasc.firmware_sim import latency as L
+from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim.latency_cli import main as latency_main
 
 
@@ -38,7 +39,15 @@ def tiny_model(tmp_path_factory) -> Path:
         y = tf.nn.max_pool2d(y, 2, 2, "VALID")
         return tf.reduce_mean(y, axis=[1, 2])
 
-    return write(tmp_path_factory.mktemp("tiny") / "tiny.tflite", convert(fn, (1, 32, 24, 1)))
+    from tinyasc.contract import TFLITE_CONTRACT_KEY, DeployedContract, FeatureConfig
+    from tinyasc.export._onnx2tf_worker import add_metadata
+
+    path = write(tmp_path_factory.mktemp("tiny") / "tiny.tflite", convert(fn, (1, 32, 24, 1)))
+    cfg = FeatureConfig(n_mels=32, clip_seconds=0.69)  # 24 frames
+    assert cfg.n_frames == 24
+    add_metadata(path, {TFLITE_CONTRACT_KEY: DeployedContract(feature_config=cfg, labels=tuple("abcdefghijklmnop"))
+                        .to_json()})
+    return path
 
 
 @pytest.mark.arm
@@ -46,7 +55,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("target", list(L.Target), ids=lambda t: t.value)
 def test_tiny_model_dense_and_sparse(tiny_model, target, tmp_path):
     golden = L.default_golden(32 * 24, n=2, seed=1)
-    dense = L.measure_tflite(tiny_model, target=target, out_dir=tmp_path / "dense", golden=golden)
+    dense = L.measure_tflite(tiny_model, target=target, out_dir=tmp_path / "dense", golden=golden, sparse=False)
     sparse = L.measure_tflite(tiny_model, target=target, out_dir=tmp_path / "sparse", golden=golden, sparse=True,
                               frontend=False, check_tflm=False)
     # the C front end (PCM -> int8 features) is measured as its own line, outside the network's total
@@ -79,8 +88,8 @@ def test_tiny_model_dense_and_sparse(tiny_model, target, tmp_path):
 @pytest.mark.parametrize("target", [L.Target.CORTEX_M4, L.Target.CORTEX_M55], ids=lambda t: t.value)
 def test_tiny_16x8_model_on_target(target, tmp_path):
     """The same network as 16x8 (int16 activations): target == host build == TFLM (zero differing
-    int16 elements), the front end (int8 only) is skipped with its reason, and the int16 arena
-    holds 2-byte activations."""
+    int16 elements), the front end writes the int16 input and runs on the target, and the int16
+    arena holds 2-byte activations."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -93,12 +102,17 @@ def test_tiny_16x8_model_on_target(target, tmp_path):
         y = tf.nn.sigmoid(y) * y + y
         return tf.reduce_mean(tf.nn.max_pool2d(y, 2, 2, "VALID"), axis=[1, 2])
 
+    from tinyasc.contract import TFLITE_CONTRACT_KEY, DeployedContract, FeatureConfig
+    from tinyasc.export._onnx2tf_worker import add_metadata
+
     model = write(tmp_path / "tiny16.tflite", convert(fn, (1, 32, 24, 1), int16=True))
+    contract = DeployedContract(feature_config=FeatureConfig(n_mels=32, clip_seconds=0.69), labels=tuple("abcdefgh"))
+    add_metadata(model, {TFLITE_CONTRACT_KEY: contract.to_json()})
     golden = L.default_golden(32 * 24, n=2, seed=1, dtype=np.int16)
     r = L.measure_tflite(model, target=target, out_dir=tmp_path / "lat", golden=golden)
     assert r.parity["equal"] and r.parity["tflm_equal"] and r.parity["mismatched_bytes"] == 0
     assert r.parity["output_bytes"] == 2 * 8  # eight int16 outputs
-    assert r.frontend is None and "INT16" in r.build["frontend_skipped"]
+    assert r.frontend is not None and r.frontend["instructions"] > 0  # the int16 front end, on the target
     assert [x.op for x in r.layers][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
     assert r.build["arena_bytes"] >= 2 * 16 * 12 * 8  # the first conv's int16 output alone
     assert r.total_instructions > 0 and r.memory.stack_used > 0

@@ -57,10 +57,18 @@ def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
     assert deployed["activations"] == "int8"  # the smoke profile's in-block ResNorm has no 16x8 firmware kernels
     for artifact in ("teacher/last.pt", "student/last.pt", "compress/compressed.pt", "export/model.onnx",
                      f"export/{stem}.tflite", f"export/{stem}.h", "export/model_float.tflite", "export/report.json",
-                     "audit.json", "firmware/model.c", "firmware/firmware.json", "latency/cortex-m4/latency.json",
+                     "audit.json", "firmware/cortex-m4/model.c", "firmware/cortex-m4/firmware.json",
+                     "firmware/cortex-m4/library.json", "firmware/cortex-m4/CMakeLists.txt",
+                     "firmware/cortex-m4/Makefile", "firmware/cortex-m4/example/main.c", "latency/cortex-m4/latency.json",
                      "report.md", "report.html", "figures/device_accuracy.png", "figures/size_budget.png",
                      "figures/confusion.png", "figures/training_curves.png", "figures/latency_by_op.png"):
         assert (run / artifact).is_file(), artifact
+    # The latency stage measured the very files the firmware stage shipped.
+    shipped = json.loads((run / "firmware" / "cortex-m4" / "library.json").read_text())
+    measured = json.loads((run / "latency" / "cortex-m4" / "latency.json").read_text())["build"]
+    assert set(measured["sources_sha256"]) == set(shipped["sources"])
+    assert all(shipped["files_sha256"][f] == h for f, h in measured["sources_sha256"].items())
+    assert measured["library_target"] == "cortex-m4"
     # The report's Table-3 rows are the models the run produced, with the TFLite Micro row among them.
     precision = {"int8": "int8", "int16": "int16x8"}[deployed["activations"]]
     assert any(name.startswith(f"{precision} TFLite: TFLite Micro [") for name in report["accuracy"])

@@ -10,7 +10,7 @@ set's features as an exporter would: ``scale = (max - min) / 255``. Host time is
 ``tinyasc_frontend_quantized`` per clip (CPU time, gcc -O2). Sizes: tables and scratch from the
 generator; code from ``arm-none-eabi-gcc -mcpu=cortex-m4 -O2`` when that compiler is present.
 ``--qemu cortex-m4,cortex-m7,cortex-m55``: ``tinyasc_frontend_run()`` on a 1 s and a 10 s
-noise clip in QEMU (``frontend.run_frontend_target``, the latency harness's boards and
+noise clip in QEMU (``harness.frontend_run.run_frontend_target``, the latency harness's boards and
 counting plugin): exact instruction counts, the harness's cycle estimate, stack, and whether
 the target's int8 output is bit-identical to the host build's.
 ``--model M.tflite``: the front end generated from the int8 model's input tensor
@@ -40,6 +40,7 @@ from tinyasc.data.features import load_audio, logmel, mel_filterbank
 from tinyasc.data.synth import SynthScale, synthesize
 from tinyasc.data.tau import load_tau
 from tinyasc.firmware_sim import frontend as fe
+from tinyasc.firmware_sim.harness.frontend_run import run_frontend_target
 from tinyasc.metrics import markdown_table
 
 log = logging.getLogger("bench_frontend")
@@ -133,7 +134,7 @@ def qemu_counts(targets: list[str], work: Path, scale: float, zp: int) -> dict:
         fe.build_frontend_host(art)
         host = fe.output_checksum(art, fe.run_frontend_host(art, pcm)[1])
         for t in targets:
-            r = fe.run_frontend_target(art, t, d / "work")
+            r = run_frontend_target(art, t, d / "work")
             r["bit_identical_to_host"] = r["checksum"] == host
             r["instructions_per_frame"] = r["instructions"] / cfg.n_frames
             out[f"{t} {seconds:g} s"] = r

@@ -2,8 +2,8 @@
 
     python tools/bench_latency.py [--asc1 PATH] [--asc8 PATH] [--out DIR] [--portable-baseline]
 
-Each cell runs ``asc-latency`` (tinyasc.firmware_sim.latency.measure_tflite): generate the
-firmware, build it, run it on QEMU with the instruction counter, check the outputs against the
+Each cell runs ``asc-latency MODEL --target`` (tinyasc.firmware_sim.harness.measure_tflite): write
+the library ``asc-firmware --target`` ships, build exactly its sources, run it on QEMU with the instruction counter, check the outputs against the
 host build and TFLite Micro, and estimate cycles with the core's timing model (latency
 estimated from emulated instruction counts). Finished cells are kept under DIR/runs/ and reused,
 so a killed run resumes. Writes DIR/bench_latency.json and DIR/bench_latency.md.
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from tinyasc.atomic import write_json, write_text
-from tinyasc.firmware_sim import latency as L
+from tinyasc.firmware_sim import harness as L
 
 log = logging.getLogger("bench_latency")
 ARTIFACTS = Path("/tmp/tinyasc_artifacts")

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+APT_PKGS=(gcc make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 if [[ "${1:-}" == "--test" ]]; then
   APT_PKGS+=(chromium)
 fi

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Sequence
 
 from tinyasc.errors import InputError
+from tinyasc.firmware_sim.toolchain import STRICT, find_compiler, host_cflags
 
 log = logging.getLogger(__name__)
 
-#: Flags every host build uses: the kernels must stay warning-free portable C99.
-CFLAGS = ("-O2", "-std=c99", "-Wall", "-Werror")
-
-
-def find_compiler(cc: str | None = None) -> str:
-    """Path of the C compiler (``cc`` argument, ``$CC``, then ``cc``); InputError if missing."""
-    name = cc or os.environ.get("CC") or "cc"
-    path = shutil.which(name)
-    if path is None:
-        raise InputError(None, f"C compiler '{name}' not found on PATH (install gcc or set CC)")
-    return path
+__all__ = ["build_host", "find_compiler"]
 
 
 def build_host(out_dir: str | Path, *, cc: str | None = None, dump: bool = False,
@@ -38,7 +27,7 @@ def build_host(out_dir: str | Path, *, cc: str | None = None, dump: bool = False
     exe = build / ("tinyasc_host_dump" if dump else "tinyasc_host")
     sources = sorted(str(p) for p in (out_dir / "kernels").glob("*.c"))
     sources += [str(out_dir / "model.c"), str(out_dir / "main_host.c")]
-    cmd = [compiler, *CFLAGS, f"-I{out_dir / 'include'}", f"-I{out_dir}", *extra_cflags]
+    cmd = [compiler, *host_cflags(), *STRICT, f"-I{out_dir / 'include'}", f"-I{out_dir}", *extra_cflags]
     if dump:
         cmd.append("-DTINYASC_DUMP")
     cmd += [*sources, "-o", str(exe)]

@@ -1,4 +1,4 @@
-"""The audio front end in C: 16 kHz int16 PCM -> log-mel -> int8 model input, on the device.
+"""The audio front end in C: 16 kHz int16 PCM -> log-mel -> the int8 (or 16x8 model's int16) input, on the device.
 
 ``write_frontend`` generates ``frontend_tables.c/.h`` for one :class:`FeatureConfig` and one
 int8 input quantization (half Hann window, quarter-wave cosine table, the mel filterbank
@@ -12,7 +12,7 @@ with the constants of :func:`tinyasc.data.features.logmel` (``torch.stft`` centr
 ``pad_mode="constant"``, periodic Hann of ``win_length`` centred in ``n_fft``, librosa HTK
 filterbank with ``norm=None``). ``build_frontend_host`` compiles a host driver with gcc and
 ``run_frontend_host`` runs it (``run_frontend_stream_host``: the chunk-by-chunk streaming API;
-``run_frontend_target``: a Cortex-M build in QEMU). Only numpy (and librosa for the filterbank,
+``tinyasc.firmware_sim.harness.frontend_run.run_frontend_target``: a Cortex-M build in QEMU). Only numpy (and librosa for the filterbank,
 the same call the training features make) is imported: no torch.
 """
 
@@ -35,7 +35,8 @@ import numpy as np
 from tinyasc.atomic import atomic_path
 from tinyasc.contract import FeatureConfig
 from tinyasc.errors import InputError
-from tinyasc.qmath import quantize
+from tinyasc.firmware_sim.toolchain import STRICT, find_compiler, host_cflags
+from tinyasc.qmath import INT_RANGES, quantize
 # The training features' own filterbank (librosa, imported lazily; no torch): one definition, not a copy.
 from tinyasc.data.features import mel_filterbank  # noqa: E402,F401
 
@@ -57,10 +58,11 @@ TABLES_H = "frontend_tables.h"
 ARTIFACT_JSON = "frontend.json"
 HOST_BINARY = "frontend_host"
 ARTIFACT_FORMAT = "tinyasc-frontend/1"
-#: ``-ffp-contract=off``: no fused multiply-add, so every target rounds like the host build.
-CFLAGS: tuple[str, ...] = (
-    "-O2", "-std=c99", "-ffp-contract=off", "-Wall", "-Wextra", "-Wdouble-promotion", "-Werror",
-)
+#: Model input types the front end writes, and their C types.
+INPUT_C_TYPES = {"INT8": "int8_t", "INT16": "int16_t"}
+#: The package's host flags (``-ffp-contract=off``: no fused multiply-add, so every target rounds
+#: like the host build) with -Werror.
+CFLAGS: tuple[str, ...] = (*host_cflags(), *STRICT)
 
 
 class InputLayout(str, enum.Enum):
@@ -89,11 +91,11 @@ def layout_from_input_shape(shape: Sequence[int], cfg: FeatureConfig) -> InputLa
     return InputLayout.MEL_MAJOR if dims[0] == cfg.n_mels else InputLayout.FRAME_MAJOR
 
 
-def quantize_input(features: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """The int8 model input of float features, as TFLite's Quantize op computes it
-    (:func:`tinyasc.qmath.quantize`); the C front end computes the same expression, so equal
-    float features give equal int8 inputs."""
-    return quantize(features, scale, zero_point)
+def quantize_input(features: np.ndarray, scale: float, zero_point: int, *, dtype: str = "INT8") -> np.ndarray:
+    """The model input (int8, or int16 for a 16x8 model) of float features, as TFLite's Quantize
+    op computes it (:func:`tinyasc.qmath.quantize`); the C front end computes the same
+    expression, so equal float features give equal inputs."""
+    return quantize(features, scale, zero_point, dtype=dtype)
 
 
 def pcm_to_float(pcm: np.ndarray) -> np.ndarray:
@@ -156,8 +158,10 @@ class FrontendArtifact:
     """Model input scale (float32 in the tables)."""
     input_zero_point: int
     """Model input zero point."""
+    input_dtype: str = "INT8"
+    """``INT8``, or ``INT16`` for a 16x8 model: the type the front end writes (``tinyasc_fe_input_t``)."""
     layout: InputLayout
-    """Memory order of the int8/float outputs."""
+    """Memory order of the quantized and float outputs."""
     pad_mode: PadMode
     """STFT padding at the clip ends."""
     sources: tuple[str, ...]
@@ -193,7 +197,8 @@ class FrontendArtifact:
             headers=list(self.headers),
             run_sources=list(self.run_sources),
             input_resnorm=None if self.input_resnorm is None else list(self.input_resnorm),
-            output_bytes_int8=self.feature_config.n_mels * self.feature_config.n_frames,
+            output_bytes=self.feature_config.n_mels * self.feature_config.n_frames
+            * np.dtype(INT_RANGES[self.input_dtype][0]).itemsize,
         )
         return d
 
@@ -220,6 +225,7 @@ class FrontendArtifact:
             feature_config=FeatureConfig.from_dict(d["feature_config"]),
             input_scale=float(d["input_scale"]),
             input_zero_point=int(d["input_zero_point"]),
+            input_dtype=str(d.get("input_dtype", "INT8")),
             layout=InputLayout(d["layout"]),
             pad_mode=PadMode(d["pad_mode"]),
             sources=tuple(d["sources"]),
@@ -244,7 +250,7 @@ def _c_array(ctype: str, name: str, values: np.ndarray, fmt, per_line: int = 8) 
 
 
 def _validate(cfg: FeatureConfig, scale: float, zero_point: int, pad_mode: PadMode,
-              input_resnorm: tuple[float, float] | None = None) -> None:
+              input_resnorm: tuple[float, float] | None = None, input_dtype: str = "INT8") -> None:
     n = cfg.n_fft
     if input_resnorm is not None:
         lam, eps = (float(v) for v in input_resnorm)
@@ -260,8 +266,11 @@ def _validate(cfg: FeatureConfig, scale: float, zero_point: int, pad_mode: PadMo
         raise ValueError("reflect padding needs clip_samples > n_fft/2")
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"input scale must be positive and finite, got {scale}")
-    if not -128 <= int(zero_point) <= 127:
-        raise ValueError(f"int8 zero point out of range: {zero_point}")
+    if input_dtype not in INPUT_C_TYPES:
+        raise ValueError(f"input type {input_dtype}: the front end writes {' or '.join(INPUT_C_TYPES)}")
+    _, lo, hi = INT_RANGES[input_dtype]
+    if not lo <= int(zero_point) <= hi:
+        raise ValueError(f"{input_dtype.lower()} zero point out of range: {zero_point}")
     if cfg.clip_samples >= 2**31 or cfg.n_mels * cfg.n_frames >= 2**31:
         raise ValueError("clip too long for int indices")
 
@@ -276,8 +285,11 @@ def write_frontend(
     pad_mode: PadMode = PadMode.CONSTANT,
     golden_pcm: np.ndarray | None = None,
     input_resnorm: tuple[float, float] | None = None,
+    input_dtype: str = "INT8",
 ) -> FrontendArtifact:
     """Generate the tables for ``feature_config`` and copy the C front end into ``out_dir``.
+
+    ``input_dtype``: ``INT8``, or ``INT16`` for a 16x8 model (the quantized output's type).
 
     ``input_resnorm = (lambda, eps)``: the int8 output is the clip's input ResNorm of the
     log-mel (two passes over the frames; no streaming API), for a model exported with
@@ -289,7 +301,7 @@ def write_frontend(
     """
     cfg = feature_config
     layout, pad_mode = InputLayout(layout), PadMode(pad_mode)
-    _validate(cfg, input_scale, input_zero_point, pad_mode, input_resnorm)
+    _validate(cfg, input_scale, input_zero_point, pad_mode, input_resnorm, input_dtype)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -325,6 +337,10 @@ def write_frontend(
 #define TINYASC_FE_LAYOUT_MEL_MAJOR {int(layout is InputLayout.MEL_MAJOR)}
 #define TINYASC_FE_INPUT_SCALE {_c_float(scale32)}
 #define TINYASC_FE_INPUT_ZERO_POINT ({int(input_zero_point)})
+/* The model input's type ({input_dtype.lower()}) and range. */
+typedef {INPUT_C_TYPES[input_dtype]} tinyasc_fe_input_t;
+#define TINYASC_FE_INPUT_MIN ({INT_RANGES[input_dtype][1]})
+#define TINYASC_FE_INPUT_MAX ({INT_RANGES[input_dtype][2]})
 #define TINYASC_FE_SCRATCH_FLOATS {cfg.n_fft}
 #define TINYASC_FE_N_MEL_WEIGHTS {weights.size}
 #define TINYASC_FE_TABLE_BYTES {table_bytes}
@@ -363,32 +379,14 @@ extern const float tinyasc_fe_mel_weights[{weights.size}];
     for name in (*LIBRARY_SOURCES, HOST_MAIN):
         with atomic_path(out_dir / name) as tmp:
             shutil.copyfile(C_DIR / name, tmp)
-    run_sources: tuple[str, ...] = ()
-    if golden_pcm is not None:
-        pcm = _as_pcm(golden_pcm)
-        gh = (
-            "/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */\n"
-            "#ifndef TINYASC_FRONTEND_GOLDEN_PCM_H\n#define TINYASC_FRONTEND_GOLDEN_PCM_H\n\n#include <stdint.h>\n\n"
-            f"#define TINYASC_FE_GOLDEN_SAMPLES {pcm.size}\n"
-            f"extern const int16_t tinyasc_fe_golden_pcm[{max(pcm.size, 1)}];\n\n#endif\n"
-        )
-        gc = "\n".join([
-            "/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */",
-            f'#include "{GOLDEN_H}"', "",
-            _c_array("int16_t", "tinyasc_fe_golden_pcm", pcm if pcm.size else np.zeros(1, np.int16), str, 16),
-        ])
-        for name, text in ((GOLDEN_H, gh), (GOLDEN_C, gc)):
-            with atomic_path(out_dir / name) as tmp:
-                Path(tmp).write_text(text)
-        with atomic_path(out_dir / RUN_SOURCE) as tmp:
-            shutil.copyfile(C_DIR / RUN_SOURCE, tmp)
-        run_sources = (RUN_SOURCE, GOLDEN_C)
+    run_sources = write_golden_run(out_dir, golden_pcm) if golden_pcm is not None else ()
 
     art = FrontendArtifact(
         out_dir=out_dir,
         feature_config=cfg,
         input_scale=scale32,
         input_zero_point=int(input_zero_point),
+        input_dtype=input_dtype,
         layout=layout,
         pad_mode=pad_mode,
         sources=("tinyasc_frontend.c", TABLES_C),
@@ -407,6 +405,32 @@ extern const float tinyasc_fe_mel_weights[{weights.size}];
     return art
 
 
+def write_golden_run(out_dir: str | Path, golden_pcm: np.ndarray) -> tuple[str, str]:
+    """Write ``frontend_run.c`` and the compiled-in clip ``golden_pcm`` (int16, or float audio)
+    into ``out_dir``: ``tinyasc_frontend_run(void)`` turns it into ``tinyasc_frontend_output``
+    (what the Cortex-M harness profiles). Returns the two sources to compile."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pcm = _as_pcm(golden_pcm)
+    gh = (
+        "/* Generated by tinyasc.firmware_sim.frontend: do not edit. */\n"
+        "#ifndef TINYASC_FRONTEND_GOLDEN_PCM_H\n#define TINYASC_FRONTEND_GOLDEN_PCM_H\n\n#include <stdint.h>\n\n"
+        f"#define TINYASC_FE_GOLDEN_SAMPLES {pcm.size}\n"
+        f"extern const int16_t tinyasc_fe_golden_pcm[{max(pcm.size, 1)}];\n\n#endif\n"
+    )
+    gc = "\n".join([
+        "/* Generated by tinyasc.firmware_sim.frontend: do not edit. */",
+        f'#include "{GOLDEN_H}"', "",
+        _c_array("int16_t", "tinyasc_fe_golden_pcm", pcm if pcm.size else np.zeros(1, np.int16), str, 16),
+    ])
+    for name, text in ((GOLDEN_H, gh), (GOLDEN_C, gc)):
+        with atomic_path(out_dir / name) as tmp:
+            Path(tmp).write_text(text)
+    with atomic_path(out_dir / RUN_SOURCE) as tmp:
+        shutil.copyfile(C_DIR / RUN_SOURCE, tmp)
+    return (RUN_SOURCE, GOLDEN_C)
+
+
 def write_frontend_for_model(
     graph: Any,
     feature_config: FeatureConfig,
@@ -416,15 +440,16 @@ def write_frontend_for_model(
     golden_pcm: np.ndarray | None = None,
     input_resnorm: tuple[float, float] | None = None,
 ) -> FrontendArtifact:
-    """The front end for a read int8 model (:class:`~tinyasc.firmware_sim.graph.Graph`).
+    """The front end for a read int8 or 16x8 model (:class:`~tinyasc.firmware_sim.graph.Graph`).
 
     Scale, zero point and layout come from the model's input tensor; a float or
     wrongly-shaped input is an :class:`InputError` naming the model file.
     ``input_resnorm`` as in :func:`write_frontend` (the export report's ``export_form.input_resnorm``).
     """
     t = graph.tensors[graph.inputs[0]]
-    if t.dtype != "INT8" or not t.quantized:
-        raise InputError(graph.path, f"model input '{t.name}' is {t.dtype}, not quantized int8: no int8 front end")
+    if t.dtype not in INPUT_C_TYPES or not t.quantized:
+        raise InputError(graph.path, f"model input '{t.name}' is {t.dtype}, not quantized int8 or int16: "
+                                     "no front end")
     if len(t.scale) != 1:
         raise InputError(graph.path, f"model input '{t.name}' is quantized per channel; the front end needs one scale")
     try:
@@ -434,17 +459,8 @@ def write_frontend_for_model(
     scale, zero_point = t.q()
     return write_frontend(
         feature_config, scale, zero_point, out_dir, layout=layout, pad_mode=pad_mode, golden_pcm=golden_pcm,
-        input_resnorm=input_resnorm,
+        input_resnorm=input_resnorm, input_dtype=t.dtype,
     )
-
-
-def find_compiler(cc: str | None = None) -> str:
-    """The host C compiler (``cc``, else ``$CC``, else gcc); a missing one is an :class:`InputError`."""
-    name = cc or os.environ.get("CC") or "gcc"
-    path = shutil.which(name)
-    if path is None:
-        raise InputError(None, f"C compiler '{name}' not found (install gcc or set CC)")
-    return path
 
 
 def build_frontend_host(artifact: FrontendArtifact, *, cc: str | None = None, extra_flags: Sequence[str] = ()) -> Path:
@@ -480,7 +496,7 @@ def _as_pcm(audio: np.ndarray) -> np.ndarray:
 def run_frontend_host(
     artifact: FrontendArtifact, audio: np.ndarray, *, exe: Path | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run the compiled front end on one clip -> ``(logmel float32, input int8)``, both (n_mels, n_frames).
+    """Run the compiled front end on one clip -> ``(logmel float32, model input)``, both (n_mels, n_frames).
 
     ``audio`` is int16 PCM, or float audio converted by :func:`float_to_pcm` first.
     """
@@ -492,7 +508,7 @@ def run_frontend_host(
         (t / "in.pcm").write_bytes(pcm.astype("<i2").tobytes())
         _run(exe, ["run", str(t / "in.pcm"), str(t / "out.f32"), str(t / "out.i8")])
         feats = np.fromfile(t / "out.f32", dtype=np.float32).reshape(rows, cols)
-        q = np.fromfile(t / "out.i8", dtype=np.int8).reshape(rows, cols)
+        q = np.fromfile(t / "out.i8", dtype=_np_input(artifact)).reshape(rows, cols)
     if artifact.layout is InputLayout.FRAME_MAJOR:
         feats, q = feats.T, q.T
     return np.ascontiguousarray(feats), np.ascontiguousarray(q)
@@ -513,7 +529,7 @@ def run_frontend_stream_host(
         t = Path(tmp)
         (t / "in.pcm").write_bytes(_as_pcm(audio).astype("<i2").tobytes())
         _run(exe, ["stream", str(t / "in.pcm"), str(t / "out.i8"), str(int(chunk))])
-        q = np.fromfile(t / "out.i8", dtype=np.int8).reshape(rows, cols)
+        q = np.fromfile(t / "out.i8", dtype=_np_input(artifact)).reshape(rows, cols)
     return np.ascontiguousarray(q.T if artifact.layout is InputLayout.FRAME_MAJOR else q)
 
 
@@ -537,56 +553,20 @@ def bench_host(artifact: FrontendArtifact, audio: np.ndarray, repeats: int, *, e
     return float(dict(line.split() for line in out.splitlines())["seconds_per_clip"])
 
 
+def _np_input(artifact: FrontendArtifact) -> np.dtype:
+    """numpy type of the front end's output (little-endian int16 for a 16x8 model)."""
+    return np.dtype(INT_RANGES[artifact.input_dtype][0]).newbyteorder("<")
+
+
 def output_checksum(artifact: FrontendArtifact, quantized: np.ndarray) -> int:
-    """FNV-1a of the int8 input in the artifact's memory layout: ``tinyasc_frontend_checksum()``."""
-    q = np.asarray(quantized, dtype=np.int8)
+    """FNV-1a of the model input's bytes in the artifact's memory layout: ``tinyasc_frontend_checksum()``."""
+    q = np.asarray(quantized, dtype=_np_input(artifact))
     if artifact.layout is InputLayout.FRAME_MAJOR:
         q = q.T
     h = 2166136261
     for byte in np.ascontiguousarray(q).view(np.uint8).ravel().tolist():
         h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
     return h
-
-
-def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str | Path) -> dict[str, Any]:
-    """Build the front end for a Cortex-M core, run it in QEMU and count its instructions.
-
-    Needs an artifact written with ``golden_pcm``. Uses the latency harness
-    (:mod:`tinyasc.firmware_sim.latency`: startup code, semihosting, board memory maps and the
-    instruction-counting plugin). Returns the target's output checksum (compare with
-    :func:`output_checksum` of the host result: the front end is bit-identical when equal), the
-    exact instruction count, the harness's cycle estimate and the stack high-water mark.
-    """
-    from tinyasc.firmware_sim import latency as lat
-
-    if not artifact.run_sources:
-        raise ValueError("the artifact has no compiled-in clip (write_frontend(..., golden_pcm=...))")
-    lat.check_toolchain()
-    t = lat.Target(target)
-    work = Path(work_dir)
-    src = lat.FirmwareSources(model_dir=artifact.out_dir)
-    build = lat.build_target(
-        src, t, work / t.value, main_source=C_DIR / TARGET_MAIN, name="frontend",
-        extra_sources=[artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)],
-    )
-    run = lat.run_qemu(build, work / t.value, plugin=lat.build_plugin(work / "plugin"))
-    if len(run.outputs) != 1 or len(run.snapshots) < 2:
-        raise RuntimeError(f"{t.value}: unexpected front end run output ({len(run.outputs)} outputs, "
-                           f"{len(run.snapshots)} marker hits)")
-    a, b = run.snapshots[0], run.snapshots[1]
-    counts = {k: b.get(k, 0) - a.get(k, 0) for k in b}
-    cycles = lat.TimingModel.load(t).cycles(counts)
-    spec = lat.SPECS[t]
-    return {
-        "target": t.value,
-        "checksum": int.from_bytes(run.outputs[0], "little"),
-        "instructions": lat.instructions(counts),
-        "cycles_estimate": cycles,
-        "clock_mhz": spec.clock_mhz,
-        "latency_ms_estimate": cycles / (spec.clock_mhz * 1e3),
-        "stack_bytes": run.stack_used,
-        "classes": {k: v for k, v in counts.items() if v},
-    }
 
 
 def parity_stats(

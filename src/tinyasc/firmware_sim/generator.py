@@ -31,6 +31,8 @@ from tinyasc.firmware_sim import quant
 from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
 from tinyasc.firmware_sim.planner import ArenaPlan, column_conv_in_place, plan_arena
 from tinyasc.firmware_sim.reader import read_tflite
+from tinyasc.firmware_sim import kernel_sources
+from tinyasc.firmware_sim.target import SPECS, KernelBackend, LibraryTarget
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,26 @@ class GeneratorOptions:
     measure_tflm_arena: bool = False
     """Find TFLite Micro's smallest working arena for the report (bisection in subprocesses,
     a few seconds; the CLI turns it on unless --no-tflm-arena)."""
+    target: LibraryTarget = LibraryTarget.PORTABLE
+    """What the C is for: portable C99, or a Cortex-M core, whose layers then call the optimized
+    ``tinyasc_opt_<op>`` kernels (DSP / Helium / sparse) wherever the library has one."""
+    sparse_weights: bool = False
+    """Store a CONV_2D's weights in the zero-skipping sparse encoding (:mod:`.sparse`) where it is
+    smaller; needs a Cortex-M target (only the optimized convolution reads the encoding)."""
 
     def __post_init__(self) -> None:
         if self.alignment < 1 or self.alignment & (self.alignment - 1):
             raise ValueError(f"alignment must be a power of two, got {self.alignment}")
+        object.__setattr__(self, "target", LibraryTarget(self.target))
+        if self.sparse_weights and self.backend is not KernelBackend.OPTIMIZED:
+            raise ValueError("sparse weights need a Cortex-M target (the optimized kernels)")
+
+    @property
+    def backend(self) -> KernelBackend:
+        core = self.target.core
+        return KernelBackend.PORTABLE if core is None else SPECS[core].backend
+
+
 
 
 @dataclass
@@ -106,6 +124,14 @@ class FirmwareArtifact:
     plan: dict[str, Any] = field(default_factory=dict, repr=False)
     activations: str = "int8"
     """``int8``, or ``int16`` for a 16x8 model: the element type of input, output and arena tensors."""
+    target: str = LibraryTarget.PORTABLE.value
+    """What the C was generated for (``portable``, ``cortex-m4``...)."""
+    kernels: list[str] = field(default_factory=list)
+    """C kernel symbols the model calls."""
+    sources: list[str] = field(default_factory=list)
+    """The kernel library files copied into the directory (relative to it)."""
+    sparse_layers: list[dict[str, Any]] = field(default_factory=list)
+    """With sparse weights: per CONV_2D, its sizes and whether (or why not) it is stored sparse."""
 
     @property
     def io_dtype(self) -> np.dtype:
@@ -183,6 +209,19 @@ def _ints(xs: Any) -> str:
     return "{" + ", ".join(str(int(x)) for x in xs) + "}"
 
 
+def _init(fields: dict[str, Any]) -> str:
+    """A C designated initializer ``{.name = value, ...}``; list values become ``{a, b}``."""
+    def value(v: Any) -> str:
+        return _ints(v) if isinstance(v, (list, tuple)) else str(v)
+
+    return "{" + ", ".join(f".{k} = {value(v)}" for k, v in fields.items()) + "}"
+
+
+def _c_struct(ctype: str, name: str, fields: dict[str, Any]) -> str:
+    """``static const ctype name = {.field = value, ...};`` (designated: no positional magic)."""
+    return f"static const {ctype} {name} = {_init(fields)};\n"
+
+
 def _pad6(shape: tuple[int, ...] | list[int]) -> list[int]:
     shape = list(shape)
     if len(shape) > MAX_DIMS:
@@ -222,20 +261,14 @@ class _Emit:
 class _Generator:
     """Walks the graph once; ``emit_<op>`` methods return the C for one layer."""
 
-    SUPPORTED = (
-        "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",
-        "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "RESHAPE",
-        "RSQRT", "SOFTMAX", "SQUARED_DIFFERENCE", "SQUEEZE", "SUB", "TRANSPOSE",
-    )
-    #: Operators with int16 (16x8) kernels; the others take int8 activations only.
-    SUPPORTED_16X8 = (
-        "ADD", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS", "LOGISTIC", "MAX_POOL_2D",
-        "MEAN", "MUL", "PAD", "PADV2", "RESHAPE", "SQUEEZE", "TRANSPOSE",
-    )
-
-    def __init__(self, graph: Graph, plan: ArenaPlan):
+    def __init__(self, graph: Graph, plan: ArenaPlan, options: GeneratorOptions = GeneratorOptions()):
         self.g = graph
         self.plan = plan
+        self.options = options
+        self.kernels_used: set[str] = set()
+        """C kernel symbols the model calls (the library ships only their sources)."""
+        self.sparse_layers: list[Any] = []
+        """Per CONV_2D with sparse weights enabled: :class:`.sparse.SparseLayer` (used or why not)."""
         self.const_emitted: set[int] = set()
         self.const_decls: list[str] = []
         self.table_bytes = 0
@@ -265,9 +298,16 @@ class _Generator:
         """Whether ``op`` runs on int16 activations (16x8 quantization)."""
         return self.t(op.outputs[0]).dtype == "INT16"
 
+    def fn(self, base: str) -> str:
+        """The C symbol of kernel ``base`` (``add_s8``...) for the backend, recorded as used."""
+        optimized = self.options.backend is KernelBackend.OPTIMIZED and base in OPTIMIZED_KERNELS
+        symbol = f"tinyasc_opt_{base}" if optimized else f"tinyasc_{base}"
+        self.kernels_used.add(symbol)
+        return symbol
+
     def kernel(self, op: Operator, name: str) -> str:
-        """The C kernel ``tinyasc_<name>_s8``, or its ``_s16`` twin for int16 activations."""
-        return f"tinyasc_{name}_{'s16' if self.is16(op) else 's8'}"
+        """The C kernel of ``name`` for int8 activations, or its ``_s16`` twin for int16."""
+        return self.fn(f"{name}_{'s16' if self.is16(op) else 's8'}")
 
     def sigmoid_table(self) -> str:
         """Name of the LOGISTIC int16 table, emitted once per model (see :func:`quant.sigmoid_table_q16`)."""
@@ -287,8 +327,7 @@ class _Generator:
     # -- per-op emitters ----------------------------------------------------------------
 
     def emit(self, op: Operator) -> _Emit:
-        fn: Callable[[Operator], _Emit] = getattr(self, "emit_" + op.opcode.lower())
-        return fn(op)
+        return REGISTRY[op.opcode].emit(self, op)
 
     def emit_conv(self, op: Operator, depthwise: bool) -> _Emit:
         """The single place where a convolution's weights and call are emitted.
@@ -335,34 +374,60 @@ class _Generator:
         pad = o.get("Padding", 1)
         ph = _same_or_valid_pad(pad, ih, oh, kh, sh, dh)
         pw = _same_or_valid_pad(pad, iw, ow, kw, sw_, dw)
-        decls = [
-            f"/* layer {i}: {op.opcode} filter {list(w.shape)} */\n" + _c_array("int8_t", f"l{i}_filter", w.data),
-            _c_array("int32_t", f"l{i}_mult", np.array(mults)),
-            _c_array("int32_t", f"l{i}_shift", np.array(shifts)),
-        ]
+        in_place = self.plan.aliases.get(op.outputs[0]) == op.inputs[0]  # the planner chose an in-place kernel
+        column = in_place and i in self.plan.scratch  # reads w->data by channel and tap: stays dense
+        sparse = None
+        if self.options.sparse_weights and not depthwise and not wide and not column:
+            sparse = self.sparse_filter(i, w.data.reshape(oc, -1), grouped=fin != ic)
+        decls = []
+        if sparse is None:
+            decls.append(f"/* layer {i}: {op.opcode} filter {list(w.shape)} */\n"
+                         + _c_array("int8_t", f"l{i}_filter", w.data))
+        else:
+            decls.append(f"/* layer {i}: {op.opcode} filter {list(w.shape)}, sparse */\n" + sparse)
+        decls += [_c_array("int32_t", f"l{i}_mult", np.array(mults)),
+                  _c_array("int32_t", f"l{i}_shift", np.array(shifts))]
         if b is not None:
             decls.append(_c_array(C_TYPES[b.dtype], f"l{i}_bias", b.data))
-        bias_ref = f"l{i}_bias" if b is not None else "NULL"
-        decls.append(
-            (f"static const tinyasc_weights_16x8 l{i}_w = {{l{i}_filter, {bias_ref}, l{i}_mult, l{i}_shift}};\n"
-             if wide else
-             f"static const tinyasc_weights l{i}_w = {{l{i}_filter, {bias_ref}, l{i}_mult, l{i}_shift, NULL}};\n")
-            + f"static const tinyasc_conv_params l{i}_p = {{{n}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
-            f"{sh}, {sw_}, {dh}, {dw}, {ph}, {pw}, {fin}, {dm}, {-zx}, {zy}, {amin}, {amax}}};\n"
-        )
-        kern = ("tinyasc_depthwise_conv2d" if depthwise else "tinyasc_conv2d") + ("_16x8" if wide else "_s8")
-        call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
-        if self.plan.aliases.get(op.outputs[0]) == op.inputs[0]:  # planner chose an in-place kernel
-            if i in self.plan.scratch:
+        weights = {"data": "NULL" if sparse else f"l{i}_filter", "bias": f"l{i}_bias" if b is not None else "NULL",
+                   "multiplier": f"l{i}_mult", "shift": f"l{i}_shift"}
+        if not wide:
+            weights["sparse"] = f"&l{i}_sparse" if sparse else "NULL"
+        decls.append(_c_struct("tinyasc_weights_16x8" if wide else "tinyasc_weights", f"l{i}_w", weights))
+        decls.append(_c_struct("tinyasc_conv_params", f"l{i}_p", {
+            "batches": n, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
+            "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw_, "dil_h": dh, "dil_w": dw, "pad_h": ph, "pad_w": pw,
+            "filter_in_c": fin, "depth_multiplier": dm, "input_offset": -zx, "output_offset": zy,
+            "act_min": amin, "act_max": amax}))
+        if in_place:
+            if column:
                 col = column_conv_in_place(self.g, op)
                 assert col is not None and col[0] == ph
-                call = (f"tinyasc_conv_col_inplace_s8(&l{i}_p, &l{i}_w, {col[1]}, {col[2]}, "
+                call = (f"{self.fn('conv_col_inplace_s8')}(&l{i}_p, &l{i}_w, {col[1]}, {col[2]}, "
                         f"{self.ref(op.outputs[0])}, (arena + {self.plan.offsets[self.plan.scratch[i]]}));")
             else:
-                call = f"tinyasc_conv2d_1x1_inplace_s8(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
+                call = f"{self.fn('conv2d_1x1_inplace_s8')}(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
+        else:
+            kern = self.fn(("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8"))
+            call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
         macs = n * oh * ow * oc * kh * kw * (1 if depthwise else fin)
-        wbytes = int(w.data.size) + (b.nbytes if b is not None else 0)
+        filter_bytes = self.sparse_layers[-1].sparse_bytes if sparse else int(w.data.size)
+        wbytes = filter_bytes + (b.nbytes if b is not None else 0)
         return _Emit(decls, call, macs, wbytes, param_bytes=8 * oc)
+
+    def sparse_filter(self, i: int, rows: np.ndarray, *, grouped: bool) -> str | None:
+        """C definitions of layer ``i``'s sparse filter ``l{i}_sparse``, or None where dense is better."""
+        from tinyasc.firmware_sim import sparse
+
+        enc = sparse.encode_rows(np.ascontiguousarray(rows, dtype=np.int8))
+        reason = ("grouped convolution" if grouped else
+                  f"window of {enc.k} > {sparse.SPARSE_MAX_K}" if enc.k > sparse.SPARSE_MAX_K else
+                  "sparse encoding not smaller" if enc.flash_bytes >= enc.dense_bytes else "sparse")
+        used = reason == "sparse"
+        self.sparse_layers.append(sparse.SparseLayer(layer=i, out_c=enc.out_c, k=enc.k, nnz=enc.nnz,
+                                                     dense_bytes=enc.dense_bytes, sparse_bytes=enc.flash_bytes,
+                                                     used=used, reason=reason))
+        return sparse.emit_c(f"l{i}_sparse", enc) if used else None
 
     def emit_conv_2d(self, op: Operator) -> _Emit:
         return self.emit_conv(op, depthwise=False)
@@ -391,13 +456,14 @@ class _Generator:
         ]
         if b is not None:
             decls.append(_c_array("int32_t", f"l{i}_bias", b.data))
-        decls.append(
-            f"static const tinyasc_weights l{i}_w = {{l{i}_filter, {f'l{i}_bias' if b is not None else 'NULL'}, "
-            f"l{i}_mult, l{i}_shift, NULL}};\n"
-            f"static const tinyasc_fc_params l{i}_p = {{{batches}, {accum}, {out_depth}, {-zx}, "
-            f"{-int(w.zero_point[0]) if w.zero_point else 0}, {zy}, {amin}, {amax}, {int(per_channel)}}};\n"
-        )
-        call = f"tinyasc_fully_connected_s8(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
+        decls.append(_c_struct("tinyasc_weights", f"l{i}_w", {
+            "data": f"l{i}_filter", "bias": f"l{i}_bias" if b is not None else "NULL",
+            "multiplier": f"l{i}_mult", "shift": f"l{i}_shift", "sparse": "NULL"}))
+        decls.append(_c_struct("tinyasc_fc_params", f"l{i}_p", {
+            "batches": batches, "accum_depth": accum, "out_depth": out_depth, "input_offset": -zx,
+            "filter_offset": -int(w.zero_point[0]) if w.zero_point else 0, "output_offset": zy,
+            "act_min": amin, "act_max": amax, "per_channel": int(per_channel)}))
+        call = f"{self.fn('fully_connected_s8')}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
         return _Emit(decls, call, batches * accum * out_depth,
                      int(w.data.size) + (4 * out_depth if b is not None else 0), 8 * len(mults))
 
@@ -421,11 +487,11 @@ class _Generator:
             broadcast = 1
         m1, s1, m2, s2, mo, so = params
         kernel = self.kernel(op, name)
-        decls = [
-            f"static const tinyasc_binary_params l{i}_p = {{{y.size}, {broadcast}, {_ints(out)}, "
-            f"{_ints(bstrides(a))}, {_ints(bstrides(b))}, {-za}, {-zb}, {zy}, {left_shift}, "
-            f"{m1}, {s1}, {m2}, {s2}, {mo}, {so}, {amin}, {amax}}};\n"
-        ]
+        decls = [_c_struct("tinyasc_binary_params", f"l{i}_p", {
+            "size": y.size, "broadcast": broadcast, "out_dims": out, "in1_strides": bstrides(a),
+            "in2_strides": bstrides(b), "in1_offset": -za, "in2_offset": -zb, "out_offset": zy,
+            "left_shift": left_shift, "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2,
+            "out_mult": mo, "out_shift": so, "act_min": amin, "act_max": amax})]
         call = f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.inputs[1])}, {self.ref(op.outputs[0])});"
         wb = sum(self.t(k).nbytes for k in op.inputs[:2] if self.t(k).is_const)
         return _Emit(decls, call, y.size, wb)
@@ -462,14 +528,17 @@ class _Generator:
             if y.q() != (2.0 ** -15, 0) or zx != 0:
                 raise InputError(self.g.path, f"operator {i} (LOGISTIC): int16 needs zero points 0 and output scale 2^-15")
             m, s = quant.logistic_s16_params(sx)
-            decls = [f"static const tinyasc_logistic_s16_params l{i}_p = {{{y.size}, {m}, {s}, {self.sigmoid_table()}}};\n"]
-            return _Emit(decls, f"tinyasc_logistic_s16(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+            decls = [_c_struct("tinyasc_logistic_s16_params", f"l{i}_p", {
+                "size": y.size, "input_multiplier": m, "input_left_shift": s, "table": self.sigmoid_table()})]
+            return _Emit(decls, f"{self.fn('logistic_s16')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
                          y.size)
         if y.q()[1] != -128:
             raise InputError(self.g.path, f"operator {i} (LOGISTIC): output zero point must be -128")
         m, s, r = quant.logistic_params(sx)
-        decls = [f"static const tinyasc_logistic_params l{i}_p = {{{y.size}, {zx}, {r}, {m}, {s}}};\n"]
-        return _Emit(decls, f"tinyasc_logistic_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+        decls = [_c_struct("tinyasc_logistic_params", f"l{i}_p", {
+            "size": y.size, "input_zero_point": zx, "input_range_radius": r, "input_multiplier": m,
+            "input_shift": s})]
+        return _Emit(decls, f"{self.fn('logistic_s8')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
                      y.size)
 
     def emit_softmax(self, op: Operator) -> _Emit:
@@ -479,16 +548,18 @@ class _Generator:
             raise InputError(self.g.path, f"operator {i} (SOFTMAX): int8 output must have scale 1/256, zero point -128")
         m, s, dmin = quant.softmax_params(quant.f32(op.options.get("Beta", 1.0)), x.q()[0])
         depth = x.shape[-1]
-        decls = [f"static const tinyasc_softmax_params l{i}_p = {{{x.size // depth}, {depth}, {m}, {s}, {dmin}}};\n"]
-        return _Emit(decls, f"tinyasc_softmax_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+        decls = [_c_struct("tinyasc_softmax_params", f"l{i}_p", {
+            "outer": x.size // depth, "depth": depth, "input_multiplier": m, "input_left_shift": s, "diff_min": dmin})]
+        return _Emit(decls, f"{self.fn('softmax_s8')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
                      2 * x.size)
 
     def emit_rsqrt(self, op: Operator) -> _Emit:
         i = op.index
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         m, s = quant.rsqrt_params(x.q()[0], y.q()[0])
-        decls = [f"static const tinyasc_rsqrt_params l{i}_p = {{{y.size}, {x.q()[1]}, {y.q()[1]}, {m}, {s}}};\n"]
-        return _Emit(decls, f"tinyasc_rsqrt_s8(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+        decls = [_c_struct("tinyasc_rsqrt_params", f"l{i}_p", {
+            "size": y.size, "input_offset": x.q()[1], "output_offset": y.q()[1], "multiplier": m, "shift": s})]
+        return _Emit(decls, f"{self.fn('rsqrt_s8')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
                      y.size)
 
     def _pool(self, op: Operator, kernel: str) -> _Emit:
@@ -503,8 +574,9 @@ class _Generator:
         ph = _same_or_valid_pad(pad, ih, oh, fh, sh, 1)
         pw = _same_or_valid_pad(pad, iw, ow, fw, sw, 1)
         amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), *y.q(), y.dtype)
-        decls = [f"static const tinyasc_pool_params l{i}_p = {{{n}, {ih}, {iw}, {c}, {oh}, {ow}, "
-                 f"{fh}, {fw}, {sh}, {sw}, {ph}, {pw}, {amin}, {amax}}};\n"]
+        decls = [_c_struct("tinyasc_pool_params", f"l{i}_p", {
+            "batches": n, "in_h": ih, "in_w": iw, "channels": c, "out_h": oh, "out_w": ow, "f_h": fh, "f_w": fw,
+            "stride_h": sh, "stride_w": sw, "pad_h": ph, "pad_w": pw, "act_min": amin, "act_max": amax})]
         return _Emit(decls, f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
                      y.size * fh * fw)
 
@@ -539,10 +611,11 @@ class _Generator:
         sx, zx = x.q()
         sy, zy = y.q()
         m, s = quant.mean_multiplier(sx, sy, n)
-        mean = f"{{{_ints(kd)}, {_ints(ks)}, {_ints(rd)}, {_ints(rs)}, {n}, {zx}, {zy}, {m}, {s}}}"
+        mean = {"kept_dims": kd, "kept_strides": ks, "red_dims": rd, "red_strides": rs, "num_elements": n,
+                "input_zero_point": zx, "output_zero_point": zy, "multiplier": m, "shift": s}
         mul_op = next((k for k, v in self.plan.fused.items() if v == i), None)
         if mul_op is None:
-            decls = [f"static const tinyasc_mean_params l{i}_p = {mean};\n"]
+            decls = [_c_struct("tinyasc_mean_params", f"l{i}_p", mean)]
             return _Emit(decls, f"{self.kernel(op, 'mean')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});", x.size)
         mul = self.g.operators[mul_op]
 
@@ -557,9 +630,10 @@ class _Generator:
         if len(self.t(mul.inputs[0]).shape) > rank or len(self.t(mul.inputs[1]).shape) > rank:
             raise InputError(self.g.path, f"operator {mul_op} (MUL): operand rank above output rank")
         (ak, ar), (bk, br) = split(mul.inputs[0]), split(mul.inputs[1])
-        decls = [f"static const tinyasc_mean_mul_params l{i}_p = {{{mean}, {_ints(ak)}, {_ints(ar)}, "
-                 f"{_ints(bk)}, {_ints(br)}}};\n"]
-        call = (f"tinyasc_mean_of_mul_s8(&l{i}_p, &l{mul_op}_p, {self.ref(mul.inputs[0])}, "
+        decls = [_c_struct("tinyasc_mean_mul_params", f"l{i}_p", {
+            "mean": _init(mean), "a_kept_strides": ak, "a_red_strides": ar, "b_kept_strides": bk,
+            "b_red_strides": br})]
+        call = (f"{self.fn('mean_of_mul_s8')}(&l{i}_p, &l{mul_op}_p, {self.ref(mul.inputs[0])}, "
                 f"{self.ref(mul.inputs[1])}, {self.ref(op.outputs[0])});")
         return _Emit(decls, call, 2 * x.size)
 
@@ -572,8 +646,8 @@ class _Generator:
         if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
             value = int(self.const_values(op.inputs[2], "constant_values", op)[0])
         ptype = "tinyasc_pad_s16_params" if self.is16(op) else "tinyasc_pad_params"
-        decls = [f"static const {ptype} l{i}_p = {{{_ints(_pad6(x.shape))}, {_ints(_pad6(y.shape))}, "
-                 f"{_ints(before)}, {y.size}, {value}}};\n"]
+        decls = [_c_struct(ptype, f"l{i}_p", {"in_dims": _pad6(x.shape), "out_dims": _pad6(y.shape),
+                                              "before": before, "out_size": y.size, "pad_value": value})]
         return _Emit(decls, f"{self.kernel(op, 'pad')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
 
     emit_padv2 = emit_pad
@@ -588,7 +662,7 @@ class _Generator:
         in_st = [st[p] for p in perm]
         out6 = [1] * (MAX_DIMS - rank) + out
         st6 = [0] * (MAX_DIMS - rank) + in_st
-        decls = [f"static const tinyasc_transpose_params l{i}_p = {{{_ints(out6)}, {_ints(st6)}}};\n"]
+        decls = [_c_struct("tinyasc_transpose_params", f"l{i}_p", {"out_dims": out6, "in_strides": st6})]
         return _Emit(decls, f"{self.kernel(op, 'transpose')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
 
     def emit_reshape(self, op: Operator) -> _Emit:
@@ -614,10 +688,68 @@ class _Generator:
                 raise InputError(self.g.path, f"operator {op.index} (CONCATENATION): inputs must share the "
                                               "output's scale and zero point")
             inner = item * int(np.prod(t.shape[axis:]))
-            calls.append(f"tinyasc_concat_part_s8({outer}, {inner}, {pitch}, (const int8_t *){self.ref(k)}, "
+            calls.append(f"{self.fn('concat_part_s8')}({outer}, {inner}, {pitch}, (const int8_t *){self.ref(k)}, "
                          f"(int8_t *){self.ref(op.outputs[0])} + {off});")
             off += inner
         return _Emit([], "\n    ".join(calls))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpSpec:
+    """One registered operator: what it accepts, how it is generated, which kernels it calls.
+
+    The registry drives validation (an op or activation type it lacks is refused in one line),
+    generation (``emit``), the kernel symbol per backend (``optimized``) and the tests
+    (``tests/test_firmware_ops.py`` asserts a bit-exact case against TFLite Micro for every
+    registered op x activation type x backend)."""
+
+    opcode: str
+    """TFLite builtin operator name."""
+    activations: frozenset[str]
+    """Activation types it has kernels for: ``INT8``, and ``INT16`` where a 16x8 kernel exists."""
+    emit: Callable[[_Generator, Operator], _Emit]
+    """Writes the layer's parameters (designated initializers) and its kernel call."""
+    optimized: frozenset[str] = frozenset()
+    """Kernels of this op (``add_s8``...) with a ``tinyasc_opt_`` twin in the Cortex-M library."""
+
+    def __post_init__(self) -> None:
+        if not self.activations <= {"INT8", "INT16"} or not self.activations:
+            raise ValueError(f"{self.opcode}: activations must be a non-empty subset of INT8, INT16")
+        if any(not k.endswith("_s8") for k in self.optimized):
+            raise ValueError(f"{self.opcode}: optimized kernels are int8 kernels")
+
+
+_I8 = frozenset({"INT8"})
+_I8_I16 = frozenset({"INT8", "INT16"})
+_G = _Generator
+#: Every operator the generator supports. Reshape-like ops are arena aliases (no kernel).
+REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
+    OpSpec(opcode="CONV_2D", activations=_I8_I16, emit=_G.emit_conv_2d,
+           optimized=frozenset({"conv2d_s8", "conv2d_1x1_inplace_s8", "conv_col_inplace_s8"})),
+    OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, emit=_G.emit_depthwise_conv_2d,
+           optimized=frozenset({"depthwise_conv2d_s8", "conv_col_inplace_s8"})),
+    OpSpec(opcode="FULLY_CONNECTED", activations=_I8, emit=_G.emit_fully_connected),
+    OpSpec(opcode="ADD", activations=_I8_I16, emit=_G.emit_add, optimized=frozenset({"add_s8"})),
+    OpSpec(opcode="SUB", activations=_I8, emit=_G.emit_sub, optimized=frozenset({"sub_s8"})),
+    OpSpec(opcode="MUL", activations=_I8_I16, emit=_G.emit_mul, optimized=frozenset({"mul_s8"})),
+    OpSpec(opcode="SQUARED_DIFFERENCE", activations=_I8, emit=_G.emit_squared_difference,
+           optimized=frozenset({"squared_difference_s8"})),
+    OpSpec(opcode="LOGISTIC", activations=_I8_I16, emit=_G.emit_logistic),
+    OpSpec(opcode="SOFTMAX", activations=_I8, emit=_G.emit_softmax),
+    OpSpec(opcode="RSQRT", activations=_I8, emit=_G.emit_rsqrt),
+    OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, emit=_G.emit_max_pool_2d),
+    OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, emit=_G.emit_average_pool_2d),
+    OpSpec(opcode="MEAN", activations=_I8_I16, emit=_G.emit_mean),
+    OpSpec(opcode="PAD", activations=_I8_I16, emit=_G.emit_pad),
+    OpSpec(opcode="PADV2", activations=_I8_I16, emit=_G.emit_padv2),
+    OpSpec(opcode="TRANSPOSE", activations=_I8_I16, emit=_G.emit_transpose),
+    OpSpec(opcode="RESHAPE", activations=_I8_I16, emit=_G.emit_reshape),
+    OpSpec(opcode="SQUEEZE", activations=_I8_I16, emit=_G.emit_squeeze),
+    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, emit=_G.emit_expand_dims),
+    OpSpec(opcode="CONCATENATION", activations=_I8_I16, emit=_G.emit_concatenation),
+)}
+#: Kernels the optimized library (c/opt) has a ``tinyasc_opt_`` twin of; every other kernel is portable.
+OPTIMIZED_KERNELS: frozenset[str] = frozenset().union(*(spec.optimized for spec in REGISTRY.values()))
 
 
 def activation_dtype(graph: Graph) -> str:
@@ -635,7 +767,7 @@ def validate(graph: Graph) -> None:
         if t.dtype not in ("INT8", "INT16") or t.dtype != act:
             raise InputError(path, f"float or hybrid model: tensor '{t.name}' is {t.dtype}, "
                                    "need a full-integer model, int8 or 16x8 (asc-export --int8 [--activations int16])")
-    supported = _Generator.SUPPORTED_16X8 if act == "INT16" else _Generator.SUPPORTED
+    supported = sorted(k for k, spec in REGISTRY.items() if act in spec.activations)
     for op in graph.operators:
         if op.opcode not in supported:
             raise InputError(path, f"unsupported operator {op.opcode} at index {op.index} with {act.lower()} "
@@ -707,8 +839,7 @@ _MODEL_C_HEAD = """/* Generated by tinyasc.firmware_sim from {model}. Do not edi
  * {n_layers} layers, arena {arena} bytes (static plan), weights in flash as const arrays. */
 #include <string.h>
 #include "model.h"
-#include "tinyasc_kernels.h"
-
+{includes}
 #ifndef TINYASC_ALIGN
 #if defined(__GNUC__) || defined(__clang__)
 #define TINYASC_ALIGN(n) __attribute__((aligned(n)))
@@ -749,7 +880,7 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
     graph = read_tflite(tflite_path)
     validate(graph)
     plan = plan_arena(graph, alignment=options.alignment, in_place=options.in_place, fuse=options.fuse)
-    gen = _Generator(graph, plan)
+    gen = _Generator(graph, plan, options)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -789,8 +920,13 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
     param_bytes += gen.table_bytes
 
     x_t, y_t = graph.inputs[0], graph.outputs[0]
+    includes = ['#include "tinyasc_kernels.h"\n']
+    if any(k.startswith("tinyasc_opt_") for k in gen.kernels_used):
+        includes.append('#include "tinyasc_opt.h"\n')
+    if any(r.used for r in gen.sparse_layers):
+        includes.append('#include "tinyasc_sparse.h"\n')
     c = [_MODEL_C_HEAD.format(model=Path(graph.path).name, n_layers=len(layers), arena=plan.arena_size,
-                              align=options.alignment)]
+                              align=options.alignment, includes="".join(includes))]
     c.append("const char *const tinyasc_layer_names[TINYASC_NUM_LAYERS] = {\n"
              + "".join(f"    {_c_string(n)},\n" for n in names) + "};\n\n")
     c.extend(gen.const_decls)
@@ -813,11 +949,11 @@ int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)
 """)
     atomic.write_text(out_dir / "model.c", "".join(c))
     atomic.write_text(out_dir / "model.h", _model_h(graph, plan, len(layers)))
-    _copy_runtime(out_dir)
+    sources = _copy_runtime(out_dir, frozenset(gen.kernels_used), options.target)
 
     tflm_arena = None
     if options.measure_tflm_arena:
-        from tinyasc.firmware_sim.parity import measure_tflm_arena
+        from tinyasc.tflite_io.tflm import min_arena as measure_tflm_arena
 
         tflm_arena = measure_tflm_arena(tflite_path)
     x = graph.tensors[x_t]
@@ -829,7 +965,9 @@ int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)
         layers=layers, op_counts=graph.op_counts(), total_macs=sum(l.macs for l in layers),
         weight_bytes=weight_bytes, param_bytes=param_bytes,
         code_bytes_estimate=CODE_BYTES_KERNELS + CODE_BYTES_PER_LAYER * len(layers),
-        plan=plan.to_json(), activations=activation_dtype(graph).lower(),
+        plan=plan.to_json(), activations=activation_dtype(graph).lower(), target=options.target.value,
+        kernels=sorted(gen.kernels_used), sources=list(sources),
+        sparse_layers=[dataclasses.asdict(r) for r in gen.sparse_layers],
     )
     report.write_report(art)
     log.info("generated %s: %d layers, arena %d B (TFLM %s B), %d MACs", out_dir, len(layers),
@@ -837,22 +975,33 @@ int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)
     return art
 
 
-def _copy_runtime(out_dir: Path) -> None:
-    """Copy kernels, header, host main and build script so ``out_dir`` builds on its own."""
-    (out_dir / "kernels").mkdir(exist_ok=True)
-    (out_dir / "include").mkdir(exist_ok=True)
-    for src in sorted((C_DIR / "kernels").glob("*.c")):
-        shutil.copyfile(src, out_dir / "kernels" / src.name)
-    shutil.copyfile(C_DIR / "include" / "tinyasc_kernels.h", out_dir / "include" / "tinyasc_kernels.h")
+def _copy_runtime(out_dir: Path, kernels: frozenset[str], target: LibraryTarget) -> tuple[str, ...]:
+    """Copy the kernel files ``kernels`` need on ``target`` (``kernels/``, headers in ``include/``),
+    the host runner and its build script, so ``out_dir`` builds on its own; returns the copied
+    sources relative to ``out_dir``."""
+    from tinyasc.firmware_sim import toolchain
+
+    for sub in ("kernels", "include"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+        (out_dir / sub).mkdir()
+    copied = []
+    for rel in kernel_sources.sources_for(kernels, target.core):
+        dst = f"kernels/{Path(rel).name}"
+        shutil.copyfile(C_DIR / rel, out_dir / dst)
+        copied.append(dst)
+    for rel in kernel_sources.headers_for(kernels):
+        shutil.copyfile(C_DIR / rel, out_dir / "include" / Path(rel).name)
     shutil.copyfile(C_DIR / "main_host.c", out_dir / "main_host.c")
-    script = """#!/bin/sh
+    flags = " ".join((*toolchain.host_cflags(), *toolchain.STRICT))
+    script = f"""#!/bin/sh
 # Build the host runner: ./build_host.sh [extra cflags, e.g. -DTINYASC_DUMP]
 set -e
 cd "$(dirname "$0")"
-CC="${CC:-cc}"
+CC="${{CC:-cc}}"
 mkdir -p build
-$CC -O2 -std=c99 -Wall -Werror -Iinclude -I. "$@" kernels/*.c model.c main_host.c -o build/tinyasc_host
+$CC {flags} -Iinclude -I. "$@" kernels/*.c model.c main_host.c -o build/tinyasc_host
 echo "built build/tinyasc_host"
 """
     atomic.write_text(out_dir / "build_host.sh", script)
     (out_dir / "build_host.sh").chmod(0o755)
+    return tuple(sorted(copied))

@@ -1,4 +1,4 @@
-"""Sparse int8 convolution weights that are real on flash (``asc-latency --sparse``).
+"""Sparse int8 convolution weights that are real on flash (Cortex-M libraries; ``--dense`` opts out).
 
 Encoding (``c/sparse/tinyasc_sparse.h``), per output channel of a CONV_2D filter flattened
 to ``[k_h][k_w][in_c]``: ``row_nnz[oc]`` (uint16), then one gap byte per non-zero (the zeros
@@ -7,22 +7,18 @@ skipped before it; 255 = skip 255 more, no weight) and the non-zero int8 values.
 cost about 22% of their dense bytes. The C kernel skips the zeros and is bit-exact with the
 dense kernels (tests/test_latency_kernels.py).
 
-:func:`sparsify_model_c` rewrites a generated ``model.c`` in place of the generator: each
-dense ``lN_filter`` array of a non-grouped CONV_2D whose sparse form is smaller (and whose
-window fits ``TINYASC_SPARSE_MAX_K``) is replaced by its encoding, and the layer's
-``tinyasc_weights`` descriptor points ``sparse`` at it (``data`` = NULL).
+The generator emits it (``GeneratorOptions.sparse_weights``, on by default for a Cortex-M
+library): a non-grouped CONV_2D whose sparse form is smaller (and whose window fits
+``TINYASC_SPARSE_MAX_K``) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
+``tinyasc_weights`` has ``.data = NULL, .sparse = &lN_sparse``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-
-from tinyasc.atomic import write_text
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +111,15 @@ def emit_c(name: str, s: SparseRows) -> str:
         f"static const uint16_t {name}_nnz[{max(s.out_c, 1)}] = {{\n{_c_list(s.row_nnz)}\n}};\n"
         f"static const uint8_t {name}_gaps[{max(s.gaps.size, 1)}] = {{\n{_c_list(s.gaps)}\n}};\n"
         f"static const int8_t {name}_values[{max(s.nnz, 1)}] = {{\n{_c_list(s.values)}\n}};\n"
-        f"static const tinyasc_sparse_weights {name} = {{{name}_nnz, {name}_gaps, {name}_values, {s.k}, "
-        f"{int(s.gaps.size)}}};\n"
+        f"static const tinyasc_sparse_weights {name} = {{.row_nnz = {name}_nnz, .gaps = {name}_gaps, "
+        f".values = {name}_values, .k = {s.k}, .n_gaps = {int(s.gaps.size)}}};\n"
     )
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class SparseLayer:
+    """One CONV_2D considered for sparse weights: its sizes and whether (or why not) it is stored sparse."""
+
     layer: int
     out_c: int
     k: int
@@ -130,52 +128,3 @@ class SparseLayer:
     sparse_bytes: int
     used: bool
     reason: str
-
-
-_FILTER_RE = r"static const int8_t l{i}_filter\[(\d+)\][^=]*= \{{\n(.*?)\n\}};\n"
-
-
-def sparsify_model_c(model_c: Path) -> list[SparseLayer]:
-    """Rewrite ``model_c`` with sparse weights for every eligible CONV_2D; return per-layer sizes."""
-    text = Path(model_c).read_text()
-    layers: list[SparseLayer] = []
-    for m in re.finditer(r"tinyasc_conv2d(?:_1x1_inplace)?_s8\(&l(\d+)_p, &l\1_w,", text):
-        i = int(m.group(1))
-        fm = re.search(_FILTER_RE.format(i=i), text, flags=re.S)
-        pm = re.search(rf"static const tinyasc_conv_params l{i}_p = \{{([^}}]*)\}};", text)
-        mm = re.search(rf"static const int32_t l{i}_mult\[(\d+)\]", text)
-        wm = re.search(rf"static const tinyasc_weights l{i}_w = \{{l{i}_filter, ([^,]+), l{i}_mult, l{i}_shift, NULL\}};",
-                       text)
-        if not (fm and pm and mm and wm):
-            raise ValueError(f"{model_c}: layer {i}: unexpected generated code, cannot attach sparse weights")
-        params = [int(v) for v in pm.group(1).split(",")]
-        in_c, fin = params[3], params[15]
-        out_c = int(mm.group(1))
-        vals = np.array([int(v) for v in re.findall(r"-?\d+", fm.group(2))], dtype=np.int64)
-        if vals.size != int(fm.group(1)) or vals.size % out_c:
-            raise ValueError(f"{model_c}: layer {i}: filter size {vals.size} is not out_c {out_c} rows")
-        w = vals.astype(np.int8).reshape(out_c, -1)
-        s = encode_rows(w)
-        row = SparseLayer(layer=i, out_c=out_c, k=s.k, nnz=s.nnz, dense_bytes=s.dense_bytes,
-                          sparse_bytes=s.flash_bytes, used=False, reason="")
-        if fin != in_c:
-            row.reason = "grouped convolution"
-        elif s.k > SPARSE_MAX_K:
-            row.reason = f"window of {s.k} > {SPARSE_MAX_K}"
-        elif s.flash_bytes >= s.dense_bytes:
-            row.reason = "sparse encoding not smaller"
-        else:
-            row.used = True
-            row.reason = "sparse"
-            text = text.replace(fm.group(0), emit_c(f"l{i}_sparse", s))
-            text = text.replace(wm.group(0), f"static const tinyasc_weights l{i}_w = {{NULL, {wm.group(1)}, l{i}_mult, "
-                                             f"l{i}_shift, &l{i}_sparse}};")
-        layers.append(row)
-    if any(r.used for r in layers):
-        text = text.replace('#include "tinyasc_kernels.h"\n', '#include "tinyasc_kernels.h"\n#include "tinyasc_sparse.h"\n',
-                            1)
-    write_text(model_c, text)
-    used = [r for r in layers if r.used]
-    log.info("%s: %d of %d convolutions sparse, %d -> %d weight bytes", model_c, len(used), len(layers),
-             sum(r.dense_bytes for r in used), sum(r.sparse_bytes for r in used))
-    return layers

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tinyasc.export.precision import Activations
-from tinyasc.firmware_sim.latency import Target
+from tinyasc.firmware_sim.target import Target
 
 
 class ProfileName(str, enum.Enum):
@@ -68,8 +68,9 @@ class PipelineProfile:
     """Evaluation clips run through the host firmware build against TFLite Micro."""
     targets: tuple[Target, ...] = (Target.CORTEX_M4, Target.CORTEX_M7, Target.CORTEX_M55)
     """Cores measured by the latency stage."""
-    latency_sparse: bool = True
-    """Also measure the sparse-weight firmware."""
+    sparse_weights: bool = True
+    """Ship (and so measure) the convolutions' weights in the zero-skipping sparse encoding where it is
+    smaller; False writes every weight dense (``asc-firmware --dense``)."""
     seed: int = 0
     """Training seed."""
 
@@ -110,7 +111,7 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     ProfileName.SMOKE: PipelineProfile(
         name="smoke", synth_scale="tiny", teacher_model="bcresnet_asc_1", teacher_epochs=1,
         student_model="bcresnet_asc_1", student_epochs=1, compress_epochs=1, sparsity=0.5, batch_size=16,
-        calib_clips=16, parity_clips=None, firmware_golden=2, targets=(Target.CORTEX_M4,), latency_sparse=False,
+        calib_clips=16, parity_clips=None, firmware_golden=2, targets=(Target.CORTEX_M4,), sparse_weights=False,
         export_form="equalized-lifted",
     ),
 }

@@ -61,7 +61,8 @@ class RunSummary:
     confusion: tuple[str, list[list[int]]] | None = None
     audit: dict[str, Any] | None = None
     export: dict[str, Any] | None = None
-    firmware: dict[str, Any] | None = None
+    firmware: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Shipped library (``firmware/<target>/``) -> its firmware.json."""
     latency: list[dict[str, Any]] = field(default_factory=list)
     gates: list[Gate] = field(default_factory=list)
 
@@ -106,7 +107,11 @@ def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
     if s.confusion is None:  # the most downstream model whose evaluation kept its confusion matrix
         s.confusion = next(((n, ev["confusion"]) for n, ev in reversed(s.accuracy_rows) if ev.get("confusion")), None)
     s.audit = _load(run_dir / "audit.json")
-    s.firmware = _load(run_dir / "firmware" / "firmware.json")
+    fw_dir = run_dir / "firmware"
+    for f in sorted(fw_dir.glob("*/firmware.json")) if fw_dir.is_dir() else ():
+        fw = _load(f)
+        if fw:
+            s.firmware[f.parent.name] = fw
     lat_dir = run_dir / "latency"
     if lat_dir.is_dir():
         for d in sorted(lat_dir.iterdir()):
@@ -132,13 +137,16 @@ def _gates(s: RunSummary) -> list[Gate]:
                           detail=f"{_num(nz)} of {s.audit.get('budget_bytes', BUDGET_BYTES):,} bytes"))
     else:
         gates.append(Gate(name="audit: non-zero parameters within 128 KB", passed=None, detail="audit did not run"))
-    par = (s.firmware or {}).get("parity")
-    if par:
-        gates.append(Gate(name="firmware: host C bit-exact with TFLite Micro", passed=bool(par.get("identical")),
-                          detail=f"{par.get('differing_elements')} differing output elements on {par.get('n_inputs')} "
-                                 f"golden inputs{', every layer compared' if par.get('layers') else ''}"))
-    else:
-        gates.append(Gate(name="firmware: host C bit-exact with TFLite Micro", passed=None, detail="firmware check did not run"))
+    for target, fw in s.firmware.items():
+        par = fw.get("parity") or {}
+        name = f"firmware {target}: shipped C, host build, bit-exact with TFLite Micro"
+        gates.append(Gate(name=name, passed=bool(par.get("identical")) if par else None,
+                          detail=(f"{par.get('differing_elements')} differing output elements on {par.get('n_inputs')} "
+                                  f"golden inputs{', every layer compared' if par.get('layers') else ''}")
+                          if par else "parity not checked"))
+    if not s.firmware:
+        gates.append(Gate(name="firmware: shipped C bit-exact with TFLite Micro", passed=None,
+                          detail="firmware stage did not run"))
     marker = _load(s.run_dir / "stages" / "latency.json")
     rows = ((marker or {}).get("summary") or {}).get("rows")
     if rows:
@@ -312,13 +320,15 @@ def _sections(s: RunSummary) -> list[tuple[str, str]]:
         if ops:
             out.append((f"{s.precision} graph operators", markdown_table(["op", "count"], [[k, v] for k, v in ops.items()])))
     if s.firmware:
-        fw = s.firmware
-        par = fw.get("parity") or {}
-        out.append(("Firmware (host build)", markdown_table(
-            ["layers", "MACs", "arena B", "TFLM arena B", "weights B", "est. flash B", "golden inputs", "differing elements"],
-            [[_num(len(fw.get("layers", []))), _num(fw.get("total_macs")), _num(fw.get("arena_size")),
-              _num(fw.get("tflm_arena_size")), _num(fw.get("weight_bytes")), _num(fw.get("flash_bytes_estimate")),
-              _num(par.get("n_inputs")), _num(par.get("differing_elements"))]])))
+        rows = []
+        for target, fw in s.firmware.items():
+            par = fw.get("parity") or {}
+            rows.append([target, _num(len(fw.get("layers", []))), _num(fw.get("total_macs")), _num(fw.get("arena_size")),
+                         _num(fw.get("tflm_arena_size")), _num(fw.get("weight_bytes")),
+                         _num(par.get("n_inputs")), _num(par.get("differing_elements"))])
+        out.append(("Shipped C libraries (firmware/<target>/, parity on the host build)", markdown_table(
+            ["library", "layers", "MACs", "arena B", "TFLM arena B", "weights B", "golden inputs", "differing elements"],
+            rows)))
     if s.latency:
         rows = [[r["_variant"], f"{r['clock_mhz']:g}", _num(r["total_instructions"]), _num(r["total_cycles"]),
                  f"{r['total_latency_ms']:.2f}", _num(r.get("instructions_per_mac")), _num(r["memory"]["flash_bytes"]),

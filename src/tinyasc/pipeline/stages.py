@@ -213,7 +213,7 @@ def audit_stage(ctx: PipelineContext) -> Stage:
         return {"tflite": file_digest(deployed_tflite(ctx.path("export")))}
 
     def run() -> dict[str, Any]:
-        from tinyasc.export.audit import audit
+        from tinyasc.audit import audit
 
         rep = audit(deployed_tflite(ctx.path("export")))
         write_json(out, rep.to_dict())
@@ -239,62 +239,83 @@ def firmware_stage(ctx: PipelineContext) -> Stage:
     out = ctx.path("firmware")
 
     def key() -> dict[str, Any]:
-        return {"tflite": file_digest(deployed_tflite(ctx.path("export"))), "golden": p.firmware_golden}
+        return {"tflite": file_digest(deployed_tflite(ctx.path("export"))), "golden": p.firmware_golden,
+                "targets": [t.value for t in p.targets], "sparse": p.sparse_weights}
 
     def run() -> dict[str, Any]:
-        from tinyasc.firmware_sim import report
-        from tinyasc.firmware_sim.generator import GeneratorOptions, generate
         from tinyasc.contract import read_deployed_contract
+        from tinyasc.firmware_sim import report
+        from tinyasc.firmware_sim.library import write_library
         from tinyasc.firmware_sim.parity import check_parity, load_golden
+        from tinyasc.firmware_sim.target import LibraryTarget
 
         tflite = deployed_tflite(ctx.path("export"))
-        art = generate(tflite, out, options=GeneratorOptions(measure_tflm_arena=True))
         golden = ctx.path("golden.npz")
         np.savez(golden, features=_golden_features(ctx, p.firmware_golden))
         contract = read_deployed_contract(tflite.read_bytes(), tflite)
-        inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=golden,
-                             limit=p.firmware_golden, input_resnorm=contract.input_resnorm if contract else None,
-                             dtype=art.activations.upper())
-        res = check_parity(art, inputs, debug_layers=True)
-        art.parity = res.to_json()
-        report.write_report(art)
-        return {"outputs": [str(out / "firmware.json"), str(out / "model.c")], "identical": bool(res.identical),
-                "arena": art.arena_size, "tflm_arena": art.tflm_arena_size, "summary": res.summary()}
+        outputs, libraries = [], {}
+        for core in p.targets:
+            lib = write_library(tflite, out / core.value, target=LibraryTarget(core.value), dense=not p.sparse_weights,
+                                measure_tflm_arena=not libraries)
+            art = lib.firmware
+            inputs = load_golden(art.input_shape, art.input_scale, art.input_zero_point, golden=golden,
+                                 limit=p.firmware_golden,
+                                 input_resnorm=contract.input_resnorm if contract else None,
+                                 dtype=art.activations.upper())
+            res = check_parity(art, inputs, debug_layers=True)  # the shipped sources, built on the host
+            art.parity = res.to_json()
+            report.write_report(art)
+            outputs.append(str(lib.out_dir / "firmware.json"))
+            libraries[core.value] = {"dir": str(lib.out_dir), "identical": bool(res.identical),
+                                     "arena": art.arena_size, "summary": res.summary(),
+                                     "frontend": lib.manifest.frontend, "sparse_weights": lib.manifest.sparse_weights}
+        first = next(iter(libraries.values()))
+        tflm_arena = _tflm_arena(out / p.targets[0].value)
+        return {"outputs": outputs, "identical": all(v["identical"] for v in libraries.values()),
+                "arena": first["arena"], "tflm_arena": tflm_arena, "summary": first["summary"],
+                "libraries": libraries}
 
-    return Stage(name="firmware", title="asc-firmware --check (host C vs TFLite Micro)", key=key, run=run,
-                 reset=lambda: _rmtree(out))
+    return Stage(name="firmware", title="asc-firmware --target (shipped C libraries; host C vs TFLite Micro)",
+                 key=key, run=run, reset=lambda: _rmtree(out))
+
+
+def _tflm_arena(lib_dir: Path) -> int | None:
+    from tinyasc.firmware_sim.generator import FirmwareArtifact
+
+    return FirmwareArtifact.load(lib_dir).tflm_arena_size
 
 
 def latency_stage(ctx: PipelineContext) -> Stage:
     p = ctx.profile
     out = ctx.path("latency")
-    variants = [(t.value, sparse) for t in p.targets for sparse in ((False, True) if p.latency_sparse else (False,))]
 
     def key() -> dict[str, Any]:
-        return {"tflite": file_digest(deployed_tflite(ctx.path("export"))), "variants": variants}
+        return {"tflite": file_digest(deployed_tflite(ctx.path("export"))),
+                "targets": [t.value for t in p.targets], "sparse": p.sparse_weights}
 
     def run() -> dict[str, Any]:
-        from tinyasc.firmware_sim.latency import ParityError, RunError, Target, check_toolchain, measure_tflite, write_report
+        from tinyasc.firmware_sim.harness import ParityError, RunError, check_toolchain, measure_library, write_report
 
         check_toolchain()
         tflite = deployed_tflite(ctx.path("export"))
         outputs, rows = [], []
-        for target, sparse in variants:
-            d = out / (target + ("-sparse" if sparse else ""))
+        for core in p.targets:
+            lib_dir = ctx.path("firmware", core.value)  # the very directory the firmware stage shipped
+            d = out / core.value
             try:
-                rep = measure_tflite(tflite, target=Target(target), out_dir=d, sparse=sparse)
+                rep = measure_library(lib_dir, out_dir=d, model=tflite)
             except (ParityError, RunError) as err:
-                rows.append({"target": target, "sparse": sparse, "error": str(err)})
+                rows.append({"target": core.value, "sparse": p.sparse_weights, "error": str(err)})
                 continue
             j, _md = write_report(rep, d)
             outputs.append(str(j))
-            rows.append({"target": target, "sparse": sparse, "latency_ms": rep.total_latency_ms,
+            rows.append({"target": core.value, "sparse": rep.sparse, "latency_ms": rep.total_latency_ms,
                          "instructions": rep.total_instructions, "flash": rep.memory.flash_bytes,
-                         "ram": rep.memory.ram_bytes, "json": str(j)})
+                         "ram": rep.memory.ram_bytes, "json": str(j), "library": str(lib_dir)})
         return {"outputs": outputs, "rows": rows}
 
-    return Stage(name="latency", title="asc-latency on " + ", ".join(t.value for t in p.targets), key=key, run=run,
-                 reset=lambda: _rmtree(out))
+    return Stage(name="latency", title="asc-latency on the shipped libraries (" + ", ".join(t.value for t in p.targets)
+                 + ")", key=key, run=run, reset=lambda: _rmtree(out))
 
 
 def all_stages(ctx: PipelineContext) -> list[Stage]:

@@ -1,14 +1,15 @@
 /*
  * Host driver for the tinyasc front end (not firmware: uses stdio, malloc and clock).
  *
- *   frontend_host run   IN.pcm OUT_FEATURES.f32 OUT_INPUT.i8   int16 LE PCM -> float log-mel + int8
+ *   frontend_host run   IN.pcm OUT_FEATURES.f32 OUT_INPUT.i8   int16 LE PCM -> float log-mel + model input
  *   frontend_host logf  IN.f32 OUT.f32                         tinyasc_fe_logf on each float
  *   frontend_host bench IN.pcm REPEATS                         prints seconds per clip (int8 path)
  *   frontend_host stream IN.pcm OUT_INPUT.i8 CHUNK             the streaming API, fed CHUNK samples at a
  *                                                              time (CHUNK <= 0: pseudo-random sizes
  *                                                              0..2000, seed -CHUNK)
  *
- * Output arrays are in the model's input layout (TINYASC_FE_OUT_INDEX), native float32/int8.
+ * Output arrays are in the model's input layout (TINYASC_FE_OUT_INDEX), native float32 and
+ * tinyasc_fe_input_t (int8, or int16 for a 16x8 model).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +59,14 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "run") == 0) {
         int16_t *pcm = (int16_t *)read_file(argv[2], &n_bytes);
         float *feat = (float *)malloc(n_out * sizeof(float));
-        int8_t *q = (int8_t *)malloc(n_out);
+        tinyasc_fe_input_t *q = (tinyasc_fe_input_t *)malloc(n_out * sizeof(tinyasc_fe_input_t));
         if (!feat || !q) {
             return 3;
         }
         tinyasc_frontend_features(pcm, (int)(n_bytes / 2), scratch, feat);
         tinyasc_frontend_quantized(pcm, (int)(n_bytes / 2), scratch, q);
         write_file(argv[3], feat, n_out * sizeof(float));
-        write_file(argv[4], q, n_out);
+        write_file(argv[4], q, n_out * sizeof(tinyasc_fe_input_t));
         return 0;
     }
     if (argc == 4 && strcmp(argv[1], "logf") == 0) {
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
     }
     if (argc == 4 && strcmp(argv[1], "bench") == 0) {
         int16_t *pcm = (int16_t *)read_file(argv[2], &n_bytes);
-        int8_t *q = (int8_t *)malloc(n_out);
+        tinyasc_fe_input_t *q = (tinyasc_fe_input_t *)malloc(n_out * sizeof(tinyasc_fe_input_t));
         int r, repeats = atoi(argv[3]);
         unsigned checksum = 0;
         size_t i;
@@ -90,8 +91,8 @@ int main(int argc, char **argv)
         t0 = clock();
         for (r = 0; r < repeats; ++r) {
             tinyasc_frontend_quantized(pcm, (int)(n_bytes / 2), scratch, q);
-            for (i = 0; i < n_out; ++i) {
-                checksum += (unsigned)(uint8_t)q[i];
+            for (i = 0; i < n_out * sizeof(tinyasc_fe_input_t); ++i) {
+                checksum += (unsigned)((const uint8_t *)q)[i];
             }
         }
         printf("seconds_per_clip %.9g\nframes %d\nchecksum %u\n",
@@ -102,13 +103,13 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "stream") == 0) {
         static tinyasc_frontend_stream st;
         int16_t *pcm = (int16_t *)read_file(argv[2], &n_bytes);
-        int8_t *q = (int8_t *)malloc(n_out);
+        tinyasc_fe_input_t *q = (tinyasc_fe_input_t *)malloc(n_out * sizeof(tinyasc_fe_input_t));
         long chunk = atol(argv[4]), pos = 0, n = n_bytes / 2;
         uint32_t lcg = (uint32_t)(-chunk) * 2654435761u + 1u;
         if (!q) {
             return 3;
         }
-        memset(q, 0x55, n_out); /* a frame never written would show */
+        memset(q, 0x55, n_out * sizeof(tinyasc_fe_input_t)); /* a frame never written would show */
         tinyasc_frontend_stream_init(&st);
         while (pos < n) {
             long k = chunk;
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
         if (tinyasc_frontend_stream_finish(&st, scratch, q) != TINYASC_FE_N_FRAMES) {
             return 4;
         }
-        write_file(argv[3], q, n_out);
+        write_file(argv[3], q, n_out * sizeof(tinyasc_fe_input_t));
         return 0;
     }
 #endif

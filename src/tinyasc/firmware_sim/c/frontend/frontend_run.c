@@ -1,15 +1,16 @@
 /*
  * Firmware entry of the front end on a compiled-in clip (frontend_golden_pcm.c), for the
  * Cortex-M harness: main_target.c calls tinyasc_frontend_run() between its profiling markers.
- * The int8 model input lands in tinyasc_frontend_output (static RAM, n_mels x n_frames bytes);
+ * The model input (int8, or int16 for a 16x8 model) lands in tinyasc_frontend_output (static RAM);
  * the scratch is the front end's only other RAM (n_fft floats). tinyasc_frontend_checksum()
  * hashes that output so a target can prove it computed the host's bytes.
  */
+#include <stddef.h>
 #include "tinyasc_frontend.h"
 #include "frontend_golden_pcm.h"
 
 static float tinyasc_fe_scratch[TINYASC_FE_SCRATCH_FLOATS];
-int8_t tinyasc_frontend_output[TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES];
+tinyasc_fe_input_t tinyasc_frontend_output[TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES];
 
 void tinyasc_frontend_run(void);
 uint32_t tinyasc_frontend_checksum(void);
@@ -25,9 +26,10 @@ void tinyasc_frontend_run(void)
 uint32_t tinyasc_frontend_checksum(void)
 {
     uint32_t h = 2166136261u;
-    int i;
-    for (i = 0; i < TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES; ++i) {
-        h ^= (uint32_t)(uint8_t)tinyasc_frontend_output[i];
+    const uint8_t *bytes = (const uint8_t *)tinyasc_frontend_output;
+    size_t i;
+    for (i = 0; i < sizeof(tinyasc_frontend_output); ++i) {
+        h ^= (uint32_t)bytes[i];
         h *= 16777619u;
     }
     return h;

@@ -313,16 +313,16 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
     }
 }
 
-int8_t tinyasc_frontend_quantize(float x)
+tinyasc_fe_input_t tinyasc_frontend_quantize(float x)
 {
     const float q = x / TINYASC_FE_INPUT_SCALE;
     float frac;
     int32_t r;
     if (!(q < 1048576.0f)) { /* saturates anyway (NaN too); keeps the int conversion defined */
-        return q < 0.0f ? -128 : 127;
+        return q < 0.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
     }
     if (q <= -1048576.0f) {
-        return -128;
+        return TINYASC_FE_INPUT_MIN;
     }
     /* round half away from zero, exactly: truncate, then look at the (exact) remainder */
     r = (int32_t)q;
@@ -333,7 +333,8 @@ int8_t tinyasc_frontend_quantize(float x)
         r -= 1;
     }
     r += TINYASC_FE_INPUT_ZERO_POINT;
-    return (int8_t)(r > 127 ? 127 : (r < -128 ? -128 : r));
+    return (tinyasc_fe_input_t)(r > TINYASC_FE_INPUT_MAX ? TINYASC_FE_INPUT_MAX
+                                : (r < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : r));
 }
 
 #if TINYASC_FE_INPUT_RESNORM
@@ -375,7 +376,7 @@ void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *sc
 
 #endif /* TINYASC_FE_INPUT_RESNORM */
 
-void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out)
+void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out)
 {
     float *mel = scratch + FE_M + 1;
     int t, b;
@@ -407,7 +408,7 @@ void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
 
 /* Frame st->next_frame from the ring: clip samples [first, first + W) that were received are in
  * the ring; those not received (the zero-padded tail) and those outside the clip are zero. */
-static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, int8_t *out)
+static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out)
 {
     const int t = st->next_frame;
     const int first = fe_first_sample(t);
@@ -440,7 +441,7 @@ static int fe_frame_needs(int t)
 }
 
 int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm, int n, float *scratch,
-                                 int8_t *out)
+                                 tinyasc_fe_input_t *out)
 {
     int k = 0;
     while (st->next_frame < TINYASC_FE_N_FRAMES) {
@@ -458,7 +459,7 @@ int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm
     return st->next_frame;
 }
 
-int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, int8_t *out)
+int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out)
 {
     while (st->next_frame < TINYASC_FE_N_FRAMES) {
         fe_stream_frame(st, scratch, out);

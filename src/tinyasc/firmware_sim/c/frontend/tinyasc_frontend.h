@@ -45,8 +45,9 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
 void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch, float *out_logmel);
 
 /* Model input quantization, as TFLite's Quantize op: round half away from zero of the float32
- * quotient x / scale, plus the zero point, saturated to [-128, 127]. */
-int8_t tinyasc_frontend_quantize(float x);
+ * quotient x / scale, plus the zero point, saturated to the input type's range
+ * (tinyasc_fe_input_t: int8_t, or int16_t for a 16x8 model; frontend_tables.h). */
+tinyasc_fe_input_t tinyasc_frontend_quantize(float x);
 
 /* Whole clip straight to the int8 model input (no float spectrogram is held). With
  * TINYASC_FE_INPUT_RESNORM (a model exported with its input ResNorm lifted out of the graph) the
@@ -54,7 +55,7 @@ int8_t tinyasc_frontend_quantize(float x);
  *     x'[b][t] = LAMBDA * x[b][t] + (x[b][t] - mean_t x[b]) / sqrt(var_t x[b] + EPS)
  * computed in two passes over the frames (statistics, then normalize and quantize): twice the
  * front end's compute, 3 x n_mels floats of static RAM, no float spectrogram held. */
-void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, int8_t *out);
+void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out);
 
 #if TINYASC_FE_INPUT_RESNORM
 /* The first pass alone: per-band mean and sqrt(var + EPS) of the clip's log-mel (n_mels each). */
@@ -78,10 +79,10 @@ void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st);
 /* Returns the number of frames written so far (TINYASC_FE_N_FRAMES when the clip is complete);
  * samples beyond TINYASC_FE_CLIP_SAMPLES are ignored (the clip is cropped). */
 int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm, int n, float *scratch,
-                                 int8_t *out);
+                                 tinyasc_fe_input_t *out);
 /* End of a short clip: the missing samples are zeros (the clip is zero-padded), every remaining
  * frame is written. Returns TINYASC_FE_N_FRAMES. */
-int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, int8_t *out);
+int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out);
 #endif /* !TINYASC_FE_INPUT_RESNORM */
 
 #ifdef __cplusplus

@@ -9,8 +9,9 @@
  * is what the tflite-micro interpreter is built with. Define TINYASC_SINGLE_ROUNDING to get
  * TFLite's single-rounding variant instead (TFLITE_SINGLE_ROUNDING builds).
  *
- * CONV_2D and DEPTHWISE_CONV_2D definitions are wrapped in #ifndef TINYASC_OPT_CONV so an
- * optimized (DSP/Helium) or sparse implementation with the same signatures can replace them.
+ * These portable kernels are always defined. The optimized library (c/opt/tinyasc_opt.h)
+ * adds tinyasc_opt_<op> twins with the same signatures; which one a layer calls is decided
+ * when the model is generated for a target, never at link time.
  */
 #ifndef TINYASC_KERNELS_H
 #define TINYASC_KERNELS_H
@@ -113,7 +114,7 @@ void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_wei
 /* 1x1, stride-1, ungrouped CONV_2D whose output overwrites its input in the arena. Each pixel's
  * outputs are staged on the stack (at most TINYASC_INPLACE_MAX_C channels), then stored; pixels
  * run forward when out_c <= in_c and backward otherwise, so no unread input is overwritten.
- * Same arithmetic as tinyasc_conv2d_s8; not covered by TINYASC_OPT_CONV (always portable). */
+ * Same arithmetic as tinyasc_conv2d_s8. */
 #define TINYASC_INPLACE_MAX_C 512
 void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
 
@@ -122,7 +123,7 @@ void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_w
  * (groups == channels), as onnx2tf emits for sub-spectral frequency convolutions. Output row y
  * is staged in `scratch`, the input rows still needed later (pad_h of them) are kept in a ring
  * in `scratch` too: scratch holds (pad_h + 1) * in_w * in_c bytes. Filter value for channel c,
- * tap ky is w->data[c * f_c_stride + ky * f_ky_stride]. Not covered by TINYASC_OPT_CONV. */
+ * tap ky is w->data[c * f_c_stride + ky * f_ky_stride]. */
 void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  int32_t f_c_stride, int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 

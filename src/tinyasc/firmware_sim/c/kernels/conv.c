@@ -3,7 +3,6 @@
  * "skip" (equivalent to input == zero point); out = clamp(MBQM(acc, m[oc], s[oc]) + out_zp). */
 #include "tinyasc_kernels.h"
 
-#ifndef TINYASC_OPT_CONV
 
 void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                        const int8_t *input, int8_t *output) {
@@ -81,7 +80,6 @@ void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_wei
     }
 }
 
-#endif /* TINYASC_OPT_CONV */
 
 void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data) {
     const int32_t pixels = p->batches * p->out_h * p->out_w;

@@ -1,7 +1,8 @@
 /*
- * Optimized CONV_2D / DEPTHWISE_CONV_2D for Cortex-M, with the signatures of
- * tinyasc_kernels.h; selected by compiling with -DTINYASC_OPT_CONV plus c/opt/*.c and
- * c/sparse/*.c (the portable definitions in c/kernels/conv.c then drop out).
+ * The optimized kernel library for Cortex-M: tinyasc_opt_<op> has the signature of the portable
+ * tinyasc_<op> of tinyasc_kernels.h, and a model generated for a Cortex-M target calls it by
+ * that name (tinyasc.firmware_sim.library picks the symbol per target; nothing is replaced at
+ * link time). Convolutions dispatch at compile time on the core's features:
  *
  *   w->sparse != NULL   -> zero-skipping sparse kernel (c/sparse/)
  *   __ARM_FEATURE_MVE   -> Helium (Cortex-M55)          tinyasc_opt_mve.c
@@ -29,6 +30,20 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                          int32_t wt, int32_t wc);
 int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                              int8_t *output);
+
+/* The optimized entry points the generated model calls (c/opt/tinyasc_opt_ref.c, _binary.c, _inplace.c). */
+void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output);
+void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output);
+void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
+                                     int32_t f_ky_stride, int8_t *data, int8_t *scratch);
+void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_opt_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                       int8_t *out);
 
 /*
  * Requantize one accumulator: clamp(MBQM(acc, m, s) + out_zp). Same result as tinyasc_mbqm,

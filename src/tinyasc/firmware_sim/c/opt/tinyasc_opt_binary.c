@@ -1,7 +1,7 @@
 /*
- * Faster ADD / SUB / MUL / SQUARED_DIFFERENCE, bit-exact with c/kernels/binary.c, linked in
- * with -Wl,--wrap=tinyasc_add_s8 (etc.): calls from the generated model land here and
- * anything not handled goes to the portable __real_ kernel.
+ * Faster ADD / SUB / MUL / SQUARED_DIFFERENCE (tinyasc_opt_add_s8 ...), bit-exact with the
+ * portable kernels of c/kernels/binary.c: a model generated for a Cortex-M target calls these,
+ * and anything they do not handle goes to the portable kernel of the same op.
  *
  *  - ADD/SUB/SQUARED_DIFFERENCE rescale each int8 input with its own multiplier before
  *    combining; an int8 has 256 values, so for tensors of at least TINYASC_LUT_MIN elements
@@ -13,17 +13,12 @@
  */
 #include "tinyasc_opt.h"
 
-#if defined(TINYASC_OPT_CONV) && !defined(TINYASC_SINGLE_ROUNDING)
+#if !defined(TINYASC_SINGLE_ROUNDING)
 
 #ifndef TINYASC_LUT_MIN
 #define TINYASC_LUT_MIN 512
 #endif
 
-void __real_tinyasc_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-void __real_tinyasc_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-void __real_tinyasc_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-void __real_tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
-                                          int8_t *out);
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_SQDIFF };
 
@@ -141,25 +136,43 @@ static int ok(const tinyasc_binary_params *p, int op)
            (op == OP_SQDIFF || p->out_shift <= 0);
 }
 
-void __wrap_tinyasc_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
     if (ok(p, OP_ADD)) run(p, in1, in2, out, OP_ADD);
-    else __real_tinyasc_add_s8(p, in1, in2, out);
+    else tinyasc_add_s8(p, in1, in2, out);
 }
-void __wrap_tinyasc_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+void tinyasc_opt_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
     if (ok(p, OP_SUB)) run(p, in1, in2, out, OP_SUB);
-    else __real_tinyasc_sub_s8(p, in1, in2, out);
+    else tinyasc_sub_s8(p, in1, in2, out);
 }
-void __wrap_tinyasc_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
     if (ok(p, OP_MUL)) run(p, in1, in2, out, OP_MUL);
-    else __real_tinyasc_mul_s8(p, in1, in2, out);
+    else tinyasc_mul_s8(p, in1, in2, out);
 }
-void __wrap_tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
-                                          int8_t *out)
+void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                       int8_t *out)
 {
     if (ok(p, OP_SQDIFF)) run(p, in1, in2, out, OP_SQDIFF);
-    else __real_tinyasc_squared_difference_s8(p, in1, in2, out);
+    else tinyasc_squared_difference_s8(p, in1, in2, out);
+}
+#else /* TINYASC_SINGLE_ROUNDING: the fast paths assume double rounding; use the portable kernels */
+void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    tinyasc_add_s8(p, in1, in2, out);
+}
+void tinyasc_opt_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    tinyasc_sub_s8(p, in1, in2, out);
+}
+void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    tinyasc_mul_s8(p, in1, in2, out);
+}
+void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                       int8_t *out)
+{
+    tinyasc_squared_difference_s8(p, in1, in2, out);
 }
 #endif

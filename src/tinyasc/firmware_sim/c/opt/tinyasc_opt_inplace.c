@@ -1,10 +1,8 @@
 /*
- * In-place convolutions of tinyasc_kernels.h, optimized. The portable ones in
- * c/kernels/conv.c are not under the TINYASC_OPT_CONV guard, so these replace them at link
- * time (-Wl,--wrap=tinyasc_conv2d_1x1_inplace_s8,--wrap=tinyasc_conv_col_inplace_s8: calls
- * land on __wrap_*), with the same contracts:
+ * In-place convolutions of tinyasc_kernels.h, optimized (tinyasc_opt_conv2d_1x1_inplace_s8,
+ * tinyasc_opt_conv_col_inplace_s8), with the contracts of the portable ones in c/kernels/conv.c:
  *
- *  - 1x1 in place: chunks of pixels go through tinyasc_conv2d_s8 (DSP / Helium / sparse)
+ *  - 1x1 in place: chunks of pixels go through tinyasc_opt_conv2d_s8 (DSP / Helium / sparse)
  *    into a staging buffer and are copied back, front to back when out_c <= in_c and back
  *    to front otherwise, so no unread input is overwritten (a chunk's inputs are all read
  *    before its outputs are stored).
@@ -14,8 +12,6 @@
  *    per-channel constant bias + input_offset * sum(w).
  */
 #include "tinyasc_opt.h"
-
-#ifdef TINYASC_OPT_CONV
 
 #ifndef TINYASC_OPT_STAGE
 #define TINYASC_OPT_STAGE 2048 /* >= TINYASC_INPLACE_MAX_C */
@@ -30,11 +26,7 @@
 static int8_t stage_buf[TINYASC_OPT_STAGE] __attribute__((aligned(4)));
 static int32_t col_base[TINYASC_COL_MAX_C];
 
-void __wrap_tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
-void __wrap_tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
-                                        int32_t f_ky_stride, int8_t *data, int8_t *scratch);
-
-void __wrap_tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
 {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t forward = p->out_c <= p->in_c;
@@ -47,14 +39,14 @@ void __wrap_tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const ti
         const int32_t n = pixels - done < chunk ? pixels - done : chunk;
         const int32_t start = forward ? done : pixels - done - n;
         q.in_w = q.out_w = n;
-        tinyasc_conv2d_s8(&q, w, data + start * p->in_c, stage_buf);
+        tinyasc_opt_conv2d_s8(&q, w, data + start * p->in_c, stage_buf);
         memcpy(data + start * p->out_c, stage_buf, (size_t)(n * p->out_c));
         done += n;
     }
 }
 
-void __wrap_tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
-                                        int32_t f_ky_stride, int8_t *data, int8_t *scratch)
+void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
+                                     int32_t f_ky_stride, int8_t *data, int8_t *scratch)
 {
     /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
     const tinyasc_conv_params pl = *p;
@@ -121,4 +113,3 @@ void __wrap_tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tiny
         }
     }
 }
-#endif

@@ -148,8 +148,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 }
 #endif
 
-#ifdef TINYASC_OPT_CONV
-void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                        int8_t *output)
 {
     if (w->sparse != NULL && tinyasc_sparse_conv2d_s8(p, w, input, output) == 0) return;
@@ -160,8 +159,8 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, c
     tinyasc_ref_conv2d_s8(p, w, input, output);
 }
 
-void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                 const int8_t *input, int8_t *output)
+void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
 {
 #if !defined(__ARM_FEATURE_MVE)
     if (p->depth_multiplier == 1 && tinyasc_chan_conv_s8(p, w, input, output, p->out_c, 1) == 0) return;
@@ -169,4 +168,3 @@ void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_wei
     if (tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
     tinyasc_ref_depthwise_conv2d_s8(p, w, input, output);
 }
-#endif

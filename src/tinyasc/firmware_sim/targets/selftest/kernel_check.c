@@ -5,16 +5,10 @@
  * Runs on the host and on every emulated target.
  */
 #include <string.h>
-#include "tinyasc_kernels.h"
+#include "tinyasc_opt.h"
 #include "tinyasc_sparse.h"
 #include "semihost.h"
 
-void portable_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output);
-void portable_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
-                                  int8_t *output);
-void portable_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
-void portable_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
-                                  int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 
 enum { K_CONV, K_DW, K_1X1_INPLACE, K_COL_INPLACE };
 
@@ -48,20 +42,20 @@ int main(void)
         memset(ref_out, 0x5a, sizeof ref_out);
         memset(opt_out, 0x33, sizeof opt_out);
         if (c->kind == K_DW) {
-            portable_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
+            tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
+            tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else if (c->kind == K_CONV) {
-            portable_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            tinyasc_conv2d_s8(&c->p, &c->w, c->input, opt_out);
+            tinyasc_conv2d_s8(&c->p, &c->w, c->input, ref_out);
+            tinyasc_opt_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else {
             memcpy(ref_out, c->input, (size_t)c->in_size);
             memcpy(opt_out, c->input, (size_t)c->in_size);
             if (c->kind == K_1X1_INPLACE) {
-                portable_conv2d_1x1_inplace_s8(&c->p, &c->w, ref_out);
-                tinyasc_conv2d_1x1_inplace_s8(&c->p, &c->w, opt_out);
+                tinyasc_conv2d_1x1_inplace_s8(&c->p, &c->w, ref_out);
+                tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &c->w, opt_out);
             } else {
-                portable_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, ref_out, ref_scratch);
-                tinyasc_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, opt_out, opt_scratch);
+                tinyasc_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, ref_out, ref_scratch);
+                tinyasc_opt_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, opt_out, opt_scratch);
             }
         }
         const int32_t dense = mismatches(ref_out, opt_out, c->out_size);
@@ -73,9 +67,9 @@ int main(void)
             memset(opt_out, 0x33, sizeof opt_out);
             if (c->kind == K_1X1_INPLACE) {
                 memcpy(opt_out, c->input, (size_t)c->in_size);
-                tinyasc_conv2d_1x1_inplace_s8(&c->p, &ws, opt_out);
+                tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &ws, opt_out);
             } else {
-                tinyasc_conv2d_s8(&c->p, &ws, c->input, opt_out);
+                tinyasc_opt_conv2d_s8(&c->p, &ws, c->input, opt_out);
             }
             sparse = mismatches(ref_out, opt_out, c->out_size);
         }

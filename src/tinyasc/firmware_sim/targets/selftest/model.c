@@ -1,5 +1,5 @@
 /* Self-test model: weights from a fixed LCG, one conv layer through the portable loop
- * (tinyasc_ref_conv2d_s8) or, with -DTINYASC_OPT_CONV, the optimized tinyasc_conv2d_s8. */
+ * (tinyasc_ref_conv2d_s8) or, with -DTINYASC_SELFTEST_OPTIMIZED, the optimized tinyasc_opt_conv2d_s8. */
 #include "model.h"
 #include "tinyasc_opt.h"
 
@@ -37,8 +37,8 @@ int tinyasc_model_invoke(const int8_t *input, int8_t *output)
     };
     const tinyasc_weights w = {.data = weights, .bias = bias, .multiplier = mult, .shift = shift, .sparse = 0};
     TINYASC_LAYER_BEGIN(0, "conv3x3");
-#ifdef TINYASC_OPT_CONV
-    tinyasc_conv2d_s8(&p, &w, input, output);
+#ifdef TINYASC_SELFTEST_OPTIMIZED
+    tinyasc_opt_conv2d_s8(&p, &w, input, output);
 #else
     tinyasc_ref_conv2d_s8(&p, &w, input, output);
 #endif

@@ -1,0 +1,202 @@
+"""Measure a shipped library on an emulated core: ``asc-latency DIR`` and ``asc-latency MODEL --target``.
+
+The harness compiles exactly the sources ``library.json`` lists, with its flags, plus its own
+startup, semihosting and main (the only files that are not the user's), runs them on QEMU
+with the counting plugin, and requires the target's outputs to equal the host build's of the
+same directory (and TensorFlow Lite Micro's, when the model file is at hand).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from tinyasc.errors import InputError
+from tinyasc.firmware_sim.harness.build import FirmwareSources, build_host, build_target, write_golden_header
+from tinyasc.firmware_sim.harness.memory import MemoryReport
+from tinyasc.firmware_sim.harness.qemu import run_host, run_qemu
+from tinyasc.firmware_sim.harness.report import LatencyReport, LayerInfo, analyze, compare_outputs
+from tinyasc.firmware_sim.harness.timing import LATENCY_NOTE, TimingModel, instructions
+from tinyasc.firmware_sim.harness.tools import ParityError, build_plugin, check_toolchain
+from tinyasc.firmware_sim.library import LibraryManifest, sha256, write_library
+from tinyasc.firmware_sim.target import SPECS, LibraryTarget, Target
+
+log = logging.getLogger(__name__)
+
+#: Operators whose MACs the report counts (element-wise "MACs" are not multiply-accumulates).
+MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
+
+
+def default_golden(input_size: int, n: int = 1, seed: int = 0, dtype: Any = np.int8) -> np.ndarray:
+    """Deterministic golden inputs: seeded uniform noise over the whole range of ``dtype`` (int8 or int16)."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    return rng.integers(info.min, info.max + 1, size=(n, input_size), dtype=np.int64).astype(dtype)
+
+
+def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources, golden: np.ndarray | None,
+                    n_layers: int, work_dir: Path, layers: Sequence[LayerInfo] | None = None,
+                    clock_mhz: float | None = None, kernels: str = "optimized", sparse: bool = False,
+                    frontend_sources: Sequence[Path] = (), frontend_includes: Sequence[Path] = (),
+                    timeout: float = 600, reference: list[bytes] | None = None,
+                    io_dtype: Any = np.int8) -> LatencyReport:
+    """Build ``sources`` for the host and for ``target``, run both on ``golden``, require equal
+    outputs, count and report.
+
+    ``io_dtype``: element type of the model's outputs (int8, or ``<i2`` for a 16x8 model).
+    ``reference``: expected outputs from an interpreter (TFLite Micro); the target must equal
+    them too. ``golden=None`` uses a ``golden_input.h`` already on the sources' include path."""
+    check_toolchain()
+    spec = SPECS[target]
+    clock = float(clock_mhz or spec.clock_mhz)
+    if clock <= 0:
+        raise InputError(None, f"--clock-mhz must be positive, got {clock}")
+    work_dir = Path(work_dir)
+    golden_dirs: tuple[Path, ...] = ()
+    if golden is not None:
+        gdir = work_dir / "golden"
+        gdir.mkdir(parents=True, exist_ok=True)
+        write_golden_header(gdir / "golden_input.h", golden)
+        golden_dirs = (gdir,)
+    host_exe = build_host(sources, work_dir / "host", golden_dirs=golden_dirs)
+    host_out = run_host(host_exe, timeout=timeout)
+    fe_defines = ("TINYASC_FRONTEND",) if frontend_sources else ()
+    tsrc = dataclasses.replace(sources, include_dirs=(*sources.include_dirs, *frontend_includes))
+    build = build_target(tsrc, target, work_dir / target.value, extra_sources=frontend_sources,
+                         extra_defines=fe_defines, golden_dirs=golden_dirs)
+    plugin = build_plugin(work_dir / "plugin")
+    run = run_qemu(build, work_dir / target.value, plugin=plugin, timeout=timeout)
+    parity = compare_outputs(host_out, run.outputs, io_dtype)
+    if not parity["equal"]:
+        raise ParityError(f"{model_name} on {target.value}: target outputs differ from the host build "
+                          f"({parity}); no latency is reported for wrong results")
+    if reference is not None:
+        tflm = compare_outputs(reference, run.outputs, io_dtype)
+        parity["tflm_equal"] = tflm["equal"]
+        if not tflm["equal"]:
+            raise ParityError(f"{model_name} on {target.value}: target outputs differ from TFLite Micro "
+                              f"({tflm}); no latency is reported for wrong results")
+    model = TimingModel.load(target)
+    rows, other, fe, total_counts = analyze(run, n_layers=n_layers, layers=layers, model=model, clock_mhz=clock,
+                                            frontend=bool(frontend_sources))
+    total_cycles = model.cycles(total_counts)
+    n_instr = instructions(total_counts)
+    total_macs = sum(r.macs for r in rows)
+    mem = MemoryReport.from_elf(build, run.stack_used or 0)
+    return LatencyReport(
+        model=model_name, target=target.value, machine=spec.machine, clock_mhz=clock, note=LATENCY_NOTE,
+        timing_model=dataclasses.asdict(model), kernels=kernels, sparse=sparse, total_instructions=n_instr,
+        total_cycles=total_cycles, total_latency_ms=total_cycles / (clock * 1e3), total_macs=total_macs,
+        macs_per_cycle=(total_macs / total_cycles) if total_macs and total_cycles else None,
+        instructions_per_mac=(n_instr / total_macs) if total_macs else None,
+        layers=rows, other=other, frontend=fe, memory=mem, parity=parity,
+        build={"cflags": list(build.cflags), "qemu_wall_s": round(run.wall_s, 3),
+               "emulated_instructions_total": instructions(run.total) if run.total else None},
+    )
+
+
+def library_sources(lib_dir: Path, manifest: LibraryManifest) -> FirmwareSources:
+    """The library's own sources and flags, as ``library.json`` lists them."""
+    lib_dir = Path(lib_dir).resolve()
+    others = tuple(lib_dir / s for s in manifest.sources if s != "model.c")
+    return FirmwareSources(model_dir=lib_dir, kernel_sources=others,
+                           include_dirs=tuple(lib_dir / i for i in manifest.include_dirs),
+                           cflags=manifest.host_cflags)
+
+
+def _frontend_run(manifest: LibraryManifest, work: Path) -> tuple[tuple[Path, ...], str | None]:
+    """The harness's clip and ``tinyasc_frontend_run`` for a library with a front end, or why not."""
+    from tinyasc.firmware_sim.frontend import write_golden_run
+
+    if not manifest.frontend:
+        return (), manifest.frontend_note
+    pcm = (np.random.default_rng(0).normal(size=manifest.frontend_clip_samples) * 3000).astype(np.int16)
+    d = work / "frontend_run"
+    return tuple(d / s for s in write_golden_run(d, pcm)), None
+
+
+def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | None = None,
+                    clock_mhz: float | None = None, golden: np.ndarray | None = None,
+                    model: str | Path | None = None, timeout: float = 600, frontend: bool = True) -> LatencyReport:
+    """Measure the library in ``lib_dir`` (written by ``asc-firmware --target``) on its core.
+
+    ``core`` is required for a portable library (which core to run it on) and must match a
+    Cortex-M library's own. ``model``: the ``.tflite`` it came from (checked against the
+    manifest's sha256): the target's outputs must then also equal TensorFlow Lite Micro's.
+    The report's ``build.sources_sha256`` are the hashes of the very files compiled."""
+    from tinyasc.firmware_sim.generator import FirmwareArtifact
+
+    check_toolchain()
+    lib_dir = Path(lib_dir)
+    manifest = LibraryManifest.load(lib_dir)
+    manifest.verify(lib_dir)
+    if manifest.target.core is not None:
+        if core is not None and core is not manifest.target.core:
+            raise InputError(lib_dir, f"library was generated for {manifest.target.value}, not {core.value}")
+        core = manifest.target.core
+    elif core is None:
+        raise InputError(lib_dir, "portable library: name the core to run it on (--target)")
+    art = FirmwareArtifact.load(lib_dir)
+    work = Path(out_dir) / "build"
+    if golden is None:
+        golden = default_golden(art.input_size, dtype=art.io_dtype)
+    golden = np.asarray(golden, dtype=art.io_dtype).reshape(-1, art.input_size)
+    reference = None
+    if model is not None:
+        model = Path(model)
+        if not model.is_file():
+            raise InputError(model, "no such file")
+        if sha256(model) != manifest.model_sha256:
+            raise InputError(model, f"not the model {lib_dir} was generated from (sha256 differs from library.json)")
+        from tinyasc.tflite_io.tflm import run as tflm_run
+
+        ref, _ = tflm_run(model, golden.reshape(-1, *art.input_shape))
+        reference = [np.asarray(r, art.io_dtype).tobytes() for r in ref]
+    fe_sources, fe_skip = _frontend_run(manifest, work) if frontend else ((), "not requested")
+    src = library_sources(lib_dir, manifest)
+    layers = [LayerInfo(name=l.name, op=l.op, macs=int(l.macs) if l.op in MAC_OPS else 0) for l in art.layers]
+    optimized = manifest.target.core is not None
+    report = measure_sources(
+        model_name=manifest.model, target=core, sources=src, golden=golden, n_layers=len(art.layers),
+        layers=layers, work_dir=work, clock_mhz=clock_mhz, kernels="optimized" if optimized else "portable",
+        sparse=any(r["used"] for r in art.sparse_layers), timeout=timeout, reference=reference,
+        frontend_sources=fe_sources, frontend_includes=(fe_sources[0].parent,) if fe_sources else (),
+        io_dtype=art.io_dtype)
+    compiled = ["model.c", *(s for s in manifest.sources if s != "model.c")]
+    report.build["library"] = str(lib_dir)
+    report.build["library_target"] = manifest.target.value
+    report.build["sources_sha256"] = {rel: sha256(lib_dir / rel) for rel in compiled}
+    if fe_skip:
+        report.build["frontend_skipped"] = fe_skip
+    if any(r["used"] for r in art.sparse_layers):
+        used = [r for r in art.sparse_layers if r["used"]]
+        report.build["sparse_layers"] = art.sparse_layers
+        report.build["sparse_weight_bytes"] = sum(r["sparse_bytes"] for r in used)
+        report.build["dense_weight_bytes_replaced"] = sum(r["dense_bytes"] for r in used)
+    report.build["generator_weight_bytes"] = art.weight_bytes
+    report.build["arena_bytes"] = art.arena_size
+    return report
+
+
+def measure_tflite(tflite_path: str | Path, *, target: Target, out_dir: str | Path, clock_mhz: float | None = None,
+                   sparse: bool = True, optimized: bool = True, golden: np.ndarray | None = None,
+                   check_tflm: bool = True, timeout: float = 600, frontend: bool = True) -> LatencyReport:
+    """Write the library ``asc-firmware --target`` ships into ``OUT/library`` and measure that directory.
+
+    ``optimized=False`` writes the portable library and runs it on ``target``; ``sparse=False``
+    is ``--dense``."""
+    check_toolchain()
+    tflite_path = Path(tflite_path)
+    if not tflite_path.is_file():
+        raise InputError(tflite_path, "no such file")
+    if sparse and not optimized:
+        sparse = False  # the portable kernels read dense weights only
+    lib_target = LibraryTarget(target.value) if optimized else LibraryTarget.PORTABLE
+    lib = write_library(tflite_path, Path(out_dir) / "library", target=lib_target, dense=not sparse,
+                        frontend=frontend)
+    return measure_library(lib.out_dir, out_dir=out_dir, core=target, clock_mhz=clock_mhz, golden=golden,
+                           model=tflite_path if check_tflm else None, timeout=timeout, frontend=frontend)

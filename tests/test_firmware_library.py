@@ -1,0 +1,201 @@
+"""The C library a user ships (``asc-firmware --target``) is the one tinyasc measures.
+
+A tiny int8 net with a tinyasc deployed contract (so the library carries the C front end) is
+written for cortex-m4 and built the ways a user builds it: ``make``, ``make target``, CMake for
+the host and with the shipped toolchain file. Its example classifies a clip exactly as TFLite
+Micro does on the C front end's features of the same clip (tolerance: the same label and the
+same int8 scores, both are integer pipelines). ``asc-latency DIR`` compiles exactly the files
+``library.json`` lists. Every kernel symbol the generator can call links from the files
+``kernel_sources`` names for it, on the host and on both Cortex-M instruction sets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, write
+from tinyasc.contract import TFLITE_CONTRACT_KEY, DeployedContract, FeatureConfig
+from tinyasc.firmware_sim import kernel_sources as ks
+from tinyasc.firmware_sim.cli import main as firmware_main
+from tinyasc.firmware_sim.library import LibraryManifest, write_library
+from tinyasc.firmware_sim.target import LibraryTarget, Target
+
+CFG = FeatureConfig(n_mels=16, clip_seconds=0.3)
+LABELS = ("airport", "bus", "metro", "park")
+
+
+def _net():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w1 = (rng.normal(size=(3, 3, 1, 8)) * 0.6).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 8, 32)) * 0.4).astype(np.float32)
+    w2[np.abs(w2) < 0.45] = 0  # pruned pointwise conv: its sparse encoding is smaller
+    w3 = (rng.normal(size=(1, 1, 32, 4)) * 0.4).astype(np.float32)
+
+    def net(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME"))
+        y = tf.nn.relu(tf.nn.conv2d(y, w2, 1, "SAME"))
+        y = y + tf.reduce_mean(y, axis=[1], keepdims=True)
+        return tf.reduce_mean(tf.nn.conv2d(y, w3, 1, "SAME"), axis=[1, 2])
+
+    return net
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    from tinyasc.export._onnx2tf_worker import add_metadata
+
+    d = tmp_path_factory.mktemp("libmodel")
+    path = write(d / "m.tflite", convert(_net(), (1, CFG.n_mels, CFG.n_frames, 1), lo=-3.0, hi=3.0))
+    contract = DeployedContract(feature_config=CFG, labels=LABELS, input_resnorm=(0.1, 1e-5))
+    add_metadata(path, {TFLITE_CONTRACT_KEY: contract.to_json()})
+    return path
+
+
+@pytest.fixture(scope="module")
+def lib_m4(model, tmp_path_factory):
+    return write_library(model, tmp_path_factory.mktemp("lib") / "m4", target=LibraryTarget.CORTEX_M4)
+
+
+def _run(cmd, cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (cmd, proc.stdout[-2000:], proc.stderr[-2000:])
+    return proc
+
+
+def test_library_holds_the_fast_kernels_the_front_end_and_build_files(lib_m4):
+    d, m, art = lib_m4.out_dir, lib_m4.manifest, lib_m4.firmware
+    assert m.target is LibraryTarget.CORTEX_M4 and m.frontend and m.sparse_weights
+    # every layer calls the optimized twin where the optimized library has one
+    assert {"tinyasc_opt_conv2d_s8", "tinyasc_opt_add_s8"} <= set(art.kernels)
+    assert "tinyasc_conv2d_s8" not in art.kernels and "tinyasc_add_s8" not in art.kernels
+    assert "kernels/tinyasc_opt_dsp.c" in m.sources and "kernels/tinyasc_opt_mve.c" not in m.sources
+    assert [r["layer"] for r in art.sparse_layers if r["used"]] == [1]
+    model_c = (d / "model.c").read_text()
+    assert ".stride_w = 1" in model_c and ".sparse = &l1_sparse" in model_c  # designated initializers
+    for f in ("CMakeLists.txt", "Makefile", "README.md", "cmake/arm-none-eabi.cmake", "example/main.c", "labels.h",
+              "frontend/tinyasc_frontend.c", "frontend/frontend_tables.h"):
+        assert (d / f).is_file(), f
+    assert set(m.sources) <= set(m.files_sha256)
+    assert '"park"' in (d / "labels.h").read_text()
+    m.verify(d)  # every listed file is there, unchanged
+
+
+def test_make_host_build_and_example_label_equals_tflm(lib_m4, model, tmp_path):
+    from tinyasc.firmware_sim.frontend import build_frontend_host, run_frontend_host, write_frontend
+    from tinyasc.tflite_io.tflm import run as tflm_run
+
+    d = tmp_path / "lib"
+    shutil.copytree(lib_m4.out_dir, d)
+    proc = _run(["make", "-j2"], d)
+    assert "warning:" not in proc.stderr, proc.stderr[-2000:]
+    pcm = (np.sin(np.arange(CFG.clip_samples) * 0.07) * 8000).astype("<i2")
+    clip = tmp_path / "clip.raw"
+    clip.write_bytes(pcm.tobytes())
+    out = _run([str(d / "build" / "host" / "tinyasc_example"), str(clip)], d).stdout.splitlines()
+    label = out[0].split()
+    scores = np.array([int(line.split()[2]) for line in out[1:]])
+    # the same clip through the C front end alone, then TFLite Micro
+    art = lib_m4.firmware
+    fe = write_frontend(CFG, art.input_scale, art.input_zero_point, tmp_path / "fe", input_resnorm=(0.1, 1e-5))
+    build_frontend_host(fe)
+    _, q = run_frontend_host(fe, pcm)
+    ref, _ = tflm_run(model, q.reshape(1, *art.input_shape))
+    ref = np.asarray(ref).reshape(-1)
+    assert np.array_equal(scores, ref.astype(int))
+    assert label == ["label", str(int(np.argmax(ref))), LABELS[int(np.argmax(ref))]]
+
+
+@pytest.mark.arm
+def test_target_builds_with_make_and_cmake(lib_m4, tmp_path):
+    d = tmp_path / "lib"
+    shutil.copytree(lib_m4.out_dir, d)
+    proc = _run(["make", "-j2", "target"], d)
+    assert "warning:" not in proc.stderr, proc.stderr[-2000:]
+    assert (d / "build" / "cortex-m4" / "tinyasc_example.elf").is_file()
+    _run(["cmake", "-S", ".", "-B", "bt", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake"], d)
+    proc = _run(["cmake", "--build", "bt"], d)
+    assert "warning:" not in proc.stdout + proc.stderr
+    elf = d / "bt" / "tinyasc_example"
+    assert elf.is_file() and elf.read_bytes()[:4] == b"\x7fELF"
+    _run(["cmake", "-S", ".", "-B", "bh"], d)
+    _run(["cmake", "--build", "bh"], d)
+    assert "label " in _run([str(d / "bh" / "tinyasc_example")], d).stdout
+
+
+@pytest.mark.arm
+@pytest.mark.slow
+def test_latency_measures_exactly_the_shipped_files(lib_m4, model, tmp_path, capsys):
+    from tinyasc.firmware_sim.latency_cli import main as latency_main
+
+    d = tmp_path / "lib"
+    shutil.copytree(lib_m4.out_dir, d)
+    assert latency_main([str(d), "--model", str(model), "--out", str(tmp_path / "lat")]) == 0
+    rep = json.loads((tmp_path / "lat" / "latency.json").read_text())
+    m = LibraryManifest.load(d)
+    assert rep["parity"]["tflm_equal"] and rep["build"]["library_target"] == "cortex-m4"
+    assert set(rep["build"]["sources_sha256"]) == set(m.sources)
+    assert all(m.files_sha256[f] == h for f, h in rep["build"]["sources_sha256"].items())
+    arch = " ".join(rep["build"]["cflags"])
+    assert all(flag in rep["build"]["cflags"] for flag in m.cflags) and "-mcpu=cortex-m4" in arch
+    assert rep["frontend"]["instructions"] > 0
+    capsys.readouterr()
+    # a changed file is refused: the figures would not be the shipped library's
+    with (d / "model.c").open("a") as fh:
+        fh.write("/* edited */\n")
+    assert latency_main([str(d), "--out", str(tmp_path / "lat2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.c" in err[0] and "changed" in err[0]
+
+
+@pytest.mark.parametrize("core", [None, Target.CORTEX_M4, Target.CORTEX_M55], ids=lambda c: c.value if c else "host")
+def test_every_kernel_links_from_its_recorded_sources(core, tmp_path):
+    """A library holds only the files ``kernel_sources`` names: each symbol must link from them alone."""
+    if core is not None and shutil.which("arm-none-eabi-gcc") is None:
+        pytest.fail("arm-none-eabi-gcc missing: tools/setup.sh installs it")
+    symbols = [s for s in ks.KERNEL_SOURCES if core is not None or not s.startswith("tinyasc_opt_")]
+    from tinyasc.firmware_sim import toolchain
+    from tinyasc.firmware_sim.target import SPECS
+
+    inc = [f"-I{ks.C_DIR / h.rsplit('/', 1)[0]}" for h in (*ks.PORTABLE_HEADERS, *ks.OPTIMIZED_HEADERS)]
+    cc = ["gcc"] if core is None else ["arm-none-eabi-gcc", *SPECS[core].arch_flags, "--specs=nosys.specs"]
+    for sym in symbols:
+        main = tmp_path / f"{sym}.c"
+        main.write_text(f"extern void {sym}(void);\nint main(void) {{ void (*volatile f)(void) = {sym}; "
+                        "return f != 0; }\n")
+        srcs = [str(ks.C_DIR / f) for f in ks.sources_for({sym}, core)]
+        _run([*cc, *toolchain.OPTIMIZATION, "-std=c99", *inc, str(main), *srcs, "-o", str(tmp_path / sym), "-lm"],
+             tmp_path)
+
+
+def test_bad_input_one_line_and_nothing_written(model, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert firmware_main([str(model), "--target", "cortex-m3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cortex-m3" in err[0] and not out.exists()
+    # a directory that is not a tinyasc library is never replaced
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    assert firmware_main([str(model), "--target", "cortex-m4", "--out", str(keep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(keep) in err[0] and (keep / "notes.txt").read_text() == "mine"
+    assert not list(tmp_path.glob(".o.*")) and not list(tmp_path.glob(".mine.*"))  # no temporary directory left
+
+
+def test_model_without_contract_ships_without_front_end_and_says_why(tmp_path):
+    plain = write(tmp_path / "plain.tflite", convert(_net(), (1, CFG.n_mels, CFG.n_frames, 1), lo=-3.0, hi=3.0))
+    lib = write_library(plain, tmp_path / "lib", target=LibraryTarget.PORTABLE)
+    assert not lib.manifest.frontend and "contract" in lib.manifest.frontend_note
+    assert not (tmp_path / "lib" / "frontend").exists()
+    assert not [k for k in lib.firmware.kernels if k.startswith("tinyasc_opt_")]
+    assert "contract" in (tmp_path / "lib" / "README.md").read_text()
+    proc = _run(["make"], tmp_path / "lib")
+    assert "warning:" not in proc.stderr
