@@ -177,31 +177,54 @@ class Checkpoint:
         }
 
     def save(self, path: str | Path) -> None:
-        """Atomically write the checkpoint (the previous file survives any failure)."""
+        """Atomically write the checkpoint (the previous file survives any failure).
+
+        The payload is reduced to tensors, containers and plain values first
+        (:func:`tinyasc.plaindata.to_plain`), so :meth:`load` can open it without running code.
+        """
         import torch
 
         from tinyasc.atomic import atomic_path
+        from tinyasc.plaindata import to_plain
 
         payload = self.meta()
         payload.update(state_dict=self.state_dict, norm_stats=self.norm_stats, resume=self.resume)
+        payload = to_plain(payload)
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
 
     @classmethod
     def load(cls, path: str | Path, *, map_location: str = "cpu") -> "Checkpoint":
-        """Read a checkpoint; any unreadable or foreign file raises :class:`InputError`."""
-        import torch
+        """Read a checkpoint without executing anything it holds.
 
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(path, "checkpoint not found")
-        try:
-            payload = torch.load(path, map_location=map_location, weights_only=False)
-        except Exception as exc:  # torch raises many types for a corrupt file
-            raise InputError(path, f"not a readable checkpoint ({type(exc).__name__})") from None
+        Only a torch zip archive whose pickle names no class beyond tensors, containers and
+        plain values is opened (``torch.load(weights_only=True)``); anything else, and any
+        unreadable, foreign or incomplete file, raises :class:`InputError`. A file written by
+        an older tinyasc with other objects inside names the converter to run on a file the
+        user trusts (``asc-convert-checkpoint``).
+        """
+        payload = read_checkpoint_payload(path, map_location=map_location)
+        return cls.from_payload(payload, path)
+
+    @classmethod
+    def from_payload(cls, payload: Any, path: str | Path | None = None) -> "Checkpoint":
+        """The checkpoint in an unpickled payload, its fields type-checked (:class:`InputError` naming ``path``)."""
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
             raise InputError(path, f"not a tinyasc checkpoint (expected format {CHECKPOINT_FORMAT})")
         try:
+            kinds = {"model_name": str, "model_config": dict, "feature_config": dict, "labels": (list, tuple),
+                     "state_dict": dict}
+            for key, kind in kinds.items():
+                if not isinstance(payload[key], kind):
+                    raise TypeError(f"{key} is a {type(payload[key]).__name__}")
+            for key in ("train_config", "metrics", "compression", "norm_stats", "resume"):
+                if not isinstance(payload.get(key), (dict, type(None))):
+                    raise TypeError(f"{key} is a {type(payload[key]).__name__}")
+            if not all(isinstance(v, str) for v in payload["labels"]):
+                raise TypeError("labels are not all strings")
+            bad = [k for k, v in payload["state_dict"].items() if not isinstance(k, str) or not _is_tensor(v)]
+            if bad:
+                raise TypeError(f"state_dict entry {bad[0]!r} is not a named tensor")
             return cls(
                 model_name=payload["model_name"],
                 model_config=dict(payload["model_config"]),
@@ -216,6 +239,53 @@ class Checkpoint:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(path, f"checkpoint contract incomplete ({exc})") from None
+
+
+CONVERT_HINT = "asc-convert-checkpoint {path} NEW.pt --trust"
+"""The command :func:`read_checkpoint_payload` names for an old file that holds Python objects."""
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
+
+
+def read_checkpoint_payload(path: str | Path, *, map_location: str = "cpu") -> Any:
+    """The unpickled payload of a ``.pt`` file, read with ``torch.load(weights_only=True)``.
+
+    Nothing in the file is executed: the pickle's globals are listed first (without
+    unpickling, by :func:`torch.serialization.get_unsafe_globals_in_checkpoint`) and a file
+    naming any class outside the weights-only allow-list is refused, with the converter to
+    run if the user trusts it. A file that is not a torch zip archive (a bare pickle, a
+    truncated or foreign file) is refused before anything reads its pickle.
+    """
+    import warnings
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "checkpoint not found")
+    if not zipfile.is_zipfile(path):
+        raise InputError(path, "not a readable checkpoint (not a torch zip archive: truncated, foreign, or a bare "
+                               "pickle, which is never opened)")
+    with warnings.catch_warnings():  # torch warns about odd pickle protocols: one line on stderr is the rule
+        warnings.simplefilter("ignore")
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception as exc:  # a damaged archive fails in many ways
+            raise InputError(path, f"not a readable checkpoint ({type(exc).__name__})") from None
+        if unsafe:
+            shown = ", ".join(sorted(unsafe)[:3]) + (f" and {len(unsafe) - 3} more" if len(unsafe) > 3 else "")
+            raise InputError(path, f"refused: its pickle names Python objects ({shown}) that could run code when "
+                                   f"loaded; if you trust this file, convert it once: "
+                                   f"{CONVERT_HINT.format(path=path)}")
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as exc:  # corrupt archive: zip, pickle and storage errors of many types
+            raise InputError(path, f"not a readable checkpoint ({type(exc).__name__})") from None
 
 
 TFLITE_CONTRACT_KEY = "tinyasc.contract"
@@ -258,17 +328,15 @@ def read_deployed_contract(tflite_bytes: bytes, path: str | Path | None = None) 
 
     An entry that is there but unreadable is an :class:`InputError` naming ``path``.
     """
-    import tflite
+    from tinyasc.tflite_io import parse_model
 
-    model = tflite.Model.GetRootAsModel(tflite_bytes, 0)
-    for i in range(model.MetadataLength()):
-        md = model.Metadata(i)
-        if md.Name() is not None and md.Name().decode() == TFLITE_CONTRACT_KEY:
-            try:
-                return DeployedContract.from_json(model.Buffers(md.Buffer()).DataAsNumpy().tobytes())
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                raise InputError(path, f"unreadable {TFLITE_CONTRACT_KEY} metadata ({exc})") from None
-    return None
+    entry = parse_model(tflite_bytes, path).metadata.get(TFLITE_CONTRACT_KEY)
+    if entry is None:
+        return None
+    try:
+        return DeployedContract.from_json(entry)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise InputError(path, f"unreadable {TFLITE_CONTRACT_KEY} metadata ({exc})") from None
 
 
 def input_resnorm(x: Any, lam: float, eps: float) -> Any:

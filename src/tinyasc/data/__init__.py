@@ -1,9 +1,11 @@
-"""Data stage: TAU Urban Acoustic Scenes 2020 Mobile loading, the paper's log-mel front end,
-the float16 feature cache, and ``asc-synth``'s synthetic dataset in the TAU layout.
+"""Data stage: TAU Urban Acoustic Scenes 2020 / 2022 Mobile loading (and DCASE 2024 split files),
+the paper's log-mel front end, the float16 feature cache, dataset integrity from wav headers, and
+``asc-synth``'s synthetic dataset in the TAU layout.
 
 Knows no model. Public API::
 
-    load_tau(root, skip_bad=False) -> TauDataset        (tau.py)
+    load_tau(root, skip_bad=False, train_split=None) -> TauDataset   (tau.py)
+    decide_clip_length / scan_headers                    (integrity.py)
     load_audio / logmel / mel_filterbank                 (features.py)
     build_feature_set(dataset, split, cfg) -> FeatureSet (cache.py)
     synthesize(out, scale=SynthScale.SMALL, seed=0)      (synth.py)

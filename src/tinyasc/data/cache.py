@@ -35,6 +35,7 @@ import numpy as np
 from tinyasc import atomic
 from tinyasc.contract import FeatureConfig
 from tinyasc.data.features import log_notes_once, logmel, read_audio
+from tinyasc.data.integrity import bad_files_error, listing, off_length, scan_headers
 from tinyasc.data.tau import ClipRecord, Split, TauDataset
 from tinyasc.errors import InputError
 
@@ -64,6 +65,8 @@ class FeatureSet:
     """The front end that produced ``features``."""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """``(file, problem)`` of bad files left out (``skip_bad``)."""
+    off_length: list[tuple[str, float]] = field(default_factory=list)
+    """``(file, seconds)`` of kept clips whose duration differs from the clip length (padded or cropped)."""
     path: Path | None = None
     """The cache directory this set was read from."""
 
@@ -97,6 +100,7 @@ class FeatureSet:
             filenames=list(meta["filenames"]),
             feature_config=FeatureConfig.from_dict(meta["feature_config"]),
             skipped=[tuple(s) for s in meta.get("skipped", [])],
+            off_length=[(str(f), float(sec)) for f, sec in meta.get("off_length", [])],
             path=path,
         )
 
@@ -197,8 +201,7 @@ def build_feature_set(
     cache_dir = Path(cache_dir) if cache_dir is not None else dataset.root / CACHE_DIRNAME
     earlier_skips = dataset.skipped_in(split)
     if earlier_skips and not skip_bad:
-        f, problem = earlier_skips[0]
-        raise InputError(f, problem)
+        raise bad_files_error(dataset.root, earlier_skips)
     if not records:
         raise InputError(dataset.root, f"split {split.value!r} has no usable clips")
     key = cache_key(records, cfg)
@@ -206,9 +209,9 @@ def build_feature_set(
     if (final / "meta.json").is_file():
         fs = FeatureSet.load(final)
         if fs.skipped and not skip_bad:
-            f, problem = fs.skipped[0]
-            raise InputError(dataset.root / f, problem)
+            raise bad_files_error(dataset.root, [(str(dataset.root / f), p) for f, p in fs.skipped])
         log.info("feature cache hit: %s (%d clips)", final, len(fs))
+        _warn_off_length(fs.off_length, cfg, split)
         return fs
 
     partial = cache_dir / f".{split.value}-{key}.partial"
@@ -216,15 +219,29 @@ def build_feature_set(
         if (final / "meta.json").is_file():  # another process finished while we waited
             return FeatureSet.load(final)
         shape = (len(records), cfg.n_mels, cfg.n_frames)
+        # every header first: a strict run names all bad files in one error, --skip-bad skips exactly them
+        heads = scan_headers([(r.filename, r.path) for r in records])
+        bad = {i: h.problem for i, h in enumerate(heads) if h.problem is not None}
+        if bad and not skip_bad:
+            raise bad_files_error(dataset.root, [(str(records[i].path), p) for i, p in bad.items()])
+        odd = off_length(heads, cfg.clip_seconds)
+        _warn_off_length(odd, cfg, split)
         problems = _extract(records, cfg, partial, shape, workers=workers, skip_bad=skip_bad, progress=progress,
-                            desc=f"features {split.value}")
-        _finalise(partial, final, records, cfg, shape, problems, earlier_skips)
+                            desc=f"features {split.value}", known_bad=bad)
+        _finalise(partial, final, records, cfg, shape, problems, earlier_skips, odd)
     fs = FeatureSet.load(final)
     log.info("feature cache written: %s (%d clips%s)", final, len(fs),
              f", {len(fs.skipped)} skipped" if fs.skipped else "")
     for f, problem in fs.skipped:
         log.warning("skipped %s: %s", f, problem)
     return fs
+
+
+def _warn_off_length(odd: list[tuple[str, float]], cfg: FeatureConfig, split: Split) -> None:
+    """One WARNING for the group of clips whose duration is not the clip length."""
+    if odd:
+        log.warning("%s: %d clip(s) are not %g s long and are padded or cropped to it: %s", split.value, len(odd),
+                    cfg.clip_seconds, listing([f"{f} ({sec:g} s)" for f, sec in odd]))
 
 
 def _extract(
@@ -237,8 +254,13 @@ def _extract(
     skip_bad: bool,
     progress: bool,
     desc: str,
+    known_bad: dict[int, str] | None = None,
 ) -> dict[int, str]:
-    """Fill ``partial/features.f16``; returns {index: problem} of bad clips (skip_bad only)."""
+    """Fill ``partial/features.f16``; returns {index: problem} of bad clips (``skip_bad``).
+
+    ``known_bad`` (clips whose header is bad) are recorded as problems without decoding. A
+    strict run decodes every clip, then raises one :class:`InputError` naming all bad ones.
+    """
     from tqdm import tqdm
 
     partial.mkdir(parents=True, exist_ok=True)
@@ -247,7 +269,7 @@ def _extract(
     problems: dict[int, str] = {}
     if data_path.is_file() and data_path.stat().st_size == int(np.prod(shape)) * 2 and done_path.is_file():
         with contextlib.suppress(Exception):
-            prev = np.load(done_path)
+            prev = np.load(done_path, allow_pickle=False)
             if prev.shape == done.shape:
                 done = prev.astype(bool)
                 if prob_path.is_file():
@@ -257,6 +279,8 @@ def _extract(
         with open(data_path, "wb") as fh:
             fh.truncate(int(np.prod(shape)) * 2)
     store = np.memmap(data_path, dtype=np.float16, mode="r+", shape=shape)
+    for i, problem in (known_bad or {}).items():
+        problems[i], done[i] = problem, True
     todo = [(i, str(records[i].path)) for i in np.flatnonzero(~done)]
     notes: dict[str, list[str]] = defaultdict(list)
     last_save = time.monotonic()
@@ -271,10 +295,7 @@ def _extract(
     def take(results: list[tuple]) -> None:
         nonlocal last_save
         for i, feats, extra in results:
-            if feats is None:
-                if not skip_bad:
-                    save_progress()
-                    raise InputError(records[i].path, extra)
+            if feats is None:  # a strict run still decodes the rest, to name every bad clip at once
                 problems[i] = extra
             else:
                 store[i] = feats
@@ -304,6 +325,8 @@ def _extract(
         finally:  # Ctrl-C or a bad file: keep every finished clip for the next run
             save_progress()
     log_notes_once(notes)
+    if problems and not skip_bad:
+        raise bad_files_error(records[0].path.parent, [(str(records[i].path), p) for i, p in sorted(problems.items())])
     return problems
 
 
@@ -315,6 +338,7 @@ def _finalise(
     shape: tuple[int, int, int],
     problems: dict[int, str],
     earlier_skips: list[tuple[str, str]],
+    odd: list[tuple[str, float]],
 ) -> None:
     """Compact out bad clips, write meta.json, rename the partial directory into place."""
     keep = [i for i in range(shape[0]) if i not in problems]
@@ -332,6 +356,7 @@ def _finalise(
         del src, dst
         os.replace(compact, data_path)
     kept = [records[i] for i in keep]
+    bad_names = {records[i].filename for i in problems}
     meta = {
         "format": CACHE_FORMAT,
         "shape": [len(kept), shape[1], shape[2]],
@@ -341,6 +366,7 @@ def _finalise(
         "devices": [r.device for r in kept],
         "cities": [r.city for r in kept],
         "skipped": [list(s) for s in earlier_skips] + [[records[i].filename, p] for i, p in sorted(problems.items())],
+        "off_length": [[f, sec] for f, sec in odd if f not in bad_names],
     }
     if not kept:  # nothing to cache; the partial store stays for a rerun to report again
         raise InputError(records[0].path.parent, f"every clip of the split is bad (first: {records[0].filename}: "

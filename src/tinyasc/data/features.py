@@ -33,11 +33,26 @@ log = logging.getLogger(__name__)
 _PLAIN_SUBTYPES = {"PCM_24", "PCM_16"}
 _DATA_LINE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _logged_notes: set[str] = set()
+MAX_PEAK = 1000.0
+"""Largest accepted sample magnitude: float wavs may go past full scale, never by 60 dB."""
 
 
 def _problem(exc: BaseException) -> str:
     msg = str(getattr(exc, "error_string", None) or exc).strip().rstrip(".")
     return re.sub(r"^Error opening .*?: ", "", msg)
+
+
+def audio_problem(exc: BaseException) -> str:
+    """The problem line for a file libsndfile cannot open (``exc`` from ``soundfile``)."""
+    return f"not a readable audio file ({_problem(exc)})"
+
+
+def truncation_problem(extra_info: str | None) -> str | None:
+    """The problem line when libsndfile's header log says the data chunk is cut short, else None."""
+    m = _DATA_LINE.search(extra_info or "")
+    if m and 0 < int(m.group(1)) < 0xFFFFFFF0 and int(m.group(1)) > int(m.group(2)):
+        return f"truncated audio file (header declares {m.group(1)} data bytes, file holds {m.group(2)})"
+    return None
 
 
 def read_audio(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -54,28 +69,31 @@ def read_audio(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, tuple[
         size = path.stat().st_size
     except FileNotFoundError:
         raise InputError(path, "audio file not found") from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a path through a file...
+        raise InputError(path, f"audio file cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     if size == 0:
         raise InputError(path, "audio file is empty (0 bytes)")
     notes: list[str] = []
     try:
         with sf.SoundFile(str(path)) as fh:
             sr, channels, subtype = fh.samplerate, fh.channels, fh.subtype
-            m = _DATA_LINE.search(fh.extra_info or "")
-            if m and 0 < int(m.group(1)) < 0xFFFFFFF0 and int(m.group(1)) > int(m.group(2)):
-                raise InputError(
-                    path, f"truncated audio file (header declares {m.group(1)} data bytes, file holds {m.group(2)})"
-                )
+            truncated = truncation_problem(fh.extra_info)
+            if truncated:
+                raise InputError(path, truncated)
             # read only what the clip needs (plus resampler context): a 1 h file costs 10 s.
             need = int(np.ceil(cfg.clip_seconds * sr)) + 64
             data = fh.read(frames=need, dtype="float32", always_2d=True)
     except InputError:
         raise
     except (RuntimeError, OSError, ValueError) as exc:  # LibsndfileError is a RuntimeError
-        raise InputError(path, f"not a readable audio file ({_problem(exc)})") from None
+        raise InputError(path, audio_problem(exc)) from None
     if data.shape[0] == 0:
         raise InputError(path, "audio file holds no samples")
     if not np.isfinite(data).all():
         raise InputError(path, "audio file contains NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > MAX_PEAK:  # only float files can: the power spectrum would overflow to inf
+        raise InputError(path, f"samples reach {peak:.3g} (audio is expected within about +-1; at most {MAX_PEAK:g})")
     if channels > 1:
         notes.append(f"{channels} channels (downmixed to mono)")
         data = data.mean(axis=1)

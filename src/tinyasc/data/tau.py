@@ -1,15 +1,21 @@
-"""TAU Urban Acoustic Scenes 2020 Mobile (development set) in its released layout.
+"""TAU Urban Acoustic Scenes 2020 / 2022 Mobile (development sets) in their released layout.
 
 ::
 
     ROOT/meta.csv                          filename  scene_label  identifier  source_label
     ROOT/evaluation_setup/fold1_train.csv   filename  scene_label
     ROOT/evaluation_setup/fold1_evaluate.csv
-    ROOT/audio/<scene>-<city>-<location>-<segment>-<device>.wav
+    ROOT/audio/<scene>-<city>-<location>-<segment>-<device>.wav            (2020: 10-s clips)
+    ROOT/audio/<scene>-<city>-<location>-<segment>-<part>-<device>.wav     (2022: 1-s parts of them)
+    ROOT/split_setup/split5.csv ... split100.csv                           (DCASE 2024 training subsets)
 
-All csv files are tab-separated with a header row. Loading reads only the csv files and
-one ``stat`` per wav, so it works on the 30 GB release without touching the audio; the
-audio is decoded later, clip by clip, by :mod:`tinyasc.data.features`.
+All csv files are tab-separated with a header row. The 2022 release keeps the 2020 columns
+and fold-1 files; only its names gain the 1-s part index (the device stays the last field,
+the city the second) and its clips last 44032 samples at 44.1 kHz. DCASE 2024's split files
+(``filename`` column) select subsets of fold-1 training (``load_tau(..., train_split=...)``).
+Loading reads only the csv files and one ``stat`` per wav, so it works on the 30 GB release
+without touching the audio; the audio is decoded later, clip by clip, by
+:mod:`tinyasc.data.features`.
 """
 
 from __future__ import annotations
@@ -20,16 +26,22 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyasc.contract import DEVICES, SCENE_LABELS, city_of, device_of
 from tinyasc.errors import InputError
+
+if TYPE_CHECKING:
+    from tinyasc.data.integrity import ClipLength
 
 log = logging.getLogger(__name__)
 
 META_CSV = "meta.csv"
 SETUP_DIR = "evaluation_setup"
+SPLIT_SETUP_DIR = "split_setup"
 META_HEADER = ("filename", "scene_label", "identifier", "source_label")
 FOLD_HEADER = ("filename", "scene_label")
+SPLIT_HEADER = ("filename",)
 
 
 class Split(str, enum.Enum):
@@ -77,6 +89,8 @@ class TauDataset:
     """``(file, problem)`` for rows dropped by ``load_tau(..., skip_bad=True)``."""
     skipped_by_split: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     """The ``skipped`` entries that concern each fold-1 split."""
+    train_split: Path | None = None
+    """The split file (``--train-split``) that restricted the training split, if any."""
 
     def __post_init__(self) -> None:
         self._by_name = {r.filename: r for r in self.records}
@@ -97,30 +111,23 @@ class TauDataset:
             return list(self.skipped)
         return list(self.skipped_by_split.get(Split(name).value, []))
 
-    def clip_seconds(self) -> float:
-        """Duration of the clips (seconds), read from the first wav header (TAU: 10.0)."""
-        import soundfile as sf
+    def clip_length(self) -> "ClipLength":
+        """The clip length of the dataset as a whole: the modal duration of a sample of wav headers.
 
-        if not self.records:
-            raise InputError(self.root, "dataset has no clips")
-        first_error = None
-        for rec in self.records[:16]:  # a corrupt first file (to be skipped later) is not fatal here
-            try:
-                info = sf.info(str(rec.path))
-            except (RuntimeError, OSError) as exc:
-                first_error = first_error or InputError(rec.path, f"not a readable audio file ({_sf_message(exc)})")
-                continue
-            if info.frames > 0:
-                return round(info.frames / info.samplerate, 6)
-        raise first_error or InputError(self.records[0].path, "audio file holds no samples")
+        One truncated or odd file cannot change it; sampled files of another duration are
+        named in a WARNING (see :mod:`tinyasc.data.integrity`).
+        """
+        from tinyasc.data.integrity import decide_clip_length
+
+        return decide_clip_length([(r.filename, r.path) for r in self.records], self.root)
+
+    def clip_seconds(self) -> float:
+        """Duration of the clips in seconds (TAU 2020: 10.0; TAU 2022: 44032 / 44100), see :meth:`clip_length`."""
+        return self.clip_length().seconds
 
     def by_device(self, split: str | Split = Split.ALL) -> Counter:
         """Clip count per device of a split (for summaries)."""
         return Counter(r.device for r in self.split(split))
-
-
-def _sf_message(exc: BaseException) -> str:
-    return str(getattr(exc, "error_string", None) or exc).strip().rstrip(".")
 
 
 def _read_tsv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -151,6 +158,8 @@ def _read_tsv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, 
 def _check_row(root: Path, lineno: int, row: dict[str, str]) -> ClipRecord:
     """Validate one meta.csv row; raises ``InputError`` naming the wav (or the csv line)."""
     name = row["filename"]
+    if not name or any(ord(c) < 32 for c in name):
+        raise InputError(root / META_CSV, f"line {lineno}: file name {name!r} is empty or holds control characters")
     path = (root / name).resolve()
     scene = row["scene_label"]
     if scene not in SCENE_LABELS:
@@ -167,6 +176,8 @@ def _check_row(root: Path, lineno: int, row: dict[str, str]) -> ClipRecord:
         size = path.stat().st_size
     except FileNotFoundError:
         raise InputError(path, "audio file not found (listed in meta.csv)") from None
+    except OSError as exc:  # a name too long, a path through a file...
+        raise InputError(path, f"audio file cannot be read ({exc.strerror or exc})") from None
     if size == 0:
         raise InputError(path, "audio file is empty (0 bytes)")
     return ClipRecord(
@@ -180,20 +191,26 @@ def _check_row(root: Path, lineno: int, row: dict[str, str]) -> ClipRecord:
     )
 
 
-def load_tau(root: str | Path, *, skip_bad: bool = False) -> TauDataset:
-    """Parse a TAU 2020 Mobile directory.
+def load_tau(root: str | Path, *, skip_bad: bool = False, train_split: str | Path | None = None) -> TauDataset:
+    """Parse a TAU 2020 or 2022 Mobile development directory.
 
-    Broken input (missing csv, unknown label or device, a listed wav that is missing or
-    empty, a fold row not in ``meta.csv``) raises :class:`InputError` naming the file and the
-    problem; with ``skip_bad`` the row is dropped and recorded in ``dataset.skipped``.
-    Corrupt or truncated audio is found when it is decoded (``build_feature_set``).
+    Broken rows (unknown label or device, a listed wav that is missing or empty, a fold row
+    not in ``meta.csv``) are all collected first: a strict run raises one
+    :class:`InputError` naming every one of them (:func:`~tinyasc.data.integrity.bad_files_error`);
+    with ``skip_bad`` they are dropped and recorded in ``dataset.skipped``. A missing or
+    malformed csv file stops at once. ``train_split`` (a DCASE 2024 ``split25.csv``...)
+    restricts the training split to the files it lists (:func:`restrict_train_split`).
+    Corrupt or truncated audio is found from the headers before extraction (``build_feature_set``).
     """
+    from tinyasc.data.integrity import bad_files_error
+
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise InputError(root, "dataset directory not found")
     meta_rows = _read_tsv(root / META_CSV, META_HEADER)
     records: list[ClipRecord] = []
     skipped: list[tuple[str, str]] = []
+    errors: list[InputError] = []
     seen: set[str] = set()
     for lineno, row in meta_rows:
         try:
@@ -201,15 +218,12 @@ def load_tau(root: str | Path, *, skip_bad: bool = False) -> TauDataset:
                 raise InputError(root / META_CSV, f"line {lineno}: duplicate file {row['filename']}")
             rec = _check_row(root, lineno, row)
         except InputError as err:
-            if not skip_bad:
-                raise
             about_wav = err.path is not None and Path(err.path).name == Path(row["filename"]).name
             skipped.append((row["filename"], err.problem if about_wav else str(err)))
+            errors.append(err)
             continue
         seen.add(rec.filename)
         records.append(rec)
-    if not records:
-        raise InputError(root / META_CSV, "no usable rows")
 
     bad_names = {f for f, _ in skipped}
     by_name = {r.filename: r for r in records}
@@ -233,22 +247,86 @@ def load_tau(root: str | Path, *, skip_bad: bool = False) -> TauDataset:
                 problem = (f"line {lineno}: scene label {row['scene_label']!r} for {name} disagrees with "
                            f"meta.csv ({by_name[name].scene!r})")
             if problem:
-                if not skip_bad:
-                    raise InputError(csv_path, problem)
                 skipped.append((name, f"{csv_path}: {problem}"))
+                errors.append(InputError(csv_path, problem))
                 split_skips.append(skipped[-1])
                 continue
             names.append(name)
         splits[split.value] = names
         skipped_by_split[split.value] = split_skips
+    if errors and not skip_bad:
+        raise bad_files_error(root, skipped, errors)
+    if not records:
+        raise InputError(root / META_CSV, "no usable rows")
 
     ds = TauDataset(root=root, records=records, splits=splits, skipped=skipped, skipped_by_split=skipped_by_split)
+    if train_split is not None:
+        restrict_train_split(ds, resolve_split_file(root, train_split), skip_bad=skip_bad)
     log.info(
-        "%s: %d clips (train %d, evaluate %d)%s",
+        "%s: %d clips (train %d, evaluate %d)%s%s",
         root,
         len(records),
-        len(splits["train"]),
-        len(splits["evaluate"]),
-        f", {len(skipped)} bad rows skipped" if skipped else "",
+        len(ds.splits["train"]),
+        len(ds.splits["evaluate"]),
+        f", training split {ds.train_split}" if ds.train_split else "",
+        f", {len(ds.skipped)} bad rows skipped" if ds.skipped else "",
     )
     return ds
+
+
+def resolve_split_file(root: Path, name: str | Path) -> Path:
+    """A split file as given, else under ``root/split_setup/`` (where DCASE 2024's ``split25.csv``... live)."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path.resolve()
+    beside = root / SPLIT_SETUP_DIR / path.name
+    if not path.is_absolute() and beside.is_file():
+        return beside
+    raise InputError(path, f"split file not found (also looked for {beside})")
+
+
+def restrict_train_split(ds: TauDataset, split_file: Path, *, skip_bad: bool = False) -> None:
+    """Keep only the training files that ``split_file`` lists (DCASE 2024 ``split5.csv``...``split100.csv``).
+
+    The file is tab-separated with a ``filename`` column (further columns are ignored). Every
+    listed file must be a usable clip of the fold-1 training split: a file that is absent
+    from ``meta.csv``, belongs to the evaluation split or is listed twice is a bad row; a
+    strict run names them all in one error, ``skip_bad`` skips and records them. Training
+    order stays that of ``fold1_train.csv``, so ``split100.csv`` gives the same clips (and
+    feature cache) as no split file.
+    """
+    from tinyasc.data.integrity import bad_files_error
+
+    train = set(ds.splits["train"])
+    evaluate = set(ds.splits["evaluate"])
+    known = {r.filename for r in ds.records}
+    already_bad = {f for f, _ in ds.skipped}
+    wanted: set[str] = set()
+    bad: list[tuple[str, str]] = []
+    errors: list[InputError] = []
+    for lineno, row in _read_tsv(split_file, SPLIT_HEADER):
+        name = row["filename"]
+        problem = None
+        if name in wanted:
+            problem = f"line {lineno}: {name} is listed twice"
+        elif name in train:
+            wanted.add(name)
+        elif name in already_bad:  # its meta.csv or fold row was skipped (and is listed already)
+            continue
+        elif name in evaluate:
+            problem = f"line {lineno}: {name} belongs to the evaluation split (fold1_evaluate.csv), not training"
+        elif name in known:
+            problem = f"line {lineno}: {name} is not in the fold-1 training split (fold1_train.csv)"
+        else:
+            problem = f"line {lineno}: {name} is not in the dataset (absent from meta.csv)"
+        if problem:
+            bad.append((name, f"{split_file}: {problem}"))
+            errors.append(InputError(split_file, problem))
+    if bad and not skip_bad:
+        raise bad_files_error(split_file, bad, errors)
+    if not wanted:
+        raise InputError(split_file, "lists no usable clip of the training split")
+    ds.splits["train"] = [n for n in ds.splits["train"] if n in wanted]
+    ds.skipped.extend(bad)
+    ds.skipped_by_split.setdefault("train", []).extend(bad)
+    ds.train_split = split_file

@@ -33,6 +33,7 @@ def from_checkpoint(ckpt: Checkpoint, *, path: str | Path | None = None, load_we
         try:
             model.load_state_dict(ckpt.state_dict)
         except RuntimeError as exc:
-            raise InputError(path, f"weights do not fit {ckpt.model_name} ({str(exc).splitlines()[0]})") from None
+            detail = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]  # torch: a header, then the reasons
+            raise InputError(path, f"weights do not fit {ckpt.model_name} ({detail[min(1, len(detail) - 1)]})") from None
     model.eval()
     return model
