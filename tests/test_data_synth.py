@@ -29,9 +29,9 @@ def test_layout_is_tau(tiny_dataset):
     assert meta[0] == ["filename", "scene_label", "identifier", "source_label"]
     for name, scene, ident, source in meta[1:]:
         stem = name.removeprefix("audio/").removesuffix(".wav")
-        s, city, loc, seg, dev = stem.split("-")
+        s, city, loc, seg, part, dev = stem.split("-")  # 1-s clips: the TAU 2022 name with its part index
         assert name.startswith("audio/") and s == scene and ident == f"{city}-{loc}" and dev == source
-        assert scene in SCENE_LABELS and dev in DEVICES and seg.isdigit()
+        assert scene in SCENE_LABELS and dev in DEVICES and seg.isdigit() and part == "0"
     for split in ("train", "evaluate"):
         rows = _tsv(root / f"evaluation_setup/fold1_{split}.csv")
         assert rows[0] == ["filename", "scene_label"]

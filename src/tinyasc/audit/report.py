@@ -27,12 +27,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_BUDGET_BYTES = 128_000
-"""DCASE 2021 Task 1A: 128 KB of non-zero parameters, read as 128,000 bytes (stricter than KiB)."""
-DCASE2022_MAX_PARAMS = 128_000
-"""DCASE 2022+ Task 1: 128K parameters including zeros (read as 128,000, stricter than 131,072)."""
-DCASE2022_MAX_MACS_PER_SECOND = 30_000_000
-"""DCASE 2022+ Task 1: 30 million multiply-accumulates per inference on 1 s of audio."""
+from tinyasc.rules import DCASE2021_MAX_NONZERO_BYTES as DEFAULT_BUDGET_BYTES  # noqa: F401 (re-exported)
+from tinyasc.rules import DCASE2022_MAX_MACS_PER_SECOND, DCASE2022_MAX_PARAMS  # noqa: F401 (re-exported)
 
 COUNTING_RULES = (
     "Every stored parameter counts (BatchNorm scale, shift, running mean and variance unless "

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 @cli_entry
 def synth_main(argv: list[str] | None = None) -> int:
-    from tinyasc.data.synth import PLANS, SynthScale, synthesize
+    from tinyasc.data.synth import DEVICE_IR_DIRNAME, PLANS, SynthScale, synthesize
 
     p = argparse.ArgumentParser(
         prog="asc-synth",
@@ -38,7 +38,7 @@ def synth_main(argv: list[str] | None = None) -> int:
     print(
         f"{ds.root}: {len(ds.records)} clips (train {len(ds.split('train'))}, evaluate {len(ds.split('evaluate'))}; "
         + " ".join(f"{d}={counts[d]}" for d in sorted(counts))
-        + f") in {time.perf_counter() - t0:.1f} s"
+        + f") in {time.perf_counter() - t0:.1f} s; synthetic device impulse responses in {ds.root / DEVICE_IR_DIRNAME}"
     )
     return 0
 
@@ -59,10 +59,13 @@ def features_main(argv: list[str] | None = None) -> int:
                    help="pad/crop clips to this length (default: the dataset's clip length)")
     p.add_argument("--cache-dir", type=Path, default=None, help="default: DATASET/.tinyasc_cache")
     p.add_argument("--workers", type=int, default=None, help="processes (default: available cores)")
+    p.add_argument("--train-split", type=Path, metavar="FILE",
+                   help="restrict the training split to the files FILE lists (DCASE 2024 split5.csv..split100.csv; "
+                        "a bare name is also looked up in DATASET/split_setup/)")
     p.add_argument("--skip-bad", action="store_true", help="skip broken files, count them and list them at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    ds = load_tau(args.dataset, skip_bad=args.skip_bad)
+    ds = load_tau(args.dataset, skip_bad=args.skip_bad, train_split=args.train_split)
     seconds = args.clip_seconds if args.clip_seconds is not None else ds.clip_seconds()
     try:
         cfg = dataclasses.replace(FeatureConfig(), clip_seconds=seconds)
@@ -79,6 +82,9 @@ def features_main(argv: list[str] | None = None) -> int:
         skipped += [s for s in fs.skipped if s not in skipped]
         print(f"{split.value}: {len(fs)} clips x {fs.features.shape[1]} mels x {fs.features.shape[2]} frames "
               f"-> {fs.path} ({time.perf_counter() - t0:.1f} s)")
+        if fs.off_length:
+            print(f"  {len(fs.off_length)} clip(s) not {cfg.clip_seconds:g} s long (padded or cropped), e.g. "
+                  f"{fs.off_length[0][0]} ({fs.off_length[0][1]:g} s)")
     if skipped:
         print(f"skipped {len(skipped)} bad file(s):")
         for f, problem in skipped:

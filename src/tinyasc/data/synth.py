@@ -42,7 +42,13 @@ disjoint. Each segment and device draws from its own ``SeedSequence`` (seed, sce
 location, segment, device), so the bytes depend on the seed only, not on the worker count.
 
 Files: ``tiny`` and ``small`` are written at 16 kHz 16-bit (the feature rate: no resampling
-cost in every test and training run); ``full`` at 44.1 kHz 24-bit like TAU.
+cost in every test and training run); ``full`` at 44.1 kHz 24-bit like TAU. Clips of 1 s or
+less (``tiny``, ``--seconds 1``) are named as in TAU 2022 (``...-<segment>-0-<device>.wav``).
+``split_setup/split5.csv``...``split100.csv`` are nested training subsets as in DCASE 2024
+(``asc-train --train-split``).
+
+``device_irs/`` holds twelve *synthetic* device impulse responses (:func:`synthetic_device_ir`)
+for ``asc-train --device-ir``; none of them is a held-out device (S4-S6).
 """
 
 from __future__ import annotations
@@ -68,6 +74,10 @@ log = logging.getLogger(__name__)
 
 SR = 16000  # generation rate
 MARKER = "asc-synth.json"
+TAU2022_SECONDS = 1.0
+"""Clips this short are written in the TAU 2022 layout (1-s part index in the name)."""
+SPLIT_PERCENTAGES = (5, 10, 25, 50, 100)
+"""DCASE 2024 training subsets written to ``split_setup/split<p>.csv``."""
 SYNTH_VERSION = 1
 
 CITIES = ("amsterdam", "barcelona", "helsinki", "lisbon", "london", "lyon", "milan", "paris", "prague", "vienna")
@@ -543,8 +553,10 @@ class _Segment:
     split: str
     devices: tuple[str, ...]
 
-    def filename(self, device: str) -> str:
-        return f"audio/{SCENE_LABELS[self.scene]}-{CITIES[self.city]}-{self.loc}-{self.seg}-{device}.wav"
+    def filename(self, device: str, seconds: float = 10.0) -> str:
+        """TAU 2020 name; clips of 1 s or less get TAU 2022's 1-s part index (always 0) before the device."""
+        part = "-0" if seconds <= TAU2022_SECONDS else ""
+        return f"audio/{SCENE_LABELS[self.scene]}-{CITIES[self.city]}-{self.loc}-{self.seg}{part}-{device}.wav"
 
 
 def plan_segments(plan: _Plan, seed: int) -> list[_Segment]:
@@ -599,7 +611,7 @@ def _render(job: tuple) -> list[tuple[str, str, str, str]]:
             y = apply_device(clean, device, rng).astype(np.float32)
             if write_rate != SR:
                 y = np.clip(soxr.resample(y, SR, write_rate, quality="HQ"), -1.0, 1.0 - 2.0**-23)
-            name = sg.filename(device)
+            name = sg.filename(device, seconds)
             sf.write(os.path.join(out_dir, name), y, write_rate, subtype=subtype, format="WAV")
             rows.append((name, SCENE_LABELS[sg.scene], f"{CITIES[sg.city]}-{sg.loc}", device, sg.split))
     return rows
@@ -674,6 +686,8 @@ def synthesize(
                        [r[:2] for r in rows if r[4] == split])
         _write_tsv(tmp / "evaluation_setup" / "fold1_test.csv", ("filename",),
                    [r[:1] for r in rows if r[4] == "evaluate"])
+        write_split_files(tmp / "split_setup", [r for r in rows if r[4] == "train"], seed)
+        write_device_irs(tmp / DEVICE_IR_DIRNAME)
         (tmp / MARKER).write_text(json.dumps({
             "generator": "tinyasc asc-synth", "version": SYNTH_VERSION, "scale": scale.value, "seed": seed,
             "seconds": seconds, "sample_rate": plan.write_rate, "subtype": plan.subtype, "clips": len(rows),
@@ -690,6 +704,89 @@ def synthesize(
         raise
     log.info("asc-synth: wrote %d clips (%s, %.3g s, seed %d) to %s", len(rows), scale.value, seconds, seed, out)
     return load_tau(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Synthetic device impulse responses (for asc-train --device-ir).
+# ---------------------------------------------------------------------------------------
+DEVICE_IR_DIRNAME = "device_irs"
+DEVICE_IR_COUNT = 12
+DEVICE_IR_TAPS = 512  # 32 ms at 16 kHz
+_IR_EQ_HZ = (100.0, 250.0, 600.0, 1500.0, 3500.0, 7000.0)
+
+
+def synthetic_device_ir(k: int, n_fft: int = 4096) -> np.ndarray:
+    """Impulse response of synthetic microphone ``k`` (16 kHz, minimum phase, unit energy; fixed, seed-free).
+
+    Magnitude: a smooth EQ (gains N(0, 4 dB) clipped to +-8 dB at 100 Hz..7 kHz, linear in
+    log-frequency), a 2nd-order high-pass at 40..250 Hz and, for half of them, a 4th-order
+    low-pass at 5..7.5 kHz. That is the range of the training devices (A, B, C, S1-S3); the
+    held-out S4-S6 (telephone band-pass at 450 Hz..4.5 kHz, +-10 dB tilts, low-pass at 3.8 kHz
+    with +9 dB bass) are outside it, so DIR augmentation cannot have seen them. The phase is
+    the minimum phase of that magnitude (real-cepstrum folding), cut to 512 taps with a
+    half-Hann fade over the last 64.
+    """
+    rng = np.random.default_rng([20230, k])
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / SR)
+    gains = np.clip(rng.normal(0.0, 4.0, len(_IR_EQ_HZ)), -8.0, 8.0)
+    f = np.maximum(freqs, 1.0)
+    hp_hz = rng.uniform(40, 250)
+    mag = 10 ** (_interp_db(tuple(zip(_IR_EQ_HZ, gains)), freqs) / 20.0) / np.sqrt(1.0 + (hp_hz / f) ** 4)
+    if rng.random() < 0.5:
+        mag /= np.sqrt(1.0 + (f / rng.uniform(5000, 7500)) ** 8)
+    cep = np.fft.irfft(np.log(np.maximum(mag, 1e-6)), n_fft)
+    fold = np.zeros(n_fft)
+    fold[0], fold[n_fft // 2] = cep[0], cep[n_fft // 2]
+    fold[1 : n_fft // 2] = 2.0 * cep[1 : n_fft // 2]
+    h = np.fft.irfft(np.exp(np.fft.rfft(fold)), n_fft)[:DEVICE_IR_TAPS]
+    fade = 64
+    h[-fade:] *= 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, fade)))
+    return h / np.sqrt(np.sum(h * h))
+
+
+def write_device_irs(folder: Path) -> list[Path]:
+    """Write the synthetic device IRs as ``dir_00.wav``... (documented as synthetic).
+
+    16 kHz 24-bit PCM scaled to a peak of 0.9 (the loader restores unit energy): like the
+    clips, the quantization hides last-bit differences of numpy's vectorized exp/log, which
+    depend on memory alignment, so the bytes depend on nothing but the code.
+    """
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(DEVICE_IR_COUNT):
+        path = folder / f"dir_{k:02d}.wav"
+        h = synthetic_device_ir(k)
+        sf.write(str(path), h * (0.9 / np.max(np.abs(h))), SR, subtype="PCM_24", format="WAV")
+        paths.append(path)
+    (folder / "README.txt").write_text(
+        "Synthetic device impulse responses written by asc-synth (not measurements): minimum-phase\n"
+        "microphone responses drawn from the range of the training devices; the held-out devices\n"
+        "S4-S6 are not among them. Use: asc-train DATASET --device-ir (see docs/train.md).\n", encoding="utf-8")
+    return paths
+
+
+def write_split_files(folder: Path, train_rows: list[tuple], seed: int) -> None:
+    """DCASE 2024-style ``split5.csv``...``split100.csv``: nested subsets of the training rows.
+
+    Whole segments (every device of one recording) are drawn per scene in a seeded order,
+    the first ``ceil(p% of the scene's segments)`` (at least one) for each percentage, so
+    split5 is inside split10 ... inside split100 (= all of fold-1 training), as in DCASE 2024.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    segments: dict[str, list[str]] = {}
+    for name, scene, *_ in train_rows:
+        segments.setdefault(scene, [])
+        key = name.rsplit("-", 1)[0]
+        if key not in segments[scene]:
+            segments[scene].append(key)
+    order = {scene: [keys[i] for i in np.random.default_rng([seed, 7010, SCENE_LABELS.index(scene)]).permutation(len(keys))]
+             for scene, keys in segments.items()}
+    for pct in SPLIT_PERCENTAGES:
+        keep = {k for keys in order.values() for k in keys[: max(1, int(np.ceil(len(keys) * pct / 100)))]}
+        _write_tsv(folder / f"split{pct}.csv", ("filename", "scene_label"),
+                   [r[:2] for r in train_rows if r[0].rsplit("-", 1)[0] in keep])
 
 
 def _write_tsv(path: Path, header: tuple[str, ...], rows) -> None:

@@ -8,8 +8,10 @@ from tinyasc.model import variants as _variants  # noqa: F401  (registers the va
 from tinyasc.model.bcresnet_asc import BCResBlock, BCResNetASC, layer_list, receptive_field
 from tinyasc.model.checkpoint import from_checkpoint
 from tinyasc.model.config import Activation, ModelConfig, NormMode
-from tinyasc.model.norm import FixedPCEN, GlobalFreqNorm, ResNorm, SubSpectralNorm, freq_instance_norm
-from tinyasc.model.registry import create_model, list_models, register_model
+from tinyasc.model.complexity import Complexity, complexity, count_all_parameters, count_macs
+from tinyasc.model.norm import (FixedPCEN, GlobalFreqNorm, ResNorm, SubSpectralNorm, freq_instance_norm,
+                               resnorm_lambdas)
+from tinyasc.model.registry import ModelInfo, create_model, describe_models, list_models, register_model, registry_table
 
 
 def count_parameters(model) -> int:
@@ -21,18 +23,26 @@ __all__ = [
     "Activation",
     "BCResBlock",
     "BCResNetASC",
+    "Complexity",
     "FixedPCEN",
     "GlobalFreqNorm",
     "ModelConfig",
+    "ModelInfo",
     "NormMode",
     "ResNorm",
     "SubSpectralNorm",
+    "complexity",
+    "count_all_parameters",
+    "count_macs",
     "count_parameters",
     "create_model",
+    "describe_models",
     "freq_instance_norm",
     "from_checkpoint",
     "layer_list",
     "list_models",
     "receptive_field",
     "register_model",
+    "registry_table",
+    "resnorm_lambdas",
 ]

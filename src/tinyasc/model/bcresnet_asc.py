@@ -81,13 +81,14 @@ class BCResNetASC(nn.Module):
         c = config.base_channels
         norm = config.norm
         lam = config.effective_lambda
+        learnable = config.learnable_lambda
 
         if norm is NormMode.GLOBAL:
             self.input_norm: nn.Module = GlobalFreqNorm(config.n_mels)
         elif norm is NormMode.PCEN:
             self.input_norm = FixedPCEN()
         elif norm in (NormMode.RESNORM, NormMode.FREQIN, NormMode.INPUT_ONLY):
-            self.input_norm = ResNorm(lam)
+            self.input_norm = ResNorm(lam, learnable=learnable)
         else:
             self.input_norm = nn.Identity()
         in_network = norm in (NormMode.RESNORM, NormMode.FREQIN)
@@ -106,7 +107,7 @@ class BCResNetASC(nn.Module):
                 )
                 in_ch = out_ch
             stages.append(nn.Sequential(*blocks))
-            stage_norms.append(ResNorm(lam) if in_network else nn.Identity())
+            stage_norms.append(ResNorm(lam, learnable=learnable) if in_network else nn.Identity())
             pools.append(nn.MaxPool2d(2) if i in self.POOL_AFTER else nn.Identity())
         self.stages = nn.ModuleList(stages)
         self.stage_norms = nn.ModuleList(stage_norms)

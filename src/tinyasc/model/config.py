@@ -43,7 +43,10 @@ class ModelConfig:
     norm: NormMode = NormMode.RESNORM
     """Frequency-normalization variant (see :class:`NormMode`)."""
     resnorm_lambda: float = 0.1
-    """Shortcut weight lambda of ResNorm (eq. 3)."""
+    """Shortcut weight lambda of ResNorm (eq. 3); the initial value when ``learnable_lambda``."""
+    learnable_lambda: bool = False
+    """Train lambda (one positive parameter per ResNorm module, starting at ``resnorm_lambda``);
+    needs ``norm`` resnorm or input-only and ``resnorm_lambda > 0``."""
     activation: Activation = Activation.SILU
     """Activation after the temporal depthwise conv of every BC-ResBlock."""
     subspectral_groups: int = 4
@@ -64,6 +67,10 @@ class ModelConfig:
             raise ValueError("n_classes must be >= 2")
         if self.resnorm_lambda < 0:
             raise ValueError("resnorm_lambda must be >= 0")
+        if self.learnable_lambda and (self.norm not in (NormMode.RESNORM, NormMode.INPUT_ONLY)
+                                      or not self.resnorm_lambda > 0):
+            raise ValueError("learnable_lambda needs norm resnorm or input-only and resnorm_lambda > 0 "
+                             f"(got norm {self.norm.value}, resnorm_lambda {self.resnorm_lambda})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
         if self.subspectral_groups < 1 or self.n_mels % (8 * self.subspectral_groups):

@@ -6,6 +6,7 @@ All forwards are free of data-dependent Python control flow (``torch.onnx.export
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -26,23 +27,52 @@ def freq_instance_norm(x: torch.Tensor, eps: float = FREQIN_EPS) -> torch.Tensor
 
 
 class ResNorm(nn.Module):
-    """Residual Normalization, eq. 3: ``lambda * x + FreqIN(x)``; no parameters.
+    """Residual Normalization, eq. 3: ``lambda * x + FreqIN(x)``.
 
-    ``lam = 0`` is plain FreqIN (the "w/o shortcut" ablation).
+    ``lam = 0`` is plain FreqIN (the "w/o shortcut" ablation). With ``learnable=True`` lambda
+    is trained (the paper's "automatic update of lambda", named as future work):
+    ``lambda = lam_init * exp(log_scale)`` with the parameter ``log_scale`` starting at 0, so
+    lambda stays positive and starts at exactly ``lam_init`` (``exp(0) == 1``). In eval mode
+    the forward multiplies by the Python float :attr:`lam`, so a traced/exported graph holds a
+    constant ``Mul`` exactly like a fixed-lambda model of the learned value.
     """
 
-    def __init__(self, lam: float = 0.1, eps: float = FREQIN_EPS):
+    def __init__(self, lam: float = 0.1, eps: float = FREQIN_EPS, *, learnable: bool = False):
         super().__init__()
-        self.lam = float(lam)
+        if learnable and not lam > 0:
+            raise ValueError(f"a learnable lambda needs a positive initial value, got {lam}")
+        self.lam_init = float(lam)
         self.eps = float(eps)
+        self.learnable = bool(learnable)
+        if self.learnable:
+            self.log_scale = nn.Parameter(torch.zeros(()))
+
+    @property
+    def lam(self) -> float:
+        """Current lambda as a Python float (the fixed value, or the learned one)."""
+        if not self.learnable:
+            return self.lam_init
+        with warnings.catch_warnings():  # under tracing too: a constant by design (the value, not the graph)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            log_scale = self.log_scale.item()
+        return self.lam_init * math.exp(log_scale)  # in double: exactly lam_init at init
+
+    def lam_tensor(self) -> torch.Tensor:
+        """Lambda as a differentiable 0-d tensor (learnable lambda only)."""
+        return self.lam_init * torch.exp(self.log_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = freq_instance_norm(x, self.eps)
-        if self.lam != 0.0:  # fixed at construction, not data dependent
-            y = y + self.lam * x
+        if self.learnable and self.training:  # structural flag and module mode, not data dependent
+            return y + self.lam_tensor().to(x.dtype) * x
+        lam = self.lam
+        if lam != 0.0:
+            y = y + lam * x
         return y
 
     def extra_repr(self) -> str:
+        if self.learnable:
+            return f"lam={self.lam:.4g} (learned, init {self.lam_init}), eps={self.eps}"
         return f"lam={self.lam}, eps={self.eps}"
 
 
@@ -131,3 +161,8 @@ class SubSpectralNorm(nn.Module):
         n, c, f, t = x.shape
         y = self.bn(x.reshape(n, c * self.groups, f // self.groups, t))
         return y.reshape(n, c, f, t)
+
+
+def resnorm_lambdas(model: nn.Module) -> dict[str, float]:
+    """Lambda of every ResNorm module of ``model`` by module name (learned or fixed)."""
+    return {name: m.lam for name, m in model.named_modules() if isinstance(m, ResNorm)}

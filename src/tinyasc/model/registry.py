@@ -1,10 +1,14 @@
-"""Named model variants (timm's ``@register_model`` convention)."""
+"""Named model variants (timm's ``@register_model`` convention) and their listing with MACs."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 from torch import nn
+
+if TYPE_CHECKING:
+    from tinyasc.model.complexity import Complexity
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -32,3 +36,33 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     except KeyError:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}") from None
     return factory(**overrides)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """One registry entry as the listing shows it."""
+
+    name: str
+    """Registered name."""
+    summary: str
+    """First line of the factory's docstring."""
+    complexity: "Complexity"
+    """Parameters (zeros included) and MACs at 10 s and 1 s, against the DCASE 2022+ limits."""
+
+
+def describe_models(**overrides: Any) -> list[ModelInfo]:
+    """Every registered variant (built with its defaults plus ``overrides``) with its complexity."""
+    from tinyasc.model.complexity import complexity
+
+    return [ModelInfo(name=name, summary=(_REGISTRY[name].__doc__ or "").strip().splitlines()[0],
+                      complexity=complexity(create_model(name, **overrides)))
+            for name in list_models()]
+
+
+def registry_table(infos: list[ModelInfo]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the registry listing (parameters, MACs at 10 s and 1 s, DCASE 2022 rules)."""
+    header = ["model", "description", "params (incl. zeros)", "MMACs / 10 s", "MMACs / 1 s", "DCASE 2022 rules"]
+    rows = [[i.name, i.summary, f"{i.complexity.params:,}", f"{i.complexity.macs_paper / 1e6:.2f}",
+             f"{i.complexity.macs_1s / 1e6:.2f}", "meets" if i.complexity.meets_dcase2022 else "exceeds"]
+            for i in infos]
+    return header, rows

@@ -1,4 +1,5 @@
-"""Batch augmentation of the paper's recipe: time roll with wrap, SpecAugment (no warp), mixup.
+"""Batch augmentation: the paper's recipe (time roll with wrap, SpecAugment without warp, mixup) and
+the device-generalization tools of later DCASE systems (Freq-MixStyle, device impulse responses).
 
 Every function draws from an explicit ``torch.Generator`` so that a batch's augmentation is
 a pure function of (seed, epoch, batch index): a resumed run sees the same batches.
@@ -6,8 +7,15 @@ a pure function of (seed, epoch, batch index): a resumed run sees the same batch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import torch
+
+from tinyasc.contract import FeatureConfig
+from tinyasc.data.features import logmel, read_audio
+from tinyasc.data.impulse import apply_ir
 
 
 def random_roll(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -51,7 +59,77 @@ def mixup(
     """
     if alpha <= 0 or x.shape[0] < 2:
         return x, targets
-    # numpy's Beta sampler, seeded from the batch generator (torch.distributions takes no generator).
-    lam = float(np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=gen))).beta(alpha, alpha))
+    lam = float(_beta(alpha, None, gen))
     perm = torch.randperm(x.shape[0], generator=gen)
     return lam * x + (1 - lam) * x[perm], lam * targets + (1 - lam) * targets[perm]
+
+
+def _beta(alpha: float, size: int | None, gen: torch.Generator) -> np.ndarray:
+    """``size`` draws of Beta(alpha, alpha) from numpy, seeded from ``gen`` (torch's Beta takes no generator)."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=gen))).beta(alpha, alpha, size)
+
+
+def freq_mixstyle(x: torch.Tensor, *, alpha: float, prob: float, gen: torch.Generator,
+                  eps: float = 1e-6) -> torch.Tensor:
+    """Freq-MixStyle (Schmid et al., DCASE 2022; MixStyle of Zhou et al. 2021 on frequency statistics).
+
+    With probability ``prob`` per batch: each clip of (N, C, F, T) is normalized per frequency
+    bin by its mean and std over channels and time, then rescaled with statistics mixed with
+    those of a partner clip (a random permutation of the batch), ``mu' = l mu_i + (1-l) mu_p``
+    and ``sigma' = l sigma_i + (1-l) sigma_p``, one ``l ~ Beta(alpha, alpha)`` per clip.
+    The variance is the unbiased one and ``eps`` is added to it, as in the published code.
+    """
+    if prob <= 0.0 or x.shape[0] < 2:
+        return x
+    if float(torch.rand((), generator=gen)) >= prob:
+        return x
+    n = x.shape[0]
+    mu = x.mean(dim=(1, 3), keepdim=True)
+    sig = (x.var(dim=(1, 3), keepdim=True) + eps).sqrt()
+    lam = torch.from_numpy(_beta(alpha, n, gen)).to(x.dtype).view(n, 1, 1, 1)
+    perm = torch.randperm(n, generator=gen)
+    mu_mix = lam * mu + (1 - lam) * mu[perm]
+    sig_mix = lam * sig + (1 - lam) * sig[perm]
+    return (x - mu) / sig * sig_mix + mu_mix
+
+
+@dataclass(frozen=True)
+class DeviceIRAugment:
+    """DIR augmentation on the waveform (exact): device-A clips of a batch get their log-mel recomputed
+    from ``wav * IR`` with probability ``prob``, IR chosen uniformly (:mod:`tinyasc.data.impulse`).
+
+    The feature cache holds log-mel only, so an augmented clip is decoded again from
+    ``root / filename``, convolved, and passed through the same front end
+    (:func:`tinyasc.data.features.logmel`), then rounded to float16 as the cache is.
+    """
+
+    irs: tuple[np.ndarray, ...]
+    """Unit-energy impulse responses at the feature rate."""
+    prob: float
+    """Probability that a device-A clip is convolved."""
+    root: Path
+    """Dataset root the clips' file names are relative to."""
+    feature_config: FeatureConfig
+    """The front end of the cached features."""
+    device: str = "a"
+    """The device whose clips are augmented (the dominant training device)."""
+
+    def __call__(self, x: torch.Tensor, filenames: list[str], devices: list[str],
+                 gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        """Augment rows of ``x`` (N, 1, F, T); returns the batch and how many clips were convolved.
+
+        Draws exactly ``2 N`` numbers from ``gen`` whatever the batch holds (reproducible).
+        """
+        n = x.shape[0]
+        coin = torch.rand(n, generator=gen)
+        choice = torch.randint(0, len(self.irs), (n,), generator=gen)
+        rows = [i for i in range(n) if devices[i] == self.device and float(coin[i]) < self.prob]
+        if not rows:
+            return x, 0
+        cfg = self.feature_config
+        waves = np.stack([apply_ir(read_audio(self.root / filenames[i], cfg)[0], self.irs[int(choice[i])])
+                          for i in rows])
+        feats = logmel(waves, cfg).to(torch.float16).to(x.dtype)
+        x = x.clone()
+        x[rows, 0] = feats
+        return x, len(rows)

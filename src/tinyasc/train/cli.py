@@ -29,6 +29,8 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=[m.value for m in NormMode], help="normalization variant (default resnorm)")
     p.add_argument("--resnorm-lambda", type=float, help="ResNorm shortcut weight lambda (default 0.1)")
     p.add_argument("--activation", choices=[a.value for a in Activation], help="temporal-branch activation")
+    p.add_argument("--learnable-lambda", action="store_true",
+                   help="train ResNorm's lambda (one per module, positive, starting at --resnorm-lambda)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch size")
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
@@ -36,6 +38,14 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixup-alpha", type=float, default=d.mixup_alpha)
     p.add_argument("--specaugment", choices=["auto", "on", "off"], default="auto",
                    help="auto: on for models with >= 100k parameters")
+    p.add_argument("--freq-mixstyle", action="store_true", help="Freq-MixStyle on the log-mel batches")
+    p.add_argument("--mixstyle-alpha", type=float, default=d.mixstyle_alpha, help="Freq-MixStyle Beta(alpha, alpha)")
+    p.add_argument("--mixstyle-prob", type=float, default=d.mixstyle_prob, help="Freq-MixStyle probability per batch")
+    p.add_argument("--device-ir", nargs="?", const="", type=str, metavar="DIR",
+                   help="device impulse-response augmentation of device-A clips from the IR wavs in DIR "
+                        "(without DIR: DATASET/device_irs, which asc-synth writes)")
+    p.add_argument("--dir-prob", type=float, default=d.dir_prob,
+                   help="probability that a device-A clip is convolved with an IR")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue RUN/last.pt")
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="evaluate every N epochs")
@@ -45,6 +55,9 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--cache-dir", type=Path, help="feature cache directory (default DATASET/.tinyasc_cache)")
     p.add_argument("--feature-workers", type=int, help="processes for feature extraction")
+    p.add_argument("--train-split", type=Path, metavar="FILE",
+                   help="train only on the files FILE lists (DCASE 2024 split5.csv..split100.csv; a bare name is "
+                        "also looked up in DATASET/split_setup/)")
     p.add_argument("--skip-bad", action="store_true", help="leave out unreadable clips instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -71,11 +84,33 @@ def _features(dataset_root: Path, split: str, cfg: FeatureConfig | None, args: a
     from tinyasc.data.cache import build_feature_set
     from tinyasc.data.tau import load_tau
 
-    ds = load_tau(dataset_root, skip_bad=args.skip_bad)
+    ds = load_tau(dataset_root, skip_bad=args.skip_bad, train_split=getattr(args, "train_split", None))
     if cfg is None:
         cfg = FeatureConfig(clip_seconds=ds.clip_seconds())
     return build_feature_set(ds, split, cfg, cache_dir=args.cache_dir, workers=args.feature_workers,
                              skip_bad=args.skip_bad, progress=not args.no_progress and rank == 0)
+
+
+def _data_summary(train_set, args: argparse.Namespace) -> dict:
+    """What the training data was, for the checkpoint's train config: split file, skipped and off-length clips."""
+    return {"data": {"train_split": str(args.train_split) if args.train_split else None, "clips": len(train_set),
+                     "skipped": len(train_set.skipped), "off_length": len(train_set.off_length)}}
+
+
+def _device_ir(args: argparse.Namespace, cfg: FeatureConfig, prob: float):
+    """(DeviceIRAugment or None, its record for the checkpoint's train config) from ``--device-ir``."""
+    if args.device_ir is None:
+        return None, None
+    from tinyasc.data.impulse import load_impulse_responses
+    from tinyasc.data.synth import DEVICE_IR_DIRNAME
+    from tinyasc.train.augment import DeviceIRAugment
+
+    folder = Path(args.device_ir) if args.device_ir else args.dataset / DEVICE_IR_DIRNAME
+    bank = load_impulse_responses(folder, cfg.sample_rate, max_samples=cfg.clip_samples, skip_bad=args.skip_bad)
+    log.info("DIR augmentation: %d impulse responses from %s, p = %g on device-A clips%s", len(bank), folder, prob,
+             f" ({len(bank.skipped)} skipped)" if bank.skipped else "")
+    augment = DeviceIRAugment(irs=tuple(bank.irs), prob=prob, root=args.dataset, feature_config=cfg)
+    return augment, {"device_ir": {"folder": str(folder), "files": bank.names, "skipped": bank.skipped}}
 
 
 @cli_entry
@@ -91,7 +126,8 @@ def train_main(argv: list[str] | None = None) -> int:
     try:
         rank, _ = dist_info()
         overrides = {k: v for k, v in (("base_channels", args.base_channels), ("norm", args.norm),
-                                       ("resnorm_lambda", args.resnorm_lambda), ("activation", args.activation))
+                                       ("resnorm_lambda", args.resnorm_lambda), ("activation", args.activation),
+                                       ("learnable_lambda", args.learnable_lambda or None))
                      if v is not None}
         try:
             model = create_model(args.model, **overrides)
@@ -100,6 +136,8 @@ def train_main(argv: list[str] | None = None) -> int:
                 mixup_alpha=args.mixup_alpha, specaugment={"auto": None, "on": True, "off": False}[args.specaugment],
                 seed=args.seed, num_workers=args.loader_workers, device=args.device, eval_every=args.eval_every,
                 steps_per_epoch=args.steps_per_epoch, progress=not args.no_progress,
+                freq_mixstyle=args.freq_mixstyle, mixstyle_alpha=args.mixstyle_alpha,
+                mixstyle_prob=args.mixstyle_prob, dir_prob=args.dir_prob,
             )
         except ValueError as exc:
             raise InputError(None, f"invalid option: {exc}") from None
@@ -114,7 +152,9 @@ def train_main(argv: list[str] | None = None) -> int:
                                                            args, rank)
             if distributed:
                 dist.barrier()
-        ckpt = fit(model, train_set, eval_set, config, args.out, model_name=args.model, resume=args.resume)
+        dir_augment, dir_info = _device_ir(args, train_set.feature_config, config.dir_prob)
+        ckpt = fit(model, train_set, eval_set, config, args.out, model_name=args.model, resume=args.resume,
+                   dir_augment=dir_augment, extra_train_config={**(dir_info or {}), **_data_summary(train_set, args)})
         if rank == 0:
             ev = ckpt.metrics.get("eval")
             if ev:

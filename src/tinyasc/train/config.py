@@ -41,6 +41,15 @@ class TrainConfig:
     """Maximum width of a time mask (frames)."""
     roll_seconds: float = 1.5
     """Random circular time roll of each clip, uniform in +-roll_seconds (wraps around)."""
+    freq_mixstyle: bool = False
+    """Freq-MixStyle on the log-mel batch (after SpecAugment, before mixup)."""
+    mixstyle_alpha: float = 0.3
+    """Freq-MixStyle Beta(alpha, alpha) of the mixing weights (CP-JKU's published default 0.3)."""
+    mixstyle_prob: float = 0.4
+    """Probability that a batch gets Freq-MixStyle (CP-JKU's published default 0.4)."""
+    dir_prob: float = 0.6
+    """Probability that a device-A clip is convolved with a device impulse response, when an IR
+    folder is given (CP-JKU's published default 0.6)."""
     seed: int = 0
     """Seed; every epoch's and batch's randomness derives from (seed, epoch[, batch])."""
     num_workers: int = 0
@@ -65,6 +74,11 @@ class TrainConfig:
             raise ValueError("mixup_alpha and roll_seconds must be >= 0")
         if min(self.freq_masks, self.freq_mask_width, self.time_masks, self.time_mask_width) < 0:
             raise ValueError("SpecAugment mask counts and widths must be >= 0")
+        if self.mixstyle_alpha <= 0 or not 0.0 <= self.mixstyle_prob <= 1.0:
+            raise ValueError(f"need mixstyle_alpha > 0 and mixstyle_prob in [0, 1], got {self.mixstyle_alpha}, "
+                             f"{self.mixstyle_prob}")
+        if not 0.0 <= self.dir_prob <= 1.0:
+            raise ValueError(f"dir_prob must be in [0, 1], got {self.dir_prob}")
         if self.num_workers < 0 or self.eval_every < 1 or self.eval_batch_size < 1:
             raise ValueError("num_workers >= 0, eval_every >= 1 and eval_batch_size >= 1 required")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:

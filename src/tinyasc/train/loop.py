@@ -27,7 +27,7 @@ from torch import nn
 from tinyasc.atomic import write_json, write_text
 from tinyasc.contract import DEVICES, SCENE_LABELS, Checkpoint
 from tinyasc.errors import InputError
-from tinyasc.train.augment import mixup, random_roll, spec_augment
+from tinyasc.train.augment import DeviceIRAugment, freq_mixstyle, mixup, random_roll, spec_augment
 from tinyasc.train.config import KDConfig, TrainConfig
 from tinyasc.train.evaluate import evaluate, unwrap
 
@@ -90,10 +90,13 @@ class EpochBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, features: np.ndarray, labels: np.ndarray, batches: list[np.ndarray], *, seed: int, epoch: int,
-                 n_classes: int, roll_frames: int, specaugment: bool, config: TrainConfig):
+                 n_classes: int, roll_frames: int, specaugment: bool, config: TrainConfig,
+                 dir_augment: DeviceIRAugment | None = None, filenames: list[str] | None = None,
+                 devices: np.ndarray | None = None):
         self.features, self.labels, self.batches = features, labels, batches
         self.seed, self.epoch, self.n_classes = seed, epoch, n_classes
         self.roll_frames, self.specaugment, self.config = roll_frames, specaugment, config
+        self.dir_augment, self.filenames, self.devices = dir_augment, filenames, devices
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -103,11 +106,18 @@ class EpochBatches(torch.utils.data.Dataset):
         x = torch.from_numpy(np.asarray(self.features[idx], dtype=np.float32)).unsqueeze(1)
         y = torch.from_numpy(np.asarray(self.labels[idx], dtype=np.int64))
         gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, i))
+        # device-generalization augmentations draw from their own stream: turning them on leaves
+        # the roll/SpecAugment/mixup draws of every batch unchanged
+        gen_dg = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, i, 1))
         cfg = self.config
+        if self.dir_augment is not None:
+            x, _ = self.dir_augment(x, [self.filenames[j] for j in idx], [str(d) for d in self.devices[idx]], gen_dg)
         x = random_roll(x, self.roll_frames, gen)
         if self.specaugment:
             x = spec_augment(x, freq_masks=cfg.freq_masks, freq_width=cfg.freq_mask_width,
                              time_masks=cfg.time_masks, time_width=cfg.time_mask_width, gen=gen)
+        if cfg.freq_mixstyle:
+            x = freq_mixstyle(x, alpha=cfg.mixstyle_alpha, prob=cfg.mixstyle_prob, gen=gen_dg)
         soft = nn.functional.one_hot(y, self.n_classes).float()
         x, soft = mixup(x, soft, cfg.mixup_alpha, gen)
         return x, soft, y
@@ -199,6 +209,7 @@ def fit(
     compression: dict[str, Any] | None = None,
     model_config: dict[str, Any] | None = None,
     extra_train_config: dict[str, Any] | None = None,
+    dir_augment: DeviceIRAugment | None = None,
 ) -> Checkpoint:
     """Train ``model`` on ``train_set`` (a FeatureSet) and write ``out_dir/last.pt`` after every epoch.
 
@@ -225,6 +236,8 @@ def fit(
             masks folded into weights); the raw state is then kept in ``resume`` as well.
         compression: stored as ``Checkpoint.compression``.
         extra_train_config: merged into ``Checkpoint.train_config``.
+        dir_augment: device impulse-response augmentation of device-A clips (waveform, exact);
+            it reads the clips' audio by ``train_set.filenames``.
 
     Returns the final :class:`~tinyasc.contract.Checkpoint` (also at ``out_dir/last.pt``).
     Raises :class:`NonFiniteLoss` (an ``InputError``) when the loss is NaN/inf; the last good
@@ -287,7 +300,8 @@ def fit(
                                     cap=config.steps_per_epoch)
             source = EpochBatches(train_set.features, train_set.labels, [b[rank::world] for b in batches],
                                   seed=config.seed, epoch=epoch, n_classes=n_classes, roll_frames=roll_frames,
-                                  specaugment=specaugment, config=config)
+                                  specaugment=specaugment, config=config, dir_augment=dir_augment,
+                                  filenames=train_set.filenames, devices=train_set.devices)
             loader = torch.utils.data.DataLoader(source, batch_size=None, shuffle=False, num_workers=config.num_workers)
             sums = torch.zeros(3, dtype=torch.float64)  # loss * count, correct, count
             train_model.train()
