@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
 import tempfile
 import zipfile
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_support import time_limit
 from tinyasc.contract import CHECKPOINT_FORMAT, Checkpoint, FeatureConfig
 from tinyasc.data.cache import build_feature_set
 from tinyasc.data.cli import features_main
@@ -42,22 +42,9 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
 CFG = FeatureConfig(clip_seconds=0.25)
 
 
-class Hang(Exception):
-    pass
-
-
-@contextlib.contextmanager
 def no_hang(seconds: int = HANG_S):
-    def alarm(signum, frame):
-        raise Hang(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+    """A hang fails the example (:class:`TimeoutError`)."""
+    return time_limit(seconds)
 
 
 def _nothing_half_written(root: Path) -> None:

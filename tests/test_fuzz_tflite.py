@@ -11,10 +11,8 @@ outcome of every example as events).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -25,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from fuzz_support import time_limit
 from test_tflite_io_support import tiny_model_bytes
 from tinyasc.audit import audit
 from tinyasc.errors import InputError
@@ -97,20 +96,6 @@ def mutations(draw, data: bytes) -> tuple[str, bytes]:
     return kind, bytes(b)
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: int):
-    def hang(signum, frame):  # noqa: ARG001
-        raise TimeoutError(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _outcome(err: InputError) -> str:
     """The violated rule (``[name]`` at the end of a validation message), or the kind of corruption."""
     problem = err.problem
@@ -137,7 +122,7 @@ def _consume(path: Path, out: Path) -> None:
                      ("audit", lambda: audit(path)),
                      ("generate", lambda: generate(path, out, options=GeneratorOptions(measure_tflm_arena=False)))):
         try:
-            with _time_limit(TIMEOUT_S):
+            with time_limit(TIMEOUT_S):
                 fn()
         except InputError as err:
             _one_line(err, path)
