@@ -267,22 +267,16 @@ def firmware_stage(ctx: PipelineContext) -> Stage:
             report.write_report(art)
             outputs.append(str(lib.out_dir / "firmware.json"))
             libraries[core.value] = {"dir": str(lib.out_dir), "identical": bool(res.identical),
-                                     "arena": art.arena_size, "summary": res.summary(),
+                                     "arena": art.arena_size, "tflm_arena": art.tflm_arena_size,
+                                     "summary": res.summary(),
                                      "frontend": lib.manifest.frontend, "sparse_weights": lib.manifest.sparse_weights}
-        first = next(iter(libraries.values()))
-        tflm_arena = _tflm_arena(out / p.targets[0].value)
+        first = next(iter(libraries.values()))  # the first library measured TFLM's arena (one bisection)
         return {"outputs": outputs, "identical": all(v["identical"] for v in libraries.values()),
-                "arena": first["arena"], "tflm_arena": tflm_arena, "summary": first["summary"],
+                "arena": first["arena"], "tflm_arena": first["tflm_arena"], "summary": first["summary"],
                 "libraries": libraries}
 
     return Stage(name="firmware", title="asc-firmware --target (shipped C libraries; host C vs TFLite Micro)",
                  key=key, run=run, reset=lambda: _rmtree(out))
-
-
-def _tflm_arena(lib_dir: Path) -> int | None:
-    from tinyasc.firmware_sim.generator import FirmwareArtifact
-
-    return FirmwareArtifact.load(lib_dir).tflm_arena_size
 
 
 def latency_stage(ctx: PipelineContext) -> Stage:
