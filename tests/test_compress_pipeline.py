@@ -53,10 +53,10 @@ def test_compress_contract_and_resume(setup, tmp_path: Path) -> None:
                    teacher_path=setup["teacher"])
     ckpt = Checkpoint.load(out / COMPRESSED_NAME)
     c = ckpt.compression
-    assert [s["name"] for s in c["steps"]] == ["baseline", "prune", "finetune+qat+kd"]
+    assert [s["name"] for s in c["steps"]] == ["baseline", "prune", "finetune+qat+kd", "int8-qat+kd"]
     assert c["conv_bits"] == 8 and c["other_bits"] == 16 and c["sparsity"] == 0.89 and c["sparsity_scope"] == "layer"
     assert c["kd"]["alpha"] == 0.5 and c["activation_ranges"]["<input>"]["scale"] > 0
-    assert 0 <= c["steps"][-1]["accuracy_int8_act_emulated"]["overall"] <= 1
+    assert 0 <= c["steps"][-2]["accuracy_int8_act_emulated"]["overall"] <= 1
 
     # The contract: strict load into the plain model; zeros exact; conv weights on their int8 grid; others float16.
     plain = create_model(ckpt.model_name, **ckpt.model_config)
@@ -76,9 +76,18 @@ def test_compress_contract_and_resume(setup, tmp_path: Path) -> None:
         if key.endswith("running_mean"):
             assert not torch.any(t), key  # folded
 
-    # Recorded accuracy is the plain model's; the audit counts 8-bit conv + 16-bit rest, BN stats folded.
+    # The fine-tune step recorded the plain model's accuracy; the checkpoint's own accuracy is its int8 model's
+    # integer simulation (what ships), the same network's float weights beside it.
     acc = evaluate(plain, setup["eval"]).metrics.overall
-    assert acc == pytest.approx(c["steps"][-1]["accuracy"]["overall"], abs=1e-12)
+    assert acc == pytest.approx(c["steps"][-2]["accuracy"]["overall"], abs=1e-12)
+    from tinyasc.model.int8 import int8_from_checkpoint
+
+    q = int8_from_checkpoint(ckpt, out / COMPRESSED_NAME)
+    assert evaluate(q, setup["eval"]).metrics.overall == pytest.approx(ckpt.metrics["eval"]["overall"], abs=1e-12)
+    assert c["steps"][-1]["accuracy"] == ckpt.metrics["eval"] and "eval_float_weights" in ckpt.metrics
+    assert ckpt.int8["form"]["form"] == cfg.int8_form.value and len(ckpt.int8["points"]) == len(q.points())
+    for name, conv in q.convs().items():  # int8 QAT kept every pruned weight at zero
+        assert not bool(((conv.conv.weight != 0) & (conv.mask == 0)).any()), name
     rep = audit(out / COMPRESSED_NAME)
     assert rep.within_budget and {k.split("@")[1] for k in rep.by_kind()} == {"8", "16"}
     assert rep.nonzero_bytes == res.audit.nonzero_bytes
@@ -95,6 +104,9 @@ def test_compress_contract_and_resume(setup, tmp_path: Path) -> None:
                      finetune=_finetune(), teacher_path=setup["teacher"], resume=True)
     for k, v in ckpt.state_dict.items():
         assert torch.equal(v, again.checkpoint.state_dict[k]), k
+    for k, v in ckpt.int8["state_dict"].items():  # the int8 QAT resumed from int8/last.pt: same model
+        assert torch.equal(v, again.checkpoint.int8["state_dict"][k]), k
+    assert again.checkpoint.int8["points"] == ckpt.int8["points"]
     # A pruned.pt of another sparsity is not silently reused.
     (out / COMPRESSED_NAME).unlink()
     with pytest.raises(InputError, match="pruned to"):
@@ -111,10 +123,14 @@ def test_cli_end_to_end_then_asc_eval(setup, tiny_dataset, tmp_path: Path, capsy
                         "--steps-per-epoch", "2", "--sparsity", "0.8", "--no-progress", "--out", str(out)])
     assert rc == 0
     assert (out / PRUNED_NAME).is_file() and (out / FINETUNE_DIR / "last.pt").is_file()
-    assert "finetune+qat+kd" in capsys.readouterr().out
+    assert "int8-qat+kd" in capsys.readouterr().out
     rc = eval_main([str(out / COMPRESSED_NAME), str(tiny_dataset.root), "--cache-dir", str(setup["cache"]),
                     "--out", str(tmp_path / "ev"), "--no-progress"])
     assert rc == 0 and (tmp_path / "ev" / "eval.json").is_file()
+    printed = capsys.readouterr().out  # the integer simulation scored, the float weights beside it
+    assert "int8 (integer simulation)" in printed and "float weights" in printed
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert len(report["beside"]) == 1
 
 
 def test_cli_bad_input_one_line_exit_2(setup, tmp_path: Path, capsys) -> None:

@@ -13,7 +13,7 @@ from tinyasc.export import pipeline
 from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.cli import main
 from tinyasc.export.convert import ConversionError, convert
-from tinyasc.export.export_form import ExportForm, export_form
+from tinyasc.model.export_form import ExportForm, export_form
 from tinyasc.export.precision import Activations
 from tinyasc.export.tflite_graph import GraphInfo, TensorQuant, quantize
 from tinyasc.model import create_model
@@ -253,7 +253,7 @@ def test_equalized_form_graph_structure_and_equalized_ranges(tmp_path):
     the frequency convs' output channels share one calibrated range."""
     import onnx
 
-    from tinyasc.export.export_form import ScaledMeanBlock, SubbandAffine
+    from tinyasc.model.export_form import ScaledMeanBlock, SubbandAffine
 
     torch.manual_seed(2)
     model = create_model("bcresnet_asc_1")

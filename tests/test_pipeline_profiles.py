@@ -14,11 +14,13 @@ from tinyasc.pipeline.stages import PipelineContext, audit_stage, export_stage, 
 
 
 def test_profiles_choose_their_activations():
-    """``auto`` only where a 16x8 fallback compiles in asc-firmware (ResNorm on the input alone: the
-    quick profile's student); in-block ResNorm models (smoke, paper) deploy int8."""
-    expected = {"quick": Activations.AUTO, "smoke": Activations.INT8, "paper": Activations.INT8}
+    """Every profile deploys int8 (its int8 QAT makes the file the checkpoint's integer simulation); ``auto``
+    and ``int16`` stay choices."""
     for profile in PROFILES.values():
-        assert profile.activations is expected[profile.name], profile.name
+        assert profile.activations is Activations.INT8, profile.name
+        assert profile.int8_epochs >= 1, profile.name  # the checkpoint carries QAT's parameters
+    expected = {name: Activations.INT8 for name in ("quick", "smoke", "paper")}
+    for profile in PROFILES.values():
         assert profile.to_dict()["activations"] == expected[profile.name].value
         json.dumps(profile.to_dict())
     assert PipelineProfile(name="x", activations="int16").activations is Activations.INT16

@@ -5,11 +5,28 @@
 Without ``--checkpoint`` an ASC-1 is trained briefly here (a few hundred Adam steps on the
 training split; this tool is not the export library, which never imports ``train``).
 Writes ``bench_export.json`` and ``bench_export.md`` into ``--out``.
+
+Export paths of one compressed model (``--paths``): a row per path, each exported by ``asc-export`` as a user runs it
+
+    python tools/bench_export.py --paths --dataset DATA --out OUT --compress-dir RUN/compress \
+        --reference RUN/student/last.pt --label "input-only student" [--latency]
+
+* ``post-hoc``: the fine-tuned checkpoint before int8 QAT (``RUN/compress/finetuned.pt``), int8 file calibrated
+  after the fact (percentile candidates);
+* ``qat``: the compressed checkpoint (``RUN/compress/compressed.pt``), its QAT parameters written into the file;
+* ``16x8``: the fine-tuned checkpoint as onnx2tf's int16-activation file.
+
+Per row: top-1 agreement (TFLite Micro, all clips) and logit error in output steps against the path's own reference
+(the integer simulation for ``qat``, the float model for the others), accuracy per device of the file under TFLite
+Micro and of the uncompressed float model (``--reference``), TFLite Micro arena, and with ``--latency`` the emulated
+Cortex-M4 instructions per inference of the library ``asc-firmware --target cortex-m4`` ships for that file.
+Writes ``bench_export_paths.json`` / ``.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import platform
@@ -24,7 +41,7 @@ from tinyasc.contract import Checkpoint, FeatureConfig
 from tinyasc.data.cache import build_feature_set
 from tinyasc.data.tau import load_tau
 from tinyasc.export.calibrate import Calibration
-from tinyasc.export.export_form import ExportForm
+from tinyasc.model.export_form import ExportForm
 from tinyasc.export.interpreters import Runtime, run_litert, run_onnx, run_tflm, run_torch, time_per_clip
 from tinyasc.export.pipeline import ExportConfig, load_model, export_int8
 from tinyasc.export.precision import Activations
@@ -58,8 +75,106 @@ def brief_train(dataset: Path, fc: FeatureConfig, steps: int, activation: str, p
     return path
 
 
+def _m4_instructions(tflite: Path, out: Path) -> int | None:
+    import subprocess
+    import sys
+
+    cmd = [str(Path(sys.executable).parent / "asc-latency"), str(tflite), "--target", "cortex-m4", "--out", str(out),
+           "--no-frontend", "--golden", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        log.warning("asc-latency failed on %s: %s", tflite, (proc.stderr or proc.stdout).strip()[-300:])
+        return None
+    return int(json.loads((out / "latency.json").read_text())["total_instructions"])
+
+
+def paths_main(args: argparse.Namespace) -> None:
+    """One row per export path of the same compressed model (module docstring)."""
+    from tinyasc.contract import input_resnorm
+    from tinyasc.metrics import device_accuracy
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    finetuned, compressed = args.compress_dir / "finetuned.pt", args.compress_dir / "compressed.pt"
+    ref_ckpt = Checkpoint.load(args.reference)
+    fs = build_feature_set(load_tau(args.dataset), "evaluate", ref_ckpt.feature_config, progress=False)
+    x = np.asarray(fs.features, dtype=np.float32)[:, None]
+    labels, devices = np.asarray(fs.labels), np.asarray(fs.devices)
+    ref_pred = run_torch(load_model(ref_ckpt, args.reference), x).argmax(1)
+
+    def acc(pred: np.ndarray) -> dict:
+        d = device_accuracy(labels, devices, predictions=pred).to_dict()
+        d.pop("confusion", None)
+        return d
+
+    ref_acc = acc(ref_pred)
+    paths = [("post-hoc", finetuned, ExportConfig(activations=Activations.INT8, calib_clips=args.calib_clips, force=True)),
+             ("qat", compressed, ExportConfig(activations=Activations.INT8, calib_clips=args.calib_clips, force=True,
+                                              reference=args.reference)),
+             ("16x8", finetuned, ExportConfig(activations=Activations.INT16, calib_clips=args.calib_clips, force=True))]
+    rows = {}
+    for name, ckpt_path, cfg in paths:
+        form = Checkpoint.load(compressed).int8["form"]["form"]
+        cfg = dataclasses.replace(cfg, form=ExportForm(form))
+        out = args.out / f"export_{name}"
+        t = time.perf_counter()
+        res = export_int8(ckpt_path, args.dataset, out, cfg)
+        wall = time.perf_counter() - t
+        rep = res.report
+        tflm = rep["parity"]["quantized_vs_pytorch"][Runtime.TFLM.value]
+        lifted = rep["export_form"]["input_resnorm"]
+        xg = x if lifted is None else input_resnorm(x, lifted["lambda"], lifted["eps"])
+        pred = run_tflm(res.deployed, xg, arena_size=rep["quantized"]["tflm_arena_bytes"] or (1 << 21)).argmax(1)
+        a = acc(pred)
+        rows[name] = {
+            "checkpoint": str(ckpt_path), "file": res.deployed.name, "status": rep["status"],
+            "failed_gates": rep["failed_gates"], "export_wall_s": wall,
+            "reference_of_agreement": "integer simulation" if name == "qat" else "PyTorch float model",
+            "top1_agreement_all_clips": tflm["top1_agreement"], "logit_err_steps_mean": tflm["logit_err_steps_mean"],
+            "logit_err_steps_max": tflm["logit_err_steps_max"], "accuracy_tflm": a,
+            "drop_vs_uncompressed": ref_acc["overall"] - a["overall"],
+            "unseen_drop_vs_uncompressed": (ref_acc["unseen_mean"] or 0) - (a["unseen_mean"] or 0),
+            "tflm_arena_bytes": rep["quantized"]["tflm_arena_bytes"],
+            "m4_instructions": _m4_instructions(res.deployed, args.out / f"latency_{name}") if args.latency else None,
+        }
+    compressed_ck = Checkpoint.load(compressed)
+    int8_step = next((s for s in compressed_ck.compression["steps"] if s["name"].startswith("int8-qat")), {})
+    ft_step = next((s for s in compressed_ck.compression["steps"] if s["name"].startswith("finetune")), {})
+    results = {"machine": f"{platform.machine()} {platform.processor() or ''}, 2-core CPU", "label": args.label,
+               "reference": str(args.reference), "reference_accuracy": ref_acc, "paths": rows,
+               "int8_qat": {"seconds": int8_step.get("seconds"), "epochs": int8_step.get("epochs"),
+                            "accuracy_integer_simulation": (int8_step.get("accuracy") or {}).get("overall"),
+                            "accuracy_float_weights": (int8_step.get("accuracy_float_weights") or {}).get("overall")},
+               "float_finetune": {"seconds": ft_step.get("seconds"), "epochs": ft_step.get("epochs"),
+                                  "accuracy": (ft_step.get("accuracy") or {}).get("overall")}}
+    atomic.write_json(args.out / "bench_export_paths.json", results)
+    md = [f"# Export paths: {args.label} ({results['machine']})", "",
+          f"Uncompressed float reference `{args.reference}`: {100 * ref_acc['overall']:.1f}% overall, "
+          f"{100 * (ref_acc['unseen_mean'] or 0):.1f}% unseen devices.", "",
+          markdown_table(["path", "file", "agreement (all clips, TFLM)", "vs", "logit err mean / max (steps)",
+                          "acc % (TFLM)", "drop vs float (pt)", "unseen drop (pt)", "TFLM arena (B)", "M4 instructions"],
+                         [[k, r["file"], f"{r['top1_agreement_all_clips']:.4f}", r["reference_of_agreement"],
+                           f"{r['logit_err_steps_mean']:.3f} / {r['logit_err_steps_max']:.1f}",
+                           f"{100 * r['accuracy_tflm']['overall']:.1f}", f"{100 * r['drop_vs_uncompressed']:+.1f}",
+                           f"{100 * r['unseen_drop_vs_uncompressed']:+.1f}", f"{r['tflm_arena_bytes']:,}",
+                           "-" if r["m4_instructions"] is None else f"{r['m4_instructions']:,}"] for k, r in rows.items()]),
+          markdown_table(table3_header(), [table3_row("uncompressed float (PyTorch)", ref_acc),
+                                           *[table3_row(f"{k} (TFLM)", r["accuracy_tflm"]) for k, r in rows.items()]]),
+          f"Fine-tune (weights-only QAT + KD): {ft_step.get('epochs')} epochs, {ft_step.get('seconds') or 0:.0f} s, "
+          f"float accuracy {100 * ((ft_step.get('accuracy') or {}).get('overall') or 0):.1f}%. int8 QAT + KD on the "
+          f"export form: {int8_step.get('epochs')} epochs, {int8_step.get('seconds') or 0:.0f} s, integer simulation "
+          f"{100 * (results['int8_qat']['accuracy_integer_simulation'] or 0):.1f}%, float weights "
+          f"{100 * (results['int8_qat']['accuracy_float_weights'] or 0):.1f}%.", ""]
+    atomic.write_text(args.out / "bench_export_paths.md", "\n".join(md) + "\n")
+    print("\n".join(md))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paths", action="store_true", help="one row per export path of a compressed model (see above)")
+    ap.add_argument("--compress-dir", type=Path, help="--paths: an asc-compress run directory")
+    ap.add_argument("--reference", type=Path, help="--paths: the uncompressed float checkpoint")
+    ap.add_argument("--label", default="model", help="--paths: what the model is (report title)")
+    ap.add_argument("--latency", action="store_true", help="--paths: also measure Cortex-M4 instructions (QEMU)")
     ap.add_argument("--dataset", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--checkpoint", type=Path, default=None)
@@ -74,6 +189,11 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
+    if args.paths:
+        if args.compress_dir is None or args.reference is None:
+            ap.error("--paths needs --compress-dir and --reference")
+        paths_main(args)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     ckpt_path = args.checkpoint or brief_train(args.dataset, FeatureConfig(clip_seconds=args.clip_seconds),
                                                args.train_steps, args.activation, args.out / "asc1_brief.pt")

@@ -162,6 +162,9 @@ class Checkpoint:
     """Dataset statistics the model needs at inference (Global FreqNorm mean/std), if any."""
     resume: dict[str, Any] | None = None
     """Optimizer/scheduler/RNG state and epoch, for ``--resume``; dropped by export."""
+    int8: dict[str, Any] | None = None
+    """The int8 model QAT trained (compressed checkpoints): its export form, weights and the quantization
+    parameters of every tensor of the int8 graph (:mod:`tinyasc.model.int8`). None: float, or weights-only QAT."""
 
     def meta(self) -> dict[str, Any]:
         """The JSON-serializable contract without weights (goes into ONNX/TFLite reports)."""
@@ -188,7 +191,7 @@ class Checkpoint:
         from tinyasc.plaindata import to_plain
 
         payload = self.meta()
-        payload.update(state_dict=self.state_dict, norm_stats=self.norm_stats, resume=self.resume)
+        payload.update(state_dict=self.state_dict, norm_stats=self.norm_stats, resume=self.resume, int8=self.int8)
         payload = to_plain(payload)
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
@@ -217,7 +220,7 @@ class Checkpoint:
             for key, kind in kinds.items():
                 if not isinstance(payload[key], kind):
                     raise TypeError(f"{key} is a {type(payload[key]).__name__}")
-            for key in ("train_config", "metrics", "compression", "norm_stats", "resume"):
+            for key in ("train_config", "metrics", "compression", "norm_stats", "resume", "int8"):
                 if not isinstance(payload.get(key), (dict, type(None))):
                     raise TypeError(f"{key} is a {type(payload[key]).__name__}")
             if not all(isinstance(v, str) for v in payload["labels"]):
@@ -236,6 +239,7 @@ class Checkpoint:
                 compression=payload.get("compression"),
                 norm_stats=payload.get("norm_stats"),
                 resume=payload.get("resume"),
+                int8=payload.get("int8"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(path, f"checkpoint contract incomplete ({exc})") from None

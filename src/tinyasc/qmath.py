@@ -48,3 +48,31 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift < -31:
         return 0, 0
     return int(q_fixed), int(shift)
+
+
+def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int]:
+    """MEAN's multiplier with 1/n folded in, as TFLM's ``QuantizedMeanOrSum`` computes it at run time:
+    ``quantize_multiplier(s_in / s_out)``, then the multiplier shifted left by ``min(floor(log2 n), 32,
+    31 + shift)`` and divided by ``n`` (integer division). Shared by the firmware generator and the
+    integer simulation of :mod:`tinyasc.model.int8`."""
+    mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    s = n.bit_length() - 1  # 63 - clz64(n)
+    s = min(s, 32)
+    s = min(s, 31 + shift)
+    mult = (mult << s) // n
+    return int(mult), int(shift - s)
+
+
+def int8_activation_params(lo: float, hi: float) -> tuple[float, int]:
+    """TFLite's asymmetric int8 ``(scale, zero_point)`` of ``[lo, hi]``, the range widened to hold 0.
+
+    ``scale = (hi - lo) / 255`` rounded to float32 (the file stores float32), ``zero_point`` so that
+    ``lo`` maps to -128. An empty range gives ``(1.0, 0)``. The QAT model (``tinyasc.model.int8``) and
+    the ``.tflite`` rewriter (``tinyasc.export.calibrate``) both take their parameters from here.
+    """
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo <= 0.0:
+        return 1.0, 0
+    scale = float(np.float32((hi - lo) / 255.0))
+    zp = int(np.clip(np.round(-128.0 - lo / scale), -128, 127))
+    return scale, zp

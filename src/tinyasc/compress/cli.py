@@ -9,6 +9,7 @@ from pathlib import Path
 from tinyasc.compress.config import CompressConfig
 from tinyasc.compress.prune import PruneScope
 from tinyasc.errors import InputError, cli_entry
+from tinyasc.model.export_form import ExportForm
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm running statistics unfolded in the result")
     p.add_argument("--kd-alpha", type=float, default=d.kd_alpha, help="weight of the distillation term (default 0.5)")
     p.add_argument("--kd-temperature", type=float, default=d.kd_temperature, help="distillation temperature (default 2)")
+    p.add_argument("--int8-epochs", type=int, default=d.int8_epochs,
+                   help=f"epochs of int8 QAT on the export form after the fine-tune: every tensor of the int8 graph "
+                        f"fake-quantized, its scales the ones the int8 file holds (default {d.int8_epochs}; 0: none, "
+                        f"the export then calibrates after the fact)")
+    p.add_argument("--int8-form", choices=[f.value for f in ExportForm if f is not ExportForm.AS_TRAINED],
+                   default=d.int8_form.value,
+                   help="export form of the int8 model (equalized-lifted: input ResNorm computed by the front end)")
+    p.add_argument("--int8-lr-scale", type=float, default=d.int8_lr_scale,
+                   help=f"int8 QAT learning rate as a fraction of --lr (default {d.int8_lr_scale})")
     p.add_argument("--epochs", type=int, default=10, help="fine-tune epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.01, help="fine-tune peak learning rate (default 0.01)")
@@ -67,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             sparsity=args.sparsity, scope=args.scope, qat=not args.no_qat, quantize_activations=args.act_quant,
             act_quant_start=args.act_quant_start,
             fold_norm_stats=not args.no_fold_bn, kd_alpha=args.kd_alpha, kd_temperature=args.kd_temperature,
+            int8_epochs=0 if args.no_qat else args.int8_epochs, int8_form=args.int8_form, int8_lr_scale=args.int8_lr_scale,
         )
         finetune = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_epochs=args.warmup_epochs,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from tinyasc.compress.prune import PruneScope
+from tinyasc.model.export_form import ExportForm
 
 CONV_BITS = 8
 """Bits of a quantized convolution weight (paper sec. 2.3)."""
@@ -41,6 +42,16 @@ class CompressConfig:
     """Distillation temperature T."""
     calibration_batches: int = 4
     """Training batches run (eval mode, no update) to initialise activation ranges before QAT."""
+    int8_epochs: int = 2
+    """Epochs of int8 QAT after the fine-tune: the export form of the model (``int8_form``) with every tensor of
+    its int8 graph fake-quantized (:mod:`tinyasc.model.int8`), trained with the same KD. Its quantization
+    parameters are the ones the int8 file holds. 0: no int8 model (the export calibrates after the fact)."""
+    int8_form: ExportForm = ExportForm.EQUALIZED
+    """Export form the int8 model is built on (``asc-export`` takes it from the checkpoint)."""
+    int8_lr_scale: float = 0.02
+    """Learning rate of the int8 QAT as a fraction of the fine-tune's (the weights are already close)."""
+    int8_calibration_batches: int = 8
+    """Training batches observed in float to start every int8 range before the QAT."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.scope, PruneScope):
@@ -51,6 +62,14 @@ class CompressConfig:
             raise ValueError("need 0 <= kd_alpha <= 1 and kd_temperature > 0")
         if not 0.0 <= self.act_quant_start < 1.0:
             raise ValueError(f"act_quant_start must be in [0, 1), got {self.act_quant_start}")
+        if not isinstance(self.int8_form, ExportForm):
+            object.__setattr__(self, "int8_form", ExportForm(self.int8_form))
+        if self.int8_form is ExportForm.AS_TRAINED:
+            raise ValueError("int8_form: the int8 model needs BatchNorm folded (fold, equalized or equalized-lifted)")
+        if self.int8_epochs < 0 or self.int8_calibration_batches < 1 or not 0 < self.int8_lr_scale <= 1:
+            raise ValueError("need int8_epochs >= 0, int8_calibration_batches >= 1 and 0 < int8_lr_scale <= 1")
+        if self.int8_epochs and not self.qat:
+            raise ValueError("int8 QAT needs qat (int8_epochs = 0 with --no-qat)")
         if self.calibration_batches < 0:
             raise ValueError("calibration_batches must be >= 0")
 
@@ -69,6 +88,7 @@ class CompressConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["scope"] = self.scope.value
+        d["int8_form"] = self.int8_form.value
         return d
 
     @classmethod

@@ -17,6 +17,7 @@ Run directory::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PRUNED_NAME = "pruned.pt"
 FINETUNE_DIR = "finetune"
+FINETUNED_NAME = "finetuned.pt"
 COMPRESSED_NAME = "compressed.pt"
 REPORT_JSON = "compress_report.json"
 REPORT_MD = "compress_report.md"
@@ -162,7 +164,7 @@ def _prune_step(student: Checkpoint, student_path: Path, eval_set: Any, out_dir:
 
 def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: Path | None, train_set: Any,
                    eval_set: Any, out_dir: Path, config: CompressConfig, finetune: Any, resume: bool,
-                   steps: list[dict[str, Any]]) -> tuple[Checkpoint, dict[str, Any]]:
+                   steps: list[dict[str, Any]], target: Path) -> tuple[Checkpoint, dict[str, Any]]:
     from tinyasc.train import KDConfig, fit
 
     t0 = time.perf_counter()
@@ -246,7 +248,7 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
                                     "student": pruned.train_config.get("student"),
                                     "teacher": str(teacher_path) if teacher_path else None},
                       metrics={"eval": acc} if acc else {}, compression=comp, norm_stats=pruned.norm_stats)
-    path = out_dir / COMPRESSED_NAME
+    path = target
     ckpt.save(path)
     rep = audit(path)
     name = "finetune" + ("+qat" if quantize else "") + ("+kd" if kd else "")
@@ -255,6 +257,37 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
                  f"{acc['overall']:.3f}" if acc else "-")
     step = _step(name, t0, acc, rep, accuracy_int8_act_emulated=acc_emulated, epochs=finetune.epochs, conv_weights=n, conv_nonzero=nz,
                  exact_zeros_kept=True, quantized_conv_layers=sum(1 for v in per_layer.values() if v.get("bits") == 8))
+    comp["steps"] = [*steps, step]
+    ckpt.save(path)
+    return ckpt, step
+
+
+def _int8_step(ft_path: Path, finetuned: Checkpoint, teacher: Checkpoint | None, teacher_path: Path | None,
+               train_set: Any, eval_set: Any, out_dir: Path, config: CompressConfig, finetune: Any, resume: bool,
+               steps: list[dict[str, Any]]) -> tuple[Checkpoint, dict[str, Any]]:
+    """int8 QAT on the export form (:mod:`tinyasc.compress.int8_step`); writes ``compressed.pt`` with its ``int8`` section."""
+    from tinyasc.compress.int8_step import int8_qat
+    from tinyasc.train import KDConfig
+
+    t0 = time.perf_counter()
+    plain = _load_model(finetuned, ft_path)
+    teacher_model, kd_config = None, None
+    if teacher is not None and config.kd_alpha > 0:
+        teacher_model = _load_model(teacher, teacher_path)
+        kd_config = KDConfig(alpha=config.kd_alpha, temperature=config.kd_temperature)
+    model, form, details = int8_qat(finetuned, plain, teacher_model, kd_config, train_set, eval_set, out_dir, config,
+                                    finetune, resume, finetune.eval_batch_size)
+    acc = details["accuracy_integer_simulation"]
+    comp = {**finetuned.compression, "activation_quant": ACT_SCHEME,
+            "int8": {k: v for k, v in details.items() if not k.startswith("accuracy")}}
+    metrics = {"eval": acc, "eval_float_weights": details["accuracy_float_weights"]} if acc else {}
+    ckpt = dataclasses.replace(finetuned, metrics=metrics, compression=comp, int8=model.section(form), resume=None,
+                               train_config={**finetuned.train_config, "int8": {"epochs": config.int8_epochs,
+                                                                                "lr_scale": config.int8_lr_scale}})
+    path = out_dir / COMPRESSED_NAME
+    ckpt.save(path)
+    rep = audit(path)
+    step = _step("int8-qat" + ("+kd" if kd_config else ""), t0, acc, rep, **{k: v for k, v in details.items() if k != "accuracy_integer_simulation"})
     comp["steps"] = [*steps, step]
     ckpt.save(path)
     return ckpt, step
@@ -289,7 +322,7 @@ def compress(
             raise InputError(getattr(fs, "path", None), "features were computed with another front end than the checkpoint's")
     final = out_dir / COMPRESSED_NAME
     pruned_path = out_dir / PRUNED_NAME
-    existing = [p for p in (final, pruned_path, out_dir / FINETUNE_DIR / "last.pt") if p.exists()]
+    existing = [p for p in (final, pruned_path, out_dir / FINETUNE_DIR / "last.pt", out_dir / FINETUNED_NAME) if p.exists()]
     if existing and not resume:
         raise InputError(existing[0], "exists; resume the run (--resume) or choose another output directory")
     if final.exists():
@@ -313,9 +346,24 @@ def compress(
     else:
         steps.append(_prune_step(student, student_path, eval_set, out_dir, config, finetune.eval_batch_size))
     _write_report(out_dir, steps)
-    ckpt, step = _finetune_step(pruned_path, teacher, teacher_path, train_set, eval_set, out_dir, config, finetune,
+    if not config.int8_epochs:
+        ckpt, step = _finetune_step(pruned_path, teacher, teacher_path, train_set, eval_set, out_dir, config, finetune,
+                                    resume, steps, final)
+        steps.append(step)
+    else:
+        ft_path = out_dir / FINETUNED_NAME
+        if ft_path.exists():
+            ckpt = Checkpoint.load(ft_path)
+            step = ckpt.compression["steps"][-1]
+            log.info("fine-tune step already done: %s", ft_path)
+        else:
+            ckpt, step = _finetune_step(pruned_path, teacher, teacher_path, train_set, eval_set, out_dir, config,
+                                        finetune, resume, steps, ft_path)
+        steps.append(step)
+        _write_report(out_dir, steps)
+        ckpt, step = _int8_step(ft_path, ckpt, teacher, teacher_path, train_set, eval_set, out_dir, config, finetune,
                                 resume, steps)
-    steps.append(step)
+        steps.append(step)
     _write_report(out_dir, steps)
     return CompressResult(checkpoint=ckpt, path=final, audit=audit(final), steps=steps)
 

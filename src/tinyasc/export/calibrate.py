@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tinyasc.qmath import int8_activation_params
 from tinyasc.tflite_io import Tensor, parse_model
 
 log = logging.getLogger(__name__)
@@ -229,25 +230,43 @@ class RangeChange:
 
 def int8_params(lo: float, hi: float) -> tuple[float, int]:
     """Asymmetric int8 ``(scale, zero_point)`` of ``[lo, hi]`` widened to hold 0 (TFLite's activation scheme)."""
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo <= 0.0:
-        return 1.0, 0
-    scale = (hi - lo) / 255.0
-    zp = int(np.clip(np.round(-128.0 - lo / scale), -128, 127))
-    return scale, zp
+    return int8_activation_params(lo, hi)
 
 
 def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> tuple[bytes, list[RangeChange], list[str]]:
     """Set the int8 activation ranges of ``int8_data`` to ``ranges`` (per tensor index).
 
     Tensors that must share parameters get the union of their ranges; fixed-range op outputs and
-    graph outputs keep theirs (so does every tensor of their group); the int32 biases of the
-    convolutions reading a changed group are requantized. A group whose new scale would overflow
-    such a bias keeps the converter's parameters. Returns ``(bytes, changes, kept)``, ``kept``
-    naming the groups left as they were for that reason.
+    graph outputs keep theirs (so does every tensor of their group). See :func:`rewrite_params`.
     """
     g = _Graph(bytearray(int8_data))
-    fixed = set(g.outputs)
+    params: dict[int, tuple[float, int]] = {}
+    for group in _param_groups(g):
+        known = [ranges[i] for i in group if i in ranges]
+        if known:
+            p = int8_params(min(r[0] for r in known), max(r[1] for r in known))
+            params.update({i: p for i in group})
+    return rewrite_params(int8_data, params, keep_outputs=True)
+
+
+def param_groups(int8_data: bytes) -> list[list[int]]:
+    """Activation tensor indices of ``int8_data`` that share one set of quantization parameters."""
+    return _param_groups(_Graph(bytearray(int8_data)))
+
+
+def rewrite_params(int8_data: bytes, params: dict[int, tuple[float, int]], *,
+                   keep_outputs: bool) -> tuple[bytes, list[RangeChange], list[str]]:
+    """Set the ``(scale, zero_point)`` of the int8 activation tensors in ``params`` (per tensor index).
+
+    Every tensor of a group that must share parameters gets them (members given different ones:
+    ``ValueError``). Fixed-range op outputs (LOGISTIC...) keep theirs, and so do the graph outputs when
+    ``keep_outputs``. The int32 bias of every convolution reading a changed group is requantized
+    (``b * s_old / s_new``, rounded) with its scale vector, since a bias is quantized at ``s_input *
+    s_weight``; a group whose new scale would overflow such a bias keeps its parameters. Returns
+    ``(bytes, changes, kept)``, ``kept`` naming the groups left as they were for that reason.
+    """
+    g = _Graph(bytearray(int8_data))
+    fixed = set(g.outputs) if keep_outputs else set()
     for op in g.ops:
         if op.name in FIXED_OUTPUT_OPS:
             fixed.update(op.outputs)
@@ -260,10 +279,13 @@ def rewrite_ranges(int8_data: bytes, ranges: dict[int, tuple[float, float]]) -> 
     kept: list[str] = []
     for group in _param_groups(g):
         qs = [g.quant(i) for i in group]
-        known = [ranges[i] for i in group if i in ranges]
-        if any(q is None or q[0].size != 1 for q in qs) or fixed.intersection(group) or not known:
+        given = {params[i] for i in group if i in params}
+        if any(q is None or q[0].size != 1 for q in qs) or fixed.intersection(group) or not given:
             continue
-        scale, zp = int8_params(min(r[0] for r in known), max(r[1] for r in known))
+        if len(given) > 1:
+            raise ValueError(f"tensors {', '.join(g.tensor(i).name for i in group)} must share quantization parameters "
+                             f"but were given {sorted(given)}")
+        scale, zp = given.pop()
         scale = float(np.float32(scale))
         old = (float(qs[0][0][0]), int(qs[0][1][0]))
         readers = [op for op in biased if op.inputs[0] in group]

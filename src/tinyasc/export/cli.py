@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tinyasc.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, cli_entry
 from tinyasc.export.calibrate import Calibration
-from tinyasc.export.export_form import ExportForm
+from tinyasc.model.export_form import ExportForm
 from tinyasc.export.precision import Activations
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the agreement gate counts clips whose PyTorch top-1 margin is at least this many output "
                         "steps of the evaluated file (default 1: output rounding alone cannot reorder them; 0: every clip)")
     p.add_argument("--gate-accuracy-drop", type=float, default=0.005, help="max overall accuracy drop, fraction (default 0.005)")
+    p.add_argument("--reference", type=Path, default=None,
+                   help="uncompressed float checkpoint for the accuracy gate of a QAT checkpoint (default: the student "
+                        "the compressed checkpoint records)")
+    p.add_argument("--gate-sim-agreement", type=float, default=0.995,
+                   help="QAT checkpoints: min top-1 agreement of the int8 file (TFLite Micro) with the checkpoint's "
+                        "integer simulation over every clip (default 0.995)")
+    p.add_argument("--gate-float-drop", type=float, default=0.01,
+                   help="QAT checkpoints: max overall accuracy drop of the int8 file vs the uncompressed float model (default 0.01)")
     p.add_argument("--budget", type=int, default=128_000, help="non-zero parameter budget in bytes (default 128000)")
     return p
 
@@ -66,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                            calibration=Calibration(args.calibration),
                            calib_percentiles=tuple(args.calib_percentile), parity_clips=args.parity_clips, form=ExportForm(args.form),
                            gate_agreement=args.gate_agreement, gate_margin_steps=args.gate_margin_steps,
-                           gate_accuracy_drop=args.gate_accuracy_drop,
+                           gate_accuracy_drop=args.gate_accuracy_drop, reference=args.reference,
+                           gate_sim_agreement=args.gate_sim_agreement, gate_float_drop=args.gate_float_drop,
                            budget_bytes=args.budget, debug_layers=args.debug_layers, keep_int16=args.int16_variant,
                            force=args.force, cache_dir=None if args.cache_dir is None else Path(args.cache_dir))
     except ValueError as exc:

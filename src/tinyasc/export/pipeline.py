@@ -32,7 +32,7 @@ from tinyasc.audit import audit
 from tinyasc.export.calibrate import Calibration, calibrate_int8
 from tinyasc.export.carray import bytes_from_c_array, c_array
 from tinyasc.export.convert import ConversionError, convert
-from tinyasc.export.export_form import ExportForm, export_form
+from tinyasc.model.export_form import ExportForm, export_form
 from tinyasc.export.interpreters import Runtime, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
 from tinyasc.export.precision import REPORT_NAME, Activations
 from tinyasc.export.report import render_markdown
@@ -70,7 +70,7 @@ class ExportConfig:
     parity_clips: int | None = None
     """Evaluation clips of the parity table (None: the whole evaluation split)."""
     form: ExportForm = ExportForm.EQUALIZED
-    """Export form of the model (see :mod:`tinyasc.export.export_form`)."""
+    """Export form of the model (see :mod:`tinyasc.model.export_form`)."""
     gate_agreement: float = 0.99
     """Minimum top-1 agreement of the integer model (TFLM reference kernels) with PyTorch, over the clips
     whose PyTorch top-1 margin is at least ``gate_margin_steps`` output quantization steps."""
@@ -79,6 +79,17 @@ class ExportConfig:
     out of the agreement gate: output rounding alone can reorder them. 0 gates the raw agreement over every clip."""
     gate_accuracy_drop: float = 0.005
     """Maximum overall-accuracy drop (fraction) of the integer model against PyTorch."""
+    gate_sim_agreement: float = 0.995
+    """QAT checkpoints: minimum top-1 agreement of the int8 file under TFLite Micro with the checkpoint's integer
+    simulation, over every parity clip."""
+    gate_sim_within_one_step: float = 0.99
+    """QAT checkpoints: minimum fraction of logits within one output step of the integer simulation's."""
+    gate_float_drop: float = 0.01
+    """QAT checkpoints: maximum overall-accuracy drop (fraction) of the int8 file under TFLite Micro against the
+    uncompressed float model (``reference``): pruning and quantization together, as the paper's Table 4."""
+    reference: Path | None = None
+    """QAT checkpoints: the uncompressed float checkpoint the accuracy gate compares with (default: the student
+    the compressed checkpoint records; when that file is gone, the checkpoint's own float weights, with a warning)."""
     budget_bytes: int = 128_000
     """Non-zero parameter budget of the integer file (DCASE 2021: 128 KB read as 128,000 bytes)."""
     float_tol: float = 1e-4
@@ -249,6 +260,10 @@ class ParityClips:
     """Scene label index per clip."""
     devices: np.ndarray
     """Recording device per clip."""
+    float_reference: np.ndarray | None = None
+    """QAT checkpoints: the uncompressed float model's predicted class per clip (the accuracy gate's reference);
+    ``logits`` are then the integer simulation's."""
+    float_reference_name: str = ""
 
     def accuracy(self, predictions: np.ndarray) -> dict[str, Any]:
         """Table-3 accuracy of ``predictions`` (the confusion matrix left out of the report)."""
@@ -348,16 +363,51 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
     vs_pytorch = {k: parity_stats(clips.logits, c, qout.scale, qout.zero_point, config.gate_margin_steps, dtype=qout.dtype)
                   for k, c in codes.items()}
     ref_codes = codes[Runtime.LITERT_REF.value]
-    drop = clips.reference_accuracy["overall"] - accuracy[Runtime.LITERT_REF.value]["overall"]
-    drop_se = _paired_drop_stderr(clips.labels, clips.logits.argmax(1), ref_codes.argmax(1))
     rep = audit(path, budget_bytes=config.budget_bytes)
     audit_dict = {**rep.to_dict(), "markdown": rep.to_markdown()}
-    gates = _candidate_gates(activations, violations, vs_pytorch[Runtime.LITERT_REF.value], drop, drop_se,
-                             rep.nonzero_bytes, config)
+    if clips.float_reference is not None and activations is Activations.INT8:
+        tflm_codes = codes[Runtime.TFLM.value]
+        drop, drop_se, gates = _qat_gates(clips, tflm_codes, accuracy[Runtime.TFLM.value], vs_pytorch[Runtime.TFLM.value],
+                                          qout, violations, rep.nonzero_bytes, config)
+    else:
+        drop = clips.reference_accuracy["overall"] - accuracy[Runtime.LITERT_REF.value]["overall"]
+        drop_se = _paired_drop_stderr(clips.labels, clips.logits.argmax(1), ref_codes.argmax(1))
+        gates = _candidate_gates(activations, violations, vs_pytorch[Runtime.LITERT_REF.value], drop, drop_se,
+                                 rep.nonzero_bytes, config)
     return Candidate(activations=activations, path=path, graph=graph, violations=violations, arena=arena,
                      tflm_vs_ref=int(np.abs(codes[Runtime.TFLM.value].astype(int) - ref_codes.astype(int)).max()),
                      accuracy=accuracy, vs_pytorch=vs_pytorch, accuracy_drop=drop, accuracy_drop_stderr=drop_se,
                      audit=audit_dict, calibration=calibration, gates=gates, timings=timings)
+
+
+def _qat_gates(clips: ParityClips, tflm_codes: np.ndarray, tflm_acc: dict[str, Any], vs_sim: dict[str, Any], qout: Any,
+               violations: list[str], nonzero_bytes: float, config: ExportConfig) -> tuple[float, float, list[dict[str, Any]]]:
+    """Gates of an int8 file carrying QAT's parameters: TFLite Micro against the integer simulation (every clip,
+    every logit), and against the uncompressed float model's accuracy (with the unseen-device drop beside it)."""
+    deq = dequantize(tflm_codes, qout)
+    within = float((np.abs(deq.astype(np.float64) - clips.logits) <= 1.0001 * qout.scale).mean())
+    ref_acc = clips.accuracy(clips.float_reference)
+    drop = ref_acc["overall"] - tflm_acc["overall"]
+    drop_se = _paired_drop_stderr(clips.labels, clips.float_reference, deq.argmax(1))
+    unseen = None if ref_acc.get("unseen_mean") is None or tflm_acc.get("unseen_mean") is None else \
+        ref_acc["unseen_mean"] - tflm_acc["unseen_mean"]
+    agree = vs_sim["top1_agreement"]
+    return drop, drop_se, [
+        _gate("full_integer_graph", len(violations), 0, not violations, "; ".join(violations)),
+        _gate("top1_agreement", agree, config.gate_sim_agreement, agree >= config.gate_sim_agreement,
+              f"int8 file (TFLite Micro) vs the checkpoint's integer simulation, all {vs_sim['n_clips']} clips "
+              f"(clips with a margin >= {vs_sim['margin_steps']:g} output step: "
+              f"{'-' if vs_sim['top1_agreement_resolvable'] is None else format(vs_sim['top1_agreement_resolvable'], '.4f')}, "
+              f"{vs_sim['resolvable_fraction']:.1%} of them)"),
+        _gate("logits_within_one_step", within, config.gate_sim_within_one_step, within >= config.gate_sim_within_one_step,
+              f"fraction of logits within 1 output step of the integer simulation's (max {vs_sim['logit_err_steps_max']:.2f}, "
+              f"mean {vs_sim['logit_err_steps_mean']:.3f} steps)"),
+        _gate("accuracy_drop", drop, config.gate_float_drop, drop <= config.gate_float_drop + 1e-12,
+              f"{clips.float_reference_name} overall {ref_acc['overall']:.4f} - int8 file (TFLite Micro) "
+              f"{tflm_acc['overall']:.4f} (standard error {drop_se:.4f}); unseen devices: "
+              f"{'-' if unseen is None else format(unseen, '+.4f')}"),
+        _gate("size_budget", nonzero_bytes, config.budget_bytes, nonzero_bytes <= config.budget_bytes, "non-zero bytes"),
+    ]
 
 
 def _candidate_gates(activations: Activations, violations: list[str], ref: dict[str, Any], drop: float, drop_se: float,
@@ -447,10 +497,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     ckpt = Checkpoint.load(checkpoint)
     model = load_model(ckpt, checkpoint)
     warnings: list[str] = []
-    if ckpt.compression is None:
-        msg = "checkpoint is not compressed: exported as a float-trained model, integer by post-training calibration only"
-        log.warning(msg)
-        warnings.append(msg)
+    int8_model = _int8_model(ckpt, checkpoint, config, warnings)
     train = _features(dataset, "train", ckpt, config.cache_dir)
     evaluate = _features(dataset, "evaluate", ckpt, config.cache_dir)
     calib_idx = _spread(len(train), config.calib_clips)
@@ -466,18 +513,24 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         work = tmp / "_work"
         work.mkdir()
         t = time.perf_counter()
-        try:
-            emodel, form_info = export_form(model, config.form, calib, x_eval[: min(16, len(x_eval))])
-        except ValueError as exc:  # a form the model cannot take (equalized-lifted without an input ResNorm)
-            raise InputError(checkpoint, str(exc)) from None
+        if int8_model is not None:  # the checkpoint's int8 model: its export form, weights on their int8 grid
+            emodel, form_info = int8_model.float_graph(), _form_info(ckpt.int8["form"])
+        else:
+            try:
+                emodel, form_info = export_form(model, config.form, calib, x_eval[: min(16, len(x_eval))])
+            except ValueError as exc:  # a form the model cannot take (equalized-lifted without an input ResNorm)
+                raise InputError(checkpoint, str(exc)) from None
         x_graph = form_info.prepare(x_eval)  # what the exported graph takes (lifted input ResNorm applied)
         onnx_path = tmp / ONNX_NAME
         export_onnx(emodel, x_graph, onnx_path)
         timings["onnx_export_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        logits_pt = run_torch(model, x_eval)
-        logits_form = logits_pt if config.form is ExportForm.AS_TRAINED else run_torch(emodel, x_graph)
+        if int8_model is not None:  # "as trained" is the int8 model with its activations left in float
+            logits_pt = _run_int8(int8_model, x_graph, quantize=False)
+        else:
+            logits_pt = run_torch(model, x_eval)
+        logits_form = logits_pt if config.form is ExportForm.AS_TRAINED and int8_model is None else run_torch(emodel, x_graph)
         logits_onnx = run_onnx(onnx_path, x_graph)
         timings["float_inference_s"] = time.perf_counter() - t
         form_check = _float_check(logits_pt, logits_form, config.form_tol)
@@ -500,16 +553,26 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
         logits_tfl = run_litert(tmp / FLOAT_NAME, x_graph)
         tflite_check = _float_check(logits_onnx, logits_tfl, config.float_tol)
         clips = ParityClips(x_graph=x_graph, logits=logits_pt, labels=labels, devices=devices)
+        int8_clips = clips
+        if int8_model is not None:
+            t = time.perf_counter()
+            ref_name, ref_pred = _float_reference(ckpt, checkpoint, config, x_eval, logits_pt, warnings)
+            int8_clips = ParityClips(x_graph=x_graph, logits=_run_int8(int8_model, x_graph, quantize=True), labels=labels,
+                                     devices=devices, float_reference=ref_pred, float_reference_name=ref_name)
+            timings["integer_simulation_s"] = time.perf_counter() - t
 
         candidates: list[Candidate] = []
         if config.activations is not Activations.INT16:
             int8_path = tmp / f"{Activations.INT8.stem}.tflite"
             shutil.copy2(files.int8, int8_path)
             t = time.perf_counter()
-            calibration = _calibrate_int8(tmp / FLOAT_NAME, int8_path, train.features, calib_idx, form_info.prepare,
-                                          config, warnings)
+            if int8_model is not None:
+                calibration = _carry_qat(tmp / FLOAT_NAME, int8_path, int8_model, x_eval[:1], checkpoint)
+            else:
+                calibration = _calibrate_int8(tmp / FLOAT_NAME, int8_path, train.features, calib_idx, form_info.prepare,
+                                              config, warnings)
             timings["calibration_s"] = time.perf_counter() - t
-            candidates.append(evaluate_candidate(int8_path, Activations.INT8, calibration, clips, config))
+            candidates.append(evaluate_candidate(int8_path, Activations.INT8, calibration, int8_clips, config))
         if _needs_int16(config, candidates):
             if files.int16_act is None:
                 _write_log_only(out_dir, log_path, onnx_path, config.force)
@@ -597,6 +660,81 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     log.info("export %s: %s", report["status"], out_dir)
     return ExportResult(out_dir=out_dir, report=report, passed=not failed, failed_gates=failed,
                         deployed=out_dir / chosen.path.name)
+
+
+def _int8_model(ckpt: Checkpoint, path: Path, config: ExportConfig, warnings: list[str]):
+    """The checkpoint's int8 model (QAT's parameters), or None with the reason in ``warnings``."""
+    if ckpt.int8 is None:
+        if ckpt.compression is None:
+            msg = "checkpoint is not compressed: exported as a float-trained model, integer by post-training calibration only"
+        else:
+            msg = ("checkpoint carries no QAT scales (compressed without int8 QAT): the int8 file's activation ranges are "
+                   "calibrated after the fact, and its parity is measured against the float model")
+        log.warning(msg)
+        warnings.append(msg)
+        return None
+    from tinyasc.model.int8 import int8_from_checkpoint
+
+    model = int8_from_checkpoint(ckpt, path)
+    form = ckpt.int8["form"]["form"]
+    if config.form.value != form:
+        msg = f"export form {form} taken from the checkpoint's int8 model (--form {config.form.value} does not apply)"
+        log.info(msg)
+        warnings.append(msg)
+    return model
+
+
+def _form_info(form: dict[str, Any]):
+    from tinyasc.model.export_form import FormInfo
+
+    rn = form.get("input_resnorm")
+    return FormInfo(form=ExportForm(form["form"]), bn_folded=int(form.get("bn_folded", 0)),
+                    max_abs_diff=float(form.get("max_abs_diff_vs_as_trained", 0.0)),
+                    freq_means_scaled=int(form.get("freq_means_scaled", 0)),
+                    subspectral_equalized=int(form.get("subspectral_equalized", 0)),
+                    input_resnorm=None if rn is None else (float(rn["lambda"]), float(rn["eps"])))
+
+
+def _run_int8(model, x_graph: np.ndarray, *, quantize: bool, batch: int = 32) -> np.ndarray:
+    """Logits of the int8 model's graph on graph inputs: the integer simulation, or (``quantize`` False) the same
+    network with its activations left in float (weights on their int8 grid)."""
+    import torch
+
+    points = model.points().values()
+    for aq in points:
+        aq.quantize = quantize
+    try:
+        with torch.no_grad():
+            return np.concatenate([model.graph.eval()(torch.from_numpy(np.ascontiguousarray(x_graph[i : i + batch])))
+                                   .numpy() for i in range(0, len(x_graph), batch)])
+    finally:
+        for aq in points:
+            aq.quantize = True
+
+
+def _float_reference(ckpt: Checkpoint, path: Path, config: ExportConfig, x_eval: np.ndarray, fallback: np.ndarray,
+                     warnings: list[str]) -> tuple[str, np.ndarray]:
+    """The uncompressed float model's predictions (the accuracy gate's reference) and its name."""
+    ref = config.reference or ckpt.train_config.get("student")
+    if ref and Path(ref).is_file():
+        ref_ckpt = Checkpoint.load(ref)
+        if ref_ckpt.compression or tuple(ref_ckpt.labels) != tuple(ckpt.labels) or ref_ckpt.feature_config != ckpt.feature_config:
+            raise InputError(ref, "is not the uncompressed float model of this checkpoint (compressed, other labels or features)")
+        return f"uncompressed float model ({Path(ref).name})", run_torch(load_model(ref_ckpt, Path(ref)), x_eval).argmax(1)
+    msg = (f"the uncompressed float model ({ref or 'not recorded'}) is not available: the accuracy gate compares with the "
+           f"checkpoint's own float weights (pass --reference)")
+    log.warning(msg)
+    warnings.append(msg)
+    return "the checkpoint's float weights", fallback.argmax(1)
+
+
+def _carry_qat(float_path: Path, int8_path: Path, model, probe: np.ndarray, checkpoint: Path) -> dict[str, Any]:
+    from tinyasc.export.qat_params import ParamsMismatch, carry_params
+
+    try:
+        return carry_params(float_path, int8_path, model, probe).to_dict()
+    except ParamsMismatch as exc:
+        raise InputError(checkpoint, str(exc)) from None
 
 
 def _version(pkg: str) -> str | None:

@@ -66,6 +66,12 @@ def render_markdown(r: dict[str, Any]) -> str:
                        f"{len(cal['groups_kept_bias_overflow'])} kept where a bias would overflow)")
         lines += [f"Activation ranges: {chosen}, the candidate closest to the float model on {cal['selection_clips']} "
                   f"other training clips (mean logit error in output steps: {cands}).", ""]
+    elif cal.get("method") == "qat":
+        lines += [f"Activation ranges: the checkpoint's int8 QAT parameters, written into the `.tflite` "
+                  f"({cal['matched']} of {cal['groups']} tensor groups matched to a quantizer of the int8 model; "
+                  f"{cal['convs_written']} convolutions' weights and biases written from the int8 model, {cal['weight_code_mismatches']} of the converter's weight codes differed"
+                  + (f"; quantizers with no tensor in the file: {', '.join(cal['unused_points'])}" if cal["unused_points"] else "")
+                  + ").", ""]
     elif cal:
         why = f" ({cal['reason']})" if cal.get("reason") else ""
         lines += [f"Activation ranges: the converter's min/max over {cal['clips']} calibration clips{why}.", ""]

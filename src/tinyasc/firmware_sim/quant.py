@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from tinyasc.qmath import INT_RANGES, quantize_multiplier, tfl_round  # noqa: F401 (re-exported)
+from tinyasc.qmath import INT_RANGES, mean_multiplier, quantize_multiplier, tfl_round  # noqa: F401 (re-exported)
 
 F32 = np.float32
 
@@ -47,16 +47,6 @@ def activation_range(activation: int, scale: float, zero_point: int, dtype: str 
     if activation == 0:
         return lo, hi
     raise ValueError(f"fused activation {activation} not supported")
-
-
-def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int]:
-    """MEAN's multiplier with 1/n folded in, as TFLM's QuantizedMeanOrSum does at run time."""
-    mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
-    s = n.bit_length() - 1  # 63 - clz64(n)
-    s = min(s, 32)
-    s = min(s, 31 + shift)
-    mult = (mult << s) // n
-    return int(mult), int(shift - s)
 
 
 def add_params(s1: float, s2: float, so: float, left_shift: int = 20) -> tuple[int, ...]:

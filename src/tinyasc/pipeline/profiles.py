@@ -43,6 +43,9 @@ class PipelineProfile:
     """Student training epochs (0: start compression from the teacher's weights, as the paper does)."""
     compress_epochs: int = 300
     """Fine-tune epochs of prune -> QAT + KD."""
+    int8_epochs: int = 2
+    """Epochs of int8 QAT on the export form after the fine-tune (``asc-compress --int8-epochs``): the checkpoint's
+    quantization parameters are the int8 file's; 0 leaves the export to calibrate after the fact."""
     sparsity: float = 0.89
     """One-shot magnitude pruning ratio of the convolutions."""
     batch_size: int = 64
@@ -52,18 +55,18 @@ class PipelineProfile:
     parity_clips: int | None = None
     """Evaluation clips of the parity table (None: all)."""
     export_form: str = "equalized"
-    """``asc-export --form`` (:class:`tinyasc.export.export_form.ExportForm`); ``equalized-lifted`` needs an
+    """Export form of the int8 model (``asc-compress --int8-form``; the export takes it from the checkpoint) and
+    ``asc-export --form`` (:class:`tinyasc.model.export_form.ExportForm`); ``equalized-lifted`` needs an
     input ResNorm and moves it into the front end (the C front end computes it); see docs/export.md."""
     calibration: str = "percentile"
     """``asc-export --calibration`` (:class:`tinyasc.export.calibrate.Calibration`): int8 activation ranges
     chosen among percentile clippings and the converter's min/max on held-out training clips
     (``percentile``), or the converter's min/max (``minmax``)."""
     activations: Activations = Activations.INT8
-    """``asc-export --activations``: ``auto`` deploys the int8 file when it passes every export gate and
-    onnx2tf's 16x8 file (int16 activations, ~1.8x the TFLite Micro arena) otherwise, so a run ships
-    int8 whenever int8 is good enough; the later stages read the deployed file from the export report.
-    ``auto`` only where the 16x8 graph compiles in ``asc-firmware``: models whose ResNorm sits on the input
-    alone (in-block ResNorm gives int16 SUB/RSQRT, which have no 16x8 firmware kernels yet)."""
+    """``asc-export --activations``: every profile deploys ``int8``: its compressed checkpoint carries int8 QAT's
+    parameters, so the int8 file is the checkpoint's integer simulation (gated on every clip). ``auto`` (int8 when
+    it passes every gate, else onnx2tf's 16x8 file) and ``int16`` stay available; the later stages read the deployed
+    file from the export report."""
     firmware_golden: int = 8
     """Evaluation clips run through the host firmware build against TFLite Micro."""
     targets: tuple[Target, ...] = (Target.CORTEX_M4, Target.CORTEX_M7, Target.CORTEX_M55)
@@ -77,7 +80,7 @@ class PipelineProfile:
     def __post_init__(self) -> None:
         if not 0 < self.sparsity < 1:
             raise ValueError("sparsity must be in (0, 1)")
-        if self.teacher_epochs < 1 or self.student_epochs < 0 or self.compress_epochs < 1:
+        if self.teacher_epochs < 1 or self.student_epochs < 0 or self.compress_epochs < 1 or self.int8_epochs < 0:
             raise ValueError("epochs must be positive (student may be 0)")
         object.__setattr__(self, "targets", tuple(Target(t) for t in self.targets))
         object.__setattr__(self, "activations", Activations(self.activations))
@@ -96,7 +99,7 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     # The paper's settings (sec. 3.1, Table 4): a job for the real dataset and a GPU.
     ProfileName.PAPER: PipelineProfile(
         name="paper", synth_scale="full", teacher_model="bcresnet_asc_8", teacher_epochs=100,
-        student_model="bcresnet_asc_8", student_epochs=0, compress_epochs=300, sparsity=0.89,
+        student_model="bcresnet_asc_8", student_epochs=0, compress_epochs=300, sparsity=0.89, int8_epochs=20,
     ),
     # The whole path on `asc-synth --scale small` in minutes on 2 CPU cores; widths and epochs cut.
     # Student: ASC-1 with ResNorm on the input only, the paper's best small model (Table 3) and the
@@ -104,13 +107,13 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     ProfileName.QUICK: PipelineProfile(
         name="quick", synth_scale="small", teacher_model="bcresnet_asc", teacher_overrides={"base_channels": 20},
         teacher_epochs=15, student_model="bcresnet_asc_1", student_overrides={"norm": "input-only"},
-        student_epochs=15, compress_epochs=6, sparsity=0.5, calib_clips=100, parity_clips=None, export_form="equalized-lifted",
-        activations=Activations.AUTO, firmware_golden=4,
+        student_epochs=15, compress_epochs=6, int8_epochs=2, sparsity=0.5, calib_clips=100, parity_clips=None,
+        export_form="equalized-lifted", activations=Activations.INT8, firmware_golden=4,
     ),
     # CI's end-to-end check on `tiny` data: every stage and gate, one epoch each.
     ProfileName.SMOKE: PipelineProfile(
         name="smoke", synth_scale="tiny", teacher_model="bcresnet_asc_1", teacher_epochs=1,
-        student_model="bcresnet_asc_1", student_epochs=1, compress_epochs=1, sparsity=0.5, batch_size=16,
+        student_model="bcresnet_asc_1", student_epochs=1, compress_epochs=1, int8_epochs=1, sparsity=0.5, batch_size=16,
         calib_clips=16, parity_clips=None, firmware_golden=2, targets=(Target.CORTEX_M4,), sparse_weights=False,
         export_form="equalized-lifted",
     ),

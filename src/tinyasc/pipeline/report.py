@@ -87,10 +87,14 @@ def gather(run_dir: Path, profile: dict[str, Any]) -> RunSummary:
         s.stages.append({"name": name, "done": m is not None, "seconds": (m or {}).get("seconds")})
     for name, stage in (("teacher", "teacher"), ("student", "student"), ("compressed (PyTorch)", "compress")):
         marker = _load(run_dir / "stages" / f"{stage}.json")
-        ev = ((marker or {}).get("summary") or {}).get("eval")
+        summary = (marker or {}).get("summary") or {}
+        ev = summary.get("eval")
+        if stage == "compress" and any(str(st).startswith("int8-qat") for st in summary.get("steps") or []):
+            name = "compressed: int8 simulation (PyTorch)"
         if ev:
             s.accuracy_rows.append((f"{name} [{sum(ev['counts'].values())} clips]", ev))
-    for name, sub in (("teacher", "teacher"), ("student", "student"), ("compress fine-tune", "compress/finetune")):
+    for name, sub in (("teacher", "teacher"), ("student", "student"), ("compress fine-tune", "compress/finetune"),
+                      ("int8 QAT", "compress/int8")):
         hist = _load(run_dir / sub / "metrics.json")
         if isinstance(hist, list) and hist:
             s.curves[name] = hist

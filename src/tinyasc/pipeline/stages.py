@@ -165,7 +165,8 @@ def compress_stage(ctx: PipelineContext) -> Stage:
 
     def key() -> dict[str, Any]:
         return {"student": file_digest(_student_ckpt(ctx)), "teacher": file_digest(ctx.path("teacher", "last.pt")),
-                "sparsity": p.sparsity, "epochs": p.compress_epochs, "batch": p.batch_size, "seed": p.seed}
+                "sparsity": p.sparsity, "epochs": p.compress_epochs, "batch": p.batch_size, "seed": p.seed,
+                "int8_epochs": p.int8_epochs, "int8_form": p.export_form}
 
     def run() -> dict[str, Any]:
         from tinyasc.compress.config import CompressConfig
@@ -173,14 +174,15 @@ def compress_stage(ctx: PipelineContext) -> Stage:
 
         student = _student_ckpt(ctx)
         train, evaluate = _feature_sets(ctx, Checkpoint.load(student).feature_config)
-        res = compress(student, train, evaluate, out, config=CompressConfig(sparsity=p.sparsity),
+        config = CompressConfig(sparsity=p.sparsity, int8_epochs=p.int8_epochs, int8_form=p.export_form)
+        res = compress(student, train, evaluate, out, config=config,
                        finetune=_train_config(ctx, p.compress_epochs), teacher_path=ctx.path("teacher", "last.pt"),
                        resume=True)
         return {"outputs": [str(res.path)], "checkpoint": str(res.path), "eval": res.checkpoint.metrics.get("eval"),
                 "audit": {"nonzero_bytes": res.audit.nonzero_bytes, "within_budget": res.audit.within_budget},
                 "steps": [s["name"] for s in res.steps]}
 
-    return Stage(name="compress", title=f"compress: prune {p.sparsity:.2f} -> QAT + KD", key=key, run=run,
+    return Stage(name="compress", title=f"compress: prune {p.sparsity:.2f} -> QAT + KD -> int8 QAT ({p.export_form})", key=key, run=run,
                  reset=lambda: _rmtree(out))
 
 

@@ -196,16 +196,29 @@ def evaluate_checkpoint(ckpt_path: Path, dataset: Path, *, split: str = "evaluat
     if tuple(ckpt.labels) != SCENE_LABELS:
         raise InputError(ckpt_path, f"labels {list(ckpt.labels)} do not match the dataset's scene labels "
                                     f"{list(SCENE_LABELS)}")
-    model = from_checkpoint(ckpt, path=ckpt_path)
+    if ckpt.int8 is not None:  # the quantized model: score what ships (the integer simulation)
+        from tinyasc.model.int8 import int8_from_checkpoint
+
+        model = int8_from_checkpoint(ckpt, ckpt_path)
+    else:
+        model = from_checkpoint(ckpt, path=ckpt_path)
     ns = args or argparse.Namespace(skip_bad=False, cache_dir=None, feature_workers=None, no_progress=True)
     feats = _features(dataset, split, ckpt.feature_config, ns, 0)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(dev)
     result = evaluate(model, feats, batch_size=batch_size, device=dev)
+    beside = {}
+    row_name = name or ckpt.model_name
+    if ckpt.int8 is not None:
+        row_name = f"{row_name} int8 (integer simulation)"
+        model.set_quantize(False)
+        beside[f"{name or ckpt.model_name} float weights (same network, no rounding)"] = evaluate(
+            model, feats, batch_size=batch_size, device=dev)
+        model.set_quantize(True)
     out = out or ckpt_path.parent / f"eval-{split}"
     meta = {"checkpoint": str(ckpt_path), "dataset": str(dataset), "split": split, "model_name": ckpt.model_name,
             "model_config": ckpt.model_config, "compression": ckpt.compression, "n_clips": len(result.labels)}
-    paths = write_eval_report(result, out, name=name or ckpt.model_name, meta=meta, labels=ckpt.labels)
+    paths = write_eval_report(result, out, name=row_name, meta=meta, labels=ckpt.labels, beside=beside)
     return result, paths
 
 

@@ -117,11 +117,15 @@ def save_confusion_png(confusion: Sequence[Sequence[int]], path: Path, labels: S
 
 
 def write_eval_report(result: EvalResult, out_dir: str | Path, *, name: str, meta: dict[str, Any] | None = None,
-                      labels: Sequence[str] = SCENE_LABELS) -> dict[str, Path]:
-    """Write ``eval.json`` (metrics + Table-3 row + confusion), ``eval.md``, ``confusion.png``, ``predictions.csv``."""
+                      labels: Sequence[str] = SCENE_LABELS, beside: dict[str, EvalResult] | None = None) -> dict[str, Path]:
+    """Write ``eval.json`` (metrics + Table-3 row + confusion), ``eval.md``, ``confusion.png``, ``predictions.csv``.
+
+    ``beside``: other scores of the same checkpoint (e.g. the int8 model's float weights), extra table rows and
+    ``eval.json["beside"]``; the main ``result`` is the one the files describe."""
     out_dir = Path(out_dir)
     row = table3_row(name, result.metrics)
-    table = markdown_table(table3_header(), [row])
+    extra = {k: r.metrics for k, r in (beside or {}).items()}
+    table = markdown_table(table3_header(), [row, *[table3_row(k, m) for k, m in extra.items()]])
     paths = {
         "json": out_dir / "eval.json",
         "markdown": out_dir / "eval.md",
@@ -129,7 +133,8 @@ def write_eval_report(result: EvalResult, out_dir: str | Path, *, name: str, met
         "predictions": out_dir / "predictions.csv",
     }
     write_json(paths["json"], {"name": name, "labels": list(labels), "table3_row": row, **(meta or {}),
-                               "metrics": result.metrics.to_dict()})
+                               "metrics": result.metrics.to_dict(),
+                               "beside": {k: {"table3_row": table3_row(k, m), "metrics": m.to_dict()} for k, m in extra.items()}})
     write_text(paths["markdown"], table)
     save_confusion_png(result.metrics.confusion, paths["confusion"], labels, title=name)
     write_text(paths["predictions"], prediction_csv(result, labels))
