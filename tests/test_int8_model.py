@@ -26,7 +26,7 @@ from tinyasc.export.pipeline import export_onnx
 from tinyasc.export.qat_params import ParamsMismatch, carry_params
 from tinyasc.model import create_model
 from tinyasc.model.export_form import ExportForm, export_form
-from tinyasc.model.int8 import (ActQuant, Int8Model, QConv2d, QElementwise, QMean, decompose_silu, insert_activation_quants,
+from tinyasc.model.int8 import (ActQuant, Int8Model, QConv2d, QElementwise, QMean, QRsqrt, decompose_silu, insert_activation_quants,
                                 int8_from_checkpoint, multiply_by_quantized_multiplier, quantize_convs, trace)
 from tinyasc.qmath import quantize_multiplier
 from tinyasc.tflite_io import parse_model
@@ -154,9 +154,27 @@ def test_int8_model_op_counts_and_the_float_graph_has_no_quantizers():
         q = _int8_model(norm)
         kinds = [type(m) for m in q.graph.modules()]
         assert kinds.count(QMean) == 1 + extra_means  # the global pool (+ FreqIN's two means in each of 5 ResNorms)
+        assert kinds.count(QRsqrt) == extra_means // 2
         assert kinds.count(QElementwise) > 0 and kinds.count(QConv2d) == 51
         fg = q.float_graph()
-        assert not any(isinstance(m, (ActQuant, QConv2d, QElementwise, QMean)) for m in fg.modules())
+        assert not any(isinstance(m, (ActQuant, QConv2d, QElementwise, QMean, QRsqrt)) for m in fg.modules())
+
+
+def test_rsqrt_of_zero_is_the_largest_code_and_trains_without_nan():
+    """TFLite Micro's int8 RSQRT returns code 127 for a zero input (a variance rounded to zero)."""
+    aq_in, aq_out = ActQuant(), ActQuant()
+    aq_in.train(), aq_out.train()
+    x = torch.tensor([0.0, 0.25, 1.0, 4.0], requires_grad=True)
+    r = QRsqrt()
+    r.__dict__["quants"] = (aq_in, aq_out)
+    y = aq_out(r(aq_in(x)))  # training: zero takes the batch's largest finite value (2.0), gradient 0 there
+    y.sum().backward()
+    assert torch.isfinite(y).all() and torch.isfinite(x.grad).all() and x.grad[0] == 0
+    aq_in.eval(), aq_out.eval()
+    with torch.no_grad():
+        y = aq_out(r(aq_in(torch.tensor([0.0, 1.0]))))
+    s, z = aq_out.params()
+    assert round(float(y[0]) / s + z) == 127
 
 
 def test_qat_keeps_pruned_weights_zero_and_rounds_to_the_recorded_grid():

@@ -54,7 +54,22 @@ def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
     assert all(g["passed"] is not None for g in gates), [g for g in gates if g["passed"] is None]
     deployed = json.loads((run / "export" / "report.json").read_text())["deployed"]
     stem = deployed["file"].removesuffix(".tflite")
-    assert deployed["activations"] == "int8"  # the smoke profile's in-block ResNorm has no 16x8 firmware kernels
+    assert deployed["activations"] == "int8"  # every profile deploys int8
+    # int8 by construction: the compressed checkpoint carries its int8 model, the file holds its parameters, and
+    # the file is gated against the checkpoint's integer simulation on every clip (as far as tiny data allows:
+    # the 1-epoch model's accuracy gate is vacuous, its agreement gates are not).
+    export = json.loads((run / "export" / "report.json").read_text())
+    assert export["calibration"]["method"] == "qat" and export["calibration"]["unused_points"] == []
+    assert export["calibration"]["matched"] == export["calibration"]["groups"]
+    by_name = {g["name"]: g for g in export["gates"]}
+    assert by_name["top1_agreement"]["passed"] and by_name["top1_agreement"]["threshold"] == 0.995
+    assert "integer simulation, all" in by_name["top1_agreement"]["detail"]
+    assert by_name["logits_within_one_step"]["passed"] and by_name["accuracy_drop"]["threshold"] == 0.01
+    from tinyasc.contract import Checkpoint
+
+    ck = Checkpoint.load(run / "compress" / "compressed.pt")
+    assert ck.int8 is not None and ck.int8["form"]["form"] == "equalized-lifted"
+    assert [s["name"] for s in ck.compression["steps"]][-1] == "int8-qat+kd"
     for artifact in ("teacher/last.pt", "student/last.pt", "compress/compressed.pt", "export/model.onnx",
                      f"export/{stem}.tflite", f"export/{stem}.h", "export/model_float.tflite", "export/report.json",
                      "audit.json", "firmware/cortex-m4/model.c", "firmware/cortex-m4/firmware.json",

@@ -80,7 +80,7 @@ def _m4_instructions(tflite: Path, out: Path) -> int | None:
     import sys
 
     cmd = [str(Path(sys.executable).parent / "asc-latency"), str(tflite), "--target", "cortex-m4", "--out", str(out),
-           "--no-frontend", "--golden", "1"]
+           "--no-frontend"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         log.warning("asc-latency failed on %s: %s", tflite, (proc.stderr or proc.stdout).strip()[-300:])

@@ -111,7 +111,11 @@ class ActQuant(nn.Module):
 
     @torch.no_grad()
     def _update(self, x: torch.Tensor) -> None:
-        lo, hi = x.detach().min().float(), x.detach().max().float()
+        v = x.detach()
+        v = v[torch.isfinite(v)]
+        if v.numel() == 0:
+            return
+        lo, hi = v.min().float(), v.max().float()
         if not bool(self.observed):
             self.lo.copy_(lo)
             self.hi.copy_(hi)
@@ -427,6 +431,43 @@ class FloatElementwise(nn.Module):
         return a + b if self.op == "add" else a * b
 
 
+class QRsqrt(nn.Module):
+    """``rsqrt`` of a quantized tensor as TFLite Micro's int8 RSQRT treats a zero input: the largest output code
+    (its kernel returns 127 for a zero value; float rsqrt would give inf, and inf poisons training). Elsewhere the
+    float rsqrt (rounded by the quantizer after it). A band of FreqIN whose variance rounds to zero is common: its
+    int8 range starts at 0 and a variance under half a step is coded 0. Training: zero inputs take the output
+    quantizer's current maximum (or the batch's largest finite value before it has one), gradient 0 there."""
+
+    TINY = 1e-30
+
+    def __init__(self):
+        super().__init__()
+        self.quantize = True
+        self.__dict__["quants"] = None  # (input, output) ActQuant references
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        zero = x <= 0
+        y = torch.rsqrt(torch.clamp(x, min=self.TINY))
+        if not bool(zero.any()):
+            return y
+        q = self.__dict__["quants"]
+        out = q[1] if q is not None else None
+        if out is not None and out.ready and self.quantize and out.quantize:
+            s, zp = out.params()
+            top = torch.tensor((ACT_QMAX - zp) * s, dtype=y.dtype, device=y.device)
+        else:
+            finite = y[~zero]
+            top = (finite.max() if finite.numel() else torch.ones((), dtype=y.dtype, device=y.device)).detach()
+        return torch.where(zero, top.expand_as(y), y)
+
+
+class FloatRsqrt(nn.Module):
+    """The plain rsqrt a :class:`QRsqrt` stands for (in the graph the converter takes)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.rsqrt(x)
+
+
 class FloatMean(nn.Module):
     """The float mean a :class:`QMean` stands for (in the graph the converter takes)."""
 
@@ -465,6 +506,13 @@ def integer_kernels(gm: fx.GraphModule) -> int:
         mod = QElementwise("add" if node.target in (operator.add, torch.add) else "mul")
         mod.__dict__["quants"] = (ins[0], ins[1], out)
         _replace_with_module(gm, node, f"int_{n:03d}_{node.name}", mod, tuple(node.args))
+        n += 1
+    for node in list(gm.graph.nodes):  # RSQRT: TFLM's answer for a zero input
+        if node.op != "call_function" or node.target is not torch.rsqrt or not isinstance(node.args[0], fx.Node):
+            continue
+        mod = QRsqrt()
+        mod.__dict__["quants"] = (_producer_quant(gm, node.args[0]), _consumer_quant(gm, node))
+        _replace_with_module(gm, node, f"int_{n:03d}_{node.name}", mod, (node.args[0],))
         n += 1
     for node in list(gm.graph.nodes):  # MEAN over constant axes of a quantized tensor
         if node.op != "call_method" or node.target != "mean" or not isinstance(node.args[0], fx.Node):
@@ -615,7 +663,7 @@ class Int8Model(nn.Module):
     # ---- modes
     def _modules_with_flags(self) -> Iterator[nn.Module]:
         for m in self.graph.modules():
-            if isinstance(m, (ActQuant, QConv2d, QElementwise, QMean)):
+            if isinstance(m, (ActQuant, QConv2d, QElementwise, QMean, QRsqrt)):
                 yield m
 
     def set_quantize(self, enabled: bool) -> None:
@@ -664,6 +712,8 @@ class Int8Model(nn.Module):
             _set(gm, name, FloatElementwise(m.op))
         for name, m in [(n, m) for n, m in gm.named_modules() if isinstance(m, QMean)]:
             _set(gm, name, FloatMean(m.dims, m.keepdim))
+        for name in [n for n, m in gm.named_modules() if isinstance(m, QRsqrt)]:
+            _set(gm, name, FloatRsqrt())
         return gm.eval()
 
     # ---- checkpoint section
