@@ -232,8 +232,6 @@ def _conv_codes(conv: Any) -> np.ndarray:
 def _weight_code_mismatches(int8_data: bytes, model: Any) -> int:
     """int8 weight codes of the file's convolutions that differ from the int8 model's, matched by
     (shape, sorted codes) multiset: 0 when every conv's codes are the model's."""
-    import torch
-
     qm = parse_model(int8_data)
     file_codes: list[np.ndarray] = []
     for op in qm.operators:
