@@ -312,3 +312,22 @@ def test_asc_export_refuses_a_damaged_int8_section_with_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"tensor {first!r}" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))  # nothing written
+
+
+def test_a_pruned_away_channel_codes_its_bias_inside_int32():
+    """An all-zero output channel keeps only its bias; with max|w|/127 its weight scale would be float eps and a
+    bias of a few units would overflow int32 at s_in * eps (seen on a quick run: the export stopped). Its scale
+    puts the bias at 2^24 codes instead, and the simulation computes exactly that bias."""
+    conv = nn.Conv2d(2, 3, 1, bias=True)
+    with torch.no_grad():
+        conv.weight[1].zero_()
+        conv.bias.copy_(torch.tensor([0.1, 37.5, -0.2]))
+    q = QConv2d(conv)
+    aq = ActQuant()
+    aq.train()
+    aq(torch.linspace(-1.0, 3.0, 50))
+    aq.eval()
+    q.__dict__["input_quant"] = aq
+    codes = q.bias_codes()
+    assert int(codes[1]) == 1 << 24 and int(codes.abs().max()) < 2**31 - 1
+    assert float(q.bias()[1]) == pytest.approx(37.5, rel=1e-6)

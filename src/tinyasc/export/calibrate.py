@@ -255,14 +255,15 @@ def param_groups(int8_data: bytes) -> list[list[int]]:
 
 
 def rewrite_params(int8_data: bytes, params: dict[int, tuple[float, int]], *,
-                   keep_outputs: bool) -> tuple[bytes, list[RangeChange], list[str]]:
+                   keep_outputs: bool, requantize_biases: bool = True) -> tuple[bytes, list[RangeChange], list[str]]:
     """Set the ``(scale, zero_point)`` of the int8 activation tensors in ``params`` (per tensor index).
 
     Every tensor of a group that must share parameters gets them (members given different ones:
     ``ValueError``). Fixed-range op outputs (LOGISTIC...) keep theirs, and so do the graph outputs when
     ``keep_outputs``. The int32 bias of every convolution reading a changed group is requantized
     (``b * s_old / s_new``, rounded) with its scale vector, since a bias is quantized at ``s_input *
-    s_weight``; a group whose new scale would overflow such a bias keeps its parameters. Returns
+    s_weight``; a group whose new scale would overflow such a bias keeps its parameters (``requantize_biases``
+    False: biases and their scales are left to the caller, who writes them next). Returns
     ``(bytes, changes, kept)``, ``kept`` naming the groups left as they were for that reason.
     """
     g = _Graph(bytearray(int8_data))
@@ -288,7 +289,7 @@ def rewrite_params(int8_data: bytes, params: dict[int, tuple[float, int]], *,
         scale, zp = given.pop()
         scale = float(np.float32(scale))
         old = (float(qs[0][0][0]), int(qs[0][1][0]))
-        readers = [op for op in biased if op.inputs[0] in group]
+        readers = [op for op in biased if op.inputs[0] in group] if requantize_biases else []
         new_biases = []
         for op in readers:  # a bias is quantized at input_scale * weight_scale: requantize it first
             q_bias = g.buffer_data(op.inputs[2]).view(np.int32)

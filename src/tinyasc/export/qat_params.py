@@ -126,9 +126,11 @@ def carry_params(float_path: str | Path, int8_path: str | Path, model: Any, prob
         chosen.update({t: params[best] for t in group})
         matched[name] = best
         used.add(best)
-    data, changes, kept = rewrite_params(int8_data, chosen, keep_outputs=False)
-    if kept:
-        raise ParamsMismatch(kept[0], "would overflow an int32 bias at the int8 model's scale")
+    other_biased = [op.opcode for op in qmodel.operators if op.opcode in ("FULLY_CONNECTED", "TRANSPOSE_CONV")]
+    if other_biased:
+        raise ParamsMismatch(other_biased[0], "is an op whose bias the int8 model does not write (only convolutions)")
+    # Biases and their scales are written from the int8 model below, not requantized from the converter's.
+    data, changes, kept = rewrite_params(int8_data, chosen, keep_outputs=False, requantize_biases=False)
     fixed_bad = [qmodel.tensors[g[0]].name for g in groups if g[0] in chosen and
                  _file_params(data, g[0]) != (float(np.float32(chosen[g[0]][0])), chosen[g[0]][1])]
     if fixed_bad:

@@ -147,10 +147,22 @@ class QConv2d(nn.Module):
         self.__dict__["input_quant"] = None  # a reference, not a submodule (it belongs to the graph)
         self.__dict__["output_quant"] = None
 
+    DEAD_BIAS_CODE = float(1 << 24)
+    """An all-zero output channel (a pruned-away filter) computes its bias alone, and any weight scale codes its
+    zeros: it takes the one that puts its bias at +-2^24 codes, exact to 2^-24 and far inside int32 (``max|w|/127``
+    would be float eps there, and the bias would overflow int32 at ``s_in * eps``)."""
+
     def weight_scale(self) -> torch.Tensor:
-        w = self.conv.weight.detach()
+        w = (self.conv.weight * self.mask).detach()
         amax = w.abs().reshape(w.shape[0], -1).amax(dim=1)
-        return torch.clamp(amax / WEIGHT_QMAX, min=torch.finfo(torch.float32).eps).float()
+        scale = torch.clamp(amax / WEIGHT_QMAX, min=torch.finfo(torch.float32).eps).float()
+        b, aq = self.conv.bias, self.__dict__["input_quant"]
+        dead = amax == 0
+        if b is not None and aq is not None and aq.ready and bool(dead.any()):
+            s_in = float(np.float32(aq.params()[0]))
+            dead_scale = (b.detach().abs().double() / (s_in * self.DEAD_BIAS_CODE)).float()
+            scale = torch.where(dead, torch.clamp(dead_scale, min=torch.finfo(torch.float32).eps), scale)
+        return scale
 
     def weight(self) -> torch.Tensor:
         w = self.conv.weight * self.mask
