@@ -49,7 +49,7 @@ def test_pruning_reaches_exact_target(scope: P.PruneScope, make) -> None:
     stats = P.apply_pruning(model, 0.89, scope)
     sizes = {name: m.weight.numel() for name, m in P.conv_layers(model)}
     assert set(stats) == set(sizes)
-    if scope is P.PruneScope.GLOBAL:
+    if scope is not P.PruneScope.LAYER:
         n = sum(sizes.values())
         assert sum(s["nonzero"] for s in stats.values()) == n - round(0.89 * n)
     else:
@@ -61,6 +61,59 @@ def test_pruning_reaches_exact_target(scope: P.PruneScope, make) -> None:
         kept = m.weight_mask.flatten().bool()
         if scope is P.PruneScope.LAYER and kept.any() and (~kept).any():
             assert w[kept].min() >= w[~kept].max()
+
+
+def test_lamp_ranking_ignores_each_layers_scale_and_keeps_every_layer() -> None:
+    """LAMP scores are ratios within a layer: scaling one layer's weights (what a BatchNorm after it undoes) changes
+    no mask, where a plain global ranking moves the zeros; and every layer keeps its largest weight."""
+    torch.manual_seed(0)
+    a, b = StandIn(), StandIn()
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        b.body[0].weight.mul_(100.0)  # the stem's scale: irrelevant under the BatchNorm after it
+    masks = {}
+    for scope in (P.PruneScope.LAMP, P.PruneScope.GLOBAL):
+        for name, model in (("a", a), ("b", b)):
+            m = StandIn()
+            m.load_state_dict(model.state_dict())
+            P.apply_pruning(m, 0.95, scope)
+            masks[scope, name] = [mod.weight_mask.clone() for _, mod in P.conv_layers(m)]
+            if scope is P.PruneScope.LAMP:
+                assert all(int(k.sum()) >= 1 for k in masks[scope, name])
+    assert all(torch.equal(x, y) for x, y in zip(masks[P.PruneScope.LAMP, "a"], masks[P.PruneScope.LAMP, "b"]))
+    assert not all(torch.equal(x, y) for x, y in zip(masks[P.PruneScope.GLOBAL, "a"], masks[P.PruneScope.GLOBAL, "b"]))
+    # Hand check of the score: weights 1, 2, 3 -> 1/14, 4/13, 9/9.
+    assert torch.allclose(P.lamp_scores(torch.tensor([3.0, 1.0, 2.0])), torch.tensor([1.0, 1 / 14, 4 / 13], dtype=torch.float64))
+
+
+def test_gradual_schedule_is_cubic_and_reaches_the_target() -> None:
+    assert P.gradual_sparsity(0, 100, 0.89) == 0.0
+    assert P.gradual_sparsity(50, 100, 0.89) == pytest.approx(0.89 * (1 - 0.5 ** 3))
+    assert P.gradual_sparsity(100, 100, 0.89) == P.gradual_sparsity(500, 100, 0.89) == 0.89
+    values = [P.gradual_sparsity(t, 100, 0.89) for t in range(101)]
+    assert all(x <= y for x, y in zip(values, values[1:]))
+
+
+@pytest.mark.parametrize("scope", list(P.PruneScope))
+def test_prune_to_only_removes_weights_and_hits_the_count(scope: P.PruneScope) -> None:
+    torch.manual_seed(0)
+    model = StandIn()
+    P.apply_masks(model, {name: torch.ones_like(m.weight) for name, m in P.conv_layers(model)})
+    before = None
+    for s in (0.3, 0.6, 0.89):
+        with torch.no_grad():  # the weights move between steps (training), the zeros must stay
+            for _, m in P.conv_layers(model):
+                m.weight_orig.add_(0.05 * torch.randn_like(m.weight_orig))
+        kept = P.prune_to(model, s, scope)
+        masks = [m.weight_mask.clone() for _, m in P.conv_layers(model)]
+        sizes = [k.numel() for k in masks]
+        if scope is P.PruneScope.LAYER:
+            assert [int(k.sum()) for k in masks] == [n - round(s * n) for n in sizes]
+        else:
+            assert kept == sum(sizes) - round(s * sum(sizes))
+        if before is not None:
+            assert all(bool((new <= old).all()) for new, old in zip(masks, before))
+        before = masks
 
 
 def test_bad_sparsity_rejected() -> None:

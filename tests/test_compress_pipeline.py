@@ -152,3 +152,39 @@ def test_cli_bad_input_one_line_exit_2(setup, tmp_path: Path, capsys) -> None:
         assert compress_main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error:") and "Traceback" not in err, err
+
+
+def test_gradual_schedule_reaches_the_sparsity_and_resumes_exactly(setup, tmp_path: Path, monkeypatch) -> None:
+    """``--schedule gradual --scope lamp``: the fine-tune raises the sparsity step by step (a function of the step
+    alone), ends at exactly the target, and a run killed after its first epoch resumes to the same weights."""
+    import tinyasc.train as train_pkg
+
+    cfg = CompressConfig(scope="lamp", schedule="gradual", prune_ramp=0.5, int8_epochs=0)
+    whole = compress(setup["teacher"], setup["train"], setup["eval"], tmp_path / "whole", config=cfg,
+                     finetune=_finetune(), teacher_path=setup["teacher"])
+    c = whole.checkpoint.compression
+    assert c["schedule"] == "gradual" and c["sparsity_scope"] == "lamp"
+    assert [s["name"] for s in c["steps"]] == ["baseline", "prune", "finetune+qat+kd"]
+    ft = c["steps"][-1]
+    assert ft["conv_nonzero"] == ft["conv_weights"] - round(0.89 * ft["conv_weights"])  # exact, model-wide
+    assert c["steps"][1]["conv_nonzero"] == c["steps"][1]["conv_weights"]  # nothing removed before the fine-tune
+
+    real_fit = train_pkg.fit
+
+    class Killed(Exception):
+        pass
+
+    def fit_killed_after_epoch_1(*args, **kwargs):
+        kwargs["on_epoch_end"] = lambda epoch, row, model: epoch == 1
+        real_fit(*args, **kwargs)
+        raise Killed
+
+    monkeypatch.setattr(train_pkg, "fit", fit_killed_after_epoch_1)
+    with pytest.raises(Killed):
+        compress(setup["teacher"], setup["train"], setup["eval"], tmp_path / "killed", config=cfg,
+                 finetune=_finetune(), teacher_path=setup["teacher"])
+    monkeypatch.setattr(train_pkg, "fit", real_fit)
+    resumed = compress(setup["teacher"], setup["train"], setup["eval"], tmp_path / "killed", config=cfg,
+                       finetune=_finetune(), teacher_path=setup["teacher"], resume=True)
+    for k, v in whole.checkpoint.state_dict.items():
+        assert torch.equal(v, resumed.checkpoint.state_dict[k]), k

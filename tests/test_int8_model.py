@@ -331,3 +331,20 @@ def test_a_pruned_away_channel_codes_its_bias_inside_int32():
     codes = q.bias_codes()
     assert int(codes[1]) == 1 << 24 and int(codes.abs().max()) < 2**31 - 1
     assert float(q.bias()[1]) == pytest.approx(37.5, rel=1e-6)
+
+
+def test_held_ranges_do_not_follow_training_batches_and_moving_ones_do():
+    """``set_observe(False)`` (int8 QAT's default after calibration) keeps every calibrated range while the weights
+    train; ``True`` lets the moving min/max follow the batches (here scaled 4x, as an augmentation might)."""
+    q = _int8_model("input-only")
+    x, _ = _data(32, 3)
+    q.calibrate([torch.from_numpy(x[:16])])
+    before = {k: (float(a.lo), float(a.hi)) for k, a in q.points().items() if a.fixed is None}
+    q.train()
+    q.set_observe(False)
+    q(torch.from_numpy(4 * x[16:]))
+    assert {k: (float(a.lo), float(a.hi)) for k, a in q.points().items() if a.fixed is None} == before
+    q.set_observe(True)
+    q(torch.from_numpy(4 * x[16:]))
+    after = {k: (float(a.lo), float(a.hi)) for k, a in q.points().items() if a.fixed is None}
+    assert after[q.input_point()] != before[q.input_point()]

@@ -70,6 +70,27 @@ def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
     ck = Checkpoint.load(run / "compress" / "compressed.pt")
     assert ck.int8 is not None and ck.int8["form"]["form"] == "equalized-lifted"
     assert [s["name"] for s in ck.compression["steps"]][-1] == "int8-qat+kd"
+    # The deployed student is pruned at the profile's sparsity (settings read from the profile, not restated):
+    # exactly for a model-wide scope, within per-layer rounding for ``layer``; and the report's sizes are the audit's.
+    from tinyasc.pipeline.profiles import PROFILES, ProfileName
+
+    profile = PROFILES[ProfileName.SMOKE]
+    comp = ck.compression
+    assert comp["sparsity"] == profile.sparsity and comp["sparsity_scope"] == profile.prune_scope.value
+    assert comp["schedule"] == profile.prune_schedule.value
+    pruned = [st for st in comp["steps"] if st.get("conv_weights")][-1]
+    n, layers = pruned["conv_weights"], len(comp["per_layer"])
+    if profile.prune_scope.value == "layer":
+        assert abs(comp["achieved_sparsity"] - profile.sparsity) <= layers / (2 * n)
+    else:
+        assert pruned["conv_nonzero"] == n - round(profile.sparsity * n)
+    audit_json = json.loads((run / "audit.json").read_text())
+    assert export["audit"]["totals"]["nonzero_bytes"] == audit_json["totals"]["nonzero_bytes"]
+    md = (run / "report.md").read_text()
+    table4 = md.split("## Compression beside the paper's Table 4", 1)[1].split("\n## ", 1)[0]
+    assert "76.3 ± 0.8" in table4 and "75.3 ± 0.8" in table4
+    assert f"{audit_json['totals']['nonzero_bytes'] / 1024:.1f} KiB" in table4
+    assert f"| {comp['achieved_sparsity']:.4f} |" in table4
     for artifact in ("teacher/last.pt", "student/last.pt", "compress/compressed.pt", "export/model.onnx",
                      f"export/{stem}.tflite", f"export/{stem}.h", "export/model_float.tflite", "export/report.json",
                      "audit.json", "firmware/cortex-m4/model.c", "firmware/cortex-m4/firmware.json",

@@ -19,7 +19,7 @@ def test_profiles_choose_their_activations():
     for profile in PROFILES.values():
         assert profile.activations is Activations.INT8, profile.name
         assert profile.int8_epochs >= 1, profile.name  # the checkpoint carries QAT's parameters
-    expected = {name: Activations.INT8 for name in ("quick", "smoke", "paper")}
+    expected = {name: Activations.INT8 for name in ("quick", "table4", "smoke", "paper")}
     for profile in PROFILES.values():
         assert profile.to_dict()["activations"] == expected[profile.name].value
         json.dumps(profile.to_dict())

@@ -1,11 +1,18 @@
-"""Compression benchmark: teacher, pruned-only, pruned+QAT, pruned+QAT+KD (accuracy per device, audit, wall time),
-and the paper's size figure for BC-ResNet-ASC-8 (89% pruning, int8 convs, float16 rest).
+"""Compression benchmark: is the paper's "about one point for 89% sparsity" true at this scale, and what does KD buy?
 
-    OMP_NUM_THREADS=1 nice python tools/bench_compress.py --dataset SYNTH_SMALL --out OUT \
-        [--model bcresnet_asc_1] [--seeds 0 1 2] [--teacher-epochs 10] [--finetune-epochs 5]
+Per seed: the float teacher (the vanilla model, trained here), then from it, at ``--sparsity``:
+``pruned`` (fine-tune in float, no KD), ``pruned+qat`` (weights-int8 QAT fine-tune, then int8 QAT on the export
+form, no KD), ``pruned+qat+kd`` (the same with KD from the teacher: the paper's recipe) and ``deployed`` (that
+checkpoint exported by ``asc-export --int8`` and run under TensorFlow Lite Micro: the file a user ships). Accuracy
+per device (paper Table 3 layout), means over seeds, the drop from the teacher, non-zero bytes, wall times; and
+the paper's size figure for BC-ResNet-ASC-8 (89% pruning, int8 convs, float16 rest).
+
+    OMP_NUM_THREADS=1 python tools/bench_compress.py --dataset SYNTH --out OUT [--model bcresnet_asc] \
+        [--width 20] [--norm input-only] [--seeds 0 1 2] [--teacher-epochs 15] [--finetune-epochs 15] \
+        [--scope lamp] [--schedule gradual] [--int8-epochs 2] [--form equalized-lifted]
 
 Writes OUT/bench_compress.json and OUT/bench_compress.md; every run directory is resumable
-(a rerun skips finished teachers and compressions). ``--paper-figure-only`` does only the
+(a rerun skips finished teachers, compressions and exports). ``--paper-figure-only`` does only the
 ASC-8 size figure (no data needed: the count does not depend on accuracy).
 """
 
@@ -29,11 +36,12 @@ log = logging.getLogger("bench_compress")
 PAPER = {"conv_nonzero_8bit": 33_000, "other_16bit": 15_000, "reported_KB": 61.5, "abstract_KB": 61.0}
 
 VARIANTS = {
-    # name: (CompressConfig overrides, use teacher)
-    "pruned": ({"qat": False, "kd_alpha": 0.0}, False),
-    "pruned+qat": ({"qat": True}, False),
-    "pruned+qat+kd": ({"qat": True}, True),
+    # name: (CompressConfig overrides, use teacher, int8 QAT)
+    "pruned": ({"qat": False, "kd_alpha": 0.0}, False, False),
+    "pruned+qat": ({"qat": True}, False, True),
+    "pruned+qat+kd": ({"qat": True}, True, True),
 }
+ROWS = ("teacher", *VARIANTS, "deployed")
 
 
 def paper_figure(out: Path, sparsity: float = 0.89) -> list[dict[str, Any]]:
@@ -78,41 +86,78 @@ def paper_figure(out: Path, sparsity: float = 0.89) -> list[dict[str, Any]]:
 
 
 def run_seed(args: argparse.Namespace, seed: int, train_set: Any, eval_set: Any) -> dict[str, Any]:
+    from tinyasc.audit import audit
     from tinyasc.compress.config import CompressConfig
     from tinyasc.compress.pipeline import compress
     from tinyasc.contract import Checkpoint
-    from tinyasc.audit import audit
+    from tinyasc.export.pipeline import ExportConfig, export_int8
     from tinyasc.model import create_model
     from tinyasc.train import TrainConfig, fit
 
-    root = args.out / args.model / f"seed{seed}"
+    overrides = {k: v for k, v in (("base_channels", args.width), ("norm", args.norm)) if v is not None}
+    root = args.out / (args.model + "".join(f"_{v}" for v in overrides.values())) / f"seed{seed}"
     teacher_dir = root / "teacher"
     t0 = time.perf_counter()
     tcfg = TrainConfig(epochs=args.teacher_epochs, batch_size=args.batch_size, seed=seed, progress=False,
-                       steps_per_epoch=args.steps_per_epoch, warmup_epochs=min(5.0, args.teacher_epochs / 4))
-    fit(create_model(args.model), train_set, eval_set, tcfg, teacher_dir, model_name=args.model, resume=True)
+                       steps_per_epoch=args.steps_per_epoch, warmup_epochs=min(5.0, max(1.0, args.teacher_epochs / 4)))
+    fit(create_model(args.model, **overrides), train_set, eval_set, tcfg, teacher_dir, model_name=args.model,
+        resume=True)
     teacher_path = teacher_dir / "last.pt"
     teacher = Checkpoint.load(teacher_path)
     rec: dict[str, Any] = {"seed": seed, "teacher": {
         "epochs": args.teacher_epochs, "accuracy": teacher.metrics.get("eval"), "audit": audit(teacher_path).totals,
         "wall_s_this_run": time.perf_counter() - t0}}
-    ft = TrainConfig(epochs=args.finetune_epochs, batch_size=args.batch_size, lr=args.finetune_lr, warmup_epochs=0,
-                     seed=seed, progress=False, steps_per_epoch=args.steps_per_epoch)
-    for name, (overrides, use_teacher) in VARIANTS.items():
+    ft = TrainConfig(epochs=args.finetune_epochs, batch_size=args.batch_size, seed=seed, progress=False,
+                     steps_per_epoch=args.steps_per_epoch, warmup_epochs=min(5.0, max(1.0, args.finetune_epochs / 4)))
+    for name, (cfg_overrides, use_teacher, int8) in VARIANTS.items():
         t0 = time.perf_counter()
-        res = compress(teacher_path, train_set, eval_set, root / name, config=CompressConfig(sparsity=args.sparsity, **overrides),
-                       finetune=ft, teacher_path=teacher_path if use_teacher else None, resume=True)
+        config = CompressConfig(sparsity=args.sparsity, scope=args.scope, schedule=args.schedule,
+                                int8_epochs=args.int8_epochs if int8 else 0, int8_form=args.form, **cfg_overrides)
+        res = compress(teacher_path, train_set, eval_set, root / name, config=config, finetune=ft,
+                       teacher_path=teacher_path if use_teacher else None, resume=True)
         steps = res.steps
+        pruned = next(st for st in reversed(steps) if st.get("conv_weights"))
         rec[name] = {
-            "accuracy": steps[-1]["accuracy"], "after_prune_accuracy": steps[1]["accuracy"],
-            "accuracy_int8_act_emulated": steps[-1].get("accuracy_int8_act_emulated"),
+            "accuracy": steps[-1]["accuracy"], "accuracy_float_weights": (res.checkpoint.metrics or {}).get("eval_float_weights"),
             "audit": {**res.audit.totals, "by_kind": res.audit.by_kind()},
+            "sparsity": 1 - pruned["conv_nonzero"] / pruned["conv_weights"],
             "compress_seconds": sum(s["seconds"] for s in steps[1:]),
             "wall_s_this_run": time.perf_counter() - t0,
         }
         log.info("seed %d %s: acc %.3f, %.0f B non-zero, %.0f s", seed, name, steps[-1]["accuracy"]["overall"],
                  res.audit.nonzero_bytes, rec[name]["compress_seconds"])
+    t0 = time.perf_counter()
+    export_dir = root / "export"
+    report_path = export_dir / "report.json"
+    if not report_path.is_file():
+        export_int8(root / "pruned+qat+kd" / "compressed.pt", args.dataset, export_dir,
+                    ExportConfig(calib_clips=100, form=args.form, reference=teacher_path, cache_dir=args.cache_dir,
+                                 force=True))
+    import json
+
+    rep = json.loads(report_path.read_text())
+    rec["deployed"] = {
+        "accuracy": rep["parity"]["accuracy"]["tflm"], "file": rep["deployed"]["file"],
+        "gates": {g["name"]: {"passed": g["passed"], "value": g["value"]} for g in rep["gates"]},
+        "audit": rep["audit"]["totals"],
+        "wall_s_this_run": time.perf_counter() - t0,
+    }
     return rec
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    t = torch.tensor(values, dtype=torch.float64)
+    return f"{t.mean():.1f}" + (f" ± {t.std():.1f}" if len(values) > 1 else "")
+
+
+def _mean_accuracy(accs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-device, seen, unseen and overall accuracy averaged over seeds (a Table-3 row)."""
+    per_device = {d: sum(a["per_device"][d] for a in accs) / len(accs) for d in accs[0]["per_device"]}
+    mean = lambda k: None if any(a.get(k) is None for a in accs) else sum(a[k] for a in accs) / len(accs)  # noqa: E731
+    return {**accs[0], "per_device": per_device, "overall": mean("overall"), "seen_mean": mean("seen_mean"),
+            "unseen_mean": mean("unseen_mean")}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -126,36 +171,31 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(markdown_table(["scope", "BN stats folded", "8-bit NZ", "16-bit NZ", "NZ bytes", "kB", "KiB", "vs 61.5"], rows))
     seeds = result.get("seeds") or []
     if seeds:
-        lines += [f"## {result['model']} on asc-synth small: teacher {result['teacher_epochs']} epochs, fine-tune "
-                  f"{result['finetune_epochs']} epochs, sparsity {result['sparsity']}", ""]
-        t3 = []
-        size_rows = []
-        for rec in seeds:
-            s = rec["seed"]
-            if rec["teacher"]["accuracy"]:
-                t3.append(table3_row(f"teacher s{s}", rec["teacher"]["accuracy"]))
-            size_rows.append([f"teacher s{s}", f"{rec['teacher']['audit']['nonzero']:,}", f"{rec['teacher']['audit']['nonzero_bytes']:,.0f}",
-                              f"{rec['teacher']['audit']['nonzero_KiB']:.2f}", "-"])
-            for name in VARIANTS:
-                v = rec[name]
-                if v["after_prune_accuracy"] and name == "pruned":
-                    t3.append(table3_row(f"pruned, before fine-tune s{s}", v["after_prune_accuracy"]))
-                t3.append(table3_row(f"{name} s{s}", v["accuracy"]))
-                if v.get("accuracy_int8_act_emulated"):
-                    t3.append(table3_row(f"{name} s{s}, int8 activations emulated", v["accuracy_int8_act_emulated"]))
-                size_rows.append([f"{name} s{s}", f"{v['audit']['nonzero']:,}", f"{v['audit']['nonzero_bytes']:,.0f}",
-                                  f"{v['audit']['nonzero_KiB']:.2f}", f"{v['compress_seconds']:.0f}"])
-        mean_rows = []
-        for name in ["teacher", *VARIANTS]:
-            accs = [(r[name]["accuracy"] or {}).get("overall") for r in seeds]
-            accs = [a for a in accs if a is not None]
+        lines += [f"## {result['model_label']} on {result['dataset']}: teacher {result['teacher_epochs']} epochs, "
+                  f"fine-tune {result['finetune_epochs']} epochs + {result['int8_epochs']} int8 QAT, sparsity "
+                  f"{result['sparsity']} ({result['scope']}, {result['schedule']}), seeds {[r['seed'] for r in seeds]}", ""]
+        means = []
+        for name in ROWS:
+            accs = [r[name]["accuracy"] for r in seeds if r.get(name, {}).get("accuracy")]
             if accs:
-                t = torch.tensor(accs, dtype=torch.float64)
-                mean_rows.append([name, f"{100 * t.mean():.1f}", f"{100 * t.std():.1f}" if len(accs) > 1 else "-", str(len(accs))])
-        lines += ["### Accuracy (%) per device", "", markdown_table(table3_header(), t3),
-                  "### Mean over seeds", "", markdown_table(["model", "mean acc %", "std", "seeds"], mean_rows),
-                  "### Audit and compression wall time", "",
-                  markdown_table(["model", "NZ params", "NZ bytes", "NZ KiB", "compress s"], size_rows)]
+                means.append(table3_row(f"{name} (mean of {len(accs)})", _mean_accuracy(accs)))
+        lines += ["### Accuracy (%) per device, mean over seeds", "", markdown_table(table3_header(), means)]
+        rows = []
+        for name in ROWS:
+            overall = [100 * r[name]["accuracy"]["overall"] for r in seeds if r.get(name, {}).get("accuracy")]
+            drops = [100 * (r["teacher"]["accuracy"]["overall"] - r[name]["accuracy"]["overall"]) for r in seeds
+                     if r.get(name, {}).get("accuracy") and r["teacher"].get("accuracy")]
+            unseen = [100 * (r["teacher"]["accuracy"]["unseen_mean"] - r[name]["accuracy"]["unseen_mean"]) for r in seeds
+                      if r.get(name, {}).get("accuracy") and r["teacher"].get("accuracy")]
+            nz = [r[name]["audit"].get("nonzero_bytes") for r in seeds if r.get(name)]
+            rows.append([name, _mean_std(overall), _mean_std(drops), _mean_std(unseen),
+                         f"{sum(nz) / len(nz):,.0f}" if nz and None not in nz else "-",
+                         ", ".join(f"{v:.1f}" for v in overall)])
+        lines += ["### Overall accuracy and the drop from the float teacher (points; mean ± std over seeds)", "",
+                  markdown_table(["model", "accuracy %", "drop", "unseen drop", "non-zero B", "per seed"], rows)]
+        t3 = [table3_row(f"{name} s{r['seed']}", r[name]["accuracy"]) for r in seeds for name in ROWS
+              if r.get(name, {}).get("accuracy")]
+        lines += ["### Per seed", "", markdown_table(table3_header(), t3)]
     return "\n".join(lines) + "\n"
 
 
@@ -163,11 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", type=Path, help="asc-synth --scale small dataset root")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--model", default="bcresnet_asc_1")
+    p.add_argument("--model", default="bcresnet_asc")
+    p.add_argument("--width", type=int, default=20, help="base_channels of the model (c; ASC-1 is 10, ASC-8 80)")
+    p.add_argument("--norm", default="input-only", help="the model's norm (input-only, resnorm, ...)")
+    p.add_argument("--scope", default="lamp", help="asc-compress --scope")
+    p.add_argument("--schedule", default="gradual", help="asc-compress --schedule")
+    p.add_argument("--int8-epochs", type=int, default=2)
+    p.add_argument("--form", default="equalized-lifted", help="int8 export form (equalized for in-network ResNorm)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--teacher-epochs", type=int, default=10)
-    p.add_argument("--finetune-epochs", type=int, default=5)
-    p.add_argument("--finetune-lr", type=float, default=0.01)
+    p.add_argument("--teacher-epochs", type=int, default=15)
+    p.add_argument("--finetune-epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument("--sparsity", type=float, default=0.89)
@@ -181,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": " ".join(["python tools/bench_compress.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch thread(s), shared 2-core host",
-        "model": args.model, "teacher_epochs": args.teacher_epochs, "finetune_epochs": args.finetune_epochs,
+        "model": args.model, "model_label": f"{args.model} c={args.width} norm={args.norm}",
+        "dataset": str(args.dataset), "teacher_epochs": args.teacher_epochs, "finetune_epochs": args.finetune_epochs,
+        "int8_epochs": args.int8_epochs, "scope": args.scope, "schedule": args.schedule,
         "sparsity": args.sparsity, "paper": PAPER,
     }
     t0 = time.perf_counter()

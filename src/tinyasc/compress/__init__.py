@@ -7,12 +7,13 @@
 from tinyasc.compress.config import CompressConfig
 from tinyasc.compress.finalize import plain_state_dict
 from tinyasc.compress.pipeline import CompressResult, compress
-from tinyasc.compress.prune import PruneScope, apply_pruning, layer_sparsity, remove_pruning
+from tinyasc.compress.prune import PruneSchedule, PruneScope, apply_pruning, layer_sparsity, remove_pruning
 from tinyasc.compress.quant import calibrate, prepare_qat, snap_weight_int8
 
 __all__ = [
     "CompressConfig",
     "CompressResult",
+    "PruneSchedule",
     "PruneScope",
     "apply_pruning",
     "calibrate",

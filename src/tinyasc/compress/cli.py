@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from tinyasc.compress.config import CompressConfig
-from tinyasc.compress.prune import PruneScope
+from tinyasc.compress.prune import PruneSchedule, PruneScope
 from tinyasc.errors import InputError, cli_entry
 from tinyasc.model.export_form import ExportForm
 
@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sparsity", type=float, default=d.sparsity, help="fraction of conv weights pruned, in (0, 1) (default 0.89)")
     p.add_argument("--scope", choices=[s.value for s in PruneScope], default=d.scope.value,
                    help="magnitude ranking per layer (layer, default) or over all convs (global)")
+    p.add_argument("--schedule", choices=[s.value for s in PruneSchedule], default=d.schedule.value,
+                   help="one-shot (the paper's: prune, then fine-tune; default) or gradual (the sparsity rises to the "
+                        "target during the fine-tune along a cubic schedule: for short fine-tunes)")
+    p.add_argument("--prune-ramp", type=float, default=d.prune_ramp,
+                   help=f"gradual: fraction of the fine-tune over which the sparsity rises (default {d.prune_ramp})")
     p.add_argument("--no-qat", action="store_true", help="fine-tune in float (pruning only)")
     p.add_argument("--act-quant", action="store_true",
                    help="also fake-quantize activations during QAT (default: weights only; see docs/compress.md)")
@@ -46,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export form of the int8 model (equalized-lifted: input ResNorm computed by the front end)")
     p.add_argument("--int8-lr-scale", type=float, default=d.int8_lr_scale,
                    help=f"int8 QAT learning rate as a fraction of --lr (default {d.int8_lr_scale})")
+    p.add_argument("--int8-moving-ranges", action="store_true",
+                   help="let the int8 ranges follow the (augmented) training batches during int8 QAT instead of "
+                        "holding the calibrated ones (default: held; see docs/compress.md)")
     p.add_argument("--epochs", type=int, default=10, help="fine-tune epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.01, help="fine-tune peak learning rate (default 0.01)")
@@ -74,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(None, f"--sparsity must be in (0, 1), got {args.sparsity}")
     try:
         config = CompressConfig(
-            sparsity=args.sparsity, scope=args.scope, qat=not args.no_qat, quantize_activations=args.act_quant,
+            sparsity=args.sparsity, scope=args.scope, schedule=args.schedule, prune_ramp=args.prune_ramp, qat=not args.no_qat, quantize_activations=args.act_quant,
             act_quant_start=args.act_quant_start,
             fold_norm_stats=not args.no_fold_bn, kd_alpha=args.kd_alpha, kd_temperature=args.kd_temperature,
-            int8_epochs=0 if args.no_qat else args.int8_epochs, int8_form=args.int8_form, int8_lr_scale=args.int8_lr_scale,
+            int8_epochs=0 if args.no_qat else args.int8_epochs, int8_form=args.int8_form, int8_lr_scale=args.int8_lr_scale, int8_freeze_ranges=not args.int8_moving_ranges,
         )
         finetune = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_epochs=args.warmup_epochs,

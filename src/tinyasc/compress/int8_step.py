@@ -66,8 +66,11 @@ def int8_qat(finetuned: Checkpoint, plain: torch.nn.Module, teacher_model: torch
     resuming = resume and (ft_dir / "last.pt").exists()
     if not resuming:
         model.calibrate(_batches(train_set, finetune.batch_size, config.int8_calibration_batches))
-    cfg = dataclasses.replace(finetune, epochs=config.int8_epochs, lr=finetune.lr * config.int8_lr_scale, warmup_epochs=0)
-    fit(model, train_set, eval_set, cfg, ft_dir, model_name=finetuned.model_name, resume=resume, teacher=teacher_model,
+    model.set_observe(not config.int8_freeze_ranges)  # a flag, not state: set again on resume
+    # Scored once, after the last epoch (the integer simulation is the slow part of an epoch).
+    cfg = dataclasses.replace(finetune, epochs=config.int8_epochs, lr=finetune.lr * config.int8_lr_scale, warmup_epochs=0,
+                              eval_every=max(1, config.int8_epochs))
+    last = fit(model, train_set, eval_set, cfg, ft_dir, model_name=finetuned.model_name, resume=resume, teacher=teacher_model,
         kd=kd_config, model_config=finetuned.model_config,
         compression={"int8_form": form["form"], "int8_qat": True}, extra_train_config={"int8": cfg.to_dict()})
     model.eval()
@@ -78,7 +81,9 @@ def int8_qat(finetuned: Checkpoint, plain: torch.nn.Module, teacher_model: torch
         raise RuntimeError(f"int8 tensors never observed: {model.unobserved()[:3]}")
     acc_sim = acc_float = None
     if eval_set is not None:
-        acc_sim = evaluate(model, eval_set, batch_size=eval_batch_size).metrics.to_dict()
+        acc_sim = (last.metrics or {}).get("eval")  # fit scored the model in eval mode: the integer simulation
+        if acc_sim is None:
+            acc_sim = evaluate(model, eval_set, batch_size=eval_batch_size).metrics.to_dict()
         model.set_quantize(False)
         acc_float = evaluate(model, eval_set, batch_size=eval_batch_size).metrics.to_dict()
         model.set_quantize(True)

@@ -122,27 +122,35 @@ def _masks_from_zeros(model: nn.Module) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------- steps
 
 
+def _expected_nonzero(stats: dict[str, dict[str, int]], config: CompressConfig) -> int:
+    """Conv weights kept at ``config.sparsity`` (per-layer rounding for ``layer`` scope)."""
+    if config.scope is not P.PruneScope.LAYER:
+        n = sum(s["numel"] for s in stats.values())
+        return n - int(round(config.sparsity * n))
+    return sum(s["numel"] - int(round(config.sparsity * s["numel"])) for s in stats.values())
+
+
 def _prune_step(student: Checkpoint, student_path: Path, eval_set: Any, out_dir: Path, config: CompressConfig,
                 eval_batch_size: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     model = _load_model(student, student_path)
-    P.apply_pruning(model, config.sparsity, config.scope)
+    gradual = config.schedule is P.PruneSchedule.GRADUAL  # nothing removed here: the fine-tune removes it step by step
+    if not gradual:
+        P.apply_pruning(model, config.sparsity, config.scope)
     stats = P.layer_sparsity(model)
     n = sum(s["numel"] for s in stats.values())
     nz = sum(s["nonzero"] for s in stats.values())
-    if config.scope is P.PruneScope.GLOBAL:
-        expected_nz = n - int(round(config.sparsity * n))
-    else:
-        expected_nz = sum(s["numel"] - int(round(config.sparsity * s["numel"])) for s in stats.values())
-    if nz > expected_nz:  # (fewer is possible only if the model already held exact zeros)
-        raise RuntimeError(f"pruning kept {nz} weights, expected {expected_nz}")
-    P.remove_pruning(model)
+    if not gradual:
+        if nz > _expected_nonzero(stats, config):  # (fewer only if the model held exact zeros)
+            raise RuntimeError(f"pruning kept {nz} weights, expected {_expected_nonzero(stats, config)}")
+        P.remove_pruning(model)
     acc = _accuracy(model, eval_set, eval_batch_size)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     comp = {
         "sparsity": config.sparsity,
         "achieved_sparsity": 1 - nz / n,
         "sparsity_scope": config.scope.value,
+        "schedule": config.schedule.value,
         "conv_bits": 32,
         "other_bits": 32,
         "norm_folded": False,
@@ -156,7 +164,7 @@ def _prune_step(student: Checkpoint, student_path: Path, eval_set: Any, out_dir:
     path = out_dir / PRUNED_NAME
     ckpt.save(path)
     rep = audit(path)
-    step = _step("prune", t0, acc, rep, conv_weights=n, conv_nonzero=nz, per_layer_sparsity={k: 1 - v["nonzero"] / v["numel"] for k, v in stats.items()})
+    step = _step("prune", t0, acc, rep, schedule=config.schedule.value, conv_weights=n, conv_nonzero=nz, per_layer_sparsity={k: 1 - v["nonzero"] / v["numel"] for k, v in stats.items()})
     comp["steps"] = [step]
     ckpt.save(path)  # again, now carrying its own check
     return step
@@ -186,6 +194,11 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
             batches = (torch.from_numpy(np.asarray(train_set.features[i * bs : (i + 1) * bs], dtype=np.float32)).unsqueeze(1)
                        for i in range(min(config.calibration_batches, max(1, len(train_set) // bs))))
             calibrate(model, batches)
+    on_step = None
+    if pruned.compression.get("schedule") == P.PruneSchedule.GRADUAL.value:
+        def on_step(step: int, total_steps: int, m: nn.Module) -> None:
+            P.prune_to(m, P.gradual_sparsity(step, int(round(config.prune_ramp * total_steps)), config.sparsity),
+                       config.scope)
     on_epoch_end = None
     act_epoch = config.act_quant_epoch(finetune.epochs) if config.qat and config.quantize_activations else 0
     if act_epoch > 0:
@@ -210,11 +223,12 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
         return plain_state_dict(m, make_plain, quantize=quantize, fold_norm_stats=fold)[0]
 
     static = {
-        "sparsity": config.sparsity, "sparsity_scope": config.scope.value, "conv_bits": config.conv_bits,
+        "sparsity": config.sparsity, "sparsity_scope": config.scope.value, "schedule": config.schedule.value,
+        "conv_bits": config.conv_bits,
         "other_bits": config.other_bits, "norm_folded": fold, "kd": kd, "steps": steps,
     }
     fit(model, train_set, eval_set, finetune, ft_dir, model_name=pruned.model_name, resume=resume,
-        teacher=teacher_model, kd=kd_config, on_epoch_end=on_epoch_end, state_dict_fn=state_dict_fn, compression=static, model_config=pruned.model_config,
+        teacher=teacher_model, kd=kd_config, on_epoch_end=on_epoch_end, on_step=on_step, state_dict_fn=state_dict_fn, compression=static, model_config=pruned.model_config,
         extra_train_config={"compress": config.to_dict()})
     if config.qat and config.quantize_activations:
         set_activation_fake_quant(model, True)
@@ -230,6 +244,9 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
         raise RuntimeError(f"pruned weights became non-zero during fine-tuning: {revived}")
     n = sum(int(m.numel()) for m in masks.values())
     nz = sum(int(torch.count_nonzero(sd[f"{name}.weight"])) for name in masks)
+    expected = _expected_nonzero({k: {"numel": int(m.numel())} for k, m in masks.items()}, config)
+    if nz > expected:
+        raise RuntimeError(f"the fine-tuned model keeps {nz} conv weights, more than the {expected} of sparsity {config.sparsity}")
     plain = make_plain()
     plain.load_state_dict(sd, strict=True)
     acc = _accuracy(plain, eval_set, finetune.eval_batch_size)
@@ -338,9 +355,11 @@ def compress(
     if pruned_path.exists():
         pruned = Checkpoint.load(pruned_path)
         c = pruned.compression or {}
-        if c.get("sparsity") != config.sparsity or c.get("sparsity_scope") != config.scope.value:
-            raise InputError(pruned_path, f"was pruned to {c.get('sparsity')} ({c.get('sparsity_scope')}), not "
-                                          f"{config.sparsity} ({config.scope.value}); use another output directory")
+        if (c.get("sparsity") != config.sparsity or c.get("sparsity_scope") != config.scope.value
+                or c.get("schedule", P.PruneSchedule.ONE_SHOT.value) != config.schedule.value):
+            raise InputError(pruned_path, f"was pruned to {c.get('sparsity')} ({c.get('sparsity_scope')}, "
+                                          f"{c.get('schedule', 'one-shot')}), not {config.sparsity} ({config.scope.value}, "
+                                          f"{config.schedule.value}); use another output directory")
         steps.append(c["steps"][0])
         log.info("prune step already done: %s", pruned_path)
     else:

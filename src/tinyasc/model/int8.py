@@ -122,6 +122,11 @@ class Int8Model(nn.Module):
         for m in self._modules_with_flags():
             m.quantize = bool(enabled)
 
+    def set_observe(self, enabled: bool) -> None:
+        """Ranges follow the training batches (True: a moving min/max in ``train()``) or stay where they are."""
+        for aq in self.points().values():
+            aq.observe = bool(enabled)
+
     def set_integer(self, enabled: bool) -> None:
         """Evaluation with TFLite's integer kernels (True, default) or with float fake quantization (False: what
         training computes)."""

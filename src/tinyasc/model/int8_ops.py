@@ -93,10 +93,15 @@ class ActQuant(nn.Module):
     @torch.no_grad()
     def _update(self, x: torch.Tensor) -> None:
         v = x.detach()
-        v = v[torch.isfinite(v)]
         if v.numel() == 0:
             return
-        lo, hi = v.min().float(), v.max().float()
+        lo, hi = torch.aminmax(v)
+        if not bool(torch.isfinite(lo) & torch.isfinite(hi)):  # rare: drop the non-finite values (a copy)
+            v = v[torch.isfinite(v)]
+            if v.numel() == 0:
+                return
+            lo, hi = torch.aminmax(v)
+        lo, hi = lo.float(), hi.float()
         if not bool(self.observed):
             self.lo.copy_(lo)
             self.hi.copy_(hi)
@@ -121,6 +126,10 @@ class ActQuant(nn.Module):
         if not self.quantize or not self.ready:
             return x
         scale, zp = self.params()
+        if self.training:
+            # One fused kernel (rounds half to even; a tie is a measure-zero event in training). Evaluation rounds
+            # half away from zero, as TFLite does, because there a tie is real (SUB of two codes at half a step).
+            return torch.fake_quantize_per_tensor_affine(x, scale, int(zp), ACT_QMIN, ACT_QMAX)
         return fake_quantize_away(x, scale, zp)
 
     def extra_repr(self) -> str:
@@ -208,7 +217,13 @@ class QConv2d(nn.Module):
         s_out = self.__dict__["output_quant"].params()[0]
         w_scale = self.weight_scale()
         wq = torch.clamp(torch.round((c.weight * self.mask).double() / w_scale.double().view(-1, 1, 1, 1)), -WEIGHT_QMAX, WEIGHT_QMAX)
-        acc = F.conv2d(_codes(x, s_in).double(), wq, None, c.stride, c.padding, c.dilation, c.groups)
+        codes = _codes(x, s_in)
+        # Every partial sum of int8 codes x int8 weights is an integer; float32 holds them exactly below 2^24
+        # (|code - zp| <= 255, |w| <= 127), and its convolution is many times faster than float64's.
+        fan_in = wq[0].numel()
+        exact32 = 255 * WEIGHT_QMAX * fan_in < (1 << 24)
+        dtype = torch.float32 if exact32 else torch.float64
+        acc = F.conv2d(codes.to(dtype), wq.to(dtype), None, c.stride, c.padding, c.dilation, c.groups).double()
         if c.bias is not None:
             b_scale = (torch.tensor(s_in, dtype=torch.float32) * w_scale).double()
             acc = acc + torch.round(self.bias().double() / b_scale).view(1, -1, 1, 1)

@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinyasc.compress.prune import PruneSchedule, PruneScope
 from tinyasc.export.precision import Activations
 from tinyasc.firmware_sim.target import Target
 
@@ -16,6 +17,7 @@ class ProfileName(str, enum.Enum):
 
     SMOKE = "smoke"
     QUICK = "quick"
+    TABLE4 = "table4"
     PAPER = "paper"
 
 
@@ -29,6 +31,8 @@ class PipelineProfile:
     """``asc-synth`` scale used when no ``--dataset`` is given (tiny | small | full)."""
     synth_seed: int = 0
     """Seed of the synthetic dataset."""
+    synth_seconds: float | None = None
+    """Clip length of the synthetic dataset (``asc-synth --seconds``; None: the scale's own, 2 s for ``small``)."""
     teacher_model: str = "bcresnet_asc_8"
     """Registry name of the teacher (distillation source)."""
     teacher_overrides: dict[str, Any] = field(default_factory=dict)
@@ -47,7 +51,11 @@ class PipelineProfile:
     """Epochs of int8 QAT on the export form after the fine-tune (``asc-compress --int8-epochs``): the checkpoint's
     quantization parameters are the int8 file's; 0 leaves the export to calibrate after the fact."""
     sparsity: float = 0.89
-    """One-shot magnitude pruning ratio of the convolutions."""
+    """Magnitude pruning ratio of the convolutions (the fraction of conv weights that are zero in the file)."""
+    prune_scope: PruneScope = PruneScope.LAYER
+    """``asc-compress --scope``: how magnitudes are ranked (per layer, global, or LAMP scores over all layers)."""
+    prune_schedule: PruneSchedule = PruneSchedule.ONE_SHOT
+    """``asc-compress --schedule``: one-shot (the paper's, with 300 fine-tune epochs) or gradual (for short ones)."""
     batch_size: int = 64
     """Training batch size (paper: 64)."""
     calib_clips: int = 200
@@ -84,11 +92,17 @@ class PipelineProfile:
             raise ValueError("epochs must be positive (student may be 0)")
         object.__setattr__(self, "targets", tuple(Target(t) for t in self.targets))
         object.__setattr__(self, "activations", Activations(self.activations))
+        object.__setattr__(self, "prune_scope", PruneScope(self.prune_scope))
+        object.__setattr__(self, "prune_schedule", PruneSchedule(self.prune_schedule))
+        if self.synth_seconds is not None and not 0.1 <= self.synth_seconds <= 60.0:
+            raise ValueError("synth_seconds must be within 0.1..60")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["targets"] = [t.value for t in self.targets]
         d["activations"] = self.activations.value
+        d["prune_scope"] = self.prune_scope.value
+        d["prune_schedule"] = self.prune_schedule.value
         return d
 
     def replace(self, **changes: Any) -> "PipelineProfile":
@@ -103,18 +117,33 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     ),
     # The whole path on `asc-synth --scale small` in minutes on 2 CPU cores; widths and epochs cut.
     # Student: ASC-1 with ResNorm on the input only, the paper's best small model (Table 3) and the
-    # variant without int8 ResNorm statistics inside the network.
+    # variant without int8 ResNorm statistics inside the network; sparsity 0.5 (ASC-1 at 0.89 keeps 684 weights).
     ProfileName.QUICK: PipelineProfile(
         name="quick", synth_scale="small", teacher_model="bcresnet_asc", teacher_overrides={"base_channels": 20},
         teacher_epochs=15, student_model="bcresnet_asc_1", student_overrides={"norm": "input-only"},
         student_epochs=15, compress_epochs=6, int8_epochs=2, sparsity=0.5, calib_clips=100, parity_clips=None,
         export_form="equalized-lifted", activations=Activations.INT8, firmware_golden=4,
     ),
+    # The paper's compression (Table 4) in miniature, in about 10 minutes on 2 CPU cores: one BC-ResNet-ASC at
+    # c = 20 (the paper's Table 1 layout at a quarter of ASC-8's width; it keeps 2,350 conv weights at 0.89, ASC-1
+    # 684) with ResNorm on the input, trained 15 epochs on 1-s clips (the DCASE 2022+ clip length), then compressed
+    # as the paper does: the trained model is the student and its own KD teacher (student_epochs=0), pruned to
+    # 0.89, fine-tuned with weights-int8 QAT + KD, int8 QAT on the export form, deployed int8. A 20-epoch
+    # fine-tune needs the sparsity to rise gradually with LAMP scores (one-shot per-layer pruning at 0.89 does not
+    # recover: docs/compress.md). Measured: its accuracy gate (1.0 point) fails by 1.4-3.1 points on asc-synth.
+    ProfileName.TABLE4: PipelineProfile(
+        name="table4", synth_scale="small", synth_seconds=1.0, teacher_model="bcresnet_asc",
+        teacher_overrides={"base_channels": 20, "norm": "input-only"}, teacher_epochs=15,
+        student_model="bcresnet_asc", student_overrides={"base_channels": 20, "norm": "input-only"}, student_epochs=0,
+        compress_epochs=20, int8_epochs=2, sparsity=0.89, prune_scope=PruneScope.LAMP,
+        prune_schedule=PruneSchedule.GRADUAL, calib_clips=100, parity_clips=None, export_form="equalized-lifted",
+        activations=Activations.INT8, firmware_golden=4,
+    ),
     # CI's end-to-end check on `tiny` data: every stage and gate, one epoch each.
     ProfileName.SMOKE: PipelineProfile(
         name="smoke", synth_scale="tiny", teacher_model="bcresnet_asc_1", teacher_epochs=1,
         student_model="bcresnet_asc_1", student_epochs=1, compress_epochs=1, int8_epochs=1, sparsity=0.5, batch_size=16,
         calib_clips=16, parity_clips=None, firmware_golden=2, targets=(Target.CORTEX_M4,), sparse_weights=False,
-        export_form="equalized-lifted",
+        export_form="equalized-lifted", prune_scope=PruneScope.LAMP, prune_schedule=PruneSchedule.GRADUAL,
     ),
 }

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinyasc.atomic import write_json
+from tinyasc.compress.prune import PruneSchedule, PruneScope
 from tinyasc.contract import Checkpoint, FeatureConfig
 from tinyasc.errors import InputError
 from tinyasc.export.precision import deployed_tflite
@@ -77,7 +78,8 @@ def dataset_stage(ctx: PipelineContext) -> Stage:
         if ctx.dataset is not None:
             meta = ctx.dataset / "meta.csv"
             return {"dataset": str(ctx.dataset), "meta": file_digest(meta) if meta.is_file() else None}
-        return {"synth_scale": ctx.profile.synth_scale, "seed": ctx.profile.synth_seed}
+        return {"synth_scale": ctx.profile.synth_scale, "seed": ctx.profile.synth_seed,
+                **({"seconds": ctx.profile.synth_seconds} if ctx.profile.synth_seconds is not None else {})}
 
     def run() -> dict[str, Any]:
         from tinyasc.data.synth import SynthScale, synthesize
@@ -85,7 +87,7 @@ def dataset_stage(ctx: PipelineContext) -> Stage:
 
         if ctx.dataset is None:
             ds = synthesize(ctx.dataset_dir, scale=SynthScale(ctx.profile.synth_scale), seed=ctx.profile.synth_seed,
-                            force=ctx.dataset_dir.exists())
+                            seconds=ctx.profile.synth_seconds, force=ctx.dataset_dir.exists())
         else:
             ds = load_tau(ctx.dataset)
         return {"outputs": [str(ctx.dataset_dir / "meta.csv")], "clips": len(ds.records),
@@ -166,7 +168,9 @@ def compress_stage(ctx: PipelineContext) -> Stage:
     def key() -> dict[str, Any]:
         return {"student": file_digest(_student_ckpt(ctx)), "teacher": file_digest(ctx.path("teacher", "last.pt")),
                 "sparsity": p.sparsity, "epochs": p.compress_epochs, "batch": p.batch_size, "seed": p.seed,
-                "int8_epochs": p.int8_epochs, "int8_form": p.export_form}
+                "int8_epochs": p.int8_epochs, "int8_form": p.export_form,
+                **({"scope": p.prune_scope.value, "schedule": p.prune_schedule.value}
+                   if (p.prune_scope, p.prune_schedule) != (PruneScope.LAYER, PruneSchedule.ONE_SHOT) else {})}
 
     def run() -> dict[str, Any]:
         from tinyasc.compress.config import CompressConfig
@@ -174,7 +178,8 @@ def compress_stage(ctx: PipelineContext) -> Stage:
 
         student = _student_ckpt(ctx)
         train, evaluate = _feature_sets(ctx, Checkpoint.load(student).feature_config)
-        config = CompressConfig(sparsity=p.sparsity, int8_epochs=p.int8_epochs, int8_form=p.export_form)
+        config = CompressConfig(sparsity=p.sparsity, scope=p.prune_scope, schedule=p.prune_schedule,
+                                int8_epochs=p.int8_epochs, int8_form=p.export_form)
         res = compress(student, train, evaluate, out, config=config,
                        finetune=_train_config(ctx, p.compress_epochs), teacher_path=ctx.path("teacher", "last.pt"),
                        resume=True)

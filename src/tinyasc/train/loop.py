@@ -39,6 +39,8 @@ METRICS_JSON = "metrics.json"
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 EpochHook = Callable[[int, dict[str, Any], nn.Module], Any]
+StepHook = Callable[[int, int, nn.Module], Any]
+"""``hook(step, total_steps, model)`` before each training step (0-based step over the whole run)."""
 StateDictFn = Callable[[nn.Module], dict[str, Any]]
 
 
@@ -203,6 +205,7 @@ def fit(
     resume: bool = False,
     loss_fn: LossFn | None = None,
     on_epoch_end: EpochHook | None = None,
+    on_step: StepHook | None = None,
     teacher: nn.Module | None = None,
     kd: KDConfig | None = None,
     state_dict_fn: StateDictFn | None = None,
@@ -229,6 +232,8 @@ def fit(
             inputs the student saw, so a KD loss can run its teacher on exactly them.
         teacher / kd: built-in knowledge distillation when ``loss_fn`` is None: the teacher
             (eval mode, no grad) sees the same augmented inputs; loss = :func:`kd_loss`.
+        on_step: ``hook(step, total_steps, model)`` before each training step (a pruning schedule); it must
+            be a function of the step alone, so that a resumed run repeats it exactly.
         on_epoch_end: ``hook(epoch, metrics_row, model)`` after each epoch's checkpoint
             (rank 0 and others alike); a truthy return stops training (the checkpoint of that
             epoch is already on disk and resumable).
@@ -313,6 +318,8 @@ def fit(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 x, soft, y = x.to(device), soft.to(device), y.to(device)
+                if on_step is not None:
+                    on_step(step, total_steps, base)
                 logits = train_model(x)
                 if loss_fn is not None:
                     loss = loss_fn(logits, soft, x)
