@@ -130,7 +130,8 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     # as the paper does: the trained model is the student and its own KD teacher (student_epochs=0), pruned to
     # 0.89, fine-tuned with weights-int8 QAT + KD, int8 QAT on the export form, deployed int8. A 20-epoch
     # fine-tune needs the sparsity to rise gradually with LAMP scores (one-shot per-layer pruning at 0.89 does not
-    # recover: docs/compress.md). Measured: its accuracy gate (1.0 point) fails by 1.4-3.1 points on asc-synth.
+    # recover: docs/compress.md). Measured on asc-synth: three runs lost 1.4-3.1 points (its 1.0-point gate failed),
+    # three benchmark seeds gained 1.1 +- 1.7; one run's drop has a standard error of about 1.5 points.
     ProfileName.TABLE4: PipelineProfile(
         name="table4", synth_scale="small", synth_seconds=1.0, teacher_model="bcresnet_asc",
         teacher_overrides={"base_channels": 20, "norm": "input-only"}, teacher_epochs=15,
