@@ -19,6 +19,7 @@ ASC-8 size figure (no data needed: the count does not depend on accuracy).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import platform
 import sys
@@ -28,12 +29,14 @@ from typing import Any
 
 import torch
 
+from tinyasc import paper
 from tinyasc.atomic import write_json, write_text
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
 log = logging.getLogger("bench_compress")
 
-PAPER = {"conv_nonzero_8bit": 33_000, "other_16bit": 15_000, "reported_KB": 61.5, "abstract_KB": 61.0}
+PAPER = {"conv_nonzero_8bit": paper.CONV_NONZERO_8BIT, "other_16bit": paper.OTHER_NONZERO_16BIT,
+         "reported_KB": paper.REPORTED_KB, "abstract_KB": paper.ABSTRACT_KB}
 
 VARIANTS = {
     # name: (CompressConfig overrides, use teacher, int8 QAT)
@@ -133,8 +136,6 @@ def run_seed(args: argparse.Namespace, seed: int, train_set: Any, eval_set: Any)
         export_int8(root / "pruned+qat+kd" / "compressed.pt", args.dataset, export_dir,
                     ExportConfig(calib_clips=100, form=args.form, reference=teacher_path, cache_dir=args.cache_dir,
                                  force=True))
-    import json
-
     rep = json.loads(report_path.read_text())
     rec["deployed"] = {
         "accuracy": rep["parity"]["accuracy"]["tflm"], "file": rep["deployed"]["file"],

@@ -141,8 +141,9 @@ def _prune_step(student: Checkpoint, student_path: Path, eval_set: Any, out_dir:
     n = sum(s["numel"] for s in stats.values())
     nz = sum(s["nonzero"] for s in stats.values())
     if not gradual:
-        if nz > _expected_nonzero(stats, config):  # (fewer only if the model held exact zeros)
-            raise RuntimeError(f"pruning kept {nz} weights, expected {_expected_nonzero(stats, config)}")
+        expected = _expected_nonzero(stats, config)
+        if nz > expected:  # (fewer only if the model held exact zeros)
+            raise RuntimeError(f"pruning kept {nz} weights, expected {expected}")
         P.remove_pruning(model)
     acc = _accuracy(model, eval_set, eval_batch_size)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -197,8 +198,10 @@ def _finetune_step(pruned_path: Path, teacher: Checkpoint | None, teacher_path: 
     on_step = None
     if pruned.compression.get("schedule") == P.PruneSchedule.GRADUAL.value:
         def on_step(step: int, total_steps: int, m: nn.Module) -> None:
-            P.prune_to(m, P.gradual_sparsity(step, int(round(config.prune_ramp * total_steps)), config.sparsity),
-                       config.scope)
+            ramp = int(round(config.prune_ramp * total_steps))
+            if step > ramp:  # the masks reached the target at step ``ramp``; raising them to it again changes nothing
+                return
+            P.prune_to(m, P.gradual_sparsity(step, ramp, config.sparsity), config.scope)
     on_epoch_end = None
     act_epoch = config.act_quant_epoch(finetune.epochs) if config.qat and config.quantize_activations else 0
     if act_epoch > 0:

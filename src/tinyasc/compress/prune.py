@@ -134,12 +134,8 @@ def lamp_scores(weight: torch.Tensor) -> torch.Tensor:
 
 def _scope_masks(weights: list[torch.Tensor], sparsity: float, scope: PruneScope) -> list[torch.Tensor]:
     """Keep-masks (1 kept) removing ``round(sparsity * n)`` weights per layer (``layer``) or over all (otherwise)."""
-    if scope is PruneScope.LAYER:
-        groups = [[w] for w in weights]
-        score = lambda w: w.detach().abs().double()  # noqa: E731
-    else:
-        groups = [weights]
-        score = lamp_scores if scope is PruneScope.LAMP else (lambda w: w.detach().abs().double())  # noqa: E731
+    groups = [[w] for w in weights] if scope is PruneScope.LAYER else [weights]
+    score = lamp_scores if scope is PruneScope.LAMP else (lambda w: w.detach().abs().double())  # noqa: E731
     out: list[torch.Tensor] = []
     for group in groups:
         flat = torch.cat([score(w).flatten() for w in group])
