@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "one closest to the float model on other training clips is kept (default 100 99.9999 99.999 "
                         "99.99; 100 = min/max)")
     p.add_argument("--parity-clips", type=int, default=None, help="evaluation clips for the parity table (default: all)")
+    p.add_argument("--clip-seconds", type=float, default=None,
+                   help="export at this clip length (e.g. 10 for the paper's clips) instead of the checkpoint's; "
+                        "calibration and parity clips are zero-padded or cropped to it")
     p.add_argument("--form", choices=[f.value for f in ExportForm], default=ExportForm.EQUALIZED.value,
                    help="export form of the model (default equalized: BatchNorm folded, sub-spectral norms and frequency "
                         "means as channel-equalized convs; equalized-lifted also moves the input ResNorm into the front end)")
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = ExportConfig(activations=Activations(args.activations), calib_clips=args.calib_clips,
                            calibration=Calibration(args.calibration),
-                           calib_percentiles=tuple(args.calib_percentile), parity_clips=args.parity_clips, form=ExportForm(args.form),
+                           calib_percentiles=tuple(args.calib_percentile), parity_clips=args.parity_clips, clip_seconds=args.clip_seconds, form=ExportForm(args.form),
                            gate_agreement=args.gate_agreement, gate_margin_steps=args.gate_margin_steps,
                            gate_accuracy_drop=args.gate_accuracy_drop, reference=args.reference,
                            gate_sim_agreement=args.gate_sim_agreement, gate_float_drop=args.gate_float_drop,

@@ -13,6 +13,7 @@ looks finished. A failed gate still delivers the artifacts, with ``status: faile
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -69,6 +70,10 @@ class ExportConfig:
     clips is kept (100: min/max). One value: that percentile."""
     parity_clips: int | None = None
     """Evaluation clips of the parity table (None: the whole evaluation split)."""
+    clip_seconds: float | None = None
+    """Export at this clip length instead of the checkpoint's (the network is convolutional along
+    time): the file's input, its deployed contract and the calibration/parity features (clips
+    zero-padded or cropped) all use it. None: the checkpoint's clip length."""
     form: ExportForm = ExportForm.EQUALIZED
     """Export form of the model (see :mod:`tinyasc.model.export_form`)."""
     gate_agreement: float = 0.99
@@ -124,6 +129,8 @@ class ExportConfig:
             raise ValueError("calib_clips must be >= 1")
         if self.parity_clips is not None and self.parity_clips < 1:
             raise ValueError("parity_clips must be >= 1")
+        if self.clip_seconds is not None and not 0.0 < self.clip_seconds <= 600.0:
+            raise ValueError(f"clip_seconds must be in (0, 600], got {self.clip_seconds}")
         if not 0.0 <= self.gate_agreement <= 1.0 or not 0.0 <= self.gate_accuracy_drop <= 1.0:
             raise ValueError("gates are fractions in [0, 1]")
         if not 0.0 <= self.gate_margin_steps <= 255.0:
@@ -495,6 +502,8 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
     if out_dir.exists() and not config.force:
         raise InputError(out_dir, "output directory exists (use --force to replace it)")
     ckpt = Checkpoint.load(checkpoint)
+    if config.clip_seconds is not None:
+        ckpt.feature_config = dataclasses.replace(ckpt.feature_config, clip_seconds=float(config.clip_seconds))
     model = load_model(ckpt, checkpoint)
     warnings: list[str] = []
     int8_model = _int8_model(ckpt, checkpoint, config, warnings)
@@ -718,6 +727,8 @@ def _float_reference(ckpt: Checkpoint, path: Path, config: ExportConfig, x_eval:
     ref = config.reference or ckpt.train_config.get("student")
     if ref and Path(ref).is_file():
         ref_ckpt = Checkpoint.load(ref)
+        if config.clip_seconds is not None:
+            ref_ckpt.feature_config = dataclasses.replace(ref_ckpt.feature_config, clip_seconds=float(config.clip_seconds))
         if ref_ckpt.compression or tuple(ref_ckpt.labels) != tuple(ckpt.labels) or ref_ckpt.feature_config != ckpt.feature_config:
             raise InputError(ref, "is not the uncompressed float model of this checkpoint (compressed, other labels or features)")
         return f"uncompressed float model ({Path(ref).name})", run_torch(load_model(ref_ckpt, Path(ref)), x_eval).argmax(1)

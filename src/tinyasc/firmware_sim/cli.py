@@ -38,8 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-in-place", action="store_true", help="disable in-place element-wise ops in the arena plan")
     p.add_argument("--no-tflm-arena", action="store_true",
                    help="skip measuring TFLM's smallest arena (bisection, a few seconds)")
+    p.add_argument("--ram-budget", type=_size, default=None, metavar="SIZE",
+                   help="peak RAM budget (e.g. 256K): if the whole-clip arena exceeds it, the convolutional trunk is "
+                        "streamed over time (bit-exact, nothing recomputed) with the largest step that fits")
+    p.add_argument("--step-frames", type=int, default=None, metavar="N",
+                   help="stream the trunk over time, N input frames per step (overrides the budget's choice)")
     p.add_argument("--cc", default=None, help="host C compiler (default $CC or cc)")
     return p
+
+
+def _size(text: str) -> int:
+    from tinyasc.firmware_sim.tiling import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @cli_entry
@@ -52,15 +66,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.debug_layers and not args.check:
         raise InputError(None, "--debug-layers needs --check")
+    if args.step_frames is not None and args.step_frames < 1:
+        raise InputError(None, f"--step-frames must be >= 1, got {args.step_frames}")
     if args.dense and args.target is LibraryTarget.PORTABLE:
         log.info("--dense: the portable library's weights are always dense")
     find_compiler(args.cc)  # fail before generating anything
     lib = write_library(args.model, args.out, target=args.target, dense=args.dense, in_place=not args.no_in_place,
-                        measure_tflm_arena=not args.no_tflm_arena, frontend=not args.no_frontend)
+                        measure_tflm_arena=not args.no_tflm_arena, frontend=not args.no_frontend,
+                        ram_budget=args.ram_budget, step_frames=args.step_frames)
     art, m = lib.firmware, lib.manifest
     print(f"wrote {args.out}: {m.target.value} library, {len(art.layers)} layers, arena {art.arena_size} B"
           + (f" (TFLM {art.tflm_arena_size} B)" if art.tflm_arena_size else "")
           + f", {len(art.kernels)} kernels, front end: {'yes' if m.frontend else 'no - ' + m.frontend_note}")
+    if art.tiling:
+        t = art.tiling
+        print(f"streamed over time: {t['steps']} steps of {t['step_frames']} frames, peak RAM {t['peak_ram_bytes']} B "
+              f"(arena {t['arena_bytes']} + input {t['features_bytes']} + sums/counters {t['state_bytes']}; whole-clip "
+              f"arena {t['whole_clip_arena_bytes']} B), {t['macs']} MACs (as the whole clip)")
     if m.target is LibraryTarget.PORTABLE:
         print("portable kernels: for a Cortex-M part, --target cortex-m4|cortex-m7|cortex-m55 ships the DSP/Helium "
               "kernels tinyasc measures")

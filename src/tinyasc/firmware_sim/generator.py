@@ -31,7 +31,8 @@ from tinyasc.firmware_sim import quant
 from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
 from tinyasc.firmware_sim.planner import ArenaPlan, column_conv_in_place, plan_arena
 from tinyasc.firmware_sim.reader import read_tflite
-from tinyasc.firmware_sim import kernel_sources
+from tinyasc.firmware_sim import kernel_sources, tile_emit, tiling
+from tinyasc.firmware_sim.tiling import TimeRule
 from tinyasc.firmware_sim.target import SPECS, KernelBackend, LibraryTarget
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,20 @@ class GeneratorOptions:
     sparse_weights: bool = False
     """Store a CONV_2D's weights in the zero-skipping sparse encoding (:mod:`.sparse`) where it is
     smaller; needs a Cortex-M target (only the optimized convolution reads the encoding)."""
+    ram_budget: int | None = None
+    """Peak RAM budget in bytes (arena + the clip's input + pooling sums and counters): when the
+    whole-clip arena exceeds it, the trunk is streamed over time (:mod:`.tiling`) with the largest
+    step that fits; none fitting is an :class:`InputError` giving the smallest peak reachable."""
+    step_frames: int | None = None
+    """Stream the trunk over time, this many input frames per step (overrides the budget's choice)."""
 
     def __post_init__(self) -> None:
         if self.alignment < 1 or self.alignment & (self.alignment - 1):
             raise ValueError(f"alignment must be a power of two, got {self.alignment}")
+        if self.ram_budget is not None and self.ram_budget <= 0:
+            raise ValueError(f"ram_budget must be positive, got {self.ram_budget}")
+        if self.step_frames is not None and self.step_frames < 1:
+            raise ValueError(f"step_frames must be >= 1, got {self.step_frames}")
         object.__setattr__(self, "target", LibraryTarget(self.target))
         if self.sparse_weights and self.backend is not KernelBackend.OPTIMIZED:
             raise ValueError("sparse weights need a Cortex-M target (the optimized kernels)")
@@ -132,6 +143,13 @@ class FirmwareArtifact:
     """The kernel library files copied into the directory (relative to it)."""
     sparse_layers: list[dict[str, Any]] = field(default_factory=list)
     """With sparse weights: per CONV_2D, its sizes and whether (or why not) it is stored sparse."""
+    tiling: dict[str, Any] | None = None
+    """A streamed (time-tiled) model: :meth:`.tiling.TilingChoice.to_json` (step, peak RAM parts, curve)."""
+
+    @property
+    def peak_ram_bytes(self) -> int:
+        """RAM the model needs: the arena, plus a tiled model's features and pooling sums."""
+        return int(self.tiling["peak_ram_bytes"]) if self.tiling else self.arena_size
 
     @property
     def io_dtype(self) -> np.dtype:
@@ -154,7 +172,7 @@ class FirmwareArtifact:
         d = dataclasses.asdict(self)
         d["out_dir"] = str(self.out_dir)
         d["flash_bytes_estimate"] = self.flash_bytes
-        d["peak_ram_bytes"] = self.arena_size
+        d["peak_ram_bytes"] = self.peak_ram_bytes
         return d
 
     def save(self) -> Path:
@@ -317,6 +335,10 @@ class _Generator:
             self.const_decls.append("/* sigmoid(i / 24) in 0.16 fixed point, i = 0..255 (LOGISTIC int16) */\n"
                                     + _c_array("uint16_t", name, quant.sigmoid_table_q16(), per_line=16))
         return name
+
+    def struct(self, ctype: str, name: str, fields: dict[str, Any]) -> str:
+        """``static const ctype name = {...};`` with designated initializers."""
+        return _c_struct(ctype, name, fields)
 
     def const_values(self, i: int, what: str, op: Operator) -> np.ndarray:
         t = self.t(i)
@@ -711,12 +733,18 @@ class OpSpec:
     """Writes the layer's parameters (designated initializers) and its kernel call."""
     optimized: frozenset[str] = frozenset()
     """Kernels of this op (``add_s8``...) with a ``tinyasc_opt_`` twin in the Cortex-M library."""
+    time_rule: TimeRule = TimeRule.NONE
+    """How it treats the time axis when the trunk runs on time tiles (:mod:`.tiling`)."""
+    emit_tile: Callable[..., "tile_emit.TileEmit"] | None = None
+    """Its C inside the tile loop (:mod:`.tile_emit`); None: it may only run after the pooling."""
 
     def __post_init__(self) -> None:
         if not self.activations <= {"INT8", "INT16"} or not self.activations:
             raise ValueError(f"{self.opcode}: activations must be a non-empty subset of INT8, INT16")
         if any(not k.endswith("_s8") for k in self.optimized):
             raise ValueError(f"{self.opcode}: optimized kernels are int8 kernels")
+        if (self.time_rule is TimeRule.NONE) != (self.emit_tile is None):
+            raise ValueError(f"{self.opcode}: a time rule needs a tile emitter and vice versa")
 
 
 _I8 = frozenset({"INT8"})
@@ -725,27 +753,43 @@ _G = _Generator
 #: Every operator the generator supports. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, emit=_G.emit_conv_2d,
-           optimized=frozenset({"conv2d_s8", "conv2d_1x1_inplace_s8", "conv_col_inplace_s8"})),
+           optimized=frozenset({"conv2d_s8", "conv2d_1x1_inplace_s8", "conv_col_inplace_s8"}),
+           time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, emit=_G.emit_depthwise_conv_2d,
-           optimized=frozenset({"depthwise_conv2d_s8", "conv_col_inplace_s8"})),
+           optimized=frozenset({"depthwise_conv2d_s8", "conv_col_inplace_s8"}),
+           time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, emit=_G.emit_fully_connected),
-    OpSpec(opcode="ADD", activations=_I8_I16, emit=_G.emit_add, optimized=frozenset({"add_s8"})),
-    OpSpec(opcode="SUB", activations=_I8, emit=_G.emit_sub, optimized=frozenset({"sub_s8"})),
-    OpSpec(opcode="MUL", activations=_I8_I16, emit=_G.emit_mul, optimized=frozenset({"mul_s8"})),
+    OpSpec(opcode="ADD", activations=_I8_I16, emit=_G.emit_add, optimized=frozenset({"add_s8"}),
+           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
+    OpSpec(opcode="SUB", activations=_I8, emit=_G.emit_sub, optimized=frozenset({"sub_s8"}),
+           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
+    OpSpec(opcode="MUL", activations=_I8_I16, emit=_G.emit_mul, optimized=frozenset({"mul_s8"}),
+           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
     OpSpec(opcode="SQUARED_DIFFERENCE", activations=_I8, emit=_G.emit_squared_difference,
-           optimized=frozenset({"squared_difference_s8"})),
-    OpSpec(opcode="LOGISTIC", activations=_I8_I16, emit=_G.emit_logistic),
+           optimized=frozenset({"squared_difference_s8"}), time_rule=TimeRule.ELEMENTWISE,
+           emit_tile=tile_emit.binary),
+    OpSpec(opcode="LOGISTIC", activations=_I8_I16, emit=_G.emit_logistic,
+           time_rule=TimeRule.SAME_RANGE, emit_tile=tile_emit.unary),
     OpSpec(opcode="SOFTMAX", activations=_I8, emit=_G.emit_softmax),
-    OpSpec(opcode="RSQRT", activations=_I8, emit=_G.emit_rsqrt),
-    OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, emit=_G.emit_max_pool_2d),
-    OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, emit=_G.emit_average_pool_2d),
-    OpSpec(opcode="MEAN", activations=_I8_I16, emit=_G.emit_mean),
-    OpSpec(opcode="PAD", activations=_I8_I16, emit=_G.emit_pad),
-    OpSpec(opcode="PADV2", activations=_I8_I16, emit=_G.emit_padv2),
-    OpSpec(opcode="TRANSPOSE", activations=_I8_I16, emit=_G.emit_transpose),
-    OpSpec(opcode="RESHAPE", activations=_I8_I16, emit=_G.emit_reshape),
-    OpSpec(opcode="SQUEEZE", activations=_I8_I16, emit=_G.emit_squeeze),
-    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, emit=_G.emit_expand_dims),
+    OpSpec(opcode="RSQRT", activations=_I8, emit=_G.emit_rsqrt, time_rule=TimeRule.SAME_RANGE,
+           emit_tile=tile_emit.unary),
+    OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, emit=_G.emit_max_pool_2d,
+           time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
+    OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, emit=_G.emit_average_pool_2d,
+           time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
+    OpSpec(opcode="MEAN", activations=_I8_I16, emit=_G.emit_mean, time_rule=TimeRule.REDUCE,
+           emit_tile=tile_emit.mean),
+    OpSpec(opcode="PAD", activations=_I8_I16, emit=_G.emit_pad, time_rule=TimeRule.PAD, emit_tile=tile_emit.pad),
+    OpSpec(opcode="PADV2", activations=_I8_I16, emit=_G.emit_padv2, time_rule=TimeRule.PAD,
+           emit_tile=tile_emit.pad),
+    OpSpec(opcode="TRANSPOSE", activations=_I8_I16, emit=_G.emit_transpose, time_rule=TimeRule.LAYOUT,
+           emit_tile=tile_emit.transpose),
+    OpSpec(opcode="RESHAPE", activations=_I8_I16, emit=_G.emit_reshape, time_rule=TimeRule.SAME_RANGE,
+           emit_tile=tile_emit.reshape),
+    OpSpec(opcode="SQUEEZE", activations=_I8_I16, emit=_G.emit_squeeze, time_rule=TimeRule.SAME_RANGE,
+           emit_tile=tile_emit.reshape),
+    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, emit=_G.emit_expand_dims, time_rule=TimeRule.SAME_RANGE,
+           emit_tile=tile_emit.reshape),
     OpSpec(opcode="CONCATENATION", activations=_I8_I16, emit=_G.emit_concatenation),
 )}
 #: Kernels the optimized library (c/opt) has a ``tinyasc_opt_`` twin of; every other kernel is portable.
@@ -793,10 +837,16 @@ def validate(graph: Graph) -> None:
             raise InputError(path, f"operator {op.index} ({op.opcode}): {len(op.outputs)} outputs not supported")
 
 
-def _model_h(graph: Graph, plan: ArenaPlan, n_layers: int) -> str:
+def _model_h(graph: Graph, plan: ArenaPlan, n_layers: int, choice: "tiling.TilingChoice | None" = None) -> str:
     x = graph.tensors[graph.inputs[0]]
     y = graph.tensors[graph.outputs[0]]
     xt, yt = C_TYPES[x.dtype], C_TYPES[y.dtype]
+    tiled = "" if choice is None else f"""
+/* Streamed over time ({choice.chosen.steps} steps of {choice.chosen.step} input frames): RAM = the arena (sliding
+ * column buffers) + the clip's input (TINYASC_INPUT_SIZE, static, outside the arena) + pooling
+ * sums and counters = TINYASC_PEAK_RAM bytes. */
+#define TINYASC_PEAK_RAM {choice.chosen.peak_ram_bytes}
+"""
     return f"""/* Generated by tinyasc.firmware_sim from {Path(graph.path).name}. Do not edit. */
 #ifndef TINYASC_MODEL_H
 #define TINYASC_MODEL_H
@@ -815,7 +865,7 @@ typedef {yt} tinyasc_output_t;
 #define TINYASC_INPUT_ZERO_POINT ({x.q()[1]})
 #define TINYASC_OUTPUT_SCALE {_float_lit(y.q()[0])}
 #define TINYASC_OUTPUT_ZERO_POINT ({y.q()[1]})
-
+{tiled}
 #ifdef __cplusplus
 extern "C" {{
 #endif
@@ -873,50 +923,97 @@ static int8_t tinyasc_arena[TINYASC_ARENA_SIZE > 0 ? TINYASC_ARENA_SIZE : 1] TIN
 """
 
 
+def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> tiling.TilingChoice | None:
+    """The streaming the options ask for, or None (whole clip: no budget and no step asked, or the
+    whole-clip arena already fits the budget)."""
+    if options.step_frames is None and options.ram_budget is None:
+        return None
+    if options.step_frames is None and plan.arena_size <= options.ram_budget:
+        log.info("whole-clip arena %d B fits the RAM budget of %d B: no time tiling", plan.arena_size,
+                 options.ram_budget)
+        return None
+    an = tiling.analyze(graph, time_axis=tiling.input_time_axis(graph))
+    dry = _Generator(graph, plan_arena(graph, alignment=options.alignment, in_place=False, fuse=False), options)
+    macs = sum(int(dry.emit(op).macs) for op in graph.operators)  # as the step loop runs them: nothing fused
+    return tiling.choose(graph, an, whole_arena=plan.arena_size, macs=macs, budget=options.ram_budget,
+                         step=options.step_frames, alignment=options.alignment)
+
+
+def _layer_block(op: Operator, call: str, dump: str | None, indent: str = "    ") -> str:
+    name = f"{op.opcode}_{op.index}"
+    return (f"{indent}TINYASC_LAYER_BEGIN({op.index}, {_c_string(name)});\n"
+            f"{indent}{call}\n"
+            f"{indent}TINYASC_LAYER_END({op.index});\n"
+            + (f"{indent}{dump}\n" if dump else ""))
+
+
 def generate(tflite_path: str | Path, out_dir: str | Path, *, options: GeneratorOptions = GeneratorOptions()) -> FirmwareArtifact:
-    """Write the C sources for ``tflite_path`` into ``out_dir`` and return the artifact."""
+    """Write the C sources for ``tflite_path`` into ``out_dir`` and return the artifact.
+
+    With ``options.ram_budget`` or ``options.step_frames`` the trunk may be streamed over time
+    (:mod:`.tiling`): same kernels, same results, no recomputation, a fraction of the arena."""
     from tinyasc.firmware_sim import report
 
     graph = read_tflite(tflite_path)
     validate(graph)
     plan = plan_arena(graph, alignment=options.alignment, in_place=options.in_place, fuse=options.fuse)
-    gen = _Generator(graph, plan, options)
+    choice = _plan_tiling(graph, plan, options)
+    work, ctx = graph, None
+    if choice is not None:  # stream the trunk: the time-major graph, its buffers at their capacities
+        sg = tiling.stream_graph(graph, tiling.analyze(graph, time_axis=tiling.input_time_axis(graph)))
+        stream, _, plan = tiling.plan_stream(sg, choice.chosen.step, alignment=options.alignment)
+        work = sg.graph
+    gen = _Generator(work, plan, options)
+    if choice is not None:
+        ctx = tile_emit.TileContext(sg=sg, offsets=plan.offsets, index={gr: k for k, gr in enumerate(sg.groups)},
+                                    persistent=stream.persistent, gen_fn=gen.fn)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     layers: list[Layer] = []
     layer_decls: list[str] = []
     body: list[str] = []
+    step_body: list[str] = []
     weight_bytes = param_bytes = 0
     names = []
-    for op in graph.operators:
+    trunk = set(ctx.an.trunk) if ctx is not None else set()
+    for op in work.operators:
         e = gen.emit(op)
-        y = graph.tensors[op.outputs[0]]
+        y = work.tensors[op.outputs[0]]
         name = f"{op.opcode}_{op.index}"
         names.append(name)
-        layer_decls.extend(e.decls)
         fused_into = plan.fused.get(op.index)
-        body.append(
-            f"    TINYASC_LAYER_BEGIN({op.index}, {_c_string(name)});\n"
-            f"    {e.call}\n"
-            f"    TINYASC_LAYER_END({op.index});\n"
-            + ("" if fused_into is not None else
-               f"    TINYASC_DUMP_TENSOR({op.index}, {gen.ref(op.outputs[0])}, {y.nbytes});\n")
-        )
+        dump = None if fused_into is not None else \
+            f"TINYASC_DUMP_TENSOR({op.index}, {gen.ref(op.outputs[0])}, {y.nbytes});"
+        size = 0 if fused_into is not None else int(y.nbytes)
+        if op.index in trunk:
+            te = REGISTRY[op.opcode].emit_tile(gen, ctx, op)
+            layer_decls.extend(te.decls if te.decls is not None else e.decls)
+            step_body.append(_layer_block(op, tile_emit.guard(ctx, op, te.code), None, indent="        "))
+            size = int(plan.sizes.get(op.outputs[0], 0))
+        elif ctx is not None and op.index == ctx.an.pool:
+            layer_decls.extend(e.decls)
+            step_body.append(_layer_block(op, tile_emit.pool_accumulate(gen, ctx, op, "tinyasc_pool_acc"), None,
+                                          indent="        "))
+            body.append(_layer_block(op, f"{gen.fn('mean_finish_s8')}(&l{op.index}_p, tinyasc_pool_acc, "
+                                         f"{gen.ref(op.outputs[0])});", dump))
+        else:
+            layer_decls.extend(e.decls)
+            body.append(_layer_block(op, e.call, dump))
         weight_bytes += e.weight_bytes
         param_bytes += e.param_bytes
+        orig = graph.operators[op.index]
         layers.append(Layer(
             index=op.index, op=op.opcode, name=name,
-            inputs=[k for k in op.inputs if k >= 0],
+            inputs=[k for k in orig.inputs if k >= 0],
             output=op.outputs[0],
-            input_shapes=[list(graph.tensors[k].shape) for k in op.inputs if k >= 0],
-            output_shape=list(y.shape), macs=int(e.macs), weight_bytes=int(e.weight_bytes),
+            input_shapes=[list(graph.tensors[k].shape) for k in orig.inputs if k >= 0],
+            output_shape=list(graph.tensors[op.outputs[0]].shape), macs=int(e.macs), weight_bytes=int(e.weight_bytes),
             arena_offset=int(plan.offsets.get(op.outputs[0], -1)),
-            arena_size=0 if fused_into is not None else int(y.nbytes),
-            in_place=op.outputs[0] in plan.aliases, fused_into=fused_into,
+            arena_size=size, in_place=op.outputs[0] in plan.aliases, fused_into=fused_into,
         ))
     # constants used as element-wise operands were emitted into gen.const_decls on the fly
-    weight_bytes += sum(graph.tensors[k].nbytes for k in gen.const_emitted)
+    weight_bytes += sum(work.tensors[k].nbytes for k in gen.const_emitted)
     param_bytes += gen.table_bytes
 
     x_t, y_t = graph.inputs[0], graph.outputs[0]
@@ -931,16 +1028,39 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
              + "".join(f"    {_c_string(n)},\n" for n in names) + "};\n\n")
     c.extend(gen.const_decls)
     c.extend(layer_decls)
-    c.append(f"""
+    if choice is None:
+        input_at = f"arena + {plan.offsets[x_t]}"
+        c.append(f"""
 tinyasc_input_t *tinyasc_model_input_buffer(void) {{
     return (tinyasc_input_t *)(tinyasc_arena + {plan.offsets[x_t]});
 }}
 
 int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output) {{
     int8_t *const arena = tinyasc_arena;
-    if ((const int8_t *)input != arena + {plan.offsets[x_t]})
-        memcpy(arena + {plan.offsets[x_t]}, input, sizeof(tinyasc_input_t) * TINYASC_INPUT_SIZE);
+    if ((const int8_t *)input != {input_at})
+        memcpy({input_at}, input, sizeof(tinyasc_input_t) * TINYASC_INPUT_SIZE);
 """)
+    else:
+        c.append(_stream_state(graph, ctx, choice, options.alignment))
+        c.append(f"""
+tinyasc_input_t *tinyasc_model_input_buffer(void) {{
+    return (tinyasc_input_t *)tinyasc_features;
+}}
+
+int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output) {{
+    int8_t *const arena = tinyasc_arena;
+    int32_t step, avail;
+    if ((const int8_t *)input != tinyasc_features)
+        memcpy(tinyasc_features, input, sizeof(tinyasc_input_t) * TINYASC_INPUT_SIZE);
+    memset(tinyasc_pool_acc, 0, sizeof(tinyasc_pool_acc));
+    memset(h, 0, sizeof(h));
+    memset(L, 0, sizeof(L));
+    for (step = 1; step <= TINYASC_NUM_STEPS; ++step) {{
+        avail = tinyasc_min(step * TINYASC_STEP_FRAMES, {ctx.an.length[ctx.an.input]});
+""")
+        c.append(tile_emit.schedule(ctx))
+        c.extend(step_body)
+        c.append("    }\n")
     c.extend(body)
     c.append(f"""    if ((int8_t *)output != arena + {plan.offsets[y_t]})
         memcpy(output, arena + {plan.offsets[y_t]}, sizeof(tinyasc_output_t) * TINYASC_OUTPUT_SIZE);
@@ -948,7 +1068,7 @@ int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)
 }}
 """)
     atomic.write_text(out_dir / "model.c", "".join(c))
-    atomic.write_text(out_dir / "model.h", _model_h(graph, plan, len(layers)))
+    atomic.write_text(out_dir / "model.h", _model_h(graph, plan, len(layers), choice))
     sources = _copy_runtime(out_dir, frozenset(gen.kernels_used), options.target)
 
     tflm_arena = None
@@ -968,11 +1088,36 @@ int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)
         plan=plan.to_json(), activations=activation_dtype(graph).lower(), target=options.target.value,
         kernels=sorted(gen.kernels_used), sources=list(sources),
         sparse_layers=[dataclasses.asdict(r) for r in gen.sparse_layers],
+        tiling=None if choice is None else choice.to_json(),
     )
     report.write_report(art)
-    log.info("generated %s: %d layers, arena %d B (TFLM %s B), %d MACs", out_dir, len(layers),
-             plan.arena_size, tflm_arena, art.total_macs)
+    log.info("generated %s: %d layers, arena %d B (TFLM %s B), peak RAM %d B, %d MACs", out_dir, len(layers),
+             plan.arena_size, tflm_arena, art.peak_ram_bytes, art.total_macs)
     return art
+
+
+def _stream_state(graph: Graph, ctx: "tile_emit.TileContext", choice: "tiling.TilingChoice", alignment: int) -> str:
+    """The input buffer, the pooling sums, the schedule's counters and helpers of a streamed model."""
+    an = ctx.an
+    pool_out = graph.tensors[graph.operators[an.pool].outputs[0]].size
+    groups = ", ".join(f"{k}: tensor {gr}" for gr, k in sorted(ctx.index.items(), key=lambda kv: kv[1]))
+    return f"""
+/* Streamed over time: each of TINYASC_NUM_STEPS steps makes TINYASC_STEP_FRAMES more input frames
+ * available and runs every layer of the trunk on the columns they make computable; each tensor's
+ * buffer holds a sliding window of its time columns (time-major), the pooling sums accumulate in
+ * int32 and are requantized once: the output is bit-identical to the whole clip, with no column
+ * computed twice. Counters per buffer (index: {groups}):
+ * h = columns computed, hp = h before this step, L = first column held, Lp = L before this step. */
+#define TINYASC_NUM_STEPS {choice.chosen.steps}
+#define TINYASC_STEP_FRAMES {choice.chosen.step}
+#define TINYASC_NUM_BUFFERS {len(ctx.index)}
+{tile_emit.HELPERS}
+/* The clip's model input, held for the whole inference (read through views). */
+static int8_t tinyasc_features[TINYASC_INPUT_SIZE] TINYASC_ALIGN({alignment});
+/* int32 sums of the pooling over the steps so far. */
+static int32_t tinyasc_pool_acc[{pool_out}];
+static int32_t h[TINYASC_NUM_BUFFERS], hp[TINYASC_NUM_BUFFERS], L[TINYASC_NUM_BUFFERS], Lp[TINYASC_NUM_BUFFERS];
+"""
 
 
 def _copy_runtime(out_dir: Path, kernels: frozenset[str], target: LibraryTarget) -> tuple[str, ...]:

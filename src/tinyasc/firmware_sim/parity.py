@@ -154,8 +154,13 @@ def run_host(exe: Path, inputs: np.ndarray, output_size: int, dump_size: int = 0
 def check_parity(artifact, inputs: np.ndarray, *, debug_layers: bool = False, cc: str | None = None,
                  exe: Path | None = None) -> ParityResult:
     """Build (unless ``exe`` is given), run host C and TFLM on ``inputs``, compare."""
+    from tinyasc.errors import InputError
     from tinyasc.firmware_sim.build import build_host
 
+    if debug_layers and getattr(artifact, "tiling", None):
+        raise InputError(artifact.out_dir, "--debug-layers compares whole tensors, and a streamed model computes its "
+                                           "trunk step by step: check the output without it, or generate without "
+                                           "--ram-budget/--step-frames")
     layers = artifact.layers
     if exe is None:
         exe = build_host(artifact.out_dir, cc=cc, dump=debug_layers)

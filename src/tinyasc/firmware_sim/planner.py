@@ -176,10 +176,17 @@ def lifetimes(graph: Graph, fused: dict[int, int] | None = None) -> dict[int, tu
     return {t: (a, b) for t, (a, b) in life.items()}
 
 
-def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse: bool = True) -> ArenaPlan:
-    """Lifetime-based greedy-by-size plan with in-place aliases and fusions (module docstring)."""
+def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse: bool = True,
+               exclude: frozenset[int] = frozenset(), pinned: frozenset[int] = frozenset()) -> ArenaPlan:
+    """Lifetime-based greedy-by-size plan with in-place aliases and fusions (module docstring).
+
+    ``exclude``: tensors stored outside the arena (a time-tiled model's whole-clip features).
+    ``pinned``: tensors live for the whole run (a streamed model's buffers that carry columns from
+    one step to the next)."""
     fused = find_fusions(graph) if fuse else {}
-    life = lifetimes(graph, fused)
+    last = len(graph.operators) - 1
+    life = {t: ((0, last) if t in pinned else span) for t, span in lifetimes(graph, fused).items()
+            if t not in exclude}
     sizes = {t: graph.tensors[t].nbytes for t in life}
     # Union tensors that share storage; `owner[t]` = representative tensor.
     owner = {t: t for t in life}

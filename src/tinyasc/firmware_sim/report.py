@@ -27,7 +27,8 @@ def render_markdown(art) -> str:
         f"- total MACs: {art.total_macs:,}",
         f"- flash estimate: {_kb(art.flash_bytes)} = weights {art.weight_bytes:,} + requant params "
         f"{art.param_bytes:,} + code estimate {art.code_bytes_estimate:,}",
-        f"- peak RAM (arena): {_kb(art.arena_size)}{ratio}; TFLM smallest arena: {_kb(art.tflm_arena_size)}; "
+        f"- peak RAM: {_kb(art.peak_ram_bytes)} (arena {art.arena_size:,} B{ratio}); TFLM smallest arena: "
+        f"{_kb(art.tflm_arena_size)}; "
         f"without reuse: {_kb(art.naive_arena_size)}",
     ]
     if art.parity:
@@ -41,8 +42,30 @@ def render_markdown(art) -> str:
             lines.append(f"- first differing layer: {p['first_differing_layer']}")
     else:
         lines.append("- parity: not checked (run with --check)")
+    if art.tiling:
+        lines += ["", *tiling_section(art.tiling)]
     lines += ["", table, ""]
     return "\n".join(lines)
+
+
+def tiling_section(t: dict) -> list[str]:
+    """The streaming summary and the peak-RAM curve over step sizes."""
+    curve = [[str(c["step_frames"]), str(c["steps"]), f"{c['arena_bytes']:,}", f"{c['peak_ram_bytes']:,}",
+              str(c["persistent_buffers"]), "chosen" if c["step_frames"] == t["step_frames"] else ""]
+             for c in t["curve"]]
+    return [
+        "## Streamed over time (time tiling)",
+        "",
+        f"- {t['steps']} steps of {t['step_frames']} input frames ({t['reason']}); every tensor of the trunk keeps "
+        "a sliding window of its time columns, no column is computed twice, the pooling sums are accumulated in "
+        "int32 and requantized once: bit-identical to the whole clip",
+        f"- peak RAM {_kb(t['peak_ram_bytes'])} = arena {t['arena_bytes']:,} + input (whole clip) "
+        f"{t['features_bytes']:,} + pooling sums and counters {t['state_bytes']:,}; whole-clip arena "
+        f"{_kb(t['whole_clip_arena_bytes'])}",
+        f"- MACs {t['macs']:,}, the same as the whole clip (no recomputed halo)",
+        "",
+        markdown_table(["step frames", "steps", "arena B", "peak RAM B", "buffers kept across steps", ""], curve),
+    ]
 
 
 def write_report(art) -> None:

@@ -224,6 +224,11 @@ typedef struct {
 } tinyasc_mean_params;
 
 void tinyasc_mean_s8(const tinyasc_mean_params *p, const int8_t *in, int8_t *out);
+/* A time-tiled model's pooling: tinyasc_mean_acc_s8 adds each output's int32 sum over one tile's
+ * columns into acc[]; tinyasc_mean_finish_s8 then requantizes the clip's sums exactly as
+ * tinyasc_mean_s8 does (p: the whole-clip parameters, whose num_elements counts every column). */
+void tinyasc_mean_acc_s8(const tinyasc_mean_params *p, const int8_t *in, int32_t *acc);
+void tinyasc_mean_finish_s8(const tinyasc_mean_params *p, const int32_t *acc, int8_t *out);
 
 /* MUL feeding only a MEAN, fused: the int8 products are summed as they are made, so the
  * product tensor (e.g. ResNorm's (x - mean)^2) never exists. Bit-identical to MUL then MEAN. */
@@ -252,6 +257,22 @@ typedef struct {
 } tinyasc_transpose_params;
 
 void tinyasc_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out);
+
+/* PAD of a window (a time tile): output element o reads input element o - before (per axis,
+ * before may be negative) through in_strides where it lies inside in_dims, else pad_value. */
+typedef struct {
+    int32_t out_dims[TINYASC_MAX_DIMS];
+    int32_t in_dims[TINYASC_MAX_DIMS];
+    int32_t in_strides[TINYASC_MAX_DIMS];
+    int32_t before[TINYASC_MAX_DIMS];
+    int8_t pad_value;
+} tinyasc_pad_view_params;
+
+void tinyasc_pad_view_s8(const tinyasc_pad_view_params *p, const int8_t *in, int8_t *out);
+
+/* A streamed model's sliding buffer: drop the first `drop` columns of `column_bytes` bytes and
+ * move the `keep` columns after them to the front. */
+void tinyasc_shift_columns(int8_t *buf, int32_t drop, int32_t keep, int32_t column_bytes);
 void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, int8_t *out);
 /* Copy `outer` rows of `inner` bytes from `in` into `out` with row pitch `out_pitch`. */
 void tinyasc_concat_part_s8(int32_t outer, int32_t inner, int32_t out_pitch,

@@ -20,6 +20,31 @@ void tinyasc_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out) 
     }
 }
 
+void tinyasc_pad_view_s8(const tinyasc_pad_view_params *p, const int8_t *in, int8_t *out) {
+    const int32_t *od = p->out_dims, *id = p->in_dims, *st = p->in_strides, *bf = p->before;
+    int32_t o[TINYASC_MAX_DIMS];
+    for (o[0] = 0; o[0] < od[0]; ++o[0])
+    for (o[1] = 0; o[1] < od[1]; ++o[1])
+    for (o[2] = 0; o[2] < od[2]; ++o[2])
+    for (o[3] = 0; o[3] < od[3]; ++o[3])
+    for (o[4] = 0; o[4] < od[4]; ++o[4]) {
+        int32_t base = 0, inside = 1, k;
+        for (k = 0; k < TINYASC_MAX_DIMS - 1; ++k) {
+            const int32_t i = o[k] - bf[k];
+            if (i < 0 || i >= id[k]) inside = 0;
+            base += i * st[k];
+        }
+        for (o[5] = 0; o[5] < od[5]; ++o[5]) {
+            const int32_t i = o[5] - bf[5];
+            *out++ = (inside && i >= 0 && i < id[5]) ? in[base + i * st[5]] : p->pad_value;
+        }
+    }
+}
+
+void tinyasc_shift_columns(int8_t *buf, int32_t drop, int32_t keep, int32_t column_bytes) {
+    if (drop > 0 && keep > 0) memmove(buf, buf + (size_t)drop * (size_t)column_bytes, (size_t)keep * (size_t)column_bytes);
+}
+
 void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, int8_t *out) {
     const int32_t *d = p->out_dims, *s = p->in_strides;
     int32_t i0, i1, i2, i3, i4, i5;

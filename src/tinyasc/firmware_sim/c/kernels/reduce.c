@@ -29,6 +29,41 @@ void tinyasc_mean_s8(const tinyasc_mean_params *p, const int8_t *in, int8_t *out
     }
 }
 
+void tinyasc_mean_acc_s8(const tinyasc_mean_params *p, const int8_t *in, int32_t *acc) {
+    const int32_t *kd = p->kept_dims, *ks = p->kept_strides;
+    const int32_t *rd = p->red_dims, *rs = p->red_strides;
+    int32_t k0, k1, k2, k3, k4, k5, r0, r1, r2, r3, r4, r5, o = 0;
+    for (k0 = 0; k0 < kd[0]; ++k0)
+    for (k1 = 0; k1 < kd[1]; ++k1)
+    for (k2 = 0; k2 < kd[2]; ++k2)
+    for (k3 = 0; k3 < kd[3]; ++k3)
+    for (k4 = 0; k4 < kd[4]; ++k4)
+    for (k5 = 0; k5 < kd[5]; ++k5, ++o) {
+        const int8_t *base = in + k0 * ks[0] + k1 * ks[1] + k2 * ks[2] + k3 * ks[3] + k4 * ks[4] + k5 * ks[5];
+        int32_t sum = 0;
+        for (r0 = 0; r0 < rd[0]; ++r0)
+        for (r1 = 0; r1 < rd[1]; ++r1)
+        for (r2 = 0; r2 < rd[2]; ++r2)
+        for (r3 = 0; r3 < rd[3]; ++r3)
+        for (r4 = 0; r4 < rd[4]; ++r4) {
+            const int8_t *row = base + r0 * rs[0] + r1 * rs[1] + r2 * rs[2] + r3 * rs[3] + r4 * rs[4];
+            for (r5 = 0; r5 < rd[5]; ++r5) sum += row[r5 * rs[5]];
+        }
+        acc[o] += sum;
+    }
+}
+
+void tinyasc_mean_finish_s8(const tinyasc_mean_params *p, const int32_t *acc, int8_t *out) {
+    const int32_t *kd = p->kept_dims;
+    const int32_t n = kd[0] * kd[1] * kd[2] * kd[3] * kd[4] * kd[5];
+    int32_t o;
+    for (o = 0; o < n; ++o) {
+        const int32_t v = tinyasc_mbqm(acc[o] - p->input_zero_point * p->num_elements, p->multiplier, p->shift)
+                          + p->output_zero_point;
+        out[o] = (int8_t)tinyasc_clamp(v, -128, 127);
+    }
+}
+
 void tinyasc_mean_of_mul_s8(const tinyasc_mean_mul_params *p, const tinyasc_binary_params *mul,
                             const int8_t *a, const int8_t *b, int8_t *out) {
     const tinyasc_mean_params *m = &p->mean;

@@ -1,0 +1,226 @@
+"""Time tiling by streaming (``asc-firmware --ram-budget`` / ``--step-frames``): bit-exact with the whole clip.
+
+The tiny trunk has every layer type a BC-ResNet-ASC trunk has along time: PAD, a stride-2
+CONV_2D, a frequency depthwise conv, the broadcast residual (frequency MEAN as a
+DEPTHWISE_CONV_2D over all bins, a temporal depthwise 1x3, SiLU, broadcast ADD), the
+sub-spectral affine (TRANSPOSE / RESHAPE / MUL / ADD), a frequency instance norm (MEAN over
+frequency, SUB, MUL, RSQRT) and a MAX_POOL_2D, then the global MEAN. Tolerance: zero differing
+output elements against TensorFlow Lite Micro at every step size (one frame, odd sizes, the whole
+clip), on the portable and the Cortex-M4 library (host build).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, edge_inputs, write
+from tinyasc.errors import EXIT_BAD_INPUT, InputError
+from tinyasc.firmware_sim import cli, tiling
+from tinyasc.firmware_sim.generator import GeneratorOptions, _Generator, generate
+from tinyasc.firmware_sim.parity import check_parity
+from tinyasc.firmware_sim.planner import plan_arena
+from tinyasc.firmware_sim.reader import read_tflite
+from tinyasc.firmware_sim.target import LibraryTarget
+
+SHAPE = (1, 16, 40, 1)  # (batch, mel bins, frames, 1): time on W, as tinyasc exports
+
+
+def _trunk_net(*, time_norm: bool = False):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    w1 = (rng.normal(size=(3, 3, 1, 6)) * 0.6).astype(np.float32)
+    b1 = (rng.normal(size=(6,)) * 0.1).astype(np.float32)
+    fdw = (rng.normal(size=(3, 1, 6, 1)) * 0.6).astype(np.float32)
+    avg = np.full((8, 1, 6, 1), 1.0 / 8, np.float32)  # frequency mean as a depthwise conv over all bins
+    tdw = (rng.normal(size=(1, 3, 6, 1)) * 0.6).astype(np.float32)
+    gamma = (1.0 + 0.2 * rng.normal(size=(1, 12, 1, 1))).astype(np.float32)
+    beta = (0.1 * rng.normal(size=(1, 12, 1, 1))).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 6, 10)) * 0.4).astype(np.float32)
+
+    def net(x):
+        y = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        y = tf.nn.relu(tf.nn.conv2d(y, w1, 2, "VALID") + b1)  # (1, 8, 20, 6)
+        x1 = tf.nn.depthwise_conv2d(y, fdw, (1, 1, 1, 1), "SAME")  # frequency depthwise
+        t = tf.reshape(tf.transpose(x1, [0, 3, 1, 2]), (1, 12, 4, 20))  # sub-spectral groups
+        t = t * gamma + beta
+        x1 = tf.transpose(tf.reshape(t, (1, 6, 8, 20)), [0, 2, 3, 1])
+        f = tf.nn.depthwise_conv2d(x1, avg, (1, 1, 1, 1), "VALID")  # (1, 1, 20, 6)
+        f = tf.nn.depthwise_conv2d(f, tdw, (1, 1, 1, 1), "SAME")  # temporal 1x3
+        f = f * tf.math.sigmoid(f)
+        y = tf.nn.relu(y + x1 + f)  # broadcast residual
+        axes = [1, 2] if time_norm else [1]  # frequency norm (time kept) or over the whole clip
+        m = tf.reduce_mean(y, axis=axes, keepdims=True)
+        d = y - m
+        v = tf.reduce_mean(d * d, axis=axes, keepdims=True)
+        y = 0.5 * y + d * tf.math.rsqrt(v + 1e-5)
+        y = tf.nn.max_pool2d(y, 2, 2, "VALID")  # (1, 4, 10, 6)
+        y = tf.nn.conv2d(y, w2, 1, "SAME")
+        return tf.reduce_mean(y, axis=[1, 2])  # (1, 10)
+
+    return net
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return write(tmp_path_factory.mktemp("tile") / "trunk.tflite", convert(_trunk_net(), SHAPE, lo=-2.0, hi=2.0,
+                                                                          n_rep=16))
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return edge_inputs(SHAPE, 8, seed=5)
+
+
+def _macs(graph):
+    dry = _Generator(graph, plan_arena(graph, fuse=False), GeneratorOptions())
+    return sum(int(dry.emit(op).macs) for op in graph.operators)
+
+
+def test_analysis_splits_trunk_pool_head(model):
+    g = read_tflite(model)
+    an = tiling.analyze(g)
+    assert g.operators[an.pool].opcode == "MEAN" and an.pool == len(g.operators) - 1 and an.head == ()
+    assert len(an.trunk) == len(g.operators) - 1 and an.pool_columns == 10 and an.axis[an.input] == 2
+    counts = {}
+    for i in an.trunk:
+        counts[g.operators[i].opcode] = counts.get(g.operators[i].opcode, 0) + 1
+    for op in ("PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE", "RESHAPE", "MUL", "ADD", "SUB", "RSQRT",
+               "LOGISTIC", "MAX_POOL_2D", "MEAN"):
+        assert counts.get(op, 0) >= 1, (op, counts)
+
+
+def test_time_major_pass_keeps_ops_and_moves_time_first(model):
+    g = read_tflite(model)
+    an = tiling.analyze(g)
+    g2, an2 = tiling.time_major(g, an)
+    assert g2.op_counts() == g.op_counts()  # the pass only re-lays tensors and constants
+    for t in an.axis:
+        if t == an.input:
+            assert g2.tensors[t].shape == g.tensors[t].shape and an2.axis[t] == 2
+        else:
+            assert an2.axis[t] == 1 and g2.tensors[t].shape[1] == an.length[t]
+            assert sorted(g2.tensors[t].shape) == sorted(g.tensors[t].shape)
+    for op, op2 in zip(g.operators, g2.operators):
+        if op.opcode == "CONV_2D" and an.axis.get(op.inputs[0]) == 2 and op.inputs[0] != an.input:
+            w, w2 = g.tensors[op.inputs[1]], g2.tensors[op2.inputs[1]]
+            assert np.array_equal(np.transpose(w.data, (0, 2, 1, 3)), w2.data)
+            assert op2.options["StrideH"] == op.options["StrideW"]
+
+
+def test_schedule_reaches_every_column_once(model):
+    """At the end every tensor has all its columns; a buffer never holds more than its capacity, and
+    with one step the schedule is the whole clip (nothing carried over)."""
+    g = read_tflite(model)
+    sg = tiling.stream_graph(g, tiling.analyze(g))
+    frames = sg.an.length[sg.an.input]
+    for step in (1, 3, frames):
+        steps, cap, persistent = tiling.simulate(sg, step)
+        assert steps == -(-frames // step)
+        for gr in sg.groups:
+            assert 1 <= cap[gr] <= sg.an.length[gr]
+        if step == frames:
+            assert not persistent and all(cap[gr] == sg.an.length[gr] for gr in sg.groups)
+        else:
+            assert persistent  # the temporal 3-tap conv keeps a column from one step to the next
+    # VALID, stride 2, 3 taps, 42 -> 20 columns: column o reads [2o, 2o + 3)
+    assert tiling.window_hi(2, 2, 0, 3, 42, 20) == 0 and tiling.window_hi(3, 2, 0, 3, 42, 20) == 1
+    assert tiling.window_hi(40, 2, 0, 3, 42, 20) == 19 and tiling.window_hi(41, 2, 0, 3, 42, 20) == 20
+    # SAME, 3 taps, one column of padding before: column 0 reads [-1, 2), the last column needs the clip's end
+    assert tiling.window_hi(1, 1, 1, 3, 20, 20) == 0 and tiling.window_hi(2, 1, 1, 3, 20, 20) == 1
+    assert tiling.window_hi(19, 1, 1, 3, 20, 20) == 18 and tiling.window_hi(20, 1, 1, 3, 20, 20) == 20
+    assert tiling.window_lo(0, 1, 1) == 0 and tiling.window_lo(5, 2, 1) == 9
+
+
+@pytest.mark.parametrize("target", [LibraryTarget.PORTABLE, LibraryTarget.CORTEX_M4])
+def test_streamed_bit_exact_with_tflm_at_every_step_size(model, inputs, target, tmp_path):
+    g = read_tflite(model)
+    frames = g.tensors[g.inputs[0]].shape[2]
+    whole = plan_arena(g).arena_size
+    for step in (1, 3, 7, frames):
+        art = generate(model, tmp_path / f"s{step}", options=GeneratorOptions(
+            step_frames=step, target=target, sparse_weights=target is not LibraryTarget.PORTABLE))
+        res = check_parity(art, inputs)
+        assert res.identical and res.differing_elements == 0, (step, res.summary())
+        t = art.tiling
+        assert t["steps"] == -(-frames // step) and t["step_frames"] == step and t["whole_clip_arena_bytes"] == whole
+        assert t["peak_ram_bytes"] == t["arena_bytes"] + t["features_bytes"] + t["state_bytes"] == art.peak_ram_bytes
+        assert art.total_macs == t["macs"] == _macs(g)  # nothing recomputed
+        model_c = (art.out_dir / "model.c").read_text()
+        assert f"#define TINYASC_NUM_STEPS {t['steps']}" in model_c
+        assert "tinyasc_mean_acc_s8" in model_c and "tinyasc_mean_finish_s8" in model_c
+        assert (step < frames) == ("tinyasc_shift_columns" in model_c)
+
+
+def test_small_steps_need_less_ram_than_the_whole_clip(model):
+    g = read_tflite(model)
+    an = tiling.analyze(g)
+    whole = plan_arena(g).arena_size
+    curve = tiling.choose(g, an, whole_arena=whole, macs=0, step=1).curve
+    assert [c.step for c in curve] == tiling.candidate_steps(an.length[an.input])
+    assert curve[0].arena_bytes < whole and curve[0].arena_bytes <= curve[-1].arena_bytes
+
+
+def test_budget_picks_the_largest_step_that_fits_and_refuses_the_impossible(model, tmp_path):
+    g = read_tflite(model)
+    an = tiling.analyze(g)
+    whole = plan_arena(g).arena_size
+    curve = tiling.choose(g, an, whole_arena=whole, macs=0, step=1).curve
+    smallest = min(c.peak_ram_bytes for c in curve)
+    budget = sorted(c.peak_ram_bytes for c in curve)[len(curve) // 2]
+    choice = tiling.choose(g, an, whole_arena=whole, macs=0, budget=budget)
+    fits = [c for c in curve if c.peak_ram_bytes <= budget]
+    assert choice.chosen.peak_ram_bytes <= budget and choice.chosen.step == max(c.step for c in fits)
+    with pytest.raises(InputError, match=f"smallest peak reachable is {smallest} B"):
+        tiling.choose(g, an, whole_arena=whole, macs=0, budget=smallest - 1)
+    # a budget the whole-clip plan meets: no tiling at all
+    art = generate(model, tmp_path / "whole", options=GeneratorOptions(ram_budget=whole))
+    assert art.tiling is None and art.peak_ram_bytes == art.arena_size == whole
+
+
+def test_statistics_over_the_whole_clip_are_refused(tmp_path):
+    m = write(tmp_path / "timenorm.tflite", convert(_trunk_net(time_norm=True), SHAPE, lo=-2.0, hi=2.0, n_rep=16))
+    with pytest.raises(tiling.NotTileable, match="two-pass"):
+        tiling.analyze(read_tflite(m))
+    rc = cli.main([str(m), "--out", str(tmp_path / "o"), "--ram-budget", "1K", "--no-tflm-arena", "--no-frontend"])
+    assert rc == EXIT_BAD_INPUT
+
+
+def test_cli_streams_checks_and_reports(model, tmp_path, capsys):
+    out = tmp_path / "lib"
+    rc = cli.main([str(model), "--out", str(out), "--step-frames", "3", "--check", "--no-tflm-arena",
+                   "--no-frontend"])
+    assert rc == 0, capsys.readouterr().err
+    rep = json.loads((out / "firmware.json").read_text())
+    assert rep["parity"]["identical"] and rep["tiling"]["step_frames"] == 3
+    assert rep["peak_ram_bytes"] == rep["tiling"]["peak_ram_bytes"]
+    md = (out / "firmware.md").read_text()
+    assert "## Streamed over time" in md and "chosen" in md
+    assert "Streamed over time" in (out / "README.md").read_text()
+    # bad input: one line, exit 2
+    cases = {("--ram-budget", "64"): "smallest peak reachable", ("--step-frames", "99"): "time frames",
+             ("--step-frames", "2", "--check", "--debug-layers"): "step by step", ("--ram-budget", "lots"): "size"}
+    for extra, needle in cases.items():
+        rc = cli.main([str(model), "--out", str(tmp_path / "bad"), "--no-tflm-arena", "--no-frontend", *extra]) \
+            if extra[1] != "lots" else _argparse_rc(cli, [str(model), "--out", str(tmp_path / "bad"), *extra])
+        err = capsys.readouterr().err
+        assert rc == EXIT_BAD_INPUT and needle in err.strip().splitlines()[-1], (extra, err)
+
+
+def _argparse_rc(mod, argv) -> int:
+    try:
+        return mod.main(argv)
+    except SystemExit as exc:
+        return int(exc.code)
+
+
+def test_parse_size():
+    assert tiling.parse_size("256K") == 262144 and tiling.parse_size("1M") == 1048576
+    assert tiling.parse_size("300000") == 300000 and tiling.parse_size("64kb") == 65536
+    for bad in ("", "abc", "-5K", "0"):
+        with pytest.raises(ValueError):
+            tiling.parse_size(bad)
