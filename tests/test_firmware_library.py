@@ -89,7 +89,7 @@ def test_library_holds_the_fast_kernels_the_front_end_and_build_files(lib_m4):
 
 
 def test_make_host_build_and_example_label_equals_tflm(lib_m4, model, tmp_path):
-    from tinyasc.firmware_sim.frontend import build_frontend_host, run_frontend_host, write_frontend
+    from tinyasc.firmware_sim.frontend import build_frontend_host, run_frontend_stream_host, write_frontend
     from tinyasc.tflite_io.tflm import run as tflm_run
 
     d = tmp_path / "lib"
@@ -106,7 +106,8 @@ def test_make_host_build_and_example_label_equals_tflm(lib_m4, model, tmp_path):
     art = lib_m4.firmware
     fe = write_frontend(CFG, art.input_scale, art.input_zero_point, tmp_path / "fe", input_resnorm=(0.1, 1e-5))
     build_frontend_host(fe)
-    _, q = run_frontend_host(fe, pcm)
+    # the example streams the clip in 512-sample chunks (the ResNorm front end's 0.125-nat log-mel codes)
+    q = run_frontend_stream_host(fe, pcm, 512)
     ref, _ = tflm_run(model, q.reshape(1, *art.input_shape))
     ref = np.asarray(ref).reshape(-1)
     assert np.array_equal(scores, ref.astype(int))

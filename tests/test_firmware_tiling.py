@@ -156,6 +156,39 @@ def test_streamed_bit_exact_with_tflm_at_every_step_size(model, inputs, target, 
         assert (step < frames) == ("tinyasc_shift_columns" in model_c)
 
 
+def _more_ops_net():
+    """SQUARED_DIFFERENCE, AVERAGE_POOL_2D (SAME) and PADV2 along time, the ops the trunk net lacks."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    w = (rng.normal(size=(3, 3, 1, 4)) * 0.6).astype(np.float32)
+
+    def net(x):
+        y = tf.pad(x, [[0, 0], [0, 0], [2, 1], [0, 0]], constant_values=0.5)
+        y = tf.nn.conv2d(y, w, (1, 1, 2, 1), "SAME")
+        m = tf.reduce_mean(y, axis=[1], keepdims=True)
+        y = tf.math.squared_difference(y, m)
+        y = tf.nn.avg_pool2d(y, (1, 3), (1, 2), "SAME")
+        return tf.reduce_mean(y, axis=[1, 2])
+
+    return net
+
+
+def test_every_streamed_op_of_the_registry_has_a_bit_exact_case(model, inputs, tmp_path):
+    """The registry's ops with a time rule, each in a streamed model checked bit-exact against TFLM."""
+    from tinyasc.firmware_sim.generator import REGISTRY
+
+    more = write(tmp_path / "more.tflite", convert(_more_ops_net(), SHAPE, lo=-2.0, hi=2.0, n_rep=16))
+    covered: set[str] = set()
+    for m, x in ((model, inputs), (more, edge_inputs(SHAPE, 6, seed=9))):
+        for step in (1, 5):
+            art = generate(m, tmp_path / f"{m.stem}{step}", options=GeneratorOptions(step_frames=step))
+            assert check_parity(art, x).identical, (m, step)
+        covered |= {op.opcode for op in read_tflite(m).operators}
+    streamed = {k for k, spec in REGISTRY.items() if spec.time_rule is not tiling.TimeRule.NONE}
+    assert streamed <= covered, sorted(streamed - covered)
+
+
 def test_small_steps_need_less_ram_than_the_whole_clip(model):
     g = read_tflite(model)
     an = tiling.analyze(g)

@@ -451,7 +451,21 @@ def test_input_resnorm_front_end_matches_the_lifted_contract(tiny_front, tmp_pat
     # and the normalization did happen: per band, minus the shortcut, zero mean and unit variance over frames
     z = (q.astype(np.float64) - art.input_zero_point) * art.input_scale - lam * refs[-1]
     assert np.abs(z.mean(axis=1)).max() < 0.05 and np.abs(z.std(axis=1) - 1).max() < 0.05
-    with pytest.raises(ValueError, match="streaming"):
-        fe.run_frontend_stream_host(art, pcms[0], 512)
+    # streaming (a 10-s clip's PCM need not be held): the log-mel waits as 0.125-nat codes for the statistics.
+    # Bit-exact with the float32 reference on the C's own log-mel; against the two-pass clip API each
+    # element moves by at most (lambda + 1 / std) * 0.0625 nats, bounded below in input steps.
+    worst = 0
+    for pcm in pcms:
+        logmel, q2 = fe.run_frontend_host(art, pcm)
+        for chunk in (512, -3):
+            qs = fe.run_frontend_stream_host(art, pcm, chunk)
+            np.testing.assert_array_equal(qs, fe.stream_resnorm_reference(
+                logmel, art.input_scale, art.input_zero_point, lam, eps))
+        std = np.sqrt(logmel.astype(np.float64).var(axis=1) + eps)
+        bound = np.ceil((lam + 1.0 / std) * fe.LOGMEL_STEP / 2 / art.input_scale) + 1
+        d = np.abs(qs.astype(int) - q2.astype(int))
+        assert (d <= bound[:, None]).all()
+        worst = max(worst, int(d.max()))
+    assert worst >= 1  # the rounding is visible: the test would notice a stream that ignored it
     with pytest.raises(ValueError, match="lambda"):
         fe.write_frontend(cfg, scale, zp, tmp_path / "bad", input_resnorm=(0.1, 0.0))

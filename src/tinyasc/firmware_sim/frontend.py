@@ -518,11 +518,11 @@ def run_frontend_stream_host(
     artifact: FrontendArtifact, audio: np.ndarray, chunk: int, *, exe: Path | None = None
 ) -> np.ndarray:
     """The streaming C API fed ``chunk`` samples at a time (``chunk <= 0``: pseudo-random sizes
-    0..2000, seed ``-chunk``), then finished -> int8 input (n_mels, n_frames)."""
+    0..2000, seed ``-chunk``), then finished -> int8 input (n_mels, n_frames). With the input
+    ResNorm the log-mel is held as :data:`LOGMEL_STEP` codes until the end
+    (:func:`stream_resnorm_reference`)."""
     if artifact.pad_mode is PadMode.REFLECT:
         raise ValueError("the streaming front end supports constant (zero) padding only")
-    if artifact.input_resnorm is not None:
-        raise ValueError("no streaming front end with the input ResNorm: it needs the whole clip's statistics first")
     exe = exe or artifact.out_dir / HOST_BINARY
     rows, cols = artifact.output_shape
     with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
@@ -531,6 +531,41 @@ def run_frontend_stream_host(
         _run(exe, ["stream", str(t / "in.pcm"), str(t / "out.i8"), str(int(chunk))])
         q = np.fromfile(t / "out.i8", dtype=_np_input(artifact)).reshape(rows, cols)
     return np.ascontiguousarray(q.T if artifact.layout is InputLayout.FRAME_MAJOR else q)
+
+
+#: Nats per code of the log-mel the streaming front end holds until a clip's end when the model's
+#: input ResNorm needs the whole clip's statistics (``TINYASC_FE_LOGMEL_STEP``).
+LOGMEL_STEP = 0.125
+
+
+def stream_resnorm_reference(logmel: np.ndarray, scale: float, zero_point: int, lam: float, eps: float, *,
+                             dtype: str = "INT8") -> np.ndarray:
+    """What the streaming C front end outputs with the input ResNorm, given the clip's float32 log-mel
+    ``(n_mels, n_frames)``: float32 statistics accumulated frame by frame in the C's order, each
+    log-mel value rounded to :data:`LOGMEL_STEP` (half away from zero, saturated to ``dtype``), then
+    ``(x - mean) / std + lam * x`` on the rounded value, quantized. Same float32 operations as the C."""
+    x = np.asarray(logmel, dtype=np.float32)
+    f32 = np.float32
+    shift = x[:, 0].copy()
+    acc = np.zeros(x.shape[0], f32)
+    sq = np.zeros(x.shape[0], f32)
+    for t in range(x.shape[1]):
+        d = (x[:, t] - shift).astype(f32)
+        acc = (acc + d).astype(f32)
+        sq = (sq + (d * d).astype(f32)).astype(f32)
+    inv_t = f32(1.0) / f32(x.shape[1])
+    m = (acc * inv_t).astype(f32)
+    var = np.maximum((sq * inv_t).astype(f32) - (m * m).astype(f32), f32(0.0)).astype(f32)
+    mean = (shift + m).astype(f32)
+    std = np.sqrt((var + f32(eps)).astype(f32)).astype(f32)
+    lo, hi = (-128, 127) if dtype == "INT8" else (-32768, 32767)
+    q = x / f32(LOGMEL_STEP)
+    r = np.trunc(q)
+    frac = q - r
+    code = np.clip(r + (frac >= 0.5) - (frac <= -0.5), lo, hi).astype(f32)
+    xr = (code * f32(LOGMEL_STEP)).astype(f32)
+    y = ((xr - mean[:, None]) / std[:, None]).astype(f32) + (f32(lam) * xr).astype(f32)
+    return quantize_input(y.astype(f32), scale, zero_point, dtype=dtype)
 
 
 def logf_host(artifact: FrontendArtifact, x: np.ndarray, *, exe: Path | None = None) -> np.ndarray:

@@ -786,10 +786,8 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
            emit_tile=tile_emit.transpose),
     OpSpec(opcode="RESHAPE", activations=_I8_I16, emit=_G.emit_reshape, time_rule=TimeRule.SAME_RANGE,
            emit_tile=tile_emit.reshape),
-    OpSpec(opcode="SQUEEZE", activations=_I8_I16, emit=_G.emit_squeeze, time_rule=TimeRule.SAME_RANGE,
-           emit_tile=tile_emit.reshape),
-    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, emit=_G.emit_expand_dims, time_rule=TimeRule.SAME_RANGE,
-           emit_tile=tile_emit.reshape),
+    OpSpec(opcode="SQUEEZE", activations=_I8_I16, emit=_G.emit_squeeze),
+    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, emit=_G.emit_expand_dims),
     OpSpec(opcode="CONCATENATION", activations=_I8_I16, emit=_G.emit_concatenation),
 )}
 #: Kernels the optimized library (c/opt) has a ``tinyasc_opt_`` twin of; every other kernel is portable.

@@ -225,8 +225,10 @@ def guard(ctx: TileContext, op, code: str) -> str:
     """Shift the output buffer (group producers), then run ``code`` only when there are new columns."""
     y = op.outputs[0]
     k = ctx.k(y)
+    if op.opcode in ALIAS:
+        return code
     shift = ""
-    if op.opcode not in ALIAS and ctx.sg.group[y] in ctx.persistent:
+    if ctx.sg.group[y] in ctx.persistent:
         shift = (f"{ctx.gen_fn('shift_columns')}({ctx.ptr(y)}, L[{k}] - Lp[{k}], hp[{k}] - L[{k}], {ctx.cb(y)});"
                  "\n        ")
     return f"{shift}if (h[{k}] > hp[{k}]) {code}"

@@ -491,6 +491,7 @@ class TilingChoice:
     curve: tuple[StreamPlan, ...]
     budget: int | None
     reason: str
+    an: TimeAnalysis
 
     def to_json(self) -> dict:
         c = self.chosen
@@ -502,6 +503,7 @@ class TilingChoice:
 
         return {**point(c), "whole_clip_arena_bytes": self.whole_arena_bytes, "macs": self.macs,
                 "extra_macs": 0, "budget_bytes": self.budget, "reason": self.reason,
+                "trunk_layers": list(self.an.trunk), "pool_layer": self.an.pool, "head_layers": list(self.an.head),
                 "curve": [point(p) for p in self.curve]}
 
 
@@ -531,7 +533,7 @@ def choose(graph: Graph, an: TimeAnalysis, *, whole_arena: int, macs: int, budge
         chosen = max(fit, key=lambda c: (c.step, -c.peak_ram_bytes))
         reason = f"largest step with peak RAM <= {budget} B"
     return TilingChoice(chosen=chosen, whole_arena_bytes=whole_arena, macs=macs, curve=curve, budget=budget,
-                        reason=reason)
+                        reason=reason, an=an)
 
 def parse_size(text: str) -> int:
     """``256K``, ``1M``, ``300000`` -> bytes (K = 1024)."""

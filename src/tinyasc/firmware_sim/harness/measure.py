@@ -38,16 +38,29 @@ def default_golden(input_size: int, n: int = 1, seed: int = 0, dtype: Any = np.i
     return rng.integers(info.min, info.max + 1, size=(n, input_size), dtype=np.int64).astype(dtype)
 
 
+def marker_sequence(art) -> list[int] | None:
+    """Layers in the order their profiling markers fire in one inference: None (each once) unless the
+    model is streamed, where the trunk and the pooling's accumulation run once per step, then the
+    pooling's final requantization and the head."""
+    t = art.tiling
+    if not t:
+        return None
+    stepped = [*t["trunk_layers"], t["pool_layer"]]
+    return stepped * int(t["steps"]) + [t["pool_layer"], *t["head_layers"]]
+
+
 def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources, golden: np.ndarray | None,
                     n_layers: int, work_dir: Path, layers: Sequence[LayerInfo] | None = None,
                     clock_mhz: float | None = None, kernels: str = "optimized", sparse: bool = False,
                     frontend_sources: Sequence[Path] = (), frontend_includes: Sequence[Path] = (),
                     timeout: float = 600, reference: list[bytes] | None = None,
-                    io_dtype: Any = np.int8) -> LatencyReport:
+                    io_dtype: Any = np.int8, sequence: Sequence[int] | None = None) -> LatencyReport:
     """Build ``sources`` for the host and for ``target``, run both on ``golden``, require equal
     outputs, count and report.
 
     ``io_dtype``: element type of the model's outputs (int8, or ``<i2`` for a 16x8 model).
+    ``sequence``: the layer of each profiling marker pair in one inference (a streamed model's
+    trunk layers repeat once per step; :func:`marker_sequence`).
     ``reference``: expected outputs from an interpreter (TFLite Micro); the target must equal
     them too. ``golden=None`` uses a ``golden_input.h`` already on the sources' include path."""
     check_toolchain()
@@ -82,7 +95,7 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
                               f"({tflm}); no latency is reported for wrong results")
     model = TimingModel.load(target)
     rows, other, fe, total_counts = analyze(run, n_layers=n_layers, layers=layers, model=model, clock_mhz=clock,
-                                            frontend=bool(frontend_sources))
+                                            frontend=bool(frontend_sources), sequence=sequence)
     total_cycles = model.cycles(total_counts)
     n_instr = instructions(total_counts)
     total_macs = sum(r.macs for r in rows)
@@ -165,7 +178,7 @@ def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | 
         layers=layers, work_dir=work, clock_mhz=clock_mhz, kernels="optimized" if optimized else "portable",
         sparse=any(r["used"] for r in art.sparse_layers), timeout=timeout, reference=reference,
         frontend_sources=fe_sources, frontend_includes=(fe_sources[0].parent,) if fe_sources else (),
-        io_dtype=art.io_dtype)
+        io_dtype=art.io_dtype, sequence=marker_sequence(art))
     compiled = ["model.c", *(s for s in manifest.sources if s != "model.c")]
     report.build["library"] = str(lib_dir)
     report.build["library_target"] = manifest.target.value

@@ -80,12 +80,19 @@ def _layer_row(index: int, info: LayerInfo, counts: dict[str, int], model: Timin
 
 
 def analyze(run: RunOutput, *, n_layers: int, layers: Sequence[LayerInfo] | None, model: TimingModel,
-            clock_mhz: float, frontend: bool = False) -> tuple[list[LayerLatency], dict[str, Any],
-                                                             dict[str, Any] | None, dict[str, int]]:
-    """Map the snapshot sequence onto layers of the first golden inference."""
+            clock_mhz: float, frontend: bool = False,
+            sequence: Sequence[int] | None = None) -> tuple[list[LayerLatency], dict[str, Any],
+                                                            dict[str, Any] | None, dict[str, int]]:
+    """Map the snapshot sequence onto layers of the first golden inference.
+
+    ``sequence``: the layer of each marker pair of one inference, in order (default: each layer
+    once); a streamed model runs its trunk layers once per step, and a layer's figures are the sum."""
     snaps = run.snapshots
     base = 2 if frontend else 0
-    per_inf = 2 + 2 * n_layers
+    seq = list(range(n_layers)) if sequence is None else [int(i) for i in sequence]
+    if any(not 0 <= i < n_layers for i in seq):
+        raise ValueError(f"marker sequence names a layer outside 0..{n_layers - 1}")
+    per_inf = 2 + 2 * len(seq)
     if len(snaps) < base + per_inf:
         raise RunError(f"expected at least {base + per_inf} marker hits, got {len(snaps)}")
     if (len(snaps) - base) % per_inf != 0:
@@ -102,13 +109,13 @@ def analyze(run: RunOutput, *, n_layers: int, layers: Sequence[LayerInfo] | None
     infos = list(layers) if layers is not None else [LayerInfo(name=f"layer{i}") for i in range(n_layers)]
     if len(infos) != n_layers:
         raise ValueError(f"{len(infos)} layer descriptions for {n_layers} layers")
-    rows = []
-    layer_sum = {k: 0 for k in total_counts}
-    for i in range(n_layers):
-        c = diff_counts(s[1 + 2 * i], s[2 + 2 * i])
-        for k in layer_sum:
-            layer_sum[k] += c[k]
-        rows.append(_layer_row(i, infos[i], c, model, clock_mhz, total_cycles))
+    per_layer = [{k: 0 for k in total_counts} for _ in range(n_layers)]
+    for j, i in enumerate(seq):
+        c = diff_counts(s[1 + 2 * j], s[2 + 2 * j])
+        for k in per_layer[i]:
+            per_layer[i][k] += c[k]
+    layer_sum = {k: sum(c[k] for c in per_layer) for k in total_counts}
+    rows = [_layer_row(i, infos[i], per_layer[i], model, clock_mhz, total_cycles) for i in range(n_layers)]
     glue = {k: total_counts[k] - layer_sum[k] for k in total_counts}
     gcyc = model.cycles(glue)
     other = {"instructions": instructions(glue), "cycles": gcyc, "latency_ms": gcyc / (clock_mhz * 1e3),

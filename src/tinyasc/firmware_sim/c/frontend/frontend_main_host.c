@@ -99,7 +99,7 @@ int main(int argc, char **argv)
                (double)(clock() - t0) / CLOCKS_PER_SEC / repeats, TINYASC_FE_N_FRAMES, checksum);
         return 0;
     }
-#if !TINYASC_FE_PAD_REFLECT && !TINYASC_FE_INPUT_RESNORM
+#if !TINYASC_FE_PAD_REFLECT
     if (argc == 5 && strcmp(argv[1], "stream") == 0) {
         static tinyasc_frontend_stream st;
         int16_t *pcm = (int16_t *)read_file(argv[2], &n_bytes);

@@ -400,7 +400,24 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
 
 /* ------------------------------------------------------------------------------ streaming */
 
-#if !TINYASC_FE_PAD_REFLECT && !TINYASC_FE_INPUT_RESNORM
+#if TINYASC_FE_INPUT_RESNORM && !TINYASC_FE_PAD_REFLECT
+/* A log-mel value as a code of TINYASC_FE_LOGMEL_STEP nats: round half away from zero, saturated. */
+static tinyasc_fe_input_t fe_logmel_code(float x)
+{
+    const float q = x / TINYASC_FE_LOGMEL_STEP;
+    int32_t r = (int32_t)q;
+    const float frac = q - (float)r;
+    if (frac >= 0.5f) {
+        r += 1;
+    } else if (frac <= -0.5f) {
+        r -= 1;
+    }
+    return (tinyasc_fe_input_t)(r > TINYASC_FE_INPUT_MAX ? TINYASC_FE_INPUT_MAX
+                                : (r < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : r));
+}
+#endif
+
+#if !TINYASC_FE_PAD_REFLECT
 void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
 {
     memset(st, 0, sizeof(*st));
@@ -428,7 +445,21 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
     }
     fe_logmel_of_windowed(scratch, mel);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+#if TINYASC_FE_INPUT_RESNORM
+        /* the statistics from the exact log-mel, in the order tinyasc_frontend_resnorm_stats uses */
+        float d;
+        if (t == 0) {
+            st->rn_shift[b] = mel[b];
+            st->rn_sum[b] = 0.0f;
+            st->rn_sq[b] = 0.0f;
+        }
+        d = mel[b] - st->rn_shift[b];
+        st->rn_sum[b] += d;
+        st->rn_sq[b] += d * d;
+        out[TINYASC_FE_OUT_INDEX(b, t)] = fe_logmel_code(mel[b]);
+#else
         out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(mel[b]);
+#endif
     }
     st->next_frame = t + 1;
 }
@@ -464,6 +495,28 @@ int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, 
     while (st->next_frame < TINYASC_FE_N_FRAMES) {
         fe_stream_frame(st, scratch, out);
     }
+#if TINYASC_FE_INPUT_RESNORM
+    {
+        const float inv_t = 1.0f / (float)TINYASC_FE_N_FRAMES;
+        int t, b;
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) { /* mean and std, as tinyasc_frontend_resnorm_stats */
+            const float m = st->rn_sum[b] * inv_t;
+            float var = st->rn_sq[b] * inv_t - m * m;
+            if (var < 0.0f) {
+                var = 0.0f;
+            }
+            st->rn_sum[b] = st->rn_shift[b] + m;
+            st->rn_sq[b] = sqrtf(var + TINYASC_FE_RESNORM_EPS);
+        }
+        for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+            for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+                tinyasc_fe_input_t *q = &out[TINYASC_FE_OUT_INDEX(b, t)];
+                const float x = (float)*q * TINYASC_FE_LOGMEL_STEP;
+                *q = tinyasc_frontend_quantize((x - st->rn_sum[b]) / st->rn_sq[b] + TINYASC_FE_RESNORM_LAMBDA * x);
+            }
+        }
+    }
+#endif
     return st->next_frame;
 }
-#endif /* !TINYASC_FE_PAD_REFLECT && !TINYASC_FE_INPUT_RESNORM */
+#endif /* !TINYASC_FE_PAD_REFLECT */

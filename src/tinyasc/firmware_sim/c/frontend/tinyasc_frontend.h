@@ -62,17 +62,34 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
 void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std);
 #endif
 
-#if !TINYASC_FE_INPUT_RESNORM
-/* Streaming (not with TINYASC_FE_INPUT_RESNORM, which needs the whole clip's statistics before the
- * first frame is quantized): feed the clip in chunks as the microphone delivers them (any sizes); each frame is
- * computed as soon as its window is complete and written, quantized, into the model input.
- * RAM: this state (a window of int16 history) + the scratch + the output, instead of the whole
- * clip's PCM (320 KB for 10 s). The output is bit-identical to tinyasc_frontend_quantized on the
- * same samples. Constant (zero) STFT padding only. */
+#if !TINYASC_FE_PAD_REFLECT
+/* Streaming: feed the clip in chunks as the microphone delivers them (any sizes); each frame is
+ * computed as soon as its window is complete. RAM: this state (a window of int16 history, plus
+ * 3 x n_mels floats of statistics with the input ResNorm) + the scratch + the output, instead of
+ * the whole clip's PCM (320 KB for 10 s). Constant (zero) STFT padding only.
+ *
+ * Without TINYASC_FE_INPUT_RESNORM each frame is written, quantized, into the model input, and the
+ * output is bit-identical to tinyasc_frontend_quantized on the same samples.
+ *
+ * With TINYASC_FE_INPUT_RESNORM the normalization needs the whole clip's per-band statistics, so
+ * until the clip ends `out` holds each frame's log-mel as a code of TINYASC_FE_LOGMEL_STEP nats
+ * (round half away from zero, saturated to the input type) while the statistics accumulate from
+ * the exact float log-mel; tinyasc_frontend_stream_finish then normalizes in place. The one
+ * difference from tinyasc_frontend_quantized: the log-mel is rounded to the step before it is
+ * normalized (at most TINYASC_FE_LOGMEL_STEP / 2 nats; the statistics are exact). */
+#ifndef TINYASC_FE_LOGMEL_STEP
+#define TINYASC_FE_LOGMEL_STEP 0.125f /* int8 codes span [-16, 15.875] nats: log(1e-6) = -13.8 to full scale */
+#endif
+
 typedef struct {
     int16_t ring[TINYASC_FE_WIN_LENGTH]; /* the last WIN_LENGTH samples, at index i % WIN_LENGTH */
     int32_t received;                    /* samples taken so far (at most CLIP_SAMPLES) */
     int32_t next_frame;                  /* first frame not yet written */
+#if TINYASC_FE_INPUT_RESNORM
+    float rn_shift[TINYASC_FE_N_MELS];   /* per band: the first frame's log-mel */
+    float rn_sum[TINYASC_FE_N_MELS];     /* sum of (log-mel - shift) over the frames so far */
+    float rn_sq[TINYASC_FE_N_MELS];      /* sum of its squares */
+#endif
 } tinyasc_frontend_stream;
 
 void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st);
@@ -83,7 +100,7 @@ int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm
 /* End of a short clip: the missing samples are zeros (the clip is zero-padded), every remaining
  * frame is written. Returns TINYASC_FE_N_FRAMES. */
 int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out);
-#endif /* !TINYASC_FE_INPUT_RESNORM */
+#endif /* !TINYASC_FE_PAD_REFLECT */
 
 #ifdef __cplusplus
 }

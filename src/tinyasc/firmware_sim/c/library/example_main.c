@@ -15,50 +15,71 @@
 /* @DEFINES@ */
 #if TINYASC_EXAMPLE_FRONTEND
 #include "tinyasc_frontend.h"
-#define TINYASC_EXAMPLE_SAMPLES TINYASC_FE_CLIP_SAMPLES
 static float fe_scratch[TINYASC_FE_SCRATCH_FLOATS];
+#if !TINYASC_FE_PAD_REFLECT
+/* Streaming: the clip arrives in chunks, as a microphone's DMA half-buffers would deliver it;
+ * only one chunk of PCM is ever held (a 10-s clip's PCM would be 320 KB). */
+#define TINYASC_EXAMPLE_STREAM 1
+#define TINYASC_EXAMPLE_SAMPLES 512
+static tinyasc_frontend_stream fe_stream;
 #else
-#define TINYASC_EXAMPLE_SAMPLES 1
+#define TINYASC_EXAMPLE_STREAM 0
+#define TINYASC_EXAMPLE_SAMPLES TINYASC_FE_CLIP_SAMPLES
+#endif
+#else
+#define TINYASC_EXAMPLE_STREAM 0
 #endif
 
-static int16_t pcm[TINYASC_EXAMPLE_SAMPLES];
 static tinyasc_output_t scores[TINYASC_OUTPUT_SIZE];
 
-/* Read up to max samples of a raw int16 file; 0 when there is none. */
-static int read_clip(const char *path, int16_t *out, int max)
+#if TINYASC_EXAMPLE_FRONTEND
+static int16_t pcm[TINYASC_EXAMPLE_SAMPLES];
+
+/* Read up to max samples of a raw int16 file (from where the last call stopped); 0 at its end. */
+static int read_clip(FILE *fp, int16_t *out, int max)
 {
-    FILE *fp = fopen(path, "rb");
-    int n;
-    if (fp == NULL) return 0;
-    n = (int)fread(out, sizeof(int16_t), (size_t)max, fp);
-    fclose(fp);
-    return n;
+    return fp == NULL ? 0 : (int)fread(out, sizeof(int16_t), (size_t)max, fp);
 }
 
 /* Deterministic noise (a linear congruential generator) when no clip is given. */
+static uint32_t noise_state = 12345u;
 static int noise_clip(int16_t *out, int n)
 {
-    uint32_t s = 12345u;
     int i;
     for (i = 0; i < n; ++i) {
-        s = s * 1664525u + 1013904223u;
-        out[i] = (int16_t)((int32_t)(s >> 16) - 32768) / 8;
+        noise_state = noise_state * 1664525u + 1013904223u;
+        out[i] = (int16_t)((int32_t)(noise_state >> 16) - 32768) / 8;
     }
     return n;
 }
+#endif
 
 int main(int argc, char **argv)
 {
+    FILE *fp = argc > 1 ? fopen(argv[1], "rb") : NULL;
     int n = 0, best = 0, i;
-    if (argc > 1) n = read_clip(argv[1], pcm, TINYASC_EXAMPLE_SAMPLES);
+#if TINYASC_EXAMPLE_STREAM
+    /* features straight into the model's input buffer, frame by frame as the samples arrive */
+    int total = 0;
+    tinyasc_frontend_stream_init(&fe_stream);
+    while (total < TINYASC_FE_CLIP_SAMPLES) {
+        n = fp != NULL ? read_clip(fp, pcm, TINYASC_EXAMPLE_SAMPLES) : noise_clip(pcm, TINYASC_EXAMPLE_SAMPLES);
+        if (n == 0) break;
+        tinyasc_frontend_stream_push(&fe_stream, pcm, n, fe_scratch, tinyasc_model_input_buffer());
+        total += n;
+    }
+    tinyasc_frontend_stream_finish(&fe_stream, fe_scratch, tinyasc_model_input_buffer());
+#elif TINYASC_EXAMPLE_FRONTEND
+    n = read_clip(fp, pcm, TINYASC_EXAMPLE_SAMPLES);
     if (n == 0) n = noise_clip(pcm, TINYASC_EXAMPLE_SAMPLES);
-#if TINYASC_EXAMPLE_FRONTEND
-    /* features straight into the model's input tensor in the arena: no copy */
+    /* features straight into the model's input buffer: no copy */
     tinyasc_frontend_quantized(pcm, n, fe_scratch, tinyasc_model_input_buffer());
 #else
+    (void)n;
     /* no front end for this model: fill tinyasc_model_input_buffer() with its input yourself */
     for (i = 0; i < TINYASC_INPUT_SIZE; ++i) tinyasc_model_input_buffer()[i] = 0;
 #endif
+    if (fp != NULL) fclose(fp);
     if (tinyasc_model_invoke(tinyasc_model_input_buffer(), scores) != 0) return 1;
     for (i = 1; i < TINYASC_OUTPUT_SIZE; ++i)
         if (scores[i] > scores[best]) best = i;
