@@ -257,3 +257,22 @@ def test_parse_size():
     for bad in ("", "abc", "-5K", "0"):
         with pytest.raises(ValueError):
             tiling.parse_size(bad)
+
+
+@pytest.mark.arm
+def test_asc_latency_measures_the_streamed_library(model, tmp_path):
+    """The latency harness runs the streamed Cortex-M4 library on the emulated core: outputs equal to
+    the host and TFLM, every trunk layer's instructions summed over its steps, nothing lost between."""
+    from tinyasc.firmware_sim.harness import measure_library
+    from tinyasc.firmware_sim.harness.measure import MAC_OPS, marker_sequence
+    from tinyasc.firmware_sim.library import write_library
+
+    lib = write_library(model, tmp_path / "lib", target=LibraryTarget.CORTEX_M4, step_frames=4, frontend=False)
+    seq = marker_sequence(lib.firmware)
+    t = lib.firmware.tiling
+    assert len(seq) == t["steps"] * (len(t["trunk_layers"]) + 1) + 1 + len(t["head_layers"])
+    rep = measure_library(tmp_path / "lib", out_dir=tmp_path / "lat", model=model, frontend=False)
+    assert rep.parity["equal"] and rep.parity["tflm_equal"]
+    assert rep.total_instructions == sum(r.instructions for r in rep.layers) + rep.other["instructions"]
+    assert all(r.instructions > 0 for r in rep.layers if r.op not in ("RESHAPE",))
+    assert rep.total_macs == sum(l.macs for l in lib.firmware.layers if l.op in MAC_OPS) > 0  # as the whole clip
