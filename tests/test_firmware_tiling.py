@@ -276,3 +276,62 @@ def test_asc_latency_measures_the_streamed_library(model, tmp_path):
     assert rep.total_instructions == sum(r.instructions for r in rep.layers) + rep.other["instructions"]
     assert all(r.instructions > 0 for r in rep.layers if r.op not in ("RESHAPE",))
     assert rep.total_macs == sum(l.macs for l in lib.firmware.layers if l.op in MAC_OPS) > 0  # as the whole clip
+
+
+STREAM_MAIN = r"""
+#include <stdio.h>
+#include <string.h>
+#include "model.h"
+/* Frames arrive in chunks of 1, 2, 3, ...: each chunk is written into the input buffer (mel-major:
+ * frame t is column t of every row), then advance() runs what those frames allow. Frames not yet
+ * written hold 0x5A, so a step that read ahead would change the result. */
+int main(int argc, char **argv) {
+    static int8_t clip[TINYASC_INPUT_SIZE];
+    static tinyasc_output_t out[TINYASC_OUTPUT_SIZE];
+    const int rows = ROWS, frames = FRAMES;
+    int done = 0, chunk = 1, r, t;
+    FILE *fp;
+    if (argc != 3) return 1;
+    fp = fopen(argv[1], "rb");
+    if (fp == NULL || fread(clip, 1, sizeof(clip), fp) != sizeof(clip)) return 2;
+    fclose(fp);
+    memset(tinyasc_model_input_buffer(), 0x5A, TINYASC_INPUT_SIZE);
+    tinyasc_model_stream_begin();
+    while (done < frames) {
+        const int upto = done + chunk > frames ? frames : done + chunk;
+        for (r = 0; r < rows; ++r)
+            for (t = done; t < upto; ++t) tinyasc_model_input_buffer()[r * frames + t] = clip[r * frames + t];
+        if (tinyasc_model_stream_advance(upto) > upto) return 3;
+        done = upto;
+        chunk += 1;
+    }
+    if (tinyasc_model_stream_end(out) != 0) return 4;
+    fp = fopen(argv[2], "wb");
+    fwrite(out, 1, sizeof(out), fp);
+    fclose(fp);
+    return 0;
+}
+"""
+
+
+def test_frames_arriving_in_chunks_give_the_whole_clip_output(model, inputs, tmp_path):
+    """``tinyasc_model_stream_advance`` as frames arrive: bit-identical to TFLM on the whole clip."""
+    import subprocess
+
+    from tinyasc.firmware_sim import toolchain
+    from tinyasc.tflite_io.tflm import run as tflm_run
+
+    art = generate(model, tmp_path / "lib", options=GeneratorOptions(step_frames=3))
+    main = tmp_path / "lib" / "stream_main.c"
+    main.write_text(STREAM_MAIN.replace("ROWS", str(SHAPE[1])).replace("FRAMES", str(SHAPE[2])))
+    exe = tmp_path / "stream"
+    subprocess.run(["cc", *toolchain.host_cflags(), *toolchain.STRICT, "-I", str(tmp_path / "lib"), "-I",
+                    str(tmp_path / "lib" / "include"), *map(str, (tmp_path / "lib" / "kernels").glob("*.c")),
+                    str(tmp_path / "lib" / "model.c"), str(main), "-o", str(exe)], check=True)
+    ref, _ = tflm_run(model, inputs.reshape(len(inputs), *SHAPE))
+    for k, x in enumerate(inputs):
+        (tmp_path / "in.bin").write_bytes(x.tobytes())
+        subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+        got = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.int8)
+        assert np.array_equal(got, np.asarray(ref[k]).reshape(-1)), k
+    assert art.tiling["steps"] == -(-SHAPE[2] // 3)

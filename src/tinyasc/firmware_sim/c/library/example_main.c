@@ -57,18 +57,37 @@ static int noise_clip(int16_t *out, int n)
 int main(int argc, char **argv)
 {
     FILE *fp = argc > 1 ? fopen(argv[1], "rb") : NULL;
-    int n = 0, best = 0, i;
+    int n = 0, best = 0, i, classified = 0;
 #if TINYASC_EXAMPLE_STREAM
-    /* features straight into the model's input buffer, frame by frame as the samples arrive */
-    int total = 0;
+    /* features straight into the model's input buffer, frame by frame as the samples arrive; a
+     * streamed model (asc-firmware --ram-budget) also runs its trunk on each frame as it is final,
+     * unless the front end normalizes the clip at its end (the input ResNorm) */
+#if defined(TINYASC_STREAMED) && !TINYASC_FE_INPUT_RESNORM
+#define TINYASC_EXAMPLE_ADVANCE 1
+#else
+#define TINYASC_EXAMPLE_ADVANCE 0
+#endif
+    int total = 0, frames;
     tinyasc_frontend_stream_init(&fe_stream);
+#if TINYASC_EXAMPLE_ADVANCE
+    tinyasc_model_stream_begin();
+#endif
     while (total < TINYASC_FE_CLIP_SAMPLES) {
         n = fp != NULL ? read_clip(fp, pcm, TINYASC_EXAMPLE_SAMPLES) : noise_clip(pcm, TINYASC_EXAMPLE_SAMPLES);
         if (n == 0) break;
-        tinyasc_frontend_stream_push(&fe_stream, pcm, n, fe_scratch, tinyasc_model_input_buffer());
+        frames = tinyasc_frontend_stream_push(&fe_stream, pcm, n, fe_scratch, tinyasc_model_input_buffer());
+#if TINYASC_EXAMPLE_ADVANCE
+        tinyasc_model_stream_advance(frames);
+#else
+        (void)frames;
+#endif
         total += n;
     }
     tinyasc_frontend_stream_finish(&fe_stream, fe_scratch, tinyasc_model_input_buffer());
+#if TINYASC_EXAMPLE_ADVANCE
+    if (tinyasc_model_stream_end(scores) != 0) return 1;
+    classified = 1;
+#endif
 #elif TINYASC_EXAMPLE_FRONTEND
     n = read_clip(fp, pcm, TINYASC_EXAMPLE_SAMPLES);
     if (n == 0) n = noise_clip(pcm, TINYASC_EXAMPLE_SAMPLES);
@@ -80,7 +99,7 @@ int main(int argc, char **argv)
     for (i = 0; i < TINYASC_INPUT_SIZE; ++i) tinyasc_model_input_buffer()[i] = 0;
 #endif
     if (fp != NULL) fclose(fp);
-    if (tinyasc_model_invoke(tinyasc_model_input_buffer(), scores) != 0) return 1;
+    if (!classified && tinyasc_model_invoke(tinyasc_model_input_buffer(), scores) != 0) return 1;
     for (i = 1; i < TINYASC_OUTPUT_SIZE; ++i)
         if (scores[i] > scores[best]) best = i;
     printf("label %d %s\n", best, tinyasc_labels[best]);
