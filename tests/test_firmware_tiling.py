@@ -276,6 +276,16 @@ def test_asc_latency_measures_the_streamed_library(model, tmp_path):
     assert rep.total_instructions == sum(r.instructions for r in rep.layers) + rep.other["instructions"]
     assert all(r.instructions > 0 for r in rep.layers if r.op not in ("RESHAPE",))
     assert rep.total_macs == sum(l.macs for l in lib.firmware.layers if l.op in MAC_OPS) > 0  # as the whole clip
+    # the planned RAM is what the ELF holds: the arena and the clip's input buffer, each at its planned size
+    import subprocess
+
+    elf = next((tmp_path / "lat").glob("build/*/firmware.elf"))
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", "-t", "d", str(elf)], capture_output=True, text=True,
+                        check=True).stdout
+    sizes = {f[3]: int(f[1]) for f in (line.split() for line in nm.splitlines()) if len(f) == 4}
+    assert sizes["tinyasc_arena"] == lib.firmware.arena_size == t["arena_bytes"]
+    assert sizes["tinyasc_features"] == int(np.prod(lib.firmware.input_shape))
+    assert rep.memory.ram_bytes >= t["peak_ram_bytes"] and 0 < rep.memory.stack_used < 4096
 
 
 STREAM_MAIN = r"""
