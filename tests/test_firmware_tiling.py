@@ -345,3 +345,43 @@ def test_frames_arriving_in_chunks_give_the_whole_clip_output(model, inputs, tmp
         got = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.int8)
         assert np.array_equal(got, np.asarray(ref[k]).reshape(-1)), k
     assert art.tiling["steps"] == -(-SHAPE[2] // 3)
+
+
+@pytest.mark.arm
+def test_kernel_static_ram_table_is_what_the_compiler_allocates(tmp_path):
+    """``kernel_sources.STATIC_RAM`` (counted against --ram-budget) against .bss + .data of every
+    kernel file compiled with the library's flags for each core."""
+    import subprocess
+
+    from tinyasc.firmware_sim import kernel_sources, toolchain
+
+    c = kernel_sources.C_DIR
+    files = sorted(str(p.relative_to(c)) for d in ("kernels", "opt", "sparse") for p in (c / d).glob("*.c"))
+    for target in (LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M7, LibraryTarget.CORTEX_M55):
+        got = {}
+        for f in files:
+            obj = tmp_path / (f.replace("/", "_") + f".{target.value}.o")
+            subprocess.run(["arm-none-eabi-gcc", *toolchain.library_cflags(target), "-I", str(c / "include"),
+                            "-I", str(c / "opt"), "-I", str(c / "sparse"), "-c", str(c / f), "-o", str(obj)],
+                           check=True)
+            out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True,
+                                 check=True).stdout
+            n = sum(int(p[1]) for p in (line.split() for line in out.splitlines())
+                    if len(p) >= 2 and (p[0].startswith(".bss") or p[0].startswith(".data")))
+            if n:
+                got[f] = n
+        assert got == kernel_sources.STATIC_RAM[target.value], target
+
+
+def test_ram_budget_counts_the_kernels_scratch(model, tmp_path):
+    from tinyasc.firmware_sim import kernel_sources
+
+    art = generate(model, tmp_path / "m4", options=GeneratorOptions(
+        ram_budget=1, step_frames=2, target=LibraryTarget.CORTEX_M4, sparse_weights=True, ram_reserved=100))
+    core = LibraryTarget.CORTEX_M4.core
+    scratch = kernel_sources.static_ram(kernel_sources.sources_for(
+        {k for k in art.kernels if k.startswith("tinyasc_opt_")}, core), core)
+    assert scratch > 0 and art.tiling["reserved_bytes"] == 100 + scratch
+    with pytest.raises(InputError, match="front end and kernel scratch"):
+        generate(model, tmp_path / "m4b", options=GeneratorOptions(ram_budget=4000, target=LibraryTarget.CORTEX_M4,
+                                                                   sparse_weights=True))

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from tinyasc import atomic
+from tinyasc.errors import InputError
 from tinyasc.firmware_sim.library import write_library
 from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.target import LibraryTarget
@@ -67,9 +68,12 @@ def bench(model: Path, out: Path, *, budget: int, target: LibraryTarget, n_input
     curve = tiling.choose(graph, an, whole_arena=whole.firmware.arena_size, macs=whole.firmware.total_macs,
                           step=1).curve
     step = min(curve, key=lambda c: (c.peak_ram_bytes, -c.step)).step
-    fits_whole = whole.firmware.arena_size <= budget
-    fit = [c for c in curve if c.peak_ram_bytes <= budget]
-    budget_pick = "whole clip" if fits_whole else (f"step {max(fit, key=lambda c: c.step).step}" if fit else "none")
+    try:  # what asc-firmware --ram-budget ships (it also counts the front end and the kernels' scratch)
+        shipped = write_library(model, work / "budget", target=target, ram_budget=budget).firmware.tiling
+        budget_pick = f"step {shipped['step_frames']} ({shipped['peak_ram_bytes']:,} B + " \
+                      f"{shipped['reserved_bytes']:,} B)" if shipped else "whole clip"
+    except InputError as err:
+        budget_pick = f"none: {err.problem}"
     streamed = write_library(model, work / "streamed", target=target, step_frames=step)
     art = streamed.firmware
     info = np.iinfo(art.io_dtype)

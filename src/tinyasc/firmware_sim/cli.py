@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         t = art.tiling
         print(f"streamed over time: {t['steps']} steps of {t['step_frames']} frames, peak RAM {t['peak_ram_bytes']} B "
               f"(arena {t['arena_bytes']} + input {t['features_bytes']} + sums/counters {t['state_bytes']}; whole-clip "
-              f"arena {t['whole_clip_arena_bytes']} B), {t['macs']} MACs (as the whole clip)")
+              f"arena {t['whole_clip_arena_bytes']} B), {t['macs']} MACs (as the whole clip)"
+              + (f"; the budget also holds {t['reserved_bytes']} B of front end and kernel scratch"
+                 if t.get("reserved_bytes") else ""))
     if m.target is LibraryTarget.PORTABLE:
         print("portable kernels: for a Cortex-M part, --target cortex-m4|cortex-m7|cortex-m55 ships the DSP/Helium "
               "kernels tinyasc measures")

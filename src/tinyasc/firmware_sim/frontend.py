@@ -533,6 +533,12 @@ def run_frontend_stream_host(
     return np.ascontiguousarray(q.T if artifact.layout is InputLayout.FRAME_MAJOR else q)
 
 
+def stream_ram_bytes(cfg: FeatureConfig, *, input_resnorm: bool) -> int:
+    """RAM of the streaming C front end: the FFT scratch (``n_fft`` floats) and the stream state (one
+    window of int16 PCM and two counters, plus 3 x n_mels floats of statistics with the input ResNorm)."""
+    return 4 * cfg.n_fft + 2 * cfg.win_length + 8 + (12 * cfg.n_mels if input_resnorm else 0)
+
+
 #: Nats per code of the log-mel the streaming front end holds until a clip's end when the model's
 #: input ResNorm needs the whole clip's statistics (``TINYASC_FE_LOGMEL_STEP``).
 LOGMEL_STEP = 0.125

@@ -71,12 +71,17 @@ class GeneratorOptions:
     step that fits; none fitting is an :class:`InputError` giving the smallest peak reachable."""
     step_frames: int | None = None
     """Stream the trunk over time, this many input frames per step (overrides the budget's choice)."""
+    ram_reserved: int = 0
+    """Bytes of RAM the rest of the library holds beside the model (its front end), counted against
+    ``ram_budget`` together with the kernels' static scratch (:data:`.kernel_sources.STATIC_RAM`)."""
 
     def __post_init__(self) -> None:
         if self.alignment < 1 or self.alignment & (self.alignment - 1):
             raise ValueError(f"alignment must be a power of two, got {self.alignment}")
         if self.ram_budget is not None and self.ram_budget <= 0:
             raise ValueError(f"ram_budget must be positive, got {self.ram_budget}")
+        if self.ram_reserved < 0:
+            raise ValueError(f"ram_reserved must be >= 0, got {self.ram_reserved}")
         if self.step_frames is not None and self.step_frames < 1:
             raise ValueError(f"step_frames must be >= 1, got {self.step_frames}")
         object.__setattr__(self, "target", LibraryTarget(self.target))
@@ -932,20 +937,32 @@ static int8_t tinyasc_arena[TINYASC_ARENA_SIZE > 0 ? TINYASC_ARENA_SIZE : 1] TIN
 """
 
 
+def _kernel_scratch(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> tuple[int, int]:
+    """(static RAM of the kernel files the model generated on ``plan`` would ship, its MACs)."""
+    dry = _Generator(graph, plan, options)
+    macs = sum(int(dry.emit(op).macs) for op in graph.operators)
+    core = options.target.core
+    return kernel_sources.static_ram(kernel_sources.sources_for(dry.kernels_used, core), core), macs
+
+
 def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> tiling.TilingChoice | None:
     """The streaming the options ask for, or None (whole clip: no budget and no step asked, or the
-    whole-clip arena already fits the budget)."""
+    whole-clip arena, the front end and the kernels' static scratch already fit the budget)."""
     if options.step_frames is None and options.ram_budget is None:
         return None
-    if options.step_frames is None and plan.arena_size <= options.ram_budget:
-        log.info("whole-clip arena %d B fits the RAM budget of %d B: no time tiling", plan.arena_size,
-                 options.ram_budget)
-        return None
+    if options.step_frames is None:
+        whole = plan.arena_size + options.ram_reserved + _kernel_scratch(graph, plan, options)[0]
+        if whole <= options.ram_budget:
+            log.info("whole clip: %d B with the front end and kernel scratch fits the RAM budget of %d B", whole,
+                     options.ram_budget)
+            return None
     an = tiling.analyze(graph, time_axis=tiling.input_time_axis(graph))
-    dry = _Generator(graph, plan_arena(graph, alignment=options.alignment, in_place=False, fuse=False), options)
-    macs = sum(int(dry.emit(op).macs) for op in graph.operators)  # as the step loop runs them: nothing fused
+    # kernels and MACs as the step loop runs them: no in-place ops, nothing fused
+    scratch, macs = _kernel_scratch(graph, plan_arena(graph, alignment=options.alignment, in_place=False, fuse=False),
+                                    options)
     return tiling.choose(graph, an, whole_arena=plan.arena_size, macs=macs, budget=options.ram_budget,
-                         step=options.step_frames, alignment=options.alignment)
+                         step=options.step_frames, alignment=options.alignment,
+                         reserved=options.ram_reserved + scratch)
 
 
 def _layer_block(op: Operator, call: str, dump: str | None, indent: str = "    ") -> str:

@@ -74,6 +74,26 @@ KERNEL_SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Static RAM (``.bss`` + ``.data`` bytes) each C file holds when compiled for a core with the library's
+#: flags (scratch tables of the optimized kernels; the portable kernels hold none). Counted against
+#: ``asc-firmware --ram-budget``; ``tests/test_firmware_tiling.py`` recompiles every file and checks
+#: these figures, so a kernel that grows its scratch fails the suite instead of a user's budget.
+STATIC_RAM: dict[str, dict[str, int]] = {
+    "cortex-m4": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 6928, "opt/tinyasc_opt_inplace.c": 4096,
+                  "opt/tinyasc_opt_ref.c": 2048, "sparse/tinyasc_sparse.c": 8960},
+    "cortex-m7": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 6928, "opt/tinyasc_opt_inplace.c": 4096,
+                  "opt/tinyasc_opt_ref.c": 2048, "sparse/tinyasc_sparse.c": 8960},
+    "cortex-m55": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_mve.c": 6144,
+                   "opt/tinyasc_opt_ref.c": 2048, "sparse/tinyasc_sparse.c": 8960},
+}
+
+
+def static_ram(files: tuple[str, ...] | list[str], core: Target | None) -> int:
+    """Static RAM of ``files`` (relative to ``c/``) on ``core`` (an upper bound: the linker may drop some)."""
+    table = STATIC_RAM.get(core.value, {}) if core is not None else {}
+    return sum(table.get(f, 0) for f in files)
+
+
 def simd_source(core: Target | None) -> str | None:
     """The SIMD convolution file of ``core``: Helium on an MVE core, DSP otherwise; None for portable C."""
     if core is None:

@@ -154,7 +154,8 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
                                   "(the library replaces its directory as a whole)")
     sparse = target.core is not None and not dense
     options = GeneratorOptions(in_place=in_place, measure_tflm_arena=measure_tflm_arena, target=target,
-                               sparse_weights=sparse, ram_budget=ram_budget, step_frames=step_frames)
+                               sparse_weights=sparse, ram_budget=ram_budget, step_frames=step_frames,
+                               ram_reserved=_frontend_ram(tflite_path) if frontend and ram_budget else 0)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -196,6 +197,17 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
     log.info("library for %s in %s: %d sources, front end %s", target.value, out_dir, len(manifest.sources),
              "yes" if manifest.frontend else f"no ({manifest.frontend_note})")
     return Library(out_dir=out_dir, manifest=manifest, firmware=art)
+
+
+def _frontend_ram(tflite_path: Path) -> int:
+    """RAM of the streaming front end the library will ship for this model (0 without a contract)."""
+    from tinyasc.contract import read_deployed_contract
+    from tinyasc.firmware_sim.frontend import stream_ram_bytes
+
+    contract = read_deployed_contract(tflite_path.read_bytes(), tflite_path)
+    if contract is None:
+        return 0
+    return stream_ram_bytes(contract.feature_config, input_resnorm=contract.input_resnorm is not None)
 
 
 def _write_frontend(tflite_path: Path, out_dir: Path,

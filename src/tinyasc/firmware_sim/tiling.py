@@ -492,6 +492,8 @@ class TilingChoice:
     budget: int | None
     reason: str
     an: TimeAnalysis
+    reserved: int = 0
+    """RAM the library holds beside the model (front end, kernels' static scratch), counted against the budget."""
 
     def to_json(self) -> dict:
         c = self.chosen
@@ -502,15 +504,16 @@ class TilingChoice:
                     "peak_ram_bytes": p.peak_ram_bytes, "persistent_buffers": len(p.persistent)}
 
         return {**point(c), "whole_clip_arena_bytes": self.whole_arena_bytes, "macs": self.macs,
-                "extra_macs": 0, "budget_bytes": self.budget, "reason": self.reason,
+                "extra_macs": 0, "budget_bytes": self.budget, "reserved_bytes": self.reserved, "reason": self.reason,
                 "trunk_layers": list(self.an.trunk), "pool_layer": self.an.pool, "head_layers": list(self.an.head),
                 "curve": [point(p) for p in self.curve]}
 
 
 def choose(graph: Graph, an: TimeAnalysis, *, whole_arena: int, macs: int, budget: int | None = None,
-           step: int | None = None, alignment: int = 16) -> TilingChoice:
-    """A step size: ``step`` if given; else the largest (fewest steps) whose peak RAM fits ``budget``.
-    :class:`InputError` when none does, giving the smallest peak reachable."""
+           step: int | None = None, alignment: int = 16, reserved: int = 0) -> TilingChoice:
+    """A step size: ``step`` if given; else the largest (fewest steps) whose peak RAM plus ``reserved``
+    (what the library holds beside the model: front end, kernels' static scratch) fits ``budget``. :class:`InputError`
+    when none does, giving the smallest total reachable."""
     sg = stream_graph(graph, an)
     frames = an.length[an.input]
     curve = tuple(plan_stream(sg, s, alignment=alignment)[0] for s in candidate_steps(frames))
@@ -525,15 +528,18 @@ def choose(graph: Graph, an: TimeAnalysis, *, whole_arena: int, macs: int, budge
     else:
         if budget is None:
             raise ValueError("choose() needs a budget or a step")
-        fit = [c for c in curve if c.peak_ram_bytes <= budget]
+        fit = [c for c in curve if c.peak_ram_bytes + reserved <= budget]
         if not fit:
             best = min(curve, key=lambda c: c.peak_ram_bytes)
+            beside = f" (model {best.peak_ram_bytes} B + front end and kernel scratch {reserved} B)" if reserved else ""
             raise InputError(graph.path, f"no time tiling meets the RAM budget of {budget} B: the smallest peak "
-                                         f"reachable is {best.peak_ram_bytes} B (step of {best.step} frames)")
+                                         f"reachable is {best.peak_ram_bytes + reserved} B{beside}, "
+                                         f"with a step of {best.step} frames")
         chosen = max(fit, key=lambda c: (c.step, -c.peak_ram_bytes))
-        reason = f"largest step with peak RAM <= {budget} B"
+        reason = (f"largest step with peak RAM <= {budget} B" +
+                  (f" less {reserved} B of front end and kernel scratch" if reserved else ""))
     return TilingChoice(chosen=chosen, whole_arena_bytes=whole_arena, macs=macs, curve=curve, budget=budget,
-                        reason=reason, an=an)
+                        reason=reason, an=an, reserved=reserved)
 
 def parse_size(text: str) -> int:
     """``256K``, ``1M``, ``300000`` -> bytes (K = 1024)."""
