@@ -385,3 +385,53 @@ def test_ram_budget_counts_the_kernels_scratch(model, tmp_path):
     with pytest.raises(InputError, match="front end and kernel scratch"):
         generate(model, tmp_path / "m4b", options=GeneratorOptions(ram_budget=4000, target=LibraryTarget.CORTEX_M4,
                                                                    sparse_weights=True))
+
+
+def _random_trunk(seed: int):
+    """A small random conv trunk along time after a PAD: kernel sizes 1-5, strides 1-3, dilations 1-2,
+    SAME or VALID, max/avg pooling, residual ADDs, then the global MEAN."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    ch = 1
+    for _ in range(int(rng.integers(3, 6))):
+        kind = rng.choice(["conv", "dw", "pool", "res"])
+        k_t, k_f = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        stride = int(rng.integers(1, 4)) if kind in ("conv", "pool") else 1
+        dil = int(rng.integers(1, 3)) if kind in ("dw", "res") and k_t > 1 else 1
+        pad = str(rng.choice(["SAME", "VALID"])) if kind != "res" else "SAME"
+        out = int(rng.integers(2, 6)) if kind == "conv" else ch
+        w = (rng.normal(size=(k_f, k_t, ch, out if kind == "conv" else 1)) * 0.5).astype(np.float32)
+        layers.append((kind, w, stride, dil, pad, bool(rng.integers(0, 2))))
+        ch = out
+
+    def net(x):
+        y = tf.pad(x, [[0, 0], [0, 0], [1, 1], [0, 0]])  # exported BC-ResNets start with a PAD too
+        for kind, w, stride, dil, pad, avg in layers:
+            if kind == "conv":
+                y = tf.nn.relu(tf.nn.conv2d(y, w, (1, 1, stride, 1), pad))
+            elif kind == "pool":
+                size = (1, max(2, w.shape[1] % 4))
+                y = (tf.nn.avg_pool2d if avg else tf.nn.max_pool2d)(y, size, (1, stride), pad)
+            else:
+                z = tf.nn.depthwise_conv2d(y, w, (1, 1, 1, 1), pad, dilations=(1, dil))
+                y = y + z if kind == "res" else tf.nn.relu(z)
+        return tf.reduce_mean(y, axis=[1, 2])
+
+    return net
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_trunks_stream_bit_exact(seed, tmp_path):
+    """Strides, dilations, SAME/VALID (VALID drops trailing columns), pools and residuals in random
+    combinations: streamed at 1, 2 and 5 frames per step, identical to TFLM."""
+    shape = (1, 6, 37, 1)
+    m = write(tmp_path / "r.tflite", convert(_random_trunk(seed), shape, lo=-2.0, hi=2.0, n_rep=12, seed=seed))
+    counts = read_tflite(m).op_counts()
+    assert counts.get("MEAN") == 1 and sum(counts.values()) >= 4, counts
+    x = edge_inputs(shape, 5, seed=seed)
+    for step in (1, 2, 5):
+        art = generate(m, tmp_path / f"s{step}", options=GeneratorOptions(step_frames=step))
+        res = check_parity(art, x)
+        assert res.identical, (seed, step, res.summary(), read_tflite(m).op_counts())
