@@ -436,10 +436,25 @@ tinyasc_frontend_quantized(pcm, n_samples, scratch, tinyasc_model_input_buffer()
 tinyasc_model_invoke(tinyasc_model_input_buffer(), scores);
 ```
 
-Plug the microphone in by filling `pcm` from its DMA buffers (int16, mono, the sample rate above;
-resample first if the microphone runs at another rate). `example/main.c` does the whole chain on a
-raw little-endian int16 file given as its argument (or on generated noise without one) and prints
-the label. The front end's `TINYASC_FE_*` constants are in `frontend/frontend_tables.h`.
+With a microphone, stream instead (no clip-sized PCM buffer: a 10-s clip's PCM is 320 KB; the front end has this API unless its STFT pads by reflection, which the training default does not):
+
+```c
+static tinyasc_frontend_stream st;
+tinyasc_frontend_stream_init(&st);
+/* from the DMA half-buffer interrupt or a task, for every chunk (int16, mono, the rate above): */
+int frames = tinyasc_frontend_stream_push(&st, chunk, n, scratch, tinyasc_model_input_buffer());
+/* when the clip is complete (or to zero-pad a short one): */
+tinyasc_frontend_stream_finish(&st, scratch, tinyasc_model_input_buffer());
+tinyasc_model_invoke(tinyasc_model_input_buffer(), scores);
+```
+
+A model streamed over time (`TINYASC_STREAMED`, `asc-firmware --ram-budget`) can also run while
+the frames arrive: `tinyasc_model_stream_begin()`, then `tinyasc_model_stream_advance(frames)`
+after each push, and `tinyasc_model_stream_end(scores)` after `finish` (not with the input
+ResNorm, whose frames are final only at the clip's end). Resample first if the microphone runs at
+another rate. `example/main.c` does the whole chain on a raw little-endian int16 file given as
+its argument (or on generated noise without one), in 512-sample chunks, and prints the label. The
+front end's `TINYASC_FE_*` constants are in `frontend/frontend_tables.h`.
 """ if m.frontend else "") + """
 `library.json` lists every file with its sha256; `asc-latency` refuses a directory whose files
 changed since generation.
