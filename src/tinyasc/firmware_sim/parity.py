@@ -168,8 +168,9 @@ def check_parity(artifact, inputs: np.ndarray, *, debug_layers: bool = False, cc
     io = artifact.io_dtype
     host_out, dump = run_host(exe, inputs, artifact.output_size, dump_size, io)
     tensors = [l.output for l in layers if l.fused_into is None] if debug_layers else None
-    ref_out, inter = tflm.run(artifact.model, inputs, tensors=tensors,
-                              arena_size=max(4 << 20, 2 * artifact.naive_arena_size + (1 << 20)))
+    # TFLM plans the whole clip: size its arena from the model's tensors, not from this artifact's
+    # plan (a streamed model's arena is a fraction of what TFLM needs)
+    ref_out, inter = tflm.run(artifact.model, inputs, tensors=tensors, arena_size=tflm.default_arena(artifact.model))
     ref_out = ref_out.reshape(len(inputs), -1).astype(io)
     d = np.abs(host_out.astype(np.int32) - ref_out.astype(np.int32))
     top1 = float(np.mean(np.argmax(host_out, axis=1) == np.argmax(ref_out, axis=1))) if len(inputs) else math.nan

@@ -49,8 +49,14 @@ for line in sys.stdin:
 
 
 def default_arena(path: str | Path) -> int:
-    """An arena large enough to run any model of this file's size (10x the file, at least 4 MiB)."""
-    return max(10 * Path(path).stat().st_size, 4 << 20)
+    """An arena large enough to run the model: every activation tensor without reuse (an upper
+    bound of what TFLM plans) plus 1 MiB of its own metadata, at least 10x the file and 4 MiB. (The
+    file size alone is no bound: a 10-s input makes activations far larger than the weights.)"""
+    from tinyasc.tflite_io import read_model
+
+    model = read_model(path)
+    activations = sum(t.nbytes for t in model.tensors if not t.is_const)
+    return max(10 * Path(path).stat().st_size, 4 << 20, activations + (1 << 20))
 
 
 def interpreter(path: str | Path, arena_size: int, *, preserve_all: bool = False):
