@@ -435,3 +435,48 @@ def test_random_trunks_stream_bit_exact(seed, tmp_path):
         art = generate(m, tmp_path / f"s{step}", options=GeneratorOptions(step_frames=step))
         res = check_parity(art, x)
         assert res.identical, (seed, step, res.summary(), read_tflite(m).op_counts())
+
+
+@pytest.mark.arm
+def test_stream_push_cost_on_the_emulated_core(tmp_path):
+    """The streaming chain (front end pushes, model advanced per push) on the M4: per-push and
+    end-of-clip instructions, and the output equal to TFLM on the streamed front end's input. Without
+    the input ResNorm the model runs while the audio arrives, so far less is left at the clip's end."""
+    import tensorflow as tf
+
+    from test_firmware_library import CFG, LABELS
+    from tinyasc.contract import TFLITE_CONTRACT_KEY, DeployedContract
+    from tinyasc.export._onnx2tf_worker import add_metadata
+    from tinyasc.firmware_sim import frontend as fe
+    from tinyasc.firmware_sim.harness.stream_push import measure_stream_push
+    from tinyasc.firmware_sim.library import write_library
+    from tinyasc.tflite_io.tflm import run as tflm_run
+
+    rng = np.random.default_rng(0)
+    w1 = (rng.normal(size=(3, 3, 1, 8)) * 0.6).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 8, 4)) * 0.4).astype(np.float32)
+
+    def net(x):  # as tinyasc exports: an explicit PAD first
+        y = tf.nn.relu(tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [2, 1], [0, 0]]), w1, 1, "VALID"))
+        y = y + tf.reduce_mean(y, axis=[1], keepdims=True)
+        return tf.reduce_mean(tf.nn.conv2d(y, w2, 1, "SAME"), axis=[1, 2])
+
+    base = convert(net, (1, CFG.n_mels, CFG.n_frames, 1), lo=-3.0, hi=3.0)
+    pcm = (np.random.default_rng(0).normal(size=CFG.clip_samples) * 3000).astype(np.int16)
+    ends = {}
+    for rn in (None, (0.1, 1e-5)):
+        path = write(tmp_path / f"m{rn is None}.tflite", base)
+        add_metadata(path, {TFLITE_CONTRACT_KEY: DeployedContract(feature_config=CFG, labels=LABELS,
+                                                                  input_resnorm=rn).to_json()})
+        lib = write_library(path, tmp_path / f"lib{rn is None}", target=LibraryTarget.CORTEX_M4, step_frames=2)
+        r = measure_stream_push(lib.out_dir, out_dir=tmp_path / f"sp{rn is None}", chunk=100)
+        assert r["pushes"] == -(-CFG.clip_samples // 100) and 0 < r["push_instructions_mean"] <= r["push_instructions_max"]
+        art = lib.firmware
+        front = fe.write_frontend(CFG, art.input_scale, art.input_zero_point, tmp_path / f"fe{rn is None}",
+                                  input_resnorm=rn)
+        fe.build_frontend_host(front)
+        q = fe.run_frontend_stream_host(front, pcm, 100)
+        ref, _ = tflm_run(path, q.reshape(1, *art.input_shape))
+        assert bytes.fromhex(r["output"]) == np.asarray(ref, np.int8).tobytes()
+        ends[rn is None] = r["end_instructions"]
+    assert ends[True] < 0.5 * ends[False], ends  # the model already ran during the pushes
