@@ -1015,7 +1015,7 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
         if op.index in trunk:
             te = REGISTRY[op.opcode].emit_tile(gen, ctx, op)
             layer_decls.extend(te.decls if te.decls is not None else e.decls)
-            step_body.append(_layer_block(op, tile_emit.guard(ctx, op, te.code), None, indent="        "))
+            step_body.append(_layer_block(op, te.prefix + tile_emit.guard(ctx, op, te.code), None, indent="        "))
             size = int(plan.sizes.get(op.outputs[0], 0))
         elif ctx is not None and op.index == ctx.an.pool:
             layer_decls.extend(e.decls)

@@ -34,6 +34,8 @@ class TileEmit:
 
     code: str
     decls: list[str] | None = None
+    prefix: str = ""
+    """Code that runs every step before the layer's own guard (staging the model input)."""
 
 
 @dataclass
@@ -99,7 +101,24 @@ def conv(gen, ctx: TileContext, op) -> TileEmit:
     return TileEmit(
         f"{{ tinyasc_conv_params p = l{i}_p; p.in_h = {ctx.held(x)}; p.out_h = {n}; "
         f"p.pad_h = {p} + {ctx.first(x)} - {a} * {s};\n"
-        f"      {kern}(&p, &l{i}_w, {ctx.ptr(x)}, {ctx.col(y, a)}); }}")
+        f"      {kern}(&p, &l{i}_w, {ctx.ptr(x)}, {ctx.col(y, a)}); }}", prefix=stage(gen, ctx, op))
+
+
+def stage(gen, ctx: TileContext, op) -> str:
+    """For a convolution or pooling that read the model input with time on W: copy the step's new
+    input columns, transposed to time-major, into its staged buffer (after dropping old columns)."""
+    s = op.inputs[0]
+    if s not in ctx.an.staged.values():
+        return ""
+    k = ctx.k(s)
+    x = ctx.an.input
+    _, f, t, c = ctx.sg.graph.tensors[x].shape  # (1, F, T, C): element (f, t, c) at (f * T + t) * C + c
+    shift = ""
+    if s in ctx.persistent:
+        shift = f"{ctx.gen_fn('shift_columns')}({ctx.ptr(s)}, L[{k}] - Lp[{k}], hp[{k}] - L[{k}], {ctx.cb(s)});\n        "
+    return (f"{shift}if (h[{k}] > hp[{k}]) {{ tinyasc_transpose_params p = {{.out_dims = {{1, 1, 1, h[{k}] - hp[{k}], "
+            f"{f}, {c}}}, .in_strides = {{0, 0, 0, {c}, {t * c}, 1}}}};\n"
+            f"      {gen.fn('transpose_s8')}(&p, {ctx.ptr(x)} + hp[{k}] * {c}, {ctx.col(s, f'hp[{k}]')}); }}\n        ")
 
 
 def pool(gen, ctx: TileContext, op) -> TileEmit:
@@ -111,7 +130,7 @@ def pool(gen, ctx: TileContext, op) -> TileEmit:
     return TileEmit(
         f"{{ tinyasc_pool_params p = l{i}_p; p.in_h = {ctx.held(x)}; p.out_h = {n}; "
         f"p.pad_h = {p} + {ctx.first(x)} - {a} * {s};\n"
-        f"      {kern}(&p, {ctx.ptr(x)}, {ctx.col(y, a)}); }}")
+        f"      {kern}(&p, {ctx.ptr(x)}, {ctx.col(y, a)}); }}", prefix=stage(gen, ctx, op))
 
 
 def _assign(var: str, name: str, values: list) -> str:
@@ -243,6 +262,8 @@ def schedule(ctx: TileContext) -> str:
     def cols(t: int) -> str:
         return "avail" if t == an.input else f"h[{ctx.k(t)}]"
 
+    for t in an.staged.values():
+        lines.append(f"h[{ctx.k(t)}] = avail; /* the model input, staged time-major */")
     for i in an.trunk:
         op = ops[i]
         if op.opcode in ALIAS:

@@ -81,6 +81,9 @@ class TimeAnalysis:
     """The pool's input tensor: the tiles partition its time columns."""
     input: int
     """The model input tensor (kept whole: the clip's features)."""
+    staged: Mapping[int, int] = dataclasses.field(default_factory=dict)
+    """After :func:`time_major`: a convolution or pooling that read the model input with time on W
+    -> the time-major copy of the input it reads instead (filled column by column as frames arrive)."""
 
     @property
     def pool_columns(self) -> int:
@@ -262,17 +265,27 @@ def time_major(graph: Graph, an: TimeAnalysis) -> tuple[Graph, TimeAnalysis]:
         return len(tensors) - 1
 
     ops = list(graph.operators)
+    staged: dict[int, int] = {}
     for i in an.trunk + (an.pool,):
         op = ops[i]
         rule = _rule(op)
         x, y = op.inputs[0], op.outputs[0]
         inputs, options = list(op.inputs), dict(op.options)
         where = f"operator {i} ({op.opcode})"
-        if x == an.input and an.axis[x] != 1 and rule not in (TimeRule.PAD, TimeRule.LAYOUT):
+        if x == an.input and an.axis[x] != 1 and rule not in (TimeRule.PAD, TimeRule.LAYOUT, TimeRule.WINDOW):
             raise NotTileable(path, f"{where} reads the model input, whose time axis is not the first: time tiling "
-                                    "needs a PAD or TRANSPOSE first")
+                                    "needs a PAD, TRANSPOSE, convolution or pooling first")
+        if rule is TimeRule.WINDOW and x == an.input and an.axis[x] == 2:
+            # read a time-major copy of the input instead, staged column by column (tile_emit.stage)
+            xt = graph.tensors[x]
+            tensors.append(dataclasses.replace(xt, index=len(tensors), name=f"{xt.name}_time_major",
+                                               shape=tuple(xt.shape[k] for k in _time_first(xt.shape, 2)),
+                                               buffer=0, scale_offset=-1, zero_point_offset=-1, data_offset=-1))
+            staged[i] = len(tensors) - 1
+            inputs[0] = x = staged[i]
+            perm[x] = [0, 1, 2, 3]
         if rule is TimeRule.WINDOW:
-            if an.axis[x] == 2:
+            if an.axis[op.inputs[0]] == 2:
                 for h, w in (("StrideH", "StrideW"), ("DilationHFactor", "DilationWFactor"),
                              ("FilterHeight", "FilterWidth")):
                     if h in options or w in options:
@@ -306,7 +319,10 @@ def time_major(graph: Graph, an: TimeAnalysis) -> tuple[Graph, TimeAnalysis]:
         ops[i] = dataclasses.replace(op, inputs=tuple(inputs), options=options)
     g2 = dataclasses.replace(graph, tensors=tuple(tensors), operators=tuple(ops))
     axis = {t: (an.axis[t] if t == an.input else 1) for t in an.axis}
-    return g2, dataclasses.replace(an, axis=axis)
+    length = dict(an.length)
+    for t in staged.values():
+        axis[t], length[t] = 1, an.length[an.input]
+    return g2, dataclasses.replace(an, axis=axis, length=length, staged=staged)
 
 
 # ----------------------------------------------------------------------------- streaming schedule
@@ -350,7 +366,7 @@ ALIAS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
 def stream_graph(graph: Graph, an: TimeAnalysis) -> StreamGraph:
     g2, an2 = time_major(graph, an)
-    group: dict[int, int] = {}
+    group: dict[int, int] = {t: t for t in an2.staged.values()}
     for i in an2.trunk:
         op = g2.operators[i]
         y = op.outputs[0]
@@ -430,6 +446,8 @@ def simulate(sg: StreamGraph, step: int) -> tuple[int, dict[int, int], set[int]]
     for k in range(1, steps + 1):
         avail = min(t_in, k * step)
         hp = dict(h)
+        for t in an.staged.values():
+            h[t] = avail
         for i in an.trunk:
             op = ops[i]
             if op.opcode not in ALIAS:
