@@ -3,65 +3,57 @@
  * TFLM does at run time), plus zp_out, clamped. One output at a time: no scratch buffer. */
 #include "tinyasc_kernels.h"
 
-void tinyasc_mean_s8(const tinyasc_mean_params *p, const int8_t *in, int8_t *out) {
-    const int32_t *kd = p->kept_dims, *ks = p->kept_strides;
+/* Sum of the reduced elements at one kept position (base: its first element). */
+static inline int32_t mean_sum(const tinyasc_mean_params *p, const int8_t *base) {
     const int32_t *rd = p->red_dims, *rs = p->red_strides;
-    int32_t k0, k1, k2, k3, k4, k5, r0, r1, r2, r3, r4, r5, o = 0;
-    for (k0 = 0; k0 < kd[0]; ++k0)
-    for (k1 = 0; k1 < kd[1]; ++k1)
-    for (k2 = 0; k2 < kd[2]; ++k2)
-    for (k3 = 0; k3 < kd[3]; ++k3)
-    for (k4 = 0; k4 < kd[4]; ++k4)
-    for (k5 = 0; k5 < kd[5]; ++k5, ++o) {
-        const int8_t *base = in + k0 * ks[0] + k1 * ks[1] + k2 * ks[2] + k3 * ks[3] + k4 * ks[4] + k5 * ks[5];
-        int32_t sum = 0, v;
-        for (r0 = 0; r0 < rd[0]; ++r0)
-        for (r1 = 0; r1 < rd[1]; ++r1)
-        for (r2 = 0; r2 < rd[2]; ++r2)
-        for (r3 = 0; r3 < rd[3]; ++r3)
-        for (r4 = 0; r4 < rd[4]; ++r4) {
-            const int8_t *row = base + r0 * rs[0] + r1 * rs[1] + r2 * rs[2] + r3 * rs[3] + r4 * rs[4];
-            for (r5 = 0; r5 < rd[5]; ++r5) sum += row[r5 * rs[5]];
-        }
-        v = tinyasc_mbqm(sum - p->input_zero_point * p->num_elements, p->multiplier, p->shift)
-            + p->output_zero_point;
-        out[o] = (int8_t)tinyasc_clamp(v, -128, 127);
+    int32_t r0, r1, r2, r3, r4, r5, sum = 0;
+    for (r0 = 0; r0 < rd[0]; ++r0)
+    for (r1 = 0; r1 < rd[1]; ++r1)
+    for (r2 = 0; r2 < rd[2]; ++r2)
+    for (r3 = 0; r3 < rd[3]; ++r3)
+    for (r4 = 0; r4 < rd[4]; ++r4) {
+        const int8_t *row = base + r0 * rs[0] + r1 * rs[1] + r2 * rs[2] + r3 * rs[3] + r4 * rs[4];
+        for (r5 = 0; r5 < rd[5]; ++r5) sum += row[r5 * rs[5]];
     }
+    return sum;
+}
+
+/* Calls BODY(o, base) for every kept position o (in output order) and its first input element. */
+#define TINYASC_FOR_KEPT(p, in, BODY)                                                              \
+    do {                                                                                           \
+        const int32_t *kd_ = (p)->kept_dims, *ks_ = (p)->kept_strides;                             \
+        int32_t k0, k1, k2, k3, k4, k5, o = 0;                                                     \
+        for (k0 = 0; k0 < kd_[0]; ++k0)                                                            \
+        for (k1 = 0; k1 < kd_[1]; ++k1)                                                            \
+        for (k2 = 0; k2 < kd_[2]; ++k2)                                                            \
+        for (k3 = 0; k3 < kd_[3]; ++k3)                                                            \
+        for (k4 = 0; k4 < kd_[4]; ++k4)                                                            \
+        for (k5 = 0; k5 < kd_[5]; ++k5, ++o) {                                                     \
+            const int8_t *base = (in) + k0 * ks_[0] + k1 * ks_[1] + k2 * ks_[2] + k3 * ks_[3]      \
+                                 + k4 * ks_[4] + k5 * ks_[5];                                      \
+            BODY;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+static inline int8_t mean_requantize(const tinyasc_mean_params *p, int32_t sum) {
+    const int32_t v = tinyasc_mbqm(sum - p->input_zero_point * p->num_elements, p->multiplier, p->shift)
+                      + p->output_zero_point;
+    return (int8_t)tinyasc_clamp(v, -128, 127);
+}
+
+void tinyasc_mean_s8(const tinyasc_mean_params *p, const int8_t *in, int8_t *out) {
+    TINYASC_FOR_KEPT(p, in, out[o] = mean_requantize(p, mean_sum(p, base)));
 }
 
 void tinyasc_mean_acc_s8(const tinyasc_mean_params *p, const int8_t *in, int32_t *acc) {
-    const int32_t *kd = p->kept_dims, *ks = p->kept_strides;
-    const int32_t *rd = p->red_dims, *rs = p->red_strides;
-    int32_t k0, k1, k2, k3, k4, k5, r0, r1, r2, r3, r4, r5, o = 0;
-    for (k0 = 0; k0 < kd[0]; ++k0)
-    for (k1 = 0; k1 < kd[1]; ++k1)
-    for (k2 = 0; k2 < kd[2]; ++k2)
-    for (k3 = 0; k3 < kd[3]; ++k3)
-    for (k4 = 0; k4 < kd[4]; ++k4)
-    for (k5 = 0; k5 < kd[5]; ++k5, ++o) {
-        const int8_t *base = in + k0 * ks[0] + k1 * ks[1] + k2 * ks[2] + k3 * ks[3] + k4 * ks[4] + k5 * ks[5];
-        int32_t sum = 0;
-        for (r0 = 0; r0 < rd[0]; ++r0)
-        for (r1 = 0; r1 < rd[1]; ++r1)
-        for (r2 = 0; r2 < rd[2]; ++r2)
-        for (r3 = 0; r3 < rd[3]; ++r3)
-        for (r4 = 0; r4 < rd[4]; ++r4) {
-            const int8_t *row = base + r0 * rs[0] + r1 * rs[1] + r2 * rs[2] + r3 * rs[3] + r4 * rs[4];
-            for (r5 = 0; r5 < rd[5]; ++r5) sum += row[r5 * rs[5]];
-        }
-        acc[o] += sum;
-    }
+    TINYASC_FOR_KEPT(p, in, acc[o] += mean_sum(p, base));
 }
 
 void tinyasc_mean_finish_s8(const tinyasc_mean_params *p, const int32_t *acc, int8_t *out) {
     const int32_t *kd = p->kept_dims;
     const int32_t n = kd[0] * kd[1] * kd[2] * kd[3] * kd[4] * kd[5];
     int32_t o;
-    for (o = 0; o < n; ++o) {
-        const int32_t v = tinyasc_mbqm(acc[o] - p->input_zero_point * p->num_elements, p->multiplier, p->shift)
-                          + p->output_zero_point;
-        out[o] = (int8_t)tinyasc_clamp(v, -128, 127);
-    }
+    for (o = 0; o < n; ++o) out[o] = mean_requantize(p, acc[o]);
 }
 
 void tinyasc_mean_of_mul_s8(const tinyasc_mean_mul_params *p, const tinyasc_binary_params *mul,
@@ -78,7 +70,7 @@ void tinyasc_mean_of_mul_s8(const tinyasc_mean_mul_params *p, const tinyasc_bina
     for (k[3] = 0; k[3] < kd[3]; ++k[3])
     for (k[4] = 0; k[4] < kd[4]; ++k[4])
     for (k[5] = 0; k[5] < kd[5]; ++k[5], ++o) {
-        int32_t base_a = 0, base_b = 0, sum = 0, v, d;
+        int32_t base_a = 0, base_b = 0, sum = 0, d;
         for (d = 0; d < TINYASC_MAX_DIMS; ++d) { base_a += k[d] * ka[d]; base_b += k[d] * kb[d]; }
         for (r[0] = 0; r[0] < rd[0]; ++r[0])
         for (r[1] = 0; r[1] < rd[1]; ++r[1])
@@ -89,8 +81,6 @@ void tinyasc_mean_of_mul_s8(const tinyasc_mean_mul_params *p, const tinyasc_bina
             const int8_t *pb = b + base_b + r[0] * rb[0] + r[1] * rb[1] + r[2] * rb[2] + r[3] * rb[3] + r[4] * rb[4];
             for (r[5] = 0; r[5] < rd[5]; ++r[5]) sum += tinyasc_mul_elem(mul, pa[r[5] * ra[5]], pb[r[5] * rb[5]]);
         }
-        v = tinyasc_mbqm(sum - m->input_zero_point * m->num_elements, m->multiplier, m->shift)
-            + m->output_zero_point;
-        out[o] = (int8_t)tinyasc_clamp(v, -128, 127);
+        out[o] = mean_requantize(m, sum);
     }
 }
