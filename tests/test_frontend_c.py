@@ -169,6 +169,24 @@ def test_frame_major_layout_reflect_padding_and_saturation(tmp_path):
     assert np.abs(const[:, 0] - feats[:, 0]).max() > 0.1
 
 
+@pytest.mark.parametrize("n_fft", [64, 128, 256, 1024])
+def test_fft_of_every_pass_mix(n_fft, tmp_path):
+    """The complex FFT of n_fft/2 points runs a radix-4 pass and then radix-8 passes, ending with one
+    radix-4 (pair) or radix-2 pass when the stages left are not a multiple of three: n_fft 64 ends
+    on a radix-8 pass, 128 on a radix-2, 256 on a pair, 1024 on a radix-2 after two radix-8 passes
+    (4096, the paper's, is every other test's). The log-mel stays within float32 rounding of a
+    float64 FFT: 1e-5 log-mel units (measured at most 8.1e-7 on these noise clips; a wrong twiddle
+    or pairing is off by order 1)."""
+    cfg = FeatureConfig(n_fft=n_fft, n_mels=8, win_ms=1000.0 * n_fft / 16000 * 0.75, hop_ms=2.0, clip_seconds=0.05)
+    art = fe.write_frontend(cfg, 0.1, 0, tmp_path)
+    fe.build_frontend_host(art)
+    rng = np.random.default_rng(n_fft)
+    pcm = fe.float_to_pcm(0.3 * rng.standard_normal(cfg.clip_samples))
+    feats, _ = fe.run_frontend_host(art, pcm)
+    exact = _float64_logmel(fe.pcm_to_float(pcm), cfg)
+    assert np.abs(feats - exact).max() <= 1e-5
+
+
 def test_quantize_input_rounds_half_away_from_zero():
     x = np.array([0.125, -0.125, 0.375, -0.375, 0.1, 40.0, -40.0, 0.0], np.float32)
     q = fe.quantize_input(x, 0.25, 3)
@@ -371,8 +389,9 @@ def test_cortex_m_targets_compute_the_host_bytes(tiny_front, tmp_path):
     for target in ("cortex-m4", "cortex-m7", "cortex-m55"):
         r = run_frontend_target(art, target, tmp_path / "work")
         assert r["checksum"] == host, (target, r)
-        # exact count of a 34-frame clip; 359k per frame measured, a regression would show here
-        assert 250_000 * cfg.n_frames < r["instructions"] < 450_000 * cfg.n_frames, r
+        # exact count of a 34-frame clip: 316k per frame measured on M4 (gcc-arm-none-eabi 12.2,
+        # radix-8 passes; 359k with radix-2/4 passes and a counted bit reversal), a regression shows here
+        assert 250_000 * cfg.n_frames < r["instructions"] < 340_000 * cfg.n_frames, r
         assert r["stack_bytes"] < 1024
 
 

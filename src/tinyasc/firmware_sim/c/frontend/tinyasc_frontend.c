@@ -72,6 +72,27 @@ static void fe_twiddle(int k, float *c, float *s)
     }
 }
 
+/* Butterfly (a, b) of a radix-2 DIT stage with twiddle wr - i ws, on complex values held in
+ * locals (a##r, a##i): b = a - W b, a = a + W b. Every pass below is made of these, so the FFT's
+ * float operations are those of plain radix-2 stages whichever passes group them. */
+#define FE_BFLY(a, b, wr, ws)                          \
+    do {                                               \
+        const float tr_ = (wr) * b##r + (ws) * b##i;   \
+        const float ti_ = (wr) * b##i - (ws) * b##r;   \
+        b##r = a##r - tr_;                             \
+        b##i = a##i - ti_;                             \
+        a##r += tr_;                                   \
+        a##i += ti_;                                   \
+    } while (0)
+
+/* Twiddle -i W: exactly what the table gives for index k + N/4 (fe_twiddle(k + N/4) = (-s, c)). */
+#define FE_BFLY_ROT(a, b, wr, ws) FE_BFLY(a, b, -(ws), (wr))
+
+#define FE_LOAD(v, p) \
+    float v##r = (p)[0], v##i = (p)[1]
+#define FE_STORE(p, v) \
+    ((p)[0] = v##r, (p)[1] = v##i)
+
 /* One radix-2 DIT stage of span 2h: butterflies (i, i+h) with twiddle W_{2h}^j. */
 static void fe_stage(float *z, int h)
 {
@@ -82,85 +103,137 @@ static void fe_stage(float *z, int h)
         float wr, ws;
         fe_twiddle(j * tstep, &wr, &ws);
         for (i = j; i < FE_M; i += len) {
-            float *a = z + 2 * i;
-            float *b = z + 2 * (i + h);
-            const float tr = wr * b[0] + ws * b[1]; /* (wr - i ws)(b0 + i b1) */
-            const float ti = wr * b[1] - ws * b[0];
-            b[0] = a[0] - tr;
-            b[1] = a[1] - ti;
-            a[0] += tr;
-            a[1] += ti;
+            float *pa = z + 2 * i, *pb = z + 2 * (i + h);
+            FE_LOAD(a, pa);
+            FE_LOAD(b, pb);
+            FE_BFLY(a, b, wr, ws);
+            FE_STORE(pa, a);
+            FE_STORE(pb, b);
         }
     }
 }
 
-/* Two consecutive radix-2 stages (spans 2h, then 4h) in one pass over groups of four: half
- * the loads and stores. The same float operations as two fe_stage calls, in the same order:
- * the second stage's twiddle for (i+h, i+3h) is W^(j+h) = -i W^j, which the table gives
- * exactly (fe_twiddle(k + N/4) = (-s, c) of fe_twiddle(k)). */
+/* Two consecutive stages (spans 2h, 4h) in one pass over groups of four points i + m h: half the
+ * loads and stores of two fe_stage calls, the same float operations. The second stage's twiddle
+ * for the odd points is W^(j+h) = -i W^j. */
 static void fe_stage_pair(float *z, int h)
 {
     const int len = 4 * h;
-    const int t1 = FE_N / (2 * h);
-    const int t2 = FE_N / len;
     int i, j;
     for (j = 0; j < h; ++j) {
         float w1r, w1s, w2r, w2s;
-        fe_twiddle(j * t1, &w1r, &w1s);
-        fe_twiddle(j * t2, &w2r, &w2s);
+        fe_twiddle(j * (FE_N / (2 * h)), &w1r, &w1s);
+        fe_twiddle(j * (FE_N / len), &w2r, &w2s);
         for (i = j; i < FE_M; i += len) {
-            float *a = z + 2 * i;
-            float *b = z + 2 * (i + h);
-            float *c = z + 2 * (i + 2 * h);
-            float *d = z + 2 * (i + 3 * h);
-            float tr = w1r * b[0] + w1s * b[1];
-            float ti = w1r * b[1] - w1s * b[0];
-            const float Ar = a[0] + tr, Ai = a[1] + ti;
-            const float Br = a[0] - tr, Bi = a[1] - ti;
-            float Cr, Ci, Dr, Di;
-            tr = w1r * d[0] + w1s * d[1];
-            ti = w1r * d[1] - w1s * d[0];
-            Cr = c[0] + tr;
-            Ci = c[1] + ti;
-            Dr = c[0] - tr;
-            Di = c[1] - ti;
-            tr = w2r * Cr + w2s * Ci;
-            ti = w2r * Ci - w2s * Cr;
-            a[0] = Ar + tr;
-            a[1] = Ai + ti;
-            c[0] = Ar - tr;
-            c[1] = Ai - ti;
-            tr = (-w2s) * Dr + w2r * Di; /* twiddle -i W = (-w2s) - i (w2r) */
-            ti = (-w2s) * Di - w2r * Dr;
-            b[0] = Br + tr;
-            b[1] = Bi + ti;
-            d[0] = Br - tr;
-            d[1] = Bi - ti;
+            float *p = z + 2 * i;
+            FE_LOAD(a, p);
+            FE_LOAD(b, p + 2 * h);
+            FE_LOAD(c, p + 4 * h);
+            FE_LOAD(d, p + 6 * h);
+            FE_BFLY(a, b, w1r, w1s);
+            FE_BFLY(c, d, w1r, w1s);
+            FE_BFLY(a, c, w2r, w2s);
+            FE_BFLY_ROT(b, d, w2r, w2s);
+            FE_STORE(p, a);
+            FE_STORE(p + 2 * h, b);
+            FE_STORE(p + 4 * h, c);
+            FE_STORE(p + 6 * h, d);
         }
     }
 }
+
+/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over groups of eight points i + m h:
+ * a third of the loads and stores of three fe_stage calls, the same float operations. Twiddles
+ * of the group's point j (j < h): W_{2h}^j for the first stage; W_{4h}^j and -i times it for the
+ * second; W_{8h}^j, W_{8h}^(j+h) (table index + N/8) and -i times each for the third. */
+static void fe_stage_triple(float *z, int h)
+{
+    const int len = 8 * h;
+    int i, j;
+    for (j = 0; j < h; ++j) {
+        float w1r, w1s, w2r, w2s, w3r, w3s, w4r, w4s;
+        fe_twiddle(j * (FE_N / (2 * h)), &w1r, &w1s);
+        fe_twiddle(j * (FE_N / (4 * h)), &w2r, &w2s);
+        fe_twiddle(j * (FE_N / len), &w3r, &w3s);
+        fe_twiddle(j * (FE_N / len) + FE_N / 8, &w4r, &w4s);
+        for (i = j; i < FE_M; i += len) {
+            float *p = z + 2 * i;
+            FE_LOAD(a, p);
+            FE_LOAD(b, p + 2 * h);
+            FE_LOAD(c, p + 4 * h);
+            FE_LOAD(d, p + 6 * h);
+            FE_LOAD(e, p + 8 * h);
+            FE_LOAD(f, p + 10 * h);
+            FE_LOAD(g, p + 12 * h);
+            FE_LOAD(k, p + 14 * h);
+            FE_BFLY(a, b, w1r, w1s);
+            FE_BFLY(c, d, w1r, w1s);
+            FE_BFLY(e, f, w1r, w1s);
+            FE_BFLY(g, k, w1r, w1s);
+            FE_BFLY(a, c, w2r, w2s);
+            FE_BFLY_ROT(b, d, w2r, w2s);
+            FE_BFLY(e, g, w2r, w2s);
+            FE_BFLY_ROT(f, k, w2r, w2s);
+            FE_BFLY(a, e, w3r, w3s);
+            FE_BFLY(b, f, w4r, w4s);
+            FE_BFLY_ROT(c, g, w3r, w3s);
+            FE_BFLY_ROT(d, k, w4r, w4s);
+            FE_STORE(p, a);
+            FE_STORE(p + 2 * h, b);
+            FE_STORE(p + 4 * h, c);
+            FE_STORE(p + 6 * h, d);
+            FE_STORE(p + 8 * h, e);
+            FE_STORE(p + 10 * h, f);
+            FE_STORE(p + 12 * h, g);
+            FE_STORE(p + 14 * h, k);
+        }
+    }
+}
+
+/* Thumb-2 cores of the M profile reverse bits in one instruction (RBIT); elsewhere the
+ * permutation walks a reversed counter. */
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || \
+                          defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__))
+#define FE_HAVE_RBIT 1
+#define FE_LOG2_M __builtin_ctz(FE_M)
+#else
+#define FE_HAVE_RBIT 0
+#endif
 
 /* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im). */
 static void fe_cfft(float *z)
 {
     int i, j, h;
 
+#if FE_HAVE_RBIT
+    for (i = 1; i < FE_M - 1; ++i) {
+        uint32_t r;
+        __asm__("rbit %0, %1" : "=r"(r) : "r"((uint32_t)i));
+        j = (int)(r >> (32 - FE_LOG2_M));
+        if (i < j) {
+            FE_LOAD(a, z + 2 * i);
+            FE_LOAD(b, z + 2 * j);
+            FE_STORE(z + 2 * i, b);
+            FE_STORE(z + 2 * j, a);
+        }
+    }
+#else
     for (i = 0, j = 0; i < FE_M; ++i) {
         int bit;
         if (i < j) {
-            float tr = z[2 * i], ti = z[2 * i + 1];
-            z[2 * i] = z[2 * j];
-            z[2 * i + 1] = z[2 * j + 1];
-            z[2 * j] = tr;
-            z[2 * j + 1] = ti;
+            FE_LOAD(a, z + 2 * i);
+            FE_LOAD(b, z + 2 * j);
+            FE_STORE(z + 2 * i, b);
+            FE_STORE(z + 2 * j, a);
         }
-        bit = FE_M >> 1;
+        bit = FE_M >> 1; /* j = bit reversal of i + 1, by a reversed increment */
         while (bit > 0 && (j & bit)) {
             j ^= bit;
             bit >>= 1;
         }
         j |= bit;
     }
+#endif
     /* stages 1 and 2 (twiddles 1 and -i) as one multiplication-free radix-4 pass; results are
      * identical to the general butterflies since the table holds cos 0 = 1 and cos(pi/2) = 0 */
     for (i = 0; i < FE_M; i += 4) {
@@ -178,10 +251,12 @@ static void fe_cfft(float *z)
         a[6] = d0r - d1i;
         a[7] = d0i + d1r;
     }
-    for (h = 4; 4 * h <= FE_M; h *= 4) {
-        fe_stage_pair(z, h);
+    for (h = 4; 8 * h <= FE_M; h *= 8) {
+        fe_stage_triple(z, h);
     }
-    if (2 * h <= FE_M) {
+    if (4 * h <= FE_M) {
+        fe_stage_pair(z, h);
+    } else if (2 * h <= FE_M) {
         fe_stage(z, h);
     }
 }
@@ -208,8 +283,9 @@ static void fe_power_spectrum(float *buf)
         const float ei = 0.5f * (zk[1] - zm[1]);
         const float or_ = 0.5f * (zk[1] + zm[1]);
         const float oi = -0.5f * (zk[0] - zm[0]);
-        float wr, ws, tr, ti, ar, ai, br, bi;
-        fe_twiddle(k, &wr, &ws);
+        const float wr = tinyasc_fe_cos_quarter[k]; /* fe_twiddle(k) for k <= N/4 */
+        const float ws = tinyasc_fe_cos_quarter[FE_Q - k];
+        float tr, ti, ar, ai, br, bi;
         tr = wr * or_ + ws * oi; /* (wr - i ws)(or + i oi) */
         ti = wr * oi - ws * or_;
         ar = er + tr;
@@ -433,14 +509,20 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
     float *mel = scratch + FE_M + 1;
     int n, b;
 
+    /* window samples n in [lo, hi) are received clip samples; the others are zero */
+    const int lo = first < 0 ? -first : 0;
+    const int hi = st->received - first < TINYASC_FE_WIN_LENGTH ? st->received - first : TINYASC_FE_WIN_LENGTH;
+    int r = (first + lo) % TINYASC_FE_WIN_LENGTH; /* ring slot of window sample lo */
+
     fe_zero_outside_window(scratch);
     for (n = 0; n < TINYASC_FE_WIN_LENGTH; ++n) {
-        const int i = first + n;
         const float w = n <= TINYASC_FE_WIN_LENGTH / 2 ? tinyasc_fe_window_half[n]
                                                        : tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
-        const float x = (i >= 0 && i < st->received)
-                            ? (float)st->ring[i % TINYASC_FE_WIN_LENGTH] * (1.0f / 32768.0f)
-                            : 0.0f;
+        float x = 0.0f;
+        if (n >= lo && n < hi) {
+            x = (float)st->ring[r] * (1.0f / 32768.0f);
+            r = r + 1 == TINYASC_FE_WIN_LENGTH ? 0 : r + 1;
+        }
         win[n] = x * w;
     }
     fe_logmel_of_windowed(scratch, mel);
