@@ -46,6 +46,20 @@ CASES = {
     "dw1x3_c10_s2": (True, 1, 5, 11, 10, 10, 1, 3, 2, 1, False, None, True),
     "dw3x3_c3_dm2": (True, 1, 6, 6, 3, 6, 3, 3, 1, 1, True, None, True),
     "dw3x1_c7_odd": (True, 1, 9, 4, 7, 7, 3, 1, 1, 1, True, None, False),
+    # channel-wise special loops: one tap tabulated per channel (> 256 pixels) or computed (fewer),
+    # and windows of more taps than TINYASC_CHAN_MAX_T (64) inside the input, or padded (fallback)
+    "grouped1x1_c12_table": (False, 1, 24, 13, 12, 12, 1, 1, 1, 1, False, 1, True),
+    "grouped1x1_c6_s2_b2": (False, 2, 9, 10, 6, 6, 1, 1, 2, 1, False, 1, True),
+    "dw1x1_c8_table_b2": (True, 2, 20, 16, 8, 8, 1, 1, 1, 1, False, None, False),
+    "grouped80x1_c5": (False, 1, 80, 4, 5, 5, 80, 1, 1, 1, False, 1, True),
+    "dw70x1_c6": (True, 1, 70, 3, 6, 6, 70, 1, 1, 1, False, None, True),
+    "dw70x1_c4_same": (True, 1, 70, 3, 4, 4, 70, 1, 1, 1, True, None, False),
+    # column kernel (k x 1, channel by channel, window in registers): 3 taps and the general path,
+    # valid and asymmetric same padding, in place, batches
+    "dw5x1_c3_valid_b2": (True, 2, 11, 4, 3, 3, 5, 1, 1, 1, False, None, True),
+    "grouped4x1_c6_same": (False, 1, 13, 5, 6, 6, 4, 1, 1, 1, True, 1, True),
+    "col4_inplace_c5_b2": (3, 2, 10, 3, 5, 5, 4, 1, 1, 1, True, 1, False),
+    "col3_inplace_dw_c9_b2": (4, 2, 7, 6, 9, 9, 3, 1, 1, 1, True, None, True),
 }
 
 
@@ -80,7 +94,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             sparse_decl = f"&c{i}_sp"
         x = rng.integers(-128, 128, size=(nb, ih, iw, ic)).astype(np.int8)
         # two cases drive the requantization to its extremes (their outputs mostly saturate)
-        big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same") else 4000
+        big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2") else 4000
         bias = rng.integers(-big, big, size=oc)
         mult = rng.integers(1 << 30, (1 << 31) - 1, size=oc)
         shift = rng.integers(-9, 2, size=oc)
@@ -184,27 +198,39 @@ def test_optimized_and_sparse_bit_exact_on_target(case_dir, host_rows, target, t
 
 
 REQUANT_CHECK = r"""
-#include <stdio.h>
 #include "tinyasc_opt.h"
+#ifdef TINYASC_RQ_TARGET
+#include "semihost.h"
+#define REPORT(a, b, c) (sh_write0("TINYASC RQ "), sh_write_u32((uint32_t)(a)), sh_write0(" "), \
+                         sh_write_u32((uint32_t)(b)), sh_write0(" "), sh_write_u32((uint32_t)(c)), \
+                         sh_write0("\nTINYASC DONE\n"))
+#else
+#include <stdio.h>
+#define REPORT(a, b, c) printf("TINYASC RQ %ld %ld %ld\n", (long)(a), (long)(b), (long)(c))
+#endif
 int main(void) {
     static const int32_t edges[] = {0, 1, -1, 2, -2, 127, -128, 1 << 20, -(1 << 20), 0x3fffffff, -0x40000000,
                                     0x7fffffff, (int32_t)0x80000000, 0x7ffffffe, (int32_t)0x80000001};
     uint32_t s = 1u;
-    long bad = 0, n = 0;
+    long bad = 0, bad_out = 0, n = 0;
     tinyasc_conv_params p = {0};
-    p.act_min = -2147483647 - 1; p.act_max = 2147483647; /* no clamp: compare the raw int8 cast too */
-    for (long i = 0; i < 3000000; i++) {
+    p.act_min = -128; p.act_max = 127; p.output_offset = 3;
+    for (long i = 0; i < N_TRIPLES; i++) {
         int32_t acc, m, sh;
         s = s * 1664525u + 1013904223u; acc = (i % 7 == 0) ? edges[(s >> 8) % 15] : (int32_t)s >> ((s >> 3) % 24);
         s = s * 1664525u + 1013904223u; m = (int32_t)((1u << 30) + (s >> 2));
         if (i % 11 == 0) m = (i % 22 == 0) ? 0x7fffffff : (1 << 30);
         s = s * 1664525u + 1013904223u; sh = (int32_t)(s % 62u) - 31;
+        if (i % 3 == 0) sh = -(int32_t)(s % 12u); /* the shifts models use most, 0..-11, more often */
         tinyasc_weights w = {0, 0, &m, &sh, 0};
-        int8_t got = tinyasc_opt_out(&p, &w, acc, 0);
-        int8_t want = (int8_t)tinyasc_mbqm(acc, m, sh);
-        bad += got != want; n++;
+        const int32_t want = tinyasc_mbqm(acc, m, sh);
+        const int32_t o = (int32_t)((uint32_t)want + 3u); /* int32 wrap, as the kernels' add compiles */
+        const int32_t clamped = o > 127 ? 127 : (o < -128 ? -128 : o);
+        bad += tinyasc_opt_requant(acc, m, sh) != want; /* the whole int32, not only its low byte */
+        bad_out += tinyasc_opt_out(&p, &w, acc, 0) != (int8_t)clamped;
+        n++;
     }
-    printf("%ld %ld\n", bad, n);
+    REPORT(bad, bad_out, n);
     return 0;
 }
 """
@@ -212,13 +238,23 @@ int main(void) {
 
 def test_fast_requantization_equals_mbqm(tmp_path):
     """3 million (accumulator, multiplier, shift) triples incl. INT32 extremes and shifts -31..30:
-    the fast requantization used by every optimized kernel equals tinyasc_mbqm exactly."""
+    the fast requantization used by every optimized kernel equals tinyasc_mbqm exactly, as an int32
+    and after the output offset and clamp; on the host, and 300,000 of them on the emulated M4."""
     src = tmp_path / "rq.c"
     src.write_text(REQUANT_CHECK)
     exe = tmp_path / "rq"
-    L.run(["gcc", "-O2", f"-I{L.C_DIR / 'include'}", f"-I{L.C_DIR / 'opt'}", src, "-o", exe])
-    bad, n = map(int, L.run([exe]).stdout.split())
-    assert n == 3000000 and bad == 0
+    L.run(["gcc", "-O2", "-DN_TRIPLES=3000000", f"-I{L.C_DIR / 'include'}", f"-I{L.C_DIR / 'opt'}", src,
+           "-o", exe])
+    assert L.run([exe]).stdout.split() == ["TINYASC", "RQ", "0", "0", "3000000"]
+    d = tmp_path / "m4"
+    d.mkdir()
+    (d / "rq_main.c").write_text("#define N_TRIPLES 300000\n#define TINYASC_RQ_TARGET 1\n" + REQUANT_CHECK)
+    build = L.build_target(L.FirmwareSources(model_dir=d, kernel_sources=(), include_dirs=(L.C_DIR / "include",
+                                                                                         L.C_DIR / "opt",
+                                                                                         L.TARGETS_DIR)),
+                           L.Target.CORTEX_M4, d / "build", main_source=d / "rq_main.c", profile=False, name="rq")
+    L.run_qemu(build, d / "run", plugin=None)
+    assert "TINYASC RQ 0 0 300000" in (d / "run" / "rq.semihost.txt").read_text()
 
 
 # ------------------------------------------------------------------ element-wise (tinyasc_opt_<op>)

@@ -26,6 +26,10 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                            int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+/* Column (k_h x 1) channel-wise convolution, channel by channel with the window in registers; output may
+ * be input (in place). Returns -1 for shapes it does not cover. */
+int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output, int32_t wt, int32_t wc);
 int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc);
 int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -46,32 +50,73 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
                                        int8_t *out);
 
 /*
- * Requantize one accumulator: clamp(MBQM(acc, m, s) + out_zp). Same result as tinyasc_mbqm,
- * in fewer instructions: gemmlowp's SaturatingRoundingDoublingHighMul truncates
- * (ab + nudge) / 2^31 toward zero with nudge = 2^30 or 1 - 2^30 by sign; for ab < 0 that
- * equals floor((ab + 2^30) / 2^31), so both signs are one 64-bit add and an arithmetic
- * shift. The saturating case a = m = INT32_MIN (never produced by TFLite's multiplier
- * quantization, m >= 2^30) takes the reference path.
+ * MBQM(acc, m, s) of TFLite (double rounding), in fewer instructions than tinyasc_mbqm.
+ * gemmlowp's SaturatingRoundingDoublingHighMul truncates (ab + nudge) / 2^31 toward zero with
+ * nudge = 2^30 or 1 - 2^30 by sign; for ab < 0 that equals floor((ab + 2^30) / 2^31), so
+ * x = (ab + 2^30) >> 31 for both signs. The saturating case a = m = INT32_MIN (never produced
+ * by TFLite's multiplier quantization, m >= 2^30) takes the reference path.
+ *
+ * Right shifts r = -s >= 2 (the usual case) fold the second rounding in too. RoundingDivideByPOT
+ * rounds half away from zero: floor((x + 2^(r-1) - [x < 0]) / 2^r). With x a floor of
+ * (ab + 2^30) / 2^31 and integer offsets, the nested floors are one:
+ *     floor((ab + 2^30 - [x < 0] 2^31 + 2^(30+r)) / 2^(31+r)),
+ * and [x < 0] may be replaced by [acc < 0] (m > 0): they differ only for -2^30 <= ab < 0,
+ * where both give 0. With u = ab + 2^30 - [acc < 0] 2^31 (one multiply-accumulate onto a
+ * constant of the sign) and 2^(30+r) = 2^(r-2) 2^32, the result is ((u >> 32) + 2^(r-2)) >> (r-1):
+ * the high word of the product, one add, one shift. Tested equal to tinyasc_mbqm on 3 million
+ * triples including the int32 extremes (tests/test_latency_kernels.py).
  */
-static inline __attribute__((always_inline)) int8_t tinyasc_opt_out(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t acc,
-                                     int32_t oc)
-{
-    const int32_t m = w->multiplier[oc], s = w->shift[oc];
-#ifdef TINYASC_SINGLE_ROUNDING
-    acc = tinyasc_mbqm(acc, m, s);
+/* Saturate to int8: one SSAT where the core has it (Cortex-M3 and later), else the clamp. */
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define tinyasc_sat8(v) __ssat((v), 8)
 #else
+#define tinyasc_sat8(v) tinyasc_clamp((v), -128, 127)
+#endif
+
+static inline __attribute__((always_inline)) int tinyasc_rq_folded(int32_t m, int32_t s)
+{
+    return s <= -2 && s >= -31 && m > 0;
+}
+
+/* The folded form for m > 0 and r = -s in [2, 31], with rnd = 2^(r-2) and sh = r - 1 (constants
+ * of the channel or the call): the sign's constant is (acc >> 31 : (acc & 2^31) | 2^30), so the
+ * whole requantization is AND, ASR, ORR, SMLAL, ADD, ASR on a Cortex-M4. */
+static inline __attribute__((always_inline)) int32_t tinyasc_rq_apply(int32_t acc, int32_t m, int32_t rnd, int32_t sh)
+{
+    const int32_t neg = acc >> 31;
+    const int64_t c = (int64_t)(((uint64_t)(uint32_t)neg << 32) | (uint32_t)(0x40000000u | ((uint32_t)neg << 31)));
+    const int64_t u = (int64_t)acc * m + c;
+    return ((int32_t)(u >> 32) + rnd) >> sh;
+}
+
+static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t acc, int32_t m, int32_t s)
+{
+#ifdef TINYASC_SINGLE_ROUNDING
+    return tinyasc_mbqm(acc, m, s);
+#else
+    if (tinyasc_rq_folded(m, s)) {
+        return tinyasc_rq_apply(acc, m, (int32_t)1 << (-s - 2), -s - 1);
+    }
     if (m == INT32_MIN) {
-        acc = tinyasc_mbqm(acc, m, s);
-    } else {
+        return tinyasc_mbqm(acc, m, s);
+    }
+    {
         const int32_t left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
         const int64_t ab = (int64_t)(int32_t)((uint32_t)acc << left) * (int64_t)m;
         const int32_t x = (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
         const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
         const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-        acc = (x >> right) + ((x & mask) > threshold ? 1 : 0);
+        return (x >> right) + ((x & mask) > threshold ? 1 : 0);
     }
 #endif
-    acc += p->output_offset;
+}
+
+/* Requantize one accumulator of output channel oc: clamp(MBQM(acc, m, s) + out_zp). */
+static inline __attribute__((always_inline)) int8_t tinyasc_opt_out(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t acc,
+                                     int32_t oc)
+{
+    acc = tinyasc_opt_requant(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
     return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
 }
 

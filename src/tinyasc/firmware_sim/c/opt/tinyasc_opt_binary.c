@@ -6,7 +6,9 @@
  *  - ADD/SUB/SQUARED_DIFFERENCE rescale each int8 input with its own multiplier before
  *    combining; an int8 has 256 values, so for tensors of at least TINYASC_LUT_MIN elements
  *    the two rescalings become two 256-entry int32 tables built once per call.
- *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h).
+ *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h), and
+ *    for output shifts of -2 or less the folded rescaling (tinyasc_rq_apply): one instance of
+ *    the loop nest per (table, folded) pair, so the inner loop has no branch on either.
  *  - Broadcasting: adjacent axes that are contiguous for both inputs (or broadcast for both)
  *    are merged, so the inner loop runs over the longest run with constant strides.
  * Every output element still reads its inputs before it is written: out may alias an input.
@@ -39,28 +41,39 @@ static inline __attribute__((always_inline)) int32_t mbqm_fast(int32_t x, int32_
     return mbqm_lt1_fast((int32_t)((uint32_t)x << left), m, right);
 }
 
+/* The output rescaling of one element: folded (tinyasc_rq_apply with the call's constants) when
+ * the output shift allows it, else the general form. */
+static inline __attribute__((always_inline)) int32_t out_rq(const tinyasc_binary_params *p, int32_t x, int folded,
+                                                            int32_t rnd, int32_t sh, int32_t ro)
+{
+    if (folded) return tinyasc_rq_apply(x, p->out_mult, rnd, sh);
+    return ro >= 0 ? mbqm_lt1_fast(x, p->out_mult, ro) : mbqm_fast(x, p->out_mult, p->out_shift);
+}
+
 static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_params *p, int op, int32_t a, int32_t b, int lut, int32_t r1,
-                           int32_t r2, int32_t ro)
+                           int32_t r2, int32_t ro, int folded, int32_t rnd, int32_t sh)
 {
     int32_t v;
     if (op == OP_MUL) {
-        v = mbqm_fast((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift);
+        v = out_rq(p, (a + p->in1_offset) * (b + p->in2_offset), folded, rnd, sh, -1);
     } else {
         const int32_t s1 = lut ? lut1[a + 128] : mbqm_lt1_fast(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, r1);
         const int32_t s2 = lut ? lut2[b + 128] : mbqm_lt1_fast(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, r2);
-        if (op == OP_ADD) v = mbqm_lt1_fast(s1 + s2, p->out_mult, ro);
-        else if (op == OP_SUB) v = mbqm_lt1_fast(s1 - s2, p->out_mult, ro);
-        else v = mbqm_fast((s1 - s2) * (s1 - s2), p->out_mult, p->out_shift);
+        if (op == OP_ADD) v = out_rq(p, s1 + s2, folded, rnd, sh, ro);
+        else if (op == OP_SUB) v = out_rq(p, s1 - s2, folded, rnd, sh, ro);
+        else v = out_rq(p, (s1 - s2) * (s1 - s2), folded, rnd, sh, -1);
     }
     return tinyasc_clamp(v + p->out_offset, p->act_min, p->act_max);
 }
 
 static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_params *p, const int8_t *in1,
-                                                            const int8_t *in2, int8_t *out, int op, int lut)
+                                                            const int8_t *in2, int8_t *out, int op, int lut,
+                                                            int folded)
 {
     const tinyasc_binary_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
     const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift, ro = -p->out_shift;
+    const int32_t rnd = folded ? (int32_t)1 << (ro - 2) : 0, sh = folded ? ro - 1 : 0;
     /* merge axes: (dims, strides) of both inputs, dropping size-1 axes */
     int32_t d[TINYASC_MAX_DIMS], s1[TINYASC_MAX_DIMS], s2[TINYASC_MAX_DIMS], n = 0;
     if (!p->broadcast) {
@@ -87,15 +100,15 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     for (;;) {
         const int8_t *a = in1 + b1, *b = in2 + b2;
         if (is1 == 1 && is2 == 1) {
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], b[i], lut, r1, r2, ro);
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], b[i], lut, r1, r2, ro, folded, rnd, sh);
         } else if (is1 == 1 && is2 == 0) {
             const int32_t bv = b[0];
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], bv, lut, r1, r2, ro);
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], bv, lut, r1, r2, ro, folded, rnd, sh);
         } else if (is1 == 0 && is2 == 1) {
             const int32_t av = a[0];
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, av, b[i], lut, r1, r2, ro);
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, av, b[i], lut, r1, r2, ro, folded, rnd, sh);
         } else {
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i * is1], b[i * is2], lut, r1, r2, ro);
+            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i * is1], b[i * is2], lut, r1, r2, ro, folded, rnd, sh);
         }
         o += inner;
         int32_t k = n - 2;
@@ -122,9 +135,11 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
             lut1[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in1_offset, p->left_shift), p->in1_mult, r1);
             lut2[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in2_offset, p->left_shift), p->in2_mult, r2);
         }
-        run_body(p, in1, in2, out, op, 1);
+        if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 1, 1);
+        else run_body(p, in1, in2, out, op, 1, 0);
     } else {
-        run_body(p, in1, in2, out, op, 0);
+        if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 0, 1);
+        else run_body(p, in1, in2, out, op, 0, 0);
     }
 }
 

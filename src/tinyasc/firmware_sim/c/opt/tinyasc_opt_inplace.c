@@ -53,6 +53,7 @@ void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc
     const tinyasc_weights wl = *w;
     p = &pl;
     w = &wl;
+    if (tinyasc_chan_column_s8(p, w, data, data, f_ky_stride, f_c_stride) == 0) return; /* no scratch needed */
     const int32_t C = p->in_c, W = p->in_w, row = W * C, hist = p->pad_h;
     int8_t *const stage = scratch + hist * row;
     const int use_base = C <= TINYASC_COL_MAX_C;

@@ -61,6 +61,13 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
  * output pixel the valid taps are found once; per channel the accumulator stays in a
  * register, and windows fully inside the input use bias + off * sum(w) + sum w * x with the
  * per-channel constant precomputed once per call. w(t, c) = data[t * wt + c * wc].
+ *
+ * Two shapes get their own loops:
+ * - one tap without padding (a per-channel affine: the sub-spectral norm's 1x1 grouped conv):
+ *   the output is a function of one int8 input per channel, so with more than 256 pixels it is
+ *   tabulated per channel (256 requantizations) and looked up; the same integers as computing it;
+ * - windows of more taps than TINYASC_CHAN_MAX_T (a kernel spanning the frequency axis) lying
+ *   inside the input: taps walked in place, no per-pixel tap list.
  */
 #ifndef TINYASC_CHAN_MAX_C
 #define TINYASC_CHAN_MAX_C 512
@@ -69,6 +76,55 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 #define TINYASC_CHAN_MAX_T 64
 #endif
 static int32_t chan_base[TINYASC_CHAN_MAX_C];
+static int8_t chan_table[256];
+
+/* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h, x * stride_w, c)). */
+static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output, int32_t wc)
+{
+    const int32_t C = p->in_c, n_pix = p->out_h * p->out_w;
+    const int32_t row_step = p->stride_h * p->in_w * C, col_step = p->stride_w * C;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        int8_t *out = output + b * n_pix * C;
+        for (int32_t c = 0; c < C; c++) {
+            const int32_t wt = w->data[c * wc], base = chan_base[c];
+            if (n_pix > 256) {
+                for (int32_t v = -128; v < 128; v++) chan_table[v + 128] = tinyasc_opt_out(p, w, base + wt * v, c);
+                int8_t *op = out + c;
+                for (int32_t oy = 0; oy < p->out_h; oy++) {
+                    const int8_t *ip = in + oy * row_step + c;
+                    for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C) *op = chan_table[*ip + 128];
+                }
+            } else {
+                int8_t *op = out + c;
+                for (int32_t oy = 0; oy < p->out_h; oy++) {
+                    const int8_t *ip = in + oy * row_step + c;
+                    for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C)
+                        *op = tinyasc_opt_out(p, w, base + wt * *ip, c);
+                }
+            }
+        }
+    }
+}
+
+/* Windows inside the input, any number of taps: acc = base + sum over (ky, kx) of w * x. */
+static void chan_interior_pixel(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *in,
+                                int8_t *op, int32_t y0, int32_t x0, int32_t wt, int32_t wc)
+{
+    const int32_t C = p->in_c, row = p->dil_h * p->in_w * C, col = p->dil_w * C;
+    const int8_t *x00 = in + (y0 * p->in_w + x0) * C;
+    for (int32_t c = 0; c < C; c++) {
+        int32_t acc = chan_base[c];
+        const int8_t *wp = w->data + c * wc;
+        const int8_t *xr = x00 + c;
+        for (int32_t ky = 0; ky < p->k_h; ky++, xr += row) {
+            const int8_t *xp = xr;
+            for (int32_t kx = 0; kx < p->k_w; kx++, xp += col, wp += wt) acc += *wp * *xp;
+        }
+        op[c] = tinyasc_opt_out(p, w, acc, c);
+    }
+}
 
 int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc)
@@ -79,13 +135,33 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
     p = &pl;
     w = &wl;
     const int32_t C = p->in_c, T = p->k_h * p->k_w;
-    if (p->out_c != C || C > TINYASC_CHAN_MAX_C || T > TINYASC_CHAN_MAX_T) return -1;
+    if (p->out_c != C || C > TINYASC_CHAN_MAX_C) return -1;
+    if (T > 1 && input != output && tinyasc_chan_column_s8(p, w, input, output, wt, wc) == 0) return 0;
+    /* many taps: every window must lie inside the input (no per-pixel tap list) */
+    const int32_t last_y = (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h;
+    const int32_t last_x = (p->out_w - 1) * p->stride_w - p->pad_w + (p->k_w - 1) * p->dil_w;
+    const int all_inside = p->pad_h == 0 && p->pad_w == 0 && last_y < p->in_h && last_x < p->in_w;
+    if (T > TINYASC_CHAN_MAX_T && !all_inside) return -1;
     int32_t toff[TINYASC_CHAN_MAX_T];
     const int8_t *twp[TINYASC_CHAN_MAX_T];
     for (int32_t c = 0; c < C; c++) {
         int32_t s = 0;
         for (int32_t t = 0; t < T; t++) s += w->data[t * wt + c * wc];
         chan_base[c] = (w->bias ? w->bias[c] : 0) + s * p->input_offset;
+    }
+    if (T == 1 && all_inside) {
+        chan_affine_s8(p, w, input, output, wc);
+        return 0;
+    }
+    if (T > TINYASC_CHAN_MAX_T) {
+        for (int32_t b = 0; b < p->batches; b++) {
+            const int8_t *in = input + b * p->in_h * p->in_w * C;
+            for (int32_t oy = 0; oy < p->out_h; oy++)
+                for (int32_t ox = 0; ox < p->out_w; ox++)
+                    chan_interior_pixel(p, w, in, output + ((b * p->out_h + oy) * p->out_w + ox) * C,
+                                        oy * p->stride_h, ox * p->stride_w, wt, wc);
+        }
+        return 0;
     }
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
@@ -127,6 +203,118 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                         op[c] = tinyasc_opt_out(p, w, acc, c);
                     }
                 }
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Column channel-wise convolution (k_w = 1, stride 1, dilation 1, at most TINYASC_COLUMN_MAX_T
+ * taps along H: the frequency convolutions of a BC-ResBlock), channel by channel down each column:
+ * the channel's taps, bias and requantization constants stay in registers, and so do the window's
+ * inputs (x + input_offset, 0 outside the input), each read once. Output row y is written after
+ * input rows up to y - pad_h + k_h - 1 >= y were read, so output may be input (in place) when
+ * out_h <= in_h and pad_h < k_h. The same integer sums and rounding as the portable kernel.
+ */
+#ifndef TINYASC_COLUMN_MAX_T
+#define TINYASC_COLUMN_MAX_T 8
+#endif
+
+static inline __attribute__((always_inline)) int8_t column_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
+                                                               int32_t s)
+{
+    acc = tinyasc_opt_requant(acc, m, s) + p->output_offset;
+    return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+}
+
+/* Three taps, folded requantization with the output zero point inside the rounding constant:
+ * ((hi + rnd + (zp << sh)) >> sh) = ((hi + rnd) >> sh) + zp exactly, as hi + rnd + (zp << sh)
+ * stays inside int32 for sh <= 22. Inputs are carried raw; a row outside the input carries
+ * -input_offset, which cancels its tap in base = bias + input_offset * sum(w). */
+static inline __attribute__((always_inline)) void column3_folded(const tinyasc_conv_params *p, const int8_t *wp,
+                                                                 int32_t wt, int32_t bias, int32_t m, int32_t s,
+                                                                 const int8_t *in, int8_t *out, int full_range)
+{
+    const int32_t C = p->in_c, R = p->in_w * C, H = p->in_h, pad = p->pad_h, off = p->input_offset;
+    const int32_t w0 = wp[0], w1 = wp[wt], w2 = wp[2 * wt];
+    const int32_t base = bias + off * (w0 + w1 + w2);
+    const int32_t sh = -s - 1, rnd = ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)p->output_offset << sh);
+    const int32_t lo = p->act_min, hi = p->act_max;
+    /* rows entering the window at y: r = y - pad + 2 >= 0; inside the input for y < n_in */
+    int32_t n_in = H + pad - 2;
+    if (n_in > p->out_h) n_in = p->out_h;
+    for (int32_t x = 0; x < p->in_w; x++) {
+        const int8_t *ip = in + x * C;
+        int8_t *op = out + x * C;
+        int8_t *const op_in = op + n_in * R, *const op_end = op + p->out_h * R;
+        int32_t x0 = pad >= 1 ? -off : ip[-pad * R];
+        int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
+        const int8_t *rp = ip + (2 - pad) * R;
+        for (; op < op_in; rp += R, op += R) {
+            const int32_t x2 = *rp;
+            const int32_t v = tinyasc_rq_apply(base + w0 * x0 + w1 * x1 + w2 * x2, m, rnd, sh);
+            *op = (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, lo, hi));
+            x0 = x1;
+            x1 = x2;
+        }
+        for (; op < op_end; op += R) {
+            const int32_t v = tinyasc_rq_apply(base + w0 * x0 + w1 * x1 - w2 * off, m, rnd, sh);
+            *op = (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, lo, hi));
+            x0 = x1;
+            x1 = -off;
+        }
+    }
+}
+
+/* Any number of taps up to TINYASC_COLUMN_MAX_T, any requantization: the window as x + input_offset
+ * (0 outside the input) in a small array. */
+static void column_channel(const tinyasc_conv_params *p, const int8_t *wp, int32_t wt, int32_t bias, int32_t m,
+                           int32_t s, const int8_t *in, int8_t *out)
+{
+    const int32_t C = p->in_c, R = p->in_w * C, H = p->in_h, T = p->k_h, pad = p->pad_h, off = p->input_offset;
+    int32_t wv[TINYASC_COLUMN_MAX_T], v[TINYASC_COLUMN_MAX_T];
+    for (int32_t t = 0; t < T; t++) wv[t] = wp[t * wt];
+    for (int32_t x = 0; x < p->in_w; x++) {
+        const int8_t *ip = in + x * C;
+        int8_t *op = out + x * C;
+        for (int32_t t = 0; t + 1 < T; t++) {
+            const int32_t r = t - pad;
+            v[t + 1] = (r >= 0 && r < H) ? ip[r * R] + off : 0;
+        }
+        for (int32_t y = 0; y < p->out_h; y++, op += R) {
+            const int32_t r = y - pad + T - 1;
+            int32_t acc = bias;
+            for (int32_t t = 0; t + 1 < T; t++) v[t] = v[t + 1];
+            v[T - 1] = (r >= 0 && r < H) ? ip[r * R] + off : 0;
+            for (int32_t t = 0; t < T; t++) acc += wv[t] * v[t];
+            *op = column_out(p, acc, m, s);
+        }
+    }
+}
+
+int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output, int32_t wt, int32_t wc)
+{
+    const tinyasc_conv_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
+    p = &pl;
+    if (p->k_w != 1 || p->stride_h != 1 || p->stride_w != 1 || p->dil_h != 1 || p->pad_w != 0 ||
+        p->out_w != p->in_w || p->out_c != p->in_c || p->k_h > TINYASC_COLUMN_MAX_T || p->pad_h >= p->k_h ||
+        (input == output && p->out_h > p->in_h))
+        return -1;
+    const int32_t C = p->in_c;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        int8_t *out = output + b * p->out_h * p->out_w * C;
+        for (int32_t c = 0; c < C; c++) {
+            const int8_t *wp = w->data + c * wc;
+            const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
+            if (p->k_h == 3 && tinyasc_rq_folded(m, s) && -s - 1 <= 22) {
+                if (full_range) column3_folded(p, wp, wt, bias, m, s, in + c, out + c, 1);
+                else column3_folded(p, wp, wt, bias, m, s, in + c, out + c, 0);
+            } else {
+                column_channel(p, wp, wt, bias, m, s, in + c, out + c);
             }
         }
     }
