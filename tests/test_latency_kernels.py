@@ -46,11 +46,13 @@ CASES = {
     "dw1x3_c10_s2": (True, 1, 5, 11, 10, 10, 1, 3, 2, 1, False, None, True),
     "dw3x3_c3_dm2": (True, 1, 6, 6, 3, 6, 3, 3, 1, 1, True, None, True),
     "dw3x1_c7_odd": (True, 1, 9, 4, 7, 7, 3, 1, 1, 1, True, None, False),
-    # channel-wise special loops: one tap tabulated per channel (> 256 pixels) or computed (fewer),
+    # channel-wise special loops: one tap tabulated per channel (>= 384 pixels) or computed (fewer),
     # and windows of more taps than TINYASC_CHAN_MAX_T (64) inside the input, or padded (fallback)
-    "grouped1x1_c12_table": (False, 1, 24, 13, 12, 12, 1, 1, 1, 1, False, 1, True),
+    "grouped1x1_c12_table": (False, 1, 24, 16, 12, 12, 1, 1, 1, 1, False, 1, True),
+    "grouped1x1_c8_table_fold": (False, 1, 24, 16, 8, 8, 1, 1, 1, 1, False, 1, True),
+    "grouped1x1_c8_fold": (False, 1, 12, 9, 8, 8, 1, 1, 1, 1, False, 1, True),
     "grouped1x1_c6_s2_b2": (False, 2, 9, 10, 6, 6, 1, 1, 2, 1, False, 1, True),
-    "dw1x1_c8_table_b2": (True, 2, 20, 16, 8, 8, 1, 1, 1, 1, False, None, False),
+    "dw1x1_c8_table_b2": (True, 2, 24, 16, 8, 8, 1, 1, 1, 1, False, None, False),
     "grouped80x1_c5": (False, 1, 80, 4, 5, 5, 80, 1, 1, 1, False, 1, True),
     "dw70x1_c6": (True, 1, 70, 3, 6, 6, 70, 1, 1, 1, False, None, True),
     "dw70x1_c4_same": (True, 1, 70, 3, 4, 4, 70, 1, 1, 1, True, None, False),
@@ -60,6 +62,13 @@ CASES = {
     "grouped4x1_c6_same": (False, 1, 13, 5, 6, 6, 4, 1, 1, 1, True, 1, True),
     "col4_inplace_c5_b2": (3, 2, 10, 3, 5, 5, 4, 1, 1, 1, True, 1, False),
     "col3_inplace_dw_c9_b2": (4, 2, 7, 6, 9, 9, 3, 1, 1, 1, True, None, True),
+    # "fold": every channel's shift in -12..-2 and (but for the last) the full int8 range, so whole
+    # layers take the folded requantization with the zero point in the rounding constant and SSAT
+    "conv5x5_c1_s2_fold": (False, 1, 20, 13, 1, 10, 5, 5, 2, 1, True, None, True),
+    "conv1x1_c20_c10_fold": (False, 1, 12, 7, 20, 10, 1, 1, 1, 1, False, None, True),
+    "conv3x3_c16_same_fold": (False, 1, 9, 8, 16, 16, 3, 3, 1, 1, True, None, True),
+    "grouped3x1_c10_fold": (False, 1, 16, 5, 10, 10, 3, 1, 1, 1, True, 1, True),
+    "col3_inplace_c6_fold_relu": (3, 1, 12, 6, 6, 6, 3, 1, 1, 1, True, 1, True),
 }
 
 
@@ -94,13 +103,14 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             sparse_decl = f"&c{i}_sp"
         x = rng.integers(-128, 128, size=(nb, ih, iw, ic)).astype(np.int8)
         # two cases drive the requantization to its extremes (their outputs mostly saturate)
-        big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2") else 4000
+        big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2", "conv5x5_c1_s2_fold") else 4000
         bias = rng.integers(-big, big, size=oc)
         mult = rng.integers(1 << 30, (1 << 31) - 1, size=oc)
-        shift = rng.integers(-9, 2, size=oc)
+        fold = "fold" in name
+        shift = rng.integers(-12, -1, size=oc) if fold else rng.integers(-9, 2, size=oc)
         zx = int(rng.integers(-128, 128))
         zy = int(rng.integers(-100, 100))
-        amin, amax = (-128, 127) if i % 3 else (zy, 127)
+        amin, amax = (-128, 127) if (i % 3 if not fold else "relu" not in name) else (zy, 127)
         decls.append(
             f"static const int8_t c{i}_w[] = {_c(w)};\nstatic const int8_t c{i}_x[] = {_c(x)};\n"
             f"static const int32_t c{i}_b[] = {_c(bias)};\nstatic const int32_t c{i}_m[] = {_c(mult)};\n"

@@ -8,6 +8,21 @@ void tinyasc_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out) 
     ostr[TINYASC_MAX_DIMS - 1] = 1;
     for (k = TINYASC_MAX_DIMS - 2; k >= 0; --k) ostr[k] = ostr[k + 1] * od[k + 1];
     memset(out, p->pad_value, (size_t)p->out_size);
+    if (od[5] == id[5] && bf[5] == 0) {
+        /* the last axis is not padded: each row of the last two axes is one contiguous run in
+         * both tensors (e.g. a 1-channel spectrogram: a whole time row per copy, not a byte) */
+        const size_t run = (size_t)id[4] * (size_t)id[5];
+        for (i0 = 0; i0 < id[0]; ++i0)
+        for (i1 = 0; i1 < id[1]; ++i1)
+        for (i2 = 0; i2 < id[2]; ++i2)
+        for (i3 = 0; i3 < id[3]; ++i3) {
+            const int32_t o = (i0 + bf[0]) * ostr[0] + (i1 + bf[1]) * ostr[1] + (i2 + bf[2]) * ostr[2]
+                            + (i3 + bf[3]) * ostr[3] + bf[4] * ostr[4];
+            memcpy(out + o, in, run);
+            in += run;
+        }
+        return;
+    }
     for (i0 = 0; i0 < id[0]; ++i0)
     for (i1 = 0; i1 < id[1]; ++i1)
     for (i2 = 0; i2 < id[2]; ++i2)
@@ -46,15 +61,20 @@ void tinyasc_shift_columns(int8_t *buf, int32_t drop, int32_t keep, int32_t colu
 }
 
 void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, int8_t *out) {
-    const int32_t *d = p->out_dims, *s = p->in_strides;
+    /* dims and strides in locals: int8 stores may alias anything, so values read through p
+     * would be reloaded on every element */
+    const int32_t d0 = p->out_dims[0], d1 = p->out_dims[1], d2 = p->out_dims[2], d3 = p->out_dims[3],
+                  d4 = p->out_dims[4], d5 = p->out_dims[5];
+    const int32_t s0 = p->in_strides[0], s1 = p->in_strides[1], s2 = p->in_strides[2], s3 = p->in_strides[3],
+                  s4 = p->in_strides[4], s5 = p->in_strides[5];
     int32_t i0, i1, i2, i3, i4, i5;
-    for (i0 = 0; i0 < d[0]; ++i0)
-    for (i1 = 0; i1 < d[1]; ++i1)
-    for (i2 = 0; i2 < d[2]; ++i2)
-    for (i3 = 0; i3 < d[3]; ++i3)
-    for (i4 = 0; i4 < d[4]; ++i4) {
-        const int8_t *src = in + i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3] + i4 * s[4];
-        for (i5 = 0; i5 < d[5]; ++i5) *out++ = src[i5 * s[5]];
+    for (i0 = 0; i0 < d0; ++i0)
+    for (i1 = 0; i1 < d1; ++i1)
+    for (i2 = 0; i2 < d2; ++i2)
+    for (i3 = 0; i3 < d3; ++i3)
+    for (i4 = 0; i4 < d4; ++i4) {
+        const int8_t *src = in + i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4;
+        for (i5 = 0; i5 < d5; ++i5, src += s5) *out++ = *src;
     }
 }
 

@@ -2,7 +2,10 @@
  * input; average rounds half away from zero over the clipped count. */
 #include "tinyasc_kernels.h"
 
-static void pool(const tinyasc_pool_params *p, const int8_t *in, int8_t *out, int is_max) {
+static void pool(const tinyasc_pool_params *p_in, const int8_t *in, int8_t *out, int is_max) {
+    /* a local copy: int8 stores may alias anything, so fields read through p_in would be reloaded */
+    const tinyasc_pool_params pl = *p_in;
+    const tinyasc_pool_params *p = &pl;
     int32_t b, oy, ox, c, fy, fx;
     for (b = 0; b < p->batches; ++b)
     for (oy = 0; oy < p->out_h; ++oy)

@@ -112,6 +112,33 @@ static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t
 #endif
 }
 
+/* The output path of a whole layer when every channel's requantization folds (r = -s in [2, 23])
+ * and the activation range is all of int8: then the output zero point also folds into the rounding
+ * constant, ((hi + rnd + (zp << sh)) >> sh) = ((hi + rnd) >> sh) + zp exactly (the sum stays inside
+ * int32 for sh <= 22), and the clamp is one SSAT. Checked once per call. */
+static inline int tinyasc_out_fast_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)
+{
+    if (p->act_min != -128 || p->act_max != 127) return 0;
+    for (int32_t c = 0; c < p->out_c; c++)
+        if (!tinyasc_rq_folded(w->multiplier[c], w->shift[c]) || w->shift[c] < -23) return 0;
+    return 1;
+}
+
+/* Rounding constant and shift of channel c on the fast output path. */
+static inline __attribute__((always_inline)) void tinyasc_out_fast_consts(const tinyasc_conv_params *p,
+                                                                          const tinyasc_weights *w, int32_t c,
+                                                                          int32_t *rnd, int32_t *sh)
+{
+    const int32_t r = -w->shift[c];
+    *sh = r - 1;
+    *rnd = ((int32_t)1 << (r - 2)) + (int32_t)((uint32_t)p->output_offset << (r - 1));
+}
+
+static inline __attribute__((always_inline)) int8_t tinyasc_out_fast(int32_t acc, int32_t m, int32_t rnd, int32_t sh)
+{
+    return (int8_t)tinyasc_sat8(tinyasc_rq_apply(acc, m, rnd, sh));
+}
+
 /* Requantize one accumulator of output channel oc: clamp(MBQM(acc, m, s) + out_zp). */
 static inline __attribute__((always_inline)) int8_t tinyasc_opt_out(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t acc,
                                      int32_t oc)

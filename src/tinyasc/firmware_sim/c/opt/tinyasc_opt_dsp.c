@@ -73,6 +73,28 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
         }
         return;
     }
+    /* a window inside the input whose rows are contiguous (any channel count, e.g. the 1-channel
+     * first layer): the rows' bytes staged in the buffer's upper half (bytes K..2K), then read as
+     * words into quads as above; quad k writes bytes 2k..2k+7 after reading K+k..K+k+3, and the
+     * plain int16 tail writes 2k, 2k+1 after reading K+k, so nothing is overwritten unread */
+    const int32_t kwC = p->k_w * C, K = p->k_h * kwC;
+    if (p->dil_w == 1 && y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h && x0 >= 0 && x0 + p->k_w <= p->in_w) {
+        int8_t *stage = (int8_t *)dst + K;
+        for (int32_t ky = 0; ky < p->k_h; ky++) {
+            const int8_t *ip = in + ((y0 + ky * p->dil_h) * p->in_w + x0) * C;
+            for (int32_t j = 0; j < kwC; j++) stage[ky * kwC + j] = ip[j];
+        }
+        u32_alias *g = (u32_alias *)dst;
+        const int32_t k4 = K & ~3;
+        int32_t k = 0;
+        for (; k < k4; k += 4, g += 2) {
+            const uint32_t u = load_u32(stage + k);
+            g[0] = __sxtab16(off2, u);
+            g[1] = __sxtab16(off2, ror8(u));
+        }
+        for (; k < K; k++) gather[k] = (int16_t)(stage[k] + p->input_offset);
+        return;
+    }
     /* any channel count: plain int16 gather, then each quad (k..k+3) reordered to k, k+2, k+1, k+3 */
     i16_alias *g = gather;
     const int16_t off = (int16_t)p->input_offset;
@@ -100,8 +122,21 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
 }
 
 /* One output pixel from one gathered window: two output channels per pass. */
+/* Output of channel oc: the layer's fast path (tinyasc_out_fast_ok) or the general one. */
+static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                              int32_t acc, int32_t oc, int fast)
+{
+    if (fast) {
+        int32_t rnd, sh;
+        tinyasc_out_fast_consts(p, w, oc, &rnd, &sh);
+        return tinyasc_out_fast(acc, w->multiplier[oc], rnd, sh);
+    }
+    return tinyasc_opt_out(p, w, acc, oc);
+}
+
 static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                              int32_t K, int32_t k4, const uint32_t *G, int8_t *op)
+                                                              int32_t K, int32_t k4, const uint32_t *G, int8_t *op,
+                                                              int fast)
 {
     const i16_alias *gh = (const i16_alias *)G;
     int32_t oc = 0;
@@ -121,8 +156,8 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
             a0 += (int32_t)w0[k] * gh[k];
             a1 += (int32_t)w1[k] * gh[k];
         }
-        op[oc] = tinyasc_opt_out(p, w, a0, oc);
-        op[oc + 1] = tinyasc_opt_out(p, w, a1, oc + 1);
+        op[oc] = pixel_out(p, w, a0, oc, fast);
+        op[oc + 1] = pixel_out(p, w, a1, oc + 1, fast);
     }
     for (; oc < p->out_c; oc++) {
         const int8_t *w0 = w->data + oc * K;
@@ -135,14 +170,14 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
             a0 = __smlad(sxtb16_ror8(u0), g[1], a0);
         }
         for (; k < K; k++) a0 += (int32_t)w0[k] * gh[k];
-        op[oc] = tinyasc_opt_out(p, w, a0, oc);
+        op[oc] = pixel_out(p, w, a0, oc, fast);
     }
 }
 
 /* Two adjacent output pixels (windows in gather_words / gather_words2) x two output channels:
  * each weight word is loaded and sign-extended once for four SMLAD pairs. */
-static void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t K, int32_t k4, int8_t *op0,
-                        int8_t *op1)
+static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                              int32_t K, int32_t k4, int8_t *op0, int8_t *op1, int fast)
 {
     const i16_alias *h0 = (const i16_alias *)gather_words, *h1 = (const i16_alias *)gather_words2;
     int32_t oc = 0;
@@ -171,10 +206,10 @@ static void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w, 
             a10 += (int32_t)w0[k] * h1[k];
             a11 += (int32_t)w1[k] * h1[k];
         }
-        op0[oc] = tinyasc_opt_out(p, w, a00, oc);
-        op0[oc + 1] = tinyasc_opt_out(p, w, a01, oc + 1);
-        op1[oc] = tinyasc_opt_out(p, w, a10, oc);
-        op1[oc + 1] = tinyasc_opt_out(p, w, a11, oc + 1);
+        op0[oc] = pixel_out(p, w, a00, oc, fast);
+        op0[oc + 1] = pixel_out(p, w, a01, oc + 1, fast);
+        op1[oc] = pixel_out(p, w, a10, oc, fast);
+        op1[oc + 1] = pixel_out(p, w, a11, oc + 1, fast);
     }
     for (; oc < p->out_c; oc++) {
         const int8_t *w0 = w->data + oc * K;
@@ -194,8 +229,34 @@ static void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w, 
             a0 += (int32_t)w0[k] * h0[k];
             a1 += (int32_t)w0[k] * h1[k];
         }
-        op0[oc] = tinyasc_opt_out(p, w, a0, oc);
-        op1[oc] = tinyasc_opt_out(p, w, a1, oc);
+        op0[oc] = pixel_out(p, w, a0, oc, fast);
+        op1[oc] = pixel_out(p, w, a1, oc, fast);
+    }
+}
+
+static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_conv_params *p,
+                                                                 const tinyasc_weights *w, const int8_t *input,
+                                                                 int8_t *output, int fast)
+{
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    const int32_t k4 = K & ~3;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            for (int32_t ox = 0; ox < p->out_w;) {
+                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                gather_window(p, in, y0, x0, gather_words);
+                if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
+                    gather_window(p, in, y0, x0 + p->stride_w, gather_words2);
+                    conv_pixel2(p, w, K, k4, op, op + p->out_c, fast);
+                    ox += 2;
+                } else {
+                    conv_pixel1(p, w, K, k4, gather_words, op, fast);
+                    ox += 1;
+                }
+            }
+        }
     }
 }
 
@@ -209,25 +270,8 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     w = &wl;
     const int32_t K = p->k_h * p->k_w * p->in_c;
     if (p->filter_in_c != p->in_c || K > TINYASC_OPT_MAX_K) return -1;
-    const int32_t k4 = K & ~3;
-    for (int32_t b = 0; b < p->batches; b++) {
-        const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
-        for (int32_t oy = 0; oy < p->out_h; oy++) {
-            for (int32_t ox = 0; ox < p->out_w;) {
-                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                gather_window(p, in, y0, x0, gather_words);
-                if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
-                    gather_window(p, in, y0, x0 + p->stride_w, gather_words2);
-                    conv_pixel2(p, w, K, k4, op, op + p->out_c);
-                    ox += 2;
-                } else {
-                    conv_pixel1(p, w, K, k4, gather_words, op);
-                    ox += 1;
-                }
-            }
-        }
-    }
+    if (tinyasc_out_fast_ok(p, w)) simd_conv_body(p, w, input, output, 1);
+    else simd_conv_body(p, w, input, output, 0);
     return 0;
 }
 

@@ -64,7 +64,7 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
  *
  * Two shapes get their own loops:
  * - one tap without padding (a per-channel affine: the sub-spectral norm's 1x1 grouped conv):
- *   the output is a function of one int8 input per channel, so with more than 256 pixels it is
+ *   the output is a function of one int8 input per channel, so with 384 pixels or more it is
  *   tabulated per channel (256 requantizations) and looked up; the same integers as computing it;
  * - windows of more taps than TINYASC_CHAN_MAX_T (a kernel spanning the frequency axis) lying
  *   inside the input: taps walked in place, no per-pixel tap list.
@@ -78,32 +78,54 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 static int32_t chan_base[TINYASC_CHAN_MAX_C];
 static int8_t chan_table[256];
 
-/* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h, x * stride_w, c)). */
+/* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h, x * stride_w, c)), per channel
+ * either tabulated (256 requantizations, then a lookup per pixel) or computed, whichever takes
+ * fewer instructions: the table pays off from about 384 pixels. */
+static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
+                                                               int32_t s, int32_t rnd, int32_t sh, int fast)
+{
+    if (fast) return (int8_t)tinyasc_sat8(tinyasc_rq_apply(acc, m, rnd, sh));
+    return (int8_t)tinyasc_clamp(tinyasc_opt_requant(acc, m, s) + p->output_offset, p->act_min, p->act_max);
+}
+
+static inline __attribute__((always_inline)) void affine_channel(const tinyasc_conv_params *p, int32_t wt,
+                                                                 int32_t base, int32_t m, int32_t s,
+                                                                 const int8_t *in, int8_t *out, int fast)
+{
+    const int32_t C = p->in_c, n_pix = p->out_h * p->out_w;
+    const int32_t row_step = p->stride_h * p->in_w * C, col_step = p->stride_w * C;
+    const int32_t sh = fast ? -s - 1 : 0;
+    const int32_t rnd = fast ? ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)p->output_offset << sh) : 0;
+    int8_t *op = out;
+    if (n_pix >= 384) {
+        for (int32_t v = -128; v < 128; v++) chan_table[v + 128] = affine_out(p, base + wt * v, m, s, rnd, sh, fast);
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int8_t *ip = in + oy * row_step;
+            for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C) *op = chan_table[*ip + 128];
+        }
+    } else {
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int8_t *ip = in + oy * row_step;
+            for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C)
+                *op = affine_out(p, base + wt * *ip, m, s, rnd, sh, fast);
+        }
+    }
+}
+
 static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int32_t wc)
 {
     const int32_t C = p->in_c, n_pix = p->out_h * p->out_w;
-    const int32_t row_step = p->stride_h * p->in_w * C, col_step = p->stride_w * C;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * n_pix * C;
         for (int32_t c = 0; c < C; c++) {
-            const int32_t wt = w->data[c * wc], base = chan_base[c];
-            if (n_pix > 256) {
-                for (int32_t v = -128; v < 128; v++) chan_table[v + 128] = tinyasc_opt_out(p, w, base + wt * v, c);
-                int8_t *op = out + c;
-                for (int32_t oy = 0; oy < p->out_h; oy++) {
-                    const int8_t *ip = in + oy * row_step + c;
-                    for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C) *op = chan_table[*ip + 128];
-                }
-            } else {
-                int8_t *op = out + c;
-                for (int32_t oy = 0; oy < p->out_h; oy++) {
-                    const int8_t *ip = in + oy * row_step + c;
-                    for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C)
-                        *op = tinyasc_opt_out(p, w, base + wt * *ip, c);
-                }
-            }
+            const int32_t m = w->multiplier[c], s = w->shift[c];
+            if (full_range && tinyasc_rq_folded(m, s) && s >= -23)
+                affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c, out + c, 1);
+            else
+                affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c, out + c, 0);
         }
     }
 }
