@@ -136,13 +136,18 @@ static void chan_interior_pixel(const tinyasc_conv_params *p, const tinyasc_weig
 {
     const int32_t C = p->in_c, row = p->dil_h * p->in_w * C, col = p->dil_w * C;
     const int8_t *x00 = in + (y0 * p->in_w + x0) * C;
+    const int32_t k_h = p->k_h, k_w = p->k_w;
     for (int32_t c = 0; c < C; c++) {
         int32_t acc = chan_base[c];
         const int8_t *wp = w->data + c * wc;
         const int8_t *xr = x00 + c;
-        for (int32_t ky = 0; ky < p->k_h; ky++, xr += row) {
-            const int8_t *xp = xr;
-            for (int32_t kx = 0; kx < p->k_w; kx++, xp += col, wp += wt) acc += *wp * *xp;
+        if (k_w == 1) { /* a column (the kernel spanning the frequency axis): one loop, no inner one */
+            for (int32_t ky = 0; ky < k_h; ky++, xr += row, wp += wt) acc += *wp * *xr;
+        } else {
+            for (int32_t ky = 0; ky < k_h; ky++, xr += row) {
+                const int8_t *xp = xr;
+                for (int32_t kx = 0; kx < k_w; kx++, xp += col, wp += wt) acc += *wp * *xp;
+            }
         }
         op[c] = tinyasc_opt_out(p, w, acc, c);
     }
