@@ -280,6 +280,10 @@ BCASES = {
     "mul_channel_bcast": (2, (1, 16, 17, 10), (1, 16, 17, 10), (1, 1, 1, 10), False),
     "mul_full": (2, (1, 4, 30, 8), (1, 4, 30, 8), (1, 4, 30, 8), False),
     "sqdiff_bcast": (3, (1, 12, 17, 10), (1, 12, 17, 10), (1, 12, 1, 10), False),
+    # output scales that leave the rescaling's shift at -1 (ADD) and +1 (MUL): the general form
+    # instead of the folded one (every case above folds)
+    "add_unfolded": (0, (1, 8, 9, 10), (1, 8, 9, 10), (1, 8, 9, 10), False),
+    "mul_unfolded": (2, (1, 8, 9, 10), (1, 8, 9, 10), (1, 1, 9, 10), False),
 }
 
 
@@ -300,6 +304,10 @@ def write_binary_cases(path: Path, seed: int = 11) -> int:
     decls, entries, max_size = [], [], 1
     for i, (name, (op, out, sa, sb, in_place)) in enumerate(BCASES.items()):
         s1, s2, so = (float(x) for x in rng.uniform(0.01, 0.2, size=3))
+        if name == "add_unfolded":
+            so = 2 * max(s1, s2) / ((1 << 20) * 0.3)  # output rescaling 0.3: shift -1
+        elif name == "mul_unfolded":
+            so = s1 * s2 / 1.5  # output rescaling 1.5: shift +1
         if op in (0, 1):
             m1, h1, m2, h2, mo, ho = (quant.add_params if op == 0 else quant.sub_params)(s1, s2, so)
             ls = 20

@@ -8,7 +8,8 @@
  *    the two rescalings become two 256-entry int32 tables built once per call.
  *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h), and
  *    for output shifts of -2 or less the folded rescaling (tinyasc_rq_apply): one instance of
- *    the loop nest per (table, folded) pair, so the inner loop has no branch on either.
+ *    the loop nest per (table, folded) pair that pays (small tensors take the general form), so
+ *    the inner loop has no branch on either.
  *  - Broadcasting: adjacent axes that are contiguous for both inputs (or broadcast for both)
  *    are merged, so the inner loop runs over the longest run with constant strides.
  * Every output element still reads its inputs before it is written: out may alias an input.
@@ -137,9 +138,10 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
         }
         if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 1, 1);
         else run_body(p, in1, in2, out, op, 1, 0);
+    } else if (p->size >= TINYASC_LUT_MIN && tinyasc_rq_folded(p->out_mult, p->out_shift)) {
+        run_body(p, in1, in2, out, op, 0, 1); /* MUL of a large tensor */
     } else {
-        if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 0, 1);
-        else run_body(p, in1, in2, out, op, 0, 0);
+        run_body(p, in1, in2, out, op, 0, 0); /* small tensors: one loop nest less of code */
     }
 }
 
