@@ -476,6 +476,7 @@ def test_stream_push_cost_on_the_emulated_core(tmp_path):
         lib = write_library(path, tmp_path / f"lib{rn is None}", target=LibraryTarget.CORTEX_M4, step_frames=2)
         r = measure_stream_push(lib.out_dir, out_dir=tmp_path / f"sp{rn is None}", chunk=100)
         assert r["pushes"] == -(-CFG.clip_samples // 100) and 0 < r["push_instructions_mean"] <= r["push_instructions_max"]
+        assert r["push_ms_max"] < r["push_ms_total"] < r["pushes"] * r["push_ms_max"]  # the sum over all pushes
         art = lib.firmware
         front = fe.write_frontend(CFG, art.input_scale, art.input_zero_point, tmp_path / f"fe{rn is None}",
                                   input_resnorm=rn)

@@ -131,6 +131,7 @@ def measure_stream_push(lib_dir: str | Path, *, out_dir: str | Path, chunk: int 
     return {"target": core.value, "chunk_samples": int(chunk), "pushes": len(pushes),
             "push_instructions_mean": statistics.mean(instr), "push_instructions_max": max(instr),
             "push_ms_max": max(p[1] for p in pushes) / (clock * 1e3),
+            "push_ms_total": sum(p[1] for p in pushes) / (clock * 1e3),
             "push_budget_ms": 1000.0 * chunk / 16000.0,
             "end_instructions": end_i, "end_ms": end_c / (clock * 1e3), "clock_mhz": clock,
             "stack_bytes": run.stack_used, "output": run.outputs[0].hex() if run.outputs else None}
