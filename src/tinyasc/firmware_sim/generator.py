@@ -29,7 +29,7 @@ from tinyasc import atomic
 from tinyasc.errors import InputError
 from tinyasc.firmware_sim import quant
 from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
-from tinyasc.firmware_sim.planner import ArenaPlan, column_conv_in_place, plan_arena
+from tinyasc.firmware_sim.planner import ArenaPlan, BandAffine, column_conv_in_place, plan_arena
 from tinyasc.firmware_sim.reader import read_tflite
 from tinyasc.firmware_sim import kernel_sources, tile_emit, tiling
 from tinyasc.firmware_sim.tiling import TimeRule
@@ -354,7 +354,29 @@ class _Generator:
     # -- per-op emitters ----------------------------------------------------------------
 
     def emit(self, op: Operator) -> _Emit:
+        band = self.plan.bands.get(op.index)
+        if band is not None:
+            return self.emit_band_affine(op, band)
+        into = self.plan.fused.get(op.index)
+        if into is not None and into in self.plan.bands:
+            note = f"/* fused into layer {into} (sub-band affine) */"
+            if op.index == self.plan.bands[into].conv:  # its weights and params, read by the fused kernel
+                e = REGISTRY[op.opcode].emit(self, op)
+                e.call = note
+                return e
+            return _Emit([], note)
         return REGISTRY[op.opcode].emit(self, op)
+
+    def emit_band_affine(self, op: Operator, band: BandAffine) -> _Emit:
+        """The last op of a fused TRANSPOSE/RESHAPE -> per-channel 1x1 conv -> TRANSPOSE/RESHAPE chain
+        (:func:`.planner.find_band_affines`): one element-wise pass over the chain's input with the
+        conv's weights (``l{conv}_w``) and params (``l{conv}_p``), emitted with the conv."""
+        i = op.index
+        _, h, w, c = self.t(band.source).shape
+        decls = [_c_struct("tinyasc_band_params", f"l{i}_p", {"h": h, "w": w, "c": c, "bands": band.bands})]
+        call = (f"{self.fn('band_affine_s8')}(&l{i}_p, &l{band.conv}_p, &l{band.conv}_w, "
+                f"{self.ref(band.source)}, {self.ref(op.outputs[0])});")
+        return _Emit(decls, call)
 
     def emit_conv(self, op: Operator, depthwise: bool) -> _Emit:
         """The single place where a convolution's weights and call are emitted.
@@ -758,10 +780,10 @@ _G = _Generator
 #: Every operator the generator supports. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, emit=_G.emit_conv_2d,
-           optimized=frozenset({"conv2d_s8", "conv2d_1x1_inplace_s8", "conv_col_inplace_s8"}),
+           optimized=frozenset({"conv2d_s8", "conv2d_1x1_inplace_s8", "conv_col_inplace_s8", "band_affine_s8"}),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, emit=_G.emit_depthwise_conv_2d,
-           optimized=frozenset({"depthwise_conv2d_s8", "conv_col_inplace_s8"}),
+           optimized=frozenset({"depthwise_conv2d_s8", "conv_col_inplace_s8", "band_affine_s8"}),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, emit=_G.emit_fully_connected),
     OpSpec(opcode="ADD", activations=_I8_I16, emit=_G.emit_add, optimized=frozenset({"add_s8"}),

@@ -14,6 +14,10 @@ into one *buffer* first:
 - A MUL whose only consumer is a MEAN is fused into it (the products are summed as they are
   made): the product tensor, as large as its inputs, is never stored. ResNorm's variance
   ``mean((x - mu)^2)`` is exactly this pattern.
+- TRANSPOSE/RESHAPE -> a per-channel 1x1 convolution -> TRANSPOSE/RESHAPE back to the input's
+  shape, whose composed index map sends element (h, w, c) through channel c * bands + h // rows
+  of the convolution (the sub-spectral norm's affine as onnx2tf writes it, :func:`find_band_affines`),
+  is fused into its last op: one element-wise pass, none of the four layout copies stored.
 
 Buffers are then placed like TFLite Micro's GreedyMemoryPlanner: largest first, each at the
 lowest aligned offset that does not overlap a placed buffer at any step both are live. A
@@ -25,7 +29,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyasc.firmware_sim.graph import Graph
+import numpy as np
+
+from tinyasc.firmware_sim.graph import Graph, Operator
 
 #: Ops whose output can alias its first input byte for byte (no data movement).
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -59,8 +65,9 @@ class ArenaPlan:
     buffers: list[Buffer] = field(default_factory=list)
     aliases: dict[int, int] = field(default_factory=dict)  # tensor -> tensor it overwrites/shares
     scratch: dict[int, int] = field(default_factory=dict)  # op -> scratch pseudo-tensor id (in offsets)
-    fused: dict[int, int] = field(default_factory=dict)  # MUL op -> MEAN op it is fused into
+    fused: dict[int, int] = field(default_factory=dict)  # op -> op it is fused into (MUL -> MEAN, band chains)
     naive_size: int = 0  # sum of all activation sizes (no reuse), for comparison
+    bands: dict[int, "BandAffine"] = field(default_factory=dict)  # last op of a fused band chain -> the chain
 
     def to_json(self) -> dict:
         return {
@@ -72,6 +79,8 @@ class ArenaPlan:
                         for t in sorted(self.offsets)},
             "aliases": {str(k): v for k, v in self.aliases.items()},
             "fused": {str(k): v for k, v in self.fused.items()},
+            "bands": {str(k): {"ops": [*b.members, b.last], "conv": b.conv, "bands": b.bands, "rows": b.rows}
+                      for k, b in self.bands.items()},
             "scratch": {str(k): v for k, v in self.scratch.items()},
         }
 
@@ -139,6 +148,119 @@ def find_fusions(graph: Graph) -> dict[int, int]:
     return fused
 
 
+@dataclass(frozen=True)
+class BandAffine:
+    """A chain TRANSPOSE/RESHAPE... -> per-channel 1x1 conv -> TRANSPOSE/RESHAPE... whose composed
+    effect on its input x [1, H, W, C] is element-wise: y[h, w, c] = conv channel k applied to
+    x[h, w, c], with k = c * bands + h // rows (rows = H / bands)."""
+
+    members: tuple[int, ...]
+    """Op indices of the chain except its last (fused into it); includes the conv."""
+    conv: int
+    last: int
+    source: int
+    """The chain's input tensor x."""
+    bands: int
+    rows: int
+
+
+_MOVES = frozenset({"TRANSPOSE", "RESHAPE"})
+
+
+def _single_consumer(graph: Graph, t: int) -> Operator | None:
+    users = graph.consumers(t)
+    return graph.operators[users[0]] if len(users) == 1 and t not in graph.outputs else None
+
+
+def _moved(graph: Graph, op: Operator, idx: np.ndarray) -> np.ndarray | None:
+    """``idx`` (source flat indices laid out as ``op``'s input) laid out as its output; None if ``op``
+    is not a pure int8 data movement with unchanged quantization."""
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if x.dtype != "INT8" or y.dtype != "INT8" or x.q() != y.q():
+        return None
+    if op.opcode == "RESHAPE":
+        return idx.reshape(y.shape)
+    perm = graph.tensors[op.inputs[1]] if len(op.inputs) > 1 else None
+    if perm is None or not perm.is_const:
+        return None
+    return idx.transpose([int(p) for p in np.asarray(perm.data).reshape(-1)])
+
+
+def _per_channel_1x1(graph: Graph, op: Operator) -> int | None:
+    """Channels of a 1x1 stride-1 convolution with one input channel per output channel (grouped
+    CONV_2D or DEPTHWISE_CONV_2D with multiplier 1): a per-channel affine."""
+    if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") or len(op.inputs) < 2:
+        return None
+    x, w, y = (graph.tensors[k] for k in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    if x.dtype != "INT8" or len(x.shape) != 4 or tuple(x.shape) != tuple(y.shape) or x.shape[0] != 1:
+        return None
+    if op.options.get("StrideH", 1) != 1 or op.options.get("StrideW", 1) != 1:
+        return None
+    k = x.shape[3]
+    want = (k, 1, 1, 1) if op.opcode == "CONV_2D" else (1, 1, 1, k)
+    return k if tuple(w.shape) == want else None
+
+
+def find_band_affines(graph: Graph) -> dict[int, BandAffine]:
+    """Last op index -> :class:`BandAffine` for every fusable sub-band affine chain.
+
+    The chain is found by walking single-consumer TRANSPOSE/RESHAPE ops to a per-channel 1x1 conv
+    and on to the first tensor of the input's shape; it is fused only if the composed index maps
+    make it element-wise with the banded channel map (checked on every element, not assumed from
+    the permutations)."""
+    found: dict[int, BandAffine] = {}
+    for op in graph.operators:
+        if op.opcode != "TRANSPOSE" or any(op.index in b.members for b in found.values()):
+            continue
+        x = graph.tensors[op.inputs[0]]
+        if x.is_const or x.dtype != "INT8" or len(x.shape) != 4 or x.shape[0] != 1:
+            continue
+        members: list[int] = []
+        idx: np.ndarray | None = np.arange(x.size).reshape(x.shape)
+        cur: Operator | None = op
+        while cur is not None and cur.opcode in _MOVES:
+            idx = _moved(graph, cur, idx)
+            if idx is None:
+                break
+            members.append(cur.index)
+            cur = _single_consumer(graph, cur.outputs[0])
+        k = _per_channel_1x1(graph, cur) if cur is not None and idx is not None else None
+        if k is None:
+            continue
+        conv, src_of = cur, idx.reshape(-1)
+        members.append(conv.index)
+        out = graph.tensors[conv.outputs[0]]
+        post: np.ndarray | None = np.arange(out.size).reshape(out.shape)
+        last = None
+        cur = _single_consumer(graph, conv.outputs[0])
+        while cur is not None and cur.opcode in _MOVES:
+            post = _moved(graph, cur, post)
+            if post is None:
+                break
+            if tuple(post.shape) == tuple(x.shape):
+                last = cur
+                break
+            members.append(cur.index)
+            cur = _single_consumer(graph, cur.outputs[0])
+        if last is None:
+            continue
+        q = post.reshape(-1)  # conv element written at each output position
+        if not np.array_equal(src_of[q], np.arange(x.size)):
+            continue  # not element-wise
+        _, h, w, c = x.shape
+        if k % c or h % (k // c):
+            continue
+        bands = k // c
+        rows = h // bands
+        chan = (q % k).reshape(h, w, c)
+        want = np.arange(c)[None, None, :] * bands + np.arange(h)[:, None, None] // rows
+        if not np.array_equal(chan, np.broadcast_to(want, chan.shape)):
+            continue
+        found[last.index] = BandAffine(members=tuple(members), conv=conv.index, last=last.index,
+                                       source=op.inputs[0], bands=bands, rows=rows)
+    return found
+
+
 def _conflict(offset: int, buf: Buffer, other: Buffer) -> bool:
     """Whether ``buf`` at ``offset`` overlaps ``other`` in memory at any step both are live."""
     for step, size in buf.profile.items():
@@ -184,6 +306,9 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     ``pinned``: tensors live for the whole run (a streamed model's buffers that carry columns from
     one step to the next)."""
     fused = find_fusions(graph) if fuse else {}
+    bands = find_band_affines(graph) if fuse else {}
+    for band in bands.values():
+        fused.update({m: band.last for m in band.members})
     last = len(graph.operators) - 1
     life = {t: ((0, last) if t in pinned else span) for t, span in lifetimes(graph, fused).items()
             if t not in exclude}
@@ -285,7 +410,7 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     return ArenaPlan(arena_size=_align(arena, alignment), alignment=alignment, offsets=offsets,
                      sizes=tensor_sizes, lifetimes=life, scratch=scratch,
                      buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
-                     naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()))
+                     naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()), bands=bands)
 
 
 def overlapping_live_tensors(plan: ArenaPlan) -> list[tuple[int, int]]:

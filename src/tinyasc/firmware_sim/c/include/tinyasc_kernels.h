@@ -127,6 +127,19 @@ void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_w
 void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  int32_t f_c_stride, int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 
+/* Sub-band affine: TRANSPOSE/RESHAPE -> per-channel 1x1 conv -> TRANSPOSE/RESHAPE fused into one
+ * element-wise pass (the sub-spectral norm's affine as onnx2tf writes it; planner.find_band_affines).
+ * out[h][w][c] = requantized w_k * (in[h][w][c] + input_offset) + bias_k with the conv's channel
+ * k = c * bands + h / (h_total / bands); the conv's own params (offsets, activation range) and
+ * weights. Same arithmetic as the unfused convolution; out may be in. */
+typedef struct {
+    int32_t h, w, c;  /* the input's (and output's) NHWC shape, batch 1 */
+    int32_t bands;    /* sub-bands along h (h % bands == 0) */
+} tinyasc_band_params;
+
+void tinyasc_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
+                            const tinyasc_weights *w, const int8_t *input, int8_t *output);
+
 /* ---------------------------------------------------------------- fully connected */
 
 typedef struct {

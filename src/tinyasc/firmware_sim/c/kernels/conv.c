@@ -131,3 +131,21 @@ void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_wei
         }
     }
 }
+
+void tinyasc_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
+                            const tinyasc_weights *w, const int8_t *input, int8_t *output) {
+    const int32_t H = p->h, W = p->w, C = p->c, G = p->bands, rows = p->h / p->bands;
+    int32_t c, g, y, x;
+    for (c = 0; c < C; ++c)
+    for (g = 0; g < G; ++g) {
+        const int32_t k = c * G + g;
+        const int32_t wk = w->data[k], bias = w->bias ? w->bias[k] : 0;
+        const int32_t m = w->multiplier[k], s = w->shift[k];
+        for (y = g * rows; y < (g + 1) * rows && y < H; ++y)
+        for (x = 0; x < W; ++x) {
+            const int32_t i = (y * W + x) * C + c;
+            const int32_t acc = bias + wk * ((int32_t)input[i] + cp->input_offset);
+            output[i] = (int8_t)tinyasc_clamp(tinyasc_mbqm(acc, m, s) + cp->output_offset, cp->act_min, cp->act_max);
+        }
+    }
+}

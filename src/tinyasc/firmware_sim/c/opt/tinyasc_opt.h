@@ -30,6 +30,9 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
  * be input (in place). Returns -1 for shapes it does not cover. */
 int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int32_t wt, int32_t wc);
+/* tinyasc_band_affine_s8 with each (channel, band) tabulated or computed with the folded requantization. */
+void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
+                                const tinyasc_weights *w, const int8_t *input, int8_t *output);
 int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc);
 int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,

@@ -130,6 +130,29 @@ static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     }
 }
 
+void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
+                                const tinyasc_weights *w, const int8_t *input, int8_t *output)
+{
+    /* each (channel, band) is a one-tap per-channel conv over rows x w pixels of stride c */
+    tinyasc_conv_params q = *cp;
+    const int32_t rows = p->h / p->bands, band_bytes = rows * p->w * p->c;
+    const int full_range = cp->act_min == -128 && cp->act_max == 127;
+    q.batches = 1;
+    q.in_h = q.out_h = rows;
+    q.in_w = q.out_w = p->w;
+    q.in_c = q.out_c = p->c;
+    q.stride_h = q.stride_w = 1;
+    for (int32_t c = 0; c < p->c; c++)
+        for (int32_t g = 0; g < p->bands; g++) {
+            const int32_t k = c * p->bands + g, wk = w->data[k], m = w->multiplier[k], s = w->shift[k];
+            const int32_t base = (w->bias ? w->bias[k] : 0) + wk * cp->input_offset;
+            const int8_t *in = input + g * band_bytes + c;
+            int8_t *out = output + g * band_bytes + c;
+            if (full_range && tinyasc_rq_folded(m, s) && s >= -23) affine_channel(&q, wk, base, m, s, in, out, 1);
+            else affine_channel(&q, wk, base, m, s, in, out, 0);
+        }
+}
+
 /* Windows inside the input, any number of taps: acc = base + sum over (ky, kx) of w * x. */
 static void chan_interior_pixel(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *in,
                                 int8_t *op, int32_t y0, int32_t x0, int32_t wt, int32_t wc)

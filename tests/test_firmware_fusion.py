@@ -1,0 +1,107 @@
+"""The sub-band affine fusion (planner.find_band_affines): TRANSPOSE/RESHAPE -> per-channel 1x1 conv ->
+TRANSPOSE/RESHAPE as onnx2tf writes the sub-spectral norm, run as one element-wise kernel.
+
+Op counts before and after the pass, the chains it must not fuse, and bit-exactness with TensorFlow
+Lite Micro on every stored layer (tolerance: zero differing int8 elements) on the portable and the
+Cortex-M4 library, for a grouped CONV_2D and a DEPTHWISE_CONV_2D chain, with bands small enough to
+be computed and large enough (>= 384 pixels) to be tabulated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, edge_inputs, write
+from tinyasc.firmware_sim.build import build_host
+from tinyasc.firmware_sim.generator import GeneratorOptions, generate
+from tinyasc.firmware_sim.parity import check_parity
+from tinyasc.firmware_sim.planner import find_band_affines, plan_arena
+from tinyasc.firmware_sim.reader import read_tflite
+from tinyasc.firmware_sim.target import LibraryTarget
+
+RNG = np.random.default_rng(99)
+
+
+def _ssn(h: int, w: int, c: int, bands: int, *, depthwise: bool = False, last_perm=(0, 2, 3, 1), fork: bool = False):
+    """x [1, h, w, c] -> sub-band affine over (channel, band) -> [1, h, w, c] (+ x, to have a consumer)."""
+    import tensorflow as tf
+
+    k = c * bands
+    gamma = (1.0 + 0.3 * RNG.normal(size=(k,))).astype(np.float32)
+    beta = (0.2 * RNG.normal(size=(k,))).astype(np.float32)
+
+    def net(x):
+        t = tf.transpose(x, [0, 3, 1, 2])  # [1, c, h, w]
+        t = tf.reshape(t, (1, k, h // bands, w))
+        t = tf.transpose(t, [0, 2, 3, 1])  # [1, h/bands, w, k]
+        if depthwise:
+            t = tf.nn.depthwise_conv2d(t, gamma.reshape(1, 1, k, 1), (1, 1, 1, 1), "VALID") + beta
+        else:
+            t = tf.nn.conv2d(t, gamma.reshape(1, 1, 1, k), 1, "VALID") + beta  # grouped: one channel per group
+        u = tf.transpose(t, [0, 3, 1, 2])
+        u = tf.reshape(u, (1, c, h, w))
+        u = tf.transpose(u, list(last_perm))
+        out = tf.nn.relu(u + x)
+        return out + tf.reduce_mean(t) if fork else out
+
+    return net
+
+
+def _model(tmp_path, name, fn, shape):
+    return write(tmp_path / f"{name}.tflite", convert(fn, shape, lo=-2.0, hi=2.0, n_rep=16))
+
+
+def test_pass_fuses_the_chain_op_counts(tmp_path):
+    path = _model(tmp_path, "ssn", _ssn(16, 5, 6, 4), (1, 16, 5, 6))
+    g = read_tflite(path)
+    counts = {op: sum(o.opcode == op for o in g.operators) for op in ("TRANSPOSE", "RESHAPE", "CONV_2D")}
+    assert counts == {"TRANSPOSE": 4, "RESHAPE": 2, "CONV_2D": 1}  # before the pass
+    bands = find_band_affines(g)
+    assert len(bands) == 1
+    (b,) = bands.values()
+    assert (b.bands, b.rows, len(b.members)) == (4, 4, 6) and b.conv in b.members
+    assert g.operators[b.last].opcode == "TRANSPOSE" and b.source == g.operators[b.members[0]].inputs[0]
+    plan = plan_arena(g)
+    assert {m: plan.fused[m] for m in b.members} == {m: b.last for m in b.members}
+    # after: the six fused ops store nothing; one kernel call replaces seven
+    for m in b.members:
+        assert g.operators[m].outputs[0] not in plan.offsets
+    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=LibraryTarget.CORTEX_M4))
+    c = (art.out_dir / "model.c").read_text()
+    assert c.count("tinyasc_opt_band_affine_s8(&") == 1
+    assert c.count("tinyasc_transpose_s8(&") == 0 and c.count("conv2d_s8(&") == 0
+    assert sum(1 for layer in art.layers if layer.fused_into == b.last) == 6
+    # without fusion the layout ops and the conv run as before
+    art0 = generate(path, tmp_path / "fw0", options=GeneratorOptions(target=LibraryTarget.CORTEX_M4, fuse=False))
+    c0 = (art0.out_dir / "model.c").read_text()
+    assert c0.count("tinyasc_transpose_s8(&") == 4 and "band_affine" not in c0
+
+
+@pytest.mark.parametrize("variant", ["swapped_axes", "forked"])
+def test_pass_leaves_other_chains_alone(variant, tmp_path):
+    """A final TRANSPOSE that swaps h and w (same shape, not element-wise), or an intermediate read
+    by another op, is not fused."""
+    fn = _ssn(8, 8, 4, 4, last_perm=(0, 3, 2, 1)) if variant == "swapped_axes" else _ssn(8, 8, 4, 4, fork=True)
+    g = read_tflite(_model(tmp_path, variant, fn, (1, 8, 8, 4)))
+    assert find_band_affines(g) == {}
+
+
+CASES = {
+    "grouped_small": (dict(h=16, w=5, c=6, bands=4), (1, 16, 5, 6)),
+    "depthwise_small": (dict(h=16, w=5, c=6, bands=4, depthwise=True), (1, 16, 5, 6)),
+    "grouped_tabulated": (dict(h=64, w=24, c=4, bands=4), (1, 64, 24, 4)),  # 16 x 24 = 384 pixels per band
+}
+
+
+@pytest.mark.parametrize("backend", ["portable", "cortex-m4"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_fused_chain_bit_exact_vs_tflm(name, backend, tmp_path):
+    kw, shape = CASES[name]
+    path = _model(tmp_path, name, _ssn(**kw), shape)
+    opts = GeneratorOptions() if backend == "portable" else GeneratorOptions(target=LibraryTarget.CORTEX_M4)
+    art = generate(path, tmp_path / "fw", options=opts)
+    assert any(k.endswith("band_affine_s8") for k in art.kernels), art.kernels
+    exe = build_host(art.out_dir, dump=True)
+    res = check_parity(art, edge_inputs(shape, 8, seed=len(name)), debug_layers=True, exe=exe)
+    assert res.identical, res.summary() + " " + str([layer for layer in res.layers if layer.differing])
