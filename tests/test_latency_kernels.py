@@ -69,6 +69,14 @@ CASES = {
     "conv3x3_c16_same_fold": (False, 1, 9, 8, 16, 16, 3, 3, 1, 1, True, None, True),
     "grouped3x1_c10_fold": (False, 1, 16, 5, 10, 10, 3, 1, 1, 1, True, 1, True),
     "col3_inplace_c6_fold_relu": (3, 1, 12, 6, 6, 6, 3, 1, 1, 1, True, 1, True),
+    # the line kernel along rows (1 x k: a time-major streamed model's frequency convolutions)
+    "grouped1x3_c6_same_row": (False, 1, 5, 13, 6, 6, 1, 3, 1, 1, True, 1, True),
+    "dw1x5_c4_valid_row_b2": (True, 2, 4, 12, 4, 4, 1, 5, 1, 1, False, None, True),
+    "grouped1x3_c10_fold_row": (False, 1, 6, 16, 10, 10, 1, 3, 1, 1, True, 1, True),
+    # "rowoff": pad_h = -2, out_h = in_h - 2 (a streamed model's window holding two earlier rows)
+    "grouped1x3_c6_rowoff": (False, 1, 7, 13, 6, 6, 1, 3, 1, 1, True, 1, True),
+    "grouped1x1_c8_rowoff_fold": (False, 1, 9, 7, 8, 8, 1, 1, 1, 1, False, 1, True),
+    "dw1x70_c3_rowoff": (True, 1, 5, 70, 3, 3, 1, 70, 1, 1, False, None, True),
 }
 
 
@@ -90,6 +98,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         ow = -(-iw // st) if same else (iw - eff_w) // st + 1
         ph = _pad(ih, oh, kh, st, dil) if same else 0
         pw = _pad(iw, ow, kw, st, dil) if same else 0
+        if "rowoff" in name:
+            ph, oh = -2, oh - 2
         fin = 1 if dw else (gfin or ic)
         wshape = (kh, kw, oc) if dw else (oc, kh, kw, fin)
         w = rng.integers(-127, 128, size=wshape).astype(np.int8)

@@ -78,7 +78,8 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 static int32_t chan_base[TINYASC_CHAN_MAX_C];
 static int8_t chan_table[256];
 
-/* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h, x * stride_w, c)), per channel
+/* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h - pad_h, x * stride_w - pad_w, c)) with
+ * pad <= 0, per channel
  * either tabulated (256 requantizations, then a lookup per pixel) or computed, whichever takes
  * fewer instructions: the table pays off from about 384 pixels. */
 static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
@@ -116,6 +117,7 @@ static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                            int8_t *output, int32_t wc)
 {
     const int32_t C = p->in_c, n_pix = p->out_h * p->out_w;
+    const int32_t first = (-p->pad_h * p->in_w - p->pad_w) * C; /* pad <= 0: where output (0, 0) reads */
     const int full_range = p->act_min == -128 && p->act_max == 127;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
@@ -123,9 +125,9 @@ static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         for (int32_t c = 0; c < C; c++) {
             const int32_t m = w->multiplier[c], s = w->shift[c];
             if (full_range && tinyasc_rq_folded(m, s) && s >= -23)
-                affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c, out + c, 1);
+                affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c + first, out + c, 1);
             else
-                affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c, out + c, 0);
+                affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c + first, out + c, 0);
         }
     }
 }
@@ -190,7 +192,8 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
     /* many taps: every window must lie inside the input (no per-pixel tap list) */
     const int32_t last_y = (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h;
     const int32_t last_x = (p->out_w - 1) * p->stride_w - p->pad_w + (p->k_w - 1) * p->dil_w;
-    const int all_inside = p->pad_h == 0 && p->pad_w == 0 && last_y < p->in_h && last_x < p->in_w;
+    /* no padding; a negative pad (a streamed model's window that holds earlier rows) only offsets */
+    const int all_inside = p->pad_h <= 0 && p->pad_w <= 0 && last_y < p->in_h && last_x < p->in_w;
     if (T > TINYASC_CHAN_MAX_T && !all_inside) return -1;
     int32_t toff[TINYASC_CHAN_MAX_T];
     const int8_t *twp[TINYASC_CHAN_MAX_T];
@@ -209,7 +212,7 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
             for (int32_t oy = 0; oy < p->out_h; oy++)
                 for (int32_t ox = 0; ox < p->out_w; ox++)
                     chan_interior_pixel(p, w, in, output + ((b * p->out_h + oy) * p->out_w + ox) * C,
-                                        oy * p->stride_h, ox * p->stride_w, wt, wc);
+                                        oy * p->stride_h - p->pad_h, ox * p->stride_w - p->pad_w, wt, wc);
         }
         return 0;
     }
@@ -260,16 +263,25 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
 }
 
 /*
- * Column channel-wise convolution (k_w = 1, stride 1, dilation 1, at most TINYASC_COLUMN_MAX_T
- * taps along H: the frequency convolutions of a BC-ResBlock), channel by channel down each column:
- * the channel's taps, bias and requantization constants stay in registers, and so do the window's
- * inputs (x + input_offset, 0 outside the input), each read once. Output row y is written after
- * input rows up to y - pad_h + k_h - 1 >= y were read, so output may be input (in place) when
- * out_h <= in_h and pad_h < k_h. The same integer sums and rounding as the portable kernel.
+ * Line channel-wise convolution: k taps along one axis (at most TINYASC_COLUMN_MAX_T), stride 1,
+ * dilation 1, no padding across the other axis: a column (k_h x 1: the frequency convolutions of a
+ * BC-ResBlock) or a row (1 x k_w: the same convolutions in a time-major streamed model). Channel by
+ * channel down each line: the channel's taps, bias and requantization constants stay in registers,
+ * and so do the window's inputs, each read once. Output position i of a line is written after input
+ * positions up to i - pad + k - 1 >= i were read, so output may be input (in place) when the output
+ * line is no longer than the input's and pad < k. The same integer sums and rounding as the
+ * portable kernel.
  */
 #ifndef TINYASC_COLUMN_MAX_T
 #define TINYASC_COLUMN_MAX_T 8
 #endif
+
+typedef struct {
+    int32_t lines, in_line, out_line; /* number of lines; bytes between line starts (input, output) */
+    int32_t in_first;                 /* bytes before the first input line (a row window's offset) */
+    int32_t len_in, len_out, in_step, out_step; /* positions along a line; bytes between positions */
+    int32_t taps, pad;
+} chan_lines;
 
 static inline __attribute__((always_inline)) int8_t column_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
                                                                int32_t s)
@@ -280,35 +292,36 @@ static inline __attribute__((always_inline)) int8_t column_out(const tinyasc_con
 
 /* Three taps, folded requantization with the output zero point inside the rounding constant:
  * ((hi + rnd + (zp << sh)) >> sh) = ((hi + rnd) >> sh) + zp exactly, as hi + rnd + (zp << sh)
- * stays inside int32 for sh <= 22. Inputs are carried raw; a row outside the input carries
+ * stays inside int32 for sh <= 22. Inputs are carried raw; a position outside the input carries
  * -input_offset, which cancels its tap in base = bias + input_offset * sum(w). */
-static inline __attribute__((always_inline)) void column3_folded(const tinyasc_conv_params *p, const int8_t *wp,
-                                                                 int32_t wt, int32_t bias, int32_t m, int32_t s,
-                                                                 const int8_t *in, int8_t *out, int full_range)
+static inline __attribute__((always_inline)) void line3_folded(const tinyasc_conv_params *p, const chan_lines *g,
+                                                               const int8_t *wp, int32_t wt, int32_t bias,
+                                                               int32_t m, int32_t s, const int8_t *in, int8_t *out,
+                                                               int full_range)
 {
-    const int32_t C = p->in_c, R = p->in_w * C, H = p->in_h, pad = p->pad_h, off = p->input_offset;
+    const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     const int32_t w0 = wp[0], w1 = wp[wt], w2 = wp[2 * wt];
     const int32_t base = bias + off * (w0 + w1 + w2);
     const int32_t sh = -s - 1, rnd = ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)p->output_offset << sh);
     const int32_t lo = p->act_min, hi = p->act_max;
-    /* rows entering the window at y: r = y - pad + 2 >= 0; inside the input for y < n_in */
-    int32_t n_in = H + pad - 2;
-    if (n_in > p->out_h) n_in = p->out_h;
-    for (int32_t x = 0; x < p->in_w; x++) {
-        const int8_t *ip = in + x * C;
-        int8_t *op = out + x * C;
-        int8_t *const op_in = op + n_in * R, *const op_end = op + p->out_h * R;
+    /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
+    int32_t n_in = g->len_in + pad - 2;
+    if (n_in > g->len_out) n_in = g->len_out;
+    for (int32_t l = 0; l < g->lines; l++) {
+        const int8_t *ip = in + g->in_first + l * g->in_line;
+        int8_t *op = out + l * g->out_line;
+        int8_t *const op_in = op + n_in * RO, *const op_end = op + g->len_out * RO;
         int32_t x0 = pad >= 1 ? -off : ip[-pad * R];
         int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
         const int8_t *rp = ip + (2 - pad) * R;
-        for (; op < op_in; rp += R, op += R) {
+        for (; op < op_in; rp += R, op += RO) {
             const int32_t x2 = *rp;
             const int32_t v = tinyasc_rq_apply(base + w0 * x0 + w1 * x1 + w2 * x2, m, rnd, sh);
             *op = (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, lo, hi));
             x0 = x1;
             x1 = x2;
         }
-        for (; op < op_end; op += R) {
+        for (; op < op_end; op += RO) {
             const int32_t v = tinyasc_rq_apply(base + w0 * x0 + w1 * x1 - w2 * off, m, rnd, sh);
             *op = (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, lo, hi));
             x0 = x1;
@@ -319,24 +332,24 @@ static inline __attribute__((always_inline)) void column3_folded(const tinyasc_c
 
 /* Any number of taps up to TINYASC_COLUMN_MAX_T, any requantization: the window as x + input_offset
  * (0 outside the input) in a small array. */
-static void column_channel(const tinyasc_conv_params *p, const int8_t *wp, int32_t wt, int32_t bias, int32_t m,
-                           int32_t s, const int8_t *in, int8_t *out)
+static void line_channel(const tinyasc_conv_params *p, const chan_lines *g, const int8_t *wp, int32_t wt,
+                         int32_t bias, int32_t m, int32_t s, const int8_t *in, int8_t *out)
 {
-    const int32_t C = p->in_c, R = p->in_w * C, H = p->in_h, T = p->k_h, pad = p->pad_h, off = p->input_offset;
+    const int32_t R = g->in_step, T = g->taps, pad = g->pad, off = p->input_offset, L = g->len_in;
     int32_t wv[TINYASC_COLUMN_MAX_T], v[TINYASC_COLUMN_MAX_T];
     for (int32_t t = 0; t < T; t++) wv[t] = wp[t * wt];
-    for (int32_t x = 0; x < p->in_w; x++) {
-        const int8_t *ip = in + x * C;
-        int8_t *op = out + x * C;
+    for (int32_t l = 0; l < g->lines; l++) {
+        const int8_t *ip = in + g->in_first + l * g->in_line;
+        int8_t *op = out + l * g->out_line;
         for (int32_t t = 0; t + 1 < T; t++) {
             const int32_t r = t - pad;
-            v[t + 1] = (r >= 0 && r < H) ? ip[r * R] + off : 0;
+            v[t + 1] = (r >= 0 && r < L) ? ip[r * R] + off : 0;
         }
-        for (int32_t y = 0; y < p->out_h; y++, op += R) {
-            const int32_t r = y - pad + T - 1;
+        for (int32_t i = 0; i < g->len_out; i++, op += g->out_step) {
+            const int32_t r = i - pad + T - 1;
             int32_t acc = bias;
             for (int32_t t = 0; t + 1 < T; t++) v[t] = v[t + 1];
-            v[T - 1] = (r >= 0 && r < H) ? ip[r * R] + off : 0;
+            v[T - 1] = (r >= 0 && r < L) ? ip[r * R] + off : 0;
             for (int32_t t = 0; t < T; t++) acc += wv[t] * v[t];
             *op = column_out(p, acc, m, s);
         }
@@ -348,11 +361,23 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
 {
     const tinyasc_conv_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
-    if (p->k_w != 1 || p->stride_h != 1 || p->stride_w != 1 || p->dil_h != 1 || p->pad_w != 0 ||
-        p->out_w != p->in_w || p->out_c != p->in_c || p->k_h > TINYASC_COLUMN_MAX_T || p->pad_h >= p->k_h ||
-        (input == output && p->out_h > p->in_h))
-        return -1;
     const int32_t C = p->in_c;
+    chan_lines g;
+    if (p->stride_h != 1 || p->stride_w != 1 || p->out_c != C) return -1;
+    if (p->k_w == 1 && p->dil_h == 1 && p->pad_w == 0 && p->out_w == p->in_w) { /* a column */
+        g = (chan_lines){.lines = p->in_w, .in_line = C, .out_line = C, .in_first = 0, .len_in = p->in_h,
+                         .len_out = p->out_h, .in_step = p->in_w * C, .out_step = p->out_w * C, .taps = p->k_h,
+                         .pad = p->pad_h};
+    } else if (p->k_h == 1 && p->dil_w == 1 && p->pad_h <= 0 && p->out_h - p->pad_h <= p->in_h &&
+               (input != output || p->pad_h == 0)) {
+        /* a row; output row y reads input row y - pad_h (a streamed model's window may hold earlier rows) */
+        g = (chan_lines){.lines = p->out_h, .in_line = p->in_w * C, .out_line = p->out_w * C,
+                         .in_first = -p->pad_h * p->in_w * C, .len_in = p->in_w, .len_out = p->out_w, .in_step = C,
+                         .out_step = C, .taps = p->k_w, .pad = p->pad_w};
+    } else {
+        return -1;
+    }
+    if (g.taps > TINYASC_COLUMN_MAX_T || g.pad >= g.taps || (input == output && g.len_out > g.len_in)) return -1;
     const int full_range = p->act_min == -128 && p->act_max == 127;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
@@ -360,11 +385,11 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         for (int32_t c = 0; c < C; c++) {
             const int8_t *wp = w->data + c * wc;
             const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
-            if (p->k_h == 3 && tinyasc_rq_folded(m, s) && -s - 1 <= 22) {
-                if (full_range) column3_folded(p, wp, wt, bias, m, s, in + c, out + c, 1);
-                else column3_folded(p, wp, wt, bias, m, s, in + c, out + c, 0);
+            if (g.taps == 3 && tinyasc_rq_folded(m, s) && -s - 1 <= 22) {
+                if (full_range) line3_folded(p, &g, wp, wt, bias, m, s, in + c, out + c, 1);
+                else line3_folded(p, &g, wp, wt, bias, m, s, in + c, out + c, 0);
             } else {
-                column_channel(p, wp, wt, bias, m, s, in + c, out + c);
+                line_channel(p, &g, wp, wt, bias, m, s, in + c, out + c);
             }
         }
     }
