@@ -35,24 +35,40 @@ void tinyasc_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out) 
     }
 }
 
-void tinyasc_pad_view_s8(const tinyasc_pad_view_params *p, const int8_t *in, int8_t *out) {
-    const int32_t *od = p->out_dims, *id = p->in_dims, *st = p->in_strides, *bf = p->before;
-    int32_t o[TINYASC_MAX_DIMS];
+void tinyasc_pad_view_s8(const tinyasc_pad_view_params *p_in, const int8_t *in, int8_t *out) {
+    /* a local copy: int8 stores may alias anything, so fields read through p_in would be reloaded */
+    const tinyasc_pad_view_params pl = *p_in;
+    const int32_t *od = pl.out_dims, *id = pl.in_dims, *st = pl.in_strides, *bf = pl.before;
+    const int8_t pad = pl.pad_value;
+    /* the innermost axis that is not a bare 1 (a 1-channel spectrogram's channel axis) runs as one
+     * segment loop: output positions [lo, hi) read the input at stride s, the others are padding */
+    const int inner = (od[5] == 1 && id[5] == 1 && bf[5] == 0) ? 4 : 5;
+    const int32_t n = od[inner], s = st[inner], b = bf[inner];
+    const int32_t lo = b < 0 ? 0 : (b > n ? n : b);
+    const int32_t hi = b + id[inner] < lo ? lo : (b + id[inner] > n ? n : b + id[inner]);
+    int32_t o[TINYASC_MAX_DIMS] = {0, 0, 0, 0, 0, 0};
     for (o[0] = 0; o[0] < od[0]; ++o[0])
     for (o[1] = 0; o[1] < od[1]; ++o[1])
     for (o[2] = 0; o[2] < od[2]; ++o[2])
     for (o[3] = 0; o[3] < od[3]; ++o[3])
-    for (o[4] = 0; o[4] < od[4]; ++o[4]) {
-        int32_t base = 0, inside = 1, k;
-        for (k = 0; k < TINYASC_MAX_DIMS - 1; ++k) {
+    for (o[4] = 0; o[4] < (inner == 5 ? od[4] : 1); ++o[4]) {
+        int32_t base = 0, inside = 1, k, j;
+        for (k = 0; k < inner; ++k) {
             const int32_t i = o[k] - bf[k];
             if (i < 0 || i >= id[k]) inside = 0;
             base += i * st[k];
         }
-        for (o[5] = 0; o[5] < od[5]; ++o[5]) {
-            const int32_t i = o[5] - bf[5];
-            *out++ = (inside && i >= 0 && i < id[5]) ? in[base + i * st[5]] : p->pad_value;
+        if (!inside) {
+            memset(out, pad, (size_t)n);
+            out += n;
+            continue;
         }
+        for (j = 0; j < lo; ++j) *out++ = pad;
+        {
+            const int8_t *src = in + base + (lo - b) * s;
+            for (; j < hi; ++j, src += s) *out++ = *src;
+        }
+        for (; j < n; ++j) *out++ = pad;
     }
 }
 
