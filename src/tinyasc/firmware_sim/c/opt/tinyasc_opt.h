@@ -93,13 +93,33 @@ static inline __attribute__((always_inline)) int32_t tinyasc_rq_apply(int32_t ac
     return ((int32_t)(u >> 32) + rnd) >> sh;
 }
 
+/* The output zero point folds into the rounding constant too when the shift allows it:
+ * ((hi + rnd + (zp << sh)) >> sh) = ((hi + rnd) >> sh) + zp exactly, as the sum stays inside int32
+ * for sh = r - 1 <= 22 (|hi| <= 2^31 / 2^(r-1) and |zp << sh| <= 2^29). The one rule for every
+ * kernel that folds the zero point. */
+static inline __attribute__((always_inline)) int tinyasc_rq_zp_folds(int32_t m, int32_t s)
+{
+    return tinyasc_rq_folded(m, s) && s >= -23;
+}
+
+/* Constants of the folded form for shift s (tinyasc_rq_folded): sh = r - 1 and rnd = 2^(r-2),
+ * plus zp << sh when the zero point zp is folded in (pass 0 to keep it out; a nonzero zp needs
+ * tinyasc_rq_zp_folds). */
+static inline __attribute__((always_inline)) void tinyasc_rq_consts(int32_t s, int32_t zp, int32_t *rnd, int32_t *sh)
+{
+    *sh = -s - 1;
+    *rnd = ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)zp << (-s - 1));
+}
+
 static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t acc, int32_t m, int32_t s)
 {
 #ifdef TINYASC_SINGLE_ROUNDING
     return tinyasc_mbqm(acc, m, s);
 #else
     if (tinyasc_rq_folded(m, s)) {
-        return tinyasc_rq_apply(acc, m, (int32_t)1 << (-s - 2), -s - 1);
+        int32_t rnd, sh;
+        tinyasc_rq_consts(s, 0, &rnd, &sh);
+        return tinyasc_rq_apply(acc, m, rnd, sh);
     }
     if (m == INT32_MIN) {
         return tinyasc_mbqm(acc, m, s);
@@ -115,15 +135,13 @@ static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t
 #endif
 }
 
-/* The output path of a whole layer when every channel's requantization folds (r = -s in [2, 23])
- * and the activation range is all of int8: then the output zero point also folds into the rounding
- * constant, ((hi + rnd + (zp << sh)) >> sh) = ((hi + rnd) >> sh) + zp exactly (the sum stays inside
- * int32 for sh <= 22), and the clamp is one SSAT. Checked once per call. */
+/* The output path of a whole layer when every channel's zero point folds (tinyasc_rq_zp_folds)
+ * and the activation range is all of int8: the clamp is then one SSAT. Checked once per call. */
 static inline int tinyasc_out_fast_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)
 {
     if (p->act_min != -128 || p->act_max != 127) return 0;
     for (int32_t c = 0; c < p->out_c; c++)
-        if (!tinyasc_rq_folded(w->multiplier[c], w->shift[c]) || w->shift[c] < -23) return 0;
+        if (!tinyasc_rq_zp_folds(w->multiplier[c], w->shift[c])) return 0;
     return 1;
 }
 
@@ -132,9 +150,7 @@ static inline __attribute__((always_inline)) void tinyasc_out_fast_consts(const 
                                                                           const tinyasc_weights *w, int32_t c,
                                                                           int32_t *rnd, int32_t *sh)
 {
-    const int32_t r = -w->shift[c];
-    *sh = r - 1;
-    *rnd = ((int32_t)1 << (r - 2)) + (int32_t)((uint32_t)p->output_offset << (r - 1));
+    tinyasc_rq_consts(w->shift[c], p->output_offset, rnd, sh);
 }
 
 static inline __attribute__((always_inline)) int8_t tinyasc_out_fast(int32_t acc, int32_t m, int32_t rnd, int32_t sh)
@@ -142,12 +158,19 @@ static inline __attribute__((always_inline)) int8_t tinyasc_out_fast(int32_t acc
     return (int8_t)tinyasc_sat8(tinyasc_rq_apply(acc, m, rnd, sh));
 }
 
-/* Requantize one accumulator of output channel oc: clamp(MBQM(acc, m, s) + out_zp). */
+/* Requantize one accumulator with multiplier m and shift s: clamp(MBQM(acc, m, s) + out_zp). */
+static inline __attribute__((always_inline)) int8_t tinyasc_opt_out_ms(const tinyasc_conv_params *p, int32_t acc,
+                                                                       int32_t m, int32_t s)
+{
+    acc = tinyasc_opt_requant(acc, m, s) + p->output_offset;
+    return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+}
+
+/* The same for output channel oc of the layer. */
 static inline __attribute__((always_inline)) int8_t tinyasc_opt_out(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t acc,
                                      int32_t oc)
 {
-    acc = tinyasc_opt_requant(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
-    return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+    return tinyasc_opt_out_ms(p, acc, w->multiplier[oc], w->shift[oc]);
 }
 
 #endif

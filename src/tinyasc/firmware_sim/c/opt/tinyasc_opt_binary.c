@@ -74,7 +74,8 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     const tinyasc_binary_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
     const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift, ro = -p->out_shift;
-    const int32_t rnd = folded ? (int32_t)1 << (ro - 2) : 0, sh = folded ? ro - 1 : 0;
+    int32_t rnd = 0, sh = 0;
+    if (folded) tinyasc_rq_consts(p->out_shift, 0, &rnd, &sh);
     /* merge axes: (dims, strides) of both inputs, dropping size-1 axes */
     int32_t d[TINYASC_MAX_DIMS], s1[TINYASC_MAX_DIMS], s2[TINYASC_MAX_DIMS], n = 0;
     if (!p->broadcast) {

@@ -121,7 +121,6 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
     }
 }
 
-/* One output pixel from one gathered window: two output channels per pass. */
 /* Output of channel oc: the layer's fast path (tinyasc_out_fast_ok) or the general one. */
 static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                               int32_t acc, int32_t oc, int fast)
@@ -134,6 +133,7 @@ static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv
     return tinyasc_opt_out(p, w, acc, oc);
 }
 
+/* One output pixel from one gathered window: two output channels per pass. */
 static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                               int32_t K, int32_t k4, const uint32_t *G, int8_t *op,
                                                               int fast)

@@ -86,7 +86,7 @@ static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_con
                                                                int32_t s, int32_t rnd, int32_t sh, int fast)
 {
     if (fast) return (int8_t)tinyasc_sat8(tinyasc_rq_apply(acc, m, rnd, sh));
-    return (int8_t)tinyasc_clamp(tinyasc_opt_requant(acc, m, s) + p->output_offset, p->act_min, p->act_max);
+    return tinyasc_opt_out_ms(p, acc, m, s);
 }
 
 static inline __attribute__((always_inline)) void affine_channel(const tinyasc_conv_params *p, int32_t wt,
@@ -95,8 +95,8 @@ static inline __attribute__((always_inline)) void affine_channel(const tinyasc_c
 {
     const int32_t C = p->in_c, n_pix = p->out_h * p->out_w;
     const int32_t row_step = p->stride_h * p->in_w * C, col_step = p->stride_w * C;
-    const int32_t sh = fast ? -s - 1 : 0;
-    const int32_t rnd = fast ? ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)p->output_offset << sh) : 0;
+    int32_t rnd = 0, sh = 0;
+    if (fast) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
     int8_t *op = out;
     if (n_pix >= 384) {
         for (int32_t v = -128; v < 128; v++) chan_table[v + 128] = affine_out(p, base + wt * v, m, s, rnd, sh, fast);
@@ -124,7 +124,7 @@ static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         int8_t *out = output + b * n_pix * C;
         for (int32_t c = 0; c < C; c++) {
             const int32_t m = w->multiplier[c], s = w->shift[c];
-            if (full_range && tinyasc_rq_folded(m, s) && s >= -23)
+            if (full_range && tinyasc_rq_zp_folds(m, s))
                 affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c + first, out + c, 1);
             else
                 affine_channel(p, w->data[c * wc], chan_base[c], m, s, in + c + first, out + c, 0);
@@ -150,7 +150,7 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
             const int32_t base = (w->bias ? w->bias[k] : 0) + wk * cp->input_offset;
             const int8_t *in = input + g * band_bytes + c;
             int8_t *out = output + g * band_bytes + c;
-            if (full_range && tinyasc_rq_folded(m, s) && s >= -23) affine_channel(&q, wk, base, m, s, in, out, 1);
+            if (full_range && tinyasc_rq_zp_folds(m, s)) affine_channel(&q, wk, base, m, s, in, out, 1);
             else affine_channel(&q, wk, base, m, s, in, out, 0);
         }
 }
@@ -283,16 +283,8 @@ typedef struct {
     int32_t taps, pad;
 } chan_lines;
 
-static inline __attribute__((always_inline)) int8_t column_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
-                                                               int32_t s)
-{
-    acc = tinyasc_opt_requant(acc, m, s) + p->output_offset;
-    return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
-}
-
-/* Three taps, folded requantization with the output zero point inside the rounding constant:
- * ((hi + rnd + (zp << sh)) >> sh) = ((hi + rnd) >> sh) + zp exactly, as hi + rnd + (zp << sh)
- * stays inside int32 for sh <= 22. Inputs are carried raw; a position outside the input carries
+/* Three taps, folded requantization with the output zero point inside the rounding constant
+ * (tinyasc_rq_zp_folds). Inputs are carried raw; a position outside the input carries
  * -input_offset, which cancels its tap in base = bias + input_offset * sum(w). */
 static inline __attribute__((always_inline)) void line3_folded(const tinyasc_conv_params *p, const chan_lines *g,
                                                                const int8_t *wp, int32_t wt, int32_t bias,
@@ -302,7 +294,8 @@ static inline __attribute__((always_inline)) void line3_folded(const tinyasc_con
     const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     const int32_t w0 = wp[0], w1 = wp[wt], w2 = wp[2 * wt];
     const int32_t base = bias + off * (w0 + w1 + w2);
-    const int32_t sh = -s - 1, rnd = ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)p->output_offset << sh);
+    int32_t rnd, sh;
+    tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
     const int32_t lo = p->act_min, hi = p->act_max;
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;
@@ -351,7 +344,7 @@ static void line_channel(const tinyasc_conv_params *p, const chan_lines *g, cons
             for (int32_t t = 0; t + 1 < T; t++) v[t] = v[t + 1];
             v[T - 1] = (r >= 0 && r < L) ? ip[r * R] + off : 0;
             for (int32_t t = 0; t < T; t++) acc += wv[t] * v[t];
-            *op = column_out(p, acc, m, s);
+            *op = tinyasc_opt_out_ms(p, acc, m, s);
         }
     }
 }
@@ -385,7 +378,7 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         for (int32_t c = 0; c < C; c++) {
             const int8_t *wp = w->data + c * wc;
             const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
-            if (g.taps == 3 && tinyasc_rq_folded(m, s) && -s - 1 <= 22) {
+            if (g.taps == 3 && tinyasc_rq_zp_folds(m, s)) {
                 if (full_range) line3_folded(p, &g, wp, wt, bias, m, s, in + c, out + c, 1);
                 else line3_folded(p, &g, wp, wt, bias, m, s, in + c, out + c, 0);
             } else {
