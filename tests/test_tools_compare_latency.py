@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "compare_latency.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("compare_latency", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def _report(model: str, layers: list[tuple[str, int, float, int]], flash: int) -> dict:
     cyc = sum(c for _, _, c, _ in layers)
@@ -28,8 +16,8 @@ def _report(model: str, layers: list[tuple[str, int, float, int]], flash: int) -
             "memory": {"flash_bytes": flash, "ram_bytes": 1000}, "frontend": {"instructions": 7}}
 
 
-def test_sums_per_class_and_ratios(tmp_path):
-    tool = _tool()
+def test_sums_per_class_and_ratios(tmp_path, load_tool):
+    tool = load_tool("compare_latency")
     before = _report("m.tflite", [("CONV_2D", 100, 200.0, 50), ("ADD", 40, 60.0, 0), ("CONV_2D", 100, 200.0, 50)], 10)
     after = _report("m.tflite", [("CONV_2D", 50, 100.0, 50), ("ADD", 40, 30.0, 0), ("CONV_2D", 50, 100.0, 50)], 12)
     for name, r in (("b.json", before), ("a.json", after)):
@@ -46,9 +34,38 @@ def test_sums_per_class_and_ratios(tmp_path):
     assert "| CONV_2D | 200 | 100 | 0.50 |" in md
 
 
-def test_refuses_reports_of_different_models(tmp_path):
-    tool = _tool()
+def test_refuses_reports_of_different_models(tmp_path, load_tool, capsys):
+    tool = load_tool("compare_latency")
     (tmp_path / "b.json").write_text(json.dumps(_report("a.tflite", [("ADD", 1, 1.0, 0)], 1)))
     (tmp_path / "a.json").write_text(json.dumps(_report("b.tflite", [("ADD", 1, 1.0, 0)], 1)))
-    with pytest.raises(SystemExit, match="not the same model"):
-        tool.main([str(tmp_path / "b.json"), str(tmp_path / "a.json"), "--out", str(tmp_path / "out")])
+    assert tool.main([str(tmp_path / "b.json"), str(tmp_path / "a.json"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not the same model" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "no such file"),
+    ("{not json", "not a JSON report"),
+    ("[1, 2]", "a JSON object is expected"),
+    (json.dumps({"model": "m.tflite"}), "no target"),
+])
+def test_bad_report_is_one_line_exit_2(tmp_path, load_tool, capsys, content, problem):
+    tool = load_tool("compare_latency")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_report("m.tflite", [("ADD", 1, 1.0, 0)], 1)))
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    assert tool.main([str(good), str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and problem in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_odd_number_of_reports_is_refused(tmp_path, load_tool, capsys):
+    tool = load_tool("compare_latency")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_report("m.tflite", [("ADD", 1, 1.0, 0)], 1)))
+    assert tool.main([str(good), "--out", str(tmp_path / "out")]) == 2
+    assert "before/after pairs" in capsys.readouterr().err

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
 from tinyasc.contract import Checkpoint, FeatureConfig
 from tinyasc.model import create_model
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "plot_device_stats.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("plot_device_stats", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_figure_and_scores(tiny_dataset, tmp_path):
-    tool = _tool()
+def test_figure_and_scores(tiny_dataset, tmp_path, load_tool):
+    tool = load_tool("plot_device_stats")
     model = create_model("bcresnet_asc_1", norm="none")
     ckpt_path = tmp_path / "m.pt"
     Checkpoint(model_name="bcresnet_asc_1", model_config=model.config.to_dict(),
@@ -37,15 +25,15 @@ def test_figure_and_scores(tiny_dataset, tmp_path):
         assert 0.0 <= score <= 1.0
 
 
-def test_statistics_shapes_follow_the_stage2_map():
-    tool = _tool()
+def test_statistics_shapes_follow_the_stage2_map(load_tool):
+    tool = load_tool("plot_device_stats")
     model = create_model("bcresnet_asc_1", norm="none")  # stage 2: 1.5c = 15 channels, 256/4 = 64 bins
     freq, chan = tool.stage2_statistics(model, np.random.default_rng(0).normal(size=(3, 256, 40)).astype(np.float32))
     assert freq.shape == (3, 2 * 64) and chan.shape == (3, 2 * 15)
 
 
-def test_separability_sees_a_device_signature():
-    tool = _tool()
+def test_separability_sees_a_device_signature(load_tool):
+    tool = load_tool("plot_device_stats")
     rng = np.random.default_rng(0)
     devices = np.repeat(np.array(["a", "b", "c"]), 20)
     offset = {"a": 0.0, "b": 3.0, "c": -3.0}

@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tinyasc import atomic
+from tinyasc.errors import InputError, cli_entry
 from tinyasc.metrics import markdown_table
 
 log = logging.getLogger("compare_latency")
@@ -31,10 +32,30 @@ def by_op(report: dict) -> dict[str, dict[str, float]]:
     return dict(rows)
 
 
+REPORT_KEYS = ("model", "target", "clock_mhz", "layers", "total_instructions", "total_cycles",
+               "total_latency_ms", "macs_per_cycle", "memory")
+
+
+def load_report(path: Path) -> dict:
+    """One `asc-latency` report; a missing file, bad JSON or another kind of file is an InputError."""
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(path, f"not a JSON report ({err})") from None
+    if not isinstance(report, dict):
+        raise InputError(path, "not an asc-latency report (a JSON object is expected)")
+    missing = [k for k in REPORT_KEYS if k not in report]
+    if missing:
+        raise InputError(path, f"not an asc-latency report (no {', '.join(missing)})")
+    return report
+
+
 def compare(before: dict, after: dict) -> dict:
     if before["model"] != after["model"] or before["target"] != after["target"]:
-        raise SystemExit(f"not the same model and core: {before['model']} on {before['target']} vs "
-                         f"{after['model']} on {after['target']}")
+        raise InputError(None, f"not the same model and core: {before['model']} on {before['target']} vs "
+                               f"{after['model']} on {after['target']}")
     b, a = by_op(before), by_op(after)
     ops = []
     for op in sorted(set(b) | set(a), key=lambda o: -b.get(o, {}).get("cycles", 0)):
@@ -82,14 +103,15 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+@cli_entry
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+", type=Path, help="BEFORE AFTER [BEFORE AFTER ...] latency.json files")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if len(args.reports) % 2:
-        ap.error("give the reports in before/after pairs")
-    rows = [compare(json.loads(args.reports[i].read_text()), json.loads(args.reports[i + 1].read_text()))
+        raise InputError(None, f"give the reports in before/after pairs ({len(args.reports)} given)")
+    rows = [compare(load_report(args.reports[i]), load_report(args.reports[i + 1]))
             for i in range(0, len(args.reports), 2)]
     args.out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(args.out / "compare_latency.json", json.dumps(rows, indent=2) + "\n")
@@ -99,5 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     raise SystemExit(main())
