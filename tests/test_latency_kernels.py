@@ -294,6 +294,10 @@ BCASES = {
     # instead of the folded one (every case above folds)
     "add_unfolded": (0, (1, 8, 9, 10), (1, 8, 9, 10), (1, 8, 9, 10), False),
     "mul_unfolded": (2, (1, 8, 9, 10), (1, 8, 9, 10), (1, 1, 9, 10), False),
+    # "_fullrange": the whole int8 range, as every odd-numbered case has: the output zero point
+    # folds into the rounding constant and the clamp is SSAT
+    "sqdiff_fullrange": (3, (1, 12, 17, 10), (1, 12, 17, 10), (1, 12, 1, 10), False),
+    "sub_lut_fullrange": (1, (1, 20, 17, 10), (1, 20, 17, 10), (1, 20, 1, 10), True),
 }
 
 
@@ -334,7 +338,7 @@ def write_binary_cases(path: Path, seed: int = 11) -> int:
         max_size = max(max_size, size)
         bc = int(not (tuple(sa) == tuple(sb) == tuple(out)))
         z1, z2, zo = (int(v) for v in rng.integers(-60, 60, size=3))
-        amin = -128 if i % 2 else zo
+        amin = -128 if i % 2 or name.endswith("_fullrange") else zo
         decls.append(f"static const int8_t b{i}_a[] = {_c(a)};\nstatic const int8_t b{i}_b[] = {_c(b)};\n")
         entries.append(
             f"  {{{op}, {int(in_place)}, {{{size}, {bc}, {_c(_pad6(out))}, {_c(_bstrides(sa, out))}, "

@@ -7,9 +7,11 @@
  *    combining; an int8 has 256 values, so for tensors of at least TINYASC_LUT_MIN elements
  *    the two rescalings become two 256-entry int32 tables built once per call.
  *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h), and
- *    for output shifts of -2 or less the folded rescaling (tinyasc_rq_apply): one instance of
- *    the loop nest per (table, folded) pair that pays (small tensors take the general form), so
- *    the inner loop has no branch on either.
+ *    for output shifts of -2 or less the folded rescaling (tinyasc_rq_apply); where the output
+ *    zero point folds too (tinyasc_rq_zp_folds) and the activation range is all of int8, the
+ *    zero point rides in the rounding constant and the clamp is one SSAT. One instance of the
+ *    loop nest per (table, folded) pair that pays (small tensors take the general form), so the
+ *    inner loop has no branch on either.
  *  - Broadcasting: adjacent axes that are contiguous for both inputs (or broadcast for both)
  *    are merged, so the inner loop runs over the longest run with constant strides.
  * Every output element still reads its inputs before it is written: out may alias an input.
@@ -24,6 +26,8 @@
 
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_SQDIFF };
+/* how the output is rescaled: the general form, folded, folded with the zero point and SSAT */
+enum { RQ_GENERAL, RQ_FOLDED, RQ_FOLDED_ZP };
 
 static int32_t lut1[256], lut2[256];
 
@@ -64,6 +68,7 @@ static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_p
         else if (op == OP_SUB) v = out_rq(p, s1 - s2, folded, rnd, sh, ro);
         else v = out_rq(p, (s1 - s2) * (s1 - s2), folded, rnd, sh, -1);
     }
+    if (folded == RQ_FOLDED_ZP) return tinyasc_sat8(v);
     return tinyasc_clamp(v + p->out_offset, p->act_min, p->act_max);
 }
 
@@ -75,7 +80,7 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     p = &pl;
     const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift, ro = -p->out_shift;
     int32_t rnd = 0, sh = 0;
-    if (folded) tinyasc_rq_consts(p->out_shift, 0, &rnd, &sh);
+    if (folded) tinyasc_rq_consts(p->out_shift, folded == RQ_FOLDED_ZP ? p->out_offset : 0, &rnd, &sh);
     /* merge axes: (dims, strides) of both inputs, dropping size-1 axes */
     int32_t d[TINYASC_MAX_DIMS], s1[TINYASC_MAX_DIMS], s2[TINYASC_MAX_DIMS], n = 0;
     if (!p->broadcast) {
@@ -131,18 +136,22 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
 static inline __attribute__((always_inline)) void run(const tinyasc_binary_params *p, const int8_t *in1,
                                                        const int8_t *in2, int8_t *out, int op)
 {
+    const int zp_folds = p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
     if (op != OP_MUL && p->size >= TINYASC_LUT_MIN) {
         const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift;
         for (int32_t v = -128; v < 128; v++) {
             lut1[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in1_offset, p->left_shift), p->in1_mult, r1);
             lut2[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in2_offset, p->left_shift), p->in2_mult, r2);
         }
-        if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 1, 1);
-        else run_body(p, in1, in2, out, op, 1, 0);
+        if (zp_folds) run_body(p, in1, in2, out, op, 1, RQ_FOLDED_ZP);
+        else if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 1, RQ_FOLDED);
+        else run_body(p, in1, in2, out, op, 1, RQ_GENERAL);
+    } else if (p->size >= TINYASC_LUT_MIN && zp_folds) {
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP); /* MUL of a large tensor */
     } else if (p->size >= TINYASC_LUT_MIN && tinyasc_rq_folded(p->out_mult, p->out_shift)) {
-        run_body(p, in1, in2, out, op, 0, 1); /* MUL of a large tensor */
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED);
     } else {
-        run_body(p, in1, in2, out, op, 0, 0); /* small tensors: one loop nest less of code */
+        run_body(p, in1, in2, out, op, 0, RQ_GENERAL); /* small tensors: one loop nest less of code */
     }
 }
 
