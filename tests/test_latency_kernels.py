@@ -77,6 +77,14 @@ CASES = {
     "grouped1x3_c6_rowoff": (False, 1, 7, 13, 6, 6, 1, 3, 1, 1, True, 1, True),
     "grouped1x1_c8_rowoff_fold": (False, 1, 9, 7, 8, 8, 1, 1, 1, 1, False, 1, True),
     "dw1x70_c3_rowoff": (True, 1, 5, 70, 3, 3, 1, 70, 1, 1, False, None, True),
+    # the DSP convolution's window staging and padded last quad: K = 45 (dilated along w, taps
+    # gathered one by one), 27 (last quad of 3, padding along w), 8 (2 channels), and windows
+    # longer than two interleaved windows may be (TINYASC_OPT_MAX_K2 = 1152: one pixel at a time)
+    "conv3x3_c5_c6_dilw2": (False, 1, 9, 11, 5, 6, 3, 3, 1, 2, True, None, True),
+    "conv1x3_c9_c3_same": (False, 1, 4, 9, 9, 3, 1, 3, 1, 1, True, None, False),
+    "conv2x2_c2_c4_valid": (False, 1, 5, 7, 2, 4, 2, 2, 1, 1, False, None, True),
+    "conv1x1_c1200_c3": (False, 1, 2, 3, 1200, 3, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c1201_c4": (False, 1, 2, 3, 1201, 4, 1, 1, 1, 1, False, None, True),
 }
 
 
