@@ -85,6 +85,8 @@ CASES = {
     "conv2x2_c2_c4_valid": (False, 1, 5, 7, 2, 4, 2, 2, 1, 1, False, None, True),
     "conv1x1_c1200_c3": (False, 1, 2, 3, 1200, 3, 1, 1, 1, 1, False, None, True),
     "conv1x1_c1201_c4": (False, 1, 2, 3, 1201, 4, 1, 1, 1, 1, False, None, True),
+    # more output channels than one block of tabulated rounding constants (TINYASC_OPT_RQ_C = 64)
+    "conv3x1_c8_c71_fold": (False, 1, 5, 3, 8, 71, 3, 1, 1, 1, True, None, True),
 }
 
 

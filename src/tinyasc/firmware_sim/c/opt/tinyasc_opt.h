@@ -105,9 +105,14 @@ static inline __attribute__((always_inline)) int tinyasc_rq_zp_folds(int32_t m, 
 /* Constants of the folded form for shift s (tinyasc_rq_folded): sh = r - 1 and rnd = 2^(r-2),
  * plus zp << sh when the zero point zp is folded in (pass 0 to keep it out; a nonzero zp needs
  * tinyasc_rq_zp_folds). */
+static inline __attribute__((always_inline)) int32_t tinyasc_rq_sh(int32_t s)
+{
+    return -s - 1;
+}
+
 static inline __attribute__((always_inline)) void tinyasc_rq_consts(int32_t s, int32_t zp, int32_t *rnd, int32_t *sh)
 {
-    *sh = -s - 1;
+    *sh = tinyasc_rq_sh(s);
     *rnd = ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)zp << (-s - 1));
 }
 

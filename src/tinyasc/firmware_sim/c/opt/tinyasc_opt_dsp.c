@@ -115,15 +115,19 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
     }
 }
 
-/* Output of channel oc: the layer's fast path (tinyasc_out_fast_ok) or the general one. */
+/* The fast output path's rounding constants (output zero point folded in) of a block of up to
+ * TINYASC_OPT_RQ_C output channels, computed once per block instead of once per output. */
+#ifndef TINYASC_OPT_RQ_C
+#define TINYASC_OPT_RQ_C 64
+#endif
+static int32_t out_rnd[TINYASC_OPT_RQ_C];
+
+/* Output of channel oc of the block starting at oc0: the layer's fast path (tinyasc_out_fast_ok),
+ * with the block's tabulated rounding constant, or the general one. */
 static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                              int32_t acc, int32_t oc, int fast)
+                                                              int32_t acc, int32_t oc, int32_t oc0, int fast)
 {
-    if (fast) {
-        int32_t rnd, sh;
-        tinyasc_out_fast_consts(p, w, oc, &rnd, &sh);
-        return tinyasc_out_fast(acc, w->multiplier[oc], rnd, sh);
-    }
+    if (fast) return tinyasc_out_fast(acc, w->multiplier[oc], out_rnd[oc - oc0], tinyasc_rq_sh(w->shift[oc]));
     return tinyasc_opt_out(p, w, acc, oc);
 }
 
@@ -132,11 +136,11 @@ static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv
 
 /* One output pixel from one gathered window (a quad every 2 words): two output channels per pass. */
 static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                              int32_t K, int8_t *op, int fast)
+                                                              int32_t K, int8_t *op, int32_t oc0, int32_t oc1, int fast)
 {
     const int32_t tail = K & 3;
-    int32_t oc = 0;
-    for (; oc + 1 < p->out_c; oc += 2) {
+    int32_t oc = oc0;
+    for (; oc + 1 < oc1; oc += 2) {
         const int8_t *w0 = w->data + oc * K, *w1 = w0 + K;
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0, a1 = w->bias ? w->bias[oc + 1] : 0;
@@ -151,10 +155,10 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
             QUAD_MAC(a0, __sxtb16(u0), sxtb16_ror8(u0), g[0], g[1]);
             QUAD_MAC(a1, __sxtb16(u1), sxtb16_ror8(u1), g[0], g[1]);
         }
-        op[oc] = pixel_out(p, w, a0, oc, fast);
-        op[oc + 1] = pixel_out(p, w, a1, oc + 1, fast);
+        op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
+        op[oc + 1] = pixel_out(p, w, a1, oc + 1, oc0, fast);
     }
-    for (; oc < p->out_c; oc++) {
+    for (; oc < oc1; oc++) {
         const int8_t *w0 = w->data + oc * K;
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0;
@@ -167,7 +171,7 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
             const uint32_t u0 = load_tail(w0, tail);
             QUAD_MAC(a0, __sxtb16(u0), sxtb16_ror8(u0), g[0], g[1]);
         }
-        op[oc] = pixel_out(p, w, a0, oc, fast);
+        op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
     }
 }
 
@@ -175,11 +179,11 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
  * channels: each weight word is loaded and sign-extended once for four SMLAD pairs, and one
  * pointer walks both windows. */
 static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                              int32_t K, int8_t *op0, int8_t *op1, int fast)
+                                                              int32_t K, int8_t *op0, int8_t *op1, int32_t oc0, int32_t oc1, int fast)
 {
     const int32_t tail = K & 3;
-    int32_t oc = 0;
-    for (; oc + 1 < p->out_c; oc += 2) {
+    int32_t oc = oc0;
+    for (; oc + 1 < oc1; oc += 2) {
         const int8_t *w0 = w->data + oc * K, *w1 = w0 + K;
         const int8_t *const end = w0 + (K - tail);
         const int32_t b0 = w->bias ? w->bias[oc] : 0, b1 = w->bias ? w->bias[oc + 1] : 0;
@@ -201,12 +205,12 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
             QUAD_MAC(a10, s0, r0, g[2], g[3]);
             QUAD_MAC(a11, s1, r1, g[2], g[3]);
         }
-        op0[oc] = pixel_out(p, w, a00, oc, fast);
-        op0[oc + 1] = pixel_out(p, w, a01, oc + 1, fast);
-        op1[oc] = pixel_out(p, w, a10, oc, fast);
-        op1[oc + 1] = pixel_out(p, w, a11, oc + 1, fast);
+        op0[oc] = pixel_out(p, w, a00, oc, oc0, fast);
+        op0[oc + 1] = pixel_out(p, w, a01, oc + 1, oc0, fast);
+        op1[oc] = pixel_out(p, w, a10, oc, oc0, fast);
+        op1[oc + 1] = pixel_out(p, w, a11, oc + 1, oc0, fast);
     }
-    for (; oc < p->out_c; oc++) {
+    for (; oc < oc1; oc++) {
         const int8_t *w0 = w->data + oc * K;
         const int8_t *const end = w0 + (K - tail);
         const int32_t b0 = w->bias ? w->bias[oc] : 0;
@@ -224,8 +228,8 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
             QUAD_MAC(a0, s0, r0, g[0], g[1]);
             QUAD_MAC(a1, s0, r0, g[2], g[3]);
         }
-        op0[oc] = pixel_out(p, w, a0, oc, fast);
-        op1[oc] = pixel_out(p, w, a1, oc, fast);
+        op0[oc] = pixel_out(p, w, a0, oc, oc0, fast);
+        op1[oc] = pixel_out(p, w, a1, oc, oc0, fast);
     }
 }
 
@@ -235,21 +239,30 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
 {
     const int32_t K = p->k_h * p->k_w * p->in_c;
     u32_alias *const g = gather_words;
-    for (int32_t b = 0; b < p->batches; b++) {
-        const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
-        for (int32_t oy = 0; oy < p->out_h; oy++) {
-            for (int32_t ox = 0; ox < p->out_w;) {
-                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
-                    gather_window(p, in, y0, x0, g, 4);
-                    gather_window(p, in, y0, x0 + p->stride_w, g + 2, 4);
-                    conv_pixel2(p, w, K, op, op + p->out_c, fast);
-                    ox += 2;
-                } else {
-                    gather_window(p, in, y0, x0, g, 2);
-                    conv_pixel1(p, w, K, op, fast);
-                    ox += 1;
+    /* blocks of TINYASC_OPT_RQ_C output channels (one block for most layers): a wider layer
+     * gathers its windows once per block */
+    for (int32_t oc0 = 0; oc0 < p->out_c; oc0 += TINYASC_OPT_RQ_C) {
+        const int32_t oc1 = p->out_c - oc0 < TINYASC_OPT_RQ_C ? p->out_c : oc0 + TINYASC_OPT_RQ_C;
+        if (fast) {
+            int32_t sh;
+            for (int32_t oc = oc0; oc < oc1; oc++) tinyasc_out_fast_consts(p, w, oc, &out_rnd[oc - oc0], &sh);
+        }
+        for (int32_t b = 0; b < p->batches; b++) {
+            const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
+            for (int32_t oy = 0; oy < p->out_h; oy++) {
+                for (int32_t ox = 0; ox < p->out_w;) {
+                    int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                    if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
+                        gather_window(p, in, y0, x0, g, 4);
+                        gather_window(p, in, y0, x0 + p->stride_w, g + 2, 4);
+                        conv_pixel2(p, w, K, op, op + p->out_c, oc0, oc1, fast);
+                        ox += 2;
+                    } else {
+                        gather_window(p, in, y0, x0, g, 2);
+                        conv_pixel1(p, w, K, op, oc0, oc1, fast);
+                        ox += 1;
+                    }
                 }
             }
         }
