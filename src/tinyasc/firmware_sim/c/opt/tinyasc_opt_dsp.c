@@ -60,6 +60,17 @@ static inline uint32_t load_tail(const int8_t *p, int32_t n)
     return v;
 }
 
+/* Copy n bytes (a window row: a few to a few hundred) without a library call: words, then bytes. */
+static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const uint32_t v = load_u32(src + j);
+        memcpy(dst + j, &v, 4);
+    }
+    for (; j < n; j++) dst[j] = src[j];
+}
+
 /* Gather one window into quads of 4 consecutive k in lane order (k, k+2 | k+1, k+3), one quad
  * every `stride` words from dst: SXTAB16(off, word) gives inputs k and k+2 plus the offset,
  * SXTAB16(off, word ROR 8) inputs k+1 and k+3. */
@@ -95,7 +106,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
     if (p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w) { /* rows of the window are contiguous */
         for (int32_t ky = 0; ky < p->k_h; ky++, s += kwC) {
             const int32_t y = y0 + ky * p->dil_h;
-            if (y >= 0 && y < p->in_h) memcpy(s, in + (y * p->in_w + x0) * C, (size_t)kwC);
+            if (y >= 0 && y < p->in_h) copy_row(s, in + (y * p->in_w + x0) * C, kwC);
             else memset(s, zp, (size_t)kwC);
         }
     } else {
@@ -103,7 +114,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
             const int32_t y = y0 + ky * p->dil_h;
             for (int32_t kx = 0; kx < p->k_w; kx++, s += C) {
                 const int32_t x = x0 + kx * p->dil_w;
-                if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w) memcpy(s, in + (y * p->in_w + x) * C, (size_t)C);
+                if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w) copy_row(s, in + (y * p->in_w + x) * C, C);
                 else memset(s, zp, (size_t)C);
             }
         }
