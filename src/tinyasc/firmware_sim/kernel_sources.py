@@ -81,9 +81,9 @@ KERNEL_SOURCES: dict[str, tuple[str, ...]] = {
 #: ``asc-firmware --ram-budget``; ``tests/test_firmware_tiling.py`` recompiles every file and checks
 #: these figures, so a kernel that grows its scratch fails the suite instead of a user's budget.
 STATIC_RAM: dict[str, dict[str, int]] = {
-    "cortex-m4": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 6928, "opt/tinyasc_opt_inplace.c": 4096,
+    "cortex-m4": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188, "opt/tinyasc_opt_inplace.c": 4096,
                   "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
-    "cortex-m7": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 6928, "opt/tinyasc_opt_inplace.c": 4096,
+    "cortex-m7": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188, "opt/tinyasc_opt_inplace.c": 4096,
                   "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
     "cortex-m55": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_mve.c": 6144,
                    "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
