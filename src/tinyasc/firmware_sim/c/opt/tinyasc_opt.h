@@ -102,18 +102,18 @@ static inline __attribute__((always_inline)) int tinyasc_rq_zp_folds(int32_t m, 
     return tinyasc_rq_folded(m, s) && s >= -23;
 }
 
-/* Constants of the folded form for shift s (tinyasc_rq_folded): sh = r - 1 and rnd = 2^(r-2),
- * plus zp << sh when the zero point zp is folded in (pass 0 to keep it out; a nonzero zp needs
- * tinyasc_rq_zp_folds). */
+/* The folded form's final shift for shift s (tinyasc_rq_folded): sh = r - 1. */
 static inline __attribute__((always_inline)) int32_t tinyasc_rq_sh(int32_t s)
 {
     return -s - 1;
 }
 
+/* Constants of the folded form for shift s: sh = r - 1 and rnd = 2^(r-2), plus zp << sh when the
+ * zero point zp is folded in (pass 0 to keep it out; a nonzero zp needs tinyasc_rq_zp_folds). */
 static inline __attribute__((always_inline)) void tinyasc_rq_consts(int32_t s, int32_t zp, int32_t *rnd, int32_t *sh)
 {
     *sh = tinyasc_rq_sh(s);
-    *rnd = ((int32_t)1 << (-s - 2)) + (int32_t)((uint32_t)zp << (-s - 1));
+    *rnd = ((int32_t)1 << (*sh - 1)) + (int32_t)((uint32_t)zp << *sh);
 }
 
 static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t acc, int32_t m, int32_t s)

@@ -71,6 +71,13 @@ static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const in
     for (; j < n; j++) dst[j] = src[j];
 }
 
+/* One quad of 4 input bytes u at g in lane order, plus the input offset (both halfwords of off2). */
+static inline __attribute__((always_inline)) void put_quad(u32_alias *g, uint32_t off2, uint32_t u)
+{
+    g[0] = __sxtab16(off2, u);
+    g[1] = __sxtab16(off2, ror8(u)); /* folds to SXTAB16 ..., ROR #8 */
+}
+
 /* Gather one window into quads of 4 consecutive k in lane order (k, k+2 | k+1, k+3), one quad
  * every `stride` words from dst: SXTAB16(off, word) gives inputs k and k+2 plus the offset,
  * SXTAB16(off, word ROR 8) inputs k+1 and k+3. */
@@ -86,11 +93,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
                 const int32_t x = x0 + kx * p->dil_w;
                 if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w) {
                     const int8_t *ip = in + (y * p->in_w + x) * C;
-                    for (int32_t c = 0; c < C; c += 4, g += stride) {
-                        const uint32_t u = load_u32(ip + c);
-                        g[0] = __sxtab16(off2, u);
-                        g[1] = __sxtab16(off2, ror8(u)); /* folds to SXTAB16 ..., ROR #8 */
-                    }
+                    for (int32_t c = 0; c < C; c += 4, g += stride) put_quad(g, off2, load_u32(ip + c));
                 } else {
                     for (int32_t c = 0; c < C; c += 4, g += stride) g[0] = g[1] = 0u;
                 }
@@ -119,11 +122,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
             }
         }
     }
-    for (int32_t k = 0; k < K; k += 4, g += stride) {
-        const uint32_t u = load_u32(gather_stage + k);
-        g[0] = __sxtab16(off2, u);
-        g[1] = __sxtab16(off2, ror8(u));
-    }
+    for (int32_t k = 0; k < K; k += 4, g += stride) put_quad(g, off2, load_u32(gather_stage + k));
 }
 
 /* The fast output path's rounding constants (output zero point folded in) of a block of up to
@@ -142,8 +141,34 @@ static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv
     return tinyasc_opt_out(p, w, acc, oc);
 }
 
-/* Two SMLADs of one weight quad (SXTB16 lanes s, r) with one gathered quad (words x0, x1). */
-#define QUAD_MAC(acc, s, r, x0, x1) ((acc) = __smlad((r), (x1), __smlad((s), (x0), (acc))))
+/* Weight words (4 int8 of one output channel each) against gathered quads: the word's SXTB16
+ * lanes are computed once and used for every window. Windows are g[0..1] and, for two, g[2..3]. */
+static inline __attribute__((always_inline)) void mac_1x1(int32_t *a, uint32_t u, const u32_alias *g)
+{
+    *a = __smlad(sxtb16_ror8(u), g[1], __smlad(__sxtb16(u), g[0], *a));
+}
+
+static inline __attribute__((always_inline)) void mac_2x1(int32_t *a0, int32_t *a1, uint32_t u0, uint32_t u1,
+                                                          const u32_alias *g)
+{
+    mac_1x1(a0, u0, g);
+    mac_1x1(a1, u1, g);
+}
+
+/* a<window><channel>: one channel's word against two windows */
+static inline __attribute__((always_inline)) void mac_1x2(int32_t *a0, int32_t *a1, uint32_t u, const u32_alias *g)
+{
+    const uint32_t s = __sxtb16(u), r = sxtb16_ror8(u);
+    *a0 = __smlad(r, g[1], __smlad(s, g[0], *a0));
+    *a1 = __smlad(r, g[3], __smlad(s, g[2], *a1));
+}
+
+static inline __attribute__((always_inline)) void mac_2x2(int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11,
+                                                          uint32_t u0, uint32_t u1, const u32_alias *g)
+{
+    mac_1x2(a00, a10, u0, g);
+    mac_1x2(a01, a11, u1, g);
+}
 
 /* One output pixel from one gathered window (a quad every 2 words): two output channels per pass. */
 static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv_params *p, const tinyasc_weights *w,
@@ -156,16 +181,8 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0, a1 = w->bias ? w->bias[oc + 1] : 0;
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, w1 += 4, g += 2) {
-            const uint32_t u0 = load_u32(w0), u1 = load_u32(w1);
-            QUAD_MAC(a0, __sxtb16(u0), sxtb16_ror8(u0), g[0], g[1]);
-            QUAD_MAC(a1, __sxtb16(u1), sxtb16_ror8(u1), g[0], g[1]);
-        }
-        if (tail) {
-            const uint32_t u0 = load_tail(w0, tail), u1 = load_tail(w1, tail);
-            QUAD_MAC(a0, __sxtb16(u0), sxtb16_ror8(u0), g[0], g[1]);
-            QUAD_MAC(a1, __sxtb16(u1), sxtb16_ror8(u1), g[0], g[1]);
-        }
+        for (; w0 < end; w0 += 4, w1 += 4, g += 2) mac_2x1(&a0, &a1, load_u32(w0), load_u32(w1), g);
+        if (tail) mac_2x1(&a0, &a1, load_tail(w0, tail), load_tail(w1, tail), g);
         op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
         op[oc + 1] = pixel_out(p, w, a1, oc + 1, oc0, fast);
     }
@@ -174,14 +191,8 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0;
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, g += 2) {
-            const uint32_t u0 = load_u32(w0);
-            QUAD_MAC(a0, __sxtb16(u0), sxtb16_ror8(u0), g[0], g[1]);
-        }
-        if (tail) {
-            const uint32_t u0 = load_tail(w0, tail);
-            QUAD_MAC(a0, __sxtb16(u0), sxtb16_ror8(u0), g[0], g[1]);
-        }
+        for (; w0 < end; w0 += 4, g += 2) mac_1x1(&a0, load_u32(w0), g);
+        if (tail) mac_1x1(&a0, load_tail(w0, tail), g);
         op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
     }
 }
@@ -200,22 +211,8 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
         const int32_t b0 = w->bias ? w->bias[oc] : 0, b1 = w->bias ? w->bias[oc + 1] : 0;
         int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1; /* a<pixel><channel> */
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, w1 += 4, g += 4) {
-            const uint32_t u0 = load_u32(w0), u1 = load_u32(w1);
-            const uint32_t s0 = __sxtb16(u0), r0 = sxtb16_ror8(u0), s1 = __sxtb16(u1), r1 = sxtb16_ror8(u1);
-            QUAD_MAC(a00, s0, r0, g[0], g[1]);
-            QUAD_MAC(a01, s1, r1, g[0], g[1]);
-            QUAD_MAC(a10, s0, r0, g[2], g[3]);
-            QUAD_MAC(a11, s1, r1, g[2], g[3]);
-        }
-        if (tail) {
-            const uint32_t u0 = load_tail(w0, tail), u1 = load_tail(w1, tail);
-            const uint32_t s0 = __sxtb16(u0), r0 = sxtb16_ror8(u0), s1 = __sxtb16(u1), r1 = sxtb16_ror8(u1);
-            QUAD_MAC(a00, s0, r0, g[0], g[1]);
-            QUAD_MAC(a01, s1, r1, g[0], g[1]);
-            QUAD_MAC(a10, s0, r0, g[2], g[3]);
-            QUAD_MAC(a11, s1, r1, g[2], g[3]);
-        }
+        for (; w0 < end; w0 += 4, w1 += 4, g += 4) mac_2x2(&a00, &a01, &a10, &a11, load_u32(w0), load_u32(w1), g);
+        if (tail) mac_2x2(&a00, &a01, &a10, &a11, load_tail(w0, tail), load_tail(w1, tail), g);
         op0[oc] = pixel_out(p, w, a00, oc, oc0, fast);
         op0[oc + 1] = pixel_out(p, w, a01, oc + 1, oc0, fast);
         op1[oc] = pixel_out(p, w, a10, oc, oc0, fast);
@@ -227,18 +224,8 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
         const int32_t b0 = w->bias ? w->bias[oc] : 0;
         int32_t a0 = b0, a1 = b0;
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, g += 4) {
-            const uint32_t u0 = load_u32(w0);
-            const uint32_t s0 = __sxtb16(u0), r0 = sxtb16_ror8(u0);
-            QUAD_MAC(a0, s0, r0, g[0], g[1]);
-            QUAD_MAC(a1, s0, r0, g[2], g[3]);
-        }
-        if (tail) {
-            const uint32_t u0 = load_tail(w0, tail);
-            const uint32_t s0 = __sxtb16(u0), r0 = sxtb16_ror8(u0);
-            QUAD_MAC(a0, s0, r0, g[0], g[1]);
-            QUAD_MAC(a1, s0, r0, g[2], g[3]);
-        }
+        for (; w0 < end; w0 += 4, g += 4) mac_1x2(&a0, &a1, load_u32(w0), g);
+        if (tail) mac_1x2(&a0, &a1, load_tail(w0, tail), g);
         op0[oc] = pixel_out(p, w, a0, oc, oc0, fast);
         op1[oc] = pixel_out(p, w, a1, oc, oc0, fast);
     }
