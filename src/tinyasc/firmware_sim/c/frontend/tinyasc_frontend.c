@@ -1,10 +1,12 @@
 /*
  * tinyasc audio front end (see tinyasc_frontend.h for the formula and the contract).
  *
- * Per frame: window the samples into an n_fft buffer, real FFT of n_fft points as a complex
- * radix-2 FFT of n_fft/2 points plus the split step, power spectrum compacted in place,
+ * Per frame: window the samples straight into the bit-reversed order of an n_fft buffer (the
+ * complex FFT's input permutation costs no pass of its own), real FFT of n_fft points as a
+ * complex FFT of n_fft/2 points plus the split step, power spectrum left in the even slots,
  * sparse mel filterbank, log. Everything is single precision; the only tables are the half
- * Hann window, a quarter-wave cosine table and the non-zero mel weights.
+ * Hann window (scaled by 2^-15, the int16 -> float scale, which is exact), a quarter-wave
+ * cosine table and the non-zero mel weights.
  */
 #include "tinyasc_frontend.h"
 
@@ -20,8 +22,8 @@
 #if (TINYASC_FE_N_FFT & (TINYASC_FE_N_FFT - 1)) != 0 || TINYASC_FE_N_FFT < 16
 #error "TINYASC_FE_N_FFT must be a power of two >= 16"
 #endif
-#if TINYASC_FE_N_MELS > TINYASC_FE_N_FFT / 2 - 1
-#error "the per-frame log-mel must fit in the scratch tail (n_mels <= n_fft/2 - 1)"
+#if TINYASC_FE_N_MELS > TINYASC_FE_N_FFT / 2
+#error "the per-frame mel sums live in the scratch's odd slots (n_mels <= n_fft/2)"
 #endif
 #if TINYASC_FE_WIN_LENGTH > TINYASC_FE_N_FFT
 #error "window longer than n_fft"
@@ -58,6 +60,45 @@ float tinyasc_fe_logf(float x)
     s2 = s * s;
     p = s2 * (0.666666666667f + s2 * (0.4f + s2 * (0.285714285714f + s2 * 0.222222222222f)));
     return (float)e * LN2_HI + ((float)e * LN2_LO + (2.0f * s + s * p));
+}
+
+/* Thumb-2 cores of the M profile reverse bits in one instruction (RBIT); elsewhere five
+ * mask-and-shift steps do it. */
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || \
+                          defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__))
+#define FE_HAVE_RBIT 1
+#else
+#define FE_HAVE_RBIT 0
+#endif
+
+static inline uint32_t fe_rbit(uint32_t x)
+{
+#if FE_HAVE_RBIT
+    uint32_t r;
+    __asm__("rbit %0, %1" : "=r"(r) : "r"(x));
+    return r;
+#else
+    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
+    x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
+    return (x >> 16) | (x << 16);
+#endif
+}
+
+/* log2(FE_M), for the bit reversal over the complex FFT's index bits */
+#define FE_LOG2_M (FE_M >= 65536 ? 16 : FE_M >= 32768 ? 15 : FE_M >= 16384 ? 14 : FE_M >= 8192 ? 13 :    \
+                   FE_M >= 4096 ? 12 : FE_M >= 2048 ? 11 : FE_M >= 1024 ? 10 : FE_M >= 512 ? 9 :           \
+                   FE_M >= 256 ? 8 : FE_M >= 128 ? 7 : FE_M >= 64 ? 6 : FE_M >= 32 ? 5 : FE_M >= 16 ? 4 : 3)
+#if (1 << FE_LOG2_M) != FE_M
+#error "n_fft outside the bit reversal's range (16 .. 131072)"
+#endif
+
+/* Float index in the bit-reversed buffer of the complex point holding frame sample s (s even):
+ * the real part of point s/2 goes to slot 2 rev(s/2), the imaginary part (sample s + 1) next. */
+static inline uint32_t fe_slot(uint32_t s)
+{
+    return fe_rbit(s >> 1) >> (31 - FE_LOG2_M);
 }
 
 /* W_N^k = cos(2 pi k / N) - i sin(2 pi k / N), 0 <= k < N/2, from the quarter-wave table. */
@@ -142,98 +183,109 @@ static void fe_stage_pair(float *z, int h)
     }
 }
 
-/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over groups of eight points i + m h:
- * a third of the loads and stores of three fe_stage calls, the same float operations. Twiddles
- * of the group's point j (j < h): W_{2h}^j for the first stage; W_{4h}^j and -i times it for the
- * second; W_{8h}^j, W_{8h}^(j+h) (table index + N/8) and -i times each for the third. */
+/* The FFT's inner kernels are written once and inlined where they run (their loop's span and
+ * twiddles then stay in registers); a compiler that is not told may call them instead. */
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FE_ALWAYS_INLINE inline
+#endif
+
+/* Twiddles of one group of eight points (see fe_group8). */
+typedef struct {
+    float w1r, w1s, w2r, w2s, w3r, w3s, w4r, w4s;
+} fe_tw8;
+
+/* Three consecutive radix-2 stages (spans 2h, 4h, 8h) on the eight points p + 2 m h, m = 0..7,
+ * with one load and one store of each: a third of the loads and stores of three fe_stage calls,
+ * the same float operations. */
+static FE_ALWAYS_INLINE void fe_group8(float *p, const int h, const fe_tw8 *w)
+{
+    FE_LOAD(a, p);
+    FE_LOAD(b, p + 2 * h);
+    FE_LOAD(c, p + 4 * h);
+    FE_LOAD(d, p + 6 * h);
+    FE_LOAD(e, p + 8 * h);
+    FE_LOAD(f, p + 10 * h);
+    FE_LOAD(g, p + 12 * h);
+    FE_LOAD(k, p + 14 * h);
+    FE_BFLY(a, b, w->w1r, w->w1s);
+    FE_BFLY(c, d, w->w1r, w->w1s);
+    FE_BFLY(e, f, w->w1r, w->w1s);
+    FE_BFLY(g, k, w->w1r, w->w1s);
+    FE_BFLY(a, c, w->w2r, w->w2s);
+    FE_BFLY_ROT(b, d, w->w2r, w->w2s);
+    FE_BFLY(e, g, w->w2r, w->w2s);
+    FE_BFLY_ROT(f, k, w->w2r, w->w2s);
+    FE_BFLY(a, e, w->w3r, w->w3s);
+    FE_BFLY(b, f, w->w4r, w->w4s);
+    FE_BFLY_ROT(c, g, w->w3r, w->w3s);
+    FE_BFLY_ROT(d, k, w->w4r, w->w4s);
+    FE_STORE(p, a);
+    FE_STORE(p + 2 * h, b);
+    FE_STORE(p + 4 * h, c);
+    FE_STORE(p + 6 * h, d);
+    FE_STORE(p + 8 * h, e);
+    FE_STORE(p + 10 * h, f);
+    FE_STORE(p + 12 * h, g);
+    FE_STORE(p + 14 * h, k);
+}
+
+/* Twiddles of the group's point j (j < h): W_{2h}^j for the first stage; W_{4h}^j (and -i times
+ * it) for the second; W_{8h}^j, W_{8h}^(j+h) (table index + N/8) and -i times each for the third. */
+static inline void fe_tw8_of(int j, int h, fe_tw8 *w)
+{
+    fe_twiddle(j * (FE_N / (2 * h)), &w->w1r, &w->w1s);
+    fe_twiddle(j * (FE_N / (4 * h)), &w->w2r, &w->w2s);
+    fe_twiddle(j * (FE_N / (8 * h)), &w->w3r, &w->w3s);
+    fe_twiddle(j * (FE_N / (8 * h)) + FE_N / 8, &w->w4r, &w->w4s);
+}
+
+/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over the groups of eight points. */
 static void fe_stage_triple(float *z, int h)
 {
-    const int len = 8 * h;
     int i, j;
     for (j = 0; j < h; ++j) {
-        float w1r, w1s, w2r, w2s, w3r, w3s, w4r, w4s;
-        fe_twiddle(j * (FE_N / (2 * h)), &w1r, &w1s);
-        fe_twiddle(j * (FE_N / (4 * h)), &w2r, &w2s);
-        fe_twiddle(j * (FE_N / len), &w3r, &w3s);
-        fe_twiddle(j * (FE_N / len) + FE_N / 8, &w4r, &w4s);
-        for (i = j; i < FE_M; i += len) {
-            float *p = z + 2 * i;
-            FE_LOAD(a, p);
-            FE_LOAD(b, p + 2 * h);
-            FE_LOAD(c, p + 4 * h);
-            FE_LOAD(d, p + 6 * h);
-            FE_LOAD(e, p + 8 * h);
-            FE_LOAD(f, p + 10 * h);
-            FE_LOAD(g, p + 12 * h);
-            FE_LOAD(k, p + 14 * h);
-            FE_BFLY(a, b, w1r, w1s);
-            FE_BFLY(c, d, w1r, w1s);
-            FE_BFLY(e, f, w1r, w1s);
-            FE_BFLY(g, k, w1r, w1s);
-            FE_BFLY(a, c, w2r, w2s);
-            FE_BFLY_ROT(b, d, w2r, w2s);
-            FE_BFLY(e, g, w2r, w2s);
-            FE_BFLY_ROT(f, k, w2r, w2s);
-            FE_BFLY(a, e, w3r, w3s);
-            FE_BFLY(b, f, w4r, w4s);
-            FE_BFLY_ROT(c, g, w3r, w3s);
-            FE_BFLY_ROT(d, k, w4r, w4s);
-            FE_STORE(p, a);
-            FE_STORE(p + 2 * h, b);
-            FE_STORE(p + 4 * h, c);
-            FE_STORE(p + 6 * h, d);
-            FE_STORE(p + 8 * h, e);
-            FE_STORE(p + 10 * h, f);
-            FE_STORE(p + 12 * h, g);
-            FE_STORE(p + 14 * h, k);
+        fe_tw8 w;
+        fe_tw8_of(j, h, &w);
+        for (i = j; i < FE_M; i += 8 * h) {
+            fe_group8(z + 2 * i, h, &w);
         }
     }
 }
 
-/* Thumb-2 cores of the M profile reverse bits in one instruction (RBIT); elsewhere the
- * permutation walks a reversed counter. */
-#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || \
-                          defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__))
-#define FE_HAVE_RBIT 1
-#define FE_LOG2_M __builtin_ctz(FE_M)
-#else
-#define FE_HAVE_RBIT 0
-#endif
-
-/* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im). */
-static void fe_cfft(float *z)
+/* The same when it is the FFT's last pass (8h = FE_M): one group per twiddle set, so the group's
+ * span is a constant and the twiddles' table indices need no range test but the first one's
+ * (W_{2h}^j passes the quarter wave at j = h/2; the others stay below it). */
+static void fe_stage_triple_last(float *z)
 {
-    int i, j, h;
+    enum { H = FE_M / 8, T1 = FE_N / (2 * H), T2 = FE_N / (4 * H), T3 = FE_N / (8 * H) };
+    int j;
+    for (j = 0; j < H; ++j) {
+        fe_tw8 w;
+        if (j * T1 <= FE_Q) {
+            w.w1r = tinyasc_fe_cos_quarter[j * T1];
+            w.w1s = tinyasc_fe_cos_quarter[FE_Q - j * T1];
+        } else {
+            w.w1r = -tinyasc_fe_cos_quarter[FE_M - j * T1];
+            w.w1s = tinyasc_fe_cos_quarter[j * T1 - FE_Q];
+        }
+        w.w2r = tinyasc_fe_cos_quarter[j * T2];
+        w.w2s = tinyasc_fe_cos_quarter[FE_Q - j * T2];
+        w.w3r = tinyasc_fe_cos_quarter[j * T3];
+        w.w3s = tinyasc_fe_cos_quarter[FE_Q - j * T3];
+        w.w4r = tinyasc_fe_cos_quarter[j * T3 + FE_N / 8];
+        w.w4s = tinyasc_fe_cos_quarter[FE_Q - j * T3 - FE_N / 8];
+        fe_group8(z + 2 * j, H, &w);
+    }
+}
 
-#if FE_HAVE_RBIT
-    for (i = 1; i < FE_M - 1; ++i) {
-        uint32_t r;
-        __asm__("rbit %0, %1" : "=r"(r) : "r"((uint32_t)i));
-        j = (int)(r >> (32 - FE_LOG2_M));
-        if (i < j) {
-            FE_LOAD(a, z + 2 * i);
-            FE_LOAD(b, z + 2 * j);
-            FE_STORE(z + 2 * i, b);
-            FE_STORE(z + 2 * j, a);
-        }
-    }
-#else
-    for (i = 0, j = 0; i < FE_M; ++i) {
-        int bit;
-        if (i < j) {
-            FE_LOAD(a, z + 2 * i);
-            FE_LOAD(b, z + 2 * j);
-            FE_STORE(z + 2 * i, b);
-            FE_STORE(z + 2 * j, a);
-        }
-        bit = FE_M >> 1; /* j = bit reversal of i + 1, by a reversed increment */
-        while (bit > 0 && (j & bit)) {
-            j ^= bit;
-            bit >>= 1;
-        }
-        j |= bit;
-    }
-#endif
+/* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im) whose
+ * input is already in bit-reversed order (the windowing writes it so: fe_slot). */
+static void fe_cfft_bitreversed(float *z)
+{
+    int i, h;
+
     /* stages 1 and 2 (twiddles 1 and -i) as one multiplication-free radix-4 pass; results are
      * identical to the general butterflies since the table holds cos 0 = 1 and cos(pi/2) = 0 */
     for (i = 0; i < FE_M; i += 4) {
@@ -252,7 +304,11 @@ static void fe_cfft(float *z)
         a[7] = d0i + d1r;
     }
     for (h = 4; 8 * h <= FE_M; h *= 8) {
-        fe_stage_triple(z, h);
+        if (8 * h == FE_M) {
+            fe_stage_triple_last(z);
+        } else {
+            fe_stage_triple(z, h);
+        }
     }
     if (4 * h <= FE_M) {
         fe_stage_pair(z, h);
@@ -261,28 +317,30 @@ static void fe_cfft(float *z)
     }
 }
 
-/* Real FFT of buf[0..N) followed by |X[k]|^2 for k = 0..N/2, left in buf[0..N/2]. */
-static void fe_power_spectrum(float *buf)
+/* Real FFT of the frame (in buf, bit-reversed as fe_slot writes it) followed by 4 |X[k]|^2:
+ * power k (0 <= k < N/2) left in buf[2k], the Nyquist power returned. The factor 4 (exact in
+ * binary floating point) spares the split step's four halvings; the mel sum takes it back. */
+static float fe_power_spectrum4(float *buf)
 {
     int k;
     float nyquist;
 
-    fe_cfft(buf); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
+    fe_cfft_bitreversed(buf); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
     {
         const float r = buf[0], i = buf[1];
-        const float x0 = r + i, xm = r - i; /* X[0], X[N/2]: both real */
+        const float x0 = 2.0f * (r + i), xm = 2.0f * (r - i); /* 2 X[0], 2 X[N/2]: both real */
         buf[0] = x0 * x0;
         nyquist = xm * xm;
     }
     /* X[k] = E + W^k O, X[M-k] = conj(E - W^k O), with E = (Z[k] + conj Z[M-k]) / 2 and
-     * O = (Z[k] - conj Z[M-k]) / 2i. Powers go to the slots just consumed: P[k] -> buf[2k]. */
+     * O = (Z[k] - conj Z[M-k]) / 2i; here 2E and 2O. Powers go to the slots just consumed. */
     for (k = 1; k <= FE_M / 2; ++k) {
         float *zk = buf + 2 * k;
         float *zm = buf + 2 * (FE_M - k);
-        const float er = 0.5f * (zk[0] + zm[0]);
-        const float ei = 0.5f * (zk[1] - zm[1]);
-        const float or_ = 0.5f * (zk[1] + zm[1]);
-        const float oi = -0.5f * (zk[0] - zm[0]);
+        const float er = zk[0] + zm[0];
+        const float ei = zk[1] - zm[1];
+        const float or_ = zk[1] + zm[1];
+        const float oi = zm[0] - zk[0];
         const float wr = tinyasc_fe_cos_quarter[k]; /* fe_twiddle(k) for k <= N/4 */
         const float ws = tinyasc_fe_cos_quarter[FE_Q - k];
         float tr, ti, ar, ai, br, bi;
@@ -295,14 +353,12 @@ static void fe_power_spectrum(float *buf)
         zk[0] = ar * ar + ai * ai;
         zm[0] = br * br + bi * bi;
     }
-    /* compact P[k] = buf[2k] to buf[k]; ascending order never overwrites an unread value */
-    for (k = 1; k < FE_M; ++k) {
-        buf[k] = buf[2 * k];
-    }
-    buf[FE_M] = nyquist;
+    return nyquist;
 }
 
-/* Sample i of the padded/cropped clip (i may lie in the STFT padding outside [0, L)). */
+#if TINYASC_FE_PAD_REFLECT
+/* Sample i of the padded/cropped clip (i may lie in the STFT padding outside [0, L)), as the
+ * int16 value (the window table holds the 2^-15 scale). */
 static float fe_sample(const int16_t *pcm, int n_avail, int i)
 {
     const int L = TINYASC_FE_CLIP_SAMPLES;
@@ -313,27 +369,45 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
         return 0.0f;
 #endif
     }
-    return i < n_avail ? (float)pcm[i] * (1.0f / 32768.0f) : 0.0f;
+    return i < n_avail ? (float)pcm[i] : 0.0f;
 }
+#endif
 
-/* Power spectrum, mel filterbank and log of the windowed frame in scratch. */
+/* Power spectrum, mel filterbank and log of the windowed frame in scratch. Band b's sum goes to
+ * the odd slot scratch[2b + 1] (the powers sit in the even ones), so logmel may be scratch itself:
+ * logmel[b] overwrites a slot whose sum (b odd: band (b - 1) / 2) or power is already used. */
 static void fe_logmel_of_windowed(float *scratch, float *logmel)
 {
     int n, b;
-    fe_power_spectrum(scratch);
+    const float nyquist = fe_power_spectrum4(scratch);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
         const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[b];
-        const float *p = scratch + tinyasc_fe_mel_start[b];
-        const int len = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
+        const float *p = scratch + 2 * tinyasc_fe_mel_start[b];
+        int len = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
+        const int past = tinyasc_fe_mel_start[b] + len - FE_M; /* 1 when the band holds bin N/2 */
         float acc = 0.0f;
-        for (n = 0; n < len; ++n) {
-            acc += w[n] * p[n];
+        if (past > 0) {
+            len -= 1;
         }
-        logmel[b] = tinyasc_fe_logf(acc + TINYASC_FE_LOG_OFFSET);
+        for (n = 0; n + 1 < len; n += 2) { /* the same additions in the same order, two per turn */
+            acc += w[n] * p[2 * n];
+            acc += w[n + 1] * p[2 * n + 2];
+        }
+        if (n < len) {
+            acc += w[n] * p[2 * n];
+        }
+        if (past > 0) {
+            acc += w[len] * nyquist;
+        }
+        scratch[2 * b + 1] = acc;
+    }
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        logmel[b] = tinyasc_fe_logf(0.25f * scratch[2 * b + 1] + TINYASC_FE_LOG_OFFSET);
     }
 }
 
-#define FE_LEFT ((FE_N - TINYASC_FE_WIN_LENGTH) / 2)
+#define FE_W TINYASC_FE_WIN_LENGTH
+#define FE_LEFT ((FE_N - FE_W) / 2)
 
 /* Clip index of the first windowed sample of a frame (the STFT pads n_fft/2 before the clip). */
 static int fe_first_sample(int frame)
@@ -341,11 +415,63 @@ static int fe_first_sample(int frame)
     return frame * TINYASC_FE_HOP - FE_N / 2 + FE_LEFT;
 }
 
-static void fe_zero_outside_window(float *scratch)
+/* Float index of frame sample s (any parity) in the bit-reversed buffer. */
+static inline uint32_t fe_slot_any(uint32_t s)
 {
-    memset(scratch, 0, sizeof(float) * (size_t)FE_LEFT);
-    memset(scratch + FE_LEFT + TINYASC_FE_WIN_LENGTH, 0,
-           sizeof(float) * (size_t)(FE_N - FE_LEFT - TINYASC_FE_WIN_LENGTH));
+    return fe_slot(s & ~1u) + (s & 1u);
+}
+
+/* Frame samples [s0, s1) are zero (outside the window or outside the recorded clip). */
+static void fe_put_zeros(float *z, int s0, int s1)
+{
+    int s = s0;
+    if (s >= s1) {
+        return;
+    }
+    if (s & 1) {
+        z[fe_slot_any((uint32_t)s)] = 0.0f;
+        ++s;
+    }
+    for (; s + 1 < s1; s += 2) {
+        float *q = z + fe_slot((uint32_t)s);
+        q[0] = 0.0f;
+        q[1] = 0.0f;
+    }
+    if (s < s1) {
+        z[fe_slot((uint32_t)s)] = 0.0f;
+    }
+}
+
+/* Frame samples s .. s + count - 1 are x[i] times the window weights w[i * dw] (dw = 1 or -1:
+ * the table holds half the symmetric window), written two by two into their complex point. */
+static inline void fe_put_run(float *z, int s, int count, const int16_t *x, const float *w, const int dw)
+{
+    if (count <= 0) {
+        return;
+    }
+    if (s & 1) {
+        z[fe_slot_any((uint32_t)s)] = (float)x[0] * w[0];
+        ++s, ++x, w += dw, --count;
+    }
+    for (; count >= 2; count -= 2, s += 2, x += 2, w += 2 * dw) {
+        float *q = z + fe_slot((uint32_t)s);
+        q[0] = (float)x[0] * w[0];
+        q[1] = (float)x[1] * w[dw];
+    }
+    if (count > 0) {
+        z[fe_slot((uint32_t)s)] = (float)x[0] * w[0];
+    }
+}
+
+/* Window samples n in [n0, n1) are x[n - n0] times the periodic Hann window (w[n] = half[n] for
+ * n <= W/2, half[W - n] above), at frame sample FE_LEFT + n. */
+static void fe_put_window(float *z, int n0, int n1, const int16_t *x)
+{
+    const int mid = FE_W / 2 + 1; /* first n of the descending half */
+    const int a1 = n1 < mid ? n1 : mid;
+    const int b0 = n0 > mid ? n0 : mid;
+    fe_put_run(z, FE_LEFT + n0, a1 - n0, x, tinyasc_fe_window_pcm + n0, 1);
+    fe_put_run(z, FE_LEFT + b0, n1 - b0, x + (b0 - n0), tinyasc_fe_window_pcm + (FE_W - b0), -1);
 }
 
 void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float *scratch, float *logmel)
@@ -353,33 +479,36 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
     const int first = fe_first_sample(frame); /* clip index of window[0] */
     const int n_avail = n_samples < TINYASC_FE_CLIP_SAMPLES ? (n_samples > 0 ? n_samples : 0)
                                                              : TINYASC_FE_CLIP_SAMPLES;
-    float *win = scratch + FE_LEFT;
-    int n;
+    /* window samples [lo, hi) are recorded clip samples */
+    const int lo = first < 0 ? -first : 0;
+    const int hi = n_avail - first < FE_W ? n_avail - first : FE_W;
 
-    fe_zero_outside_window(scratch);
-    /* periodic Hann: w[n] = half[n] for n <= W/2, half[W - n] above */
-    if (first >= 0 && first + TINYASC_FE_WIN_LENGTH <= n_avail) {
-        const int16_t *p = pcm + first; /* fast path: the window lies inside the recorded samples */
-        for (n = 0; n <= TINYASC_FE_WIN_LENGTH / 2; ++n) {
-            win[n] = ((float)p[n] * (1.0f / 32768.0f)) * tinyasc_fe_window_half[n];
+#if TINYASC_FE_PAD_REFLECT
+    if (lo > 0 || hi < FE_W) { /* the window reaches the reflected padding or the clip's zero tail */
+        int n;
+        fe_put_zeros(scratch, 0, FE_LEFT);
+        fe_put_zeros(scratch, FE_LEFT + FE_W, FE_N);
+        for (n = 0; n < FE_W; ++n) {
+            const float w = n <= FE_W / 2 ? tinyasc_fe_window_pcm[n] : tinyasc_fe_window_pcm[FE_W - n];
+            scratch[fe_slot_any((uint32_t)(FE_LEFT + n))] = fe_sample(pcm, n_avail, first + n) * w;
         }
-        for (; n < TINYASC_FE_WIN_LENGTH; ++n) {
-            win[n] = ((float)p[n] * (1.0f / 32768.0f)) * tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
-        }
+        fe_logmel_of_windowed(scratch, logmel);
+        return;
+    }
+#endif
+    if (hi <= lo) { /* nothing recorded under the window */
+        fe_put_zeros(scratch, 0, FE_N);
     } else {
-        for (n = 0; n <= TINYASC_FE_WIN_LENGTH / 2; ++n) {
-            win[n] = fe_sample(pcm, n_avail, first + n) * tinyasc_fe_window_half[n];
-        }
-        for (; n < TINYASC_FE_WIN_LENGTH; ++n) {
-            win[n] = fe_sample(pcm, n_avail, first + n) * tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
-        }
+        fe_put_zeros(scratch, 0, FE_LEFT + lo);
+        fe_put_window(scratch, lo, hi, pcm + (first + lo));
+        fe_put_zeros(scratch, FE_LEFT + hi, FE_N);
     }
     fe_logmel_of_windowed(scratch, logmel);
 }
 
 void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch, float *out_logmel)
 {
-    float *mel = scratch + FE_M + 1;
+    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
     int t, b;
     for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
         tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
@@ -422,7 +551,7 @@ static float fe_rn_sq[TINYASC_FE_N_MELS];
 
 void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std)
 {
-    float *mel = scratch + FE_M + 1;
+    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
     const float inv_t = 1.0f / (float)TINYASC_FE_N_FRAMES;
     int t, b;
     for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
@@ -454,7 +583,7 @@ void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *sc
 
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out)
 {
-    float *mel = scratch + FE_M + 1;
+    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
     int t, b;
 #if TINYASC_FE_INPUT_RESNORM
     /* two passes over the frames: statistics, then normalize and quantize (no float clip held) */
@@ -505,25 +634,25 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
 {
     const int t = st->next_frame;
     const int first = fe_first_sample(t);
-    float *win = scratch + FE_LEFT;
-    float *mel = scratch + FE_M + 1;
-    int n, b;
+    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
+    int b;
 
     /* window samples n in [lo, hi) are received clip samples; the others are zero */
     const int lo = first < 0 ? -first : 0;
-    const int hi = st->received - first < TINYASC_FE_WIN_LENGTH ? st->received - first : TINYASC_FE_WIN_LENGTH;
-    int r = (first + lo) % TINYASC_FE_WIN_LENGTH; /* ring slot of window sample lo */
+    const int hi = st->received - first < FE_W ? st->received - first : FE_W;
 
-    fe_zero_outside_window(scratch);
-    for (n = 0; n < TINYASC_FE_WIN_LENGTH; ++n) {
-        const float w = n <= TINYASC_FE_WIN_LENGTH / 2 ? tinyasc_fe_window_half[n]
-                                                       : tinyasc_fe_window_half[TINYASC_FE_WIN_LENGTH - n];
-        float x = 0.0f;
-        if (n >= lo && n < hi) {
-            x = (float)st->ring[r] * (1.0f / 32768.0f);
-            r = r + 1 == TINYASC_FE_WIN_LENGTH ? 0 : r + 1;
+    if (hi <= lo) {
+        fe_put_zeros(scratch, 0, FE_N);
+    } else {
+        /* window sample n is ring slot (first + n) % W: one run up to the ring's end, one from its start */
+        const int r = (first + lo) % FE_W;
+        const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
+        fe_put_zeros(scratch, 0, FE_LEFT + lo);
+        fe_put_window(scratch, lo, wrap, st->ring + r);
+        if (wrap < hi) {
+            fe_put_window(scratch, wrap, hi, st->ring);
         }
-        win[n] = x * w;
+        fe_put_zeros(scratch, FE_LEFT + hi, FE_N);
     }
     fe_logmel_of_windowed(scratch, mel);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {

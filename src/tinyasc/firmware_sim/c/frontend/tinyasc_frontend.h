@@ -37,8 +37,8 @@ extern "C" {
  * Range reduction to m in [sqrt(1/2), sqrt(2)) and log(m) = 2 atanh((m-1)/(m+1)) to s^9. */
 float tinyasc_fe_logf(float x);
 
-/* One frame's log-mel (TINYASC_FE_N_MELS floats into logmel). The power spectrum occupies
- * scratch[0 .. n_fft/2]; logmel may point into scratch + n_fft/2 + 1 (the free tail). */
+/* One frame's log-mel (TINYASC_FE_N_MELS floats into logmel). logmel may be scratch itself (the
+ * log-mel then fills its first n_mels floats) or a buffer outside it. */
 void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float *scratch, float *logmel);
 
 /* Whole clip: TINYASC_FE_N_MELS x TINYASC_FE_N_FRAMES float log-mel at TINYASC_FE_OUT_INDEX. */
