@@ -27,7 +27,7 @@ PINNED = {
     (L.Target.CORTEX_M4, False): 2628802,
     (L.Target.CORTEX_M7, False): 2662274,
     (L.Target.CORTEX_M55, False): 2352285,
-    (L.Target.CORTEX_M4, True): 598688,
+    (L.Target.CORTEX_M4, True): 598750,
     (L.Target.CORTEX_M55, True): 333265,
 }
 

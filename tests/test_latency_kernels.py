@@ -87,6 +87,12 @@ CASES = {
     "conv1x1_c1201_c4": (False, 1, 2, 3, 1201, 4, 1, 1, 1, 1, False, None, True),
     # more output channels than one block of tabulated rounding constants (TINYASC_OPT_RQ_C = 64)
     "conv3x1_c8_c71_fold": (False, 1, 5, 3, 8, 71, 3, 1, 1, 1, True, None, True),
+    # one input channel, 5 or 6 wide at stride 2, fast output path: rows widened once per output
+    # row, filter rows as int16 pairs (conv5x5_c1_s2_fold above: a lone last pixel); here an odd
+    # channel count, batches and no bias; a 6-wide filter (no zero-weighted tap); valid padding
+    "conv5x5_c1_s2_c7_b2_fold": (False, 2, 17, 16, 1, 7, 5, 5, 2, 1, True, None, False),
+    "conv3x6_c1_s2_fold": (False, 1, 9, 20, 1, 4, 3, 6, 2, 1, True, None, True),
+    "conv5x5_c1_s2_valid_fold": (False, 1, 14, 15, 1, 5, 5, 5, 2, 1, False, None, True),
 }
 
 
