@@ -159,7 +159,8 @@ def _sources(case_dir: Path) -> L.FirmwareSources:
     c = L.C_DIR
     return L.FirmwareSources(
         model_dir=case_dir,
-        kernel_sources=(c / "kernels" / "conv.c", c / "kernels" / "binary.c", *sorted((c / "opt").glob("*.c")),
+        kernel_sources=(c / "kernels" / "conv.c", c / "kernels" / "binary.c", c / "kernels" / "pooling.c",
+                        *sorted((c / "opt").glob("*.c")),
                         *sorted((c / "sparse").glob("*.c"))),
         include_dirs=(c / "include", c / "opt", c / "sparse"))
 
@@ -394,3 +395,54 @@ def test_fast_elementwise_bit_exact(binary_dir, target, tmp_path):
     for name, (bad, checksum) in zip(BCASES, rows):
         assert bad == 0, f"{name}: {bad} bytes differ"
     assert len({c for _, c in rows}) == len(rows)  # distinct outputs: no case is trivially constant
+
+
+# ------------------------------------------------------------------ MAX_POOL_2D (tinyasc_opt_max_pool_s8)
+
+# name: (batches, in_h, in_w, channels, f_h, f_w, stride_h, stride_w, pad_h, pad_w, act_min, act_max)
+PCASES = {
+    "max2x2_s2_c10": (1, 16, 9, 10, 2, 2, 2, 2, 0, 0, -128, 127),  # the quick model's shape, odd width
+    "max2x2_s2_c16_b2": (2, 8, 8, 16, 2, 2, 2, 2, 0, 0, -128, 127),
+    "max3x3_s1_same_c7": (1, 7, 6, 7, 3, 3, 1, 1, 1, 1, -128, 127),  # clipped windows, 4 + 3 channels
+    "max3x2_s2_pad_c5_clamp": (1, 9, 11, 5, 3, 2, 2, 2, 1, 0, -20, 90),  # activation range inside int8
+    "max2x3_s1_c3_relu": (1, 5, 9, 3, 2, 3, 1, 1, 0, 1, 0, 127),  # fewer channels than a word
+    "max1x1_c12": (1, 3, 4, 12, 1, 1, 1, 1, 0, 0, -128, 127),
+}
+
+
+def write_pool_cases(path: Path, seed: int = 13) -> None:
+    rng = np.random.default_rng(seed)
+    decls, entries, max_out = [], [], 1
+    for i, (name, (nb, ih, iw, c, fh, fw, sh, sw, ph, pw, amin, amax)) in enumerate(PCASES.items()):
+        oh, ow = (ih + 2 * ph - fh) // sh + 1, (iw + 2 * pw - fw) // sw + 1
+        x = rng.integers(-128, 128, size=(nb, ih, iw, c)).astype(np.int8)
+        x.reshape(-1)[:: 17] = -128  # the minimum itself in some windows
+        out_size = nb * oh * ow * c
+        max_out = max(max_out, out_size)
+        decls.append(f"static const int8_t p{i}_x[] = {_c(x)};\n")
+        entries.append(f"  {{{{{nb}, {ih}, {iw}, {c}, {oh}, {ow}, {fh}, {fw}, {sh}, {sw}, {ph}, {pw}, {amin}, {amax}}}, "
+                       f"p{i}_x, {out_size}}},")
+    path.write_text("".join(decls) + f"#define PCASE_COUNT {len(PCASES)}\n#define PCASE_MAX {max_out}\n"
+                    "static const pcase pcases[PCASE_COUNT] = {\n" + "\n".join(entries) + "\n};\n")
+
+
+@pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)
+def test_fast_max_pool_bit_exact(target, tmp_path):
+    """MAX_POOL_2D through tinyasc_opt_max_pool_s8 (four channels per SSUB8 + SEL on the DSP cores, per
+    byte elsewhere) equals the portable kernel: zero differing bytes, windows clipped by padding,
+    channel counts not a multiple of 4, activation ranges inside int8, batches."""
+    write_pool_cases(tmp_path / "pool_cases.h")
+    src = _sources(tmp_path)
+    main = SELFTEST / "pool_check.c"
+    if target is None:
+        exe = L.build_host(src, tmp_path / "host", main_source=main, name="pcheck")
+        text = L.run([exe]).stdout
+    else:
+        build = L.build_target(src, target, tmp_path / "build", main_source=main, profile=False, name="pcheck")
+        L.run_qemu(build, tmp_path / "run", plugin=None)
+        text = (tmp_path / "run" / "pcheck.semihost.txt").read_text()
+    rows = [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", "POOL"]]
+    assert len(rows) == len(PCASES)
+    for name, (bad, _) in zip(PCASES, rows):
+        assert bad == 0, f"{name}: {bad} bytes differ"
+    assert len({c for _, c in rows}) == len(rows)

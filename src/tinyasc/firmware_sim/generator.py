@@ -801,7 +801,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="RSQRT", activations=_I8, emit=_G.emit_rsqrt, time_rule=TimeRule.SAME_RANGE,
            emit_tile=tile_emit.unary),
     OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, emit=_G.emit_max_pool_2d,
-           time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
+           optimized=frozenset({"max_pool_s8"}), time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
     OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, emit=_G.emit_average_pool_2d,
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
     OpSpec(opcode="MEAN", activations=_I8_I16, emit=_G.emit_mean, time_rule=TimeRule.REDUCE,

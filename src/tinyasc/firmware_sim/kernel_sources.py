@@ -69,6 +69,7 @@ KERNEL_SOURCES: dict[str, tuple[str, ...]] = {
     "tinyasc_opt_conv2d_1x1_inplace_s8": ("opt/tinyasc_opt_inplace.c", *_OPT_CONV, SIMD),
     "tinyasc_opt_conv_col_inplace_s8": ("opt/tinyasc_opt_inplace.c", *_OPT_CONV, SIMD),
     "tinyasc_opt_band_affine_s8": (*_OPT_CONV, SIMD),
+    "tinyasc_opt_max_pool_s8": ("opt/tinyasc_opt_pool.c",),
     "tinyasc_opt_add_s8": ("opt/tinyasc_opt_binary.c", _BINARY),
     "tinyasc_opt_sub_s8": ("opt/tinyasc_opt_binary.c", _BINARY),
     "tinyasc_opt_mul_s8": ("opt/tinyasc_opt_binary.c", _BINARY),

@@ -1,0 +1,95 @@
+/*
+ * MAX_POOL_2D int8, optimized (tinyasc_opt_max_pool_s8), with the contract of the portable
+ * kernel in c/kernels/pooling.c (window clipped to the input, an empty window gives -128, then
+ * the activation clamp). Per output pixel the window is clipped once; the channels run four at
+ * a time: on a core with the DSP extension as SSUB8 + SEL (a signed maximum of four bytes in two
+ * instructions), elsewhere as four byte compares; the last C % 4 channels one at a time.
+ */
+#include "tinyasc_opt.h"
+
+static inline uint32_t pool_load4(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* Lane-wise signed maximum of four bytes: SSUB8 sets GE where a >= b, SEL takes a there. */
+static inline uint32_t pool_max4(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+static inline uint32_t pool_min4(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+#else
+static inline uint32_t pool_lanes(uint32_t a, uint32_t b, int max)
+{
+    uint32_t r = 0;
+    for (int k = 0; k < 32; k += 8) {
+        const int8_t x = (int8_t)(a >> k), y = (int8_t)(b >> k);
+        r |= (uint32_t)(uint8_t)((x >= y) == (max != 0) ? x : y) << k;
+    }
+    return r;
+}
+static inline uint32_t pool_max4(uint32_t a, uint32_t b) { return pool_lanes(a, b, 1); }
+static inline uint32_t pool_min4(uint32_t a, uint32_t b) { return pool_lanes(a, b, 0); }
+#endif
+
+static inline uint32_t pool_splat(int32_t v)
+{
+    return (uint32_t)(uint8_t)v * 0x01010101u;
+}
+
+void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, int8_t *out)
+{
+    /* a local copy: int8 stores may alias anything, so fields read through p_in would be reloaded */
+    const tinyasc_pool_params pl = *p_in;
+    const tinyasc_pool_params *p = &pl;
+    const int32_t C = p->channels, C4 = C & ~3, row = p->in_w * C;
+    const int clamp = p->act_min > -128 || p->act_max < 127;
+    const uint32_t lo4 = pool_splat(p->act_min), hi4 = pool_splat(p->act_max);
+    for (int32_t b = 0; b < p->batches; b++) {
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = y0 < 0 ? -y0 : 0;
+            const int32_t fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = x0 < 0 ? -x0 : 0;
+                const int32_t fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
+                int8_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                const int32_t nh = fy1 - fy0, nw = fx1 - fx0;
+                const int8_t *w0 = nh > 0 && nw > 0 ? in + ((b * p->in_h + y0 + fy0) * p->in_w + x0 + fx0) * C : in;
+                int32_t c = 0;
+                for (; c < C4; c += 4) {
+                    uint32_t m = pool_splat(-128); /* an empty window's value, and max's identity */
+                    const int8_t *r = w0 + c;
+                    for (int32_t fy = 0; fy < nh; fy++, r += row) {
+                        for (int32_t fx = 0; fx < nw; fx++) m = pool_max4(m, pool_load4(r + fx * C));
+                    }
+                    if (clamp) m = pool_min4(pool_max4(m, lo4), hi4);
+                    memcpy(o + c, &m, 4);
+                }
+                for (; c < C; c++) {
+                    int32_t m = -128;
+                    const int8_t *r = w0 + c;
+                    for (int32_t fy = 0; fy < nh; fy++, r += row) {
+                        for (int32_t fx = 0; fx < nw; fx++) {
+                            const int32_t v = r[fx * C];
+                            if (v > m) m = v;
+                        }
+                    }
+                    o[c] = (int8_t)tinyasc_clamp(m, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
