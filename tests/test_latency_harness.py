@@ -27,8 +27,8 @@ PINNED = {
     (L.Target.CORTEX_M4, False): 2628802,
     (L.Target.CORTEX_M7, False): 2662274,
     (L.Target.CORTEX_M55, False): 2352285,
-    (L.Target.CORTEX_M4, True): 598750,
-    (L.Target.CORTEX_M55, True): 333265,
+    (L.Target.CORTEX_M4, True): 598691,
+    (L.Target.CORTEX_M55, True): 333268,
 }
 
 

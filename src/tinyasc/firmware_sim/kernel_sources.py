@@ -22,8 +22,9 @@ _CONV = "kernels/conv.c"
 _BINARY = "kernels/binary.c"
 _MOVE = "kernels/data_movement.c"
 _INT16 = "kernels/int16.c"
-#: The optimized convolution: dispatcher + sparse kernel + the core's SIMD file (added per core).
-_OPT_CONV = ("opt/tinyasc_opt_ref.c", "sparse/tinyasc_sparse.c")
+#: The optimized convolution: dispatcher + sparse kernel + the core's SIMD file (added per core) + the
+#: one-input-channel kernel of the DSP cores (empty elsewhere).
+_OPT_CONV = ("opt/tinyasc_opt_ref.c", "sparse/tinyasc_sparse.c", "opt/tinyasc_opt_conv_c1.c")
 SIMD = "<simd>"
 
 #: Kernel symbol -> C files (relative to ``c/``) it needs; ``SIMD`` stands for the core's file.

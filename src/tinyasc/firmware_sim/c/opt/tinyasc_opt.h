@@ -22,12 +22,18 @@ void tinyasc_ref_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                            int8_t *output);
 void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                            int8_t *output);
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 /* Column (k_h x 1) channel-wise convolution, channel by channel with the window in registers; output may
  * be input (in place). Returns -1 for shapes it does not cover. */
+/* One-input-channel convolution on a DSP core (tinyasc_opt_conv_c1.c) in the caller's buffer of buf_size
+ * words; -1 when the layer's shape is not one it takes. */
+int tinyasc_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
+                       uint32_t *buf_words, int32_t buf_size);
 int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int32_t wt, int32_t wc);
 /* tinyasc_band_affine_s8 with each (channel, band) tabulated or computed with the folded requantization. */

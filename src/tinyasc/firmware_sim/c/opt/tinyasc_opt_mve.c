@@ -20,6 +20,13 @@
 static int8_t gather[TINYASC_OPT_MAX_K] __attribute__((aligned(16)));
 static int32_t acc0[TINYASC_OPT_MAX_C];
 
+/* The one-input-channel kernel (tinyasc_opt_conv_c1.c: SMLAD over widened rows beats a per-pixel gather
+ * here too) in this file's gather buffer. */
+int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+{
+    return tinyasc_conv_c1_s8(p, w, input, output, (uint32_t *)(void *)gather, (int32_t)(sizeof(gather) / 4));
+}
+
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output)
 {

@@ -390,6 +390,12 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
 }
 
 #if !defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                            int8_t *output)
+{
+    (void)p; (void)w; (void)input; (void)output;
+    return -1;
+}
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output)
 {
@@ -411,6 +417,7 @@ void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     if (w->data == NULL) return; /* sparse-only weights the sparse kernel refused: cannot happen for generated code */
     if (p->filter_in_c == 1 && p->in_c > 1 &&
         tinyasc_chan_conv_s8(p, w, input, output, 1, p->k_h * p->k_w) == 0) return;
+    if (p->in_c == 1 && tinyasc_simd_conv_c1_s8(p, w, input, output) == 0) return;
     if (tinyasc_simd_conv2d_s8(p, w, input, output) == 0) return;
     tinyasc_ref_conv2d_s8(p, w, input, output);
 }
