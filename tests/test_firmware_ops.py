@@ -71,6 +71,9 @@ def _cases():
     c["rsqrt"] = (lambda x: tf.math.rsqrt(x), (1, 4, 8, 10), 0.05, 4.0, "RSQRT")
     c["logistic_wide"] = (lambda x: tf.math.sigmoid(x), (1, 4, 8, 10), -8.0, 6.0, "LOGISTIC")
     c["logistic_narrow"] = (lambda x: tf.math.sigmoid(x), (1, 2, 3, 5), -0.3, 0.5, "LOGISTIC")
+    # more than 1024 elements: the 256-entry table is filled whole (smaller tensors fill it as values occur)
+    c["logistic_large"] = (lambda x: tf.math.sigmoid(x), (1, 8, 16, 10), -8.0, 6.0, "LOGISTIC")
+    c["rsqrt_large"] = (lambda x: tf.math.rsqrt(x), (1, 8, 16, 10), 0.05, 4.0, "RSQRT")
     c["maxpool2x2_valid"] = (lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"), (1, 8, 9, 3), -1.0, 1.0, "MAX_POOL_2D")
     c["maxpool3x3_same_s1"] = (lambda x: tf.nn.max_pool2d(x, 3, 1, "SAME"), (1, 5, 6, 2), -1.0, 1.0, "MAX_POOL_2D")
     c["avgpool3x3_same_s2"] = (lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"), (1, 7, 8, 3), -1.0, 2.0, "AVERAGE_POOL_2D")
@@ -89,7 +92,7 @@ _CASE_NAMES = [
     "conv1x1_expand_inplace", "conv_grouped_col_inplace", "dw3x1_dil2_col_inplace",
     "dw3x3_same_relu6", "dw1x3_valid_s2_dm2", "add_full_const", "add_broadcast_relu", "sub_broadcast",
     "sub_const_first", "mul_broadcast", "mul_square", "sqdiff", "mean_hw_keep", "mean_c_keep", "mean_w_drop",
-    "rsqrt", "logistic_wide", "logistic_narrow", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
+    "rsqrt", "rsqrt_large", "logistic_wide", "logistic_narrow", "logistic_large", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
     "pad", "transpose_reshape", "fully_connected", "concat", "softmax", "softmax_beta_narrow",
 ]
 

@@ -1,7 +1,8 @@
 /* LOGISTIC and RSQRT int8 (TFLM reference): the integer algorithms of gemmlowp's fixed-point
  * logistic on Q4.27 input and TFLite's Newton-Raphson GetInvSqrtQuantizedMultiplierExp.
- * Both depend on the input byte only, so tensors larger than 256 elements are mapped through
- * a 256-entry table built on the stack (same results, fewer evaluations). */
+ * Both depend on the input byte only, so each input value is evaluated once per call: a
+ * 256-entry table on the stack filled as values first occur (at most 256 evaluations, fewer when
+ * the tensor holds fewer distinct bytes; the same results), or filled whole for large tensors. */
 #include "tinyasc_kernels.h"
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT<+e>: saturating left shift. */
@@ -123,59 +124,38 @@ static int8_t rsqrt_one(const tinyasc_rsqrt_params *p, int32_t q) {
     return (int8_t)tinyasc_clamp(out, -128, 127);
 }
 
-void tinyasc_logistic_s8(const tinyasc_logistic_params *p, const int8_t *in, int8_t *out) {
+/* A tensor this large maps through a table filled whole; smaller ones fill it as values occur. */
+#define UNARY_FULL_TABLE 1024
+
+typedef int8_t (*unary_one_fn)(const void *p, int32_t q);
+
+/* out[i] = one(p, in[i]), each input value evaluated once (in may be out). */
+static void by_table(unary_one_fn one, const void *p, int32_t size, const int8_t *in, int8_t *out) {
+    int8_t lut[256];
     int32_t i;
-    if (p->size > 256) {
-        int8_t lut[256];
-        for (i = 0; i < 256; ++i) lut[i] = logistic_one(p, i - 128);
-        for (i = 0; i < p->size; ++i) out[i] = lut[(int32_t)in[i] + 128];
+    if (size > UNARY_FULL_TABLE) {
+        for (i = 0; i < 256; ++i) lut[i] = one(p, i - 128);
+        for (i = 0; i < size; ++i) out[i] = lut[(int32_t)in[i] + 128];
     } else {
-        for (i = 0; i < p->size; ++i) out[i] = logistic_one(p, in[i]);
+        uint32_t seen[8] = {0};
+        for (i = 0; i < size; ++i) {
+            const int32_t k = (int32_t)in[i] + 128;
+            if (!(seen[k >> 5] & (1u << (k & 31)))) {
+                seen[k >> 5] |= 1u << (k & 31);
+                lut[k] = one(p, k - 128);
+            }
+            out[i] = lut[k];
+        }
     }
+}
+
+static int8_t logistic_any(const void *p, int32_t q) { return logistic_one((const tinyasc_logistic_params *)p, q); }
+static int8_t rsqrt_any(const void *p, int32_t q) { return rsqrt_one((const tinyasc_rsqrt_params *)p, q); }
+
+void tinyasc_logistic_s8(const tinyasc_logistic_params *p, const int8_t *in, int8_t *out) {
+    by_table(logistic_any, p, p->size, in, out);
 }
 
 void tinyasc_rsqrt_s8(const tinyasc_rsqrt_params *p, const int8_t *in, int8_t *out) {
-    int32_t i;
-    if (p->size > 256) {
-        int8_t lut[256];
-        for (i = 0; i < 256; ++i) lut[i] = rsqrt_one(p, i - 128);
-        for (i = 0; i < p->size; ++i) out[i] = lut[(int32_t)in[i] + 128];
-    } else {
-        for (i = 0; i < p->size; ++i) out[i] = rsqrt_one(p, in[i]);
-    }
-}
-
-/* SOFTMAX int8 -> int8 (output scale 1/256, zero point -128), TFLM reference: exp of the
- * beta-scaled difference to the row maximum in Q5.26, sum in Q12.19, reciprocal by
- * Newton-Raphson, rounding shift to 8 bits. */
-void tinyasc_softmax_s8(const tinyasc_softmax_params *p, const int8_t *in, int8_t *out) {
-    int32_t i, c;
-    for (i = 0; i < p->outer; ++i) {
-        const int8_t *row = in + i * p->depth;
-        int8_t *orow = out + i * p->depth;
-        int32_t max_in = -128, sum = 0, headroom, bits_over_unit, shifted_scale, exponent;
-        for (c = 0; c < p->depth; ++c) if (row[c] > max_in) max_in = row[c];
-        for (c = 0; c < p->depth; ++c) {
-            const int32_t diff = (int32_t)row[c] - max_in;
-            if (diff >= p->diff_min) {
-                const int32_t scaled = tinyasc_srdhm(tinyasc_shl(diff, p->input_left_shift), p->input_multiplier);
-                sum += tinyasc_rdbpot(exp_neg(scaled, 5), 12);
-            }
-        }
-        headroom = clz32((uint32_t)sum);
-        bits_over_unit = 12 - headroom;
-        shifted_scale = one_over_one_plus_x_q0(
-            (int32_t)(((uint32_t)sum << headroom) - ((uint32_t)1 << 31)));
-        exponent = bits_over_unit + 31 - 8;
-        for (c = 0; c < p->depth; ++c) {
-            const int32_t diff = (int32_t)row[c] - max_in;
-            if (diff >= p->diff_min) {
-                const int32_t scaled = tinyasc_srdhm(tinyasc_shl(diff, p->input_left_shift), p->input_multiplier);
-                const int32_t v = tinyasc_rdbpot(tinyasc_srdhm(shifted_scale, exp_neg(scaled, 5)), exponent) - 128;
-                orow[c] = (int8_t)tinyasc_clamp(v, -128, 127);
-            } else {
-                orow[c] = -128;
-            }
-        }
-    }
+    by_table(rsqrt_any, p, p->size, in, out);
 }
