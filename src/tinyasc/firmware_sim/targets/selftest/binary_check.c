@@ -6,7 +6,7 @@
  */
 #include <string.h>
 #include "tinyasc_opt.h"
-#include "semihost.h"
+#include "check_report.h"
 
 typedef void (*bin_fn)(const tinyasc_binary_params *, const int8_t *, const int8_t *, int8_t *);
 
@@ -28,8 +28,6 @@ int main(void)
                                    tinyasc_opt_squared_difference_s8};
     for (int i = 0; i < BCASE_COUNT; i++) {
         const bcase *c = &bcases[i];
-        int32_t bad = 0;
-        uint32_t sum = 0;
         if (c->in_place) {
             memcpy(ref_out, c->in1, (size_t)c->in1_size);
             memcpy(opt_out, c->in1, (size_t)c->in1_size);
@@ -39,17 +37,7 @@ int main(void)
             real[c->op](&c->p, c->in1, c->in2, ref_out);
             fast[c->op](&c->p, c->in1, c->in2, opt_out);
         }
-        for (int32_t k = 0; k < c->p.size; k++) {
-            bad += ref_out[k] != opt_out[k];
-            sum = sum * 31u + (uint8_t)ref_out[k];
-        }
-        sh_write0("TINYASC BINARY ");
-        sh_write_u32((uint32_t)i);
-        sh_write0(" ");
-        sh_write_u32((uint32_t)bad);
-        sh_write0(" ");
-        sh_write_u32(sum);
-        sh_write0("\n");
+        check_report("BINARY", i, ref_out, opt_out, c->p.size);
     }
     sh_write0("TINYASC DONE\n");
     return 0;

@@ -5,7 +5,7 @@
  * bytes and a checksum of the portable output.
  */
 #include "tinyasc_opt.h"
-#include "semihost.h"
+#include "check_report.h"
 
 typedef struct {
     tinyasc_pool_params p;
@@ -21,21 +21,9 @@ int main(void)
 {
     for (int i = 0; i < PCASE_COUNT; i++) {
         const pcase *c = &pcases[i];
-        int32_t bad = 0;
-        uint32_t sum = 0;
         tinyasc_max_pool_s8(&c->p, c->in, ref_out);
         tinyasc_opt_max_pool_s8(&c->p, c->in, opt_out);
-        for (int32_t k = 0; k < c->out_size; k++) {
-            bad += ref_out[k] != opt_out[k];
-            sum = sum * 31u + (uint8_t)ref_out[k];
-        }
-        sh_write0("TINYASC POOL ");
-        sh_write_u32((uint32_t)i);
-        sh_write0(" ");
-        sh_write_u32((uint32_t)bad);
-        sh_write0(" ");
-        sh_write_u32(sum);
-        sh_write0("\n");
+        check_report("POOL", i, ref_out, opt_out, c->out_size);
     }
     sh_write0("TINYASC DONE\n");
     return 0;
