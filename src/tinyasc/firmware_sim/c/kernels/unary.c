@@ -159,3 +159,38 @@ void tinyasc_logistic_s8(const tinyasc_logistic_params *p, const int8_t *in, int
 void tinyasc_rsqrt_s8(const tinyasc_rsqrt_params *p, const int8_t *in, int8_t *out) {
     by_table(rsqrt_any, p, p->size, in, out);
 }
+
+/* SOFTMAX int8 -> int8 (output scale 1/256, zero point -128), TFLM reference: exp of the
+ * beta-scaled difference to the row maximum in Q5.26, sum in Q12.19, reciprocal by
+ * Newton-Raphson, rounding shift to 8 bits. */
+void tinyasc_softmax_s8(const tinyasc_softmax_params *p, const int8_t *in, int8_t *out) {
+    int32_t i, c;
+    for (i = 0; i < p->outer; ++i) {
+        const int8_t *row = in + i * p->depth;
+        int8_t *orow = out + i * p->depth;
+        int32_t max_in = -128, sum = 0, headroom, bits_over_unit, shifted_scale, exponent;
+        for (c = 0; c < p->depth; ++c) if (row[c] > max_in) max_in = row[c];
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)row[c] - max_in;
+            if (diff >= p->diff_min) {
+                const int32_t scaled = tinyasc_srdhm(tinyasc_shl(diff, p->input_left_shift), p->input_multiplier);
+                sum += tinyasc_rdbpot(exp_neg(scaled, 5), 12);
+            }
+        }
+        headroom = clz32((uint32_t)sum);
+        bits_over_unit = 12 - headroom;
+        shifted_scale = one_over_one_plus_x_q0(
+            (int32_t)(((uint32_t)sum << headroom) - ((uint32_t)1 << 31)));
+        exponent = bits_over_unit + 31 - 8;
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)row[c] - max_in;
+            if (diff >= p->diff_min) {
+                const int32_t scaled = tinyasc_srdhm(tinyasc_shl(diff, p->input_left_shift), p->input_multiplier);
+                const int32_t v = tinyasc_rdbpot(tinyasc_srdhm(shifted_scale, exp_neg(scaled, 5)), exponent) - 128;
+                orow[c] = (int8_t)tinyasc_clamp(v, -128, 127);
+            } else {
+                orow[c] = -128;
+            }
+        }
+    }
+}
