@@ -132,26 +132,29 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     }
 }
 
-/* op and the table choice are constants in each instance: one specialized loop nest per case. */
+/* op and the table choice are constants in each instance: one specialized loop nest per case that
+ * pays. The tables serve the folded output rescaling only (an output shift of -1 or more, the general
+ * form, is rare enough to share the untabulated instance and keep a loop nest of code less). */
 static inline __attribute__((always_inline)) void run(const tinyasc_binary_params *p, const int8_t *in1,
                                                        const int8_t *in2, int8_t *out, int op)
 {
+    const int folded = tinyasc_rq_folded(p->out_mult, p->out_shift);
     const int zp_folds = p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
-    if (op != OP_MUL && p->size >= TINYASC_LUT_MIN) {
+    const int large = p->size >= TINYASC_LUT_MIN;
+    if (op != OP_MUL && large && folded) {
         const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift;
         for (int32_t v = -128; v < 128; v++) {
             lut1[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in1_offset, p->left_shift), p->in1_mult, r1);
             lut2[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in2_offset, p->left_shift), p->in2_mult, r2);
         }
         if (zp_folds) run_body(p, in1, in2, out, op, 1, RQ_FOLDED_ZP);
-        else if (tinyasc_rq_folded(p->out_mult, p->out_shift)) run_body(p, in1, in2, out, op, 1, RQ_FOLDED);
-        else run_body(p, in1, in2, out, op, 1, RQ_GENERAL);
-    } else if (p->size >= TINYASC_LUT_MIN && zp_folds) {
-        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP); /* MUL of a large tensor */
-    } else if (p->size >= TINYASC_LUT_MIN && tinyasc_rq_folded(p->out_mult, p->out_shift)) {
+        else run_body(p, in1, in2, out, op, 1, RQ_FOLDED);
+    } else if (op == OP_MUL && large && zp_folds) {
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP);
+    } else if (op == OP_MUL && large && folded) {
         run_body(p, in1, in2, out, op, 0, RQ_FOLDED);
     } else {
-        run_body(p, in1, in2, out, op, 0, RQ_GENERAL); /* small tensors: one loop nest less of code */
+        run_body(p, in1, in2, out, op, 0, RQ_GENERAL); /* small tensors, unfolded rescaling */
     }
 }
 
