@@ -36,7 +36,6 @@ import argparse
 import concurrent.futures
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import re
@@ -52,6 +51,7 @@ import numpy as np
 from tinyasc import atomic
 from tinyasc.errors import InputError, cli_entry
 from tinyasc.firmware_sim.harness.memory import MemoryReport
+from tinyasc.firmware_sim.harness.report import read_report_json
 
 log = logging.getLogger("bench_vs_tflm")
 
@@ -391,16 +391,8 @@ def check_flatbuffers_version(tflm: Path, flatbuffers: Path) -> None:
 
 def load_ours(path: Path, target: str, model: ModelInfo) -> OursReport:
     """A tinyasc ``latency.json`` of ``model`` on ``target``; InputError otherwise."""
-    try:
-        d = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(path, f"not a JSON report ({err})") from None
-    keys = ("model", "target", "clock_mhz", "layers", "other", "total_instructions", "total_cycles", "memory",
-            "timing_model")
-    if not isinstance(d, dict) or any(k not in d for k in keys):
-        raise InputError(path, f"not an asc-latency report (it needs {', '.join(keys)})")
+    d = read_report_json(path, ("model", "target", "clock_mhz", "layers", "other", "total_instructions",
+                                "total_cycles", "memory", "timing_model"))
     if d["target"] != target:
         raise InputError(path, f"a report for {d['target']}, not --target {target}")
     try:

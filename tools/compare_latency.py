@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tinyasc import atomic
 from tinyasc.errors import InputError, cli_entry
+from tinyasc.firmware_sim.harness.report import read_report_json
 from tinyasc.metrics import markdown_table
 
 log = logging.getLogger("compare_latency")
@@ -38,18 +39,7 @@ REPORT_KEYS = ("model", "target", "clock_mhz", "layers", "total_instructions", "
 
 def load_report(path: Path) -> dict:
     """One `asc-latency` report; a missing file, bad JSON or another kind of file is an InputError."""
-    try:
-        report = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(path, f"not a JSON report ({err})") from None
-    if not isinstance(report, dict):
-        raise InputError(path, "not an asc-latency report (a JSON object is expected)")
-    missing = [k for k in REPORT_KEYS if k not in report]
-    if missing:
-        raise InputError(path, f"not an asc-latency report (no {', '.join(missing)})")
-    return report
+    return read_report_json(path, REPORT_KEYS)
 
 
 def compare(before: dict, after: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -10,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinyasc.atomic import write_json, write_text
+from tinyasc.errors import InputError
 from tinyasc.firmware_sim.harness.memory import MemoryReport
 from tinyasc.firmware_sim.harness.qemu import RunOutput
 from tinyasc.firmware_sim.harness.timing import CLASSES, TimingModel, instructions, diff_counts
@@ -206,3 +208,20 @@ def write_report(report: LatencyReport, out_dir: Path) -> tuple[Path, Path]:
 
 
 # ---------------------------------------------------------------------------------- self-test
+
+
+def read_report_json(path: Path, keys: Sequence[str]) -> dict[str, Any]:
+    """A written report (``latency.json``) as a dict holding ``keys``, for tools that compare reports; a
+    missing file, bad JSON or another kind of file is an InputError naming the file."""
+    try:
+        report = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(path, f"not a JSON report ({err})") from None
+    if not isinstance(report, dict):
+        raise InputError(path, "not an asc-latency report (a JSON object is expected)")
+    missing = [k for k in keys if k not in report]
+    if missing:
+        raise InputError(path, f"not an asc-latency report (no {', '.join(missing)})")
+    return report

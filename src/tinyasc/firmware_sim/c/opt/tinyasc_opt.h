@@ -22,6 +22,17 @@ void tinyasc_ref_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                            int8_t *output);
 void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+/* Words of int8 data read and written through a type that may alias any other. */
+typedef uint32_t __attribute__((may_alias)) tinyasc_u32_alias;
+
+/* Four bytes from any address as one word (one LDR on a Cortex-M, unaligned allowed; memcpy keeps it C). */
+static inline uint32_t tinyasc_load_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                             int8_t *output);
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,

@@ -22,7 +22,7 @@
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 
-typedef uint32_t __attribute__((may_alias)) u32_alias;
+typedef tinyasc_u32_alias u32_alias;
 typedef int16_t __attribute__((may_alias)) i16_alias;
 
 #if defined(__GNUC__)
@@ -30,13 +30,6 @@ typedef int16_t __attribute__((may_alias)) i16_alias;
 #else
 #define TINYASC_UNROLL
 #endif
-
-static inline uint32_t c1_load_u32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 typedef struct {
     int32_t kw2;       /* filter pairs per row */
@@ -100,7 +93,7 @@ static inline __attribute__((always_inline)) void c1_mac(const i16_alias *x, con
         TINYASC_UNROLL
         for (int32_t j = 0; j < kw2; j++) {
             const uint32_t u0 = q[j], u1 = q[fq + j];
-            const uint32_t v0 = c1_load_u32(x + 2 * j), v1 = c1_load_u32(x + sx + 2 * j);
+            const uint32_t v0 = tinyasc_load_u32(x + 2 * j), v1 = tinyasc_load_u32(x + sx + 2 * j);
             a[0] = __smlad(v0, u0, a[0]);
             a[1] = __smlad(v0, u1, a[1]);
             a[2] = __smlad(v1, u0, a[2]);

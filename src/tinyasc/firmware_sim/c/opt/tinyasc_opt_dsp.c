@@ -17,7 +17,7 @@
 #endif
 
 /* Stored as words, read and written as words: through a may_alias type. */
-typedef uint32_t __attribute__((may_alias)) u32_alias;
+typedef tinyasc_u32_alias u32_alias;
 /* The gathered windows as quads of int16 words in lane order: one window of up to
  * TINYASC_OPT_MAX_K (a quad every 2 words) or two of up to TINYASC_OPT_MAX_K2 interleaved (a
  * quad of each every 4 words: the window of the next output pixel at word offset 2), so that
@@ -44,13 +44,6 @@ static inline uint32_t sxtb16_ror8(uint32_t v)
     return r;
 }
 
-static inline uint32_t load_u32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* The last n = 1..3 weights of a row as the low bytes of a word (nothing read past the row). */
 static inline uint32_t load_tail(const int8_t *p, int32_t n)
 {
@@ -65,7 +58,7 @@ static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const in
 {
     int32_t j = 0;
     for (; j + 4 <= n; j += 4) {
-        const uint32_t v = load_u32(src + j);
+        const uint32_t v = tinyasc_load_u32(src + j);
         memcpy(dst + j, &v, 4);
     }
     for (; j < n; j++) dst[j] = src[j];
@@ -93,7 +86,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
                 const int32_t x = x0 + kx * p->dil_w;
                 if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w) {
                     const int8_t *ip = in + (y * p->in_w + x) * C;
-                    for (int32_t c = 0; c < C; c += 4, g += stride) put_quad(g, off2, load_u32(ip + c));
+                    for (int32_t c = 0; c < C; c += 4, g += stride) put_quad(g, off2, tinyasc_load_u32(ip + c));
                 } else {
                     for (int32_t c = 0; c < C; c += 4, g += stride) g[0] = g[1] = 0u;
                 }
@@ -122,7 +115,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
             }
         }
     }
-    for (int32_t k = 0; k < K; k += 4, g += stride) put_quad(g, off2, load_u32(gather_stage + k));
+    for (int32_t k = 0; k < K; k += 4, g += stride) put_quad(g, off2, tinyasc_load_u32(gather_stage + k));
 }
 
 /* The fast output path's rounding constants (output zero point folded in) of a block of up to
@@ -181,7 +174,7 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0, a1 = w->bias ? w->bias[oc + 1] : 0;
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, w1 += 4, g += 2) mac_2x1(&a0, &a1, load_u32(w0), load_u32(w1), g);
+        for (; w0 < end; w0 += 4, w1 += 4, g += 2) mac_2x1(&a0, &a1, tinyasc_load_u32(w0), tinyasc_load_u32(w1), g);
         if (tail) mac_2x1(&a0, &a1, load_tail(w0, tail), load_tail(w1, tail), g);
         op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
         op[oc + 1] = pixel_out(p, w, a1, oc + 1, oc0, fast);
@@ -191,7 +184,7 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0;
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, g += 2) mac_1x1(&a0, load_u32(w0), g);
+        for (; w0 < end; w0 += 4, g += 2) mac_1x1(&a0, tinyasc_load_u32(w0), g);
         if (tail) mac_1x1(&a0, load_tail(w0, tail), g);
         op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
     }
@@ -211,7 +204,7 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
         const int32_t b0 = w->bias ? w->bias[oc] : 0, b1 = w->bias ? w->bias[oc + 1] : 0;
         int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1; /* a<pixel><channel> */
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, w1 += 4, g += 4) mac_2x2(&a00, &a01, &a10, &a11, load_u32(w0), load_u32(w1), g);
+        for (; w0 < end; w0 += 4, w1 += 4, g += 4) mac_2x2(&a00, &a01, &a10, &a11, tinyasc_load_u32(w0), tinyasc_load_u32(w1), g);
         if (tail) mac_2x2(&a00, &a01, &a10, &a11, load_tail(w0, tail), load_tail(w1, tail), g);
         op0[oc] = pixel_out(p, w, a00, oc, oc0, fast);
         op0[oc + 1] = pixel_out(p, w, a01, oc + 1, oc0, fast);
@@ -224,7 +217,7 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
         const int32_t b0 = w->bias ? w->bias[oc] : 0;
         int32_t a0 = b0, a1 = b0;
         const u32_alias *g = gather_words;
-        for (; w0 < end; w0 += 4, g += 4) mac_1x2(&a0, &a1, load_u32(w0), g);
+        for (; w0 < end; w0 += 4, g += 4) mac_1x2(&a0, &a1, tinyasc_load_u32(w0), g);
         if (tail) mac_1x2(&a0, &a1, load_tail(w0, tail), g);
         op0[oc] = pixel_out(p, w, a0, oc, oc0, fast);
         op1[oc] = pixel_out(p, w, a1, oc, oc0, fast);

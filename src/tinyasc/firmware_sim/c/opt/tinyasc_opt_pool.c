@@ -7,13 +7,6 @@
  */
 #include "tinyasc_opt.h"
 
-static inline uint32_t pool_load4(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 #if defined(__ARM_FEATURE_DSP)
 /* Lane-wise signed maximum of four bytes: SSUB8 sets GE where a >= b, SEL takes a there. */
 static inline uint32_t pool_max4(uint32_t a, uint32_t b)
@@ -73,7 +66,7 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
                     uint32_t m = pool_splat(-128); /* an empty window's value, and max's identity */
                     const int8_t *r = w0 + c;
                     for (int32_t fy = 0; fy < nh; fy++, r += row) {
-                        for (int32_t fx = 0; fx < nw; fx++) m = pool_max4(m, pool_load4(r + fx * C));
+                        for (int32_t fx = 0; fx < nw; fx++) m = pool_max4(m, tinyasc_load_u32(r + fx * C));
                     }
                     if (clamp) m = pool_min4(pool_max4(m, lo4), hi4);
                     memcpy(o + c, &m, 4);
