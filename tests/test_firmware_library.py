@@ -81,7 +81,7 @@ def test_library_holds_the_fast_kernels_the_front_end_and_build_files(lib_m4):
     model_c = (d / "model.c").read_text()
     assert ".stride_w = 1" in model_c and ".sparse = &l1_sparse" in model_c  # designated initializers
     for f in ("CMakeLists.txt", "Makefile", "README.md", "cmake/arm-none-eabi.cmake", "example/main.c", "labels.h",
-              "frontend/tinyasc_frontend.c", "frontend/frontend_tables.h"):
+              "frontend/tinyasc_frontend.c", "frontend/frontend_tables.h", "tinyasc_listen.c", "tinyasc_listen.h"):
         assert (d / f).is_file(), f
     assert set(m.sources) <= set(m.files_sha256)
     assert '"park"' in (d / "labels.h").read_text()
@@ -89,7 +89,8 @@ def test_library_holds_the_fast_kernels_the_front_end_and_build_files(lib_m4):
 
 
 def test_make_host_build_and_example_label_equals_tflm(lib_m4, model, tmp_path):
-    from tinyasc.firmware_sim.frontend import build_frontend_host, run_frontend_stream_host, write_frontend
+    from tinyasc.firmware_sim.frontend import (build_frontend_host, run_frontend_listen_host, run_frontend_stream_host,
+                                               write_frontend)
     from tinyasc.tflite_io.tflm import run as tflm_run
 
     d = tmp_path / "lib"
@@ -112,6 +113,26 @@ def test_make_host_build_and_example_label_equals_tflm(lib_m4, model, tmp_path):
     ref = np.asarray(ref).reshape(-1)
     assert np.array_equal(scores, ref.astype(int))
     assert label == ["label", str(int(np.argmax(ref))), LABELS[int(np.argmax(ref))]]
+    # continuous listening (tinyasc_stream_push / classify) on 1.3 s of audio: a label after the first
+    # second and at the end; the last scores are TFLite Micro's on the listening front end's window
+    rng = np.random.default_rng(3)
+    stream = (np.sin(np.arange(20800) * 0.05) * 6000 + rng.normal(size=20800) * 500).astype("<i2")
+    (tmp_path / "stream.raw").write_bytes(stream.tobytes())
+    out = _run([str(d / "build" / "host" / "tinyasc_example"), "--listen", str(tmp_path / "stream.raw")],
+               d).stdout.splitlines()
+    heard = [line.split() for line in out if line.startswith("listen ")]
+    assert [h[1] for h in heard] == ["16384", "20800"]
+    scores = np.array([int(line.split()[2]) for line in out if line.startswith("score ")])
+    _, window, _ = run_frontend_listen_host(fe, stream, 512)
+    ref, _ = tflm_run(model, window.reshape(1, *art.input_shape))
+    ref = np.asarray(ref).reshape(-1)
+    assert np.array_equal(scores, ref.astype(int))
+    assert heard[-1][2:] == ["label", str(int(np.argmax(ref))), LABELS[int(np.argmax(ref))]]
+    # less than a window of audio: one line, exit 2
+    (tmp_path / "short.raw").write_bytes(stream[:1000].tobytes())
+    proc = subprocess.run([str(d / "build" / "host" / "tinyasc_example"), "--listen", str(tmp_path / "short.raw")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.arm

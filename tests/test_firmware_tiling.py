@@ -446,14 +446,16 @@ def test_random_trunks_stream_bit_exact(seed, tmp_path):
 def test_stream_push_cost_on_the_emulated_core(tmp_path):
     """The streaming chain (front end pushes, model advanced per push) on the M4: per-push and
     end-of-clip instructions, and the output equal to TFLM on the streamed front end's input. Without
-    the input ResNorm the model runs while the audio arrives, so far less is left at the clip's end."""
+    the input ResNorm the model runs while the audio arrives, so far less is left at the clip's end.
+    Continuous listening (``measure_listen``) on the same libraries: its last label's scores equal
+    TFLM's on the host front end's window."""
     import tensorflow as tf
 
     from test_firmware_library import CFG, LABELS
     from tinyasc.contract import TFLITE_CONTRACT_KEY, DeployedContract
     from tinyasc.export._onnx2tf_worker import add_metadata
     from tinyasc.firmware_sim import frontend as fe
-    from tinyasc.firmware_sim.harness.stream_push import measure_stream_push
+    from tinyasc.firmware_sim.harness.stream_push import measure_listen, measure_stream_push
     from tinyasc.firmware_sim.library import write_library
     from tinyasc.tflite_io.tflm import run as tflm_run
 
@@ -485,4 +487,14 @@ def test_stream_push_cost_on_the_emulated_core(tmp_path):
         ref, _ = tflm_run(path, q.reshape(1, *art.input_shape))
         assert bytes.fromhex(r["output"]) == np.asarray(ref, np.int8).tobytes()
         ends[rn is None] = r["end_instructions"]
+        # continuous listening on the same library: 1 s of audio, a label every 2,400 samples once a
+        # window (2,080 + 10 x 480 samples) is held, and at the end; the last equals TFLM on the window
+        # the host front end holds after the same pushes
+        li = measure_listen(lib.out_dir, out_dir=tmp_path / f"li{rn is None}", seconds=1.0, chunk=100, every=2400)
+        assert li["pushes"] == 160 and li["classifications"] == 5  # at 6,900, 9,300, 11,700, 14,100, 16,000
+        assert 0 < li["push_instructions_mean"] < li["push_instructions_max"] < li["classify_instructions_mean"]
+        assert li["state_bytes"] >= 2 * CFG.win_length + CFG.n_frames * CFG.n_mels and li["scratch_bytes"] == 4 * CFG.n_fft
+        _, window, _ = fe.run_frontend_listen_host(front, li["pcm"], 100)
+        ref, _ = tflm_run(path, window.reshape(1, *art.input_shape))
+        assert bytes.fromhex(li["output"]) == np.asarray(ref, np.int8).tobytes()
     assert ends[True] < 0.5 * ends[False], ends  # the model already ran during the pushes

@@ -513,3 +513,57 @@ def test_input_resnorm_front_end_matches_the_lifted_contract(tiny_front, tmp_pat
     assert worst >= 1  # the rounding is visible: the test would notice a stream that ignored it
     with pytest.raises(ValueError, match="lambda"):
         fe.write_frontend(cfg, scale, zp, tmp_path / "bad", input_resnorm=(0.1, 0.0))
+
+
+@pytest.mark.parametrize("resnorm", [False, True], ids=["plain", "input_resnorm"])
+def test_listening_holds_the_last_clip_length_of_a_never_ending_stream(tiny_front, tmp_path, resnorm):
+    """Continuous listening (``tinyasc_frontend_listen_*``) on a stream of three clips, in chunks of 1,
+    512 and pseudo-random sizes. Bit-exact: every held frame equals the clip API's frame whose
+    window covers the same samples (a frame inside a clip: no STFT padding in it), as codes; the
+    window is those frames oldest first (plain) or their normalization by the window's own
+    statistics (``listen_window_reference``: integer sums, the C's float32 operations)."""
+    cfg, pcms, _, art = tiny_front
+    lam, eps = 0.1, 1e-5
+    if resnorm:
+        art = fe.write_frontend(cfg, art.input_scale, art.input_zero_point, tmp_path, input_resnorm=(lam, eps))
+        fe.build_frontend_host(art)
+    stream = np.concatenate(pcms[:3]).astype(np.int16)
+    hop, win, n_fft, N = cfg.hop_length, cfg.win_length, cfg.n_fft, cfg.n_frames
+    total = (stream.size - win) // hop + 1
+    runs = [fe.run_frontend_listen_host(art, stream, chunk) for chunk in (512, 1, -5)]
+    codes, window, frames = runs[0]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other[0], codes)
+        np.testing.assert_array_equal(other[1], window)
+        assert other[2] == frames
+    assert frames == total and codes.shape == (N, cfg.n_mels)
+    # the clip API's frame t reads clip samples [first(t), first(t) + win)
+    first = [t * hop - n_fft // 2 + (n_fft - win) // 2 for t in range(N)]
+    inside = [t for t in range(N) if first[t] >= 0 and first[t] + win <= cfg.clip_samples]
+    j = total - N  # the oldest held frame: frame k starts at stream sample k * hop
+    checked = []
+    while j < total:
+        t0 = inside[0]
+        clip = stream[j * hop - first[t0]:][: cfg.clip_samples]
+        logmel, q = fe.run_frontend_host(art, clip)
+        for t in inside:
+            k = j + t - t0
+            if k >= total or first[t] + win > clip.size:
+                break
+            want = fe.logmel_codes(logmel[:, t]) if resnorm else q[:, t]
+            np.testing.assert_array_equal(codes[k - (total - N)], want, err_msg=f"frame {k}")
+            checked.append(k)
+        j = checked[-1] + 1
+    assert checked == list(range(total - N, total))
+    if resnorm:
+        ref = fe.listen_window_reference(codes, art.input_scale, art.input_zero_point, lam, eps)
+        # the window really is normalized: per band, minus the shortcut, mean ~0 and std ~1 over frames
+        z = (window.astype(np.float64) - art.input_zero_point) * art.input_scale - lam * codes.T * fe.LOGMEL_STEP
+        assert np.abs(z.mean(axis=1)).max() < 0.1 and np.abs(z.std(axis=1) - 1).max() < 0.1
+    else:
+        ref = codes.T
+    np.testing.assert_array_equal(window, ref)
+    # one frame short of a window: the frames are held, no window is written
+    short = stream[: win + (N - 2) * hop]
+    c2, w2, f2 = fe.run_frontend_listen_host(art, short, 512)
+    assert w2 is None and f2 == N - 1 and c2.shape == (N - 1, cfg.n_mels)

@@ -534,6 +534,74 @@ def run_frontend_stream_host(
     return np.ascontiguousarray(q.T if artifact.layout is InputLayout.FRAME_MAJOR else q)
 
 
+def run_frontend_listen_host(
+    artifact: FrontendArtifact, audio: np.ndarray, chunk: int, *, exe: Path | None = None
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Continuous listening (``tinyasc_frontend_listen_*``) fed ``chunk`` samples at a time (``chunk <= 0``:
+    pseudo-random sizes 0..2000, seed ``-chunk``) -> ``(codes, window, frames)``: the held frames'
+    codes oldest first ``(held, n_mels)``, the model input of the last clip-length window
+    ``(n_mels, n_frames)`` (None while fewer frames are held) and the frames computed."""
+    exe = exe or artifact.out_dir / HOST_BINARY
+    rows, cols = artifact.output_shape
+    n_mels = artifact.feature_config.n_mels
+    dt = _np_input(artifact)
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
+        t = Path(tmp)
+        (t / "in.pcm").write_bytes(_as_pcm(audio).astype("<i2").tobytes())
+        out = _run(exe, ["listen", str(t / "in.pcm"), str(t / "codes"), str(t / "win"), str(int(chunk))])
+        codes = np.fromfile(t / "codes", dtype=dt).reshape(-1, n_mels)
+        win = np.fromfile(t / "win", dtype=dt)
+    frames = int(dict(line.split() for line in out.splitlines())["frames"])
+    if win.size == 0:
+        return codes, None, frames
+    win = win.reshape(rows, cols)
+    return codes, np.ascontiguousarray(win.T if artifact.layout is InputLayout.FRAME_MAJOR else win), frames
+
+
+def logmel_codes(logmel: np.ndarray, *, dtype: str = "INT8") -> np.ndarray:
+    """Float32 log-mel as :data:`LOGMEL_STEP` codes, as the C front end holds them with the input
+    ResNorm: round half away from zero of ``x / step`` (float32), saturated to ``dtype``."""
+    x = np.asarray(logmel, dtype=np.float32)
+    q = x / np.float32(LOGMEL_STEP)
+    r = np.trunc(q)
+    frac = q - r
+    lo, hi = INT_RANGES[dtype][1:]
+    return np.clip(r + (frac >= 0.5) - (frac <= -0.5), lo, hi).astype(INT_RANGES[dtype][0])
+
+
+def _normalized_codes(code: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: float, scale: float,
+                      zero_point: int, dtype: str) -> np.ndarray:
+    """``(x - mean) / std + lam * x`` on ``x = step * code`` (n_mels, frames), float32 as the C, quantized."""
+    f32 = np.float32
+    xr = (np.asarray(code, f32) * f32(LOGMEL_STEP)).astype(f32)
+    y = ((xr - mean[:, None]) / std[:, None]).astype(f32) + (f32(lam) * xr).astype(f32)
+    return quantize_input(y.astype(f32), scale, zero_point, dtype=dtype)
+
+
+def listen_window_reference(codes: np.ndarray, scale: float, zero_point: int, lam: float, eps: float, *,
+                            dtype: str = "INT8") -> np.ndarray:
+    """The model input ``tinyasc_frontend_listen_window`` writes with the input ResNorm, from a window's
+    codes ``(n_frames, n_mels)`` oldest first: integer sums S1, S2 per band, then in float32
+    ``mean = S1 / N * step``, ``var = (N S2 - S1^2) / N^2``, ``std = sqrt(var * step^2 + eps)``, the
+    same operations as the C. Returns ``(n_mels, n_frames)``."""
+    c = np.asarray(codes, np.int64).T
+    f32 = np.float32
+    n = c.shape[1]
+    s1, s2 = c.sum(axis=1), (c * c).sum(axis=1)
+    var = ((n * s2 - s1 * s1).astype(f32) / (f32(n) * f32(n))).astype(f32)
+    mean = ((s1.astype(f32) / f32(n)).astype(f32) * f32(LOGMEL_STEP)).astype(f32)
+    std = np.sqrt((var * f32(LOGMEL_STEP * LOGMEL_STEP)).astype(f32) + f32(eps)).astype(f32)
+    return _normalized_codes(c, mean, std, lam, scale, zero_point, dtype)
+
+
+def listen_ram_bytes(cfg: FeatureConfig, *, input_resnorm: bool, input_bytes: int = 1) -> int:
+    """RAM of continuous listening in C: the FFT scratch (``n_fft`` floats) and the listening state (one
+    window of int16 PCM, five counters, ``n_frames x n_mels`` codes, plus two int32 sums per band
+    with the input ResNorm); the model input it writes is the model's."""
+    return (4 * cfg.n_fft + 2 * cfg.win_length + 20 + input_bytes * cfg.n_frames * cfg.n_mels
+            + (8 * cfg.n_mels if input_resnorm else 0))
+
+
 def stream_ram_bytes(cfg: FeatureConfig, *, input_resnorm: bool) -> int:
     """RAM of the streaming C front end: the FFT scratch (``n_fft`` floats) and the stream state (one
     window of int16 PCM and two counters, plus 3 x n_mels floats of statistics with the input ResNorm)."""
@@ -565,14 +633,7 @@ def stream_resnorm_reference(logmel: np.ndarray, scale: float, zero_point: int, 
     var = np.maximum((sq * inv_t).astype(f32) - (m * m).astype(f32), f32(0.0)).astype(f32)
     mean = (shift + m).astype(f32)
     std = np.sqrt((var + f32(eps)).astype(f32)).astype(f32)
-    lo, hi = (-128, 127) if dtype == "INT8" else (-32768, 32767)
-    q = x / f32(LOGMEL_STEP)
-    r = np.trunc(q)
-    frac = q - r
-    code = np.clip(r + (frac >= 0.5) - (frac <= -0.5), lo, hi).astype(f32)
-    xr = (code * f32(LOGMEL_STEP)).astype(f32)
-    y = ((xr - mean[:, None]) / std[:, None]).astype(f32) + (f32(lam) * xr).astype(f32)
-    return quantize_input(y.astype(f32), scale, zero_point, dtype=dtype)
+    return _normalized_codes(logmel_codes(x, dtype=dtype), mean, std, lam, scale, zero_point, dtype)
 
 
 def logf_host(artifact: FrontendArtifact, x: np.ndarray, *, exe: Path | None = None) -> np.ndarray:

@@ -8,6 +8,7 @@ One self-contained directory per model and target::
                                 has for the target (DSP / Helium / in-place / sparse), else portable
     DIR/include/*.h             kernel headers
     DIR/frontend/               PCM -> model input (log-mel, the lifted input ResNorm, quantization)
+    DIR/tinyasc_listen.c/.h     continuous listening: push PCM, classify the last clip length
     DIR/example/main.c          PCM -> features -> invoke -> label, printed
     DIR/CMakeLists.txt          static library ``tinyasc`` + ``tinyasc_example``
     DIR/cmake/arm-none-eabi.cmake   toolchain file for the target core
@@ -47,6 +48,8 @@ MANIFEST_FORMAT = "tinyasc-library/1"
 FRONTEND_DIR = "frontend"
 EXAMPLE = "example/main.c"
 LABELS_H = "labels.h"
+#: Continuous listening (front end + model), shipped with the front end.
+LISTEN_SOURCES = ("tinyasc_listen.c", "tinyasc_listen.h")
 #: Include directories of every library, relative to it.
 INCLUDE_DIRS = (".", "include", FRONTEND_DIR)
 TEMPLATE_DIR = Path(__file__).resolve().parent / "c" / "library"
@@ -165,7 +168,9 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
         _write_labels(tmp, labels, art.output_shape)
         sources = ["model.c", *art.sources]
         if fe_ok:
-            sources += [f"{FRONTEND_DIR}/tinyasc_frontend.c", f"{FRONTEND_DIR}/frontend_tables.c"]
+            sources += [f"{FRONTEND_DIR}/tinyasc_frontend.c", f"{FRONTEND_DIR}/frontend_tables.c", LISTEN_SOURCES[0]]
+            for name in LISTEN_SOURCES:
+                shutil.copyfile(TEMPLATE_DIR / name, tmp / name)
         cflags = toolchain.library_cflags(target)
         arch = SPECS[target.core].arch_flags if target.core is not None else ()
         manifest = LibraryManifest(
@@ -176,7 +181,7 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
         _write_example(tmp, manifest)
         _write_build_files(tmp, manifest)
         _write_readme(tmp, manifest, art)
-        hashed = sorted({*sources, EXAMPLE, LABELS_H, "model.h",
+        hashed = sorted({*sources, EXAMPLE, LABELS_H, "model.h", *(LISTEN_SOURCES if fe_ok else ()),
                          *(f"include/{p.name}" for p in (tmp / "include").glob("*.h")),
                          *((f"{FRONTEND_DIR}/{p.name}" for p in (tmp / FRONTEND_DIR).glob("*.h")) if fe_ok else ())})
         manifest = dataclasses.replace(manifest, files_sha256={rel: sha256(tmp / rel) for rel in hashed})

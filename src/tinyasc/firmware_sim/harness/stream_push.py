@@ -6,6 +6,11 @@ streamed model after each push where its frames are final (no lifted input ResNo
 finishes and classifies. The instruction-counting plugin snapshots around every push and around
 the end, so the report gives per-push cost (mean, largest) and what is left when the last sample
 arrives — the latency a listening device sees.
+
+:func:`measure_listen` does the same for continuous listening (``tinyasc_listen.h``): a stream of
+several clip lengths pushed through ``tinyasc_stream_push``, classified with
+``tinyasc_stream_classify`` every ``every`` samples once a window is held and at the end; it reports
+the pushes, the classifications, and the RAM of the listening state and scratch from the ELF.
 """
 
 from __future__ import annotations
@@ -135,3 +140,152 @@ def measure_stream_push(lib_dir: str | Path, *, out_dir: str | Path, chunk: int 
             "push_budget_ms": 1000.0 * chunk / 16000.0,
             "end_instructions": end_i, "end_ms": end_c / (clock * 1e3), "clock_mhz": clock,
             "stack_bytes": run.stack_used, "output": run.outputs[0].hex() if run.outputs else None}
+
+
+LISTEN_MAIN = r"""
+/* Listening cost: markers (-3,0)/(-3,1) around every push, (-5,0)/(-5,1) around every classify. */
+#include <stdint.h>
+#include "model.h"
+#include "tinyasc_listen.h"
+#include "frontend_golden_pcm.h"
+#include "semihost.h"
+
+uint32_t tinyasc_stack_used(void);
+
+__attribute__((noinline, noipa, used)) void tinyasc_layer_marker(int layer, int is_end)
+{
+    __asm__ volatile("" : : "r"(layer), "r"(is_end) : "memory");
+}
+
+static tinyasc_output_t out[TINYASC_OUTPUT_SIZE];
+
+int main(void)
+{
+    int32_t pos = 0, last = 0;
+    int held = 0, label = -1;
+    while (pos < TINYASC_FE_GOLDEN_SAMPLES) {
+        const int32_t n = pos + CHUNK <= TINYASC_FE_GOLDEN_SAMPLES ? CHUNK : TINYASC_FE_GOLDEN_SAMPLES - pos;
+        tinyasc_layer_marker(-3, 0);
+        held = tinyasc_stream_push(tinyasc_fe_golden_pcm + pos, n);
+        tinyasc_layer_marker(-3, 1);
+        pos += n;
+        if (held == TINYASC_FE_N_FRAMES && (pos - last >= EVERY || pos == TINYASC_FE_GOLDEN_SAMPLES)) {
+            tinyasc_layer_marker(-5, 0);
+            label = tinyasc_stream_classify(out);
+            tinyasc_layer_marker(-5, 1);
+            last = pos;
+        }
+    }
+    if (label < 0) return 4;
+    sh_write0("TINYASC OUT 0 ");
+    sh_write_hex(out, sizeof(out));
+    sh_write0("\nTINYASC STACK ");
+    sh_write_u32(tinyasc_stack_used());
+    sh_write0("\nTINYASC DONE\n");
+    return 0;
+}
+"""
+
+
+def _static_bytes(elf: Path, names: tuple[str, ...]) -> dict[str, int]:
+    """Sizes of the named static objects in the ELF (``nm -S``)."""
+    from tinyasc.firmware_sim.harness.tools import run
+
+    sizes = {}
+    for line in run(["arm-none-eabi-nm", "-S", elf]).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] in names:
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes
+
+
+def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float = 3.0, chunk: int = 512,
+                   every: int | None = None, seed: int = 0, timeout: float = 900) -> dict[str, Any]:
+    """Continuous listening on the library's own core: per push, per classification, RAM; and the
+    stream (int16) it was fed, so the caller can check the last window's output."""
+    from tinyasc.firmware_sim.frontend import write_golden_run
+
+    check_toolchain()
+    lib_dir, out_dir = Path(lib_dir).resolve(), Path(out_dir)
+    manifest = LibraryManifest.load(lib_dir)
+    manifest.verify(lib_dir)
+    core = manifest.target.core
+    if core is None or not manifest.frontend:
+        raise InputError(lib_dir, "listening cost needs a Cortex-M library with a front end")
+    fe = _frontend_defines(lib_dir / FRONTEND_DIR)
+    rate = fe["SAMPLE_RATE"]
+    every = rate if every is None else every
+    if chunk < 1 or every < 1:
+        raise InputError(None, f"chunk and every must be >= 1 sample, got {chunk} and {every}")
+    n = int(round(seconds * rate))
+    kinds = _listen_kinds(n, chunk, every, fe)
+    if "classify" not in kinds:
+        raise InputError(None, f"a stream of {seconds:g} s is shorter than one window of the model")
+    pcm = (np.random.default_rng(seed).normal(size=n) * 3000).astype(np.int16)
+    gold = out_dir / "listen_pcm"
+    srcs = write_golden_run(gold, pcm)
+    main = out_dir / "listen_main.c"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main.write_text(LISTEN_MAIN.replace("CHUNK", str(int(chunk))).replace("EVERY", str(int(every))))
+    src = library_sources(lib_dir, manifest)
+    src = dataclasses.replace(src, include_dirs=(*src.include_dirs, lib_dir / FRONTEND_DIR, gold))
+    build = build_target(src, core, out_dir / core.value, main_source=main, profile=False, name="listen",
+                         extra_sources=[lib_dir / "model.c", gold / srcs[1]])
+    run = run_qemu(build, out_dir / core.value, plugin=build_plugin(out_dir / "plugin"), timeout=timeout)
+    model = TimingModel.load(core)
+    pairs = [(a, b) for a, b in zip(run.snapshots[::2], run.snapshots[1::2])]
+
+    def cost(a: dict, b: dict) -> tuple[int, float]:
+        c = {k: b.get(k, 0) - a.get(k, 0) for k in b}
+        return instructions(c), model.cycles(c)
+
+    # the marker pairs alternate between pushes and classifications in program order
+    costs = [cost(a, b) for a, b in pairs]
+    if len(kinds) != len(costs):
+        raise RuntimeError(f"unexpected marker count {len(run.snapshots)} for {len(kinds)} events")
+    pushes = [c for k, c in zip(kinds, costs) if k == "push"]
+    classes = [c for k, c in zip(kinds, costs) if k == "classify"]
+    clock = SPECS[core].clock_mhz
+    ms = 1.0 / (clock * 1e3)
+    ram = _static_bytes(build.elf, ("listen_state", "listen_scratch"))
+    audio_s = n / rate
+    return {"target": core.value, "chunk_samples": int(chunk), "every_samples": int(every),
+            "stream_seconds": audio_s, "pushes": len(pushes),
+            "push_instructions_mean": statistics.mean(p[0] for p in pushes),
+            "push_instructions_max": max(p[0] for p in pushes), "push_ms_max": max(p[1] for p in pushes) * ms,
+            "push_ms_total": sum(p[1] for p in pushes) * ms, "push_budget_ms": 1000.0 * chunk / rate,
+            "classifications": len(classes), "classify_instructions_mean": statistics.mean(c[0] for c in classes),
+            "classify_ms_mean": statistics.mean(c[1] for c in classes) * ms,
+            "ms_per_audio_second": (sum(p[1] for p in pushes) * ms) / audio_s
+            + statistics.mean(c[1] for c in classes) * ms * rate / every,
+            "state_bytes": ram.get("listen_state", 0), "scratch_bytes": ram.get("listen_scratch", 0),
+            "clock_mhz": clock, "stack_bytes": run.stack_used,
+            "output": run.outputs[0].hex() if run.outputs else None, "pcm": pcm}
+
+
+def _frontend_defines(frontend_dir: Path) -> dict[str, int]:
+    """The shipped front end's integer constants (``frontend_tables.h``) the listening schedule needs."""
+    import re
+
+    text = (frontend_dir / "frontend_tables.h").read_text()
+    out = {}
+    for k in ("SAMPLE_RATE", "WIN_LENGTH", "HOP", "N_FRAMES"):
+        m = re.search(rf"#define TINYASC_FE_{k} (\d+)", text)
+        if m is None:
+            raise InputError(frontend_dir / "frontend_tables.h", f"no TINYASC_FE_{k}")
+        out[k] = int(m.group(1))
+    return out
+
+
+def _listen_kinds(n: int, chunk: int, every: int, fe: dict[str, int]) -> list[str]:
+    """The marker sequence LISTEN_MAIN produces: a push per chunk, then a classify wherever a window is
+    held (``WIN_LENGTH + (N_FRAMES - 1) * HOP`` samples in) and ``every`` samples have passed, or at the end."""
+    full = fe["WIN_LENGTH"] + (fe["N_FRAMES"] - 1) * fe["HOP"]
+    kinds, pos, last = [], 0, 0
+    while pos < n:
+        pos += min(chunk, n - pos)
+        kinds.append("push")
+        if pos >= full and (pos - last >= every or pos == n):
+            kinds.append("classify")
+            last = pos
+    return kinds

@@ -7,6 +7,10 @@
  *   frontend_host stream IN.pcm OUT_INPUT.i8 CHUNK             the streaming API, fed CHUNK samples at a
  *                                                              time (CHUNK <= 0: pseudo-random sizes
  *                                                              0..2000, seed -CHUNK)
+ *   frontend_host listen IN.pcm OUT_CODES OUT_INPUT.i8 CHUNK   continuous listening fed as above: the
+ *                                                              held frames' codes oldest first (frame x
+ *                                                              band), and the window's model input
+ *                                                              (empty while no whole window is held)
  *
  * Output arrays are in the model's input layout (TINYASC_FE_OUT_INDEX), native float32 and
  * tinyasc_fe_input_t (int8, or int16 for a 16x8 model).
@@ -130,7 +134,48 @@ int main(int argc, char **argv)
         return 0;
     }
 #endif
+    if (argc == 6 && strcmp(argv[1], "listen") == 0) {
+        static tinyasc_frontend_listen ls;
+        int16_t *pcm = (int16_t *)read_file(argv[2], &n_bytes);
+        tinyasc_fe_input_t *q = (tinyasc_fe_input_t *)malloc(n_out * sizeof(tinyasc_fe_input_t));
+        long chunk = atol(argv[5]), pos = 0, n = n_bytes / 2;
+        uint32_t lcg = (uint32_t)(-chunk) * 2654435761u + 1u;
+        int t, s, held = 0;
+        FILE *f;
+        if (!q) {
+            return 3;
+        }
+        tinyasc_frontend_listen_init(&ls);
+        while (pos < n) {
+            long k = chunk;
+            if (chunk <= 0) {
+                lcg = lcg * 1664525u + 1013904223u;
+                k = (long)((lcg >> 8) % 2001u);
+            }
+            if (k > n - pos) {
+                k = n - pos;
+            }
+            held = tinyasc_frontend_listen_push(&ls, pcm + pos, (int)k, scratch);
+            pos += k;
+        }
+        f = fopen(argv[3], "wb");
+        s = held == TINYASC_FE_N_FRAMES ? ls.slot : 0; /* the oldest held frame */
+        for (t = 0; f != NULL && t < held; ++t, s = (s + 1) % TINYASC_FE_N_FRAMES) {
+            fwrite(ls.codes[s], sizeof(tinyasc_fe_input_t), TINYASC_FE_N_MELS, f);
+        }
+        if (f == NULL || fclose(f) != 0) {
+            fprintf(stderr, "%s: cannot write\n", argv[3]);
+            return 2;
+        }
+        if (tinyasc_frontend_listen_window(&ls, scratch, q) == 0) {
+            write_file(argv[4], q, n_out * sizeof(tinyasc_fe_input_t));
+        } else {
+            write_file(argv[4], q, 0);
+        }
+        printf("frames %lu\nheld %d\n", (unsigned long)ls.frames, held);
+        return 0;
+    }
     fprintf(stderr, "usage: %s run IN.pcm OUT.f32 OUT.i8 | logf IN.f32 OUT.f32 | bench IN.pcm REPEATS"
-                    " | stream IN.pcm OUT.i8 CHUNK\n", argv[0]);
+                    " | stream IN.pcm OUT.i8 CHUNK | listen IN.pcm OUT_CODES OUT.i8 CHUNK\n", argv[0]);
     return 2;
 }

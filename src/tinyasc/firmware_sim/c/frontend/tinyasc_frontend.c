@@ -605,7 +605,7 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
 
 /* ------------------------------------------------------------------------------ streaming */
 
-#if TINYASC_FE_INPUT_RESNORM && !TINYASC_FE_PAD_REFLECT
+#if TINYASC_FE_INPUT_RESNORM
 /* A log-mel value as a code of TINYASC_FE_LOGMEL_STEP nats: round half away from zero, saturated. */
 static tinyasc_fe_input_t fe_logmel_code(float x)
 {
@@ -731,3 +731,105 @@ int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, 
     return st->next_frame;
 }
 #endif /* !TINYASC_FE_PAD_REFLECT */
+
+/* ------------------------------------------------------------------------ continuous listening */
+
+#define FE_LISTEN_N TINYASC_FE_N_FRAMES
+
+void tinyasc_frontend_listen_init(tinyasc_frontend_listen *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->need = FE_W;
+}
+
+/* The frame of the last FE_W samples (the oldest at ring[pos]) into the next slot; with the
+ * input ResNorm the slot's old codes leave the sums and the new ones enter them. */
+static void fe_listen_frame(tinyasc_frontend_listen *st, float *scratch)
+{
+    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
+    tinyasc_fe_input_t *codes = st->codes[st->slot];
+    const int p = st->pos;
+    int b;
+
+    fe_put_zeros(scratch, 0, FE_LEFT);
+    fe_put_window(scratch, 0, FE_W - p, st->ring + p);
+    if (p > 0) {
+        fe_put_window(scratch, FE_W - p, FE_W, st->ring);
+    }
+    fe_put_zeros(scratch, FE_LEFT + FE_W, FE_N);
+    fe_logmel_of_windowed(scratch, mel);
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+#if TINYASC_FE_INPUT_RESNORM
+        const int32_t old = st->held == FE_LISTEN_N ? (int32_t)codes[b] : 0;
+        const tinyasc_fe_input_t c = fe_logmel_code(mel[b]);
+        st->sum[b] += (int32_t)c - old;
+        st->sum_sq[b] += (int32_t)c * (int32_t)c - old * old;
+        codes[b] = c;
+#else
+        codes[b] = tinyasc_frontend_quantize(mel[b]);
+#endif
+    }
+    st->slot = st->slot + 1 == FE_LISTEN_N ? 0 : st->slot + 1;
+    if (st->held < FE_LISTEN_N) {
+        st->held += 1;
+    }
+    st->frames += 1u;
+}
+
+int tinyasc_frontend_listen_push(tinyasc_frontend_listen *st, const int16_t *pcm, int n, float *scratch)
+{
+    int k = 0;
+    while (k < n) {
+        /* take samples up to the next frame's last one (the ring then holds exactly its window) */
+        int take = n - k < st->need ? n - k : st->need;
+        st->need -= take;
+        while (take > 0) {
+            const int run = FE_W - st->pos < take ? FE_W - st->pos : take;
+            memcpy(st->ring + st->pos, pcm + k, (size_t)run * sizeof(int16_t));
+            st->pos = st->pos + run == FE_W ? 0 : st->pos + run;
+            k += run;
+            take -= run;
+        }
+        if (st->need == 0) {
+            fe_listen_frame(st, scratch);
+            st->need = TINYASC_FE_HOP;
+        }
+    }
+    return st->held;
+}
+
+int tinyasc_frontend_listen_window(const tinyasc_frontend_listen *st, float *scratch, tinyasc_fe_input_t *out)
+{
+    int t, b, s = st->slot; /* a full window's oldest frame is in the next slot to be written */
+#if TINYASC_FE_INPUT_RESNORM
+    float *mean = scratch, *std = scratch + TINYASC_FE_N_MELS;
+    const float n = (float)FE_LISTEN_N, nn = (float)FE_LISTEN_N * (float)FE_LISTEN_N;
+#else
+    (void)scratch;
+#endif
+    if (st->held < FE_LISTEN_N) {
+        return -1;
+    }
+#if TINYASC_FE_INPUT_RESNORM
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) { /* N S2 - S1^2 is exact in 64 bits */
+        const int64_t s1 = st->sum[b];
+        const float var = (float)((int64_t)FE_LISTEN_N * (int64_t)st->sum_sq[b] - s1 * s1) / nn;
+        mean[b] = (float)s1 / n * TINYASC_FE_LOGMEL_STEP;
+        std[b] = sqrtf(var * (TINYASC_FE_LOGMEL_STEP * TINYASC_FE_LOGMEL_STEP) + TINYASC_FE_RESNORM_EPS);
+    }
+#endif
+    for (t = 0; t < FE_LISTEN_N; ++t) {
+        const tinyasc_fe_input_t *codes = st->codes[s];
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+#if TINYASC_FE_INPUT_RESNORM
+            const float x = (float)codes[b] * TINYASC_FE_LOGMEL_STEP;
+            out[TINYASC_FE_OUT_INDEX(b, t)] =
+                tinyasc_frontend_quantize((x - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * x);
+#else
+            out[TINYASC_FE_OUT_INDEX(b, t)] = codes[b];
+#endif
+        }
+        s = s + 1 == FE_LISTEN_N ? 0 : s + 1;
+    }
+    return 0;
+}

@@ -62,6 +62,11 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
 void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std);
 #endif
 
+/* Nats per log-mel code held by the streaming and listening APIs with the input ResNorm. */
+#ifndef TINYASC_FE_LOGMEL_STEP
+#define TINYASC_FE_LOGMEL_STEP 0.125f /* int8 codes span [-16, 15.875] nats: log(1e-6) = -13.8 to full scale */
+#endif
+
 #if !TINYASC_FE_PAD_REFLECT
 /* Streaming: feed the clip in chunks as the microphone delivers them (any sizes); each frame is
  * computed as soon as its window is complete. RAM: this state (a window of int16 history, plus
@@ -77,9 +82,6 @@ void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *sc
  * the exact float log-mel; tinyasc_frontend_stream_finish then normalizes in place. The one
  * difference from tinyasc_frontend_quantized: the log-mel is rounded to the step before it is
  * normalized (at most TINYASC_FE_LOGMEL_STEP / 2 nats; the statistics are exact). */
-#ifndef TINYASC_FE_LOGMEL_STEP
-#define TINYASC_FE_LOGMEL_STEP 0.125f /* int8 codes span [-16, 15.875] nats: log(1e-6) = -13.8 to full scale */
-#endif
 
 typedef struct {
     int16_t ring[TINYASC_FE_WIN_LENGTH]; /* the last WIN_LENGTH samples, at index i % WIN_LENGTH */
@@ -101,6 +103,44 @@ int tinyasc_frontend_stream_push(tinyasc_frontend_stream *st, const int16_t *pcm
  * frame is written. Returns TINYASC_FE_N_FRAMES. */
 int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out);
 #endif /* !TINYASC_FE_PAD_REFLECT */
+
+/* Continuous listening: a never-ending stream (any chunk sizes) and, whenever asked, the model
+ * input of the last TINYASC_FE_N_FRAMES frames (one clip length). Frame j of the stream is
+ * computed from samples [j * HOP, j * HOP + WIN_LENGTH) as soon as they have arrived (no STFT
+ * padding: the stream has no edges) and kept as codes of the input type; each frame is computed once, however
+ * often the window is read.
+ *
+ * Without TINYASC_FE_INPUT_RESNORM a code is the frame's quantized model input. With it, a code is
+ * the log-mel in steps of TINYASC_FE_LOGMEL_STEP nats (as the clip stream holds it), and the
+ * window is normalized by its own per-band statistics, taken from exact integer sums of the codes
+ * that the push keeps up to date (a frame's codes are added when it arrives and subtracted when it
+ * leaves the window): mean = STEP * S1 / N, var = STEP^2 * (N * S2 - S1^2) / N^2 in float, then
+ * x' = (x - mean) / sqrt(var + EPS) + LAMBDA * x on x = STEP * code, quantized.
+ *
+ * RAM: this state (one window of int16 PCM, N_FRAMES x N_MELS codes, 2 x N_MELS int32 sums with
+ * the input ResNorm) + the scratch (TINYASC_FE_SCRATCH_FLOATS floats) + the model input. */
+typedef struct {
+    int16_t ring[TINYASC_FE_WIN_LENGTH];  /* the last WIN_LENGTH samples; `pos` is the oldest */
+    int32_t pos;                          /* next ring slot written (= the oldest sample's) */
+    int32_t need;                         /* samples still missing before the next frame */
+    int32_t slot;                         /* next frame slot written (= the oldest frame's once full) */
+    int32_t held;                         /* frames held, at most TINYASC_FE_N_FRAMES */
+    uint32_t frames;                      /* frames computed since init (wraps after 2^32) */
+    tinyasc_fe_input_t codes[TINYASC_FE_N_FRAMES][TINYASC_FE_N_MELS]; /* frame slot -> band */
+#if TINYASC_FE_INPUT_RESNORM
+    int32_t sum[TINYASC_FE_N_MELS];       /* per band: sum of the held frames' codes */
+    int32_t sum_sq[TINYASC_FE_N_MELS];    /* and of their squares */
+#endif
+} tinyasc_frontend_listen;
+
+void tinyasc_frontend_listen_init(tinyasc_frontend_listen *st);
+/* Takes n samples; computes every frame they complete. Returns the frames held (at most
+ * TINYASC_FE_N_FRAMES: a whole window once that many have arrived). */
+int tinyasc_frontend_listen_push(tinyasc_frontend_listen *st, const int16_t *pcm, int n, float *scratch);
+/* The model input of the last TINYASC_FE_N_FRAMES frames, oldest first, into out (the model's
+ * input layout). scratch: TINYASC_FE_SCRATCH_FLOATS floats (the statistics with the input
+ * ResNorm). Returns 0, or -1 (out untouched) while fewer frames than a window are held. */
+int tinyasc_frontend_listen_window(const tinyasc_frontend_listen *st, float *scratch, tinyasc_fe_input_t *out);
 
 #ifdef __cplusplus
 }

@@ -2,19 +2,26 @@
  * tinyasc example: PCM -> features -> invoke -> label.
  *
  *   tinyasc_example [clip.raw]
+ *   tinyasc_example --listen [stream.raw]
  *
  * clip.raw: mono little-endian int16 PCM at the model's sample rate (a hosted build reads it;
  * without one, or on a board without a file system, the example classifies generated noise).
- * Prints the label and the scores. On a Cortex-M board, retarget printf to your UART or use
- * semihosting; everything else is the library's own code.
+ * Prints the label and the scores. With --listen (a library with a front end) the file is a
+ * continuous stream of any length, pushed in 512-sample chunks through tinyasc_stream_push;
+ * every second of audio, and at the stream's end, the last clip length is classified
+ * (tinyasc_stream_classify) and its label printed; the scores printed are the last window's.
+ * On a Cortex-M board, retarget printf to your UART or use semihosting; everything else is the
+ * library's own code.
  */
 #include <stdio.h>
 #include <stdint.h>
+#include <string.h>
 #include "model.h"
 #include "labels.h"
 /* @DEFINES@ */
 #if TINYASC_EXAMPLE_FRONTEND
 #include "tinyasc_frontend.h"
+#include "tinyasc_listen.h"
 static float fe_scratch[TINYASC_FE_SCRATCH_FLOATS];
 #if !TINYASC_FE_PAD_REFLECT
 /* Streaming: the clip arrives in chunks, as a microphone's DMA half-buffers would deliver it;
@@ -54,10 +61,56 @@ static int noise_clip(int16_t *out, int n)
 }
 #endif
 
+#if TINYASC_EXAMPLE_FRONTEND
+/* Continuous listening: a label every second of audio and at the end; returns the last label. */
+static int listen_stream(FILE *fp)
+{
+    static int16_t chunk[512];
+    long total = 0, last = 0;
+    int n, label = -1;
+    const long noise_samples = 3L * TINYASC_FE_CLIP_SAMPLES;
+    tinyasc_stream_reset();
+    for (;;) {
+        n = fp != NULL ? read_clip(fp, chunk, 512) : (total < noise_samples ? noise_clip(chunk, 512) : 0);
+        if (n == 0) break;
+        if (tinyasc_stream_push(chunk, n) == TINYASC_FE_N_FRAMES && total + n - last >= TINYASC_FE_SAMPLE_RATE) {
+            label = tinyasc_stream_classify(scores);
+            last = total + n;
+            printf("listen %ld label %d %s\n", last, label, tinyasc_labels[label]);
+        }
+        total += n;
+    }
+    if (last != total && (label = tinyasc_stream_classify(scores)) >= 0)
+        printf("listen %ld label %d %s\n", total, label, tinyasc_labels[label]);
+    return label;
+}
+#endif
+
 int main(int argc, char **argv)
 {
-    FILE *fp = argc > 1 ? fopen(argv[1], "rb") : NULL;
+    const int listening = argc > 1 && strcmp(argv[1], "--listen") == 0;
+    const char *path = argc > 1 + listening ? argv[1 + listening] : NULL;
+    FILE *fp = path != NULL ? fopen(path, "rb") : NULL;
     int n = 0, best = 0, i, classified = 0;
+    if (path != NULL && fp == NULL) {
+        fprintf(stderr, "%s: cannot open\n", path);
+        return 2;
+    }
+    if (listening) {
+#if TINYASC_EXAMPLE_FRONTEND
+        best = listen_stream(fp);
+        if (fp != NULL) fclose(fp);
+        if (best < 0) {
+            fprintf(stderr, "listen: less than one clip length of audio (%d samples)\n", TINYASC_FE_CLIP_SAMPLES);
+            return 2;
+        }
+        for (i = 0; i < TINYASC_OUTPUT_SIZE; ++i) printf("score %s %d\n", tinyasc_labels[i], (int)scores[i]);
+        return 0;
+#else
+        fprintf(stderr, "--listen needs a library with a front end\n");
+        return 2;
+#endif
+    }
 #if TINYASC_EXAMPLE_STREAM
     /* features straight into the model's input buffer, frame by frame as the samples arrive; a
      * streamed model (asc-firmware --ram-budget) also runs its trunk on each frame as it is final,
