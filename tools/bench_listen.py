@@ -7,8 +7,8 @@ core (``tinyasc.firmware_sim.harness.stream_push.measure_listen``) ``--seconds``
 ``--chunk``-sample pushes (512 = a 32-ms DMA half-buffer at 16 kHz) and the last clip length is classified every
 ``--every`` samples once a whole window has arrived, and at the stream's end. Reports instructions per push
 (mean, largest; each frame is computed once, in the push that completes it), per classification (window
-normalization + model), the core's share per second of audio, and the listening state's and scratch's RAM
-from the ELF. The last classification's scores are checked against TensorFlow Lite Micro on the window the
+normalization + model), the core's share per second of audio, and from the ELF the listening state's and
+scratch's RAM and the whole program's (data + bss + stack high-water mark). The last classification's scores are checked against TensorFlow Lite Micro on the window the
 host build of the same front end computes from the same samples. Writes ``OUT/bench_listen.json`` and ``.md``.
 """
 
@@ -68,14 +68,15 @@ def main(argv: list[str] | None = None) -> int:
               str(r["pushes"]), f"{r['push_instructions_mean']:,.0f}", f"{r['push_instructions_max']:,}",
               f"{r['push_ms_max']:.1f} / {r['push_budget_ms']:.0f}", str(r["classifications"]),
               f"{r['classify_instructions_mean']:,.0f}", f"{r['classify_ms_mean']:.1f}",
-              f"{r['ms_per_audio_second']:.0f}", f"{r['state_bytes']:,} + {r['scratch_bytes']:,}",
+              f"{r['ms_per_audio_second']:.0f}", f"{r['state_bytes']:,} + {r['scratch_bytes']:,}", f"{r['ram_bytes']:,}",
               "yes" if r["equals_tflm"] else "NO"] for r in rows]
     md = "\n".join([f"# Continuous listening, {args.chunk}-sample pushes, a label every "
                     f"{rows[0]['every_samples']} samples", "", f"Machine: {machine}.", "",
                     markdown_table(["library", "core", "input ResNorm", "stream s", "pushes", "instr. per push (mean)",
                                     "largest push", "largest push ms / real-time ms", "labels",
                                     "instr. per label", "ms per label", "ms per s of audio",
-                                    "RAM: state + scratch B", "last label's scores = TFLM"], table), ""])
+                                    "listening state + scratch B", "RAM of the program B",
+                                    "last label's scores = TFLM"], table), ""])
     atomic.write_text(args.out / "bench_listen.md", md)
     print(md)
     return 0 if all(r["equals_tflm"] for r in rows) else 1

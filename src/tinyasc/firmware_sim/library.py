@@ -180,7 +180,7 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
             activations=art.activations, files_sha256={})
         _write_example(tmp, manifest)
         _write_build_files(tmp, manifest)
-        _write_readme(tmp, manifest, art)
+        _write_readme(tmp, manifest, art, listen_ram=_frontend_ram(tflite_path, listening=True) if fe_ok else 0)
         hashed = sorted({*sources, EXAMPLE, LABELS_H, "model.h", *(LISTEN_SOURCES if fe_ok else ()),
                          *(f"include/{p.name}" for p in (tmp / "include").glob("*.h")),
                          *((f"{FRONTEND_DIR}/{p.name}" for p in (tmp / FRONTEND_DIR).glob("*.h")) if fe_ok else ())})
@@ -204,15 +204,22 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
     return Library(out_dir=out_dir, manifest=manifest, firmware=art)
 
 
-def _frontend_ram(tflite_path: Path) -> int:
-    """RAM of the streaming front end the library will ship for this model (0 without a contract)."""
+def _frontend_ram(tflite_path: Path, *, listening: bool = False) -> int:
+    """RAM of the streaming front end the library will ship for this model (0 without a contract);
+    ``listening``: of continuous listening instead (``tinyasc_listen.c``)."""
     from tinyasc.contract import read_deployed_contract
-    from tinyasc.firmware_sim.frontend import stream_ram_bytes
+    from tinyasc.firmware_sim.frontend import listen_ram_bytes, stream_ram_bytes
+    from tinyasc.firmware_sim.reader import read_tflite
 
     contract = read_deployed_contract(tflite_path.read_bytes(), tflite_path)
     if contract is None:
         return 0
-    return stream_ram_bytes(contract.feature_config, input_resnorm=contract.input_resnorm is not None)
+    rn = contract.input_resnorm is not None
+    if not listening:
+        return stream_ram_bytes(contract.feature_config, input_resnorm=rn)
+    g = read_tflite(tflite_path)
+    item = 2 if g.tensors[g.inputs[0]].dtype == "INT16" else 1
+    return listen_ram_bytes(contract.feature_config, input_resnorm=rn, input_bytes=item)
 
 
 def _write_frontend(tflite_path: Path, out_dir: Path,
@@ -385,7 +392,7 @@ buffer (`tinyasc_model_input_buffer()`, {t['features_bytes']:,} B) held for the 
 """
 
 
-def _write_readme(out_dir: Path, m: LibraryManifest, art: FirmwareArtifact) -> None:
+def _write_readme(out_dir: Path, m: LibraryManifest, art: FirmwareArtifact, *, listen_ram: int) -> None:
     core = m.target.core
     kernels = ", ".join(f"`{k}`" for k in art.kernels)
     sparse_used = [r for r in art.sparse_layers if r["used"]]
@@ -460,6 +467,28 @@ ResNorm, whose frames are final only at the clip's end). Resample first if the m
 another rate. `example/main.c` does the whole chain on a raw little-endian int16 file given as
 its argument (or on generated noise without one), in 512-sample chunks, and prints the label. The
 front end's `TINYASC_FE_*` constants are in `frontend/frontend_tables.h`.
+
+## Continuous listening (`tinyasc_listen.h`)
+
+A device that listens all the time pushes the microphone's PCM as it arrives and asks for the
+label of the last clip length of audio whenever it wants one:
+
+```c
+#include "tinyasc_listen.h"
+/* for every chunk (int16, mono, the rate above; any size): */
+int held = tinyasc_stream_push(chunk, n);            /* frames held, TINYASC_FE_N_FRAMES = a whole window */
+/* e.g. once a second: */
+int label = tinyasc_stream_classify(scores);         /* the last TINYASC_FE_N_FRAMES frames; -1 before that */
+```
+
+Frame j of the stream covers samples `[j * TINYASC_FE_HOP, j * TINYASC_FE_HOP + TINYASC_FE_WIN_LENGTH)`
+and is computed once, in the push that completes it (no STFT padding: the stream has no edges). Each
+classification runs the model on the whole window""" + (""", normalized by the window's own per-band
+statistics (the lifted input ResNorm; the statistics come from exact integer sums of the held
+0.125-nat log-mel codes, kept up to date by the pushes)""" if "input ResNorm" in m.frontend_note else "") + f""".
+RAM: {listen_ram:,} B static in `tinyasc_listen.c` (the listening state and the front end's
+scratch), beside the model's own buffers. Not reentrant: call push and classify from one task.
+`tinyasc_example --listen stream.raw` prints a label every second of audio and at the end.
 """ if m.frontend else "") + """
 `library.json` lists every file with its sha256; `asc-latency` refuses a directory whose files
 changed since generation.

@@ -10,7 +10,8 @@ arrives — the latency a listening device sees.
 :func:`measure_listen` does the same for continuous listening (``tinyasc_listen.h``): a stream of
 several clip lengths pushed through ``tinyasc_stream_push``, classified with
 ``tinyasc_stream_classify`` every ``every`` samples once a window is held and at the end; it reports
-the pushes, the classifications, and the RAM of the listening state and scratch from the ELF.
+the pushes, the classifications, and from the ELF the listening state's and scratch's RAM and the
+whole program's (data + bss + stack high-water mark: arena, model input, kernel scratch included).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from tinyasc.errors import InputError
 from tinyasc.firmware_sim.harness.build import build_target
 from tinyasc.firmware_sim.harness.measure import library_sources
+from tinyasc.firmware_sim.harness.memory import MemoryReport, symbol_sizes
 from tinyasc.firmware_sim.harness.qemu import run_qemu
 from tinyasc.firmware_sim.harness.timing import TimingModel, instructions
 from tinyasc.firmware_sim.harness.tools import build_plugin, check_toolchain
@@ -187,18 +189,6 @@ int main(void)
 """
 
 
-def _static_bytes(elf: Path, names: tuple[str, ...]) -> dict[str, int]:
-    """Sizes of the named static objects in the ELF (``nm -S``)."""
-    from tinyasc.firmware_sim.harness.tools import run
-
-    sizes = {}
-    for line in run(["arm-none-eabi-nm", "-S", elf]).stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[3] in names:
-            sizes[parts[3]] = int(parts[1], 16)
-    return sizes
-
-
 def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float = 3.0, chunk: int = 512,
                    every: int | None = None, seed: int = 0, timeout: float = 900) -> dict[str, Any]:
     """Continuous listening on the library's own core: per push, per classification, RAM; and the
@@ -247,7 +237,8 @@ def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float =
     classes = [c for k, c in zip(kinds, costs) if k == "classify"]
     clock = SPECS[core].clock_mhz
     ms = 1.0 / (clock * 1e3)
-    ram = _static_bytes(build.elf, ("listen_state", "listen_scratch"))
+    ram = symbol_sizes(build.elf)
+    mem = MemoryReport.from_elf(build, run.stack_used)
     audio_s = n / rate
     return {"target": core.value, "chunk_samples": int(chunk), "every_samples": int(every),
             "stream_seconds": audio_s, "pushes": len(pushes),
@@ -259,6 +250,7 @@ def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float =
             "ms_per_audio_second": (sum(p[1] for p in pushes) * ms) / audio_s
             + statistics.mean(c[1] for c in classes) * ms * rate / every,
             "state_bytes": ram.get("listen_state", 0), "scratch_bytes": ram.get("listen_scratch", 0),
+            "ram_bytes": mem.ram_bytes, "flash_bytes": mem.flash_bytes,
             "clock_mhz": clock, "stack_bytes": run.stack_used,
             "output": run.outputs[0].hex() if run.outputs else None, "pcm": pcm}
 
