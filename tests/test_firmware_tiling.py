@@ -221,6 +221,11 @@ def test_statistics_over_the_whole_clip_are_refused(tmp_path):
         tiling.analyze(read_tflite(m))
     rc = cli.main([str(m), "--out", str(tmp_path / "o"), "--ram-budget", "1K", "--no-tflm-arena", "--no-frontend"])
     assert rc == EXIT_BAD_INPUT
+    # the one line says why and what the whole-clip plan needs instead
+    whole = plan_arena(read_tflite(m)).arena_size
+    with pytest.raises(tiling.NotTileable, match=f"two-pass.*whole-clip plan needs {whole:,} B of arena"):
+        generate(m, tmp_path / "o2", options=GeneratorOptions(ram_budget=1024))
+    assert not (tmp_path / "o2").exists()
 
 
 def test_cli_streams_checks_and_reports(model, tmp_path, capsys):

@@ -978,7 +978,11 @@ def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> ti
             log.info("whole clip: %d B with the front end and kernel scratch fits the RAM budget of %d B", whole,
                      options.ram_budget)
             return None
-    an = tiling.analyze(graph, time_axis=tiling.input_time_axis(graph))
+    try:
+        an = tiling.analyze(graph, time_axis=tiling.input_time_axis(graph))
+    except tiling.NotTileable as err:  # say what the user can have instead
+        raise tiling.NotTileable(err.path, f"{err.problem}; the whole-clip plan needs {plan.arena_size:,} B of "
+                                           "arena (generate without --ram-budget / --step-frames)") from None
     # kernels and MACs as the step loop runs them: no in-place ops, nothing fused
     scratch, macs = _kernel_scratch(graph, plan_arena(graph, alignment=options.alignment, in_place=False, fuse=False),
                                     options)
