@@ -93,6 +93,14 @@ CASES = {
     "conv5x5_c1_s2_c7_b2_fold": (False, 2, 17, 16, 1, 7, 5, 5, 2, 1, True, None, False),
     "conv3x6_c1_s2_fold": (False, 1, 9, 20, 1, 4, 3, 6, 2, 1, True, None, True),
     "conv5x5_c1_s2_valid_fold": (False, 1, 14, 15, 1, 5, 5, 5, 2, 1, False, None, True),
+    # Helium's four-lane output path: pointwise over every pixel four channels at a time (whole
+    # 16-byte vectors + a predicated tail, output channels not a multiple of 4, batches; K = 32: no
+    # tail), a gathered convolution's groups of four (+ the channels left), and a depthwise layer
+    # the channel-wise kernel leaves to it (70 taps) with a partial last group
+    "conv1x1_c36_c7_b2_fold": (False, 2, 5, 3, 36, 7, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c32_c8_fold": (False, 1, 3, 5, 32, 8, 1, 1, 1, 1, False, None, True),
+    "conv3x3_c8_c6_s2_fold": (False, 1, 9, 7, 8, 6, 3, 3, 2, 1, True, None, True),
+    "dw70x1_c6_fold": (True, 1, 70, 3, 6, 6, 70, 1, 1, 1, False, None, True),
 }
 
 
@@ -265,6 +273,15 @@ int main(void) {
         const int32_t clamped = o > 127 ? 127 : (o < -128 ? -128 : o);
         bad += tinyasc_opt_requant(acc, m, sh) != want; /* the whole int32, not only its low byte */
         bad_out += tinyasc_opt_out(&p, &w, acc, 0) != (int8_t)clamped;
+#if defined(__ARM_FEATURE_MVE)
+        if (tinyasc_rq_zp_folds(m, sh)) { /* Helium's four-lane fast path, the triple in lane i % 4 */
+            int32_t ms[4] = {m, m, m, m}, ss[4] = {sh, sh, sh, sh}, accs[4] = {acc ^ 5, acc, -acc, acc >> 3}, got[4];
+            const tinyasc_weights w4 = {0, 0, ms, ss, 0};
+            accs[i % 4] = acc;
+            vstrwq_s32(got, tinyasc_rq_x4_apply(vldrwq_s32(accs), tinyasc_rq_x4_consts(&w4, 3, 0, vctp32q(4u))));
+            bad_out += got[i % 4] != clamped;
+        }
+#endif
         n++;
     }
     REPORT(bad, bad_out, n);
@@ -276,7 +293,8 @@ int main(void) {
 def test_fast_requantization_equals_mbqm(tmp_path):
     """3 million (accumulator, multiplier, shift) triples incl. INT32 extremes and shifts -31..30:
     the fast requantization used by every optimized kernel equals tinyasc_mbqm exactly, as an int32
-    and after the output offset and clamp; on the host, and 300,000 of them on the emulated M4."""
+    and after the output offset and clamp; on the host, and 300,000 of them on the emulated M4 and M55
+    (there also Helium's four-lane version on every triple whose zero point folds)."""
     src = tmp_path / "rq.c"
     src.write_text(REQUANT_CHECK)
     exe = tmp_path / "rq"
@@ -292,6 +310,13 @@ def test_fast_requantization_equals_mbqm(tmp_path):
                            L.Target.CORTEX_M4, d / "build", main_source=d / "rq_main.c", profile=False, name="rq")
     L.run_qemu(build, d / "run", plugin=None)
     assert "TINYASC RQ 0 0 300000" in (d / "run" / "rq.semihost.txt").read_text()
+    # Helium: also the four-lane fast path (tinyasc_rq_x4_apply) on every triple whose zero point folds
+    build = L.build_target(L.FirmwareSources(model_dir=d, kernel_sources=(), include_dirs=(L.C_DIR / "include",
+                                                                                         L.C_DIR / "opt",
+                                                                                         L.TARGETS_DIR)),
+                           L.Target.CORTEX_M55, d / "build55", main_source=d / "rq_main.c", profile=False, name="rq")
+    L.run_qemu(build, d / "run55", plugin=None)
+    assert "TINYASC RQ 0 0 300000" in (d / "run55" / "rq.semihost.txt").read_text()
 
 
 # ------------------------------------------------------------------ element-wise (tinyasc_opt_<op>)

@@ -196,4 +196,46 @@ static inline __attribute__((always_inline)) int8_t tinyasc_opt_out(const tinyas
     return tinyasc_opt_out_ms(p, acc, w->multiplier[oc], w->shift[oc]);
 }
 
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+/* The fast output path (tinyasc_out_fast_ok) of four channels at once: the folded requantization of
+ * tinyasc_rq_apply lane by lane. The 64-bit u = acc * m + (acc < 0 ? -2^30 : 2^30) is never formed:
+ * its high word is VMULH's high word of acc * m, plus the constant's high word (-1 or 0, the sign),
+ * plus the carry out of VMUL's low word + the constant's low word (0xC0000000 or 0x40000000). Then
+ * (hi + rnd) >> sh (VSHL by -sh: an arithmetic shift) and the int8 clamp, as SSAT does (VQSHL #24,
+ * VSHR #24). */
+typedef struct {
+    int32x4_t m, rnd, neg_sh;
+} tinyasc_rq_x4;
+
+/* Constants of channels oc.. oc + 3 (lanes off in pr: zeros, never stored): m, rnd = 2^(sh-1) + (zp << sh)
+ * and -sh = shift + 1, as tinyasc_rq_consts. */
+static inline __attribute__((always_inline)) tinyasc_rq_x4 tinyasc_rq_x4_consts(const tinyasc_weights *w, int32_t zp,
+                                                                                int32_t oc, mve_pred16_t pr)
+{
+    const int32x4_t s = vldrwq_z_s32(w->shift + oc, pr);
+    const int32x4_t sh = vsubq_s32(vdupq_n_s32(-1), s);
+    tinyasc_rq_x4 q;
+    q.m = vldrwq_z_s32(w->multiplier + oc, pr);
+    q.neg_sh = vnegq_s32(sh);
+    q.rnd = vaddq_s32(vshlq_s32(vdupq_n_s32(1), vsubq_s32(sh, vdupq_n_s32(1))), vshlq_s32(vdupq_n_s32(zp), sh));
+    return q;
+}
+
+static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_apply(int32x4_t acc, tinyasc_rq_x4 q)
+{
+    const int32x4_t neg = vshrq_n_s32(acc, 31);
+    const uint32x4_t lo = vreinterpretq_u32_s32(vmulq_s32(acc, q.m));
+    /* the constant's low word is 1 - 2 neg times 2^30 and nothing below: the carry is that of the top
+     * two bits, ((lo >> 30) + 1 - 2 neg) >> 2 (no predicate) */
+    const uint32x4_t top = vsubq_u32(vaddq_n_u32(vshrq_n_u32(lo, 30), 1u),
+                                     vreinterpretq_u32_s32(vaddq_s32(neg, neg)));
+    const int32x4_t hi = vaddq_s32(vaddq_s32(vmulhq_s32(acc, q.m), neg), vreinterpretq_s32_u32(vshrq_n_u32(top, 2)));
+    const int32x4_t r = vshlq_s32(vaddq_s32(hi, q.rnd), q.neg_sh);
+    /* the int8 clamp without constants: a saturating shift left by 24, then back */
+    return vshrq_n_s32(vqshlq_n_s32(r, 24), 24);
+}
+
+#endif
+
 #endif

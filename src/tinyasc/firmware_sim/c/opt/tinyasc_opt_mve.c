@@ -20,6 +20,56 @@
 static int8_t gather[TINYASC_OPT_MAX_K] __attribute__((aligned(16)));
 static int32_t acc0[TINYASC_OPT_MAX_C];
 
+/* Four scalar accumulators as one vector. */
+static inline __attribute__((always_inline)) int32x4_t lanes4(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
+{
+    int32x4_t v = vdupq_n_s32(a0);
+    v = vsetq_lane_s32(a1, v, 1);
+    v = vsetq_lane_s32(a2, v, 2);
+    return vsetq_lane_s32(a3, v, 3);
+}
+
+/* Pointwise (1x1, stride 1, no padding) on the fast output path: four output channels at a time
+ * over every pixel, their weights, constants and base sums held across the pixels; the input
+ * pixel is read once per group of four channels. */
+static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output)
+{
+    const int32_t K = p->in_c, OC = p->out_c;
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    for (int32_t oc = 0; oc < OC; oc += 4) {
+        const int32_t n = OC - oc < 4 ? OC - oc : 4;
+        const mve_pred16_t pr = vctp32q((uint32_t)n);
+        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
+        const int8_t *w0 = w->data + oc * K;
+        /* rows past the last channel point at the first (computed, never stored) */
+        const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
+        const int32x4_t base = vldrwq_z_s32(acc0 + oc, pr);
+        const int32_t kf = K & ~15; /* whole vectors, then one predicated tail */
+        const mve_pred16_t pt = vctp8q((uint32_t)(K - kf));
+        const int8_t *src = input;
+        int8_t *dst = output + oc;
+        for (int32_t i = 0; i < pixels; i++, src += K, dst += OC) {
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
+            for (; k < kf; k += 16) {
+                const int8x16_t x = vldrbq_s8(src + k);
+                a0 = vmladavaq_s8(a0, x, vldrbq_s8(w0 + k));
+                a1 = vmladavaq_s8(a1, x, vldrbq_s8(w1 + k));
+                a2 = vmladavaq_s8(a2, x, vldrbq_s8(w2 + k));
+                a3 = vmladavaq_s8(a3, x, vldrbq_s8(w3 + k));
+            }
+            if (k < K) {
+                const int8x16_t x = vldrbq_z_s8(src + k, pt);
+                a0 = vmladavaq_p_s8(a0, x, vldrbq_z_s8(w0 + k, pt), pt);
+                a1 = vmladavaq_p_s8(a1, x, vldrbq_z_s8(w1 + k, pt), pt);
+                a2 = vmladavaq_p_s8(a2, x, vldrbq_z_s8(w2 + k, pt), pt);
+                a3 = vmladavaq_p_s8(a3, x, vldrbq_z_s8(w3 + k, pt), pt);
+            }
+            vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q), pr);
+        }
+    }
+}
+
 /* The one-input-channel kernel (tinyasc_opt_conv_c1.c: SMLAD over widened rows beats a per-pixel gather
  * here too) in this file's gather buffer. */
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
@@ -45,6 +95,11 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
     }
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    const int fast = tinyasc_out_fast_ok(p, w);
+    if (pointwise && fast && p->stride_h == 1 && p->stride_w == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
+        pointwise_fast(p, w, input, output);
+        return 0;
+    }
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
@@ -81,10 +136,15 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                         a2 = vmladavaq_p_s8(a2, x, vldrbq_z_s8(w0 + 2 * K + k, pr), pr);
                         a3 = vmladavaq_p_s8(a3, x, vldrbq_z_s8(w0 + 3 * K + k, pr), pr);
                     }
-                    op[oc] = tinyasc_opt_out(p, w, a0, oc);
-                    op[oc + 1] = tinyasc_opt_out(p, w, a1, oc + 1);
-                    op[oc + 2] = tinyasc_opt_out(p, w, a2, oc + 2);
-                    op[oc + 3] = tinyasc_opt_out(p, w, a3, oc + 3);
+                    if (fast) {
+                        vstrbq_s32(op + oc, tinyasc_rq_x4_apply(lanes4(a0, a1, a2, a3),
+                                                        tinyasc_rq_x4_consts(w, p->output_offset, oc, vctp32q(4u))));
+                    } else {
+                        op[oc] = tinyasc_opt_out(p, w, a0, oc);
+                        op[oc + 1] = tinyasc_opt_out(p, w, a1, oc + 1);
+                        op[oc + 2] = tinyasc_opt_out(p, w, a2, oc + 2);
+                        op[oc + 3] = tinyasc_opt_out(p, w, a3, oc + 3);
+                    }
                 }
                 for (; oc < p->out_c; oc++) {
                     const int8_t *w0 = w->data + oc * K;
@@ -112,6 +172,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     w = &wl;
     if (p->depth_multiplier != 1) return -1;
     const int32_t C = p->in_c;
+    const int fast = tinyasc_out_fast_ok(p, w);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
@@ -133,9 +194,13 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                             acc = vaddq_s32(acc, vmulq_s32(vx, vw));
                         }
                     }
-                    int32_t lanes[4];
-                    vstrwq_s32(lanes, acc);
-                    for (int32_t j = 0; j < 4 && c + j < C; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
+                    if (fast) {
+                        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
+                    } else {
+                        int32_t lanes[4];
+                        vstrwq_s32(lanes, acc);
+                        for (int32_t j = 0; j < 4 && c + j < C; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
+                    }
                 }
             }
         }
