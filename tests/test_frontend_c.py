@@ -187,16 +187,20 @@ def test_fft_of_every_pass_mix(n_fft, tmp_path):
     assert np.abs(feats - exact).max() <= 1e-5
 
 
+@pytest.mark.parametrize("win", [250, 133])
 @pytest.mark.parametrize("pad_mode", list(fe.PadMode))
-def test_window_at_an_odd_offset_into_the_bit_reversed_buffer(pad_mode, tmp_path):
+def test_window_at_an_odd_offset_into_the_bit_reversed_buffer(pad_mode, win, tmp_path):
     """The windowing writes each sample straight into the bit-reversed slot of its complex point,
     two samples per point; with n_fft 256 and a 250-sample window the window starts at frame
     sample 3, so every run begins and ends in the middle of a point (and the ring of the
-    streaming API wraps at odd offsets). Full, cropped and empty clips, the clip API and the
-    streaming one (constant padding): within 1e-5 of a float64 FFT (float32 rounding, measured
-    at most ~1e-6; a sample in the wrong slot is off by order 1), streaming bit-identical."""
-    cfg = FeatureConfig(n_fft=256, n_mels=16, win_ms=1000.0 * 250 / 16000, hop_ms=4.0, clip_seconds=0.1)
-    assert (cfg.n_fft - cfg.win_length) // 2 == 3
+    streaming API wraps at odd offsets). A 133-sample window starts at sample 61 and leaves the
+    first and last 30 complex points dead: the FFT's first pass takes its short butterfly on the
+    groups whose outer points are dead, and only the dead points it still reads are zeroed. Full,
+    cropped and empty clips, the clip API and the streaming one (constant padding): within 1e-5
+    of a float64 FFT (float32 rounding, measured at most ~1e-6; a sample in the wrong slot is off
+    by order 1), streaming bit-identical."""
+    cfg = FeatureConfig(n_fft=256, n_mels=16, win_ms=1000.0 * win / 16000, hop_ms=4.0, clip_seconds=0.1)
+    assert (cfg.n_fft - cfg.win_length) // 2 == {250: 3, 133: 61}[win]
     art = fe.write_frontend(cfg, 0.1, 0, tmp_path, pad_mode=pad_mode)
     fe.build_frontend_host(art)
     pcm = fe.float_to_pcm(0.3 * np.random.default_rng(11).standard_normal(cfg.clip_samples))

@@ -18,6 +18,16 @@
 #define FE_N TINYASC_FE_N_FFT
 #define FE_M (TINYASC_FE_N_FFT / 2)      /* complex FFT size */
 #define FE_Q (TINYASC_FE_N_FFT / 4)      /* quarter wave */
+#define FE_W TINYASC_FE_WIN_LENGTH
+#define FE_LEFT ((FE_N - FE_W) / 2)
+/* The window sits in the middle of the frame: only complex points [FE_ZLO, FE_ZHI) can hold a
+ * windowed sample; the others ("dead") are zero in every frame. */
+#define FE_ZLO (FE_LEFT / 2)
+#define FE_ZHI ((FE_LEFT + FE_W + 1) / 2)
+/* When the live points cover [M/4, 3M/4), the FFT's first radix-4 pass (points n, n + M/2, n + M/4,
+ * n + 3M/4 for n < M/4) meets groups whose first and last points are dead: they take a shorter
+ * butterfly, and their dead points need not be written at all (fe_zero_dead writes the others). */
+#define FE_SPARSE_FIRST_PASS (FE_M >= 4 && FE_ZLO <= FE_M / 4 && FE_ZHI >= 3 * FE_M / 4)
 
 #if (TINYASC_FE_N_FFT & (TINYASC_FE_N_FFT - 1)) != 0 || TINYASC_FE_N_FFT < 16
 #error "TINYASC_FE_N_FFT must be a power of two >= 16"
@@ -280,6 +290,43 @@ static void fe_stage_triple_last(float *z)
     }
 }
 
+#if FE_SPARSE_FIRST_PASS
+static inline int fe_point_live(uint32_t p)
+{
+    return p >= FE_ZLO && p < FE_ZHI;
+}
+
+/* Whether the first pass's group at slot i (i % 4 == 0; points n = rev(i), n + M/2, n + M/4, n + 3M/4)
+ * has its first and last points dead. */
+static inline int fe_group_sparse(uint32_t i)
+{
+    const uint32_t n = fe_rbit(i) >> (32 - FE_LOG2_M);
+    return !fe_point_live(n) && !fe_point_live(n + 3 * FE_M / 4);
+}
+
+/* Zeros in the dead points that the first pass reads: those of the groups that are not sparse
+ * (n live or n + 3M/4 live: two short ranges of n). */
+static void fe_zero_dead(float *z)
+{
+    static const int32_t lo[2] = {FE_ZLO, FE_ZLO - 3 * FE_M / 4}, hi[2] = {FE_ZHI, FE_ZHI - 3 * FE_M / 4};
+    int r;
+    for (r = 0; r < 2; ++r) {
+        const int32_t n0 = lo[r] > 0 ? lo[r] : 0, n1 = hi[r] < FE_M / 4 ? hi[r] : FE_M / 4;
+        int32_t n, k;
+        for (n = n0; n < n1; ++n) {
+            for (k = 0; k < 4; ++k) {
+                const uint32_t pt = (uint32_t)n + (uint32_t)((k & 1) * (FE_M / 2) + (k >> 1) * (FE_M / 4));
+                if (!fe_point_live(pt)) {
+                    float *q = z + fe_slot(2 * pt);
+                    q[0] = 0.0f;
+                    q[1] = 0.0f;
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im) whose
  * input is already in bit-reversed order (the windowing writes it so: fe_slot). */
 static void fe_cfft_bitreversed(float *z)
@@ -290,6 +337,23 @@ static void fe_cfft_bitreversed(float *z)
      * identical to the general butterflies since the table holds cos 0 = 1 and cos(pi/2) = 0 */
     for (i = 0; i < FE_M; i += 4) {
         float *a = z + 2 * i;
+#if FE_SPARSE_FIRST_PASS
+        if (fe_group_sparse(i)) {
+            /* points n and n + 3M/4 are zero: with A (slot i + 1) and B (slot i + 2) the outputs are
+             * A + B, A - B, -A - iB... written so that each is the general pass's value (x + 0 = x,
+             * 0 - x = -x, -(x + y) = -x - y exactly), up to the sign of a zero, which squares away */
+            const float ar = a[2], ai = a[3], br = a[4], bi = a[5];
+            a[0] = ar + br;
+            a[1] = ai + bi;
+            a[4] = ar - br;
+            a[5] = ai - bi;
+            a[2] = bi - ar;
+            a[3] = -(ai + br);
+            a[6] = -(ar + bi);
+            a[7] = br - ai;
+            continue;
+        }
+#endif
         const float s0r = a[0] + a[2], s0i = a[1] + a[3];
         const float d0r = a[0] - a[2], d0i = a[1] - a[3];
         const float s1r = a[4] + a[6], s1i = a[5] + a[7];
@@ -406,8 +470,6 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel)
     }
 }
 
-#define FE_W TINYASC_FE_WIN_LENGTH
-#define FE_LEFT ((FE_N - FE_W) / 2)
 
 /* Clip index of the first windowed sample of a frame (the STFT pads n_fft/2 before the clip). */
 static int fe_first_sample(int frame)
@@ -440,6 +502,21 @@ static void fe_put_zeros(float *z, int s0, int s1)
     if (s < s1) {
         z[fe_slot((uint32_t)s)] = 0.0f;
     }
+}
+
+/* Zeros for every frame sample the FFT reads outside the window samples [s_lo, s_hi) (FE_LEFT <= s_lo,
+ * s_hi <= FE_LEFT + FE_W; s_lo = s_hi: no sample recorded): the padding inside the window, and the dead
+ * points the first pass reads (all of them without the sparse first pass). */
+static void fe_put_outside(float *z, int s_lo, int s_hi)
+{
+#if FE_SPARSE_FIRST_PASS
+    fe_put_zeros(z, 2 * FE_ZLO, s_lo);
+    fe_put_zeros(z, s_hi, 2 * FE_ZHI);
+    fe_zero_dead(z);
+#else
+    fe_put_zeros(z, 0, s_lo);
+    fe_put_zeros(z, s_hi, FE_N);
+#endif
 }
 
 /* Frame samples s .. s + count - 1 are x[i] times the window weights w[i * dw] (dw = 1 or -1:
@@ -486,8 +563,7 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
 #if TINYASC_FE_PAD_REFLECT
     if (lo > 0 || hi < FE_W) { /* the window reaches the reflected padding or the clip's zero tail */
         int n;
-        fe_put_zeros(scratch, 0, FE_LEFT);
-        fe_put_zeros(scratch, FE_LEFT + FE_W, FE_N);
+        fe_put_outside(scratch, FE_LEFT, FE_LEFT + FE_W);
         for (n = 0; n < FE_W; ++n) {
             const float w = n <= FE_W / 2 ? tinyasc_fe_window_pcm[n] : tinyasc_fe_window_pcm[FE_W - n];
             scratch[fe_slot_any((uint32_t)(FE_LEFT + n))] = fe_sample(pcm, n_avail, first + n) * w;
@@ -497,11 +573,10 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
     }
 #endif
     if (hi <= lo) { /* nothing recorded under the window */
-        fe_put_zeros(scratch, 0, FE_N);
+        fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
-        fe_put_zeros(scratch, 0, FE_LEFT + lo);
+        fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
         fe_put_window(scratch, lo, hi, pcm + (first + lo));
-        fe_put_zeros(scratch, FE_LEFT + hi, FE_N);
     }
     fe_logmel_of_windowed(scratch, logmel);
 }
@@ -642,17 +717,16 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
     const int hi = st->received - first < FE_W ? st->received - first : FE_W;
 
     if (hi <= lo) {
-        fe_put_zeros(scratch, 0, FE_N);
+        fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
         /* window sample n is ring slot (first + n) % W: one run up to the ring's end, one from its start */
         const int r = (first + lo) % FE_W;
         const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
-        fe_put_zeros(scratch, 0, FE_LEFT + lo);
+        fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
         fe_put_window(scratch, lo, wrap, st->ring + r);
         if (wrap < hi) {
             fe_put_window(scratch, wrap, hi, st->ring);
         }
-        fe_put_zeros(scratch, FE_LEFT + hi, FE_N);
     }
     fe_logmel_of_windowed(scratch, mel);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
@@ -751,12 +825,11 @@ static void fe_listen_frame(tinyasc_frontend_listen *st, float *scratch)
     const int p = st->pos;
     int b;
 
-    fe_put_zeros(scratch, 0, FE_LEFT);
+    fe_put_outside(scratch, FE_LEFT, FE_LEFT + FE_W);
     fe_put_window(scratch, 0, FE_W - p, st->ring + p);
     if (p > 0) {
         fe_put_window(scratch, FE_W - p, FE_W, st->ring);
     }
-    fe_put_zeros(scratch, FE_LEFT + FE_W, FE_N);
     fe_logmel_of_windowed(scratch, mel);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM

@@ -161,7 +161,19 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     return 0;
 }
 
-/* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). */
+/* First tap k of a window starting at o (stride dil) inside [0, n), and one past the last: [*k0, *k1). */
+static inline void tap_range(int32_t o, int32_t dil, int32_t k, int32_t n, int32_t *k0, int32_t *k1)
+{
+    const int32_t a = o < 0 ? (-o + dil - 1) / dil : 0;
+    const int32_t b = n - o <= 0 ? 0 : (n - o + dil - 1) / dil;
+    *k0 = a;
+    *k1 = b < k ? b : k;
+}
+
+/* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
+ * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
+ * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
+ * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add. */
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
@@ -171,27 +183,54 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     p = &pl;
     w = &wl;
     if (p->depth_multiplier != 1) return -1;
-    const int32_t C = p->in_c;
+    const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
     const int fast = tinyasc_out_fast_ok(p, w);
+    const int table = C <= TINYASC_OPT_MAX_C;
+    if (table) {
+        for (int32_t c = 0; c < C; c++) {
+            int32_t s = 0;
+            for (int32_t t = 0; t < taps; t++) s += w->data[t * C + c];
+            acc0[c] = (w->bias ? w->bias[c] : 0) + s * p->input_offset;
+        }
+    }
+    const int32x4_t off = vdupq_n_s32(p->input_offset);
     for (int32_t b = 0; b < p->batches; b++) {
-        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            int32_t ky0, ky1;
+            tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < p->out_w; ox++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                int32_t kx0, kx1;
+                tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                const int whole = table && ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
                 int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;
+                const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
                 for (int32_t c = 0; c < C; c += 4) {
                     const mve_pred16_t pr = vctp32q((uint32_t)(C - c));
-                    int32x4_t acc = w->bias ? vldrwq_z_s32(w->bias + c, pr) : vdupq_n_s32(0);
-                    for (int32_t ky = 0; ky < p->k_h; ky++) {
-                        const int32_t y = y0 + ky * p->dil_h;
-                        if (y < 0 || y >= p->in_h) continue;
-                        for (int32_t kx = 0; kx < p->k_w; kx++) {
-                            const int32_t x = x0 + kx * p->dil_w;
-                            if (x < 0 || x >= p->in_w) continue;
-                            int32x4_t vx = vldrbq_z_s32(in + (y * p->in_w + x) * C + c, pr);
-                            const int32x4_t vw = vldrbq_z_s32(w->data + (ky * p->k_w + kx) * C + c, pr);
-                            vx = vaddq_n_s32(vx, p->input_offset);
-                            acc = vaddq_s32(acc, vmulq_s32(vx, vw));
+                    int32x4_t acc;
+                    const int8_t *ip = ip0 + c, *wp = wp0 + c;
+                    if (whole && p->k_w == 1) { /* a column: one loop down the taps */
+                        acc = vldrwq_z_s32(acc0 + c, pr);
+                        const int32_t ystep = p->dil_h * row;
+                        for (int32_t ky = 0; ky < ky1; ky++, ip += ystep, wp += C)
+                            acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(ip, pr), vldrbq_z_s32(wp, pr)));
+                    } else if (whole) {
+                        acc = vldrwq_z_s32(acc0 + c, pr);
+                        for (int32_t ky = ky0; ky < ky1; ky++, ip += p->dil_h * row, wp += p->k_w * C) {
+                            const int8_t *xi = ip, *wi = wp;
+                            for (int32_t kx = kx0; kx < kx1; kx++, xi += p->dil_w * C, wi += C)
+                                acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(xi, pr), vldrbq_z_s32(wi, pr)));
+                        }
+                    } else {
+                        acc = w->bias ? vldrwq_z_s32(w->bias + c, pr) : vdupq_n_s32(0);
+                        for (int32_t ky = ky0; ky < ky1; ky++, ip += p->dil_h * row, wp += p->k_w * C) {
+                            const int8_t *xi = ip, *wi = wp;
+                            for (int32_t kx = kx0; kx < kx1; kx++, xi += p->dil_w * C, wi += C)
+                                acc = vaddq_s32(acc, vmulq_s32(vaddq_s32(vldrbq_z_s32(xi, pr), off),
+                                                               vldrbq_z_s32(wi, pr)));
                         }
                     }
                     if (fast) {
