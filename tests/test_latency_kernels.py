@@ -101,6 +101,11 @@ CASES = {
     "conv1x1_c32_c8_fold": (False, 1, 3, 5, 32, 8, 1, 1, 1, 1, False, None, True),
     "conv3x3_c8_c6_s2_fold": (False, 1, 9, 7, 8, 6, 3, 3, 2, 1, True, None, True),
     "dw70x1_c6_fold": (True, 1, 70, 3, 6, 6, 70, 1, 1, 1, False, None, True),
+    # the DSP depthwise (windows of more than 16 taps on 4+ channels): a 5x5 window clipped at the
+    # edges (the input offset per tap) and whole inside (offset in the channel constant), four
+    # channels per word plus a partial last group
+    "dw5x5_c5_same": (True, 1, 7, 6, 5, 5, 5, 5, 1, 1, True, None, True),
+    "dw5x5_c7_s2_same_fold": (True, 1, 9, 8, 7, 7, 5, 5, 2, 1, True, None, False),
 }
 
 

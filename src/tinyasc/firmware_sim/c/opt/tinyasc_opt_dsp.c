@@ -281,8 +281,70 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     return 0;
 }
 
-/* Depthwise (multiplier 1, even channels): two channels per SMLABB/SMLATT pair, the input
- * offset added to both halfwords by one SXTAB16. */
+/* The taps [*k0, *k1) of a k-tap window starting at o (stride dil) that lie inside [0, n). */
+static inline void tap_range(int32_t o, int32_t dil, int32_t k, int32_t n, int32_t *k0, int32_t *k1)
+{
+    const int32_t a = o < 0 ? (-o + dil - 1) / dil : 0;
+    const int32_t b = n - o <= 0 ? 0 : (n - o + dil - 1) / dil;
+    const int32_t e = b < k ? b : k;
+    *k0 = a;
+    *k1 = e > a ? e : a; /* an empty range when the window misses the input */
+}
+
+/* Four channels' taps of one window position (input word x, weight word u, at most 4 bytes each):
+ * channels 0 and 2 from SXTAB16 of the words, 1 and 3 from SXTAB16 of the words rotated by 8, with
+ * the input offset (off2, in both halfwords; 0 when it is folded into the channel's constant). */
+static inline __attribute__((always_inline)) void dw_tap4(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3,
+                                                          uint32_t x, uint32_t u, uint32_t off2)
+{
+    const uint32_t xs = __sxtab16(off2, x), xr = __sxtab16(off2, ror8(x));
+    const uint32_t ws = __sxtb16(u), wr = sxtb16_ror8(u);
+    *a0 = __smlabb(xs, ws, *a0);
+    *a2 = __smlatt(xs, ws, *a2);
+    *a1 = __smlabb(xr, wr, *a1);
+    *a3 = __smlatt(xr, wr, *a3);
+}
+
+/* n (1..4) channels c.. of one output pixel: its window of taps [ky0, ky1) x [kx0, kx1) from ip / wp
+ * (the window's first tap of channel c), outputs to op[c..]; a[] holds the channels' starting sums
+ * and off2 the input offset still to add. n < 4 loads the last channels' bytes without reading past
+ * them (load_tail); the lanes past n accumulate zeros and are not stored. */
+static inline __attribute__((always_inline)) void dw_group(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                           int32_t *a, int32_t c, int32_t n, const int8_t *ip,
+                                                           const int8_t *wp, int32_t nky, int32_t nkx,
+                                                           uint32_t off2, int8_t *op)
+{
+    const int32_t C = p->in_c, ystep = p->dil_h * p->in_w * C, xstep = p->dil_w * C, wrow = p->k_w * C;
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    if (nkx == 1) { /* a column: one loop down the taps */
+        const int8_t *const end = ip + nky * ystep;
+        for (; ip != end; ip += ystep, wp += wrow)
+            dw_tap4(&a0, &a1, &a2, &a3, n == 4 ? tinyasc_load_u32(ip) : load_tail(ip, n),
+                    n == 4 ? tinyasc_load_u32(wp) : load_tail(wp, n), off2);
+    } else {
+        for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += wrow) {
+            const int8_t *xi = ip, *wi = wp;
+            for (int32_t kx = 0; kx < nkx; kx++, xi += xstep, wi += C)
+                dw_tap4(&a0, &a1, &a2, &a3, n == 4 ? tinyasc_load_u32(xi) : load_tail(xi, n),
+                        n == 4 ? tinyasc_load_u32(wi) : load_tail(wi, n), off2);
+        }
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+    for (int32_t j = 0; j < n; j++) op[c + j] = tinyasc_opt_out(p, w, a[j], c + j);
+}
+
+/* The last C % 4 channels (called once per pixel: not inlined, to keep the code small). */
+static __attribute__((noinline)) void dw_tail(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t *a,
+                                              int32_t c, int32_t n, const int8_t *ip, const int8_t *wp, int32_t nky,
+                                              int32_t nkx, uint32_t off2, int8_t *op)
+{
+    dw_group(p, w, a, c, n, ip, wp, nky, nkx, off2, op);
+}
+
+/* Depthwise (multiplier 1): four channels per word (the last C % 4 in one more group). Each output
+ * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
+ * sum w * x + (bias + off * sum w), that constant per channel computed once per call into the
+ * window buffer, so the input offset leaves the tap loop; a column window (k x 1) is one loop. */
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
@@ -291,37 +353,39 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     const tinyasc_weights wl = *w;
     p = &pl;
     w = &wl;
-    if (p->depth_multiplier != 1 || (p->in_c & 1) != 0) return -1;
-    const int32_t C = p->in_c;
+    if (p->depth_multiplier != 1) return -1;
+    const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
     const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    int32_t *const base = (int32_t *)(void *)gather_words; /* the window buffer is free in a depthwise layer */
+    const int table = C <= (int32_t)(sizeof(gather_words) / 4);
+    if (table) {
+        for (int32_t c = 0; c < C; c++) {
+            int32_t s = 0;
+            for (int32_t t = 0; t < taps; t++) s += w->data[t * C + c];
+            base[c] = (w->bias ? w->bias[c] : 0) + s * p->input_offset;
+        }
+    }
     for (int32_t b = 0; b < p->batches; b++) {
-        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            int32_t ky0, ky1;
+            tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < p->out_w; ox++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                int32_t kx0, kx1;
+                tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                const int whole = table && ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
+                const uint32_t off = whole ? 0u : off2; /* whole windows: the offset is in base[] */
                 int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
-                const int32_t ky0 = y0 < 0 ? (-y0 + p->dil_h - 1) / p->dil_h : 0;
-                const int32_t kx0 = x0 < 0 ? (-x0 + p->dil_w - 1) / p->dil_w : 0;
-                for (int32_t c = 0; c < C; c += 2) {
-                    int32_t a0 = w->bias ? w->bias[c] : 0, a1 = w->bias ? w->bias[c + 1] : 0;
-                    for (int32_t ky = ky0; ky < p->k_h; ky++) {
-                        const int32_t y = y0 + ky * p->dil_h;
-                        if (y >= p->in_h) break;
-                        for (int32_t kx = kx0; kx < p->k_w; kx++) {
-                            const int32_t x = x0 + kx * p->dil_w;
-                            if (x >= p->in_w) break;
-                            const int8_t *ip = in + (y * p->in_w + x) * C + c;
-                            const int8_t *wp = w->data + (ky * p->k_w + kx) * C + c;
-                            const uint32_t xi = (uint32_t)(uint8_t)ip[0] | ((uint32_t)(uint8_t)ip[1] << 16);
-                            const uint32_t wi = (uint32_t)(uint8_t)wp[0] | ((uint32_t)(uint8_t)wp[1] << 16);
-                            const uint32_t xs = __sxtab16(off2, xi);
-                            const uint32_t ws = __sxtb16(wi);
-                            a0 = __smlabb(xs, ws, a0);
-                            a1 = __smlatt(xs, ws, a1);
-                        }
-                    }
-                    op[c] = tinyasc_opt_out(p, w, a0, c);
-                    op[c + 1] = tinyasc_opt_out(p, w, a1, c + 1);
+                const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;
+                const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
+                for (int32_t c = 0; c < C; c += 4) {
+                    const int32_t n = C - c < 4 ? C - c : 4;
+                    int32_t a[4] = {0, 0, 0, 0};
+                    for (int32_t j = 0; j < n; j++) a[j] = whole ? base[c + j] : (w->bias ? w->bias[c + j] : 0);
+                    if (n == 4) dw_group(p, w, a, c, 4, ip0 + c, wp0 + c, ky1 - ky0, kx1 - kx0, off, op);
+                    else dw_tail(p, w, a, c, n, ip0 + c, wp0 + c, ky1 - ky0, kx1 - kx0, off, op);
                 }
             }
         }

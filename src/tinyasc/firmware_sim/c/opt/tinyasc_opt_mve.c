@@ -161,13 +161,14 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     return 0;
 }
 
-/* First tap k of a window starting at o (stride dil) inside [0, n), and one past the last: [*k0, *k1). */
+/* The taps [*k0, *k1) of a k-tap window starting at o (stride dil) that lie inside [0, n). */
 static inline void tap_range(int32_t o, int32_t dil, int32_t k, int32_t n, int32_t *k0, int32_t *k1)
 {
     const int32_t a = o < 0 ? (-o + dil - 1) / dil : 0;
     const int32_t b = n - o <= 0 ? 0 : (n - o + dil - 1) / dil;
+    const int32_t e = b < k ? b : k;
     *k0 = a;
-    *k1 = b < k ? b : k;
+    *k1 = e > a ? e : a; /* an empty range when the window misses the input */
 }
 
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output

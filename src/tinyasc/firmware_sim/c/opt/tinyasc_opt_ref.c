@@ -426,6 +426,12 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                                      const int8_t *input, int8_t *output)
 {
 #if !defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_DSP)
+    /* windows longer than the channel-wise kernel's tap list (e.g. a column spanning the frequency
+     * axis) on four or more channels: the DSP kernel's four channels per word go faster */
+    if (p->k_h * p->k_w > 16 && p->in_c >= 4 &&
+        tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
+#endif
     if (p->depth_multiplier == 1 && tinyasc_chan_conv_s8(p, w, input, output, p->out_c, 1) == 0) return;
 #endif
     if (tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
