@@ -24,14 +24,34 @@ from typing import Any
 import numpy as np
 
 from tinyasc.errors import InputError
-from tinyasc.firmware_sim.harness.build import build_target
+from tinyasc.firmware_sim.harness.build import TargetBuild, build_target
 from tinyasc.firmware_sim.harness.measure import library_sources
 from tinyasc.firmware_sim.harness.memory import MemoryReport, symbol_sizes
-from tinyasc.firmware_sim.harness.qemu import run_qemu
+from tinyasc.firmware_sim.harness.qemu import RunOutput, run_qemu
 from tinyasc.firmware_sim.harness.timing import TimingModel, instructions
 from tinyasc.firmware_sim.harness.tools import build_plugin, check_toolchain
 from tinyasc.firmware_sim.library import FRONTEND_DIR, LibraryManifest
 from tinyasc.firmware_sim.target import SPECS
+
+#: What both measurement mains share after their includes: the marker the plugin snapshots at, and the
+#: report of the output, the stack high-water mark and the end marker, as the harness parses them.
+_MAIN_COMMON = r"""
+uint32_t tinyasc_stack_used(void);
+#define REPORT_OUTPUT                              \
+    do {                                           \
+        sh_write0("TINYASC OUT 0 ");               \
+        sh_write_hex(out, sizeof(out));            \
+        sh_write0("\nTINYASC STACK ");             \
+        sh_write_u32(tinyasc_stack_used());        \
+        sh_write0("\nTINYASC DONE\n");             \
+        return 0;                                  \
+    } while (0)
+
+__attribute__((noinline, noipa, used)) void tinyasc_layer_marker(int layer, int is_end)
+{
+    __asm__ volatile("" : : "r"(layer), "r"(is_end) : "memory");
+}
+"""
 
 MAIN = r"""
 /* Streaming cost: markers (-3,0)/(-3,1) around every push, (-4,0)/(-4,1) around finish + classify. */
@@ -41,12 +61,7 @@ MAIN = r"""
 #include "frontend_golden_pcm.h"
 #include "semihost.h"
 
-uint32_t tinyasc_stack_used(void);
-
-__attribute__((noinline, noipa, used)) void tinyasc_layer_marker(int layer, int is_end)
-{
-    __asm__ volatile("" : : "r"(layer), "r"(is_end) : "memory");
-}
+""" + _MAIN_COMMON + r"""
 
 #if defined(TINYASC_STREAMED) && !TINYASC_FE_INPUT_RESNORM
 #define ADVANCE 1
@@ -86,42 +101,51 @@ int main(void)
     if (tinyasc_model_invoke(tinyasc_model_input_buffer(), out) != 0) return 4;
 #endif
     tinyasc_layer_marker(-4, 1);
-    sh_write0("TINYASC OUT 0 ");
-    sh_write_hex(out, sizeof(out));
-    sh_write0("\nTINYASC STACK ");
-    sh_write_u32(tinyasc_stack_used());
-    sh_write0("\nTINYASC DONE\n");
-    return 0;
+    REPORT_OUTPUT;
 }
 """
+
+
+def _open_library(lib_dir: str | Path, what: str) -> tuple[Path, LibraryManifest]:
+    """A verified Cortex-M library with a front end (else one-line InputError naming ``what``)."""
+    check_toolchain()
+    lib_dir = Path(lib_dir).resolve()
+    manifest = LibraryManifest.load(lib_dir)
+    manifest.verify(lib_dir)
+    if manifest.target.core is None or not manifest.frontend:
+        raise InputError(lib_dir, f"{what} needs a Cortex-M library with a front end")
+    return lib_dir, manifest
+
+
+def _build_and_run(lib_dir: Path, manifest: LibraryManifest, out_dir: Path, main_text: str, pcm: np.ndarray,
+                   name: str, timeout: float) -> tuple[TargetBuild, RunOutput]:
+    """The library's sources + ``main_text`` + ``pcm`` compiled in, built for its core and run on QEMU
+    with the counting plugin."""
+    from tinyasc.firmware_sim.frontend import write_golden_run
+
+    core = manifest.target.core
+    gold = out_dir / f"{name}_pcm"
+    srcs = write_golden_run(gold, pcm)
+    main = out_dir / f"{name}_main.c"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main.write_text(main_text)
+    src = library_sources(lib_dir, manifest)
+    src = dataclasses.replace(src, include_dirs=(*src.include_dirs, lib_dir / FRONTEND_DIR, gold))
+    build = build_target(src, core, out_dir / core.value, main_source=main, profile=False, name=name,
+                         extra_sources=[lib_dir / "model.c", gold / srcs[1]])
+    return build, run_qemu(build, out_dir / core.value, plugin=build_plugin(out_dir / "plugin"), timeout=timeout)
 
 
 def measure_stream_push(lib_dir: str | Path, *, out_dir: str | Path, chunk: int = 512, seed: int = 0,
                         timeout: float = 900) -> dict[str, Any]:
     """Per-push and end-of-clip instructions of the library's streaming chain on its own core."""
-    from tinyasc.firmware_sim.frontend import write_golden_run
-
-    check_toolchain()
-    lib_dir, out_dir = Path(lib_dir).resolve(), Path(out_dir)
-    manifest = LibraryManifest.load(lib_dir)
-    manifest.verify(lib_dir)
+    lib_dir, manifest = _open_library(lib_dir, "stream cost")
     core = manifest.target.core
-    if core is None or not manifest.frontend:
-        raise InputError(lib_dir, "stream cost needs a Cortex-M library with a front end")
     if chunk < 1:
         raise InputError(None, f"chunk must be >= 1 sample, got {chunk}")
     pcm = (np.random.default_rng(seed).normal(size=manifest.frontend_clip_samples) * 3000).astype(np.int16)
-    gold = out_dir / "stream_pcm"
-    srcs = write_golden_run(gold, pcm)
-    main = out_dir / "stream_main.c"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    main.write_text(MAIN.replace("CHUNK", str(int(chunk))))
-    src = library_sources(lib_dir, manifest)
-    fe_dir = lib_dir / FRONTEND_DIR
-    src = dataclasses.replace(src, include_dirs=(*src.include_dirs, fe_dir, gold))
-    build = build_target(src, core, out_dir / core.value, main_source=main, profile=False, name="stream",
-                         extra_sources=[lib_dir / "model.c", gold / srcs[1]])
-    run = run_qemu(build, out_dir / core.value, plugin=build_plugin(out_dir / "plugin"), timeout=timeout)
+    build, run = _build_and_run(lib_dir, manifest, Path(out_dir), MAIN.replace("CHUNK", str(int(chunk))), pcm,
+                                "stream", timeout)
     snaps = run.snapshots
     if len(snaps) < 4 or len(snaps) % 2:
         raise RuntimeError(f"unexpected marker count {len(snaps)}")
@@ -152,12 +176,7 @@ LISTEN_MAIN = r"""
 #include "frontend_golden_pcm.h"
 #include "semihost.h"
 
-uint32_t tinyasc_stack_used(void);
-
-__attribute__((noinline, noipa, used)) void tinyasc_layer_marker(int layer, int is_end)
-{
-    __asm__ volatile("" : : "r"(layer), "r"(is_end) : "memory");
-}
+""" + _MAIN_COMMON + r"""
 
 static tinyasc_output_t out[TINYASC_OUTPUT_SIZE];
 
@@ -179,12 +198,7 @@ int main(void)
         }
     }
     if (label < 0) return 4;
-    sh_write0("TINYASC OUT 0 ");
-    sh_write_hex(out, sizeof(out));
-    sh_write0("\nTINYASC STACK ");
-    sh_write_u32(tinyasc_stack_used());
-    sh_write0("\nTINYASC DONE\n");
-    return 0;
+    REPORT_OUTPUT;
 }
 """
 
@@ -193,15 +207,8 @@ def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float =
                    every: int | None = None, seed: int = 0, timeout: float = 900) -> dict[str, Any]:
     """Continuous listening on the library's own core: per push, per classification, RAM; and the
     stream (int16) it was fed, so the caller can check the last window's output."""
-    from tinyasc.firmware_sim.frontend import write_golden_run
-
-    check_toolchain()
-    lib_dir, out_dir = Path(lib_dir).resolve(), Path(out_dir)
-    manifest = LibraryManifest.load(lib_dir)
-    manifest.verify(lib_dir)
+    lib_dir, manifest = _open_library(lib_dir, "listening cost")
     core = manifest.target.core
-    if core is None or not manifest.frontend:
-        raise InputError(lib_dir, "listening cost needs a Cortex-M library with a front end")
     fe = _frontend_defines(lib_dir / FRONTEND_DIR)
     rate = fe["SAMPLE_RATE"]
     every = rate if every is None else every
@@ -212,16 +219,8 @@ def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float =
     if "classify" not in kinds:
         raise InputError(None, f"a stream of {seconds:g} s is shorter than one window of the model")
     pcm = (np.random.default_rng(seed).normal(size=n) * 3000).astype(np.int16)
-    gold = out_dir / "listen_pcm"
-    srcs = write_golden_run(gold, pcm)
-    main = out_dir / "listen_main.c"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    main.write_text(LISTEN_MAIN.replace("CHUNK", str(int(chunk))).replace("EVERY", str(int(every))))
-    src = library_sources(lib_dir, manifest)
-    src = dataclasses.replace(src, include_dirs=(*src.include_dirs, lib_dir / FRONTEND_DIR, gold))
-    build = build_target(src, core, out_dir / core.value, main_source=main, profile=False, name="listen",
-                         extra_sources=[lib_dir / "model.c", gold / srcs[1]])
-    run = run_qemu(build, out_dir / core.value, plugin=build_plugin(out_dir / "plugin"), timeout=timeout)
+    main = LISTEN_MAIN.replace("CHUNK", str(int(chunk))).replace("EVERY", str(int(every)))
+    build, run = _build_and_run(lib_dir, manifest, Path(out_dir), main, pcm, "listen", timeout)
     model = TimingModel.load(core)
     pairs = [(a, b) for a, b in zip(run.snapshots[::2], run.snapshots[1::2])]
 

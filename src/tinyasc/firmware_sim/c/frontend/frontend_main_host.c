@@ -55,6 +55,17 @@ static void write_file(const char *path, const void *data, size_t n_bytes)
     }
 }
 
+/* The next chunk's size: CHUNK samples, or (CHUNK <= 0) pseudo-random 0..2000 from *lcg; at most left. */
+static long next_chunk(long chunk, uint32_t *lcg, long left)
+{
+    long k = chunk;
+    if (chunk <= 0) {
+        *lcg = *lcg * 1664525u + 1013904223u;
+        k = (long)((*lcg >> 8) % 2001u);
+    }
+    return k > left ? left : k;
+}
+
 int main(int argc, char **argv)
 {
     const size_t n_out = (size_t)TINYASC_FE_N_MELS * (size_t)TINYASC_FE_N_FRAMES;
@@ -116,14 +127,7 @@ int main(int argc, char **argv)
         memset(q, 0x55, n_out * sizeof(tinyasc_fe_input_t)); /* a frame never written would show */
         tinyasc_frontend_stream_init(&st);
         while (pos < n) {
-            long k = chunk;
-            if (chunk <= 0) {
-                lcg = lcg * 1664525u + 1013904223u;
-                k = (long)((lcg >> 8) % 2001u);
-            }
-            if (k > n - pos) {
-                k = n - pos;
-            }
+            const long k = next_chunk(chunk, &lcg, n - pos);
             tinyasc_frontend_stream_push(&st, pcm + pos, (int)k, scratch, q);
             pos += k;
         }
@@ -147,14 +151,7 @@ int main(int argc, char **argv)
         }
         tinyasc_frontend_listen_init(&ls);
         while (pos < n) {
-            long k = chunk;
-            if (chunk <= 0) {
-                lcg = lcg * 1664525u + 1013904223u;
-                k = (long)((lcg >> 8) % 2001u);
-            }
-            if (k > n - pos) {
-                k = n - pos;
-            }
+            const long k = next_chunk(chunk, &lcg, n - pos);
             held = tinyasc_frontend_listen_push(&ls, pcm + pos, (int)k, scratch);
             pos += k;
         }
