@@ -437,6 +437,8 @@ PCASES = {
     "max3x2_s2_pad_c5_clamp": (1, 9, 11, 5, 3, 2, 2, 2, 1, 0, -20, 90),  # activation range inside int8
     "max2x3_s1_c3_relu": (1, 5, 9, 3, 2, 3, 1, 1, 0, 1, 0, 127),  # fewer channels than a word
     "max1x1_c12": (1, 3, 4, 12, 1, 1, 1, 1, 0, 0, -128, 127),
+    # more channels than one Helium vector (16 + 16 + a predicated 5), clipped windows, a clamp
+    "max3x3_s2_same_c37_clamp": (1, 9, 7, 37, 3, 3, 2, 2, 1, 1, -100, 60),
 }
 
 
