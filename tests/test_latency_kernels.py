@@ -106,6 +106,9 @@ CASES = {
     # channels per word plus a partial last group
     "dw5x5_c5_same": (True, 1, 7, 6, 5, 5, 5, 5, 1, 1, True, None, True),
     "dw5x5_c7_s2_same_fold": (True, 1, 9, 8, 7, 7, 5, 5, 2, 1, True, None, False),
+    # Helium's one-input-channel kernel: 29 output channels (a pass of six vectors, then two, the last
+    # partial), dilated taps, SAME padding staged as the zero point
+    "conv3x3_c1_c29_dil2_fold": (False, 1, 12, 11, 1, 29, 3, 3, 1, 2, True, None, True),
 }
 
 

@@ -70,10 +70,118 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
     }
 }
 
-/* The one-input-channel kernel (tinyasc_opt_conv_c1.c: SMLAD over widened rows beats a per-pixel gather
- * here too) in this file's gather buffer. */
+/* One input channel on Helium (the spectrogram's first layer): output channels in int32 lanes, four per
+ * vector, every tap one VMLA (the four channels' weights, widened once per call, times the tap's input
+ * as a scalar) per vector, up to six vectors per pass. The k_h input rows an output row reads are
+ * staged once per output row with the zero point in the padding, so that with the input offset folded
+ * into each channel's constant (bias + off * sum w) a tap outside the input adds exactly nothing. The
+ * gather buffer holds the widened weights (K x OCp int32), the output constants and the staged rows. */
+typedef struct {
+    const int32_t *wv;  /* [tap][OCp] widened weights (0 past out_c) */
+    const int32_t *rq;  /* [4][OCp]: multiplier, rounding constant, -shift, bias + off * sum w */
+    int32_t ocp, span;  /* padded output channels; bytes per staged row */
+} c1_mve_t;
+
+static inline __attribute__((always_inline)) void c1_mve_pixels(const tinyasc_conv_params *p, const c1_mve_t *l,
+                                                                const int8_t *rows, int8_t *op, int32_t v0,
+                                                                const int nv)
+{
+    const int32_t ocp = l->ocp, dil = p->dil_w;
+    const int32_t *b = l->rq + 3 * ocp + 4 * v0;
+    int32x4_t a0 = vldrwq_s32(b), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    if (nv > 1) a1 = vldrwq_s32(b + 4);
+    if (nv > 2) a2 = vldrwq_s32(b + 8);
+    if (nv > 3) a3 = vldrwq_s32(b + 12);
+    if (nv > 4) a4 = vldrwq_s32(b + 16);
+    if (nv > 5) a5 = vldrwq_s32(b + 20);
+    const int32_t *wt = l->wv + 4 * v0;
+    for (int32_t ky = 0; ky < p->k_h; ky++) {
+        const int8_t *r = rows + ky * l->span;
+        for (int32_t kx = 0; kx < p->k_w; kx++, wt += ocp, r += dil) {
+            const int32_t x = *r;
+            a0 = vmlaq_n_s32(a0, vldrwq_s32(wt), x);
+            if (nv > 1) a1 = vmlaq_n_s32(a1, vldrwq_s32(wt + 4), x);
+            if (nv > 2) a2 = vmlaq_n_s32(a2, vldrwq_s32(wt + 8), x);
+            if (nv > 3) a3 = vmlaq_n_s32(a3, vldrwq_s32(wt + 12), x);
+            if (nv > 4) a4 = vmlaq_n_s32(a4, vldrwq_s32(wt + 16), x);
+            if (nv > 5) a5 = vmlaq_n_s32(a5, vldrwq_s32(wt + 20), x);
+        }
+    }
+    const int32x4_t acc[6] = {a0, a1, a2, a3, a4, a5};
+    for (int j = 0; j < nv; j++) {
+        const int32_t c = 4 * (v0 + j);
+        tinyasc_rq_x4 q;
+        q.m = vldrwq_s32(l->rq + c);
+        q.rnd = vldrwq_s32(l->rq + ocp + c);
+        q.neg_sh = vldrwq_s32(l->rq + 2 * ocp + c);
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc[j], q), vctp32q((uint32_t)(p->out_c - c)));
+    }
+}
+
+static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+{
+    const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, nvec = ocp / 4;
+    const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
+    if (p->in_c != 1 || p->filter_in_c != 1 || !tinyasc_out_fast_ok(p, w)) return -1;
+    if ((int32_t)sizeof(int32_t) * (K + 4) * ocp + p->k_h * span > (int32_t)sizeof(gather)) return -1;
+    int32_t *wv = (int32_t *)(void *)gather, *rq = wv + K * ocp;
+    int8_t *rows = (int8_t *)(rq + 4 * ocp);
+    for (int32_t c = 0; c < ocp; c++) {
+        int32_t s = 0;
+        for (int32_t t = 0; t < K; t++) {
+            const int32_t v = c < p->out_c ? w->data[c * K + t] : 0;
+            wv[t * ocp + c] = v;
+            s += v;
+        }
+        int32_t rnd = 0, sh = 0;
+        if (c < p->out_c) tinyasc_rq_consts(w->shift[c], p->output_offset, &rnd, &sh);
+        rq[c] = c < p->out_c ? w->multiplier[c] : 0;
+        rq[ocp + c] = rnd;
+        rq[2 * ocp + c] = -sh;
+        rq[3 * ocp + c] = (c < p->out_c && w->bias ? w->bias[c] : 0) + s * p->input_offset;
+    }
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const c1_mve_t l = {.wv = wv, .rq = rq, .ocp = ocp, .span = span};
+    const int32_t x_lo = p->pad_w, x_hi = p->pad_w + p->in_w; /* staged bytes [x_lo, x_hi) are input */
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            for (int32_t ky = 0; ky < p->k_h; ky++) {
+                const int32_t y = oy * p->stride_h - p->pad_h + ky * p->dil_h;
+                int8_t *r = rows + ky * span;
+                if (y < 0 || y >= p->in_h) {
+                    memset(r, zp, (size_t)span);
+                    continue;
+                }
+                const int32_t a = x_lo < span ? x_lo : span, e = x_hi < span ? x_hi : span;
+                memset(r, zp, (size_t)a);
+                if (e > a) memcpy(r + a, in + y * p->in_w, (size_t)(e - a));
+                if (span > e) memset(r + e, zp, (size_t)(span - e));
+            }
+            int8_t *op = output + (b * p->out_h + oy) * p->out_w * p->out_c;
+            for (int32_t ox = 0; ox < p->out_w; ox++, op += p->out_c) {
+                const int8_t *r0 = rows + ox * p->stride_w;
+                int32_t v0 = 0; /* up to six vectors (24 channels) per pass: 6 accumulators + 1 weight register */
+                for (; v0 + 6 <= nvec; v0 += 6) c1_mve_pixels(p, &l, r0, op, v0, 6);
+                switch (nvec - v0) {
+                case 5: c1_mve_pixels(p, &l, r0, op, v0, 5); break;
+                case 4: c1_mve_pixels(p, &l, r0, op, v0, 4); break;
+                case 3: c1_mve_pixels(p, &l, r0, op, v0, 3); break;
+                case 2: c1_mve_pixels(p, &l, r0, op, v0, 2); break;
+                case 1: c1_mve_pixels(p, &l, r0, op, v0, 1); break;
+                default: break;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* One input channel: the Helium kernel above where its buffer holds the layer, else the SMLAD one
+ * (tinyasc_opt_conv_c1.c), both in this file's gather buffer. */
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
+    if (mve_conv_c1(p, w, input, output) == 0) return 0;
     return tinyasc_conv_c1_s8(p, w, input, output, (uint32_t *)(void *)gather, (int32_t)(sizeof(gather) / 4));
 }
 
