@@ -109,6 +109,10 @@ CASES = {
     # Helium's one-input-channel kernel: 29 output channels (a pass of six vectors, then two, the last
     # partial), dilated taps, SAME padding staged as the zero point
     "conv3x3_c1_c29_dil2_fold": (False, 1, 12, 11, 1, 29, 3, 3, 1, 2, True, None, True),
+    # Helium's three-tap line kernel (fast output path): in place in the depthwise layout with SAME
+    # padding (two groups of four channels + one), and a grouped column without padding (4 + 3)
+    "col3_inplace_dw_c9_fold": (4, 1, 7, 6, 9, 9, 3, 1, 1, 1, True, None, True),
+    "grouped3x1_c7_valid_fold": (False, 1, 9, 4, 7, 7, 3, 1, 1, 1, False, 1, True),
 }
 
 
