@@ -113,6 +113,12 @@ CASES = {
     # padding (two groups of four channels + one), and a grouped column without padding (4 + 3)
     "col3_inplace_dw_c9_fold": (4, 1, 7, 6, 9, 9, 3, 1, 1, 1, True, None, True),
     "grouped3x1_c7_valid_fold": (False, 1, 9, 4, 7, 7, 3, 1, 1, 1, False, 1, True),
+    # "deep": shifts down to -28 (as pruned channels get), where the zero point no longer folds into the
+    # rounding constant: Helium's four-lane path adds it after the shift
+    "conv1x1_c20_c10_deep_fold": (False, 1, 6, 7, 20, 10, 1, 1, 1, 1, False, None, True),
+    "col3_inplace_dw_c9_deep_fold": (4, 1, 7, 6, 9, 9, 3, 1, 1, 1, True, None, True),
+    "conv5x5_c1_s2_deep_fold": (False, 1, 12, 13, 1, 6, 5, 5, 2, 1, True, None, True),
+    "dw70x1_c6_deep_fold": (True, 1, 70, 3, 6, 6, 70, 1, 1, 1, False, None, True),
 }
 
 
@@ -150,10 +156,15 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         x = rng.integers(-128, 128, size=(nb, ih, iw, ic)).astype(np.int8)
         # two cases drive the requantization to its extremes (their outputs mostly saturate)
         big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2", "conv5x5_c1_s2_fold") else 4000
+        if "deep" in name:  # shifts down to -28 (pruned channels): sums large enough to reach the output
+            big = 1 << 30
         bias = rng.integers(-big, big, size=oc)
         mult = rng.integers(1 << 30, (1 << 31) - 1, size=oc)
         fold = "fold" in name
         shift = rng.integers(-12, -1, size=oc) if fold else rng.integers(-9, 2, size=oc)
+        if "deep" in name:  # channel 0 at -30: its zero point << 29 would overflow int32 if folded
+            shift = rng.integers(-28, -1, size=oc)
+            shift[0] = -30
         zx = int(rng.integers(-128, 128))
         zy = int(rng.integers(-100, 100))
         amin, amax = (-128, 127) if (i % 3 if not fold else "relu" not in name) else (zy, 127)
@@ -286,12 +297,17 @@ int main(void) {
         bad += tinyasc_opt_requant(acc, m, sh) != want; /* the whole int32, not only its low byte */
         bad_out += tinyasc_opt_out(&p, &w, acc, 0) != (int8_t)clamped;
 #if defined(__ARM_FEATURE_MVE)
-        if (tinyasc_rq_zp_folds(m, sh)) { /* Helium's four-lane fast path, the triple in lane i % 4 */
+        if (tinyasc_rq_folded(m, sh)) { /* Helium's four-lane output path, the triple in lane i % 4 */
             int32_t ms[4] = {m, m, m, m}, ss[4] = {sh, sh, sh, sh}, accs[4] = {acc ^ 5, acc, -acc, acc >> 3}, got[4];
             const tinyasc_weights w4 = {0, 0, ms, ss, 0};
             accs[i % 4] = acc;
-            vstrwq_s32(got, tinyasc_rq_x4_apply(vldrwq_s32(accs), tinyasc_rq_x4_consts(&w4, 3, 0, vctp32q(4u))));
+            /* the zero point added after the shift (any folded shift) */
+            vstrwq_s32(got, tinyasc_rq_x4_apply(vldrwq_s32(accs), tinyasc_rq_x4_consts(&w4, 3, 0, vctp32q(4u), 0), 1));
             bad_out += got[i % 4] != clamped;
+            if (tinyasc_rq_zp_folds(m, sh)) { /* and folded into the rounding constant */
+                vstrwq_s32(got, tinyasc_rq_x4_apply(vldrwq_s32(accs), tinyasc_rq_x4_consts(&w4, 3, 0, vctp32q(4u), 1), 0));
+                bad_out += got[i % 4] != clamped;
+            }
         }
 #endif
         n++;
@@ -306,7 +322,7 @@ def test_fast_requantization_equals_mbqm(tmp_path):
     """3 million (accumulator, multiplier, shift) triples incl. INT32 extremes and shifts -31..30:
     the fast requantization used by every optimized kernel equals tinyasc_mbqm exactly, as an int32
     and after the output offset and clamp; on the host, and 300,000 of them on the emulated M4 and M55
-    (there also Helium's four-lane version on every triple whose zero point folds)."""
+    (there also Helium's four-lane version on every triple whose requantization folds)."""
     src = tmp_path / "rq.c"
     src.write_text(REQUANT_CHECK)
     exe = tmp_path / "rq"
@@ -322,7 +338,7 @@ def test_fast_requantization_equals_mbqm(tmp_path):
                            L.Target.CORTEX_M4, d / "build", main_source=d / "rq_main.c", profile=False, name="rq")
     L.run_qemu(build, d / "run", plugin=None)
     assert "TINYASC RQ 0 0 300000" in (d / "run" / "rq.semihost.txt").read_text()
-    # Helium: also the four-lane fast path (tinyasc_rq_x4_apply) on every triple whose zero point folds
+    # Helium: also the four-lane output path (tinyasc_rq_x4_apply) on every triple whose requantization folds
     build = L.build_target(L.FirmwareSources(model_dir=d, kernel_sources=(), include_dirs=(L.C_DIR / "include",
                                                                                          L.C_DIR / "opt",
                                                                                          L.TARGETS_DIR)),

@@ -29,7 +29,7 @@ static inline __attribute__((always_inline)) int32x4_t lanes4(int32_t a0, int32_
     return vsetq_lane_s32(a3, v, 3);
 }
 
-/* Pointwise (1x1, stride 1, no padding) on the fast output path: four output channels at a time
+/* Pointwise (1x1, stride 1, no padding) on the fast output path (tinyasc_out_fast_ok): four output channels at a time
  * over every pixel, their weights, constants and base sums held across the pixels; the input
  * pixel is read once per group of four channels. */
 static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -40,7 +40,7 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
     for (int32_t oc = 0; oc < OC; oc += 4) {
         const int32_t n = OC - oc < 4 ? OC - oc : 4;
         const mve_pred16_t pr = vctp32q((uint32_t)n);
-        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
+        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr, 1);
         const int8_t *w0 = w->data + oc * K;
         /* rows past the last channel point at the first (computed, never stored) */
         const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
@@ -65,7 +65,7 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
                 a2 = vmladavaq_p_s8(a2, x, vldrbq_z_s8(w2 + k, pt), pt);
                 a3 = vmladavaq_p_s8(a3, x, vldrbq_z_s8(w3 + k, pt), pt);
             }
-            vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q), pr);
+            vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q, 0), pr);
         }
     }
 }
@@ -114,7 +114,8 @@ static inline __attribute__((always_inline)) void c1_mve_pixels(const tinyasc_co
         q.m = vldrwq_s32(l->rq + c);
         q.rnd = vldrwq_s32(l->rq + ocp + c);
         q.neg_sh = vldrwq_s32(l->rq + 2 * ocp + c);
-        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc[j], q), vctp32q((uint32_t)(p->out_c - c)));
+        q.zp = vdupq_n_s32(0); /* folded into rnd */
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc[j], q, 0), vctp32q((uint32_t)(p->out_c - c)));
     }
 }
 
@@ -246,7 +247,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                     }
                     if (fast) {
                         vstrbq_s32(op + oc, tinyasc_rq_x4_apply(lanes4(a0, a1, a2, a3),
-                                                        tinyasc_rq_x4_consts(w, p->output_offset, oc, vctp32q(4u))));
+                                                        tinyasc_rq_x4_consts(w, p->output_offset, oc, vctp32q(4u), 1), 0));
                     } else {
                         op[oc] = tinyasc_opt_out(p, w, a0, oc);
                         op[oc + 1] = tinyasc_opt_out(p, w, a1, oc + 1);
@@ -343,7 +344,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                         }
                     }
                     if (fast) {
-                        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
+                        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr, 1), 0), pr);
                     } else {
                         int32_t lanes[4];
                         vstrwq_s32(lanes, acc);

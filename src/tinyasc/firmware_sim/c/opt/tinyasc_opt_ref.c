@@ -325,10 +325,11 @@ static inline __attribute__((always_inline)) void line3_folded(const tinyasc_con
 
 #if defined(__ARM_FEATURE_MVE)
 /* line3_folded on Helium, four channels at a time (int32 lanes; the last group predicated), for a layer
- * on the fast output path: the three taps, base sums and output constants of the group in vector
+ * on the four-lane output path (tinyasc_out_x4_ok; add_zp when its zero point does not fold): the three taps, base sums and output constants of the group in vector
  * registers, each position's four inputs one VLDRB.S32, the four-lane output path. Same sums. */
-static void line3_mve(const tinyasc_conv_params *p, const chan_lines *g, const tinyasc_weights *w, int32_t wt,
-                      int32_t wc, const int8_t *in, int8_t *out)
+static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_params *p, const chan_lines *g,
+                                                             const tinyasc_weights *w, int32_t wt, int32_t wc,
+                                                             const int8_t *in, int8_t *out, const int add_zp)
 {
     const int32_t C = p->in_c, R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     int32_t n_in = g->len_in + pad - 2;
@@ -344,7 +345,7 @@ static void line3_mve(const tinyasc_conv_params *p, const chan_lines *g, const t
             b[j] = (w->bias ? w->bias[c + j] : 0) + off * (t0[j] + t1[j] + t2[j]);
         }
         const int32x4_t w0 = vldrwq_s32(t0), w1 = vldrwq_s32(t1), w2 = vldrwq_s32(t2), base = vldrwq_s32(b);
-        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, c, pr);
+        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, c, pr, !add_zp);
         for (int32_t l = 0; l < g->lines; l++) {
             const int8_t *ip = in + g->in_first + l * g->in_line + c;
             int8_t *op = out + l * g->out_line + c;
@@ -356,14 +357,14 @@ static void line3_mve(const tinyasc_conv_params *p, const chan_lines *g, const t
                 const int32x4_t x2 = vldrbq_z_s32(rp, pr);
                 const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
                                                 vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, x2)));
-                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q), pr);
+                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q, add_zp), pr);
                 x0 = x1;
                 x1 = x2;
             }
             for (; op < op_end; op += RO) {
                 const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
                                                 vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, outside)));
-                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q), pr);
+                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q, add_zp), pr);
                 x0 = x1;
                 x1 = outside;
             }
@@ -422,14 +423,16 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     if (g.taps > TINYASC_COLUMN_MAX_T || g.pad >= g.taps || (input == output && g.len_out > g.len_in)) return -1;
     const int full_range = p->act_min == -128 && p->act_max == 127;
 #if defined(__ARM_FEATURE_MVE)
-    const int mve3 = g.taps == 3 && tinyasc_out_fast_ok(p, w);
+    /* 1: the zero point folds into the rounding constant; 2: it is added after the shift; 0: scalar */
+    const int mve3 = g.taps != 3 || !tinyasc_out_x4_ok(p, w) ? 0 : tinyasc_out_fast_ok(p, w) ? 1 : 2;
 #endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * p->out_h * p->out_w * C;
 #if defined(__ARM_FEATURE_MVE)
         if (mve3) {
-            line3_mve(p, &g, w, wt, wc, in, out);
+            if (mve3 == 1) line3_mve(p, &g, w, wt, wc, in, out, 0);
+            else line3_mve(p, &g, w, wt, wc, in, out, 1);
             continue;
         }
 #endif
