@@ -29,9 +29,51 @@ static inline __attribute__((always_inline)) int32x4_t lanes4(int32_t a0, int32_
     return vsetq_lane_s32(a3, v, 3);
 }
 
+/* P (1 or 2) pixels of a pointwise group: four weight rows against each pixel's K inputs, each weight
+ * vector loaded once for both pixels; whole 16-byte vectors, then one predicated tail. */
+static inline __attribute__((always_inline)) void pw_pixels(const int8_t *src, int32_t K, int32_t kf, mve_pred16_t pt,
+                                                            const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                                                            const int8_t *w3, int32x4_t base, tinyasc_rq_x4 q,
+                                                            mve_pred16_t pr, int8_t *dst, int32_t OC, const int P)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, k = 0;
+    for (; k < kf; k += 16) {
+        const int8x16_t x = vldrbq_s8(src + k), y = P > 1 ? vldrbq_s8(src + K + k) : x;
+        int8x16_t v = vldrbq_s8(w0 + k);
+        a0 = vmladavaq_s8(a0, x, v);
+        if (P > 1) b0 = vmladavaq_s8(b0, y, v);
+        v = vldrbq_s8(w1 + k);
+        a1 = vmladavaq_s8(a1, x, v);
+        if (P > 1) b1 = vmladavaq_s8(b1, y, v);
+        v = vldrbq_s8(w2 + k);
+        a2 = vmladavaq_s8(a2, x, v);
+        if (P > 1) b2 = vmladavaq_s8(b2, y, v);
+        v = vldrbq_s8(w3 + k);
+        a3 = vmladavaq_s8(a3, x, v);
+        if (P > 1) b3 = vmladavaq_s8(b3, y, v);
+    }
+    if (k < K) {
+        const int8x16_t x = vldrbq_z_s8(src + k, pt), y = P > 1 ? vldrbq_z_s8(src + K + k, pt) : x;
+        int8x16_t v = vldrbq_z_s8(w0 + k, pt);
+        a0 = vmladavaq_p_s8(a0, x, v, pt);
+        if (P > 1) b0 = vmladavaq_p_s8(b0, y, v, pt);
+        v = vldrbq_z_s8(w1 + k, pt);
+        a1 = vmladavaq_p_s8(a1, x, v, pt);
+        if (P > 1) b1 = vmladavaq_p_s8(b1, y, v, pt);
+        v = vldrbq_z_s8(w2 + k, pt);
+        a2 = vmladavaq_p_s8(a2, x, v, pt);
+        if (P > 1) b2 = vmladavaq_p_s8(b2, y, v, pt);
+        v = vldrbq_z_s8(w3 + k, pt);
+        a3 = vmladavaq_p_s8(a3, x, v, pt);
+        if (P > 1) b3 = vmladavaq_p_s8(b3, y, v, pt);
+    }
+    vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q, 0), pr);
+    if (P > 1) vstrbq_p_s32(dst + OC, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(b0, b1, b2, b3)), q, 0), pr);
+}
+
 /* Pointwise (1x1, stride 1, no padding) on the fast output path (tinyasc_out_fast_ok): four output channels at a time
- * over every pixel, their weights, constants and base sums held across the pixels; the input
- * pixel is read once per group of four channels. */
+ * over every pixel, two pixels per pass (each weight vector loaded once for both), their constants and base
+ * sums held across the pixels. */
 static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output)
 {
@@ -45,28 +87,14 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         /* rows past the last channel point at the first (computed, never stored) */
         const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
         const int32x4_t base = vldrwq_z_s32(acc0 + oc, pr);
-        const int32_t kf = K & ~15; /* whole vectors, then one predicated tail */
+        const int32_t kf = K & ~15;
         const mve_pred16_t pt = vctp8q((uint32_t)(K - kf));
         const int8_t *src = input;
         int8_t *dst = output + oc;
-        for (int32_t i = 0; i < pixels; i++, src += K, dst += OC) {
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
-            for (; k < kf; k += 16) {
-                const int8x16_t x = vldrbq_s8(src + k);
-                a0 = vmladavaq_s8(a0, x, vldrbq_s8(w0 + k));
-                a1 = vmladavaq_s8(a1, x, vldrbq_s8(w1 + k));
-                a2 = vmladavaq_s8(a2, x, vldrbq_s8(w2 + k));
-                a3 = vmladavaq_s8(a3, x, vldrbq_s8(w3 + k));
-            }
-            if (k < K) {
-                const int8x16_t x = vldrbq_z_s8(src + k, pt);
-                a0 = vmladavaq_p_s8(a0, x, vldrbq_z_s8(w0 + k, pt), pt);
-                a1 = vmladavaq_p_s8(a1, x, vldrbq_z_s8(w1 + k, pt), pt);
-                a2 = vmladavaq_p_s8(a2, x, vldrbq_z_s8(w2 + k, pt), pt);
-                a3 = vmladavaq_p_s8(a3, x, vldrbq_z_s8(w3 + k, pt), pt);
-            }
-            vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q, 0), pr);
-        }
+        int32_t i = 0;
+        for (; i + 1 < pixels; i += 2, src += 2 * K, dst += 2 * OC)
+            pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 2);
+        if (i < pixels) pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 1);
     }
 }
 
