@@ -28,7 +28,7 @@ PINNED = {
     (L.Target.CORTEX_M7, False): 2662274,
     (L.Target.CORTEX_M55, False): 2352285,
     (L.Target.CORTEX_M4, True): 598691,
-    (L.Target.CORTEX_M55, True): 288340,
+    (L.Target.CORTEX_M55, True): 288341,
 }
 
 

@@ -434,6 +434,7 @@ class _Generator:
                          + _c_array("int8_t", f"l{i}_filter", w.data))
         else:
             decls.append(f"/* layer {i}: {op.opcode} filter {list(w.shape)}, sparse */\n" + sparse)
+            self.kernels_used.add("tinyasc_sparse_conv2d_s8")  # the descriptor's .kernel: ship its file
         decls += [_c_array("int32_t", f"l{i}_mult", np.array(mults)),
                   _c_array("int32_t", f"l{i}_shift", np.array(shifts))]
         if b is not None:

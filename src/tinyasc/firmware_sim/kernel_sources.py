@@ -1,8 +1,8 @@
 """Which C files of the kernel library define each kernel a generated model calls.
 
 The shipped library holds only the files its model needs (``tinyasc_opt_conv2d_s8`` on a
-Cortex-M4 pulls in the dispatcher, the sparse kernel and the DSP kernels; on a Cortex-M55 the
-Helium ones). ``tests/test_firmware_library.py`` links every symbol's closure on its own, so a
+Cortex-M4 pulls in the dispatcher and the DSP kernels; on a Cortex-M55 the Helium ones; the sparse
+kernel only for a model with a sparse layer, whose generated code records ``tinyasc_sparse_conv2d_s8``). ``tests/test_firmware_library.py`` links every symbol's closure on its own, so a
 missing dependency fails the suite, not a user's build.
 """
 
@@ -22,9 +22,10 @@ _CONV = "kernels/conv.c"
 _BINARY = "kernels/binary.c"
 _MOVE = "kernels/data_movement.c"
 _INT16 = "kernels/int16.c"
-#: The optimized convolution: dispatcher + sparse kernel + the core's SIMD file (added per core) + the
-#: one-input-channel kernel of the DSP cores (empty elsewhere).
-_OPT_CONV = ("opt/tinyasc_opt_ref.c", "sparse/tinyasc_sparse.c", "opt/tinyasc_opt_conv_c1.c")
+#: The optimized convolution: dispatcher + the core's SIMD file (added per core) + the one-input-channel
+#: kernel of the DSP cores (empty elsewhere). Sparse weights carry a pointer to their kernel, so the sparse
+#: kernel (and its 8,960 B of tables) is linked only where a layer's weights are sparse.
+_OPT_CONV = ("opt/tinyasc_opt_ref.c", "opt/tinyasc_opt_conv_c1.c")
 SIMD = "<simd>"
 
 #: Kernel symbol -> C files (relative to ``c/``) it needs; ``SIMD`` stands for the core's file.
@@ -66,6 +67,7 @@ KERNEL_SOURCES: dict[str, tuple[str, ...]] = {
     "tinyasc_transpose_s16": (_INT16,),
     # optimized (Cortex-M); each falls back to its portable twin for shapes it does not cover
     "tinyasc_opt_conv2d_s8": (*_OPT_CONV, SIMD),
+    "tinyasc_sparse_conv2d_s8": ("sparse/tinyasc_sparse.c",),
     "tinyasc_opt_depthwise_conv2d_s8": (*_OPT_CONV, SIMD),
     "tinyasc_opt_conv2d_1x1_inplace_s8": ("opt/tinyasc_opt_inplace.c", *_OPT_CONV, SIMD),
     "tinyasc_opt_conv_col_inplace_s8": ("opt/tinyasc_opt_inplace.c", *_OPT_CONV, SIMD),

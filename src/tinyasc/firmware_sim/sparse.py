@@ -112,7 +112,7 @@ def emit_c(name: str, s: SparseRows) -> str:
         f"static const uint8_t {name}_gaps[{max(s.gaps.size, 1)}] = {{\n{_c_list(s.gaps)}\n}};\n"
         f"static const int8_t {name}_values[{max(s.nnz, 1)}] = {{\n{_c_list(s.values)}\n}};\n"
         f"static const tinyasc_sparse_weights {name} = {{.row_nnz = {name}_nnz, .gaps = {name}_gaps, "
-        f".values = {name}_values, .k = {s.k}, .n_gaps = {int(s.gaps.size)}}};\n"
+        f".values = {name}_values, .k = {s.k}, .n_gaps = {int(s.gaps.size)}, .kernel = tinyasc_sparse_conv2d_s8}};\n"
     )
 
 

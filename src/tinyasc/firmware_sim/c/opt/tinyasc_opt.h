@@ -52,8 +52,6 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output);
 int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc);
-int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
-                             int8_t *output);
 
 /* The optimized entry points the generated model calls (c/opt/tinyasc_opt_ref.c, _binary.c, _inplace.c). */
 void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,

@@ -1,5 +1,6 @@
 /* Dispatch to the sparse / DSP / Helium kernels, and the portable fallback loops. */
 #include "tinyasc_opt.h"
+#include "tinyasc_sparse.h"
 
 void tinyasc_ref_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output)
@@ -474,7 +475,8 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                        int8_t *output)
 {
-    if (w->sparse != NULL && tinyasc_sparse_conv2d_s8(p, w, input, output) == 0) return;
+    /* sparse weights carry their kernel (c/sparse): linked only into models that have them */
+    if (w->sparse != NULL && ((const tinyasc_sparse_weights *)w->sparse)->kernel(p, w, input, output) == 0) return;
     if (w->data == NULL) return; /* sparse-only weights the sparse kernel refused: cannot happen for generated code */
     if (p->filter_in_c == 1 && p->in_c > 1 &&
         tinyasc_chan_conv_s8(p, w, input, output, 1, p->k_h * p->k_w) == 0) return;

@@ -13,10 +13,15 @@
 #ifndef TINYASC_SPARSE_H
 #define TINYASC_SPARSE_H
 #include <stdint.h>
+#include "tinyasc_kernels.h"
 
 #ifndef TINYASC_SPARSE_MAX_K
 #define TINYASC_SPARSE_MAX_K 1280 /* largest k_h*k_w*in_c the kernel takes (scratch: 5 B each) */
 #endif
+
+/* The zero-skipping CONV_2D (tinyasc_sparse.c): 0, or -1 for a shape it does not take. */
+int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                             int8_t *output);
 
 typedef struct {
     const uint16_t *row_nnz;
@@ -24,6 +29,9 @@ typedef struct {
     const int8_t *values;
     int32_t k;       /* k_h * k_w * in_c, for checking */
     int32_t n_gaps;
+    /* the kernel that reads this encoding (tinyasc_sparse_conv2d_s8): the optimized convolution calls it
+     * through here, so the sparse kernel is linked only into models that have sparse weights */
+    int (*kernel)(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output);
 } tinyasc_sparse_weights;
 
 #endif
