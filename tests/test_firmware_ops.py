@@ -79,6 +79,9 @@ def _cases():
     c["avgpool3x3_same_s2"] = (lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"), (1, 7, 8, 3), -1.0, 2.0, "AVERAGE_POOL_2D")
     c["pad"] = (lambda x: tf.pad(x, [[0, 0], [1, 2], [0, 1], [0, 0]]), (1, 4, 5, 3), -0.5, 2.0, "PAD")
     c["transpose_reshape"] = (lambda x: tf.reshape(tf.transpose(x, [0, 3, 1, 2]), (1, 3, 20)), (1, 4, 5, 3), -1.0, 1.0, "TRANSPOSE")
+    # channels-first to channels-last (BC-ResNet's sub-band layout): word blocks of 4 + a lone last column
+    c["transpose_to_channels_last"] = (lambda x: tf.transpose(tf.reshape(x, (1, 10, 12, 9)), [0, 2, 3, 1]),
+                                       (1, 10, 12, 9), -1.0, 1.0, "TRANSPOSE")
     c["softmax"] = (lambda x: tf.nn.softmax(x), (1, 3, 10), -4.0, 4.0, "SOFTMAX")
     c["softmax_beta_narrow"] = (lambda x: tf.nn.softmax(3.0 * x), (2, 7), -0.5, 0.5, "SOFTMAX")
     fc = _w(24, 7)
@@ -93,7 +96,8 @@ _CASE_NAMES = [
     "dw3x3_same_relu6", "dw1x3_valid_s2_dm2", "add_full_const", "add_broadcast_relu", "sub_broadcast",
     "sub_const_first", "mul_broadcast", "mul_square", "sqdiff", "mean_hw_keep", "mean_c_keep", "mean_w_drop",
     "rsqrt", "rsqrt_large", "logistic_wide", "logistic_narrow", "logistic_large", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
-    "pad", "transpose_reshape", "fully_connected", "concat", "softmax", "softmax_beta_narrow",
+    "pad", "transpose_reshape", "transpose_to_channels_last", "fully_connected", "concat", "softmax",
+    "softmax_beta_narrow",
 ]
 
 

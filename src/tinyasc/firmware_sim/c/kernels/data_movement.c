@@ -84,13 +84,36 @@ void tinyasc_transpose_s8(const tinyasc_transpose_params *p, const int8_t *in, i
     const int32_t s0 = p->in_strides[0], s1 = p->in_strides[1], s2 = p->in_strides[2], s3 = p->in_strides[3],
                   s4 = p->in_strides[4], s5 = p->in_strides[5];
     int32_t i0, i1, i2, i3, i4, i5;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the innermost two output axes transpose contiguous input (s4 == 1: channels-first to channels-last):
+     * four consecutive input bytes of each i5, read as one word, are the i5 column of four output rows */
+    const int blocks = s4 == 1 && d5 > 1 && d4 >= 4;
+#else
+    const int blocks = 0;
+#endif
     for (i0 = 0; i0 < d0; ++i0)
     for (i1 = 0; i1 < d1; ++i1)
     for (i2 = 0; i2 < d2; ++i2)
-    for (i3 = 0; i3 < d3; ++i3)
-    for (i4 = 0; i4 < d4; ++i4) {
-        const int8_t *src = in + i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4;
-        for (i5 = 0; i5 < d5; ++i5, src += s5) *out++ = *src;
+    for (i3 = 0; i3 < d3; ++i3) {
+        const int8_t *row = in + i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3;
+        i4 = 0;
+        if (blocks) {
+            for (; i4 + 4 <= d4; i4 += 4, out += 4 * d5) {
+                const int8_t *src = row + i4;
+                for (i5 = 0; i5 < d5; ++i5, src += s5) {
+                    uint32_t v;
+                    memcpy(&v, src, 4);
+                    out[i5] = (int8_t)v;
+                    out[d5 + i5] = (int8_t)(v >> 8);
+                    out[2 * d5 + i5] = (int8_t)(v >> 16);
+                    out[3 * d5 + i5] = (int8_t)(v >> 24);
+                }
+            }
+        }
+        for (; i4 < d4; ++i4) {
+            const int8_t *src = row + i4 * s4;
+            for (i5 = 0; i5 < d5; ++i5, src += s5) *out++ = *src;
+        }
     }
 }
 
