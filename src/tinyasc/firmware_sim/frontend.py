@@ -181,6 +181,12 @@ class FrontendArtifact:
     (:func:`tinyasc.contract.input_resnorm`; a model exported with ``--form equalized-lifted``)."""
 
     @property
+    def listen_ram_bytes(self) -> int:
+        """RAM continuous listening on this front end takes (:func:`listen_ram_bytes`)."""
+        return listen_ram_bytes(self.feature_config, input_resnorm=self.input_resnorm is not None,
+                                input_bytes=np.dtype(INT_RANGES[self.input_dtype][0]).itemsize)
+
+    @property
     def output_shape(self) -> tuple[int, int]:
         """(rows, cols) of the output array in its memory layout."""
         c = self.feature_config

@@ -33,13 +33,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinyasc import atomic
 from tinyasc.errors import InputError
 from tinyasc.firmware_sim import report, toolchain
 from tinyasc.firmware_sim.generator import FirmwareArtifact, GeneratorOptions, generate
 from tinyasc.firmware_sim.target import SPECS, LibraryTarget
+
+if TYPE_CHECKING:
+    from tinyasc.firmware_sim.frontend import FrontendArtifact
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +166,8 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         art = generate(tflite_path, tmp, options=options)
-        fe_ok, fe_note, clip, labels = (_write_frontend(tflite_path, tmp, art) if frontend
-                                        else (False, "not requested", 0, None))
+        fe, fe_note, labels = _write_frontend(tflite_path, tmp, art) if frontend else (None, "not requested", None)
+        fe_ok = fe is not None
         _write_labels(tmp, labels, art.output_shape)
         sources = ["model.c", *art.sources]
         if fe_ok:
@@ -176,11 +179,12 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
         manifest = LibraryManifest(
             target=target, model=tflite_path.name, model_sha256=sha256(tflite_path), sources=tuple(sources),
             include_dirs=INCLUDE_DIRS, cflags=cflags, host_cflags=tuple(f for f in cflags if f not in arch),
-            frontend=fe_ok, frontend_note=fe_note, frontend_clip_samples=clip, sparse_weights=sparse,
+            frontend=fe_ok, frontend_note=fe_note, frontend_clip_samples=fe.feature_config.clip_samples if fe else 0,
+            sparse_weights=sparse,
             activations=art.activations, files_sha256={})
         _write_example(tmp, manifest)
         _write_build_files(tmp, manifest)
-        _write_readme(tmp, manifest, art, listen_ram=_frontend_ram(tflite_path, listening=True) if fe_ok else 0)
+        _write_readme(tmp, manifest, art, listen_ram=fe.listen_ram_bytes if fe else 0)
         hashed = sorted({*sources, EXAMPLE, LABELS_H, "model.h", *(LISTEN_SOURCES if fe_ok else ()),
                          *(f"include/{p.name}" for p in (tmp / "include").glob("*.h")),
                          *((f"{FRONTEND_DIR}/{p.name}" for p in (tmp / FRONTEND_DIR).glob("*.h")) if fe_ok else ())})
@@ -204,27 +208,21 @@ def write_library(tflite_path: str | Path, out_dir: str | Path, *, target: Libra
     return Library(out_dir=out_dir, manifest=manifest, firmware=art)
 
 
-def _frontend_ram(tflite_path: Path, *, listening: bool = False) -> int:
-    """RAM of the streaming front end the library will ship for this model (0 without a contract);
-    ``listening``: of continuous listening instead (``tinyasc_listen.c``)."""
+def _frontend_ram(tflite_path: Path) -> int:
+    """RAM of the streaming front end the library will ship for this model (0 without a contract)."""
     from tinyasc.contract import read_deployed_contract
-    from tinyasc.firmware_sim.frontend import listen_ram_bytes, stream_ram_bytes
-    from tinyasc.firmware_sim.reader import read_tflite
+    from tinyasc.firmware_sim.frontend import stream_ram_bytes
 
     contract = read_deployed_contract(tflite_path.read_bytes(), tflite_path)
     if contract is None:
         return 0
-    rn = contract.input_resnorm is not None
-    if not listening:
-        return stream_ram_bytes(contract.feature_config, input_resnorm=rn)
-    g = read_tflite(tflite_path)
-    item = 2 if g.tensors[g.inputs[0]].dtype == "INT16" else 1
-    return listen_ram_bytes(contract.feature_config, input_resnorm=rn, input_bytes=item)
+    return stream_ram_bytes(contract.feature_config, input_resnorm=contract.input_resnorm is not None)
 
 
 def _write_frontend(tflite_path: Path, out_dir: Path,
-                    art: FirmwareArtifact) -> tuple[bool, str, int, tuple[str, ...] | None]:
-    """The front end for the model's input contract: (written?, note, clip samples, labels from the contract)."""
+                    art: FirmwareArtifact) -> tuple[FrontendArtifact | None, str, tuple[str, ...] | None]:
+    """The front end for the model's input contract: (its artifact, or None when none was written; note;
+    labels from the contract)."""
     from tinyasc.contract import read_deployed_contract
     from tinyasc.firmware_sim.frontend import write_frontend_for_model
     from tinyasc.firmware_sim.reader import read_tflite
@@ -233,19 +231,19 @@ def _write_frontend(tflite_path: Path, out_dir: Path,
     contract = read_deployed_contract(tflite_path.read_bytes(), tflite_path)
     labels = contract.labels if contract is not None else None
     if contract is None:
-        return False, "the model carries no tinyasc contract (feature config): no front end generated", 0, labels
+        return None, "the model carries no tinyasc contract (feature config): no front end generated", labels
     try:
-        write_frontend_for_model(graph, contract.feature_config, out_dir / FRONTEND_DIR,
-                                 input_resnorm=contract.input_resnorm)
+        fe = write_frontend_for_model(graph, contract.feature_config, out_dir / FRONTEND_DIR,
+                                      input_resnorm=contract.input_resnorm)
     except InputError as err:
-        return False, f"front end not generated: {err.problem}", 0, labels
+        return None, f"front end not generated: {err.problem}", labels
     (out_dir / FRONTEND_DIR / "frontend.json").unlink(missing_ok=True)
     (out_dir / FRONTEND_DIR / "frontend_main_host.c").unlink(missing_ok=True)
     cfg = contract.feature_config
     note = (f"{cfg.sample_rate} Hz int16 PCM, {cfg.clip_seconds:g} s clip -> {cfg.n_mels} mel x {cfg.n_frames} frames"
             + ("; input ResNorm (lambda {:g}) computed on the clip".format(contract.input_resnorm[0])
                if contract.input_resnorm else ""))
-    return True, note, cfg.clip_samples, labels
+    return fe, note, labels
 
 
 def _write_labels(out_dir: Path, labels: tuple[str, ...] | None, output_shape: list[int]) -> None:

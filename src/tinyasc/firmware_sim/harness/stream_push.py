@@ -28,7 +28,7 @@ from tinyasc.firmware_sim.harness.build import TargetBuild, build_target
 from tinyasc.firmware_sim.harness.measure import library_sources
 from tinyasc.firmware_sim.harness.memory import MemoryReport, symbol_sizes
 from tinyasc.firmware_sim.harness.qemu import RunOutput, run_qemu
-from tinyasc.firmware_sim.harness.timing import TimingModel, instructions
+from tinyasc.firmware_sim.harness.timing import TimingModel, diff_counts, instructions
 from tinyasc.firmware_sim.harness.tools import build_plugin, check_toolchain
 from tinyasc.firmware_sim.library import FRONTEND_DIR, LibraryManifest
 from tinyasc.firmware_sim.target import SPECS
@@ -136,6 +136,21 @@ def _build_and_run(lib_dir: Path, manifest: LibraryManifest, out_dir: Path, main
     return build, run_qemu(build, out_dir / core.value, plugin=build_plugin(out_dir / "plugin"), timeout=timeout)
 
 
+def _span_costs(snaps: list[dict[str, int]], core) -> list[tuple[int, float]]:
+    """(instructions, estimated cycles) between each pair of marker snapshots, in order."""
+    model = TimingModel.load(core)
+    return [(instructions(c), model.cycles(c)) for c in (diff_counts(a, b) for a, b in zip(snaps[::2], snaps[1::2]))]
+
+
+def _push_stats(pushes: list[tuple[int, float]], clock_mhz: float, chunk: int, rate: int) -> dict[str, Any]:
+    """The pushes' instructions (mean, largest) and estimated milliseconds (largest, total) against a push's
+    real-time budget."""
+    ms = 1.0 / (clock_mhz * 1e3)
+    return {"pushes": len(pushes), "push_instructions_mean": statistics.mean(p[0] for p in pushes),
+            "push_instructions_max": max(p[0] for p in pushes), "push_ms_max": max(p[1] for p in pushes) * ms,
+            "push_ms_total": sum(p[1] for p in pushes) * ms, "push_budget_ms": 1000.0 * chunk / rate}
+
+
 def measure_stream_push(lib_dir: str | Path, *, out_dir: str | Path, chunk: int = 512, seed: int = 0,
                         timeout: float = 900) -> dict[str, Any]:
     """Per-push and end-of-clip instructions of the library's streaming chain on its own core."""
@@ -149,21 +164,11 @@ def measure_stream_push(lib_dir: str | Path, *, out_dir: str | Path, chunk: int 
     snaps = run.snapshots
     if len(snaps) < 4 or len(snaps) % 2:
         raise RuntimeError(f"unexpected marker count {len(snaps)}")
-    model = TimingModel.load(core)
-
-    def cost(a: dict, b: dict) -> tuple[int, float]:
-        c = {k: b.get(k, 0) - a.get(k, 0) for k in b}
-        return instructions(c), model.cycles(c)
-
-    pushes = [cost(snaps[i], snaps[i + 1]) for i in range(0, len(snaps) - 2, 2)]
-    end_i, end_c = cost(snaps[-2], snaps[-1])
+    costs = _span_costs(snaps, core)
+    pushes, (end_i, end_c) = costs[:-1], costs[-1]
     clock = SPECS[core].clock_mhz
-    instr = [p[0] for p in pushes]
-    return {"target": core.value, "chunk_samples": int(chunk), "pushes": len(pushes),
-            "push_instructions_mean": statistics.mean(instr), "push_instructions_max": max(instr),
-            "push_ms_max": max(p[1] for p in pushes) / (clock * 1e3),
-            "push_ms_total": sum(p[1] for p in pushes) / (clock * 1e3),
-            "push_budget_ms": 1000.0 * chunk / 16000.0,
+    rate = _frontend_defines(lib_dir / FRONTEND_DIR)["SAMPLE_RATE"]
+    return {"target": core.value, "chunk_samples": int(chunk), **_push_stats(pushes, clock, chunk, rate),
             "end_instructions": end_i, "end_ms": end_c / (clock * 1e3), "clock_mhz": clock,
             "stack_bytes": run.stack_used, "output": run.outputs[0].hex() if run.outputs else None}
 
@@ -221,15 +226,8 @@ def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float =
     pcm = (np.random.default_rng(seed).normal(size=n) * 3000).astype(np.int16)
     main = LISTEN_MAIN.replace("CHUNK", str(int(chunk))).replace("EVERY", str(int(every)))
     build, run = _build_and_run(lib_dir, manifest, Path(out_dir), main, pcm, "listen", timeout)
-    model = TimingModel.load(core)
-    pairs = [(a, b) for a, b in zip(run.snapshots[::2], run.snapshots[1::2])]
-
-    def cost(a: dict, b: dict) -> tuple[int, float]:
-        c = {k: b.get(k, 0) - a.get(k, 0) for k in b}
-        return instructions(c), model.cycles(c)
-
     # the marker pairs alternate between pushes and classifications in program order
-    costs = [cost(a, b) for a, b in pairs]
+    costs = _span_costs(run.snapshots, core)
     if len(kinds) != len(costs):
         raise RuntimeError(f"unexpected marker count {len(run.snapshots)} for {len(kinds)} events")
     pushes = [c for k, c in zip(kinds, costs) if k == "push"]
@@ -240,10 +238,7 @@ def measure_listen(lib_dir: str | Path, *, out_dir: str | Path, seconds: float =
     mem = MemoryReport.from_elf(build, run.stack_used)
     audio_s = n / rate
     return {"target": core.value, "chunk_samples": int(chunk), "every_samples": int(every),
-            "stream_seconds": audio_s, "pushes": len(pushes),
-            "push_instructions_mean": statistics.mean(p[0] for p in pushes),
-            "push_instructions_max": max(p[0] for p in pushes), "push_ms_max": max(p[1] for p in pushes) * ms,
-            "push_ms_total": sum(p[1] for p in pushes) * ms, "push_budget_ms": 1000.0 * chunk / rate,
+            "stream_seconds": audio_s, **_push_stats(pushes, clock, chunk, rate),
             "classifications": len(classes), "classify_instructions_mean": statistics.mean(c[0] for c in classes),
             "classify_ms_mean": statistics.mean(c[1] for c in classes) * ms,
             "ms_per_audio_second": (sum(p[1] for p in pushes) * ms) / audio_s

@@ -551,6 +551,17 @@ static void fe_put_window(float *z, int n0, int n1, const int16_t *x)
     fe_put_run(z, FE_LEFT + b0, n1 - b0, x + (b0 - n0), tinyasc_fe_window_pcm + (FE_W - b0), -1);
 }
 
+/* Window samples [lo, hi) from a ring of FE_W samples, sample lo at ring slot r: one run up to the ring's
+ * end, one from its start. */
+static void fe_put_ring(float *z, const int16_t *ring, int r, int lo, int hi)
+{
+    const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
+    fe_put_window(z, lo, wrap, ring + r);
+    if (wrap < hi) {
+        fe_put_window(z, wrap, hi, ring);
+    }
+}
+
 void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float *scratch, float *logmel)
 {
     const int first = fe_first_sample(frame); /* clip index of window[0] */
@@ -697,6 +708,16 @@ static tinyasc_fe_input_t fe_logmel_code(float x)
 }
 #endif
 
+#if TINYASC_FE_INPUT_RESNORM
+/* A held code as model input: x = code * STEP, then (x - mean) / std + LAMBDA * x, quantized (the clip
+ * stream's and the listening window's normalization; frontend._normalized_codes is its twin). */
+static tinyasc_fe_input_t fe_normalized(tinyasc_fe_input_t code, float mean, float std)
+{
+    const float x = (float)code * TINYASC_FE_LOGMEL_STEP;
+    return tinyasc_frontend_quantize((x - mean) / std + TINYASC_FE_RESNORM_LAMBDA * x);
+}
+#endif
+
 #if !TINYASC_FE_PAD_REFLECT
 void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
 {
@@ -719,14 +740,9 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
     if (hi <= lo) {
         fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
-        /* window sample n is ring slot (first + n) % W: one run up to the ring's end, one from its start */
-        const int r = (first + lo) % FE_W;
-        const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
+        /* window sample n is ring slot (first + n) % W */
         fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
-        fe_put_window(scratch, lo, wrap, st->ring + r);
-        if (wrap < hi) {
-            fe_put_window(scratch, wrap, hi, st->ring);
-        }
+        fe_put_ring(scratch, st->ring, (first + lo) % FE_W, lo, hi);
     }
     fe_logmel_of_windowed(scratch, mel);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
@@ -796,8 +812,7 @@ int tinyasc_frontend_stream_finish(tinyasc_frontend_stream *st, float *scratch, 
         for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
             for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
                 tinyasc_fe_input_t *q = &out[TINYASC_FE_OUT_INDEX(b, t)];
-                const float x = (float)*q * TINYASC_FE_LOGMEL_STEP;
-                *q = tinyasc_frontend_quantize((x - st->rn_sum[b]) / st->rn_sq[b] + TINYASC_FE_RESNORM_LAMBDA * x);
+                *q = fe_normalized(*q, st->rn_sum[b], st->rn_sq[b]);
             }
         }
     }
@@ -822,14 +837,10 @@ static void fe_listen_frame(tinyasc_frontend_listen *st, float *scratch)
 {
     float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
     tinyasc_fe_input_t *codes = st->codes[st->slot];
-    const int p = st->pos;
     int b;
 
     fe_put_outside(scratch, FE_LEFT, FE_LEFT + FE_W);
-    fe_put_window(scratch, 0, FE_W - p, st->ring + p);
-    if (p > 0) {
-        fe_put_window(scratch, FE_W - p, FE_W, st->ring);
-    }
+    fe_put_ring(scratch, st->ring, st->pos, 0, FE_W);
     fe_logmel_of_windowed(scratch, mel);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM
@@ -895,9 +906,7 @@ int tinyasc_frontend_listen_window(const tinyasc_frontend_listen *st, float *scr
         const tinyasc_fe_input_t *codes = st->codes[s];
         for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM
-            const float x = (float)codes[b] * TINYASC_FE_LOGMEL_STEP;
-            out[TINYASC_FE_OUT_INDEX(b, t)] =
-                tinyasc_frontend_quantize((x - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * x);
+            out[TINYASC_FE_OUT_INDEX(b, t)] = fe_normalized(codes[b], mean[b], std[b]);
 #else
             out[TINYASC_FE_OUT_INDEX(b, t)] = codes[b];
 #endif

@@ -33,6 +33,29 @@ static inline uint32_t tinyasc_load_u32(const void *p)
     return v;
 }
 
+/* The taps [*k0, *k1) of a k-tap window starting at o (stride dil) that lie inside [0, n); empty when the
+ * window misses the input. */
+static inline void tinyasc_tap_range(int32_t o, int32_t dil, int32_t k, int32_t n, int32_t *k0, int32_t *k1)
+{
+    const int32_t a = o < 0 ? (-o + dil - 1) / dil : 0;
+    const int32_t b = n - o <= 0 ? 0 : (n - o + dil - 1) / dil;
+    const int32_t e = b < k ? b : k;
+    *k0 = a;
+    *k1 = e > a ? e : a;
+}
+
+/* Per channel c < C of a channel-wise convolution: bias + input_offset * (sum of its taps' weights), the
+ * constant a window wholly inside the input starts from (weight of tap t at t * wt + c * wc). */
+static inline void tinyasc_chan_base(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t C, int32_t taps,
+                                     int32_t wt, int32_t wc, int32_t *base)
+{
+    for (int32_t c = 0; c < C; c++) {
+        int32_t s = 0;
+        for (int32_t t = 0; t < taps; t++) s += w->data[t * wt + c * wc];
+        base[c] = (w->bias ? w->bias[c] : 0) + s * p->input_offset;
+    }
+}
+
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                             int8_t *output);
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,

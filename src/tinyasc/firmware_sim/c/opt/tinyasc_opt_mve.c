@@ -298,16 +298,6 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     return 0;
 }
 
-/* The taps [*k0, *k1) of a k-tap window starting at o (stride dil) that lie inside [0, n). */
-static inline void tap_range(int32_t o, int32_t dil, int32_t k, int32_t n, int32_t *k0, int32_t *k1)
-{
-    const int32_t a = o < 0 ? (-o + dil - 1) / dil : 0;
-    const int32_t b = n - o <= 0 ? 0 : (n - o + dil - 1) / dil;
-    const int32_t e = b < k ? b : k;
-    *k0 = a;
-    *k1 = e > a ? e : a; /* an empty range when the window misses the input */
-}
-
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
@@ -324,24 +314,18 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
     const int fast = tinyasc_out_fast_ok(p, w);
     const int table = C <= TINYASC_OPT_MAX_C;
-    if (table) {
-        for (int32_t c = 0; c < C; c++) {
-            int32_t s = 0;
-            for (int32_t t = 0; t < taps; t++) s += w->data[t * C + c];
-            acc0[c] = (w->bias ? w->bias[c] : 0) + s * p->input_offset;
-        }
-    }
+    if (table) tinyasc_chan_base(p, w, C, taps, C, 1, acc0);
     const int32x4_t off = vdupq_n_s32(p->input_offset);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             int32_t ky0, ky1;
-            tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < p->out_w; ox++) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 int32_t kx0, kx1;
-                tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                tinyasc_tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
                 const int whole = table && ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
                 int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
                 const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;

@@ -198,11 +198,7 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
     if (T > TINYASC_CHAN_MAX_T && !all_inside) return -1;
     int32_t toff[TINYASC_CHAN_MAX_T];
     const int8_t *twp[TINYASC_CHAN_MAX_T];
-    for (int32_t c = 0; c < C; c++) {
-        int32_t s = 0;
-        for (int32_t t = 0; t < T; t++) s += w->data[t * wt + c * wc];
-        chan_base[c] = (w->bias ? w->bias[c] : 0) + s * p->input_offset;
-    }
+    tinyasc_chan_base(p, w, C, T, wt, wc, chan_base);
     if (T == 1 && all_inside) {
         chan_affine_s8(p, w, input, output, wc);
         return 0;
