@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyasc import atomic
+from tinyasc.errors import cli_entry
+from tinyasc.firmware_sim.library import LibraryManifest
 from tinyasc.contract import read_deployed_contract
 from tinyasc.firmware_sim import frontend as fe
 from tinyasc.firmware_sim.harness.stream_push import measure_listen
@@ -44,6 +46,7 @@ def tflm_on_host_window(model: Path, input_shape: list[int], pcm: np.ndarray, ch
     return np.asarray(out).tobytes()
 
 
+@cli_entry
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("libs", nargs="+", type=Path)
@@ -54,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for lib in args.libs:
+        LibraryManifest.load(lib)  # not a library asc-firmware wrote: one line, exit 2
         fw = json.loads((lib / "firmware.json").read_text())
         r = measure_listen(lib, out_dir=args.out / lib.name, seconds=args.seconds, chunk=args.chunk,
                            every=args.every)

@@ -21,10 +21,13 @@ import sys
 from pathlib import Path
 
 from tinyasc import atomic
+from tinyasc.errors import cli_entry
+from tinyasc.firmware_sim.library import LibraryManifest
 from tinyasc.firmware_sim.harness.stream_push import measure_stream_push
 from tinyasc.metrics import markdown_table
 
 
+@cli_entry
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("libs", nargs="+", type=Path)
@@ -33,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for lib in args.libs:
+        LibraryManifest.load(lib)  # not a library asc-firmware wrote: one line, exit 2
         fw = json.loads((lib / "firmware.json").read_text())
         r = measure_stream_push(lib, out_dir=args.out / lib.name, chunk=args.chunk)
         r.update(library=str(lib), model=fw["model"], streamed=bool(fw.get("tiling")),
