@@ -4,9 +4,10 @@ Each case converts a one-op float function with TFLiteConverter (full integer, i
 per-channel weights), generates C, builds it with the host compiler and runs it and TFLM on
 the same int8 inputs, including all -128 and all 127. Tolerance: zero differing elements on
 the output and on every intermediate tensor (the kernels promise TFLM's integer semantics).
-The int8 cases run twice: the portable library and a Cortex-M4 library (its ``tinyasc_opt_``
-kernels and sparse weights, whose portable fallbacks and table paths run on the host; their DSP
-and Helium paths are compared under QEMU in test_latency_kernels.py). ``test_registry_is_covered``
+The int8 and 16x8 cases run twice: the portable library and a Cortex-M4 library (its ``tinyasc_opt_``
+kernels, and sparse weights for int8, whose portable fallbacks and table paths run on the host; their
+DSP and Helium paths are compared under QEMU in test_latency_kernels.py and
+test_latency_kernels_16x8.py). ``test_registry_is_covered``
 fails when the generator's op registry holds a combination no case here exercises.
 """
 
@@ -106,6 +107,13 @@ def cases():
     return _cases()
 
 
+def _assert_kernels_declared(art):
+    """Every kernel the model calls is one the registry lists for an operator of the model (so the library's
+    file list, built from those records, is the one its kernels need)."""
+    declared = {sym for op in art.op_counts for k in REGISTRY[op].kernels for sym in k.symbols}
+    assert set(art.kernels) <= declared, set(art.kernels) - declared
+
+
 #: Backends of the int8 cases: the portable library, and a Cortex-M library (optimized kernels, sparse weights).
 _BACKENDS = {"portable": GeneratorOptions(), "cortex-m4": GeneratorOptions(target=LibraryTarget.CORTEX_M4,
                                                                              sparse_weights=True)}
@@ -126,6 +134,7 @@ def test_kernel_bit_exact_vs_tflm(name, backend, cases, tmp_path):
         assert not portable & OPTIMIZED_KERNELS
         assert bool(optimized & REGISTRY[opcode].optimized) == bool(REGISTRY[opcode].optimized)
     assert art.op_counts.get(opcode, 0) >= 1, art.op_counts
+    _assert_kernels_declared(art)
     exe = build_host(art.out_dir, dump=True)
     inputs = edge_inputs(shape, 8, seed=len(name))
     res = check_parity(art, inputs, debug_layers=True, exe=exe)
@@ -149,12 +158,28 @@ _CASE_NAMES_16X8 = [
 ]
 
 
+#: Backends of the 16x8 cases: the portable library, and a Cortex-M library (its ``tinyasc_opt_`` 16x8 kernels,
+#: whose plain-C blocking runs on the host; their DSP and Helium paths: test_latency_kernels_16x8.py).
+_BACKENDS_16X8 = {"portable": GeneratorOptions(measure_tflm_arena=False),
+                  "cortex-m4": GeneratorOptions(target=LibraryTarget.CORTEX_M4, measure_tflm_arena=False)}
+
+
+@pytest.mark.parametrize("backend", list(_BACKENDS_16X8))
 @pytest.mark.parametrize("name", _CASE_NAMES_16X8)
-def test_kernel_16x8_bit_exact_vs_tflm(name, cases, tmp_path):
+def test_kernel_16x8_bit_exact_vs_tflm(name, backend, cases, tmp_path):
     fn, shape, lo, hi, opcode = cases[name]
     model = write(tmp_path / f"{name}_16x8.tflite", convert(fn, shape, lo=lo, hi=hi, int16=True))
-    art = generate(model, tmp_path / "fw", options=GeneratorOptions(measure_tflm_arena=False))
+    art = generate(model, tmp_path / "fw", options=_BACKENDS_16X8[backend])
     assert art.activations == "int16" and art.op_counts.get(opcode, 0) >= 1, art.op_counts
+    _assert_kernels_declared(art)
+    optimized = {k.removeprefix("tinyasc_opt_") for k in art.kernels if k.startswith("tinyasc_opt_")}
+    portable = {k.removeprefix("tinyasc_") for k in art.kernels if not k.startswith("tinyasc_opt_")}
+    wide = {k for k in REGISTRY[opcode].optimized if not k.endswith("_s8")}
+    if backend == "portable":
+        assert not optimized
+    else:  # the op's registered 16x8 kernel ran, never its portable twin
+        assert not portable & OPTIMIZED_KERNELS
+        assert bool(optimized & wide) == bool(wide)
     exe = build_host(art.out_dir, dump=True)
     inputs = edge_inputs(shape, 8, seed=len(name), dtype=np.int16)
     res = check_parity(art, inputs, debug_layers=True, exe=exe)
@@ -171,8 +196,10 @@ def test_registry_is_covered(cases):
     missing = [(op, act) for op, spec in REGISTRY.items() for act in spec.activations
                if op not in aliases and op not in opcodes[act]]
     assert not missing, f"registered without a bit-exact case: {missing}"
-    ops_with_optimized = {op for op, spec in REGISTRY.items() if spec.optimized}
+    ops_with_optimized = {op for op, spec in REGISTRY.items() if any(k.endswith("_s8") for k in spec.optimized)}
     assert ops_with_optimized <= opcodes["INT8"]
+    ops_with_optimized16 = {op for op, spec in REGISTRY.items() if any(not k.endswith("_s8") for k in spec.optimized)}
+    assert ops_with_optimized16 <= opcodes["INT16"]
     in_place = [n for n in _CASE_NAMES if n.endswith("inplace")]
     assert any(n.startswith("conv1x1") for n in in_place) and any("col" in n for n in in_place)
 

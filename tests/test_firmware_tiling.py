@@ -384,8 +384,10 @@ def test_ram_budget_counts_the_kernels_scratch(model, tmp_path):
     art = generate(model, tmp_path / "m4", options=GeneratorOptions(
         ram_budget=1, step_frames=2, target=LibraryTarget.CORTEX_M4, sparse_weights=True, ram_reserved=100))
     core = LibraryTarget.CORTEX_M4.core
+    from tinyasc.firmware_sim.generator import KERNEL_SOURCES
+
     scratch = kernel_sources.static_ram(kernel_sources.sources_for(
-        {k for k in art.kernels if k.startswith("tinyasc_opt_")}, core), core)
+        {k for k in art.kernels if k.startswith("tinyasc_opt_")}, core, KERNEL_SOURCES), core)
     assert scratch > 0 and art.tiling["reserved_bytes"] == 100 + scratch
     with pytest.raises(InputError, match="front end and kernel scratch"):
         generate(model, tmp_path / "m4b", options=GeneratorOptions(ram_budget=4000, target=LibraryTarget.CORTEX_M4,

@@ -31,7 +31,8 @@ from tinyasc.firmware_sim import quant
 from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
 from tinyasc.firmware_sim.planner import ArenaPlan, BandAffine, column_conv_in_place, plan_arena
 from tinyasc.firmware_sim.reader import read_tflite
-from tinyasc.firmware_sim import kernel_sources, tile_emit, tiling
+from tinyasc.firmware_sim import kernel_sources, params, tile_emit, tiling
+from tinyasc.firmware_sim.kernel_sources import Kernel
 from tinyasc.firmware_sim.tiling import TimeRule
 from tinyasc.firmware_sim.target import SPECS, KernelBackend, LibraryTarget
 
@@ -228,23 +229,6 @@ def _c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> s
     return f"static const {ctype} {name}[{n}]{align} = {{\n{body}\n}};\n"
 
 
-def _ints(xs: Any) -> str:
-    return "{" + ", ".join(str(int(x)) for x in xs) + "}"
-
-
-def _init(fields: dict[str, Any]) -> str:
-    """A C designated initializer ``{.name = value, ...}``; list values become ``{a, b}``."""
-    def value(v: Any) -> str:
-        return _ints(v) if isinstance(v, (list, tuple)) else str(v)
-
-    return "{" + ", ".join(f".{k} = {value(v)}" for k, v in fields.items()) + "}"
-
-
-def _c_struct(ctype: str, name: str, fields: dict[str, Any]) -> str:
-    """``static const ctype name = {.field = value, ...};`` (designated: no positional magic)."""
-    return f"static const {ctype} {name} = {_init(fields)};\n"
-
-
 def _pad6(shape: tuple[int, ...] | list[int]) -> list[int]:
     shape = list(shape)
     if len(shape) > MAX_DIMS:
@@ -266,6 +250,10 @@ def _same_or_valid_pad(padding: int, in_size: int, out_size: int, k: int, stride
     eff = (k - 1) * dil + 1
     total = (out_size - 1) * stride + eff - in_size
     return max(total, 0) // 2
+
+
+#: The int16 LOGISTIC's node table, emitted once per model that has one.
+SIGMOID_TABLE = "tinyasc_sigmoid_q16"
 
 
 def _float_lit(x: float) -> str:
@@ -296,6 +284,8 @@ class _Generator:
         self.const_decls: list[str] = []
         self.table_bytes = 0
         """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
+        self.prepared: dict[int, Prepared] = {}
+        """Each emitted operator's prepare step (:class:`Prepared`), by operator index."""
 
     # -- operand references -------------------------------------------------------------
 
@@ -328,22 +318,22 @@ class _Generator:
         self.kernels_used.add(symbol)
         return symbol
 
+    def kernel_name(self, op: Operator, name: str) -> str:
+        """Kernel ``name`` for int8 activations (``add_s8``), or its ``_s16`` twin for int16."""
+        return f"{name}_{'s16' if self.is16(op) else 's8'}"
+
     def kernel(self, op: Operator, name: str) -> str:
-        """The C kernel of ``name`` for int8 activations, or its ``_s16`` twin for int16."""
-        return self.fn(f"{name}_{'s16' if self.is16(op) else 's8'}")
+        """The C symbol of :meth:`kernel_name` for the backend, recorded as used."""
+        return self.fn(self.kernel_name(op, name))
 
     def sigmoid_table(self) -> str:
         """Name of the LOGISTIC int16 table, emitted once per model (see :func:`quant.sigmoid_table_q16`)."""
-        name = "tinyasc_sigmoid_q16"
+        name = SIGMOID_TABLE
         if not self.table_bytes:
             self.table_bytes = 2 * 256
             self.const_decls.append("/* sigmoid(i / 24) in 0.16 fixed point, i = 0..255 (LOGISTIC int16) */\n"
                                     + _c_array("uint16_t", name, quant.sigmoid_table_q16(), per_line=16))
         return name
-
-    def struct(self, ctype: str, name: str, fields: dict[str, Any]) -> str:
-        """``static const ctype name = {...};`` with designated initializers."""
-        return _c_struct(ctype, name, fields)
 
     def const_values(self, i: int, what: str, op: Operator) -> np.ndarray:
         t = self.t(i)
@@ -361,11 +351,18 @@ class _Generator:
         if into is not None and into in self.plan.bands:
             note = f"/* fused into layer {into} (sub-band affine) */"
             if op.index == self.plan.bands[into].conv:  # its weights and params, read by the fused kernel
-                e = REGISTRY[op.opcode].emit(self, op)
+                e = self.emit_registered(op)
                 e.call = note
                 return e
             return _Emit([], note)
-        return REGISTRY[op.opcode].emit(self, op)
+        return self.emit_registered(op)
+
+    def emit_registered(self, op: Operator) -> _Emit:
+        """The op's registry entry: its prepare step (typed, frozen parameters), then its emitter."""
+        spec = REGISTRY[op.opcode]
+        prep = spec.prepare(self, op)
+        self.prepared[op.index] = prep
+        return spec.emit(self, op, prep)
 
     def emit_band_affine(self, op: Operator, band: BandAffine) -> _Emit:
         """The last op of a fused TRANSPOSE/RESHAPE -> per-channel 1x1 conv -> TRANSPOSE/RESHAPE chain
@@ -373,17 +370,14 @@ class _Generator:
         conv's weights (``l{conv}_w``) and params (``l{conv}_p``), emitted with the conv."""
         i = op.index
         _, h, w, c = self.t(band.source).shape
-        decls = [_c_struct("tinyasc_band_params", f"l{i}_p", {"h": h, "w": w, "c": c, "bands": band.bands})]
+        decls = [params.BandParams(h=h, w=w, c=c, bands=band.bands).c_decl(f"l{i}_p")]
         call = (f"{self.fn('band_affine_s8')}(&l{i}_p, &l{band.conv}_p, &l{band.conv}_w, "
                 f"{self.ref(band.source)}, {self.ref(op.outputs[0])});")
         return _Emit(decls, call)
 
-    def emit_conv(self, op: Operator, depthwise: bool) -> _Emit:
-        """The single place where a convolution's weights and call are emitted.
+    # -- prepare (TFLM's Prepare: every constant the kernel needs, typed and frozen) and emit (the C) -----------
 
-        A sparse-weight variant replaces the ``_filter`` array and fills the descriptor's
-        ``sparse`` field here; the kernel signature stays the same.
-        """
+    def prepare_conv(self, op: Operator, depthwise: bool) -> PreparedConv:
         i = op.index
         x, w = self.t(op.inputs[0]), self.t(op.inputs[1])
         b = self.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -425,45 +419,66 @@ class _Generator:
         pw = _same_or_valid_pad(pad, iw, ow, kw, sw_, dw)
         in_place = self.plan.aliases.get(op.outputs[0]) == op.inputs[0]  # the planner chose an in-place kernel
         column = in_place and i in self.plan.scratch  # reads w->data by channel and tap: stays dense
-        sparse = None
-        if self.options.sparse_weights and not depthwise and not wide and not column:
-            sparse = self.sparse_filter(i, w.data.reshape(oc, -1), grouped=fin != ic)
-        decls = []
-        if sparse is None:
-            decls.append(f"/* layer {i}: {op.opcode} filter {list(w.shape)} */\n"
-                         + _c_array("int8_t", f"l{i}_filter", w.data))
-        else:
-            decls.append(f"/* layer {i}: {op.opcode} filter {list(w.shape)}, sparse */\n" + sparse)
-            self.kernels_used.add("tinyasc_sparse_conv2d_s8")  # the descriptor's .kernel: ship its file
-        decls += [_c_array("int32_t", f"l{i}_mult", np.array(mults)),
-                  _c_array("int32_t", f"l{i}_shift", np.array(shifts))]
-        if b is not None:
-            decls.append(_c_array(C_TYPES[b.dtype], f"l{i}_bias", b.data))
-        weights = {"data": "NULL" if sparse else f"l{i}_filter", "bias": f"l{i}_bias" if b is not None else "NULL",
-                   "multiplier": f"l{i}_mult", "shift": f"l{i}_shift"}
-        if not wide:
-            weights["sparse"] = f"&l{i}_sparse" if sparse else "NULL"
-        decls.append(_c_struct("tinyasc_weights_16x8" if wide else "tinyasc_weights", f"l{i}_w", weights))
-        decls.append(_c_struct("tinyasc_conv_params", f"l{i}_p", {
-            "batches": n, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
-            "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw_, "dil_h": dh, "dil_w": dw, "pad_h": ph, "pad_w": pw,
-            "filter_in_c": fin, "depth_multiplier": dm, "input_offset": -zx, "output_offset": zy,
-            "act_min": amin, "act_max": amax}))
+        conv = params.ConvParams(
+            batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw, stride_h=sh,
+            stride_w=sw_, dil_h=dh, dil_w=dw, pad_h=ph, pad_w=pw, filter_in_c=fin, depth_multiplier=dm,
+            input_offset=-zx, output_offset=zy, act_min=amin, act_max=amax)
         if in_place:
-            if column:
-                col = column_conv_in_place(self.g, op)
-                assert col is not None and col[0] == ph
-                call = (f"{self.fn('conv_col_inplace_s8')}(&l{i}_p, &l{i}_w, {col[1]}, {col[2]}, "
-                        f"{self.ref(op.outputs[0])}, (arena + {self.plan.offsets[self.plan.scratch[i]]}));")
-            else:
-                call = f"{self.fn('conv2d_1x1_inplace_s8')}(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
+            kernel = "conv_col_inplace_s8" if column else "conv2d_1x1_inplace_s8"
         else:
-            kern = self.fn(("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8"))
+            kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
+        return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
+                            filter=w.data, multiplier=tuple(mults), shift=tuple(shifts),
+                            bias=None if b is None else b.data, bias_ctype=None if b is None else C_TYPES[b.dtype],
+                            depthwise=depthwise, wide=wide, in_place=in_place, column=column)
+
+    def prepare_conv_2d(self, op: Operator) -> PreparedConv:
+        return self.prepare_conv(op, depthwise=False)
+
+    def prepare_depthwise_conv_2d(self, op: Operator) -> PreparedConv:
+        return self.prepare_conv(op, depthwise=True)
+
+    def emit_conv(self, op: Operator, prep: PreparedConv) -> _Emit:
+        """The single place where a convolution's weights and call are emitted.
+
+        Sparse weights are an emitter option: the ``_filter`` array is replaced by the encoding and the
+        descriptor's ``sparse`` field points at it; the parameters and the kernel signature stay the same.
+        """
+        i, p = op.index, prep.params
+        sparse = None
+        if self.options.sparse_weights and not prep.depthwise and not prep.wide and not prep.column:
+            sparse = self.sparse_filter(i, prep.filter.reshape(p.out_c, -1), grouped=p.filter_in_c != p.in_c)
+        decls = []
+        shape = list(prep.filter.shape)
+        if sparse is None:
+            decls.append(f"/* layer {i}: {op.opcode} filter {shape} */\n" + _c_array("int8_t", f"l{i}_filter", prep.filter))
+        else:
+            decls.append(f"/* layer {i}: {op.opcode} filter {shape}, sparse */\n" + sparse)
+            self.kernels_used.add("tinyasc_sparse_conv2d_s8")  # the descriptor's .kernel: ship its file
+        decls += [_c_array("int32_t", f"l{i}_mult", np.array(prep.multiplier)),
+                  _c_array("int32_t", f"l{i}_shift", np.array(prep.shift))]
+        if prep.bias is not None:
+            decls.append(_c_array(prep.bias_ctype, f"l{i}_bias", prep.bias))
+        refs = {"data": params.NULL if sparse else params.CRef(f"l{i}_filter"),
+                "bias": params.CRef(f"l{i}_bias") if prep.bias is not None else params.NULL,
+                "multiplier": params.CRef(f"l{i}_mult"), "shift": params.CRef(f"l{i}_shift")}
+        weights = (params.Weights16x8Ref(**refs) if prep.wide else
+                   params.WeightsRef(**refs, sparse=params.CRef(f"&l{i}_sparse") if sparse else params.NULL))
+        decls.append(weights.c_decl(f"l{i}_w"))
+        decls.append(p.c_decl(f"l{i}_p"))
+        kern = self.fn(prep.kernel)
+        if prep.in_place and prep.column:
+            col = column_conv_in_place(self.g, op)
+            assert col is not None and col[0] == p.pad_h
+            call = (f"{kern}(&l{i}_p, &l{i}_w, {col[1]}, {col[2]}, "
+                    f"{self.ref(op.outputs[0])}, (arena + {self.plan.offsets[self.plan.scratch[i]]}));")
+        elif prep.in_place:
+            call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
+        else:
             call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
-        macs = n * oh * ow * oc * kh * kw * (1 if depthwise else fin)
-        filter_bytes = self.sparse_layers[-1].sparse_bytes if sparse else int(w.data.size)
-        wbytes = filter_bytes + (b.nbytes if b is not None else 0)
-        return _Emit(decls, call, macs, wbytes, param_bytes=8 * oc)
+        filter_bytes = self.sparse_layers[-1].sparse_bytes if sparse else int(prep.filter.size)
+        wbytes = filter_bytes + (prep.bias.nbytes if prep.bias is not None else 0)
+        return _Emit(decls, call, prep.macs, wbytes, param_bytes=8 * p.out_c)
 
     def sparse_filter(self, i: int, rows: np.ndarray, *, grouped: bool) -> str | None:
         """C definitions of layer ``i``'s sparse filter ``l{i}_sparse``, or None where dense is better."""
@@ -479,13 +494,7 @@ class _Generator:
                                                      used=used, reason=reason))
         return sparse.emit_c(f"l{i}_sparse", enc) if used else None
 
-    def emit_conv_2d(self, op: Operator) -> _Emit:
-        return self.emit_conv(op, depthwise=False)
-
-    def emit_depthwise_conv_2d(self, op: Operator) -> _Emit:
-        return self.emit_conv(op, depthwise=True)
-
-    def emit_fully_connected(self, op: Operator) -> _Emit:
+    def prepare_fully_connected(self, op: Operator) -> PreparedFc:
         i = op.index
         x, w = self.t(op.inputs[0]), self.t(op.inputs[1])
         b = self.t(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -499,27 +508,33 @@ class _Generator:
         per_channel = len(w.scale) > 1
         mults, shifts = zip(*[quant.quantize_multiplier(float(sx) * float(s) / float(sy)) for s in w.scale])
         amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy, y.dtype)
-        decls = [
-            f"/* layer {i}: FULLY_CONNECTED weights {list(w.shape)} */\n" + _c_array("int8_t", f"l{i}_filter", w.data),
-            _c_array("int32_t", f"l{i}_mult", np.array(mults)),
-            _c_array("int32_t", f"l{i}_shift", np.array(shifts)),
-        ]
-        if b is not None:
-            decls.append(_c_array("int32_t", f"l{i}_bias", b.data))
-        decls.append(_c_struct("tinyasc_weights", f"l{i}_w", {
-            "data": f"l{i}_filter", "bias": f"l{i}_bias" if b is not None else "NULL",
-            "multiplier": f"l{i}_mult", "shift": f"l{i}_shift", "sparse": "NULL"}))
-        decls.append(_c_struct("tinyasc_fc_params", f"l{i}_p", {
-            "batches": batches, "accum_depth": accum, "out_depth": out_depth, "input_offset": -zx,
-            "filter_offset": -int(w.zero_point[0]) if w.zero_point else 0, "output_offset": zy,
-            "act_min": amin, "act_max": amax, "per_channel": int(per_channel)}))
-        call = f"{self.fn('fully_connected_s8')}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
-        return _Emit(decls, call, batches * accum * out_depth,
-                     int(w.data.size) + (4 * out_depth if b is not None else 0), 8 * len(mults))
+        fc = params.FcParams(batches=batches, accum_depth=accum, out_depth=out_depth, input_offset=-zx,
+                             filter_offset=-int(w.zero_point[0]) if w.zero_point else 0, output_offset=zy,
+                             act_min=amin, act_max=amax, per_channel=int(per_channel))
+        return PreparedFc(params=fc, kernel="fully_connected_s8", macs=batches * accum * out_depth, filter=w.data,
+                          multiplier=tuple(mults), shift=tuple(shifts), bias=None if b is None else b.data)
 
-    def _binary(self, op: Operator, name: str, params: tuple[int, ...], left_shift: int) -> _Emit:
-        """Element-wise ``name`` (``add``, ``mul``, ...) with broadcasting, int8 or int16 kernel."""
+    def emit_fully_connected(self, op: Operator, prep: PreparedFc) -> _Emit:
         i = op.index
+        decls = [
+            f"/* layer {i}: FULLY_CONNECTED weights {list(prep.filter.shape)} */\n"
+            + _c_array("int8_t", f"l{i}_filter", prep.filter),
+            _c_array("int32_t", f"l{i}_mult", np.array(prep.multiplier)),
+            _c_array("int32_t", f"l{i}_shift", np.array(prep.shift)),
+        ]
+        if prep.bias is not None:
+            decls.append(_c_array("int32_t", f"l{i}_bias", prep.bias))
+        decls.append(params.WeightsRef(
+            data=params.CRef(f"l{i}_filter"), bias=params.CRef(f"l{i}_bias") if prep.bias is not None else params.NULL,
+            multiplier=params.CRef(f"l{i}_mult"), shift=params.CRef(f"l{i}_shift"), sparse=params.NULL).c_decl(f"l{i}_w"))
+        decls.append(prep.params.c_decl(f"l{i}_p"))
+        call = f"{self.fn(prep.kernel)}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
+        out_depth = prep.params.out_depth
+        return _Emit(decls, call, prep.macs, int(prep.filter.size) + (4 * out_depth if prep.bias is not None else 0),
+                     8 * len(prep.multiplier))
+
+    def _prepare_binary(self, op: Operator, name: str, consts: tuple[int, ...], left_shift: int) -> Prepared:
+        """Element-wise ``name`` (``add``, ``mul``, ...) with broadcasting, int8 or int16 kernel."""
         a, b, y = self.t(op.inputs[0]), self.t(op.inputs[1]), self.t(op.outputs[0])
         out = _pad6(y.shape)
         _, za = a.q()
@@ -527,50 +542,52 @@ class _Generator:
         sy, zy = y.q()
         amin, amax = quant.activation_range(op.options.get("FusedActivationFunction", 0), sy, zy, y.dtype)
 
-        def bstrides(t: Tensor) -> list[int]:
+        def bstrides(t: Tensor) -> tuple[int, ...]:
             shp = _pad6(t.shape)
             st = _strides(shp)
-            return [0 if (shp[k] == 1 and out[k] != 1) else st[k] for k in range(MAX_DIMS)]
+            return tuple(0 if (shp[k] == 1 and out[k] != 1) else st[k] for k in range(MAX_DIMS))
 
         broadcast = int(not (tuple(a.shape) == tuple(b.shape) == tuple(y.shape)))
         if not broadcast and a.size != y.size:
             broadcast = 1
-        m1, s1, m2, s2, mo, so = params
-        kernel = self.kernel(op, name)
-        decls = [_c_struct("tinyasc_binary_params", f"l{i}_p", {
-            "size": y.size, "broadcast": broadcast, "out_dims": out, "in1_strides": bstrides(a),
-            "in2_strides": bstrides(b), "in1_offset": -za, "in2_offset": -zb, "out_offset": zy,
-            "left_shift": left_shift, "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2,
-            "out_mult": mo, "out_shift": so, "act_min": amin, "act_max": amax})]
-        call = f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.inputs[1])}, {self.ref(op.outputs[0])});"
-        wb = sum(self.t(k).nbytes for k in op.inputs[:2] if self.t(k).is_const)
-        return _Emit(decls, call, y.size, wb)
+        m1, s1, m2, s2, mo, so = consts
+        bp = params.BinaryParams(
+            size=y.size, broadcast=broadcast, out_dims=tuple(out), in1_strides=bstrides(a), in2_strides=bstrides(b),
+            in1_offset=-za, in2_offset=-zb, out_offset=zy, left_shift=left_shift, in1_mult=m1, in1_shift=s1,
+            in2_mult=m2, in2_shift=s2, out_mult=mo, out_shift=so, act_min=amin, act_max=amax)
+        return Prepared(params=bp, kernel=self.kernel_name(op, name), macs=y.size)
 
-    def emit_add(self, op: Operator) -> _Emit:
+    def emit_binary(self, op: Operator, prep: Prepared) -> _Emit:
+        i = op.index
+        call = (f"{self.fn(prep.kernel)}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.inputs[1])}, "
+                f"{self.ref(op.outputs[0])});")
+        if op.index in self.plan.fused:  # a MUL read by the MEAN it feeds (MEAN of products)
+            call = f"/* fused into layer {self.plan.fused[op.index]} (MEAN of products) */"
+        wb = sum(self.t(k).nbytes for k in op.inputs[:2] if self.t(k).is_const)
+        return _Emit([prep.params.c_decl(f"l{i}_p")], call, prep.macs, wb)
+
+    def prepare_add(self, op: Operator) -> Prepared:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
         if self.is16(op) and op.options.get("PotScaleInt16", False):
             raise InputError(self.g.path, f"operator {op.index} (ADD): int16 power-of-two-scale ADD not supported")
         shift = 15 if self.is16(op) else 20
-        return self._binary(op, "add", quant.add_params(a.q()[0], b.q()[0], y.q()[0], shift), shift)
+        return self._prepare_binary(op, "add", quant.add_params(a.q()[0], b.q()[0], y.q()[0], shift), shift)
 
-    def emit_sub(self, op: Operator) -> _Emit:
+    def prepare_sub(self, op: Operator) -> Prepared:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
-        return self._binary(op, "sub", quant.sub_params(a.q()[0], b.q()[0], y.q()[0]), 20)
+        return self._prepare_binary(op, "sub", quant.sub_params(a.q()[0], b.q()[0], y.q()[0]), 20)
 
-    def emit_squared_difference(self, op: Operator) -> _Emit:
+    def prepare_squared_difference(self, op: Operator) -> Prepared:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
-        return self._binary(op, "squared_difference",
-                            quant.squared_difference_params(a.q()[0], b.q()[0], y.q()[0]), 7)
+        return self._prepare_binary(op, "squared_difference",
+                                    quant.squared_difference_params(a.q()[0], b.q()[0], y.q()[0]), 7)
 
-    def emit_mul(self, op: Operator) -> _Emit:
+    def prepare_mul(self, op: Operator) -> Prepared:
         a, b, y = (self.t(k) for k in (*op.inputs[:2], op.outputs[0]))
         m, s = quant.quantize_multiplier(float(a.q()[0]) * float(b.q()[0]) / float(y.q()[0]))
-        e = self._binary(op, "mul", (0, 0, 0, 0, m, s), 0)
-        if op.index in self.plan.fused:
-            e.call = f"/* fused into layer {self.plan.fused[op.index]} (MEAN of products) */"
-        return e
+        return self._prepare_binary(op, "mul", (0, 0, 0, 0, m, s), 0)
 
-    def emit_logistic(self, op: Operator) -> _Emit:
+    def prepare_logistic(self, op: Operator) -> Prepared:
         i = op.index
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         sx, zx = x.q()
@@ -578,43 +595,49 @@ class _Generator:
             if y.q() != (2.0 ** -15, 0) or zx != 0:
                 raise InputError(self.g.path, f"operator {i} (LOGISTIC): int16 needs zero points 0 and output scale 2^-15")
             m, s = quant.logistic_s16_params(sx)
-            decls = [_c_struct("tinyasc_logistic_s16_params", f"l{i}_p", {
-                "size": y.size, "input_multiplier": m, "input_left_shift": s, "table": self.sigmoid_table()})]
-            return _Emit(decls, f"{self.fn('logistic_s16')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
-                         y.size)
+            lp16 = params.LogisticS16Params(size=y.size, input_multiplier=m, input_left_shift=s,
+                                            table=params.CRef(SIGMOID_TABLE))
+            return Prepared(params=lp16, kernel="logistic_s16", macs=y.size)
         if y.q()[1] != -128:
             raise InputError(self.g.path, f"operator {i} (LOGISTIC): output zero point must be -128")
         m, s, r = quant.logistic_params(sx)
-        decls = [_c_struct("tinyasc_logistic_params", f"l{i}_p", {
-            "size": y.size, "input_zero_point": zx, "input_range_radius": r, "input_multiplier": m,
-            "input_shift": s})]
-        return _Emit(decls, f"{self.fn('logistic_s8')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
-                     y.size)
+        lp = params.LogisticParams(size=y.size, input_zero_point=zx, input_range_radius=r, input_multiplier=m,
+                                   input_shift=s)
+        return Prepared(params=lp, kernel="logistic_s8", macs=y.size)
 
-    def emit_softmax(self, op: Operator) -> _Emit:
+    def emit_logistic(self, op: Operator, prep: Prepared) -> _Emit:
+        if isinstance(prep.params, params.LogisticS16Params):
+            self.sigmoid_table()  # the shared table its params point at, emitted once
+        return self.emit_unary(op, prep)
+
+    def emit_unary(self, op: Operator, prep: Prepared) -> _Emit:
+        """A kernel ``f(&l{i}_p, input, output)`` with the prepared parameters."""
+        i = op.index
+        return _Emit([prep.params.c_decl(f"l{i}_p")],
+                     f"{self.fn(prep.kernel)}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
+                     prep.macs)
+
+    def prepare_softmax(self, op: Operator) -> Prepared:
         i = op.index
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         if y.q() != (1.0 / 256, -128):
             raise InputError(self.g.path, f"operator {i} (SOFTMAX): int8 output must have scale 1/256, zero point -128")
         m, s, dmin = quant.softmax_params(quant.f32(op.options.get("Beta", 1.0)), x.q()[0])
         depth = x.shape[-1]
-        decls = [_c_struct("tinyasc_softmax_params", f"l{i}_p", {
-            "outer": x.size // depth, "depth": depth, "input_multiplier": m, "input_left_shift": s, "diff_min": dmin})]
-        return _Emit(decls, f"{self.fn('softmax_s8')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
-                     2 * x.size)
+        sp = params.SoftmaxParams(outer=x.size // depth, depth=depth, input_multiplier=m, input_left_shift=s,
+                                  diff_min=dmin)
+        return Prepared(params=sp, kernel="softmax_s8", macs=2 * x.size)
 
-    def emit_rsqrt(self, op: Operator) -> _Emit:
-        i = op.index
+    def prepare_rsqrt(self, op: Operator) -> Prepared:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         m, s = quant.rsqrt_params(x.q()[0], y.q()[0])
-        decls = [_c_struct("tinyasc_rsqrt_params", f"l{i}_p", {
-            "size": y.size, "input_offset": x.q()[1], "output_offset": y.q()[1], "multiplier": m, "shift": s})]
-        return _Emit(decls, f"{self.fn('rsqrt_s8')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
-                     y.size)
+        rp = params.RsqrtParams(size=y.size, input_offset=x.q()[1], output_offset=y.q()[1], multiplier=m, shift=s)
+        return Prepared(params=rp, kernel="rsqrt_s8", macs=y.size)
 
-    def _pool(self, op: Operator, kernel: str) -> _Emit:
-        i = op.index
+    def _prepare_pool(self, op: Operator, name: str) -> Prepared:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
+        if x.q() != y.q():
+            raise InputError(self.g.path, f"operator {op.index} ({op.opcode}): input/output quantization differ")
         o = op.options
         n, ih, iw, c = x.shape
         _, oh, ow, _ = y.shape
@@ -624,27 +647,21 @@ class _Generator:
         ph = _same_or_valid_pad(pad, ih, oh, fh, sh, 1)
         pw = _same_or_valid_pad(pad, iw, ow, fw, sw, 1)
         amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), *y.q(), y.dtype)
-        decls = [_c_struct("tinyasc_pool_params", f"l{i}_p", {
-            "batches": n, "in_h": ih, "in_w": iw, "channels": c, "out_h": oh, "out_w": ow, "f_h": fh, "f_w": fw,
-            "stride_h": sh, "stride_w": sw, "pad_h": ph, "pad_w": pw, "act_min": amin, "act_max": amax})]
-        return _Emit(decls, f"{kernel}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});",
-                     y.size * fh * fw)
+        pp = params.PoolParams(batches=n, in_h=ih, in_w=iw, channels=c, out_h=oh, out_w=ow, f_h=fh, f_w=fw,
+                               stride_h=sh, stride_w=sw, pad_h=ph, pad_w=pw, act_min=amin, act_max=amax)
+        return Prepared(params=pp, kernel=self.kernel_name(op, name), macs=y.size * fh * fw)
 
-    def emit_max_pool_2d(self, op: Operator) -> _Emit:
-        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
-        if x.q() != y.q():
-            raise InputError(self.g.path, f"operator {op.index} (MAX_POOL_2D): input/output quantization differ")
-        return self._pool(op, self.kernel(op, "max_pool"))
+    def prepare_max_pool_2d(self, op: Operator) -> Prepared:
+        return self._prepare_pool(op, "max_pool")
 
-    def emit_average_pool_2d(self, op: Operator) -> _Emit:
-        x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
-        if x.q() != y.q():
+    def prepare_average_pool_2d(self, op: Operator) -> Prepared:
+        if self.t(op.inputs[0]).q() != self.t(op.outputs[0]).q():
             raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): input/output quantization differ")
         if self.is16(op):
             raise InputError(self.g.path, f"operator {op.index} (AVERAGE_POOL_2D): int16 not supported")
-        return self._pool(op, self.kernel(op, "avg_pool"))
+        return self._prepare_pool(op, "avg_pool")
 
-    def emit_mean(self, op: Operator) -> _Emit:
+    def prepare_mean(self, op: Operator) -> Prepared:
         i = op.index
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         rank = len(x.shape)
@@ -653,95 +670,156 @@ class _Generator:
         st = _strides(shp)
         off = MAX_DIMS - rank
         red = {a + off for a in axes}
-        kd = [1 if k in red else shp[k] for k in range(MAX_DIMS)]
-        ks = [0 if k in red else st[k] for k in range(MAX_DIMS)]
-        rd = [shp[k] if k in red else 1 for k in range(MAX_DIMS)]
-        rs = [st[k] if k in red else 0 for k in range(MAX_DIMS)]
+        kd = tuple(1 if k in red else shp[k] for k in range(MAX_DIMS))
+        ks = tuple(0 if k in red else st[k] for k in range(MAX_DIMS))
+        rd = tuple(shp[k] if k in red else 1 for k in range(MAX_DIMS))
+        rs = tuple(st[k] if k in red else 0 for k in range(MAX_DIMS))
         n = int(np.prod([shp[k] for k in red])) if red else 1
         sx, zx = x.q()
         sy, zy = y.q()
         m, s = quant.mean_multiplier(sx, sy, n)
-        mean = {"kept_dims": kd, "kept_strides": ks, "red_dims": rd, "red_strides": rs, "num_elements": n,
-                "input_zero_point": zx, "output_zero_point": zy, "multiplier": m, "shift": s}
+        mean = params.MeanParams(kept_dims=kd, kept_strides=ks, red_dims=rd, red_strides=rs, num_elements=n,
+                                 input_zero_point=zx, output_zero_point=zy, multiplier=m, shift=s)
         mul_op = next((k for k, v in self.plan.fused.items() if v == i), None)
         if mul_op is None:
-            decls = [_c_struct("tinyasc_mean_params", f"l{i}_p", mean)]
-            return _Emit(decls, f"{self.kernel(op, 'mean')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});", x.size)
+            return Prepared(params=mean, kernel=self.kernel_name(op, "mean"), macs=x.size)
         mul = self.g.operators[mul_op]
 
-        def split(tensor: int) -> tuple[list[int], list[int]]:
+        def split(tensor: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
             t = self.t(tensor)
             tshp = _pad6(t.shape)
             tst = _strides(tshp)
             full = [0 if (tshp[k] == 1 and shp[k] != 1) else tst[k] for k in range(MAX_DIMS)]
-            return ([0 if k in red else full[k] for k in range(MAX_DIMS)],
-                    [full[k] if k in red else 0 for k in range(MAX_DIMS)])
+            return (tuple(0 if k in red else full[k] for k in range(MAX_DIMS)),
+                    tuple(full[k] if k in red else 0 for k in range(MAX_DIMS)))
 
         if len(self.t(mul.inputs[0]).shape) > rank or len(self.t(mul.inputs[1]).shape) > rank:
             raise InputError(self.g.path, f"operator {mul_op} (MUL): operand rank above output rank")
         (ak, ar), (bk, br) = split(mul.inputs[0]), split(mul.inputs[1])
-        decls = [_c_struct("tinyasc_mean_mul_params", f"l{i}_p", {
-            "mean": _init(mean), "a_kept_strides": ak, "a_red_strides": ar, "b_kept_strides": bk,
-            "b_red_strides": br})]
-        call = (f"{self.fn('mean_of_mul_s8')}(&l{i}_p, &l{mul_op}_p, {self.ref(mul.inputs[0])}, "
-                f"{self.ref(mul.inputs[1])}, {self.ref(op.outputs[0])});")
-        return _Emit(decls, call, 2 * x.size)
+        mm = params.MeanMulParams(mean=mean, a_kept_strides=ak, a_red_strides=ar, b_kept_strides=bk, b_red_strides=br)
+        return Prepared(params=mm, kernel="mean_of_mul_s8", macs=2 * x.size, fused_from=mul_op)
 
-    def emit_pad(self, op: Operator) -> _Emit:
-        i = op.index
+    def emit_mean(self, op: Operator, prep: Prepared) -> _Emit:
+        if prep.fused_from is None:
+            return self.emit_unary(op, prep)
+        i, mul = op.index, self.g.operators[prep.fused_from]
+        call = (f"{self.fn(prep.kernel)}(&l{i}_p, &l{prep.fused_from}_p, {self.ref(mul.inputs[0])}, "
+                f"{self.ref(mul.inputs[1])}, {self.ref(op.outputs[0])});")
+        return _Emit([prep.params.c_decl(f"l{i}_p")], call, prep.macs)
+
+    def prepare_pad(self, op: Operator) -> Prepared:
         x, y = self.t(op.inputs[0]), self.t(op.outputs[0])
         pads = self.const_values(op.inputs[1], "paddings", op).reshape(-1, 2)
-        before = [0] * (MAX_DIMS - len(x.shape)) + [int(p) for p in pads[:, 0]]
+        before = tuple([0] * (MAX_DIMS - len(x.shape)) + [int(p) for p in pads[:, 0]])
         value = y.q()[1]
         if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
             value = int(self.const_values(op.inputs[2], "constant_values", op)[0])
-        ptype = "tinyasc_pad_s16_params" if self.is16(op) else "tinyasc_pad_params"
-        decls = [_c_struct(ptype, f"l{i}_p", {"in_dims": _pad6(x.shape), "out_dims": _pad6(y.shape),
-                                              "before": before, "out_size": y.size, "pad_value": value})]
-        return _Emit(decls, f"{self.kernel(op, 'pad')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+        ptype = params.PadS16Params if self.is16(op) else params.PadParams
+        pp = ptype(in_dims=tuple(_pad6(x.shape)), out_dims=tuple(_pad6(y.shape)), before=before, out_size=y.size,
+                   pad_value=value)
+        return Prepared(params=pp, kernel=self.kernel_name(op, "pad"))
 
-    emit_padv2 = emit_pad
-
-    def emit_transpose(self, op: Operator) -> _Emit:
-        i = op.index
+    def prepare_transpose(self, op: Operator) -> Prepared:
         x = self.t(op.inputs[0])
         perm = [int(p) for p in self.const_values(op.inputs[1], "perm", op)]
         rank = len(x.shape)
         st = _strides(list(x.shape))
         out = [x.shape[p] for p in perm]
         in_st = [st[p] for p in perm]
-        out6 = [1] * (MAX_DIMS - rank) + out
-        st6 = [0] * (MAX_DIMS - rank) + in_st
-        decls = [_c_struct("tinyasc_transpose_params", f"l{i}_p", {"out_dims": out6, "in_strides": st6})]
-        return _Emit(decls, f"{self.kernel(op, 'transpose')}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});")
+        tp = params.TransposeParams(out_dims=tuple([1] * (MAX_DIMS - rank) + out),
+                                    in_strides=tuple([0] * (MAX_DIMS - rank) + in_st))
+        return Prepared(params=tp, kernel=self.kernel_name(op, "transpose"))
 
-    def emit_reshape(self, op: Operator) -> _Emit:
+    def prepare_reshape(self, op: Operator) -> Prepared:
+        return Prepared(params=None)
+
+    def emit_reshape(self, op: Operator, prep: Prepared) -> _Emit:
         src, dst = op.inputs[0], op.outputs[0]
         if not self.t(src).is_const and self.plan.offsets.get(src) == self.plan.offsets.get(dst):
             return _Emit([], "/* alias: output shares the input's bytes */")
         return _Emit([], f"memmove({self.ref(dst)}, {self.ref(src)}, {self.t(dst).nbytes});")
 
-    emit_squeeze = emit_reshape
-    emit_expand_dims = emit_reshape
-
-    def emit_concatenation(self, op: Operator) -> _Emit:
+    def prepare_concatenation(self, op: Operator) -> PreparedConcat:
         y = self.t(op.outputs[0])
         rank = len(y.shape)
         axis = int(op.options.get("Axis", 0)) % rank
         outer = int(np.prod(y.shape[:axis])) if axis else 1
         item = np.dtype(DTYPES[y.dtype]).itemsize  # the copy kernel moves bytes
         pitch = item * int(np.prod(y.shape[axis:]))
-        calls, off = [], 0
+        parts, off = [], 0
         for k in op.inputs:
             t = self.t(k)
             if t.q() != y.q():
                 raise InputError(self.g.path, f"operator {op.index} (CONCATENATION): inputs must share the "
                                               "output's scale and zero point")
             inner = item * int(np.prod(t.shape[axis:]))
-            calls.append(f"{self.fn('concat_part_s8')}({outer}, {inner}, {pitch}, (const int8_t *){self.ref(k)}, "
-                         f"(int8_t *){self.ref(op.outputs[0])} + {off});")
+            parts.append(ConcatPart(tensor=k, outer=outer, inner=inner, pitch=pitch, offset=off))
             off += inner
+        return PreparedConcat(params=None, kernel="concat_part_s8", parts=tuple(parts))
+
+    def emit_concatenation(self, op: Operator, prep: PreparedConcat) -> _Emit:
+        calls = [f"{self.fn(prep.kernel)}({c.outer}, {c.inner}, {c.pitch}, (const int8_t *){self.ref(c.tensor)}, "
+                 f"(int8_t *){self.ref(op.outputs[0])} + {c.offset});" for c in prep.parts]
         return _Emit([], "\n    ".join(calls))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """What an operator's prepare step returns (TFLM's ``Prepare()``): its kernel parameters, typed and frozen
+    (:mod:`.params`), and the kernel it calls; no C is written and nothing is recorded until the emitter runs."""
+
+    params: params.CStruct | None
+    """The ``l{i}_p`` struct; None for ops without one (aliases, concatenation)."""
+    kernel: str | None = None
+    """Kernel name (``conv2d_s8``, ``add_s16``...): ``tinyasc_<kernel>`` or, per backend, ``tinyasc_opt_<kernel>``."""
+    macs: int = 0
+    fused_from: int | None = None
+    """MEAN of products: the index of the MUL it reads through (its own params are ``l{fused_from}_p``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedConv(Prepared):
+    """A convolution: its params plus the constants (filter, per-channel multiplier and shift, bias)."""
+
+    filter: np.ndarray = field(repr=False)
+    multiplier: tuple[int, ...]
+    shift: tuple[int, ...]
+    bias: np.ndarray | None = field(default=None, repr=False)
+    bias_ctype: str | None = None
+    depthwise: bool = False
+    wide: bool = False
+    """16x8: int16 activations, int64 biases (``tinyasc_weights_16x8``)."""
+    in_place: bool = False
+    column: bool = False
+
+    def __post_init__(self) -> None:
+        n = self.params.out_c
+        if len(self.multiplier) != n or len(self.shift) != n or (self.bias is not None and len(self.bias) != n):
+            raise ValueError(f"{self.kernel}: per-channel constants do not match out_c = {n}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedFc(Prepared):
+    filter: np.ndarray = field(repr=False)
+    multiplier: tuple[int, ...]
+    shift: tuple[int, ...]
+    bias: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ConcatPart:
+    """One input of a CONCATENATION: ``outer`` rows of ``inner`` bytes into rows ``pitch`` bytes apart."""
+
+    tensor: int
+    outer: int
+    inner: int
+    pitch: int
+    offset: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedConcat(Prepared):
+    parts: tuple[ConcatPart, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -749,7 +827,8 @@ class OpSpec:
     """One registered operator: what it accepts, how it is generated, which kernels it calls.
 
     The registry drives validation (an op or activation type it lacks is refused in one line),
-    generation (``emit``), the kernel symbol per backend (``optimized``) and the tests
+    generation (``prepare``: typed, frozen parameters; ``emit``: their C), the kernel symbol per backend
+    and the library's files (``kernels``) and the tests
     (``tests/test_firmware_ops.py`` asserts a bit-exact case against TFLite Micro for every
     registered op x activation type x backend)."""
 
@@ -757,10 +836,14 @@ class OpSpec:
     """TFLite builtin operator name."""
     activations: frozenset[str]
     """Activation types it has kernels for: ``INT8``, and ``INT16`` where a 16x8 kernel exists."""
-    emit: Callable[[_Generator, Operator], _Emit]
-    """Writes the layer's parameters (designated initializers) and its kernel call."""
-    optimized: frozenset[str] = frozenset()
-    """Kernels of this op (``add_s8``...) with a ``tinyasc_opt_`` twin in the Cortex-M library."""
+    prepare: Callable[[_Generator, Operator], Prepared]
+    """TFLM's ``Prepare()``: validates the operator and computes its kernel parameters, typed and frozen
+    (:class:`Prepared`, :mod:`.params`); writes no C and records nothing."""
+    emit: Callable[[_Generator, Operator, Prepared], _Emit]
+    """Writes the prepared parameters (designated initializers), the constants and the kernel call."""
+    kernels: tuple[Kernel, ...] = ()
+    """The C kernels its layers may call and the library files that define them, portable and (where the
+    Cortex-M library has a ``tinyasc_opt_`` twin) optimized: :class:`.kernel_sources.Kernel`."""
     time_rule: TimeRule = TimeRule.NONE
     """How it treats the time axis when the trunk runs on time tiles (:mod:`.tiling`)."""
     emit_tile: Callable[..., "tile_emit.TileEmit"] | None = None
@@ -769,55 +852,96 @@ class OpSpec:
     def __post_init__(self) -> None:
         if not self.activations <= {"INT8", "INT16"} or not self.activations:
             raise ValueError(f"{self.opcode}: activations must be a non-empty subset of INT8, INT16")
-        if any(not k.endswith("_s8") for k in self.optimized):
-            raise ValueError(f"{self.opcode}: optimized kernels are int8 kernels")
+        for k in self.optimized:
+            wide = k.endswith(("_s16", "_16x8"))
+            if not (k.endswith("_s8") or wide) or (wide and "INT16" not in self.activations):
+                raise ValueError(f"{self.opcode}: optimized kernel {k} is neither int8 (_s8) nor an int16 kernel "
+                                 "(_s16, _16x8) of an op registered for INT16")
+        if len({k.name for k in self.kernels}) != len(self.kernels):
+            raise ValueError(f"{self.opcode}: a kernel listed twice")
         if (self.time_rule is TimeRule.NONE) != (self.emit_tile is None):
             raise ValueError(f"{self.opcode}: a time rule needs a tile emitter and vice versa")
+
+    @property
+    def optimized(self) -> frozenset[str]:
+        """Its kernels (``add_s8``, ``add_s16``, ``conv2d_16x8``...) with a ``tinyasc_opt_`` twin."""
+        return frozenset(k.name for k in self.kernels if k.optimized is not None)
 
 
 _I8 = frozenset({"INT8"})
 _I8_I16 = frozenset({"INT8", "INT16"})
 _G = _Generator
-#: Every operator the generator supports. Reshape-like ops are arena aliases (no kernel).
+_K = Kernel
+_ks = kernel_sources
+# Kernels several operators share (one record each: the same files wherever listed).
+_CONV_COL = _K("conv_col_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE)
+_BAND = _K("band_affine_s8", (_ks.CONV,), _ks.OPT_CONV)
+_SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
+_TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
+_TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
+_PAD = (_K("pad_s8", (_ks.MOVE,)), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8", (_ks.MOVE,)))
+#: Every operator the generator supports: the activation types it takes, its emitter, its kernels (portable
+#: and optimized, with their files), its time rule. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
-    OpSpec(opcode="CONV_2D", activations=_I8_I16, emit=_G.emit_conv_2d,
-           optimized=frozenset({"conv2d_s8", "conv2d_1x1_inplace_s8", "conv_col_inplace_s8", "band_affine_s8"}),
+    OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
+           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV),
+                    _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
+                    _K("sparse_conv2d_s8", ("sparse/tinyasc_sparse.c",)),
+                    _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
-    OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, emit=_G.emit_depthwise_conv_2d,
-           optimized=frozenset({"depthwise_conv2d_s8", "conv_col_inplace_s8", "band_affine_s8"}),
+    OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
+           kernels=(_K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _CONV_COL, _BAND,
+                    _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
-    OpSpec(opcode="FULLY_CONNECTED", activations=_I8, emit=_G.emit_fully_connected),
-    OpSpec(opcode="ADD", activations=_I8_I16, emit=_G.emit_add, optimized=frozenset({"add_s8"}),
+    OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,
+           kernels=(_K("fully_connected_s8", ("kernels/fully_connected.c",)),)),
+    OpSpec(opcode="ADD", activations=_I8_I16, prepare=_G.prepare_add, emit=_G.emit_binary,
+           kernels=(_K("add_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY)),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
-    OpSpec(opcode="SUB", activations=_I8, emit=_G.emit_sub, optimized=frozenset({"sub_s8"}),
-           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
-    OpSpec(opcode="MUL", activations=_I8_I16, emit=_G.emit_mul, optimized=frozenset({"mul_s8"}),
-           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
-    OpSpec(opcode="SQUARED_DIFFERENCE", activations=_I8, emit=_G.emit_squared_difference,
-           optimized=frozenset({"squared_difference_s8"}), time_rule=TimeRule.ELEMENTWISE,
+    OpSpec(opcode="SUB", activations=_I8, prepare=_G.prepare_sub, emit=_G.emit_binary,
+           kernels=(_K("sub_s8", (_ks.BINARY,), _ks.OPT_BINARY),), time_rule=TimeRule.ELEMENTWISE,
            emit_tile=tile_emit.binary),
-    OpSpec(opcode="LOGISTIC", activations=_I8_I16, emit=_G.emit_logistic,
+    OpSpec(opcode="MUL", activations=_I8_I16, prepare=_G.prepare_mul, emit=_G.emit_binary,
+           kernels=(_K("mul_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("mul_s16", (_ks.INT16,), _ks.OPT_BINARY)),
+           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
+    OpSpec(opcode="SQUARED_DIFFERENCE", activations=_I8, prepare=_G.prepare_squared_difference,
+           emit=_G.emit_binary, kernels=(_K("squared_difference_s8", (_ks.BINARY,), _ks.OPT_BINARY),),
+           time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
+    OpSpec(opcode="LOGISTIC", activations=_I8_I16, prepare=_G.prepare_logistic, emit=_G.emit_logistic,
+           kernels=(_K("logistic_s8", (_ks.UNARY,)), _K("logistic_s16", (_ks.INT16,))),
            time_rule=TimeRule.SAME_RANGE, emit_tile=tile_emit.unary),
-    OpSpec(opcode="SOFTMAX", activations=_I8, emit=_G.emit_softmax),
-    OpSpec(opcode="RSQRT", activations=_I8, emit=_G.emit_rsqrt, time_rule=TimeRule.SAME_RANGE,
-           emit_tile=tile_emit.unary),
-    OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, emit=_G.emit_max_pool_2d,
-           optimized=frozenset({"max_pool_s8"}), time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
-    OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, emit=_G.emit_average_pool_2d,
+    OpSpec(opcode="SOFTMAX", activations=_I8, prepare=_G.prepare_softmax, emit=_G.emit_unary,
+           kernels=(_K("softmax_s8", (_ks.UNARY,)),)),
+    OpSpec(opcode="RSQRT", activations=_I8, prepare=_G.prepare_rsqrt, emit=_G.emit_unary,
+           kernels=(_K("rsqrt_s8", (_ks.UNARY,)),), time_rule=TimeRule.SAME_RANGE, emit_tile=tile_emit.unary),
+    OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, prepare=_G.prepare_max_pool_2d, emit=_G.emit_unary,
+           kernels=(_K("max_pool_s8", (_ks.POOLING,), _ks.OPT_POOL), _K("max_pool_s16", (_ks.INT16,), _ks.OPT_POOL),
+                    _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
-    OpSpec(opcode="MEAN", activations=_I8_I16, emit=_G.emit_mean, time_rule=TimeRule.REDUCE,
-           emit_tile=tile_emit.mean),
-    OpSpec(opcode="PAD", activations=_I8_I16, emit=_G.emit_pad, time_rule=TimeRule.PAD, emit_tile=tile_emit.pad),
-    OpSpec(opcode="PADV2", activations=_I8_I16, emit=_G.emit_padv2, time_rule=TimeRule.PAD,
-           emit_tile=tile_emit.pad),
-    OpSpec(opcode="TRANSPOSE", activations=_I8_I16, emit=_G.emit_transpose, time_rule=TimeRule.LAYOUT,
-           emit_tile=tile_emit.transpose),
-    OpSpec(opcode="RESHAPE", activations=_I8_I16, emit=_G.emit_reshape, time_rule=TimeRule.SAME_RANGE,
-           emit_tile=tile_emit.reshape),
-    OpSpec(opcode="SQUEEZE", activations=_I8_I16, emit=_G.emit_squeeze),
-    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, emit=_G.emit_expand_dims),
-    OpSpec(opcode="CONCATENATION", activations=_I8_I16, emit=_G.emit_concatenation),
+    OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, prepare=_G.prepare_average_pool_2d, emit=_G.emit_unary,
+           kernels=(_K("avg_pool_s8", (_ks.POOLING,)), _SHIFT, _TRANSPOSE),
+           time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
+    OpSpec(opcode="MEAN", activations=_I8_I16, prepare=_G.prepare_mean, emit=_G.emit_mean,
+           kernels=(_K("mean_s8", (_ks.REDUCE,)), _K("mean_of_mul_s8", (_ks.REDUCE,)),
+                    _K("mean_acc_s8", (_ks.REDUCE,)), _K("mean_finish_s8", (_ks.REDUCE,)),
+                    _K("mean_s16", (_ks.INT16,))),
+           time_rule=TimeRule.REDUCE, emit_tile=tile_emit.mean),
+    OpSpec(opcode="PAD", activations=_I8_I16, prepare=_G.prepare_pad, emit=_G.emit_unary, kernels=_PAD,
+           time_rule=TimeRule.PAD, emit_tile=tile_emit.pad),
+    OpSpec(opcode="PADV2", activations=_I8_I16, prepare=_G.prepare_pad, emit=_G.emit_unary, kernels=_PAD,
+           time_rule=TimeRule.PAD, emit_tile=tile_emit.pad),
+    OpSpec(opcode="TRANSPOSE", activations=_I8_I16, prepare=_G.prepare_transpose, emit=_G.emit_unary,
+           kernels=(_TRANSPOSE, _TRANSPOSE16), time_rule=TimeRule.LAYOUT, emit_tile=tile_emit.transpose),
+    OpSpec(opcode="RESHAPE", activations=_I8_I16, prepare=_G.prepare_reshape, emit=_G.emit_reshape,
+           time_rule=TimeRule.SAME_RANGE, emit_tile=tile_emit.reshape),
+    OpSpec(opcode="SQUEEZE", activations=_I8_I16, prepare=_G.prepare_reshape, emit=_G.emit_reshape),
+    OpSpec(opcode="EXPAND_DIMS", activations=_I8_I16, prepare=_G.prepare_reshape, emit=_G.emit_reshape),
+    OpSpec(opcode="CONCATENATION", activations=_I8_I16, prepare=_G.prepare_concatenation, emit=_G.emit_concatenation,
+           kernels=(_K("concat_part_s8", (_ks.MOVE,)),)),
 )}
+#: C kernel symbol -> the library files (relative to ``c/``) that define it, from every operator's kernels.
+KERNEL_SOURCES: dict[str, tuple[str, ...]] = kernel_sources.symbol_table(
+    k for spec in REGISTRY.values() for k in spec.kernels)
 #: Kernels the optimized library (c/opt) has a ``tinyasc_opt_`` twin of; every other kernel is portable.
 OPTIMIZED_KERNELS: frozenset[str] = frozenset().union(*(spec.optimized for spec in REGISTRY.values()))
 
@@ -965,7 +1089,7 @@ def _kernel_scratch(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) ->
     dry = _Generator(graph, plan, options)
     macs = sum(int(dry.emit(op).macs) for op in graph.operators)
     core = options.target.core
-    return kernel_sources.static_ram(kernel_sources.sources_for(dry.kernels_used, core), core), macs
+    return kernel_sources.static_ram(kernel_sources.sources_for(dry.kernels_used, core, KERNEL_SOURCES), core), macs
 
 
 def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> tiling.TilingChoice | None:
@@ -1210,7 +1334,7 @@ def _copy_runtime(out_dir: Path, kernels: frozenset[str], target: LibraryTarget)
         shutil.rmtree(out_dir / sub, ignore_errors=True)
         (out_dir / sub).mkdir()
     copied = []
-    for rel in kernel_sources.sources_for(kernels, target.core):
+    for rel in kernel_sources.sources_for(kernels, target.core, KERNEL_SOURCES):
         dst = f"kernels/{Path(rel).name}"
         shutil.copyfile(C_DIR / rel, out_dir / dst)
         copied.append(dst)

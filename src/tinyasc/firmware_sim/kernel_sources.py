@@ -1,4 +1,7 @@
-"""Which C files of the kernel library define each kernel a generated model calls.
+"""The C files of the kernel library, and which of them define each kernel a generated model calls.
+
+Each operator of the generator's registry lists its :class:`Kernel` records (name, portable files,
+optimized files); :func:`symbol_table` of them is the symbol -> files map (``generator.KERNEL_SOURCES``).
 
 The shipped library holds only the files its model needs (``tinyasc_opt_conv2d_s8`` on a
 Cortex-M4 pulls in the dispatcher and the DSP kernels; on a Cortex-M55 the Helium ones; the sparse
@@ -8,7 +11,9 @@ missing dependency fails the suite, not a user's build.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from tinyasc.firmware_sim.target import IsaFeature, SPECS, Target
 
@@ -18,66 +23,61 @@ C_DIR = Path(__file__).resolve().parent / "c"
 PORTABLE_HEADERS = ("include/tinyasc_kernels.h",)
 OPTIMIZED_HEADERS = ("opt/tinyasc_opt.h", "sparse/tinyasc_sparse.h")
 
-_CONV = "kernels/conv.c"
-_BINARY = "kernels/binary.c"
-_MOVE = "kernels/data_movement.c"
-_INT16 = "kernels/int16.c"
+CONV = "kernels/conv.c"
+BINARY = "kernels/binary.c"
+MOVE = "kernels/data_movement.c"
+INT16 = "kernels/int16.c"
+UNARY = "kernels/unary.c"
+POOLING = "kernels/pooling.c"
+REDUCE = "kernels/reduce.c"
+SIMD = "<simd>"
 #: The optimized convolution: dispatcher + the core's SIMD file (added per core) + the one-input-channel
 #: kernel of the DSP cores (empty elsewhere). Sparse weights carry a pointer to their kernel, so the sparse
 #: kernel (and its 8,960 B of tables) is linked only where a layer's weights are sparse.
-_OPT_CONV = ("opt/tinyasc_opt_ref.c", "opt/tinyasc_opt_conv_c1.c")
-SIMD = "<simd>"
+OPT_CONV = ("opt/tinyasc_opt_ref.c", "opt/tinyasc_opt_conv_c1.c", SIMD)
+OPT_INPLACE = ("opt/tinyasc_opt_inplace.c", *OPT_CONV)
+OPT_BINARY = ("opt/tinyasc_opt_binary.c", BINARY)
+OPT_POOL = ("opt/tinyasc_opt_pool.c",)
+OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
 
-#: Kernel symbol -> C files (relative to ``c/``) it needs; ``SIMD`` stands for the core's file.
-KERNEL_SOURCES: dict[str, tuple[str, ...]] = {
-    # portable int8
-    "tinyasc_conv2d_s8": (_CONV,),
-    "tinyasc_depthwise_conv2d_s8": (_CONV,),
-    "tinyasc_conv2d_1x1_inplace_s8": (_CONV,),
-    "tinyasc_conv_col_inplace_s8": (_CONV,),
-    "tinyasc_band_affine_s8": (_CONV,),
-    "tinyasc_fully_connected_s8": ("kernels/fully_connected.c",),
-    "tinyasc_add_s8": (_BINARY,),
-    "tinyasc_sub_s8": (_BINARY,),
-    "tinyasc_mul_s8": (_BINARY,),
-    "tinyasc_squared_difference_s8": (_BINARY,),
-    "tinyasc_logistic_s8": ("kernels/unary.c",),
-    "tinyasc_rsqrt_s8": ("kernels/unary.c",),
-    "tinyasc_softmax_s8": ("kernels/unary.c",),
-    "tinyasc_max_pool_s8": ("kernels/pooling.c",),
-    "tinyasc_avg_pool_s8": ("kernels/pooling.c",),
-    "tinyasc_mean_s8": ("kernels/reduce.c",),
-    "tinyasc_mean_of_mul_s8": ("kernels/reduce.c",),
-    "tinyasc_mean_acc_s8": ("kernels/reduce.c",),
-    "tinyasc_mean_finish_s8": ("kernels/reduce.c",),
-    "tinyasc_pad_view_s8": (_MOVE,),
-    "tinyasc_shift_columns": (_MOVE,),
-    "tinyasc_pad_s8": (_MOVE,),
-    "tinyasc_transpose_s8": (_MOVE,),
-    "tinyasc_concat_part_s8": (_MOVE,),
-    # portable 16x8
-    "tinyasc_conv2d_16x8": (_INT16,),
-    "tinyasc_depthwise_conv2d_16x8": (_INT16,),
-    "tinyasc_add_s16": (_INT16,),
-    "tinyasc_mul_s16": (_INT16,),
-    "tinyasc_logistic_s16": (_INT16,),
-    "tinyasc_max_pool_s16": (_INT16,),
-    "tinyasc_mean_s16": (_INT16,),
-    "tinyasc_pad_s16": (_INT16,),
-    "tinyasc_transpose_s16": (_INT16,),
-    # optimized (Cortex-M); each falls back to its portable twin for shapes it does not cover
-    "tinyasc_opt_conv2d_s8": (*_OPT_CONV, SIMD),
-    "tinyasc_sparse_conv2d_s8": ("sparse/tinyasc_sparse.c",),
-    "tinyasc_opt_depthwise_conv2d_s8": (*_OPT_CONV, SIMD),
-    "tinyasc_opt_conv2d_1x1_inplace_s8": ("opt/tinyasc_opt_inplace.c", *_OPT_CONV, SIMD),
-    "tinyasc_opt_conv_col_inplace_s8": ("opt/tinyasc_opt_inplace.c", *_OPT_CONV, SIMD),
-    "tinyasc_opt_band_affine_s8": (*_OPT_CONV, SIMD),
-    "tinyasc_opt_max_pool_s8": ("opt/tinyasc_opt_pool.c",),
-    "tinyasc_opt_add_s8": ("opt/tinyasc_opt_binary.c", _BINARY),
-    "tinyasc_opt_sub_s8": ("opt/tinyasc_opt_binary.c", _BINARY),
-    "tinyasc_opt_mul_s8": ("opt/tinyasc_opt_binary.c", _BINARY),
-    "tinyasc_opt_squared_difference_s8": ("opt/tinyasc_opt_binary.c", _BINARY),
-}
+@dataclass(frozen=True)
+class Kernel:
+    """One C kernel an operator's layers may call, and the library files that define it.
+
+    ``tinyasc_<name>`` comes from ``portable``; where the optimized library has a twin,
+    ``tinyasc_opt_<name>`` comes from ``optimized`` (``SIMD`` standing for the core's SIMD file). Each
+    operator of the generator's registry lists its kernels (:attr:`.generator.OpSpec.kernels`), and
+    :func:`symbol_table` turns the registry into the symbol -> files map a library is assembled from.
+    """
+
+    name: str
+    portable: tuple[str, ...]
+    optimized: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or not self.portable:
+            raise ValueError(f"kernel {self.name!r}: needs a C identifier and at least one source file")
+        for f in (*self.portable, *(self.optimized or ())):
+            if f != SIMD and not (C_DIR / f).is_file():
+                raise ValueError(f"kernel {self.name}: no C file {f}")
+
+    @property
+    def symbols(self) -> dict[str, tuple[str, ...]]:
+        """C symbol -> files, for the portable kernel and its optimized twin if any."""
+        table = {f"tinyasc_{self.name}": self.portable}
+        if self.optimized is not None:
+            table[f"tinyasc_opt_{self.name}"] = self.optimized
+        return table
+
+
+def symbol_table(kernels: "Iterable[Kernel]") -> dict[str, tuple[str, ...]]:
+    """Symbol -> files of every kernel; a kernel several operators list must name the same files each time."""
+    table: dict[str, tuple[str, ...]] = {}
+    for k in kernels:
+        for sym, files in k.symbols.items():
+            if table.setdefault(sym, files) != files:
+                raise ValueError(f"kernel {sym} listed with two different file sets: {table[sym]} and {files}")
+    return table
 
 
 #: Static RAM (``.bss`` + ``.data`` bytes) each C file holds when compiled for a core with the library's
@@ -85,12 +85,12 @@ KERNEL_SOURCES: dict[str, tuple[str, ...]] = {
 #: ``asc-firmware --ram-budget``; ``tests/test_firmware_tiling.py`` recompiles every file and checks
 #: these figures, so a kernel that grows its scratch fails the suite instead of a user's budget.
 STATIC_RAM: dict[str, dict[str, int]] = {
-    "cortex-m4": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188, "opt/tinyasc_opt_inplace.c": 4096,
-                  "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
-    "cortex-m7": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188, "opt/tinyasc_opt_inplace.c": 4096,
-                  "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
-    "cortex-m55": {"opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_mve.c": 6144,
-                   "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
+    "cortex-m4": {"opt/tinyasc_opt_16x8.c": 6152, "opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188,
+                  "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
+    "cortex-m7": {"opt/tinyasc_opt_16x8.c": 6152, "opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188,
+                  "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
+    "cortex-m55": {"opt/tinyasc_opt_16x8.c": 4096, "opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_inplace.c": 4096,
+                   "opt/tinyasc_opt_mve.c": 6144, "opt/tinyasc_opt_ref.c": 2304, "sparse/tinyasc_sparse.c": 8960},
 }
 
 
@@ -110,15 +110,17 @@ def simd_source(core: Target | None) -> str | None:
     return "opt/tinyasc_opt_dsp.c" if IsaFeature.DSP in isa else None
 
 
-def sources_for(symbols: set[str] | frozenset[str], core: Target | None) -> tuple[str, ...]:
-    """Sorted C files (relative to ``c/``) that define ``symbols`` on ``core`` (None: portable)."""
-    unknown = sorted(set(symbols) - set(KERNEL_SOURCES))
+def sources_for(symbols: set[str] | frozenset[str], core: Target | None,
+                table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Sorted C files (relative to ``c/``) that define ``symbols`` on ``core`` (None: portable), from ``table``
+    (:func:`symbol_table` of the registry: :data:`.generator.KERNEL_SOURCES`)."""
+    unknown = sorted(set(symbols) - set(table))
     if unknown:
         raise KeyError(f"no source recorded for kernel(s) {unknown}")
     files: set[str] = set()
     simd = simd_source(core)
     for sym in symbols:
-        for f in KERNEL_SOURCES[sym]:
+        for f in table[sym]:
             if f == SIMD:
                 if simd is not None:
                     files.add(simd)

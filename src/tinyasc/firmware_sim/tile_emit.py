@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinyasc.firmware_sim import params
 from tinyasc.firmware_sim.tiling import ALIAS, StreamGraph, TimeRule, _rule, window
 
 MAX_DIMS = 6
@@ -162,9 +163,9 @@ def pad(gen, ctx: TileContext, op) -> TileEmit:
     in_st = [st[k] for k in order]
     before = [int(v) for v in pads[:, 0]]
     t6 = _time6(len(yt.shape))
-    decl = gen.struct("tinyasc_pad_view_params", f"l{i}_p", {
-        "out_dims": _pad6([int(v) for v in yt.shape], 1), "in_dims": _pad6(in_dims, 1),
-        "in_strides": _pad6(in_st, 0), "before": _pad6(before, 0), "pad_value": value})
+    decl = params.PadViewParams(
+        out_dims=tuple(_pad6([int(v) for v in yt.shape], 1)), in_dims=tuple(_pad6(in_dims, 1)),
+        in_strides=tuple(_pad6(in_st, 0)), before=tuple(_pad6(before, 0)), pad_value=value).c_decl(f"l{i}_p")
     a, n = _new(ctx, y)
     code = (f"{{ tinyasc_pad_view_params p = l{i}_p; p.out_dims[{t6}] = {n}; p.in_dims[{t6}] = {ctx.held(x)}; "
             f"p.before[{t6}] = {before[1]} + {ctx.first(x)} - {a};\n"

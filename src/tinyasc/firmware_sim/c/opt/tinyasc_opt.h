@@ -91,6 +91,15 @@ void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const
 void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                        int8_t *out);
 
+/* 16x8 (int16 activations, int8 weights): c/opt/tinyasc_opt_16x8.c, _pool.c, _binary.c. */
+void tinyasc_opt_conv2d_16x8(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, const int16_t *input,
+                             int16_t *output);
+void tinyasc_opt_depthwise_conv2d_16x8(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w,
+                                       const int16_t *input, int16_t *output);
+void tinyasc_opt_max_pool_s16(const tinyasc_pool_params *p, const int16_t *in, int16_t *out);
+void tinyasc_opt_add_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+void tinyasc_opt_mul_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+
 /*
  * MBQM(acc, m, s) of TFLite (double rounding), in fewer instructions than tinyasc_mbqm.
  * gemmlowp's SaturatingRoundingDoublingHighMul truncates (ab + nudge) / 2^31 toward zero with
@@ -215,6 +224,31 @@ static inline __attribute__((always_inline)) int8_t tinyasc_opt_out(const tinyas
                                      int32_t oc)
 {
     return tinyasc_opt_out_ms(p, acc, w->multiplier[oc], w->shift[oc]);
+}
+
+/* 16x8 rescaling (c/opt/tinyasc_opt_16x8.c) of an int32 sum x: TFLite's MBQM64(x, m, s) is
+ * (x r + 2^(t-1)) >> t with r the multiplier rounded to 16 bits and t = 15 - s. For s in [-31, -2]
+ * (t >= 17) that is (hi + 2^(sh-1)) >> sh with hi = (x * (r << 16)) >> 32 = floor(x r / 2^16) (the
+ * high word of one 32x32 multiply) and sh = t - 16 = -1 - s: nested floors with an integer offset
+ * are one floor, (floor(y / 2^16) + c) >> sh = (y + c 2^16) >> (16 + sh). Tested equal to
+ * tinyasc_mbqm64 on a million (x, m, s) (tests/test_latency_kernels_16x8.py). */
+static inline __attribute__((always_inline)) int tinyasc_rq16_folded(int32_t s)
+{
+    return s <= -2 && s >= -31;
+}
+
+/* r << 16 for multiplier m: r as tinyasc_mbqm64 rounds it. */
+static inline __attribute__((always_inline)) int32_t tinyasc_rq16_r(int32_t m)
+{
+    const int32_t r = m < 0x7FFF0000 ? ((m + (1 << 15)) >> 16) : 0x7FFF;
+    return (int32_t)((uint32_t)r << 16);
+}
+
+static inline __attribute__((always_inline)) int32_t tinyasc_rq16_apply(int32_t x, int32_t r16, int32_t s)
+{
+    const int32_t sh = -1 - s;
+    const int32_t hi = (int32_t)(((int64_t)x * r16) >> 32);
+    return (hi + ((int32_t)1 << (sh - 1))) >> sh;
 }
 
 #if defined(__ARM_FEATURE_MVE)

@@ -15,10 +15,10 @@
  *  - Broadcasting: adjacent axes that are contiguous for both inputs (or broadcast for both)
  *    are merged, so the inner loop runs over the longest run with constant strides.
  * Every output element still reads its inputs before it is written: out may alias an input.
+ * ADD and MUL of 16x8 models (tinyasc_opt_add_s16, _mul_s16) run the same loop nest on int16
+ * elements, without tables.
  */
 #include "tinyasc_opt.h"
-
-#if !defined(TINYASC_SINGLE_ROUNDING)
 
 #ifndef TINYASC_LUT_MIN
 #define TINYASC_LUT_MIN 512
@@ -26,10 +26,29 @@
 
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_SQDIFF };
-/* how the output is rescaled: the general form, folded, folded with the zero point and SSAT */
-enum { RQ_GENERAL, RQ_FOLDED, RQ_FOLDED_ZP };
+/* how the output is rescaled: the general form, folded, folded with the zero point and SSAT; or every
+ * element through the portable kernel's arithmetic (tinyasc_add_raw / tinyasc_mul_raw: any multiplier
+ * and shift, single- or double-rounding build) */
+enum { RQ_GENERAL, RQ_FOLDED, RQ_FOLDED_ZP, RQ_REFERENCE };
 
 static int32_t lut1[256], lut2[256];
+
+/* How ADD rescales its inputs (run_body's `lut`): per element (general), through the two tables, or (int16)
+ * one input exactly halved and the other by the folded form. TFLite's ADD rescales both inputs to twice the
+ * larger input scale, so that input's multiplier is 1/2 (2^30, shift 0): SRDHM(x << ls, 2^30) is x << (ls - 1)
+ * exactly (x << ls is even, so the doubling high multiply divides it by two without rounding); the other's is
+ * at most 1/2, shift -2 or below unless the two scales are within a factor of two. */
+enum { IN_GENERAL, IN_TABLES, IN_HALF_FOLDED, IN_FOLDED_HALF };
+
+static inline int in_mode16(const tinyasc_binary_params *p)
+{
+    const int half1 = p->in1_mult == (1 << 30) && p->in1_shift == 0;
+    const int half2 = p->in2_mult == (1 << 30) && p->in2_shift == 0;
+    if (p->left_shift < 1) return IN_GENERAL;
+    if (half1 && tinyasc_rq_folded(p->in2_mult, p->in2_shift)) return IN_HALF_FOLDED;
+    if (half2 && tinyasc_rq_folded(p->in1_mult, p->in1_shift)) return IN_FOLDED_HALF;
+    return IN_GENERAL;
+}
 
 /* rdbpot(srdhm(x, m), -s) for s <= 0, m != INT32_MIN (MultiplyByQuantizedMultiplierSmallerThanOneExp) */
 static inline __attribute__((always_inline)) int32_t mbqm_lt1_fast(int32_t x, int32_t m, int32_t right)
@@ -59,11 +78,27 @@ static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_p
                            int32_t r2, int32_t ro, int folded, int32_t rnd, int32_t sh)
 {
     int32_t v;
+    if (folded == RQ_REFERENCE) {
+        v = op == OP_MUL ? tinyasc_mul_raw(p, a, b) : tinyasc_add_raw(p, a, b);
+        return tinyasc_clamp(v, p->act_min, p->act_max);
+    }
     if (op == OP_MUL) {
         v = out_rq(p, (a + p->in1_offset) * (b + p->in2_offset), folded, rnd, sh, -1);
     } else {
-        const int32_t s1 = lut ? lut1[a + 128] : mbqm_lt1_fast(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, r1);
-        const int32_t s2 = lut ? lut2[b + 128] : mbqm_lt1_fast(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, r2);
+        int32_t s1, s2;
+        if (lut == IN_HALF_FOLDED || lut == IN_FOLDED_HALF) { /* int16 ADD: see in_mode() */
+            const int half1 = lut == IN_HALF_FOLDED;
+            const int32_t x1 = a + p->in1_offset, x2 = b + p->in2_offset;
+            int32_t frnd, fsh;
+            tinyasc_rq_consts(half1 ? p->in2_shift : p->in1_shift, 0, &frnd, &fsh);
+            s1 = half1 ? tinyasc_shl(x1, p->left_shift - 1)
+                       : tinyasc_rq_apply(tinyasc_shl(x1, p->left_shift), p->in1_mult, frnd, fsh);
+            s2 = half1 ? tinyasc_rq_apply(tinyasc_shl(x2, p->left_shift), p->in2_mult, frnd, fsh)
+                       : tinyasc_shl(x2, p->left_shift - 1);
+        } else {
+            s1 = lut ? lut1[a + 128] : mbqm_lt1_fast(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, r1);
+            s2 = lut ? lut2[b + 128] : mbqm_lt1_fast(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, r2);
+        }
         if (op == OP_ADD) v = out_rq(p, s1 + s2, folded, rnd, sh, ro);
         else if (op == OP_SUB) v = out_rq(p, s1 - s2, folded, rnd, sh, ro);
         else v = out_rq(p, (s1 - s2) * (s1 - s2), folded, rnd, sh, -1);
@@ -72,9 +107,21 @@ static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_p
     return tinyasc_clamp(v + p->out_offset, p->act_min, p->act_max);
 }
 
-static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_params *p, const int8_t *in1,
-                                                            const int8_t *in2, int8_t *out, int op, int lut,
-                                                            int folded)
+/* Element i of an int8 (s16 = 0) or int16 (s16 = 1) tensor; s16 is a constant in every instance. */
+static inline __attribute__((always_inline)) int32_t ld(const void *t, int32_t i, const int s16)
+{
+    return s16 ? ((const int16_t *)t)[i] : ((const int8_t *)t)[i];
+}
+
+static inline __attribute__((always_inline)) void st(void *t, int32_t i, int32_t v, const int s16)
+{
+    if (s16) ((int16_t *)t)[i] = (int16_t)v;
+    else ((int8_t *)t)[i] = (int8_t)v;
+}
+
+static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_params *p, const void *in1,
+                                                            const void *in2, void *out, int op, int lut,
+                                                            int folded, const int s16)
 {
     const tinyasc_binary_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
@@ -102,22 +149,25 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     /* odometer over the outer axes, inner loop over the last */
     int32_t idx[TINYASC_MAX_DIMS] = {0};
     const int32_t inner = d[n - 1], is1 = s1[n - 1], is2 = s2[n - 1];
+    const int32_t es = s16 ? 2 : 1; /* element size */
     int32_t b1 = 0, b2 = 0;
-    int8_t *o = out;
+    char *o = (char *)out;
     for (;;) {
-        const int8_t *a = in1 + b1, *b = in2 + b2;
+        const char *a = (const char *)in1 + b1 * es, *b = (const char *)in2 + b2 * es;
         if (is1 == 1 && is2 == 1) {
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], b[i], lut, r1, r2, ro, folded, rnd, sh);
+            for (int32_t i = 0; i < inner; i++)
+                st(o, i, elem(p, op, ld(a, i, s16), ld(b, i, s16), lut, r1, r2, ro, folded, rnd, sh), s16);
         } else if (is1 == 1 && is2 == 0) {
-            const int32_t bv = b[0];
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i], bv, lut, r1, r2, ro, folded, rnd, sh);
+            const int32_t bv = ld(b, 0, s16);
+            for (int32_t i = 0; i < inner; i++) st(o, i, elem(p, op, ld(a, i, s16), bv, lut, r1, r2, ro, folded, rnd, sh), s16);
         } else if (is1 == 0 && is2 == 1) {
-            const int32_t av = a[0];
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, av, b[i], lut, r1, r2, ro, folded, rnd, sh);
+            const int32_t av = ld(a, 0, s16);
+            for (int32_t i = 0; i < inner; i++) st(o, i, elem(p, op, av, ld(b, i, s16), lut, r1, r2, ro, folded, rnd, sh), s16);
         } else {
-            for (int32_t i = 0; i < inner; i++) o[i] = (int8_t)elem(p, op, a[i * is1], b[i * is2], lut, r1, r2, ro, folded, rnd, sh);
+            for (int32_t i = 0; i < inner; i++)
+                st(o, i, elem(p, op, ld(a, i * is1, s16), ld(b, i * is2, s16), lut, r1, r2, ro, folded, rnd, sh), s16);
         }
-        o += inner;
+        o += inner * es;
         int32_t k = n - 2;
         for (; k >= 0; k--) {
             idx[k]++;
@@ -147,17 +197,18 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
             lut1[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in1_offset, p->left_shift), p->in1_mult, r1);
             lut2[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in2_offset, p->left_shift), p->in2_mult, r2);
         }
-        if (zp_folds) run_body(p, in1, in2, out, op, 1, RQ_FOLDED_ZP);
-        else run_body(p, in1, in2, out, op, 1, RQ_FOLDED);
+        if (zp_folds) run_body(p, in1, in2, out, op, 1, RQ_FOLDED_ZP, 0);
+        else run_body(p, in1, in2, out, op, 1, RQ_FOLDED, 0);
     } else if (op == OP_MUL && large && zp_folds) {
-        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP);
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP, 0);
     } else if (op == OP_MUL && large && folded) {
-        run_body(p, in1, in2, out, op, 0, RQ_FOLDED);
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED, 0);
     } else {
-        run_body(p, in1, in2, out, op, 0, RQ_GENERAL); /* small tensors, unfolded rescaling */
+        run_body(p, in1, in2, out, op, 0, RQ_GENERAL, 0); /* small tensors, unfolded rescaling */
     }
 }
 
+#if !defined(TINYASC_SINGLE_ROUNDING)
 static int ok(const tinyasc_binary_params *p, int op)
 {
     if (p->out_mult == INT32_MIN) return 0;
@@ -206,3 +257,33 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
     tinyasc_squared_difference_s8(p, in1, in2, out);
 }
 #endif
+
+/* int16 ADD and MUL (16x8 models): no tables (65,536 input values); the folded output rescaling where
+ * the shift allows it, the general fast form where ok() holds, else (and in a single-rounding build)
+ * the portable arithmetic, all in the loop nest above (no call into c/kernels/int16.c, which a Cortex-M
+ * int8 library does not ship). */
+static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out, int op)
+{
+#if !defined(TINYASC_SINGLE_ROUNDING)
+    if (ok(p, op)) {
+        const int folded = tinyasc_rq_folded(p->out_mult, p->out_shift);
+        const int mode = op == OP_ADD ? in_mode16(p) : IN_GENERAL;
+        if (folded && mode == IN_HALF_FOLDED) run_body(p, in1, in2, out, op, IN_HALF_FOLDED, RQ_FOLDED, 1);
+        else if (folded && mode == IN_FOLDED_HALF) run_body(p, in1, in2, out, op, IN_FOLDED_HALF, RQ_FOLDED, 1);
+        else if (folded) run_body(p, in1, in2, out, op, IN_GENERAL, RQ_FOLDED, 1);
+        else run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 1);
+        return;
+    }
+#endif
+    run_body(p, in1, in2, out, op, 0, RQ_REFERENCE, 1);
+}
+
+void tinyasc_opt_add_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    run16(p, in1, in2, out, OP_ADD);
+}
+
+void tinyasc_opt_mul_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    run16(p, in1, in2, out, OP_MUL);
+}

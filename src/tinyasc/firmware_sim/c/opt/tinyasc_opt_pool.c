@@ -115,3 +115,90 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
         }
     }
 }
+
+/*
+ * MAX_POOL_2D int16 (16x8 models), with the contract of tinyasc_max_pool_s16 (an empty window gives
+ * -32768, then the activation clamp): eight channels per VMAX.S16 on Helium (the last vector
+ * predicated), two per SSUB16 + SEL on the DSP cores, one at a time elsewhere and for an odd last one.
+ */
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+static inline uint32_t pool_max2(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+static inline uint32_t pool_min2(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+static inline uint32_t pool_splat16(int32_t v)
+{
+    return (uint32_t)(uint16_t)v * 0x00010001u;
+}
+#endif
+
+void tinyasc_opt_max_pool_s16(const tinyasc_pool_params *p_in, const int16_t *in, int16_t *out)
+{
+    const tinyasc_pool_params pl = *p_in;
+    const tinyasc_pool_params *p = &pl;
+    const int32_t C = p->channels, row = p->in_w * C;
+#if defined(__ARM_FEATURE_MVE)
+    const int16x8_t lo = vdupq_n_s16((int16_t)p->act_min), hi = vdupq_n_s16((int16_t)p->act_max);
+#elif defined(__ARM_FEATURE_DSP)
+    const int32_t C2 = C & ~1;
+    const int clamp = p->act_min > -32768 || p->act_max < 32767;
+    const uint32_t lo2 = pool_splat16(p->act_min), hi2 = pool_splat16(p->act_max);
+#endif
+    for (int32_t b = 0; b < p->batches; b++) {
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = y0 < 0 ? -y0 : 0;
+            const int32_t fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = x0 < 0 ? -x0 : 0;
+                const int32_t fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
+                int16_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                const int32_t nh = fy1 - fy0, nw = fx1 - fx0;
+                const int16_t *w0 = nh > 0 && nw > 0 ? in + ((b * p->in_h + y0 + fy0) * p->in_w + x0 + fx0) * C : in;
+                int32_t c = 0;
+#if defined(__ARM_FEATURE_MVE)
+                for (; c < C; c += 8) {
+                    const mve_pred16_t pr = vctp16q((uint32_t)(C - c));
+                    int16x8_t m = vdupq_n_s16(-32768); /* an empty window's value, and max's identity */
+                    const int16_t *r = w0 + c;
+                    for (int32_t fy = 0; fy < nh; fy++, r += row)
+                        for (int32_t fx = 0; fx < nw; fx++) m = vmaxq_s16(m, vldrhq_z_s16(r + fx * C, pr));
+                    vstrhq_p_s16(o + c, vminq_s16(vmaxq_s16(m, lo), hi), pr);
+                }
+#elif defined(__ARM_FEATURE_DSP)
+                for (; c < C2; c += 2) {
+                    uint32_t m = pool_splat16(-32768);
+                    const int16_t *r = w0 + c;
+                    for (int32_t fy = 0; fy < nh; fy++, r += row) {
+                        for (int32_t fx = 0; fx < nw; fx++) m = pool_max2(m, tinyasc_load_u32(r + fx * C));
+                    }
+                    if (clamp) m = pool_min2(pool_max2(m, lo2), hi2);
+                    memcpy(o + c, &m, 4);
+                }
+#endif
+                for (; c < C; c++) {
+                    int32_t m = -32768;
+                    const int16_t *r = w0 + c;
+                    for (int32_t fy = 0; fy < nh; fy++, r += row) {
+                        for (int32_t fx = 0; fx < nw; fx++) {
+                            const int32_t v = r[fx * C];
+                            if (v > m) m = v;
+                        }
+                    }
+                    o[c] = (int16_t)tinyasc_clamp(m, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
