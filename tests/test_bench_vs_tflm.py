@@ -310,6 +310,21 @@ def test_other_timing_table_is_noted(tool, tmp_path):
     assert "## Flash and RAM" not in tool.to_markdown(b)
 
 
+def test_output_mismatch_is_reported_as_such(tool, tmp_path):
+    """With --allow-output-mismatch a TFLM build whose optimized kernels compute other outputs than its reference
+    is reported, and the report says so first among its notes."""
+    info = _model_info(tool, tmp_path)
+    ours = tool.load_ours(_write(tmp_path / "latency.json", _ours_json()), "cortex-m4", info)
+    parity = {"equal": False, "inputs": 1, "output_bytes": 20, "mismatched_bytes": 9, "max_abs_diff": 58973}
+    b = tool.make_bench(model=info, target="cortex-m4", trees=[], build=None, memory=None, parity=parity,
+                        tflm=_measurement(tool, tmp_path), ours=ours, fused={})
+    assert "9 of 20 output bytes differ" in b.notes[0]
+    assert "9 of 20 output bytes differ" in tool.to_markdown(b)
+    assert tool.parity_notes({"equal": True}) == []
+    assert tool.parse_args(["m.tflite", "--tflm", "a", "--cmsis-nn", "b", "--flatbuffers", "c", "--gemmlowp", "d",
+                            "--ruy", "e", "--ours", "o.json", "--out", "x", "--allow-output-mismatch"]).allow_output_mismatch
+
+
 def test_write_outputs_is_atomic_and_complete(tool, tmp_path):
     b = _bench(tool, tmp_path)
     out = tmp_path / "out"

@@ -82,6 +82,9 @@ BINARY_CASES = {
     # (in1 larger, then in2 larger)
     "add_half_folded": ("add", (1, 6, 9, 12), (1, 6, 9, 12), (1, 1, 1, 12)),
     "add_folded_half": ("add", (1, 6, 9, 12), (1, 6, 9, 12), (1, 6, 9, 12)),
+    # one input a single value along the inner axis (Helium: that lane value splat), ADD and MUL
+    "add_half_folded_splat": ("add", (1, 6, 9, 12), (1, 6, 9, 12), (1, 6, 9, 1)),
+    "mul_splat_first": ("mul", (1, 4, 5, 9), (1, 4, 5, 1), (1, 4, 5, 9)),
     # an output multiplier of INT32_MIN (never written by TFLite): the portable arithmetic in the same loop
     "mul_int32min": ("mul", (1, 3, 9, 10), (1, 3, 9, 10), (1, 3, 9, 10)),
 }
@@ -154,7 +157,7 @@ def _pool_entry(i: int, c: tuple, rng) -> tuple[str, str, int]:
 def _binary_entry(i: int, name: str, c: tuple, rng) -> tuple[str, str, int]:
     op, out, sa, sb = c
     s1, s2, so = (float(v) for v in rng.uniform(1e-4, 5e-4, size=3))
-    if name == "add_half_folded":
+    if name in ("add_half_folded", "add_half_folded_splat"):
         s1, s2 = 4.1e-4, 0.9e-4
     elif name == "add_folded_half":
         s1, s2 = 0.7e-4, 3.3e-4
@@ -171,8 +174,11 @@ def _binary_entry(i: int, name: str, c: tuple, rng) -> tuple[str, str, int]:
         ls = 0
     if name.endswith("_int32min"):
         mo = -(1 << 31)
-    a = rng.integers(-32768, 32768, size=sa).astype(np.int16)
-    b = rng.integers(-32768, 32768, size=sb).astype(np.int16)
+    # MUL: inputs small enough that most products stay inside the output range (full-range int16 products
+    # saturate, which would hide an error in the rescaling)
+    amp = 32768 if op == "add" else (120 if name.endswith("unfolded") else 3000)
+    a = rng.integers(-amp, amp, size=sa).astype(np.int16)
+    b = rng.integers(-amp, amp, size=sb).astype(np.int16)
     size = int(np.prod(out))
     bc = int(not (tuple(sa) == tuple(sb) == tuple(out)))
     amin = -32768 if i % 2 else -1000
@@ -215,15 +221,17 @@ def _sources(case_dir: Path) -> L.FirmwareSources:
         include_dirs=(c / "include", c / "opt", c / "sparse"))
 
 
-def _parse(text: str) -> tuple[list[tuple[int, int]], tuple[int, int]]:
-    rows, rq = [], None
+def _parse(text: str) -> tuple[list[tuple[int, int]], tuple[int, int], tuple[int, int] | None]:
+    rows, rq, x4 = [], None, None
     for p in (line.split() for line in text.splitlines()):
         if p[:2] == ["TINYASC", "K16"]:
             rows.append((int(p[3]), int(p[4])))
         elif p[:2] == ["TINYASC", "RQ16"]:
             rq = (int(p[2]), int(p[3]))
+        elif p[:2] == ["TINYASC", "MBQMX4"]:
+            x4 = (int(p[2]), int(p[3]))
     assert rq is not None, text[-500:]
-    return rows, rq
+    return rows, rq, x4
 
 
 @pytest.fixture(scope="module")
@@ -248,9 +256,11 @@ def test_optimized_16x8_kernels_bit_exact(case_dir, target, tmp_path):
         L.run_qemu(build, tmp_path / "run", plugin=None)
         text = (tmp_path / "run" / "k16check.semihost.txt").read_text()
         n_rq = 100_000
-    rows, (rq_bad, rq_n) = _parse(text)
+    rows, (rq_bad, rq_n), x4 = _parse(text)
     assert len(rows) == len(names)
     for name, (bad, _) in zip(names, rows):
         assert bad == 0, f"{'host' if target is None else target.value} {name}: {bad} bytes differ"
     assert len({s for _, s in rows}) == len(rows)  # distinct outputs: no case is trivially constant
     assert (rq_bad, rq_n) == (0, n_rq)
+    # Helium: the four-lane MBQM of the int16 ADD/MUL path equals tinyasc_mbqm on every lane of every draw
+    assert x4 == ((0, n_rq) if target is L.Target.CORTEX_M55 else None)

@@ -4,7 +4,8 @@
  * _depthwise_conv2d_16x8, _max_pool_s16, _add_s16, _mul_s16); prints the number of differing output
  * bytes and a checksum of the portable output per case ("TINYASC K16 <case> <bad> <sum>"). Then the
  * 16x8 folded rescaling (tinyasc_rq16_apply) against tinyasc_mbqm64 on N_RQ16 pseudo-random
- * (sum, multiplier, shift) triples with every shift it takes ("TINYASC RQ16 <bad> <n>").
+ * (sum, multiplier, shift) triples with every shift it takes ("TINYASC RQ16 <bad> <n>"), and on Helium
+ * tinyasc_mbqm_x4 (the int16 ADD/MUL path) against tinyasc_mbqm on as many four-lane draws ("TINYASC MBQMX4").
  */
 #include <string.h>
 #include "tinyasc_opt.h"
@@ -83,6 +84,31 @@ int main(void)
         sh_write_u32((uint32_t)n);
         sh_write0("\n");
     }
+#if defined(__ARM_FEATURE_MVE)
+    { /* Helium's MBQM on four lanes (the int16 ADD/MUL path) against tinyasc_mbqm: |x| <= 2^30, shifts -31..3 */
+        uint32_t s = 11u;
+        long bad = 0, n = 0;
+        for (long i = 0; i < N_RQ16; i++) {
+            int32_t xs[4], got[4], m, sh;
+            for (int k = 0; k < 4; k++) {
+                s = s * 1664525u + 1013904223u;
+                xs[k] = ((int32_t)s >> 1) >> ((s >> 7) % 24);
+            }
+            if (i % 13 == 0) xs[i % 4] = (i % 26 == 0) ? (1 << 30) - 1 : -(1 << 30);
+            s = s * 1664525u + 1013904223u; m = (int32_t)((1u << 30) + (s >> 2));
+            if (i % 17 == 0) m = (i % 34 == 0) ? 0x7fffffff : (1 << 30);
+            s = s * 1664525u + 1013904223u; sh = 3 - (int32_t)(s % 35u);
+            vstrwq_s32(got, tinyasc_mbqm_x4(vldrwq_s32(xs), m, sh));
+            for (int k = 0; k < 4; k++) bad += got[k] != tinyasc_mbqm(xs[k], m, sh);
+            n++;
+        }
+        sh_write0("TINYASC MBQMX4 ");
+        sh_write_u32((uint32_t)bad);
+        sh_write0(" ");
+        sh_write_u32((uint32_t)n);
+        sh_write0("\n");
+    }
+#endif
     sh_write0("TINYASC DONE\n");
     return 0;
 }
