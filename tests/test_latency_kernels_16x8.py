@@ -56,6 +56,11 @@ CONV_CASES = {
     "grouped128x1_c10_fold": ("conv", 1, 128, 3, 10, 10, 128, 1, 1, 1, False, 1, True),
     "grouped1x1_c9_fold": ("conv", 1, 6, 5, 9, 9, 1, 1, 1, 1, False, 1, True),
     "dw100x1_c7_fold_b2": ("dw", 2, 100, 2, 7, 7, 100, 1, 1, 1, False, None, True),
+    # one tap, no padding: the per-channel scale loop (pairs of channels on the DSP cores, fours on Helium),
+    # stride 2 and batches in the depthwise layout, some shifts outside the folded range (Helium's lane-by-lane
+    # fallback)
+    "dw1x1_c6_s2_b2": ("dw", 2, 7, 8, 6, 6, 1, 1, 2, 1, False, None, True),
+    "grouped1x1_c10": ("conv", 1, 5, 7, 10, 10, 1, 1, 1, 1, False, 1, False),
     # more output channels than one block of rescaling constants (TINYASC_OPT16_RQ_C = 32)
     "conv1x1_c12_c37_fold": ("conv", 1, 4, 5, 12, 37, 1, 1, 1, 1, False, None, True),
 }

@@ -321,6 +321,72 @@ static int conv16(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, c
 
 /* ------------------------------------------------------------------ channel-wise convolutions */
 
+/* A channel-wise convolution with one tap and no padding (a per-channel scale: the sub-spectral norm's affine as
+ * onnx2tf writes it, when not fused): out[pixel][c] = rescale(in[pixel'][c] * w[c] + bias[c]), the weight of
+ * channel c at w->data[c] in both layouts. Channels in pairs (DSP: one input word, SMULBB + SMULTT) or fours
+ * (Helium: the four-lane rescaling) with their constants in registers, every pixel in the inner loop. */
+static void chan16_scale(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, const int16_t *input,
+                         int16_t *output, int32_t lo, int32_t hi)
+{
+    const int32_t C = p->out_c, sx = p->stride_w * C, sy = p->stride_h * p->in_w * C;
+#if defined(OPT16_DSP)
+    enum { G = 2 };
+#elif defined(OPT16_MVE)
+    enum { G = 4 };
+#else
+    enum { G = 1 };
+#endif
+    for (int32_t c0 = 0; c0 < C; c0 += G) {
+        const int32_t n = C - c0 < G ? C - c0 : G;
+        rq16c q[G];
+        for (int32_t j = 0; j < n; j++) rq16_prepare(w, c0 + j, &q[j]);
+#if defined(OPT16_MVE)
+        int32_t cw[4] = {0}, cb[4] = {0}, cr[4] = {0}, cn[4] = {0}, cs[4] = {0};
+        int folded = 1;
+        for (int32_t j = 0; j < n; j++) {
+            folded &= q[j].sh != 0;
+            cw[j] = w->data[c0 + j], cb[j] = q[j].bias, cr[j] = q[j].r16, cn[j] = q[j].rnd, cs[j] = -q[j].sh;
+        }
+        const int32x4_t vw = vldrwq_s32(cw), vbias = vldrwq_s32(cb), vr16 = vldrwq_s32(cr), vrnd = vldrwq_s32(cn);
+        const int32x4_t vnsh = vldrwq_s32(cs), vlo = vdupq_n_s32(p->act_min), vhi = vdupq_n_s32(p->act_max);
+        const mve_pred16_t pr = vctp32q((uint32_t)n);
+#elif defined(OPT16_DSP)
+        const uint32_t w01 = (uint32_t)(uint16_t)(int16_t)w->data[c0] |
+                             (n > 1 ? (uint32_t)(uint16_t)(int16_t)w->data[c0 + 1] << 16 : 0u);
+#endif
+        for (int32_t b = 0; b < p->batches; b++)
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int16_t *x = input + (b * p->in_h * p->in_w) * C + oy * sy + c0;
+            int16_t *o = output + ((b * p->out_h + oy) * p->out_w) * C + c0;
+            for (int32_t ox = 0; ox < p->out_w; ox++, x += sx, o += C) {
+#if defined(OPT16_MVE)
+                const int32x4_t acc = vmulq_s32(vldrhq_z_s32(x, pr), vw);
+                if (folded) {
+                    int32x4_t v = vmulhq_s32(vaddq_s32(acc, vbias), vr16);
+                    v = vshlq_s32(vaddq_s32(v, vrnd), vnsh);
+                    vstrhq_p_s32(o, vmaxq_s32(vminq_s32(v, vhi), vlo), pr);
+                } else {
+                    int32_t a[4];
+                    vstrwq_s32(a, acc);
+                    for (int32_t j = 0; j < n; j++) o[j] = out16(&q[j], a[j], lo, hi);
+                }
+#elif defined(OPT16_DSP)
+                if (n == 2) {
+                    const uint32_t x01 = tinyasc_load_u32(x);
+                    /* SMULBB and SMULTT */
+                    o[0] = out16(&q[0], (int32_t)(int16_t)x01 * (int32_t)(int16_t)w01, lo, hi);
+                    o[1] = out16(&q[1], ((int32_t)x01 >> 16) * ((int32_t)w01 >> 16), lo, hi);
+                } else {
+                    o[0] = out16(&q[0], x[0] * w->data[c0], lo, hi);
+                }
+#else
+                for (int32_t j = 0; j < n; j++) o[j] = out16(&q[j], x[j] * w->data[c0 + j], lo, hi);
+#endif
+            }
+        }
+    }
+}
+
 /* Channel-wise convolution: out channel c = in channel c, tap t = ky * k_w + kx of channel c at
  * w->data[t * wt + c * wc]. Channels in groups of four (DSP: two input words against SXTB16 lanes, SMLAxy
  * per channel and tap, a last group of 2 or 3 by SMLABB + SMLATT; Helium: four lanes) whose weights are packed once (on the stack) and whose rescaling constants
@@ -335,6 +401,10 @@ static int chan16(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, c
     int32_t lo, hi;
     if (p->in_c != C || T > TINYASC_OPT16_MAX_TAPS || !fits32(w, C, T, wt, wc)) return -1;
     out16_range(p, &lo, &hi);
+    if (T == 1 && p->pad_h == 0 && p->pad_w == 0) {
+        chan16_scale(p, w, input, output, lo, hi);
+        return 0;
+    }
 #if defined(OPT16_DSP)
     enum { G = 4 };
     /* per tap: SXTB16 and SXTB16 ROR 8 of a group of 4 weights ([w0|w2], [w1|w3]); for a group of 2 or 3,
