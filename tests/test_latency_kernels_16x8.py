@@ -90,6 +90,10 @@ BINARY_CASES = {
     # one input a single value along the inner axis (Helium: that lane value splat), ADD and MUL
     "add_half_folded_splat": ("add", (1, 6, 9, 12), (1, 6, 9, 12), (1, 6, 9, 1)),
     "mul_splat_first": ("mul", (1, 4, 5, 9), (1, 4, 5, 1), (1, 4, 5, 9)),
+    # scales within a factor of two: the other input's shift is -1 (not folded), one contiguous run
+    "add_half_general": ("add", (1, 6, 7, 9), (1, 6, 7, 9), (1, 6, 7, 9)),
+    # zero points (TFLite's 16x8 has none; the kernel takes them): the loops' general instance
+    "add_half_folded_offsets": ("add", (1, 5, 7, 8), (1, 5, 7, 8), (1, 5, 7, 8)),
     # an output multiplier of INT32_MIN (never written by TFLite): the portable arithmetic in the same loop
     "mul_int32min": ("mul", (1, 3, 9, 10), (1, 3, 9, 10), (1, 3, 9, 10)),
 }
@@ -162,10 +166,12 @@ def _pool_entry(i: int, c: tuple, rng) -> tuple[str, str, int]:
 def _binary_entry(i: int, name: str, c: tuple, rng) -> tuple[str, str, int]:
     op, out, sa, sb = c
     s1, s2, so = (float(v) for v in rng.uniform(1e-4, 5e-4, size=3))
-    if name in ("add_half_folded", "add_half_folded_splat"):
+    if name in ("add_half_folded", "add_half_folded_splat", "add_half_folded_offsets"):
         s1, s2 = 4.1e-4, 0.9e-4
     elif name == "add_folded_half":
         s1, s2 = 0.7e-4, 3.3e-4
+    elif name == "add_half_general":
+        s1, s2 = 4.0e-4, 3.0e-4
     if op == "add":
         if name.endswith("unfolded"):
             so = 2 * max(s1, s2) / ((1 << 15) * 0.3)  # output rescaling 0.3: shift -1
@@ -189,7 +195,9 @@ def _binary_entry(i: int, name: str, c: tuple, rng) -> tuple[str, str, int]:
     amin = -32768 if i % 2 else -1000
     entry = (f"  {{.kind = {'K_ADD' if op == 'add' else 'K_MUL'}, .bp = {{.size = {size}, .broadcast = {bc}, "
              f".out_dims = {_c(_pad6(out))}, .in1_strides = {_c(_bstrides(sa, out))}, "
-             f".in2_strides = {_c(_bstrides(sb, out))}, .left_shift = {ls}, .in1_mult = {m1}, .in1_shift = {h1}, "
+             f".in2_strides = {_c(_bstrides(sb, out))}, "
+             + (".in1_offset = 3, .in2_offset = -5, .out_offset = 7, " if name.endswith("_offsets") else "")
+             + f".left_shift = {ls}, .in1_mult = {m1}, .in1_shift = {h1}, "
              f".in2_mult = {m2}, .in2_shift = {h2}, .out_mult = {mo}, .out_shift = {ho}, .act_min = {amin}, "
              f".act_max = 32767}}, .in1 = k{i}_a, .in2 = k{i}_b, .out_size = {size}}},")
     return (f"static const int16_t k{i}_a[] = {_c(a)};\nstatic const int16_t k{i}_b[] = {_c(b)};\n", entry, size)

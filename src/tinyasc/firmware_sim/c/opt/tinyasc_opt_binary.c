@@ -152,6 +152,47 @@ static inline __attribute__((always_inline)) void vec16(const tinyasc_binary_par
 }
 #endif
 
+#if !defined(__ARM_FEATURE_MVE)
+/* int16 ADD with one input exactly halved (its multiplier 1/2: see in_mode16) and the folded output rescaling over
+ * n contiguous elements of both inputs, its constants in locals: elem()'s arithmetic (the halved input shifted, the
+ * other rescaled, folded or not, the sum rescaled, the zero point added, the range clamped). TFLite's 16x8 ADD has
+ * zero points 0 and left shift 15: with `std` those are constants of the instance, which leaves the loop's other
+ * constants in registers. */
+static inline __attribute__((always_inline)) void add16_halved_body(const tinyasc_binary_params *p, int half1,
+                                                                   const int16_t *a, const int16_t *b, int16_t *o,
+                                                                   int32_t n, const int std, const int fold)
+{
+    const int32_t m = half1 ? p->in2_mult : p->in1_mult, s = half1 ? p->in2_shift : p->in1_shift;
+    const int32_t mo = p->out_mult;
+    const int32_t off_h = std ? 0 : (half1 ? p->in1_offset : p->in2_offset);
+    const int32_t off_f = std ? 0 : (half1 ? p->in2_offset : p->in1_offset);
+    const int32_t ls = std ? 15 : p->left_shift, zo = std ? 0 : p->out_offset, lo = p->act_min, hi = p->act_max;
+    const int16_t *xh = half1 ? a : b, *xf = half1 ? b : a;
+    int32_t rnd = 0, sh = 0, rnd_o, sh_o;
+    if (fold) tinyasc_rq_consts(s, 0, &rnd, &sh);
+    tinyasc_rq_consts(p->out_shift, 0, &rnd_o, &sh_o);
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t s_h = tinyasc_shl(xh[i] + off_h, ls - 1);
+        const int32_t x = tinyasc_shl(xf[i] + off_f, ls);
+        const int32_t s_f = fold ? tinyasc_rq_apply(x, m, rnd, sh) : mbqm_lt1_fast(x, m, -s);
+        o[i] = (int16_t)tinyasc_clamp(tinyasc_rq_apply(s_h + s_f, mo, rnd_o, sh_o) + zo, lo, hi);
+    }
+}
+
+/* The instance for these parameters: needs the output's rescaling folded, the other input's multiplier not
+ * INT32_MIN and its shift <= 0 (ok()). */
+static void add16_halved(const tinyasc_binary_params *p, int half1, const int16_t *a, const int16_t *b, int16_t *o,
+                         int32_t n)
+{
+    const int std = p->in1_offset == 0 && p->in2_offset == 0 && p->out_offset == 0 && p->left_shift == 15;
+    const int fold = tinyasc_rq_folded(half1 ? p->in2_mult : p->in1_mult, half1 ? p->in2_shift : p->in1_shift);
+    if (std && fold) add16_halved_body(p, half1, a, b, o, n, 1, 1);
+    else if (std) add16_halved_body(p, half1, a, b, o, n, 1, 0);
+    else if (fold) add16_halved_body(p, half1, a, b, o, n, 0, 1);
+    else add16_halved_body(p, half1, a, b, o, n, 0, 0);
+}
+#endif
+
 static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_params *p, const void *in1,
                                                             const void *in2, void *out, int op, int lut,
                                                             int folded, const int s16)
@@ -190,6 +231,11 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
 #if defined(__ARM_FEATURE_MVE)
         if (s16 && folded != RQ_REFERENCE && is1 >= 0 && is1 <= 1 && is2 >= 0 && is2 <= 1 && (is1 | is2)) {
             vec16(p, op, lut, (const int16_t *)a, (const int16_t *)b, (int16_t *)o, inner, is1, is2);
+        } else
+#else
+        if (s16 && op == OP_ADD && folded == RQ_FOLDED && (lut == IN_HALF_FOLDED || lut == IN_FOLDED_HALF) &&
+            is1 == 1 && is2 == 1) {
+            add16_halved(p, lut == IN_HALF_FOLDED, (const int16_t *)a, (const int16_t *)b, (int16_t *)o, inner);
         } else
 #endif
         if (is1 == 1 && is2 == 1) {
@@ -306,6 +352,14 @@ static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int1
     if (ok(p, op)) {
         const int folded = tinyasc_rq_folded(p->out_mult, p->out_shift);
         const int mode = op == OP_ADD ? in_mode16(p) : IN_GENERAL;
+#if !defined(__ARM_FEATURE_MVE)
+        /* no broadcasting: one contiguous run, and one input exactly halved whatever the other's shift */
+        const int half1 = p->in1_mult == (1 << 30) && p->in1_shift == 0, half2 = p->in2_mult == (1 << 30) && p->in2_shift == 0;
+        if (op == OP_ADD && folded && !p->broadcast && p->left_shift >= 1 && (half1 || half2)) {
+            add16_halved(p, half1, in1, in2, out, p->size);
+            return;
+        }
+#endif
         if (folded && mode == IN_HALF_FOLDED) run_body(p, in1, in2, out, op, IN_HALF_FOLDED, RQ_FOLDED, 1);
         else if (folded && mode == IN_FOLDED_HALF) run_body(p, in1, in2, out, op, IN_FOLDED_HALF, RQ_FOLDED, 1);
         else if (folded) run_body(p, in1, in2, out, op, IN_GENERAL, RQ_FOLDED, 1);
