@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_latency_kernels import _sources  # the kernel library's portable and optimized files
 from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim import quant
 
@@ -223,15 +224,6 @@ def write_cases(path: Path, seed: int = 17) -> list[str]:
     path.write_text("".join(decls) + f"#define K16_COUNT {len(names)}\n#define K16_MAX_OUT {max_out}\n"
                     "static const k16case k16cases[K16_COUNT] = {\n" + "\n".join(entries) + "\n};\n")
     return names
-
-
-def _sources(case_dir: Path) -> L.FirmwareSources:
-    c = L.C_DIR
-    return L.FirmwareSources(
-        model_dir=case_dir,
-        kernel_sources=(c / "kernels" / "int16.c", c / "kernels" / "binary.c", c / "opt" / "tinyasc_opt_16x8.c",
-                        c / "opt" / "tinyasc_opt_pool.c", c / "opt" / "tinyasc_opt_binary.c"),
-        include_dirs=(c / "include", c / "opt", c / "sparse"))
 
 
 def _parse(text: str) -> tuple[list[tuple[int, int]], tuple[int, int], tuple[int, int] | None]:

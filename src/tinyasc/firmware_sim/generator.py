@@ -284,8 +284,6 @@ class _Generator:
         self.const_decls: list[str] = []
         self.table_bytes = 0
         """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
-        self.prepared: dict[int, Prepared] = {}
-        """Each emitted operator's prepare step (:class:`Prepared`), by operator index."""
 
     # -- operand references -------------------------------------------------------------
 
@@ -360,9 +358,7 @@ class _Generator:
     def emit_registered(self, op: Operator) -> _Emit:
         """The op's registry entry: its prepare step (typed, frozen parameters), then its emitter."""
         spec = REGISTRY[op.opcode]
-        prep = spec.prepare(self, op)
-        self.prepared[op.index] = prep
-        return spec.emit(self, op, prep)
+        return spec.emit(self, op, spec.prepare(self, op))
 
     def emit_band_affine(self, op: Operator, band: BandAffine) -> _Emit:
         """The last op of a fused TRANSPOSE/RESHAPE -> per-channel 1x1 conv -> TRANSPOSE/RESHAPE chain

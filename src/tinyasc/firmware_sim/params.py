@@ -82,13 +82,6 @@ class CStruct:
         """``static const <C_TYPE> name = {...};``"""
         return f"static const {self.C_TYPE} {name} = {self.initializer()};\n"
 
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: (getattr(self, f.name).to_json() if isinstance(getattr(self, f.name), CStruct)
-                         else list(getattr(self, f.name)) if isinstance(getattr(self, f.name), tuple)
-                         else str(getattr(self, f.name)) if isinstance(getattr(self, f.name), CRef)
-                         else int(getattr(self, f.name)))
-                for f in dataclasses.fields(self)}
-
 
 def _is_int(x: Any) -> bool:
     import numpy as np

@@ -102,6 +102,46 @@ static inline __attribute__((always_inline)) int16_t out16(const rq16c *q, int32
     return (int16_t)tinyasc_clamp(v, lo, hi);
 }
 
+#if defined(OPT16_MVE)
+/* The rescaling of a group of up to four channels on Helium lanes (lanes past n: 0, never stored): folded when
+ * every channel's shift is (tinyasc_rq16_apply lane by lane), else the group goes through out16 channel by channel. */
+typedef struct {
+    int32x4_t bias, r16, rnd, nsh, lo, hi;
+    int folded;
+} rq16x4;
+
+static inline __attribute__((always_inline)) rq16x4 rq16x4_prepare(const rq16c *q, int32_t n,
+                                                                  const tinyasc_conv_params *p)
+{
+    int32_t cb[4] = {0}, cr[4] = {0}, cn[4] = {0}, cs[4] = {0};
+    rq16x4 k;
+    k.folded = 1;
+    for (int32_t j = 0; j < n; j++) {
+        k.folded &= q[j].sh != 0;
+        cb[j] = q[j].bias, cr[j] = q[j].r16, cn[j] = q[j].rnd, cs[j] = -q[j].sh;
+    }
+    k.bias = vldrwq_s32(cb), k.r16 = vldrwq_s32(cr), k.rnd = vldrwq_s32(cn), k.nsh = vldrwq_s32(cs);
+    k.lo = vdupq_n_s32(p->act_min), k.hi = vdupq_n_s32(p->act_max);
+    return k;
+}
+
+/* The group's n outputs at o from their 32-bit sums (the lane-by-lane form only where a shift is not folded). */
+static inline __attribute__((always_inline)) void rq16x4_store(const rq16x4 k, const rq16c *q, int32_t n,
+                                                               int32x4_t acc, int16_t *o, mve_pred16_t pr,
+                                                               int32_t lo, int32_t hi)
+{
+    if (__builtin_expect(k.folded, 1)) {
+        int32x4_t v = vmulhq_s32(vaddq_s32(acc, k.bias), k.r16);
+        v = vshlq_s32(vaddq_s32(v, k.rnd), k.nsh);
+        vstrhq_p_s32(o, vmaxq_s32(vminq_s32(v, k.hi), k.lo), pr);
+    } else {
+        int32_t a[4];
+        vstrwq_s32(a, acc);
+        for (int32_t j = 0; j < n; j++) o[j] = out16(&q[j], a[j], lo, hi);
+    }
+}
+#endif
+
 /* The (lo, hi) pair out16 takes for activation range [a, b]: (1, 0) for all of int16. */
 static inline void out16_range(const tinyasc_conv_params *p, int32_t *lo, int32_t *hi)
 {
@@ -341,14 +381,10 @@ static void chan16_scale(const tinyasc_conv_params *p, const tinyasc_weights_16x
         rq16c q[G];
         for (int32_t j = 0; j < n; j++) rq16_prepare(w, c0 + j, &q[j]);
 #if defined(OPT16_MVE)
-        int32_t cw[4] = {0}, cb[4] = {0}, cr[4] = {0}, cn[4] = {0}, cs[4] = {0};
-        int folded = 1;
-        for (int32_t j = 0; j < n; j++) {
-            folded &= q[j].sh != 0;
-            cw[j] = w->data[c0 + j], cb[j] = q[j].bias, cr[j] = q[j].r16, cn[j] = q[j].rnd, cs[j] = -q[j].sh;
-        }
-        const int32x4_t vw = vldrwq_s32(cw), vbias = vldrwq_s32(cb), vr16 = vldrwq_s32(cr), vrnd = vldrwq_s32(cn);
-        const int32x4_t vnsh = vldrwq_s32(cs), vlo = vdupq_n_s32(p->act_min), vhi = vdupq_n_s32(p->act_max);
+        int32_t cw[4] = {0};
+        for (int32_t j = 0; j < n; j++) cw[j] = w->data[c0 + j];
+        const int32x4_t vw = vldrwq_s32(cw);
+        const rq16x4 k = rq16x4_prepare(q, n, p);
         const mve_pred16_t pr = vctp32q((uint32_t)n);
 #elif defined(OPT16_DSP)
         const uint32_t w01 = (uint32_t)(uint16_t)(int16_t)w->data[c0] |
@@ -360,16 +396,7 @@ static void chan16_scale(const tinyasc_conv_params *p, const tinyasc_weights_16x
             int16_t *o = output + ((b * p->out_h + oy) * p->out_w) * C + c0;
             for (int32_t ox = 0; ox < p->out_w; ox++, x += sx, o += C) {
 #if defined(OPT16_MVE)
-                const int32x4_t acc = vmulq_s32(vldrhq_z_s32(x, pr), vw);
-                if (folded) {
-                    int32x4_t v = vmulhq_s32(vaddq_s32(acc, vbias), vr16);
-                    v = vshlq_s32(vaddq_s32(v, vrnd), vnsh);
-                    vstrhq_p_s32(o, vmaxq_s32(vminq_s32(v, vhi), vlo), pr);
-                } else {
-                    int32_t a[4];
-                    vstrwq_s32(a, acc);
-                    for (int32_t j = 0; j < n; j++) o[j] = out16(&q[j], a[j], lo, hi);
-                }
+                rq16x4_store(k, q, n, vmulq_s32(vldrhq_z_s32(x, pr), vw), o, pr, lo, hi);
 #elif defined(OPT16_DSP)
                 if (n == 2) {
                     const uint32_t x01 = tinyasc_load_u32(x);
@@ -435,14 +462,7 @@ static int chan16(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, c
 #elif defined(OPT16_MVE)
         for (int32_t t = 0; t < T; t++)
             for (int32_t j = 0; j < 4; j++) pk[4 * t + j] = j < n ? w->data[t * wt + (c0 + j) * wc] : 0;
-        int folded = 1;
-        int32_t cb[4] = {0}, cr[4] = {0}, cn[4] = {0}, cs[4] = {0};
-        for (int32_t j = 0; j < n; j++) {
-            folded &= q[j].sh != 0;
-            cb[j] = q[j].bias, cr[j] = q[j].r16, cn[j] = q[j].rnd, cs[j] = -q[j].sh;
-        }
-        const int32x4_t vbias = vldrwq_s32(cb), vr16 = vldrwq_s32(cr), vrnd = vldrwq_s32(cn), vnsh = vldrwq_s32(cs);
-        const int32x4_t vlo = vdupq_n_s32(p->act_min), vhi = vdupq_n_s32(p->act_max);
+        const rq16x4 k = rq16x4_prepare(q, n, p);
         const mve_pred16_t pr = vctp32q((uint32_t)n);
 #endif
         for (int32_t b = 0; b < p->batches; b++)
@@ -511,16 +531,7 @@ static int chan16(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, c
                                 acc = vaddq_s32(acc, vmulq_s32(vldrhq_z_s32(x, pr), vldrhq_s32(wp)));
                         }
                     }
-                    if (folded) {
-                        int32x4_t v = vmulhq_s32(vaddq_s32(acc, vbias), vr16);
-                        v = vshlq_s32(vaddq_s32(v, vrnd), vnsh);
-                        v = vmaxq_s32(vminq_s32(v, vhi), vlo);
-                        vstrhq_p_s32(o, v, pr);
-                        continue;
-                    }
-                    int32_t a[4];
-                    vstrwq_s32(a, acc);
-                    for (; j < n; j++) o[j] = out16(&q[j], a[j], lo, hi);
+                    rq16x4_store(k, q, n, acc, o, pr, lo, hi);
                     continue;
                 }
 #endif

@@ -41,10 +41,15 @@ static int32_t lut1[256], lut2[256];
  * at most 1/2, shift -2 or below unless the two scales are within a factor of two. */
 enum { IN_GENERAL, IN_TABLES, IN_HALF_FOLDED, IN_FOLDED_HALF };
 
+/* Whether an input's rescaling (multiplier m, shift s) is exactly 1/2. */
+static inline int halves(int32_t m, int32_t s)
+{
+    return m == (1 << 30) && s == 0;
+}
+
 static inline int in_mode16(const tinyasc_binary_params *p)
 {
-    const int half1 = p->in1_mult == (1 << 30) && p->in1_shift == 0;
-    const int half2 = p->in2_mult == (1 << 30) && p->in2_shift == 0;
+    const int half1 = halves(p->in1_mult, p->in1_shift), half2 = halves(p->in2_mult, p->in2_shift);
     if (p->left_shift < 1) return IN_GENERAL;
     if (half1 && tinyasc_rq_folded(p->in2_mult, p->in2_shift)) return IN_HALF_FOLDED;
     if (half2 && tinyasc_rq_folded(p->in1_mult, p->in1_shift)) return IN_FOLDED_HALF;
@@ -366,7 +371,7 @@ static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int1
         const int mode = op == OP_ADD ? in_mode16(p) : IN_GENERAL;
 #if !defined(__ARM_FEATURE_MVE)
         /* no broadcasting: one contiguous run, and one input exactly halved whatever the other's shift */
-        const int half1 = p->in1_mult == (1 << 30) && p->in1_shift == 0, half2 = p->in2_mult == (1 << 30) && p->in2_shift == 0;
+        const int half1 = halves(p->in1_mult, p->in1_shift), half2 = halves(p->in2_mult, p->in2_shift);
         if (op == OP_ADD && folded && !p->broadcast && p->left_shift >= 1 && (half1 || half2)) {
             add16_halved(p, half1, in1, in2, out, p->size);
             return;
