@@ -358,7 +358,11 @@ class _Generator:
     def emit_registered(self, op: Operator) -> _Emit:
         """The op's registry entry: its prepare step (typed, frozen parameters), then its emitter."""
         spec = REGISTRY[op.opcode]
-        return spec.emit(self, op, spec.prepare(self, op))
+        try:
+            prep = spec.prepare(self, op)
+        except ValueError as err:  # a parameter record refused what its kernel could not run (params.py)
+            raise InputError(self.g.path, f"operator {op.index} ({op.opcode}): {err}") from None
+        return spec.emit(self, op, prep)
 
     def emit_band_affine(self, op: Operator, band: BandAffine) -> _Emit:
         """The last op of a fused TRANSPOSE/RESHAPE -> per-channel 1x1 conv -> TRANSPOSE/RESHAPE chain

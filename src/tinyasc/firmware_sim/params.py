@@ -3,7 +3,7 @@
 Each class mirrors one parameter struct of ``c/include/tinyasc_kernels.h`` field for field (names and
 order; ``tests/test_firmware_params.py`` parses the header and compares), so the prepare step of the
 op registry (:attr:`.generator.OpSpec.prepare`) returns a value that is checked when it is built
-(types, array lengths, ranges) and the emitter only formats it as a designated initializer
+(types, array lengths, ranges: ValueError, which the generator turns into one line naming the operator) and the emitter only formats it as a designated initializer
 (:meth:`CStruct.c_decl`: ``static const tinyasc_conv_params l3_p = {.batches = 1, ...};``).
 
 Field types: ``int`` (an ``int32_t``/``int8_t``/``int16_t`` member), ``tuple[int, ...]`` (a
@@ -55,7 +55,7 @@ class CStruct:
             elif _is_int(v):
                 values = (v,)
             else:
-                raise TypeError(f"{self.C_TYPE}.{f.name}: int, {MAX_DIMS}-tuple, CStruct or CRef expected, got {v!r}")
+                raise ValueError(f"{self.C_TYPE}.{f.name}: int, {MAX_DIMS}-tuple, CStruct or CRef expected, got {v!r}")
             lo, hi = _RANGES[self.NARROW.get(f.name, "int32_t")]
             if any(not lo <= int(x) <= hi for x in values):
                 raise ValueError(f"{self.C_TYPE}.{f.name} = {v!r} outside {self.NARROW.get(f.name, 'int32_t')}")
