@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tinyasc.firmware_sim import harness as L
-from tinyasc.firmware_sim.sparse import SPARSE_MAX_K, decode_rows, emit_c, encode_rows
+from tinyasc.firmware_sim.sparse import SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows, why_dense, window_span
 
 SELFTEST = L.TARGETS_DIR / "selftest"
 
@@ -235,6 +235,24 @@ def test_sparse_encoding_round_trip_and_size():
     # about 2 bytes per non-zero: at 89% pruning well under a third of the dense bytes
     assert s.flash_bytes == 2 * 24 + s.gaps.size + s.nnz + 20
     assert s.flash_bytes < 0.3 * w.size
+
+
+def test_sparse_only_where_the_kernel_takes_it_and_it_saves_flash():
+    """The kernel keeps each non-zero's window offset in 16 bits beside its weight: a layer whose window spans
+    more input bytes stays dense, as do grouped layers, windows over SPARSE_MAX_K and encodings not smaller."""
+    rng = np.random.default_rng(5)
+    w = rng.integers(-127, 128, size=(8, 90)).astype(np.int8)
+    w[rng.random(w.shape) < 0.89] = 0
+    enc = encode_rows(w)
+    # 3x3 window over 10 channels: span ((3-1) * 1 * in_w + 2 + 1) * 10
+    ok = window_span(k_h=3, k_w=3, dil_h=1, dil_w=1, in_w=100, in_c=10)
+    assert ok == (2 * 100 + 3) * 10 and why_dense(enc, grouped=False, span=ok) is None
+    wide = window_span(k_h=3, k_w=3, dil_h=1, dil_w=1, in_w=3300, in_c=10)
+    assert wide > SPARSE_MAX_SPAN and "span" in why_dense(enc, grouped=False, span=wide)
+    assert why_dense(enc, grouped=False, span=SPARSE_MAX_SPAN) is None  # the largest offset is span - 1
+    assert why_dense(enc, grouped=True, span=ok) == "grouped convolution"
+    assert "not smaller" in why_dense(encode_rows(rng.integers(1, 9, size=(4, 90)).astype(np.int8)), grouped=False, span=ok)
+    assert "window of" in why_dense(encode_rows(np.ones((2, SPARSE_MAX_K + 1), np.int8)), grouped=False, span=ok)
 
 
 def test_optimized_and_sparse_bit_exact_on_host(case_dir, host_rows):

@@ -9,7 +9,7 @@ dense kernels (tests/test_latency_kernels.py).
 
 The generator emits it (``GeneratorOptions.sparse_weights``, on by default for a Cortex-M
 library): a non-grouped CONV_2D whose sparse form is smaller (and whose window fits
-``TINYASC_SPARSE_MAX_K``) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
+``TINYASC_SPARSE_MAX_K``, and whose window spans at most ``TINYASC_SPARSE_MAX_SPAN`` input bytes) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
 ``tinyasc_weights`` has ``.data = NULL, .sparse = &lN_sparse``.
 """
 
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Must equal TINYASC_SPARSE_MAX_K in c/sparse/tinyasc_sparse.h.
 SPARSE_MAX_K = 1280
+#: Must equal TINYASC_SPARSE_MAX_SPAN: the largest window span in input bytes (every offset fits 16 bits).
+SPARSE_MAX_SPAN = 65536
 ESCAPE = 255
 #: sizeof(tinyasc_sparse_weights) on 32-bit Cortex-M: three pointers and two int32.
 DESCRIPTOR_BYTES = 20
@@ -97,6 +99,24 @@ def decode_rows(s: SparseRows) -> np.ndarray:
             v += 1
             pos += 1
     return out
+
+
+def window_span(*, k_h: int, k_w: int, dil_h: int, dil_w: int, in_w: int, in_c: int) -> int:
+    """Input bytes a window spans in an NHWC row-major input: the kernel's offsets are below this."""
+    return ((k_h - 1) * dil_h * in_w + (k_w - 1) * dil_w + 1) * in_c
+
+
+def why_dense(enc: SparseRows, *, grouped: bool, span: int) -> str | None:
+    """Why a CONV_2D with this encoding stays dense (the kernel does not take it, or it saves nothing), or None."""
+    if grouped:
+        return "grouped convolution"
+    if enc.k > SPARSE_MAX_K:
+        return f"window of {enc.k} > {SPARSE_MAX_K}"
+    if span > SPARSE_MAX_SPAN:
+        return f"window span of {span} B > {SPARSE_MAX_SPAN}"
+    if enc.flash_bytes >= enc.dense_bytes:
+        return "sparse encoding not smaller"
+    return None
 
 
 def _c_list(values: np.ndarray, per_line: int = 32) -> str:

@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asc-pipeline", description=__doc__)
     p.add_argument("--dataset", type=Path, help="TAU-layout dataset root (default: synthesize one into RUN/dataset)")
     p.add_argument("--profile", default=ProfileName.QUICK.value, choices=[n.value for n in ProfileName],
-                   help="settings: quick (minutes on 2 CPU cores), table4 (the paper's 0.89 compression in miniature, ~10 min), "
+                   help="settings: quick (the paper's 0.89 compression in miniature, about 8 minutes on 2 CPU cores), "
                         "paper (the paper's recipe), smoke (CI on tiny data)")
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true",

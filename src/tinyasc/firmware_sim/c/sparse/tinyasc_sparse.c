@@ -1,16 +1,85 @@
 /*
- * Zero-skipping CONV_2D over tinyasc_sparse_weights. For each output channel the row is
- * decoded once into window offsets (dy * in_w + dx) * in_c + ic, then every output pixel
- * sums only the non-zeros: acc = bias + sum v * x + input_offset * sum v for windows fully
- * inside the input, and the reference's skip-the-padding sum at the borders. Integer sums
- * are only reordered, so the result is bit-exact with the dense kernels.
+ * Zero-skipping CONV_2D over tinyasc_sparse_weights. Output channel by output channel, the row is
+ * decoded once into one word per non-zero, (value << 16) | window offset, the offset being
+ * (ky * dil_h * in_w + kx * dil_w) * in_c + ic (the generator stores a layer sparse only when every
+ * offset fits 16 bits: TINYASC_SPARSE_MAX_SPAN). A window wholly inside the input then costs one word
+ * load, one byte load and one multiply-accumulate per non-zero, starting from the channel's constant
+ * bias + input_offset * (sum of its non-zeros); windows that cross the border take TFLite's
+ * skip-the-padding sum tap by tap. The requantization takes the folded form with the zero point in the
+ * rounding constant where the channel allows it (tinyasc_rq_zp_folds, full int8 range), else the
+ * general one. Integer sums are only reordered, so the result is bit-exact with the dense kernels.
  */
 #include "tinyasc_opt.h"
 #include "tinyasc_sparse.h"
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+/* acc + (word >> 16) * x: SMLATB takes the weight from the word's top half */
+#define SP_MAC(acc, word, x) __smlatb((int32_t)(word), (int32_t)(x), (acc))
+#else
+#define SP_MAC(acc, word, x) ((acc) + ((int32_t)(word) >> 16) * (int32_t)(x))
+#endif
 
-static int32_t off_tab[TINYASC_SPARSE_MAX_K];
+static uint32_t pk_tab[TINYASC_SPARSE_MAX_K];
 static uint8_t ky_tab[TINYASC_SPARSE_MAX_K], kx_tab[TINYASC_SPARSE_MAX_K];
-static int8_t val_tab[TINYASC_SPARSE_MAX_K];
+
+/* Sum of the non-zeros over a window wholly inside the input, starting at base. */
+static inline __attribute__((always_inline)) int32_t sp_dot(const uint32_t *pk, int32_t n, const int8_t *base,
+                                                            int32_t acc)
+{
+    int32_t j = 0;
+    for (; j + 1 < n; j += 2) {
+        const uint32_t a = pk[j], b = pk[j + 1];
+        acc = SP_MAC(acc, a, base[a & 0xFFFFu]);
+        acc = SP_MAC(acc, b, base[b & 0xFFFFu]);
+    }
+    if (j < n) acc = SP_MAC(acc, pk[j], base[pk[j] & 0xFFFFu]);
+    return acc;
+}
+
+/* One output of channel oc at a window that crosses the border (TFLite skips the padded taps). */
+static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p, const int8_t *in, int32_t n,
+                                                  int32_t y0, int32_t x0, int32_t bias)
+{
+    int32_t acc = bias;
+    const int8_t *base = in + (y0 * p->in_w + x0) * p->in_c; /* (y, x, ic) is base + offset */
+    for (int32_t j = 0; j < n; j++) {
+        const int32_t y = y0 + ky_tab[j] * p->dil_h, x = x0 + kx_tab[j] * p->dil_w;
+        if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) continue;
+        acc += ((int32_t)pk_tab[j] >> 16) * ((int32_t)base[pk_tab[j] & 0xFFFFu] + p->input_offset);
+    }
+    return acc;
+}
+
+/* Channel oc over every output pixel; fast: the folded output path (constants rnd, sh). */
+static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_params *p, const int8_t *input,
+                                                             int8_t *output, int32_t oc, int32_t n, int32_t bias,
+                                                             int32_t acc_in, int32_t m, int32_t s, int32_t rnd,
+                                                             int32_t sh, int32_t ox_lo, int32_t ox_hi, const int fast)
+{
+    const int32_t C = p->in_c, span_h = (p->k_h - 1) * p->dil_h, step = p->stride_w * C, ostep = p->out_c;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        int8_t *out = output + b * p->out_h * p->out_w * p->out_c + oc;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int row_in = y0 >= 0 && y0 + span_h < p->in_h;
+            int8_t *o = out + oy * p->out_w * ostep;
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                if (row_in && ox == ox_lo) {
+                    const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
+                    for (; ox < ox_hi; ox++, base += step, o += ostep) {
+                        const int32_t acc = sp_dot(pk_tab, n, base, acc_in);
+                        *o = fast ? tinyasc_out_fast(acc, m, rnd, sh) : tinyasc_opt_out_ms(p, acc, m, s);
+                    }
+                    if (ox >= p->out_w) break;
+                }
+                const int32_t acc = sp_border(p, in, n, y0, ox * p->stride_w - p->pad_w, bias);
+                *o = fast ? tinyasc_out_fast(acc, m, rnd, sh) : tinyasc_opt_out_ms(p, acc, m, s);
+                o += ostep;
+            }
+        }
+    }
+}
 
 int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                              int8_t *output)
@@ -23,57 +92,45 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
     const tinyasc_sparse_weights *s = (const tinyasc_sparse_weights *)w->sparse;
     const int32_t C = p->in_c, K = p->k_h * p->k_w * C;
     if (p->filter_in_c != C || K != s->k || K > TINYASC_SPARSE_MAX_K || p->k_h > 255 || p->k_w > 255) return -1;
+    if (((p->k_h - 1) * p->dil_h * p->in_w + (p->k_w - 1) * p->dil_w + 1) * C > TINYASC_SPARSE_MAX_SPAN) return -1;
+    /* the output columns whose windows lie inside the input along w: one interval [ox_lo, ox_hi) */
+    const int32_t span_w = (p->k_w - 1) * p->dil_w;
+    int32_t ox_lo = p->out_w, ox_hi = p->out_w;
+    for (int32_t ox = 0; ox < p->out_w; ox++) {
+        const int32_t x0 = ox * p->stride_w - p->pad_w;
+        if (x0 >= 0 && x0 + span_w < p->in_w) {
+            if (ox_lo == p->out_w) ox_lo = ox;
+            ox_hi = ox + 1;
+        }
+    }
+    const int full = p->act_min == -128 && p->act_max == 127;
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
-    /* interior output range: windows entirely inside the input */
-    const int32_t span_h = (p->k_h - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
     for (int32_t oc = 0; oc < p->out_c; oc++) {
-        const int32_t nnz = s->row_nnz[oc];
+        const int32_t n = s->row_nnz[oc];
         int32_t pos = 0, vsum = 0;
-        for (int32_t j = 0; j < nnz; j++) {
+        for (int32_t j = 0; j < n; j++) {
             while (*gp == 255u) {
                 pos += 255;
                 gp++;
             }
             pos += *gp++;
             const int32_t ic = pos % C, t = pos / C, kx = t % p->k_w, ky = t / p->k_w;
-            off_tab[j] = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
+            const int32_t off = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
+            pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)off;
             ky_tab[j] = (uint8_t)ky;
             kx_tab[j] = (uint8_t)kx;
-            val_tab[j] = *vp;
             vsum += *vp++;
             pos++;
         }
-        const int32_t bias = w->bias ? w->bias[oc] : 0;
+        const int32_t bias = w->bias ? w->bias[oc] : 0, m = w->multiplier[oc], sft = w->shift[oc];
         const int32_t acc_in = bias + vsum * p->input_offset;
-        for (int32_t b = 0; b < p->batches; b++) {
-            const int8_t *in = input + b * p->in_h * p->in_w * C;
-            int8_t *out = output + b * p->out_h * p->out_w * p->out_c + oc;
-            for (int32_t oy = 0; oy < p->out_h; oy++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h;
-                const int row_in = y0 >= 0 && y0 + span_h < p->in_h;
-                for (int32_t ox = 0; ox < p->out_w; ox++) {
-                    const int32_t x0 = ox * p->stride_w - p->pad_w;
-                    int32_t acc;
-                    if (row_in && x0 >= 0 && x0 + span_w < p->in_w) {
-                        const int8_t *base = in + (y0 * p->in_w + x0) * C;
-                        acc = acc_in;
-                        int32_t j = 0;
-                        for (; j + 1 < nnz; j += 2)
-                            acc += (int32_t)val_tab[j] * base[off_tab[j]] + (int32_t)val_tab[j + 1] * base[off_tab[j + 1]];
-                        if (j < nnz) acc += (int32_t)val_tab[j] * base[off_tab[j]];
-                    } else {
-                        acc = bias;
-                        for (int32_t j = 0; j < nnz; j++) {
-                            const int32_t y = y0 + ky_tab[j] * p->dil_h, x = x0 + kx_tab[j] * p->dil_w;
-                            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) continue;
-                            /* (y0 * in_w + x0) * C + off_tab[j] is the address of (y, x, ic) */
-                            acc += (int32_t)val_tab[j] * ((int32_t)in[(y0 * p->in_w + x0) * C + off_tab[j]] + p->input_offset);
-                        }
-                    }
-                    out[(oy * p->out_w + ox) * p->out_c] = tinyasc_opt_out(p, w, acc, oc);
-                }
-            }
+        if (full && tinyasc_rq_zp_folds(m, sft)) {
+            int32_t rnd, sh;
+            tinyasc_rq_consts(sft, p->output_offset, &rnd, &sh);
+            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, rnd, sh, ox_lo, ox_hi, 1);
+        } else {
+            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, 0, 0, ox_lo, ox_hi, 0);
         }
     }
     return 0;

@@ -16,8 +16,11 @@
 #include "tinyasc_kernels.h"
 
 #ifndef TINYASC_SPARSE_MAX_K
-#define TINYASC_SPARSE_MAX_K 1280 /* largest k_h*k_w*in_c the kernel takes (scratch: 5 B each) */
+#define TINYASC_SPARSE_MAX_K 1280 /* largest k_h*k_w*in_c the kernel takes (scratch: 6 B each) */
 #endif
+/* Largest window span ((k_h - 1) dil_h in_w + (k_w - 1) dil_w + 1) * in_c: every offset inside a window
+ * fits 16 bits, beside its weight in one word. The generator stores wider layers dense. */
+#define TINYASC_SPARSE_MAX_SPAN 65536
 
 /* The zero-skipping CONV_2D (tinyasc_sparse.c): 0, or -1 for a shape it does not take. */
 int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
