@@ -116,7 +116,7 @@ PROFILES: dict[ProfileName, PipelineProfile] = {
     ),
     # The whole path on `asc-synth --scale small --seconds 1` in about 7.5 minutes on 2 idle CPU cores, and the
     # paper's compression (Table 4) in miniature: one BC-ResNet-ASC at c = 20 (the paper's Table 1 layout at a
-    # quarter of ASC-8's width; 2,350 of 21,380 conv weights kept at 0.89, where ASC-1 keeps 684 and falls to
+    # quarter of ASC-8's width; 2,352 of 21,380 conv weights kept at 0.89, where ASC-1 keeps 684 and falls to
     # chance) with ResNorm on the input, trained 15 epochs on 1-s clips (the DCASE 2022+ clip length), then
     # compressed as the paper does: the trained model is the student and its own KD teacher (student_epochs=0),
     # pruned to 0.89, fine-tuned 20 epochs with weights-int8 QAT + KD, 2 epochs of int8 QAT on the export form,
