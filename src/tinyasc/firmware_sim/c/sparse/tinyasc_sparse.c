@@ -36,6 +36,20 @@ static inline __attribute__((always_inline)) int32_t sp_dot(const uint32_t *pk, 
     return acc;
 }
 
+/* The same sum over two windows (base0, base1) at once. */
+static inline __attribute__((always_inline)) void sp_dot2(const uint32_t *pk, int32_t n, const int8_t *base0,
+                                                          const int8_t *base1, int32_t *a0, int32_t *a1)
+{
+    int32_t s0 = *a0, s1 = *a1;
+    for (int32_t j = 0; j < n; j++) {
+        const uint32_t w = pk[j], off = w & 0xFFFFu;
+        s0 = SP_MAC(s0, w, base0[off]);
+        s1 = SP_MAC(s1, w, base1[off]);
+    }
+    *a0 = s0;
+    *a1 = s1;
+}
+
 /* One output of channel oc at a window that crosses the border (TFLite skips the padded taps). */
 static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p, const int8_t *in, int32_t n,
                                                   int32_t y0, int32_t x0, int32_t bias)
@@ -67,9 +81,17 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
             for (int32_t ox = 0; ox < p->out_w; ox++) {
                 if (row_in && ox == ox_lo) {
                     const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
-                    for (; ox < ox_hi; ox++, base += step, o += ostep) {
+                    /* two pixels per pass: each non-zero's word loaded once for both windows */
+                    for (; ox + 1 < ox_hi; ox += 2, base += 2 * step, o += 2 * ostep) {
+                        int32_t a0 = acc_in, a1 = acc_in;
+                        sp_dot2(pk_tab, n, base, base + step, &a0, &a1);
+                        o[0] = fast ? tinyasc_out_fast(a0, m, rnd, sh) : tinyasc_opt_out_ms(p, a0, m, s);
+                        o[ostep] = fast ? tinyasc_out_fast(a1, m, rnd, sh) : tinyasc_opt_out_ms(p, a1, m, s);
+                    }
+                    if (ox < ox_hi) {
                         const int32_t acc = sp_dot(pk_tab, n, base, acc_in);
                         *o = fast ? tinyasc_out_fast(acc, m, rnd, sh) : tinyasc_opt_out_ms(p, acc, m, s);
+                        ox++, o += ostep;
                     }
                     if (ox >= p->out_w) break;
                 }
