@@ -326,14 +326,15 @@ static inline __attribute__((always_inline)) void line3_folded(const tinyasc_con
  * registers, each position's four inputs one VLDRB.S32, the four-lane output path. Same sums. */
 static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_params *p, const chan_lines *g,
                                                              const tinyasc_weights *w, int32_t wt, int32_t wc,
-                                                             const int8_t *in, int8_t *out, const int add_zp)
+                                                             const int8_t *in, int8_t *out, int32_t c0, int32_t c1,
+                                                             const int add_zp)
 {
-    const int32_t C = p->in_c, R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
+    const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     int32_t n_in = g->len_in + pad - 2;
     if (n_in > g->len_out) n_in = g->len_out;
     const int32x4_t outside = vdupq_n_s32(-off);
-    for (int32_t c = 0; c < C; c += 4) {
-        const int32_t n = C - c < 4 ? C - c : 4;
+    for (int32_t c = c0; c < c1; c += 4) {
+        const int32_t n = c1 - c < 4 ? c1 - c : 4;
         const mve_pred16_t pr = vctp32q((uint32_t)n);
         int32_t t0[4] = {0, 0, 0, 0}, t1[4] = {0, 0, 0, 0}, t2[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
         for (int32_t j = 0; j < n; j++) {
@@ -396,6 +397,22 @@ static void line_channel(const tinyasc_conv_params *p, const chan_lines *g, cons
     }
 }
 
+/* Channel c of a line convolution on the scalar loops. */
+static inline __attribute__((always_inline)) void line_scalar(const tinyasc_conv_params *p, const chan_lines *g,
+                                                               const tinyasc_weights *w, int32_t wt, int32_t wc,
+                                                               int32_t c, int full_range, const int8_t *in,
+                                                               int8_t *out)
+{
+    const int8_t *wp = w->data + c * wc;
+    const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
+    if (g->taps == 3 && tinyasc_rq_zp_folds(m, s)) {
+        if (full_range) line3_folded(p, g, wp, wt, bias, m, s, in + c, out + c, 1);
+        else line3_folded(p, g, wp, wt, bias, m, s, in + c, out + c, 0);
+    } else {
+        line_channel(p, g, wp, wt, bias, m, s, in + c, out + c);
+    }
+}
+
 int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int32_t wt, int32_t wc)
 {
@@ -419,29 +436,34 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     }
     if (g.taps > TINYASC_COLUMN_MAX_T || g.pad >= g.taps || (input == output && g.len_out > g.len_in)) return -1;
     const int full_range = p->act_min == -128 && p->act_max == 127;
-#if defined(__ARM_FEATURE_MVE)
-    /* 1: the zero point folds into the rounding constant; 2: it is added after the shift; 0: scalar */
-    const int mve3 = g.taps != 3 || !tinyasc_out_x4_ok(p, w) ? 0 : tinyasc_out_fast_ok(p, w) ? 1 : 2;
-#endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * p->out_h * p->out_w * C;
+        for (int32_t c = 0; c < C;) {
 #if defined(__ARM_FEATURE_MVE)
-        if (mve3) {
-            if (mve3 == 1) line3_mve(p, &g, w, wt, wc, in, out, 0);
-            else line3_mve(p, &g, w, wt, wc, in, out, 1);
-            continue;
-        }
-#endif
-        for (int32_t c = 0; c < C; c++) {
-            const int8_t *wp = w->data + c * wc;
-            const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
-            if (g.taps == 3 && tinyasc_rq_zp_folds(m, s)) {
-                if (full_range) line3_folded(p, &g, wp, wt, bias, m, s, in + c, out + c, 1);
-                else line3_folded(p, &g, wp, wt, bias, m, s, in + c, out + c, 0);
-            } else {
-                line_channel(p, &g, wp, wt, bias, m, s, in + c, out + c);
+            /* Helium takes a group of four channels whose requantizations all fold (the four-lane output path;
+             * the zero point in the rounding constant when every lane allows it, else added after the shift),
+             * so one channel that does not fold (a pruned channel's scale) sends only its own group to the
+             * scalar loops */
+            if (g.taps == 3 && full_range) {
+                const int32_t e = C - c < 4 ? C : c + 4;
+                int folds = 1, zp_folds = 1;
+                for (int32_t j = c; j < e; j++) {
+                    folds &= tinyasc_rq_folded(w->multiplier[j], w->shift[j]);
+                    zp_folds &= tinyasc_rq_zp_folds(w->multiplier[j], w->shift[j]);
+                }
+                if (folds) {
+                    if (zp_folds) line3_mve(p, &g, w, wt, wc, in, out, c, e, 0);
+                    else line3_mve(p, &g, w, wt, wc, in, out, c, e, 1);
+                    c = e;
+                    continue;
+                }
+                for (; c < e; c++) line_scalar(p, &g, w, wt, wc, c, full_range, in, out);
+                continue;
             }
+#endif
+            line_scalar(p, &g, w, wt, wc, c, full_range, in, out);
+            c++;
         }
     }
     return 0;
