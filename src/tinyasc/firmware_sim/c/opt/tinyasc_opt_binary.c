@@ -80,8 +80,10 @@ static inline __attribute__((always_inline)) int32_t out_rq(const tinyasc_binary
     return ro >= 0 ? mbqm_lt1_fast(x, p->out_mult, ro) : mbqm_fast(x, p->out_mult, p->out_shift);
 }
 
-static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_params *p, int op, int32_t a, int32_t b, int lut, int32_t r1,
-                           int32_t r2, int32_t ro, int folded, int32_t rnd, int32_t sh)
+/* t1, t2: the tables at their middle (lut1 + 128, lut2 + 128), indexed by the int8 value itself */
+static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_params *p, int op, int32_t a, int32_t b,
+                                                          int lut, const int32_t *t1, const int32_t *t2, int32_t r1,
+                                                          int32_t r2, int32_t ro, int folded, int32_t rnd, int32_t sh)
 {
     int32_t v;
     if (folded == RQ_REFERENCE) {
@@ -102,8 +104,8 @@ static inline __attribute__((always_inline)) int32_t elem(const tinyasc_binary_p
             s2 = half1 ? tinyasc_rq_apply(tinyasc_shl(x2, p->left_shift), p->in2_mult, frnd, fsh)
                        : tinyasc_shl(x2, p->left_shift - 1);
         } else {
-            s1 = lut ? lut1[a + 128] : mbqm_lt1_fast(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, r1);
-            s2 = lut ? lut2[b + 128] : mbqm_lt1_fast(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, r2);
+            s1 = lut ? t1[a] : mbqm_lt1_fast(tinyasc_shl(a + p->in1_offset, p->left_shift), p->in1_mult, r1);
+            s2 = lut ? t2[b] : mbqm_lt1_fast(tinyasc_shl(b + p->in2_offset, p->left_shift), p->in2_mult, r2);
         }
         if (op == OP_ADD) v = out_rq(p, s1 + s2, folded, rnd, sh, ro);
         else if (op == OP_SUB) v = out_rq(p, s1 - s2, folded, rnd, sh, ro);
@@ -214,6 +216,10 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     const tinyasc_binary_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
     const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift, ro = -p->out_shift;
+    /* the tables' middles in registers, opaque to the compiler: it would otherwise index lut1 + 128 as
+     * lut1[v + 128] off one section anchor and spend an add per element on the offset */
+    const int32_t *t1 = lut1 + 128, *t2 = lut2 + 128;
+    __asm__("" : "+r"(t1), "+r"(t2));
     int32_t rnd = 0, sh = 0;
     if (folded) tinyasc_rq_consts(p->out_shift, folded == RQ_FOLDED_ZP ? p->out_offset : 0, &rnd, &sh);
     /* merge axes: (dims, strides) of both inputs, dropping size-1 axes */
@@ -257,16 +263,16 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
 #endif
         if (is1 == 1 && is2 == 1) {
             for (int32_t i = 0; i < inner; i++)
-                st(o, i, elem(p, op, ld(a, i, s16), ld(b, i, s16), lut, r1, r2, ro, folded, rnd, sh), s16);
+                st(o, i, elem(p, op, ld(a, i, s16), ld(b, i, s16), lut, t1, t2, r1, r2, ro, folded, rnd, sh), s16);
         } else if (is1 == 1 && is2 == 0) {
             const int32_t bv = ld(b, 0, s16);
-            for (int32_t i = 0; i < inner; i++) st(o, i, elem(p, op, ld(a, i, s16), bv, lut, r1, r2, ro, folded, rnd, sh), s16);
+            for (int32_t i = 0; i < inner; i++) st(o, i, elem(p, op, ld(a, i, s16), bv, lut, t1, t2, r1, r2, ro, folded, rnd, sh), s16);
         } else if (is1 == 0 && is2 == 1) {
             const int32_t av = ld(a, 0, s16);
-            for (int32_t i = 0; i < inner; i++) st(o, i, elem(p, op, av, ld(b, i, s16), lut, r1, r2, ro, folded, rnd, sh), s16);
+            for (int32_t i = 0; i < inner; i++) st(o, i, elem(p, op, av, ld(b, i, s16), lut, t1, t2, r1, r2, ro, folded, rnd, sh), s16);
         } else {
             for (int32_t i = 0; i < inner; i++)
-                st(o, i, elem(p, op, ld(a, i * is1, s16), ld(b, i * is2, s16), lut, r1, r2, ro, folded, rnd, sh), s16);
+                st(o, i, elem(p, op, ld(a, i * is1, s16), ld(b, i * is2, s16), lut, t1, t2, r1, r2, ro, folded, rnd, sh), s16);
         }
         o += inner * es;
         int32_t k = n - 2;
