@@ -257,6 +257,10 @@ def test_sparse_only_where_the_kernel_takes_it_and_it_saves_flash():
     assert wide > SPARSE_MAX_SPAN and "span" in why_dense(enc, grouped=False, span=wide)
     assert why_dense(enc, grouped=False, span=SPARSE_MAX_SPAN) is None  # the largest offset is span - 1
     assert why_dense(enc, grouped=True, span=ok) == "grouped convolution"
+    # on a Helium core only one-input-channel layers go sparse (its dense kernels are faster on the others)
+    assert why_dense(enc, grouped=False, span=ok, helium=True, in_c=10).startswith("Helium")
+    assert why_dense(enc, grouped=False, span=ok, helium=True, in_c=1) is None
+    assert why_dense(enc, grouped=False, span=ok, helium=False, in_c=10) is None
     assert "not smaller" in why_dense(encode_rows(rng.integers(1, 9, size=(4, 90)).astype(np.int8)), grouped=False, span=ok)
     assert "window of" in why_dense(encode_rows(np.ones((2, SPARSE_MAX_K + 1), np.int8)), grouped=False, span=ok)
 

@@ -35,7 +35,7 @@ from tinyasc.firmware_sim import kernel_sources, params, tile_emit, tiling
 from tinyasc.firmware_sim import sparse as sparse_mod
 from tinyasc.firmware_sim.kernel_sources import Kernel
 from tinyasc.firmware_sim.tiling import TimeRule
-from tinyasc.firmware_sim.target import SPECS, KernelBackend, LibraryTarget
+from tinyasc.firmware_sim.target import SPECS, IsaFeature, KernelBackend, LibraryTarget
 
 log = logging.getLogger(__name__)
 
@@ -450,7 +450,7 @@ class _Generator:
         if self.options.sparse_weights and not prep.depthwise and not prep.wide and not prep.column:
             sparse = self.sparse_filter(i, prep.filter.reshape(p.out_c, -1), grouped=p.filter_in_c != p.in_c,
                                         span=sparse_mod.window_span(k_h=p.k_h, k_w=p.k_w, dil_h=p.dil_h, dil_w=p.dil_w,
-                                                                    in_w=p.in_w, in_c=p.in_c))
+                                                                    in_w=p.in_w, in_c=p.in_c), in_c=p.in_c)
         decls = []
         shape = list(prep.filter.shape)
         if sparse is None:
@@ -483,12 +483,14 @@ class _Generator:
         wbytes = filter_bytes + (prep.bias.nbytes if prep.bias is not None else 0)
         return _Emit(decls, call, prep.macs, wbytes, param_bytes=8 * p.out_c)
 
-    def sparse_filter(self, i: int, rows: np.ndarray, *, grouped: bool, span: int) -> str | None:
+    def sparse_filter(self, i: int, rows: np.ndarray, *, grouped: bool, span: int, in_c: int) -> str | None:
         """C definitions of layer ``i``'s sparse filter ``l{i}_sparse``, or None where dense is better."""
         from tinyasc.firmware_sim import sparse
 
         enc = sparse.encode_rows(np.ascontiguousarray(rows, dtype=np.int8))
-        reason = sparse.why_dense(enc, grouped=grouped, span=span) or "sparse"
+        core = self.options.target.core
+        helium = core is not None and IsaFeature.MVE in SPECS[core].isa
+        reason = sparse.why_dense(enc, grouped=grouped, span=span, helium=helium, in_c=in_c) or "sparse"
         used = reason == "sparse"
         self.sparse_layers.append(sparse.SparseLayer(layer=i, out_c=enc.out_c, k=enc.k, nnz=enc.nnz,
                                                      dense_bytes=enc.dense_bytes, sparse_bytes=enc.flash_bytes,

@@ -106,10 +106,18 @@ def window_span(*, k_h: int, k_w: int, dil_h: int, dil_w: int, in_w: int, in_c: 
     return ((k_h - 1) * dil_h * in_w + (k_w - 1) * dil_w + 1) * in_c
 
 
-def why_dense(enc: SparseRows, *, grouped: bool, span: int) -> str | None:
-    """Why a CONV_2D with this encoding stays dense (the kernel does not take it, or it saves nothing), or None."""
+def why_dense(enc: SparseRows, *, grouped: bool, span: int, helium: bool = False, in_c: int = 0) -> str | None:
+    """Why a CONV_2D with this encoding stays dense (the kernel does not take it, it saves nothing, or on a Helium
+    core the dense kernel is faster), or None.
+
+    ``helium``: the library's core has MVE. Its dense convolutions (VMLADAVA over 16 bytes, four output channels
+    per pointwise pass) beat the scalar sparse kernel at the paper's 89% sparsity except where the layer has one
+    input channel (Helium's one-channel kernel does four MACs per VMLA): measured on the quick model's 15 sparse
+    layers, dense 1.1-2.2x faster on 13, the one-channel layer 0.48x, one even (docs/latency.md, session 31)."""
     if grouped:
         return "grouped convolution"
+    if helium and in_c > 1:
+        return "Helium's dense kernel is faster than the scalar sparse one"
     if enc.k > SPARSE_MAX_K:
         return f"window of {enc.k} > {SPARSE_MAX_K}"
     if span > SPARSE_MAX_SPAN:

@@ -185,9 +185,10 @@ def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | 
     report.build["sources_sha256"] = {rel: sha256(lib_dir / rel) for rel in compiled}
     if fe_skip:
         report.build["frontend_skipped"] = fe_skip
+    if art.sparse_layers:  # every convolution considered, stored sparse or why not
+        report.build["sparse_layers"] = art.sparse_layers
     if any(r["used"] for r in art.sparse_layers):
         used = [r for r in art.sparse_layers if r["used"]]
-        report.build["sparse_layers"] = art.sparse_layers
         report.build["sparse_weight_bytes"] = sum(r["sparse_bytes"] for r in used)
         report.build["dense_weight_bytes_replaced"] = sum(r["dense_bytes"] for r in used)
     report.build["generator_weight_bytes"] = art.weight_bytes
