@@ -9,7 +9,8 @@ dense kernels (tests/test_latency_kernels.py).
 
 The generator emits it (``GeneratorOptions.sparse_weights``, on by default for a Cortex-M
 library): a non-grouped CONV_2D whose sparse form is smaller (and whose window fits
-``TINYASC_SPARSE_MAX_K``, and whose window spans at most ``TINYASC_SPARSE_MAX_SPAN`` input bytes) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
+``TINYASC_SPARSE_MAX_K``, and whose window spans at most ``TINYASC_SPARSE_MAX_SPAN`` input bytes; on a Helium
+core only layers with one input channel, :func:`why_dense`) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
 ``tinyasc_weights`` has ``.data = NULL, .sparse = &lN_sparse``.
 """
 
