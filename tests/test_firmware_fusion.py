@@ -91,6 +91,8 @@ CASES = {
     "grouped_small": (dict(h=16, w=5, c=6, bands=4), (1, 16, 5, 6)),
     "depthwise_small": (dict(h=16, w=5, c=6, bands=4, depthwise=True), (1, 16, 5, 6)),
     "grouped_tabulated": (dict(h=64, w=24, c=4, bands=4), (1, 64, 24, 4)),  # 16 x 24 = 384 pixels per band
+    # tabulated, four channels at a time (one word per pixel) and two left over
+    "grouped_tabulated_c6": (dict(h=64, w=24, c=6, bands=4), (1, 64, 24, 6)),
 }
 
 

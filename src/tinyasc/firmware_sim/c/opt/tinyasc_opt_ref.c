@@ -77,7 +77,9 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 #define TINYASC_CHAN_MAX_T 64
 #endif
 static int32_t chan_base[TINYASC_CHAN_MAX_C];
-static int8_t chan_table[256];
+/* per-channel output tables: one for a channel-wise affine, four for four channels of a band at once */
+static int8_t chan_tables[4][256];
+#define chan_table (chan_tables[0])
 
 /* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h - pad_h, x * stride_w - pad_w, c)) with
  * pad <= 0, per channel
@@ -133,20 +135,54 @@ static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     }
 }
 
+/* The 256 outputs of (channel, band) k of a band affine: tab[v + 128] for input v. */
+static void band_table(const tinyasc_conv_params *cp, const tinyasc_weights *w, int32_t k, int full_range,
+                       int8_t *tab)
+{
+    const int32_t wk = w->data[k], m = w->multiplier[k], s = w->shift[k];
+    const int32_t base = (w->bias ? w->bias[k] : 0) + wk * cp->input_offset;
+    int32_t rnd, sh;
+    if (full_range && tinyasc_rq_zp_folds(m, s)) {
+        tinyasc_rq_consts(s, cp->output_offset, &rnd, &sh);
+        for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(cp, base + wk * v, m, s, rnd, sh, 1);
+    } else {
+        for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(cp, base + wk * v, m, s, 0, 0, 0);
+    }
+}
+
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
     /* each (channel, band) is a one-tap per-channel conv over rows x w pixels of stride c */
     tinyasc_conv_params q = *cp;
-    const int32_t rows = p->h / p->bands, band_bytes = rows * p->w * p->c;
+    const int32_t rows = p->h / p->bands, band_bytes = rows * p->w * p->c, C = p->c, n_pix = rows * p->w;
     const int full_range = cp->act_min == -128 && cp->act_max == 127;
     q.batches = 1;
     q.in_h = q.out_h = rows;
     q.in_w = q.out_w = p->w;
-    q.in_c = q.out_c = p->c;
+    q.in_c = q.out_c = C;
     q.stride_h = q.stride_w = 1;
-    for (int32_t c = 0; c < p->c; c++)
-        for (int32_t g = 0; g < p->bands; g++) {
+    for (int32_t g = 0; g < p->bands; g++) {
+        int32_t c = 0;
+        if (n_pix >= 384) {
+            /* four channels at a time, each tabulated: a pixel's four inputs one word, four lookups, one word out
+             * (the word is read before it is written: output may be input) */
+            for (; c + 4 <= C; c += 4) {
+                for (int32_t j = 0; j < 4; j++) band_table(cp, w, (c + j) * p->bands + g, full_range, chan_tables[j]);
+                const int8_t *t0 = chan_tables[0] + 128, *t1 = chan_tables[1] + 128, *t2 = chan_tables[2] + 128,
+                             *t3 = chan_tables[3] + 128;
+                const int8_t *ip = input + g * band_bytes + c;
+                int8_t *op = output + g * band_bytes + c;
+                for (int32_t i = 0; i < n_pix; i++, ip += C, op += C) {
+                    const uint32_t x = tinyasc_load_u32(ip);
+                    const uint32_t y = (uint32_t)(uint8_t)t0[(int8_t)x] | ((uint32_t)(uint8_t)t1[(int8_t)(x >> 8)] << 8) |
+                                       ((uint32_t)(uint8_t)t2[(int8_t)(x >> 16)] << 16) |
+                                       ((uint32_t)(uint8_t)t3[(int32_t)x >> 24] << 24);
+                    memcpy(op, &y, 4);
+                }
+            }
+        }
+        for (; c < C; c++) {
             const int32_t k = c * p->bands + g, wk = w->data[k], m = w->multiplier[k], s = w->shift[k];
             const int32_t base = (w->bias ? w->bias[k] : 0) + wk * cp->input_offset;
             const int8_t *in = input + g * band_bytes + c;
@@ -154,6 +190,7 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
             if (full_range && tinyasc_rq_zp_folds(m, s)) affine_channel(&q, wk, base, m, s, in, out, 1);
             else affine_channel(&q, wk, base, m, s, in, out, 0);
         }
+    }
 }
 
 /* Windows inside the input, any number of taps: acc = base + sum over (ky, kx) of w * x. */
