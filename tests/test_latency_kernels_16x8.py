@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_latency_kernels import _sources  # the kernel library's portable and optimized files
+# the kernel library's portable and optimized files, and the C-case helpers
+from test_latency_kernels import _bstrides, _c, _pad, _pad6, _sources
 from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim import quant
 
@@ -98,25 +99,6 @@ BINARY_CASES = {
     # an output multiplier of INT32_MIN (never written by TFLite): the portable arithmetic in the same loop
     "mul_int32min": ("mul", (1, 3, 9, 10), (1, 3, 9, 10), (1, 3, 9, 10)),
 }
-
-
-def _c(vals) -> str:
-    return "{" + ",".join(str(int(v)) for v in np.asarray(vals).reshape(-1)) + "}"
-
-
-def _pad(in_size: int, out_size: int, k: int, stride: int, dil: int) -> int:
-    eff = (k - 1) * dil + 1
-    return max(0, ((out_size - 1) * stride + eff - in_size) // 2)
-
-
-def _pad6(shape):
-    return [1] * (6 - len(shape)) + list(shape)
-
-
-def _bstrides(shape, out):
-    shp, o = _pad6(shape), _pad6(out)
-    st = [int(np.prod(shp[k + 1:])) for k in range(6)]
-    return [0 if (shp[k] == 1 and o[k] != 1) else st[k] for k in range(6)]
 
 
 def _conv_entry(i: int, name: str, c: tuple, rng) -> tuple[str, str, int]:

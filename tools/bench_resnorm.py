@@ -56,17 +56,17 @@ def run_one(dataset: Path, out: Path, model: str, variant: str, seed: int, epoch
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{variant} seed {seed} failed (rc {proc.returncode}); see {run_dir.with_suffix('.log')}")
-    ckpt = Checkpoint.load(run_dir / "last.pt")
+    return run_record(variant, seed, Checkpoint.load(run_dir / "last.pt"), time.time() - t0)
+
+
+def run_record(variant: str, seed: int, ckpt: Checkpoint, wall_s: float | None) -> dict:
+    """What the report keeps of a finished run: its final scores, training time and evaluation curve (epoch,
+    overall and unseen accuracy at every scored epoch)."""
     history = ckpt.resume["history"] if ckpt.resume else []
-    return {"variant": variant, "seed": seed, "eval": ckpt.metrics["eval"], "wall_s": time.time() - t0,
+    return {"variant": variant, "seed": seed, "eval": ckpt.metrics["eval"], "wall_s": wall_s,
             "train_s": sum(h["train_seconds"] for h in history), "final_train_loss": ckpt.metrics["train_loss"],
-            "curve": _curve(history)}
-
-
-def _curve(history: list[dict]) -> list[dict]:
-    """The evaluation curve of a run: epoch, overall and unseen accuracy at every scored epoch."""
-    return [{"epoch": h["epoch"], "overall": h["eval_acc"], "unseen": h["eval_unseen"]} for h in history
-            if h.get("eval_acc") is not None]
+            "curve": [{"epoch": h["epoch"], "overall": h["eval_acc"], "unseen": h["eval_unseen"]} for h in history
+                      if h.get("eval_acc") is not None]}
 
 
 def run_one_cached(train_cache: Path, eval_cache: Path, out: Path, model: str, variant: str, seed: int, epochs: int,
@@ -87,10 +87,7 @@ def run_one_cached(train_cache: Path, eval_cache: Path, out: Path, model: str, v
                       warmup_epochs=train_args.get("warmup_epochs", 1.0), eval_every=train_args.get("eval_every", epochs))
     ckpt = fit(create_model(model, **overrides), FeatureSet.load(train_cache), FeatureSet.load(eval_cache), cfg,
                run_dir, model_name=model, resume=(run_dir / "last.pt").is_file())
-    history = ckpt.resume["history"] if ckpt.resume else []
-    return {"variant": variant, "seed": seed, "eval": ckpt.metrics["eval"], "wall_s": time.time() - t0,
-            "train_s": sum(h["train_seconds"] for h in history), "final_train_loss": ckpt.metrics["train_loss"],
-            "curve": _curve(history)}
+    return run_record(variant, seed, ckpt, time.time() - t0)
 
 
 def device_shift(dataset: Path) -> dict:
@@ -204,11 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             path = args.out / "runs" / f"{v}-s{seed}" / "last.pt"
             if path.is_file():
                 ck = Checkpoint.load(path)
-                hist = ck.resume["history"] if ck.resume else []
                 if ck.resume and ck.resume["epoch"] == args.epochs and "eval" in ck.metrics:
-                    results.append({"variant": v, "seed": seed, "eval": ck.metrics["eval"], "wall_s": None,
-                                    "train_s": sum(h["train_seconds"] for h in hist),
-                                    "final_train_loss": ck.metrics["train_loss"]})
+                    results.append(run_record(v, seed, ck, None))
         report(args, extra, results, t0)
         print((args.out / "resnorm.md").read_text())
         return 0

@@ -92,6 +92,14 @@ static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_con
     return tinyasc_opt_out_ms(p, acc, m, s);
 }
 
+/* The 256 outputs of a one-tap channel: tab[v + 128] for input v (fast: the folded output path, constants rnd, sh). */
+static inline __attribute__((always_inline)) void affine_table(const tinyasc_conv_params *p, int32_t wt, int32_t base,
+                                                               int32_t m, int32_t s, int32_t rnd, int32_t sh,
+                                                               int fast, int8_t *tab)
+{
+    for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(p, base + wt * v, m, s, rnd, sh, fast);
+}
+
 static inline __attribute__((always_inline)) void affine_channel(const tinyasc_conv_params *p, int32_t wt,
                                                                  int32_t base, int32_t m, int32_t s,
                                                                  const int8_t *in, int8_t *out, int fast)
@@ -102,7 +110,7 @@ static inline __attribute__((always_inline)) void affine_channel(const tinyasc_c
     if (fast) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
     int8_t *op = out;
     if (n_pix >= 384) {
-        for (int32_t v = -128; v < 128; v++) chan_table[v + 128] = affine_out(p, base + wt * v, m, s, rnd, sh, fast);
+        affine_table(p, wt, base, m, s, rnd, sh, fast, chan_table);
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int8_t *ip = in + oy * row_step;
             for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C) *op = chan_table[*ip + 128];
@@ -141,12 +149,12 @@ static void band_table(const tinyasc_conv_params *cp, const tinyasc_weights *w, 
 {
     const int32_t wk = w->data[k], m = w->multiplier[k], s = w->shift[k];
     const int32_t base = (w->bias ? w->bias[k] : 0) + wk * cp->input_offset;
-    int32_t rnd, sh;
     if (full_range && tinyasc_rq_zp_folds(m, s)) {
+        int32_t rnd, sh;
         tinyasc_rq_consts(s, cp->output_offset, &rnd, &sh);
-        for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(cp, base + wk * v, m, s, rnd, sh, 1);
+        affine_table(cp, wk, base, m, s, rnd, sh, 1, tab);
     } else {
-        for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(cp, base + wk * v, m, s, 0, 0, 0);
+        affine_table(cp, wk, base, m, s, 0, 0, 0, tab);
     }
 }
 
