@@ -35,6 +35,12 @@ def test_features_mode_trains_from_caches_and_reports_the_curve(tiny_dataset, tm
         assert run["curve"][-1]["overall"] == run["eval"]["overall"]  # the curve ends at the reported score
     md = (out / "resnorm.md").read_text()
     assert "## Evaluation curve" in md and "| epoch | 1 | 2 |" in md
+    # a missing cache: one line naming it, exit 2, nothing written
+    missing = tmp_path / "no-cache"
+    bad = subprocess.run([sys.executable, str(TOOL), "--features", str(missing), str(evaluate.path), "--out",
+                          str(tmp_path / "bad")], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and str(missing) in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
     # exactly one of --dataset / --features
     bad = subprocess.run([sys.executable, str(TOOL), "--out", str(out)], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "give --dataset or --features" in bad.stderr

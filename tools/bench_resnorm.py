@@ -28,6 +28,7 @@ import numpy as np
 
 from tinyasc.atomic import write_json, write_text
 from tinyasc.contract import DEVICES, Checkpoint
+from tinyasc.errors import cli_entry
 from tinyasc.metrics import markdown_table, table3_header, table3_row
 
 log = logging.getLogger("bench_resnorm")
@@ -164,6 +165,7 @@ def as_row(name: str, agg: dict) -> list[str]:
     return [*row, f"{m['log_loss']:.3f}"]
 
 
+@cli_entry
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", type=Path, help="TAU-layout dataset (asc-synth --scale small)")
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.features is not None:
         from tinyasc.data.cache import FeatureSet
 
+        FeatureSet.load(args.features[0])  # both caches checked (one line, exit 2) before any run starts
         args.device_shift = device_shift_of(FeatureSet.load(args.features[1]))
     else:
         args.device_shift = device_shift(args.dataset)
