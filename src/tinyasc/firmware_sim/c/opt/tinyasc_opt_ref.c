@@ -325,20 +325,55 @@ typedef struct {
     int32_t taps, pad;
 } chan_lines;
 
-/* Three taps, folded requantization with the output zero point inside the rounding constant
- * (tinyasc_rq_zp_folds). Inputs are carried raw; a position outside the input carries
- * -input_offset, which cancels its tap in base = bias + input_offset * sum(w). */
-static inline __attribute__((always_inline)) void line3_folded(const tinyasc_conv_params *p, const chan_lines *g,
-                                                               const int8_t *wp, int32_t wt, int32_t bias,
-                                                               int32_t m, int32_t s, const int8_t *in, int8_t *out,
-                                                               int full_range)
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT)
+/* The interior of a three-tap line on the DSP extension, for a full int8 range and input and output
+ * positions the same bytes apart (R): the window's two older inputs packed as halfwords in X
+ * (x0 on top, x1 below) against the packed taps W (w0 on top, w1 below), so one SMLAD takes two
+ * taps onto base and one MLA the third; the next window is one PKHBT. The input d bytes after the
+ * output (one register-offset load, so one pointer walks the line). The requantization is
+ * tinyasc_rq_apply with the rounding constant added to the high word before SMLAL (the same sum:
+ * (u + rnd 2^32) >> 32 = (u >> 32) + rnd). A function of its own, so that its 13 values stay in
+ * registers. Returns the packed window after the last output. */
+static __attribute__((noinline)) uint32_t line3_dsp_interior(int8_t *op, const int8_t *const op_end, int32_t d,
+                                                             int32_t R, uint32_t X, uint32_t W, int32_t w2,
+                                                             int32_t base, int32_t m, int32_t rnd, int32_t sh)
+{
+    do {
+        const int32_t x2 = *(const int8_t *)((uintptr_t)op + (uintptr_t)d);
+        const int32_t acc = (int32_t)__smlad(W, X, (uint32_t)base) + w2 * x2;
+        __asm__("pkhbt %0, %1, %0, lsl #16" : "+r"(X) : "r"(x2)); /* x1 on top, x2 below */
+        const uint32_t lo = ((uint32_t)acc & 0x80000000u) | 0x40000000u;
+        const int64_t u = (int64_t)(((uint64_t)(uint32_t)(rnd + (acc >> 31)) << 32) | lo) + (int64_t)acc * m;
+        *op = (int8_t)__ssat((int32_t)(u >> 32) >> sh, 8);
+        op += R;
+    } while (op < op_end);
+    return X;
+}
+#endif
+
+/* Three taps, any requantization: folded (folded = 1: tinyasc_rq_zp_folds, the output zero point inside
+ * the rounding constant) or the general MBQM (folded = 0: a shift of -1 or more, or below -23, as a pruned
+ * channel's scale may give). Inputs are carried raw; a position outside the input carries -input_offset,
+ * which cancels its tap in base = bias + input_offset * sum(w). */
+static inline __attribute__((always_inline)) int8_t line3_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
+                                                              int32_t s, int32_t rnd, int32_t sh, const int folded,
+                                                              const int full_range)
+{
+    if (!folded) return tinyasc_opt_out_ms(p, acc, m, s);
+    const int32_t v = tinyasc_rq_apply(acc, m, rnd, sh);
+    return (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, p->act_min, p->act_max));
+}
+
+static inline __attribute__((always_inline)) void line3(const tinyasc_conv_params *p, const chan_lines *g,
+                                                        const int8_t *wp, int32_t wt, int32_t bias, int32_t m,
+                                                        int32_t s, const int8_t *in, int8_t *out, const int folded,
+                                                        const int full_range)
 {
     const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     const int32_t w0 = wp[0], w1 = wp[wt], w2 = wp[2 * wt];
     const int32_t base = bias + off * (w0 + w1 + w2);
-    int32_t rnd, sh;
-    tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
-    const int32_t lo = p->act_min, hi = p->act_max;
+    int32_t rnd = 0, sh = 0;
+    if (folded) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;
     if (n_in > g->len_out) n_in = g->len_out;
@@ -349,16 +384,25 @@ static inline __attribute__((always_inline)) void line3_folded(const tinyasc_con
         int32_t x0 = pad >= 1 ? -off : ip[-pad * R];
         int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
         const int8_t *rp = ip + (2 - pad) * R;
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT)
+        if (folded && full_range && R == RO && op < op_in) {
+            const uint32_t W = ((uint32_t)w0 << 16) | (uint16_t)w1;
+            const uint32_t X = line3_dsp_interior(op, op_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
+                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W, w2, base, m, rnd, sh);
+            x0 = (int32_t)X >> 16;
+            x1 = (int16_t)X;
+            rp += op_in - op; /* R == RO */
+            op = op_in;
+        }
+#endif
         for (; op < op_in; rp += R, op += RO) {
             const int32_t x2 = *rp;
-            const int32_t v = tinyasc_rq_apply(base + w0 * x0 + w1 * x1 + w2 * x2, m, rnd, sh);
-            *op = (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, lo, hi));
+            *op = line3_out(p, base + w0 * x0 + w1 * x1 + w2 * x2, m, s, rnd, sh, folded, full_range);
             x0 = x1;
             x1 = x2;
         }
         for (; op < op_end; op += RO) {
-            const int32_t v = tinyasc_rq_apply(base + w0 * x0 + w1 * x1 - w2 * off, m, rnd, sh);
-            *op = (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, lo, hi));
+            *op = line3_out(p, base + w0 * x0 + w1 * x1 - w2 * off, m, s, rnd, sh, folded, full_range);
             x0 = x1;
             x1 = -off;
         }
@@ -366,7 +410,7 @@ static inline __attribute__((always_inline)) void line3_folded(const tinyasc_con
 }
 
 #if defined(__ARM_FEATURE_MVE)
-/* line3_folded on Helium, four channels at a time (int32 lanes; the last group predicated), for a layer
+/* line3 (folded) on Helium, four channels at a time (int32 lanes; the last group predicated), for a layer
  * on the four-lane output path (tinyasc_out_x4_ok; add_zp when its zero point does not fold): the three taps, base sums and output constants of the group in vector
  * registers, each position's four inputs one VLDRB.S32, the four-lane output path. Same sums. */
 static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_params *p, const chan_lines *g,
@@ -451,8 +495,10 @@ static inline __attribute__((always_inline)) void line_scalar(const tinyasc_conv
     const int8_t *wp = w->data + c * wc;
     const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
     if (g->taps == 3 && tinyasc_rq_zp_folds(m, s)) {
-        if (full_range) line3_folded(p, g, wp, wt, bias, m, s, in + c, out + c, 1);
-        else line3_folded(p, g, wp, wt, bias, m, s, in + c, out + c, 0);
+        if (full_range) line3(p, g, wp, wt, bias, m, s, in + c, out + c, 1, 1);
+        else line3(p, g, wp, wt, bias, m, s, in + c, out + c, 1, 0);
+    } else if (g->taps == 3) {
+        line3(p, g, wp, wt, bias, m, s, in + c, out + c, 0, 0);
     } else {
         line_channel(p, g, wp, wt, bias, m, s, in + c, out + c);
     }
