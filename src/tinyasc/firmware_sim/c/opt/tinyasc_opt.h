@@ -253,64 +253,45 @@ static inline __attribute__((always_inline)) int32_t tinyasc_rq16_apply(int32_t 
 
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
-/* The output path of four channels at once on Helium: tinyasc_rq_apply lane by lane, the zero point
- * (folded into the rounding constant where tinyasc_rq_zp_folds allows it, else added after the shift)
- * and the int8 clamp. The 64-bit u = acc * m + (acc < 0 ? -2^30 : 2^30) is never formed: its high word
- * is VMULH's high word of acc * m, plus the constant's high word (-1 or 0, the sign), plus the carry out
- * of VMUL's low word + the constant's low word (0xC0000000 or 0x40000000). Then (hi + rnd) >> sh (VSHL
- * by -sh: an arithmetic shift) and the clamp as SSAT does (VQSHL #24, VSHR #24). */
+/* The output path of four channels at once on Helium: TFLite's MBQM(acc, m, s) lane by lane as it is
+ * defined, SaturatingRoundingDoublingHighMul then RoundingDivideByPOT by r = -s >= 1, then the zero
+ * point and the int8 clamp. SRDHM is VQRDMULH (see tinyasc_mbqm_x4); RoundingDivideByPOT rounds half
+ * away from zero, floor((h + 2^(r-1) - [h < 0]) / 2^r), which is VRSHL by -r (round half up) of
+ * h + (h >> 31): no overflow, as |h| < 2^31 - 1 for m < 2^31 (h = INT32_MIN needs acc = m = INT32_MIN).
+ * Seven instructions for four outputs: VQRDMULH, VSHR, VADD, VRSHL, VADD (zero point), and the clamp as
+ * SSAT does it (VQSHL #24, VSHR #24). The same integers as tinyasc_opt_out for every channel
+ * tinyasc_out_x4_ok admits. */
 typedef struct {
-    int32x4_t m, rnd, neg_sh, zp;
+    int32x4_t m, neg_r, zp;
 } tinyasc_rq_x4;
 
-/* Whether a layer can take the four-lane output path: every channel's requantization folds
- * (tinyasc_rq_folded) and the activation range is all of int8. With tinyasc_out_fast_ok too, the zero
- * point folds into the rounding constant (tinyasc_rq_x4_consts(..., 1), tinyasc_rq_x4_apply(..., 0));
- * otherwise it is added after the shift (tinyasc_rq_x4_consts(..., 0), tinyasc_rq_x4_apply(..., 1)). */
+/* Whether a layer can take the four-lane output path: every channel's shift is a right shift (s <= -1)
+ * and the activation range is all of int8. */
 static inline int tinyasc_out_x4_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)
 {
     if (p->act_min != -128 || p->act_max != 127) return 0;
     for (int32_t c = 0; c < p->out_c; c++)
-        if (!tinyasc_rq_folded(w->multiplier[c], w->shift[c])) return 0;
+        if (w->shift[c] > -1) return 0;
     return 1;
 }
 
-/* Constants of channels oc.. oc + 3 (lanes off in pr: zeros, never stored): m, -sh = shift + 1 and
- * rnd = 2^(sh-1), plus zp << sh when fold_zp (every lane's tinyasc_rq_zp_folds), else zp apart. */
+/* Constants of channels oc.. oc + 3 (lanes off in pr: zeros, never stored): m, -r (the shift) and the
+ * output zero point zp. */
 static inline __attribute__((always_inline)) tinyasc_rq_x4 tinyasc_rq_x4_consts(const tinyasc_weights *w, int32_t zp,
-                                                                                int32_t oc, mve_pred16_t pr,
-                                                                                const int fold_zp)
+                                                                                int32_t oc, mve_pred16_t pr)
 {
-    const int32x4_t s = vldrwq_z_s32(w->shift + oc, pr);
-    const int32x4_t sh = vsubq_s32(vdupq_n_s32(-1), s);
     tinyasc_rq_x4 q;
     q.m = vldrwq_z_s32(w->multiplier + oc, pr);
-    q.neg_sh = vnegq_s32(sh);
-    q.rnd = vshlq_s32(vdupq_n_s32(1), vsubq_s32(sh, vdupq_n_s32(1)));
-    if (fold_zp) q.rnd = vaddq_s32(q.rnd, vshlq_s32(vdupq_n_s32(zp), sh));
-    q.zp = vdupq_n_s32(fold_zp ? 0 : zp);
+    q.neg_r = vldrwq_z_s32(w->shift + oc, pr);
+    q.zp = vdupq_n_s32(zp);
     return q;
 }
 
-/* tinyasc_rq_apply lane by lane (the zero point not added, nothing clamped): MBQM(acc, m, s) of each lane. */
-static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_scale(int32x4_t acc, tinyasc_rq_x4 q)
+/* MBQM(acc, m, s) + zp of each lane, clamped to int8. */
+static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_apply(int32x4_t acc, tinyasc_rq_x4 q)
 {
-    const int32x4_t neg = vshrq_n_s32(acc, 31);
-    const uint32x4_t lo = vreinterpretq_u32_s32(vmulq_s32(acc, q.m));
-    /* the constant's low word is 1 - 2 neg times 2^30 and nothing below: the carry is that of the top
-     * two bits, ((lo >> 30) + 1 - 2 neg) >> 2 (no predicate) */
-    const uint32x4_t top = vsubq_u32(vaddq_n_u32(vshrq_n_u32(lo, 30), 1u),
-                                     vreinterpretq_u32_s32(vaddq_s32(neg, neg)));
-    const int32x4_t hi = vaddq_s32(vaddq_s32(vmulhq_s32(acc, q.m), neg), vreinterpretq_s32_u32(vshrq_n_u32(top, 2)));
-    return vshlq_s32(vaddq_s32(hi, q.rnd), q.neg_sh);
-}
-
-/* add_zp: 0 when the constants folded the zero point (no instruction spent on it), else 1. */
-static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_apply(int32x4_t acc, tinyasc_rq_x4 q,
-                                                                           const int add_zp)
-{
-    int32x4_t r = tinyasc_rq_x4_scale(acc, q);
-    if (add_zp) r = vaddq_s32(r, q.zp);
+    const int32x4_t h = vqrdmulhq_s32(acc, q.m);
+    const int32x4_t r = vaddq_s32(vrshlq_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), q.neg_r), q.zp);
     /* the int8 clamp without constants: a saturating shift left by 24, then back */
     return vshrq_n_s32(vqshlq_n_s32(r, 24), 24);
 }

@@ -67,22 +67,90 @@ static inline __attribute__((always_inline)) void pw_pixels(const int8_t *src, i
         a3 = vmladavaq_p_s8(a3, x, v, pt);
         if (P > 1) b3 = vmladavaq_p_s8(b3, y, v, pt);
     }
-    vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q, 0), pr);
-    if (P > 1) vstrbq_p_s32(dst + OC, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(b0, b1, b2, b3)), q, 0), pr);
+    vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q), pr);
+    if (P > 1) vstrbq_p_s32(dst + OC, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(b0, b1, b2, b3)), q), pr);
 }
 
-/* Pointwise (1x1, stride 1, no padding) on the fast output path (tinyasc_out_fast_ok): four output channels at a time
- * over every pixel, two pixels per pass (each weight vector loaded once for both), their constants and base
- * sums held across the pixels. */
+/* One block of 16 input channels (x) against the four interleaved rows at wb, onto four accumulators. */
+static inline __attribute__((always_inline)) void pw_block(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3,
+                                                           int8x16_t x, const int8_t *wb)
+{
+    *a0 = vmladavaq_s8(*a0, x, vldrbq_s8(wb));
+    *a1 = vmladavaq_s8(*a1, x, vldrbq_s8(wb + 16));
+    *a2 = vmladavaq_s8(*a2, x, vldrbq_s8(wb + 32));
+    *a3 = vmladavaq_s8(*a3, x, vldrbq_s8(wb + 48));
+}
+
+/* Every pixel of a pointwise group of four output channels against its rows interleaved by 16-byte block in the
+ * gather buffer (block b of row r at (4 b + r) 16, rows zero-padded to whole blocks): one pointer walks the weights
+ * and the four accumulators are VMLADAVA's even registers. NB whole blocks straight through (0 to 3: K < 64, the
+ * usual pointwise width here) or, NB < 0, a loop of nb; then, where K is not a multiple of 16, the inputs' last
+ * block as a predicated load (nothing read past the pixel; the zero weights past K make its lanes irrelevant).
+ * pw_run_wb: a function of its own (no other value of the layer live) so that nothing spills. */
+static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, int8_t *dst, int32_t pixels,
+                                                            int32_t K, int32_t OC, const int32_t *base_p,
+                                                            const tinyasc_rq_x4 *qp, mve_pred16_t pr, const int NB)
+{
+    const int32_t nb = K >> 4, tail = K & 15;
+    const mve_pred16_t pt = vctp8q((uint32_t)tail);
+    const int32x4_t base = vldrwq_s32(base_p);
+    const tinyasc_rq_x4 q = *qp;
+    for (int32_t i = 0; i < pixels; i++, src += K, dst += OC) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *x = src, *wb = gather;
+        if (NB >= 0) {
+            for (int b = 0; b < NB; b++) pw_block(&a0, &a1, &a2, &a3, vldrbq_s8(x + 16 * b), wb + 64 * b);
+            x += 16 * NB;
+            wb += 64 * NB;
+        } else {
+            for (int32_t n = nb; n > 0; n--, x += 16, wb += 64) {
+                __asm__("" : "+r"(wb)); /* opaque: one weight pointer with immediate offsets */
+                pw_block(&a0, &a1, &a2, &a3, vldrbq_s8(x), wb);
+            }
+        }
+        if (tail) pw_block(&a0, &a1, &a2, &a3, vldrbq_z_s8(x, pt), wb);
+        vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q), pr);
+    }
+}
+
+static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K, int32_t OC,
+                                                const int32_t *base_p, const tinyasc_rq_x4 *qp, mve_pred16_t pr)
+{
+    switch (K >> 4) {
+    case 0: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 0); break;
+    case 1: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 1); break;
+    case 2: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 2); break;
+    case 3: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 3); break;
+    default: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, -1); break;
+    }
+}
+
+/* A pointwise group's rows (n of them; the others zero) interleaved by 16-byte block into wb, kp bytes per
+ * row (K rounded up to 16). */
+static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, int8_t *wb)
+{
+    for (int32_t k = 0; k < kp; k += 16, wb += 64) {
+        const mve_pred16_t pk = vctp8q((uint32_t)(K - k)); /* lanes past K load as 0 */
+        for (int32_t r = 0; r < 4; r++)
+            vstrbq_s8(wb + 16 * r, r < n ? vldrbq_z_s8(w0 + r * K + k, pk) : vdupq_n_s8(0));
+    }
+}
+
+/* Pointwise (1x1, stride 1, no padding) on the four-lane output path (tinyasc_out_x4_ok): four output channels at a
+ * time over every pixel, their constants and base sums held across the pixels; the group's rows interleaved in the
+ * gather buffer where they fit (pw_run_wb: one pixel per pass, nothing spilled), else read in place two pixels per
+ * pass (pw_pixels). */
 static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output)
 {
     const int32_t K = p->in_c, OC = p->out_c;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t kp = (K + 15) & ~15;
+    const int interleave = 4 * kp <= (int32_t)sizeof(gather);
     for (int32_t oc = 0; oc < OC; oc += 4) {
         const int32_t n = OC - oc < 4 ? OC - oc : 4;
         const mve_pred16_t pr = vctp32q((uint32_t)n);
-        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr, 1);
+        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
         const int8_t *w0 = w->data + oc * K;
         /* rows past the last channel point at the first (computed, never stored) */
         const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
@@ -92,6 +160,13 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         const int8_t *src = input;
         int8_t *dst = output + oc;
         int32_t i = 0;
+        if (interleave) {
+            int32_t b[4];
+            vstrwq_s32(b, base);
+            pw_interleave(w0, K, n, kp, gather);
+            pw_run_wb(src, dst, pixels, K, OC, b, &q, pr);
+            continue;
+        }
         for (; i + 1 < pixels; i += 2, src += 2 * K, dst += 2 * OC)
             pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 2);
         if (i < pixels) pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 1);
@@ -106,7 +181,7 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
  * gather buffer holds the widened weights (K x OCp int32), the output constants and the staged rows. */
 typedef struct {
     const int32_t *wv;  /* [tap][OCp] widened weights (0 past out_c) */
-    const int32_t *rq;  /* [4][OCp]: multiplier, rounding constant, -shift, bias + off * sum w */
+    const int32_t *rq;  /* [4][OCp]: multiplier, shift, output zero point, bias + off * sum w */
     int32_t ocp, span;  /* padded output channels; bytes per staged row */
 } c1_mve_t;
 
@@ -140,10 +215,9 @@ static inline __attribute__((always_inline)) void c1_mve_pixels(const tinyasc_co
         const int32_t c = 4 * (v0 + j);
         tinyasc_rq_x4 q;
         q.m = vldrwq_s32(l->rq + c);
-        q.rnd = vldrwq_s32(l->rq + ocp + c);
-        q.neg_sh = vldrwq_s32(l->rq + 2 * ocp + c);
-        q.zp = vdupq_n_s32(0); /* folded into rnd */
-        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc[j], q, 0), vctp32q((uint32_t)(p->out_c - c)));
+        q.neg_r = vldrwq_s32(l->rq + ocp + c);
+        q.zp = vldrwq_s32(l->rq + 2 * ocp + c);
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc[j], q), vctp32q((uint32_t)(p->out_c - c)));
     }
 }
 
@@ -151,7 +225,7 @@ static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, c
 {
     const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, nvec = ocp / 4;
     const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
-    if (p->in_c != 1 || p->filter_in_c != 1 || !tinyasc_out_fast_ok(p, w)) return -1;
+    if (p->in_c != 1 || p->filter_in_c != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
     if ((int32_t)sizeof(int32_t) * (K + 4) * ocp + p->k_h * span > (int32_t)sizeof(gather)) return -1;
     int32_t *wv = (int32_t *)(void *)gather, *rq = wv + K * ocp;
     int8_t *rows = (int8_t *)(rq + 4 * ocp);
@@ -162,11 +236,9 @@ static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, c
             wv[t * ocp + c] = v;
             s += v;
         }
-        int32_t rnd = 0, sh = 0;
-        if (c < p->out_c) tinyasc_rq_consts(w->shift[c], p->output_offset, &rnd, &sh);
         rq[c] = c < p->out_c ? w->multiplier[c] : 0;
-        rq[ocp + c] = rnd;
-        rq[2 * ocp + c] = -sh;
+        rq[ocp + c] = c < p->out_c ? w->shift[c] : -1;
+        rq[2 * ocp + c] = p->output_offset;
         rq[3 * ocp + c] = (c < p->out_c && w->bias ? w->bias[c] : 0) + s * p->input_offset;
     }
     const int8_t zp = (int8_t)(-p->input_offset);
@@ -232,7 +304,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
     }
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
-    const int fast = tinyasc_out_fast_ok(p, w);
+    const int fast = tinyasc_out_x4_ok(p, w);
     if (pointwise && fast && p->stride_h == 1 && p->stride_w == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
         pointwise_fast(p, w, input, output);
         return 0;
@@ -275,7 +347,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                     }
                     if (fast) {
                         vstrbq_s32(op + oc, tinyasc_rq_x4_apply(lanes4(a0, a1, a2, a3),
-                                                        tinyasc_rq_x4_consts(w, p->output_offset, oc, vctp32q(4u), 1), 0));
+                                                        tinyasc_rq_x4_consts(w, p->output_offset, oc, vctp32q(4u))));
                     } else {
                         op[oc] = tinyasc_opt_out(p, w, a0, oc);
                         op[oc + 1] = tinyasc_opt_out(p, w, a1, oc + 1);
@@ -312,7 +384,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     w = &wl;
     if (p->depth_multiplier != 1) return -1;
     const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
-    const int fast = tinyasc_out_fast_ok(p, w);
+    const int fast = tinyasc_out_x4_ok(p, w);
     const int table = C <= TINYASC_OPT_MAX_C;
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, acc0);
     const int32x4_t off = vdupq_n_s32(p->input_offset);
@@ -356,7 +428,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                         }
                     }
                     if (fast) {
-                        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr, 1), 0), pr);
+                        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
                     } else {
                         int32_t lanes[4];
                         vstrwq_s32(lanes, acc);

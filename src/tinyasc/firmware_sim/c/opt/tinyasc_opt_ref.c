@@ -410,13 +410,12 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
 }
 
 #if defined(__ARM_FEATURE_MVE)
-/* line3 (folded) on Helium, four channels at a time (int32 lanes; the last group predicated), for a layer
- * on the four-lane output path (tinyasc_out_x4_ok; add_zp when its zero point does not fold): the three taps, base sums and output constants of the group in vector
- * registers, each position's four inputs one VLDRB.S32, the four-lane output path. Same sums. */
+/* line3 on Helium, four channels at a time (int32 lanes; the last group predicated), for channels on the
+ * four-lane output path (right shifts, the whole int8 range): the three taps, base sums and output constants
+ * of the group in vector registers, each position's four inputs one VLDRB.S32. Same sums. */
 static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_params *p, const chan_lines *g,
                                                              const tinyasc_weights *w, int32_t wt, int32_t wc,
-                                                             const int8_t *in, int8_t *out, int32_t c0, int32_t c1,
-                                                             const int add_zp)
+                                                             const int8_t *in, int8_t *out, int32_t c0, int32_t c1)
 {
     const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     int32_t n_in = g->len_in + pad - 2;
@@ -432,7 +431,7 @@ static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_p
             b[j] = (w->bias ? w->bias[c + j] : 0) + off * (t0[j] + t1[j] + t2[j]);
         }
         const int32x4_t w0 = vldrwq_s32(t0), w1 = vldrwq_s32(t1), w2 = vldrwq_s32(t2), base = vldrwq_s32(b);
-        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, c, pr, !add_zp);
+        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, c, pr);
         for (int32_t l = 0; l < g->lines; l++) {
             const int8_t *ip = in + g->in_first + l * g->in_line + c;
             int8_t *op = out + l * g->out_line + c;
@@ -444,14 +443,14 @@ static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_p
                 const int32x4_t x2 = vldrbq_z_s32(rp, pr);
                 const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
                                                 vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, x2)));
-                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q, add_zp), pr);
+                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q), pr);
                 x0 = x1;
                 x1 = x2;
             }
             for (; op < op_end; op += RO) {
                 const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
                                                 vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, outside)));
-                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q, add_zp), pr);
+                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q), pr);
                 x0 = x1;
                 x1 = outside;
             }
@@ -532,20 +531,15 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         int8_t *out = output + b * p->out_h * p->out_w * C;
         for (int32_t c = 0; c < C;) {
 #if defined(__ARM_FEATURE_MVE)
-            /* Helium takes a group of four channels whose requantizations all fold (the four-lane output path;
-             * the zero point in the rounding constant when every lane allows it, else added after the shift),
-             * so one channel that does not fold (a pruned channel's scale) sends only its own group to the
-             * scalar loops */
+            /* Helium takes a group of four channels whose shifts are all right shifts (the four-lane output
+             * path), so one channel with a left shift (a pruned channel's scale) sends only its own group to
+             * the scalar loops */
             if (g.taps == 3 && full_range) {
                 const int32_t e = C - c < 4 ? C : c + 4;
-                int folds = 1, zp_folds = 1;
-                for (int32_t j = c; j < e; j++) {
-                    folds &= tinyasc_rq_folded(w->multiplier[j], w->shift[j]);
-                    zp_folds &= tinyasc_rq_zp_folds(w->multiplier[j], w->shift[j]);
-                }
-                if (folds) {
-                    if (zp_folds) line3_mve(p, &g, w, wt, wc, in, out, c, e, 0);
-                    else line3_mve(p, &g, w, wt, wc, in, out, c, e, 1);
+                int right = 1;
+                for (int32_t j = c; j < e; j++) right &= w->shift[j] <= -1;
+                if (right) {
+                    line3_mve(p, &g, w, wt, wc, in, out, c, e);
                     c = e;
                     continue;
                 }
