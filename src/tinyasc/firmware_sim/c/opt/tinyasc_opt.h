@@ -132,13 +132,16 @@ static inline __attribute__((always_inline)) int tinyasc_rq_folded(int32_t m, in
 
 /* The folded form for m > 0 and r = -s in [2, 31], with rnd = 2^(r-2) and sh = r - 1 (constants
  * of the channel or the call): the sign's constant is (acc >> 31 : (acc & 2^31) | 2^30), so the
- * whole requantization is AND, ASR, ORR, SMLAL, ADD, ASR on a Cortex-M4. */
+ * whole requantization is ADD (rnd plus the sign), AND, ORR, SMLAL, ASR on a Cortex-M4. */
 static inline __attribute__((always_inline)) int32_t tinyasc_rq_apply(int32_t acc, int32_t m, int32_t rnd, int32_t sh)
 {
+    /* rnd rides in the constant's high word: (u + rnd 2^32) >> 32 = (u >> 32) + rnd, and |u| + rnd 2^32 < 2^63
+     * (|acc m| < 2^62, rnd < 2^30), so the high word is one ADD with the sign (acc ASR 31) and SMLAL adds the
+     * product: ADD, AND, ORR, SMLAL, ASR on a Cortex-M4 */
     const int32_t neg = acc >> 31;
-    const int64_t c = (int64_t)(((uint64_t)(uint32_t)neg << 32) | (uint32_t)(0x40000000u | ((uint32_t)neg << 31)));
+    const int64_t c = (int64_t)(((uint64_t)(uint32_t)(neg + rnd) << 32) | (uint32_t)(0x40000000u | ((uint32_t)neg << 31)));
     const int64_t u = (int64_t)acc * m + c;
-    return ((int32_t)(u >> 32) + rnd) >> sh;
+    return (int32_t)(u >> 32) >> sh;
 }
 
 /* The output zero point folds into the rounding constant too when the shift allows it:

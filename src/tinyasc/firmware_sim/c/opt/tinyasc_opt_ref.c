@@ -330,10 +330,9 @@ typedef struct {
  * positions the same bytes apart (R): the window's two older inputs packed as halfwords in X
  * (x0 on top, x1 below) against the packed taps W (w0 on top, w1 below), so one SMLAD takes two
  * taps onto base and one MLA the third; the next window is one PKHBT. The input d bytes after the
- * output (one register-offset load, so one pointer walks the line). The requantization is
- * tinyasc_rq_apply with the rounding constant added to the high word before SMLAL (the same sum:
- * (u + rnd 2^32) >> 32 = (u >> 32) + rnd). A function of its own, so that its 13 values stay in
- * registers. Returns the packed window after the last output. */
+ * output (one register-offset load, so one pointer walks the line), then tinyasc_rq_apply and SSAT.
+ * A function of its own, so that its 13 values stay in registers. Returns the packed window after
+ * the last output. */
 static __attribute__((noinline)) uint32_t line3_dsp_interior(int8_t *op, const int8_t *const op_end, int32_t d,
                                                              int32_t R, uint32_t X, uint32_t W, int32_t w2,
                                                              int32_t base, int32_t m, int32_t rnd, int32_t sh)
@@ -342,9 +341,7 @@ static __attribute__((noinline)) uint32_t line3_dsp_interior(int8_t *op, const i
         const int32_t x2 = *(const int8_t *)((uintptr_t)op + (uintptr_t)d);
         const int32_t acc = (int32_t)__smlad(W, X, (uint32_t)base) + w2 * x2;
         __asm__("pkhbt %0, %1, %0, lsl #16" : "+r"(X) : "r"(x2)); /* x1 on top, x2 below */
-        const uint32_t lo = ((uint32_t)acc & 0x80000000u) | 0x40000000u;
-        const int64_t u = (int64_t)(((uint64_t)(uint32_t)(rnd + (acc >> 31)) << 32) | lo) + (int64_t)acc * m;
-        *op = (int8_t)__ssat((int32_t)(u >> 32) >> sh, 8);
+        *op = (int8_t)__ssat(tinyasc_rq_apply(acc, m, rnd, sh), 8);
         op += R;
     } while (op < op_end);
     return X;
