@@ -396,6 +396,9 @@ BCASES = {
     # folds into the rounding constant and the clamp is SSAT
     "sqdiff_fullrange": (3, (1, 12, 17, 10), (1, 12, 17, 10), (1, 12, 1, 10), False),
     "sub_lut_fullrange": (1, (1, 20, 17, 10), (1, 20, 17, 10), (1, 20, 1, 10), True),
+    # SUB whose second input has the larger scale (exactly halved: subtracted as -(x + off) 2^19) over one
+    # contiguous run of 105 (Helium: 26 whole vectors and a predicated one)
+    "sub_second_halved": (1, (1, 5, 7, 3), (1, 5, 7, 3), (1, 5, 7, 3), False),
 }
 
 
@@ -420,6 +423,8 @@ def write_binary_cases(path: Path, seed: int = 11) -> int:
             so = 2 * max(s1, s2) / ((1 << 20) * 0.3)  # output rescaling 0.3: shift -1
         elif name == "mul_unfolded":
             so = s1 * s2 / 1.5  # output rescaling 1.5: shift +1
+        elif name == "sub_second_halved":
+            s1, s2 = min(s1, s2), 1.5 * max(s1, s2)
         if op in (0, 1):
             m1, h1, m2, h2, mo, ho = (quant.add_params if op == 0 else quant.sub_params)(s1, s2, so)
             ls = 20

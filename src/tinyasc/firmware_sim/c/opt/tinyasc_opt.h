@@ -308,7 +308,7 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_mbqm_x4(int32x4_t
 {
     const int32x4_t h = vqrdmulhq_n_s32(s > 0 ? vshlq_r_s32(x, s) : x, m);
     if (s >= 0) return h;
-    return vshlq_r_s32(vaddq_s32(vaddq_n_s32(h, (int32_t)1 << (-s - 1)), vshrq_n_s32(h, 31)), s);
+    return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s); /* VRSHL adds the 2^(r-1) */
 }
 
 #endif

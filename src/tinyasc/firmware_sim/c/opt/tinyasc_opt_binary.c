@@ -166,6 +166,76 @@ static inline __attribute__((always_inline)) void vec4(const tinyasc_binary_para
         else vstrbq_p_s32((int8_t *)o + i, v, pr);
     }
 }
+
+/* Whether an int8 ADD/SUB takes addsub4_s8_halved: 1 where in1 is exactly halved, 2 where in2 is, the other input
+ * and the output with right shifts (what tinyasc_mbqm_x4's rounding step needs); else 0. */
+static inline int half_mode8(const tinyasc_binary_params *p)
+{
+    if (p->left_shift < 1 || p->out_shift > -1) return 0;
+    if (halves(p->in1_mult, p->in1_shift) && p->in2_shift <= -1) return 1;
+    if (halves(p->in2_mult, p->in2_shift) && p->in1_shift <= -1) return 2;
+    return 0;
+}
+
+/* The constants of addsub4_s8_halved. */
+typedef struct {
+    const int8_t *xh, *xf;             /* the halved input, the other */
+    int32_t m, s, ls, mo, so, kh;      /* the other's rescaling, left shift, output rescaling, halved factor */
+    int32x4_t ch, offf, zo, lo, hi;    /* halved term's constant, other's offset, output zero point, range */
+} addsub4_t;
+
+/* Four elements from i (the last partial run predicated: pr, with pred), elem()'s values. */
+static inline __attribute__((always_inline)) void addsub4_step(const addsub4_t *c, int8_t *o, int32_t i,
+                                                               mve_pred16_t pr, const int sub_neg, const int pred)
+{
+    const int32x4_t xf = pred ? vldrbq_z_s32(c->xf + i, pr) : vldrbq_s32(c->xf + i);
+    const int32x4_t xh = pred ? vldrbq_z_s32(c->xh + i, pr) : vldrbq_s32(c->xh + i);
+    const int32x4_t h = vqrdmulhq_n_s32(vshlq_r_s32(vaddq_s32(xf, c->offf), c->ls), c->m);
+    int32x4_t sf = vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), c->s);
+    if (sub_neg) sf = vnegq_s32(sf);
+    const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(vaddq_s32(sf, c->ch), xh, c->kh), c->mo);
+    const int32x4_t r = vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(vaddq_s32(g, vshrq_n_s32(g, 31)), c->so), c->zo),
+                                            c->lo), c->hi);
+    if (pred) vstrbq_p_s32(o + i, r, pr);
+    else vstrbq_s32(o + i, r);
+}
+
+/* int8 ADD (sub = 0) or SUB (sub = 1) over n contiguous elements of both inputs, one input exactly halved
+ * (half1: in1, else in2; half_mode8), the other input and the output with right shifts, four
+ * lanes at a time, whole vectors unpredicated and the last partial one predicated: elem()'s values. The halved
+ * input's term (x + off) 2^(ls-1) is one VMLA onto the other's rescaled value plus the constant off 2^(ls-1)
+ * (negated where SUB subtracts it), the rescalings TFLite's MBQM as tinyasc_mbqm_x4 computes it, then the zero
+ * point and the activation range. */
+static inline __attribute__((always_inline)) void addsub4_s8_halved(const tinyasc_binary_params *p, const int sub,
+                                                                    const int half1, const int8_t *a,
+                                                                    const int8_t *b, int8_t *o, int32_t n)
+{
+    addsub4_t c;
+    c.xh = half1 ? a : b;
+    c.xf = half1 ? b : a;
+    c.m = half1 ? p->in2_mult : p->in1_mult;
+    c.s = half1 ? p->in2_shift : p->in1_shift;
+    c.ls = p->left_shift, c.mo = p->out_mult, c.so = p->out_shift;
+    c.kh = (sub && !half1) ? -((int32_t)1 << (c.ls - 1)) : ((int32_t)1 << (c.ls - 1));
+    c.ch = vdupq_n_s32(c.kh * (half1 ? p->in1_offset : p->in2_offset));
+    c.offf = vdupq_n_s32(half1 ? p->in2_offset : p->in1_offset);
+    c.zo = vdupq_n_s32(p->out_offset), c.lo = vdupq_n_s32(p->act_min), c.hi = vdupq_n_s32(p->act_max);
+    const int32_t n4 = n & ~3;
+    int32_t i = 0;
+    for (; i < n4; i += 4) addsub4_step(&c, o, i, 0, sub && half1, 0);
+    if (i < n) addsub4_step(&c, o, i, vctp32q((uint32_t)(n - i)), sub && half1, 1);
+}
+
+/* addsub4_s8_halved's four instances in one function (called per contiguous run: one copy of each, whatever
+ * run_body instance calls it). */
+static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p, int sub, int half1,
+                                                  const int8_t *a, const int8_t *b, int8_t *o, int32_t n)
+{
+    if (sub && half1) addsub4_s8_halved(p, 1, 1, a, b, o, n);
+    else if (sub) addsub4_s8_halved(p, 1, 0, a, b, o, n);
+    else if (half1) addsub4_s8_halved(p, 0, 1, a, b, o, n);
+    else addsub4_s8_halved(p, 0, 0, a, b, o, n);
+}
 #endif
 
 #if !defined(__ARM_FEATURE_MVE)
@@ -246,13 +316,18 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     const int32_t es = s16 ? 2 : 1; /* element size */
     int32_t b1 = 0, b2 = 0;
     char *o = (char *)out;
+#if defined(__ARM_FEATURE_MVE)
+    const int half8 = !s16 && (op == OP_ADD || op == OP_SUB) && lut == IN_GENERAL ? half_mode8(p) : 0;
+#endif
     for (;;) {
         const char *a = (const char *)in1 + b1 * es, *b = (const char *)in2 + b2 * es;
 #if defined(__ARM_FEATURE_MVE)
-        /* int8 ADD/SUB keep the scalar loop: its two table loads per element cost fewer cycles than four
-         * lanes of rescaling (measured on the quick model: 4.80 M against 5.85 M estimated cycles) */
-        if ((s16 ? op != OP_SQDIFF : op == OP_MUL) && folded != RQ_REFERENCE && is1 >= 0 && is1 <= 1 && is2 >= 0 &&
-            is2 <= 1 && (is1 | is2)) {
+        /* int8 ADD/SUB with one input exactly halved (half8): contiguous runs four lanes at a time, TFLite's
+         * rescaling lane by lane (addsub4_s8_halved); int16 ADD/SUB/MUL and int8 MUL: four lanes (vec4) */
+        if (half8 && is1 == 1 && is2 == 1) {
+            addsub4_run(p, op == OP_SUB, half8 == 1, (const int8_t *)a, (const int8_t *)b, (int8_t *)o, inner);
+        } else if ((s16 ? op != OP_SQDIFF : op == OP_MUL) && folded != RQ_REFERENCE && is1 >= 0 && is1 <= 1 &&
+                   is2 >= 0 && is2 <= 1 && (is1 | is2)) {
             vec4(p, op, lut, a, b, o, inner, is1, is2, s16);
         } else
 #else
@@ -298,6 +373,14 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
     const int folded = tinyasc_rq_folded(p->out_mult, p->out_shift);
     const int zp_folds = p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
     const int large = p->size >= TINYASC_LUT_MIN;
+#if defined(__ARM_FEATURE_MVE)
+    /* Helium: ADD/SUB with one input exactly halved (half_mode8) without tables: contiguous runs four lanes at a
+     * time (run_body), a strided run per element in the general form (the small tensors' instance: no more code) */
+    if ((op == OP_ADD || op == OP_SUB) && half_mode8(p)) {
+        run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0);
+        return;
+    }
+#endif
     if (op != OP_MUL && large && folded) {
         const int32_t r1 = -p->in1_shift, r2 = -p->in2_shift;
         for (int32_t v = -128; v < 128; v++) {
