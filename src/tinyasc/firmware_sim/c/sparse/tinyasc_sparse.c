@@ -20,7 +20,10 @@
 #endif
 
 static uint32_t pk_tab[TINYASC_SPARSE_MAX_K];
-static uint8_t ky_tab[TINYASC_SPARSE_MAX_K], kx_tab[TINYASC_SPARSE_MAX_K];
+/* each non-zero's ky and kx (border windows), one block: the Helium one-channel kernel stages its rows there */
+static uint8_t tap_yx[2 * TINYASC_SPARSE_MAX_K];
+#define ky_tab tap_yx
+#define kx_tab (tap_yx + TINYASC_SPARSE_MAX_K)
 
 /* Sum of the non-zeros over a window wholly inside the input, starting at base. */
 static inline __attribute__((always_inline)) int32_t sp_dot(const uint32_t *pk, int32_t n, const int8_t *base,
@@ -103,6 +106,114 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
     }
 }
 
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+/*
+ * One input channel on Helium (the spectrogram's first layer, the one layer an M55 library stores sparse): output
+ * channels in groups of four int32 lanes, and per group only the taps where one of its four channels has a non-zero
+ * weight, each one VMLA (the four weights, widened once per call, times the tap's input as a scalar) for two pixels
+ * at a time. The k_h input rows an output row reads are staged once per output row with the zero point in the
+ * padding, so that with the input offset folded into each channel's constant (bias + off * sum w) a tap outside
+ * the input adds exactly nothing; four outputs leave through the four-lane output path. Scratch: the channels'
+ * constants, the groups' taps (16-byte weights, offsets into the staged rows) in pk_tab, the dense filter and then
+ * the staged rows in ky_tab/kx_tab. -1 where the layer does not fit them or the output path does not take it.
+ */
+static int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, const tinyasc_sparse_weights *s,
+                         const int8_t *input, int8_t *output)
+{
+    const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, G = ocp / 4;
+    const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
+    if (p->in_c != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
+    int8_t *const stage = (int8_t *)tap_yx;
+    /* the staged rows, plus one stride a lone last pixel's second (unstored) window reads */
+    if (K * ocp > 2 * TINYASC_SPARSE_MAX_K || p->k_h * span + p->stride_w > 2 * TINYASC_SPARSE_MAX_K) return -1;
+    int32_t *const m = (int32_t *)pk_tab, *const sh = m + ocp, *const base = sh + ocp, *const gstart = base + ocp;
+    int32_t *const wts = gstart + G + 1; /* [E][4] */
+    const int32_t room = (int32_t)(pk_tab + TINYASC_SPARSE_MAX_K - (uint32_t *)(void *)wts); /* words left */
+    /* the dense filter [tap][ocp] from the rows' gaps */
+    memset(stage, 0, (size_t)(K * ocp));
+    const uint8_t *gp = s->gaps;
+    const int8_t *vp = s->values;
+    for (int32_t oc = 0; oc < p->out_c; oc++) {
+        int32_t pos = 0;
+        for (int32_t j = 0; j < s->row_nnz[oc]; j++) {
+            while (*gp == 255u) pos += 255, gp++;
+            pos += *gp++;
+            stage[pos * ocp + oc] = *vp++;
+            pos++;
+        }
+    }
+    /* per group its taps with a non-zero: E entries of 4 weights + 1 offset (5 words) */
+    int32_t e = 0;
+    for (int32_t g = 0; g < G; g++) {
+        gstart[g] = e;
+        for (int32_t t = 0; t < K; t++) {
+            const int8_t *v = stage + t * ocp + 4 * g;
+            if ((v[0] | v[1] | v[2] | v[3]) == 0) continue;
+            if (5 * (e + 1) > room) return -1;
+            wts[4 * e] = v[0], wts[4 * e + 1] = v[1], wts[4 * e + 2] = v[2], wts[4 * e + 3] = v[3];
+            e++;
+        }
+    }
+    gstart[G] = e;
+    int32_t *const off = wts + 4 * e;
+    for (int32_t g = 0, k = 0; g < G; g++)
+        for (int32_t t = 0; t < K; t++) {
+            const int8_t *v = stage + t * ocp + 4 * g;
+            if ((v[0] | v[1] | v[2] | v[3]) != 0) off[k++] = (t / p->k_w) * span + (t % p->k_w) * p->dil_w;
+        }
+    for (int32_t c = 0; c < ocp; c++) {
+        int32_t sum = 0;
+        for (int32_t t = 0; t < K; t++) sum += stage[t * ocp + c];
+        m[c] = c < p->out_c ? w->multiplier[c] : 0;
+        sh[c] = c < p->out_c ? w->shift[c] : -1;
+        base[c] = (c < p->out_c && w->bias ? w->bias[c] : 0) + sum * p->input_offset;
+    }
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t x_lo = p->pad_w, x_hi = p->pad_w + p->in_w, st = p->stride_w;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            for (int32_t ky = 0; ky < p->k_h; ky++) { /* stage (as mve_conv_c1 does) */
+                const int32_t y = oy * p->stride_h - p->pad_h + ky * p->dil_h;
+                int8_t *r = stage + ky * span;
+                if (y < 0 || y >= p->in_h) {
+                    memset(r, zp, (size_t)span);
+                    continue;
+                }
+                const int32_t a = x_lo < span ? x_lo : span, z = x_hi < span ? x_hi : span;
+                memset(r, zp, (size_t)a);
+                if (z > a) memcpy(r + a, in + y * p->in_w, (size_t)(z - a));
+                if (span > z) memset(r + z, zp, (size_t)(span - z));
+            }
+            int8_t *op = output + (b * p->out_h + oy) * p->out_w * p->out_c;
+            for (int32_t ox = 0; ox < p->out_w; ox += 2, op += 2 * p->out_c) {
+                const int8_t *r0 = stage + ox * st;
+                const int two = ox + 1 < p->out_w;
+                for (int32_t g = 0; g < G; g++) {
+                    int32x4_t a0 = vldrwq_s32(base + 4 * g), a1 = a0;
+                    const int32_t *wv = wts + 4 * gstart[g], *ov = off + gstart[g];
+                    for (int32_t n = gstart[g + 1] - gstart[g]; n > 0; n--, wv += 4, ov++) {
+                        const int32x4_t wq = vldrwq_s32(wv);
+                        const int8_t *x = r0 + *ov;
+                        a0 = vmlaq_n_s32(a0, wq, x[0]);
+                        a1 = vmlaq_n_s32(a1, wq, x[st]); /* past the row's end for a lone last pixel: never stored */
+                    }
+                    tinyasc_rq_x4 q;
+                    q.m = vldrwq_s32(m + 4 * g);
+                    q.neg_r = vldrwq_s32(sh + 4 * g);
+                    q.zp = vdupq_n_s32(p->output_offset);
+                    const mve_pred16_t pr = vctp32q((uint32_t)(p->out_c - 4 * g));
+                    vstrbq_p_s32(op + 4 * g, tinyasc_rq_x4_apply(a0, q), pr);
+                    if (two) vstrbq_p_s32(op + p->out_c + 4 * g, tinyasc_rq_x4_apply(a1, q), pr);
+                }
+            }
+        }
+    }
+    return 0;
+}
+#endif
+
 int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                              int8_t *output)
 {
@@ -114,6 +225,9 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
     const tinyasc_sparse_weights *s = (const tinyasc_sparse_weights *)w->sparse;
     const int32_t C = p->in_c, K = p->k_h * p->k_w * C;
     if (p->filter_in_c != C || K != s->k || K > TINYASC_SPARSE_MAX_K || p->k_h > 255 || p->k_w > 255) return -1;
+#if defined(__ARM_FEATURE_MVE)
+    if (mve_sparse_c1(p, w, s, input, output) == 0) return 0;
+#endif
     if (((p->k_h - 1) * p->dil_h * p->in_w + (p->k_w - 1) * p->dil_w + 1) * C > TINYASC_SPARSE_MAX_SPAN) return -1;
     /* the output columns whose windows lie inside the input along w: one interval [ox_lo, ox_hi) */
     const int32_t span_w = (p->k_w - 1) * p->dil_w;
