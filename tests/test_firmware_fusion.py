@@ -4,7 +4,8 @@ TRANSPOSE/RESHAPE as onnx2tf writes the sub-spectral norm, run as one element-wi
 Op counts before and after the pass, the chains it must not fuse, and bit-exactness with TensorFlow
 Lite Micro on every stored layer (tolerance: zero differing int8 elements) on the portable and the
 Cortex-M4 library, for a grouped CONV_2D and a DEPTHWISE_CONV_2D chain, with bands small enough to
-be computed and large enough (>= 384 pixels) to be tabulated.
+be computed and large enough (>= 384 pixels) to be tabulated; and the fused kernel as the M4 and M55 compile it,
+under QEMU.
 """
 
 from __future__ import annotations
@@ -107,3 +108,21 @@ def test_fused_chain_bit_exact_vs_tflm(name, backend, tmp_path):
     exe = build_host(art.out_dir, dump=True)
     res = check_parity(art, edge_inputs(shape, 8, seed=len(name)), debug_layers=True, exe=exe)
     assert res.identical, res.summary() + " " + str([layer for layer in res.layers if layer.differing])
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("name", ["grouped_small", "grouped_tabulated_c6"])
+def test_fused_chain_bit_exact_on_target(name, target, tmp_path):
+    """The fused kernel as the target compiles it (the M55: Helium, four channels per vector, a predicated group of
+    two): the library asc-firmware --target ships, under QEMU, equals its host build and TFLite Micro on two edge
+    inputs (measure_tflite raises ParityError on any differing byte)."""
+    from tinyasc.firmware_sim import harness as L
+
+    kw, shape = CASES[name]
+    path = _model(tmp_path, name, _ssn(**kw), shape)
+    golden = L.default_golden(int(np.prod(shape)), n=2, seed=3)
+    r = L.measure_tflite(path, target=L.Target(target), out_dir=tmp_path / "lat", golden=golden, sparse=False,
+                         frontend=False)
+    assert r.parity["equal"] and r.parity["tflm_equal"] and r.parity["mismatched_bytes"] == 0
+    assert any(x.op == "TRANSPOSE" and x.instructions > 100 for x in r.layers)  # the fused chain ran as one layer

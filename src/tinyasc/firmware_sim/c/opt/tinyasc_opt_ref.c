@@ -158,6 +158,38 @@ static void band_table(const tinyasc_conv_params *cp, const tinyasc_weights *w, 
     }
 }
 
+#if defined(__ARM_FEATURE_MVE)
+/* Channels c .. c + n - 1 (n <= 4) of band g on Helium: their affines (k = channel * bands + g) as int32 lanes,
+ * each pixel's four inputs one VLDRB.S32, base + w * x a VMUL and a VADD, out through the four-lane output path (every lane's
+ * shift a right shift, the whole int8 range: the caller checks); the same integers as the tables. Input may be
+ * output: each pixel's bytes are read before they are written. */
+static void band_affine_mve(const tinyasc_conv_params *cp, const tinyasc_weights *w, int32_t bands, int32_t g,
+                            int32_t c, int32_t n, int32_t C, int32_t n_pix, const int8_t *ip, int8_t *op)
+{
+    int32_t wk[4] = {0, 0, 0, 0}, base[4] = {0, 0, 0, 0}, m[4] = {0, 0, 0, 0}, sh[4] = {-1, -1, -1, -1};
+    for (int32_t j = 0; j < n; j++) {
+        const int32_t k = (c + j) * bands + g;
+        wk[j] = w->data[k];
+        base[j] = (w->bias ? w->bias[k] : 0) + wk[j] * cp->input_offset;
+        m[j] = w->multiplier[k];
+        sh[j] = w->shift[k];
+    }
+    const int32x4_t wv = vldrwq_s32(wk), bv = vldrwq_s32(base);
+    tinyasc_rq_x4 q;
+    q.m = vldrwq_s32(m);
+    q.neg_r = vldrwq_s32(sh);
+    q.zp = vdupq_n_s32(cp->output_offset);
+    const mve_pred16_t pr = vctp32q((uint32_t)n);
+    if (n == 4) {
+        for (int32_t i = 0; i < n_pix; i++, ip += C, op += C)
+            vstrbq_s32(op, tinyasc_rq_x4_apply(vaddq_s32(bv, vmulq_s32(vldrbq_s32(ip), wv)), q));
+    } else {
+        for (int32_t i = 0; i < n_pix; i++, ip += C, op += C)
+            vstrbq_p_s32(op, tinyasc_rq_x4_apply(vaddq_s32(bv, vmulq_s32(vldrbq_z_s32(ip, pr), wv)), q), pr);
+    }
+}
+#endif
+
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
@@ -172,6 +204,19 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
     q.stride_h = q.stride_w = 1;
     for (int32_t g = 0; g < p->bands; g++) {
         int32_t c = 0;
+#if defined(__ARM_FEATURE_MVE)
+        if (full_range) { /* Helium: band_affine_mve per group of four channels with right shifts */
+            for (; c < C; c += 4) {
+                const int32_t n = C - c < 4 ? C - c : 4;
+                int right = 1;
+                for (int32_t j = 0; j < n; j++) right &= w->shift[(c + j) * p->bands + g] <= -1;
+                if (!right) break;
+                band_affine_mve(cp, w, p->bands, g, c, n, C, n_pix, input + g * band_bytes + c,
+                                output + g * band_bytes + c);
+            }
+            if (c >= C) continue;
+        }
+#endif
         if (n_pix >= 384) {
             /* four channels at a time, each tabulated: a pixel's four inputs one word, four lookups, one word out
              * (the word is read before it is written: output may be input) */
