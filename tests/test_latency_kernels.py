@@ -125,7 +125,8 @@ CASES = {
     "conv5x5_c1_s2_deep_fold": (False, 1, 12, 13, 1, 6, 5, 5, 2, 1, True, None, True),
     "dw70x1_c6_deep_fold": (True, 1, 70, 3, 6, 6, 70, 1, 1, 1, False, None, True),
     # "mixed": one channel (5) whose requantization does not fold (shift 0, as a pruned channel's scale can give)
-    # among folding ones: Helium's three-tap line kernel takes the other groups of four, that group goes scalar
+    # among folding ones: Helium's three-tap line kernel takes that channel's group in the output path's form for
+    # any shift, the DSP cores' line kernel that channel in its general three-tap loop
     "col3_inplace_dw_c10_mixed_fold": (4, 1, 7, 6, 10, 10, 3, 1, 1, 1, True, None, True),
     "grouped3x1_c9_mixed_fold": (False, 1, 9, 4, 9, 9, 3, 1, 1, 1, True, 1, True),
 }
@@ -337,6 +338,14 @@ int main(void) {
             vstrwq_s32(got, tinyasc_rq_x4_apply(vldrwq_s32(accs), tinyasc_rq_x4_consts(&w4, 3, 0, vctp32q(4u))));
             bad_out += got[i % 4] != clamped;
         }
+        { /* the form for any shift (left shifts too), the triple in lane i % 4 beside lanes of other shifts */
+            int32_t ms[4] = {m, m, m, m}, ss[4] = {-5, 3, 0, -1}, accs[4] = {acc ^ 5, acc, -acc, acc >> 3}, got[4];
+            const tinyasc_weights w4 = {0, 0, ms, ss, 0};
+            ss[i % 4] = sh;
+            accs[i % 4] = acc;
+            vstrwq_s32(got, tinyasc_rq_x4_any_apply(vldrwq_s32(accs), tinyasc_rq_x4_any_consts(&w4, 3, 0, vctp32q(4u))));
+            bad_out += got[i % 4] != clamped;
+        }
 #endif
         n++;
     }
@@ -350,7 +359,8 @@ def test_fast_requantization_equals_mbqm(tmp_path):
     """3 million (accumulator, multiplier, shift) triples incl. INT32 extremes and shifts -31..30:
     the fast requantization used by every optimized kernel equals tinyasc_mbqm exactly, as an int32
     and after the output offset and clamp; on the host, and 300,000 of them on the emulated M4 and M55
-    (there also Helium's four-lane version on every triple with a right shift)."""
+    (there also Helium's four-lane version on every triple with a right shift, and its form for any shift on
+    every triple)."""
     src = tmp_path / "rq.c"
     src.write_text(REQUANT_CHECK)
     exe = tmp_path / "rq"

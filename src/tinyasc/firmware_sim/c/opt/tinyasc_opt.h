@@ -299,6 +299,42 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_apply(int32
     return vshrq_n_s32(vqshlq_n_s32(r, 24), 24);
 }
 
+/* The four-lane output path for any shift (a pruned channel's scale can give a left shift): MBQM as TFLite
+ * defines it, acc << left (wrapping, as tinyasc_shl), VQRDMULH, then the rounding division by 2^r only in lanes
+ * with r = -s > 0 (VRSHL by 0 leaves the others, and their sign term is masked off). Two instructions more than
+ * tinyasc_rq_x4_apply. */
+typedef struct {
+    tinyasc_rq_x4 q;        /* m, min(s, 0), zp */
+    int32x4_t left, smask;  /* max(s, 0); -1 where s < 0, else 0 */
+} tinyasc_rq_x4_any;
+
+static inline __attribute__((always_inline)) tinyasc_rq_x4_any tinyasc_rq_x4_any_consts(const tinyasc_weights *w,
+                                                                                        int32_t zp, int32_t oc,
+                                                                                        mve_pred16_t pr)
+{
+    tinyasc_rq_x4_any a;
+    const int32x4_t s = vldrwq_z_s32(w->shift + oc, pr);
+    a.q.m = vldrwq_z_s32(w->multiplier + oc, pr);
+    a.q.neg_r = vminq_s32(s, vdupq_n_s32(0));
+    a.q.zp = vdupq_n_s32(zp);
+    a.left = vmaxq_s32(s, vdupq_n_s32(0));
+    a.smask = vshrq_n_s32(s, 31);
+    return a;
+}
+
+static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_any_apply(int32x4_t acc, tinyasc_rq_x4_any a)
+{
+    const int32x4_t h = vqrdmulhq_s32(vshlq_s32(acc, a.left), a.q.m);
+    const int32x4_t r = vaddq_s32(vrshlq_s32(vaddq_s32(h, vandq_s32(vshrq_n_s32(h, 31), a.smask)), a.q.neg_r), a.q.zp);
+    return vshrq_n_s32(vqshlq_n_s32(r, 24), 24);
+}
+
+/* Whether a layer's activation range is all of int8 (the four-lane paths' clamp). */
+static inline int tinyasc_full_range(const tinyasc_conv_params *p)
+{
+    return p->act_min == -128 && p->act_max == 127;
+}
+
 /* tinyasc_mbqm(x, m, s) lane by lane for m != INT32_MIN and any shift: SRDHM is VQRDMULH (floor((x m + 2^30) /
  * 2^31) equals gemmlowp's truncated (x m + nudge) / 2^31 for both signs, and both saturate only at
  * INT32_MIN * INT32_MIN), after the left shift s > 0 (wrapping, as tinyasc_shl); RoundingDivideByPOT by

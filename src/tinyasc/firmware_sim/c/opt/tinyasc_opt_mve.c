@@ -384,7 +384,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     w = &wl;
     if (p->depth_multiplier != 1) return -1;
     const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
-    const int fast = tinyasc_out_x4_ok(p, w);
+    const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full && !fast: a left shift */
     const int table = C <= TINYASC_OPT_MAX_C;
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, acc0);
     const int32x4_t off = vdupq_n_s32(p->input_offset);
@@ -429,6 +429,8 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                     }
                     if (fast) {
                         vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
+                    } else if (full) {
+                        vstrbq_p_s32(op + c, tinyasc_rq_x4_any_apply(acc, tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr)), pr);
                     } else {
                         int32_t lanes[4];
                         vstrwq_s32(lanes, acc);

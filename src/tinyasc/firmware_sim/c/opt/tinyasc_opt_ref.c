@@ -160,11 +160,13 @@ static void band_table(const tinyasc_conv_params *cp, const tinyasc_weights *w, 
 
 #if defined(__ARM_FEATURE_MVE)
 /* Channels c .. c + n - 1 (n <= 4) of band g on Helium: their affines (k = channel * bands + g) as int32 lanes,
- * each pixel's four inputs one VLDRB.S32, base + w * x a VMUL and a VADD, out through the four-lane output path (every lane's
- * shift a right shift, the whole int8 range: the caller checks); the same integers as the tables. Input may be
- * output: each pixel's bytes are read before they are written. */
-static void band_affine_mve(const tinyasc_conv_params *cp, const tinyasc_weights *w, int32_t bands, int32_t g,
-                            int32_t c, int32_t n, int32_t C, int32_t n_pix, const int8_t *ip, int8_t *op)
+ * each pixel's four inputs one VLDRB.S32, base + w * x a VMUL and a VADD, out through the four-lane output path (the
+ * whole int8 range: the caller checks; any: its form for a left shift in the group); the same integers as the
+ * tables. Input may be output: each pixel's bytes are read before they are written. */
+static inline __attribute__((always_inline)) void band_affine_mve(const tinyasc_conv_params *cp,
+                                                                   const tinyasc_weights *w, int32_t bands, int32_t g,
+                                                                   int32_t c, int32_t n, int32_t C, int32_t n_pix,
+                                                                   const int8_t *ip, int8_t *op, const int any)
 {
     int32_t wk[4] = {0, 0, 0, 0}, base[4] = {0, 0, 0, 0}, m[4] = {0, 0, 0, 0}, sh[4] = {-1, -1, -1, -1};
     for (int32_t j = 0; j < n; j++) {
@@ -175,17 +177,12 @@ static void band_affine_mve(const tinyasc_conv_params *cp, const tinyasc_weights
         sh[j] = w->shift[k];
     }
     const int32x4_t wv = vldrwq_s32(wk), bv = vldrwq_s32(base);
-    tinyasc_rq_x4 q;
-    q.m = vldrwq_s32(m);
-    q.neg_r = vldrwq_s32(sh);
-    q.zp = vdupq_n_s32(cp->output_offset);
+    const tinyasc_weights wq = {.data = NULL, .bias = NULL, .multiplier = m, .shift = sh, .sparse = NULL};
+    const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(&wq, cp->output_offset, 0, vctp32q(4u));
     const mve_pred16_t pr = vctp32q((uint32_t)n);
-    if (n == 4) {
-        for (int32_t i = 0; i < n_pix; i++, ip += C, op += C)
-            vstrbq_s32(op, tinyasc_rq_x4_apply(vaddq_s32(bv, vmulq_s32(vldrbq_s32(ip), wv)), q));
-    } else {
-        for (int32_t i = 0; i < n_pix; i++, ip += C, op += C)
-            vstrbq_p_s32(op, tinyasc_rq_x4_apply(vaddq_s32(bv, vmulq_s32(vldrbq_z_s32(ip, pr), wv)), q), pr);
+    for (int32_t i = 0; i < n_pix; i++, ip += C, op += C) {
+        const int32x4_t acc = vaddq_s32(bv, vmulq_s32(vldrbq_z_s32(ip, pr), wv));
+        vstrbq_p_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q), pr);
     }
 }
 #endif
@@ -205,16 +202,17 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
     for (int32_t g = 0; g < p->bands; g++) {
         int32_t c = 0;
 #if defined(__ARM_FEATURE_MVE)
-        if (full_range) { /* Helium: band_affine_mve per group of four channels with right shifts */
+        if (full_range) { /* Helium: band_affine_mve per group of four channels */
             for (; c < C; c += 4) {
                 const int32_t n = C - c < 4 ? C - c : 4;
                 int right = 1;
                 for (int32_t j = 0; j < n; j++) right &= w->shift[(c + j) * p->bands + g] <= -1;
-                if (!right) break;
-                band_affine_mve(cp, w, p->bands, g, c, n, C, n_pix, input + g * band_bytes + c,
-                                output + g * band_bytes + c);
+                const int8_t *ip = input + g * band_bytes + c;
+                int8_t *op = output + g * band_bytes + c;
+                if (right) band_affine_mve(cp, w, p->bands, g, c, n, C, n_pix, ip, op, 0);
+                else band_affine_mve(cp, w, p->bands, g, c, n, C, n_pix, ip, op, 1); /* a left shift in the group */
             }
-            if (c >= C) continue;
+            continue;
         }
 #endif
         if (n_pix >= 384) {
@@ -452,12 +450,13 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
 }
 
 #if defined(__ARM_FEATURE_MVE)
-/* line3 on Helium, four channels at a time (int32 lanes; the last group predicated), for channels on the
- * four-lane output path (right shifts, the whole int8 range): the three taps, base sums and output constants
- * of the group in vector registers, each position's four inputs one VLDRB.S32. Same sums. */
+/* line3 on Helium, four channels at a time (int32 lanes; the last group predicated), the whole int8 range: the
+ * three taps, base sums and output constants of the group in vector registers, each position's four inputs one
+ * VLDRB.S32, the four-lane output path (any: its form for a left shift in the group). Same sums. */
 static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_params *p, const chan_lines *g,
                                                              const tinyasc_weights *w, int32_t wt, int32_t wc,
-                                                             const int8_t *in, int8_t *out, int32_t c0, int32_t c1)
+                                                             const int8_t *in, int8_t *out, int32_t c0, int32_t c1,
+                                                             const int any)
 {
     const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     int32_t n_in = g->len_in + pad - 2;
@@ -473,7 +472,7 @@ static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_p
             b[j] = (w->bias ? w->bias[c + j] : 0) + off * (t0[j] + t1[j] + t2[j]);
         }
         const int32x4_t w0 = vldrwq_s32(t0), w1 = vldrwq_s32(t1), w2 = vldrwq_s32(t2), base = vldrwq_s32(b);
-        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, c, pr);
+        const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr);
         for (int32_t l = 0; l < g->lines; l++) {
             const int8_t *ip = in + g->in_first + l * g->in_line + c;
             int8_t *op = out + l * g->out_line + c;
@@ -485,14 +484,14 @@ static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_p
                 const int32x4_t x2 = vldrbq_z_s32(rp, pr);
                 const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
                                                 vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, x2)));
-                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q), pr);
+                vstrbq_p_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q), pr);
                 x0 = x1;
                 x1 = x2;
             }
             for (; op < op_end; op += RO) {
                 const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
                                                 vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, outside)));
-                vstrbq_p_s32(op, tinyasc_rq_x4_apply(acc, q), pr);
+                vstrbq_p_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q), pr);
                 x0 = x1;
                 x1 = outside;
             }
@@ -573,19 +572,15 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         int8_t *out = output + b * p->out_h * p->out_w * C;
         for (int32_t c = 0; c < C;) {
 #if defined(__ARM_FEATURE_MVE)
-            /* Helium takes a group of four channels whose shifts are all right shifts (the four-lane output
-             * path), so one channel with a left shift (a pruned channel's scale) sends only its own group to
-             * the scalar loops */
+            /* Helium takes every group of four channels (the four-lane output path; a group with a left shift,
+             * as a pruned channel's scale can give, its form for any shift) */
             if (g.taps == 3 && full_range) {
                 const int32_t e = C - c < 4 ? C : c + 4;
                 int right = 1;
                 for (int32_t j = c; j < e; j++) right &= w->shift[j] <= -1;
-                if (right) {
-                    line3_mve(p, &g, w, wt, wc, in, out, c, e);
-                    c = e;
-                    continue;
-                }
-                for (; c < e; c++) line_scalar(p, &g, w, wt, wc, c, full_range, in, out);
+                if (right) line3_mve(p, &g, w, wt, wc, in, out, c, e, 0);
+                else line3_mve(p, &g, w, wt, wc, in, out, c, e, 1); /* a left shift in the group */
+                c = e;
                 continue;
             }
 #endif
