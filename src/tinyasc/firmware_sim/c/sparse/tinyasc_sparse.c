@@ -4,7 +4,8 @@
  * (ky * dil_h * in_w + kx * dil_w) * in_c + ic (the generator stores a layer sparse only when every
  * offset fits 16 bits: TINYASC_SPARSE_MAX_SPAN). A window wholly inside the input then costs one word
  * load, one byte load and one multiply-accumulate per non-zero, starting from the channel's constant
- * bias + input_offset * (sum of its non-zeros); windows that cross the border take TFLite's
+ * bias + input_offset * (sum of its non-zeros), four pixels (then two) per pass so that each word serves all
+ * of them; windows that cross the border take TFLite's
  * skip-the-padding sum tap by tap. The requantization takes the folded form with the zero point in the
  * rounding constant where the channel allows it (tinyasc_rq_zp_folds, full int8 range), else the
  * general one. Integer sums are only reordered, so the result is bit-exact with the dense kernels.
@@ -53,6 +54,25 @@ static inline __attribute__((always_inline)) void sp_dot2(const uint32_t *pk, in
     *a1 = s1;
 }
 
+/* The same sum over four windows step bytes apart (base, base + step, ...): each non-zero's word loaded once
+ * for four pixels. */
+static inline __attribute__((always_inline)) void sp_dot4(const uint32_t *pk, int32_t n, const int8_t *base,
+                                                          int32_t step, int32_t *a0, int32_t *a1, int32_t *a2,
+                                                          int32_t *a3)
+{
+    int32_t s0 = *a0, s1 = *a1, s2 = *a2, s3 = *a3;
+    const int32_t step2 = 2 * step, step3 = 3 * step;
+    for (int32_t j = 0; j < n; j++) {
+        const uint32_t w = pk[j];
+        const int8_t *x = base + (w & 0xFFFFu);
+        s0 = SP_MAC(s0, w, x[0]);
+        s1 = SP_MAC(s1, w, x[step]);
+        s2 = SP_MAC(s2, w, x[step2]);
+        s3 = SP_MAC(s3, w, x[step3]);
+    }
+    *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
+}
+
 /* One output of channel oc at a window that crosses the border (TFLite skips the padded taps). */
 static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p, const int8_t *in, int32_t n,
                                                   int32_t y0, int32_t x0, int32_t bias)
@@ -84,7 +104,15 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
             for (int32_t ox = 0; ox < p->out_w; ox++) {
                 if (row_in && ox == ox_lo) {
                     const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
-                    /* two pixels per pass: each non-zero's word loaded once for both windows */
+                    /* four pixels per pass, then two: each non-zero's word loaded once for all the windows */
+                    for (; ox + 3 < ox_hi; ox += 4, base += 4 * step, o += 4 * ostep) {
+                        int32_t a0 = acc_in, a1 = acc_in, a2 = acc_in, a3 = acc_in;
+                        sp_dot4(pk_tab, n, base, step, &a0, &a1, &a2, &a3);
+                        o[0] = fast ? tinyasc_out_fast(a0, m, rnd, sh) : tinyasc_opt_out_ms(p, a0, m, s);
+                        o[ostep] = fast ? tinyasc_out_fast(a1, m, rnd, sh) : tinyasc_opt_out_ms(p, a1, m, s);
+                        o[2 * ostep] = fast ? tinyasc_out_fast(a2, m, rnd, sh) : tinyasc_opt_out_ms(p, a2, m, s);
+                        o[3 * ostep] = fast ? tinyasc_out_fast(a3, m, rnd, sh) : tinyasc_opt_out_ms(p, a3, m, s);
+                    }
                     for (; ox + 1 < ox_hi; ox += 2, base += 2 * step, o += 2 * ostep) {
                         int32_t a0 = acc_in, a1 = acc_in;
                         sp_dot2(pk_tab, n, base, base + step, &a0, &a1);
