@@ -105,6 +105,10 @@ def test_every_stage_ran_and_every_gate_was_evaluated(smoke_run):
     assert set(measured["sources_sha256"]) == set(shipped["sources"])
     assert all(shipped["files_sha256"][f] == h for f, h in measured["sources_sha256"].items())
     assert measured["library_target"] == "cortex-m4"
+    # ... and its front end as the library's glue runs it (the input ResNorm's clip cache in the model's arena,
+    # one pass over the frames) printed the host build's two-pass bytes
+    lat = json.loads((run / "latency" / "cortex-m4" / "latency.json").read_text())
+    assert lat["parity"]["frontend_equal"] is True and lat["frontend"]["instructions"] > 0
     # The report's Table-3 rows are the models the run produced, with the TFLite Micro row among them.
     precision = {"int8": "int8", "int16": "int16x8"}[deployed["activations"]]
     assert any(name.startswith(f"{precision} TFLite: TFLite Micro [") for name in report["accuracy"])

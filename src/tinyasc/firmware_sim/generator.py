@@ -1015,6 +1015,7 @@ int tinyasc_model_stream_end(tinyasc_output_t *output);
 #ifndef TINYASC_MODEL_H
 #define TINYASC_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Element types of the model's input and output ({x.dtype.lower()} activations). */
@@ -1038,6 +1039,9 @@ extern "C" {{
 int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output);
 /* Where the input tensor lives in the arena: write features here to skip the copy. */
 tinyasc_input_t *tinyasc_model_input_buffer(void);
+/* The arena's largest run of bytes beside the input (16-byte aligned; its length in *n_bytes), free between
+ * inferences: e.g. the front end's clip cache (tinyasc_frontend_quantized_cached). Overwritten by an inference. */
+void *tinyasc_model_spare(size_t *n_bytes);
 /* Layer names, for profilers and debug dumps. */
 extern const char *const tinyasc_layer_names[TINYASC_NUM_LAYERS];
 {stream_api}
@@ -1215,6 +1219,14 @@ tinyasc_input_t *tinyasc_model_input_buffer(void) {{
     return (tinyasc_input_t *)(tinyasc_arena + {plan.offsets[x_t]});
 }}
 
+void *tinyasc_model_spare(size_t *n_bytes) {{
+    const size_t lo = {plan.offsets[x_t]}u; /* bytes before the input, then after it (16-byte aligned) */
+    const size_t hi = (lo + sizeof(tinyasc_input_t) * TINYASC_INPUT_SIZE + 15u) & ~(size_t)15u;
+    const size_t after = hi < (size_t)TINYASC_ARENA_SIZE ? (size_t)TINYASC_ARENA_SIZE - hi : 0u;
+    *n_bytes = lo >= after ? lo : after;
+    return lo >= after ? (void *)tinyasc_arena : (void *)(tinyasc_arena + hi);
+}}
+
 int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output) {{
     int8_t *const arena = tinyasc_arena;
     if ((const int8_t *)input != {input_at})
@@ -1226,6 +1238,11 @@ int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)
         c.append(f"""
 tinyasc_input_t *tinyasc_model_input_buffer(void) {{
     return (tinyasc_input_t *)tinyasc_features;
+}}
+
+void *tinyasc_model_spare(size_t *n_bytes) {{ /* the input lives outside the arena */
+    *n_bytes = (size_t)TINYASC_ARENA_SIZE;
+    return (void *)tinyasc_arena;
 }}
 
 static int32_t tinyasc_steps_done;

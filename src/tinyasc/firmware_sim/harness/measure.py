@@ -54,7 +54,8 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
                     clock_mhz: float | None = None, kernels: str = "optimized", sparse: bool = False,
                     frontend_sources: Sequence[Path] = (), frontend_includes: Sequence[Path] = (),
                     timeout: float = 600, reference: list[bytes] | None = None,
-                    io_dtype: Any = np.int8, sequence: Sequence[int] | None = None) -> LatencyReport:
+                    io_dtype: Any = np.int8, sequence: Sequence[int] | None = None,
+                    frontend_checksum: int | None = None) -> LatencyReport:
     """Build ``sources`` for the host and for ``target``, run both on ``golden``, require equal
     outputs, count and report.
 
@@ -62,7 +63,9 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
     ``sequence``: the layer of each profiling marker pair in one inference (a streamed model's
     trunk layers repeat once per step; :func:`marker_sequence`).
     ``reference``: expected outputs from an interpreter (TFLite Micro); the target must equal
-    them too. ``golden=None`` uses a ``golden_input.h`` already on the sources' include path."""
+    them too. ``golden=None`` uses a ``golden_input.h`` already on the sources' include path.
+    ``frontend_checksum``: the host build's checksum of the front end's output on its clip (two passes over
+    the frames); the target's front end, as the library's glue runs it beside the model, must print it."""
     check_toolchain()
     spec = SPECS[target]
     clock = float(clock_mhz or spec.clock_mhz)
@@ -93,6 +96,11 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
         if not tflm["equal"]:
             raise ParityError(f"{model_name} on {target.value}: target outputs differ from TFLite Micro "
                               f"({tflm}); no latency is reported for wrong results")
+    if frontend_checksum is not None:
+        parity["frontend_equal"] = run.frontend_checksum == frontend_checksum
+        if not parity["frontend_equal"]:
+            raise ParityError(f"{model_name} on {target.value}: the front end's output differs from the host build's "
+                              f"(checksum {run.frontend_checksum} != {frontend_checksum}); no latency is reported")
     model = TimingModel.load(target)
     rows, other, fe, total_counts = analyze(run, n_layers=n_layers, layers=layers, model=model, clock_mhz=clock,
                                             frontend=bool(frontend_sources), sequence=sequence)
@@ -130,6 +138,43 @@ def _frontend_run(manifest: LibraryManifest, work: Path) -> tuple[tuple[Path, ..
     pcm = (np.random.default_rng(0).normal(size=manifest.frontend_clip_samples) * 3000).astype(np.int16)
     d = work / "frontend_run"
     return tuple(d / s for s in write_golden_run(d, pcm)), None
+
+
+_FE_CHECKSUM_MAIN = """/* Host check of the harness's front end run: its output checksum, two passes over the frames. */
+#include <stdint.h>
+#include <stdio.h>
+void tinyasc_frontend_run(void);
+uint32_t tinyasc_frontend_checksum(void);
+int main(void)
+{
+    tinyasc_frontend_run();
+    printf("%lu\\n", (unsigned long)tinyasc_frontend_checksum());
+    return 0;
+}
+"""
+
+
+def _frontend_host_checksum(lib_dir: Path, fe_sources: Sequence[Path], work: Path) -> int:
+    """The library's front end (``lib_dir/frontend``) on the harness's clip, built for the host without the model:
+    ``tinyasc_frontend_quantized``'s output checksum, what the target's run must print."""
+    import subprocess
+
+    from tinyasc.firmware_sim.frontend import CFLAGS
+    from tinyasc.firmware_sim.harness.tools import RunError
+    from tinyasc.firmware_sim.toolchain import find_compiler
+
+    d = work / "frontend_host"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "main.c").write_text(_FE_CHECKSUM_MAIN)
+    fe_dir = lib_dir / "frontend"
+    srcs = [*(str(p) for p in fe_sources if p.suffix == ".c"), *(str(p) for p in sorted(fe_dir.glob("*.c"))),
+            str(d / "main.c")]
+    exe = d / "fe_checksum"
+    cmd = [find_compiler(None), *CFLAGS, "-I", str(fe_dir), "-I", str(fe_sources[0].parent), *srcs, "-o", str(exe), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RunError(f"front end host build failed: {proc.stderr.strip()[-2000:]}")
+    return int(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
 def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | None = None,
@@ -178,7 +223,8 @@ def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | 
         layers=layers, work_dir=work, clock_mhz=clock_mhz, kernels="optimized" if optimized else "portable",
         sparse=any(r["used"] for r in art.sparse_layers), timeout=timeout, reference=reference,
         frontend_sources=fe_sources, frontend_includes=(fe_sources[0].parent,) if fe_sources else (),
-        io_dtype=art.io_dtype, sequence=marker_sequence(art))
+        io_dtype=art.io_dtype, sequence=marker_sequence(art),
+        frontend_checksum=_frontend_host_checksum(lib_dir, fe_sources, work) if fe_sources else None)
     compiled = ["model.c", *(s for s in manifest.sources if s != "model.c")]
     report.build["library"] = str(lib_dir)
     report.build["library_target"] = manifest.target.value

@@ -22,6 +22,7 @@ class RunOutput:
     snapshots: list[dict[str, int]]
     total: dict[str, int] | None
     wall_s: float
+    frontend_checksum: int | None = None  # tinyasc_frontend_checksum() of a build with the front end
 
 
 def parse_firmware_output(text: str) -> tuple[list[bytes], int | None, list[int], bool]:
@@ -44,6 +45,15 @@ def parse_firmware_output(text: str) -> tuple[list[bytes], int | None, list[int]
         elif parts[1] in ("FAULT", "INVOKE-FAILED"):
             raise RunError(f"firmware reported {parts[1]}")
     return [outs[i] for i in sorted(outs)], stack, ticks, done
+
+
+def parse_frontend_checksum(text: str) -> int | None:
+    """The ``TINYASC FE <checksum>`` line of a build that ran the front end, or None."""
+    for line in text.splitlines():
+        parts = line.strip().split()
+        if len(parts) == 3 and parts[:2] == ["TINYASC", "FE"]:
+            return int(parts[2])
+    return None
 
 
 def _parse_counts(path: Path) -> tuple[list[dict[str, int]], dict[str, int] | None]:
@@ -108,7 +118,7 @@ def run_qemu(build: TargetBuild, work_dir: Path, *, plugin: Path | None, icount:
                        f"output {text[-300:]!r} {proc.stderr.strip()[-300:]}")
     snaps, total = _parse_counts(counts_txt) if plugin is not None and counts_txt.is_file() else ([], None)
     return RunOutput(outputs=outputs, stack_used=stack, counter_ticks=ticks, snapshots=snaps, total=total,
-                     wall_s=wall)
+                     wall_s=wall, frontend_checksum=parse_frontend_checksum(text))
 
 
 def function_profile(elf: Path, pcprof: Path) -> list[tuple[str, int]]:

@@ -23,6 +23,7 @@ static tinyasc_output_t tinyasc_output[TINYASC_OUTPUT_SIZE];
 
 #ifdef TINYASC_FRONTEND
 void tinyasc_frontend_run(void);
+uint32_t tinyasc_frontend_checksum(void);
 #endif
 
 int main(void)
@@ -31,6 +32,9 @@ int main(void)
     tinyasc_layer_marker(-2, 0);
     tinyasc_frontend_run();
     tinyasc_layer_marker(-2, 1);
+    sh_write0("TINYASC FE ");
+    sh_write_u32(tinyasc_frontend_checksum());
+    sh_write0("\n");
 #endif
     for (uint32_t i = 0; i < TINYASC_GOLDEN_COUNT; i++) {
 #ifdef TINYASC_COUNTER_ADDR

@@ -2,7 +2,8 @@
  * Firmware entry of the front end on a compiled-in clip (frontend_golden_pcm.c), for the
  * Cortex-M harness: main_target.c calls tinyasc_frontend_run() between its profiling markers.
  * The model input (int8, or int16 for a 16x8 model) lands in tinyasc_frontend_output (static RAM);
- * the scratch is the front end's only other RAM (n_fft floats). tinyasc_frontend_checksum()
+ * the scratch is the front end's only other RAM (n_fft floats; built with a model whose input ResNorm the front
+ * end computes, the clip cache in the model's arena too, as the library's glue does). tinyasc_frontend_checksum()
  * hashes that output so a target can prove it computed the host's bytes.
  */
 #include <stddef.h>
@@ -11,12 +12,26 @@
 
 static float tinyasc_fe_scratch[TINYASC_FE_SCRATCH_FLOATS];
 tinyasc_fe_input_t tinyasc_frontend_output[TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES];
+#if TINYASC_FE_INPUT_RESNORM && defined(TINYASC_FRONTEND)
+/* built with the model (the latency harness): the clip cache in the model's arena beside its input, as the
+ * library's glue takes it (tinyasc_model_spare), where it fits */
+#include "model.h"
+#endif
 
 void tinyasc_frontend_run(void);
 uint32_t tinyasc_frontend_checksum(void);
 
 void tinyasc_frontend_run(void)
 {
+#if TINYASC_FE_INPUT_RESNORM && defined(TINYASC_FRONTEND)
+    size_t spare;
+    float *cache = (float *)tinyasc_model_spare(&spare);
+    if (spare >= sizeof(float) * TINYASC_FE_CACHE_FLOATS) {
+        tinyasc_frontend_quantized_cached(tinyasc_fe_golden_pcm, TINYASC_FE_GOLDEN_SAMPLES, tinyasc_fe_scratch,
+                                          cache, tinyasc_frontend_output);
+        return;
+    }
+#endif
     tinyasc_frontend_quantized(tinyasc_fe_golden_pcm, TINYASC_FE_GOLDEN_SAMPLES, tinyasc_fe_scratch,
                                tinyasc_frontend_output);
 }

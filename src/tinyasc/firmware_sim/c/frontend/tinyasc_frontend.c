@@ -635,25 +635,28 @@ static float fe_rn_shift[TINYASC_FE_N_MELS];
 static float fe_rn_sum[TINYASC_FE_N_MELS];
 static float fe_rn_sq[TINYASC_FE_N_MELS];
 
-void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std)
+/* Frame t's log-mel into the sums (the first frame sets the shift). */
+static void fe_rn_add(int t, const float *mel)
 {
-    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
-    const float inv_t = 1.0f / (float)TINYASC_FE_N_FRAMES;
-    int t, b;
-    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
-        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
-        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-            float d;
-            if (t == 0) {
-                fe_rn_shift[b] = mel[b];
-                fe_rn_sum[b] = 0.0f;
-                fe_rn_sq[b] = 0.0f;
-            }
-            d = mel[b] - fe_rn_shift[b];
-            fe_rn_sum[b] += d;
-            fe_rn_sq[b] += d * d;
+    int b;
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        float d;
+        if (t == 0) {
+            fe_rn_shift[b] = mel[b];
+            fe_rn_sum[b] = 0.0f;
+            fe_rn_sq[b] = 0.0f;
         }
+        d = mel[b] - fe_rn_shift[b];
+        fe_rn_sum[b] += d;
+        fe_rn_sq[b] += d * d;
     }
+}
+
+/* The sums of every frame as mean and sqrt(var + EPS) (mean and std may be fe_rn_sum and fe_rn_sq). */
+static void fe_rn_finish(float *mean, float *std)
+{
+    const float inv_t = 1.0f / (float)TINYASC_FE_N_FRAMES;
+    int b;
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
         const float m = fe_rn_sum[b] * inv_t;
         float var = fe_rn_sq[b] * inv_t - m * m;
@@ -665,7 +668,44 @@ void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *sc
     }
 }
 
+void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std)
+{
+    float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
+    int t;
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
+        fe_rn_add(t, mel);
+    }
+    fe_rn_finish(mean, std);
+}
+
 #endif /* TINYASC_FE_INPUT_RESNORM */
+
+void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float *scratch, float *cache,
+                                       tinyasc_fe_input_t *out)
+{
+#if TINYASC_FE_INPUT_RESNORM
+    /* one pass over the frames into the cache, the statistics as tinyasc_frontend_resnorm_stats takes them
+     * (same floats, same order), then the cache normalized and quantized: tinyasc_frontend_quantized's bytes */
+    float *const mean = fe_rn_sum, *const std = fe_rn_sq; /* overwritten in place once the sums are used */
+    int t, b;
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, cache + t * TINYASC_FE_N_MELS);
+        fe_rn_add(t, cache + t * TINYASC_FE_N_MELS);
+    }
+    fe_rn_finish(mean, std);
+    for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
+        const float *mel = cache + t * TINYASC_FE_N_MELS;
+        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+            const float x = (mel[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * mel[b];
+            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(x);
+        }
+    }
+#else
+    (void)cache; /* one pass already */
+    tinyasc_frontend_quantized(pcm, n_samples, scratch, out);
+#endif
+}
 
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out)
 {

@@ -57,6 +57,15 @@ tinyasc_fe_input_t tinyasc_frontend_quantize(float x);
  * front end's compute, 3 x n_mels floats of static RAM, no float spectrogram held. */
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out);
 
+/* The same bytes as tinyasc_frontend_quantized in half its compute where RAM allows: with the input ResNorm the
+ * clip's float log-mel is computed once into cache (TINYASC_FE_CACHE_FLOATS floats, not overlapping out or scratch)
+ * with the statistics, then normalized and quantized from there (one pass over the frames instead of two). Any
+ * free RAM will do, e.g. the model's arena beside its input between inferences (tinyasc_model_spare()). Without
+ * the input ResNorm it is tinyasc_frontend_quantized (cache unused). */
+#define TINYASC_FE_CACHE_FLOATS (TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES)
+void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float *scratch, float *cache,
+                                       tinyasc_fe_input_t *out);
+
 #if TINYASC_FE_INPUT_RESNORM
 /* The first pass alone: per-band mean and sqrt(var + EPS) of the clip's log-mel (n_mels each). */
 void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std);

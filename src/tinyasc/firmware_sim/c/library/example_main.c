@@ -144,8 +144,16 @@ int main(int argc, char **argv)
 #elif TINYASC_EXAMPLE_FRONTEND
     n = read_clip(fp, pcm, TINYASC_EXAMPLE_SAMPLES);
     if (n == 0) n = noise_clip(pcm, TINYASC_EXAMPLE_SAMPLES);
-    /* features straight into the model's input buffer: no copy */
-    tinyasc_frontend_quantized(pcm, n, fe_scratch, tinyasc_model_input_buffer());
+    /* features straight into the model's input buffer: no copy; the clip's log-mel cached in the arena beside
+     * the input where it fits (one pass over the frames instead of two with the input ResNorm) */
+    {
+        size_t spare;
+        float *cache = (float *)tinyasc_model_spare(&spare);
+        if (spare >= sizeof(float) * TINYASC_FE_CACHE_FLOATS)
+            tinyasc_frontend_quantized_cached(pcm, n, fe_scratch, cache, tinyasc_model_input_buffer());
+        else
+            tinyasc_frontend_quantized(pcm, n, fe_scratch, tinyasc_model_input_buffer());
+    }
 #else
     (void)n;
     /* no front end for this model: fill tinyasc_model_input_buffer() with its input yourself */
