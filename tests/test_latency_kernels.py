@@ -407,8 +407,8 @@ BCASES = {
     "sqdiff_fullrange": (3, (1, 12, 17, 10), (1, 12, 17, 10), (1, 12, 1, 10), False),
     "sub_lut_fullrange": (1, (1, 20, 17, 10), (1, 20, 17, 10), (1, 20, 1, 10), True),
     # SUB whose second input has the larger scale (exactly halved: subtracted as -(x + off) 2^19) over one
-    # contiguous run of 105 (Helium: 26 whole vectors and a predicated one)
-    "sub_second_halved": (1, (1, 5, 7, 3), (1, 5, 7, 3), (1, 5, 7, 3), False),
+    # contiguous run of 693 (tabulated on the DSP cores; Helium: 173 whole vectors and a predicated one)
+    "sub_second_halved": (1, (1, 9, 11, 7), (1, 9, 11, 7), (1, 9, 11, 7), False),
 }
 
 

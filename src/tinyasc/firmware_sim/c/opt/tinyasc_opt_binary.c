@@ -5,7 +5,10 @@
  *
  *  - ADD/SUB/SQUARED_DIFFERENCE rescale each int8 input with its own multiplier before
  *    combining; an int8 has 256 values, so for tensors of at least TINYASC_LUT_MIN elements
- *    the two rescalings become two 256-entry int32 tables built once per call.
+ *    the two rescalings become two 256-entry int32 tables built once per call. TFLite's ADD/SUB
+ *    rescale both inputs to twice the larger input scale, so one input's multiplier is exactly 1/2
+ *    (half_mode8): its term is (x + off) 2^(ls-1), one MLA, and one table serves the other input
+ *    (add8_halved_run); Helium computes both rescalings four lanes at a time instead (addsub4_s8_halved).
  *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h), and
  *    for output shifts of -2 or less the folded rescaling (tinyasc_rq_apply); where the output
  *    zero point folds too (tinyasc_rq_zp_folds) and the activation range is all of int8, the
@@ -17,7 +20,7 @@
  * Every output element still reads its inputs before it is written: out may alias an input.
  * ADD and MUL of 16x8 models (tinyasc_opt_add_s16, _mul_s16) run the same loop nest on int16
  * elements, without tables. On Helium contiguous runs of int16 ADD/MUL and of int8 MUL go four lanes at a
- * time (vec4).
+ * time (vec4), and of int8 ADD/SUB with a halved input too (addsub4_s8_halved).
  */
 #include "tinyasc_opt.h"
 
@@ -127,6 +130,17 @@ static inline __attribute__((always_inline)) void st(void *t, int32_t i, int32_t
     else ((int8_t *)t)[i] = (int8_t)v;
 }
 
+/* Whether an int8 ADD/SUB has one input exactly halved (TFLite's ADD rescales to twice the larger input scale): 1
+ * where in1 is, 2 where in2 is, the other input and the output with right shifts; else 0. Helium's
+ * addsub4_s8_halved and the DSP cores' add8_halved_run take these. */
+static inline int half_mode8(const tinyasc_binary_params *p)
+{
+    if (p->left_shift < 1 || p->out_shift > -1) return 0;
+    if (halves(p->in1_mult, p->in1_shift) && p->in2_shift <= -1) return 1;
+    if (halves(p->in2_mult, p->in2_shift) && p->in1_shift <= -1) return 2;
+    return 0;
+}
+
 #if defined(__ARM_FEATURE_MVE)
 /* Four int8 (s16 = 0) or int16 elements from t + i, widened to int32 lanes (lanes off in pr: 0). */
 static inline __attribute__((always_inline)) int32x4_t vld4(const void *t, int32_t i, mve_pred16_t pr, const int s16)
@@ -165,16 +179,6 @@ static inline __attribute__((always_inline)) void vec4(const tinyasc_binary_para
         if (s16) vstrhq_p_s32((int16_t *)o + i, v, pr);
         else vstrbq_p_s32((int8_t *)o + i, v, pr);
     }
-}
-
-/* Whether an int8 ADD/SUB takes addsub4_s8_halved: 1 where in1 is exactly halved, 2 where in2 is, the other input
- * and the output with right shifts (what tinyasc_mbqm_x4's rounding step needs); else 0. */
-static inline int half_mode8(const tinyasc_binary_params *p)
-{
-    if (p->left_shift < 1 || p->out_shift > -1) return 0;
-    if (halves(p->in1_mult, p->in1_shift) && p->in2_shift <= -1) return 1;
-    if (halves(p->in2_mult, p->in2_shift) && p->in1_shift <= -1) return 2;
-    return 0;
 }
 
 /* The constants of addsub4_s8_halved. */
@@ -239,6 +243,51 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
 #endif
 
 #if !defined(__ARM_FEATURE_MVE)
+/* int8 ADD/SUB with one input exactly halved (half_mode8) over n contiguous elements of both inputs, the output's
+ * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
+ * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
+ * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
+static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc_binary_params *p, int32_t kh,
+                                                                   const int8_t *xh, const int8_t *xf, int8_t *o,
+                                                                   int32_t n, const int32_t *t, const int zpf)
+{
+    const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max;
+    int32_t rnd, sh;
+    tinyasc_rq_consts(p->out_shift, zpf ? zo : 0, &rnd, &sh);
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t v = tinyasc_rq_apply(t[xf[i]] + xh[i] * kh, mo, rnd, sh);
+        o[i] = (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
+    }
+}
+
+static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_params *p, int32_t kh, int half1,
+                                                      const int8_t *a, const int8_t *b, int8_t *o, int32_t n,
+                                                      const int32_t *t)
+{
+    const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
+    if (p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift))
+        add8_halved_body(p, kh, xh, xf, o, n, t, 1);
+    else
+        add8_halved_body(p, kh, xh, xf, o, n, t, 0);
+}
+
+/* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters. */
+static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
+{
+    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB;
+    const int32_t ls = p->left_shift, k = (int32_t)1 << (ls - 1), kh = sub && !half1 ? -k : k;
+    const int32_t c = kh * (half1 ? p->in1_offset : p->in2_offset);
+    const int32_t off = half1 ? p->in2_offset : p->in1_offset, m = half1 ? p->in2_mult : p->in1_mult;
+    const int32_t r = -(half1 ? p->in2_shift : p->in1_shift);
+    for (int32_t v = -128; v < 128; v++) {
+        const int32_t f = mbqm_lt1_fast(tinyasc_shl(v + off, ls), m, r);
+        lut1[v + 128] = (sub && half1 ? -f : f) + c;
+    }
+    return kh;
+}
+#endif
+
+#if !defined(__ARM_FEATURE_MVE)
 /* int16 ADD with one input exactly halved (its multiplier 1/2: see in_mode16) and the folded output rescaling over
  * n contiguous elements of both inputs, its constants in locals: elem()'s arithmetic (the halved input shifted, the
  * other rescaled, folded or not, the sum rescaled, the zero point added, the range clamped). TFLite's 16x8 ADD has
@@ -281,7 +330,7 @@ static void add16_halved(const tinyasc_binary_params *p, int half1, const int16_
 
 static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_params *p, const void *in1,
                                                             const void *in2, void *out, int op, int lut,
-                                                            int folded, const int s16)
+                                                            int folded, const int s16, int32_t kh8)
 {
     const tinyasc_binary_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
@@ -316,8 +365,11 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     const int32_t es = s16 ? 2 : 1; /* element size */
     int32_t b1 = 0, b2 = 0;
     char *o = (char *)out;
-#if defined(__ARM_FEATURE_MVE)
+    /* int8 ADD/SUB with one input exactly halved: run() sends them untabulated (IN_GENERAL); on the DSP cores with
+     * add8_halved_run's table in lut1 and its factor in kh8 */
     const int half8 = !s16 && (op == OP_ADD || op == OP_SUB) && lut == IN_GENERAL ? half_mode8(p) : 0;
+#if defined(__ARM_FEATURE_MVE)
+    (void)kh8; /* Helium rescales without the table */
 #endif
     for (;;) {
         const char *a = (const char *)in1 + b1 * es, *b = (const char *)in2 + b2 * es;
@@ -331,7 +383,9 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
             vec4(p, op, lut, a, b, o, inner, is1, is2, s16);
         } else
 #else
-        if (s16 && op == OP_ADD && folded == RQ_FOLDED && (lut == IN_HALF_FOLDED || lut == IN_FOLDED_HALF) &&
+        if (half8 && kh8 != 0 && is1 == 1 && is2 == 1) {
+            add8_halved_run(p, kh8, half8 == 1, (const int8_t *)a, (const int8_t *)b, (int8_t *)o, inner, t1);
+        } else if (s16 && op == OP_ADD && folded == RQ_FOLDED && (lut == IN_HALF_FOLDED || lut == IN_FOLDED_HALF) &&
             is1 == 1 && is2 == 1) {
             add16_halved(p, lut == IN_HALF_FOLDED, (const int16_t *)a, (const int16_t *)b, (int16_t *)o, inner);
         } else
@@ -377,7 +431,15 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
     /* Helium: ADD/SUB with one input exactly halved (half_mode8) without tables: contiguous runs four lanes at a
      * time (run_body), a strided run per element in the general form (the small tensors' instance: no more code) */
     if ((op == OP_ADD || op == OP_SUB) && half_mode8(p)) {
-        run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0);
+        run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0, 0);
+        return;
+    }
+#endif
+#if !defined(__ARM_FEATURE_MVE)
+    /* one input exactly halved: one table (the other input's rescaling plus the halved one's constant) and an MLA */
+    if ((op == OP_ADD || op == OP_SUB) && large && folded && half_mode8(p)) {
+        const int32_t kh = add8_halved_table(p, op);
+        run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0, kh);
         return;
     }
 #endif
@@ -387,14 +449,14 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
             lut1[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in1_offset, p->left_shift), p->in1_mult, r1);
             lut2[v + 128] = mbqm_lt1_fast(tinyasc_shl(v + p->in2_offset, p->left_shift), p->in2_mult, r2);
         }
-        if (zp_folds) run_body(p, in1, in2, out, op, 1, RQ_FOLDED_ZP, 0);
-        else run_body(p, in1, in2, out, op, 1, RQ_FOLDED, 0);
+        if (zp_folds) run_body(p, in1, in2, out, op, 1, RQ_FOLDED_ZP, 0, 0);
+        else run_body(p, in1, in2, out, op, 1, RQ_FOLDED, 0, 0);
     } else if (op == OP_MUL && large && zp_folds) {
-        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP, 0);
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED_ZP, 0, 0);
     } else if (op == OP_MUL && large && folded) {
-        run_body(p, in1, in2, out, op, 0, RQ_FOLDED, 0);
+        run_body(p, in1, in2, out, op, 0, RQ_FOLDED, 0, 0);
     } else {
-        run_body(p, in1, in2, out, op, 0, RQ_GENERAL, 0); /* small tensors, unfolded rescaling */
+        run_body(p, in1, in2, out, op, 0, RQ_GENERAL, 0, 0); /* small tensors, unfolded rescaling */
     }
 }
 
@@ -466,14 +528,14 @@ static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int1
             return;
         }
 #endif
-        if (folded && mode == IN_HALF_FOLDED) run_body(p, in1, in2, out, op, IN_HALF_FOLDED, RQ_FOLDED, 1);
-        else if (folded && mode == IN_FOLDED_HALF) run_body(p, in1, in2, out, op, IN_FOLDED_HALF, RQ_FOLDED, 1);
-        else if (folded) run_body(p, in1, in2, out, op, IN_GENERAL, RQ_FOLDED, 1);
-        else run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 1);
+        if (folded && mode == IN_HALF_FOLDED) run_body(p, in1, in2, out, op, IN_HALF_FOLDED, RQ_FOLDED, 1, 0);
+        else if (folded && mode == IN_FOLDED_HALF) run_body(p, in1, in2, out, op, IN_FOLDED_HALF, RQ_FOLDED, 1, 0);
+        else if (folded) run_body(p, in1, in2, out, op, IN_GENERAL, RQ_FOLDED, 1, 0);
+        else run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 1, 0);
         return;
     }
 #endif
-    run_body(p, in1, in2, out, op, 0, RQ_REFERENCE, 1);
+    run_body(p, in1, in2, out, op, 0, RQ_REFERENCE, 1, 0);
 }
 
 void tinyasc_opt_add_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out)
