@@ -422,6 +422,7 @@ Compile flags: `{' '.join(m.cflags)}` (host: `{' '.join(m.host_cflags)}`). Kerne
 |---|---|
 | `int tinyasc_model_invoke(const tinyasc_input_t *input, tinyasc_output_t *output)` | one inference; returns 0 |
 | `tinyasc_input_t *tinyasc_model_input_buffer(void)` | where the input lives in the arena: write features here, pass it to invoke (no copy) |
+| `void *tinyasc_model_spare(size_t *n_bytes)` | the arena's largest run beside the input (16-byte aligned), free until the next invoke: e.g. the front end's clip cache |
 | `tinyasc_input_t`, `tinyasc_output_t` | `{'int16_t' if m.activations == 'int16' else 'int8_t'}` ({m.activations} activations) |
 | `TINYASC_INPUT_SIZE`, `TINYASC_OUTPUT_SIZE` | elements of input {art.input_shape} and output {art.output_shape} |
 | `TINYASC_ARENA_SIZE` | bytes of the one static arena ({art.arena_size:,} B), `static` in `model.c`, 16-byte aligned |
