@@ -191,6 +191,29 @@ static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t
 #endif
 }
 
+/* One input channel: the k_h input rows output row oy reads (batch image in), span bytes each from column -pad_w,
+ * into rows (k_h x span) with the input zero point where a tap falls outside the input, so that with the input
+ * offset in each channel's constant (bias + off * sum w) those taps add exactly nothing (Helium's one-channel
+ * kernels, dense and sparse). */
+static inline void tinyasc_stage_rows_c1(const tinyasc_conv_params *p, const int8_t *in, int32_t oy, int32_t span,
+                                         int8_t *rows)
+{
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t x_lo = p->pad_w, x_hi = p->pad_w + p->in_w; /* staged bytes [x_lo, x_hi) are input */
+    const int32_t a = x_lo < span ? x_lo : span, e = x_hi < span ? x_hi : span;
+    for (int32_t ky = 0; ky < p->k_h; ky++) {
+        const int32_t y = oy * p->stride_h - p->pad_h + ky * p->dil_h;
+        int8_t *r = rows + ky * span;
+        if (y < 0 || y >= p->in_h) {
+            memset(r, zp, (size_t)span);
+            continue;
+        }
+        memset(r, zp, (size_t)a);
+        if (e > a) memcpy(r + a, in + y * p->in_w, (size_t)(e - a));
+        if (span > e) memset(r + e, zp, (size_t)(span - e));
+    }
+}
+
 /* The output path of a whole layer when every channel's zero point folds (tinyasc_rq_zp_folds)
  * and the activation range is all of int8: the clamp is then one SSAT. Checked once per call. */
 static inline int tinyasc_out_fast_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)

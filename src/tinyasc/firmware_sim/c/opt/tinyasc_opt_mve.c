@@ -241,24 +241,11 @@ static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, c
         rq[2 * ocp + c] = p->output_offset;
         rq[3 * ocp + c] = (c < p->out_c && w->bias ? w->bias[c] : 0) + s * p->input_offset;
     }
-    const int8_t zp = (int8_t)(-p->input_offset);
     const c1_mve_t l = {.wv = wv, .rq = rq, .ocp = ocp, .span = span};
-    const int32_t x_lo = p->pad_w, x_hi = p->pad_w + p->in_w; /* staged bytes [x_lo, x_hi) are input */
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
-            for (int32_t ky = 0; ky < p->k_h; ky++) {
-                const int32_t y = oy * p->stride_h - p->pad_h + ky * p->dil_h;
-                int8_t *r = rows + ky * span;
-                if (y < 0 || y >= p->in_h) {
-                    memset(r, zp, (size_t)span);
-                    continue;
-                }
-                const int32_t a = x_lo < span ? x_lo : span, e = x_hi < span ? x_hi : span;
-                memset(r, zp, (size_t)a);
-                if (e > a) memcpy(r + a, in + y * p->in_w, (size_t)(e - a));
-                if (span > e) memset(r + e, zp, (size_t)(span - e));
-            }
+            tinyasc_stage_rows_c1(p, in, oy, span, rows);
             int8_t *op = output + (b * p->out_h + oy) * p->out_w * p->out_c;
             for (int32_t ox = 0; ox < p->out_w; ox++, op += p->out_c) {
                 const int8_t *r0 = rows + ox * p->stride_w;

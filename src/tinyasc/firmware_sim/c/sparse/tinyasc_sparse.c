@@ -197,23 +197,11 @@ static int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
         sh[c] = c < p->out_c ? w->shift[c] : -1;
         base[c] = (c < p->out_c && w->bias ? w->bias[c] : 0) + sum * p->input_offset;
     }
-    const int8_t zp = (int8_t)(-p->input_offset);
-    const int32_t x_lo = p->pad_w, x_hi = p->pad_w + p->in_w, st = p->stride_w;
+    const int32_t st = p->stride_w;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
-            for (int32_t ky = 0; ky < p->k_h; ky++) { /* stage (as mve_conv_c1 does) */
-                const int32_t y = oy * p->stride_h - p->pad_h + ky * p->dil_h;
-                int8_t *r = stage + ky * span;
-                if (y < 0 || y >= p->in_h) {
-                    memset(r, zp, (size_t)span);
-                    continue;
-                }
-                const int32_t a = x_lo < span ? x_lo : span, z = x_hi < span ? x_hi : span;
-                memset(r, zp, (size_t)a);
-                if (z > a) memcpy(r + a, in + y * p->in_w, (size_t)(z - a));
-                if (span > z) memset(r + z, zp, (size_t)(span - z));
-            }
+            tinyasc_stage_rows_c1(p, in, oy, span, stage);
             int8_t *op = output + (b * p->out_h + oy) * p->out_w * p->out_c;
             for (int32_t ox = 0; ox < p->out_w; ox += 2, op += 2 * p->out_c) {
                 const int8_t *r0 = stage + ox * st;
