@@ -263,10 +263,16 @@ def test_sparse_only_where_the_kernel_takes_it_and_it_saves_flash():
     assert wide > SPARSE_MAX_SPAN and "span" in why_dense(enc, grouped=False, span=wide)
     assert why_dense(enc, grouped=False, span=SPARSE_MAX_SPAN) is None  # the largest offset is span - 1
     assert why_dense(enc, grouped=True, span=ok) == "grouped convolution"
-    # on a Helium core only one-input-channel layers go sparse (its dense kernels are faster on the others)
+    # on a Helium core only one-input-channel layers and very sparse ones go sparse (its dense kernels are faster
+    # on the others): 11% dense stays dense, 3% (HELIUM_SPARSE_MAX_DENSITY) goes sparse, one weight more does not
     assert why_dense(enc, grouped=False, span=ok, helium=True, in_c=10).startswith("Helium")
     assert why_dense(enc, grouped=False, span=ok, helium=True, in_c=1) is None
     assert why_dense(enc, grouped=False, span=ok, helium=False, in_c=10) is None
+    w3 = np.zeros((10, 90), np.int8)
+    w3.reshape(-1)[rng.choice(w3.size, size=27, replace=False)] = 5  # 27 of 900 = 0.03
+    assert why_dense(encode_rows(w3), grouped=False, span=ok, helium=True, in_c=10) is None
+    w3.reshape(-1)[np.flatnonzero(w3.reshape(-1) == 0)[0]] = 7
+    assert "density 0.031" in why_dense(encode_rows(w3), grouped=False, span=ok, helium=True, in_c=10)
     assert "not smaller" in why_dense(encode_rows(rng.integers(1, 9, size=(4, 90)).astype(np.int8)), grouped=False, span=ok)
     assert "window of" in why_dense(encode_rows(np.ones((2, SPARSE_MAX_K + 1), np.int8)), grouped=False, span=ok)
 

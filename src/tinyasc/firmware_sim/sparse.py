@@ -10,7 +10,7 @@ dense kernels (tests/test_latency_kernels.py).
 The generator emits it (``GeneratorOptions.sparse_weights``, on by default for a Cortex-M
 library): a non-grouped CONV_2D whose sparse form is smaller (and whose window fits
 ``TINYASC_SPARSE_MAX_K``, and whose window spans at most ``TINYASC_SPARSE_MAX_SPAN`` input bytes; on a Helium
-core only layers with one input channel, :func:`why_dense`) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
+core only layers with one input channel or at most 3% dense, :func:`why_dense`) gets ``lN_sparse`` instead of a dense ``lN_filter``, and its
 ``tinyasc_weights`` has ``.data = NULL, .sparse = &lN_sparse``.
 """
 
@@ -23,6 +23,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+#: On a Helium core the scalar sparse kernel beats the dense ones only this sparse (non-zeros / dense weights) or
+#: with one input channel: the break-even measured on the quick model's layer 94 (density 0.042: sparse 298,574
+#: est. cycles, dense 238,398 on the M55 of session 32) is about 0.034; the 1-to-2.5%-dense layers of MLPerf Tiny's
+#: VWW gain sparse (docs/latency.md, session 32).
+HELIUM_SPARSE_MAX_DENSITY = 0.03
 #: Must equal TINYASC_SPARSE_MAX_K in c/sparse/tinyasc_sparse.h.
 SPARSE_MAX_K = 1280
 #: Must equal TINYASC_SPARSE_MAX_SPAN: the largest window span in input bytes (every offset fits 16 bits).
@@ -113,12 +118,14 @@ def why_dense(enc: SparseRows, *, grouped: bool, span: int, helium: bool = False
 
     ``helium``: the library's core has MVE. Its dense convolutions (VMLADAVA over 16 bytes, four output channels
     per pointwise pass) beat the scalar sparse kernel at the paper's 89% sparsity except where the layer has one
-    input channel (Helium's one-channel kernel does four MACs per VMLA): measured on the quick model's 15 sparse
-    layers, dense 1.1-2.2x faster on 13, the one-channel layer 0.48x, one even (docs/latency.md, session 31)."""
+    input channel (the sparse kernel's Helium one-channel path) or is at most ``HELIUM_SPARSE_MAX_DENSITY`` dense:
+    measured on the quick model's 15 sparse layers, dense 1.1-2.2x faster on 13, the one-channel layer 0.48x, one
+    even (docs/latency.md, session 31)."""
     if grouped:
         return "grouped convolution"
-    if helium and in_c > 1:
-        return "Helium's dense kernel is faster than the scalar sparse one"
+    if helium and in_c > 1 and enc.nnz > HELIUM_SPARSE_MAX_DENSITY * enc.dense_bytes:
+        return (f"Helium's dense kernel is faster than the scalar sparse one at density "
+                f"{enc.nnz / max(enc.dense_bytes, 1):.3f} > {HELIUM_SPARSE_MAX_DENSITY}")
     if enc.k > SPARSE_MAX_K:
         return f"window of {enc.k} > {SPARSE_MAX_K}"
     if span > SPARSE_MAX_SPAN:
