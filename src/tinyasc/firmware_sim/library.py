@@ -445,17 +445,14 @@ scratch are static: one inference at a time; `tinyasc_model_invoke` is not reent
 static float scratch[TINYASC_FE_SCRATCH_FLOATS];
 /* pcm: TINYASC_FE_CLIP_SAMPLES int16 samples at TINYASC_FE_SAMPLE_RATE, mono (shorter clips are zero-padded) */
 size_t spare;
-float *cache = (float *)tinyasc_model_spare(&spare); /* the arena beside the input, free until invoke */
-if (spare >= sizeof(float) * TINYASC_FE_CACHE_FLOATS)
-    tinyasc_frontend_quantized_cached(pcm, n_samples, scratch, cache, tinyasc_model_input_buffer());
-else
-    tinyasc_frontend_quantized(pcm, n_samples, scratch, tinyasc_model_input_buffer());
+void *cache = tinyasc_model_spare(&spare); /* the arena beside the input, free until invoke */
+tinyasc_frontend_quantized_cached(pcm, n_samples, scratch, cache, spare, tinyasc_model_input_buffer());
 tinyasc_model_invoke(tinyasc_model_input_buffer(), scores);
 ```
 
 `tinyasc_frontend_quantized_cached` gives the same bytes as `tinyasc_frontend_quantized`; with the input
-ResNorm it holds the clip's float log-mel (`TINYASC_FE_CACHE_FLOATS` floats) and so computes each frame once
-instead of twice. The arena beside the model input usually has room for a short clip's cache (not for a 10-s
+ResNorm and room for the clip's float log-mel (`TINYASC_FE_CACHE_FLOATS` floats) it computes each frame once
+instead of twice (without the room, twice). The arena beside the model input usually has room for a short clip's cache (not for a 10-s
 clip's 342 KB); any other free RAM will do.
 
 With a microphone, stream instead (no clip-sized PCM buffer: a 10-s clip's PCM is 320 KB; the front end has this API unless its STFT pads by reflection, which the training default does not):

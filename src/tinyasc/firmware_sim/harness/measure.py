@@ -157,24 +157,18 @@ int main(void)
 def _frontend_host_checksum(lib_dir: Path, fe_sources: Sequence[Path], work: Path) -> int:
     """The library's front end (``lib_dir/frontend``) on the harness's clip, built for the host without the model:
     ``tinyasc_frontend_quantized``'s output checksum, what the target's run must print."""
-    import subprocess
-
     from tinyasc.firmware_sim.frontend import CFLAGS
-    from tinyasc.firmware_sim.harness.tools import RunError
+    from tinyasc.firmware_sim.harness.tools import run
     from tinyasc.firmware_sim.toolchain import find_compiler
 
     d = work / "frontend_host"
     d.mkdir(parents=True, exist_ok=True)
     (d / "main.c").write_text(_FE_CHECKSUM_MAIN)
     fe_dir = lib_dir / "frontend"
-    srcs = [*(str(p) for p in fe_sources if p.suffix == ".c"), *(str(p) for p in sorted(fe_dir.glob("*.c"))),
-            str(d / "main.c")]
+    srcs = [*(p for p in fe_sources if p.suffix == ".c"), *sorted(fe_dir.glob("*.c")), d / "main.c"]
     exe = d / "fe_checksum"
-    cmd = [find_compiler(None), *CFLAGS, "-I", str(fe_dir), "-I", str(fe_sources[0].parent), *srcs, "-o", str(exe), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RunError(f"front end host build failed: {proc.stderr.strip()[-2000:]}")
-    return int(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()[0])
+    run([find_compiler(None), *CFLAGS, "-I", fe_dir, "-I", fe_sources[0].parent, *srcs, "-o", exe, "-lm"])
+    return int(run([exe]).stdout.split()[0])
 
 
 def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | None = None,

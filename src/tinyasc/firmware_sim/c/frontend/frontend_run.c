@@ -25,15 +25,13 @@ void tinyasc_frontend_run(void)
 {
 #if TINYASC_FE_INPUT_RESNORM && defined(TINYASC_FRONTEND)
     size_t spare;
-    float *cache = (float *)tinyasc_model_spare(&spare);
-    if (spare >= sizeof(float) * TINYASC_FE_CACHE_FLOATS) {
-        tinyasc_frontend_quantized_cached(tinyasc_fe_golden_pcm, TINYASC_FE_GOLDEN_SAMPLES, tinyasc_fe_scratch,
-                                          cache, tinyasc_frontend_output);
-        return;
-    }
-#endif
+    void *cache = tinyasc_model_spare(&spare);
+    tinyasc_frontend_quantized_cached(tinyasc_fe_golden_pcm, TINYASC_FE_GOLDEN_SAMPLES, tinyasc_fe_scratch, cache,
+                                      spare, tinyasc_frontend_output);
+#else
     tinyasc_frontend_quantized(tinyasc_fe_golden_pcm, TINYASC_FE_GOLDEN_SAMPLES, tinyasc_fe_scratch,
                                tinyasc_frontend_output);
+#endif
 }
 
 /* FNV-1a over the output bytes in memory order: a target prints it, the host compares it with

@@ -681,28 +681,33 @@ void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *sc
 
 #endif /* TINYASC_FE_INPUT_RESNORM */
 
-void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float *scratch, float *cache,
-                                       tinyasc_fe_input_t *out)
+void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float *scratch, void *cache,
+                                       size_t cache_bytes, tinyasc_fe_input_t *out)
 {
 #if TINYASC_FE_INPUT_RESNORM
     /* one pass over the frames into the cache, the statistics as tinyasc_frontend_resnorm_stats takes them
      * (same floats, same order), then the cache normalized and quantized: tinyasc_frontend_quantized's bytes */
+    float *const mel = (float *)cache;
     float *const mean = fe_rn_sum, *const std = fe_rn_sq; /* overwritten in place once the sums are used */
     int t, b;
+    if (cache_bytes < sizeof(float) * TINYASC_FE_CACHE_FLOATS) {
+        tinyasc_frontend_quantized(pcm, n_samples, scratch, out); /* no room: two passes */
+        return;
+    }
     for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
-        tinyasc_frontend_frame(pcm, n_samples, t, scratch, cache + t * TINYASC_FE_N_MELS);
-        fe_rn_add(t, cache + t * TINYASC_FE_N_MELS);
+        tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel + t * TINYASC_FE_N_MELS);
+        fe_rn_add(t, mel + t * TINYASC_FE_N_MELS);
     }
     fe_rn_finish(mean, std);
     for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
-        const float *mel = cache + t * TINYASC_FE_N_MELS;
+        const float *x_t = mel + t * TINYASC_FE_N_MELS;
         for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-            const float x = (mel[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * mel[b];
+            const float x = (x_t[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * x_t[b];
             out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(x);
         }
     }
 #else
-    (void)cache; /* one pass already */
+    (void)cache, (void)cache_bytes; /* one pass already */
     tinyasc_frontend_quantized(pcm, n_samples, scratch, out);
 #endif
 }

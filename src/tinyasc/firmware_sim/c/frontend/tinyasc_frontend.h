@@ -18,6 +18,7 @@
 #ifndef TINYASC_FRONTEND_H
 #define TINYASC_FRONTEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "frontend_tables.h"
@@ -57,14 +58,14 @@ tinyasc_fe_input_t tinyasc_frontend_quantize(float x);
  * front end's compute, 3 x n_mels floats of static RAM, no float spectrogram held. */
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out);
 
-/* The same bytes as tinyasc_frontend_quantized in half its compute where RAM allows: with the input ResNorm the
- * clip's float log-mel is computed once into cache (TINYASC_FE_CACHE_FLOATS floats, not overlapping out or scratch)
- * with the statistics, then normalized and quantized from there (one pass over the frames instead of two). Any
- * free RAM will do, e.g. the model's arena beside its input between inferences (tinyasc_model_spare()). Without
- * the input ResNorm it is tinyasc_frontend_quantized (cache unused). */
+/* The same bytes as tinyasc_frontend_quantized in half its compute where RAM allows: with the input ResNorm and a
+ * cache of at least TINYASC_FE_CACHE_FLOATS floats (cache_bytes; 4-byte aligned, not overlapping out or scratch) the
+ * clip's float log-mel is computed once into it with the statistics, then normalized and quantized from there (one
+ * pass over the frames instead of two); otherwise, and without the input ResNorm, it is tinyasc_frontend_quantized.
+ * Any free RAM will do, e.g. the model's arena beside its input between inferences (tinyasc_model_spare()). */
 #define TINYASC_FE_CACHE_FLOATS (TINYASC_FE_N_MELS * TINYASC_FE_N_FRAMES)
-void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float *scratch, float *cache,
-                                       tinyasc_fe_input_t *out);
+void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float *scratch, void *cache,
+                                       size_t cache_bytes, tinyasc_fe_input_t *out);
 
 #if TINYASC_FE_INPUT_RESNORM
 /* The first pass alone: per-band mean and sqrt(var + EPS) of the clip's log-mel (n_mels each). */

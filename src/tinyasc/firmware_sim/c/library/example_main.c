@@ -148,11 +148,8 @@ int main(int argc, char **argv)
      * the input where it fits (one pass over the frames instead of two with the input ResNorm) */
     {
         size_t spare;
-        float *cache = (float *)tinyasc_model_spare(&spare);
-        if (spare >= sizeof(float) * TINYASC_FE_CACHE_FLOATS)
-            tinyasc_frontend_quantized_cached(pcm, n, fe_scratch, cache, tinyasc_model_input_buffer());
-        else
-            tinyasc_frontend_quantized(pcm, n, fe_scratch, tinyasc_model_input_buffer());
+        void *cache = tinyasc_model_spare(&spare);
+        tinyasc_frontend_quantized_cached(pcm, n, fe_scratch, cache, spare, tinyasc_model_input_buffer());
     }
 #else
     (void)n;

@@ -214,6 +214,21 @@ static inline void tinyasc_stage_rows_c1(const tinyasc_conv_params *p, const int
     }
 }
 
+/* Whether a layer's activation range is all of int8 (SSAT, or the four-lane paths' clamp). */
+static inline int tinyasc_full_range(const tinyasc_conv_params *p)
+{
+    return p->act_min == -128 && p->act_max == 127;
+}
+
+/* Whether n shifts, stride apart from s, are all right shifts (s <= -1: the four-lane output path's
+ * rounding step; tinyasc_rq_x4_any takes the others). */
+static inline int tinyasc_right_shifts(const int32_t *s, int32_t n, int32_t stride)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (s[i * stride] > -1) return 0;
+    return 1;
+}
+
 /* The output path of a whole layer when every channel's zero point folds (tinyasc_rq_zp_folds)
  * and the activation range is all of int8: the clamp is then one SSAT. Checked once per call. */
 static inline int tinyasc_out_fast_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)
@@ -350,12 +365,6 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_rq_x4_any_apply(i
     const int32x4_t h = vqrdmulhq_s32(vshlq_s32(acc, a.left), a.q.m);
     const int32x4_t r = vaddq_s32(vrshlq_s32(vaddq_s32(h, vandq_s32(vshrq_n_s32(h, 31), a.smask)), a.q.neg_r), a.q.zp);
     return vshrq_n_s32(vqshlq_n_s32(r, 24), 24);
-}
-
-/* Whether a layer's activation range is all of int8 (the four-lane paths' clamp). */
-static inline int tinyasc_full_range(const tinyasc_conv_params *p)
-{
-    return p->act_min == -128 && p->act_max == 127;
 }
 
 /* tinyasc_mbqm(x, m, s) lane by lane for m != INT32_MIN and any shift: SRDHM is VQRDMULH (floor((x m + 2^30) /

@@ -240,9 +240,7 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
     else if (half1) addsub4_s8_halved(p, 0, 1, a, b, o, n);
     else addsub4_s8_halved(p, 0, 0, a, b, o, n);
 }
-#endif
-
-#if !defined(__ARM_FEATURE_MVE)
+#else
 /* int8 ADD/SUB with one input exactly halved (half_mode8) over n contiguous elements of both inputs, the output's
  * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
@@ -285,9 +283,7 @@ static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
     }
     return kh;
 }
-#endif
 
-#if !defined(__ARM_FEATURE_MVE)
 /* int16 ADD with one input exactly halved (its multiplier 1/2: see in_mode16) and the folded output rescaling over
  * n contiguous elements of both inputs, its constants in locals: elem()'s arithmetic (the halved input shifted, the
  * other rescaled, folded or not, the sum rescaled, the zero point added, the range clamped). TFLite's 16x8 ADD has
@@ -434,8 +430,7 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
         run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0, 0);
         return;
     }
-#endif
-#if !defined(__ARM_FEATURE_MVE)
+#else
     /* one input exactly halved: one table (the other input's rescaling plus the halved one's constant) and an MLA */
     if ((op == OP_ADD || op == OP_SUB) && large && folded && half_mode8(p)) {
         const int32_t kh = add8_halved_table(p, op);

@@ -152,6 +152,11 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         const mve_pred16_t pr = vctp32q((uint32_t)n);
         const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
         const int8_t *w0 = w->data + oc * K;
+        if (interleave) { /* base sums from acc0 (lanes past out_c: computed, never stored) */
+            pw_interleave(w0, K, n, kp, gather);
+            pw_run_wb(input, output + oc, pixels, K, OC, acc0 + oc, &q, pr);
+            continue;
+        }
         /* rows past the last channel point at the first (computed, never stored) */
         const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
         const int32x4_t base = vldrwq_z_s32(acc0 + oc, pr);
@@ -160,13 +165,6 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         const int8_t *src = input;
         int8_t *dst = output + oc;
         int32_t i = 0;
-        if (interleave) {
-            int32_t b[4];
-            vstrwq_s32(b, base);
-            pw_interleave(w0, K, n, kp, gather);
-            pw_run_wb(src, dst, pixels, K, OC, b, &q, pr);
-            continue;
-        }
         for (; i + 1 < pixels; i += 2, src += 2 * K, dst += 2 * OC)
             pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 2);
         if (i < pixels) pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 1);

@@ -129,7 +129,7 @@ static void chan_affine_s8(const tinyasc_conv_params *p, const tinyasc_weights *
 {
     const int32_t C = p->in_c, n_pix = p->out_h * p->out_w;
     const int32_t first = (-p->pad_h * p->in_w - p->pad_w) * C; /* pad <= 0: where output (0, 0) reads */
-    const int full_range = p->act_min == -128 && p->act_max == 127;
+    const int full_range = tinyasc_full_range(p);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * n_pix * C;
@@ -193,7 +193,7 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
     /* each (channel, band) is a one-tap per-channel conv over rows x w pixels of stride c */
     tinyasc_conv_params q = *cp;
     const int32_t rows = p->h / p->bands, band_bytes = rows * p->w * p->c, C = p->c, n_pix = rows * p->w;
-    const int full_range = cp->act_min == -128 && cp->act_max == 127;
+    const int full_range = tinyasc_full_range(cp);
     q.batches = 1;
     q.in_h = q.out_h = rows;
     q.in_w = q.out_w = p->w;
@@ -205,8 +205,7 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
         if (full_range) { /* Helium: band_affine_mve per group of four channels */
             for (; c < C; c += 4) {
                 const int32_t n = C - c < 4 ? C - c : 4;
-                int right = 1;
-                for (int32_t j = 0; j < n; j++) right &= w->shift[(c + j) * p->bands + g] <= -1;
+                const int right = tinyasc_right_shifts(w->shift + c * p->bands + g, n, p->bands);
                 const int8_t *ip = input + g * band_bytes + c;
                 int8_t *op = output + g * band_bytes + c;
                 if (right) band_affine_mve(cp, w, p->bands, g, c, n, C, n_pix, ip, op, 0);
@@ -566,7 +565,7 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         return -1;
     }
     if (g.taps > TINYASC_COLUMN_MAX_T || g.pad >= g.taps || (input == output && g.len_out > g.len_in)) return -1;
-    const int full_range = p->act_min == -128 && p->act_max == 127;
+    const int full_range = tinyasc_full_range(p);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * p->out_h * p->out_w * C;
@@ -576,9 +575,7 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
              * as a pruned channel's scale can give, its form for any shift) */
             if (g.taps == 3 && full_range) {
                 const int32_t e = C - c < 4 ? C : c + 4;
-                int right = 1;
-                for (int32_t j = c; j < e; j++) right &= w->shift[j] <= -1;
-                if (right) line3_mve(p, &g, w, wt, wc, in, out, c, e, 0);
+                if (tinyasc_right_shifts(w->shift + c, e - c, 1)) line3_mve(p, &g, w, wt, wc, in, out, c, e, 0);
                 else line3_mve(p, &g, w, wt, wc, in, out, c, e, 1); /* a left shift in the group */
                 c = e;
                 continue;

@@ -255,7 +255,7 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
             ox_hi = ox + 1;
         }
     }
-    const int full = p->act_min == -128 && p->act_max == 127;
+    const int full = tinyasc_full_range(p);
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
     for (int32_t oc = 0; oc < p->out_c; oc++) {
