@@ -23,7 +23,7 @@ from test_firmware_support import convert, write
 from tinyasc.contract import TFLITE_CONTRACT_KEY, DeployedContract, FeatureConfig
 from tinyasc.firmware_sim import kernel_sources as ks
 from tinyasc.firmware_sim.cli import main as firmware_main
-from tinyasc.firmware_sim.library import LibraryManifest, write_library
+from tinyasc.firmware_sim.library import LibraryManifest, sha256, write_library
 from tinyasc.firmware_sim.target import LibraryTarget, Target
 
 CFG = FeatureConfig(n_mels=16, clip_seconds=0.3)
@@ -152,6 +152,83 @@ def test_target_builds_with_make_and_cmake(lib_m4, tmp_path):
     _run(["cmake", "-S", ".", "-B", "bh"], d)
     _run(["cmake", "--build", "bh"], d)
     assert "label " in _run([str(d / "bh" / "tinyasc_example")], d).stdout
+
+
+def test_make_with_cmsis_dsp_swaps_in_its_fft(lib_m4, tmp_path):
+    """``make CMSIS_DSP=<tree>``: the same library with CMSIS-DSP's complex FFT in the front end (its files
+    compiled apart, without warnings). The FFTs differ by float32 rounding (tests/test_frontend_cmsis_dsp.py);
+    on this clip the example's int8 scores are the built-in FFT's (no input step flips the scores)."""
+    from tinyasc.firmware_sim.cmsis_dsp import default_tree
+
+    tree = default_tree()
+    d = tmp_path / "lib"
+    shutil.copytree(lib_m4.out_dir, d)
+    pcm = (np.sin(np.arange(CFG.clip_samples) * 0.07) * 8000).astype("<i2")
+    (tmp_path / "clip.raw").write_bytes(pcm.tobytes())
+    runs = {}
+    for name, extra in (("builtin", []), ("cmsis", [f"CMSIS_DSP={tree.root}"])):
+        _run(["make", "clean"], d)
+        proc = _run(["make", "-j2", *extra], d)
+        assert "warning:" not in proc.stderr, proc.stderr[-2000:]
+        syms = _run(["nm", str(d / "build" / "host" / "libtinyasc.a")], d).stdout
+        assert ("T arm_cfft_f32" in syms) == (name == "cmsis")
+        runs[name] = _run([str(d / "build" / "host" / "tinyasc_example"), str(tmp_path / "clip.raw")], d).stdout
+    assert runs["cmsis"] == runs["builtin"] and runs["cmsis"].startswith("label ")
+
+
+@pytest.mark.arm
+def test_cortex_m55_target_with_cmsis_dsp_links_its_helium_fft(model, tmp_path):
+    from tinyasc.firmware_sim.cmsis_dsp import default_tree
+
+    tree = default_tree()
+    lib = write_library(model, tmp_path / "m55", target=LibraryTarget.CORTEX_M55)
+    proc = _run(["make", "-j2", "target", f"CMSIS_DSP={tree.root}"], lib.out_dir)
+    assert "warning:" not in proc.stderr, proc.stderr[-2000:]
+    elf = lib.out_dir / "build" / "cortex-m55" / "tinyasc_example.elf"
+    syms = _run(["arm-none-eabi-nm", str(elf)], lib.out_dir).stdout
+    assert "_arm_radix4_butterfly_f32_mve" in syms  # CMSIS-DSP's Helium FFT, kept by --gc-sections
+    _run(["cmake", "-S", ".", "-B", "bt", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake",
+          f"-DCMSIS_DSP={tree.root}"], lib.out_dir)
+    proc = _run(["cmake", "--build", "bt"], lib.out_dir)
+    assert "warning:" not in proc.stdout + proc.stderr
+    syms = _run(["arm-none-eabi-nm", str(lib.out_dir / "bt" / "tinyasc_example")], lib.out_dir).stdout
+    assert "_arm_radix4_butterfly_f32_mve" in syms
+
+
+@pytest.mark.arm
+def test_latency_with_cmsis_dsp_measures_that_build(model, tmp_path, capsys):
+    """``asc-latency DIR --cmsis-dsp TREE``: model + front end as ``make CMSIS_DSP=TREE`` builds them; the front
+    end's output is held to its int8 tolerance against the host build (on the M55 Helium's float order differs)."""
+    from tinyasc.firmware_sim.cmsis_dsp import default_tree
+    from tinyasc.firmware_sim.latency_cli import main as latency_main
+
+    tree = default_tree()
+    lib = write_library(model, tmp_path / "m55", target=LibraryTarget.CORTEX_M55)
+    reps = {}
+    for name, extra in (("builtin", []), ("cmsis", ["--cmsis-dsp", str(tree.root)])):
+        assert latency_main([str(lib.out_dir), "--model", str(model), "--out", str(tmp_path / name), *extra]) == 0
+        reps[name] = json.loads((tmp_path / name / "latency.json").read_text())
+    b, c = reps["builtin"], reps["cmsis"]
+    assert b["build"]["frontend_fft"] == "built-in" and c["build"]["frontend_fft"] == f"cmsis-dsp {tree.root}"
+    assert b["parity"]["frontend_exact_required"] and not c["parity"]["frontend_exact_required"]
+    assert c["parity"]["frontend_ok"] and c["parity"]["tflm_equal"]
+    assert "-DTINYASC_FE_CMSIS_DSP=1" in c["build"]["cflags"]
+    # the same model code, another FFT: the model's count is unchanged, the front end's is not
+    assert c["total_instructions"] == b["total_instructions"]
+    assert c["frontend"]["instructions"] != b["frontend"]["instructions"]
+    capsys.readouterr()
+    # a library whose front end predates the switch would silently measure the built-in FFT: refused in one line
+    fe_c = lib.out_dir / "frontend" / "tinyasc_frontend.c"
+    fe_c.write_text(fe_c.read_text().replace("TINYASC_FE_CMSIS_DSP", "TINYASC_FE_OTHER"))
+    manifest = json.loads((lib.out_dir / "library.json").read_text())  # as an older tinyasc wrote it: hashes agree
+    manifest["files_sha256"]["frontend/tinyasc_frontend.c"] = sha256(fe_c)
+    (lib.out_dir / "library.json").write_text(json.dumps(manifest))
+    assert latency_main([str(lib.out_dir), "--cmsis-dsp", str(tree.root), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tinyasc_frontend.c" in err[0] and "no CMSIS-DSP build" in err[0]
+    assert latency_main([str(lib.out_dir), "--cmsis-dsp", str(tmp_path / "no_tree"), "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_tree" in err[0]
 
 
 @pytest.mark.arm

@@ -35,6 +35,7 @@ import numpy as np
 from tinyasc.atomic import atomic_path
 from tinyasc.contract import FeatureConfig
 from tinyasc.errors import InputError
+from tinyasc.firmware_sim.cmsis_dsp import CmsisDsp
 from tinyasc.firmware_sim.toolchain import STRICT, find_compiler, host_cflags
 from tinyasc.qmath import INT_RANGES, quantize
 # The training features' own filterbank (librosa, imported lazily; no torch): one definition, not a copy.
@@ -470,17 +471,24 @@ def write_frontend_for_model(
     )
 
 
-def build_frontend_host(artifact: FrontendArtifact, *, cc: str | None = None, extra_flags: Sequence[str] = ()) -> Path:
-    """Compile the front end with its host driver into ``out_dir/frontend_host``."""
+def build_frontend_host(artifact: FrontendArtifact, *, cc: str | None = None, extra_flags: Sequence[str] = (),
+                        cmsis_dsp: CmsisDsp | None = None, exe: Path | None = None) -> Path:
+    """Compile the front end with its host driver into ``exe`` (default ``out_dir/frontend_host``).
+
+    ``cmsis_dsp``: with CMSIS-DSP's complex FFT (its plain C kernels on the host; :meth:`CmsisDsp.host_objects`)."""
     compiler = find_compiler(cc)
     d = artifact.out_dir
-    exe = d / HOST_BINARY
-    cmd = [compiler, *CFLAGS, *extra_flags, "-I", str(d), *(str(d / s) for s in (*artifact.sources, HOST_MAIN))]
-    with atomic_path(exe) as tmp:
-        proc = subprocess.run([*cmd, "-o", str(tmp), "-lm"], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"front end build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
-        os.chmod(tmp, 0o755)
+    exe = Path(exe) if exe is not None else d / HOST_BINARY
+    cmsis_flags = cmsis_dsp.cflags() if cmsis_dsp is not None else ()
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_build_") as tmp_dir:
+        objects = [str(o) for o in cmsis_dsp.host_objects(compiler, Path(tmp_dir))] if cmsis_dsp is not None else []
+        cmd = [compiler, *CFLAGS, *cmsis_flags, *extra_flags, "-I", str(d),
+               *(str(d / s) for s in (*artifact.sources, HOST_MAIN)), *objects]
+        with atomic_path(exe) as tmp:
+            proc = subprocess.run([*cmd, "-o", str(tmp), "-lm"], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"front end build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+            os.chmod(tmp, 0o755)
     return exe
 
 

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="golden inputs: .npz with integer 'inputs' or float 'features', or a .npy (default: seeded noise)")
     p.add_argument("--limit", type=int, default=1, help="at most this many golden inputs (default 1)")
     p.add_argument("--no-frontend", action="store_true", help="do not measure the C front end (PCM -> features)")
+    p.add_argument("--cmsis-dsp", type=Path, default=None, metavar="TREE",
+                   help="build the front end's complex FFT from this CMSIS-DSP source tree, as the library's "
+                        "`make CMSIS_DSP=TREE` does (its output must then be within the front end's int8 tolerance "
+                        "of the host build's, not bit-identical)")
     p.add_argument("--no-tflm", action="store_true", help="with a .tflite: skip the TFLite Micro comparison")
     p.add_argument("--timeout", type=float, default=600, help="seconds allowed for one QEMU run (default 600)")
     p.add_argument("--out", type=Path, default=Path("latency_out"), help="output directory (default latency_out)")
@@ -68,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(None, f"--clock-mhz must be positive, got {args.clock_mhz}")
     if args.limit < 1:
         raise InputError(None, f"--limit must be at least 1, got {args.limit}")
+    tree = None
+    if args.cmsis_dsp is not None:
+        from tinyasc.firmware_sim.cmsis_dsp import CmsisDsp
+
+        if args.no_frontend:
+            raise InputError(args.cmsis_dsp, "--cmsis-dsp builds the front end's FFT; it needs the front end")
+        tree = CmsisDsp.at(args.cmsis_dsp)
     try:
         if args.source.is_dir():
             from tinyasc.firmware_sim.generator import FirmwareArtifact
@@ -76,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             golden = _golden(args, art.input_shape, art.input_scale, art.input_zero_point, art.activations.upper())
             report = measure_library(args.source, out_dir=args.out, core=args.target, clock_mhz=args.clock_mhz,
                                      golden=golden, model=args.model, timeout=args.timeout,
-                                     frontend=not args.no_frontend)
+                                     frontend=not args.no_frontend, cmsis_dsp_tree=tree)
         else:
             if not args.source.is_file():
                 raise InputError(args.source, "no such file or directory")
@@ -88,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             report = measure_tflite(args.source, target=args.target or Target.CORTEX_M4, out_dir=args.out,
                                     clock_mhz=args.clock_mhz, sparse=not args.dense, optimized=not args.portable,
                                     golden=golden, check_tflm=not args.no_tflm, timeout=args.timeout,
-                                    frontend=not args.no_frontend)
+                                    frontend=not args.no_frontend, cmsis_dsp_tree=tree)
     except (ParityError, RunError) as err:
         print(f"asc-latency: FAILED: {err}")
         return EXIT_GATE_FAILED

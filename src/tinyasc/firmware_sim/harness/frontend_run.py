@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from tinyasc.firmware_sim import toolchain
+from tinyasc.firmware_sim.cmsis_dsp import CmsisDsp
 from tinyasc.firmware_sim.frontend import C_DIR as FE_C_DIR, TARGET_MAIN, FrontendArtifact
 from tinyasc.firmware_sim.harness.build import FirmwareSources, build_target
 from tinyasc.firmware_sim.harness.qemu import run_qemu
 from tinyasc.firmware_sim.harness.timing import TimingModel, instructions
 from tinyasc.firmware_sim.harness.tools import build_plugin, check_toolchain
-from tinyasc.firmware_sim.target import SPECS, Target
+from tinyasc.firmware_sim.target import SPECS, LibraryTarget, Target
 
 
-def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str | Path) -> dict[str, Any]:
+def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str | Path, *,
+                        cmsis_dsp: CmsisDsp | None = None, with_output: bool = False) -> dict[str, Any]:
     """Build the front end for a Cortex-M core, run it in QEMU and count its instructions.
 
     Needs an artifact written with ``golden_pcm``. Uses the latency harness
@@ -21,19 +25,29 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
     instruction-counting plugin). Returns the target's output checksum (compare with
     :func:`output_checksum` of the host result: the front end is bit-identical when equal), the
     exact instruction count, the harness's cycle estimate and the stack high-water mark.
+
+    ``cmsis_dsp``: the complex FFT from that CMSIS-DSP tree (``TINYASC_FE_CMSIS_DSP``; Helium on the M55).
+    ``with_output``: also return the model input itself (``"output"``, bytes in memory order).
     """
     if not artifact.run_sources:
         raise ValueError("the artifact has no compiled-in clip (write_frontend(..., golden_pcm=...))")
     check_toolchain()
     t = Target(target)
     work = Path(work_dir)
-    src = FirmwareSources(model_dir=artifact.out_dir)
-    build = build_target(
-        src, t, work / t.value, main_source=FE_C_DIR / TARGET_MAIN, name="frontend",
-        extra_sources=[artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)],
-    )
+    # sections per function and object, as a shipped Cortex-M library builds (--gc-sections keeps only the tables
+    # of the FFT size used from CMSIS-DSP's all-sizes table files)
+    src = FirmwareSources(model_dir=artifact.out_dir,
+                          defines=("TINYASC_FE_PRINT_OUTPUT=1",) if with_output else (),
+                          cflags=(*toolchain.library_cflags(LibraryTarget.PORTABLE), *toolchain.TARGET_SECTIONS))
+    extra = [artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)]
+    if cmsis_dsp is not None:
+        src = dataclasses.replace(src, cflags=(*src.cflags, *cmsis_dsp.cflags()))
+        extra += list(cmsis_dsp.sources)
+    name = "frontend_cmsis_dsp" if cmsis_dsp is not None else "frontend"
+    build = build_target(src, t, work / t.value, main_source=FE_C_DIR / TARGET_MAIN, name=name,
+                         extra_sources=extra)
     run = run_qemu(build, work / t.value, plugin=build_plugin(work / "plugin"))
-    if len(run.outputs) != 1 or len(run.snapshots) < 2:
+    if len(run.outputs) != 1 + with_output or len(run.snapshots) < 2:
         raise RuntimeError(f"{t.value}: unexpected front end run output ({len(run.outputs)} outputs, "
                            f"{len(run.snapshots)} marker hits)")
     a, b = run.snapshots[0], run.snapshots[1]
@@ -49,4 +63,6 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
         "latency_ms_estimate": cycles / (spec.clock_mhz * 1e3),
         "stack_bytes": run.stack_used,
         "classes": {k: v for k, v in counts.items() if v},
+        "cmsis_dsp": cmsis_dsp is not None,
+        **({"output": run.outputs[1]} if with_output else {}),
     }

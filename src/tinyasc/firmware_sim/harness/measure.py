@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from tinyasc.errors import InputError
+from tinyasc.firmware_sim import cmsis_dsp
 from tinyasc.firmware_sim.harness.build import FirmwareSources, build_host, build_target, write_golden_header
 from tinyasc.firmware_sim.harness.memory import MemoryReport
 from tinyasc.firmware_sim.harness.qemu import run_host, run_qemu
@@ -55,7 +57,7 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
                     frontend_sources: Sequence[Path] = (), frontend_includes: Sequence[Path] = (),
                     timeout: float = 600, reference: list[bytes] | None = None,
                     io_dtype: Any = np.int8, sequence: Sequence[int] | None = None,
-                    frontend_checksum: int | None = None) -> LatencyReport:
+                    frontend_check: FrontendCheck | None = None, frontend_cflags: Sequence[str] = ()) -> LatencyReport:
     """Build ``sources`` for the host and for ``target``, run both on ``golden``, require equal
     outputs, count and report.
 
@@ -64,8 +66,10 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
     trunk layers repeat once per step; :func:`marker_sequence`).
     ``reference``: expected outputs from an interpreter (TFLite Micro); the target must equal
     them too. ``golden=None`` uses a ``golden_input.h`` already on the sources' include path.
-    ``frontend_checksum``: the host build's checksum of the front end's output on its clip (two passes over
-    the frames); the target's front end, as the library's glue runs it beside the model, must print it."""
+    ``frontend_check``: the host build's front end output on its clip; the target's front end, as the library's
+    glue runs it beside the model, must print its checksum, or (``exact=False``: CMSIS-DSP's FFT, whose float
+    operations differ per core) print an output within the front end's int8 tolerance.
+    ``frontend_cflags``: added to the target build only (CMSIS-DSP's defines and include directories)."""
     check_toolchain()
     spec = SPECS[target]
     clock = float(clock_mhz or spec.clock_mhz)
@@ -81,7 +85,10 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
     host_exe = build_host(sources, work_dir / "host", golden_dirs=golden_dirs)
     host_out = run_host(host_exe, timeout=timeout)
     fe_defines = ("TINYASC_FRONTEND",) if frontend_sources else ()
-    tsrc = dataclasses.replace(sources, include_dirs=(*sources.include_dirs, *frontend_includes))
+    if frontend_check is not None and not frontend_check.exact:
+        fe_defines += ("TINYASC_FE_PRINT_OUTPUT=1",)
+    tsrc = dataclasses.replace(sources, include_dirs=(*sources.include_dirs, *frontend_includes),
+                               cflags=(*sources.cflags, *frontend_cflags))
     build = build_target(tsrc, target, work_dir / target.value, extra_sources=frontend_sources,
                          extra_defines=fe_defines, golden_dirs=golden_dirs)
     plugin = build_plugin(work_dir / "plugin")
@@ -96,11 +103,12 @@ def measure_sources(*, model_name: str, target: Target, sources: FirmwareSources
         if not tflm["equal"]:
             raise ParityError(f"{model_name} on {target.value}: target outputs differ from TFLite Micro "
                               f"({tflm}); no latency is reported for wrong results")
-    if frontend_checksum is not None:
-        parity["frontend_equal"] = run.frontend_checksum == frontend_checksum
-        if not parity["frontend_equal"]:
+    if frontend_check is not None:
+        parity.update(frontend_check.compare(run.frontend_checksum, run.frontend_output))
+        if not parity["frontend_ok"]:
             raise ParityError(f"{model_name} on {target.value}: the front end's output differs from the host build's "
-                              f"(checksum {run.frontend_checksum} != {frontend_checksum}); no latency is reported")
+                              f"({ {k: v for k, v in parity.items() if k.startswith('frontend')} }); "
+                              "no latency is reported")
     model = TimingModel.load(target)
     rows, other, fe, total_counts = analyze(run, n_layers=n_layers, layers=layers, model=model, clock_mhz=clock,
                                             frontend=bool(frontend_sources), sequence=sequence)
@@ -140,23 +148,62 @@ def _frontend_run(manifest: LibraryManifest, work: Path) -> tuple[tuple[Path, ..
     return tuple(d / s for s in write_golden_run(d, pcm)), None
 
 
-_FE_CHECKSUM_MAIN = """/* Host check of the harness's front end run: its output checksum, two passes over the frames. */
+_FE_CHECKSUM_MAIN = """/* Host check of the harness's front end run: its output checksum and bytes (hex), two passes over the frames. */
 #include <stdint.h>
 #include <stdio.h>
 void tinyasc_frontend_run(void);
 uint32_t tinyasc_frontend_checksum(void);
+const void *tinyasc_frontend_output_bytes(uint32_t *n_bytes);
 int main(void)
 {
+    uint32_t n, i;
+    const unsigned char *out;
     tinyasc_frontend_run();
     printf("%lu\\n", (unsigned long)tinyasc_frontend_checksum());
+    out = (const unsigned char *)tinyasc_frontend_output_bytes(&n);
+    for (i = 0; i < n; ++i) {
+        printf("%02x", out[i]);
+    }
+    printf("\\n");
     return 0;
 }
 """
 
 
-def _frontend_host_checksum(lib_dir: Path, fe_sources: Sequence[Path], work: Path) -> int:
-    """The library's front end (``lib_dir/frontend``) on the harness's clip, built for the host without the model:
-    ``tinyasc_frontend_quantized``'s output checksum, what the target's run must print."""
+@dataclass(frozen=True, kw_only=True)
+class FrontendCheck:
+    """What the target's front end must print: the host build's output on the harness's clip."""
+
+    checksum: int
+    output: bytes
+    dtype: Any
+    exact: bool
+    """True: bit for bit (the same C and float operations on host and target); False: within the front end's
+    int8 tolerance (CMSIS-DSP's FFT, whose Helium kernels order the float operations differently)."""
+
+    def compare(self, checksum: int | None, output: bytes | None) -> dict[str, Any]:
+        """Parity statistics, ``frontend_ok`` among them."""
+        stats: dict[str, Any] = {"frontend_equal": checksum == self.checksum, "frontend_exact_required": self.exact}
+        if self.exact or stats["frontend_equal"]:
+            stats["frontend_ok"] = stats["frontend_equal"]
+            return stats
+        if output is None or len(output) != len(self.output):
+            stats["frontend_ok"] = False
+            return stats
+        a = np.frombuffer(self.output, self.dtype).astype(np.int64)
+        b = np.frombuffer(output, self.dtype).astype(np.int64)
+        step = np.abs(a - b)
+        stats["frontend_equal_fraction"] = float((step == 0).mean())
+        stats["frontend_max_step"] = int(step.max())
+        stats["frontend_ok"] = (stats["frontend_max_step"] <= cmsis_dsp.INT8_MAX_STEP
+                                and stats["frontend_equal_fraction"] >= cmsis_dsp.INT8_EQUAL_MIN)
+        return stats
+
+
+def _frontend_host_check(lib_dir: Path, fe_sources: Sequence[Path], work: Path, dtype: Any,
+                         tree: cmsis_dsp.CmsisDsp | None) -> FrontendCheck:
+    """The library's front end (``lib_dir/frontend``) on the harness's clip, built for the host without the model
+    (with ``tree``: CMSIS-DSP's FFT, its plain C kernels): what the target's run must print."""
     from tinyasc.firmware_sim.frontend import CFLAGS
     from tinyasc.firmware_sim.harness.tools import run
     from tinyasc.firmware_sim.toolchain import find_compiler
@@ -165,17 +212,26 @@ def _frontend_host_checksum(lib_dir: Path, fe_sources: Sequence[Path], work: Pat
     d.mkdir(parents=True, exist_ok=True)
     (d / "main.c").write_text(_FE_CHECKSUM_MAIN)
     fe_dir = lib_dir / "frontend"
-    srcs = [*(p for p in fe_sources if p.suffix == ".c"), *sorted(fe_dir.glob("*.c")), d / "main.c"]
+    cc = find_compiler(None)
+    own = [p for p in fe_sources if p.suffix == ".c"]
+    objects = tree.host_objects(cc, d / "cmsis-dsp") if tree is not None else []
+    srcs = [*own, *sorted(fe_dir.glob("*.c")), d / "main.c", *objects]
     exe = d / "fe_checksum"
-    run([find_compiler(None), *CFLAGS, "-I", fe_dir, "-I", fe_sources[0].parent, *srcs, "-o", exe, "-lm"])
-    return int(run([exe]).stdout.split()[0])
+    run([cc, *CFLAGS, *(tree.cflags() if tree else ()), "-I", fe_dir, "-I", fe_sources[0].parent, *srcs,
+         "-o", exe, "-lm"])
+    checksum, hexed = run([exe]).stdout.split()[:2]
+    # on the host CMSIS-DSP runs its plain C FFT: a Cortex-M4/M7 build computes the same bytes, a Helium one may not
+    return FrontendCheck(checksum=int(checksum), output=bytes.fromhex(hexed), dtype=dtype, exact=tree is None)
 
 
 def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | None = None,
                     clock_mhz: float | None = None, golden: np.ndarray | None = None,
-                    model: str | Path | None = None, timeout: float = 600, frontend: bool = True) -> LatencyReport:
+                    model: str | Path | None = None, timeout: float = 600, frontend: bool = True,
+                    cmsis_dsp_tree: cmsis_dsp.CmsisDsp | None = None) -> LatencyReport:
     """Measure the library in ``lib_dir`` (written by ``asc-firmware --target``) on its core.
 
+    ``cmsis_dsp_tree``: the front end built as ``make CMSIS_DSP=<tree>`` builds it (CMSIS-DSP's complex FFT);
+    its output must then be within the front end's int8 tolerance of the host build's, not bit-identical.
     ``core`` is required for a portable library (which core to run it on) and must match a
     Cortex-M library's own. ``model``: the ``.tflite`` it came from (checked against the
     manifest's sha256): the target's outputs must then also equal TensorFlow Lite Micro's.
@@ -209,6 +265,13 @@ def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | 
         ref, _ = tflm_run(model, golden.reshape(-1, *art.input_shape))
         reference = [np.asarray(r, art.io_dtype).tobytes() for r in ref]
     fe_sources, fe_skip = _frontend_run(manifest, work) if frontend else ((), "not requested")
+    fe_c = lib_dir / "frontend" / "tinyasc_frontend.c"
+    if fe_sources and cmsis_dsp_tree is not None and "TINYASC_FE_CMSIS_DSP" not in fe_c.read_text(errors="replace"):
+        raise InputError(fe_c, "this front end has no CMSIS-DSP build (written by an older tinyasc): "
+                               "regenerate the library with asc-firmware")
+    fe_check = _frontend_host_check(lib_dir, fe_sources, work, art.io_dtype, cmsis_dsp_tree) if fe_sources else None
+    if fe_sources and cmsis_dsp_tree is not None:
+        fe_sources = (*fe_sources, *cmsis_dsp_tree.sources)
     src = library_sources(lib_dir, manifest)
     layers = [LayerInfo(name=l.name, op=l.op, macs=int(l.macs) if l.op in MAC_OPS else 0) for l in art.layers]
     optimized = manifest.target.core is not None
@@ -218,13 +281,16 @@ def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | 
         sparse=any(r["used"] for r in art.sparse_layers), timeout=timeout, reference=reference,
         frontend_sources=fe_sources, frontend_includes=(fe_sources[0].parent,) if fe_sources else (),
         io_dtype=art.io_dtype, sequence=marker_sequence(art),
-        frontend_checksum=_frontend_host_checksum(lib_dir, fe_sources, work) if fe_sources else None)
+        frontend_check=fe_check,
+        frontend_cflags=cmsis_dsp_tree.cflags() if fe_sources and cmsis_dsp_tree is not None else ())
     compiled = ["model.c", *(s for s in manifest.sources if s != "model.c")]
     report.build["library"] = str(lib_dir)
     report.build["library_target"] = manifest.target.value
     report.build["sources_sha256"] = {rel: sha256(lib_dir / rel) for rel in compiled}
     if fe_skip:
         report.build["frontend_skipped"] = fe_skip
+    elif frontend:
+        report.build["frontend_fft"] = f"cmsis-dsp {cmsis_dsp_tree.root}" if cmsis_dsp_tree else "built-in"
     if art.sparse_layers:  # every convolution considered, stored sparse or why not
         report.build["sparse_layers"] = art.sparse_layers
     if any(r["used"] for r in art.sparse_layers):
@@ -238,7 +304,8 @@ def measure_library(lib_dir: str | Path, *, out_dir: str | Path, core: Target | 
 
 def measure_tflite(tflite_path: str | Path, *, target: Target, out_dir: str | Path, clock_mhz: float | None = None,
                    sparse: bool = True, optimized: bool = True, golden: np.ndarray | None = None,
-                   check_tflm: bool = True, timeout: float = 600, frontend: bool = True) -> LatencyReport:
+                   check_tflm: bool = True, timeout: float = 600, frontend: bool = True,
+                   cmsis_dsp_tree: cmsis_dsp.CmsisDsp | None = None) -> LatencyReport:
     """Write the library ``asc-firmware --target`` ships into ``OUT/library`` and measure that directory.
 
     ``optimized=False`` writes the portable library and runs it on ``target``; ``sparse=False``
@@ -253,4 +320,5 @@ def measure_tflite(tflite_path: str | Path, *, target: Target, out_dir: str | Pa
     lib = write_library(tflite_path, Path(out_dir) / "library", target=lib_target, dense=not sparse,
                         frontend=frontend)
     return measure_library(lib.out_dir, out_dir=out_dir, core=target, clock_mhz=clock_mhz, golden=golden,
-                           model=tflite_path if check_tflm else None, timeout=timeout, frontend=frontend)
+                           model=tflite_path if check_tflm else None, timeout=timeout, frontend=frontend,
+                           cmsis_dsp_tree=cmsis_dsp_tree)

@@ -23,6 +23,7 @@ class RunOutput:
     total: dict[str, int] | None
     wall_s: float
     frontend_checksum: int | None = None  # tinyasc_frontend_checksum() of a build with the front end
+    frontend_output: bytes | None = None  # its model input itself, from a build with TINYASC_FE_PRINT_OUTPUT
 
 
 def parse_firmware_output(text: str) -> tuple[list[bytes], int | None, list[int], bool]:
@@ -47,13 +48,16 @@ def parse_firmware_output(text: str) -> tuple[list[bytes], int | None, list[int]
     return [outs[i] for i in sorted(outs)], stack, ticks, done
 
 
-def parse_frontend_checksum(text: str) -> int | None:
-    """The ``TINYASC FE <checksum>`` line of a build that ran the front end, or None."""
+def parse_frontend(text: str) -> tuple[int | None, bytes | None]:
+    """The ``TINYASC FE <checksum>`` and ``TINYASC FEOUT <hex>`` lines of a build that ran the front end."""
+    checksum = output = None
     for line in text.splitlines():
         parts = line.strip().split()
         if len(parts) == 3 and parts[:2] == ["TINYASC", "FE"]:
-            return int(parts[2])
-    return None
+            checksum = int(parts[2])
+        elif len(parts) == 3 and parts[:2] == ["TINYASC", "FEOUT"]:
+            output = bytes.fromhex(parts[2])
+    return checksum, output
 
 
 def _parse_counts(path: Path) -> tuple[list[dict[str, int]], dict[str, int] | None]:
@@ -113,12 +117,13 @@ def run_qemu(build: TargetBuild, work_dir: Path, *, plugin: Path | None, icount:
     wall = time.monotonic() - t0
     text = out_txt.read_text() if out_txt.is_file() else ""
     outputs, stack, ticks, done = parse_firmware_output(text)
+    fe_checksum, fe_output = parse_frontend(text)
     if proc.returncode != 0 or not done:
         raise RunError(f"{build.elf.name} on {spec.machine}: exit {proc.returncode}, "
                        f"output {text[-300:]!r} {proc.stderr.strip()[-300:]}")
     snaps, total = _parse_counts(counts_txt) if plugin is not None and counts_txt.is_file() else ([], None)
     return RunOutput(outputs=outputs, stack_used=stack, counter_ticks=ticks, snapshots=snaps, total=total,
-                     wall_s=wall, frontend_checksum=parse_frontend_checksum(text))
+                     wall_s=wall, frontend_checksum=fe_checksum, frontend_output=fe_output)
 
 
 def function_profile(elf: Path, pcprof: Path) -> list[tuple[str, int]]:

@@ -24,6 +24,7 @@ static tinyasc_output_t tinyasc_output[TINYASC_OUTPUT_SIZE];
 #ifdef TINYASC_FRONTEND
 void tinyasc_frontend_run(void);
 uint32_t tinyasc_frontend_checksum(void);
+const void *tinyasc_frontend_output_bytes(uint32_t *n_bytes);
 #endif
 
 int main(void)
@@ -35,6 +36,15 @@ int main(void)
     sh_write0("TINYASC FE ");
     sh_write_u32(tinyasc_frontend_checksum());
     sh_write0("\n");
+#if TINYASC_FE_PRINT_OUTPUT
+    { /* the model input itself, for a comparison within a tolerance (CMSIS-DSP's FFT) */
+        uint32_t n;
+        const void *fe_out = tinyasc_frontend_output_bytes(&n);
+        sh_write0("TINYASC FEOUT ");
+        sh_write_hex(fe_out, n);
+        sh_write0("\n");
+    }
+#endif
 #endif
     for (uint32_t i = 0; i < TINYASC_GOLDEN_COUNT; i++) {
 #ifdef TINYASC_COUNTER_ADDR

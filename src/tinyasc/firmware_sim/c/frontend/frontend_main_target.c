@@ -2,7 +2,9 @@
  * Cortex-M main for the front end alone (QEMU, semihosting; built by
  * tinyasc.firmware_sim.frontend.run_frontend_target with the latency harness's startup code):
  * runs tinyasc_frontend_run() on the compiled-in clip between two profiling markers and prints
- * the checksum of the int8 model input it produced, in the harness's line format.
+ * the checksum of the int8 model input it produced, in the harness's line format; built with
+ * TINYASC_FE_PRINT_OUTPUT=1 it also prints that input itself (output 1), for comparisons that are
+ * not bit for bit (e.g. CMSIS-DSP's FFT against the built-in one).
  */
 #include <stdint.h>
 
@@ -10,6 +12,7 @@
 
 void tinyasc_frontend_run(void);
 uint32_t tinyasc_frontend_checksum(void);
+const void *tinyasc_frontend_output_bytes(uint32_t *n_bytes);
 uint32_t tinyasc_stack_used(void);
 void tinyasc_layer_marker(int layer, int is_end);
 
@@ -27,6 +30,14 @@ int main(void)
     h = tinyasc_frontend_checksum();
     sh_write0("TINYASC OUT 0 ");
     sh_write_hex(&h, 4);
+#if TINYASC_FE_PRINT_OUTPUT
+    {
+        uint32_t n;
+        const void *out = tinyasc_frontend_output_bytes(&n);
+        sh_write0("\nTINYASC OUT 1 ");
+        sh_write_hex(out, n);
+    }
+#endif
     sh_write0("\nTINYASC STACK ");
     sh_write_u32(tinyasc_stack_used());
     sh_write0("\nTINYASC DONE\n");

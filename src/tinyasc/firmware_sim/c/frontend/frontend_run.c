@@ -20,6 +20,7 @@ tinyasc_fe_input_t tinyasc_frontend_output[TINYASC_FE_N_MELS * TINYASC_FE_N_FRAM
 
 void tinyasc_frontend_run(void);
 uint32_t tinyasc_frontend_checksum(void);
+const void *tinyasc_frontend_output_bytes(uint32_t *n_bytes);
 
 void tinyasc_frontend_run(void)
 {
@@ -46,4 +47,11 @@ uint32_t tinyasc_frontend_checksum(void)
         h *= 16777619u;
     }
     return h;
+}
+
+/* The model input's bytes (for a target to print them whole). */
+const void *tinyasc_frontend_output_bytes(uint32_t *n_bytes)
+{
+    *n_bytes = (uint32_t)sizeof(tinyasc_frontend_output);
+    return tinyasc_frontend_output;
 }

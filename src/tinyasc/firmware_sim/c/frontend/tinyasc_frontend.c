@@ -4,7 +4,12 @@
  * Per frame: window the samples straight into the bit-reversed order of an n_fft buffer (the
  * complex FFT's input permutation costs no pass of its own), real FFT of n_fft points as a
  * complex FFT of n_fft/2 points plus the split step, power spectrum left in the even slots,
- * sparse mel filterbank, log. Everything is single precision; the only tables are the half
+ * sparse mel filterbank, log.
+ *
+ * Built with TINYASC_FE_CMSIS_DSP=1 (and CMSIS-DSP's complex FFT sources, see the library's README) the
+ * complex FFT is CMSIS-DSP's arm_cfft_f32 (Helium on a Cortex-M55) on a buffer windowed in natural order;
+ * the split step, power spectrum, mel filterbank and log stay these. Its float operations differ from the
+ * built-in FFT's, so the features agree within the stated tolerance, not bit for bit. Everything is single precision; the only tables are the half
  * Hann window (scaled by 2^-15, the int16 -> float scale, which is exact), a quarter-wave
  * cosine table and the non-zero mel weights.
  */
@@ -27,7 +32,11 @@
 /* When the live points cover [M/4, 3M/4), the FFT's first radix-4 pass (points n, n + M/2, n + M/4,
  * n + 3M/4 for n < M/4) meets groups whose first and last points are dead: they take a shorter
  * butterfly, and their dead points need not be written at all (fe_zero_dead writes the others). */
+#if TINYASC_FE_CMSIS_DSP
+#define FE_SPARSE_FIRST_PASS 0 /* CMSIS-DSP's FFT reads every point */
+#else
 #define FE_SPARSE_FIRST_PASS (FE_M >= 4 && FE_ZLO <= FE_M / 4 && FE_ZHI >= 3 * FE_M / 4)
+#endif
 
 #if (TINYASC_FE_N_FFT & (TINYASC_FE_N_FFT - 1)) != 0 || TINYASC_FE_N_FFT < 16
 #error "TINYASC_FE_N_FFT must be a power of two >= 16"
@@ -71,6 +80,49 @@ float tinyasc_fe_logf(float x)
     p = s2 * (0.666666666667f + s2 * (0.4f + s2 * (0.285714285714f + s2 * 0.222222222222f)));
     return (float)e * LN2_HI + ((float)e * LN2_LO + (2.0f * s + s * p));
 }
+
+#if TINYASC_FE_CMSIS_DSP
+#include "arm_math.h"
+
+#if FE_M == 16
+#define FE_CFFT_INIT arm_cfft_init_16_f32
+#elif FE_M == 32
+#define FE_CFFT_INIT arm_cfft_init_32_f32
+#elif FE_M == 64
+#define FE_CFFT_INIT arm_cfft_init_64_f32
+#elif FE_M == 128
+#define FE_CFFT_INIT arm_cfft_init_128_f32
+#elif FE_M == 256
+#define FE_CFFT_INIT arm_cfft_init_256_f32
+#elif FE_M == 512
+#define FE_CFFT_INIT arm_cfft_init_512_f32
+#elif FE_M == 1024
+#define FE_CFFT_INIT arm_cfft_init_1024_f32
+#elif FE_M == 2048
+#define FE_CFFT_INIT arm_cfft_init_2048_f32
+#elif FE_M == 4096
+#define FE_CFFT_INIT arm_cfft_init_4096_f32
+#else
+#error "CMSIS-DSP's arm_cfft_f32 takes 16 .. 4096 complex points (n_fft 32 .. 8192)"
+#endif
+
+/* Float index of frame sample s: natural order (point s/2 holds samples s and s + 1). */
+static inline uint32_t fe_slot(uint32_t s)
+{
+    return s;
+}
+
+/* In-place complex FFT of FE_M points (interleaved re, im) in natural order, output in natural
+ * order (CMSIS-DSP's bit reversal included). The instance only points at CMSIS-DSP's constant
+ * tables, so it is set up per call: no state outside the scratch. */
+static void fe_cfft(float *z)
+{
+    arm_cfft_instance_f32 inst;
+    (void)FE_CFFT_INIT(&inst);
+    arm_cfft_f32(&inst, z, 0, 1);
+}
+
+#else /* the built-in FFT */
 
 /* Thumb-2 cores of the M profile reverse bits in one instruction (RBIT); elsewhere five
  * mask-and-shift steps do it. */
@@ -329,7 +381,7 @@ static void fe_zero_dead(float *z)
 
 /* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im) whose
  * input is already in bit-reversed order (the windowing writes it so: fe_slot). */
-static void fe_cfft_bitreversed(float *z)
+static void fe_cfft(float *z)
 {
     int i, h;
 
@@ -381,7 +433,9 @@ static void fe_cfft_bitreversed(float *z)
     }
 }
 
-/* Real FFT of the frame (in buf, bit-reversed as fe_slot writes it) followed by 4 |X[k]|^2:
+#endif /* TINYASC_FE_CMSIS_DSP */
+
+/* Real FFT of the frame (in buf, in the order fe_slot writes it) followed by 4 |X[k]|^2:
  * power k (0 <= k < N/2) left in buf[2k], the Nyquist power returned. The factor 4 (exact in
  * binary floating point) spares the split step's four halvings; the mel sum takes it back. */
 static float fe_power_spectrum4(float *buf)
@@ -389,7 +443,7 @@ static float fe_power_spectrum4(float *buf)
     int k;
     float nyquist;
 
-    fe_cfft_bitreversed(buf); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
+    fe_cfft(buf); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
     {
         const float r = buf[0], i = buf[1];
         const float x0 = 2.0f * (r + i), xm = 2.0f * (r - i); /* 2 X[0], 2 X[N/2]: both real */
