@@ -16,6 +16,16 @@
 #include "tinyasc_frontend.h"
 
 #include <string.h>
+
+/* Helium with floating point (Cortex-M55): the split step and the mel sums four bins / four bands per vector.
+ * Each lane performs the scalar code's float operations in the scalar code's order (IEEE single, no fused
+ * multiply-add), so the output is the host build's bit for bit. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define FE_HELIUM 1
+#include <arm_mve.h>
+#else
+#define FE_HELIUM 0
+#endif
 #if TINYASC_FE_INPUT_RESNORM
 #include <math.h> /* sqrtf: one VSQRT.F32 on a Cortex-M4F/M7/M55 */
 #endif
@@ -196,6 +206,79 @@ static void fe_twiddle(int k, float *c, float *s)
 #define FE_STORE(p, v) \
     ((p)[0] = v##r, (p)[1] = v##i)
 
+#if FE_HELIUM
+/* One radix-2 DIT stage of span 2h (h >= 4) with four butterflies per vector, each lane performing FE_BFLY's
+ * float operations. While a twiddle serves at least four butterflies (M / 2h >= 4) the lanes are butterflies
+ * (i + 2h l, i + 2h l + h) of one twiddle, held in scalar registers (gathers at a stride of 2h points): the
+ * butterfly then fits Helium's eight vector registers. In the last two stages the lanes are four consecutive
+ * butterflies with their own twiddles, from the quarter-wave table as fe_twiddle picks them (gathers where
+ * the four sit on one side of the quarter wave, fe_twiddle itself for the block that straddles it). */
+static void fe_stage_shared_mve(float *z, int h)
+{
+    const int tstep = FE_N / (2 * h);
+    const uint32_t stride = (uint32_t)(4 * h); /* floats between the lanes' points */
+    const uint32_t lanes[4] = {0u, stride, 2u * stride, 3u * stride};
+    const uint32x4_t off = vld1q_u32(lanes);
+    int j, i;
+    for (j = 0; j < h; ++j) {
+        float wr, ws;
+        fe_twiddle(j * tstep, &wr, &ws);
+        for (i = j; i < FE_M; i += 8 * h) {
+            float *pa = z + 2 * i, *pb = z + 2 * (i + h);
+            const float32x4_t br = vldrwq_gather_shifted_offset_f32(pb, off);
+            const float32x4_t bi = vldrwq_gather_shifted_offset_f32(pb + 1, off);
+            const float32x4_t ar = vldrwq_gather_shifted_offset_f32(pa, off);
+            const float32x4_t ai = vldrwq_gather_shifted_offset_f32(pa + 1, off);
+            const float32x4_t tr = vaddq_f32(vmulq_n_f32(br, wr), vmulq_n_f32(bi, ws));
+            const float32x4_t ti = vsubq_f32(vmulq_n_f32(bi, wr), vmulq_n_f32(br, ws));
+            vstrwq_scatter_shifted_offset_f32(pb, off, vsubq_f32(ar, tr));
+            vstrwq_scatter_shifted_offset_f32(pb + 1, off, vsubq_f32(ai, ti));
+            vstrwq_scatter_shifted_offset_f32(pa, off, vaddq_f32(ar, tr));
+            vstrwq_scatter_shifted_offset_f32(pa + 1, off, vaddq_f32(ai, ti));
+        }
+    }
+}
+
+static void fe_stage_mve(float *z, int h)
+{
+    static const uint32_t iota[4] = {0, 1, 2, 3};
+    const uint32_t tstep = (uint32_t)(FE_N / (2 * h));
+    const uint32x4_t lane_k = vmulq_n_u32(vld1q_u32(iota), tstep);
+    int j0, i;
+    for (j0 = 0; j0 < h; j0 += 4) {
+        const uint32_t k0 = (uint32_t)j0 * tstep;
+        const uint32x4_t k = vaddq_n_u32(lane_k, k0);
+        float32x4_t wr, ws;
+        if (k0 + 3u * tstep <= (uint32_t)FE_Q) {
+            wr = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, k);
+            ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_u32(vdupq_n_u32(FE_Q), k));
+        } else if (k0 > (uint32_t)FE_Q) {
+            wr = vnegq_f32(vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_u32(vdupq_n_u32(FE_M), k)));
+            ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_n_u32(k, FE_Q));
+        } else {
+            float c[4], sn[4];
+            int l;
+            for (l = 0; l < 4; ++l) {
+                fe_twiddle((int)(k0 + (uint32_t)l * tstep), &c[l], &sn[l]);
+            }
+            wr = vld1q_f32(c);
+            ws = vld1q_f32(sn);
+        }
+        for (i = j0; i < FE_M; i += 2 * h) {
+            float *pa = z + 2 * i, *pb = z + 2 * (i + h);
+            float32x4x2_t a = vld2q_f32(pa), b = vld2q_f32(pb);
+            const float32x4_t tr = vaddq_f32(vmulq_f32(wr, b.val[0]), vmulq_f32(ws, b.val[1]));
+            const float32x4_t ti = vsubq_f32(vmulq_f32(wr, b.val[1]), vmulq_f32(ws, b.val[0]));
+            b.val[0] = vsubq_f32(a.val[0], tr);
+            b.val[1] = vsubq_f32(a.val[1], ti);
+            a.val[0] = vaddq_f32(a.val[0], tr);
+            a.val[1] = vaddq_f32(a.val[1], ti);
+            vst2q_f32(pa, a);
+            vst2q_f32(pb, b);
+        }
+    }
+}
+#else /* scalar stages, grouped to save loads and stores */
 /* One radix-2 DIT stage of span 2h: butterflies (i, i+h) with twiddle W_{2h}^j. */
 static void fe_stage(float *z, int h)
 {
@@ -342,6 +425,8 @@ static void fe_stage_triple_last(float *z)
     }
 }
 
+#endif /* FE_HELIUM */
+
 #if FE_SPARSE_FIRST_PASS
 static inline int fe_point_live(uint32_t p)
 {
@@ -419,6 +504,15 @@ static void fe_cfft(float *z)
         a[6] = d0r - d1i;
         a[7] = d0i + d1r;
     }
+#if FE_HELIUM
+    for (h = 4; h < FE_M; h *= 2) {
+        if (FE_M / (2 * h) >= 4) {
+            fe_stage_shared_mve(z, h);
+        } else {
+            fe_stage_mve(z, h);
+        }
+    }
+#else
     for (h = 4; 8 * h <= FE_M; h *= 8) {
         if (8 * h == FE_M) {
             fe_stage_triple_last(z);
@@ -431,6 +525,7 @@ static void fe_cfft(float *z)
     } else if (2 * h <= FE_M) {
         fe_stage(z, h);
     }
+#endif
 }
 
 #endif /* TINYASC_FE_CMSIS_DSP */
@@ -438,6 +533,38 @@ static void fe_cfft(float *z)
 /* Real FFT of the frame (in buf, in the order fe_slot writes it) followed by 4 |X[k]|^2:
  * power k (0 <= k < N/2) left in buf[2k], the Nyquist power returned. The factor 4 (exact in
  * binary floating point) spares the split step's four halvings; the mel sum takes it back. */
+#if FE_HELIUM
+/* The split step for k = 1, 5, 9, ... while the four bins k..k+3 and their partners M-k-3..M-k do not meet
+ * (2k + 6 < M): every read of an iteration precedes its writes, and no later iteration reads what an earlier
+ * one wrote. Lane l takes bin k+l and its partner M-k-l. Returns the first k left to the scalar loop. */
+static int fe_split_mve(float *buf)
+{
+    static const uint32_t even[4] = {0, 2, 4, 6}, rev2[4] = {6, 4, 2, 0}, rev1[4] = {3, 2, 1, 0};
+    const uint32x4_t o_even = vld1q_u32(even), o_rev2 = vld1q_u32(rev2), o_rev1 = vld1q_u32(rev1);
+    int k;
+    for (k = 1; 2 * k + 6 < FE_M; k += 4) {
+        float *zk = buf + 2 * k;
+        float *zm = buf + 2 * (FE_M - k - 3); /* points M-k-3 .. M-k: lane l reads point M-k-l */
+        const float32x4x2_t a = vld2q_f32(zk);
+        const float32x4_t mr = vldrwq_gather_shifted_offset_f32(zm, o_rev2);
+        const float32x4_t mi = vldrwq_gather_shifted_offset_f32(zm + 1, o_rev2);
+        const float32x4_t wr = vld1q_f32(tinyasc_fe_cos_quarter + k);
+        const float32x4_t ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter + (FE_Q - k - 3), o_rev1);
+        const float32x4_t er = vaddq_f32(a.val[0], mr);
+        const float32x4_t ei = vsubq_f32(a.val[1], mi);
+        const float32x4_t or_ = vaddq_f32(a.val[1], mi);
+        const float32x4_t oi = vsubq_f32(mr, a.val[0]);
+        const float32x4_t tr = vaddq_f32(vmulq_f32(wr, or_), vmulq_f32(ws, oi));
+        const float32x4_t ti = vsubq_f32(vmulq_f32(wr, oi), vmulq_f32(ws, or_));
+        const float32x4_t ar = vaddq_f32(er, tr), ai = vaddq_f32(ei, ti);
+        const float32x4_t br = vsubq_f32(er, tr), bi = vsubq_f32(ei, ti);
+        vstrwq_scatter_shifted_offset_f32(zk, o_even, vaddq_f32(vmulq_f32(ar, ar), vmulq_f32(ai, ai)));
+        vstrwq_scatter_shifted_offset_f32(zm, o_rev2, vaddq_f32(vmulq_f32(br, br), vmulq_f32(bi, bi)));
+    }
+    return k;
+}
+#endif
+
 static float fe_power_spectrum4(float *buf)
 {
     int k;
@@ -452,7 +579,12 @@ static float fe_power_spectrum4(float *buf)
     }
     /* X[k] = E + W^k O, X[M-k] = conj(E - W^k O), with E = (Z[k] + conj Z[M-k]) / 2 and
      * O = (Z[k] - conj Z[M-k]) / 2i; here 2E and 2O. Powers go to the slots just consumed. */
-    for (k = 1; k <= FE_M / 2; ++k) {
+#if FE_HELIUM
+    k = fe_split_mve(buf);
+#else
+    k = 1;
+#endif
+    for (; k <= FE_M / 2; ++k) {
         float *zk = buf + 2 * k;
         float *zm = buf + 2 * (FE_M - k);
         const float er = zk[0] + zm[0];
@@ -494,11 +626,65 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 /* Power spectrum, mel filterbank and log of the windowed frame in scratch. Band b's sum goes to
  * the odd slot scratch[2b + 1] (the powers sit in the even ones), so logmel may be scratch itself:
  * logmel[b] overwrites a slot whose sum (b odd: band (b - 1) / 2) or power is already used. */
+#if FE_HELIUM
+/* Mel sums of bands b .. b+3, one band per lane, in the scalar loop's order: the four lanes together for as
+ * many products as the shortest band has, then each band's remaining products one by one, then the Nyquist
+ * bin's product (the power spectrum returns it rather than stores it), last, as the scalar loop adds it. */
+static void fe_mel4_mve(float *scratch, float nyquist, int b)
+{
+    uint32_t wo[4], po[4], len[4];
+    float acc[4];
+    uint32_t n, shortest = 0xffffffffu;
+    int l;
+    for (l = 0; l < 4; ++l) {
+        const int bb = b + l;
+        const uint32_t n_w = (uint32_t)(tinyasc_fe_mel_offset[bb + 1] - tinyasc_fe_mel_offset[bb]);
+        len[l] = (int)tinyasc_fe_mel_start[bb] + (int)n_w > FE_M ? n_w - 1u : n_w;
+        shortest = len[l] < shortest ? len[l] : shortest;
+        wo[l] = tinyasc_fe_mel_offset[bb];
+        po[l] = 2u * tinyasc_fe_mel_start[bb];
+    }
+    {
+        uint32x4_t w = vld1q_u32(wo), p = vld1q_u32(po);
+        float32x4_t sum = vdupq_n_f32(0.0f);
+        for (n = 0; n < shortest; ++n) {
+            const float32x4_t wt = vldrwq_gather_shifted_offset_f32(tinyasc_fe_mel_weights, w);
+            const float32x4_t pw = vldrwq_gather_shifted_offset_f32(scratch, p);
+            sum = vaddq_f32(sum, vmulq_f32(wt, pw));
+            w = vaddq_n_u32(w, 1u);
+            p = vaddq_n_u32(p, 2u);
+        }
+        vst1q_f32(acc, sum);
+    }
+    for (l = 0; l < 4; ++l) {
+        const int bb = b + l;
+        const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[bb];
+        const float *p = scratch + 2 * tinyasc_fe_mel_start[bb];
+        float a = acc[l];
+        for (n = shortest; n < len[l]; ++n) {
+            a += w[n] * p[2 * n];
+        }
+        if (len[l] < (uint32_t)(tinyasc_fe_mel_offset[bb + 1] - tinyasc_fe_mel_offset[bb])) {
+            a += w[len[l]] * nyquist;
+        }
+        scratch[2 * bb + 1] = a;
+    }
+}
+#endif
+
 static void fe_logmel_of_windowed(float *scratch, float *logmel)
 {
     int n, b;
     const float nyquist = fe_power_spectrum4(scratch);
-    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+#if FE_HELIUM
+    /* band b's sum lands in scratch[2b + 1] after its powers (even slots) are read: groups of four in order */
+    for (b = 0; b + 4 <= TINYASC_FE_N_MELS; b += 4) {
+        fe_mel4_mve(scratch, nyquist, b);
+    }
+#else
+    b = 0;
+#endif
+    for (; b < TINYASC_FE_N_MELS; ++b) {
         const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[b];
         const float *p = scratch + 2 * tinyasc_fe_mel_start[b];
         int len = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
@@ -573,6 +759,39 @@ static void fe_put_outside(float *z, int s_lo, int s_hi)
 #endif
 }
 
+#if FE_HELIUM
+/* Four complex points per vector of fe_put_run's pairs (s even): samples s + 2l and s + 2l + 1 times their
+ * window weights, each product the scalar one, into the point's slot (the bit-reversed one with VBRSR for the
+ * built-in FFT, the natural one for CMSIS-DSP's). Returns the pairs written (a multiple of four). */
+static int fe_put_pairs_mve(float *z, int s, int pairs, const int16_t *x, const float *w, const int dw)
+{
+    static const uint32_t fwd_re[4] = {0, 2, 4, 6}, fwd_im[4] = {1, 3, 5, 7};
+    static const uint32_t back_re[4] = {7, 5, 3, 1}, back_im[4] = {6, 4, 2, 0};
+    const uint32x4_t o_re = vld1q_u32(fwd_re), o_im = vld1q_u32(fwd_im);
+    const uint32x4_t ow_re = vld1q_u32(dw > 0 ? fwd_re : back_re), ow_im = vld1q_u32(dw > 0 ? fwd_im : back_im);
+    uint32x4_t point = vidupq_n_u32((uint32_t)s >> 1, 1);
+    int n;
+    for (n = 0; n + 4 <= pairs; n += 4) {
+        const float *wb = dw > 0 ? w : w - 7; /* lane l's weights w[2l dw], w[(2l + 1) dw] */
+#if TINYASC_FE_CMSIS_DSP
+        const uint32x4_t slot = vshlq_n_u32(point, 1);
+#else
+        const uint32x4_t slot = vshlq_n_u32(vbrsrq_n_u32(point, FE_LOG2_M), 1);
+#endif
+        const float32x4_t re = vmulq_f32(vcvtq_f32_s32(vldrhq_gather_shifted_offset_s32(x, o_re)),
+                                         vldrwq_gather_shifted_offset_f32(wb, ow_re));
+        const float32x4_t im = vmulq_f32(vcvtq_f32_s32(vldrhq_gather_shifted_offset_s32(x, o_im)),
+                                         vldrwq_gather_shifted_offset_f32(wb, ow_im));
+        vstrwq_scatter_shifted_offset_f32(z, slot, re);
+        vstrwq_scatter_shifted_offset_f32(z + 1, slot, im);
+        point = vaddq_n_u32(point, 4u);
+        x += 8;
+        w += 8 * dw;
+    }
+    return n;
+}
+#endif
+
 /* Frame samples s .. s + count - 1 are x[i] times the window weights w[i * dw] (dw = 1 or -1:
  * the table holds half the symmetric window), written two by two into their complex point. */
 static inline void fe_put_run(float *z, int s, int count, const int16_t *x, const float *w, const int dw)
@@ -584,6 +803,12 @@ static inline void fe_put_run(float *z, int s, int count, const int16_t *x, cons
         z[fe_slot_any((uint32_t)s)] = (float)x[0] * w[0];
         ++s, ++x, w += dw, --count;
     }
+#if FE_HELIUM
+    {
+        const int done = 2 * fe_put_pairs_mve(z, s, count / 2, x, w, dw);
+        count -= done, s += done, x += done, w += done * dw;
+    }
+#endif
     for (; count >= 2; count -= 2, s += 2, x += 2, w += 2 * dw) {
         float *q = z + fe_slot((uint32_t)s);
         q[0] = (float)x[0] * w[0];
