@@ -432,10 +432,19 @@ def test_helium_paths_compute_the_host_bytes_at_every_fft_size(n_fft, tmp_path):
     last two stages, the block straddling the quarter wave), the vector split step and its scalar tail, and the
     four-band mel sums with their scalar remainders, at sizes the 4096-point test does not reach: the M55's
     output is the host build's bit for bit (each lane runs the scalar code's float operations in its order)."""
-    cfg = FeatureConfig(n_fft=n_fft, n_mels=12, win_ms=1000.0 * (n_fft * 3 // 4 + 1) / 16000, hop_ms=4.0,
-                        clip_seconds=0.08)
+    cfg = FeatureConfig(n_fft=n_fft, n_mels=10, win_ms=1000.0 * (n_fft * 3 // 4 + 1) / 16000, hop_ms=4.0,
+                        clip_seconds=0.08)  # 10 bands: two groups of four and a scalar rest
     pcm = fe.float_to_pcm(0.3 * np.random.default_rng(n_fft).standard_normal(cfg.clip_samples))
     art = fe.write_frontend(cfg, 0.05, 0, tmp_path / "fe", golden_pcm=pcm)
+    for n_mels in (8, 10):  # the Helium build is warning-free (-Werror) with and without a rest of bands
+        a = fe.write_frontend(FeatureConfig(n_fft=n_fft, n_mels=n_mels, win_ms=cfg.win_ms, hop_ms=4.0,
+                                            clip_seconds=0.08), 0.05, 0, tmp_path / f"w{n_mels}")
+        subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m55", "-mthumb", "-mfpu=auto", "-mfloat-abi=hard", *fe.CFLAGS,
+                        "-ffreestanding", "-I", str(a.out_dir), "-c", str(a.out_dir / "tinyasc_frontend.c"),
+                        "-o", str(tmp_path / f"w{n_mels}.o")], check=True, capture_output=True)
+        dis = subprocess.run(["arm-none-eabi-objdump", "-d", "-m", "armv8.1-m.main", str(tmp_path / f"w{n_mels}.o")], check=True,
+                             capture_output=True, text=True).stdout
+        assert "vbrsr" in dis and "vld20.32" in dis  # the Helium paths were compiled, not the scalar ones
     fe.build_frontend_host(art)
     host = fe.output_checksum(art, fe.run_frontend_host(art, pcm)[1])
     r = run_frontend_target(art, "cortex-m55", tmp_path / "work")

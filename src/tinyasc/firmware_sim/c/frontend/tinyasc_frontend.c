@@ -681,6 +681,7 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel)
     for (b = 0; b + 4 <= TINYASC_FE_N_MELS; b += 4) {
         fe_mel4_mve(scratch, nyquist, b);
     }
+    b = TINYASC_FE_N_MELS - TINYASC_FE_N_MELS % 4; /* a constant: the scalar loop below takes the rest */
 #else
     b = 0;
 #endif
