@@ -57,12 +57,10 @@ def bench(tree: CmsisDsp, targets: list[str], seconds: list[float], work: Path) 
             step = np.abs(q.astype(int) - q_host.astype(int))
             row = {"target": t, "clip_seconds": sec, "frames": cfg.n_frames,
                    "builtin_equals_host": builtin["checksum"] == fe.output_checksum(art, q_host)}
-            for name, r, sub in (("builtin", builtin, "builtin"), ("cmsis_dsp", cmsis, "cmsis")):
+            for name, r in (("builtin", builtin), ("cmsis_dsp", cmsis)):
                 row[name] = {"instructions": r["instructions"], "cycles_estimate": r["cycles_estimate"],
                              "latency_ms_estimate": r["latency_ms_estimate"], "clock_mhz": r["clock_mhz"],
-                             "stack_bytes": r["stack_bytes"],
-                             "flash_bytes": _flash(d / sub / t / ("frontend_cmsis_dsp.elf" if name == "cmsis_dsp"
-                                                                  else "frontend.elf"))}
+                             "stack_bytes": r["stack_bytes"], "flash_bytes": _flash(r["elf"])}
             row["cmsis_vs_builtin_cycles"] = cmsis["cycles_estimate"] / builtin["cycles_estimate"]
             row["cmsis_int8_equal_fraction"] = float((step == 0).mean())
             row["cmsis_int8_max_step"] = int(step.max())

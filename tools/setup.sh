@@ -34,7 +34,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "is ignored: it is neither" || true
 .venv/bin/python -c "import tinyasc, torch, onnx2tf, tflite_micro" 2>/dev/null || { echo "setup: python dependencies failed to import" >&2; exit 1; }
 if [[ "${1:-}" == "--test" && ! -f .cache/cmsis-dsp/Include/arm_math.h ]]; then
-  CMSIS_DSP_VERSION=1.10.3  # tinyasc.firmware_sim.cmsis_dsp.TEST_VERSION
+  CMSIS_DSP_VERSION=1.10.3
   rm -rf .cache/cmsis-dsp.tmp && mkdir -p .cache/cmsis-dsp.tmp
   .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary cmsisdsp --no-build-isolation \
     -d .cache/cmsis-dsp.tmp "cmsisdsp==${CMSIS_DSP_VERSION}" 2>&1 | grep -v "is ignored: it is neither" || true

@@ -42,14 +42,10 @@ FFT_SOURCES: tuple[str, ...] = (
 INCLUDE_DIRS: tuple[str, ...] = ("Include", "PrivateInclude")
 #: Environment variable naming a tree (tests and benchmarks); ``.cache/cmsis-dsp`` in the repository otherwise.
 ENV = "TINYASC_CMSIS_DSP"
-#: The version tools/setup.sh --test unpacks for the tests.
-TEST_VERSION = "1.10.3"
 #: The front end's stated int8 tolerance (docs/frontend.md), what a build with CMSIS-DSP's FFT must meet against
 #: the built-in one where the two differ: at most one step, on at most 0.1% of the elements.
 INT8_MAX_STEP = 1
 INT8_EQUAL_MIN = 0.999
-#: n_fft / 2 (the complex FFT's size) that arm_cfft_f32 takes.
-CFFT_SIZES: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
 @dataclass(frozen=True, kw_only=True)

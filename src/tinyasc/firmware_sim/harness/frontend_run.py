@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
     exact instruction count, the harness's cycle estimate and the stack high-water mark.
 
     ``cmsis_dsp``: the complex FFT from that CMSIS-DSP tree (``TINYASC_FE_CMSIS_DSP``; Helium on the M55).
-    ``with_output``: also return the model input itself (``"output"``, bytes in memory order).
+    ``with_output``: also return the model input itself (``"output"``, bytes in memory order). ``"elf"`` is the
+    program that ran.
     """
     if not artifact.run_sources:
         raise ValueError("the artifact has no compiled-in clip (write_frontend(..., golden_pcm=...))")
@@ -38,11 +38,10 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
     # of the FFT size used from CMSIS-DSP's all-sizes table files)
     src = FirmwareSources(model_dir=artifact.out_dir,
                           defines=("TINYASC_FE_PRINT_OUTPUT=1",) if with_output else (),
-                          cflags=(*toolchain.library_cflags(LibraryTarget.PORTABLE), *toolchain.TARGET_SECTIONS))
-    extra = [artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)]
-    if cmsis_dsp is not None:
-        src = dataclasses.replace(src, cflags=(*src.cflags, *cmsis_dsp.cflags()))
-        extra += list(cmsis_dsp.sources)
+                          cflags=(*toolchain.library_cflags(LibraryTarget.PORTABLE), *toolchain.TARGET_SECTIONS,
+                                  *(cmsis_dsp.cflags() if cmsis_dsp is not None else ())))
+    extra = [*(artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)),
+             *(cmsis_dsp.sources if cmsis_dsp is not None else ())]
     name = "frontend_cmsis_dsp" if cmsis_dsp is not None else "frontend"
     build = build_target(src, t, work / t.value, main_source=FE_C_DIR / TARGET_MAIN, name=name,
                          extra_sources=extra)
@@ -64,5 +63,6 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
         "stack_bytes": run.stack_used,
         "classes": {k: v for k, v in counts.items() if v},
         "cmsis_dsp": cmsis_dsp is not None,
+        "elf": build.elf,
         **({"output": run.outputs[1]} if with_output else {}),
     }

@@ -4,20 +4,21 @@
  * Per frame: window the samples straight into the bit-reversed order of an n_fft buffer (the
  * complex FFT's input permutation costs no pass of its own), real FFT of n_fft points as a
  * complex FFT of n_fft/2 points plus the split step, power spectrum left in the even slots,
- * sparse mel filterbank, log.
+ * sparse mel filterbank, log. Everything is single precision; the only tables are the half
+ * Hann window (scaled by 2^-15, the int16 -> float scale, which is exact), a quarter-wave
+ * cosine table and the non-zero mel weights.
  *
  * Built with TINYASC_FE_CMSIS_DSP=1 (and CMSIS-DSP's complex FFT sources, see the library's README) the
  * complex FFT is CMSIS-DSP's arm_cfft_f32 (Helium on a Cortex-M55) on a buffer windowed in natural order;
  * the split step, power spectrum, mel filterbank and log stay these. Its float operations differ from the
- * built-in FFT's, so the features agree within the stated tolerance, not bit for bit. Everything is single precision; the only tables are the half
- * Hann window (scaled by 2^-15, the int16 -> float scale, which is exact), a quarter-wave
- * cosine table and the non-zero mel weights.
+ * built-in FFT's, so the features agree within the stated tolerance, not bit for bit.
  */
 #include "tinyasc_frontend.h"
 
 #include <string.h>
 
-/* Helium with floating point (Cortex-M55): the split step and the mel sums four bins / four bands per vector.
+/* Helium with floating point (Cortex-M55): the windowing, the FFT's radix-2 stages, the split step and the mel
+ * sums four lanes per vector.
  * Each lane performs the scalar code's float operations in the scalar code's order (IEEE single, no fused
  * multiply-add), so the output is the host build's bit for bit. */
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
@@ -530,9 +531,6 @@ static void fe_cfft(float *z)
 
 #endif /* TINYASC_FE_CMSIS_DSP */
 
-/* Real FFT of the frame (in buf, in the order fe_slot writes it) followed by 4 |X[k]|^2:
- * power k (0 <= k < N/2) left in buf[2k], the Nyquist power returned. The factor 4 (exact in
- * binary floating point) spares the split step's four halvings; the mel sum takes it back. */
 #if FE_HELIUM
 /* The split step for k = 1, 5, 9, ... while the four bins k..k+3 and their partners M-k-3..M-k do not meet
  * (2k + 6 < M): every read of an iteration precedes its writes, and no later iteration reads what an earlier
@@ -565,6 +563,9 @@ static int fe_split_mve(float *buf)
 }
 #endif
 
+/* Real FFT of the frame (in buf, in the order fe_slot writes it) followed by 4 |X[k]|^2:
+ * power k (0 <= k < N/2) left in buf[2k], the Nyquist power returned. The factor 4 (exact in
+ * binary floating point) spares the split step's four halvings; the mel sum takes it back. */
 static float fe_power_spectrum4(float *buf)
 {
     int k;
@@ -623,9 +624,15 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 }
 #endif
 
-/* Power spectrum, mel filterbank and log of the windowed frame in scratch. Band b's sum goes to
- * the odd slot scratch[2b + 1] (the powers sit in the even ones), so logmel may be scratch itself:
- * logmel[b] overwrites a slot whose sum (b odd: band (b - 1) / 2) or power is already used. */
+/* Band b's weights on stored powers (scratch[2 (start + n)], n < the returned length), and in *nyq whether one
+ * more weight follows for the Nyquist bin, whose power fe_power_spectrum4 returns rather than stores. */
+static inline int fe_band_len(int b, int *nyq)
+{
+    const int n_w = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
+    *nyq = tinyasc_fe_mel_start[b] + n_w > FE_M;
+    return n_w - *nyq;
+}
+
 #if FE_HELIUM
 /* Mel sums of bands b .. b+3, one band per lane, in the scalar loop's order: the four lanes together for as
  * many products as the shortest band has, then each band's remaining products one by one, then the Nyquist
@@ -633,13 +640,13 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 static void fe_mel4_mve(float *scratch, float nyquist, int b)
 {
     uint32_t wo[4], po[4], len[4];
+    int nyq[4];
     float acc[4];
     uint32_t n, shortest = 0xffffffffu;
     int l;
     for (l = 0; l < 4; ++l) {
         const int bb = b + l;
-        const uint32_t n_w = (uint32_t)(tinyasc_fe_mel_offset[bb + 1] - tinyasc_fe_mel_offset[bb]);
-        len[l] = (int)tinyasc_fe_mel_start[bb] + (int)n_w > FE_M ? n_w - 1u : n_w;
+        len[l] = (uint32_t)fe_band_len(bb, &nyq[l]);
         shortest = len[l] < shortest ? len[l] : shortest;
         wo[l] = tinyasc_fe_mel_offset[bb];
         po[l] = 2u * tinyasc_fe_mel_start[bb];
@@ -664,7 +671,7 @@ static void fe_mel4_mve(float *scratch, float nyquist, int b)
         for (n = shortest; n < len[l]; ++n) {
             a += w[n] * p[2 * n];
         }
-        if (len[l] < (uint32_t)(tinyasc_fe_mel_offset[bb + 1] - tinyasc_fe_mel_offset[bb])) {
+        if (nyq[l]) {
             a += w[len[l]] * nyquist;
         }
         scratch[2 * bb + 1] = a;
@@ -672,6 +679,9 @@ static void fe_mel4_mve(float *scratch, float nyquist, int b)
 }
 #endif
 
+/* Power spectrum, mel filterbank and log of the windowed frame in scratch. Band b's sum goes to
+ * the odd slot scratch[2b + 1] (the powers sit in the even ones), so logmel may be scratch itself:
+ * logmel[b] overwrites a slot whose sum (b odd: band (b - 1) / 2) or power is already used. */
 static void fe_logmel_of_windowed(float *scratch, float *logmel)
 {
     int n, b;
@@ -688,12 +698,9 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel)
     for (; b < TINYASC_FE_N_MELS; ++b) {
         const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[b];
         const float *p = scratch + 2 * tinyasc_fe_mel_start[b];
-        int len = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
-        const int past = tinyasc_fe_mel_start[b] + len - FE_M; /* 1 when the band holds bin N/2 */
+        int nyq;
+        const int len = fe_band_len(b, &nyq);
         float acc = 0.0f;
-        if (past > 0) {
-            len -= 1;
-        }
         for (n = 0; n + 1 < len; n += 2) { /* the same additions in the same order, two per turn */
             acc += w[n] * p[2 * n];
             acc += w[n + 1] * p[2 * n + 2];
@@ -701,7 +708,7 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel)
         if (n < len) {
             acc += w[n] * p[2 * n];
         }
-        if (past > 0) {
+        if (nyq) {
             acc += w[len] * nyquist;
         }
         scratch[2 * b + 1] = acc;
