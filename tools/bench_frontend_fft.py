@@ -20,16 +20,19 @@ import argparse
 import logging
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from tinyasc import atomic
+from tinyasc.errors import InputError, cli_entry
 from tinyasc.contract import FeatureConfig
 from tinyasc.firmware_sim import frontend as fe
 from tinyasc.firmware_sim.cmsis_dsp import CmsisDsp, default_tree
 from tinyasc.firmware_sim.harness.frontend_run import run_frontend_target
+from tinyasc.firmware_sim.target import Target
 from tinyasc.metrics import markdown_table
 
 log = logging.getLogger("bench_frontend_fft")
@@ -90,25 +93,34 @@ def markdown(rows: list[dict], tree: CmsisDsp) -> str:
                         "flash of the program (B)", "stack (B)", "CMSIS-DSP int8 = built-in host"], table)])
 
 
-def main() -> None:
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--cmsis-dsp", type=Path, help="CMSIS-DSP source tree (default: $TINYASC_CMSIS_DSP or .cache)")
     ap.add_argument("--targets", default="cortex-m4,cortex-m7,cortex-m55")
     ap.add_argument("--seconds", default="1,10", help="comma-separated clip lengths")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    tree = CmsisDsp.at(args.cmsis_dsp) if args.cmsis_dsp else default_tree()
+    args = ap.parse_args(argv)
+    tree = CmsisDsp.at(args.cmsis_dsp) if args.cmsis_dsp else default_tree()  # a bad tree: one line, exit 2
+    targets = args.targets.split(",")
+    for t in targets:
+        if t not in {c.value for c in Target}:
+            raise InputError(None, f"unknown core {t!r} (choose from: {', '.join(c.value for c in Target)})")
+    try:
+        seconds = [float(x) for x in args.seconds.split(",")]
+    except ValueError:
+        raise InputError(None, f"--seconds takes comma-separated numbers, got {args.seconds!r}") from None
     work = Path(tempfile.mkdtemp(prefix="bench_frontend_fft_"))
     try:
-        rows = bench(tree, args.targets.split(","), [float(s) for s in args.seconds.split(",")], work)
+        rows = bench(tree, targets, seconds, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic.write_json(args.out / "bench_frontend_fft.json", {"cmsis_dsp": str(tree.root), "rows": rows})
     atomic.write_text(args.out / "bench_frontend_fft.md", markdown(rows, tree) + "\n")
     print((args.out / "bench_frontend_fft.md").read_text())
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
