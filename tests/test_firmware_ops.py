@@ -48,6 +48,10 @@ def _cases():
     c["conv1x1_expand_inplace"] = (lambda x: tf.nn.conv2d(x, w5, 1, "SAME"), (1, 5, 6, 4), -1.0, 1.0, "CONV_2D")
     w6 = _w(3, 1, 1, 6)
     c["conv_grouped_col_inplace"] = (lambda x: tf.nn.conv2d(x, w6, 1, "SAME"), (1, 9, 5, 6), -1.0, 1.0, "CONV_2D")
+    # a channel-wise CONV_2D (one input channel per group) spanning the height, not in place: generated as
+    # DEPTHWISE_CONV_2D with its filter stored tap-major (generator.channelwise_as_depthwise)
+    w7 = _w(24, 1, 1, 6)
+    c["conv_channelwise_span"] = (lambda x: tf.nn.conv2d(x, w7, 1, "VALID") + _w(6), (1, 24, 5, 6), -1.0, 1.0, "CONV_2D")
     d3 = _w(3, 1, 5, 1)
     c["dw3x1_dil2_col_inplace"] = (lambda x: tf.nn.depthwise_conv2d(x, d3, (1, 1, 1, 1), "SAME", dilations=(2, 1)), (1, 12, 4, 5), -1.0, 2.0, "DEPTHWISE_CONV_2D")
     d1 = _w(3, 3, 4, 1)
@@ -93,7 +97,7 @@ def _cases():
 
 _CASE_NAMES = [
     "conv3x3_same_relu_zp", "conv2x3_valid_s2", "conv1x1_bias", "conv_dilated_same_s21", "conv_dilation2",
-    "conv1x1_expand_inplace", "conv_grouped_col_inplace", "dw3x1_dil2_col_inplace",
+    "conv1x1_expand_inplace", "conv_grouped_col_inplace", "conv_channelwise_span", "dw3x1_dil2_col_inplace",
     "dw3x3_same_relu6", "dw1x3_valid_s2_dm2", "add_full_const", "add_broadcast_relu", "sub_broadcast",
     "sub_const_first", "mul_broadcast", "mul_square", "sqdiff", "mean_hw_keep", "mean_c_keep", "mean_w_drop",
     "rsqrt", "rsqrt_large", "logistic_wide", "logistic_narrow", "logistic_large", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
@@ -144,6 +148,10 @@ def test_kernel_bit_exact_vs_tflm(name, backend, cases, tmp_path):
     if name.endswith("inplace"):  # the in-place kernel variant is what ran
         c = (art.out_dir / "model.c").read_text()
         assert "_inplace_s8(" in c and art.layers[0].in_place
+    if name == "conv_channelwise_span":  # the depthwise kernel ran on the filter stored tap-major
+        c = (art.out_dir / "model.c").read_text()
+        assert "depthwise_conv2d_s8(&l0_p" in c and "conv2d_s8(&l0_p" not in c.replace("depthwise_conv2d_s8", "")
+        assert "CONV_2D filter [1, 24, 1, 6] (channel-wise: runs as depthwise)" in c
 
 
 # ------------------------------------------------------------------------------------- 16x8

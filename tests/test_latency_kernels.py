@@ -129,6 +129,13 @@ CASES = {
     # any shift, the DSP cores' line kernel that channel in its general three-tap loop
     "col3_inplace_dw_c10_mixed_fold": (4, 1, 7, 6, 10, 10, 3, 1, 1, 1, True, None, True),
     "grouped3x1_c9_mixed_fold": (False, 1, 9, 4, 9, 9, 3, 1, 1, 1, True, 1, True),
+    # Helium's column of eight channels per vector (int16 lanes, VMULLB/VMULLT; dw_column8) for a depthwise
+    # window wholly inside the input: whole groups of eight without a predicate and a predicated last group (20 =
+    # 8 + 8 + 4, 13 = 8 + 5), each of the three output paths (four lanes where every channel folds, the form for
+    # any shift with one unfoldable channel, lane by lane for a clamped range), a stride along the column
+    "dw40x1_c20_fold": (True, 1, 40, 3, 20, 20, 40, 1, 1, 1, False, None, True),
+    "dw36x1_c13_mixed_fold": (True, 1, 36, 2, 13, 13, 36, 1, 1, 1, False, None, False),
+    "dw24x1_c16_s4_relu_fold": (True, 1, 36, 3, 16, 16, 24, 1, 4, 1, False, None, True),
 }
 
 
@@ -415,6 +422,15 @@ BCASES = {
     # SUB whose second input has the larger scale (exactly halved: subtracted as -(x + off) 2^19) over one
     # contiguous run of 693 (tabulated on the DSP cores; Helium: 173 whole vectors and a predicated one)
     "sub_second_halved": (1, (1, 9, 11, 7), (1, 9, 11, 7), (1, 9, 11, 7), False),
+    # ADD of a full-shape input exactly halved (the larger scale) and one row broadcast down the rows (a
+    # BC-ResBlock's temporal branch added to every frequency row): the DSP cores go column by column, one table
+    # lookup per column (add8_halved_cols), Helium four columns at a time (addsub4_cols); the halved input first (in
+    # place, full range) or second, a clamped output range, and SUB both ways
+    "add_rows_big1_inplace_fullrange": (0, (1, 32, 17, 20), (1, 32, 17, 20), (1, 1, 17, 20), True),
+    "add_rows_big2": (0, (1, 24, 9, 12), (1, 1, 9, 12), (1, 24, 9, 12), False),
+    "add_rows_big1_clamped": (0, (1, 16, 8, 6), (1, 16, 8, 6), (1, 1, 8, 6), False),
+    "sub_rows_big2": (1, (1, 10, 7, 9), (1, 1, 7, 9), (1, 10, 7, 9), False),
+    "sub_rows_big1_inplace": (1, (1, 12, 5, 11), (1, 12, 5, 11), (1, 1, 5, 11), True),
 }
 
 
@@ -439,8 +455,10 @@ def write_binary_cases(path: Path, seed: int = 11) -> int:
             so = 2 * max(s1, s2) / ((1 << 20) * 0.3)  # output rescaling 0.3: shift -1
         elif name == "mul_unfolded":
             so = s1 * s2 / 1.5  # output rescaling 1.5: shift +1
-        elif name == "sub_second_halved":
+        elif name == "sub_second_halved" or "_big2" in name:
             s1, s2 = min(s1, s2), 1.5 * max(s1, s2)
+        elif "_big1" in name:
+            s1, s2 = 1.5 * max(s1, s2), min(s1, s2)
         if op in (0, 1):
             m1, h1, m2, h2, mo, ho = (quant.add_params if op == 0 else quant.sub_params)(s1, s2, so)
             ls = 20

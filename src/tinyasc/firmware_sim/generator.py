@@ -285,6 +285,9 @@ class _Generator:
         self.const_decls: list[str] = []
         self.table_bytes = 0
         """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
+        self.depthwise_layers: set[int] = set()
+        """Convolutions that run a depthwise kernel: DEPTHWISE_CONV_2D, and channel-wise CONV_2D lowered to it
+        (:func:`channelwise_as_depthwise`); the tile loop calls the same kernel."""
 
     # -- operand references -------------------------------------------------------------
 
@@ -424,12 +427,17 @@ class _Generator:
             batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw, stride_h=sh,
             stride_w=sw_, dil_h=dh, dil_w=dw, pad_h=ph, pad_w=pw, filter_in_c=fin, depth_multiplier=dm,
             input_offset=-zx, output_offset=zy, act_min=amin, act_max=amax)
+        filt = w.data
+        if channelwise_as_depthwise(conv, depthwise=depthwise, wide=wide, in_place=in_place):
+            filt, depthwise = np.ascontiguousarray(filt.transpose(3, 1, 2, 0)), True  # [oc,kh,kw,1] -> [1,kh,kw,oc]
         if in_place:
             kernel = "conv_col_inplace_s8" if column else "conv2d_1x1_inplace_s8"
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
+        if depthwise:
+            self.depthwise_layers.add(i)
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
-                            filter=w.data, multiplier=tuple(mults), shift=tuple(shifts),
+                            filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=None if b is None else b.data, bias_ctype=None if b is None else C_TYPES[b.dtype],
                             depthwise=depthwise, wide=wide, in_place=in_place, column=column)
 
@@ -454,7 +462,9 @@ class _Generator:
         decls = []
         shape = list(prep.filter.shape)
         if sparse is None:
-            decls.append(f"/* layer {i}: {op.opcode} filter {shape} */\n" + _c_array("int8_t", f"l{i}_filter", prep.filter))
+            how = " (channel-wise: runs as depthwise)" if prep.depthwise and op.opcode == "CONV_2D" else ""
+            decls.append(f"/* layer {i}: {op.opcode} filter {shape}{how} */\n"
+                         + _c_array("int8_t", f"l{i}_filter", prep.filter))
         else:
             decls.append(f"/* layer {i}: {op.opcode} filter {shape}, sparse */\n" + sparse)
             self.kernels_used.add("tinyasc_sparse_conv2d_s8")  # the descriptor's .kernel: ship its file
@@ -780,6 +790,18 @@ class Prepared:
     """MEAN of products: the index of the MUL it reads through (its own params are ``l{fused_from}_p``)."""
 
 
+def channelwise_as_depthwise(conv: params.ConvParams, *, depthwise: bool, wide: bool, in_place: bool) -> bool:
+    """Whether a CONV_2D runs as DEPTHWISE_CONV_2D with multiplier 1: a channel-wise convolution (one input
+    channel per group and one output channel per group, how onnx2tf writes PyTorch's depthwise convolutions)
+    with more than one tap, int8, not in place. The same sums per output channel with the same constants, so
+    the same integers; the filter is stored tap-major (``[1, kh, kw, C]``, the depthwise layout), which puts a
+    tap's channels side by side for the depthwise kernels' four channels per word (DSP) or per vector (Helium),
+    where the grouped layout made every tap of every channel a byte load. One-tap ones stay: they are per-channel
+    affines (the sub-spectral norm's), tabulated, and the fused sub-band affine reads their grouped weights."""
+    return (not depthwise and not wide and not in_place and conv.filter_in_c == 1 and conv.in_c > 1
+            and conv.out_c == conv.in_c and conv.k_h * conv.k_w > 1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PreparedConv(Prepared):
     """A convolution: its params plus the constants (filter, per-channel multiplier and shift, bias)."""
@@ -879,6 +901,7 @@ _ks = kernel_sources
 # Kernels several operators share (one record each: the same files wherever listed).
 _CONV_COL = _K("conv_col_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE)
 _BAND = _K("band_affine_s8", (_ks.CONV,), _ks.OPT_CONV)
+_DEPTHWISE = _K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV)  # also a channel-wise CONV_2D's
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -887,13 +910,13 @@ _PAD = (_K("pad_s8", (_ks.MOVE,)), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8"
 #: and optimized, with their files), its time rule. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
-           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV),
+           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _DEPTHWISE,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K("sparse_conv2d_s8", ("sparse/tinyasc_sparse.c",)),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
-           kernels=(_K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _CONV_COL, _BAND,
+           kernels=(_DEPTHWISE, _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,

@@ -17,6 +17,9 @@
 #ifndef TINYASC_OPT_H
 #define TINYASC_OPT_H
 #include "tinyasc_kernels.h"
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+#endif
 
 void tinyasc_ref_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output);
@@ -49,6 +52,18 @@ static inline void tinyasc_tap_range(int32_t o, int32_t dil, int32_t k, int32_t 
 static inline void tinyasc_chan_base(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t C, int32_t taps,
                                      int32_t wt, int32_t wc, int32_t *base)
 {
+#if defined(__ARM_FEATURE_MVE)
+    if (wc == 1) { /* the depthwise layout: a tap's channels side by side, four per vector */
+        for (int32_t c = 0; c < C; c += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(C - c));
+            int32x4_t s = vdupq_n_s32(0);
+            for (int32_t t = 0; t < taps; t++) s = vaddq_s32(s, vldrbq_z_s32(w->data + t * wt + c, pr));
+            const int32x4_t b = w->bias ? vldrwq_z_s32(w->bias + c, pr) : vdupq_n_s32(0);
+            vstrwq_p_s32(base + c, vmlaq_n_s32(b, s, p->input_offset), pr);
+        }
+        return;
+    }
+#endif
     for (int32_t c = 0; c < C; c++) {
         int32_t s = 0;
         for (int32_t t = 0; t < taps; t++) s += w->data[t * wt + c * wc];
@@ -293,7 +308,6 @@ static inline __attribute__((always_inline)) int32_t tinyasc_rq16_apply(int32_t 
 }
 
 #if defined(__ARM_FEATURE_MVE)
-#include <arm_mve.h>
 /* The output path of four channels at once on Helium: TFLite's MBQM(acc, m, s) lane by lane as it is
  * defined, SaturatingRoundingDoublingHighMul then RoundingDivideByPOT by r = -s >= 1, then the zero
  * point and the int8 clamp. SRDHM is VQRDMULH (see tinyasc_mbqm_x4); RoundingDivideByPOT rounds half

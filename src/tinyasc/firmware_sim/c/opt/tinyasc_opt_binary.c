@@ -188,18 +188,31 @@ typedef struct {
     int32x4_t ch, offf, zo, lo, hi;    /* halved term's constant, other's offset, output zero point, range */
 } addsub4_t;
 
+/* The other input's rescaled value, TFLite's MBQM((x + off) << ls, m, s) lane by lane (tinyasc_mbqm_x4's form). */
+static inline __attribute__((always_inline)) int32x4_t addsub4_other(int32x4_t x, int32x4_t off, int32_t ls, int32_t m,
+                                                                     int32_t s)
+{
+    const int32x4_t h = vqrdmulhq_n_s32(vshlq_r_s32(vaddq_s32(x, off), ls), m);
+    return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s);
+}
+
+/* t + x kh rescaled to the output, its zero point and range: the output path of addsub4_step and addsub4_cols. */
+static inline __attribute__((always_inline)) int32x4_t addsub4_out(int32x4_t t, int32x4_t x, int32_t kh, int32_t mo,
+                                                                   int32_t so, int32x4_t zo, int32x4_t lo, int32x4_t hi)
+{
+    const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(t, x, kh), mo);
+    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(vaddq_s32(g, vshrq_n_s32(g, 31)), so), zo), lo), hi);
+}
+
 /* Four elements from i (the last partial run predicated: pr, with pred), elem()'s values. */
 static inline __attribute__((always_inline)) void addsub4_step(const addsub4_t *c, int8_t *o, int32_t i,
                                                                mve_pred16_t pr, const int sub_neg, const int pred)
 {
     const int32x4_t xf = pred ? vldrbq_z_s32(c->xf + i, pr) : vldrbq_s32(c->xf + i);
     const int32x4_t xh = pred ? vldrbq_z_s32(c->xh + i, pr) : vldrbq_s32(c->xh + i);
-    const int32x4_t h = vqrdmulhq_n_s32(vshlq_r_s32(vaddq_s32(xf, c->offf), c->ls), c->m);
-    int32x4_t sf = vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), c->s);
+    int32x4_t sf = addsub4_other(xf, c->offf, c->ls, c->m, c->s);
     if (sub_neg) sf = vnegq_s32(sf);
-    const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(vaddq_s32(sf, c->ch), xh, c->kh), c->mo);
-    const int32x4_t r = vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(vaddq_s32(g, vshrq_n_s32(g, 31)), c->so), c->zo),
-                                            c->lo), c->hi);
+    const int32x4_t r = addsub4_out(vaddq_s32(sf, c->ch), xh, c->kh, c->mo, c->so, c->zo, c->lo, c->hi);
     if (pred) vstrbq_p_s32(o + i, r, pr);
     else vstrbq_s32(o + i, r);
 }
@@ -228,6 +241,38 @@ static inline __attribute__((always_inline)) void addsub4_s8_halved(const tinyas
     int32_t i = 0;
     for (; i < n4; i += 4) addsub4_step(&c, o, i, 0, sub && half1, 0);
     if (i < n) addsub4_step(&c, o, i, vctp32q((uint32_t)(n - i)), sub && half1, 1);
+}
+
+/* addsub4_s8_halved over a rows x cols tensor whose other input is one row broadcast down the rows (a BC-ResBlock's
+ * temporal branch added to every frequency row): four columns at a time (the last group predicated), the other
+ * input's rescaled value plus the halved input's constant computed once per group, then down the rows one VMLA and
+ * the output's rescaling per four elements (o may be the halved input). */
+static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *p, int sub, int half1,
+                                                   const int8_t *a, const int8_t *b, int8_t *o, int32_t rows,
+                                                   int32_t cols)
+{
+    const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
+    const int32_t m = half1 ? p->in2_mult : p->in1_mult, s = half1 ? p->in2_shift : p->in1_shift;
+    const int32_t ls = p->left_shift, mo = p->out_mult, so = p->out_shift;
+    const int32_t kh = (sub && !half1) ? -((int32_t)1 << (ls - 1)) : ((int32_t)1 << (ls - 1));
+    const int32x4_t ch = vdupq_n_s32(kh * (half1 ? p->in1_offset : p->in2_offset));
+    const int32x4_t offf = vdupq_n_s32(half1 ? p->in2_offset : p->in1_offset);
+    const int32x4_t zo = vdupq_n_s32(p->out_offset), lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    for (int32_t c = 0; c < cols; c += 4) {
+        const mve_pred16_t pr = vctp32q((uint32_t)(cols - c));
+        int32x4_t sf = addsub4_other(vldrbq_z_s32(xf + c, pr), offf, ls, m, s);
+        if (sub && half1) sf = vnegq_s32(sf);
+        const int32x4_t t = vaddq_s32(sf, ch);
+        const int8_t *x = xh + c;
+        int8_t *q = o + c;
+        const int8_t *const end = x + rows * cols;
+        if (cols - c >= 4) { /* no predicate in the loop (GCC would restore VPR on every element) */
+            for (; x != end; x += cols, q += cols) vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), kh, mo, so, zo, lo, hi));
+        } else {
+            for (; x != end; x += cols, q += cols)
+                vstrbq_p_s32(q, addsub4_out(t, vldrbq_z_s32(x, pr), kh, mo, so, zo, lo, hi), pr);
+        }
+    }
 }
 
 /* addsub4_s8_halved's four instances in one function (called per contiguous run: one copy of each, whatever
@@ -267,6 +312,39 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
         add8_halved_body(p, kh, xh, xf, o, n, t, 1);
     else
         add8_halved_body(p, kh, xh, xf, o, n, t, 0);
+}
+
+/* add8_halved_body over a rows x cols tensor whose other input is one row broadcast down the rows (the temporal
+ * branch of a BC-ResBlock added to every frequency row): column by column, so that each column's table value is
+ * looked up once, and down the column the halved input alone (o may be xh). */
+static inline __attribute__((always_inline)) void add8_halved_cols_body(const tinyasc_binary_params *p, int32_t kh,
+                                                                        const int8_t *xh, const int8_t *xf, int8_t *o,
+                                                                        int32_t rows, int32_t cols, const int32_t *t,
+                                                                        const int zpf)
+{
+    const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max, R = cols;
+    int32_t rnd, sh;
+    tinyasc_rq_consts(p->out_shift, zpf ? zo : 0, &rnd, &sh);
+    for (int32_t j = 0; j < cols; j++) {
+        const int32_t tc = t[xf[j]];
+        const int8_t *a = xh + j;
+        int8_t *q = o + j;
+        for (const int8_t *const end = a + rows * R; a != end; a += R, q += R) {
+            const int32_t v = tinyasc_rq_apply(tc + *a * kh, mo, rnd, sh);
+            *q = (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
+        }
+    }
+}
+
+static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_params *p, int32_t kh, int half1,
+                                                       const int8_t *a, const int8_t *b, int8_t *o, int32_t rows,
+                                                       int32_t cols, const int32_t *t)
+{
+    const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
+    if (p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift))
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1);
+    else
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0);
 }
 
 /* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters. */
@@ -364,8 +442,21 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     /* int8 ADD/SUB with one input exactly halved: run() sends them untabulated (IN_GENERAL); on the DSP cores with
      * add8_halved_run's table in lut1 and its factor in kh8 */
     const int half8 = !s16 && (op == OP_ADD || op == OP_SUB) && lut == IN_GENERAL ? half_mode8(p) : 0;
+    /* two axes, the halved input and the output contiguous, the other input one row broadcast down the rows: column
+     * by column (the other input's term once per column) */
+    const int rows_bcast = half8 && n == 2 && s1[1] == 1 && s2[1] == 1 &&
+                           (half8 == 1 ? s1[0] == d[1] && s2[0] == 0 : s2[0] == d[1] && s1[0] == 0);
 #if defined(__ARM_FEATURE_MVE)
     (void)kh8; /* Helium rescales without the table */
+    if (rows_bcast) {
+        addsub4_cols(p, op == OP_SUB, half8 == 1, (const int8_t *)in1, (const int8_t *)in2, (int8_t *)out, d[0], d[1]);
+        return;
+    }
+#else
+    if (rows_bcast && kh8 != 0) {
+        add8_halved_cols(p, kh8, half8 == 1, (const int8_t *)in1, (const int8_t *)in2, (int8_t *)out, d[0], d[1], t1);
+        return;
+    }
 #endif
     for (;;) {
         const char *a = (const char *)in1 + b1 * es, *b = (const char *)in2 + b2 * es;

@@ -355,10 +355,63 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     return 0;
 }
 
+/* Four output channels c.. (lanes off in pr not stored) of one pixel from their sums: the four-lane output
+ * path where the layer allows it, its form for any shift where the range is full, else lane by lane. */
+static inline __attribute__((always_inline)) void dw_out4(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                          int8_t *op, int32_t c, int32x4_t acc, mve_pred16_t pr,
+                                                          int fast, int full)
+{
+    if (fast) {
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
+    } else if (full) {
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_any_apply(acc, tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr)), pr);
+    } else {
+        int32_t lanes[4];
+        vstrwq_s32(lanes, acc);
+        for (int32_t j = 0; j < 4 && c + j < p->out_c; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
+    }
+}
+
+/* A column window wholly inside the input (k x 1, e.g. a kernel spanning the frequency axis), eight channels
+ * per vector in int16 lanes: per tap two VLDRB.S16 and VMULLB / VMULLT (even and odd channels' products,
+ * widened to int32) added to two accumulators, 1.5 instructions per MAC against 2 in int32 lanes. VST2
+ * interleaves the two back into channel order; base[] holds bias + off * sum w. */
+static __attribute__((noinline)) void dw_column8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                 const int8_t *ip0, const int8_t *wp0, int8_t *op,
+                                                 const int32_t *base, int32_t nky, int32_t ystep, int fast, int full)
+{
+    const int32_t C = p->in_c;
+    for (int32_t c = 0; c < C; c += 8) {
+        int32x4_t ae = vdupq_n_s32(0), ao = vdupq_n_s32(0);
+        const int8_t *ip = ip0 + c, *wp = wp0 + c;
+        if (C - c >= 8) { /* no predicate in the loop (GCC would restore VPR on every tap) */
+            for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += C) {
+                const int16x8_t x = vldrbq_s16(ip), k = vldrbq_s16(wp);
+                ae = vaddq_s32(ae, vmullbq_int_s16(x, k));
+                ao = vaddq_s32(ao, vmulltq_int_s16(x, k));
+            }
+        } else {
+            const mve_pred16_t pr16 = vctp16q((uint32_t)(C - c));
+            for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += C) {
+                const int16x8_t x = vldrbq_z_s16(ip, pr16), k = vldrbq_z_s16(wp, pr16);
+                ae = vaddq_s32(ae, vmullbq_int_s16(x, k));
+                ao = vaddq_s32(ao, vmulltq_int_s16(x, k));
+            }
+        }
+        int32_t sums[8];
+        const int32x4x2_t pair = {{ae, ao}};
+        vst2q_s32(sums, pair);
+        for (int32_t h = 0; h < 8 && c + h < C; h += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(C - c - h));
+            dw_out4(p, w, op, c + h, vaddq_s32(vldrwq_s32(sums + h), vldrwq_z_s32(base + c + h, pr)), pr, fast, full);
+        }
+    }
+}
+
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
- * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add. */
+ * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add; a whole column takes dw_column8. */
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
@@ -387,16 +440,15 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                 int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
                 const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;
                 const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
+                if (whole && p->k_w == 1) {
+                    dw_column8(p, w, ip0, wp0, op, acc0, p->k_h, p->dil_h * row, fast, full);
+                    continue;
+                }
                 for (int32_t c = 0; c < C; c += 4) {
                     const mve_pred16_t pr = vctp32q((uint32_t)(C - c));
                     int32x4_t acc;
                     const int8_t *ip = ip0 + c, *wp = wp0 + c;
-                    if (whole && p->k_w == 1) { /* a column: one loop down the taps */
-                        acc = vldrwq_z_s32(acc0 + c, pr);
-                        const int32_t ystep = p->dil_h * row;
-                        for (int32_t ky = 0; ky < ky1; ky++, ip += ystep, wp += C)
-                            acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(ip, pr), vldrbq_z_s32(wp, pr)));
-                    } else if (whole) {
+                    if (whole) {
                         acc = vldrwq_z_s32(acc0 + c, pr);
                         for (int32_t ky = ky0; ky < ky1; ky++, ip += p->dil_h * row, wp += p->k_w * C) {
                             const int8_t *xi = ip, *wi = wp;
@@ -412,15 +464,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                                                                vldrbq_z_s32(wi, pr)));
                         }
                     }
-                    if (fast) {
-                        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
-                    } else if (full) {
-                        vstrbq_p_s32(op + c, tinyasc_rq_x4_any_apply(acc, tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr)), pr);
-                    } else {
-                        int32_t lanes[4];
-                        vstrwq_s32(lanes, acc);
-                        for (int32_t j = 0; j < 4 && c + j < C; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
-                    }
+                    dw_out4(p, w, op, c, acc, pr, fast, full);
                 }
             }
         }

@@ -633,6 +633,11 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
         tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
 #endif
     if (p->depth_multiplier == 1 && tinyasc_chan_conv_s8(p, w, input, output, p->out_c, 1) == 0) return;
+#else
+    /* a line of at most TINYASC_COLUMN_MAX_T taps (a BC-ResBlock's frequency convolution): the line kernel, Helium
+     * group by group of four channels, the window in registers */
+    if (p->depth_multiplier == 1 && input != output &&
+        tinyasc_chan_column_s8(p, w, input, output, p->out_c, 1) == 0) return;
 #endif
     if (tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
     tinyasc_ref_depthwise_conv2d_s8(p, w, input, output);
