@@ -634,9 +634,10 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 #endif
     if (p->depth_multiplier == 1 && tinyasc_chan_conv_s8(p, w, input, output, p->out_c, 1) == 0) return;
 #else
-    /* a line of at most TINYASC_COLUMN_MAX_T taps (a BC-ResBlock's frequency convolution): the line kernel, Helium
-     * group by group of four channels, the window in registers */
-    if (p->depth_multiplier == 1 && input != output &&
+    /* a line of three taps over the whole int8 range (a BC-ResBlock's frequency or time convolution): the line
+     * kernel's Helium path, group by group of four channels with the window in registers (other lines would take
+     * its scalar loop, slower here than the depthwise kernel's lanes) */
+    if (p->depth_multiplier == 1 && input != output && p->k_h * p->k_w == 3 && tinyasc_full_range(p) &&
         tinyasc_chan_column_s8(p, w, input, output, p->out_c, 1) == 0) return;
 #endif
     if (tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
