@@ -129,6 +129,9 @@ CASES = {
     # any shift, the DSP cores' line kernel that channel in its general three-tap loop
     "col3_inplace_dw_c10_mixed_fold": (4, 1, 7, 6, 10, 10, 3, 1, 1, 1, True, None, True),
     "grouped3x1_c9_mixed_fold": (False, 1, 9, 4, 9, 9, 3, 1, 1, 1, True, 1, True),
+    # the DSP cores' passes of four windows on the folded output path in one asm function (sp_quads_dsp): three
+    # passes and a lone pixel per row, and an output channel without a non-zero (its sums stay the constant)
+    "conv1x1_c24_c6_fold_zero_row": (False, 1, 6, 13, 24, 6, 1, 1, 1, 1, False, None, True),
     # Helium's column of eight channels per vector (int16 lanes, VMULLB/VMULLT; dw_column8) for a depthwise
     # window wholly inside the input: whole groups of eight without a predicate and a predicated last group (20 =
     # 8 + 8 + 4, 13 = 8 + 5), each of the three output paths (four lanes where every channel folds, the form for
@@ -165,6 +168,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         sparse_decl = "0"
         if not dw and fin == ic:
             w[rng.random(wshape) < 0.89] = 0  # the paper's 89% pruning
+            if "zero_row" in name:
+                w[0] = 0
             s = encode_rows(w.reshape(oc, -1))
             assert np.array_equal(decode_rows(s), w.reshape(oc, -1))
             assert s.k <= SPARSE_MAX_K

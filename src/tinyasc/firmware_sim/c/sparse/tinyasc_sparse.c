@@ -73,6 +73,80 @@ static inline __attribute__((always_inline)) void sp_dot4(const uint32_t *pk, in
     *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
 }
 
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(__ARM_FEATURE_MVE)
+/* A row's passes of four windows on the folded output path, on the DSP cores: sp_dot4 then tinyasc_out_fast four
+ * times per pass, the same instructions as the C (SMLATB per non-zero and window; AND, ADD, ORR, SMLAL, ASR, SSAT,
+ * STRB per output), with the registers laid out by hand. Compiled from C, GCC kept the row's loop state in registers
+ * and reloaded the output constants from the stack for each of the four outputs of a pass; here the sums, the
+ * non-zeros' pointers and the window base stay in registers and the constants are loaded once per pass (LDRD).
+ * Offsets below (bytes) are those of sp_row; the struct's o advances with the passes. */
+typedef struct {
+    const uint32_t *pk, *pk_end; /* 0, 4: the decoded non-zeros */
+    const int8_t *base;          /* 8: the first window */
+    int32_t step, quads, acc_in; /* 12, 16, 20: bytes between windows, passes, each sum's start */
+    int32_t m, rnd, sh;          /* 24, 28, 32: tinyasc_out_fast's constants */
+    int32_t ostep;               /* 36: bytes between outputs */
+    int8_t *o;                   /* 40: the first output (advanced by 4 ostep per pass) */
+} sp_row;
+
+static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r)
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "mov    r12, r0\n\t"
+        "ldr    lr, [r12, #16]\n\t"          /* passes */
+        "ldrd   r2, r3, [r12, #8]\n\t"       /* base, step */
+        "1:\n\t"
+        "ldr    r4, [r12, #20]\n\t"          /* four sums from acc_in */
+        "mov    r5, r4\n\t"
+        "mov    r6, r4\n\t"
+        "mov    r7, r4\n\t"
+        "ldrd   r0, r1, [r12, #0]\n\t"       /* pk, pk_end */
+        "cmp    r0, r1\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"
+        "ldr    r8, [r0], #4\n\t"            /* (weight << 16) | offset */
+        "uxth   r9, r8\n\t"
+        "add    r9, r2, r9\n\t"
+        "ldrsb  r10, [r9]\n\t"
+        "ldrsb  r11, [r9, r3]\n\t"
+        "smlatb r4, r8, r10, r4\n\t"
+        "smlatb r5, r8, r11, r5\n\t"
+        "add    r9, r9, r3, lsl #1\n\t"
+        "ldrsb  r10, [r9]\n\t"
+        "ldrsb  r11, [r9, r3]\n\t"
+        "smlatb r6, r8, r10, r6\n\t"
+        "smlatb r7, r8, r11, r7\n\t"
+        "cmp    r0, r1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "ldrd   r0, r1, [r12, #24]\n\t"      /* m, rnd */
+        "ldr    r3, [r12, #32]\n\t"          /* sh (step reloaded below) */
+        "ldrd   r9, r10, [r12, #36]\n\t"     /* ostep, o */
+#define SP_OUT(acc, dst)                                                                                         \
+        "and    r8, " acc ", #0x80000000\n\t"                                                                   \
+        "add    r11, r1, " acc ", asr #31\n\t"                                                                  \
+        "orr    r8, r8, #0x40000000\n\t"                                                                        \
+        "smlal  r8, r11, " acc ", r0\n\t"                                                                       \
+        "asr    r11, r11, r3\n\t"                                                                               \
+        "ssat   r11, #8, r11\n\t"                                                                               \
+        "strb   r11, " dst "\n\t"
+        SP_OUT("r4", "[r10]")
+        SP_OUT("r5", "[r10, r9]")
+        "add    r10, r10, r9, lsl #1\n\t"
+        SP_OUT("r6", "[r10]")
+        SP_OUT("r7", "[r10, r9]")
+#undef SP_OUT
+        "add    r10, r10, r9, lsl #1\n\t"
+        "str    r10, [r12, #40]\n\t"
+        "ldr    r3, [r12, #12]\n\t"          /* step */
+        "add    r2, r2, r3, lsl #2\n\t"      /* next four windows */
+        "subs   lr, lr, #1\n\t"
+        "bne    1b\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#endif
+
 /* One output of channel oc at a window that crosses the border (TFLite skips the padded taps). */
 static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p, const int8_t *in, int32_t n,
                                                   int32_t y0, int32_t x0, int32_t bias)
@@ -105,6 +179,15 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                 if (row_in && ox == ox_lo) {
                     const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
                     /* four pixels per pass, then two: each non-zero's word loaded once for all the windows */
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(__ARM_FEATURE_MVE)
+                    if (fast && ox + 3 < ox_hi) {
+                        const int32_t quads = (ox_hi - ox) >> 2;
+                        sp_row r = {.pk = pk_tab, .pk_end = pk_tab + n, .base = base, .step = step, .quads = quads,
+                                    .acc_in = acc_in, .m = m, .rnd = rnd, .sh = sh, .ostep = ostep, .o = o};
+                        sp_quads_dsp(&r);
+                        ox += 4 * quads, base += 4 * quads * step, o += 4 * quads * ostep;
+                    }
+#endif
                     for (; ox + 3 < ox_hi; ox += 4, base += 4 * step, o += 4 * ostep) {
                         int32_t a0 = acc_in, a1 = acc_in, a2 = acc_in, a3 = acc_in;
                         sp_dot4(pk_tab, n, base, step, &a0, &a1, &a2, &a3);
