@@ -89,7 +89,7 @@ typedef struct {
     int8_t *o;                   /* 40: the first output (advanced by 4 ostep per pass) */
 } sp_row;
 
-static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r)
+static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute__((unused))) /* r arrives in r0 */
 {
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"
