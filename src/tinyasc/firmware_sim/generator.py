@@ -434,8 +434,6 @@ class _Generator:
             kernel = "conv_col_inplace_s8" if column else "conv2d_1x1_inplace_s8"
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
-        if depthwise:
-            self.depthwise_layers.add(i)
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=None if b is None else b.data, bias_ctype=None if b is None else C_TYPES[b.dtype],
@@ -454,6 +452,8 @@ class _Generator:
         descriptor's ``sparse`` field points at it; the parameters and the kernel signature stay the same.
         """
         i, p = op.index, prep.params
+        if prep.depthwise:
+            self.depthwise_layers.add(i)
         sparse = None
         if self.options.sparse_weights and not prep.depthwise and not prep.wide and not prep.column:
             sparse = self.sparse_filter(i, prep.filter.reshape(p.out_c, -1), grouped=p.filter_in_c != p.in_c,

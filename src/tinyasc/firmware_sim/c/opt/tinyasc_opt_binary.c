@@ -141,6 +141,13 @@ static inline int half_mode8(const tinyasc_binary_params *p)
     return 0;
 }
 
+/* Whether the output zero point rides in the rounding constant and the clamp is SSAT: the whole int8 range and an
+ * output shift that folds it (tinyasc_rq_zp_folds). */
+static inline int out_zp_folds(const tinyasc_binary_params *p)
+{
+    return p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
+}
+
 #if defined(__ARM_FEATURE_MVE)
 /* Four int8 (s16 = 0) or int16 elements from t + i, widened to int32 lanes (lanes off in pr: 0). */
 static inline __attribute__((always_inline)) int32x4_t vld4(const void *t, int32_t i, mve_pred16_t pr, const int s16)
@@ -204,6 +211,23 @@ static inline __attribute__((always_inline)) int32x4_t addsub4_out(int32x4_t t, 
     return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(vaddq_s32(g, vshrq_n_s32(g, 31)), so), zo), lo), hi);
 }
 
+/* addsub4_t for an int8 ADD (sub = 0) or SUB (sub = 1) whose input 1 (half1) or 2 is the halved one. */
+static inline __attribute__((always_inline)) addsub4_t addsub4_consts(const tinyasc_binary_params *p, const int sub,
+                                                                      const int half1, const int8_t *a, const int8_t *b)
+{
+    addsub4_t c;
+    c.xh = half1 ? a : b;
+    c.xf = half1 ? b : a;
+    c.m = half1 ? p->in2_mult : p->in1_mult;
+    c.s = half1 ? p->in2_shift : p->in1_shift;
+    c.ls = p->left_shift, c.mo = p->out_mult, c.so = p->out_shift;
+    c.kh = (sub && !half1) ? -((int32_t)1 << (c.ls - 1)) : ((int32_t)1 << (c.ls - 1));
+    c.ch = vdupq_n_s32(c.kh * (half1 ? p->in1_offset : p->in2_offset));
+    c.offf = vdupq_n_s32(half1 ? p->in2_offset : p->in1_offset);
+    c.zo = vdupq_n_s32(p->out_offset), c.lo = vdupq_n_s32(p->act_min), c.hi = vdupq_n_s32(p->act_max);
+    return c;
+}
+
 /* Four elements from i (the last partial run predicated: pr, with pred), elem()'s values. */
 static inline __attribute__((always_inline)) void addsub4_step(const addsub4_t *c, int8_t *o, int32_t i,
                                                                mve_pred16_t pr, const int sub_neg, const int pred)
@@ -227,16 +251,7 @@ static inline __attribute__((always_inline)) void addsub4_s8_halved(const tinyas
                                                                     const int half1, const int8_t *a,
                                                                     const int8_t *b, int8_t *o, int32_t n)
 {
-    addsub4_t c;
-    c.xh = half1 ? a : b;
-    c.xf = half1 ? b : a;
-    c.m = half1 ? p->in2_mult : p->in1_mult;
-    c.s = half1 ? p->in2_shift : p->in1_shift;
-    c.ls = p->left_shift, c.mo = p->out_mult, c.so = p->out_shift;
-    c.kh = (sub && !half1) ? -((int32_t)1 << (c.ls - 1)) : ((int32_t)1 << (c.ls - 1));
-    c.ch = vdupq_n_s32(c.kh * (half1 ? p->in1_offset : p->in2_offset));
-    c.offf = vdupq_n_s32(half1 ? p->in2_offset : p->in1_offset);
-    c.zo = vdupq_n_s32(p->out_offset), c.lo = vdupq_n_s32(p->act_min), c.hi = vdupq_n_s32(p->act_max);
+    const addsub4_t c = addsub4_consts(p, sub, half1, a, b);
     const int32_t n4 = n & ~3;
     int32_t i = 0;
     for (; i < n4; i += 4) addsub4_step(&c, o, i, 0, sub && half1, 0);
@@ -251,26 +266,21 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
                                                    const int8_t *a, const int8_t *b, int8_t *o, int32_t rows,
                                                    int32_t cols)
 {
-    const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    const int32_t m = half1 ? p->in2_mult : p->in1_mult, s = half1 ? p->in2_shift : p->in1_shift;
-    const int32_t ls = p->left_shift, mo = p->out_mult, so = p->out_shift;
-    const int32_t kh = (sub && !half1) ? -((int32_t)1 << (ls - 1)) : ((int32_t)1 << (ls - 1));
-    const int32x4_t ch = vdupq_n_s32(kh * (half1 ? p->in1_offset : p->in2_offset));
-    const int32x4_t offf = vdupq_n_s32(half1 ? p->in2_offset : p->in1_offset);
-    const int32x4_t zo = vdupq_n_s32(p->out_offset), lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    const addsub4_t k = addsub4_consts(p, sub, half1, a, b);
     for (int32_t c = 0; c < cols; c += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(cols - c));
-        int32x4_t sf = addsub4_other(vldrbq_z_s32(xf + c, pr), offf, ls, m, s);
+        int32x4_t sf = addsub4_other(vldrbq_z_s32(k.xf + c, pr), k.offf, k.ls, k.m, k.s);
         if (sub && half1) sf = vnegq_s32(sf);
-        const int32x4_t t = vaddq_s32(sf, ch);
-        const int8_t *x = xh + c;
+        const int32x4_t t = vaddq_s32(sf, k.ch);
+        const int8_t *x = k.xh + c;
         int8_t *q = o + c;
         const int8_t *const end = x + rows * cols;
         if (cols - c >= 4) { /* no predicate in the loop (GCC would restore VPR on every element) */
-            for (; x != end; x += cols, q += cols) vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), kh, mo, so, zo, lo, hi));
+            for (; x != end; x += cols, q += cols)
+                vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi));
         } else {
             for (; x != end; x += cols, q += cols)
-                vstrbq_p_s32(q, addsub4_out(t, vldrbq_z_s32(x, pr), kh, mo, so, zo, lo, hi), pr);
+                vstrbq_p_s32(q, addsub4_out(t, vldrbq_z_s32(x, pr), k.kh, k.mo, k.so, k.zo, k.lo, k.hi), pr);
         }
     }
 }
@@ -290,6 +300,15 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
  * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
  * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
+/* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled, then SSAT (zero point folded into
+ * rnd: zpf) or the zero point and the activation range. */
+static inline __attribute__((always_inline)) int8_t add8_halved_out(int32_t acc, int32_t mo, int32_t rnd, int32_t sh,
+                                                                    int32_t zo, int32_t lo, int32_t hi, const int zpf)
+{
+    const int32_t v = tinyasc_rq_apply(acc, mo, rnd, sh);
+    return (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
+}
+
 static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc_binary_params *p, int32_t kh,
                                                                    const int8_t *xh, const int8_t *xf, int8_t *o,
                                                                    int32_t n, const int32_t *t, const int zpf)
@@ -297,10 +316,7 @@ static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc
     const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max;
     int32_t rnd, sh;
     tinyasc_rq_consts(p->out_shift, zpf ? zo : 0, &rnd, &sh);
-    for (int32_t i = 0; i < n; i++) {
-        const int32_t v = tinyasc_rq_apply(t[xf[i]] + xh[i] * kh, mo, rnd, sh);
-        o[i] = (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
-    }
+    for (int32_t i = 0; i < n; i++) o[i] = add8_halved_out(t[xf[i]] + xh[i] * kh, mo, rnd, sh, zo, lo, hi, zpf);
 }
 
 static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_params *p, int32_t kh, int half1,
@@ -308,7 +324,7 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
                                                       const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift))
+    if (out_zp_folds(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1);
     else
         add8_halved_body(p, kh, xh, xf, o, n, t, 0);
@@ -329,10 +345,8 @@ static inline __attribute__((always_inline)) void add8_halved_cols_body(const ti
         const int32_t tc = t[xf[j]];
         const int8_t *a = xh + j;
         int8_t *q = o + j;
-        for (const int8_t *const end = a + rows * R; a != end; a += R, q += R) {
-            const int32_t v = tinyasc_rq_apply(tc + *a * kh, mo, rnd, sh);
-            *q = (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
-        }
+        for (const int8_t *const end = a + rows * R; a != end; a += R, q += R)
+            *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf);
     }
 }
 
@@ -341,7 +355,7 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
                                                        int32_t cols, const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift))
+    if (out_zp_folds(p))
         add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1);
     else
         add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0);
@@ -512,7 +526,7 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
                                                        const int8_t *in2, int8_t *out, int op)
 {
     const int folded = tinyasc_rq_folded(p->out_mult, p->out_shift);
-    const int zp_folds = p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
+    const int zp_folds = out_zp_folds(p);
     const int large = p->size >= TINYASC_LUT_MIN;
 #if defined(__ARM_FEATURE_MVE)
     /* Helium: ADD/SUB with one input exactly halved (half_mode8) without tables: contiguous runs four lanes at a

@@ -12,6 +12,7 @@
  */
 #include "tinyasc_opt.h"
 #include "tinyasc_sparse.h"
+#include <stddef.h>
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 /* acc + (word >> 16) * x: SMLATB takes the weight from the word's top half */
@@ -73,7 +74,15 @@ static inline __attribute__((always_inline)) void sp_dot4(const uint32_t *pk, in
     *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
 }
 
+/* sp_quads_dsp below: the DSP cores without Helium (the M4, M7; an M55 stores sparse only one-input-channel layers,
+ * which mve_sparse_c1 takes) */
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(__ARM_FEATURE_MVE)
+#define SP_QUADS_ASM 1
+#else
+#define SP_QUADS_ASM 0
+#endif
+
+#if SP_QUADS_ASM
 /* A row's passes of four windows on the folded output path, on the DSP cores: sp_dot4 then tinyasc_out_fast four
  * times per pass, the same instructions as the C (SMLATB per non-zero and window; AND, ADD, ORR, SMLAL, ASR, SSAT,
  * STRB per output), with the registers laid out by hand. Compiled from C, GCC kept the row's loop state in registers
@@ -88,6 +97,13 @@ typedef struct {
     int32_t ostep;               /* 36: bytes between outputs */
     int8_t *o;                   /* 40: the first output (advanced by 4 ostep per pass) */
 } sp_row;
+/* the asm's offsets (C99: a negative array size where the layout differs) */
+typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_row, pk_end) == 4 &&
+                                       offsetof(sp_row, base) == 8 && offsetof(sp_row, step) == 12 &&
+                                       offsetof(sp_row, quads) == 16 && offsetof(sp_row, acc_in) == 20 &&
+                                       offsetof(sp_row, m) == 24 && offsetof(sp_row, rnd) == 28 &&
+                                       offsetof(sp_row, sh) == 32 && offsetof(sp_row, ostep) == 36 &&
+                                       offsetof(sp_row, o) == 40) ? 1 : -1];
 
 static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute__((unused))) /* r arrives in r0 */
 {
@@ -179,7 +195,7 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                 if (row_in && ox == ox_lo) {
                     const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
                     /* four pixels per pass, then two: each non-zero's word loaded once for all the windows */
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(__ARM_FEATURE_MVE)
+#if SP_QUADS_ASM
                     if (fast && ox + 3 < ox_hi) {
                         const int32_t quads = (ox_hi - ox) >> 2;
                         sp_row r = {.pk = pk_tab, .pk_end = pk_tab + n, .base = base, .step = step, .quads = quads,
