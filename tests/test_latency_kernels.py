@@ -27,7 +27,8 @@ def _pad(in_size: int, out_size: int, k: int, stride: int, dil: int) -> int:
     return max(0, ((out_size - 1) * stride + eff - in_size) // 2)
 
 
-# kind: 0 conv, 1 depthwise, 2 1x1 in place, 3 column in place (grouped layout), 4 column in place (dw layout)
+# kind: 0 conv, 1 depthwise, 2 1x1 in place, 3 column in place (grouped layout), 4 column in place (dw layout),
+# 5 FULLY_CONNECTED (batches x in_c -> batches x out_c; "pertensor": one multiplier and shift for every row)
 # name: (kind, batches, in_h, in_w, in_c, out_c, k_h, k_w, stride, dil, same, groups_fin, bias)
 CASES = {
     "inplace1x1_c24_c16": (2, 1, 5, 9, 24, 16, 1, 1, 1, 1, False, None, True),
@@ -139,6 +140,15 @@ CASES = {
     "dw40x1_c20_fold": (True, 1, 40, 3, 20, 20, 40, 1, 1, 1, False, None, True),
     "dw36x1_c13_mixed_fold": (True, 1, 36, 2, 13, 13, 36, 1, 1, 1, False, None, False),
     "dw24x1_c16_s4_relu_fold": (True, 1, 36, 3, 16, 16, 24, 1, 4, 1, False, None, True),
+    # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
+    # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
+    # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4
+    "fc_k640_n128_fold": (5, 1, 1, 1, 640, 128, 1, 1, 1, 1, False, None, True),
+    "fc_k37_n10_b3": (5, 3, 1, 1, 37, 10, 1, 1, 1, 1, False, None, True),
+    "fc_k130_n7_relu_fold_pertensor": (5, 2, 1, 1, 130, 7, 1, 1, 1, 1, False, None, False),
+    "fc_k18_n5_zxmin_pertensor": (5, 1, 1, 1, 18, 5, 1, 1, 1, 1, False, None, True),
+    "fc_k21_n9_zxmax_fold": (5, 2, 1, 1, 21, 9, 1, 1, 1, 1, False, None, True),
+    "fc_k3_n6_sat": (5, 1, 1, 1, 3, 6, 1, 1, 1, 1, False, None, True),
 }
 
 
@@ -166,7 +176,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         wshape = (kh, kw, oc) if dw else (oc, kh, kw, fin)
         w = rng.integers(-127, 128, size=wshape).astype(np.int8)
         sparse_decl = "0"
-        if not dw and fin == ic:
+        if not dw and fin == ic and kind != 5:
             w[rng.random(wshape) < 0.89] = 0  # the paper's 89% pruning
             if "zero_row" in name:
                 w[0] = 0
@@ -177,7 +187,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             sparse_decl = f"&c{i}_sp"
         x = rng.integers(-128, 128, size=(nb, ih, iw, ic)).astype(np.int8)
         # two cases drive the requantization to its extremes (their outputs mostly saturate)
-        big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2", "conv5x5_c1_s2_fold") else 4000
+        big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2", "conv5x5_c1_s2_fold",
+                                  "fc_k3_n6_sat") else 4000
         if "deep" in name:  # shifts down to -28 (pruned channels): sums large enough to reach the output
             big = 1 << 30
         bias = rng.integers(-big, big, size=oc)
@@ -189,7 +200,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             shift[0] = -30
         if "mixed" in name:
             shift[5] = 0
-        zx = int(rng.integers(-128, 128))
+        zx = -128 if "zxmin" in name else 127 if "zxmax" in name else int(rng.integers(-128, 128))
         zy = int(rng.integers(-100, 100))
         amin, amax = (-128, 127) if (i % 3 if not fold else "relu" not in name) else (zy, 127)
         decls.append(
@@ -199,7 +210,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         out_size = nb * oh * ow * oc
         in_size = nb * ih * iw * ic
         max_out = max(max_out, out_size, in_size, (ph + 1) * iw * ic)
-        kcode, fcs, fks = {0: (0, 0, 0), 1: (1, 0, 0), 2: (2, 0, 0), 3: (3, kh, 1), 4: (3, 1, oc)}[kind]
+        kcode, fcs, fks = {0: (0, 0, 0), 1: (1, 0, 0), 2: (2, 0, 0), 3: (3, kh, 1), 4: (3, 1, oc),
+                           5: (4, int("pertensor" not in name), 0)}[kind]
         entries.append(
             f"  {{{kcode}, {fcs}, {fks}, {in_size}, {{{nb}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {st}, {st}, {dil}, {dil}, {ph}, {pw}, "
             f"{fin}, {oc // ic if dw else 1}, {-zx}, {zy}, {amin}, {amax}}}, "
@@ -215,7 +227,7 @@ def _sources(case_dir: Path) -> L.FirmwareSources:
     return L.FirmwareSources(
         model_dir=case_dir,
         kernel_sources=(c / "kernels" / "conv.c", c / "kernels" / "binary.c", c / "kernels" / "pooling.c",
-                        c / "kernels" / "int16.c", *sorted((c / "opt").glob("*.c")),
+                        c / "kernels" / "int16.c", c / "kernels" / "fully_connected.c", *sorted((c / "opt").glob("*.c")),
                         *sorted((c / "sparse").glob("*.c"))),
         include_dirs=(c / "include", c / "opt", c / "sparse"))
 

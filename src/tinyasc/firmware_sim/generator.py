@@ -920,7 +920,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,
-           kernels=(_K("fully_connected_s8", ("kernels/fully_connected.c",)),)),
+           kernels=(_K("fully_connected_s8", ("kernels/fully_connected.c",), _ks.OPT_FC),)),
     OpSpec(opcode="ADD", activations=_I8_I16, prepare=_G.prepare_add, emit=_G.emit_binary,
            kernels=(_K("add_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY)),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),

@@ -38,6 +38,7 @@ OPT_CONV = ("opt/tinyasc_opt_ref.c", "opt/tinyasc_opt_conv_c1.c", SIMD)
 OPT_INPLACE = ("opt/tinyasc_opt_inplace.c", *OPT_CONV)
 OPT_BINARY = ("opt/tinyasc_opt_binary.c", BINARY)
 OPT_POOL = ("opt/tinyasc_opt_pool.c",)
+OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel
 OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
 
 @dataclass(frozen=True)

@@ -408,6 +408,57 @@ static __attribute__((noinline)) void dw_column8(const tinyasc_conv_params *p, c
     }
 }
 
+/* Taps [0, nky) x [0, nkx) of eight channels in int16 lanes (dw_window8): even channels' products into *ae, odd
+ * ones' into *ao; clipped windows add the input offset o to each input (x + off fits int16). */
+static inline __attribute__((always_inline)) void dw_taps8(const int8_t *ip, const int8_t *wp, int32_t nky,
+                                                           int32_t nkx, int32_t ystep, int32_t xstep, int32_t wrow,
+                                                           int32_t wstep, int16x8_t o, int clipped,
+                                                           mve_pred16_t pr16, int predicated, int32x4_t *ae,
+                                                           int32x4_t *ao)
+{
+    int32x4_t e = *ae, d = *ao;
+    for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += wrow) {
+        const int8_t *xi = ip, *wi = wp;
+        for (int32_t kx = 0; kx < nkx; kx++, xi += xstep, wi += wstep) {
+            int16x8_t x = predicated ? vldrbq_z_s16(xi, pr16) : vldrbq_s16(xi);
+            const int16x8_t k = predicated ? vldrbq_z_s16(wi, pr16) : vldrbq_s16(wi);
+            if (clipped) x = vaddq_s16(x, o);
+            e = vaddq_s32(e, vmullbq_int_s16(x, k));
+            d = vaddq_s32(d, vmulltq_int_s16(x, k));
+        }
+    }
+    *ae = e, *ao = d;
+}
+
+/* A two-dimensional window (k_h, k_w > 1) of taps [0, nky) x [0, nkx) from ip0 / wp0, eight channels per vector
+ * in int16 lanes as dw_column8: a window wholly inside the input (clipped = 0) starts from base[] (bias + off *
+ * sum w) and its whole groups of eight run unpredicated; one clipped by the input's border starts from the bias
+ * (base = the bias or NULL) and adds the input offset to each of its inputs. */
+static __attribute__((noinline)) void dw_window8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                 const int8_t *ip0, const int8_t *wp0, int8_t *op,
+                                                 const int32_t *base, int32_t nky, int32_t nkx, int clipped,
+                                                 int fast, int full)
+{
+    const int32_t C = p->in_c, ystep = p->dil_h * p->in_w * C, xstep = p->dil_w * C, wrow = p->k_w * C;
+    const int16x8_t o = vdupq_n_s16((int16_t)p->input_offset);
+    for (int32_t c = 0; c < C; c += 8) {
+        int32x4_t ae = vdupq_n_s32(0), ao = vdupq_n_s32(0);
+        const mve_pred16_t pr16 = vctp16q((uint32_t)(C - c));
+        if (!clipped && C - c >= 8)
+            dw_taps8(ip0 + c, wp0 + c, nky, nkx, ystep, xstep, wrow, C, o, 0, pr16, 0, &ae, &ao);
+        else
+            dw_taps8(ip0 + c, wp0 + c, nky, nkx, ystep, xstep, wrow, C, o, clipped, pr16, 1, &ae, &ao);
+        int32_t sums[8];
+        const int32x4x2_t pair = {{ae, ao}};
+        vst2q_s32(sums, pair);
+        for (int32_t h = 0; h < 8 && c + h < C; h += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(C - c - h));
+            const int32x4_t b = base ? vldrwq_z_s32(base + c + h, pr) : vdupq_n_s32(0);
+            dw_out4(p, w, op, c + h, vaddq_s32(vldrwq_s32(sums + h), b), pr, fast, full);
+        }
+    }
+}
+
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
@@ -442,6 +493,10 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                 const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
                 if (whole && p->k_w == 1) {
                     dw_column8(p, w, ip0, wp0, op, acc0, p->k_h, p->dil_h * row, fast, full);
+                    continue;
+                }
+                if (p->k_h > 1 && p->k_w > 1 && (whole || ky1 > ky0) && kx1 > kx0) {
+                    dw_window8(p, w, ip0, wp0, op, whole ? acc0 : w->bias, ky1 - ky0, kx1 - kx0, !whole, fast, full);
                     continue;
                 }
                 for (int32_t c = 0; c < C; c += 4) {

@@ -10,11 +10,11 @@
 #include "semihost.h"
 
 
-enum { K_CONV, K_DW, K_1X1_INPLACE, K_COL_INPLACE };
+enum { K_CONV, K_DW, K_1X1_INPLACE, K_COL_INPLACE, K_FC };
 
 typedef struct {
     int kind;
-    int32_t f_c_stride, f_ky_stride, in_size; /* K_COL_INPLACE filter strides; input bytes */
+    int32_t f_c_stride, f_ky_stride, in_size; /* K_COL_INPLACE filter strides (K_FC: per_channel); input bytes */
     tinyasc_conv_params p;
     tinyasc_weights w;
     const tinyasc_sparse_weights *sparse;
@@ -44,6 +44,13 @@ int main(void)
         if (c->kind == K_DW) {
             tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
             tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
+        } else if (c->kind == K_FC) { /* batches x in_c -> batches x out_c, weights [out_c][in_c] */
+            const tinyasc_fc_params fc = {.batches = c->p.batches, .accum_depth = c->p.in_c, .out_depth = c->p.out_c,
+                                          .input_offset = c->p.input_offset, .filter_offset = 0,
+                                          .output_offset = c->p.output_offset, .act_min = c->p.act_min,
+                                          .act_max = c->p.act_max, .per_channel = c->f_c_stride};
+            tinyasc_fully_connected_s8(&fc, &c->w, c->input, ref_out);
+            tinyasc_opt_fully_connected_s8(&fc, &c->w, c->input, opt_out);
         } else if (c->kind == K_CONV) {
             tinyasc_conv2d_s8(&c->p, &c->w, c->input, ref_out);
             tinyasc_opt_conv2d_s8(&c->p, &c->w, c->input, opt_out);
