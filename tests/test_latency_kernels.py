@@ -140,6 +140,12 @@ CASES = {
     "dw40x1_c20_fold": (True, 1, 40, 3, 20, 20, 40, 1, 1, 1, False, None, True),
     "dw36x1_c13_mixed_fold": (True, 1, 36, 2, 13, 13, 36, 1, 1, 1, False, None, False),
     "dw24x1_c16_s4_relu_fold": (True, 1, 36, 3, 16, 16, 24, 1, 4, 1, False, None, True),
+    # two-dimensional depthwise windows: the DSP depthwise kernel (four channels per word) and Helium's eight channels
+    # per vector in int16 lanes (dw_window8): whole windows from the channel constants, clipped ones from the bias
+    # with the offset per input; a partial last group (13 = 8 + 5; 10 = 8 + 2), stride 2 without padding, dilation
+    "dw3x3_c13_same_fold": (True, 1, 7, 9, 13, 13, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c10_s2_valid": (True, 1, 9, 8, 10, 10, 3, 3, 2, 1, False, None, True),
+    "dw3x3_c12_dil2_same_relu_fold": (True, 2, 8, 7, 12, 12, 3, 3, 1, 2, True, None, False),
     # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
     # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
     # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4
