@@ -193,7 +193,7 @@ static inline __attribute__((always_inline)) void fc_rows_dsp(const int8_t *x, c
         k = K4;
     }
 #endif
-    for (; k < K4; k += 4) {
+    for (; k < K4 && !(FC_QUAD_ASM && n == 4); k += 4) { /* four rows' words: fc_quad_dsp above */
         const uint32_t v = tinyasc_load_u32(x + k);
         const uint32_t xs = __sxtab16(off2, v), xr = fc_sxtab16_ror8(off2, v);
         FC_MAC4(a0, tinyasc_load_u32(r0 + k), xs, xr);
