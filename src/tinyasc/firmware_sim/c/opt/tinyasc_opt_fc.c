@@ -6,7 +6,8 @@
  * A batch row of the input is read once per four output rows, which share it:
  *   Helium (Cortex-M55): sixteen inputs per vector, VMLADAVA.S8 of the raw bytes for each of the four rows
  *     (sixteen MACs per instruction) and VADDVA.S8 of the weights, whose sum times the input offset is the
- *     offset's share (sum w (x + off) = sum w x + off sum w);
+ *     offset's share (sum w (x + off) = sum w x + off sum w); where every row's shift is a right shift the four
+ *     rows leave together (VQRDMULH, VRSHL, the zero point, VMAX/VMIN as the activation clamp);
  *   DSP (Cortex-M4/M7): four inputs per word, SXTAB16 of the word and of the word rotated by 8 adds the
  *     input offset to inputs (0, 2) and (1, 3) as int16 lanes, which line up with SXTB16 of each row's
  *     weight word and of that word rotated by 8: two SMLAD per row, four MACs;
@@ -87,6 +88,30 @@ static inline __attribute__((always_inline)) void fc_rows_mve(const int8_t *x, c
 }
 
 #define FC_ROWS(x, r0, K, off2, off, n, sums) fc_rows_mve(x, r0, K, off, n, sums)
+
+/* Whether every row's shift is a right shift (s <= -1): the four-row output path below. */
+static int fc_right_shifts(const tinyasc_fc_params *p, const tinyasc_weights *w)
+{
+    const int32_t n = p->per_channel ? p->out_depth : 1;
+    for (int32_t o = 0; o < n; o++)
+        if (w->shift[o] > -1) return 0;
+    return 1;
+}
+
+/* Rows o..o+3 from their sums at once: the bias, TFLite's MBQM as tinyasc_rq_x4_apply computes it (VQRDMULH, then
+ * the rounding division as VRSHL of h + (h >> 31)), the zero point and the activation clamp (VMAX, VMIN). */
+static inline __attribute__((always_inline)) void fc_out4_mve(const tinyasc_fc_params *p, const tinyasc_weights *w,
+                                                              const int32_t *sums, int32_t o, int8_t *y)
+{
+    int32x4_t acc = vldrwq_s32(sums);
+    if (w->bias) acc = vaddq_s32(acc, vldrwq_s32(w->bias + o));
+    const int32x4_t m = p->per_channel ? vldrwq_s32(w->multiplier + o) : vdupq_n_s32(w->multiplier[0]);
+    const int32x4_t s = p->per_channel ? vldrwq_s32(w->shift + o) : vdupq_n_s32(w->shift[0]);
+    const int32x4_t h = vqrdmulhq_s32(acc, m);
+    int32x4_t r = vaddq_s32(vrshlq_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s), vdupq_n_s32(p->output_offset));
+    r = vminq_s32(vmaxq_s32(r, vdupq_n_s32(p->act_min)), vdupq_n_s32(p->act_max));
+    vstrbq_s32(y + o, r);
+}
 
 #elif defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
@@ -228,12 +253,21 @@ void tinyasc_opt_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_we
         const int32_t K = pl.accum_depth, N = pl.out_depth, off = pl.input_offset;
         const uint32_t off2 = ((uint32_t)(uint16_t)off << 16) | (uint16_t)off;
         (void)off2;
+#if defined(__ARM_FEATURE_MVE)
+        const int rights = fc_right_shifts(&pl, &wl);
+#endif
         for (int32_t b = 0; b < pl.batches; b++) {
             const int8_t *x = input + b * K;
             int8_t *y = output + b * N;
             int32_t o = 0, sums[4];
             for (; o + 4 <= N; o += 4) {
                 FC_ROWS(x, wl.data + o * K, K, off2, off, 4, sums);
+#if defined(__ARM_FEATURE_MVE)
+                if (rights) {
+                    fc_out4_mve(&pl, &wl, sums, o, y);
+                    continue;
+                }
+#endif
                 for (int32_t j = 0; j < 4; j++) y[o + j] = fc_out(&pl, &wl, sums[j], o + j);
             }
             for (; o < N; o++) { /* the last N % 4 rows one at a time */
