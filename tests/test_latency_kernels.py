@@ -52,6 +52,9 @@ CASES = {
     "grouped1x1_c12_table": (False, 1, 24, 16, 12, 12, 1, 1, 1, 1, False, 1, True),
     "grouped1x1_c8_table_fold": (False, 1, 24, 16, 8, 8, 1, 1, 1, 1, False, 1, True),
     "grouped1x1_c8_fold": (False, 1, 12, 9, 8, 8, 1, 1, 1, 1, False, 1, True),
+    # tables built incrementally (affine_table_fast): biases large against 128 x the weight, so that some
+    # channels' sums keep one sign over all 256 inputs and others change sign once (each run its sign's constant)
+    "grouped1x1_c8_table_fold_onesign": (False, 1, 24, 16, 8, 8, 1, 1, 1, 1, False, 1, True),
     "grouped1x1_c6_s2_b2": (False, 2, 9, 10, 6, 6, 1, 1, 2, 1, False, 1, True),
     "dw1x1_c8_table_b2": (True, 2, 24, 16, 8, 8, 1, 1, 1, 1, False, None, False),
     "grouped80x1_c5": (False, 1, 80, 4, 5, 5, 80, 1, 1, 1, False, 1, True),
@@ -195,6 +198,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         # two cases drive the requantization to its extremes (their outputs mostly saturate)
         big = 1 << 28 if name in ("conv5x5_c1_s2", "dw3x3_c16_same", "dw5x1_c3_valid_b2", "conv5x5_c1_s2_fold",
                                   "fc_k3_n6_sat") else 4000
+        if "onesign" in name:
+            big = 1 << 15
         if "deep" in name:  # shifts down to -28 (pruned channels): sums large enough to reach the output
             big = 1 << 30
         bias = rng.integers(-big, big, size=oc)

@@ -65,8 +65,9 @@ void tinyasc_ref_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
  *
  * Two shapes get their own loops:
  * - one tap without padding (a per-channel affine: the sub-spectral norm's 1x1 grouped conv):
- *   the output is a function of one int8 input per channel, so with 384 pixels or more it is
- *   tabulated per channel (256 requantizations) and looked up; the same integers as computing it;
+ *   the output is a function of one int8 input per channel, so with enough pixels (384; TINYASC_TABLE_MIN_FAST on
+ *   the folded output path, whose table is built incrementally) it is tabulated per channel (256 outputs) and looked
+ *   up; the same integers as computing it;
  * - windows of more taps than TINYASC_CHAN_MAX_T (a kernel spanning the frequency axis) lying
  *   inside the input: taps walked in place, no per-pixel tap list.
  */
@@ -84,7 +85,11 @@ static int8_t chan_tables[4][256];
 /* One tap, no padding: output(y, x, c) = f_c(input(y * stride_h - pad_h, x * stride_w - pad_w, c)) with
  * pad <= 0, per channel
  * either tabulated (256 requantizations, then a lookup per pixel) or computed, whichever takes
- * fewer instructions: the table pays off from about 384 pixels. */
+ * fewer instructions: the table pays off from about 384 pixels, or TINYASC_TABLE_MIN_FAST on the folded output path
+ * (affine_table_fast: about 8 cycles per entry on the M4, against about 16 per computed output). */
+#ifndef TINYASC_TABLE_MIN_FAST
+#define TINYASC_TABLE_MIN_FAST 192
+#endif
 static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
                                                                int32_t s, int32_t rnd, int32_t sh, int fast)
 {
@@ -92,11 +97,47 @@ static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_con
     return tinyasc_opt_out_ms(p, acc, m, s);
 }
 
+/* n table entries of the folded output path from u = acc m + c, advancing by d: the high word shifted by sh, SSAT.
+ * Not inlined: inside its callers' loops GCC spilled d (two stack loads per entry). */
+static __attribute__((noinline)) void table_run(int8_t *tab, int32_t n, int64_t u, int64_t d, int32_t sh)
+{
+    for (int8_t *const end = tab + n; tab != end; tab++, u += d) *tab = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
+}
+
+/* affine_table's folded form incrementally (its comment below); -1 when an acc of the range would leave int32. Not
+ * inlined: one copy serves every caller. */
+static __attribute__((noinline)) int affine_table_fast(int32_t wt, int32_t base, int32_t m, int32_t rnd, int32_t sh,
+                                                       int8_t *tab)
+{
+    const int64_t lo = (int64_t)base - 128 * (int64_t)(wt < 0 ? -wt : wt), hi = (int64_t)base + 128 * (int64_t)(wt < 0 ? -wt : wt);
+    if (lo < INT32_MIN || hi > INT32_MAX) return -1;
+    {
+        /* the folded form incrementally: tinyasc_rq_apply(acc) is the high word of acc m + c, shifted by sh, with
+         * c = rnd 2^32 + 2^30 for acc >= 0 and rnd 2^32 - 2^30 below (its sign constant). acc = base + wt v is
+         * monotone in v, so the table is at most two runs of one constant each, and within a run acc m + c advances
+         * by wt m per input step (exact: no acc of the range leaves int32): per entry a 64-bit add, a shift, SSAT */
+        const int32_t a0 = base - 128 * wt;
+        const int64_t d = (int64_t)wt * m, c_pos = (int64_t)((uint64_t)(uint32_t)rnd << 32) + (1 << 30),
+                      c_neg = c_pos - ((int64_t)1 << 31);
+        int32_t first; /* entries with the sign of the first, acc = a0 (acc < 0 for v < -a0 / wt when wt > 0) */
+        if (wt > 0) first = a0 >= 0 ? 256 : (int32_t)((0u - (uint32_t)a0 + (uint32_t)wt - 1u) / (uint32_t)wt);
+        else if (wt < 0) first = a0 < 0 ? 256 : a0 / -wt + 1; /* 32-bit divisions: no library call */
+        else first = 256;
+        if (first > 256) first = 256;
+        const int neg_first = a0 < 0; /* the first run's sign */
+        int64_t u = (int64_t)a0 * m + (neg_first ? c_neg : c_pos);
+        table_run(tab, first, u, d, sh);
+        table_run(tab + first, 256 - first, u + first * d + (neg_first ? c_pos - c_neg : c_neg - c_pos), d, sh);
+    }
+    return 0;
+}
+
 /* The 256 outputs of a one-tap channel: tab[v + 128] for input v (fast: the folded output path, constants rnd, sh). */
 static inline __attribute__((always_inline)) void affine_table(const tinyasc_conv_params *p, int32_t wt, int32_t base,
                                                                int32_t m, int32_t s, int32_t rnd, int32_t sh,
                                                                int fast, int8_t *tab)
 {
+    if (fast && affine_table_fast(wt, base, m, rnd, sh, tab) == 0) return;
     for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(p, base + wt * v, m, s, rnd, sh, fast);
 }
 
@@ -109,7 +150,7 @@ static inline __attribute__((always_inline)) void affine_channel(const tinyasc_c
     int32_t rnd = 0, sh = 0;
     if (fast) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
     int8_t *op = out;
-    if (n_pix >= 384) {
+    if (n_pix >= (fast ? TINYASC_TABLE_MIN_FAST : 384)) {
         affine_table(p, wt, base, m, s, rnd, sh, fast, chan_table);
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int8_t *ip = in + oy * row_step;
@@ -214,7 +255,7 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
             continue;
         }
 #endif
-        if (n_pix >= 384) {
+        if (n_pix >= (full_range ? TINYASC_TABLE_MIN_FAST : 384)) {
             /* four channels at a time, each tabulated: a pixel's four inputs one word, four lookups, one word out
              * (the word is read before it is written: output may be input) */
             for (; c + 4 <= C; c += 4) {
