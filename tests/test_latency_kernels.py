@@ -149,6 +149,11 @@ CASES = {
     "dw3x3_c13_same_fold": (True, 1, 7, 9, 13, 13, 3, 3, 1, 1, True, None, True),
     "dw3x3_c10_s2_valid": (True, 1, 9, 8, 10, 10, 3, 3, 2, 1, False, None, True),
     "dw3x3_c12_dil2_same_relu_fold": (True, 2, 8, 7, 12, 12, 3, 3, 1, 2, True, None, False),
+    # the DSP cores' windows three taps wide on channels a multiple of four (dw_pixel_dsp: every group of a pixel in one
+    # asm call, border windows staged with the zero point): the folded outputs from the registers, stride 2 with SAME
+    # padding; five rows without padding; the general output path from the sums (dw3x3_c16_same above)
+    "dw3x3_c8_s2_same_fold": (True, 1, 9, 10, 8, 8, 3, 3, 2, 1, True, None, True),
+    "dw5x3_c12_valid_b2_fold": (True, 2, 8, 6, 12, 12, 5, 3, 1, 1, False, None, True),
     # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
     # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
     # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4
