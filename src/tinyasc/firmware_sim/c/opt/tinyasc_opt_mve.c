@@ -5,6 +5,7 @@
  * predication for four output channels sharing each input vector, and bias + off * sum(w)
  * is precomputed per output channel once per call.
  */
+#include <stddef.h>
 #include "tinyasc_opt.h"
 
 #if defined(__ARM_FEATURE_MVE)
@@ -125,6 +126,124 @@ static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, 
     }
 }
 
+/* Pairs of pixels of a pointwise group in asm (pw_pairs_mve): per 16-byte block of the two pixels' inputs the four
+ * interleaved weight rows are loaded once (post-increment) for both pixels, eight VMLADAVA.S8 (128 MACs) into the
+ * eight even registers; the block where K is not a multiple of 16 with the inputs' loads predicated (the weights past
+ * K are zeros); then both pixels' four sums leave through tinyasc_rq_x4_apply's seven instructions with the group's
+ * constants in q4-q7. One pixel per pass in C (pw_run_wb) compiled with spilled weight offsets; two pixels need eight
+ * accumulators, all of VMLADAVA's even registers. Offsets below are those of pw_pair. */
+typedef struct {
+    const int8_t *src;   /* 0: the first pixel's inputs (the pair's second K bytes further) */
+    int8_t *dst;         /* 4: the first pixel's four outputs (the second OC bytes further) */
+    int32_t pairs, K;    /* 8, 12 */
+    int32_t OC, nb;      /* 16, 20: output channels; whole 16-byte blocks */
+    int32_t tail, n;     /* 24, 28: K % 16; the group's channels (1..4, the lanes stored) */
+    const int8_t *wb;    /* 32: the group's rows interleaved by block (pw_interleave) */
+    const int32_t *c;    /* 36: 16 words, 16-byte aligned: base sums, m, the shift (-r), the zero point, 4 lanes each */
+} pw_pair;
+typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(pw_pair, dst) == 4 &&
+                                        offsetof(pw_pair, pairs) == 8 && offsetof(pw_pair, K) == 12 &&
+                                        offsetof(pw_pair, OC) == 16 && offsetof(pw_pair, nb) == 20 &&
+                                        offsetof(pw_pair, tail) == 24 && offsetof(pw_pair, n) == 28 &&
+                                        offsetof(pw_pair, wb) == 32 && offsetof(pw_pair, c) == 36) ? 1 : -1];
+
+static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute__((unused))) /* q arrives in r0 */
+{
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "vpush   {d8-d15}\n\t"
+        "mov     r9, r0\n\t"
+        "ldr     r11, [r9, #36]\n\t"
+        "vldrw.u32 q4, [r11]\n\t"            /* base sums */
+        "vldrw.u32 q5, [r11, #16]\n\t"       /* m */
+        "vldrw.u32 q6, [r11, #32]\n\t"       /* -r */
+        "vldrw.u32 q7, [r11, #48]\n\t"       /* zero point */
+        "3:\n\t"
+        "ldr     r1, [r9, #0]\n\t"
+        "ldr     r3, [r9, #12]\n\t"
+        "add     r3, r1, r3\n\t"             /* the second pixel's inputs */
+        "ldr     r5, [r9, #32]\n\t"
+        "mov     r0, #0\n\t"
+        "mov     r2, #0\n\t"
+        "mov     r4, #0\n\t"
+        "mov     r6, #0\n\t"
+        "mov     r8, #0\n\t"
+        "mov     r10, #0\n\t"
+        "mov     r12, #0\n\t"
+        "mov     lr, #0\n\t"
+        "ldr     r7, [r9, #20]\n\t"
+        "cbz     r7, 2f\n\t"
+/* the four rows' block at r5 against both pixels' inputs in q0, q1 */
+#define PW_ROWS                                                                                                  \
+        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
+        "vmladava.s8 r0, q0, q2\n\t"                                                                              \
+        "vmladava.s8 r8, q1, q2\n\t"                                                                              \
+        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
+        "vmladava.s8 r2, q0, q2\n\t"                                                                              \
+        "vmladava.s8 r10, q1, q2\n\t"                                                                             \
+        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
+        "vmladava.s8 r4, q0, q2\n\t"                                                                              \
+        "vmladava.s8 r12, q1, q2\n\t"                                                                             \
+        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
+        "vmladava.s8 r6, q0, q2\n\t"                                                                              \
+        "vmladava.s8 lr, q1, q2\n\t"
+        "1:\n\t"
+        "vldrb.u8 q0, [r1], #16\n\t"
+        "vldrb.u8 q1, [r3], #16\n\t"
+        PW_ROWS
+        "subs    r7, r7, #1\n\t"
+        "bne     1b\n\t"
+        "2:\n\t"
+        "ldr     r7, [r9, #24]\n\t"
+        "cbz     r7, 4f\n\t"
+        "vctp.8  r7\n\t"                     /* the last block: K % 16 inputs of each pixel */
+        "vpstt\n\t"
+        "vldrbt.u8 q0, [r1]\n\t"
+        "vldrbt.u8 q1, [r3]\n\t"
+        PW_ROWS
+#undef PW_ROWS
+        "4:\n\t"
+        "vmov.32 q0[0], r0\n\t"              /* the first pixel's sums, lanes 0..3 */
+        "vmov.32 q0[1], r2\n\t"
+        "vmov.32 q0[2], r4\n\t"
+        "vmov.32 q0[3], r6\n\t"
+        "vmov.32 q1[0], r8\n\t"              /* the second's */
+        "vmov.32 q1[1], r10\n\t"
+        "vmov.32 q1[2], r12\n\t"
+        "vmov.32 q1[3], lr\n\t"
+/* tinyasc_rq_x4_apply: base + sums, VQRDMULH, VRSHL of h + (h >> 31), the zero point, the int8 clamp */
+#define PW_OUT(v, t)                                                                                             \
+        "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
+        "vqrdmulh.s32 " v ", " v ", q5\n\t"                                                                       \
+        "vshr.s32 " t ", " v ", #31\n\t"                                                                          \
+        "vadd.i32 " v ", " v ", " t "\n\t"                                                                        \
+        "vrshl.s32 " v ", " v ", q6\n\t"                                                                          \
+        "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
+        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
+        "vshr.s32 " v ", " v ", #24\n\t"
+        PW_OUT("q0", "q2")
+        PW_OUT("q1", "q3")
+#undef PW_OUT
+        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */
+        "ldr     r4, [r9, #16]\n\t"           /* OC */
+        "ldr     r6, [r9, #28]\n\t"           /* n */
+        "vctp.32 r6\n\t"
+        "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */
+        "vpstt\n\t"
+        "vstrbt.32 q0, [r0]\n\t"
+        "vstrbt.32 q1, [r6]\n\t"
+        "add     r0, r6, r4\n\t"              /* the next pair's outputs */
+        "ldr     r1, [r9, #0]\n\t"
+        "ldr     r3, [r9, #12]\n\t"
+        "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */
+        "str     r1, [r9, #0]\n\t"
+        "subs    r2, r2, #1\n\t"
+        "strd    r0, r2, [r9, #4]\n\t"
+        "bne     3b\n\t"
+        "vpop    {d8-d15}\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
 /* A pointwise group's rows (n of them; the others zero) interleaved by 16-byte block into wb, kp bytes per
  * row (K rounded up to 16). */
 static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, int8_t *wb)
@@ -154,7 +273,19 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         const int8_t *w0 = w->data + oc * K;
         if (interleave) { /* base sums from acc0 (lanes past out_c: computed, never stored) */
             pw_interleave(w0, K, n, kp, gather);
-            pw_run_wb(input, output + oc, pixels, K, OC, acc0 + oc, &q, pr);
+            const int32_t pairs = pixels / 2;
+            if (pairs > 0) {
+                static int32_t consts[16] __attribute__((aligned(16)));
+                vstrwq_s32(consts, vldrwq_s32(acc0 + oc));
+                vstrwq_s32(consts + 4, q.m);
+                vstrwq_s32(consts + 8, q.neg_r);
+                vstrwq_s32(consts + 12, q.zp);
+                pw_pair pp = {.src = input, .dst = output + oc, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4,
+                              .tail = K & 15, .n = n, .wb = gather, .c = consts};
+                pw_pairs_mve(&pp);
+            }
+            if (pixels & 1)
+                pw_run_wb(input + (pixels - 1) * K, output + (pixels - 1) * OC + oc, 1, K, OC, acc0 + oc, &q, pr);
             continue;
         }
         /* rows past the last channel point at the first (computed, never stored) */
