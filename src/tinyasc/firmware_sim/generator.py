@@ -285,7 +285,7 @@ class _Generator:
         self.const_decls: list[str] = []
         self.table_bytes = 0
         """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
-        self.depthwise_layers: set[int] = set()
+        self.conv_kernels: dict[int, str] = {}  # layer -> the kernel emit_conv called (tile_emit.conv calls it too)
         """Convolutions that run a depthwise kernel: DEPTHWISE_CONV_2D, and channel-wise CONV_2D lowered to it
         (:func:`channelwise_as_depthwise`); the tile loop calls the same kernel."""
 
@@ -432,6 +432,8 @@ class _Generator:
             filt, depthwise = np.ascontiguousarray(filt.transpose(3, 1, 2, 0)), True  # [oc,kh,kw,1] -> [1,kh,kw,oc]
         if in_place:
             kernel = "conv_col_inplace_s8" if column else "conv2d_1x1_inplace_s8"
+        elif depthwise and not wide and kh > 1 and kw > 1:
+            kernel = "depthwise_window_s8"  # windows over both axes: their own kernel (and file)
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
@@ -452,8 +454,7 @@ class _Generator:
         descriptor's ``sparse`` field points at it; the parameters and the kernel signature stay the same.
         """
         i, p = op.index, prep.params
-        if prep.depthwise:
-            self.depthwise_layers.add(i)
+        self.conv_kernels[i] = prep.kernel
         sparse = None
         if self.options.sparse_weights and not prep.depthwise and not prep.wide and not prep.column:
             sparse = self.sparse_filter(i, prep.filter.reshape(p.out_c, -1), grouped=p.filter_in_c != p.in_c,
@@ -902,6 +903,7 @@ _ks = kernel_sources
 _CONV_COL = _K("conv_col_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE)
 _BAND = _K("band_affine_s8", (_ks.CONV,), _ks.OPT_CONV)
 _DEPTHWISE = _K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV)  # also a channel-wise CONV_2D's
+_DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthwise windows over both axes
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -910,13 +912,13 @@ _PAD = (_K("pad_s8", (_ks.MOVE,)), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8"
 #: and optimized, with their files), its time rule. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
-           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _DEPTHWISE,
+           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _DEPTHWISE, _DW_WINDOW,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K("sparse_conv2d_s8", ("sparse/tinyasc_sparse.c",)),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
-           kernels=(_DEPTHWISE, _CONV_COL, _BAND,
+           kernels=(_DEPTHWISE, _DW_WINDOW, _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,

@@ -98,7 +98,7 @@ def conv(gen, ctx: TileContext, op) -> TileEmit:
     x, y = op.inputs[0], op.outputs[0]
     _, s, p = window(gen.g, op, 1)
     a, n = _new(ctx, y)
-    kern = gen.fn("depthwise_conv2d_s8" if i in gen.depthwise_layers else "conv2d_s8")  # set by gen.emit(op)
+    kern = gen.fn(gen.conv_kernels[i])  # the layer's kernel, recorded by gen.emit(op)
     return TileEmit(
         f"{{ tinyasc_conv_params p = l{i}_p; p.in_h = {ctx.held(x)}; p.out_h = {n}; "
         f"p.pad_h = {p} + {ctx.first(x)} - {a} * {s};\n"

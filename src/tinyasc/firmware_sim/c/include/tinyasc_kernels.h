@@ -110,6 +110,9 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                        const int8_t *input, int8_t *output);
 void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
+/* The same for a layer whose windows span both axes (k_h, k_w > 1; its own name: see kernels/conv.c). */
+void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 const int8_t *input, int8_t *output);
 
 /* 1x1, stride-1, ungrouped CONV_2D whose output overwrites its input in the arena. Each pixel's
  * outputs are staged on the stack (at most TINYASC_INPLACE_MAX_C channels), then stored; pixels

@@ -149,3 +149,11 @@ void tinyasc_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_par
         }
     }
 }
+
+/* A depthwise layer whose windows span both axes (k_h, k_w > 1): the generator calls this name for them, so that a
+ * Cortex-M library links the optimized two-dimensional kernels (c/opt/tinyasc_opt_dw_window.c) only where a layer
+ * needs them; the portable library computes it as any depthwise layer. */
+void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 const int8_t *input, int8_t *output) {
+    tinyasc_depthwise_conv2d_s8(p, w, input, output);
+}

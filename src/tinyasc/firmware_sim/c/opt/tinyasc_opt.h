@@ -100,6 +100,8 @@ void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinya
 void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
                                      int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
+void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output);
 void tinyasc_opt_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w, const int8_t *input,
                                     int8_t *output);
 void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
@@ -395,6 +397,40 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_mbqm_x4(int32x4_t
     return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s); /* VRSHL adds the 2^(r-1) */
 }
 
+
+/* Scratch the Helium kernels share (tinyasc_opt_mve.c): a layer's per-channel constants (bias + off * sum w). */
+#ifndef TINYASC_OPT_MAX_C
+#define TINYASC_OPT_MAX_C 512
+#endif
+extern int32_t tinyasc_acc0[TINYASC_OPT_MAX_C];
+
+/* Four output channels c.. (lanes off in pr not stored) of one pixel from their sums: the four-lane output
+ * path where the layer allows it, its form for any shift where the range is full, else lane by lane. */
+static inline __attribute__((always_inline)) void tinyasc_dw_out4(const tinyasc_conv_params *p,
+                                                                  const tinyasc_weights *w, int8_t *op, int32_t c,
+                                                                  int32x4_t acc, mve_pred16_t pr, int fast, int full)
+{
+    if (fast) {
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
+    } else if (full) {
+        vstrbq_p_s32(op + c, tinyasc_rq_x4_any_apply(acc, tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr)), pr);
+    } else {
+        int32_t lanes[4];
+        vstrwq_s32(lanes, acc);
+        for (int32_t j = 0; j < 4 && c + j < p->out_c; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
+    }
+}
+#endif
+
+
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+/* Scratch the DSP kernels share (tinyasc_opt_dsp.c): the convolution's gathered windows, free between layers (a
+ * depthwise layer keeps its per-channel constants there), and a window's raw bytes. */
+#ifndef TINYASC_OPT_MAX_K
+#define TINYASC_OPT_MAX_K 2304 /* int16 gather buffer: 4.5 KB of RAM */
+#endif
+extern uint32_t tinyasc_gather_words[(TINYASC_OPT_MAX_K + 8) / 2];
+extern int8_t tinyasc_gather_stage[TINYASC_OPT_MAX_K + 4];
 #endif
 
 #endif

@@ -14,9 +14,6 @@
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
 #include <arm_acle.h>
 
-#ifndef TINYASC_OPT_MAX_K
-#define TINYASC_OPT_MAX_K 2304 /* int16 gather buffer: 4.5 KB of RAM */
-#endif
 
 /* Stored as words, read and written as words: through a may_alias type. */
 typedef tinyasc_u32_alias u32_alias;
@@ -31,10 +28,10 @@ typedef tinyasc_u32_alias u32_alias;
 #if TINYASC_OPT_MAX_K2 > TINYASC_OPT_MAX_K / 2
 #error "TINYASC_OPT_MAX_K2 (two interleaved windows) must be at most TINYASC_OPT_MAX_K / 2"
 #endif
-static uint32_t gather_words[(TINYASC_OPT_MAX_K + 8) / 2];
+uint32_t tinyasc_gather_words[(TINYASC_OPT_MAX_K + 8) / 2];
 /* A window's raw bytes (channel counts not a multiple of 4); a tap outside the input is the
  * input zero point, which gathers to 0. */
-static int8_t gather_stage[TINYASC_OPT_MAX_K + 4];
+int8_t tinyasc_gather_stage[TINYASC_OPT_MAX_K + 4];
 
 static inline uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
 
@@ -100,7 +97,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
      * the input as the input zero point), then quads; the last may read up to 3 stale bytes */
     const int8_t zp = (int8_t)(-p->input_offset);
     const int32_t kwC = p->k_w * C, K = p->k_h * kwC;
-    int8_t *s = gather_stage;
+    int8_t *s = tinyasc_gather_stage;
     if (p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w) { /* rows of the window are contiguous */
         for (int32_t ky = 0; ky < p->k_h; ky++, s += kwC) {
             const int32_t y = y0 + ky * p->dil_h;
@@ -117,7 +114,7 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
             }
         }
     }
-    for (int32_t k = 0; k < K; k += 4, g += stride) put_quad(g, off2, tinyasc_load_u32(gather_stage + k));
+    for (int32_t k = 0; k < K; k += 4, g += stride) put_quad(g, off2, tinyasc_load_u32(tinyasc_gather_stage + k));
 }
 
 /* The fast output path's rounding constants (output zero point folded in) of a block of up to
@@ -175,7 +172,7 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
         const int8_t *w0 = w->data + oc * K, *w1 = w0 + K;
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0, a1 = w->bias ? w->bias[oc + 1] : 0;
-        const u32_alias *g = gather_words;
+        const u32_alias *g = tinyasc_gather_words;
         for (; w0 < end; w0 += 4, w1 += 4, g += 2) mac_2x1(&a0, &a1, tinyasc_load_u32(w0), tinyasc_load_u32(w1), g);
         if (tail) mac_2x1(&a0, &a1, load_tail(w0, tail), load_tail(w1, tail), g);
         op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
@@ -185,7 +182,7 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
         const int8_t *w0 = w->data + oc * K;
         const int8_t *const end = w0 + (K - tail);
         int32_t a0 = w->bias ? w->bias[oc] : 0;
-        const u32_alias *g = gather_words;
+        const u32_alias *g = tinyasc_gather_words;
         for (; w0 < end; w0 += 4, g += 2) mac_1x1(&a0, tinyasc_load_u32(w0), g);
         if (tail) mac_1x1(&a0, load_tail(w0, tail), g);
         op[oc] = pixel_out(p, w, a0, oc, oc0, fast);
@@ -205,7 +202,7 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
         const int8_t *const end = w0 + (K - tail);
         const int32_t b0 = w->bias ? w->bias[oc] : 0, b1 = w->bias ? w->bias[oc + 1] : 0;
         int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1; /* a<pixel><channel> */
-        const u32_alias *g = gather_words;
+        const u32_alias *g = tinyasc_gather_words;
         for (; w0 < end; w0 += 4, w1 += 4, g += 4) mac_2x2(&a00, &a01, &a10, &a11, tinyasc_load_u32(w0), tinyasc_load_u32(w1), g);
         if (tail) mac_2x2(&a00, &a01, &a10, &a11, load_tail(w0, tail), load_tail(w1, tail), g);
         op0[oc] = pixel_out(p, w, a00, oc, oc0, fast);
@@ -218,7 +215,7 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
         const int8_t *const end = w0 + (K - tail);
         const int32_t b0 = w->bias ? w->bias[oc] : 0;
         int32_t a0 = b0, a1 = b0;
-        const u32_alias *g = gather_words;
+        const u32_alias *g = tinyasc_gather_words;
         for (; w0 < end; w0 += 4, g += 4) mac_1x2(&a0, &a1, tinyasc_load_u32(w0), g);
         if (tail) mac_1x2(&a0, &a1, load_tail(w0, tail), g);
         op0[oc] = pixel_out(p, w, a0, oc, oc0, fast);
@@ -231,7 +228,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
                                                                  int8_t *output, int fast)
 {
     const int32_t K = p->k_h * p->k_w * p->in_c;
-    u32_alias *const g = gather_words;
+    u32_alias *const g = tinyasc_gather_words;
     /* blocks of TINYASC_OPT_RQ_C output channels (one block for most layers): a wider layer
      * gathers its windows once per block */
     for (int32_t oc0 = 0; oc0 < p->out_c; oc0 += TINYASC_OPT_RQ_C) {
@@ -265,7 +262,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
 /* The one-input-channel kernel (tinyasc_opt_conv_c1.c) in this file's window buffer. */
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
-    return tinyasc_conv_c1_s8(p, w, input, output, gather_words, (int32_t)(sizeof(gather_words) / 4));
+    return tinyasc_conv_c1_s8(p, w, input, output, tinyasc_gather_words, (int32_t)(sizeof(tinyasc_gather_words) / 4));
 }
 
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -333,170 +330,6 @@ static __attribute__((noinline)) void dw_tail(const tinyasc_conv_params *p, cons
     dw_group(p, w, a, c, n, ip, wp, nky, nkx, off2, op);
 }
 
-#if defined(__thumb2__)
-/* Windows three taps wide (k_w = 3, undilated along x), every channel group of one output pixel in one asm call
- * (dw_pixel_dsp): per group of four channels the sums start from the channels' constants (bias + off * sum w) and
- * take, per tap, one LDR of the input word and one of the weight word, SXTB16 of each and of each rotated by 8 and
- * four SMLABB/SMLATT (twelve cycles per four MACs on the M4's model); the rows' taps unrolled; on the folded output
- * path the group's four outputs leave from the registers. The window is either in the input (rows skip bytes apart
- * after a row's taps) or staged with the input zero point outside the input.
- * Compiled from C the loop spilled its pointers (six stack loads per row). Offsets below are those of dw_pix. */
-#define DW_PIXEL_ASM 1
-typedef struct {
-    const int8_t *ip, *wp;  /* 0, 4: the window's first tap (channel 0) in the input, and in the weights */
-    int32_t C, skip, rows;  /* 8, 12, 16: channels (bytes between taps), bytes from a row's last tap to the next
-                               row's first, the window's rows */
-    const int32_t *base;    /* 20: per channel bias + off * sum w (advanced by the asm) */
-    int32_t *sums;          /* 24: per channel sum out, when rq is NULL (advanced by the asm) */
-    int32_t groups;         /* 28: C / 4 (counted down by the asm) */
-    const int32_t *rq;      /* 32: per channel (m, rnd, sh) of the folded output path, or NULL (advanced) */
-    int8_t *out;            /* 36: the pixel's outputs, with rq (advanced) */
-} dw_pix;
-typedef char dw_pix_is_the_asm_layout[(offsetof(dw_pix, ip) == 0 && offsetof(dw_pix, wp) == 4 &&
-                                       offsetof(dw_pix, C) == 8 && offsetof(dw_pix, skip) == 12 &&
-                                       offsetof(dw_pix, rows) == 16 && offsetof(dw_pix, base) == 20 &&
-                                       offsetof(dw_pix, sums) == 24 && offsetof(dw_pix, groups) == 28 &&
-                                       offsetof(dw_pix, rq) == 32 && offsetof(dw_pix, out) == 36) ? 1 : -1];
-
-static __attribute__((naked, noinline)) void dw_pixel_dsp(dw_pix *q __attribute__((unused))) /* q arrives in r0 */
-{
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "mov    r9, r0\n\t"
-        "2:\n\t"
-        "ldrd   r6, r7, [r9, #8]\n\t"        /* C, skip */
-        "ldrd   r4, r5, [r9, #0]\n\t"        /* this group's window and weights */
-        "add    r10, r4, #4\n\t"
-        "add    r11, r5, #4\n\t"
-        "strd   r10, r11, [r9, #0]\n\t"      /* the next group's */
-        "ldr    r12, [r9, #20]\n\t"
-        "ldm    r12!, {r0-r3}\n\t"           /* the four sums from the channels' constants */
-        "str    r12, [r9, #20]\n\t"
-        "ldr    r8, [r9, #16]\n\t"           /* rows */
-/* one tap: x = the input word, w = the weight word; channels 0 and 2 from the lanes of SXTB16, 1 and 3 from those of
- * SXTB16 of the word rotated by 8 */
-#define DW_TAP(xaddr, waddr)                                                                                      \
-        "ldr    r10, " xaddr "\n\t"                                                                               \
-        "ldr    r12, " waddr "\n\t"                                                                               \
-        "sxtb16 r11, r10, ror #8\n\t"                                                                             \
-        "sxtb16 r10, r10\n\t"                                                                                     \
-        "sxtb16 lr, r12, ror #8\n\t"                                                                              \
-        "sxtb16 r12, r12\n\t"                                                                                     \
-        "smlabb r0, r10, r12, r0\n\t"                                                                             \
-        "smlatt r2, r10, r12, r2\n\t"                                                                             \
-        "smlabb r1, r11, lr, r1\n\t"                                                                              \
-        "smlatt r3, r11, lr, r3\n\t"
-        "1:\n\t"
-        DW_TAP("[r4]", "[r5]")
-        DW_TAP("[r4, r6]", "[r5, r6]")
-        "add    r4, r4, r6, lsl #1\n\t"
-        "add    r5, r5, r6, lsl #1\n\t"
-        DW_TAP("[r4]", "[r5]")
-#undef DW_TAP
-        "add    r4, r4, r7\n\t"              /* the next row of the window */
-        "add    r5, r5, r6\n\t"              /* and of the weights */
-        "subs   r8, r8, #1\n\t"
-        "bne    1b\n\t"
-        "ldrd   r12, lr, [r9, #32]\n\t"      /* rq, out */
-        "cmp    r12, #0\n\t"
-        "beq    3f\n\t"
-/* the folded output path (tinyasc_rq_apply, then SSAT) of one channel's sum acc with its (m, rnd, sh) */
-#define DW_OUT(acc)                                                                                               \
-        "ldm    r12!, {r4, r5, r8}\n\t"                                                                           \
-        "and    r10, " acc ", #0x80000000\n\t"                                                                   \
-        "orr    r10, r10, #0x40000000\n\t"                                                                       \
-        "add    r11, r5, " acc ", asr #31\n\t"                                                                    \
-        "smlal  r10, r11, " acc ", r4\n\t"                                                                        \
-        "asr    r11, r11, r8\n\t"                                                                                 \
-        "ssat   r11, #8, r11\n\t"                                                                                 \
-        "strb   r11, [lr], #1\n\t"
-        DW_OUT("r0")
-        DW_OUT("r1")
-        DW_OUT("r2")
-        DW_OUT("r3")
-#undef DW_OUT
-        "strd   r12, lr, [r9, #32]\n\t"
-        "b      4f\n\t"
-        "3:\n\t"
-        "ldr    r12, [r9, #24]\n\t"
-        "stm    r12!, {r0-r3}\n\t"
-        "str    r12, [r9, #24]\n\t"
-        "4:\n\t"
-        "ldr    r12, [r9, #28]\n\t"
-        "subs   r12, r12, #1\n\t"
-        "str    r12, [r9, #28]\n\t"
-        "bne    2b\n\t"
-        "pop    {r4-r11, pc}\n\t");
-}
-#else
-#define DW_PIXEL_ASM 0
-#endif
-
-#if DW_PIXEL_ASM
-/* The whole layer through dw_pixel_dsp when its windows are three taps wide, undilated along x, on channels a multiple
- * of four that its tables fit (base[], the sums, the output constants: 4 C words of the window buffer; a staged window
- * 3 k_h C bytes): a window wholly inside the input is read in place; one crossing the border is staged with the input
- * zero point outside, which with the offset in the channels' constants adds exactly nothing (as TFLite skips those
- * taps). Outputs from the sums: the folded path with its constants tabulated where the layer allows it. -1: not taken. */
-static int dw3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
-                     int32_t *base)
-{
-    const int32_t C = p->in_c, row = p->in_w * C, win = 3 * p->k_h * C;
-    if (p->k_w != 3 || p->dil_w != 1 || C % 4 != 0 || 4 * C > (int32_t)(sizeof(gather_words) / 4) ||
-        win > (int32_t)sizeof(gather_stage))
-        return -1;
-    int32_t *const sums = base + C, *const rq = base + C; /* sums or, on the folded path, (m, rnd, sh) per channel */
-    const int fast = tinyasc_out_fast_ok(p, w);
-    if (fast)
-        for (int32_t c = 0; c < C; c++) {
-            rq[3 * c] = w->multiplier[c];
-            tinyasc_out_fast_consts(p, w, c, &rq[3 * c + 1], &rq[3 * c + 2]);
-        }
-    const int8_t zp = (int8_t)(-p->input_offset);
-    for (int32_t b = 0; b < p->batches; b++) {
-        const int8_t *in = input + b * p->in_h * row;
-        for (int32_t oy = 0; oy < p->out_h; oy++) {
-            const int32_t y0 = oy * p->stride_h - p->pad_h;
-            int32_t ky0, ky1;
-            tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
-            for (int32_t ox = 0; ox < p->out_w; ox++) {
-                const int32_t x0 = ox * p->stride_w - p->pad_w;
-                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
-                dw_pix q = {.wp = w->data, .C = C, .rows = p->k_h, .base = base, .sums = sums, .groups = C / 4,
-                            .rq = fast ? rq : NULL, .out = op};
-                if (ky0 == 0 && ky1 == p->k_h && x0 >= 0 && x0 + 3 <= p->in_w) {
-                    q.ip = in + y0 * row + x0 * C;
-                    q.skip = p->dil_h * row - 2 * C;
-                } else { /* stage the window: the zero point where a tap falls outside the input */
-                    int8_t *g = gather_stage;
-                    for (int32_t ky = 0; ky < p->k_h; ky++) {
-                        const int32_t y = y0 + ky * p->dil_h;
-                        for (int32_t kx = 0; kx < 3; kx++, g += C) {
-                            const int32_t x = x0 + kx;
-                            if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w) copy_row(g, in + y * row + x * C, C);
-                            else memset(g, zp, (size_t)C);
-                        }
-                    }
-                    q.ip = gather_stage;
-                    q.skip = C;
-                }
-                dw_pixel_dsp(&q);
-                if (!fast)
-                    for (int32_t c = 0; c < C; c++) op[c] = tinyasc_opt_out(p, w, sums[c], c);
-            }
-        }
-    }
-    return 0;
-}
-#else
-static int dw3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
-                     int32_t *base)
-{
-    (void)p, (void)w, (void)input, (void)output, (void)base;
-    return -1;
-}
-#endif
-
 /* Depthwise (multiplier 1): four channels per word (the last C % 4 in one more group). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), that constant per channel computed once per call into the
@@ -512,10 +345,9 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     if (p->depth_multiplier != 1) return -1;
     const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
     const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
-    int32_t *const base = (int32_t *)(void *)gather_words; /* the window buffer is free in a depthwise layer */
-    const int table = C <= (int32_t)(sizeof(gather_words) / 4);
+    int32_t *const base = (int32_t *)(void *)tinyasc_gather_words; /* the window buffer is free in a depthwise layer */
+    const int table = C <= (int32_t)(sizeof(tinyasc_gather_words) / 4);
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, base);
-    if (table && dw3_layer(p, w, input, output, base) == 0) return 0;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; oy++) {

@@ -14,12 +14,9 @@
 #ifndef TINYASC_OPT_MAX_K
 #define TINYASC_OPT_MAX_K 4096
 #endif
-#ifndef TINYASC_OPT_MAX_C
-#define TINYASC_OPT_MAX_C 512
-#endif
 
 static int8_t gather[TINYASC_OPT_MAX_K] __attribute__((aligned(16)));
-static int32_t acc0[TINYASC_OPT_MAX_C];
+int32_t tinyasc_acc0[TINYASC_OPT_MAX_C];
 
 /* Four scalar accumulators as one vector. */
 static inline __attribute__((always_inline)) int32x4_t lanes4(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
@@ -271,12 +268,12 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         const mve_pred16_t pr = vctp32q((uint32_t)n);
         const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
         const int8_t *w0 = w->data + oc * K;
-        if (interleave) { /* base sums from acc0 (lanes past out_c: computed, never stored) */
+        if (interleave) { /* base sums from tinyasc_acc0 (lanes past out_c: computed, never stored) */
             pw_interleave(w0, K, n, kp, gather);
             const int32_t pairs = pixels / 2;
             if (pairs > 0) {
                 static int32_t consts[16] __attribute__((aligned(16)));
-                vstrwq_s32(consts, vldrwq_s32(acc0 + oc));
+                vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
                 vstrwq_s32(consts + 4, q.m);
                 vstrwq_s32(consts + 8, q.neg_r);
                 vstrwq_s32(consts + 12, q.zp);
@@ -285,12 +282,12 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
                 pw_pairs_mve(&pp);
             }
             if (pixels & 1)
-                pw_run_wb(input + (pixels - 1) * K, output + (pixels - 1) * OC + oc, 1, K, OC, acc0 + oc, &q, pr);
+                pw_run_wb(input + (pixels - 1) * K, output + (pixels - 1) * OC + oc, 1, K, OC, tinyasc_acc0 + oc, &q, pr);
             continue;
         }
         /* rows past the last channel point at the first (computed, never stored) */
         const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
-        const int32x4_t base = vldrwq_z_s32(acc0 + oc, pr);
+        const int32x4_t base = vldrwq_z_s32(tinyasc_acc0 + oc, pr);
         const int32_t kf = K & ~15;
         const mve_pred16_t pt = vctp8q((uint32_t)(K - kf));
         const int8_t *src = input;
@@ -417,7 +414,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         const int8_t *wp = w->data + oc * K;
         int32_t s = 0;
         for (int32_t k = 0; k < K; k += 16) s = vaddvaq_p_s8(s, vldrbq_z_s8(wp + k, vctp8q((uint32_t)(K - k))), vctp8q((uint32_t)(K - k)));
-        acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
+        tinyasc_acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
     }
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
     const int fast = tinyasc_out_x4_ok(p, w);
@@ -452,7 +449,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                 int32_t oc = 0;
                 for (; oc + 3 < p->out_c; oc += 4) {
                     const int8_t *w0 = w->data + oc * K;
-                    int32_t a0 = acc0[oc], a1 = acc0[oc + 1], a2 = acc0[oc + 2], a3 = acc0[oc + 3];
+                    int32_t a0 = tinyasc_acc0[oc], a1 = tinyasc_acc0[oc + 1], a2 = tinyasc_acc0[oc + 2], a3 = tinyasc_acc0[oc + 3];
                     for (int32_t k = 0; k < K; k += 16) {
                         const mve_pred16_t pr = vctp8q((uint32_t)(K - k));
                         const int8x16_t x = vldrbq_z_s8(src + k, pr);
@@ -473,7 +470,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                 }
                 for (; oc < p->out_c; oc++) {
                     const int8_t *w0 = w->data + oc * K;
-                    int32_t a0 = acc0[oc];
+                    int32_t a0 = tinyasc_acc0[oc];
                     for (int32_t k = 0; k < K; k += 16) {
                         const mve_pred16_t pr = vctp8q((uint32_t)(K - k));
                         a0 = vmladavaq_p_s8(a0, vldrbq_z_s8(src + k, pr), vldrbq_z_s8(w0 + k, pr), pr);
@@ -484,23 +481,6 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         }
     }
     return 0;
-}
-
-/* Four output channels c.. (lanes off in pr not stored) of one pixel from their sums: the four-lane output
- * path where the layer allows it, its form for any shift where the range is full, else lane by lane. */
-static inline __attribute__((always_inline)) void dw_out4(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                          int8_t *op, int32_t c, int32x4_t acc, mve_pred16_t pr,
-                                                          int fast, int full)
-{
-    if (fast) {
-        vstrbq_p_s32(op + c, tinyasc_rq_x4_apply(acc, tinyasc_rq_x4_consts(w, p->output_offset, c, pr)), pr);
-    } else if (full) {
-        vstrbq_p_s32(op + c, tinyasc_rq_x4_any_apply(acc, tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr)), pr);
-    } else {
-        int32_t lanes[4];
-        vstrwq_s32(lanes, acc);
-        for (int32_t j = 0; j < 4 && c + j < p->out_c; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
-    }
 }
 
 /* A column window wholly inside the input (k x 1, e.g. a kernel spanning the frequency axis), eight channels
@@ -534,107 +514,7 @@ static __attribute__((noinline)) void dw_column8(const tinyasc_conv_params *p, c
         vst2q_s32(sums, pair);
         for (int32_t h = 0; h < 8 && c + h < C; h += 4) {
             const mve_pred16_t pr = vctp32q((uint32_t)(C - c - h));
-            dw_out4(p, w, op, c + h, vaddq_s32(vldrwq_s32(sums + h), vldrwq_z_s32(base + c + h, pr)), pr, fast, full);
-        }
-    }
-}
-
-/* Taps [0, nky) x [0, nkx) of eight channels in int16 lanes (dw_window8): even channels' products into *ae, odd
- * ones' into *ao; clipped windows add the input offset o to each input (x + off fits int16). */
-static inline __attribute__((always_inline)) void dw_taps8(const int8_t *ip, const int8_t *wp, int32_t nky,
-                                                           int32_t nkx, int32_t ystep, int32_t xstep, int32_t wrow,
-                                                           int32_t wstep, int16x8_t o, int clipped,
-                                                           mve_pred16_t pr16, int predicated, int32x4_t *ae,
-                                                           int32x4_t *ao)
-{
-    int32x4_t e = *ae, d = *ao;
-    for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += wrow) {
-        const int8_t *xi = ip, *wi = wp;
-        for (int32_t kx = 0; kx < nkx; kx++, xi += xstep, wi += wstep) {
-            int16x8_t x = predicated ? vldrbq_z_s16(xi, pr16) : vldrbq_s16(xi);
-            const int16x8_t k = predicated ? vldrbq_z_s16(wi, pr16) : vldrbq_s16(wi);
-            if (clipped) x = vaddq_s16(x, o);
-            e = vaddq_s32(e, vmullbq_int_s16(x, k));
-            d = vaddq_s32(d, vmulltq_int_s16(x, k));
-        }
-    }
-    *ae = e, *ao = d;
-}
-
-/* A two-dimensional window (k_h, k_w > 1) of taps [0, nky) x [0, nkx) from ip0 / wp0, eight channels per vector
- * in int16 lanes as dw_column8: a window wholly inside the input (clipped = 0) starts from base[] (bias + off *
- * sum w) and its whole groups of eight run unpredicated; one clipped by the input's border starts from the bias
- * (base = the bias or NULL) and adds the input offset to each of its inputs. */
-static __attribute__((noinline)) void dw_window8(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                 const int8_t *ip0, const int8_t *wp0, int8_t *op,
-                                                 const int32_t *base, int32_t nky, int32_t nkx, int clipped,
-                                                 int fast, int full)
-{
-    const int32_t C = p->in_c, ystep = p->dil_h * p->in_w * C, xstep = p->dil_w * C, wrow = p->k_w * C;
-    const int16x8_t o = vdupq_n_s16((int16_t)p->input_offset);
-    for (int32_t c = 0; c < C; c += 8) {
-        int32x4_t ae = vdupq_n_s32(0), ao = vdupq_n_s32(0);
-        const mve_pred16_t pr16 = vctp16q((uint32_t)(C - c));
-        if (!clipped && C - c >= 8)
-            dw_taps8(ip0 + c, wp0 + c, nky, nkx, ystep, xstep, wrow, C, o, 0, pr16, 0, &ae, &ao);
-        else
-            dw_taps8(ip0 + c, wp0 + c, nky, nkx, ystep, xstep, wrow, C, o, clipped, pr16, 1, &ae, &ao);
-        int32_t sums[8];
-        const int32x4x2_t pair = {{ae, ao}};
-        vst2q_s32(sums, pair);
-        for (int32_t h = 0; h < 8 && c + h < C; h += 4) {
-            const mve_pred16_t pr = vctp32q((uint32_t)(C - c - h));
-            const int32x4_t b = base ? vldrwq_z_s32(base + c + h, pr) : vdupq_n_s32(0);
-            dw_out4(p, w, op, c + h, vaddq_s32(vldrwq_s32(sums + h), b), pr, fast, full);
-        }
-    }
-}
-
-/* Two horizontally adjacent windows wholly inside the input (the second xstep2 bytes after the first), eight channels
- * per vector in int16 lanes as dw_window8: each weight vector loaded once for both (11 instructions per tap for 16
- * MACs against 6 for 8), whole groups of eight unpredicated, the last group predicated. */
-static __attribute__((noinline)) void dw_window8_pair(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                      const int8_t *ip0, const int8_t *wp0, int8_t *op,
-                                                      int32_t xstep2, int fast, int full)
-{
-    const int32_t C = p->in_c, ystep = p->dil_h * p->in_w * C, xstep = p->dil_w * C, wrow = p->k_w * C;
-    for (int32_t c = 0; c < C; c += 8) {
-        int32x4_t e0 = vdupq_n_s32(0), o0 = vdupq_n_s32(0), e1 = vdupq_n_s32(0), o1 = vdupq_n_s32(0);
-        const mve_pred16_t pr16 = vctp16q((uint32_t)(C - c));
-        const int8_t *ip = ip0 + c, *wp = wp0 + c;
-        if (C - c >= 8) {
-            for (int32_t ky = 0; ky < p->k_h; ky++, ip += ystep, wp += wrow) {
-                const int8_t *xi = ip, *wi = wp;
-                for (int32_t kx = 0; kx < p->k_w; kx++, xi += xstep, wi += C) {
-                    const int16x8_t k = vldrbq_s16(wi), x = vldrbq_s16(xi), y = vldrbq_s16(xi + xstep2);
-                    e0 = vaddq_s32(e0, vmullbq_int_s16(x, k));
-                    o0 = vaddq_s32(o0, vmulltq_int_s16(x, k));
-                    e1 = vaddq_s32(e1, vmullbq_int_s16(y, k));
-                    o1 = vaddq_s32(o1, vmulltq_int_s16(y, k));
-                }
-            }
-        } else {
-            for (int32_t ky = 0; ky < p->k_h; ky++, ip += ystep, wp += wrow) {
-                const int8_t *xi = ip, *wi = wp;
-                for (int32_t kx = 0; kx < p->k_w; kx++, xi += xstep, wi += C) {
-                    const int16x8_t k = vldrbq_z_s16(wi, pr16), x = vldrbq_z_s16(xi, pr16),
-                                    y = vldrbq_z_s16(xi + xstep2, pr16);
-                    e0 = vaddq_s32(e0, vmullbq_int_s16(x, k));
-                    o0 = vaddq_s32(o0, vmulltq_int_s16(x, k));
-                    e1 = vaddq_s32(e1, vmullbq_int_s16(y, k));
-                    o1 = vaddq_s32(o1, vmulltq_int_s16(y, k));
-                }
-            }
-        }
-        int32_t sums[16];
-        const int32x4x2_t pair0 = {{e0, o0}}, pair1 = {{e1, o1}};
-        vst2q_s32(sums, pair0);
-        vst2q_s32(sums + 8, pair1);
-        for (int32_t h = 0; h < 8 && c + h < C; h += 4) {
-            const mve_pred16_t pr = vctp32q((uint32_t)(C - c - h));
-            const int32x4_t b = vldrwq_z_s32(acc0 + c + h, pr);
-            dw_out4(p, w, op, c + h, vaddq_s32(vldrwq_s32(sums + h), b), pr, fast, full);
-            dw_out4(p, w, op + C, c + h, vaddq_s32(vldrwq_s32(sums + 8 + h), b), pr, fast, full);
+            tinyasc_dw_out4(p, w, op, c + h, vaddq_s32(vldrwq_s32(sums + h), vldrwq_z_s32(base + c + h, pr)), pr, fast, full);
         }
     }
 }
@@ -655,7 +535,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
     const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full && !fast: a left shift */
     const int table = C <= TINYASC_OPT_MAX_C;
-    if (table) tinyasc_chan_base(p, w, C, taps, C, 1, acc0);
+    if (table) tinyasc_chan_base(p, w, C, taps, C, 1, tinyasc_acc0);
     const int32x4_t off = vdupq_n_s32(p->input_offset);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
@@ -672,17 +552,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                 const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;
                 const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
                 if (whole && p->k_w == 1) {
-                    dw_column8(p, w, ip0, wp0, op, acc0, p->k_h, p->dil_h * row, fast, full);
-                    continue;
-                }
-                if (p->k_h > 1 && p->k_w > 1 && (whole || ky1 > ky0) && kx1 > kx0) {
-                    const int32_t x1 = x0 + p->stride_w; /* the next pixel's window: whole too? */
-                    if (whole && ox + 1 < p->out_w && x1 + (p->k_w - 1) * p->dil_w < p->in_w) {
-                        dw_window8_pair(p, w, ip0, wp0, op, p->stride_w * C, fast, full);
-                        ox++;
-                        continue;
-                    }
-                    dw_window8(p, w, ip0, wp0, op, whole ? acc0 : w->bias, ky1 - ky0, kx1 - kx0, !whole, fast, full);
+                    dw_column8(p, w, ip0, wp0, op, tinyasc_acc0, p->k_h, p->dil_h * row, fast, full);
                     continue;
                 }
                 for (int32_t c = 0; c < C; c += 4) {
@@ -690,7 +560,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                     int32x4_t acc;
                     const int8_t *ip = ip0 + c, *wp = wp0 + c;
                     if (whole) {
-                        acc = vldrwq_z_s32(acc0 + c, pr);
+                        acc = vldrwq_z_s32(tinyasc_acc0 + c, pr);
                         for (int32_t ky = ky0; ky < ky1; ky++, ip += p->dil_h * row, wp += p->k_w * C) {
                             const int8_t *xi = ip, *wi = wp;
                             for (int32_t kx = kx0; kx < kx1; kx++, xi += p->dil_w * C, wi += C)
@@ -705,7 +575,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                                                                vldrbq_z_s32(wi, pr)));
                         }
                     }
-                    dw_out4(p, w, op, c, acc, pr, fast, full);
+                    tinyasc_dw_out4(p, w, op, c, acc, pr, fast, full);
                 }
             }
         }

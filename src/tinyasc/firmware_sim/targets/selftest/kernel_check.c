@@ -43,7 +43,9 @@ int main(void)
         memset(opt_out, 0x33, sizeof opt_out);
         if (c->kind == K_DW) {
             tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
+            /* as the generator calls them: windows over both axes their own kernel */
+            if (c->p.k_h > 1 && c->p.k_w > 1) tinyasc_opt_depthwise_window_s8(&c->p, &c->w, c->input, opt_out);
+            else tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else if (c->kind == K_FC) { /* batches x in_c -> batches x out_c, weights [out_c][in_c] */
             const tinyasc_fc_params fc = {.batches = c->p.batches, .accum_depth = c->p.in_c, .out_depth = c->p.out_c,
                                           .input_offset = c->p.input_offset, .filter_offset = 0,
