@@ -154,6 +154,10 @@ CASES = {
     # padding; five rows without padding; the general output path from the sums (dw3x3_c16_same above)
     "dw3x3_c8_s2_same_fold": (True, 1, 9, 10, 8, 8, 3, 3, 2, 1, True, None, True),
     "dw5x3_c12_valid_b2_fold": (True, 2, 8, 6, 12, 12, 5, 3, 1, 1, False, None, True),
+    # Helium's im2col convolution (cols_conv): windows gathered in chunks of 24 (K = 144), 49 pixels = 24 + 24 + 1 (an
+    # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
+    # above (72 = 3 x 24) and the one-channel and dilated cases take it too
+    "conv3x3_c16_c5_same_odd_fold": (False, 1, 7, 7, 16, 5, 3, 3, 1, 1, True, None, True),
     # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
     # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
     # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4

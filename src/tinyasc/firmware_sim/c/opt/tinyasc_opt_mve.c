@@ -86,7 +86,8 @@ static inline __attribute__((always_inline)) void pw_block(int32_t *a0, int32_t 
  * block as a predicated load (nothing read past the pixel; the zero weights past K make its lanes irrelevant).
  * pw_run_wb: a function of its own (no other value of the layer live) so that nothing spills. */
 static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, int8_t *dst, int32_t pixels,
-                                                            int32_t K, int32_t OC, const int32_t *base_p,
+                                                            int32_t K, int32_t OC, const int8_t *wb0,
+                                                            const int32_t *base_p,
                                                             const tinyasc_rq_x4 *qp, mve_pred16_t pr, const int NB)
 {
     const int32_t nb = K >> 4, tail = K & 15;
@@ -95,7 +96,7 @@ static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, i
     const tinyasc_rq_x4 q = *qp;
     for (int32_t i = 0; i < pixels; i++, src += K, dst += OC) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        const int8_t *x = src, *wb = gather;
+        const int8_t *x = src, *wb = wb0;
         if (NB >= 0) {
             for (int b = 0; b < NB; b++) pw_block(&a0, &a1, &a2, &a3, vldrbq_s8(x + 16 * b), wb + 64 * b);
             x += 16 * NB;
@@ -112,14 +113,15 @@ static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, i
 }
 
 static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K, int32_t OC,
-                                                const int32_t *base_p, const tinyasc_rq_x4 *qp, mve_pred16_t pr)
+                                                const int8_t *wb, const int32_t *base_p, const tinyasc_rq_x4 *qp,
+                                                mve_pred16_t pr)
 {
     switch (K >> 4) {
-    case 0: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 0); break;
-    case 1: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 1); break;
-    case 2: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 2); break;
-    case 3: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, 3); break;
-    default: pw_run_nb(src, dst, pixels, K, OC, base_p, qp, pr, -1); break;
+    case 0: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 0); break;
+    case 1: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 1); break;
+    case 2: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 2); break;
+    case 3: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 3); break;
+    default: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, -1); break;
     }
 }
 
@@ -252,6 +254,26 @@ static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, in
     }
 }
 
+/* Every pixel (K contiguous inputs each) of a group of n output channels oc.. whose rows are interleaved at wb: pairs
+ * of pixels through pw_pairs_mve, an odd last one through pw_run_wb. */
+static inline __attribute__((always_inline)) void pw_group(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
+                                                           int32_t OC, int32_t oc, int32_t n, const int8_t *wb,
+                                                           const tinyasc_rq_x4 *q, mve_pred16_t pr)
+{
+    const int32_t pairs = pixels / 2;
+    if (pairs > 0) {
+        static int32_t consts[16] __attribute__((aligned(16)));
+        vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
+        vstrwq_s32(consts + 4, q->m);
+        vstrwq_s32(consts + 8, q->neg_r);
+        vstrwq_s32(consts + 12, q->zp);
+        pw_pair pp = {.src = src, .dst = dst, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4, .tail = K & 15,
+                      .n = n, .wb = wb, .c = consts};
+        pw_pairs_mve(&pp);
+    }
+    if (pixels & 1) pw_run_wb(src + (pixels - 1) * K, dst + (pixels - 1) * OC, 1, K, OC, wb, tinyasc_acc0 + oc, q, pr);
+}
+
 /* Pointwise (1x1, stride 1, no padding) on the four-lane output path (tinyasc_out_x4_ok): four output channels at a
  * time over every pixel, their constants and base sums held across the pixels; the group's rows interleaved in the
  * gather buffer where they fit (pw_run_wb: one pixel per pass, nothing spilled), else read in place two pixels per
@@ -270,19 +292,7 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
         const int8_t *w0 = w->data + oc * K;
         if (interleave) { /* base sums from tinyasc_acc0 (lanes past out_c: computed, never stored) */
             pw_interleave(w0, K, n, kp, gather);
-            const int32_t pairs = pixels / 2;
-            if (pairs > 0) {
-                static int32_t consts[16] __attribute__((aligned(16)));
-                vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
-                vstrwq_s32(consts + 4, q.m);
-                vstrwq_s32(consts + 8, q.neg_r);
-                vstrwq_s32(consts + 12, q.zp);
-                pw_pair pp = {.src = input, .dst = output + oc, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4,
-                              .tail = K & 15, .n = n, .wb = gather, .c = consts};
-                pw_pairs_mve(&pp);
-            }
-            if (pixels & 1)
-                pw_run_wb(input + (pixels - 1) * K, output + (pixels - 1) * OC + oc, 1, K, OC, tinyasc_acc0 + oc, &q, pr);
+            pw_group(input, output + oc, pixels, K, OC, oc, n, gather, &q, pr);
             continue;
         }
         /* rows past the last channel point at the first (computed, never stored) */
@@ -297,6 +307,82 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
             pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 2);
         if (i < pixels) pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 1);
     }
+}
+
+/* Each output channel's constant bias + off * sum of its weights into tinyasc_acc0 (a window's taps that fall outside the
+ * input then read the zero point and add exactly nothing). */
+static void conv_base(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t K)
+{
+    for (int32_t oc = 0; oc < p->out_c; oc++) {
+        const int8_t *wp = w->data + oc * K;
+        int32_t s = 0;
+        for (int32_t k = 0; k < K; k += 16) {
+            const mve_pred16_t pk = vctp8q((uint32_t)(K - k));
+            s = vaddvaq_p_s8(s, vldrbq_z_s8(wp + k, pk), pk);
+        }
+        tinyasc_acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
+    }
+}
+
+/* n bytes (a window row) from src to dst, sixteen per predicated vector. */
+static inline __attribute__((always_inline)) void cols_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (int32_t k = 0; k < n; k += 16) {
+        const mve_pred16_t pk = vctp8q((uint32_t)(n - k));
+        vstrbq_p_s8(dst + k, vldrbq_z_s8(src + k, pk), pk);
+    }
+}
+
+/* A convolution on the four-lane output path as a matrix product (im2col): the windows of a chunk of output pixels
+ * gathered one after another, K bytes each, the input zero point where a tap falls outside the input (with the input
+ * offset in each channel's constant, conv_base, such a tap adds exactly nothing), then every group of four output
+ * channels through the pointwise kernels (pw_group: pairs of windows sharing each block of the group's interleaved
+ * rows, VMLADAVA.S8 sixteen MACs per instruction). The gather buffer holds the group's rows (4 kp bytes) and the
+ * chunk's windows; -1 where fewer than eight windows fit (the per-pixel loop below takes the layer). */
+static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+{
+    const int32_t C = p->in_c, K = p->k_h * p->k_w * C, kp = (K + 15) & ~15, OC = p->out_c;
+    const int32_t room = (int32_t)sizeof(gather) - 4 * kp;
+    if (p->filter_in_c != C || OC > TINYASC_OPT_MAX_C || room < 8 * K) return -1;
+    const int32_t chunk = room / K, row = p->in_w * C, wrow = p->k_w * C, npix = p->out_h * p->out_w;
+    int8_t *const wb = gather, *const cols = gather + 4 * kp;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    conv_base(p, w, K);
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * row;
+        int8_t *out = output + b * npix * OC;
+        for (int32_t i0 = 0; i0 < npix; i0 += chunk) {
+            const int32_t n_pix = npix - i0 < chunk ? npix - i0 : chunk;
+            int8_t *g = cols;
+            for (int32_t i = i0; i < i0 + n_pix; i++) {
+                const int32_t oy = i / p->out_w, ox = i - oy * p->out_w;
+                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w;
+                for (int32_t ky = 0; ky < p->k_h; ky++, g += wrow) {
+                    const int32_t y = y0 + ky * p->dil_h;
+                    if (y < 0 || y >= p->in_h) {
+                        memset(g, zp, (size_t)wrow);
+                    } else if (row_inside) {
+                        cols_copy(g, in + y * row + x0 * C, wrow);
+                    } else {
+                        for (int32_t kx = 0; kx < p->k_w; kx++) {
+                            const int32_t x = x0 + kx * p->dil_w;
+                            if (x >= 0 && x < p->in_w) cols_copy(g + kx * C, in + y * row + x * C, C);
+                            else memset(g + kx * C, zp, (size_t)C);
+                        }
+                    }
+                }
+            }
+            for (int32_t oc = 0; oc < OC; oc += 4) {
+                const int32_t n = OC - oc < 4 ? OC - oc : 4;
+                const mve_pred16_t pr = vctp32q((uint32_t)n);
+                const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
+                pw_interleave(w->data + oc * K, K, n, kp, wb);
+                pw_group(cols, out + i0 * OC + oc, n_pix, K, OC, oc, n, wb, &q, pr);
+            }
+        }
+    }
+    return 0;
 }
 
 /* One input channel on Helium (the spectrogram's first layer): output channels in int32 lanes, four per
@@ -395,6 +481,7 @@ static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, c
  * (tinyasc_opt_conv_c1.c), both in this file's gather buffer. */
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
+    if (tinyasc_out_x4_ok(p, w) && cols_conv(p, w, input, output) == 0) return 0;
     if (mve_conv_c1(p, w, input, output) == 0) return 0;
     return tinyasc_conv_c1_s8(p, w, input, output, (uint32_t *)(void *)gather, (int32_t)(sizeof(gather) / 4));
 }
@@ -410,14 +497,10 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     const int32_t K = p->k_h * p->k_w * p->in_c;
     if (p->filter_in_c != p->in_c || K > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
     const int8_t pad = (int8_t)(-p->input_offset);
-    for (int32_t oc = 0; oc < p->out_c; oc++) {
-        const int8_t *wp = w->data + oc * K;
-        int32_t s = 0;
-        for (int32_t k = 0; k < K; k += 16) s = vaddvaq_p_s8(s, vldrbq_z_s8(wp + k, vctp8q((uint32_t)(K - k))), vctp8q((uint32_t)(K - k)));
-        tinyasc_acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
-    }
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
     const int fast = tinyasc_out_x4_ok(p, w);
+    if (!pointwise && fast && cols_conv(p, w, input, output) == 0) return 0;
+    conv_base(p, w, K);
     if (pointwise && fast && p->stride_h == 1 && p->stride_w == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
         pointwise_fast(p, w, input, output);
         return 0;
