@@ -158,6 +158,9 @@ CASES = {
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too
     "conv3x3_c16_c5_same_odd_fold": (False, 1, 7, 7, 16, 5, 3, 3, 1, 1, True, None, True),
+    # the same kernels (pointwise pairs, im2col) with a clamped activation range (VMAX/VMIN after the rescaling)
+    "conv1x1_c24_c12_relu_fold": (False, 1, 5, 7, 24, 12, 1, 1, 1, 1, False, None, True),
+    "conv3x3_c8_c7_same_relu_fold": (False, 1, 6, 7, 8, 7, 3, 3, 1, 1, True, None, True),
     # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
     # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
     # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4
