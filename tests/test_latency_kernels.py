@@ -569,6 +569,10 @@ PCASES = {
     "max1x1_c12": (1, 3, 4, 12, 1, 1, 1, 1, 0, 0, -128, 127),
     # more channels than one Helium vector (16 + 16 + a predicated 5), clipped windows, a clamp
     "max3x3_s2_same_c37_clamp": (1, 9, 7, 37, 3, 3, 2, 2, 1, 1, -100, 60),
+    # every case runs AVERAGE_POOL_2D too; here a global average (KWS DS-CNN's 25 x 5 over 64 channels) and a window of
+    # more than 256 taps (int32 sums), with 21 channels (Helium: 16 + a predicated 5; DSP: 4 x 5 + 1)
+    "pool25x5_global_c64": (1, 25, 5, 64, 25, 5, 1, 1, 0, 0, -128, 127),
+    "pool17x17_global_c21_b2": (2, 17, 17, 21, 17, 17, 1, 1, 0, 0, -128, 127),
 }
 
 
@@ -591,8 +595,9 @@ def write_pool_cases(path: Path, seed: int = 13) -> None:
 @pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)
 def test_fast_max_pool_bit_exact(target, tmp_path):
     """MAX_POOL_2D through tinyasc_opt_max_pool_s8 (four channels per SSUB8 + SEL on the DSP cores, per
-    byte elsewhere) equals the portable kernel: zero differing bytes, windows clipped by padding,
-    channel counts not a multiple of 4, activation ranges inside int8, batches."""
+    byte elsewhere) and AVERAGE_POOL_2D through tinyasc_opt_avg_pool_s8 (int16 lanes up to 256 taps) equal the
+    portable kernels: zero differing bytes, windows clipped by padding, channel counts not a multiple of 4,
+    activation ranges inside int8, batches, a window of more than 256 taps."""
     write_pool_cases(tmp_path / "pool_cases.h")
     src = _sources(tmp_path)
     main = SELFTEST / "pool_check.c"
@@ -603,8 +608,9 @@ def test_fast_max_pool_bit_exact(target, tmp_path):
         build = L.build_target(src, target, tmp_path / "build", main_source=main, profile=False, name="pcheck")
         L.run_qemu(build, tmp_path / "run", plugin=None)
         text = (tmp_path / "run" / "pcheck.semihost.txt").read_text()
-    rows = [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", "POOL"]]
-    assert len(rows) == len(PCASES)
-    for name, (bad, _) in zip(PCASES, rows):
-        assert bad == 0, f"{name}: {bad} bytes differ"
-    assert len({c for _, c in rows}) == len(rows)
+    for kind in ("POOL", "AVGPOOL"):
+        rows = [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", kind]]
+        assert len(rows) == len(PCASES)
+        for name, (bad, _) in zip(PCASES, rows):
+            assert bad == 0, f"{kind} {name}: {bad} bytes differ"
+        assert len({c for _, c in rows}) == len(rows)

@@ -947,7 +947,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
     OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, prepare=_G.prepare_average_pool_2d, emit=_G.emit_unary,
-           kernels=(_K("avg_pool_s8", (_ks.POOLING,)), _SHIFT, _TRANSPOSE),
+           kernels=(_K("avg_pool_s8", (_ks.POOLING,), _ks.OPT_POOL), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
     OpSpec(opcode="MEAN", activations=_I8_I16, prepare=_G.prepare_mean, emit=_G.emit_mean,
            kernels=(_K("mean_s8", (_ks.REDUCE,)), _K("mean_of_mul_s8", (_ks.REDUCE,)),

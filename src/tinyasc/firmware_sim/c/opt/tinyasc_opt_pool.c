@@ -1,5 +1,5 @@
 /*
- * MAX_POOL_2D int8, optimized (tinyasc_opt_max_pool_s8), with the contract of the portable
+ * MAX_POOL_2D int8, optimized (tinyasc_opt_max_pool_s8; AVERAGE_POOL_2D below), with the contract of the portable
  * kernel in c/kernels/pooling.c (window clipped to the input, an empty window gives -128, then
  * the activation clamp). Per output pixel the window is clipped once; the channels run sixteen
  * at a time on Helium (VMAX.S8, the last vector predicated), else four at a time: on a core with
@@ -7,6 +7,9 @@
  * elsewhere as four byte compares, the last C % 4 channels one at a time.
  */
 #include "tinyasc_opt.h"
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+#include <arm_acle.h>
+#endif
 
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
@@ -111,6 +114,83 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
                     o[c] = (int8_t)tinyasc_clamp(m, p->act_min, p->act_max);
                 }
 #endif
+            }
+        }
+    }
+}
+
+/*
+ * AVERAGE_POOL_2D int8 (tinyasc_opt_avg_pool_s8), with the contract of the portable kernel: the sum over the window
+ * clipped to the input, divided by its count rounding half away from zero (C division, as TFLite), then the activation
+ * clamp. Windows of at most 256 taps sum in int16 lanes (|sum| <= 128 x 256 fits): sixteen channels per two VLDRB.S16
+ * and two VADD on Helium, four per word on the DSP cores (SXTB16 of the word and of the word rotated by 8, SADD16);
+ * larger windows, the last C % 4 channels on the DSP cores and other cores one channel at a time.
+ */
+static inline __attribute__((always_inline)) int8_t avg_out(const tinyasc_pool_params *p, int32_t acc, int32_t count)
+{
+    if (count > 0) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+    return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+}
+
+void tinyasc_opt_avg_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, int8_t *out)
+{
+    /* a local copy: int8 stores may alias anything, so fields read through p_in would be reloaded */
+    const tinyasc_pool_params pl = *p_in;
+    const tinyasc_pool_params *p = &pl;
+    const int32_t C = p->channels, row = p->in_w * C;
+    for (int32_t b = 0; b < p->batches; b++) {
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = y0 < 0 ? -y0 : 0;
+            const int32_t fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = x0 < 0 ? -x0 : 0;
+                const int32_t fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
+                int8_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                const int32_t nh = fy1 > fy0 ? fy1 - fy0 : 0, nw = fx1 > fx0 ? fx1 - fx0 : 0, count = nh * nw;
+                const int8_t *w0 = count > 0 ? in + ((b * p->in_h + y0 + fy0) * p->in_w + x0 + fx0) * C : in;
+                int32_t c = 0;
+                if (count <= 256) {
+#if defined(__ARM_FEATURE_MVE)
+                    for (; c < C; c += 16) {
+                        const mve_pred16_t lo = vctp16q((uint32_t)(C - c)), hi = vctp16q((uint32_t)(C - c - 8 > 0 ? C - c - 8 : 0));
+                        int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
+                        const int8_t *r = w0 + c;
+                        for (int32_t fy = 0; fy < nh; fy++, r += row)
+                            for (int32_t fx = 0; fx < nw; fx++) {
+                                s0 = vaddq_s16(s0, vldrbq_z_s16(r + fx * C, lo));
+                                s1 = vaddq_s16(s1, vldrbq_z_s16(r + fx * C + 8, hi));
+                            }
+                        int16_t sums[16];
+                        vst1q_s16(sums, s0);
+                        vst1q_s16(sums + 8, s1);
+                        for (int32_t j = 0; j < 16 && c + j < C; j++) o[c + j] = avg_out(p, sums[j], count);
+                    }
+#elif defined(__ARM_FEATURE_DSP)
+                    for (; c + 4 <= C; c += 4) {
+                        uint32_t s02 = 0, s13 = 0; /* channels (0, 2) and (1, 3) as int16 lanes */
+                        const int8_t *r = w0 + c;
+                        for (int32_t fy = 0; fy < nh; fy++, r += row)
+                            for (int32_t fx = 0; fx < nw; fx++) {
+                                const uint32_t v = tinyasc_load_u32(r + fx * C);
+                                s02 = __sadd16(s02, __sxtb16(v));
+                                s13 = __sadd16(s13, __sxtb16((v >> 8) | (v << 24)));
+                            }
+                        o[c] = avg_out(p, (int16_t)s02, count);
+                        o[c + 1] = avg_out(p, (int16_t)s13, count);
+                        o[c + 2] = avg_out(p, (int32_t)s02 >> 16, count);
+                        o[c + 3] = avg_out(p, (int32_t)s13 >> 16, count);
+                    }
+#endif
+                }
+                for (; c < C; c++) {
+                    int32_t acc = 0;
+                    const int8_t *r = w0 + c;
+                    for (int32_t fy = 0; fy < nh; fy++, r += row)
+                        for (int32_t fx = 0; fx < nw; fx++) acc += r[fx * C];
+                    o[c] = avg_out(p, acc, count);
+                }
             }
         }
     }
