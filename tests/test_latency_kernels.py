@@ -161,6 +161,10 @@ CASES = {
     # the same kernels (pointwise pairs, im2col) with a clamped activation range (VMAX/VMIN after the rescaling)
     "conv1x1_c24_c12_relu_fold": (False, 1, 5, 7, 24, 12, 1, 1, 1, 1, False, None, True),
     "conv3x3_c8_c7_same_relu_fold": (False, 1, 6, 7, 8, 7, 3, 3, 1, 1, True, None, True),
+    # the DSP cores' columns of more than three taps on four or more channels (the DSP depthwise kernel's column loop,
+    # four channels per word): clipped by SAME padding, batches; a partial last group of channels, no padding
+    "dw10x1_c8_same_b2": (True, 2, 12, 3, 8, 8, 10, 1, 1, 1, True, None, True),
+    "dw4x1_c5_valid_fold": (True, 1, 9, 4, 5, 5, 4, 1, 1, 1, False, None, True),
     # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
     # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
     # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4

@@ -669,9 +669,11 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 #if !defined(__ARM_FEATURE_MVE)
 #if defined(__ARM_FEATURE_DSP)
     /* on four or more channels, windows longer than the channel-wise kernel's tap list (e.g. a column
-     * spanning the frequency axis) and two-dimensional windows (k_h, k_w > 1: the channel-wise kernel
-     * would take them one channel and one byte per tap): the DSP kernel's four channels per word */
-    if ((p->k_h * p->k_w > 16 || (p->k_h > 1 && p->k_w > 1)) && p->in_c >= 4 &&
+     * spanning the frequency axis), two-dimensional windows (k_h, k_w > 1: the channel-wise kernel
+     * would take them one channel and one byte per tap) and columns of more than three taps (the line
+     * kernel keeps the three-tap ones, in registers): the DSP kernel's four channels per word */
+    if ((p->k_h * p->k_w > 16 || (p->k_h > 1 && p->k_w > 1) || (p->k_w == 1 && p->k_h > 3 && input != output)) &&
+        p->in_c >= 4 &&
         tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
 #endif
     if (p->depth_multiplier == 1 && tinyasc_chan_conv_s8(p, w, input, output, p->out_c, 1) == 0) return;
