@@ -424,6 +424,24 @@ static inline __attribute__((always_inline)) void tinyasc_dw_out4(const tinyasc_
 #endif
 
 
+#if defined(__ARM_FEATURE_DSP)
+/* SXTB16 / SXTAB16 of a word rotated by 8, in one instruction each (gcc does not fold the rotate into the operand):
+ * a word's bytes 1 and 3 as int16 lanes (plus a's halfwords). */
+static inline uint32_t tinyasc_sxtb16_ror8(uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+static inline uint32_t tinyasc_sxtab16_ror8(uint32_t a, uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+#endif
+
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
 /* Scratch the DSP kernels share (tinyasc_opt_dsp.c): the convolution's gathered windows, free between layers (a
  * depthwise layer keeps its per-channel constants there), and a window's raw bytes. */

@@ -192,12 +192,6 @@ static void gather16(const tinyasc_conv_params *p, const int16_t *in, int32_t y0
 static uint32_t quads16[TINYASC_OPT16_MAX_K];
 static int16_t stage16[TINYASC_OPT16_MAX_K + 4];
 
-static inline uint32_t sxtb16_ror8(uint32_t v)
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
 
 /* The staged window (K int16, zero-extended to whole quads) into slot s of the interleaved quads. */
 static void pack_quads(const int16_t *st, int32_t K, int32_t s)
@@ -230,7 +224,7 @@ static inline __attribute__((always_inline)) void dot_2x2(const int8_t *wa, cons
     int32_t k = 0;
     for (; k < K4; k += 4, q += 4) {
         const uint32_t ua = tinyasc_load_u32(wa + k), ub = tinyasc_load_u32(wb + k);
-        const uint32_t sa = __sxtb16(ua), ra = sxtb16_ror8(ua), sb = __sxtb16(ub), rb = sxtb16_ror8(ub);
+        const uint32_t sa = __sxtb16(ua), ra = tinyasc_sxtb16_ror8(ua), sb = __sxtb16(ub), rb = tinyasc_sxtb16_ror8(ub);
         const uint32_t x0 = q[0], x1 = q[1];
         a0 = __smlad(ra, x1, __smlad(sa, x0, a0));
         a1 = __smlad(rb, x1, __smlad(sb, x0, a1));
@@ -240,7 +234,7 @@ static inline __attribute__((always_inline)) void dot_2x2(const int8_t *wa, cons
     }
     if (k < K) {
         const uint32_t ua = load_tail(wa + k, K - k), ub = load_tail(wb + k, K - k);
-        const uint32_t sa = __sxtb16(ua), ra = sxtb16_ror8(ua), sb = __sxtb16(ub), rb = sxtb16_ror8(ub);
+        const uint32_t sa = __sxtb16(ua), ra = tinyasc_sxtb16_ror8(ua), sb = __sxtb16(ub), rb = tinyasc_sxtb16_ror8(ub);
         a0 = __smlad(ra, q[1], __smlad(sa, q[0], a0));
         a1 = __smlad(rb, q[1], __smlad(sb, q[0], a1));
         b0 = __smlad(ra, q[3], __smlad(sa, q[2], b0));
@@ -454,7 +448,7 @@ static int chan16(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, c
                 const uint32_t u = (uint32_t)(uint8_t)f[0] | (uint32_t)(uint8_t)f[wc] << 8 |
                                    (uint32_t)(uint8_t)f[2 * wc] << 16 | (uint32_t)(uint8_t)f[3 * wc] << 24;
                 pk[2 * t] = __sxtb16(u);
-                pk[2 * t + 1] = sxtb16_ror8(u);
+                pk[2 * t + 1] = tinyasc_sxtb16_ror8(u);
             } else if (n > 1) {
                 pk[t] = (uint32_t)(uint16_t)(int16_t)f[0] | (uint32_t)(uint16_t)(int16_t)f[wc] << 16;
             }

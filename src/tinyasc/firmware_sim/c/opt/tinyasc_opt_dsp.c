@@ -35,14 +35,6 @@ int8_t tinyasc_gather_stage[TINYASC_OPT_MAX_K + 4];
 
 static inline uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
 
-/* SXTB16 of the word rotated by 8 in one instruction (gcc does not fold the rotate). */
-static inline uint32_t sxtb16_ror8(uint32_t v)
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
 /* The last n = 1..3 weights of a row as the low bytes of a word (nothing read past the row). */
 static inline uint32_t load_tail(const int8_t *p, int32_t n)
 {
@@ -137,7 +129,7 @@ static inline __attribute__((always_inline)) int8_t pixel_out(const tinyasc_conv
  * lanes are computed once and used for every window. Windows are g[0..1] and, for two, g[2..3]. */
 static inline __attribute__((always_inline)) void mac_1x1(int32_t *a, uint32_t u, const u32_alias *g)
 {
-    *a = __smlad(sxtb16_ror8(u), g[1], __smlad(__sxtb16(u), g[0], *a));
+    *a = __smlad(tinyasc_sxtb16_ror8(u), g[1], __smlad(__sxtb16(u), g[0], *a));
 }
 
 static inline __attribute__((always_inline)) void mac_2x1(int32_t *a0, int32_t *a1, uint32_t u0, uint32_t u1,
@@ -150,7 +142,7 @@ static inline __attribute__((always_inline)) void mac_2x1(int32_t *a0, int32_t *
 /* a<window><channel>: one channel's word against two windows */
 static inline __attribute__((always_inline)) void mac_1x2(int32_t *a0, int32_t *a1, uint32_t u, const u32_alias *g)
 {
-    const uint32_t s = __sxtb16(u), r = sxtb16_ror8(u);
+    const uint32_t s = __sxtb16(u), r = tinyasc_sxtb16_ror8(u);
     *a0 = __smlad(r, g[1], __smlad(s, g[0], *a0));
     *a1 = __smlad(r, g[3], __smlad(s, g[2], *a1));
 }
@@ -287,7 +279,7 @@ static inline __attribute__((always_inline)) void dw_tap4(int32_t *a0, int32_t *
                                                           uint32_t x, uint32_t u, uint32_t off2)
 {
     const uint32_t xs = __sxtab16(off2, x), xr = __sxtab16(off2, ror8(x));
-    const uint32_t ws = __sxtb16(u), wr = sxtb16_ror8(u);
+    const uint32_t ws = __sxtb16(u), wr = tinyasc_sxtb16_ror8(u);
     *a0 = __smlabb(xs, ws, *a0);
     *a2 = __smlatt(xs, ws, *a2);
     *a1 = __smlabb(xr, wr, *a1);

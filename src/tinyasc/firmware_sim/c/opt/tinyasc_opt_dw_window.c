@@ -67,6 +67,31 @@ static __attribute__((noinline)) void dw_window8(const tinyasc_conv_params *p, c
     }
 }
 
+/* The taps of two horizontally adjacent whole windows (the second xstep2 bytes after the first), eight channels in int16
+ * lanes, each weight vector loaded once for both: even and odd channels' products of the first window into *e0, *o0,
+ * of the second into *e1, *o1. */
+static inline __attribute__((always_inline)) void dw_taps8_pair(const int8_t *ip, const int8_t *wp, int32_t nky,
+                                                                int32_t nkx, int32_t ystep, int32_t xstep,
+                                                                int32_t wrow, int32_t wstep, int32_t xstep2,
+                                                                mve_pred16_t pr16, int predicated, int32x4_t *e0,
+                                                                int32x4_t *o0, int32x4_t *e1, int32x4_t *o1)
+{
+    int32x4_t a = *e0, b = *o0, c = *e1, d = *o1;
+    for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += wrow) {
+        const int8_t *xi = ip, *wi = wp;
+        for (int32_t kx = 0; kx < nkx; kx++, xi += xstep, wi += wstep) {
+            const int16x8_t k = predicated ? vldrbq_z_s16(wi, pr16) : vldrbq_s16(wi);
+            const int16x8_t x = predicated ? vldrbq_z_s16(xi, pr16) : vldrbq_s16(xi);
+            const int16x8_t y = predicated ? vldrbq_z_s16(xi + xstep2, pr16) : vldrbq_s16(xi + xstep2);
+            a = vaddq_s32(a, vmullbq_int_s16(x, k));
+            b = vaddq_s32(b, vmulltq_int_s16(x, k));
+            c = vaddq_s32(c, vmullbq_int_s16(y, k));
+            d = vaddq_s32(d, vmulltq_int_s16(y, k));
+        }
+    }
+    *e0 = a, *o0 = b, *e1 = c, *o1 = d;
+}
+
 /* Two horizontally adjacent windows wholly inside the input (the second xstep2 bytes after the first), eight channels
  * per vector in int16 lanes as dw_window8: each weight vector loaded once for both (11 instructions per tap for 16
  * MACs against 6 for 8), whole groups of eight unpredicated, the last group predicated. */
@@ -79,30 +104,10 @@ static __attribute__((noinline)) void dw_window8_pair(const tinyasc_conv_params 
         int32x4_t e0 = vdupq_n_s32(0), o0 = vdupq_n_s32(0), e1 = vdupq_n_s32(0), o1 = vdupq_n_s32(0);
         const mve_pred16_t pr16 = vctp16q((uint32_t)(C - c));
         const int8_t *ip = ip0 + c, *wp = wp0 + c;
-        if (C - c >= 8) {
-            for (int32_t ky = 0; ky < p->k_h; ky++, ip += ystep, wp += wrow) {
-                const int8_t *xi = ip, *wi = wp;
-                for (int32_t kx = 0; kx < p->k_w; kx++, xi += xstep, wi += C) {
-                    const int16x8_t k = vldrbq_s16(wi), x = vldrbq_s16(xi), y = vldrbq_s16(xi + xstep2);
-                    e0 = vaddq_s32(e0, vmullbq_int_s16(x, k));
-                    o0 = vaddq_s32(o0, vmulltq_int_s16(x, k));
-                    e1 = vaddq_s32(e1, vmullbq_int_s16(y, k));
-                    o1 = vaddq_s32(o1, vmulltq_int_s16(y, k));
-                }
-            }
-        } else {
-            for (int32_t ky = 0; ky < p->k_h; ky++, ip += ystep, wp += wrow) {
-                const int8_t *xi = ip, *wi = wp;
-                for (int32_t kx = 0; kx < p->k_w; kx++, xi += xstep, wi += C) {
-                    const int16x8_t k = vldrbq_z_s16(wi, pr16), x = vldrbq_z_s16(xi, pr16),
-                                    y = vldrbq_z_s16(xi + xstep2, pr16);
-                    e0 = vaddq_s32(e0, vmullbq_int_s16(x, k));
-                    o0 = vaddq_s32(o0, vmulltq_int_s16(x, k));
-                    e1 = vaddq_s32(e1, vmullbq_int_s16(y, k));
-                    o1 = vaddq_s32(o1, vmulltq_int_s16(y, k));
-                }
-            }
-        }
+        if (C - c >= 8)
+            dw_taps8_pair(ip, wp, p->k_h, p->k_w, ystep, xstep, wrow, C, xstep2, pr16, 0, &e0, &o0, &e1, &o1);
+        else
+            dw_taps8_pair(ip, wp, p->k_h, p->k_w, ystep, xstep, wrow, C, xstep2, pr16, 1, &e0, &o0, &e1, &o1);
         int32_t sums[16];
         const int32x4x2_t pair0 = {{e0, o0}}, pair1 = {{e1, o1}};
         vst2q_s32(sums, pair0);

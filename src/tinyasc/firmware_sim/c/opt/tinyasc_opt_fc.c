@@ -98,41 +98,25 @@ static int fc_right_shifts(const tinyasc_fc_params *p, const tinyasc_weights *w)
     return 1;
 }
 
-/* Rows o..o+3 from their sums at once: the bias, TFLite's MBQM as tinyasc_rq_x4_apply computes it (VQRDMULH, then
- * the rounding division as VRSHL of h + (h >> 31)), the zero point and the activation clamp (VMAX, VMIN). */
+/* Rows o..o+3 from their sums at once: the bias, then tinyasc_rq_x4_apply (TFLite's MBQM, the zero point, the int8
+ * clamp) and the activation range inside int8 (VMAX, VMIN). */
 static inline __attribute__((always_inline)) void fc_out4_mve(const tinyasc_fc_params *p, const tinyasc_weights *w,
                                                               const int32_t *sums, int32_t o, int8_t *y)
 {
     int32x4_t acc = vldrwq_s32(sums);
     if (w->bias) acc = vaddq_s32(acc, vldrwq_s32(w->bias + o));
-    const int32x4_t m = p->per_channel ? vldrwq_s32(w->multiplier + o) : vdupq_n_s32(w->multiplier[0]);
-    const int32x4_t s = p->per_channel ? vldrwq_s32(w->shift + o) : vdupq_n_s32(w->shift[0]);
-    const int32x4_t h = vqrdmulhq_s32(acc, m);
-    int32x4_t r = vaddq_s32(vrshlq_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s), vdupq_n_s32(p->output_offset));
-    r = vminq_s32(vmaxq_s32(r, vdupq_n_s32(p->act_min)), vdupq_n_s32(p->act_max));
-    vstrbq_s32(y + o, r);
+    const tinyasc_rq_x4 q = {.m = p->per_channel ? vldrwq_s32(w->multiplier + o) : vdupq_n_s32(w->multiplier[0]),
+                             .neg_r = p->per_channel ? vldrwq_s32(w->shift + o) : vdupq_n_s32(w->shift[0]),
+                             .zp = vdupq_n_s32(p->output_offset)};
+    const int32x4_t r = tinyasc_rq_x4_apply(acc, q);
+    vstrbq_s32(y + o, vminq_s32(vmaxq_s32(r, vdupq_n_s32(p->act_min)), vdupq_n_s32(p->act_max)));
 }
 
 #elif defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 
-/* SXTAB16 / SXTB16 of a word rotated by 8, in one instruction each (gcc does not fold the rotate). */
-static inline uint32_t fc_sxtab16_ror8(uint32_t a, uint32_t v)
-{
-    uint32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
-
-static inline uint32_t fc_sxtb16_ror8(uint32_t v)
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
 /* Four MACs of one row: weight word u against the offset inputs xs = (x0, x2), xr = (x1, x3). */
-#define FC_MAC4(a, u, xs, xr) ((a) = (int32_t)__smlad(fc_sxtb16_ror8(u), (xr), (uint32_t)__smlad(__sxtb16(u), (xs), (a))))
+#define FC_MAC4(a, u, xs, xr) ((a) = (int32_t)__smlad(tinyasc_sxtb16_ror8(u), (xr), (uint32_t)__smlad(__sxtb16(u), (xs), (a))))
 
 #if defined(__thumb2__)
 /* Four rows' whole words in asm (fc_quad_dsp): per word of four inputs one LDR and two SXTAB16 for all four rows,
@@ -220,7 +204,7 @@ static inline __attribute__((always_inline)) void fc_rows_dsp(const int8_t *x, c
 #endif
     for (; k < K4 && !(FC_QUAD_ASM && n == 4); k += 4) { /* four rows' words: fc_quad_dsp above */
         const uint32_t v = tinyasc_load_u32(x + k);
-        const uint32_t xs = __sxtab16(off2, v), xr = fc_sxtab16_ror8(off2, v);
+        const uint32_t xs = __sxtab16(off2, v), xr = tinyasc_sxtab16_ror8(off2, v);
         FC_MAC4(a0, tinyasc_load_u32(r0 + k), xs, xr);
         if (n > 1) FC_MAC4(a1, tinyasc_load_u32(r1 + k), xs, xr);
         if (n > 2) FC_MAC4(a2, tinyasc_load_u32(r2 + k), xs, xr);

@@ -276,8 +276,8 @@ static inline __attribute__((always_inline)) void pw_group(const int8_t *src, in
 
 /* Pointwise (1x1, stride 1, no padding) on the four-lane output path (tinyasc_out_x4_ok): four output channels at a
  * time over every pixel, their constants and base sums held across the pixels; the group's rows interleaved in the
- * gather buffer where they fit (pw_run_wb: one pixel per pass, nothing spilled), else read in place two pixels per
- * pass (pw_pixels). */
+ * gather buffer where they fit (pw_group: pairs of pixels in asm, an odd last one through pw_run_wb), else read in
+ * place two pixels per pass (pw_pixels). */
 static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output)
 {
