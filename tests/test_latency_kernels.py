@@ -154,6 +154,16 @@ CASES = {
     # padding; five rows without padding; the general output path from the sums (dw3x3_c16_same above)
     "dw3x3_c8_s2_same_fold": (True, 1, 9, 10, 8, 8, 3, 3, 2, 1, True, None, True),
     "dw5x3_c12_valid_b2_fold": (True, 2, 8, 6, 12, 12, 5, 3, 1, 1, False, None, True),
+    # Helium's depthwise rows on channels a multiple of four (dw_rows_mve: input rows staged four channels per word,
+    # group by group, zero point left and right; clipped tap rows from their own channel constants): windows three taps
+    # wide at stride 1 with two quads and three single pixels in a row, the input zero point at both ends of int8; any
+    # other window through the looping asm (5 x 5, dilation 2 along x, batches); dilation 3 on three tap rows (two
+    # rows of a window in one staging slot: not taken); dw3x3_c16_same and the ReLU case above take the C form
+    "dw3x3_c8_w11_zxmin_fold": (True, 1, 5, 11, 8, 8, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c12_s2_zxmax_fold": (True, 1, 9, 13, 12, 12, 3, 3, 2, 1, True, None, False),
+    "dw5x5_c8_same_fold": (True, 1, 7, 9, 8, 8, 5, 5, 1, 1, True, None, True),
+    "dw3x3_c4_dil2_b2_fold": (True, 2, 8, 9, 4, 4, 3, 3, 1, 2, True, None, False),
+    "dw3x3_c4_dil3_fold": (True, 1, 9, 9, 4, 4, 3, 3, 1, 3, True, None, True),
     # Helium's im2col convolution (cols_conv): windows gathered in chunks of 24 (K = 144), 49 pixels = 24 + 24 + 1 (an
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too

@@ -404,6 +404,12 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_mbqm_x4(int32x4_t
 #define TINYASC_OPT_MAX_C 512
 #endif
 extern int32_t tinyasc_acc0[TINYASC_OPT_MAX_C];
+/* ... and their gather buffer (windows, interleaved weight rows, a depthwise layer's staged input rows), free
+ * between layers. */
+#ifndef TINYASC_OPT_MAX_K
+#define TINYASC_OPT_MAX_K 4096
+#endif
+extern int8_t tinyasc_mve_gather[TINYASC_OPT_MAX_K];
 
 /* Four output channels c.. (lanes off in pr not stored) of one pixel from their sums: the four-lane output
  * path where the layer allows it, its form for any shift where the range is full, else lane by lane. */

@@ -121,6 +121,424 @@ static __attribute__((noinline)) void dw_window8_pair(const tinyasc_conv_params 
     }
 }
 
+/* Depthwise rows on Helium (dw_rows_mve): the input rows a window reads are staged once per layer with four channels
+ * per word, channel group by channel group (staged column x of group g at word g ws + x, the input zero point in the
+ * columns left and right of the input), so that a group's pixels and taps sit at small immediate offsets from one
+ * pointer; four channels per vector in int32 lanes (VLDRB.S32 + VMUL + VADD per tap and pixel), the sums starting from
+ * the channels' constants over the row's taps (tinyasc_acc0). */
+
+/* C form (the layers off the four-lane output path): NP output pixels (xs bytes apart in the staged rows) of the four
+ * channels c.. from off in rows[], over the taps [0, nky) x [0, KW); then MBQM for any shift, the zero point and the
+ * activation clamp. */
+static inline __attribute__((always_inline)) void dw_px4(const int8_t *const *rows, int32_t nky, int32_t off,
+                                                         const int8_t *wc, int32_t KW, int32_t wrow, int32_t C,
+                                                         int32_t dx, int32_t xs, const tinyasc_conv_params *p,
+                                                         const tinyasc_weights *w, int32_t c, int8_t *op, const int NP)
+{
+    const int32x4_t base = vldrwq_s32(tinyasc_acc0 + c);
+    int32x4_t a0 = base, a1 = base, a2 = base, a3 = base;
+    for (int32_t ky = 0; ky < nky; ky++) {
+        const int8_t *r = rows[ky] + off, *wk = wc + ky * wrow;
+        for (int32_t kx = 0; kx < KW; kx++, r += dx, wk += C) {
+            const int32x4_t k = vldrbq_s32(wk);
+            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(r), k));
+            if (NP > 1) a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(r + xs), k));
+            if (NP > 2) a2 = vaddq_s32(a2, vmulq_s32(vldrbq_s32(r + 2 * xs), k));
+            if (NP > 3) a3 = vaddq_s32(a3, vmulq_s32(vldrbq_s32(r + 3 * xs), k));
+        }
+    }
+    const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(w, p->output_offset, c, vctp32q(4));
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    vstrbq_s32(op, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a0, q), hi), lo));
+    if (NP > 1) vstrbq_s32(op + C, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a1, q), hi), lo));
+    if (NP > 2) vstrbq_s32(op + 2 * C, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a2, q), hi), lo));
+    if (NP > 3) vstrbq_s32(op + 3 * C, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a3, q), hi), lo));
+}
+
+/* The asm forms (the four-lane output path), one call per group of four channels and output row: four pixels per
+ * pass, then the row's last out_w % 4 pixels one at a time; the sums leave through tinyasc_rq_x4_apply's seven
+ * instructions. dw_quads_mve takes any window (loops over the taps); dw_quads3_s1_mve / dw_quads3_s2_mve windows three
+ * taps wide, undilated along x, at stride 1 / 2, with every tap at an immediate offset and a tap row's three weight
+ * vectors loaded once for the four pixels (per tap row 39 vector instructions for 48 MACs; compiled from C the loops
+ * spilled their pointers and constants). Offsets below are those of dw_quad. */
+typedef struct {
+    const int8_t *const *rows; /* 0: tap row i's staged input row */
+    int32_t nky;               /* 4 */
+    const int8_t *w0;          /* 8: tap row 0's weights of the group's first channel */
+    int32_t wrow, C, dx, xs;   /* 12, 16, 20, 24: a tap row's weight bytes; channels; staged bytes per tap and pixel */
+    int32_t KW;                /* 28 */
+    int32_t quads, singles;    /* 32, 36: groups of four pixels, then single ones (counted down) */
+    int8_t *dst;               /* 40: the first pixel's outputs (advanced) */
+    int32_t off;               /* 44: the first pixel's first tap in rows[i] (advanced) */
+    const int32_t *base;       /* 48: the four channels' constants (bias + off * sum w over the taps) */
+    const int32_t *m, *sh;     /* 52, 56: their multipliers and shifts (-r) */
+    int32_t zp;                /* 60: the output zero point */
+    int32_t groups, gstep;     /* 64, 68: groups of four channels (counted down); staged bytes between groups */
+    int32_t quads0, singles0;  /* 72, 76: quads and singles of each group */
+    int8_t *dst0;              /* 80: the group's first output (advanced) */
+    int32_t off0;              /* 84: the group's first pixel's first tap (advanced) */
+} dw_quad;
+typedef char dw_quad_is_the_asm_layout[(offsetof(dw_quad, rows) == 0 && offsetof(dw_quad, nky) == 4 &&
+                                        offsetof(dw_quad, w0) == 8 && offsetof(dw_quad, wrow) == 12 &&
+                                        offsetof(dw_quad, C) == 16 && offsetof(dw_quad, dx) == 20 &&
+                                        offsetof(dw_quad, xs) == 24 && offsetof(dw_quad, KW) == 28 &&
+                                        offsetof(dw_quad, quads) == 32 && offsetof(dw_quad, singles) == 36 &&
+                                        offsetof(dw_quad, dst) == 40 && offsetof(dw_quad, off) == 44 &&
+                                        offsetof(dw_quad, base) == 48 && offsetof(dw_quad, m) == 52 &&
+                                        offsetof(dw_quad, sh) == 56 && offsetof(dw_quad, zp) == 60 &&
+                                        offsetof(dw_quad, groups) == 64 && offsetof(dw_quad, gstep) == 68 &&
+                                        offsetof(dw_quad, quads0) == 72 && offsetof(dw_quad, singles0) == 76 &&
+                                        offsetof(dw_quad, dst0) == 80 && offsetof(dw_quad, off0) == 84) ? 1 : -1];
+
+/* the four-lane output path of the sums in v (m in q4, -r in q5, the zero point in q6; q7 scratch) */
+#define DWQ_OUT(v)                                                                                               \
+        "vqrdmulh.s32 " v ", " v ", q4\n\t"                                                                       \
+        "vshr.s32 q7, " v ", #31\n\t"                                                                             \
+        "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
+        "vrshl.s32 " v ", " v ", q5\n\t"                                                                          \
+        "vadd.i32 " v ", " v ", q6\n\t"                                                                           \
+        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
+        "vshr.s32 " v ", " v ", #24\n\t"
+#define DWQ_CONSTS                                                                                               \
+        "ldr     r11, [r9, #52]\n\t"                                                                              \
+        "vldrw.u32 q4, [r11]\n\t"                                                                                 \
+        "ldr     r11, [r9, #56]\n\t"                                                                              \
+        "vldrw.u32 q5, [r11]\n\t"                                                                                 \
+        "ldr     r11, [r9, #60]\n\t"                                                                              \
+        "vdup.32 q6, r11\n\t"
+/* NP (4 or 1) pixels' sums from the group's constants; the tap rows' pointers in r10, their count in r7, the weights
+ * in r6 */
+#define DWQ_START(NP)                                                                                            \
+        "ldr     r11, [r9, #48]\n\t"                                                                              \
+        "vldrw.u32 q0, [r11]\n\t"                                                                                 \
+        NP##_COPIES                                                                                               \
+        "ldr     r10, [r9, #0]\n\t"                                                                               \
+        "ldr     r7, [r9, #4]\n\t"                                                                                \
+        "ldr     r6, [r9, #8]\n\t"
+#define Q4_COPIES "vmov q1, q0\n\tvmov q2, q0\n\tvmov q3, q0\n\t"
+#define Q1_COPIES ""
+/* the NP pixels' outputs (dst advanced by NP C), off advanced by NP xs (shift: log2 NP), the count at cnt lowered */
+#define DWQ_FINISH(NP, shift, cnt, again)                                                                        \
+        DWQ_CONSTS                                                                                                \
+        NP##_OUTS                                                                                                 \
+        "str     r1, [r9, #40]\n\t"                                                                               \
+        "ldr     r2, [r9, #44]\n\t"                                                                               \
+        "ldr     r3, [r9, #24]\n\t"                                                                               \
+        "add     r2, r2, r3, lsl #" #shift "\n\t"                                                                 \
+        "str     r2, [r9, #44]\n\t"                                                                               \
+        "ldr     r7, [r9, #" #cnt "]\n\t"                                                                         \
+        "subs    r7, r7, #1\n\t"                                                                                  \
+        "str     r7, [r9, #" #cnt "]\n\t"                                                                         \
+        "bne     " again "\n\t"
+#define DWQ_STORE(v)                                                                                             \
+        DWQ_OUT(v)                                                                                                \
+        "vstrb.32 " v ", [r1]\n\t"                                                                                \
+        "add     r1, r1, r0\n\t"
+#define Q4_OUTS "ldr r1, [r9, #40]\n\t" DWQ_STORE("q0") DWQ_STORE("q1") DWQ_STORE("q2") DWQ_STORE("q3")
+#define Q1_OUTS "ldr r1, [r9, #40]\n\t" DWQ_STORE("q0")
+#define DWQ_PROLOGUE                                                                                             \
+        "push    {r4-r11, lr}\n\t"                                                                                \
+        "vpush   {d8-d15}\n\t"                                                                                    \
+        "mov     r9, r0\n\t"                                                                                      \
+        "ldr     r0, [r9, #16]\n\t"          /* C */                                                              \
+        "ldr     r8, [r9, #12]\n\t"          /* wrow */                                                           \
+        "11:\n\t"
+/* the next group of four channels: its weights, outputs, staged columns, constants and counts */
+#define DWQ_NEXT_GROUP                                                                                           \
+        "ldr     r1, [r9, #80]\n\t"                                                                               \
+        "add     r1, r1, #4\n\t"                                                                                  \
+        "str     r1, [r9, #80]\n\t"                                                                               \
+        "str     r1, [r9, #40]\n\t"                                                                               \
+        "ldr     r1, [r9, #84]\n\t"                                                                               \
+        "ldr     r3, [r9, #68]\n\t"                                                                               \
+        "add     r1, r1, r3\n\t"                                                                                  \
+        "str     r1, [r9, #84]\n\t"                                                                               \
+        "str     r1, [r9, #44]\n\t"                                                                               \
+        "ldr     r1, [r9, #8]\n\t"                                                                                \
+        "add     r1, r1, #4\n\t"                                                                                  \
+        "str     r1, [r9, #8]\n\t"                                                                                \
+        "ldrd    r1, r2, [r9, #48]\n\t"                                                                           \
+        "ldr     r3, [r9, #56]\n\t"                                                                               \
+        "add     r1, r1, #16\n\t"                                                                                 \
+        "add     r2, r2, #16\n\t"                                                                                 \
+        "add     r3, r3, #16\n\t"                                                                                 \
+        "strd    r1, r2, [r9, #48]\n\t"                                                                           \
+        "str     r3, [r9, #56]\n\t"                                                                               \
+        "ldrd    r1, r2, [r9, #72]\n\t"                                                                           \
+        "strd    r1, r2, [r9, #32]\n\t"                                                                           \
+        "ldr     r1, [r9, #64]\n\t"                                                                               \
+        "subs    r1, r1, #1\n\t"                                                                                  \
+        "str     r1, [r9, #64]\n\t"                                                                               \
+        "bne     11b\n\t"
+#define DWQ_EPILOGUE                                                                                             \
+        DWQ_NEXT_GROUP                                                                                            \
+        "vpop    {d8-d15}\n\t"                                                                                    \
+        "pop     {r4-r11, pc}\n\t"
+
+static __attribute__((naked, noinline)) void dw_quads_mve(dw_quad *q __attribute__((unused))) /* q arrives in r0 */
+{
+    __asm__ volatile(
+        DWQ_PROLOGUE
+        "ldr     r12, [r9, #20]\n\t"         /* dx */
+        "ldr     lr, [r9, #24]\n\t"          /* xs */
+        "ldr     r7, [r9, #32]\n\t"
+        "cmp     r7, #0\n\t"
+        "beq     6f\n\t"
+        "1:\n\t"                             /* four pixels */
+        DWQ_START(Q4)
+        "cmp     r7, #0\n\t"
+        "beq     5f\n\t"
+        "2:\n\t"                             /* a tap row: the four pixels' inputs in r1-r4, the weights in r5 */
+        "ldr     r1, [r10], #4\n\t"
+        "ldr     r2, [r9, #44]\n\t"
+        "add     r1, r1, r2\n\t"
+        "add     r2, r1, lr\n\t"
+        "add     r3, r2, lr\n\t"
+        "add     r4, r3, lr\n\t"
+        "mov     r5, r6\n\t"
+        "ldr     r11, [r9, #28]\n\t"
+        "3:\n\t"
+        "vldrb.s32 q4, [r5]\n\t"
+        "add     r5, r5, r0\n\t"
+        "vldrb.s32 q5, [r1]\n\t"
+        "vmul.i32 q5, q5, q4\n\t"
+        "vadd.i32 q0, q0, q5\n\t"
+        "vldrb.s32 q6, [r2]\n\t"
+        "vmul.i32 q6, q6, q4\n\t"
+        "vadd.i32 q1, q1, q6\n\t"
+        "vldrb.s32 q7, [r3]\n\t"
+        "vmul.i32 q7, q7, q4\n\t"
+        "vadd.i32 q2, q2, q7\n\t"
+        "vldrb.s32 q5, [r4]\n\t"
+        "vmul.i32 q5, q5, q4\n\t"
+        "vadd.i32 q3, q3, q5\n\t"
+        "add     r1, r1, r12\n\t"
+        "add     r2, r2, r12\n\t"
+        "add     r3, r3, r12\n\t"
+        "add     r4, r4, r12\n\t"
+        "subs    r11, r11, #1\n\t"
+        "bne     3b\n\t"
+        "add     r6, r6, r8\n\t"
+        "subs    r7, r7, #1\n\t"
+        "bne     2b\n\t"
+        "5:\n\t"
+        DWQ_FINISH(Q4, 2, 32, "1b")
+        "6:\n\t"
+        "ldr     r7, [r9, #36]\n\t"
+        "cmp     r7, #0\n\t"
+        "beq     9f\n\t"
+        "7:\n\t"                             /* one pixel */
+        DWQ_START(Q1)
+        "cmp     r7, #0\n\t"
+        "beq     8f\n\t"
+        "4:\n\t"
+        "ldr     r1, [r10], #4\n\t"
+        "ldr     r2, [r9, #44]\n\t"
+        "add     r1, r1, r2\n\t"
+        "mov     r5, r6\n\t"
+        "ldr     r11, [r9, #28]\n\t"
+        "10:\n\t"
+        "vldrb.s32 q4, [r5]\n\t"
+        "add     r5, r5, r0\n\t"
+        "vldrb.s32 q5, [r1]\n\t"
+        "vmul.i32 q5, q5, q4\n\t"
+        "vadd.i32 q0, q0, q5\n\t"
+        "add     r1, r1, r12\n\t"
+        "subs    r11, r11, #1\n\t"
+        "bne     10b\n\t"
+        "add     r6, r6, r8\n\t"
+        "subs    r7, r7, #1\n\t"
+        "bne     4b\n\t"
+        "8:\n\t"
+        DWQ_FINISH(Q1, 0, 36, "7b")
+        "9:\n\t"
+        DWQ_EPILOGUE);
+}
+
+/* one tap of pixel j (inputs at r1 + (j S + k) 4) with the weights of tap k in wreg, into acc (S: .set DWQ_S) */
+#define DWQ_MAC(acc, j, k, wreg)                                                                                 \
+        "vldrb.s32 q7, [r1, #((" #j " * DWQ_S + " #k ") * 4)]\n\t"                                               \
+        "vmul.i32 q7, q7, " wreg "\n\t"                                                                           \
+        "vadd.i32 " acc ", " acc ", q7\n\t"
+/* a tap row's three weight vectors into q4-q6 (r6 advanced by wrow) and its staged row at r1 */
+#define DWQ_ROW3                                                                                                 \
+        "ldr     r1, [r10], #4\n\t"                                                                               \
+        "add     r1, r1, r2\n\t"                                                                                  \
+        "vldrb.s32 q4, [r6]\n\t"                                                                                  \
+        "add     r5, r6, r0\n\t"                                                                                  \
+        "vldrb.s32 q5, [r5]\n\t"                                                                                  \
+        "add     r5, r5, r0\n\t"                                                                                  \
+        "vldrb.s32 q6, [r5]\n\t"                                                                                  \
+        "add     r6, r6, r8\n\t"
+#define DWQ_PIXEL3(acc, j) DWQ_MAC(acc, j, 0, "q4") DWQ_MAC(acc, j, 1, "q5") DWQ_MAC(acc, j, 2, "q6")
+#define DWQ_QUADS3(S)                                                                                            \
+        ".set    DWQ_S, " #S "\n\t"                                                                               \
+        DWQ_PROLOGUE                                                                                              \
+        "ldr     r7, [r9, #32]\n\t"                                                                               \
+        "cmp     r7, #0\n\t"                                                                                      \
+        "beq     6f\n\t"                                                                                          \
+        "1:\n\t"                                                                                                  \
+        DWQ_START(Q4)                                                                                             \
+        "ldr     r2, [r9, #44]\n\t"                                                                               \
+        "cmp     r7, #0\n\t"                                                                                      \
+        "beq     5f\n\t"                                                                                          \
+        "2:\n\t"                                                                                                  \
+        DWQ_ROW3                                                                                                  \
+        DWQ_PIXEL3("q0", 0) DWQ_PIXEL3("q1", 1) DWQ_PIXEL3("q2", 2) DWQ_PIXEL3("q3", 3)                           \
+        "subs    r7, r7, #1\n\t"                                                                                  \
+        "bne     2b\n\t"                                                                                          \
+        "5:\n\t"                                                                                                  \
+        DWQ_FINISH(Q4, 2, 32, "1b")                                                                               \
+        "6:\n\t"                                                                                                  \
+        "ldr     r7, [r9, #36]\n\t"                                                                               \
+        "cmp     r7, #0\n\t"                                                                                      \
+        "beq     9f\n\t"                                                                                          \
+        "7:\n\t"                                                                                                  \
+        DWQ_START(Q1)                                                                                             \
+        "ldr     r2, [r9, #44]\n\t"                                                                               \
+        "cmp     r7, #0\n\t"                                                                                      \
+        "beq     8f\n\t"                                                                                          \
+        "4:\n\t"                                                                                                  \
+        DWQ_ROW3                                                                                                  \
+        DWQ_PIXEL3("q0", 0)                                                                                       \
+        "subs    r7, r7, #1\n\t"                                                                                  \
+        "bne     4b\n\t"                                                                                          \
+        "8:\n\t"                                                                                                  \
+        DWQ_FINISH(Q1, 0, 36, "7b")                                                                               \
+        "9:\n\t"                                                                                                  \
+        DWQ_EPILOGUE
+
+static __attribute__((naked, noinline)) void dw_quads3_s1_mve(dw_quad *q __attribute__((unused)))
+{
+    __asm__ volatile(DWQ_QUADS3(1));
+}
+
+static __attribute__((naked, noinline)) void dw_quads3_s2_mve(dw_quad *q __attribute__((unused)))
+{
+    __asm__ volatile(DWQ_QUADS3(2));
+}
+#undef DWQ_QUADS3
+#undef DWQ_PIXEL3
+#undef DWQ_ROW3
+#undef DWQ_MAC
+#undef DWQ_EPILOGUE
+#undef DWQ_NEXT_GROUP
+#undef DWQ_PROLOGUE
+#undef Q1_OUTS
+#undef Q4_OUTS
+#undef DWQ_STORE
+#undef DWQ_FINISH
+#undef Q1_COPIES
+#undef Q4_COPIES
+#undef DWQ_START
+#undef DWQ_CONSTS
+#undef DWQ_OUT
+
+/* One output row (out_w pixels at op) from the nky staged rows of its taps (w0: tap row 0's weights), group by group
+ * of four channels (group g's columns at g ws_words words in each row); the channels' constants for these taps in
+ * tinyasc_acc0. fast: the four-lane output path (asm), else dw_px4. */
+static __attribute__((noinline)) void dw_row_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                 const int8_t *const *rows, int32_t nky, const int8_t *w0,
+                                                 int8_t *op, int32_t ws_words, int fast)
+{
+    const int32_t C = p->in_c, KW = p->k_w, wrow = KW * C, dx = 4 * p->dil_w, xs = 4 * p->stride_w, n = p->out_w;
+    void (*quads)(dw_quad *) = KW == 3 && p->dil_w == 1 && p->stride_w == 1   ? dw_quads3_s1_mve
+                               : KW == 3 && p->dil_w == 1 && p->stride_w == 2 ? dw_quads3_s2_mve
+                                                                             : dw_quads_mve;
+    if (fast) {
+        dw_quad q = {.rows = rows, .nky = nky, .w0 = w0, .wrow = wrow, .C = C, .dx = dx, .xs = xs, .KW = KW,
+                     .quads = n / 4, .singles = n % 4, .dst = op, .off = 0, .base = tinyasc_acc0,
+                     .m = w->multiplier, .sh = w->shift, .zp = p->output_offset, .groups = C / 4,
+                     .gstep = 4 * ws_words, .quads0 = n / 4, .singles0 = n % 4, .dst0 = op, .off0 = 0};
+        quads(&q);
+        return;
+    }
+    for (int32_t c = 0; c < C; c += 4) {
+        const int32_t off = c * ws_words; /* (c / 4) ws_words words */
+        int32_t ox = 0;
+        for (; ox + 4 <= n; ox += 4)
+            dw_px4(rows, nky, off + ox * xs, w0 + c, KW, wrow, C, dx, xs, p, w, c, op + ox * C + c, 4);
+        for (; ox < n; ox++)
+            dw_px4(rows, nky, off + ox * xs, w0 + c, KW, wrow, C, dx, xs, p, w, c, op + ox * C + c, 1);
+    }
+}
+
+static int32_t gcd32(int32_t a, int32_t b)
+{
+    while (b) {
+        const int32_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
+/* Input row y staged into slot (ws words per group of four channels, the row's words from column pad_l). */
+static __attribute__((noinline)) void dw_stage_row(const int8_t *src, int8_t *slot, int32_t in_w, int32_t C, int32_t ws, int32_t pad_l)
+{
+    const int32_t G = C / 4, step = 4 * ws;
+    for (int32_t x = 0; x < in_w; x++) {
+        int8_t *d = slot + (pad_l + x) * 4;
+        for (int32_t g = 0; g < G; g++, d += step, src += 4) {
+            uint32_t v;
+            memcpy(&v, src, 4);
+            memcpy(d, &v, 4);
+        }
+    }
+}
+
+/* Every output row of the layer through dw_row_mve, on channels a multiple of four: a row's taps clipped by the top
+ * or bottom border are left out and its channels start from bias + off * (sum of the remaining taps' weights),
+ * computed into tinyasc_acc0 whenever the clipped tap rows change; the input rows are staged (above) each once per
+ * layer, the input zero point left and right of them (x + off = 0 there), in k_h slots of the Helium gather buffer
+ * (input row y in slot y mod k_h: a window's rows are distinct there when gcd(dil_h, k_h) = 1). -1 where the depth
+ * multiplier is not 1, the channels not a multiple of four or the staged rows do not fit. */
+static int dw_rows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+{
+    const int32_t C = p->in_c, row = p->in_w * C, KW = p->k_w;
+    if (p->depth_multiplier != 1 || C % 4 != 0 || C > TINYASC_OPT_MAX_C || p->k_h > 16) return -1;
+    const int32_t pad_l = p->pad_w;
+    const int32_t reach = (p->out_w - 1) * p->stride_w + (KW - 1) * p->dil_w + 1; /* staged columns the taps read */
+    const int32_t pad_r = reach - pad_l - p->in_w > 0 ? reach - pad_l - p->in_w : 0;
+    const int32_t ws = pad_l + p->in_w + pad_r; /* a staged row's words per group of four channels */
+    if (p->k_h * ws * C > TINYASC_OPT_MAX_K || gcd32(p->dil_h, p->k_h) != 1) return -1;
+    const int fast = tinyasc_out_x4_ok(p, w);
+    int8_t *const slots = tinyasc_mve_gather;
+    const uint32_t z4 = 0x01010101u * (uint8_t)(-p->input_offset); /* four channels' zero points */
+    for (int32_t r = 0; r < p->k_h * C / 4; r++) { /* every slot's every group */
+        uint32_t *const g = (uint32_t *)(void *)(slots + r * ws * 4);
+        for (int32_t x = 0; x < pad_l; x++) g[x] = z4;
+        for (int32_t x = pad_l + p->in_w; x < ws; x++) g[x] = z4;
+    }
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * row;
+        int32_t cur0 = -1, cur1 = -1, slot_row[16]; /* the tap rows tinyasc_acc0 holds the constants of; slots' rows */
+        for (int32_t s = 0; s < p->k_h; s++) slot_row[s] = -1;
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            int32_t ky0, ky1;
+            tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            if (ky0 != cur0 || ky1 != cur1) {
+                tinyasc_weights wk = *w;
+                wk.data = w->data + ky0 * KW * C;
+                tinyasc_chan_base(p, &wk, C, (ky1 - ky0) * KW, C, 1, tinyasc_acc0);
+                cur0 = ky0, cur1 = ky1;
+            }
+            const int8_t *rows[16];
+            for (int32_t ky = ky0; ky < ky1; ky++) {
+                const int32_t y = y0 + ky * p->dil_h, s = y % p->k_h;
+                if (slot_row[s] != y) {
+                    dw_stage_row(in + y * row, slots + s * ws * C, p->in_w, C, ws, pad_l);
+                    slot_row[s] = y;
+                }
+                rows[ky - ky0] = slots + s * ws * C;
+            }
+            dw_row_mve(p, w, rows, ky1 - ky0, w->data + ky0 * KW * C, output + (b * p->out_h + oy) * p->out_w * C,
+                       ws, fast);
+        }
+    }
+    return 0;
+}
+
 /* Every output pixel of the layer through dw_window8 / dw_window8_pair; -1 where the per-channel constants do not
  * fit the shared table or the depth multiplier is not 1. */
 static int dw_windows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -326,7 +744,7 @@ void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc
     const tinyasc_conv_params pl = *p;
     const tinyasc_weights wl = *w;
 #if defined(__ARM_FEATURE_MVE)
-    if (dw_windows_mve(&pl, &wl, input, output) == 0) return;
+    if (dw_rows_mve(&pl, &wl, input, output) == 0 || dw_windows_mve(&pl, &wl, input, output) == 0) return;
 #elif defined(__ARM_FEATURE_DSP) && DW_PIXEL_ASM
     if (dw3_layer(&pl, &wl, input, output) == 0) return;
 #endif

@@ -11,11 +11,7 @@
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 
-#ifndef TINYASC_OPT_MAX_K
-#define TINYASC_OPT_MAX_K 4096
-#endif
-
-static int8_t gather[TINYASC_OPT_MAX_K] __attribute__((aligned(16)));
+int8_t tinyasc_mve_gather[TINYASC_OPT_MAX_K] __attribute__((aligned(16)));
 int32_t tinyasc_acc0[TINYASC_OPT_MAX_C];
 
 /* Four scalar accumulators as one vector. */
@@ -27,12 +23,39 @@ static inline __attribute__((always_inline)) int32x4_t lanes4(int32_t a0, int32_
     return vsetq_lane_s32(a3, v, 3);
 }
 
+/* A group's four sums (base added) to int8: the four-lane output path, or where a channel of the group has a shift
+ * >= 0 (any: a pruned channel's scale) its form for any shift. */
+static inline __attribute__((always_inline)) int32x4_t pw_out(int32x4_t acc, const tinyasc_rq_x4_any *qa, int any)
+{
+    return any ? tinyasc_rq_x4_any_apply(acc, *qa) : tinyasc_rq_x4_apply(acc, qa->q);
+}
+
+/* Whether any of the n channels oc.. has a shift >= 0 (the group then takes the output path for any shift). */
+static inline int pw_group_any(const tinyasc_weights *w, int32_t oc, int32_t n)
+{
+    for (int32_t j = 0; j < n; j++)
+        if (w->shift[oc + j] > -1) return 1;
+    return 0;
+}
+
+/* The output constants of the group of n channels oc.. (lanes off in pr: zeros), the four-lane path's only unless any. */
+static inline __attribute__((always_inline)) tinyasc_rq_x4_any pw_consts(const tinyasc_weights *w, int32_t zp, int32_t oc,
+                                                                         mve_pred16_t pr, int any)
+{
+    if (any) return tinyasc_rq_x4_any_consts(w, zp, oc, pr);
+    tinyasc_rq_x4_any a;
+    a.q = tinyasc_rq_x4_consts(w, zp, oc, pr);
+    a.left = a.smask = vdupq_n_s32(0); /* unused */
+    return a;
+}
+
 /* P (1 or 2) pixels of a pointwise group: four weight rows against each pixel's K inputs, each weight
  * vector loaded once for both pixels; whole 16-byte vectors, then one predicated tail. */
 static inline __attribute__((always_inline)) void pw_pixels(const int8_t *src, int32_t K, int32_t kf, mve_pred16_t pt,
                                                             const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                                                            const int8_t *w3, int32x4_t base, tinyasc_rq_x4 q,
-                                                            mve_pred16_t pr, int8_t *dst, int32_t OC, const int P)
+                                                            const int8_t *w3, int32x4_t base,
+                                                            const tinyasc_rq_x4_any *qa, int any, mve_pred16_t pr,
+                                                            int8_t *dst, int32_t OC, const int P)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, k = 0;
     for (; k < kf; k += 16) {
@@ -65,8 +88,8 @@ static inline __attribute__((always_inline)) void pw_pixels(const int8_t *src, i
         a3 = vmladavaq_p_s8(a3, x, v, pt);
         if (P > 1) b3 = vmladavaq_p_s8(b3, y, v, pt);
     }
-    vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q), pr);
-    if (P > 1) vstrbq_p_s32(dst + OC, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(b0, b1, b2, b3)), q), pr);
+    vstrbq_p_s32(dst, pw_out(vaddq_s32(base, lanes4(a0, a1, a2, a3)), qa, any), pr);
+    if (P > 1) vstrbq_p_s32(dst + OC, pw_out(vaddq_s32(base, lanes4(b0, b1, b2, b3)), qa, any), pr);
 }
 
 /* One block of 16 input channels (x) against the four interleaved rows at wb, onto four accumulators. */
@@ -88,12 +111,13 @@ static inline __attribute__((always_inline)) void pw_block(int32_t *a0, int32_t 
 static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, int8_t *dst, int32_t pixels,
                                                             int32_t K, int32_t OC, const int8_t *wb0,
                                                             const int32_t *base_p,
-                                                            const tinyasc_rq_x4 *qp, mve_pred16_t pr, const int NB)
+                                                            const tinyasc_rq_x4_any *qp, int any, mve_pred16_t pr,
+                                                            const int NB)
 {
     const int32_t nb = K >> 4, tail = K & 15;
     const mve_pred16_t pt = vctp8q((uint32_t)tail);
     const int32x4_t base = vldrwq_s32(base_p);
-    const tinyasc_rq_x4 q = *qp;
+    const tinyasc_rq_x4_any q = *qp;
     for (int32_t i = 0; i < pixels; i++, src += K, dst += OC) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         const int8_t *x = src, *wb = wb0;
@@ -108,20 +132,20 @@ static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, i
             }
         }
         if (tail) pw_block(&a0, &a1, &a2, &a3, vldrbq_z_s8(x, pt), wb);
-        vstrbq_p_s32(dst, tinyasc_rq_x4_apply(vaddq_s32(base, lanes4(a0, a1, a2, a3)), q), pr);
+        vstrbq_p_s32(dst, pw_out(vaddq_s32(base, lanes4(a0, a1, a2, a3)), &q, any), pr);
     }
 }
 
 static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K, int32_t OC,
-                                                const int8_t *wb, const int32_t *base_p, const tinyasc_rq_x4 *qp,
-                                                mve_pred16_t pr)
+                                                const int8_t *wb, const int32_t *base_p,
+                                                const tinyasc_rq_x4_any *qp, int any, mve_pred16_t pr)
 {
     switch (K >> 4) {
-    case 0: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 0); break;
-    case 1: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 1); break;
-    case 2: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 2); break;
-    case 3: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, 3); break;
-    default: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, pr, -1); break;
+    case 0: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, any, pr, 0); break;
+    case 1: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, any, pr, 1); break;
+    case 2: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, any, pr, 2); break;
+    case 3: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, any, pr, 3); break;
+    default: pw_run_nb(src, dst, pixels, K, OC, wb, base_p, qp, any, pr, -1); break;
     }
 }
 
@@ -129,7 +153,7 @@ static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, 
  * interleaved weight rows are loaded once (post-increment) for both pixels, eight VMLADAVA.S8 (128 MACs) into the
  * eight even registers; the block where K is not a multiple of 16 with the inputs' loads predicated (the weights past
  * K are zeros); then both pixels' four sums leave through tinyasc_rq_x4_apply's seven instructions with the group's
- * constants in q4-q7. One pixel per pass in C (pw_run_wb) compiled with spilled weight offsets; two pixels need eight
+ * constants in q4-q7 (pw_pairs_any_mve: tinyasc_rq_x4_any_apply's nine, for a group with a shift >= 0). One pixel per pass in C (pw_run_wb) compiled with spilled weight offsets; two pixels need eight
  * accumulators, all of VMLADAVA's even registers. Offsets below are those of pw_pair. */
 typedef struct {
     const int8_t *src;   /* 0: the first pixel's inputs (the pair's second K bytes further) */
@@ -138,7 +162,8 @@ typedef struct {
     int32_t OC, nb;      /* 16, 20: output channels; whole 16-byte blocks */
     int32_t tail, n;     /* 24, 28: K % 16; the group's channels (1..4, the lanes stored) */
     const int8_t *wb;    /* 32: the group's rows interleaved by block (pw_interleave) */
-    const int32_t *c;    /* 36: 16 words, 16-byte aligned: base sums, m, the shift (-r), the zero point, 4 lanes each */
+    const int32_t *c;    /* 36: 24 words, 16-byte aligned, 4 lanes each: base sums, m, min(shift, 0) (-r), the zero
+                          * point, max(shift, 0) (left), -1 where shift < 0 (smask) */
 } pw_pair;
 typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(pw_pair, dst) == 4 &&
                                         offsetof(pw_pair, pairs) == 8 && offsetof(pw_pair, K) == 12 &&
@@ -146,32 +171,6 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
                                         offsetof(pw_pair, tail) == 24 && offsetof(pw_pair, n) == 28 &&
                                         offsetof(pw_pair, wb) == 32 && offsetof(pw_pair, c) == 36) ? 1 : -1];
 
-static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute__((unused))) /* q arrives in r0 */
-{
-    __asm__ volatile(
-        "push    {r4-r11, lr}\n\t"
-        "vpush   {d8-d15}\n\t"
-        "mov     r9, r0\n\t"
-        "ldr     r11, [r9, #36]\n\t"
-        "vldrw.u32 q4, [r11]\n\t"            /* base sums */
-        "vldrw.u32 q5, [r11, #16]\n\t"       /* m */
-        "vldrw.u32 q6, [r11, #32]\n\t"       /* -r */
-        "vldrw.u32 q7, [r11, #48]\n\t"       /* zero point */
-        "3:\n\t"
-        "ldr     r1, [r9, #0]\n\t"
-        "ldr     r3, [r9, #12]\n\t"
-        "add     r3, r1, r3\n\t"             /* the second pixel's inputs */
-        "ldr     r5, [r9, #32]\n\t"
-        "mov     r0, #0\n\t"
-        "mov     r2, #0\n\t"
-        "mov     r4, #0\n\t"
-        "mov     r6, #0\n\t"
-        "mov     r8, #0\n\t"
-        "mov     r10, #0\n\t"
-        "mov     r12, #0\n\t"
-        "mov     lr, #0\n\t"
-        "ldr     r7, [r9, #20]\n\t"
-        "cbz     r7, 2f\n\t"
 /* the four rows' block at r5 against both pixels' inputs in q0, q1 */
 #define PW_ROWS                                                                                                  \
         "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
@@ -186,30 +185,6 @@ static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute
         "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
         "vmladava.s8 r6, q0, q2\n\t"                                                                              \
         "vmladava.s8 lr, q1, q2\n\t"
-        "1:\n\t"
-        "vldrb.u8 q0, [r1], #16\n\t"
-        "vldrb.u8 q1, [r3], #16\n\t"
-        PW_ROWS
-        "subs    r7, r7, #1\n\t"
-        "bne     1b\n\t"
-        "2:\n\t"
-        "ldr     r7, [r9, #24]\n\t"
-        "cbz     r7, 4f\n\t"
-        "vctp.8  r7\n\t"                     /* the last block: K % 16 inputs of each pixel */
-        "vpstt\n\t"
-        "vldrbt.u8 q0, [r1]\n\t"
-        "vldrbt.u8 q1, [r3]\n\t"
-        PW_ROWS
-#undef PW_ROWS
-        "4:\n\t"
-        "vmov.32 q0[0], r0\n\t"              /* the first pixel's sums, lanes 0..3 */
-        "vmov.32 q0[1], r2\n\t"
-        "vmov.32 q0[2], r4\n\t"
-        "vmov.32 q0[3], r6\n\t"
-        "vmov.32 q1[0], r8\n\t"              /* the second's */
-        "vmov.32 q1[1], r10\n\t"
-        "vmov.32 q1[2], r12\n\t"
-        "vmov.32 q1[3], lr\n\t"
 /* tinyasc_rq_x4_apply: base + sums, VQRDMULH, VRSHL of h + (h >> 31), the zero point, the int8 clamp */
 #define PW_OUT(v, t)                                                                                             \
         "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
@@ -220,28 +195,111 @@ static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute
         "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
         "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
         "vshr.s32 " v ", " v ", #24\n\t"
-        PW_OUT("q0", "q2")
-        PW_OUT("q1", "q3")
-#undef PW_OUT
-        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */
-        "ldr     r4, [r9, #16]\n\t"           /* OC */
-        "ldr     r6, [r9, #28]\n\t"           /* n */
-        "vctp.32 r6\n\t"
-        "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */
-        "vpstt\n\t"
-        "vstrbt.32 q0, [r0]\n\t"
-        "vstrbt.32 q1, [r6]\n\t"
-        "add     r0, r6, r4\n\t"              /* the next pair's outputs */
-        "ldr     r1, [r9, #0]\n\t"
-        "ldr     r3, [r9, #12]\n\t"
-        "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */
-        "str     r1, [r9, #0]\n\t"
-        "subs    r2, r2, #1\n\t"
-        "strd    r0, r2, [r9, #4]\n\t"
-        "bne     3b\n\t"
-        "vpop    {d8-d15}\n\t"
-        "pop     {r4-r11, pc}\n\t");
+/* tinyasc_rq_x4_any_apply: base + sums, the left shift (q2, then used up as the temporary), VQRDMULH, VRSHL of h plus
+ * its sign where the shift is right (smask in q3), the zero point, the int8 clamp */
+#define PW_OUT_ANY(v)                                                                                            \
+        "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
+        "vshl.s32 " v ", " v ", q2\n\t"                                                                           \
+        "vqrdmulh.s32 " v ", " v ", q5\n\t"                                                                       \
+        "vshr.s32 q2, " v ", #31\n\t"                                                                             \
+        "vand    q2, q2, q3\n\t"                                                                                  \
+        "vadd.i32 " v ", " v ", q2\n\t"                                                                           \
+        "vrshl.s32 " v ", " v ", q6\n\t"                                                                          \
+        "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
+        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
+        "vshr.s32 " v ", " v ", #24\n\t"
+#define PW_OUTS_FAST PW_OUT("q0", "q2") PW_OUT("q1", "q3")
+#define PW_OUTS_ANY                                                                                              \
+        "ldr     r11, [r9, #36]\n\t"                                                                              \
+        "vldrw.u32 q2, [r11, #64]\n\t"       /* left */                                                           \
+        "vldrw.u32 q3, [r11, #80]\n\t"       /* smask */                                                          \
+        PW_OUT_ANY("q0")                                                                                          \
+        "vldrw.u32 q2, [r11, #64]\n\t"                                                                            \
+        PW_OUT_ANY("q1")
+/* the whole kernel, its output step OUTS */
+#define PW_PAIRS(OUTS)                                                                                           \
+        "push    {r4-r11, lr}\n\t"                                                                                \
+        "vpush   {d8-d15}\n\t"                                                                                    \
+        "mov     r9, r0\n\t"                                                                                      \
+        "ldr     r11, [r9, #36]\n\t"                                                                              \
+        "vldrw.u32 q4, [r11]\n\t"            /* base sums */                                                      \
+        "vldrw.u32 q5, [r11, #16]\n\t"       /* m */                                                              \
+        "vldrw.u32 q6, [r11, #32]\n\t"       /* -r */                                                             \
+        "vldrw.u32 q7, [r11, #48]\n\t"       /* zero point */                                                     \
+        "3:\n\t"                                                                                                  \
+        "ldr     r1, [r9, #0]\n\t"                                                                                \
+        "ldr     r3, [r9, #12]\n\t"                                                                               \
+        "add     r3, r1, r3\n\t"             /* the second pixel's inputs */                                      \
+        "ldr     r5, [r9, #32]\n\t"                                                                               \
+        "mov     r0, #0\n\t"                                                                                      \
+        "mov     r2, #0\n\t"                                                                                      \
+        "mov     r4, #0\n\t"                                                                                      \
+        "mov     r6, #0\n\t"                                                                                      \
+        "mov     r8, #0\n\t"                                                                                      \
+        "mov     r10, #0\n\t"                                                                                     \
+        "mov     r12, #0\n\t"                                                                                     \
+        "mov     lr, #0\n\t"                                                                                      \
+        "ldr     r7, [r9, #20]\n\t"                                                                               \
+        "cbz     r7, 2f\n\t"                                                                                      \
+        "1:\n\t"                                                                                                  \
+        "vldrb.u8 q0, [r1], #16\n\t"                                                                              \
+        "vldrb.u8 q1, [r3], #16\n\t"                                                                              \
+        PW_ROWS                                                                                                   \
+        "subs    r7, r7, #1\n\t"                                                                                  \
+        "bne     1b\n\t"                                                                                          \
+        "2:\n\t"                                                                                                  \
+        "ldr     r7, [r9, #24]\n\t"                                                                               \
+        "cbz     r7, 4f\n\t"                                                                                      \
+        "vctp.8  r7\n\t"                     /* the last block: K % 16 inputs of each pixel */                    \
+        "vpstt\n\t"                                                                                               \
+        "vldrbt.u8 q0, [r1]\n\t"                                                                                  \
+        "vldrbt.u8 q1, [r3]\n\t"                                                                                  \
+        PW_ROWS                                                                                                   \
+        "4:\n\t"                                                                                                  \
+        "vmov.32 q0[0], r0\n\t"              /* the first pixel's sums, lanes 0..3 */                             \
+        "vmov.32 q0[1], r2\n\t"                                                                                   \
+        "vmov.32 q0[2], r4\n\t"                                                                                   \
+        "vmov.32 q0[3], r6\n\t"                                                                                   \
+        "vmov.32 q1[0], r8\n\t"              /* the second's */                                                   \
+        "vmov.32 q1[1], r10\n\t"                                                                                  \
+        "vmov.32 q1[2], r12\n\t"                                                                                  \
+        "vmov.32 q1[3], lr\n\t"                                                                                   \
+        OUTS                                                                                                      \
+        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */                                                    \
+        "ldr     r4, [r9, #16]\n\t"           /* OC */                                                            \
+        "ldr     r6, [r9, #28]\n\t"           /* n */                                                             \
+        "vctp.32 r6\n\t"                                                                                          \
+        "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */         \
+        "vpstt\n\t"                                                                                               \
+        "vstrbt.32 q0, [r0]\n\t"                                                                                  \
+        "vstrbt.32 q1, [r6]\n\t"                                                                                  \
+        "add     r0, r6, r4\n\t"              /* the next pair's outputs */                                       \
+        "ldr     r1, [r9, #0]\n\t"                                                                                \
+        "ldr     r3, [r9, #12]\n\t"                                                                               \
+        "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */                                                    \
+        "str     r1, [r9, #0]\n\t"                                                                                \
+        "subs    r2, r2, #1\n\t"                                                                                  \
+        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
+        "bne     3b\n\t"                                                                                          \
+        "vpop    {d8-d15}\n\t"                                                                                    \
+        "pop     {r4-r11, pc}\n\t"
+
+static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute__((unused))) /* q arrives in r0 */
+{
+    __asm__ volatile(PW_PAIRS(PW_OUTS_FAST));
 }
+
+/* pw_pairs_mve with the output path for any shift (a group with a channel whose shift is >= 0) */
+static __attribute__((naked, noinline)) void pw_pairs_any_mve(pw_pair *q __attribute__((unused)))
+{
+    __asm__ volatile(PW_PAIRS(PW_OUTS_ANY));
+}
+#undef PW_PAIRS
+#undef PW_OUTS_ANY
+#undef PW_OUTS_FAST
+#undef PW_OUT_ANY
+#undef PW_OUT
+#undef PW_ROWS
 
 /* A pointwise group's rows (n of them; the others zero) interleaved by 16-byte block into wb, kp bytes per
  * row (K rounded up to 16). */
@@ -258,54 +316,70 @@ static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, in
  * of pixels through pw_pairs_mve, an odd last one through pw_run_wb. */
 static inline __attribute__((always_inline)) void pw_group(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
                                                            int32_t OC, int32_t oc, int32_t n, const int8_t *wb,
-                                                           const tinyasc_rq_x4 *q, mve_pred16_t pr)
+                                                           const tinyasc_rq_x4_any *qa, int any, mve_pred16_t pr)
 {
     const int32_t pairs = pixels / 2;
     if (pairs > 0) {
-        static int32_t consts[16] __attribute__((aligned(16)));
+        static int32_t consts[24] __attribute__((aligned(16)));
         vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
-        vstrwq_s32(consts + 4, q->m);
-        vstrwq_s32(consts + 8, q->neg_r);
-        vstrwq_s32(consts + 12, q->zp);
+        vstrwq_s32(consts + 4, qa->q.m);
+        vstrwq_s32(consts + 8, qa->q.neg_r);
+        vstrwq_s32(consts + 12, qa->q.zp);
+        if (any) {
+            vstrwq_s32(consts + 16, qa->left);
+            vstrwq_s32(consts + 20, qa->smask);
+        }
         pw_pair pp = {.src = src, .dst = dst, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4, .tail = K & 15,
                       .n = n, .wb = wb, .c = consts};
-        pw_pairs_mve(&pp);
+        if (any)
+            pw_pairs_any_mve(&pp);
+        else
+            pw_pairs_mve(&pp);
     }
-    if (pixels & 1) pw_run_wb(src + (pixels - 1) * K, dst + (pixels - 1) * OC, 1, K, OC, wb, tinyasc_acc0 + oc, q, pr);
+    if (pixels & 1)
+        pw_run_wb(src + (pixels - 1) * K, dst + (pixels - 1) * OC, 1, K, OC, wb, tinyasc_acc0 + oc, qa, any, pr);
 }
 
-/* Pointwise (1x1, stride 1, no padding) on the four-lane output path (tinyasc_out_x4_ok): four output channels at a
- * time over every pixel, their constants and base sums held across the pixels; the group's rows interleaved in the
- * gather buffer where they fit (pw_group: pairs of pixels in asm, an odd last one through pw_run_wb), else read in
- * place two pixels per pass (pw_pixels). */
+/* Every pixel (K contiguous inputs each) of a group of n output channels oc.. whose rows are read in place (w0, K bytes
+ * apart): two pixels per pass (pw_pixels; rows past the last channel point at the first: computed, never stored). */
+static __attribute__((noinline)) void pw_group_rows(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
+                                                    int32_t OC, int32_t oc, int32_t n, const int8_t *w0,
+                                                    const tinyasc_rq_x4_any *qa, int any, mve_pred16_t pr)
+{
+    const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
+    const int32x4_t base = vldrwq_z_s32(tinyasc_acc0 + oc, pr);
+    const int32_t kf = K & ~15;
+    const mve_pred16_t pt = vctp8q((uint32_t)(K - kf));
+    int32_t i = 0;
+    for (; i + 1 < pixels; i += 2, src += 2 * K, dst += 2 * OC)
+        pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, qa, any, pr, dst, OC, 2);
+    if (i < pixels) pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, qa, any, pr, dst, OC, 1);
+}
+
+/* Pointwise (1x1, stride 1, no padding) over all of int8: four output channels at a time over every pixel, their
+ * constants and base sums held across the pixels; the group's rows interleaved in the gather buffer where they fit
+ * (pw_group: pairs of pixels in asm, an odd last one through pw_run_wb), else read in place two pixels per pass
+ * (pw_pixels). Outputs on the four-lane path (fast: the whole layer, tinyasc_out_x4_ok), else group by group: a group
+ * with a shift >= 0 (a pruned channel's scale) takes the path for any shift. */
 static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
-                           int8_t *output)
+                           int8_t *output, int fast)
 {
     const int32_t K = p->in_c, OC = p->out_c;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t kp = (K + 15) & ~15;
-    const int interleave = 4 * kp <= (int32_t)sizeof(gather);
+    const int interleave = 4 * kp <= (int32_t)sizeof(tinyasc_mve_gather);
     for (int32_t oc = 0; oc < OC; oc += 4) {
         const int32_t n = OC - oc < 4 ? OC - oc : 4;
         const mve_pred16_t pr = vctp32q((uint32_t)n);
-        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
+        const int any = !fast && pw_group_any(w, oc, n);
+        const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, any);
         const int8_t *w0 = w->data + oc * K;
         if (interleave) { /* base sums from tinyasc_acc0 (lanes past out_c: computed, never stored) */
-            pw_interleave(w0, K, n, kp, gather);
-            pw_group(input, output + oc, pixels, K, OC, oc, n, gather, &q, pr);
+            pw_interleave(w0, K, n, kp, tinyasc_mve_gather);
+            pw_group(input, output + oc, pixels, K, OC, oc, n, tinyasc_mve_gather, &q, any, pr);
             continue;
         }
-        /* rows past the last channel point at the first (computed, never stored) */
-        const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
-        const int32x4_t base = vldrwq_z_s32(tinyasc_acc0 + oc, pr);
-        const int32_t kf = K & ~15;
-        const mve_pred16_t pt = vctp8q((uint32_t)(K - kf));
-        const int8_t *src = input;
-        int8_t *dst = output + oc;
-        int32_t i = 0;
-        for (; i + 1 < pixels; i += 2, src += 2 * K, dst += 2 * OC)
-            pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 2);
-        if (i < pixels) pw_pixels(src, K, kf, pt, w0, w1, w2, w3, base, q, pr, dst, OC, 1);
+        pw_group_rows(input, output + oc, pixels, K, OC, oc, n, w0, &q, any, pr);
     }
 }
 
@@ -333,19 +407,22 @@ static inline __attribute__((always_inline)) void cols_copy(int8_t *dst, const i
     }
 }
 
-/* A convolution on the four-lane output path as a matrix product (im2col): the windows of a chunk of output pixels
- * gathered one after another, K bytes each, the input zero point where a tap falls outside the input (with the input
+/* A convolution over all of int8 (the output paths as pointwise_fast's) as a matrix product (im2col): the windows of
+ * a chunk of output pixels gathered one after another, K bytes each, the input zero point where a tap falls outside the input (with the input
  * offset in each channel's constant, conv_base, such a tap adds exactly nothing), then every group of four output
  * channels through the pointwise kernels (pw_group: pairs of windows sharing each block of the group's interleaved
  * rows, VMLADAVA.S8 sixteen MACs per instruction). The gather buffer holds the group's rows (4 kp bytes) and the
- * chunk's windows; -1 where fewer than eight windows fit (the per-pixel loop below takes the layer). */
-static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+ * chunk's windows where eight windows fit beside the rows, else only windows, the rows read in place (pw_group_rows);
+ * -1 where fewer than two windows fit (the per-pixel loop below takes the layer). */
+static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
+                     int fast)
 {
     const int32_t C = p->in_c, K = p->k_h * p->k_w * C, kp = (K + 15) & ~15, OC = p->out_c;
-    const int32_t room = (int32_t)sizeof(gather) - 4 * kp;
-    if (p->filter_in_c != C || OC > TINYASC_OPT_MAX_C || room < 8 * K) return -1;
+    const int interleave = (int32_t)sizeof(tinyasc_mve_gather) - 4 * kp >= 8 * K;
+    const int32_t room = (int32_t)sizeof(tinyasc_mve_gather) - (interleave ? 4 * kp : 0);
+    if (p->filter_in_c != C || OC > TINYASC_OPT_MAX_C || room < 2 * K) return -1;
     const int32_t chunk = room / K, row = p->in_w * C, wrow = p->k_w * C, npix = p->out_h * p->out_w;
-    int8_t *const wb = gather, *const cols = gather + 4 * kp;
+    int8_t *const wb = tinyasc_mve_gather, *const cols = tinyasc_mve_gather + (interleave ? 4 * kp : 0);
     const int8_t zp = (int8_t)(-p->input_offset);
     conv_base(p, w, K);
     for (int32_t b = 0; b < p->batches; b++) {
@@ -376,9 +453,14 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
             for (int32_t oc = 0; oc < OC; oc += 4) {
                 const int32_t n = OC - oc < 4 ? OC - oc : 4;
                 const mve_pred16_t pr = vctp32q((uint32_t)n);
-                const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, oc, pr);
+                const int any = !fast && pw_group_any(w, oc, n);
+                const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, any);
+                if (!interleave) {
+                    pw_group_rows(cols, out + i0 * OC + oc, n_pix, K, OC, oc, n, w->data + oc * K, &q, any, pr);
+                    continue;
+                }
                 pw_interleave(w->data + oc * K, K, n, kp, wb);
-                pw_group(cols, out + i0 * OC + oc, n_pix, K, OC, oc, n, wb, &q, pr);
+                pw_group(cols, out + i0 * OC + oc, n_pix, K, OC, oc, n, wb, &q, any, pr);
             }
         }
     }
@@ -438,8 +520,8 @@ static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, c
     const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, nvec = ocp / 4;
     const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
     if (p->in_c != 1 || p->filter_in_c != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
-    if ((int32_t)sizeof(int32_t) * (K + 4) * ocp + p->k_h * span > (int32_t)sizeof(gather)) return -1;
-    int32_t *wv = (int32_t *)(void *)gather, *rq = wv + K * ocp;
+    if ((int32_t)sizeof(int32_t) * (K + 4) * ocp + p->k_h * span > (int32_t)sizeof(tinyasc_mve_gather)) return -1;
+    int32_t *wv = (int32_t *)(void *)tinyasc_mve_gather, *rq = wv + K * ocp;
     int8_t *rows = (int8_t *)(rq + 4 * ocp);
     for (int32_t c = 0; c < ocp; c++) {
         int32_t s = 0;
@@ -481,9 +563,10 @@ static int mve_conv_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, c
  * (tinyasc_opt_conv_c1.c), both in this file's gather buffer. */
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
-    if (tinyasc_out_x4_ok(p, w) && cols_conv(p, w, input, output) == 0) return 0;
+    if (tinyasc_full_range(p) && cols_conv(p, w, input, output, tinyasc_out_x4_ok(p, w)) == 0) return 0;
     if (mve_conv_c1(p, w, input, output) == 0) return 0;
-    return tinyasc_conv_c1_s8(p, w, input, output, (uint32_t *)(void *)gather, (int32_t)(sizeof(gather) / 4));
+    return tinyasc_conv_c1_s8(p, w, input, output, (uint32_t *)(void *)tinyasc_mve_gather,
+                              (int32_t)(sizeof(tinyasc_mve_gather) / 4));
 }
 
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -498,11 +581,11 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     if (p->filter_in_c != p->in_c || K > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
     const int8_t pad = (int8_t)(-p->input_offset);
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
-    const int fast = tinyasc_out_x4_ok(p, w);
-    if (!pointwise && fast && cols_conv(p, w, input, output) == 0) return 0;
+    const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full: the matrix kernels */
+    if (!pointwise && full && cols_conv(p, w, input, output, fast) == 0) return 0;
     conv_base(p, w, K);
-    if (pointwise && fast && p->stride_h == 1 && p->stride_w == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
-        pointwise_fast(p, w, input, output);
+    if (pointwise && full && p->stride_h == 1 && p->stride_w == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
+        pointwise_fast(p, w, input, output, fast);
         return 0;
     }
     for (int32_t b = 0; b < p->batches; b++) {
@@ -514,7 +597,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                 if (pointwise) {
                     src = in + (y0 * p->in_w + x0) * p->in_c;
                 } else {
-                    int8_t *g = gather;
+                    int8_t *g = tinyasc_mve_gather;
                     for (int32_t ky = 0; ky < p->k_h; ky++) {
                         const int32_t y = y0 + ky * p->dil_h;
                         for (int32_t kx = 0; kx < p->k_w; kx++) {
@@ -526,7 +609,7 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                             g += p->in_c;
                         }
                     }
-                    src = gather;
+                    src = tinyasc_mve_gather;
                 }
                 int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                 int32_t oc = 0;
