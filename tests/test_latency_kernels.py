@@ -164,6 +164,12 @@ CASES = {
     "dw5x5_c8_same_fold": (True, 1, 7, 9, 8, 8, 5, 5, 1, 1, True, None, True),
     "dw3x3_c4_dil2_b2_fold": (True, 2, 8, 9, 4, 4, 3, 3, 1, 2, True, None, False),
     "dw3x3_c4_dil3_fold": (True, 1, 9, 9, 4, 4, 3, 3, 1, 3, True, None, True),
+    # Helium's 1x1 in place on inputs a multiple of 16 (tinyasc_simd_conv2d_1x1_inplace_s8: pixels copied in pairs
+    # interleaved by block, the rows read in place by pw_pairs_rows_mve): an odd last pixel, chunks front to back
+    # (84 + 6 pixels) and back to front (out_c > in_c, 280 + 280 pixels in three chunks) with any shift
+    "inplace1x1_c32_c16_fold": (2, 1, 5, 9, 32, 16, 1, 1, 1, 1, False, None, True),
+    "inplace1x1_c48_c20_fold": (2, 1, 9, 10, 48, 20, 1, 1, 1, 1, False, None, False),
+    "inplace1x1_c16_c40_b2": (2, 2, 20, 14, 16, 40, 1, 1, 1, 1, False, None, True),
     # Helium's im2col convolution (cols_conv): windows gathered in chunks of 24 (K = 144), 49 pixels = 24 + 24 + 1 (an
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too

@@ -77,6 +77,10 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                            int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+#if defined(__ARM_FEATURE_MVE)
+/* 1x1 in place on Helium (tinyasc_opt_mve.c); -1 for layers it does not take. */
+int tinyasc_simd_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+#endif
 /* Column (k_h x 1) channel-wise convolution, channel by channel with the window in registers; output may
  * be input (in place). Returns -1 for shapes it does not cover. */
 /* One-input-channel convolution on a DSP core (tinyasc_opt_conv_c1.c) in the caller's buffer of buf_size

@@ -473,7 +473,8 @@ static int32_t gcd32(int32_t a, int32_t b)
 }
 
 /* Input row y staged into slot (ws words per group of four channels, the row's words from column pad_l). */
-static __attribute__((noinline)) void dw_stage_row(const int8_t *src, int8_t *slot, int32_t in_w, int32_t C, int32_t ws, int32_t pad_l)
+static __attribute__((noinline)) void dw_stage_row(const int8_t *src, int8_t *slot, int32_t in_w, int32_t C,
+                                                   int32_t ws, int32_t pad_l)
 {
     const int32_t G = C / 4, step = 4 * ws;
     for (int32_t x = 0; x < in_w; x++) {

@@ -2,7 +2,8 @@
  * In-place convolutions of tinyasc_kernels.h, optimized (tinyasc_opt_conv2d_1x1_inplace_s8,
  * tinyasc_opt_conv_col_inplace_s8), with the contracts of the portable ones in c/kernels/conv.c:
  *
- *  - 1x1 in place: chunks of pixels go through tinyasc_opt_conv2d_s8 (DSP / Helium / sparse)
+ *  - 1x1 in place: on Helium tinyasc_simd_conv2d_1x1_inplace_s8 where it takes the layer; else chunks of pixels
+ *    go through tinyasc_opt_conv2d_s8 (DSP / Helium / sparse)
  *    into a staging buffer and are copied back, front to back when out_c <= in_c and back
  *    to front otherwise, so no unread input is overwritten (a chunk's inputs are all read
  *    before its outputs are stored).
@@ -28,6 +29,9 @@ static int32_t col_base[TINYASC_COL_MAX_C];
 
 void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
 {
+#if defined(__ARM_FEATURE_MVE)
+    if (tinyasc_simd_conv2d_1x1_inplace_s8(p, w, data) == 0) return;
+#endif
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t forward = p->out_c <= p->in_c;
     int32_t chunk = TINYASC_OPT_STAGE / p->out_c;

@@ -38,14 +38,14 @@ static inline int pw_group_any(const tinyasc_weights *w, int32_t oc, int32_t n)
     return 0;
 }
 
-/* The output constants of the group of n channels oc.. (lanes off in pr: zeros), the four-lane path's only unless any. */
-static inline __attribute__((always_inline)) tinyasc_rq_x4_any pw_consts(const tinyasc_weights *w, int32_t zp, int32_t oc,
-                                                                         mve_pred16_t pr, int any)
+/* The output constants of the group of n channels oc.. (lanes off in pr: zeros); the four-lane path's only unless
+ * any. */
+static inline __attribute__((always_inline)) tinyasc_rq_x4_any pw_consts(const tinyasc_weights *w, int32_t zp,
+                                                                         int32_t oc, mve_pred16_t pr, int any)
 {
     if (any) return tinyasc_rq_x4_any_consts(w, zp, oc, pr);
     tinyasc_rq_x4_any a;
-    a.q = tinyasc_rq_x4_consts(w, zp, oc, pr);
-    a.left = a.smask = vdupq_n_s32(0); /* unused */
+    a.q = tinyasc_rq_x4_consts(w, zp, oc, pr); /* left and smask unused (never read) */
     return a;
 }
 
@@ -117,7 +117,7 @@ static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, i
     const int32_t nb = K >> 4, tail = K & 15;
     const mve_pred16_t pt = vctp8q((uint32_t)tail);
     const int32x4_t base = vldrwq_s32(base_p);
-    const tinyasc_rq_x4_any q = *qp;
+    const tinyasc_rq_x4 q4 = qp->q;
     for (int32_t i = 0; i < pixels; i++, src += K, dst += OC) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         const int8_t *x = src, *wb = wb0;
@@ -132,7 +132,8 @@ static inline __attribute__((always_inline)) void pw_run_nb(const int8_t *src, i
             }
         }
         if (tail) pw_block(&a0, &a1, &a2, &a3, vldrbq_z_s8(x, pt), wb);
-        vstrbq_p_s32(dst, pw_out(vaddq_s32(base, lanes4(a0, a1, a2, a3)), &q, any), pr);
+        const int32x4_t acc = vaddq_s32(base, lanes4(a0, a1, a2, a3));
+        vstrbq_p_s32(dst, any ? tinyasc_rq_x4_any_apply(acc, *qp) : tinyasc_rq_x4_apply(acc, q4), pr);
     }
 }
 
@@ -150,11 +151,12 @@ static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, 
 }
 
 /* Pairs of pixels of a pointwise group in asm (pw_pairs_mve): per 16-byte block of the two pixels' inputs the four
- * interleaved weight rows are loaded once (post-increment) for both pixels, eight VMLADAVA.S8 (128 MACs) into the
- * eight even registers; the block where K is not a multiple of 16 with the inputs' loads predicated (the weights past
- * K are zeros); then both pixels' four sums leave through tinyasc_rq_x4_apply's seven instructions with the group's
- * constants in q4-q7 (pw_pairs_any_mve: tinyasc_rq_x4_any_apply's nine, for a group with a shift >= 0). One pixel per pass in C (pw_run_wb) compiled with spilled weight offsets; two pixels need eight
- * accumulators, all of VMLADAVA's even registers. Offsets below are those of pw_pair. */
+ * interleaved weight rows are loaded once (post-increment) for both pixels, eight VMLADAVA.S8 (128 MACs) into the eight
+ * even registers; the block where K is not a multiple of 16 with the inputs' loads predicated (the weights past K are
+ * zeros); then both pixels' four sums leave through tinyasc_rq_x4_apply's seven instructions with the group's constants
+ * in q4-q7 (pw_pairs_any_mve: tinyasc_rq_x4_any_apply's nine, for a group with a shift >= 0). One pixel per pass in C
+ * (pw_run_wb) compiled with spilled weight offsets; two pixels need eight accumulators, all of VMLADAVA's even
+ * registers. Offsets below are those of pw_pair. */
 typedef struct {
     const int8_t *src;   /* 0: the first pixel's inputs (the pair's second K bytes further) */
     int8_t *dst;         /* 4: the first pixel's four outputs (the second OC bytes further) */
@@ -216,6 +218,35 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         PW_OUT_ANY("q0")                                                                                          \
         "vldrw.u32 q2, [r11, #64]\n\t"                                                                            \
         PW_OUT_ANY("q1")
+/* both pixels' outputs (the struct in r9: dst, pairs, OC, n), then the next pair's outputs and inputs (2 K further);
+ * back to 3 while pairs are left */
+#define PW_STORE                                                                                                 \
+        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */                                                    \
+        "ldr     r4, [r9, #16]\n\t"           /* OC */                                                            \
+        "ldr     r6, [r9, #28]\n\t"           /* n */                                                             \
+        "vctp.32 r6\n\t"                                                                                          \
+        "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */         \
+        "vpstt\n\t"                                                                                               \
+        "vstrbt.32 q0, [r0]\n\t"                                                                                  \
+        "vstrbt.32 q1, [r6]\n\t"                                                                                  \
+        "add     r0, r6, r4\n\t"              /* the next pair's outputs */                                       \
+        "ldr     r1, [r9, #0]\n\t"                                                                                \
+        "ldr     r3, [r9, #12]\n\t"                                                                               \
+        "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */                                                    \
+        "str     r1, [r9, #0]\n\t"                                                                                \
+        "subs    r2, r2, #1\n\t"                                                                                  \
+        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
+        "bne     3b\n\t"
+/* the eight sums into q0 (the first pixel's four) and q1 (the second's) */
+#define PW_LANES                                                                                                 \
+        "vmov.32 q0[0], r0\n\t"                                                                                   \
+        "vmov.32 q0[1], r2\n\t"                                                                                   \
+        "vmov.32 q0[2], r4\n\t"                                                                                   \
+        "vmov.32 q0[3], r6\n\t"                                                                                   \
+        "vmov.32 q1[0], r8\n\t"                                                                                   \
+        "vmov.32 q1[1], r10\n\t"                                                                                  \
+        "vmov.32 q1[2], r12\n\t"                                                                                  \
+        "vmov.32 q1[3], lr\n\t"
 /* the whole kernel, its output step OUTS */
 #define PW_PAIRS(OUTS)                                                                                           \
         "push    {r4-r11, lr}\n\t"                                                                                \
@@ -256,31 +287,9 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         "vldrbt.u8 q1, [r3]\n\t"                                                                                  \
         PW_ROWS                                                                                                   \
         "4:\n\t"                                                                                                  \
-        "vmov.32 q0[0], r0\n\t"              /* the first pixel's sums, lanes 0..3 */                             \
-        "vmov.32 q0[1], r2\n\t"                                                                                   \
-        "vmov.32 q0[2], r4\n\t"                                                                                   \
-        "vmov.32 q0[3], r6\n\t"                                                                                   \
-        "vmov.32 q1[0], r8\n\t"              /* the second's */                                                   \
-        "vmov.32 q1[1], r10\n\t"                                                                                  \
-        "vmov.32 q1[2], r12\n\t"                                                                                  \
-        "vmov.32 q1[3], lr\n\t"                                                                                   \
+        PW_LANES                                                                                                  \
         OUTS                                                                                                      \
-        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */                                                    \
-        "ldr     r4, [r9, #16]\n\t"           /* OC */                                                            \
-        "ldr     r6, [r9, #28]\n\t"           /* n */                                                             \
-        "vctp.32 r6\n\t"                                                                                          \
-        "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */         \
-        "vpstt\n\t"                                                                                               \
-        "vstrbt.32 q0, [r0]\n\t"                                                                                  \
-        "vstrbt.32 q1, [r6]\n\t"                                                                                  \
-        "add     r0, r6, r4\n\t"              /* the next pair's outputs */                                       \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */                                                    \
-        "str     r1, [r9, #0]\n\t"                                                                                \
-        "subs    r2, r2, #1\n\t"                                                                                  \
-        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
-        "bne     3b\n\t"                                                                                          \
+        PW_STORE                                                                                                  \
         "vpop    {d8-d15}\n\t"                                                                                    \
         "pop     {r4-r11, pc}\n\t"
 
@@ -294,6 +303,80 @@ static __attribute__((naked, noinline)) void pw_pairs_any_mve(pw_pair *q __attri
 {
     __asm__ volatile(PW_PAIRS(PW_OUTS_ANY));
 }
+/* Pairs of windows (im2col, cols_conv) against a group's four weight rows read in place: the two windows interleaved
+ * by 16-byte block (a pair's 2 K bytes), one pointer per row; K a multiple of 16. Eight accumulators and five pointers
+ * take every general register but sp: the struct (pw_pair's offsets, the rows at 32, 40, 44, 48) waits on the stack.
+ * No interleaved copy of the rows per chunk of windows (pw_interleave). */
+typedef struct {
+    pw_pair pp;         /* src: the pair's interleaved windows; wb: row 0; tail unused */
+    const int8_t *w1, *w2, *w3; /* 40, 44, 48: rows 1-3 (past the group's channels: row 0) */
+} pw_prow;
+typedef char pw_prow_is_the_asm_layout[(offsetof(pw_prow, pp.wb) == 32 && offsetof(pw_prow, pp.c) == 36 &&
+                                        offsetof(pw_prow, w1) == 40 && offsetof(pw_prow, w2) == 44 &&
+                                        offsetof(pw_prow, w3) == 48) ? 1 : -1];
+#define PW_PAIRS_ROWS(OUTS)                                                                                      \
+        "push    {r4-r11, lr}\n\t"                                                                                \
+        "vpush   {d8-d15}\n\t"                                                                                    \
+        "sub     sp, sp, #8\n\t"                                                                                  \
+        "mov     r9, r0\n\t"                                                                                      \
+        "str     r9, [sp]\n\t"                                                                                    \
+        "ldr     r11, [r9, #36]\n\t"                                                                              \
+        "vldrw.u32 q4, [r11]\n\t"                                                                                 \
+        "vldrw.u32 q5, [r11, #16]\n\t"                                                                            \
+        "vldrw.u32 q6, [r11, #32]\n\t"                                                                            \
+        "vldrw.u32 q7, [r11, #48]\n\t"                                                                            \
+        "3:\n\t"                                                                                                  \
+        "ldr     r1, [r9, #0]\n\t"                                                                                \
+        "ldr     r3, [r9, #32]\n\t"                                                                               \
+        "ldr     r5, [r9, #40]\n\t"                                                                               \
+        "ldr     r7, [r9, #44]\n\t"                                                                               \
+        "ldr     r11, [r9, #20]\n\t"                                                                              \
+        "ldr     r9, [r9, #48]\n\t"                                                                               \
+        "mov     r0, #0\n\t"                                                                                      \
+        "mov     r2, #0\n\t"                                                                                      \
+        "mov     r4, #0\n\t"                                                                                      \
+        "mov     r6, #0\n\t"                                                                                      \
+        "mov     r8, #0\n\t"                                                                                      \
+        "mov     r10, #0\n\t"                                                                                     \
+        "mov     r12, #0\n\t"                                                                                     \
+        "mov     lr, #0\n\t"                                                                                      \
+        "1:\n\t"                                                                                                  \
+        "vldrb.u8 q0, [r1], #16\n\t"                                                                              \
+        "vldrb.u8 q1, [r1], #16\n\t"                                                                              \
+        "vldrb.u8 q2, [r3], #16\n\t"                                                                              \
+        "vmladava.s8 r0, q0, q2\n\t"                                                                              \
+        "vmladava.s8 r8, q1, q2\n\t"                                                                              \
+        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
+        "vmladava.s8 r2, q0, q2\n\t"                                                                              \
+        "vmladava.s8 r10, q1, q2\n\t"                                                                             \
+        "vldrb.u8 q2, [r7], #16\n\t"                                                                              \
+        "vmladava.s8 r4, q0, q2\n\t"                                                                              \
+        "vmladava.s8 r12, q1, q2\n\t"                                                                             \
+        "vldrb.u8 q2, [r9], #16\n\t"                                                                              \
+        "vmladava.s8 r6, q0, q2\n\t"                                                                              \
+        "vmladava.s8 lr, q1, q2\n\t"                                                                              \
+        "subs    r11, r11, #1\n\t"                                                                                \
+        "bne     1b\n\t"                                                                                          \
+        PW_LANES                                                                                                  \
+        "ldr     r9, [sp]\n\t"                                                                                    \
+        OUTS                                                                                                      \
+        PW_STORE                                                                                                  \
+        "add     sp, sp, #8\n\t"                                                                                  \
+        "vpop    {d8-d15}\n\t"                                                                                    \
+        "pop     {r4-r11, pc}\n\t"
+
+static __attribute__((naked, noinline)) void pw_pairs_rows_mve(pw_prow *q __attribute__((unused)))
+{
+    __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_FAST));
+}
+
+static __attribute__((naked, noinline)) void pw_pairs_rows_any_mve(pw_prow *q __attribute__((unused)))
+{
+    __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_ANY));
+}
+#undef PW_PAIRS_ROWS
+#undef PW_LANES
+#undef PW_STORE
 #undef PW_PAIRS
 #undef PW_OUTS_ANY
 #undef PW_OUTS_FAST
@@ -312,6 +395,9 @@ static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, in
     }
 }
 
+/* A group's constants for the pairs kernels (pw_pair.c): base sums, m, -r, the zero point, left, smask. */
+static int32_t pw_consts_buf[24] __attribute__((aligned(16)));
+
 /* Every pixel (K contiguous inputs each) of a group of n output channels oc.. whose rows are interleaved at wb: pairs
  * of pixels through pw_pairs_mve, an odd last one through pw_run_wb. */
 static inline __attribute__((always_inline)) void pw_group(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
@@ -320,7 +406,7 @@ static inline __attribute__((always_inline)) void pw_group(const int8_t *src, in
 {
     const int32_t pairs = pixels / 2;
     if (pairs > 0) {
-        static int32_t consts[24] __attribute__((aligned(16)));
+        int32_t *const consts = pw_consts_buf;
         vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
         vstrwq_s32(consts + 4, qa->q.m);
         vstrwq_s32(consts + 8, qa->q.neg_r);
@@ -342,7 +428,7 @@ static inline __attribute__((always_inline)) void pw_group(const int8_t *src, in
 
 /* Every pixel (K contiguous inputs each) of a group of n output channels oc.. whose rows are read in place (w0, K bytes
  * apart): two pixels per pass (pw_pixels; rows past the last channel point at the first: computed, never stored). */
-static __attribute__((noinline)) void pw_group_rows(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
+static inline __attribute__((always_inline)) void pw_group_rows(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
                                                     int32_t OC, int32_t oc, int32_t n, const int8_t *w0,
                                                     const tinyasc_rq_x4_any *qa, int any, mve_pred16_t pr)
 {
@@ -407,22 +493,159 @@ static inline __attribute__((always_inline)) void cols_copy(int8_t *dst, const i
     }
 }
 
-/* A convolution over all of int8 (the output paths as pointwise_fast's) as a matrix product (im2col): the windows of
- * a chunk of output pixels gathered one after another, K bytes each, the input zero point where a tap falls outside the input (with the input
- * offset in each channel's constant, conv_base, such a tap adds exactly nothing), then every group of four output
- * channels through the pointwise kernels (pw_group: pairs of windows sharing each block of the group's interleaved
- * rows, VMLADAVA.S8 sixteen MACs per instruction). The gather buffer holds the group's rows (4 kp bytes) and the
- * chunk's windows where eight windows fit beside the rows, else only windows, the rows read in place (pw_group_rows);
- * -1 where fewer than two windows fit (the per-pixel loop below takes the layer). */
+/* n bytes (taps of a window, whole 16-byte blocks) from src, or the zero point zp where src is NULL, to blocks step
+ * bytes apart from dst (16: one window's contiguous bytes; 32: a pair's interleaved blocks). */
+static inline __attribute__((always_inline)) void cols_blocks(int8_t *dst, const int8_t *src, int32_t n, int32_t step,
+                                                              int8x16_t zp)
+{
+    for (int32_t k = 0; k < n; k += 16, dst += step) vstrbq_s8(dst, src ? vldrbq_s8(src + k) : zp);
+}
+
+/* The window of output pixel i (channels a multiple of 16) to dst, its 16-byte blocks step bytes apart. */
+static void cols_window_blocks(const tinyasc_conv_params *p, const int8_t *in, int32_t i, int8_t *dst, int32_t step)
+{
+    const int32_t C = p->in_c, row = p->in_w * C, wrow = p->k_w * C;
+    const int32_t oy = i / p->out_w, ox = i - oy * p->out_w;
+    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w;
+    const int8x16_t zp = vdupq_n_s8((int8_t)(-p->input_offset));
+    for (int32_t ky = 0; ky < p->k_h; ky++, dst += wrow / 16 * step) {
+        const int32_t y = y0 + ky * p->dil_h;
+        if (y < 0 || y >= p->in_h) {
+            cols_blocks(dst, NULL, wrow, step, zp);
+        } else if (row_inside) {
+            cols_blocks(dst, in + y * row + x0 * C, wrow, step, zp);
+        } else {
+            for (int32_t kx = 0; kx < p->k_w; kx++) {
+                const int32_t x = x0 + kx * p->dil_w;
+                cols_blocks(dst + kx * C / 16 * step, x >= 0 && x < p->in_w ? in + y * row + x * C : NULL, C, step,
+                            zp);
+            }
+        }
+    }
+}
+
+/* Every group of four output channels over the n_pix windows (K bytes, K a multiple of 16) gathered at cols in pairs
+ * interleaved by block (a last odd one contiguous): pw_pairs_rows_mve (the group's rows read in place), the odd window
+ * through pw_pixels; outputs from out, OC apart. The channels' constants in tinyasc_acc0. */
+static void rows_groups(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *cols, int32_t n_pix,
+                        int32_t K, int8_t *out, int fast)
+{
+    int32_t *const consts = pw_consts_buf;
+    const int32_t OC = p->out_c, pairs = n_pix / 2;
+    for (int32_t oc = 0; oc < OC; oc += 4) {
+        const int32_t n = OC - oc < 4 ? OC - oc : 4;
+        const mve_pred16_t pr = vctp32q((uint32_t)n);
+        const int any = !fast && pw_group_any(w, oc, n);
+        const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, any);
+        const int8_t *w0 = w->data + oc * K;
+        const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
+        if (pairs > 0) {
+            vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
+            vstrwq_s32(consts + 4, q.q.m);
+            vstrwq_s32(consts + 8, q.q.neg_r);
+            vstrwq_s32(consts + 12, q.q.zp);
+            if (any) {
+                vstrwq_s32(consts + 16, q.left);
+                vstrwq_s32(consts + 20, q.smask);
+            }
+            pw_prow pp = {.pp = {.src = cols, .dst = out + oc, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4,
+                                 .tail = 0, .n = n, .wb = w0, .c = consts},
+                          .w1 = w1, .w2 = w2, .w3 = w3};
+            if (any)
+                pw_pairs_rows_any_mve(&pp);
+            else
+                pw_pairs_rows_mve(&pp);
+        }
+        if (n_pix & 1)
+            pw_pixels(cols + pairs * 2 * K, K, K, vctp8q(0), w0, w1, w2, w3, vldrwq_z_s32(tinyasc_acc0 + oc, pr), &q,
+                      any, pr, out + (n_pix - 1) * OC + oc, OC, 1);
+    }
+}
+
+/* Where window (or pixel) i of n_pix goes among pairs interleaved by block, and its blocks' step. */
+static inline int8_t *rows_slot(int8_t *cols, int32_t i, int32_t n_pix, int32_t K, int32_t *step)
+{
+    const int lone = i == n_pix - 1 && (n_pix & 1);
+    *step = lone ? 16 : 32;
+    return cols + (i / 2) * 2 * K + (lone ? 0 : (i & 1) * 16);
+}
+
+/* cols_conv on channels a multiple of 16: the windows of a chunk gathered in pairs interleaved by block filling the
+ * whole gather buffer, then rows_groups (no copy of the weight rows per chunk). */
+static void cols_conv_rows(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output, int fast)
+{
+    const int32_t C = p->in_c, K = p->k_h * p->k_w * C, OC = p->out_c, npix = p->out_h * p->out_w;
+    const int32_t chunk = ((int32_t)sizeof(tinyasc_mve_gather) / K) & ~1; /* whole pairs */
+    conv_base(p, w, K);
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        for (int32_t i0 = 0; i0 < npix; i0 += chunk) {
+            const int32_t n_pix = npix - i0 < chunk ? npix - i0 : chunk;
+            for (int32_t i = 0; i < n_pix; i++) {
+                int32_t step;
+                int8_t *dst = rows_slot(tinyasc_mve_gather, i, n_pix, K, &step);
+                cols_window_blocks(p, in, i0 + i, dst, step);
+            }
+            rows_groups(p, w, tinyasc_mve_gather, n_pix, K, output + (b * npix + i0) * OC, fast);
+        }
+    }
+}
+
+/* A pointwise layer in place (1x1, stride 1, no padding, over all of int8, in_c a multiple of 16): a chunk of pixels'
+ * inputs copied into the gather buffer in pairs interleaved by block, then rows_groups writes their outputs in place,
+ * chunks front to back when out_c <= in_c and back to front otherwise (the outputs then overwrite only inputs already
+ * read), the contract of tinyasc_opt_conv2d_1x1_inplace_s8; -1 where the layer is not such a layer (or its weights
+ * are sparse). */
+int tinyasc_simd_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+{
+    if (w->sparse || p->filter_in_c != p->in_c || p->in_c % 16 != 0 ||
+        2 * p->in_c > (int32_t)sizeof(tinyasc_mve_gather) || p->out_c > TINYASC_OPT_MAX_C || !tinyasc_full_range(p))
+        return -1;
+    /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
+    const tinyasc_conv_params pl = *p;
+    const tinyasc_weights wl = *w;
+    p = &pl;
+    w = &wl;
+    const int32_t K = p->in_c, OC = p->out_c;
+    const int fast = tinyasc_out_x4_ok(p, w), forward = OC <= K;
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t chunk = ((int32_t)sizeof(tinyasc_mve_gather) / K) & ~1;
+    const int8x16_t unused = vdupq_n_s8(0);
+    conv_base(p, w, K);
+    for (int32_t done = 0; done < pixels;) {
+        const int32_t n = pixels - done < chunk ? pixels - done : chunk;
+        const int32_t start = forward ? done : pixels - done - n;
+        for (int32_t i = 0; i < n; i++) {
+            int32_t step;
+            cols_blocks(rows_slot(tinyasc_mve_gather, i, n, K, &step), data + (start + i) * K, K, step, unused);
+        }
+        rows_groups(p, w, tinyasc_mve_gather, n, K, data + start * OC, fast);
+        done += n;
+    }
+    return 0;
+}
+
+/* A convolution over all of int8 (the output paths as pointwise_fast's) as a matrix product (im2col): the windows of a
+ * chunk of output pixels gathered one after another, K bytes each, the input zero point where a tap falls outside the
+ * input (with the input offset in each channel's constant, conv_base, such a tap adds exactly nothing), then every
+ * group of four output channels through the pointwise kernels (pw_group: pairs of windows sharing each block of the
+ * group's interleaved rows, VMLADAVA.S8 sixteen MACs per instruction). The gather buffer holds the group's rows (4 kp
+ * bytes) and the chunk's windows; -1 where fewer than eight windows fit beside the rows (the per-pixel loop below
+ * takes the layer). Channels a multiple of 16 take cols_conv_rows (no copy of the rows). */
 static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                      int fast)
 {
     const int32_t C = p->in_c, K = p->k_h * p->k_w * C, kp = (K + 15) & ~15, OC = p->out_c;
-    const int interleave = (int32_t)sizeof(tinyasc_mve_gather) - 4 * kp >= 8 * K;
-    const int32_t room = (int32_t)sizeof(tinyasc_mve_gather) - (interleave ? 4 * kp : 0);
-    if (p->filter_in_c != C || OC > TINYASC_OPT_MAX_C || room < 2 * K) return -1;
+    if (p->filter_in_c == C && OC <= TINYASC_OPT_MAX_C && C % 16 == 0 && 2 * K <= (int32_t)sizeof(tinyasc_mve_gather)) {
+        cols_conv_rows(p, w, input, output, fast);
+        return 0;
+    }
+    const int32_t room = (int32_t)sizeof(tinyasc_mve_gather) - 4 * kp;
+    if (p->filter_in_c != C || OC > TINYASC_OPT_MAX_C || room < 8 * K) return -1;
     const int32_t chunk = room / K, row = p->in_w * C, wrow = p->k_w * C, npix = p->out_h * p->out_w;
-    int8_t *const wb = tinyasc_mve_gather, *const cols = tinyasc_mve_gather + (interleave ? 4 * kp : 0);
+    int8_t *const wb = tinyasc_mve_gather, *const cols = tinyasc_mve_gather + 4 * kp;
     const int8_t zp = (int8_t)(-p->input_offset);
     conv_base(p, w, K);
     for (int32_t b = 0; b < p->batches; b++) {
@@ -455,10 +678,6 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
                 const mve_pred16_t pr = vctp32q((uint32_t)n);
                 const int any = !fast && pw_group_any(w, oc, n);
                 const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, any);
-                if (!interleave) {
-                    pw_group_rows(cols, out + i0 * OC + oc, n_pix, K, OC, oc, n, w->data + oc * K, &q, any, pr);
-                    continue;
-                }
                 pw_interleave(w->data + oc * K, K, n, kp, wb);
                 pw_group(cols, out + i0 * OC + oc, n_pix, K, OC, oc, n, wb, &q, any, pr);
             }
