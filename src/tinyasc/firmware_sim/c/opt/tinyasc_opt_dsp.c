@@ -181,14 +181,135 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
     }
 }
 
+#if defined(__thumb2__)
+/* Two interleaved windows x every pair of output channels in asm (conv2x2_dsp), on the fast output path with K a
+ * multiple of 4: per four k the two rows' words (one pointer, the second row K bytes further), SXTB16 of each and of
+ * each rotated by 8, then per window one LDM of its quad and four SMLAD; the four outputs from the registers
+ * (tinyasc_out_fast: AND, ORR, ADD, SMLAL, ASR, SSAT). Compiled from C the pair's setup and outputs reloaded its
+ * pointers from the stack (about 110 instructions per pair of channels). Offsets below are those of conv2x2. */
+typedef struct {
+    const int8_t *w0;       /* 0: the pair's first row (advanced by 2 K) */
+    int32_t K;              /* 4: a multiple of 4 */
+    const u32_alias *g;     /* 8: the interleaved windows */
+    int8_t *op;             /* 12: the first window's output of the pair's first channel (advanced by 2) */
+    int32_t op1;            /* 16: bytes from the first window's outputs to the second's */
+    int32_t pairs;          /* 20: pairs of channels (counted down) */
+    const int32_t *m;       /* 24: the pair's multipliers (advanced) */
+    const int32_t *rnd;     /* 28: their rounding constants, zero point folded (advanced) */
+    const int32_t *shift;   /* 32: their shifts s (sh = -s - 1 = ~s; advanced) */
+    const int32_t *bias;    /* 36: their biases (advanced), or NULL */
+} conv2x2;
+typedef char conv2x2_is_the_asm_layout[(offsetof(conv2x2, w0) == 0 && offsetof(conv2x2, K) == 4 &&
+                                        offsetof(conv2x2, g) == 8 && offsetof(conv2x2, op) == 12 &&
+                                        offsetof(conv2x2, op1) == 16 && offsetof(conv2x2, pairs) == 20 &&
+                                        offsetof(conv2x2, m) == 24 && offsetof(conv2x2, rnd) == 28 &&
+                                        offsetof(conv2x2, shift) == 32 && offsetof(conv2x2, bias) == 36) ? 1 : -1];
+
+static __attribute__((naked, noinline)) void conv2x2_dsp(conv2x2 *q __attribute__((unused))) /* q arrives in r0 */
+{
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "sub     sp, sp, #8\n\t"
+        "str     r0, [sp]\n\t"
+        "2:\n\t"                             /* a pair of channels */
+        "ldr     r0, [sp]\n\t"
+        "ldr     r1, [r0, #36]\n\t"
+        "mov     r6, #0\n\t"
+        "mov     r7, #0\n\t"
+        "cmp     r1, #0\n\t"
+        "beq     5f\n\t"
+        "ldrd    r6, r7, [r1]\n\t"          /* the biases */
+        "add     r1, r1, #8\n\t"
+        "str     r1, [r0, #36]\n\t"
+        "5:\n\t"
+        "mov     r8, r6\n\t"                 /* a<window><channel>: r6 = a00, r7 = a01, r8 = a10, r9 = a11 */
+        "mov     r9, r7\n\t"
+        "ldr     r2, [r0, #8]\n\t"
+        "ldr     r3, [r0, #0]\n\t"
+        "ldr     r12, [r0, #4]\n\t"
+        "lsr     r11, r12, #2\n\t"
+        "1:\n\t"
+        "ldr     r5, [r3, r12]\n\t"          /* the second row's word */
+        "ldr     r4, [r3], #4\n\t"           /* the first row's */
+        "sxtb16  r10, r4, ror #8\n\t"
+        "sxtb16  r4, r4\n\t"
+        "sxtb16  lr, r5, ror #8\n\t"
+        "sxtb16  r5, r5\n\t"
+        "ldm     r2!, {r0, r1}\n\t"          /* the first window's quad */
+        "smlad   r6, r4, r0, r6\n\t"
+        "smlad   r6, r10, r1, r6\n\t"
+        "smlad   r7, r5, r0, r7\n\t"
+        "smlad   r7, lr, r1, r7\n\t"
+        "ldm     r2!, {r0, r1}\n\t"          /* the second's */
+        "smlad   r8, r4, r0, r8\n\t"
+        "smlad   r8, r10, r1, r8\n\t"
+        "smlad   r9, r5, r0, r9\n\t"
+        "smlad   r9, lr, r1, r9\n\t"
+        "subs    r11, r11, #1\n\t"
+        "bne     1b\n\t"
+        "add     r3, r3, r12\n\t"           /* the next pair's first row */
+        "ldr     r0, [sp]\n\t"
+        "str     r3, [r0, #0]\n\t"
+        "ldrd    r1, r2, [r0, #24]\n\t"     /* m, rnd */
+        "ldr     r3, [r0, #32]\n\t"          /* shift */
+        "ldrd    r4, r5, [r0, #12]\n\t"     /* op, op1 */
+/* tinyasc_out_fast of acc with m in r10, rnd in r11, sh in r12, stored at dst */
+#define C2_OUT(acc, dst)                                                                                          \
+        "and     lr, " acc ", #0x80000000\n\t"                                                                    \
+        "orr     lr, lr, #0x40000000\n\t"                                                                         \
+        "add     r0, r11, " acc ", asr #31\n\t"                                                                   \
+        "smlal   lr, r0, " acc ", r10\n\t"                                                                        \
+        "asr     r0, r0, r12\n\t"                                                                                 \
+        "ssat    r0, #8, r0\n\t"                                                                                  \
+        "strb    r0, " dst "\n\t"
+        "ldr     r10, [r1], #4\n\t"
+        "ldr     r11, [r2], #4\n\t"
+        "ldr     r12, [r3], #4\n\t"
+        "mvn     r12, r12\n\t"               /* sh = -s - 1 */
+        C2_OUT("r6", "[r4]")
+        C2_OUT("r8", "[r4, r5]")
+        "add     r4, r4, #1\n\t"
+        "ldr     r10, [r1], #4\n\t"
+        "ldr     r11, [r2], #4\n\t"
+        "ldr     r12, [r3], #4\n\t"
+        "mvn     r12, r12\n\t"
+        C2_OUT("r7", "[r4]")
+        C2_OUT("r9", "[r4, r5]")
+#undef C2_OUT
+        "add     r4, r4, #1\n\t"
+        "ldr     r0, [sp]\n\t"
+        "strd    r1, r2, [r0, #24]\n\t"
+        "str     r3, [r0, #32]\n\t"
+        "str     r4, [r0, #12]\n\t"
+        "ldr     r1, [r0, #20]\n\t"
+        "subs    r1, r1, #1\n\t"
+        "str     r1, [r0, #20]\n\t"
+        "bne     2b\n\t"
+        "add     sp, sp, #8\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+#define CONV2X2_ASM 1
+#else
+#define CONV2X2_ASM 0
+#endif
+
 /* Two adjacent output pixels (interleaved windows: a quad of each every 4 words) x two output
  * channels: each weight word is loaded and sign-extended once for four SMLAD pairs, and one
- * pointer walks both windows. */
+ * pointer walks both windows (on the fast output path with K a multiple of 4: conv2x2_dsp). */
 static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                               int32_t K, int8_t *op0, int8_t *op1, int32_t oc0, int32_t oc1, int fast)
 {
     const int32_t tail = K & 3;
     int32_t oc = oc0;
+#if CONV2X2_ASM
+    if (fast && tail == 0 && oc1 - oc0 >= 2) {
+        conv2x2 q = {.w0 = w->data + oc * K, .K = K, .g = tinyasc_gather_words, .op = op0 + oc,
+                     .op1 = (int32_t)(op1 - op0), .pairs = (oc1 - oc0) / 2, .m = w->multiplier + oc,
+                     .rnd = out_rnd + (oc - oc0), .shift = w->shift + oc, .bias = w->bias ? w->bias + oc : NULL};
+        conv2x2_dsp(&q);
+        oc += 2 * ((oc1 - oc0) / 2);
+    }
+#endif
     for (; oc + 1 < oc1; oc += 2) {
         const int8_t *w0 = w->data + oc * K, *w1 = w0 + K;
         const int8_t *const end = w0 + (K - tail);
