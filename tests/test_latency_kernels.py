@@ -158,7 +158,8 @@ CASES = {
     # group by group, zero point left and right; clipped tap rows from their own channel constants): windows three taps
     # wide at stride 1 with two quads and three single pixels in a row, the input zero point at both ends of int8; any
     # other window through the looping asm (5 x 5, dilation 2 along x, batches); dilation 3 on three tap rows (two
-    # rows of a window in one staging slot: not taken); dw3x3_c16_same and the ReLU case above take the C form
+    # rows of a window in one staging slot: not taken); dw3x3_c16_same and the ReLU case above (off the four-lane
+    # output path) take dw_window8
     "dw3x3_c8_w11_zxmin_fold": (True, 1, 5, 11, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c12_s2_zxmax_fold": (True, 1, 9, 13, 12, 12, 3, 3, 2, 1, True, None, False),
     "dw5x5_c8_same_fold": (True, 1, 7, 9, 8, 8, 5, 5, 1, 1, True, None, True),

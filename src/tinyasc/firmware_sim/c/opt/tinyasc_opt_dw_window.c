@@ -2,10 +2,12 @@
  * DEPTHWISE_CONV_2D int8 whose windows span both axes (k_h, k_w > 1: MobileNet's and DS-CNN's 3 x 3 layers),
  * optimized (tinyasc_opt_depthwise_window_s8), with the contract of the portable depthwise kernel. The generator calls
  * this name for such layers only, so a library links this file only where a model has one.
- *   Helium (Cortex-M55): eight channels per vector in int16 lanes (VMULLB/VMULLT of the widened inputs and weights),
- *     a window wholly inside the input from the channels' constants (bias + off * sum w), two horizontally adjacent
- *     whole windows per call sharing each weight vector, a window crossing the border from the bias with the input
- *     offset added to each input; the outputs four channels at a time (tinyasc_dw_out4).
+ *   Helium (Cortex-M55): on channels a multiple of four, output rows from input rows staged once per layer four
+ *     channels per word (dw_rows_mve: four pixels per pass in asm, int32 lanes); otherwise eight channels per vector
+ *     in int16 lanes (VMULLB/VMULLT of the widened inputs and weights), a window wholly inside the input from the
+ *     channels' constants (bias + off * sum w), two horizontally adjacent whole windows per call sharing each weight
+ *     vector, a window crossing the border from the bias with the input offset added to each input; the outputs four
+ *     channels at a time (tinyasc_dw_out4).
  *   DSP (Cortex-M4/M7): windows three taps wide, undilated along x, on channels a multiple of four, every channel
  *     group of a pixel in one asm call (below).
  * Other shapes, and other cores, take tinyasc_opt_depthwise_conv2d_s8. The same integers as the portable kernel
@@ -127,35 +129,7 @@ static __attribute__((noinline)) void dw_window8_pair(const tinyasc_conv_params 
  * pointer; four channels per vector in int32 lanes (VLDRB.S32 + VMUL + VADD per tap and pixel), the sums starting from
  * the channels' constants over the row's taps (tinyasc_acc0). */
 
-/* C form (the layers off the four-lane output path): NP output pixels (xs bytes apart in the staged rows) of the four
- * channels c.. from off in rows[], over the taps [0, nky) x [0, KW); then MBQM for any shift, the zero point and the
- * activation clamp. */
-static inline __attribute__((always_inline)) void dw_px4(const int8_t *const *rows, int32_t nky, int32_t off,
-                                                         const int8_t *wc, int32_t KW, int32_t wrow, int32_t C,
-                                                         int32_t dx, int32_t xs, const tinyasc_conv_params *p,
-                                                         const tinyasc_weights *w, int32_t c, int8_t *op, const int NP)
-{
-    const int32x4_t base = vldrwq_s32(tinyasc_acc0 + c);
-    int32x4_t a0 = base, a1 = base, a2 = base, a3 = base;
-    for (int32_t ky = 0; ky < nky; ky++) {
-        const int8_t *r = rows[ky] + off, *wk = wc + ky * wrow;
-        for (int32_t kx = 0; kx < KW; kx++, r += dx, wk += C) {
-            const int32x4_t k = vldrbq_s32(wk);
-            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(r), k));
-            if (NP > 1) a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(r + xs), k));
-            if (NP > 2) a2 = vaddq_s32(a2, vmulq_s32(vldrbq_s32(r + 2 * xs), k));
-            if (NP > 3) a3 = vaddq_s32(a3, vmulq_s32(vldrbq_s32(r + 3 * xs), k));
-        }
-    }
-    const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(w, p->output_offset, c, vctp32q(4));
-    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    vstrbq_s32(op, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a0, q), hi), lo));
-    if (NP > 1) vstrbq_s32(op + C, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a1, q), hi), lo));
-    if (NP > 2) vstrbq_s32(op + 2 * C, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a2, q), hi), lo));
-    if (NP > 3) vstrbq_s32(op + 3 * C, vmaxq_s32(vminq_s32(tinyasc_rq_x4_any_apply(a3, q), hi), lo));
-}
-
-/* The asm forms (the four-lane output path), one call per group of four channels and output row: four pixels per
+/* In asm on the four-lane output path, one call per output row, group of four channels by group: four pixels per
  * pass, then the row's last out_w % 4 pixels one at a time; the sums leave through tinyasc_rq_x4_apply's seven
  * instructions. dw_quads_mve takes any window (loops over the taps); dw_quads3_s1_mve / dw_quads3_s2_mve windows three
  * taps wide, undilated along x, at stride 1 / 2, with every tap at an immediate offset and a tap row's three weight
@@ -434,33 +408,22 @@ static __attribute__((naked, noinline)) void dw_quads3_s2_mve(dw_quad *q __attri
 #undef DWQ_CONSTS
 #undef DWQ_OUT
 
-/* One output row (out_w pixels at op) from the nky staged rows of its taps (w0: tap row 0's weights), group by group
- * of four channels (group g's columns at g ws_words words in each row); the channels' constants for these taps in
- * tinyasc_acc0. fast: the four-lane output path (asm), else dw_px4. */
+/* One output row (out_w pixels at op) from the nky staged rows of its taps (w0: tap row 0's weights), every group of
+ * four channels in one asm call (group g's columns at g ws_words words in each row); the channels' constants for
+ * these taps in tinyasc_acc0. */
 static __attribute__((noinline)) void dw_row_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                  const int8_t *const *rows, int32_t nky, const int8_t *w0,
-                                                 int8_t *op, int32_t ws_words, int fast)
+                                                 int8_t *op, int32_t ws_words)
 {
     const int32_t C = p->in_c, KW = p->k_w, wrow = KW * C, dx = 4 * p->dil_w, xs = 4 * p->stride_w, n = p->out_w;
     void (*quads)(dw_quad *) = KW == 3 && p->dil_w == 1 && p->stride_w == 1   ? dw_quads3_s1_mve
                                : KW == 3 && p->dil_w == 1 && p->stride_w == 2 ? dw_quads3_s2_mve
                                                                              : dw_quads_mve;
-    if (fast) {
-        dw_quad q = {.rows = rows, .nky = nky, .w0 = w0, .wrow = wrow, .C = C, .dx = dx, .xs = xs, .KW = KW,
-                     .quads = n / 4, .singles = n % 4, .dst = op, .off = 0, .base = tinyasc_acc0,
-                     .m = w->multiplier, .sh = w->shift, .zp = p->output_offset, .groups = C / 4,
-                     .gstep = 4 * ws_words, .quads0 = n / 4, .singles0 = n % 4, .dst0 = op, .off0 = 0};
-        quads(&q);
-        return;
-    }
-    for (int32_t c = 0; c < C; c += 4) {
-        const int32_t off = c * ws_words; /* (c / 4) ws_words words */
-        int32_t ox = 0;
-        for (; ox + 4 <= n; ox += 4)
-            dw_px4(rows, nky, off + ox * xs, w0 + c, KW, wrow, C, dx, xs, p, w, c, op + ox * C + c, 4);
-        for (; ox < n; ox++)
-            dw_px4(rows, nky, off + ox * xs, w0 + c, KW, wrow, C, dx, xs, p, w, c, op + ox * C + c, 1);
-    }
+    dw_quad q = {.rows = rows, .nky = nky, .w0 = w0, .wrow = wrow, .C = C, .dx = dx, .xs = xs, .KW = KW,
+                 .quads = n / 4, .singles = n % 4, .dst = op, .off = 0, .base = tinyasc_acc0, .m = w->multiplier,
+                 .sh = w->shift, .zp = p->output_offset, .groups = C / 4, .gstep = 4 * ws_words, .quads0 = n / 4,
+                 .singles0 = n % 4, .dst0 = op, .off0 = 0};
+    quads(&q);
 }
 
 static int32_t gcd32(int32_t a, int32_t b)
@@ -487,12 +450,14 @@ static __attribute__((noinline)) void dw_stage_row(const int8_t *src, int8_t *sl
     }
 }
 
-/* Every output row of the layer through dw_row_mve, on channels a multiple of four: a row's taps clipped by the top
+/* Every output row of the layer through dw_row_mve, on channels a multiple of four and the four-lane output path
+ * (tinyasc_out_x4_ok): a row's taps clipped by the top
  * or bottom border are left out and its channels start from bias + off * (sum of the remaining taps' weights),
  * computed into tinyasc_acc0 whenever the clipped tap rows change; the input rows are staged (above) each once per
  * layer, the input zero point left and right of them (x + off = 0 there), in k_h slots of the Helium gather buffer
  * (input row y in slot y mod k_h: a window's rows are distinct there when gcd(dil_h, k_h) = 1). -1 where the depth
- * multiplier is not 1, the channels not a multiple of four or the staged rows do not fit. */
+ * multiplier is not 1, the channels not a multiple of four, the output path not the four-lane one or the staged rows
+ * do not fit. */
 static int dw_rows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
     const int32_t C = p->in_c, row = p->in_w * C, KW = p->k_w;
@@ -501,8 +466,7 @@ static int dw_rows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, c
     const int32_t reach = (p->out_w - 1) * p->stride_w + (KW - 1) * p->dil_w + 1; /* staged columns the taps read */
     const int32_t pad_r = reach - pad_l - p->in_w > 0 ? reach - pad_l - p->in_w : 0;
     const int32_t ws = pad_l + p->in_w + pad_r; /* a staged row's words per group of four channels */
-    if (p->k_h * ws * C > TINYASC_OPT_MAX_K || gcd32(p->dil_h, p->k_h) != 1) return -1;
-    const int fast = tinyasc_out_x4_ok(p, w);
+    if (p->k_h * ws * C > TINYASC_OPT_MAX_K || gcd32(p->dil_h, p->k_h) != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
     int8_t *const slots = tinyasc_mve_gather;
     const uint32_t z4 = 0x01010101u * (uint8_t)(-p->input_offset); /* four channels' zero points */
     for (int32_t r = 0; r < p->k_h * C / 4; r++) { /* every slot's every group */
@@ -534,7 +498,7 @@ static int dw_rows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, c
                 rows[ky - ky0] = slots + s * ws * C;
             }
             dw_row_mve(p, w, rows, ky1 - ky0, w->data + ky0 * KW * C, output + (b * p->out_h + oy) * p->out_w * C,
-                       ws, fast);
+                       ws);
         }
     }
     return 0;
