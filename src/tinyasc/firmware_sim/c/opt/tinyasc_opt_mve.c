@@ -218,6 +218,23 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         PW_OUT_ANY("q0")                                                                                          \
         "vldrw.u32 q2, [r11, #64]\n\t"                                                                            \
         PW_OUT_ANY("q1")
+/* the group's constants into q4-q7 (the struct in r9): base sums, m, -r, the zero point */
+#define PW_CONSTS                                                                                                \
+        "ldr     r11, [r9, #36]\n\t"                                                                              \
+        "vldrw.u32 q4, [r11]\n\t"            /* base sums */                                                      \
+        "vldrw.u32 q5, [r11, #16]\n\t"       /* m */                                                              \
+        "vldrw.u32 q6, [r11, #32]\n\t"       /* -r */                                                             \
+        "vldrw.u32 q7, [r11, #48]\n\t"       /* zero point */
+/* the eight accumulators (VMLADAVA's even registers) to zero */
+#define PW_ZERO                                                                                                  \
+        "mov     r0, #0\n\t"                                                                                      \
+        "mov     r2, #0\n\t"                                                                                      \
+        "mov     r4, #0\n\t"                                                                                      \
+        "mov     r6, #0\n\t"                                                                                      \
+        "mov     r8, #0\n\t"                                                                                      \
+        "mov     r10, #0\n\t"                                                                                     \
+        "mov     r12, #0\n\t"                                                                                     \
+        "mov     lr, #0\n\t"
 /* both pixels' outputs (the struct in r9: dst, pairs, OC, n), then the next pair's outputs and inputs (2 K further);
  * back to 3 while pairs are left */
 #define PW_STORE                                                                                                 \
@@ -252,24 +269,13 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         "push    {r4-r11, lr}\n\t"                                                                                \
         "vpush   {d8-d15}\n\t"                                                                                    \
         "mov     r9, r0\n\t"                                                                                      \
-        "ldr     r11, [r9, #36]\n\t"                                                                              \
-        "vldrw.u32 q4, [r11]\n\t"            /* base sums */                                                      \
-        "vldrw.u32 q5, [r11, #16]\n\t"       /* m */                                                              \
-        "vldrw.u32 q6, [r11, #32]\n\t"       /* -r */                                                             \
-        "vldrw.u32 q7, [r11, #48]\n\t"       /* zero point */                                                     \
+        PW_CONSTS                                                                                                 \
         "3:\n\t"                                                                                                  \
         "ldr     r1, [r9, #0]\n\t"                                                                                \
         "ldr     r3, [r9, #12]\n\t"                                                                               \
         "add     r3, r1, r3\n\t"             /* the second pixel's inputs */                                      \
         "ldr     r5, [r9, #32]\n\t"                                                                               \
-        "mov     r0, #0\n\t"                                                                                      \
-        "mov     r2, #0\n\t"                                                                                      \
-        "mov     r4, #0\n\t"                                                                                      \
-        "mov     r6, #0\n\t"                                                                                      \
-        "mov     r8, #0\n\t"                                                                                      \
-        "mov     r10, #0\n\t"                                                                                     \
-        "mov     r12, #0\n\t"                                                                                     \
-        "mov     lr, #0\n\t"                                                                                      \
+        PW_ZERO                                                                                                   \
         "ldr     r7, [r9, #20]\n\t"                                                                               \
         "cbz     r7, 2f\n\t"                                                                                      \
         "1:\n\t"                                                                                                  \
@@ -320,11 +326,7 @@ typedef char pw_prow_is_the_asm_layout[(offsetof(pw_prow, pp.wb) == 32 && offset
         "sub     sp, sp, #8\n\t"                                                                                  \
         "mov     r9, r0\n\t"                                                                                      \
         "str     r9, [sp]\n\t"                                                                                    \
-        "ldr     r11, [r9, #36]\n\t"                                                                              \
-        "vldrw.u32 q4, [r11]\n\t"                                                                                 \
-        "vldrw.u32 q5, [r11, #16]\n\t"                                                                            \
-        "vldrw.u32 q6, [r11, #32]\n\t"                                                                            \
-        "vldrw.u32 q7, [r11, #48]\n\t"                                                                            \
+        PW_CONSTS                                                                                                 \
         "3:\n\t"                                                                                                  \
         "ldr     r1, [r9, #0]\n\t"                                                                                \
         "ldr     r3, [r9, #32]\n\t"                                                                               \
@@ -332,14 +334,7 @@ typedef char pw_prow_is_the_asm_layout[(offsetof(pw_prow, pp.wb) == 32 && offset
         "ldr     r7, [r9, #44]\n\t"                                                                               \
         "ldr     r11, [r9, #20]\n\t"                                                                              \
         "ldr     r9, [r9, #48]\n\t"                                                                               \
-        "mov     r0, #0\n\t"                                                                                      \
-        "mov     r2, #0\n\t"                                                                                      \
-        "mov     r4, #0\n\t"                                                                                      \
-        "mov     r6, #0\n\t"                                                                                      \
-        "mov     r8, #0\n\t"                                                                                      \
-        "mov     r10, #0\n\t"                                                                                     \
-        "mov     r12, #0\n\t"                                                                                     \
-        "mov     lr, #0\n\t"                                                                                      \
+        PW_ZERO                                                                                                   \
         "1:\n\t"                                                                                                  \
         "vldrb.u8 q0, [r1], #16\n\t"                                                                              \
         "vldrb.u8 q1, [r1], #16\n\t"                                                                              \
@@ -375,6 +370,8 @@ static __attribute__((naked, noinline)) void pw_pairs_rows_any_mve(pw_prow *q __
     __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_ANY));
 }
 #undef PW_PAIRS_ROWS
+#undef PW_ZERO
+#undef PW_CONSTS
 #undef PW_LANES
 #undef PW_STORE
 #undef PW_PAIRS
