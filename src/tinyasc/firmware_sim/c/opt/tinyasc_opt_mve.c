@@ -24,7 +24,7 @@ static inline __attribute__((always_inline)) int32x4_t lanes4(int32_t a0, int32_
 }
 
 /* A group's four sums (base added) to int8: the four-lane output path, or where a channel of the group has a shift
- * >= 0 (any: a pruned channel's scale) its form for any shift. */
+ * >= 0 (any: an effective scale of 1/2 or more, as a pruned channel's can be) its form for any shift. */
 static inline __attribute__((always_inline)) int32x4_t pw_out(int32x4_t acc, const tinyasc_rq_x4_any *qa, int any)
 {
     return any ? tinyasc_rq_x4_any_apply(acc, *qa) : tinyasc_rq_x4_apply(acc, qa->q);
@@ -425,9 +425,10 @@ static inline __attribute__((always_inline)) void pw_group(const int8_t *src, in
 
 /* Every pixel (K contiguous inputs each) of a group of n output channels oc.. whose rows are read in place (w0, K bytes
  * apart): two pixels per pass (pw_pixels; rows past the last channel point at the first: computed, never stored). */
-static inline __attribute__((always_inline)) void pw_group_rows(const int8_t *src, int8_t *dst, int32_t pixels, int32_t K,
-                                                    int32_t OC, int32_t oc, int32_t n, const int8_t *w0,
-                                                    const tinyasc_rq_x4_any *qa, int any, mve_pred16_t pr)
+static inline __attribute__((always_inline)) void pw_group_rows(const int8_t *src, int8_t *dst, int32_t pixels,
+                                                                int32_t K, int32_t OC, int32_t oc, int32_t n,
+                                                                const int8_t *w0, const tinyasc_rq_x4_any *qa, int any,
+                                                                mve_pred16_t pr)
 {
     const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
     const int32x4_t base = vldrwq_z_s32(tinyasc_acc0 + oc, pr);
@@ -443,7 +444,7 @@ static inline __attribute__((always_inline)) void pw_group_rows(const int8_t *sr
  * constants and base sums held across the pixels; the group's rows interleaved in the gather buffer where they fit
  * (pw_group: pairs of pixels in asm, an odd last one through pw_run_wb), else read in place two pixels per pass
  * (pw_pixels). Outputs on the four-lane path (fast: the whole layer, tinyasc_out_x4_ok), else group by group: a group
- * with a shift >= 0 (a pruned channel's scale) takes the path for any shift. */
+ * with a shift >= 0 (an effective scale of 1/2 or more) takes the path for any shift. */
 static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int fast)
 {
