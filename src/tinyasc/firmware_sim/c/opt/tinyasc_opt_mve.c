@@ -392,8 +392,24 @@ static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, in
     }
 }
 
-/* A group's constants for the pairs kernels (pw_pair.c): base sums, m, -r, the zero point, left, smask. */
+/* A group's constants for the pairs kernels (their field c): base sums, m, -r, the zero point, left, smask. */
 static int32_t pw_consts_buf[24] __attribute__((aligned(16)));
+
+/* The constants of the group oc.. into pw_consts_buf (left and smask only for the form for any shift). */
+static inline __attribute__((always_inline)) const int32_t *pw_consts_store(int32_t oc, const tinyasc_rq_x4_any *qa,
+                                                                           int any)
+{
+    int32_t *const c = pw_consts_buf;
+    vstrwq_s32(c, vldrwq_s32(tinyasc_acc0 + oc));
+    vstrwq_s32(c + 4, qa->q.m);
+    vstrwq_s32(c + 8, qa->q.neg_r);
+    vstrwq_s32(c + 12, qa->q.zp);
+    if (any) {
+        vstrwq_s32(c + 16, qa->left);
+        vstrwq_s32(c + 20, qa->smask);
+    }
+    return c;
+}
 
 /* Every pixel (K contiguous inputs each) of a group of n output channels oc.. whose rows are interleaved at wb: pairs
  * of pixels through pw_pairs_mve, an odd last one through pw_run_wb. */
@@ -403,17 +419,8 @@ static inline __attribute__((always_inline)) void pw_group(const int8_t *src, in
 {
     const int32_t pairs = pixels / 2;
     if (pairs > 0) {
-        int32_t *const consts = pw_consts_buf;
-        vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
-        vstrwq_s32(consts + 4, qa->q.m);
-        vstrwq_s32(consts + 8, qa->q.neg_r);
-        vstrwq_s32(consts + 12, qa->q.zp);
-        if (any) {
-            vstrwq_s32(consts + 16, qa->left);
-            vstrwq_s32(consts + 20, qa->smask);
-        }
         pw_pair pp = {.src = src, .dst = dst, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4, .tail = K & 15,
-                      .n = n, .wb = wb, .c = consts};
+                      .n = n, .wb = wb, .c = pw_consts_store(oc, qa, any)};
         if (any)
             pw_pairs_any_mve(&pp);
         else
@@ -529,7 +536,6 @@ static void cols_window_blocks(const tinyasc_conv_params *p, const int8_t *in, i
 static void rows_groups(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *cols, int32_t n_pix,
                         int32_t K, int8_t *out, int fast)
 {
-    int32_t *const consts = pw_consts_buf;
     const int32_t OC = p->out_c, pairs = n_pix / 2;
     for (int32_t oc = 0; oc < OC; oc += 4) {
         const int32_t n = OC - oc < 4 ? OC - oc : 4;
@@ -539,16 +545,8 @@ static void rows_groups(const tinyasc_conv_params *p, const tinyasc_weights *w, 
         const int8_t *w0 = w->data + oc * K;
         const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
         if (pairs > 0) {
-            vstrwq_s32(consts, vldrwq_s32(tinyasc_acc0 + oc));
-            vstrwq_s32(consts + 4, q.q.m);
-            vstrwq_s32(consts + 8, q.q.neg_r);
-            vstrwq_s32(consts + 12, q.q.zp);
-            if (any) {
-                vstrwq_s32(consts + 16, q.left);
-                vstrwq_s32(consts + 20, q.smask);
-            }
             pw_prow pp = {.pp = {.src = cols, .dst = out + oc, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4,
-                                 .tail = 0, .n = n, .wb = w0, .c = consts},
+                                 .tail = 0, .n = n, .wb = w0, .c = pw_consts_store(oc, &q, any)},
                           .w1 = w1, .w2 = w2, .w3 = w3};
             if (any)
                 pw_pairs_rows_any_mve(&pp);
