@@ -12,6 +12,7 @@ same int8 scores, both are integer pipelines). ``asc-latency DIR`` compiles exac
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -254,6 +255,49 @@ def test_latency_measures_exactly_the_shipped_files(lib_m4, model, tmp_path, cap
     assert latency_main([str(d), "--out", str(tmp_path / "lat2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.c" in err[0] and "changed" in err[0]
+
+
+def _pointwise_net():
+    """One-channel input widened by a broadcast MUL, then a pruned and a dense 1x1 convolution: no CONV_2D that
+    needs the general convolution (windows, groups or one input channel)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    gain = rng.uniform(0.5, 1.5, size=(1, 1, 1, 8)).astype(np.float32)
+    w1 = (rng.normal(size=(1, 1, 8, 32)) * 0.4).astype(np.float32)
+    w1[np.abs(w1) < 0.6] = 0  # pruned: sparse on the DSP cores
+    w2 = (rng.normal(size=(1, 1, 32, 32)) * 0.3).astype(np.float32)
+    w3 = (rng.normal(size=(1, 1, 32, 4)) * 0.4).astype(np.float32)
+
+    def net(x):
+        y = tf.nn.relu(tf.nn.conv2d(x * gain, w1, 1, "VALID"))
+        z = tf.nn.conv2d(y, w2, 1, "VALID") + y  # y is read again: this 1x1 cannot run in place
+        return tf.reduce_mean(tf.nn.conv2d(z, w3, 1, "VALID"), axis=[1, 2])
+
+    return net
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M55], ids=lambda t: t.value)
+def test_sparse_and_1x1_layers_link_no_general_convolution(target, tmp_path):
+    """The generator calls the sparse kernels and the 1x1 entry point (``tinyasc_opt_conv2d_1x1_s8``) itself, so a
+    model without other convolutions ships none of the general convolution's kernels (im2col, grouped,
+    one-input-channel): the linked example holds neither them nor the dispatcher that picks among them."""
+    path = write(tmp_path / "pw.tflite", convert(_pointwise_net(), (1, 8, 6, 1), lo=-2.0, hi=2.0))
+    lib = write_library(path, tmp_path / "lib", target=target)
+    calls = set(re.findall(r"(tinyasc_\w+)\(", (lib.out_dir / "model.c").read_text()))
+    sparse = target is LibraryTarget.CORTEX_M4  # Helium keeps this 20%-dense layer dense (its kernel is faster)
+    assert ({"tinyasc_sparse_conv2d_s8", "tinyasc_sparse_conv2d_1x1_inplace_s8"} & calls != set()) == sparse, calls
+    assert "tinyasc_opt_conv2d_1x1_s8" in calls, calls
+    assert "tinyasc_opt_conv2d_s8" not in calls
+    _run(["make", "-j2", "target"], lib.out_dir)
+    elf = lib.out_dir / "build" / target.value / "tinyasc_example.elf"
+    syms = {line.split()[-1] for line in _run(["arm-none-eabi-nm", str(elf)], lib.out_dir).stdout.splitlines()}
+    assert ("tinyasc_sparse_conv2d_s8" in syms) == sparse
+    assert "tinyasc_opt_conv2d_1x1_s8" in syms
+    general = {"tinyasc_opt_conv2d_s8", "tinyasc_chan_conv_s8", "tinyasc_simd_conv_c1_s8", "tinyasc_conv_c1_s8",
+               "cols_conv", "mve_conv_c1"}
+    assert not general & syms, general & syms
 
 
 @pytest.mark.parametrize("core", [None, Target.CORTEX_M4, Target.CORTEX_M55], ids=lambda c: c.value if c else "host")

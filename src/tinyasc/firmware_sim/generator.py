@@ -255,6 +255,9 @@ def _same_or_valid_pad(padding: int, in_size: int, out_size: int, k: int, stride
 
 #: The int16 LOGISTIC's node table, emitted once per model that has one.
 SIGMOID_TABLE = "tinyasc_sigmoid_q16"
+#: The kernels a CONV_2D layer stored sparse calls (``c/sparse``; in place: ``c/opt/tinyasc_opt_inplace.c``).
+SPARSE_KERNEL = "sparse_conv2d_s8"
+SPARSE_INPLACE_KERNEL = "sparse_conv2d_1x1_inplace_s8"
 
 
 def _float_lit(x: float) -> str:
@@ -434,6 +437,8 @@ class _Generator:
             kernel = "conv_col_inplace_s8" if column else "conv2d_1x1_inplace_s8"
         elif depthwise and not wide and kh > 1 and kw > 1:
             kernel = "depthwise_window_s8"  # windows over both axes: their own kernel (and file)
+        elif pointwise_same_size(conv) and not depthwise and not wide and fin == ic > 1:
+            kernel = "conv2d_1x1_s8"  # links only the 1x1 paths (not the im2col, grouped and one-channel kernels)
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
@@ -454,12 +459,15 @@ class _Generator:
         descriptor's ``sparse`` field points at it; the parameters and the kernel signature stay the same.
         """
         i, p = op.index, prep.params
-        self.conv_kernels[i] = prep.kernel
         sparse = None
         if self.options.sparse_weights and not prep.depthwise and not prep.wide and not prep.column:
             sparse = self.sparse_filter(i, prep.filter.reshape(p.out_c, -1), grouped=p.filter_in_c != p.in_c,
                                         span=sparse_mod.window_span(k_h=p.k_h, k_w=p.k_w, dil_h=p.dil_h, dil_w=p.dil_w,
                                                                     in_w=p.in_w, in_c=p.in_c), in_c=p.in_c)
+        # a stored-sparse layer calls the sparse kernels itself (sparse.why_dense keeps every layer they would refuse
+        # dense): a model whose CONV_2D layers are all sparse then links no dense convolution kernel
+        kernel = prep.kernel if sparse is None else SPARSE_INPLACE_KERNEL if prep.in_place else SPARSE_KERNEL
+        self.conv_kernels[i] = kernel
         decls = []
         shape = list(prep.filter.shape)
         if sparse is None:
@@ -468,7 +476,7 @@ class _Generator:
                          + _c_array("int8_t", f"l{i}_filter", prep.filter))
         else:
             decls.append(f"/* layer {i}: {op.opcode} filter {shape}, sparse */\n" + sparse)
-            self.kernels_used.add("tinyasc_sparse_conv2d_s8")  # the descriptor's .kernel: ship its file
+            self.kernels_used.add(f"tinyasc_{SPARSE_KERNEL}")  # the descriptor's .kernel: ship its file
         decls += [_c_array("int32_t", f"l{i}_mult", np.array(prep.multiplier)),
                   _c_array("int32_t", f"l{i}_shift", np.array(prep.shift))]
         if prep.bias is not None:
@@ -480,7 +488,7 @@ class _Generator:
                    params.WeightsRef(**refs, sparse=params.CRef(f"&l{i}_sparse") if sparse else params.NULL))
         decls.append(weights.c_decl(f"l{i}_w"))
         decls.append(p.c_decl(f"l{i}_p"))
-        kern = self.fn(prep.kernel)
+        kern = self.fn(kernel)
         if prep.in_place and prep.column:
             col = column_conv_in_place(self.g, op)
             assert col is not None and col[0] == p.pad_h
@@ -791,6 +799,12 @@ class Prepared:
     """MEAN of products: the index of the MUL it reads through (its own params are ``l{fused_from}_p``)."""
 
 
+def pointwise_same_size(p: params.ConvParams) -> bool:
+    """Whether a convolution is 1x1 without padding or stride, its output of the input's size."""
+    return (p.k_h == p.k_w == 1 and p.pad_h == p.pad_w == 0 and p.stride_h == p.stride_w == 1
+            and p.in_h == p.out_h and p.in_w == p.out_w)
+
+
 def channelwise_as_depthwise(conv: params.ConvParams, *, depthwise: bool, wide: bool, in_place: bool) -> bool:
     """Whether a CONV_2D runs as DEPTHWISE_CONV_2D with multiplier 1: a channel-wise convolution (one input
     channel per group and one output channel per group, how onnx2tf writes PyTorch's depthwise convolutions)
@@ -912,9 +926,10 @@ _PAD = (_K("pad_s8", (_ks.MOVE,)), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8"
 #: and optimized, with their files), its time rule. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
-           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _DEPTHWISE, _DW_WINDOW,
+           kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _K("conv2d_1x1_s8", (_ks.CONV,), _ks.OPT_CONV),
+                    _DEPTHWISE, _DW_WINDOW,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
-                    _K("sparse_conv2d_s8", ("sparse/tinyasc_sparse.c",)),
+                    _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,

@@ -41,6 +41,9 @@ OPT_POOL = ("opt/tinyasc_opt_pool.c",)
 OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel
 OPT_DW_WINDOW = ("opt/tinyasc_opt_dw_window.c", *OPT_CONV)  # falls back to the optimized depthwise
 OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
+SPARSE = "sparse/tinyasc_sparse.c"
+#: The sparse 1x1 in place: the optimized in-place chunk loop around the sparse kernel
+SPARSE_INPLACE = ("sparse/tinyasc_sparse_inplace.c", SPARSE, *OPT_INPLACE)
 
 @dataclass(frozen=True)
 class Kernel:
@@ -133,5 +136,5 @@ def sources_for(symbols: set[str] | frozenset[str], core: Target | None,
 
 def headers_for(symbols: set[str] | frozenset[str]) -> tuple[str, ...]:
     """Headers (relative to ``c/``) a library calling ``symbols`` needs."""
-    optimized = any(s.startswith("tinyasc_opt_") for s in symbols)
+    optimized = any(s.startswith(("tinyasc_opt_", "tinyasc_sparse_")) for s in symbols)
     return PORTABLE_HEADERS + (OPTIMIZED_HEADERS if optimized else ())

@@ -108,6 +108,10 @@ typedef struct {
 
 void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                        const int8_t *input, int8_t *output);
+/* A 1x1 CONV_2D, stride 1, no padding, output of the input's size, ungrouped: the generator calls this for such
+ * layers so that an optimized library links only the kernels they take; here it is tinyasc_conv2d_s8. */
+void tinyasc_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                           const int8_t *input, int8_t *output);
 void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
 /* The same for a layer whose windows span both axes (k_h, k_w > 1; its own name: see kernels/conv.c). */

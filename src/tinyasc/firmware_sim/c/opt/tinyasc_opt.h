@@ -75,6 +75,9 @@ int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights 
                             int8_t *output);
 int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output);
+/* The same for a 1x1 layer without padding, linking only its own paths (-1: not such a layer). */
+int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 #if defined(__ARM_FEATURE_MVE)
@@ -98,9 +101,20 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
 /* The optimized entry points the generated model calls (c/opt/tinyasc_opt_ref.c, _binary.c, _inplace.c). */
 void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output);
+/* A dense 1x1 CONV_2D, stride 1, no padding, output of the input's size, in_c = filter_in_c > 1 (the layers the
+ * generator sends here): what tinyasc_opt_conv2d_s8 computes, linking neither its im2col nor its grouped and
+ * one-input-channel kernels. */
+void tinyasc_opt_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output);
 void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+/* The chunk loop of the 1x1 in place (tinyasc_opt_inplace.c): the layer's pixels in chunks through conv into a
+ * staging buffer, each chunk copied back, in the order that overwrites no unread input. */
+typedef void (*tinyasc_chunk_conv)(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                                   int8_t *output);
+void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                            tinyasc_chunk_conv conv);
 void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
                                      int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);

@@ -488,4 +488,11 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     }
     return 0;
 }
+
+/* On the DSP cores a 1x1 layer takes the general kernel (no im2col of its own to leave out). */
+int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output)
+{
+    return tinyasc_simd_conv2d_s8(p, w, input, output);
+}
 #endif

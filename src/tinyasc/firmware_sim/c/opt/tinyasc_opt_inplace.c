@@ -3,7 +3,8 @@
  * tinyasc_opt_conv_col_inplace_s8), with the contracts of the portable ones in c/kernels/conv.c:
  *
  *  - 1x1 in place: on Helium tinyasc_simd_conv2d_1x1_inplace_s8 where it takes the layer; else chunks of pixels
- *    go through tinyasc_opt_conv2d_s8 (DSP / Helium / sparse)
+ *    go through tinyasc_opt_conv2d_1x1_s8 (DSP / Helium) or, for sparse weights
+ *    (tinyasc_sparse_conv2d_1x1_inplace_s8, c/sparse/tinyasc_sparse_inplace.c), the sparse kernel,
  *    into a staging buffer and are copied back, front to back when out_c <= in_c and back
  *    to front otherwise, so no unread input is overwritten (a chunk's inputs are all read
  *    before its outputs are stored).
@@ -27,11 +28,9 @@
 static int8_t stage_buf[TINYASC_OPT_STAGE] __attribute__((aligned(4)));
 static int32_t col_base[TINYASC_COL_MAX_C];
 
-void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                            tinyasc_chunk_conv conv)
 {
-#if defined(__ARM_FEATURE_MVE)
-    if (tinyasc_simd_conv2d_1x1_inplace_s8(p, w, data) == 0) return;
-#endif
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t forward = p->out_c <= p->in_c;
     int32_t chunk = TINYASC_OPT_STAGE / p->out_c;
@@ -43,10 +42,18 @@ void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinya
         const int32_t n = pixels - done < chunk ? pixels - done : chunk;
         const int32_t start = forward ? done : pixels - done - n;
         q.in_w = q.out_w = n;
-        tinyasc_opt_conv2d_s8(&q, w, data + start * p->in_c, stage_buf);
+        conv(&q, w, data + start * p->in_c, stage_buf);
         memcpy(data + start * p->out_c, stage_buf, (size_t)(n * p->out_c));
         done += n;
     }
+}
+
+void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+{
+#if defined(__ARM_FEATURE_MVE)
+    if (tinyasc_simd_conv2d_1x1_inplace_s8(p, w, data) == 0) return;
+#endif
+    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8); /* the planner's layers: 1x1, stride 1, ungrouped */
 }
 
 void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,

@@ -784,24 +784,19 @@ int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights 
                               (int32_t)(sizeof(tinyasc_mve_gather) / 4));
 }
 
-int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
-                           int8_t *output)
+/* The dense convolution without im2col: the pointwise pairs kernel for a whole-range 1x1 of the input's own
+ * size, else pixel by pixel (windows gathered into tinyasc_mve_gather unless pointwise), four output channels
+ * per VMLADAVA pass. p and w are the caller's local copies. */
+static inline __attribute__((always_inline)) void conv_pixels(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                  const int8_t *input, int8_t *output, int pointwise, int fast,
+                                                  int full)
 {
-    /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
-    const tinyasc_conv_params pl = *p;
-    const tinyasc_weights wl = *w;
-    p = &pl;
-    w = &wl;
     const int32_t K = p->k_h * p->k_w * p->in_c;
-    if (p->filter_in_c != p->in_c || K > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
     const int8_t pad = (int8_t)(-p->input_offset);
-    const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
-    const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full: the matrix kernels */
-    if (!pointwise && full && cols_conv(p, w, input, output, fast) == 0) return 0;
     conv_base(p, w, K);
     if (pointwise && full && p->stride_h == 1 && p->stride_w == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
         pointwise_fast(p, w, input, output, fast);
-        return 0;
+        return;
     }
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
@@ -861,6 +856,37 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
             }
         }
     }
+}
+
+int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output)
+{
+    /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
+    const tinyasc_conv_params pl = *p;
+    const tinyasc_weights wl = *w;
+    p = &pl;
+    w = &wl;
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    if (p->filter_in_c != p->in_c || K > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
+    const int pointwise = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full: the matrix kernels */
+    if (!pointwise && full && cols_conv(p, w, input, output, fast) == 0) return 0;
+    conv_pixels(p, w, input, output, pointwise, fast, full);
+    return 0;
+}
+
+/* A 1x1 convolution without padding: the path tinyasc_simd_conv2d_s8 takes for it, without linking its im2col
+ * kernels (the generator calls tinyasc_opt_conv2d_1x1_s8 for such layers). */
+int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output)
+{
+    const tinyasc_conv_params pl = *p;
+    const tinyasc_weights wl = *w;
+    p = &pl;
+    w = &wl;
+    if (p->k_h != 1 || p->k_w != 1 || p->pad_h != 0 || p->pad_w != 0 || p->filter_in_c != p->in_c ||
+        p->in_c > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
+    conv_pixels(p, w, input, output, 1, tinyasc_out_x4_ok(p, w), tinyasc_full_range(p));
     return 0;
 }
 

@@ -642,6 +642,12 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     (void)p; (void)w; (void)input; (void)output;
     return -1;
 }
+int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output)
+{
+    (void)p; (void)w; (void)input; (void)output;
+    return -1;
+}
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
@@ -660,6 +666,13 @@ void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
         tinyasc_chan_conv_s8(p, w, input, output, 1, p->k_h * p->k_w) == 0) return;
     if (p->in_c == 1 && tinyasc_simd_conv_c1_s8(p, w, input, output) == 0) return;
     if (tinyasc_simd_conv2d_s8(p, w, input, output) == 0) return;
+    tinyasc_ref_conv2d_s8(p, w, input, output);
+}
+
+void tinyasc_opt_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output)
+{
+    if (tinyasc_simd_conv2d_1x1_s8(p, w, input, output) == 0) return;
     tinyasc_ref_conv2d_s8(p, w, input, output);
 }
 

@@ -27,6 +27,14 @@ typedef struct {
 static int8_t ref_out[KCASE_MAX_OUT], opt_out[KCASE_MAX_OUT];
 static int8_t ref_scratch[KCASE_MAX_OUT], opt_scratch[KCASE_MAX_OUT];
 
+/* generator.pointwise_same_size, ungrouped with more than one input channel: the layers it sends to
+ * tinyasc_opt_conv2d_1x1_s8 */
+static int pointwise_same_size(const tinyasc_conv_params *p)
+{
+    return p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->in_h == p->out_h && p->in_w == p->out_w && p->filter_in_c == p->in_c && p->in_c > 1;
+}
+
 static int32_t mismatches(const int8_t *a, const int8_t *b, int32_t n)
 {
     int32_t m = 0;
@@ -55,7 +63,9 @@ int main(void)
             tinyasc_opt_fully_connected_s8(&fc, &c->w, c->input, opt_out);
         } else if (c->kind == K_CONV) {
             tinyasc_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            tinyasc_opt_conv2d_s8(&c->p, &c->w, c->input, opt_out);
+            /* as the generator calls them (generator.pointwise_same_size): ungrouped 1x1 layers their own entry */
+            if (pointwise_same_size(&c->p)) tinyasc_opt_conv2d_1x1_s8(&c->p, &c->w, c->input, opt_out);
+            else tinyasc_opt_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else {
             memcpy(ref_out, c->input, (size_t)c->in_size);
             memcpy(opt_out, c->input, (size_t)c->in_size);
@@ -74,11 +84,12 @@ int main(void)
             ws.data = 0;
             ws.sparse = c->sparse;
             memset(opt_out, 0x33, sizeof opt_out);
+            /* as the generator calls a layer stored sparse: the sparse kernels themselves */
             if (c->kind == K_1X1_INPLACE) {
                 memcpy(opt_out, c->input, (size_t)c->in_size);
-                tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &ws, opt_out);
+                tinyasc_sparse_conv2d_1x1_inplace_s8(&c->p, &ws, opt_out);
             } else {
-                tinyasc_opt_conv2d_s8(&c->p, &ws, c->input, opt_out);
+                (void)tinyasc_sparse_conv2d_s8(&c->p, &ws, c->input, opt_out); /* a refusal leaves opt_out unwritten */
             }
             sparse = mismatches(ref_out, opt_out, c->out_size);
         }
