@@ -5,7 +5,9 @@ optimized files); :func:`symbol_table` of them is the symbol -> files map (``gen
 
 The shipped library holds only the files its model needs (``tinyasc_opt_conv2d_s8`` on a
 Cortex-M4 pulls in the dispatcher and the DSP kernels; on a Cortex-M55 the Helium ones; the sparse
-kernel only for a model with a sparse layer, whose generated code records ``tinyasc_sparse_conv2d_s8``). ``tests/test_firmware_library.py`` links every symbol's closure on its own, so a
+kernel only for a model with a sparse layer, which calls ``tinyasc_sparse_conv2d_s8`` itself). The generator
+names the narrowest kernel a layer can take (sparse, ``conv2d_1x1_s8``), so ``--gc-sections`` drops the general
+convolution's paths from a model that has no other layer for them. ``tests/test_firmware_library.py`` links every symbol's closure on its own, so a
 missing dependency fails the suite, not a user's build.
 """
 
