@@ -255,7 +255,8 @@ def _same_or_valid_pad(padding: int, in_size: int, out_size: int, k: int, stride
 
 #: The int16 LOGISTIC's node table, emitted once per model that has one.
 SIGMOID_TABLE = "tinyasc_sigmoid_q16"
-#: The kernels a CONV_2D layer stored sparse calls (``c/sparse``; in place: ``c/opt/tinyasc_opt_inplace.c``).
+#: The kernels a CONV_2D layer stored sparse calls (``c/sparse/tinyasc_sparse.c``; in place:
+#: ``c/sparse/tinyasc_sparse_inplace.c``).
 SPARSE_KERNEL = "sparse_conv2d_s8"
 SPARSE_INPLACE_KERNEL = "sparse_conv2d_1x1_inplace_s8"
 

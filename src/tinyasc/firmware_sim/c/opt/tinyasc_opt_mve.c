@@ -877,14 +877,11 @@ int tinyasc_simd_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
 }
 
 /* A 1x1 convolution without padding: the path tinyasc_simd_conv2d_s8 takes for it, without linking its im2col
- * kernels (the generator calls tinyasc_opt_conv2d_1x1_s8 for such layers). */
+ * kernels (the generator calls tinyasc_opt_conv2d_1x1_s8 for such layers). No local copies of p and w: nothing here
+ * stores int8 data, and conv_pixels, a call apart, cannot tell a copy from the caller's descriptor. */
 int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                int8_t *output)
 {
-    const tinyasc_conv_params pl = *p;
-    const tinyasc_weights wl = *w;
-    p = &pl;
-    w = &wl;
     if (p->k_h != 1 || p->k_w != 1 || p->pad_h != 0 || p->pad_w != 0 || p->filter_in_c != p->in_c ||
         p->in_c > TINYASC_OPT_MAX_K || p->out_c > TINYASC_OPT_MAX_C) return -1;
     conv_pixels(p, w, input, output, 1, tinyasc_out_x4_ok(p, w), tinyasc_full_range(p));
