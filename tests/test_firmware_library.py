@@ -75,8 +75,8 @@ def test_library_holds_the_fast_kernels_the_front_end_and_build_files(lib_m4):
     d, m, art = lib_m4.out_dir, lib_m4.manifest, lib_m4.firmware
     assert m.target is LibraryTarget.CORTEX_M4 and m.frontend and m.sparse_weights
     # every layer calls the optimized twin where the optimized library has one
-    assert {"tinyasc_opt_conv2d_s8", "tinyasc_opt_add_s8"} <= set(art.kernels)
-    assert "tinyasc_conv2d_s8" not in art.kernels and "tinyasc_add_s8" not in art.kernels
+    assert {"tinyasc_opt_conv2d_s8", "tinyasc_opt_add_fast_s8"} <= set(art.kernels)
+    assert "tinyasc_conv2d_s8" not in art.kernels and not {"tinyasc_add_s8", "tinyasc_opt_add_s8"} & set(art.kernels)
     assert "kernels/tinyasc_opt_dsp.c" in m.sources and "kernels/tinyasc_opt_mve.c" not in m.sources
     assert [r["layer"] for r in art.sparse_layers if r["used"]] == [1]
     model_c = (d / "model.c").read_text()
@@ -298,6 +298,51 @@ def test_sparse_and_1x1_layers_link_no_general_convolution(target, tmp_path):
     general = {"tinyasc_opt_conv2d_s8", "tinyasc_chan_conv_s8", "tinyasc_simd_conv_c1_s8", "tinyasc_conv_c1_s8",
                "cols_conv", "mve_conv_c1"}
     assert not general & syms, general & syms
+
+
+def _entry_net():
+    """A broadcast MUL, a depthwise column (multiplier 1), a 1x1 on 24 channels in place, a broadcast ADD: layers
+    whose entries link no loop behind their fast kernels."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    w1 = (rng.normal(size=(3, 3, 1, 24)) * 0.5).astype(np.float32)
+    gain = rng.uniform(0.5, 1.5, size=(1, 1, 1, 24)).astype(np.float32)
+    d = (rng.normal(size=(3, 1, 24, 1)) * 0.5).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 24, 24)) * 0.3).astype(np.float32)
+    w3 = (rng.normal(size=(1, 1, 24, 4)) * 0.4).astype(np.float32)
+
+    def net(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME")) * gain
+        y = tf.nn.depthwise_conv2d(y, d, (1, 1, 1, 1), "SAME") + y  # y is read again: not in place
+        z = tf.nn.relu(tf.nn.conv2d(y, w2, 1, "SAME"))
+        z = z + tf.reduce_mean(z, axis=[1], keepdims=True)
+        return tf.reduce_mean(tf.nn.conv2d(z, w3, 1, "SAME"), axis=[1, 2])
+
+    return net
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M55], ids=lambda t: t.value)
+def test_fast_entries_link_no_loop_behind_them(target, tmp_path):
+    """Element-wise layers call the ``_fast`` entries, a depthwise layer of multiplier 1 the depthwise entry (its
+    SIMD kernel takes every such layer) and a 1x1 in place on inputs not a multiple of 16 the chunked entry: the
+    linked example holds no portable element-wise kernel, no depthwise loop and, on Helium, no in-place kernel."""
+    path = write(tmp_path / "e.tflite", convert(_entry_net(), (1, 8, 6, 1), lo=-2.0, hi=2.0))
+    lib = write_library(path, tmp_path / "lib", target=target)
+    calls = set(re.findall(r"(tinyasc_\w+)\(", (lib.out_dir / "model.c").read_text()))
+    want = {"tinyasc_opt_mul_fast_s8", "tinyasc_opt_add_fast_s8", "tinyasc_opt_depthwise_conv2d_s8"}
+    assert want <= calls, calls
+    assert not {"tinyasc_opt_add_s8", "tinyasc_opt_mul_s8", "tinyasc_opt_conv2d_1x1_inplace_c16_s8"} & calls, calls
+    assert calls & {"tinyasc_opt_conv2d_1x1_inplace_s8", "tinyasc_sparse_conv2d_1x1_inplace_s8"}, calls
+    _run(["make", "-j2", "target"], lib.out_dir)
+    elf = lib.out_dir / "build" / target.value / "tinyasc_example.elf"
+    nm = _run(["arm-none-eabi-nm", str(elf)], lib.out_dir).stdout.splitlines()
+    syms = {line.split()[-1].split(".")[0] for line in nm}  # rows_groups.constprop.0 -> rows_groups
+    assert {"tinyasc_opt_add_fast_s8", "tinyasc_opt_depthwise_conv2d_s8"} <= syms
+    loops = {"tinyasc_add_s8", "tinyasc_mul_s8", "run_binary", "tinyasc_ref_depthwise_conv2d_s8",
+             "tinyasc_simd_conv2d_1x1_inplace_s8", "rows_groups"}
+    assert not loops & syms, loops & syms
 
 
 @pytest.mark.parametrize("core", [None, Target.CORTEX_M4, Target.CORTEX_M55], ids=lambda c: c.value if c else "host")

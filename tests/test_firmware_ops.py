@@ -148,6 +148,11 @@ def test_kernel_bit_exact_vs_tflm(name, backend, cases, tmp_path):
     if name.endswith("inplace"):  # the in-place kernel variant is what ran
         c = (art.out_dir / "model.c").read_text()
         assert "_inplace_s8(" in c and art.layers[0].in_place
+    if backend != "portable" and opcode in ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"):
+        # a .tflite's element-wise layers meet the _fast entries' precondition (generator.binary_fast_ok)
+        assert "_fast_s8(&l0_p" in (art.out_dir / "model.c").read_text()
+    if name.endswith("_dm2"):  # depth multiplier 2: its own entry (the SIMD depthwise kernels take multiplier 1)
+        assert "depthwise_conv2d_multiplier_s8(&l0_p" in (art.out_dir / "model.c").read_text()
     if name == "conv_channelwise_span":  # the depthwise kernel ran on the filter stored tap-major
         c = (art.out_dir / "model.c").read_text()
         assert "depthwise_conv2d_s8(&l0_p" in c and "conv2d_s8(&l0_p" not in c.replace("depthwise_conv2d_s8", "")

@@ -11,6 +11,7 @@ depth multipliers, and 89%-pruned weights for the sparse encoding.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -475,6 +476,11 @@ BCASES = {
     # output scales that leave the rescaling's shift at -1 (ADD) and +1 (MUL): the general form
     # instead of the folded one (every case above folds)
     "add_unfolded": (0, (1, 8, 9, 10), (1, 8, 9, 10), (1, 8, 9, 10), False),
+    # output rescaling above one (shift +1): outside the _fast entries' precondition for ADD and SUB
+    # (generator.binary_fast_ok: the wrapper and its portable path), inside it for SQUARED_DIFFERENCE
+    "add_out_above_one": (0, (1, 5, 9, 10), (1, 5, 9, 10), (1, 5, 1, 10), False),
+    "sub_out_above_one_inplace": (1, (1, 4, 7, 6), (1, 4, 7, 6), (1, 4, 7, 6), True),
+    "sqdiff_out_above_one": (3, (1, 4, 7, 6), (1, 4, 7, 6), (1, 1, 7, 6), False),
     "mul_unfolded": (2, (1, 8, 9, 10), (1, 8, 9, 10), (1, 1, 9, 10), False),
     # "_fullrange": the whole int8 range, as every odd-numbered case has: the output zero point
     # folds into the rounding constant and the clamp is SSAT
@@ -505,11 +511,14 @@ def _bstrides(shape, out):
     return [0 if (shp[k] == 1 and o[k] != 1) else st[k] for k in range(6)]
 
 
-def write_binary_cases(path: Path, seed: int = 11) -> int:
+def write_binary_cases(path: Path, seed: int = 11) -> list[bool]:
+    """binary_cases.h; returns per case whether the generator would call the ``_fast`` entry."""
     from tinyasc.firmware_sim import quant
+    from tinyasc.firmware_sim.generator import binary_fast_ok
+    from tinyasc.firmware_sim.params import BinaryParams
 
     rng = np.random.default_rng(seed)
-    decls, entries, max_size = [], [], 1
+    decls, entries, max_size, fast_cases = [], [], 1, []
     for i, (name, (op, out, sa, sb, in_place)) in enumerate(BCASES.items()):
         s1, s2, so = (float(x) for x in rng.uniform(0.01, 0.2, size=3))
         if name == "add_unfolded":
@@ -530,6 +539,10 @@ def write_binary_cases(path: Path, seed: int = 11) -> int:
         else:
             m1, h1, m2, h2, mo, ho = quant.squared_difference_params(s1, s2, so * 20)
             ls = 7
+        if name.endswith(("_out_above_one", "_out_above_one_inplace")):
+            # output rescaling 1.5 (shift +1): parameters TFLite's Prepare never gives an ADD or SUB (it quantizes that
+            # rescaling as below one), which the wrappers still take and the _fast entries' precondition excludes
+            mo, ho = quant.quantize_multiplier(1.5)
         a = rng.integers(-128, 128, size=sa).astype(np.int8)
         b = rng.integers(-128, 128, size=sb).astype(np.int8)
         size = int(np.prod(out))
@@ -537,31 +550,39 @@ def write_binary_cases(path: Path, seed: int = 11) -> int:
         bc = int(not (tuple(sa) == tuple(sb) == tuple(out)))
         z1, z2, zo = (int(v) for v in rng.integers(-60, 60, size=3))
         amin = -128 if i % 2 or name.endswith("_fullrange") else zo
+        bp = BinaryParams(size=size, broadcast=bc, out_dims=tuple(_pad6(out)), in1_strides=tuple(_bstrides(sa, out)),
+                          in2_strides=tuple(_bstrides(sb, out)), in1_offset=-z1, in2_offset=-z2, out_offset=zo,
+                          left_shift=ls, in1_mult=m1, in1_shift=h1, in2_mult=m2, in2_shift=h2, out_mult=mo,
+                          out_shift=ho, act_min=amin, act_max=127)
+        fast = binary_fast_ok(bp, ("add", "sub", "mul", "squared_difference")[op])
+        fast_cases.append(fast)
         decls.append(f"static const int8_t b{i}_a[] = {_c(a)};\nstatic const int8_t b{i}_b[] = {_c(b)};\n")
         entries.append(
-            f"  {{{op}, {int(in_place)}, {{{size}, {bc}, {_c(_pad6(out))}, {_c(_bstrides(sa, out))}, "
+            f"  {{{op}, {int(in_place)}, {int(fast)}, {{{size}, {bc}, {_c(_pad6(out))}, {_c(_bstrides(sa, out))}, "
             f"{_c(_bstrides(sb, out))}, {-z1}, {-z2}, {zo}, {ls}, {m1}, {h1}, {m2}, {h2}, {mo}, {ho}, {amin}, 127}}, "
             f"b{i}_a, b{i}_b, {a.size}}},")
     path.write_text("\n".join(decls) + f"\n#define BCASE_COUNT {len(BCASES)}\n#define BCASE_MAX {max_size}\n"
                     "static const bcase bcases[BCASE_COUNT] = {\n" + "\n".join(entries) + "\n};\n")
-    return len(BCASES)
+    return fast_cases
 
 
-def _parse_binary(text: str) -> list[tuple[int, int]]:
-    return [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", "BINARY"]]
+def _parse_binary(text: str, tag: str = "BINARY") -> list[tuple[int, int]]:
+    return [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", tag]]
 
 
 @pytest.fixture(scope="module")
 def binary_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("bcases")
-    write_binary_cases(d / "binary_cases.h")
+    fast = write_binary_cases(d / "binary_cases.h")
+    (d / "fast.json").write_text(json.dumps(fast))
     return d
 
 
 @pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)
 def test_fast_elementwise_bit_exact(binary_dir, target, tmp_path):
     """ADD/SUB/MUL/SQUARED_DIFFERENCE through the fast kernels (tinyasc_opt_*) equal the portable ones
-    (zero differing bytes), with broadcasting on one side, both sides, and in place."""
+    (zero differing bytes), with broadcasting on one side, both sides, and in place; and through the ``_fast`` entries
+    wherever the generator would call them (generator.binary_fast_ok), also zero differing bytes."""
     src = _sources(binary_dir)
     main = SELFTEST / "binary_check.c"
     if target is None:
@@ -576,6 +597,14 @@ def test_fast_elementwise_bit_exact(binary_dir, target, tmp_path):
     for name, (bad, checksum) in zip(BCASES, rows):
         assert bad == 0, f"{name}: {bad} bytes differ"
     assert len({c for _, c in rows}) == len(rows)  # distinct outputs: no case is trivially constant
+    # the _fast entries (no portable kernel behind them) on every case whose parameters the generator would send there
+    fast = json.loads((binary_dir / "fast.json").read_text())
+    slow = {n for n, f in zip(BCASES, fast) if not f}
+    assert slow == {"add_out_above_one", "sub_out_above_one_inplace"}, slow  # SQUARED_DIFFERENCE's output may exceed one
+    fast_rows = _parse_binary(text, "BINARY_FAST")
+    assert len(fast_rows) == sum(fast)
+    for name, (bad, _) in zip([n for n, f in zip(BCASES, fast) if f], fast_rows):
+        assert bad == 0, f"{name} (_fast entry): {bad} bytes differ"
 
 
 # ------------------------------------------------------------------ MAX_POOL_2D (tinyasc_opt_max_pool_s8)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 C_DIR = Path(__file__).parent / "c"
 MAX_DIMS = 6
+INT32_MIN = -(1 << 31)
 #: Rough flash cost of the kernel code and per-layer call glue (bytes, Cortex-M Thumb-2 -Os),
 #: used only for the flash estimate until a target build measures it.
 CODE_BYTES_KERNELS = 6 * 1024
@@ -290,6 +291,7 @@ class _Generator:
         self.table_bytes = 0
         """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
         self.conv_kernels: dict[int, str] = {}  # layer -> the kernel emit_conv called (tile_emit.conv calls it too)
+        self.binary_kernels: dict[int, str] = {}  # layer -> the kernel emit_binary called (tile_emit.binary too)
         """Convolutions that run a depthwise kernel: DEPTHWISE_CONV_2D, and channel-wise CONV_2D lowered to it
         (:func:`channelwise_as_depthwise`); the tile loop calls the same kernel."""
 
@@ -435,7 +437,11 @@ class _Generator:
         if channelwise_as_depthwise(conv, depthwise=depthwise, wide=wide, in_place=in_place):
             filt, depthwise = np.ascontiguousarray(filt.transpose(3, 1, 2, 0)), True  # [oc,kh,kw,1] -> [1,kh,kw,oc]
         if in_place:
-            kernel = "conv_col_inplace_s8" if column else "conv2d_1x1_inplace_s8"
+            # inputs a multiple of 16 their own entry (Helium's in-place kernel takes only those: other models link none)
+            kernel = ("conv_col_inplace_s8" if column else
+                      "conv2d_1x1_inplace_c16_s8" if ic % 16 == 0 else "conv2d_1x1_inplace_s8")
+        elif depthwise and not wide and dm != 1:
+            kernel = "depthwise_conv2d_multiplier_s8"  # the SIMD depthwise kernels take multiplier 1 only
         elif depthwise and not wide and kh > 1 and kw > 1:
             kernel = "depthwise_window_s8"  # windows over both axes: their own kernel (and file)
         elif pointwise_same_size(conv) and not depthwise and not wide and fin == ic > 1:
@@ -578,10 +584,14 @@ class _Generator:
             size=y.size, broadcast=broadcast, out_dims=tuple(out), in1_strides=bstrides(a), in2_strides=bstrides(b),
             in1_offset=-za, in2_offset=-zb, out_offset=zy, left_shift=left_shift, in1_mult=m1, in1_shift=s1,
             in2_mult=m2, in2_shift=s2, out_mult=mo, out_shift=so, act_min=amin, act_max=amax)
-        return Prepared(params=bp, kernel=self.kernel_name(op, name), macs=y.size)
+        kernel = self.kernel_name(op, name)
+        if not self.is16(op) and binary_fast_ok(bp, name):
+            kernel = f"{name}_fast_s8"  # links no portable element-wise kernel behind the fast paths
+        return Prepared(params=bp, kernel=kernel, macs=y.size)
 
     def emit_binary(self, op: Operator, prep: Prepared) -> _Emit:
         i = op.index
+        self.binary_kernels[i] = prep.kernel
         call = (f"{self.fn(prep.kernel)}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.inputs[1])}, "
                 f"{self.ref(op.outputs[0])});")
         if op.index in self.plan.fused:  # a MUL read by the MEAN it feeds (MEAN of products)
@@ -800,6 +810,20 @@ class Prepared:
     """MEAN of products: the index of the MUL it reads through (its own params are ``l{fused_from}_p``)."""
 
 
+def binary_fast_ok(p: params.BinaryParams, name: str) -> bool:
+    """Whether an int8 ADD / SUB / MUL / SQUARED_DIFFERENCE (``name``: ``add``...) meets the precondition of the
+    optimized library's ``_fast`` kernels (``ok()`` in c/opt/tinyasc_opt_binary.c): every rescaling multiplier
+    valid, the input rescalings at most one (shift <= 0) and, for ADD and SUB, the output's too. TFLite's Prepare
+    quantizes exactly these rescalings as below one (``quant.add_params``...), so every layer of a ``.tflite`` meets it
+    and calls the ``_fast`` entry; the check keeps parameters built otherwise on the wrapper, which takes any."""
+    if p.out_mult == INT32_MIN:
+        return False
+    if name == "mul":
+        return True
+    return (p.in1_mult != INT32_MIN and p.in2_mult != INT32_MIN and p.in1_shift <= 0 and p.in2_shift <= 0
+            and (name == "squared_difference" or p.out_shift <= 0))
+
+
 def pointwise_same_size(p: params.ConvParams) -> bool:
     """Whether a convolution is 1x1 without padding or stride, its output of the input's size."""
     return (p.k_h == p.k_w == 1 and p.pad_h == p.pad_w == 0 and p.stride_h == p.stride_w == 1
@@ -918,6 +942,7 @@ _ks = kernel_sources
 _CONV_COL = _K("conv_col_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE)
 _BAND = _K("band_affine_s8", (_ks.CONV,), _ks.OPT_CONV)
 _DEPTHWISE = _K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV)  # also a channel-wise CONV_2D's
+_DEPTHWISE_MULTIPLIER = _K("depthwise_conv2d_multiplier_s8", (_ks.CONV,), _ks.OPT_CONV)  # depth multiplier > 1
 _DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthwise windows over both axes
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
@@ -929,27 +954,32 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
            kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _K("conv2d_1x1_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _DEPTHWISE, _DW_WINDOW,
-                    _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
+                    _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
+                    _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
-           kernels=(_DEPTHWISE, _DW_WINDOW, _CONV_COL, _BAND,
+           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,
            kernels=(_K("fully_connected_s8", ("kernels/fully_connected.c",), _ks.OPT_FC),)),
     OpSpec(opcode="ADD", activations=_I8_I16, prepare=_G.prepare_add, emit=_G.emit_binary,
-           kernels=(_K("add_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY)),
+           kernels=(_K("add_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("add_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY),
+                    _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY)),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
     OpSpec(opcode="SUB", activations=_I8, prepare=_G.prepare_sub, emit=_G.emit_binary,
-           kernels=(_K("sub_s8", (_ks.BINARY,), _ks.OPT_BINARY),), time_rule=TimeRule.ELEMENTWISE,
+           kernels=(_K("sub_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("sub_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY)),
+           time_rule=TimeRule.ELEMENTWISE,
            emit_tile=tile_emit.binary),
     OpSpec(opcode="MUL", activations=_I8_I16, prepare=_G.prepare_mul, emit=_G.emit_binary,
-           kernels=(_K("mul_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("mul_s16", (_ks.INT16,), _ks.OPT_BINARY)),
+           kernels=(_K("mul_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("mul_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY),
+                    _K("mul_s16", (_ks.INT16,), _ks.OPT_BINARY)),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
     OpSpec(opcode="SQUARED_DIFFERENCE", activations=_I8, prepare=_G.prepare_squared_difference,
-           emit=_G.emit_binary, kernels=(_K("squared_difference_s8", (_ks.BINARY,), _ks.OPT_BINARY),),
+           emit=_G.emit_binary, kernels=(_K("squared_difference_s8", (_ks.BINARY,), _ks.OPT_BINARY),
+                                         _K("squared_difference_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY)),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
     OpSpec(opcode="LOGISTIC", activations=_I8_I16, prepare=_G.prepare_logistic, emit=_G.emit_logistic,
            kernels=(_K("logistic_s8", (_ks.UNARY,)), _K("logistic_s16", (_ks.INT16,))),

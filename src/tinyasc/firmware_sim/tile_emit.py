@@ -173,9 +173,6 @@ def pad(gen, ctx: TileContext, op) -> TileEmit:
     return TileEmit(code, decls=[decl])
 
 
-BINARY_KERNELS = {"ADD": "add", "SUB": "sub", "MUL": "mul", "SQUARED_DIFFERENCE": "squared_difference"}
-
-
 def binary(gen, ctx: TileContext, op) -> TileEmit:
     """Element-wise: the whole-clip strides hold (time-major), only the time extent and the
     operands' first columns change."""
@@ -185,7 +182,7 @@ def binary(gen, ctx: TileContext, op) -> TileEmit:
     rank = len(gen.t(y).shape)
     ops = [ctx.col(t, a) if t in ctx.an.axis else gen.ref(t) for t in op.inputs[:2]]
     colelems = ctx.cb(y)
-    kern = gen.kernel(op, BINARY_KERNELS[op.opcode])
+    kern = gen.fn(gen.binary_kernels[i])  # the layer's kernel, recorded by gen.emit(op)
     return TileEmit(f"{{ tinyasc_binary_params p = l{i}_p; p.size = {n} * {colelems}; "
                     f"p.out_dims[{_time6(rank)}] = {n};\n"
                     f"      {kern}(&p, {ops[0]}, {ops[1]}, {ctx.col(y, a)}); }}")

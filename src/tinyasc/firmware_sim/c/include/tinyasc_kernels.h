@@ -114,6 +114,10 @@ void tinyasc_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *
                            const int8_t *input, int8_t *output);
 void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
+/* The same, the name the generator gives layers of depth multiplier above one (the optimized library's
+ * tinyasc_opt_depthwise_conv2d_s8 takes multiplier 1 only). */
+void tinyasc_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                            const int8_t *input, int8_t *output);
 /* The same for a layer whose windows span both axes (k_h, k_w > 1; its own name: see kernels/conv.c). */
 void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
@@ -124,6 +128,9 @@ void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_wei
  * Same arithmetic as tinyasc_conv2d_s8. */
 #define TINYASC_INPLACE_MAX_C 512
 void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+/* The same, the name the generator gives layers whose inputs are a multiple of 16 (the optimized library's
+ * Helium in-place kernel takes only those). */
+void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
 
 /* Column (k_h x 1) per-channel convolution, stride 1, same output shape, computed in place:
  * DEPTHWISE_CONV_2D with depth multiplier 1, or CONV_2D with one input channel per group
@@ -197,6 +204,12 @@ void tinyasc_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int
 void tinyasc_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1,
                                    const int8_t *in2, int8_t *out);
+/* The portable twins of the optimized library's _fast entries (c/opt/tinyasc_opt_binary.c): the same kernels. */
+void tinyasc_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                        int8_t *out);
 
 /* ---------------------------------------------------------------- elementwise unary */
 

@@ -70,3 +70,19 @@ void tinyasc_squared_difference_s8(const tinyasc_binary_params *p, const int8_t 
                                    const int8_t *in2, int8_t *out) {
     run_binary(p, in1, in2, out, sqdiff_fn);
 }
+
+/* The _fast kernels of the optimized library (c/opt/tinyasc_opt_binary.c) have a precondition the
+ * generator checks; here, in the portable library, they are the kernels above. */
+void tinyasc_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    tinyasc_add_s8(p, in1, in2, out);
+}
+void tinyasc_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    tinyasc_sub_s8(p, in1, in2, out);
+}
+void tinyasc_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    tinyasc_mul_s8(p, in1, in2, out);
+}
+void tinyasc_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1,
+                                        const int8_t *in2, int8_t *out) {
+    tinyasc_squared_difference_s8(p, in1, in2, out);
+}

@@ -106,6 +106,10 @@ void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_w
     }
 }
 
+void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data) {
+    tinyasc_conv2d_1x1_inplace_s8(p, w, data);
+}
+
 void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  int32_t f_c_stride, int32_t f_ky_stride, int8_t *data, int8_t *scratch) {
     const int32_t C = p->in_c;
@@ -160,5 +164,12 @@ void tinyasc_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_par
  * needs them; the portable library computes it as any depthwise layer. */
 void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output) {
+    tinyasc_depthwise_conv2d_s8(p, w, input, output);
+}
+
+/* A depthwise layer of depth multiplier above one: its own name so that the optimized library's depthwise entry,
+ * for multiplier 1, needs no loop behind its SIMD kernels; here any depthwise layer's kernel. */
+void tinyasc_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                            const int8_t *input, int8_t *output) {
     tinyasc_depthwise_conv2d_s8(p, w, input, output);
 }

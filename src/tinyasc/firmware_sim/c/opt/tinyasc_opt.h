@@ -106,9 +106,16 @@ void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
  * one-input-channel kernels. */
 void tinyasc_opt_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                int8_t *output);
+/* Depthwise: on the DSP and Helium cores for depth multiplier 1 only (their SIMD kernels take every such layer, so
+ * no loop is linked behind them); tinyasc_opt_depthwise_conv2d_multiplier_s8 takes the others (the generator's
+ * choice, by depth multiplier). */
 void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+void tinyasc_opt_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                const int8_t *input, int8_t *output);
 void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+/* The same for inputs a multiple of 16, which Helium's in-place kernel may take (tinyasc_opt_inplace.c). */
+void tinyasc_opt_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
 /* The chunk loop of the 1x1 in place (tinyasc_opt_inplace.c): the layer's pixels in chunks through conv into a
  * staging buffer, each chunk copied back, in the order that overwrites no unread input. */
 typedef void (*tinyasc_chunk_conv)(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -128,6 +135,14 @@ void tinyasc_opt_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const
 void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                        int8_t *out);
+/* The same without the portable kernel behind them: only where the fast paths' precondition holds (every
+ * rescaling multiplier valid; input shifts and, but for SQUARED_DIFFERENCE and MUL, the output shift <= 0), which
+ * the generator checks before calling them (generator.binary_fast_ok). */
+void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                            int8_t *out);
 
 /* 16x8 (int16 activations, int8 weights): c/opt/tinyasc_opt_16x8.c, _pool.c, _binary.c. */
 void tinyasc_opt_conv2d_16x8(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, const int16_t *input,

@@ -17,6 +17,11 @@
  *    inner loop has no branch on either.
  *  - Broadcasting: adjacent axes that are contiguous for both inputs (or broadcast for both)
  *    are merged, so the inner loop runs over the longest run with constant strides.
+ *  - The _fast entries (tinyasc_opt_add_fast_s8 ...) are the same loops without the portable kernel behind
+ *    them, for a layer whose parameters meet the fast paths' precondition (ok() below: every rescaling
+ *    multiplier valid, the input rescalings and ADD/SUB's output rescaling at most one); the generator
+ *    checks it (generator.binary_fast_ok) and calls them, so a model whose element-wise layers all meet it
+ *    links no portable element-wise kernel.
  * Every output element still reads its inputs before it is written: out may alias an input.
  * ADD and MUL of 16x8 models (tinyasc_opt_add_s16, _mul_s16) run the same loop nest on int16
  * elements, without tables. On Helium contiguous runs of int16 ADD/MUL and of int8 MUL go four lanes at a
@@ -590,6 +595,24 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
     if (ok(p, OP_SQDIFF)) run(p, in1, in2, out, OP_SQDIFF);
     else tinyasc_squared_difference_s8(p, in1, in2, out);
 }
+/* precondition: ok(p, op) (generator.binary_fast_ok) */
+void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    run(p, in1, in2, out, OP_ADD);
+}
+void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    run(p, in1, in2, out, OP_SUB);
+}
+void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    run(p, in1, in2, out, OP_MUL);
+}
+void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                            int8_t *out)
+{
+    run(p, in1, in2, out, OP_SQDIFF);
+}
 #else /* TINYASC_SINGLE_ROUNDING: the fast paths assume double rounding; use the portable kernels */
 void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
@@ -605,6 +628,23 @@ void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const
 }
 void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                        int8_t *out)
+{
+    tinyasc_squared_difference_s8(p, in1, in2, out);
+}
+void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    tinyasc_add_s8(p, in1, in2, out);
+}
+void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    tinyasc_sub_s8(p, in1, in2, out);
+}
+void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    tinyasc_mul_s8(p, in1, in2, out);
+}
+void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
+                                            int8_t *out)
 {
     tinyasc_squared_difference_s8(p, in1, in2, out);
 }

@@ -2,7 +2,8 @@
  * In-place convolutions of tinyasc_kernels.h, optimized (tinyasc_opt_conv2d_1x1_inplace_s8,
  * tinyasc_opt_conv_col_inplace_s8), with the contracts of the portable ones in c/kernels/conv.c:
  *
- *  - 1x1 in place: on Helium tinyasc_simd_conv2d_1x1_inplace_s8 where it takes the layer; else chunks of pixels
+ *  - 1x1 in place: for inputs a multiple of 16 (tinyasc_opt_conv2d_1x1_inplace_c16_s8) on Helium
+ *    tinyasc_simd_conv2d_1x1_inplace_s8 where it takes the layer; else chunks of pixels
  *    go through tinyasc_opt_conv2d_1x1_s8 (DSP / Helium) or, for sparse weights
  *    (tinyasc_sparse_conv2d_1x1_inplace_s8, c/sparse/tinyasc_sparse_inplace.c), the sparse kernel,
  *    into a staging buffer and are copied back, front to back when out_c <= in_c and back
@@ -50,10 +51,17 @@ void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights 
 
 void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
 {
+    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8); /* the planner's layers: 1x1, stride 1, ungrouped */
+}
+
+/* Inputs a multiple of 16: Helium's in-place kernel where it takes the layer (the generator names this entry for
+ * such layers only, so a model with none links none of that kernel); elsewhere the chunk loop. */
+void tinyasc_opt_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+{
 #if defined(__ARM_FEATURE_MVE)
     if (tinyasc_simd_conv2d_1x1_inplace_s8(p, w, data) == 0) return;
 #endif
-    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8); /* the planner's layers: 1x1, stride 1, ungrouped */
+    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8);
 }
 
 void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,

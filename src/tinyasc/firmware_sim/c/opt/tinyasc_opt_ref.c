@@ -697,6 +697,19 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     if (p->depth_multiplier == 1 && input != output && p->k_h * p->k_w == 3 && tinyasc_full_range(p) &&
         tinyasc_chan_column_s8(p, w, input, output, p->out_c, 1) == 0) return;
 #endif
+#if defined(__ARM_FEATURE_DSP) || defined(__ARM_FEATURE_MVE)
+    /* the DSP and Helium depthwise kernels take every layer of multiplier 1, this entry's precondition on these
+     * cores (the generator sends the others to tinyasc_opt_depthwise_conv2d_multiplier_s8): no loop behind them */
+    (void)tinyasc_simd_depthwise_conv2d_s8(p, w, input, output);
+#else
     if (tinyasc_simd_depthwise_conv2d_s8(p, w, input, output) == 0) return;
+    tinyasc_ref_depthwise_conv2d_s8(p, w, input, output);
+#endif
+}
+
+/* Depth multiplier above one: no SIMD path takes it (every one refuses), the loop. */
+void tinyasc_opt_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                const int8_t *input, int8_t *output)
+{
     tinyasc_ref_depthwise_conv2d_s8(p, w, input, output);
 }

@@ -51,8 +51,10 @@ int main(void)
         memset(opt_out, 0x33, sizeof opt_out);
         if (c->kind == K_DW) {
             tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            /* as the generator calls them: windows over both axes their own kernel */
-            if (c->p.k_h > 1 && c->p.k_w > 1) tinyasc_opt_depthwise_window_s8(&c->p, &c->w, c->input, opt_out);
+            /* as the generator calls them: depth multipliers above one and windows over both axes their own kernels */
+            if (c->p.depth_multiplier != 1)
+                tinyasc_opt_depthwise_conv2d_multiplier_s8(&c->p, &c->w, c->input, opt_out);
+            else if (c->p.k_h > 1 && c->p.k_w > 1) tinyasc_opt_depthwise_window_s8(&c->p, &c->w, c->input, opt_out);
             else tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else if (c->kind == K_FC) { /* batches x in_c -> batches x out_c, weights [out_c][in_c] */
             const tinyasc_fc_params fc = {.batches = c->p.batches, .accum_depth = c->p.in_c, .out_depth = c->p.out_c,
@@ -71,7 +73,9 @@ int main(void)
             memcpy(opt_out, c->input, (size_t)c->in_size);
             if (c->kind == K_1X1_INPLACE) {
                 tinyasc_conv2d_1x1_inplace_s8(&c->p, &c->w, ref_out);
-                tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &c->w, opt_out);
+                /* as the generator calls them: inputs a multiple of 16 their own entry (Helium's in-place kernel) */
+                if (c->p.in_c % 16 == 0) tinyasc_opt_conv2d_1x1_inplace_c16_s8(&c->p, &c->w, opt_out);
+                else tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &c->w, opt_out);
             } else {
                 tinyasc_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, ref_out, ref_scratch);
                 tinyasc_opt_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, opt_out, opt_scratch);
