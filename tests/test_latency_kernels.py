@@ -192,6 +192,13 @@ CASES = {
     "fc_k18_n5_zxmin_pertensor": (5, 1, 1, 1, 18, 5, 1, 1, 1, 1, False, None, True),
     "fc_k21_n9_zxmax_fold": (5, 2, 1, 1, 21, 9, 1, 1, 1, 1, False, None, True),
     "fc_k3_n6_sat": (5, 1, 1, 1, 3, 6, 1, 1, 1, 1, False, None, True),
+    # three-tap lines longer than Helium's chunk of 256 positions (line3_mve's sums pass, then its outputs pass): a
+    # column with same padding, one without, in place, a row, and one with a left shift (the any-shift outputs)
+    "dw3x1_c6_long_same_fold": (True, 1, 600, 2, 6, 6, 3, 1, 1, 1, True, None, True),
+    "dw3x1_c4_long_valid_fold": (True, 1, 520, 1, 4, 4, 3, 1, 1, 1, False, None, False),
+    "col3_inplace_dw_c5_long_fold": (4, 1, 530, 2, 5, 5, 3, 1, 1, 1, True, None, True),
+    "dw3x1_c7_long_same_leftshift": (True, 1, 270, 1, 7, 7, 3, 1, 1, 1, True, None, True),
+    "dw1x3_c5_long_row_fold": (True, 1, 2, 300, 5, 5, 1, 3, 1, 1, True, None, True),
 }
 
 
@@ -245,6 +252,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             shift[0] = -30
         if "mixed" in name:
             shift[5] = 0
+        if "leftshift" in name:  # one channel scaled up (shift +1): the output path for any shift
+            shift[1] = 1
         zx = -128 if "zxmin" in name else 127 if "zxmax" in name else int(rng.integers(-128, 128))
         zy = int(rng.integers(-100, 100))
         amin, amax = (-128, 127) if (i % 3 if not fold else "relu" not in name) else (zy, 127)

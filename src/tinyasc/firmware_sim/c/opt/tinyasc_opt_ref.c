@@ -490,18 +490,53 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
 }
 
 #if defined(__ARM_FEATURE_MVE)
-/* line3 on Helium, four channels at a time (int32 lanes; the last group predicated), the whole int8 range: the
- * three taps, base sums and output constants of the group in vector registers, each position's four inputs one
- * VLDRB.S32, the four-lane output path (any: its form for a left shift in the group). Same sums. */
-static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_params *p, const chan_lines *g,
-                                                             const tinyasc_weights *w, int32_t wt, int32_t wc,
-                                                             const int8_t *in, int8_t *out, int32_t c0, int32_t c1,
-                                                             const int any)
+/* line3_mve's outputs pass: m int32 sums of a group of four channels (sums[4k..4k+3]) through the four-lane output
+ * path (any: its form for a left shift in the group), stored RO bytes apart. A function of its own: its output
+ * constants and the sums pass's taps and window would not fit Helium's eight vector registers together. */
+static __attribute__((noinline)) void line3_out_mve(const int32_t *sums, int32_t m, int8_t *op, int32_t RO,
+                                                    const tinyasc_rq_x4_any *qa, mve_pred16_t pr, int any)
+{
+    if (any) {
+        const tinyasc_rq_x4_any q = *qa;
+        for (int32_t k = 0; k < m; k++, op += RO) vstrbq_p_s32(op, tinyasc_rq_x4_any_apply(vldrwq_s32(sums + 4 * k), q), pr);
+    } else if (pr == 0xffff) {
+        const tinyasc_rq_x4 q = qa->q;
+        for (int32_t k = 0; k < m; k++, op += RO) vstrbq_s32(op, tinyasc_rq_x4_apply(vldrwq_s32(sums + 4 * k), q));
+    } else {
+        const tinyasc_rq_x4 q = qa->q;
+        for (int32_t k = 0; k < m; k++, op += RO) vstrbq_p_s32(op, tinyasc_rq_x4_apply(vldrwq_s32(sums + 4 * k), q), pr);
+    }
+}
+
+/* The sums pass over positions [k, k1) of a chunk: input u read at rp (R bytes apart), out[j - 2] = p1 + w2 u
+ * stored, p1 = p2 + w1 u, p2 = base + w0 u: taps, base, p1, p2, u and a product, eight vector registers. Whole
+ * groups load without a predicate; past the line's end u is the zero point, a scalar (LINE3_SUMS_OUTSIDE). */
+#define LINE3_SUMS(LOAD)                                                 \
+    for (; k < k1; k++, rp += R) {                                       \
+        const int32x4_t u = LOAD;                                        \
+        vstrwq_s32(sums + 4 * k, vaddq_s32(p1, vmulq_s32(w2, u)));       \
+        p1 = vaddq_s32(p2, vmulq_s32(w1, u));                            \
+        p2 = vaddq_s32(base, vmulq_s32(w0, u));                          \
+    }
+#define LINE3_SUMS_OUTSIDE(ZP)                                           \
+    for (; k < k1; k++) {                                                \
+        vstrwq_s32(sums + 4 * k, vaddq_s32(p1, vmulq_n_s32(w2, ZP)));    \
+        p1 = vaddq_s32(p2, vmulq_n_s32(w1, ZP));                         \
+        p2 = vaddq_s32(base, vmulq_n_s32(w0, ZP));                       \
+    }
+
+/* line3 on Helium, four channels at a time (int32 lanes; the last group predicated), the whole int8 range, in two
+ * passes over chunks of up to 256 positions of a line (the int32 sums in the gather buffer): the sums with the
+ * window transposed (each input read once and added to the three outputs it feeds), then the outputs
+ * (line3_out_mve). The same sums as the scalar kernel (an integer sum does not depend on its order); in place,
+ * output i is stored after every input up to i - pad + 2 was read (pad < 3), as the scalar kernel. */
+static void line3_mve(const tinyasc_conv_params *p, const chan_lines *g, const tinyasc_weights *w, int32_t wt,
+                      int32_t wc, const int8_t *in, int8_t *out, int32_t c0, int32_t c1)
 {
     const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
-    int32_t n_in = g->len_in + pad - 2;
-    if (n_in > g->len_out) n_in = g->len_out;
-    const int32x4_t outside = vdupq_n_s32(-off);
+    const int32_t len_in = g->len_in, len_out = g->len_out;
+    int32_t *const sums = (int32_t *)(void *)tinyasc_mve_gather;
+    const int32_t chunk = (int32_t)(sizeof(tinyasc_mve_gather) / (4 * sizeof(int32_t)));
     for (int32_t c = c0; c < c1; c += 4) {
         const int32_t n = c1 - c < 4 ? c1 - c : 4;
         const mve_pred16_t pr = vctp32q((uint32_t)n);
@@ -513,31 +548,36 @@ static inline __attribute__((always_inline)) void line3_mve(const tinyasc_conv_p
         }
         const int32x4_t w0 = vldrwq_s32(t0), w1 = vldrwq_s32(t1), w2 = vldrwq_s32(t2), base = vldrwq_s32(b);
         const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(w, p->output_offset, c, pr);
+        const int any = !tinyasc_right_shifts(w->shift + c, n, 1);
         for (int32_t l = 0; l < g->lines; l++) {
             const int8_t *ip = in + g->in_first + l * g->in_line + c;
             int8_t *op = out + l * g->out_line + c;
-            int8_t *const op_in = op + n_in * RO, *const op_end = op + g->len_out * RO;
-            int32x4_t x0 = pad >= 1 ? outside : vldrbq_z_s32(ip - pad * R, pr);
-            int32x4_t x1 = pad >= 2 ? outside : vldrbq_z_s32(ip + (1 - pad) * R, pr);
-            const int8_t *rp = ip + (2 - pad) * R;
-            for (; op < op_in; rp += R, op += RO) {
-                const int32x4_t x2 = vldrbq_z_s32(rp, pr);
-                const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
-                                                vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, x2)));
-                vstrbq_p_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q), pr);
-                x0 = x1;
-                x1 = x2;
-            }
-            for (; op < op_end; op += RO) {
-                const int32x4_t acc = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, x0)),
-                                                vaddq_s32(vmulq_s32(w1, x1), vmulq_s32(w2, outside)));
-                vstrbq_p_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q), pr);
-                x0 = x1;
-                x1 = outside;
+            const int32x4_t outside = vdupq_n_s32(-off);
+            const int32x4_t u0 = pad >= 1 ? outside : vldrbq_z_s32(ip - pad * R, pr);
+            const int32x4_t u1 = pad >= 2 ? outside : vldrbq_z_s32(ip + (1 - pad) * R, pr);
+            int32x4_t p1 = vaddq_s32(vaddq_s32(base, vmulq_s32(w0, u0)), vmulq_s32(w1, u1));
+            int32x4_t p2 = vaddq_s32(base, vmulq_s32(w0, u1));
+            int32_t j = 2 - pad; /* the next input position */
+            for (int32_t i0 = 0; i0 < len_out; i0 += chunk) {
+                const int32_t m = len_out - i0 < chunk ? len_out - i0 : chunk;
+                const int32_t inside = len_in - j < 0 ? 0 : len_in - j < m ? len_in - j : m;
+                const int8_t *rp = ip + j * R;
+                int32_t k = 0, k1 = inside;
+                if (n == 4) {
+                    LINE3_SUMS(vldrbq_s32(rp))
+                } else {
+                    LINE3_SUMS(vldrbq_z_s32(rp, pr))
+                }
+                k1 = m;
+                LINE3_SUMS_OUTSIDE(-off)
+                j += m;
+                line3_out_mve(sums, m, op + i0 * RO, RO, &q, pr, any);
             }
         }
     }
 }
+#undef LINE3_SUMS
+#undef LINE3_SUMS_OUTSIDE
 #endif
 
 /* Any number of taps up to TINYASC_COLUMN_MAX_T, any requantization: the window as x + input_offset
@@ -615,10 +655,8 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
             /* Helium takes every group of four channels (the four-lane output path; a group with a left shift,
              * as a pruned channel's scale can give, its form for any shift) */
             if (g.taps == 3 && full_range) {
-                const int32_t e = C - c < 4 ? C : c + 4;
-                if (tinyasc_right_shifts(w->shift + c, e - c, 1)) line3_mve(p, &g, w, wt, wc, in, out, c, e, 0);
-                else line3_mve(p, &g, w, wt, wc, in, out, c, e, 1); /* a left shift in the group */
-                c = e;
+                line3_mve(p, &g, w, wt, wc, in, out, c, C);
+                c = C;
                 continue;
             }
 #endif
