@@ -199,6 +199,8 @@ CASES = {
     "col3_inplace_dw_c5_long_fold": (4, 1, 530, 2, 5, 5, 3, 1, 1, 1, True, None, True),
     "dw3x1_c7_long_same_leftshift": (True, 1, 270, 1, 7, 7, 3, 1, 1, 1, True, None, True),
     "dw1x3_c5_long_row_fold": (True, 1, 2, 300, 5, 5, 1, 3, 1, 1, True, None, True),
+    # one input channel, nine output columns: Helium's sparse one-channel kernel four pixels per pass, then one
+    "conv3x3_c1_c12_w9_fold": (False, 1, 6, 9, 1, 12, 3, 3, 1, 1, True, None, True),
 }
 
 

@@ -203,7 +203,8 @@ static void band_table(const tinyasc_conv_params *cp, const tinyasc_weights *w, 
 /* Channels c .. c + n - 1 (n <= 4) of band g on Helium: their affines (k = channel * bands + g) as int32 lanes,
  * each pixel's four inputs one VLDRB.S32, base + w * x a VMUL and a VADD, out through the four-lane output path (the
  * whole int8 range: the caller checks; any: its form for a left shift in the group); the same integers as the
- * tables. Input may be output: each pixel's bytes are read before they are written. */
+ * tables. Input may be output: each pixel's bytes are read before they are written. A group of four loads and
+ * stores without a predicate. */
 static inline __attribute__((always_inline)) void band_affine_mve(const tinyasc_conv_params *cp,
                                                                    const tinyasc_weights *w, int32_t bands, int32_t g,
                                                                    int32_t c, int32_t n, int32_t C, int32_t n_pix,
@@ -221,6 +222,13 @@ static inline __attribute__((always_inline)) void band_affine_mve(const tinyasc_
     const tinyasc_weights wq = {.data = NULL, .bias = NULL, .multiplier = m, .shift = sh, .sparse = NULL};
     const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(&wq, cp->output_offset, 0, vctp32q(4u));
     const mve_pred16_t pr = vctp32q((uint32_t)n);
+    if (n == 4) { /* a whole group: no predicate to set on every load and store */
+        for (int32_t i = 0; i < n_pix; i++, ip += C, op += C) {
+            const int32x4_t acc = vaddq_s32(bv, vmulq_s32(vldrbq_s32(ip), wv));
+            vstrbq_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q));
+        }
+        return;
+    }
     for (int32_t i = 0; i < n_pix; i++, ip += C, op += C) {
         const int32x4_t acc = vaddq_s32(bv, vmulq_s32(vldrbq_z_s32(ip, pr), wv));
         vstrbq_p_s32(op, any ? tinyasc_rq_x4_any_apply(acc, q) : tinyasc_rq_x4_apply(acc, q.q), pr);

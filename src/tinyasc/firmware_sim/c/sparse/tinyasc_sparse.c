@@ -238,7 +238,7 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
 /*
  * One input channel on Helium (the spectrogram's first layer, the one layer an M55 library stores sparse): output
  * channels in groups of four int32 lanes, and per group only the taps where one of its four channels has a non-zero
- * weight, each one VMLA (the four weights, widened once per call, times the tap's input as a scalar) for two pixels
+ * weight, each one VMLA (the four weights, widened once per call, times the tap's input as a scalar) for four pixels
  * at a time. The k_h input rows an output row reads are staged once per output row with the zero point in the
  * padding, so that with the input offset folded into each channel's constant (bias + off * sum w) a tap outside
  * the input adds exactly nothing; four outputs leave through the four-lane output path. Scratch: the channels'
@@ -252,8 +252,8 @@ static int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
     const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
     if (p->in_c != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
     int8_t *const stage = (int8_t *)tap_yx;
-    /* the staged rows, plus one stride a lone last pixel's second (unstored) window reads */
-    if (K * ocp > 2 * TINYASC_SPARSE_MAX_K || p->k_h * span + p->stride_w > 2 * TINYASC_SPARSE_MAX_K) return -1;
+    /* the staged rows, plus the three strides a row's last pixels' unstored windows read */
+    if (K * ocp > 2 * TINYASC_SPARSE_MAX_K || p->k_h * span + 3 * p->stride_w > 2 * TINYASC_SPARSE_MAX_K) return -1;
     int32_t *const m = (int32_t *)pk_tab, *const sh = m + ocp, *const base = sh + ocp, *const gstart = base + ocp;
     int32_t *const wts = gstart + G + 1; /* [E][4] */
     const int32_t room = (int32_t)(pk_tab + TINYASC_SPARSE_MAX_K - (uint32_t *)(void *)wts); /* words left */
@@ -302,25 +302,31 @@ static int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             tinyasc_stage_rows_c1(p, in, oy, span, stage);
             int8_t *op = output + (b * p->out_h + oy) * p->out_w * p->out_c;
-            for (int32_t ox = 0; ox < p->out_w; ox += 2, op += 2 * p->out_c) {
+            for (int32_t ox = 0; ox < p->out_w; ox += 4, op += 4 * p->out_c) {
                 const int8_t *r0 = stage + ox * st;
-                const int two = ox + 1 < p->out_w;
+                const int32_t npx = p->out_w - ox < 4 ? p->out_w - ox : 4; /* windows past it: never stored */
                 for (int32_t g = 0; g < G; g++) {
-                    int32x4_t a0 = vldrwq_s32(base + 4 * g), a1 = a0;
+                    int32x4_t a0 = vldrwq_s32(base + 4 * g), a1 = a0, a2 = a0, a3 = a0;
                     const int32_t *wv = wts + 4 * gstart[g], *ov = off + gstart[g];
                     for (int32_t n = gstart[g + 1] - gstart[g]; n > 0; n--, wv += 4, ov++) {
                         const int32x4_t wq = vldrwq_s32(wv);
                         const int8_t *x = r0 + *ov;
                         a0 = vmlaq_n_s32(a0, wq, x[0]);
-                        a1 = vmlaq_n_s32(a1, wq, x[st]); /* past the row's end for a lone last pixel: never stored */
+                        a1 = vmlaq_n_s32(a1, wq, x[st]);
+                        a2 = vmlaq_n_s32(a2, wq, x[2 * st]);
+                        a3 = vmlaq_n_s32(a3, wq, x[3 * st]);
                     }
                     tinyasc_rq_x4 q;
                     q.m = vldrwq_s32(m + 4 * g);
                     q.neg_r = vldrwq_s32(sh + 4 * g);
                     q.zp = vdupq_n_s32(p->output_offset);
-                    const mve_pred16_t pr = vctp32q((uint32_t)(p->out_c - 4 * g));
-                    vstrbq_p_s32(op + 4 * g, tinyasc_rq_x4_apply(a0, q), pr);
-                    if (two) vstrbq_p_s32(op + p->out_c + 4 * g, tinyasc_rq_x4_apply(a1, q), pr);
+                    int8_t *const o = op + 4 * g;
+                    const int32_t oc = p->out_c;
+                    const mve_pred16_t pr = vctp32q((uint32_t)(oc - 4 * g)); /* all four lanes but in a last group */
+                    vstrbq_p_s32(o, tinyasc_rq_x4_apply(a0, q), pr);
+                    if (npx > 1) vstrbq_p_s32(o + oc, tinyasc_rq_x4_apply(a1, q), pr);
+                    if (npx > 2) vstrbq_p_s32(o + 2 * oc, tinyasc_rq_x4_apply(a2, q), pr);
+                    if (npx > 3) vstrbq_p_s32(o + 3 * oc, tinyasc_rq_x4_apply(a3, q), pr);
                 }
             }
         }
