@@ -244,9 +244,11 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
  * the input adds exactly nothing; four outputs leave through the four-lane output path. Scratch: the channels'
  * constants, the groups' taps (16-byte weights, offsets into the staged rows) in pk_tab, the dense filter and then
  * the staged rows in ky_tab/kx_tab. -1 where the layer does not fit them or the output path does not take it.
+ * Not inlined: its vector registers would be saved on every call of the sparse kernel (a 1x1 in place calls it per
+ * chunk of pixels).
  */
-static int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w, const tinyasc_sparse_weights *s,
-                         const int8_t *input, int8_t *output)
+static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                  const tinyasc_sparse_weights *s, const int8_t *input, int8_t *output)
 {
     const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, G = ocp / 4;
     const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
@@ -347,7 +349,7 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
     const int32_t C = p->in_c, K = p->k_h * p->k_w * C;
     if (p->filter_in_c != C || K != s->k || K > TINYASC_SPARSE_MAX_K || p->k_h > 255 || p->k_w > 255) return -1;
 #if defined(__ARM_FEATURE_MVE)
-    if (mve_sparse_c1(p, w, s, input, output) == 0) return 0;
+    if (p->in_c == 1 && mve_sparse_c1(p, w, s, input, output) == 0) return 0; /* no call (frame) for others */
 #endif
     if (((p->k_h - 1) * p->dil_h * p->in_w + (p->k_w - 1) * p->dil_w + 1) * C > TINYASC_SPARSE_MAX_SPAN) return -1;
     /* the output columns whose windows lie inside the input along w: one interval [ox_lo, ox_hi) */
