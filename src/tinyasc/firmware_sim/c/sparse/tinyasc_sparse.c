@@ -250,6 +250,8 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
 static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                   const tinyasc_sparse_weights *s, const int8_t *input, int8_t *output)
 {
+    const tinyasc_conv_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
+    p = &pl;
     const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, G = ocp / 4;
     const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
     if (p->in_c != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
