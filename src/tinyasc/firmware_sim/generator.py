@@ -290,10 +290,9 @@ class _Generator:
         self.const_decls: list[str] = []
         self.table_bytes = 0
         """Bytes of shared lookup tables emitted (flash, counted as parameters)."""
-        self.conv_kernels: dict[int, str] = {}  # layer -> the kernel emit_conv called (tile_emit.conv calls it too)
-        self.binary_kernels: dict[int, str] = {}  # layer -> the kernel emit_binary called (tile_emit.binary too)
-        """Convolutions that run a depthwise kernel: DEPTHWISE_CONV_2D, and channel-wise CONV_2D lowered to it
-        (:func:`channelwise_as_depthwise`); the tile loop calls the same kernel."""
+        self.layer_kernels: dict[int, str] = {}
+        """Layer -> the kernel its emitter chose (convolutions, element-wise ops): the tile loop
+        (:mod:`.tile_emit`) calls the same kernel."""
 
     # -- operand references -------------------------------------------------------------
 
@@ -474,7 +473,7 @@ class _Generator:
         # a stored-sparse layer calls the sparse kernels itself (sparse.why_dense keeps every layer they would refuse
         # dense): a model whose CONV_2D layers are all sparse then links no dense convolution kernel
         kernel = prep.kernel if sparse is None else SPARSE_INPLACE_KERNEL if prep.in_place else SPARSE_KERNEL
-        self.conv_kernels[i] = kernel
+        self.layer_kernels[i] = kernel
         decls = []
         shape = list(prep.filter.shape)
         if sparse is None:
@@ -591,7 +590,7 @@ class _Generator:
 
     def emit_binary(self, op: Operator, prep: Prepared) -> _Emit:
         i = op.index
-        self.binary_kernels[i] = prep.kernel
+        self.layer_kernels[i] = prep.kernel
         call = (f"{self.fn(prep.kernel)}(&l{i}_p, {self.ref(op.inputs[0])}, {self.ref(op.inputs[1])}, "
                 f"{self.ref(op.outputs[0])});")
         if op.index in self.plan.fused:  # a MUL read by the MEAN it feeds (MEAN of products)

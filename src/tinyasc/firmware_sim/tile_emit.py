@@ -98,7 +98,7 @@ def conv(gen, ctx: TileContext, op) -> TileEmit:
     x, y = op.inputs[0], op.outputs[0]
     _, s, p = window(gen.g, op, 1)
     a, n = _new(ctx, y)
-    kern = gen.fn(gen.conv_kernels[i])  # the layer's kernel, recorded by gen.emit(op)
+    kern = gen.fn(gen.layer_kernels[i])  # the layer's kernel, recorded by gen.emit(op)
     return TileEmit(
         f"{{ tinyasc_conv_params p = l{i}_p; p.in_h = {ctx.held(x)}; p.out_h = {n}; "
         f"p.pad_h = {p} + {ctx.first(x)} - {a} * {s};\n"
@@ -182,7 +182,7 @@ def binary(gen, ctx: TileContext, op) -> TileEmit:
     rank = len(gen.t(y).shape)
     ops = [ctx.col(t, a) if t in ctx.an.axis else gen.ref(t) for t in op.inputs[:2]]
     colelems = ctx.cb(y)
-    kern = gen.fn(gen.binary_kernels[i])  # the layer's kernel, recorded by gen.emit(op)
+    kern = gen.fn(gen.layer_kernels[i])  # the layer's kernel, recorded by gen.emit(op)
     return TileEmit(f"{{ tinyasc_binary_params p = l{i}_p; p.size = {n} * {colelems}; "
                     f"p.out_dims[{_time6(rank)}] = {n};\n"
                     f"      {kern}(&p, {ops[0]}, {ops[1]}, {ctx.col(y, a)}); }}")

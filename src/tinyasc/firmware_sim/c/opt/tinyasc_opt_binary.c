@@ -595,24 +595,6 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
     if (ok(p, OP_SQDIFF)) run(p, in1, in2, out, OP_SQDIFF);
     else tinyasc_squared_difference_s8(p, in1, in2, out);
 }
-/* precondition: ok(p, op) (generator.binary_fast_ok) */
-void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    run(p, in1, in2, out, OP_ADD);
-}
-void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    run(p, in1, in2, out, OP_SUB);
-}
-void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    run(p, in1, in2, out, OP_MUL);
-}
-void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
-                                            int8_t *out)
-{
-    run(p, in1, in2, out, OP_SQDIFF);
-}
 #else /* TINYASC_SINGLE_ROUNDING: the fast paths assume double rounding; use the portable kernels */
 void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
@@ -631,24 +613,41 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
 {
     tinyasc_squared_difference_s8(p, in1, in2, out);
 }
+#endif
+
+/* The _fast entries (precondition: ok(p, op), which the generator checks: generator.binary_fast_ok): the fast
+ * paths with no portable kernel behind them; in a single-rounding build, as the wrappers, the portable kernel. */
+static inline __attribute__((always_inline)) void run_fast(const tinyasc_binary_params *p, const int8_t *in1,
+                                                           const int8_t *in2, int8_t *out, int op)
+{
+#if !defined(TINYASC_SINGLE_ROUNDING)
+    run(p, in1, in2, out, op);
+#else
+    switch (op) {
+    case OP_ADD: tinyasc_add_s8(p, in1, in2, out); break;
+    case OP_SUB: tinyasc_sub_s8(p, in1, in2, out); break;
+    case OP_MUL: tinyasc_mul_s8(p, in1, in2, out); break;
+    default: tinyasc_squared_difference_s8(p, in1, in2, out); break;
+    }
+#endif
+}
 void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    tinyasc_add_s8(p, in1, in2, out);
+    run_fast(p, in1, in2, out, OP_ADD);
 }
 void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    tinyasc_sub_s8(p, in1, in2, out);
+    run_fast(p, in1, in2, out, OP_SUB);
 }
 void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    tinyasc_mul_s8(p, in1, in2, out);
+    run_fast(p, in1, in2, out, OP_MUL);
 }
 void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                             int8_t *out)
 {
-    tinyasc_squared_difference_s8(p, in1, in2, out);
+    run_fast(p, in1, in2, out, OP_SQDIFF);
 }
-#endif
 
 /* int16 ADD and MUL (16x8 models): no tables (65,536 input values); the folded output rescaling where
  * the shift allows it, the general fast form where ok() holds, else (and in a single-rounding build)
