@@ -471,6 +471,21 @@ def test_fast_requantization_equals_mbqm(tmp_path):
     assert "TINYASC RQ 0 0 300000" in (d / "run55" / "rq.semihost.txt").read_text()
 
 
+@pytest.mark.parametrize("header", ["tinyasc_kernels.h", "tinyasc_opt.h"])
+def test_single_rounding_build_is_refused(tmp_path, header):
+    """TFLite's single-rounding build is not offered (it changes Prepare()'s multipliers and every optimized
+    kernel's rescaling; the earlier define switched only the portable kernels'): defining TINYASC_SINGLE_ROUNDING
+    stops the compilation with one line naming it, for the portable and the optimized library; without it the same
+    source compiles."""
+    src = tmp_path / "sr.c"
+    src.write_text(f'#include "{header}"\nint main(void) {{ return tinyasc_mbqm(3, 1 << 30, -1); }}\n')
+    cmd = ["gcc", "-c", f"-I{L.C_DIR / 'include'}", f"-I{L.C_DIR / 'opt'}", str(src), "-o", str(tmp_path / "sr.o")]
+    L.run(cmd)
+    with pytest.raises(L.RunError) as err:
+        L.run([*cmd, "-DTINYASC_SINGLE_ROUNDING"])
+    assert "TINYASC_SINGLE_ROUNDING is not supported" in str(err.value)
+
+
 # ------------------------------------------------------------------ element-wise (tinyasc_opt_<op>)
 
 # name: (op 0 add 1 sub 2 mul 3 sqdiff, out shape, in1 shape, in2 shape, in place)

@@ -6,8 +6,10 @@
  *
  * Fixed-point helpers follow gemmlowp's definitions (SaturatingRoundingDoublingHighMul,
  * RoundingDivideByPOT) and TFLite's double-rounding MultiplyByQuantizedMultiplier, which
- * is what the tflite-micro interpreter is built with. Define TINYASC_SINGLE_ROUNDING to get
- * TFLite's single-rounding variant instead (TFLITE_SINGLE_ROUNDING builds).
+ * is what the tflite-micro interpreter and CMSIS-NN are built with by default. TFLite's
+ * single-rounding variant (TFLITE_SINGLE_ROUNDING builds) also changes how Prepare() computes
+ * multipliers and every optimized kernel's rescaling: it is not offered, and defining
+ * TINYASC_SINGLE_ROUNDING stops the build.
  *
  * These portable kernels are always defined. The optimized library (c/opt/tinyasc_opt.h)
  * adds tinyasc_opt_<op> twins with the same signatures; which one a layer calls is decided
@@ -24,6 +26,10 @@ extern "C" {
 #endif
 
 #define TINYASC_MAX_DIMS 6
+
+#ifdef TINYASC_SINGLE_ROUNDING
+#error "tinyasc: TINYASC_SINGLE_ROUNDING is not supported: the kernels implement TFLite's default double rounding (build TFLite Micro without TFLITE_SINGLE_ROUNDING to compare)"
+#endif
 
 /* ---------------------------------------------------------------- fixed point */
 
@@ -53,24 +59,14 @@ static inline int32_t tinyasc_shl(int32_t x, int s) {
 
 /* TFLite MultiplyByQuantizedMultiplier(int32 x, multiplier, shift), shift > 0 = left. */
 static inline int32_t tinyasc_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
-#ifdef TINYASC_SINGLE_ROUNDING
-    const int64_t total_shift = 31 - shift;
-    const int64_t round = (int64_t)1 << (total_shift - 1);
-    return (int32_t)(((int64_t)x * (int64_t)multiplier + round) >> total_shift);
-#else
     const int left = shift > 0 ? shift : 0;
     const int right = shift > 0 ? 0 : -shift;
     return tinyasc_rdbpot(tinyasc_srdhm(tinyasc_shl(x, left), multiplier), right);
-#endif
 }
 
 /* MultiplyByQuantizedMultiplierSmallerThanOneExp (shift <= 0). */
 static inline int32_t tinyasc_mbqm_lt1(int32_t x, int32_t multiplier, int32_t shift) {
-#ifdef TINYASC_SINGLE_ROUNDING
-    return tinyasc_mbqm(x, multiplier, shift);
-#else
     return tinyasc_rdbpot(tinyasc_srdhm(x, multiplier), -shift);
-#endif
 }
 
 static inline int32_t tinyasc_clamp(int32_t v, int32_t lo, int32_t hi) {

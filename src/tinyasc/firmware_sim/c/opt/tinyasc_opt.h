@@ -222,9 +222,6 @@ static inline __attribute__((always_inline)) void tinyasc_rq_consts(int32_t s, i
 
 static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t acc, int32_t m, int32_t s)
 {
-#ifdef TINYASC_SINGLE_ROUNDING
-    return tinyasc_mbqm(acc, m, s);
-#else
     if (tinyasc_rq_folded(m, s)) {
         int32_t rnd, sh;
         tinyasc_rq_consts(s, 0, &rnd, &sh);
@@ -241,7 +238,6 @@ static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t
         const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
         return (x >> right) + ((x & mask) > threshold ? 1 : 0);
     }
-#endif
 }
 
 /* One input channel: the k_h input rows output row oy reads (batch image in), span bytes each from column -pad_w,

@@ -565,7 +565,6 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
     }
 }
 
-#if !defined(TINYASC_SINGLE_ROUNDING)
 static int ok(const tinyasc_binary_params *p, int op)
 {
     if (p->out_mult == INT32_MIN) return 0;
@@ -595,41 +594,13 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
     if (ok(p, OP_SQDIFF)) run(p, in1, in2, out, OP_SQDIFF);
     else tinyasc_squared_difference_s8(p, in1, in2, out);
 }
-#else /* TINYASC_SINGLE_ROUNDING: the fast paths assume double rounding; use the portable kernels */
-void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    tinyasc_add_s8(p, in1, in2, out);
-}
-void tinyasc_opt_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    tinyasc_sub_s8(p, in1, in2, out);
-}
-void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    tinyasc_mul_s8(p, in1, in2, out);
-}
-void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
-                                       int8_t *out)
-{
-    tinyasc_squared_difference_s8(p, in1, in2, out);
-}
-#endif
 
 /* The _fast entries (precondition: ok(p, op), which the generator checks: generator.binary_fast_ok): the fast
- * paths with no portable kernel behind them; in a single-rounding build, as the wrappers, the portable kernel. */
+ * paths with no portable kernel behind them. */
 static inline __attribute__((always_inline)) void run_fast(const tinyasc_binary_params *p, const int8_t *in1,
                                                            const int8_t *in2, int8_t *out, int op)
 {
-#if !defined(TINYASC_SINGLE_ROUNDING)
     run(p, in1, in2, out, op);
-#else
-    switch (op) {
-    case OP_ADD: tinyasc_add_s8(p, in1, in2, out); break;
-    case OP_SUB: tinyasc_sub_s8(p, in1, in2, out); break;
-    case OP_MUL: tinyasc_mul_s8(p, in1, in2, out); break;
-    default: tinyasc_squared_difference_s8(p, in1, in2, out); break;
-    }
-#endif
 }
 void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
@@ -650,12 +621,10 @@ void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, cons
 }
 
 /* int16 ADD and MUL (16x8 models): no tables (65,536 input values); the folded output rescaling where
- * the shift allows it, the general fast form where ok() holds, else (and in a single-rounding build)
- * the portable arithmetic, all in the loop nest above (no call into c/kernels/int16.c, which a Cortex-M
- * int8 library does not ship). */
+ * the shift allows it, the general fast form where ok() holds, else the portable arithmetic, all in the loop
+ * nest above (no call into c/kernels/int16.c, which a Cortex-M int8 library does not ship). */
 static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out, int op)
 {
-#if !defined(TINYASC_SINGLE_ROUNDING)
     if (ok(p, op)) {
         const int folded = tinyasc_rq_folded(p->out_mult, p->out_shift);
         const int mode = op == OP_ADD ? in_mode16(p) : IN_GENERAL;
@@ -673,7 +642,6 @@ static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int1
         else run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 1, 0);
         return;
     }
-#endif
     run_body(p, in1, in2, out, op, 0, RQ_REFERENCE, 1, 0);
 }
 
