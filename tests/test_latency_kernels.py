@@ -524,6 +524,13 @@ BCASES = {
     "add_rows_big1_clamped": (0, (1, 16, 8, 6), (1, 16, 8, 6), (1, 1, 8, 6), False),
     "sub_rows_big2": (1, (1, 10, 7, 9), (1, 1, 7, 9), (1, 10, 7, 9), False),
     "sub_rows_big1_inplace": (1, (1, 12, 5, 11), (1, 12, 5, 11), (1, 1, 5, 11), True),
+    # "_relu": a fused ReLU's output quantization (zero point -128, range from it): the DSP cores rescale the doubled
+    # sum with SMMLAR (relu_range: a negative sum's rounding never matters), column by column, contiguous (the halved
+    # input first or second) and SUB
+    "add_rows_big1_inplace_relu": (0, (1, 32, 17, 20), (1, 32, 17, 20), (1, 1, 17, 20), True),
+    "add_full_big2_relu": (0, (1, 8, 17, 10), (1, 8, 17, 10), (1, 8, 17, 10), False),
+    "add_full_big1_inplace_relu": (0, (1, 6, 17, 10), (1, 6, 17, 10), (1, 6, 17, 10), True),
+    "sub_rows_big1_relu": (1, (1, 16, 9, 12), (1, 16, 9, 12), (1, 1, 9, 12), False),
 }
 
 
@@ -576,6 +583,8 @@ def write_binary_cases(path: Path, seed: int = 11) -> list[bool]:
         bc = int(not (tuple(sa) == tuple(sb) == tuple(out)))
         z1, z2, zo = (int(v) for v in rng.integers(-60, 60, size=3))
         amin = -128 if i % 2 or name.endswith("_fullrange") else zo
+        if name.endswith("_relu"):
+            zo = amin = -128
         bp = BinaryParams(size=size, broadcast=bc, out_dims=tuple(_pad6(out)), in1_strides=tuple(_bstrides(sa, out)),
                           in2_strides=tuple(_bstrides(sb, out)), in1_offset=-z1, in2_offset=-z2, out_offset=zo,
                           left_shift=ls, in1_mult=m1, in1_shift=h1, in2_mult=m2, in2_shift=h2, out_mult=mo,

@@ -153,6 +153,18 @@ static inline int out_zp_folds(const tinyasc_binary_params *p)
     return p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
 }
 
+/* Whether the output range starts at or above the output zero point (a fused ReLU: act_min >= zo) with the folded
+ * rescaling: then a negative sum's output is act_min whatever its rounding, and a sum s >= 0 takes the rounding of
+ * non-negative values alone, round(s m / 2^31) and then round half up by 2^r, which SMMLAR does on the doubled sum:
+ * (rnd2 2^32 + 2s m + 2^31) >> 32 = rnd2 + floor((s m + 2^30) / 2^31), then ASR r, with rnd2 = 2^(r-1) (plus zo << r
+ * where the zero point folds). For s < 0 that gives at most rnd2 >> r, the zero point, which the clamp takes to
+ * act_min as it does the exact value. The doubled sums stay inside int32 for TFLite's int8 ADD (left shift 20:
+ * each rescaled input below 2^28). */
+static inline int relu_range(const tinyasc_binary_params *p)
+{
+    return p->act_min >= p->out_offset && p->left_shift <= 20 && tinyasc_rq_folded(p->out_mult, p->out_shift);
+}
+
 #if defined(__ARM_FEATURE_MVE)
 /* Four int8 (s16 = 0) or int16 elements from t + i, widened to int32 lanes (lanes off in pr: 0). */
 static inline __attribute__((always_inline)) int32x4_t vld4(const void *t, int32_t i, mve_pred16_t pr, const int s16)
@@ -208,12 +220,16 @@ static inline __attribute__((always_inline)) int32x4_t addsub4_other(int32x4_t x
     return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s);
 }
 
-/* t + x kh rescaled to the output, its zero point and range: the output path of addsub4_step and addsub4_cols. */
+/* t + x kh rescaled to the output, its zero point and range: the output path of addsub4_step and addsub4_cols. With
+ * relu (relu_range: the range starts at or above the zero point) without the sign's correction: VQRDMULH and VRSHL
+ * alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's start either way. */
 static inline __attribute__((always_inline)) int32x4_t addsub4_out(int32x4_t t, int32x4_t x, int32_t kh, int32_t mo,
-                                                                   int32_t so, int32x4_t zo, int32x4_t lo, int32x4_t hi)
+                                                                   int32_t so, int32x4_t zo, int32x4_t lo, int32x4_t hi,
+                                                                   const int relu)
 {
     const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(t, x, kh), mo);
-    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(vaddq_s32(g, vshrq_n_s32(g, 31)), so), zo), lo), hi);
+    const int32x4_t h = relu ? g : vaddq_s32(g, vshrq_n_s32(g, 31));
+    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(h, so), zo), lo), hi);
 }
 
 /* addsub4_t for an int8 ADD (sub = 0) or SUB (sub = 1) whose input 1 (half1) or 2 is the halved one. */
@@ -235,13 +251,14 @@ static inline __attribute__((always_inline)) addsub4_t addsub4_consts(const tiny
 
 /* Four elements from i (the last partial run predicated: pr, with pred), elem()'s values. */
 static inline __attribute__((always_inline)) void addsub4_step(const addsub4_t *c, int8_t *o, int32_t i,
-                                                               mve_pred16_t pr, const int sub_neg, const int pred)
+                                                               mve_pred16_t pr, const int sub_neg, const int pred,
+                                                               const int relu)
 {
     const int32x4_t xf = pred ? vldrbq_z_s32(c->xf + i, pr) : vldrbq_s32(c->xf + i);
     const int32x4_t xh = pred ? vldrbq_z_s32(c->xh + i, pr) : vldrbq_s32(c->xh + i);
     int32x4_t sf = addsub4_other(xf, c->offf, c->ls, c->m, c->s);
     if (sub_neg) sf = vnegq_s32(sf);
-    const int32x4_t r = addsub4_out(vaddq_s32(sf, c->ch), xh, c->kh, c->mo, c->so, c->zo, c->lo, c->hi);
+    const int32x4_t r = addsub4_out(vaddq_s32(sf, c->ch), xh, c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu);
     if (pred) vstrbq_p_s32(o + i, r, pr);
     else vstrbq_s32(o + i, r);
 }
@@ -254,13 +271,14 @@ static inline __attribute__((always_inline)) void addsub4_step(const addsub4_t *
  * point and the activation range. */
 static inline __attribute__((always_inline)) void addsub4_s8_halved(const tinyasc_binary_params *p, const int sub,
                                                                     const int half1, const int8_t *a,
-                                                                    const int8_t *b, int8_t *o, int32_t n)
+                                                                    const int8_t *b, int8_t *o, int32_t n,
+                                                                    const int relu)
 {
     const addsub4_t c = addsub4_consts(p, sub, half1, a, b);
     const int32_t n4 = n & ~3;
     int32_t i = 0;
-    for (; i < n4; i += 4) addsub4_step(&c, o, i, 0, sub && half1, 0);
-    if (i < n) addsub4_step(&c, o, i, vctp32q((uint32_t)(n - i)), sub && half1, 1);
+    for (; i < n4; i += 4) addsub4_step(&c, o, i, 0, sub && half1, 0, relu);
+    if (i < n) addsub4_step(&c, o, i, vctp32q((uint32_t)(n - i)), sub && half1, 1, relu);
 }
 
 /* addsub4_s8_halved over a rows x cols tensor whose other input is one row broadcast down the rows (a BC-ResBlock's
@@ -272,6 +290,7 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
                                                    int32_t cols)
 {
     const addsub4_t k = addsub4_consts(p, sub, half1, a, b);
+    const int relu = relu_range(p);
     for (int32_t c = 0; c < cols; c += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(cols - c));
         int32x4_t sf = addsub4_other(vldrbq_z_s32(k.xf + c, pr), k.offf, k.ls, k.m, k.s);
@@ -280,48 +299,81 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
         const int8_t *x = k.xh + c;
         int8_t *q = o + c;
         const int8_t *const end = x + rows * cols;
-        if (cols - c >= 4) { /* no predicate in the loop (GCC would restore VPR on every element) */
+        if (cols - c >= 4 && relu) { /* no predicate in the loop (GCC would restore VPR on every element) */
             for (; x != end; x += cols, q += cols)
-                vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi));
+                vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 1));
+        } else if (cols - c >= 4) {
+            for (; x != end; x += cols, q += cols)
+                vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 0));
         } else {
             for (; x != end; x += cols, q += cols)
-                vstrbq_p_s32(q, addsub4_out(t, vldrbq_z_s32(x, pr), k.kh, k.mo, k.so, k.zo, k.lo, k.hi), pr);
+                vstrbq_p_s32(q, addsub4_out(t, vldrbq_z_s32(x, pr), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 0), pr);
         }
     }
 }
 
-/* addsub4_s8_halved's four instances in one function (called per contiguous run: one copy of each, whatever
- * run_body instance calls it). */
+/* addsub4_s8_halved's instances (ADD also with relu_range's output path) in one function (called per contiguous
+ * run: one copy of each, whatever run_body instance calls it). */
 static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p, int sub, int half1,
                                                   const int8_t *a, const int8_t *b, int8_t *o, int32_t n)
 {
-    if (sub && half1) addsub4_s8_halved(p, 1, 1, a, b, o, n);
-    else if (sub) addsub4_s8_halved(p, 1, 0, a, b, o, n);
-    else if (half1) addsub4_s8_halved(p, 0, 1, a, b, o, n);
-    else addsub4_s8_halved(p, 0, 0, a, b, o, n);
+    const int relu = relu_range(p);
+    if (sub && half1) addsub4_s8_halved(p, 1, 1, a, b, o, n, 0);
+    else if (sub) addsub4_s8_halved(p, 1, 0, a, b, o, n, 0);
+    else if (half1 && relu) addsub4_s8_halved(p, 0, 1, a, b, o, n, 1);
+    else if (half1) addsub4_s8_halved(p, 0, 1, a, b, o, n, 0);
+    else if (relu) addsub4_s8_halved(p, 0, 0, a, b, o, n, 1);
+    else addsub4_s8_halved(p, 0, 0, a, b, o, n, 0);
 }
 #else
 /* int8 ADD/SUB with one input exactly halved (half_mode8) over n contiguous elements of both inputs, the output's
  * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
  * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
-/* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled, then SSAT (zero point folded into
- * rnd: zpf) or the zero point and the activation range. */
-static inline __attribute__((always_inline)) int8_t add8_halved_out(int32_t acc, int32_t mo, int32_t rnd, int32_t sh,
-                                                                    int32_t zo, int32_t lo, int32_t hi, const int zpf)
+/* The rescaling of relu_range on a doubled sum x2: SMMLAR and ASR. */
+static inline __attribute__((always_inline)) int32_t rq_relu_apply(int32_t x2, int32_t m, int32_t rnd2, int32_t r)
 {
-    const int32_t v = tinyasc_rq_apply(acc, mo, rnd, sh);
+#if defined(__ARM_FEATURE_DSP)
+    int32_t h;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(h) : "r"(x2), "r"(m), "r"(rnd2));
+    return h >> r;
+#else
+    return (int32_t)((((int64_t)rnd2 * 4294967296LL) + (int64_t)x2 * m + 0x80000000LL) >> 32) >> r;
+#endif
+}
+
+/* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled, then SSAT (zero point folded into
+ * rnd: zpf) or the zero point and the activation range. relu: the sum is doubled and rnd, sh are relu_range's
+ * rnd2 and r. */
+static inline __attribute__((always_inline)) int8_t add8_halved_out(int32_t acc, int32_t mo, int32_t rnd, int32_t sh,
+                                                                    int32_t zo, int32_t lo, int32_t hi, const int zpf,
+                                                                    const int relu)
+{
+    const int32_t v = relu ? rq_relu_apply(acc, mo, rnd, sh) : tinyasc_rq_apply(acc, mo, rnd, sh);
     return (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
+}
+
+/* The output constants of add8_halved_out: the folded form's, or relu_range's (rnd2 = 2^(r-1), sh = r). */
+static inline __attribute__((always_inline)) void add8_out_consts(const tinyasc_binary_params *p, const int zpf,
+                                                                   const int relu, int32_t *rnd, int32_t *sh)
+{
+    if (relu) {
+        *sh = -p->out_shift;
+        *rnd = ((int32_t)1 << (*sh - 1)) + (zpf ? (int32_t)((uint32_t)p->out_offset << *sh) : 0);
+    } else {
+        tinyasc_rq_consts(p->out_shift, zpf ? p->out_offset : 0, rnd, sh);
+    }
 }
 
 static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc_binary_params *p, int32_t kh,
                                                                    const int8_t *xh, const int8_t *xf, int8_t *o,
-                                                                   int32_t n, const int32_t *t, const int zpf)
+                                                                   int32_t n, const int32_t *t, const int zpf,
+                                                                   const int relu)
 {
     const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max;
     int32_t rnd, sh;
-    tinyasc_rq_consts(p->out_shift, zpf ? zo : 0, &rnd, &sh);
-    for (int32_t i = 0; i < n; i++) o[i] = add8_halved_out(t[xf[i]] + xh[i] * kh, mo, rnd, sh, zo, lo, hi, zpf);
+    add8_out_consts(p, zpf, relu, &rnd, &sh);
+    for (int32_t i = 0; i < n; i++) o[i] = add8_halved_out(t[xf[i]] + xh[i] * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
 }
 
 static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_params *p, int32_t kh, int half1,
@@ -329,10 +381,12 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
                                                       const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (out_zp_folds(p))
-        add8_halved_body(p, kh, xh, xf, o, n, t, 1);
+    if (out_zp_folds(p) && relu_range(p))
+        add8_halved_body(p, kh, xh, xf, o, n, t, 1, 1);
+    else if (out_zp_folds(p))
+        add8_halved_body(p, kh, xh, xf, o, n, t, 1, 0);
     else
-        add8_halved_body(p, kh, xh, xf, o, n, t, 0);
+        add8_halved_body(p, kh, xh, xf, o, n, t, 0, 0);
 }
 
 /* add8_halved_body over a rows x cols tensor whose other input is one row broadcast down the rows (the temporal
@@ -341,17 +395,17 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
 static inline __attribute__((always_inline)) void add8_halved_cols_body(const tinyasc_binary_params *p, int32_t kh,
                                                                         const int8_t *xh, const int8_t *xf, int8_t *o,
                                                                         int32_t rows, int32_t cols, const int32_t *t,
-                                                                        const int zpf)
+                                                                        const int zpf, const int relu)
 {
     const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max, R = cols;
     int32_t rnd, sh;
-    tinyasc_rq_consts(p->out_shift, zpf ? zo : 0, &rnd, &sh);
+    add8_out_consts(p, zpf, relu, &rnd, &sh);
     for (int32_t j = 0; j < cols; j++) {
         const int32_t tc = t[xf[j]];
         const int8_t *a = xh + j;
         int8_t *q = o + j;
         for (const int8_t *const end = a + rows * R; a != end; a += R, q += R)
-            *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf);
+            *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
     }
 }
 
@@ -360,16 +414,19 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
                                                        int32_t cols, const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (out_zp_folds(p))
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1);
+    if (out_zp_folds(p) && relu_range(p))
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, 1);
+    else if (out_zp_folds(p))
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, 0);
     else
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0);
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0, 0);
 }
 
-/* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters. */
+/* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters; both doubled where
+ * add8_halved_run / add8_halved_cols rescale with relu_range's form (the doubled sum; the same instance test). */
 static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
 {
-    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB;
+    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB, dbl = out_zp_folds(p) && relu_range(p);
     const int32_t ls = p->left_shift, k = (int32_t)1 << (ls - 1), kh = sub && !half1 ? -k : k;
     const int32_t c = kh * (half1 ? p->in1_offset : p->in2_offset);
     const int32_t off = half1 ? p->in2_offset : p->in1_offset, m = half1 ? p->in2_mult : p->in1_mult;
@@ -378,7 +435,9 @@ static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
         const int32_t f = mbqm_lt1_fast(tinyasc_shl(v + off, ls), m, r);
         lut1[v + 128] = (sub && half1 ? -f : f) + c;
     }
-    return kh;
+    if (dbl)
+        for (int32_t v = 0; v < 256; v++) lut1[v] *= 2;
+    return dbl ? 2 * kh : kh;
 }
 
 /* int16 ADD with one input exactly halved (its multiplier 1/2: see in_mode16) and the folded output rescaling over
