@@ -201,6 +201,14 @@ CASES = {
     "dw1x3_c5_long_row_fold": (True, 1, 2, 300, 5, 5, 1, 3, 1, 1, True, None, True),
     # one input channel, nine output columns: Helium's sparse one-channel kernel four pixels per pass, then one
     "conv3x3_c1_c12_w9_fold": (False, 1, 6, 9, 1, 12, 3, 3, 1, 1, True, None, True),
+    # "zyrelu": a fused ReLU's output quantization (zero point -128, the full int8 range from it): the DSP cores' sparse
+    # passes of four windows rescale the doubled sums with tinyasc_rq_relu_apply (sp_quads_relu_dsp; pairs, lone
+    # pixels and border windows the folded form), unless a window constant reaches 2^29 ("bigbias": biases up to
+    # 2^30, the folded form throughout)
+    "conv1x1_c24_c6_fold_zyrelu": (False, 1, 6, 13, 24, 6, 1, 1, 1, 1, False, None, True),
+    "conv3x3_c8_c7_same_fold_zyrelu": (False, 1, 6, 9, 8, 7, 3, 3, 1, 1, True, None, True),
+    "conv5x5_c1_s2_fold_zyrelu": (False, 1, 20, 21, 1, 10, 5, 5, 2, 1, True, None, False),
+    "conv1x1_c16_c8_fold_zyrelu_bigbias": (False, 1, 5, 10, 16, 8, 1, 1, 1, 1, False, None, True),
 }
 
 
@@ -243,8 +251,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
                                   "fc_k3_n6_sat") else 4000
         if "onesign" in name:
             big = 1 << 15
-        if "deep" in name:  # shifts down to -28 (pruned channels): sums large enough to reach the output
-            big = 1 << 30
+        if "deep" in name or "bigbias" in name:  # shifts down to -28 (pruned channels): sums large enough to reach
+            big = 1 << 30                                  # the output; biases past the ReLU form's bound
         bias = rng.integers(-big, big, size=oc)
         mult = rng.integers(1 << 30, (1 << 31) - 1, size=oc)
         fold = "fold" in name
@@ -259,6 +267,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         zx = -128 if "zxmin" in name else 127 if "zxmax" in name else int(rng.integers(-128, 128))
         zy = int(rng.integers(-100, 100))
         amin, amax = (-128, 127) if (i % 3 if not fold else "relu" not in name) else (zy, 127)
+        if "zyrelu" in name:
+            zy, amin, amax = -128, -128, 127
         decls.append(
             f"static const int8_t c{i}_w[] = {_c(w)};\nstatic const int8_t c{i}_x[] = {_c(x)};\n"
             f"static const int32_t c{i}_b[] = {_c(bias)};\nstatic const int32_t c{i}_m[] = {_c(mult)};\n"

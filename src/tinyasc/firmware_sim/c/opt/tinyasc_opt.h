@@ -206,6 +206,33 @@ static inline __attribute__((always_inline)) int tinyasc_rq_zp_folds(int32_t m, 
     return tinyasc_rq_folded(m, s) && s >= -23;
 }
 
+/* A ReLU range's rescaling (the output range starts at or above the output zero point: act_min >= zo) on a doubled
+ * sum x2 = 2 acc: TFLite's double rounding differs between signs only in the nudge, and a negative sum's output is
+ * act_min however it rounds; for acc >= 0 it is floor((acc m + 2^30) / 2^31) rounded half up by 2^r, which SMMLAR
+ * computes on the doubled sum, (rnd2 2^32 + x2 m + 2^31) >> 32 = rnd2 + floor((acc m + 2^30) / 2^31), then ASR r,
+ * with rnd2 = 2^(r-1), plus zp << r where the zero point folds (tinyasc_rq_relu_consts; tinyasc_rq_zp_folds' shifts).
+ * For acc < 0 the result is at most rnd2 >> r (the zero point), which the clamp takes to act_min as it does the
+ * exact value. The caller keeps |acc| < 2^30 (x2 inside int32) and m > 0, r in 2..23 (tinyasc_rq_zp_folds). */
+static inline __attribute__((always_inline)) int32_t tinyasc_rq_relu_apply(int32_t x2, int32_t m, int32_t rnd2,
+                                                                           int32_t r)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t h;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(h) : "r"(x2), "r"(m), "r"(rnd2));
+    return h >> r;
+#else
+    return (int32_t)((((int64_t)rnd2 * 4294967296LL) + (int64_t)x2 * m + 0x80000000LL) >> 32) >> r;
+#endif
+}
+
+/* tinyasc_rq_relu_apply's constants for shift s and zero point zp (0 to keep it out): rnd2 = 2^(r-1) + zp 2^r. */
+static inline __attribute__((always_inline)) void tinyasc_rq_relu_consts(int32_t s, int32_t zp, int32_t *rnd2,
+                                                                        int32_t *r)
+{
+    *r = -s;
+    *rnd2 = ((int32_t)1 << (*r - 1)) + (int32_t)((uint32_t)zp << *r);
+}
+
 /* The folded form's final shift for shift s (tinyasc_rq_folded): sh = r - 1. */
 static inline __attribute__((always_inline)) int32_t tinyasc_rq_sh(int32_t s)
 {

@@ -154,12 +154,9 @@ static inline int out_zp_folds(const tinyasc_binary_params *p)
 }
 
 /* Whether the output range starts at or above the output zero point (a fused ReLU: act_min >= zo) with the folded
- * rescaling: then a negative sum's output is act_min whatever its rounding, and a sum s >= 0 takes the rounding of
- * non-negative values alone, round(s m / 2^31) and then round half up by 2^r, which SMMLAR does on the doubled sum:
- * (rnd2 2^32 + 2s m + 2^31) >> 32 = rnd2 + floor((s m + 2^30) / 2^31), then ASR r, with rnd2 = 2^(r-1) (plus zo << r
- * where the zero point folds). For s < 0 that gives at most rnd2 >> r, the zero point, which the clamp takes to
- * act_min as it does the exact value. The doubled sums stay inside int32 for TFLite's int8 ADD (left shift 20:
- * each rescaled input below 2^28). */
+ * rescaling: then a negative sum's output is act_min whatever its rounding (tinyasc_rq_relu_apply on the DSP cores;
+ * Helium's addsub4_out drops the sign's correction). The doubled sums stay inside int32 for TFLite's int8 ADD (left
+ * shift 20: each rescaled input below 2^28). */
 static inline int relu_range(const tinyasc_binary_params *p)
 {
     return p->act_min >= p->out_offset && p->left_shift <= 20 && tinyasc_rq_folded(p->out_mult, p->out_shift);
@@ -330,18 +327,6 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
  * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
  * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
-/* The rescaling of relu_range on a doubled sum x2: SMMLAR and ASR. */
-static inline __attribute__((always_inline)) int32_t rq_relu_apply(int32_t x2, int32_t m, int32_t rnd2, int32_t r)
-{
-#if defined(__ARM_FEATURE_DSP)
-    int32_t h;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(h) : "r"(x2), "r"(m), "r"(rnd2));
-    return h >> r;
-#else
-    return (int32_t)((((int64_t)rnd2 * 4294967296LL) + (int64_t)x2 * m + 0x80000000LL) >> 32) >> r;
-#endif
-}
-
 /* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled, then SSAT (zero point folded into
  * rnd: zpf) or the zero point and the activation range. relu: the sum is doubled and rnd, sh are relu_range's
  * rnd2 and r. */
@@ -349,7 +334,7 @@ static inline __attribute__((always_inline)) int8_t add8_halved_out(int32_t acc,
                                                                     int32_t zo, int32_t lo, int32_t hi, const int zpf,
                                                                     const int relu)
 {
-    const int32_t v = relu ? rq_relu_apply(acc, mo, rnd, sh) : tinyasc_rq_apply(acc, mo, rnd, sh);
+    const int32_t v = relu ? tinyasc_rq_relu_apply(acc, mo, rnd, sh) : tinyasc_rq_apply(acc, mo, rnd, sh);
     return (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
 }
 
@@ -358,8 +343,7 @@ static inline __attribute__((always_inline)) void add8_out_consts(const tinyasc_
                                                                    const int relu, int32_t *rnd, int32_t *sh)
 {
     if (relu) {
-        *sh = -p->out_shift;
-        *rnd = ((int32_t)1 << (*sh - 1)) + (zpf ? (int32_t)((uint32_t)p->out_offset << *sh) : 0);
+        tinyasc_rq_relu_consts(p->out_shift, zpf ? p->out_offset : 0, rnd, sh);
     } else {
         tinyasc_rq_consts(p->out_shift, zpf ? p->out_offset : 0, rnd, sh);
     }

@@ -88,12 +88,14 @@ static inline __attribute__((always_inline)) void sp_dot4(const uint32_t *pk, in
  * STRB per output), with the registers laid out by hand. Compiled from C, GCC kept the row's loop state in registers
  * and reloaded the output constants from the stack for each of the four outputs of a pass; here the sums, the
  * non-zeros' pointers and the window base stay in registers and the constants are loaded once per pass (LDRD).
- * Offsets below (bytes) are those of sp_row; the struct's o advances with the passes. */
+ * sp_quads_relu_dsp: a ReLU range's channel whose sums stay below 2^30 (tinyasc_rq_relu_apply on the doubled sum:
+ * ADD, SMMLAR, ASR, SSAT, STRB per output, its constants in m, rnd, sh). Offsets below (bytes) are those of sp_row;
+ * the struct's o advances with the passes. */
 typedef struct {
     const uint32_t *pk, *pk_end; /* 0, 4: the decoded non-zeros */
     const int8_t *base;          /* 8: the first window */
     int32_t step, quads, acc_in; /* 12, 16, 20: bytes between windows, passes, each sum's start */
-    int32_t m, rnd, sh;          /* 24, 28, 32: tinyasc_out_fast's constants */
+    int32_t m, rnd, sh;          /* 24, 28, 32: tinyasc_out_fast's constants (sp_quads_relu_dsp: the ReLU form's) */
     int32_t ostep;               /* 36: bytes between outputs */
     int8_t *o;                   /* 40: the first output (advanced by 4 ostep per pass) */
 } sp_row;
@@ -105,40 +107,7 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
                                        offsetof(sp_row, sh) == 32 && offsetof(sp_row, ostep) == 36 &&
                                        offsetof(sp_row, o) == 40) ? 1 : -1];
 
-static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute__((unused))) /* r arrives in r0 */
-{
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "mov    r12, r0\n\t"
-        "ldr    lr, [r12, #16]\n\t"          /* passes */
-        "ldrd   r2, r3, [r12, #8]\n\t"       /* base, step */
-        "1:\n\t"
-        "ldr    r4, [r12, #20]\n\t"          /* four sums from acc_in */
-        "mov    r5, r4\n\t"
-        "mov    r6, r4\n\t"
-        "mov    r7, r4\n\t"
-        "ldrd   r0, r1, [r12, #0]\n\t"       /* pk, pk_end */
-        "cmp    r0, r1\n\t"
-        "beq    3f\n\t"
-        "2:\n\t"
-        "ldr    r8, [r0], #4\n\t"            /* (weight << 16) | offset */
-        "uxth   r9, r8\n\t"
-        "add    r9, r2, r9\n\t"
-        "ldrsb  r10, [r9]\n\t"
-        "ldrsb  r11, [r9, r3]\n\t"
-        "smlatb r4, r8, r10, r4\n\t"
-        "smlatb r5, r8, r11, r5\n\t"
-        "add    r9, r9, r3, lsl #1\n\t"
-        "ldrsb  r10, [r9]\n\t"
-        "ldrsb  r11, [r9, r3]\n\t"
-        "smlatb r6, r8, r10, r6\n\t"
-        "smlatb r7, r8, r11, r7\n\t"
-        "cmp    r0, r1\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
-        "ldrd   r0, r1, [r12, #24]\n\t"      /* m, rnd */
-        "ldr    r3, [r12, #32]\n\t"          /* sh (step reloaded below) */
-        "ldrd   r9, r10, [r12, #36]\n\t"     /* ostep, o */
+/* the folded output path of one sum (m in r0, rnd in r1, sh in r3) */
 #define SP_OUT(acc, dst)                                                                                         \
         "and    r8, " acc ", #0x80000000\n\t"                                                                   \
         "add    r11, r1, " acc ", asr #31\n\t"                                                                  \
@@ -147,20 +116,70 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
         "asr    r11, r11, r3\n\t"                                                                               \
         "ssat   r11, #8, r11\n\t"                                                                               \
         "strb   r11, " dst "\n\t"
-        SP_OUT("r4", "[r10]")
-        SP_OUT("r5", "[r10, r9]")
-        "add    r10, r10, r9, lsl #1\n\t"
-        SP_OUT("r6", "[r10]")
-        SP_OUT("r7", "[r10, r9]")
-#undef SP_OUT
-        "add    r10, r10, r9, lsl #1\n\t"
-        "str    r10, [r12, #40]\n\t"
-        "ldr    r3, [r12, #12]\n\t"          /* step */
-        "add    r2, r2, r3, lsl #2\n\t"      /* next four windows */
-        "subs   lr, lr, #1\n\t"
-        "bne    1b\n\t"
-        "pop    {r4-r11, pc}\n\t");
+/* tinyasc_rq_relu_apply on the doubled sum (m in r0, rnd2 in r1, r in r3) */
+#define SP_OUT_RELU(acc, dst)                                                                                    \
+        "add    r11, " acc ", " acc "\n\t"                                                                      \
+        "smmlar r11, r11, r0, r1\n\t"                                                                           \
+        "asr    r11, r11, r3\n\t"                                                                               \
+        "ssat   r11, #8, r11\n\t"                                                                               \
+        "strb   r11, " dst "\n\t"
+#define SP_QUADS(OUT)                                                                                            \
+        "push   {r4-r11, lr}\n\t"                                                                               \
+        "mov    r12, r0\n\t"                                                                                    \
+        "ldr    lr, [r12, #16]\n\t"          /* passes */                                                       \
+        "ldrd   r2, r3, [r12, #8]\n\t"       /* base, step */                                                   \
+        "1:\n\t"                                                                                                \
+        "ldr    r4, [r12, #20]\n\t"          /* four sums from acc_in */                                        \
+        "mov    r5, r4\n\t"                                                                                     \
+        "mov    r6, r4\n\t"                                                                                     \
+        "mov    r7, r4\n\t"                                                                                     \
+        "ldrd   r0, r1, [r12, #0]\n\t"       /* pk, pk_end */                                                   \
+        "cmp    r0, r1\n\t"                                                                                     \
+        "beq    3f\n\t"                                                                                         \
+        "2:\n\t"                                                                                                \
+        "ldr    r8, [r0], #4\n\t"            /* (weight << 16) | offset */                                      \
+        "uxth   r9, r8\n\t"                                                                                     \
+        "add    r9, r2, r9\n\t"                                                                                 \
+        "ldrsb  r10, [r9]\n\t"                                                                                  \
+        "ldrsb  r11, [r9, r3]\n\t"                                                                              \
+        "smlatb r4, r8, r10, r4\n\t"                                                                            \
+        "smlatb r5, r8, r11, r5\n\t"                                                                            \
+        "add    r9, r9, r3, lsl #1\n\t"                                                                         \
+        "ldrsb  r10, [r9]\n\t"                                                                                  \
+        "ldrsb  r11, [r9, r3]\n\t"                                                                              \
+        "smlatb r6, r8, r10, r6\n\t"                                                                            \
+        "smlatb r7, r8, r11, r7\n\t"                                                                            \
+        "cmp    r0, r1\n\t"                                                                                     \
+        "bne    2b\n\t"                                                                                         \
+        "3:\n\t"                                                                                                \
+        "ldrd   r0, r1, [r12, #24]\n\t"      /* m, rnd */                                                       \
+        "ldr    r3, [r12, #32]\n\t"          /* sh (step reloaded below) */                                     \
+        "ldrd   r9, r10, [r12, #36]\n\t"     /* ostep, o */                                                     \
+        OUT("r4", "[r10]")                                                                                        \
+        OUT("r5", "[r10, r9]")                                                                                    \
+        "add    r10, r10, r9, lsl #1\n\t"                                                                       \
+        OUT("r6", "[r10]")                                                                                        \
+        OUT("r7", "[r10, r9]")                                                                                    \
+        "add    r10, r10, r9, lsl #1\n\t"                                                                       \
+        "str    r10, [r12, #40]\n\t"                                                                            \
+        "ldr    r3, [r12, #12]\n\t"          /* step */                                                         \
+        "add    r2, r2, r3, lsl #2\n\t"      /* next four windows */                                            \
+        "subs   lr, lr, #1\n\t"                                                                                 \
+        "bne    1b\n\t"                                                                                         \
+        "pop    {r4-r11, pc}\n\t"
+
+static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute__((unused))) /* r arrives in r0 */
+{
+    __asm__ volatile(SP_QUADS(SP_OUT));
 }
+
+static __attribute__((naked, noinline)) void sp_quads_relu_dsp(sp_row *r __attribute__((unused)))
+{
+    __asm__ volatile(SP_QUADS(SP_OUT_RELU));
+}
+#undef SP_QUADS
+#undef SP_OUT_RELU
+#undef SP_OUT
 #endif
 
 /* One output of channel oc at a window that crosses the border (TFLite skips the padded taps). */
@@ -181,8 +200,12 @@ static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p,
 static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_params *p, const int8_t *input,
                                                              int8_t *output, int32_t oc, int32_t n, int32_t bias,
                                                              int32_t acc_in, int32_t m, int32_t s, int32_t rnd,
-                                                             int32_t sh, int32_t ox_lo, int32_t ox_hi, const int fast)
+                                                             int32_t sh, int32_t ox_lo, int32_t ox_hi, const int fast,
+                                                             int relu, int32_t rrnd, int32_t rsh)
 {
+    /* relu (DSP cores, with fast): the passes of four windows rescale with sp_quads_relu_dsp, constants rrnd, rsh
+     * (tinyasc_rq_relu_consts); every other output takes the folded form */
+    (void)relu, (void)rrnd, (void)rsh; /* the DSP cores' asm passes only */
     const int32_t C = p->in_c, span_h = (p->k_h - 1) * p->dil_h, step = p->stride_w * C, ostep = p->out_c;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
@@ -199,8 +222,10 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                     if (fast && ox + 3 < ox_hi) {
                         const int32_t quads = (ox_hi - ox) >> 2;
                         sp_row r = {.pk = pk_tab, .pk_end = pk_tab + n, .base = base, .step = step, .quads = quads,
-                                    .acc_in = acc_in, .m = m, .rnd = rnd, .sh = sh, .ostep = ostep, .o = o};
-                        sp_quads_dsp(&r);
+                                    .acc_in = acc_in, .m = m, .rnd = relu ? rrnd : rnd, .sh = relu ? rsh : sh,
+                                    .ostep = ostep, .o = o};
+                        if (relu) sp_quads_relu_dsp(&r);
+                        else sp_quads_dsp(&r);
                         ox += 4 * quads, base += 4 * quads * step, o += 4 * quads * ostep;
                     }
 #endif
@@ -365,6 +390,12 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
         }
     }
     const int full = tinyasc_full_range(p);
+#if SP_QUADS_ASM
+    /* a ReLU range (the zero point -128 opens the full range): a channel on the folded path whose window constant is
+     * below 2^29 keeps every window's sum below 2^30 (K < 2^14 non-zeros of at most 127 x 128 each), so its doubled
+     * sums stay inside int32 for sp_quads_relu_dsp */
+    const int relu_ok = full && p->output_offset == -128 && K < (1 << 14);
+#endif
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
     for (int32_t oc = 0; oc < p->out_c; oc++) {
@@ -387,11 +418,15 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
         const int32_t bias = w->bias ? w->bias[oc] : 0, m = w->multiplier[oc], sft = w->shift[oc];
         const int32_t acc_in = bias + vsum * p->input_offset;
         if (full && tinyasc_rq_zp_folds(m, sft)) {
-            int32_t rnd, sh;
+            int32_t rnd, sh, rrnd = 0, rsh = 0, relu = 0;
             tinyasc_rq_consts(sft, p->output_offset, &rnd, &sh);
-            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, rnd, sh, ox_lo, ox_hi, 1);
+#if SP_QUADS_ASM
+            relu = relu_ok && acc_in < (1 << 29) && acc_in > -(1 << 29);
+            if (relu) tinyasc_rq_relu_consts(sft, p->output_offset, &rrnd, &rsh);
+#endif
+            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, rnd, sh, ox_lo, ox_hi, 1, relu, rrnd, rsh);
         } else {
-            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, 0, 0, ox_lo, ox_hi, 0);
+            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, 0, 0, ox_lo, ox_hi, 0, 0, 0, 0);
         }
     }
     return 0;
