@@ -265,18 +265,20 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
 #endif
         if (n_pix >= (full_range ? TINYASC_TABLE_MIN_FAST : 384)) {
             /* four channels at a time, each tabulated: a pixel's four inputs one word, four lookups, one word out
-             * (the word is read before it is written: output may be input) */
+             * (the word is read before it is written: output may be input); the word's bytes XOR 0x80 are the four
+             * tables' indices v + 128 as unsigned bytes (one EOR for the four, no sign extensions) */
             for (; c + 4 <= C; c += 4) {
                 for (int32_t j = 0; j < 4; j++) band_table(cp, w, (c + j) * p->bands + g, full_range, chan_tables[j]);
-                const int8_t *t0 = chan_tables[0] + 128, *t1 = chan_tables[1] + 128, *t2 = chan_tables[2] + 128,
-                             *t3 = chan_tables[3] + 128;
+                const uint8_t *t0 = (const uint8_t *)chan_tables[0], *t1 = (const uint8_t *)chan_tables[1],
+                              *t2 = (const uint8_t *)chan_tables[2], *t3 = (const uint8_t *)chan_tables[3];
+                /* opaque to the compiler: it would otherwise address the four tables off one base, an ADD per lookup */
+                __asm__("" : "+r"(t0), "+r"(t1), "+r"(t2), "+r"(t3));
                 const int8_t *ip = input + g * band_bytes + c;
                 int8_t *op = output + g * band_bytes + c;
-                for (int32_t i = 0; i < n_pix; i++, ip += C, op += C) {
-                    const uint32_t x = tinyasc_load_u32(ip);
-                    const uint32_t y = (uint32_t)(uint8_t)t0[(int8_t)x] | ((uint32_t)(uint8_t)t1[(int8_t)(x >> 8)] << 8) |
-                                       ((uint32_t)(uint8_t)t2[(int8_t)(x >> 16)] << 16) |
-                                       ((uint32_t)(uint8_t)t3[(int32_t)x >> 24] << 24);
+                for (const int8_t *const end = ip + n_pix * C; ip != end; ip += C, op += C) {
+                    const uint32_t x = tinyasc_load_u32(ip) ^ 0x80808080u;
+                    const uint32_t y = (uint32_t)t0[x & 0xFFu] | ((uint32_t)t1[(x >> 8) & 0xFFu] << 8) |
+                                       ((uint32_t)t2[(x >> 16) & 0xFFu] << 16) | ((uint32_t)t3[x >> 24] << 24);
                     memcpy(op, &y, 4);
                 }
             }
