@@ -418,27 +418,58 @@ typedef struct {
     int32_t taps, pad;
 } chan_lines;
 
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT)
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
 /* The interior of a three-tap line on the DSP extension, for a full int8 range and input and output
  * positions the same bytes apart (R): the window's two older inputs packed as halfwords in X
  * (x0 on top, x1 below) against the packed taps W (w0 on top, w1 below), so one SMLAD takes two
  * taps onto base and one MLA the third; the next window is one PKHBT. The input d bytes after the
- * output (one register-offset load, so one pointer walks the line), then tinyasc_rq_apply and SSAT.
- * A function of its own, so that its 13 values stay in registers. Returns the packed window after
- * the last output. */
-static __attribute__((noinline)) uint32_t line3_dsp_interior(int8_t *op, const int8_t *const op_end, int32_t d,
-                                                             int32_t R, uint32_t X, uint32_t W, int32_t w2,
-                                                             int32_t base, int32_t m, int32_t rnd, int32_t sh)
+ * output (one register-offset load, so one pointer walks the line), then tinyasc_rq_apply (AND, ORR,
+ * ADD, SMLAL, ASR) and SSAT. n >= 1 outputs: an odd one first, then two per pass (one loop test per
+ * two outputs), in asm so that all fourteen values stay in registers (GCC spilled the multiplier and
+ * the pass count). Returns the packed window after the last output. Arguments: r0 op, r1 n, r2 d,
+ * r3 R, then on the stack X, W, w2, base, m, rnd, sh. Not on Helium (line3_mve takes every line this
+ * would). */
+#define LINE3_DSP_STEP                                                                                            \
+        "ldrsb  ip, [r0, r2]\n\t"          /* x2 */                                                              \
+        "smlad  r11, r5, r4, r7\n\t"       /* base + w0 x0 + w1 x1 */                                            \
+        "mla    r11, r6, ip, r11\n\t"      /* + w2 x2 */                                                         \
+        "pkhbt  r4, ip, r4, lsl #16\n\t"   /* x1 on top, x2 below */                                             \
+        "and    lr, r11, #0x80000000\n\t"                                                                        \
+        "orr    lr, lr, #0x40000000\n\t"                                                                         \
+        "add    ip, r9, r11, asr #31\n\t"                                                                        \
+        "smlal  lr, ip, r11, r8\n\t"                                                                             \
+        "asr    ip, ip, r10\n\t"                                                                                 \
+        "ssat   ip, #8, ip\n\t"                                                                                  \
+        "strb   ip, [r0]\n\t"                                                                                    \
+        "add    r0, r0, r3\n\t"
+static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
+    int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
+    int32_t R __attribute__((unused)), uint32_t X __attribute__((unused)), uint32_t W __attribute__((unused)),
+    int32_t w2 __attribute__((unused)), int32_t base __attribute__((unused)), int32_t m __attribute__((unused)),
+    int32_t rnd __attribute__((unused)), int32_t sh __attribute__((unused)))
 {
-    do {
-        const int32_t x2 = *(const int8_t *)((uintptr_t)op + (uintptr_t)d);
-        const int32_t acc = (int32_t)__smlad(W, X, (uint32_t)base) + w2 * x2;
-        __asm__("pkhbt %0, %1, %0, lsl #16" : "+r"(X) : "r"(x2)); /* x1 on top, x2 below */
-        *op = (int8_t)__ssat(tinyasc_rq_apply(acc, m, rnd, sh), 8);
-        op += R;
-    } while (op < op_end);
-    return X;
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "ldrd   r4, r5, [sp, #36]\n\t"     /* X, W */
+        "ldrd   r6, r7, [sp, #44]\n\t"     /* w2, base */
+        "ldrd   r8, r9, [sp, #52]\n\t"     /* m, rnd */
+        "ldr    r10, [sp, #60]\n\t"        /* sh */
+        "tst    r1, #1\n\t"
+        "beq    1f\n\t"
+        LINE3_DSP_STEP
+        "1:\n\t"
+        "asrs   r1, r1, #1\n\t"            /* passes of two */
+        "beq    3f\n\t"
+        "2:\n\t"
+        LINE3_DSP_STEP
+        LINE3_DSP_STEP
+        "subs   r1, r1, #1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "mov    r0, r4\n\t"
+        "pop    {r4-r11, pc}\n\t");
 }
+#undef LINE3_DSP_STEP
 #endif
 
 /* Three taps, any requantization: folded (folded = 1: tinyasc_rq_zp_folds, the output zero point inside
@@ -474,10 +505,10 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
         int32_t x0 = pad >= 1 ? -off : ip[-pad * R];
         int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
         const int8_t *rp = ip + (2 - pad) * R;
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT)
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
         if (folded && full_range && R == RO && op < op_in) {
             const uint32_t W = ((uint32_t)w0 << 16) | (uint16_t)w1;
-            const uint32_t X = line3_dsp_interior(op, op_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
+            const uint32_t X = line3_dsp_interior(op, n_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
                                                   ((uint32_t)x0 << 16) | (uint16_t)x1, W, w2, base, m, rnd, sh);
             x0 = (int32_t)X >> 16;
             x1 = (int16_t)X;
