@@ -541,6 +541,9 @@ BCASES = {
     "add_full_big2_relu": (0, (1, 8, 17, 10), (1, 8, 17, 10), (1, 8, 17, 10), False),
     "add_full_big1_inplace_relu": (0, (1, 6, 17, 10), (1, 6, 17, 10), (1, 6, 17, 10), True),
     "sub_rows_big1_relu": (1, (1, 16, 9, 12), (1, 16, 9, 12), (1, 1, 9, 12), False),
+    # an odd number of rows (the DSP cores' column loop takes one row, then two per pass), ReLU and full range
+    "add_rows_big1_odd_inplace_relu": (0, (1, 7, 9, 12), (1, 7, 9, 12), (1, 1, 9, 12), True),
+    "add_rows_big1_odd_fullrange": (0, (1, 9, 5, 8), (1, 9, 5, 8), (1, 1, 5, 8), False),
 }
 
 

@@ -375,7 +375,8 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
 
 /* add8_halved_body over a rows x cols tensor whose other input is one row broadcast down the rows (the temporal
  * branch of a BC-ResBlock added to every frequency row): column by column, so that each column's table value is
- * looked up once, and down the column the halved input alone (o may be xh). */
+ * looked up once, and down the column the halved input alone, two rows per pass on the full range (o may be
+ * xh). */
 static inline __attribute__((always_inline)) void add8_halved_cols_body(const tinyasc_binary_params *p, int32_t kh,
                                                                         const int8_t *xh, const int8_t *xf, int8_t *o,
                                                                         int32_t rows, int32_t cols, const int32_t *t,
@@ -388,8 +389,20 @@ static inline __attribute__((always_inline)) void add8_halved_cols_body(const ti
         const int32_t tc = t[xf[j]];
         const int8_t *a = xh + j;
         int8_t *q = o + j;
-        for (const int8_t *const end = a + rows * R; a != end; a += R, q += R)
+        if (!zpf) { /* a clamped range (rare): one row per pass, less code */
+            for (const int8_t *const end = a + rows * R; a != end; a += R, q += R)
+                *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+            continue;
+        }
+        if (rows & 1) { /* an odd row first, then two rows per pass (one loop test per two outputs) */
             *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+            a += R, q += R;
+        }
+        for (int32_t k = rows >> 1; k > 0; k--, a += 2 * R, q += 2 * R) {
+            const int32_t a0 = a[0], a1 = a[R]; /* both read before either is written: q may be a */
+            q[0] = add8_halved_out(tc + a0 * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+            q[R] = add8_halved_out(tc + a1 * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+        }
     }
 }
 
