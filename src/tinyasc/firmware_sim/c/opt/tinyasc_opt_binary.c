@@ -37,7 +37,7 @@
 enum { OP_ADD, OP_SUB, OP_MUL, OP_SQDIFF };
 /* how the output is rescaled: the general form, folded, folded with the zero point and SSAT; or every
  * element through the portable kernel's arithmetic (tinyasc_add_raw / tinyasc_mul_raw: any multiplier
- * and shift, single- or double-rounding build) */
+ * and shift) */
 enum { RQ_GENERAL, RQ_FOLDED, RQ_FOLDED_ZP, RQ_REFERENCE };
 
 static int32_t lut1[256], lut2[256];
@@ -338,6 +338,13 @@ static inline __attribute__((always_inline)) int8_t add8_halved_out(int32_t acc,
     return (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
 }
 
+/* Whether add8_halved_run / add8_halved_cols take relu_range's instance (the zero point folded too); the table and
+ * factor add8_halved_table returns are doubled exactly then. */
+static inline __attribute__((always_inline)) int add8_relu(const tinyasc_binary_params *p)
+{
+    return out_zp_folds(p) && relu_range(p);
+}
+
 /* The output constants of add8_halved_out: the folded form's, or relu_range's (rnd2 = 2^(r-1), sh = r). */
 static inline __attribute__((always_inline)) void add8_out_consts(const tinyasc_binary_params *p, const int zpf,
                                                                    const int relu, int32_t *rnd, int32_t *sh)
@@ -365,7 +372,7 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
                                                       const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (out_zp_folds(p) && relu_range(p))
+    if (add8_relu(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, 1);
     else if (out_zp_folds(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, 0);
@@ -411,7 +418,7 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
                                                        int32_t cols, const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (out_zp_folds(p) && relu_range(p))
+    if (add8_relu(p))
         add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, 1);
     else if (out_zp_folds(p))
         add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, 0);
@@ -420,10 +427,10 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
 }
 
 /* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters; both doubled where
- * add8_halved_run / add8_halved_cols rescale with relu_range's form (the doubled sum; the same instance test). */
+ * add8_halved_run / add8_halved_cols rescale with relu_range's form (add8_relu: the doubled sum). */
 static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
 {
-    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB, dbl = out_zp_folds(p) && relu_range(p);
+    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB, dbl = add8_relu(p);
     const int32_t ls = p->left_shift, k = (int32_t)1 << (ls - 1), kh = sub && !half1 ? -k : k;
     const int32_t c = kh * (half1 ? p->in1_offset : p->in2_offset);
     const int32_t off = half1 ? p->in2_offset : p->in1_offset, m = half1 ? p->in2_mult : p->in1_mult;
@@ -653,27 +660,22 @@ void tinyasc_opt_squared_difference_s8(const tinyasc_binary_params *p, const int
 
 /* The _fast entries (precondition: ok(p, op), which the generator checks: generator.binary_fast_ok): the fast
  * paths with no portable kernel behind them. */
-static inline __attribute__((always_inline)) void run_fast(const tinyasc_binary_params *p, const int8_t *in1,
-                                                           const int8_t *in2, int8_t *out, int op)
-{
-    run(p, in1, in2, out, op);
-}
 void tinyasc_opt_add_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    run_fast(p, in1, in2, out, OP_ADD);
+    run(p, in1, in2, out, OP_ADD);
 }
 void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    run_fast(p, in1, in2, out, OP_SUB);
+    run(p, in1, in2, out, OP_SUB);
 }
 void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    run_fast(p, in1, in2, out, OP_MUL);
+    run(p, in1, in2, out, OP_MUL);
 }
 void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                             int8_t *out)
 {
-    run_fast(p, in1, in2, out, OP_SQDIFF);
+    run(p, in1, in2, out, OP_SQDIFF);
 }
 
 /* int16 ADD and MUL (16x8 models): no tables (65,536 input values); the folded output rescaling where
