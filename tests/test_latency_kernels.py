@@ -134,8 +134,9 @@ CASES = {
     # any shift, the DSP cores' line kernel that channel in its general three-tap loop
     "col3_inplace_dw_c10_mixed_fold": (4, 1, 7, 6, 10, 10, 3, 1, 1, 1, True, None, True),
     "grouped3x1_c9_mixed_fold": (False, 1, 9, 4, 9, 9, 3, 1, 1, 1, True, 1, True),
-    # the DSP cores' passes of four windows on the folded output path in one asm function (sp_quads_dsp): three
-    # passes and a lone pixel per row, and an output channel without a non-zero (its sums stay the constant)
+    # the DSP cores' passes of four windows on the folded output path in one asm function (sp_quads_dsp): a 1x1
+    # layer's 78 pixels as one row (19 passes and two single windows), and an output channel without a non-zero (its
+    # sums stay the constant)
     "conv1x1_c24_c6_fold_zero_row": (False, 1, 6, 13, 24, 6, 1, 1, 1, 1, False, None, True),
     # Helium's column of eight channels per vector (int16 lanes, VMULLB/VMULLT; dw_column8) for a depthwise
     # window wholly inside the input: whole groups of eight without a predicate and a predicated last group (20 =
@@ -202,13 +203,30 @@ CASES = {
     # one input channel, nine output columns: Helium's sparse one-channel kernel four pixels per pass, then one
     "conv3x3_c1_c12_w9_fold": (False, 1, 6, 9, 1, 12, 3, 3, 1, 1, True, None, True),
     # "zyrelu": a fused ReLU's output quantization (zero point -128, the full int8 range from it): the DSP cores' sparse
-    # passes of four windows rescale the doubled sums with tinyasc_rq_relu_apply (sp_quads_relu_dsp; pairs, lone
-    # pixels and border windows the folded form), unless a window constant reaches 2^29 ("bigbias": biases up to
-    # 2^30, the folded form throughout)
+    # kernel takes such a channel's interior windows in passes of eight with doubled weights and rescales the doubled
+    # sums with tinyasc_rq_relu_apply (sp_octs_relu_dsp; border windows the folded form, the weights halved back),
+    # unless a window constant reaches 2^29 ("bigbias": biases up to 2^30, the folded form throughout)
     "conv1x1_c24_c6_fold_zyrelu": (False, 1, 6, 13, 24, 6, 1, 1, 1, 1, False, None, True),
     "conv3x3_c8_c7_same_fold_zyrelu": (False, 1, 6, 9, 8, 7, 3, 3, 1, 1, True, None, True),
     "conv5x5_c1_s2_fold_zyrelu": (False, 1, 20, 21, 1, 10, 5, 5, 2, 1, True, None, False),
     "conv1x1_c16_c8_fold_zyrelu_bigbias": (False, 1, 5, 10, 16, 8, 1, 1, 1, 1, False, None, True),
+    # the DSP cores' sparse rows in one call (every window inside the input: a channel's rows; a 1x1 at stride 1: its
+    # pixels as one row): passes of four then the last windows one by one (tails of 3, 1; no pass at all), rows at
+    # stride 2, batches, the ReLU form and the folded one
+    "conv3x3_c4_c6_valid_b2_fold_zyrelu": (False, 2, 7, 9, 4, 6, 3, 3, 1, 1, False, None, True),
+    "conv5x5_c1_s2_valid_w3_fold_zyrelu": (False, 1, 13, 9, 1, 8, 5, 5, 2, 1, False, None, True),
+    "conv1x1_c12_c5_w35_fold": (False, 1, 5, 7, 12, 5, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c12_c5_w35_fold_zyrelu": (False, 1, 5, 7, 12, 5, 1, 1, 1, 1, False, None, False),
+    "conv2x2_c3_c5_s2_valid_fold": (False, 1, 9, 11, 3, 5, 2, 2, 2, 1, False, None, True),
+    # ... and the ReLU form's passes of eight (sp_octs_relu_dsp) over rows: two passes and a window (the quick model's
+    # first layer's shape), two passes and three windows, batches
+    "conv5x5_c1_s2_valid_w17_fold_zyrelu": (False, 1, 11, 38, 1, 9, 5, 5, 2, 1, False, None, True),
+    "conv3x3_c2_c5_valid_w19_b2_fold_zyrelu": (False, 2, 6, 21, 2, 5, 3, 3, 1, 1, False, None, True),
+    # "pow2m": every multiplier exactly 2^30, so that many sums land on a tie of the last rounding (half away from
+    # zero): the three-tap line interiors the DSP cores rescale on the doubled sum with the sign's SUB
+    # (line3_dsp_interior), a grouped column and one in place in the depthwise layout
+    "grouped3x1_c10_pow2m_fold": (False, 1, 24, 5, 10, 10, 3, 1, 1, 1, True, 1, True),
+    "col3_inplace_dw_c9_pow2m_fold": (4, 1, 20, 6, 9, 9, 3, 1, 1, 1, True, None, True),
 }
 
 
@@ -255,6 +273,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             big = 1 << 30                                  # the output; biases past the ReLU form's bound
         bias = rng.integers(-big, big, size=oc)
         mult = rng.integers(1 << 30, (1 << 31) - 1, size=oc)
+        if "pow2m" in name:
+            mult[:] = 1 << 30
         fold = "fold" in name
         shift = rng.integers(-12, -1, size=oc) if fold else rng.integers(-9, 2, size=oc)
         if "deep" in name:  # channel 0 at -30: its zero point << 29 would overflow int32 if folded
@@ -544,6 +564,11 @@ BCASES = {
     # an odd number of rows (the DSP cores' column loop takes one row, then two per pass), ReLU and full range
     "add_rows_big1_odd_inplace_relu": (0, (1, 7, 9, 12), (1, 7, 9, 12), (1, 1, 9, 12), True),
     "add_rows_big1_odd_fullrange": (0, (1, 9, 5, 8), (1, 9, 5, 8), (1, 1, 5, 8), False),
+    # "_pow2": scales 0.1, 0.05 -> 0.1, so that the output rescaling is exactly 2^-19 and every sum with an odd second
+    # input is a tie of the last rounding (half away from zero: the sign's rounding, which the DSP cores' doubled-sum
+    # form takes with one SUB), column by column and contiguous, full range
+    "add_rows_big1_pow2_fullrange": (0, (1, 12, 9, 10), (1, 12, 9, 10), (1, 1, 9, 10), False),
+    "add_full_big1_pow2_inplace_fullrange": (0, (1, 6, 17, 10), (1, 6, 17, 10), (1, 6, 17, 10), True),
 }
 
 
@@ -573,6 +598,8 @@ def write_binary_cases(path: Path, seed: int = 11) -> list[bool]:
             so = s1 * s2 / 1.5  # output rescaling 1.5: shift +1
         elif name == "sub_second_halved" or "_big2" in name:
             s1, s2 = min(s1, s2), 1.5 * max(s1, s2)
+        elif "_pow2" in name:
+            s1, s2, so = 0.1, 0.05, 0.1
         elif "_big1" in name:
             s1, s2 = 1.5 * max(s1, s2), min(s1, s2)
         if op in (0, 1):

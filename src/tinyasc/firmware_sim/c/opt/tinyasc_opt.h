@@ -225,7 +225,20 @@ static inline __attribute__((always_inline)) int32_t tinyasc_rq_relu_apply(int32
 #endif
 }
 
-/* tinyasc_rq_relu_apply's constants for shift s and zero point zp (0 to keep it out): rnd2 = 2^(r-1) + zp 2^r. */
+/* The same rescaling of a doubled sum x2 = 2 acc for either sign, exactly TFLite's: its first rounding, floor((acc m
+ * + 2^30) / 2^31), does not depend on the sign (a negative product's nudge 1 - 2^30 with division toward zero is
+ * the same floor), so SMMLAR gives rnd2 + q; its second rounds half away from zero, (q + 2^(r-1) - [q < 0]) >> r,
+ * and [q < 0] may be read as [acc < 0] (q = 0 with acc < 0 gives 0 either way for r >= 1): SMMLAR, SUB of the
+ * sum's sign bit, ASR. Same constants and conditions as tinyasc_rq_relu_apply (|acc| < 2^30, m > 0, r in 2..23),
+ * any output range. */
+static inline __attribute__((always_inline)) int32_t tinyasc_rq_dbl_apply(int32_t x2, int32_t m, int32_t rnd2,
+                                                                          int32_t r)
+{
+    return (tinyasc_rq_relu_apply(x2, m, rnd2, 0) - (int32_t)((uint32_t)x2 >> 31)) >> r;
+}
+
+/* tinyasc_rq_relu_apply's (and tinyasc_rq_dbl_apply's) constants for shift s and zero point zp (0 to keep it out):
+ * rnd2 = 2^(r-1) + zp 2^r. */
 static inline __attribute__((always_inline)) void tinyasc_rq_relu_consts(int32_t s, int32_t zp, int32_t *rnd2,
                                                                         int32_t *r)
 {

@@ -327,29 +327,36 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
  * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
  * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
-/* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled, then SSAT (zero point folded into
- * rnd: zpf) or the zero point and the activation range. relu: the sum is doubled and rnd, sh are relu_range's
- * rnd2 and r. */
+/* How add8_halved_body / add8_halved_cols_body rescale a sum: the folded form (ADD_FOLDED), or on the doubled sum
+ * (add8_dbl: the table and factor doubled) relu_range's form (ADD_DBL_RELU) or the same with the sign's rounding
+ * (ADD_DBL: tinyasc_rq_dbl_apply, any range). */
+enum { ADD_FOLDED, ADD_DBL_RELU, ADD_DBL };
+
+/* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled (form), then SSAT (zero point folded
+ * into rnd: zpf) or the zero point and the activation range. The doubled forms' rnd, sh are rnd2 and r. */
 static inline __attribute__((always_inline)) int8_t add8_halved_out(int32_t acc, int32_t mo, int32_t rnd, int32_t sh,
                                                                     int32_t zo, int32_t lo, int32_t hi, const int zpf,
-                                                                    const int relu)
+                                                                    const int form)
 {
-    const int32_t v = relu ? tinyasc_rq_relu_apply(acc, mo, rnd, sh) : tinyasc_rq_apply(acc, mo, rnd, sh);
+    const int32_t v = form == ADD_DBL_RELU ? tinyasc_rq_relu_apply(acc, mo, rnd, sh)
+                      : form == ADD_DBL    ? tinyasc_rq_dbl_apply(acc, mo, rnd, sh)
+                                           : tinyasc_rq_apply(acc, mo, rnd, sh);
     return (int8_t)(zpf ? tinyasc_sat8(v) : tinyasc_clamp(v + zo, lo, hi));
 }
 
-/* Whether add8_halved_run / add8_halved_cols take relu_range's instance (the zero point folded too); the table and
- * factor add8_halved_table returns are doubled exactly then. */
-static inline __attribute__((always_inline)) int add8_relu(const tinyasc_binary_params *p)
+/* Whether add8_halved_run / add8_halved_cols rescale the doubled sum (the zero point folded, and TFLite's left shift
+ * of 20 at most, which keeps each rescaled input below 2^28 and the doubled sum inside int32); the table and factor
+ * add8_halved_table returns are doubled exactly then. */
+static inline __attribute__((always_inline)) int add8_dbl(const tinyasc_binary_params *p)
 {
-    return out_zp_folds(p) && relu_range(p);
+    return out_zp_folds(p) && p->left_shift <= 20;
 }
 
-/* The output constants of add8_halved_out: the folded form's, or relu_range's (rnd2 = 2^(r-1), sh = r). */
+/* The output constants of add8_halved_out: the folded form's, or the doubled forms' (rnd2 = 2^(r-1), sh = r). */
 static inline __attribute__((always_inline)) void add8_out_consts(const tinyasc_binary_params *p, const int zpf,
-                                                                   const int relu, int32_t *rnd, int32_t *sh)
+                                                                   const int form, int32_t *rnd, int32_t *sh)
 {
-    if (relu) {
+    if (form != ADD_FOLDED) {
         tinyasc_rq_relu_consts(p->out_shift, zpf ? p->out_offset : 0, rnd, sh);
     } else {
         tinyasc_rq_consts(p->out_shift, zpf ? p->out_offset : 0, rnd, sh);
@@ -359,12 +366,12 @@ static inline __attribute__((always_inline)) void add8_out_consts(const tinyasc_
 static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc_binary_params *p, int32_t kh,
                                                                    const int8_t *xh, const int8_t *xf, int8_t *o,
                                                                    int32_t n, const int32_t *t, const int zpf,
-                                                                   const int relu)
+                                                                   const int form)
 {
     const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max;
     int32_t rnd, sh;
-    add8_out_consts(p, zpf, relu, &rnd, &sh);
-    for (int32_t i = 0; i < n; i++) o[i] = add8_halved_out(t[xf[i]] + xh[i] * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+    add8_out_consts(p, zpf, form, &rnd, &sh);
+    for (int32_t i = 0; i < n; i++) o[i] = add8_halved_out(t[xf[i]] + xh[i] * kh, mo, rnd, sh, zo, lo, hi, zpf, form);
 }
 
 static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_params *p, int32_t kh, int half1,
@@ -372,12 +379,12 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
                                                       const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (add8_relu(p))
-        add8_halved_body(p, kh, xh, xf, o, n, t, 1, 1);
-    else if (out_zp_folds(p))
-        add8_halved_body(p, kh, xh, xf, o, n, t, 1, 0);
+    if (add8_dbl(p) && relu_range(p))
+        add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL_RELU);
+    else if (add8_dbl(p))
+        add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL);
     else
-        add8_halved_body(p, kh, xh, xf, o, n, t, 0, 0);
+        add8_halved_body(p, kh, xh, xf, o, n, t, 0, ADD_FOLDED);
 }
 
 /* add8_halved_body over a rows x cols tensor whose other input is one row broadcast down the rows (the temporal
@@ -387,28 +394,28 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
 static inline __attribute__((always_inline)) void add8_halved_cols_body(const tinyasc_binary_params *p, int32_t kh,
                                                                         const int8_t *xh, const int8_t *xf, int8_t *o,
                                                                         int32_t rows, int32_t cols, const int32_t *t,
-                                                                        const int zpf, const int relu)
+                                                                        const int zpf, const int form)
 {
     const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max, R = cols;
     int32_t rnd, sh;
-    add8_out_consts(p, zpf, relu, &rnd, &sh);
+    add8_out_consts(p, zpf, form, &rnd, &sh);
     for (int32_t j = 0; j < cols; j++) {
         const int32_t tc = t[xf[j]];
         const int8_t *a = xh + j;
         int8_t *q = o + j;
         if (!zpf) { /* a clamped range (rare): one row per pass, less code */
             for (const int8_t *const end = a + rows * R; a != end; a += R, q += R)
-                *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+                *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, form);
             continue;
         }
         if (rows & 1) { /* an odd row first, then two rows per pass (one loop test per two outputs) */
-            *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+            *q = add8_halved_out(tc + *a * kh, mo, rnd, sh, zo, lo, hi, zpf, form);
             a += R, q += R;
         }
         for (int32_t k = rows >> 1; k > 0; k--, a += 2 * R, q += 2 * R) {
             const int32_t a0 = a[0], a1 = a[R]; /* both read before either is written: q may be a */
-            q[0] = add8_halved_out(tc + a0 * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
-            q[R] = add8_halved_out(tc + a1 * kh, mo, rnd, sh, zo, lo, hi, zpf, relu);
+            q[0] = add8_halved_out(tc + a0 * kh, mo, rnd, sh, zo, lo, hi, zpf, form);
+            q[R] = add8_halved_out(tc + a1 * kh, mo, rnd, sh, zo, lo, hi, zpf, form);
         }
     }
 }
@@ -418,19 +425,19 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
                                                        int32_t cols, const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
-    if (add8_relu(p))
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, 1);
-    else if (out_zp_folds(p))
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, 0);
+    if (add8_dbl(p) && relu_range(p))
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, ADD_DBL_RELU);
+    else if (add8_dbl(p))
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, ADD_DBL);
     else
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0, 0);
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0, ADD_FOLDED);
 }
 
 /* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters; both doubled where
- * add8_halved_run / add8_halved_cols rescale with relu_range's form (add8_relu: the doubled sum). */
+ * add8_halved_run / add8_halved_cols rescale the doubled sum (add8_dbl). */
 static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
 {
-    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB, dbl = add8_relu(p);
+    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB, dbl = add8_dbl(p);
     const int32_t ls = p->left_shift, k = (int32_t)1 << (ls - 1), kh = sub && !half1 ? -k : k;
     const int32_t c = kh * (half1 ? p->in1_offset : p->in2_offset);
     const int32_t off = half1 ? p->in2_offset : p->in1_offset, m = half1 ? p->in2_mult : p->in1_mult;

@@ -422,25 +422,24 @@ typedef struct {
 /* The interior of a three-tap line on the DSP extension, for a full int8 range and input and output
  * positions the same bytes apart (R): the window's two older inputs packed as halfwords in X
  * (x0 on top, x1 below) against the packed taps W (w0 on top, w1 below), so one SMLAD takes two
- * taps onto base and one MLA the third; the next window is one PKHBT. The input d bytes after the
- * output (one register-offset load, so one pointer walks the line), then tinyasc_rq_apply (AND, ORR,
- * ADD, SMLAL, ASR) and SSAT. n >= 1 outputs: an odd one first, then two per pass (one loop test per
- * two outputs), in asm so that all fourteen values stay in registers (GCC spilled the multiplier and
- * the pass count). Returns the packed window after the last output. Arguments: r0 op, r1 n, r2 d,
- * r3 R, then on the stack X, W, w2, base, m, rnd, sh. Not on Helium (line3_mve takes every line this
- * would). */
+ * taps onto base and one MLA the third; the next window is one PKHBT. The taps and base come doubled
+ * (the caller keeps |base| < 2^29, so the doubled sum stays inside int32), and the input d bytes after
+ * the output (one register-offset load, so one pointer walks the line), then tinyasc_rq_dbl_apply
+ * (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT. n >= 1 outputs: an odd one first, then two per
+ * pass (one loop test per two outputs), in asm so that all fourteen values stay in registers (GCC
+ * spilled the multiplier and the pass count). Returns the packed window after the last output.
+ * Arguments: r0 op, r1 n, r2 d, r3 R, then on the stack X, W, w2, base, m, rnd2, r. Not on Helium
+ * (line3_mve takes every line this would). */
 #define LINE3_DSP_STEP                                                                                            \
         "ldrsb  ip, [r0, r2]\n\t"          /* x2 */                                                              \
-        "smlad  r11, r5, r4, r7\n\t"       /* base + w0 x0 + w1 x1 */                                            \
-        "mla    r11, r6, ip, r11\n\t"      /* + w2 x2 */                                                         \
+        "smlad  r11, r5, r4, r7\n\t"       /* 2 (base + w0 x0 + w1 x1) */                                        \
+        "mla    r11, r6, ip, r11\n\t"      /* + 2 w2 x2 */                                                       \
         "pkhbt  r4, ip, r4, lsl #16\n\t"   /* x1 on top, x2 below */                                             \
-        "and    lr, r11, #0x80000000\n\t"                                                                        \
-        "orr    lr, lr, #0x40000000\n\t"                                                                         \
-        "add    ip, r9, r11, asr #31\n\t"                                                                        \
-        "smlal  lr, ip, r11, r8\n\t"                                                                             \
-        "asr    ip, ip, r10\n\t"                                                                                 \
-        "ssat   ip, #8, ip\n\t"                                                                                  \
-        "strb   ip, [r0]\n\t"                                                                                    \
+        "smmlar lr, r11, r8, r9\n\t"                                                                             \
+        "sub    lr, lr, r11, lsr #31\n\t"                                                                        \
+        "asr    lr, lr, r10\n\t"                                                                                 \
+        "ssat   lr, #8, lr\n\t"                                                                                  \
+        "strb   lr, [r0]\n\t"                                                                                    \
         "add    r0, r0, r3\n\t"
 static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
     int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
@@ -452,8 +451,8 @@ static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
         "push   {r4-r11, lr}\n\t"
         "ldrd   r4, r5, [sp, #36]\n\t"     /* X, W */
         "ldrd   r6, r7, [sp, #44]\n\t"     /* w2, base */
-        "ldrd   r8, r9, [sp, #52]\n\t"     /* m, rnd */
-        "ldr    r10, [sp, #60]\n\t"        /* sh */
+        "ldrd   r8, r9, [sp, #52]\n\t"     /* m, rnd2 */
+        "ldr    r10, [sp, #60]\n\t"        /* r */
         "tst    r1, #1\n\t"
         "beq    1f\n\t"
         LINE3_DSP_STEP
@@ -506,10 +505,12 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
         int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
         const int8_t *rp = ip + (2 - pad) * R;
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-        if (folded && full_range && R == RO && op < op_in) {
-            const uint32_t W = ((uint32_t)w0 << 16) | (uint16_t)w1;
+        if (folded && full_range && R == RO && op < op_in && base < (1 << 29) && base > -(1 << 29)) {
+            const uint32_t W = ((uint32_t)(2 * w0) << 16) | (uint16_t)(2 * w1);
+            int32_t rnd2, r;
+            tinyasc_rq_relu_consts(s, p->output_offset, &rnd2, &r);
             const uint32_t X = line3_dsp_interior(op, n_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
-                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W, w2, base, m, rnd, sh);
+                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W, 2 * w2, 2 * base, m, rnd2, r);
             x0 = (int32_t)X >> 16;
             x1 = (int16_t)X;
             rp += op_in - op; /* R == RO */

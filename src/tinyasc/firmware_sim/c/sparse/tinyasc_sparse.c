@@ -4,8 +4,9 @@
  * (ky * dil_h * in_w + kx * dil_w) * in_c + ic (the generator stores a layer sparse only when every
  * offset fits 16 bits: TINYASC_SPARSE_MAX_SPAN). A window wholly inside the input then costs one word
  * load, one byte load and one multiply-accumulate per non-zero, starting from the channel's constant
- * bias + input_offset * (sum of its non-zeros), four pixels (then two) per pass so that each word serves all
- * of them; windows that cross the border take TFLite's
+ * bias + input_offset * (sum of its non-zeros), several pixels per pass so that each word serves all
+ * of them (the DSP cores: a channel's rows in one asm call, passes of four or eight; a 1x1 layer at stride 1
+ * without padding as one row of all its pixels); windows that cross the border take TFLite's
  * skip-the-padding sum tap by tap. The requantization takes the folded form with the zero point in the
  * rounding constant where the channel allows it (tinyasc_rq_zp_folds, full int8 range), else the
  * general one. Integer sums are only reordered, so the result is bit-exact with the dense kernels.
@@ -21,7 +22,17 @@
 #define SP_MAC(acc, word, x) ((acc) + ((int32_t)(word) >> 16) * (int32_t)(x))
 #endif
 
-static uint32_t pk_tab[TINYASC_SPARSE_MAX_K];
+/* sp_quads_dsp and sp_octs_relu_dsp below: the DSP cores without Helium (the M4, M7; an M55 stores sparse only
+ * one-input-channel layers, which mve_sparse_c1 takes, and layers at most 3% dense) */
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(__ARM_FEATURE_MVE)
+#define SP_QUADS_ASM 1
+#else
+#define SP_QUADS_ASM 0
+#endif
+
+/* on the DSP cores one word more than non-zeros: the passes of eight find a row's end at a zero word (no weight is
+ * 0) */
+static uint32_t pk_tab[TINYASC_SPARSE_MAX_K + SP_QUADS_ASM];
 /* each non-zero's ky and kx (border windows), one block: the Helium one-channel kernel stages its rows there */
 static uint8_t tap_yx[2 * TINYASC_SPARSE_MAX_K];
 #define ky_tab tap_yx
@@ -74,30 +85,25 @@ static inline __attribute__((always_inline)) void sp_dot4(const uint32_t *pk, in
     *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
 }
 
-/* sp_quads_dsp below: the DSP cores without Helium (the M4, M7; an M55 stores sparse only one-input-channel layers,
- * which mve_sparse_c1 takes) */
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(__ARM_FEATURE_MVE)
-#define SP_QUADS_ASM 1
-#else
-#define SP_QUADS_ASM 0
-#endif
 
 #if SP_QUADS_ASM
-/* A row's passes of four windows on the folded output path, on the DSP cores: sp_dot4 then tinyasc_out_fast four
- * times per pass, the same instructions as the C (SMLATB per non-zero and window; AND, ADD, ORR, SMLAL, ASR, SSAT,
- * STRB per output), with the registers laid out by hand. Compiled from C, GCC kept the row's loop state in registers
- * and reloaded the output constants from the stack for each of the four outputs of a pass; here the sums, the
- * non-zeros' pointers and the window base stay in registers and the constants are loaded once per pass (LDRD).
- * sp_quads_relu_dsp: a ReLU range's channel whose sums stay below 2^30 (tinyasc_rq_relu_apply on the doubled sum:
- * ADD, SMMLAR, ASR, SSAT, STRB per output, its constants in m, rnd, sh). Offsets below (bytes) are those of sp_row;
- * the struct's o advances with the passes. */
+/* An interior segment's windows on the folded output path, on the DSP cores, rows of them: per row, passes of four
+ * windows (sp_dot4 then tinyasc_out_fast four times per pass, the same instructions as the C: SMLATB per non-zero
+ * and window; AND, ADD, ORR, SMLAL, ASR, SSAT, STRB per output), then the row's last windows one at a time; the
+ * next row's first window row_gap bytes after the last window's end. Compiled from C, GCC kept the loop state in
+ * registers and reloaded the output constants from the stack for each of the four outputs of a pass, and the C
+ * row loop around a call cost more than a pass; here the sums, the non-zeros' pointers and the window base stay in
+ * registers, the constants are loaded once per pass (LDRD) and one call takes a channel's rows (a 1x1 layer's
+ * pixels are one row). A ReLU range's channel takes sp_octs_relu_dsp below instead, with the same record.
+ * Offsets below (bytes) are those of sp_row; the struct's o advances with the windows, rows counts down. */
 typedef struct {
     const uint32_t *pk, *pk_end; /* 0, 4: the decoded non-zeros */
     const int8_t *base;          /* 8: the first window */
-    int32_t step, quads, acc_in; /* 12, 16, 20: bytes between windows, passes, each sum's start */
-    int32_t m, rnd, sh;          /* 24, 28, 32: tinyasc_out_fast's constants (sp_quads_relu_dsp: the ReLU form's) */
+    int32_t step, quads, acc_in; /* 12, 16, 20: bytes between windows, passes per row, each sum's start */
+    int32_t m, rnd, sh;          /* 24, 28, 32: tinyasc_out_fast's constants (sp_octs_relu_dsp: the ReLU form's) */
     int32_t ostep;               /* 36: bytes between outputs */
-    int8_t *o;                   /* 40: the first output (advanced by 4 ostep per pass) */
+    int8_t *o;                   /* 40: the first output (advanced by ostep per window) */
+    int32_t tail, rows, row_gap; /* 44, 48, 52: windows after the passes, rows (>= 1), bytes to the next row */
 } sp_row;
 /* the asm's offsets (C99: a negative array size where the layout differs) */
 typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_row, pk_end) == 4 &&
@@ -105,7 +111,8 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
                                        offsetof(sp_row, quads) == 16 && offsetof(sp_row, acc_in) == 20 &&
                                        offsetof(sp_row, m) == 24 && offsetof(sp_row, rnd) == 28 &&
                                        offsetof(sp_row, sh) == 32 && offsetof(sp_row, ostep) == 36 &&
-                                       offsetof(sp_row, o) == 40) ? 1 : -1];
+                                       offsetof(sp_row, o) == 40 && offsetof(sp_row, tail) == 44 &&
+                                       offsetof(sp_row, rows) == 48 && offsetof(sp_row, row_gap) == 52) ? 1 : -1];
 
 /* the folded output path of one sum (m in r0, rnd in r1, sh in r3) */
 #define SP_OUT(acc, dst)                                                                                         \
@@ -116,18 +123,14 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
         "asr    r11, r11, r3\n\t"                                                                               \
         "ssat   r11, #8, r11\n\t"                                                                               \
         "strb   r11, " dst "\n\t"
-/* tinyasc_rq_relu_apply on the doubled sum (m in r0, rnd2 in r1, r in r3) */
-#define SP_OUT_RELU(acc, dst)                                                                                    \
-        "add    r11, " acc ", " acc "\n\t"                                                                      \
-        "smmlar r11, r11, r0, r1\n\t"                                                                           \
-        "asr    r11, r11, r3\n\t"                                                                               \
-        "ssat   r11, #8, r11\n\t"                                                                               \
-        "strb   r11, " dst "\n\t"
 #define SP_QUADS(OUT)                                                                                            \
         "push   {r4-r11, lr}\n\t"                                                                               \
         "mov    r12, r0\n\t"                                                                                    \
-        "ldr    lr, [r12, #16]\n\t"          /* passes */                                                       \
-        "ldrd   r2, r3, [r12, #8]\n\t"       /* base, step */                                                   \
+        "ldr    r2, [r12, #8]\n\t"         /* base */                                                         \
+        "0:\n\t"                           /* a row */                                                        \
+        "ldrd   r3, lr, [r12, #12]\n\t"    /* step, passes */                                                 \
+        "cmp    lr, #0\n\t"                                                                                     \
+        "beq    4f\n\t"                                                                                         \
         "1:\n\t"                                                                                                \
         "ldr    r4, [r12, #20]\n\t"          /* four sums from acc_in */                                        \
         "mov    r5, r4\n\t"                                                                                     \
@@ -138,8 +141,7 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
         "beq    3f\n\t"                                                                                         \
         "2:\n\t"                                                                                                \
         "ldr    r8, [r0], #4\n\t"            /* (weight << 16) | offset */                                      \
-        "uxth   r9, r8\n\t"                                                                                     \
-        "add    r9, r2, r9\n\t"                                                                                 \
+        "uxtah  r9, r2, r8\n\t"              /* the first window's byte */                                      \
         "ldrsb  r10, [r9]\n\t"                                                                                  \
         "ldrsb  r11, [r9, r3]\n\t"                                                                              \
         "smlatb r4, r8, r10, r4\n\t"                                                                            \
@@ -166,6 +168,42 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
         "add    r2, r2, r3, lsl #2\n\t"      /* next four windows */                                            \
         "subs   lr, lr, #1\n\t"                                                                                 \
         "bne    1b\n\t"                                                                                         \
+        "4:\n\t"                           /* the row's last windows, one at a time */                        \
+        "ldr    lr, [r12, #44]\n\t"                                                                             \
+        "cmp    lr, #0\n\t"                                                                                     \
+        "beq    7f\n\t"                                                                                         \
+        "5:\n\t"                                                                                                \
+        "ldr    r4, [r12, #20]\n\t"                                                                             \
+        "ldrd   r0, r1, [r12, #0]\n\t"                                                                          \
+        "cmp    r0, r1\n\t"                                                                                     \
+        "beq    6f\n\t"                                                                                         \
+        "8:\n\t"                                                                                                \
+        "ldr    r8, [r0], #4\n\t"                                                                               \
+        "uxtah  r9, r2, r8\n\t"                                                                                 \
+        "ldrsb  r10, [r9]\n\t"                                                                                  \
+        "smlatb r4, r8, r10, r4\n\t"                                                                            \
+        "cmp    r0, r1\n\t"                                                                                     \
+        "bne    8b\n\t"                                                                                         \
+        "6:\n\t"                                                                                                \
+        "ldrd   r0, r1, [r12, #24]\n\t"                                                                         \
+        "ldr    r3, [r12, #32]\n\t"                                                                             \
+        "ldrd   r9, r10, [r12, #36]\n\t"                                                                        \
+        OUT("r4", "[r10]")                                                                                        \
+        "add    r10, r10, r9\n\t"                                                                               \
+        "str    r10, [r12, #40]\n\t"                                                                            \
+        "ldr    r3, [r12, #12]\n\t"                                                                             \
+        "add    r2, r2, r3\n\t"                                                                                 \
+        "subs   lr, lr, #1\n\t"                                                                                 \
+        "bne    5b\n\t"                                                                                         \
+        "7:\n\t"                           /* the next row */                                                 \
+        "ldr    r3, [r12, #48]\n\t"                                                                             \
+        "subs   r3, r3, #1\n\t"                                                                                 \
+        "beq    9f\n\t"                                                                                         \
+        "str    r3, [r12, #48]\n\t"                                                                             \
+        "ldr    r3, [r12, #52]\n\t"                                                                             \
+        "add    r2, r2, r3\n\t"                                                                                 \
+        "b      0b\n\t"                                                                                         \
+        "9:\n\t"                                                                                                \
         "pop    {r4-r11, pc}\n\t"
 
 static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute__((unused))) /* r arrives in r0 */
@@ -173,25 +211,154 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
     __asm__ volatile(SP_QUADS(SP_OUT));
 }
 
-static __attribute__((naked, noinline)) void sp_quads_relu_dsp(sp_row *r __attribute__((unused)))
+/* tinyasc_rq_relu_apply on a doubled sum (m in r0, rnd2 in r1, r in r3), temporary t */
+#define SP_OUT_RELU(acc, dst, t)                                                                                 \
+        "smmlar " t ", " acc ", r0, r1\n\t"                                                                     \
+        "asr    " t ", " t ", r3\n\t"                                                                           \
+        "ssat   " t ", #8, " t "\n\t"                                                                           \
+        "strb   " t ", " dst "\n\t"
+/* A ReLU range's channel whose sums stay below 2^30, with one non-zero at least: passes of eight windows (the
+ * record's quads counts them), then the row's last windows one by one. The C doubles the channel's weights (their
+ * words' top halves) and acc_in, so that each sum arrives doubled and tinyasc_rq_relu_apply's output takes SMMLAR,
+ * ASR, SSAT, STRB (constants in m, rnd, sh). Eight sums take eight registers: the record's address, the passes left
+ * and the window base wait on the stack while the outputs are written, and the non-zeros end at pk_tab's zero word
+ * instead of a pointer compare. Per non-zero and pass: one word load, UXTAH, eight LDRSB and SMLATB, three ADD and
+ * the end test, against twice a pass of four's twelve and end test. */
+static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attribute__((unused)))
 {
-    __asm__ volatile(SP_QUADS(SP_OUT_RELU));
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #12\n\t"          /* [sp]: r, [sp, #4]: passes or windows left, [sp, #8]: base */
+        "str    r0, [sp]\n\t"
+        "ldr    r2, [r0, #8]\n\t"         /* base */
+        "0:\n\t"                          /* a row */
+        "ldr    r12, [sp]\n\t"
+        "ldrd   r3, r1, [r12, #12]\n\t"   /* step, passes */
+        "cmp    r1, #0\n\t"
+        "beq    4f\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "1:\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldr    r4, [r12, #20]\n\t"       /* eight sums from acc_in */
+        "mov    r5, r4\n\t"
+        "mov    r6, r4\n\t"
+        "mov    r7, r4\n\t"
+        "mov    r8, r4\n\t"
+        "mov    r9, r4\n\t"
+        "mov    r10, r4\n\t"
+        "mov    r11, r4\n\t"
+        "ldr    r0, [r12, #0]\n\t"        /* pk */
+        "ldr    r1, [r0], #4\n\t"         /* (weight << 16) | offset */
+        "2:\n\t"
+        "uxtah  r12, r2, r1\n\t"          /* the first window's byte */
+        "ldrsb  lr, [r12]\n\t"
+        "smlatb r4, r1, lr, r4\n\t"
+        "ldrsb  lr, [r12, r3]\n\t"
+        "smlatb r5, r1, lr, r5\n\t"
+        "add    r12, r12, r3, lsl #1\n\t"
+        "ldrsb  lr, [r12]\n\t"
+        "smlatb r6, r1, lr, r6\n\t"
+        "ldrsb  lr, [r12, r3]\n\t"
+        "smlatb r7, r1, lr, r7\n\t"
+        "add    r12, r12, r3, lsl #1\n\t"
+        "ldrsb  lr, [r12]\n\t"
+        "smlatb r8, r1, lr, r8\n\t"
+        "ldrsb  lr, [r12, r3]\n\t"
+        "smlatb r9, r1, lr, r9\n\t"
+        "add    r12, r12, r3, lsl #1\n\t"
+        "ldrsb  lr, [r12]\n\t"
+        "smlatb r10, r1, lr, r10\n\t"
+        "ldrsb  lr, [r12, r3]\n\t"
+        "smlatb r11, r1, lr, r11\n\t"
+        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
+        "cmp    r1, #0\n\t"
+        "bne    2b\n\t"
+        "str    r2, [sp, #8]\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldrd   r0, r1, [r12, #24]\n\t"   /* m, rnd */
+        "ldr    r3, [r12, #32]\n\t"       /* sh */
+        "ldrd   r2, r12, [r12, #36]\n\t"  /* ostep, o */
+        SP_OUT_RELU("r4", "[r12]", "lr")
+        SP_OUT_RELU("r5", "[r12, r2]", "lr")
+        "add    r12, r12, r2, lsl #1\n\t"
+        SP_OUT_RELU("r6", "[r12]", "lr")
+        SP_OUT_RELU("r7", "[r12, r2]", "lr")
+        "add    r12, r12, r2, lsl #1\n\t"
+        SP_OUT_RELU("r8", "[r12]", "lr")
+        SP_OUT_RELU("r9", "[r12, r2]", "lr")
+        "add    r12, r12, r2, lsl #1\n\t"
+        SP_OUT_RELU("r10", "[r12]", "lr")
+        SP_OUT_RELU("r11", "[r12, r2]", "lr")
+        "add    r12, r12, r2, lsl #1\n\t"
+        "ldr    r0, [sp]\n\t"
+        "str    r12, [r0, #40]\n\t"       /* o */
+        "ldr    r3, [r0, #12]\n\t"        /* step */
+        "ldr    r2, [sp, #8]\n\t"
+        "add    r2, r2, r3, lsl #3\n\t"   /* next eight windows */
+        "ldr    r1, [sp, #4]\n\t"
+        "subs   r1, r1, #1\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "bne    1b\n\t"
+        "4:\n\t"                          /* the row's last windows, one at a time */
+        "ldr    r12, [sp]\n\t"
+        "ldr    r1, [r12, #44]\n\t"
+        "cmp    r1, #0\n\t"
+        "beq    7f\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "5:\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldr    r4, [r12, #20]\n\t"
+        "ldr    r0, [r12, #0]\n\t"
+        "ldr    r1, [r0], #4\n\t"
+        "6:\n\t"
+        "uxtah  r12, r2, r1\n\t"
+        "ldrsb  lr, [r12]\n\t"
+        "smlatb r4, r1, lr, r4\n\t"
+        "ldr    r1, [r0], #4\n\t"
+        "cmp    r1, #0\n\t"
+        "bne    6b\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldrd   r0, r1, [r12, #24]\n\t"   /* m, rnd */
+        "ldr    r3, [r12, #32]\n\t"       /* sh */
+        "ldrd   r5, r6, [r12, #36]\n\t"   /* ostep, o */
+        SP_OUT_RELU("r4", "[r6]", "lr")
+        "add    r6, r6, r5\n\t"
+        "str    r6, [r12, #40]\n\t"
+        "ldr    r3, [r12, #12]\n\t"       /* step */
+        "add    r2, r2, r3\n\t"
+        "ldr    r1, [sp, #4]\n\t"
+        "subs   r1, r1, #1\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "bne    5b\n\t"
+        "7:\n\t"                          /* the next row */
+        "ldr    r12, [sp]\n\t"
+        "ldr    r3, [r12, #48]\n\t"
+        "subs   r3, r3, #1\n\t"
+        "beq    9f\n\t"
+        "str    r3, [r12, #48]\n\t"
+        "ldr    r3, [r12, #52]\n\t"
+        "add    r2, r2, r3\n\t"
+        "b      0b\n\t"
+        "9:\n\t"
+        "add    sp, sp, #12\n\t"
+        "pop    {r4-r11, pc}\n\t");
 }
 #undef SP_QUADS
 #undef SP_OUT_RELU
 #undef SP_OUT
 #endif
 
-/* One output of channel oc at a window that crosses the border (TFLite skips the padded taps). */
+/* One output of channel oc at a window that crosses the border (TFLite skips the padded taps); the weights are
+ * pk_tab's top halves >> (wshift - 16) (17 where sp_octs_relu_dsp's channel has them doubled). */
 static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p, const int8_t *in, int32_t n,
-                                                  int32_t y0, int32_t x0, int32_t bias)
+                                                  int32_t y0, int32_t x0, int32_t bias, int32_t wshift)
 {
     int32_t acc = bias;
     const int8_t *base = in + (y0 * p->in_w + x0) * p->in_c; /* (y, x, ic) is base + offset */
     for (int32_t j = 0; j < n; j++) {
         const int32_t y = y0 + ky_tab[j] * p->dil_h, x = x0 + kx_tab[j] * p->dil_w;
         if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) continue;
-        acc += ((int32_t)pk_tab[j] >> 16) * ((int32_t)base[pk_tab[j] & 0xFFFFu] + p->input_offset);
+        acc += ((int32_t)pk_tab[j] >> wshift) * ((int32_t)base[pk_tab[j] & 0xFFFFu] + p->input_offset);
     }
     return acc;
 }
@@ -203,13 +370,36 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                                                              int32_t sh, int32_t ox_lo, int32_t ox_hi, const int fast,
                                                              int relu, int32_t rrnd, int32_t rsh)
 {
-    /* relu (DSP cores, with fast): the passes of four windows rescale with sp_quads_relu_dsp, constants rrnd, rsh
+    /* relu (DSP cores, with fast): the channel's interior windows take sp_octs_relu_dsp, constants rrnd, rsh
      * (tinyasc_rq_relu_consts); every other output takes the folded form */
     (void)relu, (void)rrnd, (void)rsh; /* the DSP cores' asm passes only */
     const int32_t C = p->in_c, span_h = (p->k_h - 1) * p->dil_h, step = p->stride_w * C, ostep = p->out_c;
+#if SP_QUADS_ASM
+    /* every window inside the input: one call takes the channel's rows */
+    const int all_in = p->out_h > 0 && p->out_w > 0 && p->pad_h == 0 &&
+                       (p->out_h - 1) * p->stride_h + span_h < p->in_h && ox_lo == 0 && ox_hi == p->out_w;
+    /* a ReLU range's channel with a non-zero: passes of eight in the ReLU form; else passes of four, folded */
+    const int octs = relu && n > 0, per = octs ? 3 : 2;
+    sp_row r = {.pk = pk_tab, .pk_end = pk_tab + n, .step = step, .acc_in = octs ? 2 * acc_in : acc_in, .m = m,
+                .rnd = octs ? rrnd : rnd, .sh = octs ? rsh : sh, .ostep = ostep};
+    if (octs) /* the sums arrive doubled: each weight doubled in its word's top half (|2 w| < 2^15) */
+        for (int32_t j = 0; j < n; j++) pk_tab[j] += pk_tab[j] & 0xFFFF0000u;
+    const int32_t wshift = octs ? 17 : 16;
+#else
+    const int32_t wshift = 16;
+#endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * p->out_h * p->out_w * p->out_c + oc;
+#if SP_QUADS_ASM
+        if (fast && all_in) {
+            r.base = in, r.o = out, r.quads = p->out_w >> per, r.tail = p->out_w & ((1 << per) - 1);
+            r.rows = p->out_h, r.row_gap = p->stride_h * p->in_w * C - p->out_w * step;
+            if (octs) sp_octs_relu_dsp(&r);
+            else sp_quads_dsp(&r);
+            continue;
+        }
+#endif
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             const int row_in = y0 >= 0 && y0 + span_h < p->in_h;
@@ -219,14 +409,13 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                     const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
                     /* four pixels per pass, then two: each non-zero's word loaded once for all the windows */
 #if SP_QUADS_ASM
-                    if (fast && ox + 3 < ox_hi) {
-                        const int32_t quads = (ox_hi - ox) >> 2;
-                        sp_row r = {.pk = pk_tab, .pk_end = pk_tab + n, .base = base, .step = step, .quads = quads,
-                                    .acc_in = acc_in, .m = m, .rnd = relu ? rrnd : rnd, .sh = relu ? rsh : sh,
-                                    .ostep = ostep, .o = o};
-                        if (relu) sp_quads_relu_dsp(&r);
+                    if (fast) { /* the segment's windows in one call */
+                        const int32_t nw = ox_hi - ox;
+                        r.base = base, r.o = o, r.quads = nw >> per, r.tail = nw & ((1 << per) - 1), r.rows = 1;
+                        r.row_gap = 0;
+                        if (octs) sp_octs_relu_dsp(&r);
                         else sp_quads_dsp(&r);
-                        ox += 4 * quads, base += 4 * quads * step, o += 4 * quads * ostep;
+                        ox += nw, base += nw * step, o += nw * ostep;
                     }
 #endif
                     for (; ox + 3 < ox_hi; ox += 4, base += 4 * step, o += 4 * ostep) {
@@ -250,7 +439,7 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                     }
                     if (ox >= p->out_w) break;
                 }
-                const int32_t acc = sp_border(p, in, n, y0, ox * p->stride_w - p->pad_w, bias);
+                const int32_t acc = sp_border(p, in, n, y0, ox * p->stride_w - p->pad_w, bias, wshift);
                 *o = fast ? tinyasc_out_fast(acc, m, rnd, sh) : tinyasc_opt_out_ms(p, acc, m, s);
                 o += ostep;
             }
@@ -368,8 +557,14 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
                              int8_t *output)
 {
     /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
-    const tinyasc_conv_params pl = *p;
+    tinyasc_conv_params pl = *p;
     const tinyasc_weights wl = *w;
+    /* a 1x1 window at stride 1 without padding: the image's pixels are one row (one pass of the row loop) */
+    if (pl.k_h == 1 && pl.k_w == 1 && pl.stride_h == 1 && pl.stride_w == 1 && pl.pad_h == 0 && pl.pad_w == 0 &&
+        pl.out_h == pl.in_h && pl.out_w == pl.in_w) {
+        pl.in_w = pl.out_w = pl.in_h * pl.in_w;
+        pl.in_h = pl.out_h = 1;
+    }
     p = &pl;
     w = &wl;
     const tinyasc_sparse_weights *s = (const tinyasc_sparse_weights *)w->sparse;
@@ -393,7 +588,7 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
 #if SP_QUADS_ASM
     /* a ReLU range (the zero point -128 opens the full range): a channel on the folded path whose window constant is
      * below 2^29 keeps every window's sum below 2^30 (K < 2^14 non-zeros of at most 127 x 128 each), so its doubled
-     * sums stay inside int32 for sp_quads_relu_dsp */
+     * sums stay inside int32 for sp_octs_relu_dsp */
     const int relu_ok = full && p->output_offset == -128 && K < (1 << 14);
 #endif
     const uint8_t *gp = s->gaps;
@@ -415,6 +610,9 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
             vsum += *vp++;
             pos++;
         }
+#if SP_QUADS_ASM
+        pk_tab[n] = 0; /* the row's end for the passes of eight */
+#endif
         const int32_t bias = w->bias ? w->bias[oc] : 0, m = w->multiplier[oc], sft = w->shift[oc];
         const int32_t acc_in = bias + vsum * p->input_offset;
         if (full && tinyasc_rq_zp_folds(m, sft)) {
