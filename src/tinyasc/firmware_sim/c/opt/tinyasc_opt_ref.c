@@ -494,6 +494,13 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
     const int32_t base = bias + off * (w0 + w1 + w2);
     int32_t rnd = 0, sh = 0;
     if (folded) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+    /* line3_dsp_interior's doubled taps and base, and its constants (tinyasc_rq_dbl_apply) */
+    const int dbl = folded && full_range && R == RO && base < (1 << 29) && base > -(1 << 29);
+    const uint32_t W2 = ((uint32_t)(2 * w0) << 16) | (uint16_t)(2 * w1);
+    int32_t rnd2 = 0, r2 = 0;
+    if (dbl) tinyasc_rq_relu_consts(s, p->output_offset, &rnd2, &r2);
+#endif
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;
     if (n_in > g->len_out) n_in = g->len_out;
@@ -505,12 +512,10 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
         int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
         const int8_t *rp = ip + (2 - pad) * R;
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-        if (folded && full_range && R == RO && op < op_in && base < (1 << 29) && base > -(1 << 29)) {
-            const uint32_t W = ((uint32_t)(2 * w0) << 16) | (uint16_t)(2 * w1);
-            int32_t rnd2, r;
-            tinyasc_rq_relu_consts(s, p->output_offset, &rnd2, &r);
+        if (dbl && op < op_in) {
             const uint32_t X = line3_dsp_interior(op, n_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
-                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W, 2 * w2, 2 * base, m, rnd2, r);
+                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W2, 2 * w2, 2 * base, m, rnd2,
+                                                  r2);
             x0 = (int32_t)X >> 16;
             x1 = (int16_t)X;
             rp += op_in - op; /* R == RO */

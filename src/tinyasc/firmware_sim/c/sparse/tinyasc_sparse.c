@@ -380,8 +380,9 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                        (p->out_h - 1) * p->stride_h + span_h < p->in_h && ox_lo == 0 && ox_hi == p->out_w;
     /* a ReLU range's channel with a non-zero: passes of eight in the ReLU form; else passes of four, folded */
     const int octs = relu && n > 0, per = octs ? 3 : 2;
-    sp_row r = {.pk = pk_tab, .pk_end = pk_tab + n, .step = step, .acc_in = octs ? 2 * acc_in : acc_in, .m = m,
-                .rnd = octs ? rrnd : rnd, .sh = octs ? rsh : sh, .ostep = ostep};
+    sp_row r; /* field by field: an initializer's zeroed rest was a memset call per channel */
+    r.pk = pk_tab, r.pk_end = pk_tab + n, r.step = step, r.acc_in = octs ? 2 * acc_in : acc_in, r.m = m;
+    r.rnd = octs ? rrnd : rnd, r.sh = octs ? rsh : sh, r.ostep = ostep;
     if (octs) /* the sums arrive doubled: each weight doubled in its word's top half (|2 w| < 2^15) */
         for (int32_t j = 0; j < n; j++) pk_tab[j] += pk_tab[j] & 0xFFFF0000u;
     const int32_t wshift = octs ? 17 : 16;
@@ -407,7 +408,7 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
             for (int32_t ox = 0; ox < p->out_w; ox++) {
                 if (row_in && ox == ox_lo) {
                     const int8_t *base = in + (y0 * p->in_w + ox_lo * p->stride_w - p->pad_w) * C;
-                    /* four pixels per pass, then two: each non-zero's word loaded once for all the windows */
+                    /* several pixels per pass: each non-zero's word loaded once for all the windows */
 #if SP_QUADS_ASM
                     if (fast) { /* the segment's windows in one call */
                         const int32_t nw = ox_hi - ox;
@@ -416,26 +417,28 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                         if (octs) sp_octs_relu_dsp(&r);
                         else sp_quads_dsp(&r);
                         ox += nw, base += nw * step, o += nw * ostep;
-                    }
+                    } else
 #endif
-                    for (; ox + 3 < ox_hi; ox += 4, base += 4 * step, o += 4 * ostep) {
-                        int32_t a0 = acc_in, a1 = acc_in, a2 = acc_in, a3 = acc_in;
-                        sp_dot4(pk_tab, n, base, step, &a0, &a1, &a2, &a3);
-                        o[0] = fast ? tinyasc_out_fast(a0, m, rnd, sh) : tinyasc_opt_out_ms(p, a0, m, s);
-                        o[ostep] = fast ? tinyasc_out_fast(a1, m, rnd, sh) : tinyasc_opt_out_ms(p, a1, m, s);
-                        o[2 * ostep] = fast ? tinyasc_out_fast(a2, m, rnd, sh) : tinyasc_opt_out_ms(p, a2, m, s);
-                        o[3 * ostep] = fast ? tinyasc_out_fast(a3, m, rnd, sh) : tinyasc_opt_out_ms(p, a3, m, s);
-                    }
-                    for (; ox + 1 < ox_hi; ox += 2, base += 2 * step, o += 2 * ostep) {
-                        int32_t a0 = acc_in, a1 = acc_in;
-                        sp_dot2(pk_tab, n, base, base + step, &a0, &a1);
-                        o[0] = fast ? tinyasc_out_fast(a0, m, rnd, sh) : tinyasc_opt_out_ms(p, a0, m, s);
-                        o[ostep] = fast ? tinyasc_out_fast(a1, m, rnd, sh) : tinyasc_opt_out_ms(p, a1, m, s);
-                    }
-                    if (ox < ox_hi) {
-                        const int32_t acc = sp_dot(pk_tab, n, base, acc_in);
-                        *o = fast ? tinyasc_out_fast(acc, m, rnd, sh) : tinyasc_opt_out_ms(p, acc, m, s);
-                        ox++, o += ostep;
+                    {
+                        for (; ox + 3 < ox_hi; ox += 4, base += 4 * step, o += 4 * ostep) {
+                            int32_t a0 = acc_in, a1 = acc_in, a2 = acc_in, a3 = acc_in;
+                            sp_dot4(pk_tab, n, base, step, &a0, &a1, &a2, &a3);
+                            o[0] = fast ? tinyasc_out_fast(a0, m, rnd, sh) : tinyasc_opt_out_ms(p, a0, m, s);
+                            o[ostep] = fast ? tinyasc_out_fast(a1, m, rnd, sh) : tinyasc_opt_out_ms(p, a1, m, s);
+                            o[2 * ostep] = fast ? tinyasc_out_fast(a2, m, rnd, sh) : tinyasc_opt_out_ms(p, a2, m, s);
+                            o[3 * ostep] = fast ? tinyasc_out_fast(a3, m, rnd, sh) : tinyasc_opt_out_ms(p, a3, m, s);
+                        }
+                        for (; ox + 1 < ox_hi; ox += 2, base += 2 * step, o += 2 * ostep) {
+                            int32_t a0 = acc_in, a1 = acc_in;
+                            sp_dot2(pk_tab, n, base, base + step, &a0, &a1);
+                            o[0] = fast ? tinyasc_out_fast(a0, m, rnd, sh) : tinyasc_opt_out_ms(p, a0, m, s);
+                            o[ostep] = fast ? tinyasc_out_fast(a1, m, rnd, sh) : tinyasc_opt_out_ms(p, a1, m, s);
+                        }
+                        if (ox < ox_hi) {
+                            const int32_t acc = sp_dot(pk_tab, n, base, acc_in);
+                            *o = fast ? tinyasc_out_fast(acc, m, rnd, sh) : tinyasc_opt_out_ms(p, acc, m, s);
+                            ox++, o += ostep;
+                        }
                     }
                     if (ox >= p->out_w) break;
                 }
@@ -559,12 +562,14 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
     /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
     tinyasc_conv_params pl = *p;
     const tinyasc_weights wl = *w;
-    /* a 1x1 window at stride 1 without padding: the image's pixels are one row (one pass of the row loop) */
+#if SP_QUADS_ASM
+    /* a 1x1 window at stride 1 without padding: the image's pixels are one row (one asm call per channel) */
     if (pl.k_h == 1 && pl.k_w == 1 && pl.stride_h == 1 && pl.stride_w == 1 && pl.pad_h == 0 && pl.pad_w == 0 &&
         pl.out_h == pl.in_h && pl.out_w == pl.in_w) {
         pl.in_w = pl.out_w = pl.in_h * pl.in_w;
         pl.in_h = pl.out_h = 1;
     }
+#endif
     p = &pl;
     w = &wl;
     const tinyasc_sparse_weights *s = (const tinyasc_sparse_weights *)w->sparse;
@@ -602,8 +607,12 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
                 gp++;
             }
             pos += *gp++;
-            const int32_t ic = pos % C, t = pos / C, kx = t % p->k_w, ky = t / p->k_w;
-            const int32_t off = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
+            int32_t ky = 0, kx = 0, off = pos; /* a 1x1 window: the offset is the position (no division) */
+            if (!SP_QUADS_ASM || K != C) {
+                const int32_t ic = pos % C, t = pos / C;
+                kx = t % p->k_w, ky = t / p->k_w;
+                off = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
+            }
             pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)off;
             ky_tab[j] = (uint8_t)ky;
             kx_tab[j] = (uint8_t)kx;
