@@ -89,6 +89,29 @@ def test_plugin_agrees_with_icount_fallback(target, plugin, tmp_path):
     assert fallback.outputs == counted.outputs
 
 
+def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
+    """The plugin's classifier alone (compiled with TINYASC_COUNT_SELFTEST): QEMU 7.2 reports some 16-bit
+    instructions near the end of a page with the next halfword appended (found at 0x7ffc: a CMP followed by a BNE,
+    size 4), which the classifier once read as a 32-bit STM of nine registers (ten estimated cycles instead of one,
+    for a loop's every pass); the length comes from the first halfword."""
+    exe = tmp_path / "classify"
+    subprocess.run(["gcc", "-O2", "-DTINYASC_COUNT_SELFTEST", "-ffunction-sections", "-Wl,--gc-sections", "-o",
+                    str(exe), str(L.TARGETS_DIR / "plugin" / "tinyasc_count.c")], check=True, capture_output=True)
+    cases = {
+        "0029d3d1": "alu 0",  # cmp r1, #0 with the next bne's halfword appended
+        "0029": "alu 0",  # the same cmp as QEMU usually reports it
+        "2de9f04f": "store_multi 9",  # push.w {r4-r11, lr}
+        "f0b5": "store_multi 5",  # push {r4-r7, lr}
+        "dce90331": "load_multi 1",  # ldrd r3, r1, [ip, #12]
+        "12fa81fc": "simd 0",  # uxtah ip, r2, r1
+        "11fb2e99": "mul 0",  # smlatb r9, r1, lr, r9
+        "0ceb430c": "alu 0",  # add.w ip, ip, r3, lsl #1
+        "d1d3": "branch 0",  # bne
+    }
+    out = subprocess.run([str(exe), *cases], check=True, capture_output=True, text=True).stdout.split("\n")
+    assert out[:len(cases)] == list(cases.values())
+
+
 def test_timing_model_arithmetic():
     m = L.TimingModel.load(L.Target.CORTEX_M4)
     counts = {c: 0 for c in L.CLASSES} | {L.XFER: 0}

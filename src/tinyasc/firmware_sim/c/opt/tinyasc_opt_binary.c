@@ -444,10 +444,8 @@ static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
     const int32_t r = -(half1 ? p->in2_shift : p->in1_shift);
     for (int32_t v = -128; v < 128; v++) {
         const int32_t f = mbqm_lt1_fast(tinyasc_shl(v + off, ls), m, r);
-        lut1[v + 128] = (sub && half1 ? -f : f) + c;
+        lut1[v + 128] = ((sub && half1 ? -f : f) + c) * (1 + dbl);
     }
-    if (dbl)
-        for (int32_t v = 0; v < 256; v++) lut1[v] *= 2;
     return dbl ? 2 * kh : kh;
 }
 
