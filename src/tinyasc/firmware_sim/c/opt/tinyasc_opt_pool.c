@@ -4,7 +4,9 @@
  * the activation clamp). Per output pixel the window is clipped once; the channels run sixteen
  * at a time on Helium (VMAX.S8, the last vector predicated), else four at a time: on a core with
  * the DSP extension as SSUB8 + SEL (a signed maximum of four bytes in two instructions),
- * elsewhere as four byte compares, the last C % 4 channels one at a time.
+ * elsewhere as four byte compares, the last C % 4 channels one at a time. A whole 2 x 2 window (the usual pooling)
+ * without a clamp takes its four words without the tap loops (not on Helium: there the tap loops cost little
+ * against their code).
  */
 #include "tinyasc_opt.h"
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
@@ -93,6 +95,14 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
                 pool_pixel_mve(w0, nh, nw, C, row, lo16, hi16, o);
 #else
                 int32_t c = 0;
+                if (nh == 2 && nw == 2 && !clamp) { /* a whole 2 x 2 window (the usual pooling): four words */
+                    for (; c < C4; c += 4) {
+                        const int8_t *r = w0 + c;
+                        const uint32_t m = pool_max4(pool_max4(tinyasc_load_u32(r), tinyasc_load_u32(r + C)),
+                                                     pool_max4(tinyasc_load_u32(r + row), tinyasc_load_u32(r + row + C)));
+                        memcpy(o + c, &m, 4);
+                    }
+                }
                 for (; c < C4; c += 4) {
                     uint32_t m = pool_splat(-128); /* an empty window's value, and max's identity */
                     const int8_t *r = w0 + c;
