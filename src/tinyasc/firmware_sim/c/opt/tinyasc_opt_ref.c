@@ -495,11 +495,9 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
     int32_t rnd = 0, sh = 0;
     if (folded) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-    /* line3_dsp_interior's doubled taps and base, and its constants (tinyasc_rq_dbl_apply) */
-    const int dbl = folded && full_range && R == RO && base < (1 << 29) && base > -(1 << 29);
-    const uint32_t W2 = ((uint32_t)(2 * w0) << 16) | (uint16_t)(2 * w1);
-    int32_t rnd2 = 0, r2 = 0;
-    if (dbl) tinyasc_rq_relu_consts(s, p->output_offset, &rnd2, &r2);
+    /* line3_dsp_interior takes the taps and base doubled and tinyasc_rq_dbl_apply's constants: rnd2 = 2^(r-1) + zp 2^r
+     * and r, twice the folded form's rnd = 2^(r-2) + zp 2^(r-1) and its sh = r - 1 plus one */
+    const int dbl = folded && full_range && R == RO && (uint32_t)base + (1u << 29) < (1u << 30); /* |base| < 2^29 */
 #endif
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;
@@ -513,9 +511,10 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
         const int8_t *rp = ip + (2 - pad) * R;
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
         if (dbl && op < op_in) {
+            const uint32_t W2 = ((uint32_t)(2 * w0) << 16) | (uint16_t)(2 * w1);
             const uint32_t X = line3_dsp_interior(op, n_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
-                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W2, 2 * w2, 2 * base, m, rnd2,
-                                                  r2);
+                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W2, 2 * w2, 2 * base, m, 2 * rnd,
+                                                  sh + 1);
             x0 = (int32_t)X >> 16;
             x1 = (int16_t)X;
             rp += op_in - op; /* R == RO */
