@@ -93,9 +93,9 @@ def symbol_table(kernels: "Iterable[Kernel]") -> dict[str, tuple[str, ...]]:
 #: these figures, so a kernel that grows its scratch fails the suite instead of a user's budget.
 STATIC_RAM: dict[str, dict[str, int]] = {
     "cortex-m4": {"opt/tinyasc_opt_16x8.c": 6152, "opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188,
-                  "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_ref.c": 3072, "sparse/tinyasc_sparse.c": 7680},
+                  "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_ref.c": 3072, "sparse/tinyasc_sparse.c": 7684},
     "cortex-m7": {"opt/tinyasc_opt_16x8.c": 6152, "opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_dsp.c": 7188,
-                  "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_ref.c": 3072, "sparse/tinyasc_sparse.c": 7680},
+                  "opt/tinyasc_opt_inplace.c": 4096, "opt/tinyasc_opt_ref.c": 3072, "sparse/tinyasc_sparse.c": 7684},
     "cortex-m55": {"opt/tinyasc_opt_16x8.c": 4096, "opt/tinyasc_opt_binary.c": 2048, "opt/tinyasc_opt_inplace.c": 4096,
                    "opt/tinyasc_opt_mve.c": 6240, "opt/tinyasc_opt_ref.c": 3072, "sparse/tinyasc_sparse.c": 7680},
 }
