@@ -445,7 +445,7 @@ static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
     int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
     int32_t R __attribute__((unused)), uint32_t X __attribute__((unused)), uint32_t W __attribute__((unused)),
     int32_t w2 __attribute__((unused)), int32_t base __attribute__((unused)), int32_t m __attribute__((unused)),
-    int32_t rnd __attribute__((unused)), int32_t sh __attribute__((unused)))
+    int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
 {
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"

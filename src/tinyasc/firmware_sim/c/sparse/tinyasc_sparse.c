@@ -123,92 +123,90 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
         "asr    r11, r11, r3\n\t"                                                                               \
         "ssat   r11, #8, r11\n\t"                                                                               \
         "strb   r11, " dst "\n\t"
-#define SP_QUADS(OUT)                                                                                            \
-        "push   {r4-r11, lr}\n\t"                                                                               \
-        "mov    r12, r0\n\t"                                                                                    \
-        "ldr    r2, [r12, #8]\n\t"         /* base */                                                         \
-        "0:\n\t"                           /* a row */                                                        \
-        "ldrd   r3, lr, [r12, #12]\n\t"    /* step, passes */                                                 \
-        "cmp    lr, #0\n\t"                                                                                     \
-        "beq    4f\n\t"                                                                                         \
-        "1:\n\t"                                                                                                \
-        "ldr    r4, [r12, #20]\n\t"          /* four sums from acc_in */                                        \
-        "mov    r5, r4\n\t"                                                                                     \
-        "mov    r6, r4\n\t"                                                                                     \
-        "mov    r7, r4\n\t"                                                                                     \
-        "ldrd   r0, r1, [r12, #0]\n\t"       /* pk, pk_end */                                                   \
-        "cmp    r0, r1\n\t"                                                                                     \
-        "beq    3f\n\t"                                                                                         \
-        "2:\n\t"                                                                                                \
-        "ldr    r8, [r0], #4\n\t"            /* (weight << 16) | offset */                                      \
-        "uxtah  r9, r2, r8\n\t"              /* the first window's byte */                                      \
-        "ldrsb  r10, [r9]\n\t"                                                                                  \
-        "ldrsb  r11, [r9, r3]\n\t"                                                                              \
-        "smlatb r4, r8, r10, r4\n\t"                                                                            \
-        "smlatb r5, r8, r11, r5\n\t"                                                                            \
-        "add    r9, r9, r3, lsl #1\n\t"                                                                         \
-        "ldrsb  r10, [r9]\n\t"                                                                                  \
-        "ldrsb  r11, [r9, r3]\n\t"                                                                              \
-        "smlatb r6, r8, r10, r6\n\t"                                                                            \
-        "smlatb r7, r8, r11, r7\n\t"                                                                            \
-        "cmp    r0, r1\n\t"                                                                                     \
-        "bne    2b\n\t"                                                                                         \
-        "3:\n\t"                                                                                                \
-        "ldrd   r0, r1, [r12, #24]\n\t"      /* m, rnd */                                                       \
-        "ldr    r3, [r12, #32]\n\t"          /* sh (step reloaded below) */                                     \
-        "ldrd   r9, r10, [r12, #36]\n\t"     /* ostep, o */                                                     \
-        OUT("r4", "[r10]")                                                                                        \
-        OUT("r5", "[r10, r9]")                                                                                    \
-        "add    r10, r10, r9, lsl #1\n\t"                                                                       \
-        OUT("r6", "[r10]")                                                                                        \
-        OUT("r7", "[r10, r9]")                                                                                    \
-        "add    r10, r10, r9, lsl #1\n\t"                                                                       \
-        "str    r10, [r12, #40]\n\t"                                                                            \
-        "ldr    r3, [r12, #12]\n\t"          /* step */                                                         \
-        "add    r2, r2, r3, lsl #2\n\t"      /* next four windows */                                            \
-        "subs   lr, lr, #1\n\t"                                                                                 \
-        "bne    1b\n\t"                                                                                         \
-        "4:\n\t"                           /* the row's last windows, one at a time */                        \
-        "ldr    lr, [r12, #44]\n\t"                                                                             \
-        "cmp    lr, #0\n\t"                                                                                     \
-        "beq    7f\n\t"                                                                                         \
-        "5:\n\t"                                                                                                \
-        "ldr    r4, [r12, #20]\n\t"                                                                             \
-        "ldrd   r0, r1, [r12, #0]\n\t"                                                                          \
-        "cmp    r0, r1\n\t"                                                                                     \
-        "beq    6f\n\t"                                                                                         \
-        "8:\n\t"                                                                                                \
-        "ldr    r8, [r0], #4\n\t"                                                                               \
-        "uxtah  r9, r2, r8\n\t"                                                                                 \
-        "ldrsb  r10, [r9]\n\t"                                                                                  \
-        "smlatb r4, r8, r10, r4\n\t"                                                                            \
-        "cmp    r0, r1\n\t"                                                                                     \
-        "bne    8b\n\t"                                                                                         \
-        "6:\n\t"                                                                                                \
-        "ldrd   r0, r1, [r12, #24]\n\t"                                                                         \
-        "ldr    r3, [r12, #32]\n\t"                                                                             \
-        "ldrd   r9, r10, [r12, #36]\n\t"                                                                        \
-        OUT("r4", "[r10]")                                                                                        \
-        "add    r10, r10, r9\n\t"                                                                               \
-        "str    r10, [r12, #40]\n\t"                                                                            \
-        "ldr    r3, [r12, #12]\n\t"                                                                             \
-        "add    r2, r2, r3\n\t"                                                                                 \
-        "subs   lr, lr, #1\n\t"                                                                                 \
-        "bne    5b\n\t"                                                                                         \
-        "7:\n\t"                           /* the next row */                                                 \
-        "ldr    r3, [r12, #48]\n\t"                                                                             \
-        "subs   r3, r3, #1\n\t"                                                                                 \
-        "beq    9f\n\t"                                                                                         \
-        "str    r3, [r12, #48]\n\t"                                                                             \
-        "ldr    r3, [r12, #52]\n\t"                                                                             \
-        "add    r2, r2, r3\n\t"                                                                                 \
-        "b      0b\n\t"                                                                                         \
-        "9:\n\t"                                                                                                \
-        "pop    {r4-r11, pc}\n\t"
-
 static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute__((unused))) /* r arrives in r0 */
 {
-    __asm__ volatile(SP_QUADS(SP_OUT));
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "mov    r12, r0\n\t"
+        "ldr    r2, [r12, #8]\n\t"         /* base */
+        "0:\n\t"                           /* a row */
+        "ldrd   r3, lr, [r12, #12]\n\t"    /* step, passes */
+        "cmp    lr, #0\n\t"
+        "beq    4f\n\t"
+        "1:\n\t"
+        "ldr    r4, [r12, #20]\n\t"          /* four sums from acc_in */
+        "mov    r5, r4\n\t"
+        "mov    r6, r4\n\t"
+        "mov    r7, r4\n\t"
+        "ldrd   r0, r1, [r12, #0]\n\t"       /* pk, pk_end */
+        "cmp    r0, r1\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"
+        "ldr    r8, [r0], #4\n\t"            /* (weight << 16) | offset */
+        "uxtah  r9, r2, r8\n\t"              /* the first window's byte */
+        "ldrsb  r10, [r9]\n\t"
+        "ldrsb  r11, [r9, r3]\n\t"
+        "smlatb r4, r8, r10, r4\n\t"
+        "smlatb r5, r8, r11, r5\n\t"
+        "add    r9, r9, r3, lsl #1\n\t"
+        "ldrsb  r10, [r9]\n\t"
+        "ldrsb  r11, [r9, r3]\n\t"
+        "smlatb r6, r8, r10, r6\n\t"
+        "smlatb r7, r8, r11, r7\n\t"
+        "cmp    r0, r1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "ldrd   r0, r1, [r12, #24]\n\t"      /* m, rnd */
+        "ldr    r3, [r12, #32]\n\t"          /* sh (step reloaded below) */
+        "ldrd   r9, r10, [r12, #36]\n\t"     /* ostep, o */
+        SP_OUT("r4", "[r10]")
+        SP_OUT("r5", "[r10, r9]")
+        "add    r10, r10, r9, lsl #1\n\t"
+        SP_OUT("r6", "[r10]")
+        SP_OUT("r7", "[r10, r9]")
+        "add    r10, r10, r9, lsl #1\n\t"
+        "str    r10, [r12, #40]\n\t"
+        "ldr    r3, [r12, #12]\n\t"          /* step */
+        "add    r2, r2, r3, lsl #2\n\t"      /* next four windows */
+        "subs   lr, lr, #1\n\t"
+        "bne    1b\n\t"
+        "4:\n\t"                           /* the row's last windows, one at a time */
+        "ldr    lr, [r12, #44]\n\t"
+        "cmp    lr, #0\n\t"
+        "beq    7f\n\t"
+        "5:\n\t"
+        "ldr    r4, [r12, #20]\n\t"
+        "ldrd   r0, r1, [r12, #0]\n\t"
+        "cmp    r0, r1\n\t"
+        "beq    6f\n\t"
+        "8:\n\t"
+        "ldr    r8, [r0], #4\n\t"
+        "uxtah  r9, r2, r8\n\t"
+        "ldrsb  r10, [r9]\n\t"
+        "smlatb r4, r8, r10, r4\n\t"
+        "cmp    r0, r1\n\t"
+        "bne    8b\n\t"
+        "6:\n\t"
+        "ldrd   r0, r1, [r12, #24]\n\t"
+        "ldr    r3, [r12, #32]\n\t"
+        "ldrd   r9, r10, [r12, #36]\n\t"
+        SP_OUT("r4", "[r10]")
+        "add    r10, r10, r9\n\t"
+        "str    r10, [r12, #40]\n\t"
+        "ldr    r3, [r12, #12]\n\t"
+        "add    r2, r2, r3\n\t"
+        "subs   lr, lr, #1\n\t"
+        "bne    5b\n\t"
+        "7:\n\t"                           /* the next row */
+        "ldr    r3, [r12, #48]\n\t"
+        "subs   r3, r3, #1\n\t"
+        "beq    9f\n\t"
+        "str    r3, [r12, #48]\n\t"
+        "ldr    r3, [r12, #52]\n\t"
+        "add    r2, r2, r3\n\t"
+        "b      0b\n\t"
+        "9:\n\t"
+        "pop    {r4-r11, pc}\n\t");
 }
 
 /* tinyasc_rq_relu_apply on a doubled sum (m in r0, rnd2 in r1, r in r3), temporary t */
@@ -343,7 +341,6 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "add    sp, sp, #12\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
-#undef SP_QUADS
 #undef SP_OUT_RELU
 #undef SP_OUT
 #endif
