@@ -227,6 +227,11 @@ CASES = {
     # (line3_dsp_interior), a grouped column and one in place in the depthwise layout
     "grouped3x1_c10_pow2m_fold": (False, 1, 24, 5, 10, 10, 3, 1, 1, 1, True, 1, True),
     "col3_inplace_dw_c9_pow2m_fold": (4, 1, 20, 6, 9, 9, 3, 1, 1, 1, True, None, True),
+    # one-tap channels computed on the DSP cores' doubled sum (affine_dsp_run, fewer than 384 pixels): ties of the last
+    # rounding (pow2m), the depthwise layout with an odd channel count and batches (rows contiguous: one run per
+    # channel), and a pixel count that leaves an odd output first
+    "grouped1x1_c9_pow2m_fold": (False, 1, 12, 9, 9, 9, 1, 1, 1, 1, False, 1, True),
+    "dw1x1_c7_b2_fold": (True, 2, 7, 5, 7, 7, 1, 1, 1, 1, False, None, True),
 }
 
 

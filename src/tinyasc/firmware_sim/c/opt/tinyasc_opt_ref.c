@@ -86,9 +86,14 @@ static int8_t chan_tables[4][256];
  * pad <= 0, per channel
  * either tabulated (256 requantizations, then a lookup per pixel) or computed, whichever takes
  * fewer instructions: the table pays off from about 384 pixels, or TINYASC_TABLE_MIN_FAST on the folded output path
- * (affine_table_fast: about 8 cycles per entry on the M4, against about 16 per computed output). */
+ * (affine_table_fast: about 8 cycles per entry on the M4, against about 16 per computed output in C; on the DSP
+ * cores affine_dsp_run computes one in about 10, which moves the break-even back to about 384). */
 #ifndef TINYASC_TABLE_MIN_FAST
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+#define TINYASC_TABLE_MIN_FAST 384
+#else
 #define TINYASC_TABLE_MIN_FAST 192
+#endif
 #endif
 static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
                                                                int32_t s, int32_t rnd, int32_t sh, int fast)
@@ -141,6 +146,48 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
     for (int32_t v = -128; v < 128; v++) tab[v + 128] = affine_out(p, base + wt * v, m, s, rnd, sh, fast);
 }
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+/* n outputs of one channel's affine on the DSP extension, the whole int8 range, its input d bytes after its output and
+ * both C bytes apart (one register-offset load, so one pointer walks the run; d = 0 in place): base + w x doubled by
+ * the caller's constants (one MLA; the caller keeps |base| < 2^29, so the doubled sum stays inside int32), then
+ * tinyasc_rq_dbl_apply (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT: eight instructions per output, an odd one
+ * first, then two per pass. Arguments: r0 op, r1 n, r2 d, r3 C, then on the stack w2, base2, m, rnd2, r. */
+#define AFFINE_DSP_STEP                                                                                           \
+        "ldrsb  ip, [r0, r2]\n\t"                                                                                  \
+        "mla    ip, ip, r4, r5\n\t"        /* 2 (base + w x) */                                                    \
+        "smmlar lr, ip, r6, r7\n\t"                                                                                \
+        "sub    lr, lr, ip, lsr #31\n\t"                                                                           \
+        "asr    lr, lr, r8\n\t"                                                                                    \
+        "ssat   lr, #8, lr\n\t"                                                                                    \
+        "strb   lr, [r0]\n\t"                                                                                      \
+        "add    r0, r0, r3\n\t"
+static __attribute__((naked, noinline)) void affine_dsp_run(
+    int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
+    int32_t C __attribute__((unused)), int32_t w2 __attribute__((unused)), int32_t base2 __attribute__((unused)),
+    int32_t m __attribute__((unused)), int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r8, lr}\n\t"
+        "ldrd   r4, r5, [sp, #24]\n\t"     /* w2, base2 */
+        "ldrd   r6, r7, [sp, #32]\n\t"     /* m, rnd2 */
+        "ldr    r8, [sp, #40]\n\t"         /* r */
+        "tst    r1, #1\n\t"
+        "beq    1f\n\t"
+        AFFINE_DSP_STEP
+        "1:\n\t"
+        "asrs   r1, r1, #1\n\t"            /* passes of two */
+        "beq    3f\n\t"
+        "2:\n\t"
+        AFFINE_DSP_STEP
+        AFFINE_DSP_STEP
+        "subs   r1, r1, #1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "pop    {r4-r8, pc}\n\t");
+}
+#undef AFFINE_DSP_STEP
+#endif
+
 static inline __attribute__((always_inline)) void affine_channel(const tinyasc_conv_params *p, int32_t wt,
                                                                  int32_t base, int32_t m, int32_t s,
                                                                  const int8_t *in, int8_t *out, int fast)
@@ -157,6 +204,13 @@ static inline __attribute__((always_inline)) void affine_channel(const tinyasc_c
             for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C) *op = chan_table[*ip + 128];
         }
     } else {
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+        /* the pixels one run (stride 1, rows contiguous: the sub-band affine's, one call per channel and band) */
+        if (fast && col_step == C && row_step == p->out_w * C && (uint32_t)base + (1u << 29) < (1u << 30)) {
+            affine_dsp_run(op, n_pix, (int32_t)(in - op), C, 2 * wt, 2 * base, m, 2 * rnd, sh + 1); /* |base| < 2^29 */
+            return;
+        }
+#endif
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int8_t *ip = in + oy * row_step;
             for (int32_t ox = 0; ox < p->out_w; ox++, ip += col_step, op += C)
