@@ -73,6 +73,9 @@ def _cases():
     c["mean_hw_keep"] = (lambda x: tf.reduce_mean(x, axis=[1, 2], keepdims=True), (1, 6, 7, 5), -1.0, 2.0, "MEAN")
     c["mean_c_keep"] = (lambda x: tf.reduce_mean(x, axis=[3], keepdims=True), (1, 4, 6, 12), -3.0, 1.0, "MEAN")
     c["mean_w_drop"] = (lambda x: tf.reduce_mean(x, axis=[2]), (1, 4, 6, 3), -1.0, 1.0, "MEAN")
+    # reduced axes that are not one evenly spaced run (h and c around a kept w): the kernel's general loops, where
+    # the cases above take its single-run loop
+    c["mean_hc_drop"] = (lambda x: tf.reduce_mean(x, axis=[1, 3]), (1, 4, 6, 12), -2.0, 2.0, "MEAN")
     c["rsqrt"] = (lambda x: tf.math.rsqrt(x), (1, 4, 8, 10), 0.05, 4.0, "RSQRT")
     c["logistic_wide"] = (lambda x: tf.math.sigmoid(x), (1, 4, 8, 10), -8.0, 6.0, "LOGISTIC")
     c["logistic_narrow"] = (lambda x: tf.math.sigmoid(x), (1, 2, 3, 5), -0.3, 0.5, "LOGISTIC")
@@ -100,7 +103,7 @@ _CASE_NAMES = [
     "conv1x1_expand_inplace", "conv_grouped_col_inplace", "conv_channelwise_span", "dw3x1_dil2_col_inplace",
     "dw3x3_same_relu6", "dw1x3_valid_s2_dm2", "add_full_const", "add_broadcast_relu", "sub_broadcast",
     "sub_const_first", "mul_broadcast", "mul_square", "sqdiff", "mean_hw_keep", "mean_c_keep", "mean_w_drop",
-    "rsqrt", "rsqrt_large", "logistic_wide", "logistic_narrow", "logistic_large", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
+    "mean_hc_drop", "rsqrt", "rsqrt_large", "logistic_wide", "logistic_narrow", "logistic_large", "maxpool2x2_valid", "maxpool3x3_same_s1", "avgpool3x3_same_s2",
     "pad", "transpose_reshape", "transpose_to_channels_last", "fully_connected", "concat", "softmax",
     "softmax_beta_narrow",
 ]

@@ -3,7 +3,34 @@
  * TFLM does at run time), plus zp_out, clamped. One output at a time: no scratch buffer. */
 #include "tinyasc_kernels.h"
 
-/* Sum of the reduced elements at one kept position (base: its first element). */
+/* The reduced axes as runs: axes of one element dropped, and an axis merged into the one outside it when the two
+ * walk one evenly spaced run (outer stride = inner stride x inner count: a (32, 4) block of stride (40, 10) is one
+ * run of 128 at stride 10). Returns the number of runs (0: one element), outermost first. */
+static int32_t mean_runs(const tinyasc_mean_params *p, int32_t *dims, int32_t *strides) {
+    int32_t n = 0, k;
+    for (k = 0; k < TINYASC_MAX_DIMS; ++k) {
+        if (p->red_dims[k] == 1) continue;
+        if (n > 0 && strides[n - 1] == p->red_strides[k] * p->red_dims[k]) {
+            dims[n - 1] *= p->red_dims[k];
+            strides[n - 1] = p->red_strides[k];
+        } else {
+            dims[n] = p->red_dims[k];
+            strides[n] = p->red_strides[k];
+            ++n;
+        }
+    }
+    return n;
+}
+
+/* Sum of the reduced elements at one kept position (base: its first element) when they are one run. */
+static inline int32_t mean_sum_run(const int8_t *base, int32_t n, int32_t stride) {
+    int32_t sum = 0;
+    const int8_t *const end = base + n * stride;
+    for (; base != end; base += stride) sum += *base;
+    return sum;
+}
+
+/* Sum of the reduced elements at one kept position (base: its first element), any layout. */
 static inline int32_t mean_sum(const tinyasc_mean_params *p, const int8_t *base) {
     const int32_t *rd = p->red_dims, *rs = p->red_strides;
     int32_t r0, r1, r2, r3, r4, r5, sum = 0;
@@ -41,12 +68,23 @@ static inline int8_t mean_requantize(const tinyasc_mean_params *p, int32_t sum) 
     return (int8_t)tinyasc_clamp(v, -128, 127);
 }
 
+/* Sum at one kept position: one loop where the reduced elements are one run (a global average pool over rows x
+ * columns: runs = 1, its count d and stride s), else the six nested ones. The same integer sum in any order. */
+static inline int32_t mean_sum_at(const tinyasc_mean_params *p, const int8_t *base, int32_t runs, int32_t d,
+                                  int32_t s) {
+    return runs == 1 ? mean_sum_run(base, d, s) : mean_sum(p, base);
+}
+
 void tinyasc_mean_s8(const tinyasc_mean_params *p, const int8_t *in, int8_t *out) {
-    TINYASC_FOR_KEPT(p, in, out[o] = mean_requantize(p, mean_sum(p, base)));
+    int32_t d[TINYASC_MAX_DIMS], s[TINYASC_MAX_DIMS];
+    const int32_t runs = mean_runs(p, d, s);
+    TINYASC_FOR_KEPT(p, in, out[o] = mean_requantize(p, mean_sum_at(p, base, runs, d[0], s[0])));
 }
 
 void tinyasc_mean_acc_s8(const tinyasc_mean_params *p, const int8_t *in, int32_t *acc) {
-    TINYASC_FOR_KEPT(p, in, acc[o] += mean_sum(p, base));
+    int32_t d[TINYASC_MAX_DIMS], s[TINYASC_MAX_DIMS];
+    const int32_t runs = mean_runs(p, d, s);
+    TINYASC_FOR_KEPT(p, in, acc[o] += mean_sum_at(p, base, runs, d[0], s[0]));
 }
 
 void tinyasc_mean_finish_s8(const tinyasc_mean_params *p, const int32_t *acc, int8_t *out) {
