@@ -574,6 +574,11 @@ BCASES = {
     # form takes with one SUB), column by column and contiguous, full range
     "add_rows_big1_pow2_fullrange": (0, (1, 12, 9, 10), (1, 12, 9, 10), (1, 1, 9, 10), False),
     "add_full_big1_pow2_inplace_fullrange": (0, (1, 6, 17, 10), (1, 6, 17, 10), (1, 6, 17, 10), True),
+    # contiguous runs whose length leaves 3, 2, 1 elements after the DSP cores' passes of four (add8_quads_*_dsp):
+    # the ReLU form in place, the sign's SUB on ties (_pow2), a SUB
+    "add_full_big1_rem3_inplace_relu": (0, (1, 5, 7, 9), (1, 5, 7, 9), (1, 5, 7, 9), True),
+    "add_full_rem2_pow2_fullrange": (0, (1, 2, 9, 7), (1, 2, 9, 7), (1, 2, 9, 7), False),
+    "sub_full_big1_rem1_fullrange": (1, (1, 5, 5, 5), (1, 5, 5, 5), (1, 5, 5, 5), False),
 }
 
 

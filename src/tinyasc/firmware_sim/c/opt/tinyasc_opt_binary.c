@@ -374,11 +374,77 @@ static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc
     for (int32_t i = 0; i < n; i++) o[i] = add8_halved_out(t[xf[i]] + xh[i] * kh, mo, rnd, sh, zo, lo, hi, zpf, form);
 }
 
+#if defined(__thumb2__)
+/* add8_halved_body on the doubled sum in asm, four elements per pass: one word of each input (both read before the
+ * four outputs are written: o may be either input), each byte sign-extended from its word (SXTB with a rotation:
+ * one cycle, against two for an LDRSB), then per element the table's term, MLA, SMMLAR, (the sign's SUB: any range),
+ * ASR, SSAT, STRB; the table (at its middle) indexed by the byte (LDR with LSL #2). n4 >= 1 passes. Arguments: r0 xh,
+ * r1 xf, r2 o, r3 n4, then on the stack t, kh, mo, rnd2, r. Compiled from C the loop took an LDRSB per input byte
+ * and a compare per element. */
+#define ADD8_Q_ELEM(XF, XH, OFF, SIGN)                                                                            \
+        XF "\n\t"                                                                                                 \
+        "ldr    r11, [r4, r11, lsl #2]\n\t"  /* t[xf] */                                                          \
+        XH "\n\t"                                                                                                 \
+        "mla    r11, r12, r5, r11\n\t"       /* + xh kh: the doubled sum */                                       \
+        "smmlar lr, r11, r6, r7\n\t"                                                                              \
+        SIGN                                                                                                      \
+        "asr    lr, lr, r8\n\t"                                                                                   \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r2, #" OFF "]\n\t"
+#define ADD8_QUADS(SIGN)                                                                                          \
+        "push   {r4-r11, lr}\n\t"                                                                                 \
+        "ldrd   r4, r5, [sp, #36]\n\t"       /* t, kh */                                                          \
+        "ldrd   r6, r7, [sp, #44]\n\t"       /* mo, rnd2 */                                                       \
+        "ldr    r8, [sp, #52]\n\t"           /* r */                                                              \
+        "1:\n\t"                                                                                                  \
+        "ldr    r9, [r0], #4\n\t"            /* four of xh */                                                     \
+        "ldr    r10, [r1], #4\n\t"           /* four of xf */                                                     \
+        ADD8_Q_ELEM("sxtb   r11, r10", "sxtb   r12, r9", "0", SIGN)                                               \
+        ADD8_Q_ELEM("sxtb   r11, r10, ror #8", "sxtb   r12, r9, ror #8", "1", SIGN)                               \
+        ADD8_Q_ELEM("sxtb   r11, r10, ror #16", "sxtb   r12, r9, ror #16", "2", SIGN)                             \
+        ADD8_Q_ELEM("asr    r11, r10, #24", "asr    r12, r9, #24", "3", SIGN)                                     \
+        "add    r2, r2, #4\n\t"                                                                                   \
+        "subs   r3, r3, #1\n\t"                                                                                   \
+        "bne    1b\n\t"                                                                                           \
+        "pop    {r4-r11, pc}\n\t"
+/* ADD_DBL_RELU's form (relu_range: no sign correction) */
+static __attribute__((naked, noinline)) void add8_quads_relu_dsp(
+    const int8_t *xh __attribute__((unused)), const int8_t *xf __attribute__((unused)), int8_t *o __attribute__((unused)),
+    int32_t n4 __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
+    int32_t mo __attribute__((unused)), int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
+{
+    __asm__ volatile(ADD8_QUADS(""));
+}
+/* ADD_DBL's form (tinyasc_rq_dbl_apply: the sum's sign bit subtracted) */
+static __attribute__((naked, noinline)) void add8_quads_dbl_dsp(
+    const int8_t *xh __attribute__((unused)), const int8_t *xf __attribute__((unused)), int8_t *o __attribute__((unused)),
+    int32_t n4 __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
+    int32_t mo __attribute__((unused)), int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
+{
+    __asm__ volatile(ADD8_QUADS("sub    lr, lr, r11, lsr #31\n\t"));
+}
+#undef ADD8_QUADS
+#undef ADD8_Q_ELEM
+#define ADD8_QUADS_ASM 1
+#else
+#define ADD8_QUADS_ASM 0
+#endif
+
 static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_params *p, int32_t kh, int half1,
                                                       const int8_t *a, const int8_t *b, int8_t *o, int32_t n,
                                                       const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
+#if ADD8_QUADS_ASM
+    if (add8_dbl(p) && n >= 4) { /* whole passes of four in asm; the last n % 4 below */
+        int32_t rnd2, r;
+        add8_out_consts(p, 1, ADD_DBL, &rnd2, &r);
+        const int32_t n4 = n >> 2;
+        if (relu_range(p)) add8_quads_relu_dsp(xh, xf, o, n4, t, kh, p->out_mult, rnd2, r);
+        else add8_quads_dbl_dsp(xh, xf, o, n4, t, kh, p->out_mult, rnd2, r);
+        xh += 4 * n4, xf += 4 * n4, o += 4 * n4, n &= 3;
+    }
+#endif
     if (add8_dbl(p) && relu_range(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL_RELU);
     else if (add8_dbl(p))
