@@ -579,6 +579,10 @@ BCASES = {
     "add_full_big1_rem3_inplace_relu": (0, (1, 5, 7, 9), (1, 5, 7, 9), (1, 5, 7, 9), True),
     "add_full_rem2_pow2_fullrange": (0, (1, 2, 9, 7), (1, 2, 9, 7), (1, 2, 9, 7), False),
     "sub_full_big1_rem1_fullrange": (1, (1, 5, 5, 5), (1, 5, 5, 5), (1, 5, 5, 5), False),
+    # a row of 35 columns broadcast down the rows: the DSP cores' four columns per call (add8_cols4_dsp) eight times,
+    # the last three in the C loop; in place, the ReLU form, and the full range on ties (_pow2)
+    "add_rows_big1_c35_inplace_relu": (0, (1, 6, 5, 7), (1, 6, 5, 7), (1, 1, 5, 7), True),
+    "add_rows_c35_pow2_fullrange": (0, (1, 6, 5, 7), (1, 6, 5, 7), (1, 1, 5, 7), False),
 }
 
 

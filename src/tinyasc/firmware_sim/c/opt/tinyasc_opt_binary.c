@@ -375,12 +375,12 @@ static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc
 }
 
 #if defined(__thumb2__)
-/* add8_halved_body on the doubled sum in asm, four elements per pass: one word of each input (both read before the
- * four outputs are written: o may be either input), each byte sign-extended from its word (SXTB with a rotation:
- * one cycle, against two for an LDRSB), then per element the table's term, MLA, SMMLAR, (the sign's SUB: any range),
- * ASR, SSAT, STRB; the table (at its middle) indexed by the byte (LDR with LSL #2). n4 >= 1 passes. Arguments: r0 xh,
- * r1 xf, r2 o, r3 n4, then on the stack t, kh, mo, rnd2, r. Compiled from C the loop took an LDRSB per input byte
- * and a compare per element. */
+/* add8_halved_body on the doubled sum in asm over n >= 1 contiguous elements: four per pass, one word of each input
+ * (both read before the four outputs are written: o may be either input), each byte sign-extended from its word
+ * (SXTB with a rotation: one cycle, against two for an LDRSB), then per element the table's term, MLA, SMMLAR, (the
+ * sign's SUB: any range), ASR, SSAT, STRB, the table (at its middle) indexed by the byte (LDR with LSL #2); then the
+ * last n % 4 one at a time. Arguments: r0 xh, r1 xf, r2 o, r3 n, then on the stack t, kh, mo, rnd2, r. Compiled from
+ * C the loop took an LDRSB per input byte and a compare per element. */
 #define ADD8_Q_ELEM(XF, XH, OFF, SIGN)                                                                            \
         XF "\n\t"                                                                                                 \
         "ldr    r11, [r4, r11, lsl #2]\n\t"  /* t[xf] */                                                          \
@@ -396,6 +396,10 @@ static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc
         "ldrd   r4, r5, [sp, #36]\n\t"       /* t, kh */                                                          \
         "ldrd   r6, r7, [sp, #44]\n\t"       /* mo, rnd2 */                                                       \
         "ldr    r8, [sp, #52]\n\t"           /* r */                                                              \
+        "lsrs   r10, r3, #2\n\t"             /* passes of four */                                                 \
+        "beq    2f\n\t"                                                                                           \
+        "str    r3, [sp, #-8]!\n\t"          /* n on the stack (8: the stack stays aligned) */                    \
+        "mov    r3, r10\n\t"                                                                                      \
         "1:\n\t"                                                                                                  \
         "ldr    r9, [r0], #4\n\t"            /* four of xh */                                                     \
         "ldr    r10, [r1], #4\n\t"           /* four of xf */                                                     \
@@ -406,19 +410,29 @@ static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc
         "add    r2, r2, #4\n\t"                                                                                   \
         "subs   r3, r3, #1\n\t"                                                                                   \
         "bne    1b\n\t"                                                                                           \
+        "ldr    r3, [sp], #8\n\t"                                                                                 \
+        "2:\n\t"                                                                                                  \
+        "ands   r3, r3, #3\n\t"              /* the last n % 4 */                                                 \
+        "beq    4f\n\t"                                                                                           \
+        "3:\n\t"                                                                                                  \
+        ADD8_Q_ELEM("ldrsb  r11, [r1], #1", "ldrsb  r12, [r0], #1", "0", SIGN)                                    \
+        "add    r2, r2, #1\n\t"                                                                                   \
+        "subs   r3, r3, #1\n\t"                                                                                   \
+        "bne    3b\n\t"                                                                                           \
+        "4:\n\t"                                                                                                  \
         "pop    {r4-r11, pc}\n\t"
 /* ADD_DBL_RELU's form (relu_range: no sign correction) */
-static __attribute__((naked, noinline)) void add8_quads_relu_dsp(
+static __attribute__((naked, noinline)) void add8_run_relu_dsp(
     const int8_t *xh __attribute__((unused)), const int8_t *xf __attribute__((unused)), int8_t *o __attribute__((unused)),
-    int32_t n4 __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
+    int32_t n __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
     int32_t mo __attribute__((unused)), int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
 {
     __asm__ volatile(ADD8_QUADS(""));
 }
 /* ADD_DBL's form (tinyasc_rq_dbl_apply: the sum's sign bit subtracted) */
-static __attribute__((naked, noinline)) void add8_quads_dbl_dsp(
+static __attribute__((naked, noinline)) void add8_run_dbl_dsp(
     const int8_t *xh __attribute__((unused)), const int8_t *xf __attribute__((unused)), int8_t *o __attribute__((unused)),
-    int32_t n4 __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
+    int32_t n __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
     int32_t mo __attribute__((unused)), int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
 {
     __asm__ volatile(ADD8_QUADS("sub    lr, lr, r11, lsr #31\n\t"));
@@ -436,22 +450,79 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
 #if ADD8_QUADS_ASM
-    if (add8_dbl(p) && n >= 4) { /* whole passes of four in asm; the last n % 4 below */
+    if (add8_dbl(p)) { /* the doubled sums in asm (ADD_DBL_RELU's constants are ADD_DBL's) */
         int32_t rnd2, r;
         add8_out_consts(p, 1, ADD_DBL, &rnd2, &r);
-        const int32_t n4 = n >> 2;
-        if (relu_range(p)) add8_quads_relu_dsp(xh, xf, o, n4, t, kh, p->out_mult, rnd2, r);
-        else add8_quads_dbl_dsp(xh, xf, o, n4, t, kh, p->out_mult, rnd2, r);
-        xh += 4 * n4, xf += 4 * n4, o += 4 * n4, n &= 3;
+        if (relu_range(p)) add8_run_relu_dsp(xh, xf, o, n, t, kh, p->out_mult, rnd2, r);
+        else add8_run_dbl_dsp(xh, xf, o, n, t, kh, p->out_mult, rnd2, r);
+        return;
     }
-#endif
+#else
     if (add8_dbl(p) && relu_range(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL_RELU);
     else if (add8_dbl(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL);
     else
+#endif
         add8_halved_body(p, kh, xh, xf, o, n, t, 0, ADD_FOLDED);
 }
+
+#if ADD8_QUADS_ASM
+/* Four adjacent columns of add8_halved_cols_body on the doubled sum with the halved input's factor 2^20 (TFLite's
+ * int8 ADD: left shift 20, doubled), in asm: the four columns' table terms in registers, then down the rows one word
+ * of the halved input per row (read before the row's four outputs are written: o may be xh), per element SXTB, ADD
+ * (the term plus the byte << 20), SMMLAR, SUB of the sign, ASR, SSAT, STRB: tinyasc_rq_dbl_apply, exact for any
+ * output range (a ReLU range's negative sums included). rows >= 1. Arguments: r0 xh, r1 rows, r2 R (bytes between
+ * rows), r3 the four terms, then on the stack o, mo, rnd2, r. */
+#define ADD8_C4_ELEM(X, TC, OFF)                                                                                  \
+        X "\n\t"                                                                                                  \
+        "add    r12, " TC ", r12, lsl #20\n\t"                                                                    \
+        "smmlar lr, r12, r8, r9\n\t"                                                                              \
+        "sub    lr, lr, r12, lsr #31\n\t"                                                                         \
+        "asr    lr, lr, r10\n\t"                                                                                  \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r3, #" OFF "]\n\t"
+static __attribute__((naked, noinline)) void add8_cols4_dsp(
+    const int8_t *xh __attribute__((unused)), int32_t rows __attribute__((unused)), int32_t R __attribute__((unused)),
+    const int32_t *tc __attribute__((unused)), int8_t *o __attribute__((unused)), int32_t mo __attribute__((unused)),
+    int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "ldm    r3, {r4-r7}\n\t"             /* the four columns' terms */
+        "ldrd   r3, r8, [sp, #36]\n\t"       /* o, mo */
+        "ldrd   r9, r10, [sp, #44]\n\t"      /* rnd2, r */
+        "1:\n\t"
+        "ldr    r11, [r0]\n\t"               /* a row's four halved inputs */
+        ADD8_C4_ELEM("sxtb   r12, r11", "r4", "0")
+        ADD8_C4_ELEM("sxtb   r12, r11, ror #8", "r5", "1")
+        ADD8_C4_ELEM("sxtb   r12, r11, ror #16", "r6", "2")
+        ADD8_C4_ELEM("asr    r12, r11, #24", "r7", "3")
+        "add    r0, r0, r2\n\t"
+        "add    r3, r3, r2\n\t"
+        "subs   r1, r1, #1\n\t"
+        "bne    1b\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef ADD8_C4_ELEM
+
+/* add8_cols4_dsp over the columns in fours where the sums are doubled (add8_dbl: ADD_DBL_RELU's constants are
+ * ADD_DBL's) and the halved input's factor is 2^20; returns the columns done (0: none). Not inlined: the caller's
+ * paths stay as they were. */
+static __attribute__((noinline)) int32_t add8_cols4_run(const tinyasc_binary_params *p, int32_t kh, const int8_t *xh,
+                                                        const int8_t *xf, int8_t *o, int32_t rows, int32_t cols,
+                                                        const int32_t *t)
+{
+    int32_t rnd2, r, j = 0;
+    if (kh != (1 << 20) || !add8_dbl(p)) return 0;
+    add8_out_consts(p, 1, ADD_DBL, &rnd2, &r);
+    for (; j + 4 <= cols; j += 4) {
+        const int32_t tc4[4] = {t[xf[j]], t[xf[j + 1]], t[xf[j + 2]], t[xf[j + 3]]};
+        add8_cols4_dsp(xh + j, rows, cols, tc4, o + j, p->out_mult, rnd2, r);
+    }
+    return j;
+}
+#endif
 
 /* add8_halved_body over a rows x cols tensor whose other input is one row broadcast down the rows (the temporal
  * branch of a BC-ResBlock added to every frequency row): column by column, so that each column's table value is
@@ -459,13 +530,13 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
  * xh). */
 static inline __attribute__((always_inline)) void add8_halved_cols_body(const tinyasc_binary_params *p, int32_t kh,
                                                                         const int8_t *xh, const int8_t *xf, int8_t *o,
-                                                                        int32_t rows, int32_t cols, const int32_t *t,
-                                                                        const int zpf, const int form)
+                                                                        int32_t rows, int32_t cols, int32_t j0,
+                                                                        const int32_t *t, const int zpf, const int form)
 {
     const int32_t mo = p->out_mult, zo = p->out_offset, lo = p->act_min, hi = p->act_max, R = cols;
     int32_t rnd, sh;
     add8_out_consts(p, zpf, form, &rnd, &sh);
-    for (int32_t j = 0; j < cols; j++) {
+    for (int32_t j = j0; j < cols; j++) {
         const int32_t tc = t[xf[j]];
         const int8_t *a = xh + j;
         int8_t *q = o + j;
@@ -491,12 +562,17 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
                                                        int32_t cols, const int32_t *t)
 {
     const int8_t *xh = half1 ? a : b, *xf = half1 ? b : a;
+#if ADD8_QUADS_ASM
+    const int32_t j = add8_cols4_run(p, kh, xh, xf, o, rows, cols, t); /* the first column left to the C loops */
+#else
+    const int32_t j = 0;
+#endif
     if (add8_dbl(p) && relu_range(p))
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, ADD_DBL_RELU);
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, j, t, 1, ADD_DBL_RELU);
     else if (add8_dbl(p))
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 1, ADD_DBL);
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, j, t, 1, ADD_DBL);
     else
-        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, t, 0, ADD_FOLDED);
+        add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, j, t, 0, ADD_FOLDED);
 }
 
 /* The halved input's factor kh and add8_halved_run's table (into lut1) for these parameters; both doubled where
