@@ -232,6 +232,10 @@ CASES = {
     # channel), and a pixel count that leaves an odd output first
     "grouped1x1_c9_pow2m_fold": (False, 1, 12, 9, 9, 9, 1, 1, 1, 1, False, 1, True),
     "dw1x1_c7_b2_fold": (True, 2, 7, 5, 7, 7, 1, 1, 1, 1, False, None, True),
+    # Helium's one-input-channel sparse rows (c1_row_s1_mve / _s2_mve): 35 pixels a row, two chunks of sixteen and
+    # three left, at stride 1 (a dilated column) and 2
+    "conv3x3_c1_c6_w35_dil2_fold": (False, 1, 6, 35, 1, 6, 3, 3, 1, 2, True, None, True),
+    "conv5x5_c1_c5_s2_w70_fold": (False, 1, 7, 70, 1, 5, 5, 5, 2, 1, True, None, True),
 }
 
 

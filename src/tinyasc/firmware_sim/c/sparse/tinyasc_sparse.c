@@ -450,103 +450,205 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 /*
- * One input channel on Helium (the spectrogram's first layer, the one layer an M55 library stores sparse): output
- * channels in groups of four int32 lanes, and per group only the taps where one of its four channels has a non-zero
- * weight, each one VMLA (the four weights, widened once per call, times the tap's input as a scalar) for four pixels
- * at a time. The k_h input rows an output row reads are staged once per output row with the zero point in the
- * padding, so that with the input offset folded into each channel's constant (bias + off * sum w) a tap outside
- * the input adds exactly nothing; four outputs leave through the four-lane output path. Scratch: the channels'
- * constants, the groups' taps (16-byte weights, offsets into the staged rows) in pk_tab, the dense filter and then
- * the staged rows in ky_tab/kx_tab. -1 where the layer does not fit them or the output path does not take it.
- * Not inlined: its vector registers would be saved on every call of the sparse kernel (a 1x1 in place calls it per
- * chunk of pixels).
+ * One input channel on Helium (the spectrogram's first layer, the one layer an M55 library stores sparse): the
+ * output pixels in int32 lanes, output channel by output channel, and per channel only its own non-zeros. A row's
+ * pixels go in chunks of sixteen (four vectors of four, so that each non-zero is read once per chunk), each non-zero
+ * one VLDRB.S32 gather of four pixels' inputs stride_w bytes apart and one VMLA by the weight as a scalar per vector;
+ * the row's last pixels a vector at a time. A channel's four outputs leave through the four-lane output path
+ * (tinyasc_rq_x4_apply's seven instructions, the channel's constants as scalars) and one VSTRB scatter C bytes apart,
+ * the last vector predicated. The k_h input rows an output row reads are staged once per output row
+ * (tinyasc_stage_rows_c1: the input zero point in the padding, so that with the input offset folded into each
+ * channel's constant, bias + off * sum w, a tap outside the input adds exactly nothing). In asm, one call per output
+ * row (c1_row_s1_mve / c1_row_s2_mve: stride 1 or 2 along x, whose steps are immediates); compiled from C, the loops'
+ * scalar work (their pointers, constants and counts spilled) had cost as much as the vector work. Scratch: the
+ * channels' constants and non-zeros in pk_tab, the staged rows in tap_yx. -1 where the layer does not fit them, the
+ * output path does not take it or the stride is another. Offsets below are those of c1_row.
  */
+typedef struct {
+    const int8_t *x;     /* 0: the staged rows */
+    int8_t *o;           /* 4: the row's first output */
+    const int32_t *cst;  /* 8: per channel its constant (bias + off * sum w), m, -r, non-zeros */
+    const int32_t *ent;  /* 12: per non-zero its staged offset (ky span + kx dil) and weight, channel after channel */
+    int32_t channels;    /* 16 */
+    int32_t chunks;      /* 20: chunks of sixteen pixels */
+    int32_t tail;        /* 24: pixels after them (0 .. 15) */
+    int32_t ostep;       /* 28: output bytes per chunk (16 C) */
+    int32_t vo;          /* 32: output bytes per vector (4 C) */
+    int32_t zp;          /* 36: the output zero point */
+    int32_t pad[2];
+    uint32_t xin[4];     /* 48: a vector's inputs: 0, s, 2s, 3s */
+    uint32_t xout[4];    /* 64: its outputs: 0, C, 2C, 3C */
+} c1_row;
+typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_row, o) == 4 &&
+                                       offsetof(c1_row, cst) == 8 && offsetof(c1_row, ent) == 12 &&
+                                       offsetof(c1_row, channels) == 16 && offsetof(c1_row, chunks) == 20 &&
+                                       offsetof(c1_row, tail) == 24 && offsetof(c1_row, ostep) == 28 &&
+                                       offsetof(c1_row, vo) == 32 && offsetof(c1_row, zp) == 36 &&
+                                       offsetof(c1_row, xin) == 48 && offsetof(c1_row, xout) == 64) ? 1 : -1];
+
+/* the four-lane output path of the sums in v: m in r5, -r in r6, the zero point in r8 (q4 scratch) */
+#define C1_OUT(v)                                                                                                \
+        "vqrdmulh.s32 " v ", " v ", r5\n\t"                                                                       \
+        "vshr.s32 q4, " v ", #31\n\t"                                                                             \
+        "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
+        "vrshl.s32 " v ", r6\n\t"                                                                                 \
+        "vadd.i32 " v ", " v ", r8\n\t"                                                                           \
+        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
+        "vshr.s32 " v ", " v ", #24\n\t"
+/* one non-zero (offset in r10, weight in r11) into the vector v of pixels V4 bytes of staged input further */
+#define C1_MAC(v)                                                                                                \
+        "vldrb.s32 q4, [r10, q5]\n\t"                                                                            \
+        "vmla.s32 " v ", q4, r11\n\t"
+#define C1_ROW(V4, X16)                                                                                          \
+        "push   {r4-r11, lr}\n\t"                                                                                 \
+        "vpush  {d8-d15}\n\t"                                                                                     \
+        "sub    sp, sp, #8\n\t"                                                                                   \
+        "str    r0, [sp]\n\t"                   /* the record */                                                  \
+        "ldr    r8, [r0, #36]\n\t"              /* zp */                                                          \
+        "add    r9, r0, #48\n\t"                                                                                  \
+        "vldrw.u32 q5, [r9]\n\t"                /* xin */                                                         \
+        "vldrw.u32 q6, [r9, #16]\n\t"           /* xout */                                                        \
+        "ldrd   r2, r3, [r0, #8]\n\t"           /* cst, ent */                                                    \
+        "ldr    lr, [r0, #16]\n\t"              /* channels */                                                    \
+        "ldr    r1, [r0, #4]\n\t"               /* o */                                                           \
+        "1:\n\t"                                /* a channel */                                                   \
+        "ldm    r2!, {r4-r7}\n\t"               /* its constant, m, -r, non-zeros */                              \
+        "add    r7, r3, r7, lsl #3\n\t"         /* its non-zeros' end */                                          \
+        "str    r1, [sp, #4]\n\t"                                                                                 \
+        "ldr    r0, [sp]\n\t"                                                                                     \
+        "ldr    r12, [r0, #20]\n\t"             /* chunks */                                                      \
+        "ldr    r0, [r0, #0]\n\t"               /* x */                                                           \
+        "cmp    r12, #0\n\t"                                                                                      \
+        "beq    4f\n\t"                                                                                           \
+        "2:\n\t"                                /* sixteen pixels */                                              \
+        "vdup.32 q0, r4\n\t"                                                                                      \
+        "vmov   q1, q0\n\t"                                                                                       \
+        "vmov   q2, q0\n\t"                                                                                       \
+        "vmov   q3, q0\n\t"                                                                                       \
+        "mov    r9, r3\n\t"                                                                                       \
+        "cmp    r9, r7\n\t"                                                                                       \
+        "beq    3f\n\t"                                                                                           \
+        "5:\n\t"                                                                                                  \
+        "ldrd   r10, r11, [r9], #8\n\t"         /* offset, weight */                                              \
+        "add    r10, r10, r0\n\t"                                                                                 \
+        C1_MAC("q0")                                                                                              \
+        "add    r10, r10, #" V4 "\n\t"                                                                            \
+        C1_MAC("q1")                                                                                              \
+        "add    r10, r10, #" V4 "\n\t"                                                                            \
+        C1_MAC("q2")                                                                                              \
+        "add    r10, r10, #" V4 "\n\t"                                                                            \
+        C1_MAC("q3")                                                                                              \
+        "cmp    r9, r7\n\t"                                                                                       \
+        "bne    5b\n\t"                                                                                           \
+        "3:\n\t"                                                                                                  \
+        "ldr    r10, [sp]\n\t"                                                                                    \
+        "ldr    r10, [r10, #32]\n\t"            /* vo */                                                          \
+        C1_OUT("q0")                                                                                              \
+        "vstrb.32 q0, [r1, q6]\n\t"                                                                               \
+        "add    r1, r1, r10\n\t"                                                                                  \
+        C1_OUT("q1")                                                                                              \
+        "vstrb.32 q1, [r1, q6]\n\t"                                                                               \
+        "add    r1, r1, r10\n\t"                                                                                  \
+        C1_OUT("q2")                                                                                              \
+        "vstrb.32 q2, [r1, q6]\n\t"                                                                               \
+        "add    r1, r1, r10\n\t"                                                                                  \
+        C1_OUT("q3")                                                                                              \
+        "vstrb.32 q3, [r1, q6]\n\t"                                                                               \
+        "add    r1, r1, r10\n\t"                                                                                  \
+        "add    r0, r0, #" X16 "\n\t"                                                                             \
+        "subs   r12, r12, #1\n\t"                                                                                 \
+        "bne    2b\n\t"                                                                                           \
+        "4:\n\t"                                /* the row's last pixels, four at a time */                       \
+        "ldr    r12, [sp]\n\t"                                                                                    \
+        "ldr    r12, [r12, #24]\n\t"            /* tail */                                                        \
+        "cmp    r12, #0\n\t"                                                                                      \
+        "beq    8f\n\t"                                                                                           \
+        "6:\n\t"                                                                                                  \
+        "vdup.32 q0, r4\n\t"                                                                                      \
+        "mov    r9, r3\n\t"                                                                                       \
+        "cmp    r9, r7\n\t"                                                                                       \
+        "beq    7f\n\t"                                                                                           \
+        "9:\n\t"                                                                                                  \
+        "ldrd   r10, r11, [r9], #8\n\t"                                                                           \
+        "add    r10, r10, r0\n\t"                                                                                 \
+        C1_MAC("q0")                                                                                              \
+        "cmp    r9, r7\n\t"                                                                                       \
+        "bne    9b\n\t"                                                                                           \
+        "7:\n\t"                                                                                                  \
+        C1_OUT("q0")                                                                                              \
+        "vctp.32 r12\n\t"                       /* the pixels left, at most four stored */                        \
+        "vpst\n\t"                                                                                                \
+        "vstrbt.32 q0, [r1, q6]\n\t"                                                                              \
+        "ldr    r10, [sp]\n\t"                                                                                    \
+        "ldr    r10, [r10, #32]\n\t"                                                                              \
+        "add    r1, r1, r10\n\t"                                                                                  \
+        "add    r0, r0, #" V4 "\n\t"                                                                              \
+        "subs   r12, r12, #4\n\t"                                                                                 \
+        "bgt    6b\n\t"                                                                                           \
+        "8:\n\t"                                                                                                  \
+        "mov    r3, r7\n\t"                     /* the next channel's non-zeros */                                \
+        "ldr    r1, [sp, #4]\n\t"                                                                                 \
+        "add    r1, r1, #1\n\t"                 /* and first output */                                            \
+        "subs   lr, lr, #1\n\t"                                                                                   \
+        "bne    1b\n\t"                                                                                           \
+        "add    sp, sp, #8\n\t"                                                                                   \
+        "vpop   {d8-d15}\n\t"                                                                                     \
+        "pop    {r4-r11, pc}\n\t"
+static __attribute__((naked, noinline)) void c1_row_s1_mve(const c1_row *q __attribute__((unused)))
+{
+    __asm__ volatile(C1_ROW("4", "16"));
+}
+static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __attribute__((unused)))
+{
+    __asm__ volatile(C1_ROW("8", "32"));
+}
+#undef C1_ROW
+#undef C1_MAC
+#undef C1_OUT
+
 static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                   const tinyasc_sparse_weights *s, const int8_t *input, int8_t *output)
 {
     const tinyasc_conv_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
-    const int32_t K = p->k_h * p->k_w, ocp = (p->out_c + 3) & ~3, G = ocp / 4;
-    const int32_t span = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
-    if (p->in_c != 1 || !tinyasc_out_x4_ok(p, w)) return -1;
-    int8_t *const stage = (int8_t *)tap_yx;
-    /* the staged rows, plus the three strides a row's last pixels' unstored windows read */
-    if (K * ocp > 2 * TINYASC_SPARSE_MAX_K || p->k_h * span + 3 * p->stride_w > 2 * TINYASC_SPARSE_MAX_K) return -1;
-    int32_t *const m = (int32_t *)pk_tab, *const sh = m + ocp, *const base = sh + ocp, *const gstart = base + ocp;
-    int32_t *const wts = gstart + G + 1; /* [E][4] */
-    const int32_t room = (int32_t)(pk_tab + TINYASC_SPARSE_MAX_K - (uint32_t *)(void *)wts); /* words left */
-    /* the dense filter [tap][ocp] from the rows' gaps */
-    memset(stage, 0, (size_t)(K * ocp));
+    const int32_t OC = p->out_c, st = p->stride_w;
+    const int32_t span = (p->out_w - 1) * st + (p->k_w - 1) * p->dil_w + 1; /* staged columns, from column -pad_w */
+    if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w)) return -1;
+    int32_t nnz = 0;
+    for (int32_t oc = 0; oc < OC; oc++) nnz += s->row_nnz[oc];
+    /* the staged rows, plus what the lanes past a row's last pixel read (never stored) */
+    if (p->k_h * span + 16 * st > (int32_t)sizeof(tap_yx) || 4 * OC + 2 * nnz > TINYASC_SPARSE_MAX_K) return -1;
+    int32_t *const cst = (int32_t *)pk_tab, *const ent = cst + 4 * OC;
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
-    for (int32_t oc = 0; oc < p->out_c; oc++) {
-        int32_t pos = 0;
-        for (int32_t j = 0; j < s->row_nnz[oc]; j++) {
+    int32_t *ep = ent;
+    for (int32_t oc = 0; oc < OC; oc++) {
+        int32_t pos = 0, sum = 0;
+        for (int32_t j = 0; j < s->row_nnz[oc]; j++, pos++) {
             while (*gp == 255u) pos += 255, gp++;
             pos += *gp++;
-            stage[pos * ocp + oc] = *vp++;
-            pos++;
+            const int32_t v = *vp++;
+            *ep++ = (pos / p->k_w) * span + (pos % p->k_w) * p->dil_w;
+            *ep++ = v;
+            sum += v;
         }
+        cst[4 * oc] = (w->bias ? w->bias[oc] : 0) + sum * p->input_offset;
+        cst[4 * oc + 1] = w->multiplier[oc];
+        cst[4 * oc + 2] = w->shift[oc];
+        cst[4 * oc + 3] = s->row_nnz[oc];
     }
-    /* per group its taps with a non-zero: E entries of 4 weights + 1 offset (5 words) */
-    int32_t e = 0;
-    for (int32_t g = 0; g < G; g++) {
-        gstart[g] = e;
-        for (int32_t t = 0; t < K; t++) {
-            const int8_t *v = stage + t * ocp + 4 * g;
-            if ((v[0] | v[1] | v[2] | v[3]) == 0) continue;
-            if (5 * (e + 1) > room) return -1;
-            wts[4 * e] = v[0], wts[4 * e + 1] = v[1], wts[4 * e + 2] = v[2], wts[4 * e + 3] = v[3];
-            e++;
-        }
-    }
-    gstart[G] = e;
-    int32_t *const off = wts + 4 * e;
-    for (int32_t g = 0, k = 0; g < G; g++)
-        for (int32_t t = 0; t < K; t++) {
-            const int8_t *v = stage + t * ocp + 4 * g;
-            if ((v[0] | v[1] | v[2] | v[3]) != 0) off[k++] = (t / p->k_w) * span + (t % p->k_w) * p->dil_w;
-        }
-    for (int32_t c = 0; c < ocp; c++) {
-        int32_t sum = 0;
-        for (int32_t t = 0; t < K; t++) sum += stage[t * ocp + c];
-        m[c] = c < p->out_c ? w->multiplier[c] : 0;
-        sh[c] = c < p->out_c ? w->shift[c] : -1;
-        base[c] = (c < p->out_c && w->bias ? w->bias[c] : 0) + sum * p->input_offset;
-    }
-    const int32_t st = p->stride_w;
+    int8_t *const stage = (int8_t *)tap_yx;
+    c1_row r __attribute__((aligned(16)));
+    r.x = stage, r.cst = cst, r.ent = ent, r.channels = OC, r.chunks = p->out_w / 16, r.tail = p->out_w % 16;
+    r.ostep = 16 * OC, r.vo = 4 * OC, r.zp = p->output_offset;
+    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * st), r.xout[j] = (uint32_t)(j * OC);
+    void (*const row)(const c1_row *) = st == 1 ? c1_row_s1_mve : c1_row_s2_mve;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             tinyasc_stage_rows_c1(p, in, oy, span, stage);
-            int8_t *op = output + (b * p->out_h + oy) * p->out_w * p->out_c;
-            for (int32_t ox = 0; ox < p->out_w; ox += 4, op += 4 * p->out_c) {
-                const int8_t *r0 = stage + ox * st;
-                const int32_t npx = p->out_w - ox < 4 ? p->out_w - ox : 4; /* windows past it: never stored */
-                for (int32_t g = 0; g < G; g++) {
-                    int32x4_t a0 = vldrwq_s32(base + 4 * g), a1 = a0, a2 = a0, a3 = a0;
-                    const int32_t *wv = wts + 4 * gstart[g], *ov = off + gstart[g];
-                    for (int32_t n = gstart[g + 1] - gstart[g]; n > 0; n--, wv += 4, ov++) {
-                        const int32x4_t wq = vldrwq_s32(wv);
-                        const int8_t *x = r0 + *ov;
-                        a0 = vmlaq_n_s32(a0, wq, x[0]);
-                        a1 = vmlaq_n_s32(a1, wq, x[st]);
-                        a2 = vmlaq_n_s32(a2, wq, x[2 * st]);
-                        a3 = vmlaq_n_s32(a3, wq, x[3 * st]);
-                    }
-                    tinyasc_rq_x4 q;
-                    q.m = vldrwq_s32(m + 4 * g);
-                    q.neg_r = vldrwq_s32(sh + 4 * g);
-                    q.zp = vdupq_n_s32(p->output_offset);
-                    int8_t *const o = op + 4 * g;
-                    const int32_t oc = p->out_c;
-                    const mve_pred16_t pr = vctp32q((uint32_t)(oc - 4 * g)); /* all four lanes but in a last group */
-                    vstrbq_p_s32(o, tinyasc_rq_x4_apply(a0, q), pr);
-                    if (npx > 1) vstrbq_p_s32(o + oc, tinyasc_rq_x4_apply(a1, q), pr);
-                    if (npx > 2) vstrbq_p_s32(o + 2 * oc, tinyasc_rq_x4_apply(a2, q), pr);
-                    if (npx > 3) vstrbq_p_s32(o + 3 * oc, tinyasc_rq_x4_apply(a3, q), pr);
-                }
-            }
+            r.o = output + (b * p->out_h + oy) * p->out_w * OC;
+            row(&r);
         }
     }
     return 0;
