@@ -260,6 +260,13 @@ static inline __attribute__((always_inline)) void tinyasc_rq_consts(int32_t s, i
     *rnd = ((int32_t)1 << (*sh - 1)) + (int32_t)((uint32_t)zp << *sh);
 }
 
+/* tinyasc_mbqm out of line: the multiplier INT32_MIN (TFLite's rounding of a scale just below a power of two), which
+ * no trained layer seems to give; inlined, its code only weighed on the register allocation of the kernels' loops. */
+static __attribute__((noinline, unused)) int32_t tinyasc_mbqm_cold(int32_t acc, int32_t m, int32_t s)
+{
+    return tinyasc_mbqm(acc, m, s);
+}
+
 static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t acc, int32_t m, int32_t s)
 {
     if (tinyasc_rq_folded(m, s)) {
@@ -268,7 +275,7 @@ static inline __attribute__((always_inline)) int32_t tinyasc_opt_requant(int32_t
         return tinyasc_rq_apply(acc, m, rnd, sh);
     }
     if (m == INT32_MIN) {
-        return tinyasc_mbqm(acc, m, s);
+        return tinyasc_mbqm_cold(acc, m, s);
     }
     {
         const int32_t left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
