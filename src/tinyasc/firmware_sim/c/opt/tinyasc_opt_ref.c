@@ -106,7 +106,19 @@ static inline __attribute__((always_inline)) int8_t affine_out(const tinyasc_con
  * Not inlined: inside its callers' loops GCC spilled d (two stack loads per entry). */
 static __attribute__((noinline)) void table_run(int8_t *tab, int32_t n, int64_t u, int64_t d, int32_t sh)
 {
-    for (int8_t *const end = tab + n; tab != end; tab++, u += d) *tab = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
+    int8_t *const end = tab + n;
+    /* four entries per pass (one loop test per four) */
+    for (int8_t *const end4 = tab + (n & ~3); tab != end4; tab += 4) {
+        tab[0] = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
+        u += d;
+        tab[1] = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
+        u += d;
+        tab[2] = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
+        u += d;
+        tab[3] = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
+        u += d;
+    }
+    for (; tab != end; tab++, u += d) *tab = (int8_t)tinyasc_sat8((int32_t)(u >> 32) >> sh);
 }
 
 /* affine_table's folded form incrementally (its comment below); -1 when an acc of the range would leave int32. Not
@@ -290,6 +302,54 @@ static inline __attribute__((always_inline)) void band_affine_mve(const tinyasc_
 }
 #endif
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+/* n >= 1 pixels of four channels through their four tables on the DSP cores: per pixel one word of the four inputs
+ * (read before the word of outputs is written: output may be input; input d bytes after output, pixels C bytes
+ * apart), each byte sign-extended from the word (SXTB with a rotation) as the index into its table at the table's
+ * middle (t: chan_tables[0] + 128, the others 256 bytes apart), four LDRB, three ORR, one STR; one pixel first when
+ * n is odd, then two per pass. Compiled from C the loop took an EOR for unsigned indices and a compare per pixel. */
+#define BAND_LOOKUP4_STEP                                                                                         \
+        "ldr    r8, [r0, r2]\n\t"                                                                                 \
+        "sxtb   r9, r8\n\t"                                                                                       \
+        "sxtb   r10, r8, ror #8\n\t"                                                                              \
+        "sxtb   r11, r8, ror #16\n\t"                                                                             \
+        "asr    r8, r8, #24\n\t"                                                                                  \
+        "ldrb   r9, [r4, r9]\n\t"                                                                                 \
+        "ldrb   r10, [r5, r10]\n\t"                                                                               \
+        "ldrb   r11, [r6, r11]\n\t"                                                                               \
+        "ldrb   r8, [r7, r8]\n\t"                                                                                 \
+        "orr    r9, r9, r10, lsl #8\n\t"                                                                          \
+        "orr    r9, r9, r11, lsl #16\n\t"                                                                         \
+        "orr    r9, r9, r8, lsl #24\n\t"                                                                          \
+        "str    r9, [r0]\n\t"                                                                                     \
+        "add    r0, r0, r3\n\t"
+static __attribute__((naked, noinline)) void band_lookup4_dsp(
+    int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
+    int32_t C __attribute__((unused)), const uint8_t *t __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "ldr    r4, [sp, #36]\n\t"           /* the first table's middle */
+        "add    r5, r4, #256\n\t"
+        "add    r6, r4, #512\n\t"
+        "add    r7, r4, #768\n\t"
+        "tst    r1, #1\n\t"
+        "beq    1f\n\t"
+        BAND_LOOKUP4_STEP
+        "1:\n\t"
+        "asrs   r1, r1, #1\n\t"              /* passes of two */
+        "beq    3f\n\t"
+        "2:\n\t"
+        BAND_LOOKUP4_STEP
+        BAND_LOOKUP4_STEP
+        "subs   r1, r1, #1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef BAND_LOOKUP4_STEP
+#endif
+
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
@@ -323,6 +383,14 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
              * tables' indices v + 128 as unsigned bytes (one EOR for the four, no sign extensions) */
             for (; c + 4 <= C; c += 4) {
                 for (int32_t j = 0; j < 4; j++) band_table(cp, w, (c + j) * p->bands + g, full_range, chan_tables[j]);
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+                {
+                    int8_t *op = output + g * band_bytes + c;
+                    band_lookup4_dsp(op, n_pix, (int32_t)((input + g * band_bytes + c) - op), C,
+                                     (const uint8_t *)chan_tables[0] + 128);
+                    continue;
+                }
+#endif
                 const uint8_t *t0 = (const uint8_t *)chan_tables[0], *t1 = (const uint8_t *)chan_tables[1],
                               *t2 = (const uint8_t *)chan_tables[2], *t3 = (const uint8_t *)chan_tables[3];
                 /* opaque to the compiler: it would otherwise address the four tables off one base, an ADD per lookup */
