@@ -164,15 +164,19 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
  * the caller's constants (one MLA; the caller keeps |base| < 2^29, so the doubled sum stays inside int32), then
  * tinyasc_rq_dbl_apply (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT: eight instructions per output, an odd one
  * first, then two per pass. Arguments: r0 op, r1 n, r2 d, r3 C, then on the stack w2, base2, m, rnd2, r. */
+/* The output step of the DSP cores' affine and line asm: tinyasc_rq_dbl_apply of the doubled sum in ACC (m, rnd2 and r
+ * in the registers named), SSAT, the byte stored at r0, r0 advanced by r3 (lr scratch). */
+#define DBL_OUT_STEP(ACC, M, RND2, R)                                                                            \
+        "smmlar lr, " ACC ", " M ", " RND2 "\n\t"                                                                 \
+        "sub    lr, lr, " ACC ", lsr #31\n\t"                                                                     \
+        "asr    lr, lr, " R "\n\t"                                                                                \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r0]\n\t"                                                                                     \
+        "add    r0, r0, r3\n\t"
 #define AFFINE_DSP_STEP                                                                                           \
         "ldrsb  ip, [r0, r2]\n\t"                                                                                  \
         "mla    ip, ip, r4, r5\n\t"        /* 2 (base + w x) */                                                    \
-        "smmlar lr, ip, r6, r7\n\t"                                                                                \
-        "sub    lr, lr, ip, lsr #31\n\t"                                                                           \
-        "asr    lr, lr, r8\n\t"                                                                                    \
-        "ssat   lr, #8, lr\n\t"                                                                                    \
-        "strb   lr, [r0]\n\t"                                                                                      \
-        "add    r0, r0, r3\n\t"
+        DBL_OUT_STEP("ip", "r6", "r7", "r8")
 static __attribute__((naked, noinline)) void affine_dsp_run(
     int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
     int32_t C __attribute__((unused)), int32_t w2 __attribute__((unused)), int32_t base2 __attribute__((unused)),
@@ -557,12 +561,7 @@ typedef struct {
         "smlad  r11, r5, r4, r7\n\t"       /* 2 (base + w0 x0 + w1 x1) */                                        \
         "mla    r11, r6, ip, r11\n\t"      /* + 2 w2 x2 */                                                       \
         "pkhbt  r4, ip, r4, lsl #16\n\t"   /* x1 on top, x2 below */                                             \
-        "smmlar lr, r11, r8, r9\n\t"                                                                             \
-        "sub    lr, lr, r11, lsr #31\n\t"                                                                        \
-        "asr    lr, lr, r10\n\t"                                                                                 \
-        "ssat   lr, #8, lr\n\t"                                                                                  \
-        "strb   lr, [r0]\n\t"                                                                                    \
-        "add    r0, r0, r3\n\t"
+        DBL_OUT_STEP("r11", "r8", "r9", "r10")
 static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
     int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
     int32_t R __attribute__((unused)), uint32_t X __attribute__((unused)), uint32_t W __attribute__((unused)),
@@ -591,6 +590,7 @@ static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
         "pop    {r4-r11, pc}\n\t");
 }
 #undef LINE3_DSP_STEP
+#undef DBL_OUT_STEP
 #endif
 
 /* Three taps, any requantization: folded (folded = 1: tinyasc_rq_zp_folds, the output zero point inside
