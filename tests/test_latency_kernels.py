@@ -587,6 +587,9 @@ BCASES = {
     # the last three in the C loop; in place, the ReLU form, and the full range on ties (_pow2)
     "add_rows_big1_c35_inplace_relu": (0, (1, 6, 5, 7), (1, 6, 5, 7), (1, 1, 5, 7), True),
     "add_rows_c35_pow2_fullrange": (0, (1, 6, 5, 7), (1, 6, 5, 7), (1, 1, 5, 7), False),
+    # Helium's contiguous halved ADD/SUB from 512 elements with the other input's term from a table (addsub4_tab): a
+    # SUB whose first input is halved (the table's terms negated) over 693 elements (a predicated last vector)
+    "sub_full_big1_n693_fullrange": (1, (1, 7, 11, 9), (1, 7, 11, 9), (1, 7, 11, 9), False),
 }
 
 

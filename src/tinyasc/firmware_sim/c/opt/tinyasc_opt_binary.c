@@ -309,11 +309,56 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
     }
 }
 
+/* addsub4_s8_halved with the other input's term from a table: lut1[u] = its rescaled value plus the halved input's
+ * constant (negated where SUB subtracts it) for the input byte u read unsigned (u = x & 255), built four entries at a
+ * time with addsub4_other itself; then per four elements one VLDRB.U32 of the bytes, one VLDR gather of their
+ * entries (the offsets the bytes x 4), the halved input's VLDRB and addsub4_out. The same integers as computing the
+ * term (it is that computation, tabulated). From ADDSUB4_TABLE_MIN elements: the table's 64 vectors against 6
+ * vector instructions per four elements. */
+#ifndef ADDSUB4_TABLE_MIN
+#define ADDSUB4_TABLE_MIN 512
+#endif
+static inline __attribute__((always_inline)) void addsub4_tab_loop(const addsub4_t *c, int8_t *o, int32_t n,
+                                                                   const int relu)
+{
+    const uint32_t *const t = (const uint32_t *)lut1;
+    int32_t i = 0;
+    for (const int32_t n4 = n & ~3; i < n4; i += 4) {
+        const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(t, vldrbq_u32((const uint8_t *)c->xf + i)));
+        vstrbq_s32(o + i, addsub4_out(tf, vldrbq_s32(c->xh + i), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu));
+    }
+    if (i < n) {
+        const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
+        const uint32x4_t u = vldrbq_z_u32((const uint8_t *)c->xf + i, pr);
+        const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_z_u32(t, u, pr));
+        vstrbq_p_s32(o + i, addsub4_out(tf, vldrbq_z_s32(c->xh + i, pr), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, 0),
+                     pr);
+    }
+}
+
+static __attribute__((noinline)) void addsub4_tab(const tinyasc_binary_params *p, int sub, int half1, const int8_t *a,
+                                                  const int8_t *b, int8_t *o, int32_t n)
+{
+    const addsub4_t c = addsub4_consts(p, sub, half1, a, b);
+    for (uint32_t u = 0; u < 256; u += 4) { /* lut1[u]: the term of the byte u as int8 */
+        const int32x4_t x = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(u, 1)), 24), 24);
+        int32x4_t sf = addsub4_other(x, c.offf, c.ls, c.m, c.s);
+        if (sub && half1) sf = vnegq_s32(sf);
+        vstrwq_s32(lut1 + u, vaddq_s32(sf, c.ch));
+    }
+    if (relu_range(p)) addsub4_tab_loop(&c, o, n, 1);
+    else addsub4_tab_loop(&c, o, n, 0);
+}
+
 /* addsub4_s8_halved's instances (ADD also with relu_range's output path) in one function (called per contiguous
- * run: one copy of each, whatever run_body instance calls it). */
+ * run: one copy of each, whatever run_body instance calls it); from ADDSUB4_TABLE_MIN elements addsub4_tab. */
 static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p, int sub, int half1,
                                                   const int8_t *a, const int8_t *b, int8_t *o, int32_t n)
 {
+    if (n >= ADDSUB4_TABLE_MIN) {
+        addsub4_tab(p, sub, half1, a, b, o, n);
+        return;
+    }
     const int relu = relu_range(p);
     if (sub && half1) addsub4_s8_halved(p, 1, 1, a, b, o, n, 0);
     else if (sub) addsub4_s8_halved(p, 1, 0, a, b, o, n, 0);
