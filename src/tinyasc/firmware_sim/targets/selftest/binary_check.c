@@ -21,7 +21,7 @@ typedef struct {
 
 #include "binary_cases.h"
 
-static int8_t ref_out[BCASE_MAX], opt_out[BCASE_MAX];
+static int8_t ref_out[BCASE_MAX], opt_out[BCASE_MAX + CHECK_GUARD];
 
 int main(void)
 {
@@ -32,6 +32,7 @@ int main(void)
                                         tinyasc_opt_squared_difference_fast_s8};
     for (int i = 0; i < BCASE_COUNT; i++) {
         const bcase *c = &bcases[i];
+        memset(opt_out, CHECK_FILL, sizeof opt_out);
         if (c->in_place) {
             memcpy(ref_out, c->in1, (size_t)c->in1_size);
             memcpy(opt_out, c->in1, (size_t)c->in1_size);
@@ -43,6 +44,7 @@ int main(void)
         }
         check_report("BINARY", i, ref_out, opt_out, c->p.size);
         if (c->fast) {
+            memset(opt_out, CHECK_FILL, sizeof opt_out);
             if (c->in_place) {
                 memcpy(opt_out, c->in1, (size_t)c->in1_size);
                 fast_only[c->op](&c->p, opt_out, c->in2, opt_out);

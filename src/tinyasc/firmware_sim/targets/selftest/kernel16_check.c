@@ -33,7 +33,7 @@ typedef struct {
 #endif
 #endif
 
-static int16_t ref_out[K16_MAX_OUT], opt_out[K16_MAX_OUT];
+static int16_t ref_out[K16_MAX_OUT], opt_out[K16_MAX_OUT + CHECK_GUARD / 2];
 
 static void run(const k16case *c, int opt, int16_t *out)
 {
@@ -60,7 +60,7 @@ int main(void)
 {
     for (int i = 0; i < K16_COUNT; i++) {
         const k16case *c = &k16cases[i];
-        memset(opt_out, 0x5A, sizeof(opt_out));
+        memset(opt_out, CHECK_FILL, sizeof(opt_out));
         run(c, 0, ref_out);
         run(c, 1, opt_out);
         check_report("K16", i, (const int8_t *)ref_out, (const int8_t *)opt_out, 2 * c->out_size);
