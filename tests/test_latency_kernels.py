@@ -236,6 +236,9 @@ CASES = {
     # three left, at stride 1 (a dilated column) and 2
     "conv3x3_c1_c6_w35_dil2_fold": (False, 1, 6, 35, 1, 6, 3, 3, 1, 2, True, None, True),
     "conv5x5_c1_c5_s2_w70_fold": (False, 1, 7, 70, 1, 5, 5, 5, 2, 1, True, None, True),
+    # the DSP cores' whole columns of four channels two taps per pass (dw_col4_dsp): an odd count of taps (71), two
+    # groups of four
+    "dw71x1_c8_fold": (True, 1, 71, 3, 8, 8, 71, 1, 1, 1, False, None, True),
 }
 
 

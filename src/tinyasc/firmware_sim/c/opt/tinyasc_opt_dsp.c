@@ -407,6 +407,57 @@ static inline __attribute__((always_inline)) void dw_tap4(int32_t *a0, int32_t *
     *a3 = __smlatt(xr, wr, *a3);
 }
 
+#if CONV2X2_ASM
+/* A column of nky >= 1 taps of four channels wholly inside the input (the channels' constants carry the input offset),
+ * two taps per pass in asm: per tap one LDR of the input word and one of the weight word (the second tap's at a
+ * register offset, both pointers advanced once per pass), SXTB16 of each and of each rotated by 8, four SMLABB/SMLATT
+ * onto the sums at a (loaded and stored back); an odd tap first. Compiled from C the loop took a compare and two
+ * pointer adds per tap and a MOV for the rotation. Arguments: r0 ip, r1 wp, r2 nky, r3 ystep, then on the stack wrow,
+ * a. */
+#define DW_COL_TAP(XADDR, WADDR)                                                                                  \
+        "ldr    r8, " XADDR "\n\t"                                                                                \
+        "ldr    r9, " WADDR "\n\t"                                                                                \
+        "sxtb16 r10, r8\n\t"                                                                                      \
+        "sxtb16 r8, r8, ror #8\n\t"                                                                               \
+        "sxtb16 r11, r9\n\t"                                                                                      \
+        "sxtb16 r9, r9, ror #8\n\t"                                                                               \
+        "smlabb r4, r10, r11, r4\n\t"                                                                             \
+        "smlatt r6, r10, r11, r6\n\t"                                                                             \
+        "smlabb r5, r8, r9, r5\n\t"                                                                               \
+        "smlatt r7, r8, r9, r7\n\t"
+static __attribute__((naked, noinline)) void dw_col4_dsp(const int8_t *ip __attribute__((unused)),
+                                                         const int8_t *wp __attribute__((unused)),
+                                                         int32_t nky __attribute__((unused)),
+                                                         int32_t ystep __attribute__((unused)),
+                                                         int32_t wrow __attribute__((unused)),
+                                                         int32_t *a __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "ldrd   r12, lr, [sp, #36]\n\t"      /* wrow, a */
+        "ldm    lr, {r4-r7}\n\t"             /* the four sums */
+        "tst    r2, #1\n\t"
+        "beq    1f\n\t"
+        DW_COL_TAP("[r0]", "[r1]")
+        "add    r0, r0, r3\n\t"
+        "add    r1, r1, r12\n\t"
+        "1:\n\t"
+        "asrs   r2, r2, #1\n\t"              /* passes of two taps */
+        "beq    3f\n\t"
+        "2:\n\t"
+        DW_COL_TAP("[r0]", "[r1]")
+        DW_COL_TAP("[r0, r3]", "[r1, r12]")
+        "add    r0, r0, r3, lsl #1\n\t"
+        "add    r1, r1, r12, lsl #1\n\t"
+        "subs   r2, r2, #1\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "stm    lr, {r4-r7}\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef DW_COL_TAP
+#endif
+
 /* n (1..4) channels c.. of one output pixel: its window of taps [ky0, ky1) x [kx0, kx1) from ip / wp
  * (the window's first tap of channel c), outputs to op[c..]; a[] holds the channels' starting sums
  * and off2 the input offset still to add. n < 4 loads the last channels' bytes without reading past
@@ -417,21 +468,28 @@ static inline __attribute__((always_inline)) void dw_group(const tinyasc_conv_pa
                                                            uint32_t off2, int8_t *op)
 {
     const int32_t C = p->in_c, ystep = p->dil_h * p->in_w * C, xstep = p->dil_w * C, wrow = p->k_w * C;
-    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-    if (nkx == 1) { /* a column: one loop down the taps */
-        const int8_t *const end = ip + nky * ystep;
-        for (; ip != end; ip += ystep, wp += wrow)
-            dw_tap4(&a0, &a1, &a2, &a3, n == 4 ? tinyasc_load_u32(ip) : load_tail(ip, n),
-                    n == 4 ? tinyasc_load_u32(wp) : load_tail(wp, n), off2);
-    } else {
-        for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += wrow) {
-            const int8_t *xi = ip, *wi = wp;
-            for (int32_t kx = 0; kx < nkx; kx++, xi += xstep, wi += C)
-                dw_tap4(&a0, &a1, &a2, &a3, n == 4 ? tinyasc_load_u32(xi) : load_tail(xi, n),
-                        n == 4 ? tinyasc_load_u32(wi) : load_tail(wi, n), off2);
+#if CONV2X2_ASM
+    if (n == 4 && nkx == 1 && off2 == 0u) { /* a whole column of four channels: two taps per pass in asm */
+        dw_col4_dsp(ip, wp, nky, ystep, wrow, a);
+    } else
+#endif
+    {
+        int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+        if (nkx == 1) { /* a column: one loop down the taps */
+            const int8_t *const end = ip + nky * ystep;
+            for (; ip != end; ip += ystep, wp += wrow)
+                dw_tap4(&a0, &a1, &a2, &a3, n == 4 ? tinyasc_load_u32(ip) : load_tail(ip, n),
+                        n == 4 ? tinyasc_load_u32(wp) : load_tail(wp, n), off2);
+        } else {
+            for (int32_t ky = 0; ky < nky; ky++, ip += ystep, wp += wrow) {
+                const int8_t *xi = ip, *wi = wp;
+                for (int32_t kx = 0; kx < nkx; kx++, xi += xstep, wi += C)
+                    dw_tap4(&a0, &a1, &a2, &a3, n == 4 ? tinyasc_load_u32(xi) : load_tail(xi, n),
+                            n == 4 ? tinyasc_load_u32(wi) : load_tail(wi, n), off2);
+            }
         }
+        a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
     }
-    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
     for (int32_t j = 0; j < n; j++) op[c + j] = tinyasc_opt_out(p, w, a[j], c + j);
 }
 
