@@ -164,6 +164,21 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
  * the caller's constants (one MLA; the caller keeps |base| < 2^29, so the doubled sum stays inside int32), then
  * tinyasc_rq_dbl_apply (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT: eight instructions per output, an odd one
  * first, then two per pass. Arguments: r0 op, r1 n, r2 d, r3 C, then on the stack w2, base2, m, rnd2, r. */
+/* The loop of the DSP cores' one-register-count asm runs: STEP once when the count in r1 is odd, then twice per pass
+ * (one loop test per two steps). */
+#define ODD_THEN_PAIRS(STEP)                                                                                      \
+        "tst    r1, #1\n\t"                                                                                       \
+        "beq    1f\n\t"                                                                                           \
+        STEP                                                                                                      \
+        "1:\n\t"                                                                                                  \
+        "asrs   r1, r1, #1\n\t"              /* passes of two */                                                  \
+        "beq    3f\n\t"                                                                                           \
+        "2:\n\t"                                                                                                  \
+        STEP                                                                                                      \
+        STEP                                                                                                      \
+        "subs   r1, r1, #1\n\t"                                                                                   \
+        "bne    2b\n\t"                                                                                           \
+        "3:\n\t"
 /* The output step of the DSP cores' affine and line asm: tinyasc_rq_dbl_apply of the doubled sum in ACC (m, rnd2 and r
  * in the registers named), SSAT, the byte stored at r0, r0 advanced by r3 (lr scratch). */
 #define DBL_OUT_STEP(ACC, M, RND2, R)                                                                            \
@@ -187,18 +202,7 @@ static __attribute__((naked, noinline)) void affine_dsp_run(
         "ldrd   r4, r5, [sp, #24]\n\t"     /* w2, base2 */
         "ldrd   r6, r7, [sp, #32]\n\t"     /* m, rnd2 */
         "ldr    r8, [sp, #40]\n\t"         /* r */
-        "tst    r1, #1\n\t"
-        "beq    1f\n\t"
-        AFFINE_DSP_STEP
-        "1:\n\t"
-        "asrs   r1, r1, #1\n\t"            /* passes of two */
-        "beq    3f\n\t"
-        "2:\n\t"
-        AFFINE_DSP_STEP
-        AFFINE_DSP_STEP
-        "subs   r1, r1, #1\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
+        ODD_THEN_PAIRS(AFFINE_DSP_STEP)
         "pop    {r4-r8, pc}\n\t");
 }
 #undef AFFINE_DSP_STEP
@@ -337,18 +341,7 @@ static __attribute__((naked, noinline)) void band_lookup4_dsp(
         "add    r5, r4, #256\n\t"
         "add    r6, r4, #512\n\t"
         "add    r7, r4, #768\n\t"
-        "tst    r1, #1\n\t"
-        "beq    1f\n\t"
-        BAND_LOOKUP4_STEP
-        "1:\n\t"
-        "asrs   r1, r1, #1\n\t"              /* passes of two */
-        "beq    3f\n\t"
-        "2:\n\t"
-        BAND_LOOKUP4_STEP
-        BAND_LOOKUP4_STEP
-        "subs   r1, r1, #1\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
+        ODD_THEN_PAIRS(BAND_LOOKUP4_STEP)
         "pop    {r4-r11, pc}\n\t");
 }
 #undef BAND_LOOKUP4_STEP
@@ -574,23 +567,13 @@ static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
         "ldrd   r6, r7, [sp, #44]\n\t"     /* w2, base */
         "ldrd   r8, r9, [sp, #52]\n\t"     /* m, rnd2 */
         "ldr    r10, [sp, #60]\n\t"        /* r */
-        "tst    r1, #1\n\t"
-        "beq    1f\n\t"
-        LINE3_DSP_STEP
-        "1:\n\t"
-        "asrs   r1, r1, #1\n\t"            /* passes of two */
-        "beq    3f\n\t"
-        "2:\n\t"
-        LINE3_DSP_STEP
-        LINE3_DSP_STEP
-        "subs   r1, r1, #1\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
+        ODD_THEN_PAIRS(LINE3_DSP_STEP)
         "mov    r0, r4\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
 #undef LINE3_DSP_STEP
 #undef DBL_OUT_STEP
+#undef ODD_THEN_PAIRS
 #endif
 
 /* Three taps, any requantization: folded (folded = 1: tinyasc_rq_zp_folds, the output zero point inside
