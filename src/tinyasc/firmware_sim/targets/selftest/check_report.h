@@ -1,19 +1,14 @@
 /*
  * The report line of the element-wise and pooling self-checks: "TINYASC <tag> <case> <differing
  * bytes> <checksum of the reference output>", comparing an optimized kernel's output with the
- * portable kernel's. Included by the self-test programs (one translation unit each).
+ * portable kernel's (guard bytes written past it counted as differing: check_guard.h). Included by the self-test programs (one translation unit each).
  */
 #ifndef TINYASC_CHECK_REPORT_H
 #define TINYASC_CHECK_REPORT_H
 
 #include <stdint.h>
+#include "check_guard.h"
 #include "semihost.h"
-
-/* Bytes after each optimized output that no kernel may write: the self-checks give their output buffers these bytes
- * more and fill them with CHECK_FILL before each optimized call, and a changed one counts as a differing byte (a write
- * past the output tensor lands on the next tensor of an arena). */
-#define CHECK_GUARD 64
-#define CHECK_FILL 0x33
 
 static void check_report(const char *tag, int i, const int8_t *ref, const int8_t *opt, int32_t n)
 {
@@ -23,7 +18,7 @@ static void check_report(const char *tag, int i, const int8_t *ref, const int8_t
         bad += ref[k] != opt[k];
         sum = sum * 31u + (uint8_t)ref[k];
     }
-    for (int32_t k = n; k < n + CHECK_GUARD; k++) bad += opt[k] != (int8_t)CHECK_FILL;
+    bad += check_guard_writes(opt, n);
     sh_write0("TINYASC ");
     sh_write0(tag);
     sh_write0(" ");

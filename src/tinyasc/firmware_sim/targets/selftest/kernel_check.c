@@ -7,6 +7,7 @@
 #include <string.h>
 #include "tinyasc_opt.h"
 #include "tinyasc_sparse.h"
+#include "check_guard.h"
 #include "semihost.h"
 
 
@@ -24,9 +25,8 @@ typedef struct {
 
 #include "kernel_cases.h"
 
-/* opt_out: GUARD bytes past the largest output, which no kernel may write */
-#define GUARD 64
-static int8_t ref_out[KCASE_MAX_OUT], opt_out[KCASE_MAX_OUT + GUARD];
+/* opt_out: guard bytes past the largest output, which no kernel may write (check_guard.h) */
+static int8_t ref_out[KCASE_MAX_OUT], opt_out[KCASE_MAX_OUT + CHECK_GUARD];
 static int8_t ref_scratch[KCASE_MAX_OUT], opt_scratch[KCASE_MAX_OUT];
 
 /* generator.pointwise_same_size, ungrouped with more than one input channel: the layers it sends to
@@ -44,22 +44,13 @@ static int32_t mismatches(const int8_t *a, const int8_t *b, int32_t n)
     return m;
 }
 
-/* Bytes of the GUARD bytes after b[end] that a kernel wrote (opt_out is filled with 0x33 before each call): a write
- * past the output tensor, which in a firmware lands on other tensors of the arena. Counted as mismatches. */
-static int32_t overrun(const int8_t *b, int32_t end)
-{
-    int32_t m = 0;
-    for (int32_t i = end; i < end + GUARD; i++) m += b[i] != 0x33;
-    return m;
-}
-
 int main(void)
 {
     for (int i = 0; i < KCASE_COUNT; i++) {
         const kcase *c = &kcases[i];
         uint32_t sum = 0;
         memset(ref_out, 0x5a, sizeof ref_out);
-        memset(opt_out, 0x33, sizeof opt_out);
+        memset(opt_out, CHECK_FILL, sizeof opt_out);
         if (c->kind == K_DW) {
             tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
             /* as the generator calls them: depth multipliers above one and windows over both axes their own kernels */
@@ -96,13 +87,13 @@ int main(void)
         const int32_t end = c->kind == K_1X1_INPLACE || c->kind == K_COL_INPLACE
                                 ? (c->in_size > c->out_size ? c->in_size : c->out_size)
                                 : c->out_size;
-        const int32_t dense = mismatches(ref_out, opt_out, c->out_size) + overrun(opt_out, end);
+        const int32_t dense = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
         int32_t sparse = -1;
         if (c->sparse) {
             tinyasc_weights ws = c->w;
             ws.data = 0;
             ws.sparse = c->sparse;
-            memset(opt_out, 0x33, sizeof opt_out);
+            memset(opt_out, CHECK_FILL, sizeof opt_out);
             /* as the generator calls a layer stored sparse: the sparse kernels themselves */
             if (c->kind == K_1X1_INPLACE) {
                 memcpy(opt_out, c->input, (size_t)c->in_size);
@@ -110,7 +101,7 @@ int main(void)
             } else {
                 (void)tinyasc_sparse_conv2d_s8(&c->p, &ws, c->input, opt_out); /* a refusal leaves opt_out unwritten */
             }
-            sparse = mismatches(ref_out, opt_out, c->out_size) + overrun(opt_out, end);
+            sparse = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
         }
         for (int32_t k = 0; k < c->out_size; k++) sum = sum * 31u + (uint8_t)ref_out[k];
         sh_write0("TINYASC CHECK ");
