@@ -159,11 +159,13 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
 }
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-/* n outputs of one channel's affine on the DSP extension, the whole int8 range, its input d bytes after its output and
- * both C bytes apart (one register-offset load, so one pointer walks the run; d = 0 in place): base + w x doubled by
- * the caller's constants (one MLA; the caller keeps |base| < 2^29, so the doubled sum stays inside int32), then
- * tinyasc_rq_dbl_apply (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT: eight instructions per output, an odd one
- * first, then two per pass. Arguments: r0 op, r1 n, r2 d, r3 C, then on the stack w2, base2, m, rnd2, r. */
+/* Whether a channel's constant leaves room for the doubled form (|base| < 2^29: with at most three int8 products the
+ * doubled sum stays inside int32), the condition of affine_dsp_run and line3_dsp_interior. */
+static inline int dbl_base_ok(int32_t base)
+{
+    return (uint32_t)base + (1u << 29) < (1u << 30);
+}
+
 /* The loop of the DSP cores' one-register-count asm runs: STEP once when the count in r1 is odd, then twice per pass
  * (one loop test per two steps). */
 #define ODD_THEN_PAIRS(STEP)                                                                                      \
@@ -192,6 +194,11 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
         "ldrsb  ip, [r0, r2]\n\t"                                                                                  \
         "mla    ip, ip, r4, r5\n\t"        /* 2 (base + w x) */                                                    \
         DBL_OUT_STEP("ip", "r6", "r7", "r8")
+/* n outputs of one channel's affine on the DSP extension, the whole int8 range, its input d bytes after its output and
+ * both C bytes apart (one register-offset load, so one pointer walks the run; d = 0 in place): base + w x doubled by
+ * the caller's constants (one MLA; the caller keeps |base| < 2^29, so the doubled sum stays inside int32), then
+ * tinyasc_rq_dbl_apply (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT: eight instructions per output, an odd one
+ * first, then two per pass. Arguments: r0 op, r1 n, r2 d, r3 C, then on the stack w2, base2, m, rnd2, r. */
 static __attribute__((naked, noinline)) void affine_dsp_run(
     int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
     int32_t C __attribute__((unused)), int32_t w2 __attribute__((unused)), int32_t base2 __attribute__((unused)),
@@ -226,8 +233,8 @@ static inline __attribute__((always_inline)) void affine_channel(const tinyasc_c
     } else {
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
         /* the pixels one run (stride 1, rows contiguous: the sub-band affine's, one call per channel and band) */
-        if (fast && col_step == C && row_step == p->out_w * C && (uint32_t)base + (1u << 29) < (1u << 30)) {
-            affine_dsp_run(op, n_pix, (int32_t)(in - op), C, 2 * wt, 2 * base, m, 2 * rnd, sh + 1); /* |base| < 2^29 */
+        if (fast && col_step == C && row_step == p->out_w * C && dbl_base_ok(base)) {
+            affine_dsp_run(op, n_pix, (int32_t)(in - op), C, 2 * wt, 2 * base, m, 2 * rnd, sh + 1);
             return;
         }
 #endif
@@ -381,7 +388,7 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
             for (; c + 4 <= C; c += 4) {
                 for (int32_t j = 0; j < 4; j++) band_table(cp, w, (c + j) * p->bands + g, full_range, chan_tables[j]);
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-                {
+                { /* the C loop below is the other cores' */
                     int8_t *op = output + g * band_bytes + c;
                     band_lookup4_dsp(op, n_pix, (int32_t)((input + g * band_bytes + c) - op), C,
                                      (const uint8_t *)chan_tables[0] + 128);
@@ -602,7 +609,7 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
     /* line3_dsp_interior takes the taps and base doubled and tinyasc_rq_dbl_apply's constants: rnd2 = 2^(r-1) + zp 2^r
      * and r, twice the folded form's rnd = 2^(r-2) + zp 2^(r-1) and its sh = r - 1 plus one */
-    const int dbl = folded && full_range && R == RO && (uint32_t)base + (1u << 29) < (1u << 30); /* |base| < 2^29 */
+    const int dbl = folded && full_range && R == RO && dbl_base_ok(base);
 #endif
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;

@@ -114,6 +114,18 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
                                        offsetof(sp_row, o) == 40 && offsetof(sp_row, tail) == 44 &&
                                        offsetof(sp_row, rows) == 48 && offsetof(sp_row, row_gap) == 52) ? 1 : -1];
 
+/* the record in r12: one row fewer (rows at 48), then back to 0 with the window base (r2) moved by row_gap (52), or on
+ * to 9 after the last row */
+#define SP_NEXT_ROW                                                                                               \
+        "ldr    r3, [r12, #48]\n\t"                                                                               \
+        "subs   r3, r3, #1\n\t"                                                                                   \
+        "beq    9f\n\t"                                                                                           \
+        "str    r3, [r12, #48]\n\t"                                                                               \
+        "ldr    r3, [r12, #52]\n\t"                                                                               \
+        "add    r2, r2, r3\n\t"                                                                                   \
+        "b      0b\n\t"                                                                                           \
+        "9:\n\t"
+
 /* the folded output path of one sum (m in r0, rnd in r1, sh in r3) */
 #define SP_OUT(acc, dst)                                                                                         \
         "and    r8, " acc ", #0x80000000\n\t"                                                                   \
@@ -198,14 +210,7 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
         "subs   lr, lr, #1\n\t"
         "bne    5b\n\t"
         "7:\n\t"                           /* the next row */
-        "ldr    r3, [r12, #48]\n\t"
-        "subs   r3, r3, #1\n\t"
-        "beq    9f\n\t"
-        "str    r3, [r12, #48]\n\t"
-        "ldr    r3, [r12, #52]\n\t"
-        "add    r2, r2, r3\n\t"
-        "b      0b\n\t"
-        "9:\n\t"
+        SP_NEXT_ROW
         "pop    {r4-r11, pc}\n\t");
 }
 
@@ -330,19 +335,13 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "bne    5b\n\t"
         "7:\n\t"                          /* the next row */
         "ldr    r12, [sp]\n\t"
-        "ldr    r3, [r12, #48]\n\t"
-        "subs   r3, r3, #1\n\t"
-        "beq    9f\n\t"
-        "str    r3, [r12, #48]\n\t"
-        "ldr    r3, [r12, #52]\n\t"
-        "add    r2, r2, r3\n\t"
-        "b      0b\n\t"
-        "9:\n\t"
+        SP_NEXT_ROW
         "add    sp, sp, #12\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
 #undef SP_OUT_RELU
 #undef SP_OUT
+#undef SP_NEXT_ROW
 #endif
 
 /* One output of channel oc at a window that crosses the border (TFLite skips the padded taps); the weights are
