@@ -27,7 +27,7 @@ import numpy as np
 
 from tinyasc import atomic
 from tinyasc.errors import InputError
-from tinyasc.firmware_sim import quant
+from tinyasc.firmware_sim import int8_tables, quant
 from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
 from tinyasc.firmware_sim.planner import ArenaPlan, BandAffine, column_conv_in_place, plan_arena
 from tinyasc.firmware_sim.reader import read_tflite
@@ -354,7 +354,12 @@ class _Generator:
         band = self.plan.bands.get(op.index)
         if band is not None:
             return self.emit_band_affine(op, band)
+        logistic = self.plan.silu.get(op.index)
+        if logistic is not None:
+            return self.emit_silu(op, self.g.operators[logistic])
         into = self.plan.fused.get(op.index)
+        if into is not None and into in self.plan.silu:
+            return _Emit([], f"/* fused into layer {into} (SiLU: x * sigmoid(x), one table) */")
         if into is not None and into in self.plan.bands:
             note = f"/* fused into layer {into} (sub-band affine) */"
             if op.index == self.plan.bands[into].conv:  # its weights and params, read by the fused kernel
@@ -383,6 +388,31 @@ class _Generator:
         call = (f"{self.fn('band_affine_s8')}(&l{i}_p, &l{band.conv}_p, &l{band.conv}_w, "
                 f"{self.ref(band.source)}, {self.ref(op.outputs[0])});")
         return _Emit(decls, call)
+
+    def emit_silu(self, op: Operator, logistic: Operator) -> _Emit:
+        """An int8 ``MUL(x, LOGISTIC(x))`` with the LOGISTIC fused into it (:func:`.planner.find_silu`): both ops'
+        parameters prepared as unfused, the chain's output for each of the 256 codes of x tabulated
+        (:func:`.int8_tables.silu_table`: the sigmoid rounded to int8 as the LOGISTIC rounds it), one lookup per
+        element (``tinyasc_lut_s8``)."""
+        i = op.index
+        lp = self.prepare_logistic(logistic).params
+        mp = self.prepare_mul(op).params
+        if not isinstance(lp, params.LogisticParams) or not isinstance(mp, params.BinaryParams):
+            raise InputError(self.g.path, f"operator {i} (MUL): SiLU fusion of an int16 chain")  # planner: int8 only
+        x = logistic.inputs[0]
+        table = int8_tables.silu_table(
+            dict(input_zero_point=lp.input_zero_point, input_range_radius=lp.input_range_radius,
+                 input_multiplier=lp.input_multiplier, input_shift=lp.input_shift),
+            dict(in1_offset=mp.in1_offset, in2_offset=mp.in2_offset, out_mult=mp.out_mult, out_shift=mp.out_shift,
+                 out_offset=mp.out_offset, act_min=mp.act_min, act_max=mp.act_max),
+            x_first=op.inputs[0] == x)
+        name = f"l{i}_table"
+        self.layer_kernels[i] = "lut_s8"
+        decls = [f"/* layers {logistic.index} and {i}: MUL(x, LOGISTIC(x)) of each int8 x, at index (uint8_t)x */\n"
+                 + _c_array("int8_t", name, table),
+                 params.LutParams(size=mp.size, table=params.CRef(name)).c_decl(f"l{i}_p")]
+        call = f"{self.fn('lut_s8')}(&l{i}_p, {self.ref(x)}, {self.ref(op.outputs[0])});"
+        return _Emit(decls, call, 2 * mp.size, weight_bytes=table.nbytes)  # the two ops' counts, as unfused
 
     # -- prepare (TFLM's Prepare: every constant the kernel needs, typed and frozen) and emit (the C) -----------
 
@@ -974,7 +1004,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
            emit_tile=tile_emit.binary),
     OpSpec(opcode="MUL", activations=_I8_I16, prepare=_G.prepare_mul, emit=_G.emit_binary,
            kernels=(_K("mul_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("mul_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY),
-                    _K("mul_s16", (_ks.INT16,), _ks.OPT_BINARY)),
+                    _K("mul_s16", (_ks.INT16,), _ks.OPT_BINARY), _K("lut_s8", (_ks.UNARY,))),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
     OpSpec(opcode="SQUARED_DIFFERENCE", activations=_I8, prepare=_G.prepare_squared_difference,
            emit=_G.emit_binary, kernels=(_K("squared_difference_s8", (_ks.BINARY,), _ks.OPT_BINARY),

@@ -243,6 +243,15 @@ class LogisticParams(CStruct):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LutParams(CStruct):
+    """An int8 element-wise chain as one table: ``out[i] = table[(uint8_t)in[i]]``."""
+
+    C_TYPE: ClassVar[str] = "tinyasc_lut_params"
+    size: int
+    table: CRef
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogisticS16Params(CStruct):
     C_TYPE: ClassVar[str] = "tinyasc_logistic_s16_params"
     size: int

@@ -18,6 +18,9 @@ into one *buffer* first:
   shape, whose composed index map sends element (h, w, c) through channel c * bands + h // rows
   of the convolution (the sub-spectral norm's affine as onnx2tf writes it, :func:`find_band_affines`),
   is fused into its last op: one element-wise pass, none of the four layout copies stored.
+- SiLU as onnx2tf writes it, an int8 ``MUL(x, LOGISTIC(x))`` whose LOGISTIC feeds only that MUL, is fused
+  into the MUL (:func:`find_silu`): the output depends on one byte of x, so the generator emits the chain's
+  256-entry table (:mod:`.int8_tables`); the sigmoid tensor is never stored.
 
 Buffers are then placed like TFLite Micro's GreedyMemoryPlanner: largest first, each at the
 lowest aligned offset that does not overlap a placed buffer at any step both are live. A
@@ -68,6 +71,7 @@ class ArenaPlan:
     fused: dict[int, int] = field(default_factory=dict)  # op -> op it is fused into (MUL -> MEAN, band chains)
     naive_size: int = 0  # sum of all activation sizes (no reuse), for comparison
     bands: dict[int, "BandAffine"] = field(default_factory=dict)  # last op of a fused band chain -> the chain
+    silu: dict[int, int] = field(default_factory=dict)  # MUL op -> the LOGISTIC op fused into it (x * sigmoid(x))
 
     def to_json(self) -> dict:
         return {
@@ -82,6 +86,7 @@ class ArenaPlan:
             "bands": {str(k): {"ops": [*b.members, b.last], "conv": b.conv, "bands": b.bands, "rows": b.rows}
                       for k, b in self.bands.items()},
             "scratch": {str(k): v for k, v in self.scratch.items()},
+            "silu": {str(k): v for k, v in self.silu.items()},
         }
 
 
@@ -146,6 +151,30 @@ def find_fusions(graph: Graph) -> dict[int, int]:
         if user.opcode == "MEAN" and user.inputs[0] == out and out not in user.inputs[1:]:
             fused[op.index] = user.index
     return fused
+
+
+def find_silu(graph: Graph, taken: frozenset[int] = frozenset()) -> dict[int, int]:
+    """``MUL op index -> LOGISTIC op index`` for every int8 ``MUL(x, LOGISTIC(x))`` of one shape whose LOGISTIC
+    output feeds only that MUL (and is not a graph output), the LOGISTIC's output zero point TFLite's -128.
+    ``taken``: MULs already fused elsewhere (into a MEAN), left alone."""
+    found = {}
+    for op in graph.operators:
+        if op.opcode != "LOGISTIC" or not op.inputs or not op.outputs:
+            continue
+        x, s = op.inputs[0], op.outputs[0]
+        xt, st = graph.tensors[x], graph.tensors[s]
+        if xt.dtype != "INT8" or st.dtype != "INT8" or xt.is_const or st.q()[1] != -128:
+            continue
+        mul = _single_consumer(graph, s)
+        if mul is None or mul.opcode != "MUL" or mul.index in taken or len(mul.inputs) < 2:
+            continue
+        if sorted(mul.inputs[:2]) != sorted((x, s)) or x == s:
+            continue
+        y = graph.tensors[mul.outputs[0]]
+        if y.dtype != "INT8" or not (tuple(xt.shape) == tuple(st.shape) == tuple(y.shape)):
+            continue
+        found[mul.index] = op.index
+    return found
 
 
 @dataclass(frozen=True)
@@ -309,6 +338,8 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     bands = find_band_affines(graph) if fuse else {}
     for band in bands.values():
         fused.update({m: band.last for m in band.members})
+    silu = find_silu(graph, frozenset(fused)) if fuse else {}
+    fused.update({lg: mul for mul, lg in silu.items()})
     last = len(graph.operators) - 1
     life = {t: ((0, last) if t in pinned else span) for t, span in lifetimes(graph, fused).items()
             if t not in exclude}
@@ -410,7 +441,7 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     return ArenaPlan(arena_size=_align(arena, alignment), alignment=alignment, offsets=offsets,
                      sizes=tensor_sizes, lifetimes=life, scratch=scratch,
                      buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
-                     naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()), bands=bands)
+                     naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()), bands=bands, silu=silu)
 
 
 def overlapping_live_tensors(plan: ArenaPlan) -> list[tuple[int, int]]:

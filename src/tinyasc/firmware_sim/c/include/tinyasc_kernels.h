@@ -230,6 +230,15 @@ void tinyasc_softmax_s8(const tinyasc_softmax_params *p, const int8_t *in, int8_
 void tinyasc_logistic_s8(const tinyasc_logistic_params *p, const int8_t *in, int8_t *out);
 void tinyasc_rsqrt_s8(const tinyasc_rsqrt_params *p, const int8_t *in, int8_t *out);
 
+/* An int8 element-wise chain whose output depends on one input byte (SiLU as MUL(x, LOGISTIC(x)): the generator
+ * computes its 256 outputs as the unfused kernels would): out[i] = table[(uint8_t)in[i]]; in may be out. */
+typedef struct {
+    int32_t size;
+    const int8_t *table;                  /* [256], indexed by the input's byte */
+} tinyasc_lut_params;
+
+void tinyasc_lut_s8(const tinyasc_lut_params *p, const int8_t *in, int8_t *out);
+
 /* ---------------------------------------------------------------- pooling */
 
 typedef struct {

@@ -2,7 +2,8 @@
  * logistic on Q4.27 input and TFLite's Newton-Raphson GetInvSqrtQuantizedMultiplierExp.
  * Both depend on the input byte only, so each input value is evaluated once per call: a
  * 256-entry table on the stack filled as values first occur (at most 256 evaluations, fewer when
- * the tensor holds fewer distinct bytes; the same results), or filled whole for large tensors. */
+ * the tensor holds fewer distinct bytes; the same results), or filled whole for large tensors.
+ * And tinyasc_lut_s8: a chain the generator tabulated (a fused SiLU), one lookup per element. */
 #include "tinyasc_kernels.h"
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT<+e>: saturating left shift. */
@@ -158,6 +159,22 @@ void tinyasc_logistic_s8(const tinyasc_logistic_params *p, const int8_t *in, int
 
 void tinyasc_rsqrt_s8(const tinyasc_rsqrt_params *p, const int8_t *in, int8_t *out) {
     by_table(rsqrt_any, p, p->size, in, out);
+}
+
+void tinyasc_lut_s8(const tinyasc_lut_params *p, const int8_t *in, int8_t *out) {
+    const int8_t *const table = p->table;
+    const int32_t n = p->size;
+    int32_t i = 0;
+    /* four per pass: the loads of a pass before its stores, so in == out needs no care */
+    for (; i + 4 <= n; i += 4) {
+        const int8_t a = table[(uint8_t)in[i]], b = table[(uint8_t)in[i + 1]];
+        const int8_t c = table[(uint8_t)in[i + 2]], d = table[(uint8_t)in[i + 3]];
+        out[i] = a;
+        out[i + 1] = b;
+        out[i + 2] = c;
+        out[i + 3] = d;
+    }
+    for (; i < n; ++i) out[i] = table[(uint8_t)in[i]];
 }
 
 /* SOFTMAX int8 -> int8 (output scale 1/256, zero point -128), TFLM reference: exp of the
