@@ -34,6 +34,9 @@ def _pad(in_size: int, out_size: int, k: int, stride: int, dil: int) -> int:
 CASES = {
     "inplace1x1_c24_c16": (2, 1, 5, 9, 24, 16, 1, 1, 1, 1, False, None, True),
     "inplace1x1_c10_c25_b2": (2, 2, 12, 8, 10, 25, 1, 1, 1, 1, False, None, True),
+    # shrinking in place over three chunks of the 2048-byte stage (102 pixels of 20 channels, 96 on the DSP cores:
+    # whole passes of eight), the last of 29 pixels (three passes and five windows one by one)
+    "inplace1x1_c40_c20_chunks": (2, 1, 13, 17, 40, 20, 1, 1, 1, 1, False, None, True),
     "col3_inplace_c10": (3, 1, 12, 6, 10, 10, 3, 1, 1, 1, True, 1, True),
     "col3_inplace_c7_dw": (4, 2, 9, 5, 7, 7, 3, 1, 1, 1, True, None, False),
     "col5_inplace_c4_dil2": (3, 1, 14, 3, 4, 4, 5, 1, 1, 2, True, 1, True),
