@@ -677,16 +677,14 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
     if (p->in_c == 1 && mve_sparse_c1(p, w, s, input, output) == 0) return 0; /* no call (frame) for others */
 #endif
     if (((p->k_h - 1) * p->dil_h * p->in_w + (p->k_w - 1) * p->dil_w + 1) * C > TINYASC_SPARSE_MAX_SPAN) return -1;
-    /* the output columns whose windows lie inside the input along w: one interval [ox_lo, ox_hi) */
-    const int32_t span_w = (p->k_w - 1) * p->dil_w;
-    int32_t ox_lo = p->out_w, ox_hi = p->out_w;
-    for (int32_t ox = 0; ox < p->out_w; ox++) {
-        const int32_t x0 = ox * p->stride_w - p->pad_w;
-        if (x0 >= 0 && x0 + span_w < p->in_w) {
-            if (ox_lo == p->out_w) ox_lo = ox;
-            ox_hi = ox + 1;
-        }
-    }
+    /* the output columns whose windows lie inside the input along w, x0 = ox stride - pad >= 0 and x0 + span < in_w:
+     * one interval [ox_lo, ox_hi), both ends from the two bounds (an in-place 1x1 layer comes here once per chunk of
+     * pixels, where a loop over the columns cost more than a channel's pass); none inside: out_w, out_w */
+    const int32_t span_w = (p->k_w - 1) * p->dil_w, sw = p->stride_w;
+    const int32_t lim = p->in_w - span_w + p->pad_w; /* x0 + span < in_w  <=>  ox stride < lim */
+    int32_t ox_lo = p->pad_w > 0 ? (p->pad_w + sw - 1) / sw : 0, ox_hi = lim > 0 ? (lim - 1) / sw + 1 : 0;
+    if (ox_hi > p->out_w) ox_hi = p->out_w;
+    if (ox_lo >= ox_hi) ox_lo = ox_hi = p->out_w;
     const int full = tinyasc_full_range(p);
 #if SP_QUADS_ASM
     /* a ReLU range (the zero point -128 opens the full range): a channel on the folded path whose window constant is
