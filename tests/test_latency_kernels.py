@@ -723,6 +723,10 @@ PCASES = {
     "max3x3_s2_same_c37_clamp": (1, 9, 7, 37, 3, 3, 2, 2, 1, 1, -100, 60),
     # whole 2 x 2 windows (the DSP cores: four words without the tap loops) beside clipped ones, 8 + 1 channels
     "max2x2_s2_pad_c9": (1, 7, 8, 9, 2, 2, 2, 2, 1, 1, -128, 127),
+    # rows of whole 2 x 2 windows in one run (pool2x2_run): 16 + a predicated 4 channels with a clamp (Helium's run;
+    # the DSP cores' tap loops), and at stride 1 with 4 + 2 channels (the DSP run's last channels one at a time)
+    "max2x2_s2_c20_clamp": (1, 10, 11, 20, 2, 2, 2, 2, 0, 0, -60, 100),
+    "max2x2_s1_c6": (1, 6, 7, 6, 2, 2, 1, 1, 0, 0, -128, 127),
     # every case runs AVERAGE_POOL_2D too; here a global average (KWS DS-CNN's 25 x 5 over 64 channels) and a window of
     # more than 256 taps (int32 sums), with 21 channels (Helium: 16 + a predicated 5; DSP: 4 x 5 + 1)
     "pool25x5_global_c64": (1, 25, 5, 64, 25, 5, 1, 1, 0, 0, -128, 127),

@@ -4,9 +4,9 @@
  * the activation clamp). Per output pixel the window is clipped once; the channels run sixteen
  * at a time on Helium (VMAX.S8, the last vector predicated), else four at a time: on a core with
  * the DSP extension as SSUB8 + SEL (a signed maximum of four bytes in two instructions),
- * elsewhere as four byte compares, the last C % 4 channels one at a time. A whole 2 x 2 window (the usual pooling)
- * without a clamp takes its four words without the tap loops (not on Helium: there the tap loops cost little
- * against their code).
+ * elsewhere as four byte compares, the last C % 4 channels one at a time. A row's whole 2 x 2 windows (the usual
+ * pooling; on the DSP cores without a clamp) run in one call without the tap loops or the per-pixel clipping
+ * (pool2x2_run).
  */
 #include "tinyasc_opt.h"
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
@@ -65,6 +65,56 @@ static inline uint32_t pool_splat(int32_t v)
 }
 #endif
 
+/* n output pixels of one row whose 2 x 2 windows lie wholly inside the input (the first window at w0, the next step
+ * bytes further; rows row bytes apart), outputs from o: the four taps of each channel group without the tap loops or
+ * the per-pixel window clipping. Helium: sixteen channels per vector (the last predicated), clamped when the range is
+ * inside int8; elsewhere four per word, no clamp (the caller's condition), the last C % 4 one at a time. */
+#if defined(__ARM_FEATURE_MVE)
+static __attribute__((noinline)) void pool2x2_run(const int8_t *w0, int32_t n, int32_t C, int32_t row, int32_t step,
+                                                  int8_t *o, int8x16_t lo, int8x16_t hi, int clamp)
+{
+    const int32_t C16 = C & ~15;
+    const mve_pred16_t pr = vctp8q((uint32_t)(C - C16));
+    for (; n > 0; n--, w0 += step, o += C) {
+        int32_t c = 0;
+        for (; c < C16; c += 16) { /* whole vectors: no predicate to set on each load and the store */
+            const int8_t *r = w0 + c;
+            int8x16_t m = vmaxq_s8(vmaxq_s8(vldrbq_s8(r), vldrbq_s8(r + C)), vmaxq_s8(vldrbq_s8(r + row), vldrbq_s8(r + row + C)));
+            if (clamp) m = vminq_s8(vmaxq_s8(m, lo), hi);
+            vstrbq_s8(o + c, m);
+        }
+        if (c < C) {
+            const int8_t *r = w0 + c;
+            int8x16_t m = vmaxq_s8(vmaxq_s8(vldrbq_z_s8(r, pr), vldrbq_z_s8(r + C, pr)),
+                                   vmaxq_s8(vldrbq_z_s8(r + row, pr), vldrbq_z_s8(r + row + C, pr)));
+            if (clamp) m = vminq_s8(vmaxq_s8(m, lo), hi);
+            vstrbq_p_s8(o + c, m, pr);
+        }
+    }
+}
+#else
+static void pool2x2_run(const int8_t *w0, int32_t n, int32_t C, int32_t row, int32_t step, int8_t *o)
+{
+    const int32_t C4 = C & ~3;
+    for (; n > 0; n--, w0 += step, o += C) {
+        int32_t c = 0;
+        for (; c < C4; c += 4) {
+            const int8_t *r = w0 + c;
+            const uint32_t m = pool_max4(pool_max4(tinyasc_load_u32(r), tinyasc_load_u32(r + C)),
+                                         pool_max4(tinyasc_load_u32(r + row), tinyasc_load_u32(r + row + C)));
+            memcpy(o + c, &m, 4);
+        }
+        for (; c < C; c++) {
+            const int8_t *r = w0 + c;
+            int32_t m = r[0] > r[C] ? r[0] : r[C];
+            if (r[row] > m) m = r[row];
+            if (r[row + C] > m) m = r[row + C];
+            o[c] = (int8_t)m;
+        }
+    }
+}
+#endif
+
 
 void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, int8_t *out)
 {
@@ -72,19 +122,39 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
     const tinyasc_pool_params pl = *p_in;
     const tinyasc_pool_params *p = &pl;
     const int32_t C = p->channels, row = p->in_w * C;
+    const int clamp = p->act_min > -128 || p->act_max < 127;
 #if defined(__ARM_FEATURE_MVE)
     const int8x16_t lo16 = vdupq_n_s8((int8_t)p->act_min), hi16 = vdupq_n_s8((int8_t)p->act_max);
+    const int two = p->f_h == 2 && p->f_w == 2;
 #else
     const int32_t C4 = C & ~3;
-    const int clamp = p->act_min > -128 || p->act_max < 127;
     const uint32_t lo4 = pool_splat(p->act_min), hi4 = pool_splat(p->act_max);
+    const int two = p->f_h == 2 && p->f_w == 2 && !clamp;
 #endif
+    /* the output columns whose windows lie inside the input along w (x0 >= 0, x0 + f_w <= in_w): [ox_lo, ox_hi) */
+    const int32_t lim = p->in_w - p->f_w + 1 + p->pad_w;
+    int32_t ox_lo = p->pad_w > 0 ? (p->pad_w + p->stride_w - 1) / p->stride_w : 0;
+    int32_t ox_hi = lim > 0 ? (lim - 1) / p->stride_w + 1 : 0;
+    if (ox_hi > p->out_w) ox_hi = p->out_w;
+    if (ox_lo >= ox_hi) ox_lo = ox_hi = p->out_w;
     for (int32_t b = 0; b < p->batches; b++) {
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             const int32_t fy0 = y0 < 0 ? -y0 : 0;
             const int32_t fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+            const int whole_rows = two && fy0 == 0 && fy1 == 2;
             for (int32_t ox = 0; ox < p->out_w; ox++) {
+                if (whole_rows && ox == ox_lo) { /* the row's whole 2 x 2 windows in one run */
+                    const int8_t *w0 = in + ((b * p->in_h + y0) * p->in_w + ox * p->stride_w - p->pad_w) * C;
+                    int8_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
+#if defined(__ARM_FEATURE_MVE)
+                    pool2x2_run(w0, ox_hi - ox, C, row, p->stride_w * C, o, lo16, hi16, clamp);
+#else
+                    pool2x2_run(w0, ox_hi - ox, C, row, p->stride_w * C, o);
+#endif
+                    ox = ox_hi - 1;
+                    continue;
+                }
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 const int32_t fx0 = x0 < 0 ? -x0 : 0;
                 const int32_t fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
@@ -95,14 +165,6 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
                 pool_pixel_mve(w0, nh, nw, C, row, lo16, hi16, o);
 #else
                 int32_t c = 0;
-                if (nh == 2 && nw == 2 && !clamp) { /* a whole 2 x 2 window (the usual pooling): four words */
-                    for (; c < C4; c += 4) {
-                        const int8_t *r = w0 + c;
-                        const uint32_t m = pool_max4(pool_max4(tinyasc_load_u32(r), tinyasc_load_u32(r + C)),
-                                                     pool_max4(tinyasc_load_u32(r + row), tinyasc_load_u32(r + row + C)));
-                        memcpy(o + c, &m, 4);
-                    }
-                }
                 for (; c < C4; c += 4) {
                     uint32_t m = pool_splat(-128); /* an empty window's value, and max's identity */
                     const int8_t *r = w0 + c;
