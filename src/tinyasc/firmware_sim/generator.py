@@ -530,8 +530,10 @@ class _Generator:
             assert col is not None and col[0] == p.pad_h
             call = (f"{kern}(&l{i}_p, &l{i}_w, {col[1]}, {col[2]}, "
                     f"{self.ref(op.outputs[0])}, (arena + {self.plan.offsets[self.plan.scratch[i]]}));")
-        elif prep.in_place:
-            call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])});"
+        elif prep.in_place:  # the planner's stage: the arena's largest region free at this layer, else the kernel's own
+            sid = self.plan.stages.get(i)
+            stage = (f"(arena + {self.plan.offsets[sid]}), {self.plan.sizes[sid]}" if sid is not None else "NULL, 0")
+            call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])}, {stage});"
         else:
             call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
         filter_bytes = self.sparse_layers[-1].sparse_bytes if sparse else int(prep.filter.size)

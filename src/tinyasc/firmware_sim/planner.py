@@ -72,6 +72,7 @@ class ArenaPlan:
     naive_size: int = 0  # sum of all activation sizes (no reuse), for comparison
     bands: dict[int, "BandAffine"] = field(default_factory=dict)  # last op of a fused band chain -> the chain
     silu: dict[int, int] = field(default_factory=dict)  # MUL op -> the LOGISTIC op fused into it (x * sigmoid(x))
+    stages: dict[int, int] = field(default_factory=dict)  # in-place 1x1 op -> its stage pseudo-tensor id (in offsets)
 
     def to_json(self) -> dict:
         return {
@@ -87,6 +88,7 @@ class ArenaPlan:
                       for k, b in self.bands.items()},
             "scratch": {str(k): v for k, v in self.scratch.items()},
             "silu": {str(k): v for k, v in self.silu.items()},
+            "stages": {str(k): v for k, v in self.stages.items()},
         }
 
 
@@ -437,11 +439,41 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
         placed.append(buf)
 
     offsets = {t: b.offset for b in buffers for t in b.tensors}
-    arena = max((b.offset + b.size for b in buffers), default=0)
-    return ArenaPlan(arena_size=_align(arena, alignment), alignment=alignment, offsets=offsets,
+    arena = _align(max((b.offset + b.size for b in buffers), default=0), alignment)
+    stages: dict[int, int] = {}
+    if in_place:
+        for op in graph.operators:
+            out = op.outputs[0] if op.outputs else -1
+            if op.index in scratch or aliases.get(out) != op.inputs[0] or not pointwise_conv_in_place_ok(graph, op):
+                continue
+            gap = _largest_free(buffers, op.index, arena, alignment)
+            size = min(gap[1], graph.tensors[out].nbytes)
+            if size > STAGE_MIN:
+                sid = len(graph.tensors) + len(graph.operators) + op.index
+                stages[op.index] = sid
+                offsets[sid], tensor_sizes[sid], life[sid] = gap[0], size, (op.index, op.index)
+    return ArenaPlan(arena_size=arena, alignment=alignment, offsets=offsets, stages=stages,
                      sizes=tensor_sizes, lifetimes=life, scratch=scratch,
                      buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
                      naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()), bands=bands, silu=silu)
+
+
+#: A 1x1 in-place layer gets a stage in the arena above this many bytes (the optimized kernels' own stage,
+#: TINYASC_OPT_STAGE in c/opt/tinyasc_opt_inplace.c): its pixels in fewer chunks, each chunk's per-channel set-up
+#: paid once (the whole layer in one chunk where the free region holds its output).
+STAGE_MIN = 2048
+
+
+def _largest_free(buffers: list[Buffer], step: int, arena: int, alignment: int) -> tuple[int, int]:
+    """``(offset, bytes)`` of the largest aligned region of ``[0, arena)`` that no buffer holds at ``step``."""
+    held = sorted((b.offset, b.offset + b.profile[step]) for b in buffers if step in b.profile)
+    best, cur = (0, 0), 0
+    for lo, hi in held + [(arena, arena)]:
+        start = _align(cur, alignment)
+        if lo - start > best[1]:
+            best = (start, lo - start)
+        cur = max(cur, hi)
+    return best
 
 
 def overlapping_live_tensors(plan: ArenaPlan) -> list[tuple[int, int]]:

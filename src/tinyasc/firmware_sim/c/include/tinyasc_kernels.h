@@ -117,15 +117,19 @@ void tinyasc_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const 
 void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
 
-/* 1x1, stride-1, ungrouped CONV_2D whose output overwrites its input in the arena. Each pixel's
- * outputs are staged on the stack (at most TINYASC_INPLACE_MAX_C channels), then stored; pixels
- * run forward when out_c <= in_c and backward otherwise, so no unread input is overwritten.
- * Same arithmetic as tinyasc_conv2d_s8. */
+/* 1x1, stride-1, ungrouped CONV_2D whose output overwrites its input in the arena. The outputs of a chunk of
+ * pixels are staged, then stored; pixels run forward when out_c <= in_c and backward otherwise, so no unread
+ * input is overwritten. `stage`: stage_bytes of memory free during the call (the generator passes the largest
+ * region of the arena no live tensor holds at this layer, when it beats the kernel's own), staging
+ * stage_bytes / out_c pixels at a time; NULL (or fewer than out_c bytes): one pixel at a time on the stack here, the
+ * optimized kernels' own 2 KB. At most TINYASC_INPLACE_MAX_C channels. Same arithmetic as tinyasc_conv2d_s8. */
 #define TINYASC_INPLACE_MAX_C 512
-void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                   int8_t *stage, int32_t stage_bytes);
 /* The same, the name the generator gives layers whose inputs are a multiple of 16 (the optimized library's
  * Helium in-place kernel takes only those). */
-void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                       int8_t *stage, int32_t stage_bytes);
 
 /* Column (k_h x 1) per-channel convolution, stride 1, same output shape, computed in place:
  * DEPTHWISE_CONV_2D with depth multiplier 1, or CONV_2D with one input channel per group

@@ -86,28 +86,39 @@ void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_wei
 }
 
 
-void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data) {
+void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                   int8_t *stage, int32_t stage_bytes) {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t forward = p->out_c <= p->in_c;
-    int8_t stage[TINYASC_INPLACE_MAX_C];
-    int32_t k, oc, ic;
-    for (k = 0; k < pixels; ++k) {
-        const int32_t px = forward ? k : pixels - 1 - k;
-        const int8_t *in_px = data + px * p->in_c;
-        for (oc = 0; oc < p->out_c; ++oc) {
-            const int8_t *f = w->data + oc * p->in_c;
-            int32_t acc = 0;
-            for (ic = 0; ic < p->in_c; ++ic) acc += (int32_t)f[ic] * ((int32_t)in_px[ic] + p->input_offset);
-            if (w->bias) acc += w->bias[oc];
-            acc = tinyasc_mbqm(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
-            stage[oc] = (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+    int8_t own[TINYASC_INPLACE_MAX_C];
+    int32_t chunk = stage != NULL ? stage_bytes / p->out_c : 0;
+    int32_t done, k, oc, ic;
+    if (chunk < 1) {
+        stage = own;
+        chunk = 1;
+    }
+    for (done = 0; done < pixels;) {
+        const int32_t n = pixels - done < chunk ? pixels - done : chunk;
+        const int32_t start = forward ? done : pixels - done - n;
+        for (k = 0; k < n; ++k) {
+            const int8_t *in_px = data + (start + k) * p->in_c;
+            for (oc = 0; oc < p->out_c; ++oc) {
+                const int8_t *f = w->data + oc * p->in_c;
+                int32_t acc = 0;
+                for (ic = 0; ic < p->in_c; ++ic) acc += (int32_t)f[ic] * ((int32_t)in_px[ic] + p->input_offset);
+                if (w->bias) acc += w->bias[oc];
+                acc = tinyasc_mbqm(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
+                stage[k * p->out_c + oc] = (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
+            }
         }
-        memcpy(data + px * p->out_c, stage, (size_t)p->out_c);
+        memcpy(data + start * p->out_c, stage, (size_t)(n * p->out_c));
+        done += n;
     }
 }
 
-void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data) {
-    tinyasc_conv2d_1x1_inplace_s8(p, w, data);
+void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                       int8_t *stage, int32_t stage_bytes) {
+    tinyasc_conv2d_1x1_inplace_s8(p, w, data, stage, stage_bytes);
 }
 
 void tinyasc_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,

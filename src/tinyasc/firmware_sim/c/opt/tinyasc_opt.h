@@ -113,15 +113,18 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                                      const int8_t *input, int8_t *output);
 void tinyasc_opt_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                 const int8_t *input, int8_t *output);
-void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                       int8_t *stage, int32_t stage_bytes);
 /* The same for inputs a multiple of 16, which Helium's in-place kernel may take (tinyasc_opt_inplace.c). */
-void tinyasc_opt_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+void tinyasc_opt_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                           int8_t *stage, int32_t stage_bytes);
 /* The chunk loop of the 1x1 in place (tinyasc_opt_inplace.c): the layer's pixels in chunks through conv into a
- * staging buffer, each chunk copied back, in the order that overwrites no unread input. */
+ * staging buffer (stage_bytes at stage when that is more than the file's own 2 KB), each chunk copied back, in the
+ * order that overwrites no unread input. */
 typedef void (*tinyasc_chunk_conv)(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                    int8_t *output);
 void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
-                            tinyasc_chunk_conv conv);
+                            tinyasc_chunk_conv conv, int8_t *stage, int32_t stage_bytes);
 void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,
                                      int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);

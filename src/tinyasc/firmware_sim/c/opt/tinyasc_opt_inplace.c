@@ -30,11 +30,15 @@ static int8_t stage_buf[TINYASC_OPT_STAGE] __attribute__((aligned(4)));
 static int32_t col_base[TINYASC_COL_MAX_C];
 
 void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
-                            tinyasc_chunk_conv conv)
+                            tinyasc_chunk_conv conv, int8_t *stage, int32_t stage_bytes)
 {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t forward = p->out_c <= p->in_c;
-    int32_t chunk = TINYASC_OPT_STAGE / p->out_c;
+    if (stage == NULL || stage_bytes <= TINYASC_OPT_STAGE) { /* the file's own stage, unless the caller's is larger */
+        stage = stage_buf;
+        stage_bytes = TINYASC_OPT_STAGE;
+    }
+    int32_t chunk = stage_bytes / p->out_c;
     if (chunk < 1) chunk = 1; /* out_c > stage never happens (TINYASC_INPLACE_MAX_C) */
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
     /* whole passes of eight pixels (the DSP sparse kernel's): only the last chunk leaves windows to take one by one,
@@ -48,25 +52,28 @@ void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights 
         const int32_t n = pixels - done < chunk ? pixels - done : chunk;
         const int32_t start = forward ? done : pixels - done - n;
         q.in_w = q.out_w = n;
-        conv(&q, w, data + start * p->in_c, stage_buf);
-        memcpy(data + start * p->out_c, stage_buf, (size_t)(n * p->out_c));
+        conv(&q, w, data + start * p->in_c, stage);
+        memcpy(data + start * p->out_c, stage, (size_t)(n * p->out_c));
         done += n;
     }
 }
 
-void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+void tinyasc_opt_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                       int8_t *stage, int32_t stage_bytes)
 {
-    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8); /* the planner's layers: 1x1, stride 1, ungrouped */
+    /* the planner's layers: 1x1, stride 1, ungrouped */
+    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8, stage, stage_bytes);
 }
 
 /* Inputs a multiple of 16: Helium's in-place kernel where it takes the layer (the generator names this entry for
  * such layers only, so a model with none links none of that kernel); elsewhere the chunk loop. */
-void tinyasc_opt_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+void tinyasc_opt_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                           int8_t *stage, int32_t stage_bytes)
 {
 #if defined(__ARM_FEATURE_MVE)
     if (tinyasc_simd_conv2d_1x1_inplace_s8(p, w, data) == 0) return;
 #endif
-    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8);
+    tinyasc_inplace_chunks(p, w, data, tinyasc_opt_conv2d_1x1_s8, stage, stage_bytes);
 }
 
 void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t f_c_stride,

@@ -29,7 +29,8 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
 /* A 1x1 CONV_2D in place with sparse weights (tinyasc_sparse_inplace.c): the pixels in chunks through the
  * sparse kernel, as tinyasc_opt_conv2d_1x1_inplace_s8 does through the optimized convolution. The generator
  * calls the sparse kernels directly, so a model whose convolutions are all sparse links no dense one. */
-void tinyasc_sparse_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+void tinyasc_sparse_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                          int8_t *stage, int32_t stage_bytes);
 
 typedef struct {
     const uint16_t *row_nnz;

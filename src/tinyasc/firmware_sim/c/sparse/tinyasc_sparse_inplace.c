@@ -12,7 +12,8 @@ static void sparse_chunk(const tinyasc_conv_params *p, const tinyasc_weights *w,
     (void)tinyasc_sparse_conv2d_s8(p, w, input, output); /* takes every layer the generator stores sparse */
 }
 
-void tinyasc_sparse_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+void tinyasc_sparse_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                          int8_t *stage, int32_t stage_bytes)
 {
-    tinyasc_inplace_chunks(p, w, data, sparse_chunk);
+    tinyasc_inplace_chunks(p, w, data, sparse_chunk, stage, stage_bytes);
 }

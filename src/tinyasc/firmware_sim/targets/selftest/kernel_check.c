@@ -44,6 +44,28 @@ static int32_t mismatches(const int8_t *a, const int8_t *b, int32_t n)
     return m;
 }
 
+/* A caller's stage for the 1x1 in-place kernels (the generator passes the arena's largest free region at the layer):
+ * more than the optimized kernels' own 2 KB, so that they take it, and guard bytes that none may write. */
+#define EXT_STAGE 2600
+static int8_t ext_stage[EXT_STAGE + CHECK_GUARD];
+
+/* Differing bytes of a 1x1 in-place case run with ext_stage against ref_out, and written guard bytes after the in-place
+ * buffer (end) and after the stage: the portable kernel (STAGED_PORTABLE), the optimized one as the generator calls it
+ * (STAGED_OPT), or the sparse one (STAGED_SPARSE, w its sparse weights). */
+enum { STAGED_PORTABLE, STAGED_OPT, STAGED_SPARSE };
+static int32_t staged_mismatches(const kcase *c, const tinyasc_weights *w, int which, int32_t end)
+{
+    memset(opt_out, CHECK_FILL, sizeof opt_out);
+    memcpy(opt_out, c->input, (size_t)c->in_size);
+    memset(ext_stage, CHECK_FILL, sizeof ext_stage);
+    if (which == STAGED_PORTABLE) tinyasc_conv2d_1x1_inplace_s8(&c->p, w, opt_out, ext_stage, EXT_STAGE);
+    else if (which == STAGED_SPARSE) tinyasc_sparse_conv2d_1x1_inplace_s8(&c->p, w, opt_out, ext_stage, EXT_STAGE);
+    else if (c->p.in_c % 16 == 0) tinyasc_opt_conv2d_1x1_inplace_c16_s8(&c->p, w, opt_out, ext_stage, EXT_STAGE);
+    else tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, w, opt_out, ext_stage, EXT_STAGE);
+    return mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end) +
+           check_guard_writes(ext_stage, EXT_STAGE);
+}
+
 int main(void)
 {
     for (int i = 0; i < KCASE_COUNT; i++) {
@@ -74,10 +96,10 @@ int main(void)
             memcpy(ref_out, c->input, (size_t)c->in_size);
             memcpy(opt_out, c->input, (size_t)c->in_size);
             if (c->kind == K_1X1_INPLACE) {
-                tinyasc_conv2d_1x1_inplace_s8(&c->p, &c->w, ref_out);
+                tinyasc_conv2d_1x1_inplace_s8(&c->p, &c->w, ref_out, NULL, 0); /* one pixel at a time */
                 /* as the generator calls them: inputs a multiple of 16 their own entry (Helium's in-place kernel) */
-                if (c->p.in_c % 16 == 0) tinyasc_opt_conv2d_1x1_inplace_c16_s8(&c->p, &c->w, opt_out);
-                else tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &c->w, opt_out);
+                if (c->p.in_c % 16 == 0) tinyasc_opt_conv2d_1x1_inplace_c16_s8(&c->p, &c->w, opt_out, NULL, 0);
+                else tinyasc_opt_conv2d_1x1_inplace_s8(&c->p, &c->w, opt_out, NULL, 0);
             } else {
                 tinyasc_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, ref_out, ref_scratch);
                 tinyasc_opt_conv_col_inplace_s8(&c->p, &c->w, c->f_c_stride, c->f_ky_stride, opt_out, opt_scratch);
@@ -87,7 +109,9 @@ int main(void)
         const int32_t end = c->kind == K_1X1_INPLACE || c->kind == K_COL_INPLACE
                                 ? (c->in_size > c->out_size ? c->in_size : c->out_size)
                                 : c->out_size;
-        const int32_t dense = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
+        int32_t dense = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
+        if (c->kind == K_1X1_INPLACE) /* and with a caller's stage: the portable kernel too */
+            dense += staged_mismatches(c, &c->w, STAGED_PORTABLE, end) + staged_mismatches(c, &c->w, STAGED_OPT, end);
         int32_t sparse = -1;
         if (c->sparse) {
             tinyasc_weights ws = c->w;
@@ -97,11 +121,12 @@ int main(void)
             /* as the generator calls a layer stored sparse: the sparse kernels themselves */
             if (c->kind == K_1X1_INPLACE) {
                 memcpy(opt_out, c->input, (size_t)c->in_size);
-                tinyasc_sparse_conv2d_1x1_inplace_s8(&c->p, &ws, opt_out);
+                tinyasc_sparse_conv2d_1x1_inplace_s8(&c->p, &ws, opt_out, NULL, 0);
             } else {
                 (void)tinyasc_sparse_conv2d_s8(&c->p, &ws, c->input, opt_out); /* a refusal leaves opt_out unwritten */
             }
             sparse = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
+            if (c->kind == K_1X1_INPLACE) sparse += staged_mismatches(c, &ws, STAGED_SPARSE, end);
         }
         for (int32_t k = 0; k < c->out_size; k++) sum = sum * 31u + (uint8_t)ref_out[k];
         sh_write0("TINYASC CHECK ");
