@@ -225,6 +225,12 @@ CASES = {
     # first layer's shape), two passes and three windows, batches
     "conv5x5_c1_s2_valid_w17_fold_zyrelu": (False, 1, 11, 38, 1, 9, 5, 5, 2, 1, False, None, True),
     "conv3x3_c2_c5_valid_w19_b2_fold_zyrelu": (False, 2, 6, 21, 2, 5, 3, 3, 1, 1, False, None, True),
+    # ... and passes down the columns where they leave fewer windows one by one than along the rows: 17 columns of 16
+    # rows (the quick model's first layer's shape: none instead of 16), 19 columns of 12 in passes of four (the folded
+    # form: none instead of 36), 17 columns of 19 rows (three a column: 51 against 19 along the rows, which it keeps)
+    "conv5x5_c1_s2_valid_w17_h16_fold_zyrelu": (False, 1, 35, 38, 1, 9, 5, 5, 2, 1, False, None, True),
+    "conv3x3_c2_c5_valid_w19_h12_fold": (False, 1, 14, 21, 2, 5, 3, 3, 1, 1, False, None, True),
+    "conv5x5_c1_s2_valid_w17_h19_fold_zyrelu": (False, 1, 41, 38, 1, 9, 5, 5, 2, 1, False, None, True),
     # "pow2m": every multiplier exactly 2^30, so that many sums land on a tie of the last rounding (half away from
     # zero): the three-tap line interiors the DSP cores rescale on the doubled sum with the sign's SUB
     # (line3_dsp_interior), a grouped column and one in place in the depthwise layout

@@ -390,8 +390,22 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
         int8_t *out = output + b * p->out_h * p->out_w * p->out_c + oc;
 #if SP_QUADS_ASM
         if (fast && all_in) {
-            r.base = in, r.o = out, r.quads = p->out_w >> per, r.tail = p->out_w & ((1 << per) - 1);
-            r.rows = p->out_h, r.row_gap = p->stride_h * p->in_w * C - p->out_w * step;
+            const int32_t mask = (1 << per) - 1, row_bytes = p->stride_h * p->in_w * C;
+            if ((p->out_w & mask) * p->out_h > (p->out_h & mask) * p->out_w) {
+                /* fewer windows left over by passes down the columns than along the rows (the quick model's first
+                 * layer: 17 columns of 128 rows, no window one by one instead of 128): one call per column, its
+                 * windows stride_h rows apart, its outputs a row of outputs apart */
+                r.step = row_bytes, r.ostep = p->out_w * ostep, r.quads = p->out_h >> per, r.tail = p->out_h & mask;
+                for (int32_t ox = 0; ox < p->out_w; ox++) {
+                    r.base = in + ox * step, r.o = out + ox * ostep, r.rows = 1, r.row_gap = 0;
+                    if (octs) sp_octs_relu_dsp(&r);
+                    else sp_quads_dsp(&r);
+                }
+                r.step = step, r.ostep = ostep;
+                continue;
+            }
+            r.base = in, r.o = out, r.quads = p->out_w >> per, r.tail = p->out_w & mask;
+            r.rows = p->out_h, r.row_gap = row_bytes - p->out_w * step;
             if (octs) sp_octs_relu_dsp(&r);
             else sp_quads_dsp(&r);
             continue;
