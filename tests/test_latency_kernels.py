@@ -231,6 +231,10 @@ CASES = {
     "conv5x5_c1_s2_valid_w17_h16_fold_zyrelu": (False, 1, 35, 38, 1, 9, 5, 5, 2, 1, False, None, True),
     "conv3x3_c2_c5_valid_w19_h12_fold": (False, 1, 14, 21, 2, 5, 3, 3, 1, 1, False, None, True),
     "conv5x5_c1_s2_valid_w17_h19_fold_zyrelu": (False, 1, 41, 38, 1, 9, 5, 5, 2, 1, False, None, True),
+    # Helium's one-channel kernel leaves the last 1-3 columns of a layer without padding to c1_cols_mve (down the
+    # column, four rows per vector, read from the input): the three above at stride 2 (one column of 4, 16 and 19
+    # rows), and two columns of nine rows at stride 1
+    "conv3x3_c1_c6_valid_w18_fold": (False, 1, 11, 20, 1, 6, 3, 3, 1, 1, False, None, True),
     # "pow2m": every multiplier exactly 2^30, so that many sums land on a tie of the last rounding (half away from
     # zero): the three-tap line interiors the DSP cores rescale on the doubled sum with the sign's SUB
     # (line3_dsp_interior), a grouped column and one in place in the depthwise layout

@@ -619,6 +619,39 @@ static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __att
 #undef C1_MAC
 #undef C1_OUT
 
+/* The last columns of a layer whose windows all lie inside the input (no padding), which the row calls' chunks of
+ * sixteen leave (fewer than four: one predicated vector per row and channel there, the quick model's first layer one
+ * column of 17): down each column four rows per vector, each non-zero one VLDRB gather of the four rows' inputs read
+ * from the input itself (stride_h rows apart: ent_in holds the non-zeros' input offsets) and one VMLA, the four
+ * outputs through the four-lane output path with the channel's constants as scalars and one VSTRB scatter a row of
+ * outputs apart; the last rows predicated. The same sums as the row kernel (the constant folds the input offset, every
+ * tap is inside). */
+static __attribute__((noinline)) void c1_cols_mve(const tinyasc_conv_params *p, const int32_t *cst, const int32_t *ent_in,
+                                                 const int8_t *in, int8_t *out, int32_t ox0)
+{
+    const int32_t OC = p->out_c, rows = p->out_h, in_row = p->stride_h * p->in_w, out_row = p->out_w * OC;
+    const uint32x4_t xo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)in_row);
+    const uint32x4_t yo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_row);
+    const int32_t zp = p->output_offset;
+    for (int32_t oc = 0; oc < OC; oc++, cst += 4) {
+        const int32_t base = cst[0], m = cst[1], sh = cst[2], n = cst[3];
+        for (int32_t ox = ox0; ox < p->out_w; ox++) {
+            const int8_t *x0 = in + ox * p->stride_w;
+            int8_t *o = out + ox * OC + oc;
+            for (int32_t oy = 0; oy < rows; oy += 4, x0 += 4 * in_row, o += 4 * out_row) {
+                const mve_pred16_t pr = vctp32q((uint32_t)(rows - oy));
+                int32x4_t acc = vdupq_n_s32(base);
+                for (int32_t j = 0; j < n; j++)
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_z_s32(x0 + ent_in[2 * j], xo, pr), ent_in[2 * j + 1]);
+                const int32x4_t h = vqrdmulhq_n_s32(acc, m);
+                const int32x4_t v = vaddq_n_s32(vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), sh), zp);
+                vstrbq_scatter_offset_p_s32(o, yo, vshrq_n_s32(vqshlq_n_s32(v, 24), 24), pr);
+            }
+        }
+        ent_in += 2 * n;
+    }
+}
+
 static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                   const tinyasc_sparse_weights *s, const int8_t *input, int8_t *output)
 {
@@ -630,11 +663,17 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     int32_t nnz = 0;
     for (int32_t oc = 0; oc < OC; oc++) nnz += s->row_nnz[oc];
     /* the staged rows, plus what the lanes past a row's last pixel read (never stored) */
+    /* the last out_w % 16 < 4 columns down the columns (c1_cols_mve) where every window lies inside the input and
+     * the non-zeros' input offsets fit beside the staged ones */
+    const int32_t tail = p->out_w % 16;
+    const int cols = tail > 0 && tail < 4 && p->pad_h <= 0 && p->pad_w <= 0 && 4 * OC + 4 * nnz <= TINYASC_SPARSE_MAX_K &&
+                     (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h < p->in_h &&
+                     (p->out_w - 1) * st - p->pad_w + (p->k_w - 1) * p->dil_w < p->in_w;
     if (p->k_h * span + 16 * st > (int32_t)sizeof(tap_yx) || 4 * OC + 2 * nnz > TINYASC_SPARSE_MAX_K) return -1;
-    int32_t *const cst = (int32_t *)pk_tab, *const ent = cst + 4 * OC;
+    int32_t *const cst = (int32_t *)pk_tab, *const ent = cst + 4 * OC, *const ent_in = ent + 2 * nnz;
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
-    int32_t *ep = ent;
+    int32_t *ep = ent, *ip = ent_in;
     for (int32_t oc = 0; oc < OC; oc++) {
         int32_t pos = 0, sum = 0;
         for (int32_t j = 0; j < s->row_nnz[oc]; j++, pos++) {
@@ -643,6 +682,10 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
             const int32_t v = *vp++;
             *ep++ = (pos / p->k_w) * span + (pos % p->k_w) * p->dil_w;
             *ep++ = v;
+            if (cols) { /* in the input itself */
+                *ip++ = (pos / p->k_w) * p->dil_h * p->in_w + (pos % p->k_w) * p->dil_w;
+                *ip++ = v;
+            }
             sum += v;
         }
         cst[4 * oc] = (w->bias ? w->bias[oc] : 0) + sum * p->input_offset;
@@ -652,7 +695,7 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     }
     int8_t *const stage = (int8_t *)tap_yx;
     c1_row r __attribute__((aligned(16)));
-    r.x = stage, r.cst = cst, r.ent = ent, r.channels = OC, r.chunks = p->out_w / 16, r.tail = p->out_w % 16;
+    r.x = stage, r.cst = cst, r.ent = ent, r.channels = OC, r.chunks = p->out_w / 16, r.tail = cols ? 0 : tail;
     r.ostep = 16 * OC, r.vo = 4 * OC, r.zp = p->output_offset;
     for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * st), r.xout[j] = (uint32_t)(j * OC);
     void (*const row)(const c1_row *) = st == 1 ? c1_row_s1_mve : c1_row_s2_mve;
@@ -663,6 +706,8 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
             r.o = output + (b * p->out_h + oy) * p->out_w * OC;
             row(&r);
         }
+        if (cols) c1_cols_mve(p, cst, ent_in, in - p->pad_h * p->in_w - p->pad_w, output + b * p->out_h * p->out_w * OC,
+                              p->out_w - tail);
     }
     return 0;
 }
