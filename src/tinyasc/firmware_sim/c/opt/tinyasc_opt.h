@@ -47,6 +47,19 @@ static inline void tinyasc_tap_range(int32_t o, int32_t dil, int32_t k, int32_t 
     *k1 = e > a ? e : a;
 }
 
+/* The outputs [*lo, *hi) of n at stride `stride` from -pad whose windows, span + 1 inputs wide, lie wholly inside
+ * [0, in): o stride - pad >= 0 and o stride - pad + span < in, one interval from its two bounds; none: n, n. */
+static inline void tinyasc_inside_range(int32_t n, int32_t in, int32_t span, int32_t stride, int32_t pad, int32_t *lo,
+                                        int32_t *hi)
+{
+    const int32_t lim = in - span + pad; /* o stride - pad + span < in  <=>  o stride < lim */
+    int32_t a = pad > 0 ? (pad + stride - 1) / stride : 0, b = lim > 0 ? (lim - 1) / stride + 1 : 0;
+    if (b > n) b = n;
+    if (a >= b) a = b = n;
+    *lo = a;
+    *hi = b;
+}
+
 /* Per channel c < C of a channel-wise convolution: bias + input_offset * (sum of its taps' weights), the
  * constant a window wholly inside the input starts from (weight of tap t at t * wt + c * wc). */
 static inline void tinyasc_chan_base(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t C, int32_t taps,

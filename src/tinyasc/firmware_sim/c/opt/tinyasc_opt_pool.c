@@ -131,12 +131,9 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
     const uint32_t lo4 = pool_splat(p->act_min), hi4 = pool_splat(p->act_max);
     const int two = p->f_h == 2 && p->f_w == 2 && !clamp;
 #endif
-    /* the output columns whose windows lie inside the input along w (x0 >= 0, x0 + f_w <= in_w): [ox_lo, ox_hi) */
-    const int32_t lim = p->in_w - p->f_w + 1 + p->pad_w;
-    int32_t ox_lo = p->pad_w > 0 ? (p->pad_w + p->stride_w - 1) / p->stride_w : 0;
-    int32_t ox_hi = lim > 0 ? (lim - 1) / p->stride_w + 1 : 0;
-    if (ox_hi > p->out_w) ox_hi = p->out_w;
-    if (ox_lo >= ox_hi) ox_lo = ox_hi = p->out_w;
+    /* the output columns whose windows lie inside the input along w: [ox_lo, ox_hi) */
+    int32_t ox_lo, ox_hi;
+    tinyasc_inside_range(p->out_w, p->in_w, p->f_w - 1, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
     for (int32_t b = 0; b < p->batches; b++) {
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;

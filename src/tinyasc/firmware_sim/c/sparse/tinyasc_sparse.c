@@ -623,8 +623,8 @@ static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __att
  * sixteen leave (fewer than four: one predicated vector per row and channel there, the quick model's first layer one
  * column of 17): down each column four rows per vector, each non-zero one VLDRB gather of the four rows' inputs read
  * from the input itself (stride_h rows apart: ent_in holds the non-zeros' input offsets) and one VMLA, the four
- * outputs through the four-lane output path with the channel's constants as scalars and one VSTRB scatter a row of
- * outputs apart; the last rows predicated. The same sums as the row kernel (the constant folds the input offset, every
+ * outputs through the four-lane output path (tinyasc_rq_x4_apply, the channel's constants in every lane) and one
+ * VSTRB scatter a row of outputs apart; the last rows predicated. The same sums as the row kernel (the constant folds the input offset, every
  * tap is inside). */
 static __attribute__((noinline)) void c1_cols_mve(const tinyasc_conv_params *p, const int32_t *cst, const int32_t *ent_in,
                                                  const int8_t *in, int8_t *out, int32_t ox0)
@@ -632,9 +632,9 @@ static __attribute__((noinline)) void c1_cols_mve(const tinyasc_conv_params *p, 
     const int32_t OC = p->out_c, rows = p->out_h, in_row = p->stride_h * p->in_w, out_row = p->out_w * OC;
     const uint32x4_t xo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)in_row);
     const uint32x4_t yo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_row);
-    const int32_t zp = p->output_offset;
     for (int32_t oc = 0; oc < OC; oc++, cst += 4) {
-        const int32_t base = cst[0], m = cst[1], sh = cst[2], n = cst[3];
+        const int32_t base = cst[0], n = cst[3];
+        const tinyasc_rq_x4 q = {.m = vdupq_n_s32(cst[1]), .neg_r = vdupq_n_s32(cst[2]), .zp = vdupq_n_s32(p->output_offset)};
         for (int32_t ox = ox0; ox < p->out_w; ox++) {
             const int8_t *x0 = in + ox * p->stride_w;
             int8_t *o = out + ox * OC + oc;
@@ -643,9 +643,7 @@ static __attribute__((noinline)) void c1_cols_mve(const tinyasc_conv_params *p, 
                 int32x4_t acc = vdupq_n_s32(base);
                 for (int32_t j = 0; j < n; j++)
                     acc = vmlaq_n_s32(acc, vldrbq_gather_offset_z_s32(x0 + ent_in[2 * j], xo, pr), ent_in[2 * j + 1]);
-                const int32x4_t h = vqrdmulhq_n_s32(acc, m);
-                const int32x4_t v = vaddq_n_s32(vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), sh), zp);
-                vstrbq_scatter_offset_p_s32(o, yo, vshrq_n_s32(vqshlq_n_s32(v, 24), 24), pr);
+                vstrbq_scatter_offset_p_s32(o, yo, tinyasc_rq_x4_apply(acc, q), pr);
             }
         }
         ent_in += 2 * n;
@@ -736,14 +734,10 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
     if (p->in_c == 1 && mve_sparse_c1(p, w, s, input, output) == 0) return 0; /* no call (frame) for others */
 #endif
     if (((p->k_h - 1) * p->dil_h * p->in_w + (p->k_w - 1) * p->dil_w + 1) * C > TINYASC_SPARSE_MAX_SPAN) return -1;
-    /* the output columns whose windows lie inside the input along w, x0 = ox stride - pad >= 0 and x0 + span < in_w:
-     * one interval [ox_lo, ox_hi), both ends from the two bounds (an in-place 1x1 layer comes here once per chunk of
-     * pixels, where a loop over the columns cost more than a channel's pass); none inside: out_w, out_w */
-    const int32_t span_w = (p->k_w - 1) * p->dil_w, sw = p->stride_w;
-    const int32_t lim = p->in_w - span_w + p->pad_w; /* x0 + span < in_w  <=>  ox stride < lim */
-    int32_t ox_lo = p->pad_w > 0 ? (p->pad_w + sw - 1) / sw : 0, ox_hi = lim > 0 ? (lim - 1) / sw + 1 : 0;
-    if (ox_hi > p->out_w) ox_hi = p->out_w;
-    if (ox_lo >= ox_hi) ox_lo = ox_hi = p->out_w;
+    /* the output columns whose windows lie inside the input along w: one interval [ox_lo, ox_hi) from its bounds (an
+     * in-place 1x1 layer comes here once per chunk of pixels, where a loop over the columns cost more than a pass) */
+    int32_t ox_lo, ox_hi;
+    tinyasc_inside_range(p->out_w, p->in_w, (p->k_w - 1) * p->dil_w, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
     const int full = tinyasc_full_range(p);
 #if SP_QUADS_ASM
     /* a ReLU range (the zero point -128 opens the full range): a channel on the folded path whose window constant is
