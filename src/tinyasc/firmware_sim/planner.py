@@ -440,28 +440,39 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
 
     offsets = {t: b.offset for b in buffers for t in b.tensors}
     arena = _align(max((b.offset + b.size for b in buffers), default=0), alignment)
+    naive = sum(_align(n, alignment) for n in tensor_sizes.values())
     stages: dict[int, int] = {}
-    if in_place:
-        for op in graph.operators:
-            out = op.outputs[0] if op.outputs else -1
-            if op.index in scratch or aliases.get(out) != op.inputs[0] or not pointwise_conv_in_place_ok(graph, op):
-                continue
-            gap = _largest_free(buffers, op.index, arena, alignment)
-            size = min(gap[1], graph.tensors[out].nbytes)
-            if size > STAGE_MIN:
-                sid = len(graph.tensors) + len(graph.operators) + op.index
-                stages[op.index] = sid
-                offsets[sid], tensor_sizes[sid], life[sid] = gap[0], size, (op.index, op.index)
+    if in_place:  # carved from what the placement leaves free: not tensors of the naive (no-reuse) sum
+        for op_index, (offset, size) in _in_place_stages(graph, buffers, aliases, scratch, arena, alignment).items():
+            sid = len(graph.tensors) + len(graph.operators) + op_index
+            stages[op_index] = sid
+            offsets[sid], tensor_sizes[sid], life[sid] = offset, size, (op_index, op_index)
     return ArenaPlan(arena_size=arena, alignment=alignment, offsets=offsets, stages=stages,
                      sizes=tensor_sizes, lifetimes=life, scratch=scratch,
                      buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
-                     naive_size=sum(_align(n, alignment) for n in tensor_sizes.values()), bands=bands, silu=silu)
+                     naive_size=naive, bands=bands, silu=silu)
 
 
 #: A 1x1 in-place layer gets a stage in the arena above this many bytes (the optimized kernels' own stage,
 #: TINYASC_OPT_STAGE in c/opt/tinyasc_opt_inplace.c): its pixels in fewer chunks, each chunk's per-channel set-up
 #: paid once (the whole layer in one chunk where the free region holds its output).
 STAGE_MIN = 2048
+
+
+def _in_place_stages(graph: Graph, buffers: list[Buffer], aliases: dict[int, int], scratch: dict[int, int], arena: int,
+                     alignment: int) -> dict[int, tuple[int, int]]:
+    """``op -> (offset, bytes)`` for each 1x1 in-place layer whose largest free region at its step, up to its output
+    bytes, is more than :data:`STAGE_MIN`."""
+    stages = {}
+    for op in graph.operators:
+        out = op.outputs[0] if op.outputs else -1
+        if op.index in scratch or aliases.get(out) != op.inputs[0] or not pointwise_conv_in_place_ok(graph, op):
+            continue
+        offset, free = _largest_free(buffers, op.index, arena, alignment)
+        size = min(free, graph.tensors[out].nbytes)
+        if size > STAGE_MIN:
+            stages[op.index] = (offset, size)
+    return stages
 
 
 def _largest_free(buffers: list[Buffer], step: int, arena: int, alignment: int) -> tuple[int, int]:
