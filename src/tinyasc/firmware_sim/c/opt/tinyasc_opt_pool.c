@@ -79,7 +79,8 @@ static __attribute__((noinline)) void pool2x2_run(const int8_t *w0, int32_t n, i
         int32_t c = 0;
         for (; c < C16; c += 16) { /* whole vectors: no predicate to set on each load and the store */
             const int8_t *r = w0 + c;
-            int8x16_t m = vmaxq_s8(vmaxq_s8(vldrbq_s8(r), vldrbq_s8(r + C)), vmaxq_s8(vldrbq_s8(r + row), vldrbq_s8(r + row + C)));
+            int8x16_t m = vmaxq_s8(vmaxq_s8(vldrbq_s8(r), vldrbq_s8(r + C)),
+                                   vmaxq_s8(vldrbq_s8(r + row), vldrbq_s8(r + row + C)));
             if (clamp) m = vminq_s8(vmaxq_s8(m, lo), hi);
             vstrbq_s8(o + c, m);
         }

@@ -624,17 +624,18 @@ static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __att
  * column of 17): down each column four rows per vector, each non-zero one VLDRB gather of the four rows' inputs read
  * from the input itself (stride_h rows apart: ent_in holds the non-zeros' input offsets) and one VMLA, the four
  * outputs through the four-lane output path (tinyasc_rq_x4_apply, the channel's constants in every lane) and one
- * VSTRB scatter a row of outputs apart; the last rows predicated. The same sums as the row kernel (the constant folds the input offset, every
- * tap is inside). */
-static __attribute__((noinline)) void c1_cols_mve(const tinyasc_conv_params *p, const int32_t *cst, const int32_t *ent_in,
-                                                 const int8_t *in, int8_t *out, int32_t ox0)
+ * VSTRB scatter a row of outputs apart; the last rows predicated. The same sums as the row kernel (the constant
+ * folds the input offset, every tap is inside). */
+static __attribute__((noinline)) void c1_cols_mve(const tinyasc_conv_params *p, const int32_t *cst,
+                                                 const int32_t *ent_in, const int8_t *in, int8_t *out, int32_t ox0)
 {
     const int32_t OC = p->out_c, rows = p->out_h, in_row = p->stride_h * p->in_w, out_row = p->out_w * OC;
     const uint32x4_t xo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)in_row);
     const uint32x4_t yo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_row);
     for (int32_t oc = 0; oc < OC; oc++, cst += 4) {
         const int32_t base = cst[0], n = cst[3];
-        const tinyasc_rq_x4 q = {.m = vdupq_n_s32(cst[1]), .neg_r = vdupq_n_s32(cst[2]), .zp = vdupq_n_s32(p->output_offset)};
+        const tinyasc_rq_x4 q = {.m = vdupq_n_s32(cst[1]), .neg_r = vdupq_n_s32(cst[2]),
+                                 .zp = vdupq_n_s32(p->output_offset)};
         for (int32_t ox = ox0; ox < p->out_w; ox++) {
             const int8_t *x0 = in + ox * p->stride_w;
             int8_t *o = out + ox * OC + oc;
@@ -660,13 +661,14 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w)) return -1;
     int32_t nnz = 0;
     for (int32_t oc = 0; oc < OC; oc++) nnz += s->row_nnz[oc];
-    /* the staged rows, plus what the lanes past a row's last pixel read (never stored) */
     /* the last out_w % 16 < 4 columns down the columns (c1_cols_mve) where every window lies inside the input and
      * the non-zeros' input offsets fit beside the staged ones */
     const int32_t tail = p->out_w % 16;
-    const int cols = tail > 0 && tail < 4 && p->pad_h <= 0 && p->pad_w <= 0 && 4 * OC + 4 * nnz <= TINYASC_SPARSE_MAX_K &&
+    const int cols = tail > 0 && tail < 4 && p->pad_h <= 0 && p->pad_w <= 0 &&
+                     4 * OC + 4 * nnz <= TINYASC_SPARSE_MAX_K &&
                      (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h < p->in_h &&
                      (p->out_w - 1) * st - p->pad_w + (p->k_w - 1) * p->dil_w < p->in_w;
+    /* the staged rows, plus what the lanes past a row's last pixel read (never stored) */
     if (p->k_h * span + 16 * st > (int32_t)sizeof(tap_yx) || 4 * OC + 2 * nnz > TINYASC_SPARSE_MAX_K) return -1;
     int32_t *const cst = (int32_t *)pk_tab, *const ent = cst + 4 * OC, *const ent_in = ent + 2 * nnz;
     const uint8_t *gp = s->gaps;
