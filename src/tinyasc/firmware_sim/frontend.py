@@ -660,6 +660,17 @@ def logf_host(artifact: FrontendArtifact, x: np.ndarray, *, exe: Path | None = N
         return np.fromfile(t / "out.f32", dtype=np.float32)
 
 
+def quantize_host(artifact: FrontendArtifact, x: np.ndarray, *, exe: Path | None = None) -> np.ndarray:
+    """``tinyasc_frontend_quantize`` of each float32 in ``x``: the C front end's input codes (checks it against
+    :func:`quantize_input`, ties and saturation included)."""
+    exe = exe or artifact.out_dir / HOST_BINARY
+    with tempfile.TemporaryDirectory(prefix="tinyasc_fe_") as tmp:
+        t = Path(tmp)
+        np.asarray(x, dtype=np.float32).tofile(t / "in.f32")
+        _run(exe, ["quantize", str(t / "in.f32"), str(t / "out.bin")])
+        return np.fromfile(t / "out.bin", dtype=_np_input(artifact))
+
+
 def bench_host(artifact: FrontendArtifact, audio: np.ndarray, repeats: int, *, exe: Path | None = None) -> float:
     """Host seconds per clip of ``tinyasc_frontend_quantized`` (CPU time, mean over ``repeats``)."""
     exe = exe or artifact.out_dir / HOST_BINARY

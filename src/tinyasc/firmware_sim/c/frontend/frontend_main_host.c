@@ -93,6 +93,19 @@ int main(int argc, char **argv)
         write_file(argv[3], x, (size_t)n * sizeof(float));
         return 0;
     }
+    if (argc == 4 && strcmp(argv[1], "quantize") == 0) {
+        float *x = (float *)read_file(argv[2], &n_bytes);
+        long i, n = n_bytes / (long)sizeof(float);
+        tinyasc_fe_input_t *q = (tinyasc_fe_input_t *)malloc((size_t)(n > 0 ? n : 1) * sizeof(tinyasc_fe_input_t));
+        if (!q) {
+            return 1;
+        }
+        for (i = 0; i < n; ++i) {
+            q[i] = tinyasc_frontend_quantize(x[i]);
+        }
+        write_file(argv[3], q, (size_t)n * sizeof(tinyasc_fe_input_t));
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "bench") == 0) {
         int16_t *pcm = (int16_t *)read_file(argv[2], &n_bytes);
         tinyasc_fe_input_t *q = (tinyasc_fe_input_t *)malloc(n_out * sizeof(tinyasc_fe_input_t));

@@ -31,6 +31,59 @@
 #include <math.h> /* sqrtf: one VSQRT.F32 on a Cortex-M4F/M7/M55 */
 #endif
 
+/* The inner kernels are written once and inlined where they run (their loop's constants then stay in
+ * registers); a compiler that is not told may call them instead. */
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FE_ALWAYS_INLINE inline
+#endif
+
+/* Runs of consecutive floats in one VLDM / VSTM on a Cortex-M with a single-precision FPU (M4F, M7, M55): 1 + n
+ * cycles on the M4 against 2 per VLDR / VSTR. GCC does not merge scalar float loads, so the instruction is written
+ * here with the values bound to the s registers it lists (register variables, used only as the asm's operands;
+ * s0-s15 are caller-saved, so nothing is pushed). Only how the floats move changes: the float operations, and so
+ * the output, are the host build's. Elsewhere plain loads and stores. A use names the registers: two runs live at
+ * once take disjoint ones. */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#define FE_VLDM 1
+#define FE_LD2(p, a, b, RA, RB)                                                                              \
+    register float a __asm__(RA), b __asm__(RB);                                                             \
+    __asm__("vldmia %2, {" RA ", " RB "}" : "=t"(a), "=t"(b) : "r"(p), "m"(*(const float(*)[2])(p)))
+#define FE_LD4(p, a, b, c, d, RA, RB, RC, RD)                                                                \
+    register float a __asm__(RA), b __asm__(RB), c __asm__(RC), d __asm__(RD);                               \
+    __asm__("vldmia %4, {" RA ", " RB ", " RC ", " RD "}"                                                    \
+            : "=t"(a), "=t"(b), "=t"(c), "=t"(d) : "r"(p), "m"(*(const float(*)[4])(p)))
+#define FE_LD8(p, a, b, c, d, e, f, g, h)                                                                    \
+    register float a __asm__("s0"), b __asm__("s1"), c __asm__("s2"), d __asm__("s3"), e __asm__("s4"),      \
+        f __asm__("s5"), g __asm__("s6"), h __asm__("s7");                                                   \
+    __asm__("vldmia %8, {s0-s7}" : "=t"(a), "=t"(b), "=t"(c), "=t"(d), "=t"(e), "=t"(f), "=t"(g), "=t"(h)    \
+            : "r"(p), "m"(*(const float(*)[8])(p)))
+#define FE_ST2(p, a, b, RA, RB)                                                                              \
+    do {                                                                                                     \
+        register float a_ __asm__(RA) = (a), b_ __asm__(RB) = (b);                                           \
+        __asm__("vstmia %3, {" RA ", " RB "}" : "=m"(*(float(*)[2])(p)) : "t"(a_), "t"(b_), "r"(p));        \
+    } while (0)
+#define FE_ST8(p, a, b, c, d, e, f, g, h)                                                                    \
+    do {                                                                                                     \
+        register float a_ __asm__("s8") = (a), b_ __asm__("s9") = (b), c_ __asm__("s10") = (c),             \
+                       d_ __asm__("s11") = (d), e_ __asm__("s12") = (e), f_ __asm__("s13") = (f),           \
+                       g_ __asm__("s14") = (g), h_ __asm__("s15") = (h);                                    \
+        __asm__("vstmia %9, {s8-s15}" : "=m"(*(float(*)[8])(p))                                             \
+                : "t"(a_), "t"(b_), "t"(c_), "t"(d_), "t"(e_), "t"(f_), "t"(g_), "t"(h_), "r"(p));          \
+    } while (0)
+#else
+#define FE_VLDM 0
+#define FE_LD2(p, a, b, RA, RB) const float a = (p)[0], b = (p)[1]
+#define FE_LD4(p, a, b, c, d, RA, RB, RC, RD) const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3]
+#define FE_LD8(p, a, b, c, d, e, f, g, h)                                                                    \
+    const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3], e = (p)[4], f = (p)[5], g = (p)[6], h = (p)[7]
+#define FE_ST2(p, a, b, RA, RB) ((p)[0] = (a), (p)[1] = (b))
+#define FE_ST8(p, a, b, c, d, e, f, g, h)                                                                    \
+    ((p)[0] = (a), (p)[1] = (b), (p)[2] = (c), (p)[3] = (d), (p)[4] = (e), (p)[5] = (f), (p)[6] = (g),      \
+     (p)[7] = (h))
+#endif
+
 #define FE_N TINYASC_FE_N_FFT
 #define FE_M (TINYASC_FE_N_FFT / 2)      /* complex FFT size */
 #define FE_Q (TINYASC_FE_N_FFT / 4)      /* quarter wave */
@@ -329,14 +382,6 @@ static void fe_stage_pair(float *z, int h)
     }
 }
 
-/* The FFT's inner kernels are written once and inlined where they run (their loop's span and
- * twiddles then stay in registers); a compiler that is not told may call them instead. */
-#if defined(__GNUC__)
-#define FE_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define FE_ALWAYS_INLINE inline
-#endif
-
 /* Twiddles of one group of eight points (see fe_group8). */
 typedef struct {
     float w1r, w1s, w2r, w2s, w3r, w3s, w4r, w4s;
@@ -387,11 +432,73 @@ static inline void fe_tw8_of(int j, int h, fe_tw8 *w)
     fe_twiddle(j * (FE_N / (8 * h)) + FE_N / 8, &w->w4r, &w->w4s);
 }
 
-/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over the groups of eight points. */
+/* FE_BFLY with the twiddle 1 (table index 0: cos 0 = 1, sin 0 = 0) and FE_BFLY_ROT with it (-i), without their
+ * multiplications: 1 * x = x and x + (+-0) = x exactly, so the results are FE_BFLY's up to the sign of a zero,
+ * which only meets additions and multiplications until the power spectrum squares it away. */
+#define FE_BFLY_ONE(a, b)                              \
+    do {                                               \
+        const float tr_ = b##r, ti_ = b##i;            \
+        b##r = a##r - tr_;                             \
+        b##i = a##i - ti_;                             \
+        a##r += tr_;                                   \
+        a##i += ti_;                                   \
+    } while (0)
+#define FE_BFLY_MINUS_I(a, b)                          \
+    do {                                               \
+        const float tr_ = b##i, ti_ = -b##r;           \
+        b##r = a##r - tr_;                             \
+        b##i = a##i - ti_;                             \
+        a##r += tr_;                                   \
+        a##i += ti_;                                   \
+    } while (0)
+
+/* fe_group8 for the group's point j = 0: every twiddle 1 or -i but the third stage's W_{8h}^h (w4), which is
+ * W_8 (half the butterflies' multiplications, 60 of 120 float operations). */
+static FE_ALWAYS_INLINE void fe_group8_j0(float *p, const int h, const float w4r, const float w4s)
+{
+    FE_LOAD(a, p);
+    FE_LOAD(b, p + 2 * h);
+    FE_LOAD(c, p + 4 * h);
+    FE_LOAD(d, p + 6 * h);
+    FE_LOAD(e, p + 8 * h);
+    FE_LOAD(f, p + 10 * h);
+    FE_LOAD(g, p + 12 * h);
+    FE_LOAD(k, p + 14 * h);
+    FE_BFLY_ONE(a, b);
+    FE_BFLY_ONE(c, d);
+    FE_BFLY_ONE(e, f);
+    FE_BFLY_ONE(g, k);
+    FE_BFLY_ONE(a, c);
+    FE_BFLY_MINUS_I(b, d);
+    FE_BFLY_ONE(e, g);
+    FE_BFLY_MINUS_I(f, k);
+    FE_BFLY_ONE(a, e);
+    FE_BFLY(b, f, w4r, w4s);
+    FE_BFLY_MINUS_I(c, g);
+    FE_BFLY_ROT(d, k, w4r, w4s);
+    FE_STORE(p, a);
+    FE_STORE(p + 2 * h, b);
+    FE_STORE(p + 4 * h, c);
+    FE_STORE(p + 6 * h, d);
+    FE_STORE(p + 8 * h, e);
+    FE_STORE(p + 10 * h, f);
+    FE_STORE(p + 12 * h, g);
+    FE_STORE(p + 14 * h, k);
+}
+
+/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over the groups of eight points; the groups of
+ * point 0 (a quarter of them in the first such pass) without their trivial multiplications. */
 static void fe_stage_triple(float *z, int h)
 {
     int i, j;
-    for (j = 0; j < h; ++j) {
+    {
+        fe_tw8 w;
+        fe_tw8_of(0, h, &w);
+        for (i = 0; i < FE_M; i += 8 * h) {
+            fe_group8_j0(z + 2 * i, h, w.w4r, w.w4s);
+        }
+    }
+    for (j = 1; j < h; ++j) {
         fe_tw8 w;
         fe_tw8_of(j, h, &w);
         for (i = j; i < FE_M; i += 8 * h) {
@@ -434,14 +541,6 @@ static inline int fe_point_live(uint32_t p)
     return p >= FE_ZLO && p < FE_ZHI;
 }
 
-/* Whether the first pass's group at slot i (i % 4 == 0; points n = rev(i), n + M/2, n + M/4, n + 3M/4)
- * has its first and last points dead. */
-static inline int fe_group_sparse(uint32_t i)
-{
-    const uint32_t n = fe_rbit(i) >> (32 - FE_LOG2_M);
-    return !fe_point_live(n) && !fe_point_live(n + 3 * FE_M / 4);
-}
-
 /* Zeros in the dead points that the first pass reads: those of the groups that are not sparse
  * (n live or n + 3M/4 live: two short ranges of n). */
 static void fe_zero_dead(float *z)
@@ -465,46 +564,75 @@ static void fe_zero_dead(float *z)
 }
 #endif
 
+/* One group of the first pass, stages 1 and 2 (twiddles 1 and -i) as one multiplication-free radix-4
+ * butterfly on the four points at a (eight floats); its results are the general butterflies' since the
+ * table holds cos 0 = 1 and cos(pi/2) = 0. */
+static FE_ALWAYS_INLINE void fe_first_group(float *a)
+{
+    FE_LD8(a, x0r, x0i, x1r, x1i, x2r, x2i, x3r, x3i);
+    const float s0r = x0r + x1r, s0i = x0i + x1i;
+    const float d0r = x0r - x1r, d0i = x0i - x1i;
+    const float s1r = x2r + x3r, s1i = x2i + x3i;
+    const float d1r = x2r - x3r, d1i = x2i - x3i;
+    /* slots 2, 3 and 6, 7: d0 + (-i) d1 and d0 - (-i) d1 */
+    FE_ST8(a, s0r + s1r, s0i + s1i, d0r + d1i, d0i - d1r, s0r - s1r, s0i - s1i, d0r - d1i, d0i + d1r);
+}
+
+#if FE_SPARSE_FIRST_PASS
+/* The same when the group's first and last points are zero: with A (its second point) and B (its third) the
+ * outputs are A + B, -A - iB... written so that each is the general butterfly's value (x + 0 = x, 0 - x = -x,
+ * -(x + y) = -x - y exactly), up to the sign of a zero, which squares away. */
+static FE_ALWAYS_INLINE void fe_first_group_sparse(float *a)
+{
+    FE_LD4(a + 2, ar, ai, br, bi, "s0", "s1", "s2", "s3");
+    FE_ST8(a, ar + br, ai + bi, bi - ar, -(ai + br), ar - br, ai - bi, -(ar + bi), br - ai);
+}
+
+/* Slot of the first pass's group whose first point is n (n < M/4): rev(n), a multiple of four. */
+static FE_ALWAYS_INLINE uint32_t fe_rev(uint32_t n)
+{
+    return fe_rbit(n) >> (32 - FE_LOG2_M);
+}
+
+/* The group at slot rev(n) holds points n, n + M/2, n + M/4, n + 3M/4; with the live points covering
+ * [M/4, 3M/4) its first and last are both dead exactly for n in [FE_SPARSE_LO, FE_ZLO) (n < FE_ZLO and
+ * n + 3M/4 >= FE_ZHI), so the pass runs in the order of n and that range is one loop. */
+#define FE_SPARSE_LO_ (FE_ZHI - 3 * FE_M / 4 > 0 ? FE_ZHI - 3 * FE_M / 4 : 0)
+#define FE_SPARSE_LO (FE_SPARSE_LO_ < FE_ZLO ? FE_SPARSE_LO_ : FE_ZLO)
+
+/* The general groups of n in [n0, n1): a few per frame (16 of 512 at the paper's 2080 of 4096 samples), so one
+ * copy of their code serves both ranges. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void fe_first_groups(float *z, uint32_t n0, uint32_t n1)
+{
+    uint32_t n;
+    for (n = n0; n < n1; ++n) {
+        fe_first_group(z + 2 * fe_rev(n));
+    }
+}
+#endif
+
 /* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im) whose
  * input is already in bit-reversed order (the windowing writes it so: fe_slot). */
 static void fe_cfft(float *z)
 {
-    int i, h;
+    int h;
 
-    /* stages 1 and 2 (twiddles 1 and -i) as one multiplication-free radix-4 pass; results are
-     * identical to the general butterflies since the table holds cos 0 = 1 and cos(pi/2) = 0 */
-    for (i = 0; i < FE_M; i += 4) {
-        float *a = z + 2 * i;
 #if FE_SPARSE_FIRST_PASS
-        if (fe_group_sparse(i)) {
-            /* points n and n + 3M/4 are zero: with A (slot i + 1) and B (slot i + 2) the outputs are
-             * A + B, A - B, -A - iB... written so that each is the general pass's value (x + 0 = x,
-             * 0 - x = -x, -(x + y) = -x - y exactly), up to the sign of a zero, which squares away */
-            const float ar = a[2], ai = a[3], br = a[4], bi = a[5];
-            a[0] = ar + br;
-            a[1] = ai + bi;
-            a[4] = ar - br;
-            a[5] = ai - bi;
-            a[2] = bi - ar;
-            a[3] = -(ai + br);
-            a[6] = -(ar + bi);
-            a[7] = br - ai;
-            continue;
-        }
-#endif
-        const float s0r = a[0] + a[2], s0i = a[1] + a[3];
-        const float d0r = a[0] - a[2], d0i = a[1] - a[3];
-        const float s1r = a[4] + a[6], s1i = a[5] + a[7];
-        const float d1r = a[4] - a[6], d1i = a[5] - a[7];
-        a[0] = s0r + s1r;
-        a[1] = s0i + s1i;
-        a[4] = s0r - s1r;
-        a[5] = s0i - s1i;
-        a[2] = d0r + d1i; /* d0 + (-i) d1 */
-        a[3] = d0i - d1r;
-        a[6] = d0r - d1i;
-        a[7] = d0i + d1r;
+    uint32_t n;
+    fe_first_groups(z, 0, (uint32_t)FE_SPARSE_LO);
+    for (n = (uint32_t)FE_SPARSE_LO; n < (uint32_t)FE_ZLO; ++n) {
+        fe_first_group_sparse(z + 2 * fe_rev(n));
     }
+    fe_first_groups(z, (uint32_t)FE_ZLO, (uint32_t)(FE_M / 4));
+#else
+    int i;
+    for (i = 0; i < FE_M; i += 4) {
+        fe_first_group(z + 2 * i);
+    }
+#endif
 #if FE_HELIUM
     for (h = 4; h < FE_M; h *= 2) {
         if (FE_M / (2 * h) >= 4) {
@@ -588,10 +716,12 @@ static float fe_power_spectrum4(float *buf)
     for (; k <= FE_M / 2; ++k) {
         float *zk = buf + 2 * k;
         float *zm = buf + 2 * (FE_M - k);
-        const float er = zk[0] + zm[0];
-        const float ei = zk[1] - zm[1];
-        const float or_ = zk[1] + zm[1];
-        const float oi = zm[0] - zk[0];
+        FE_LD2(zk, zkr, zki, "s0", "s1");
+        FE_LD2(zm, zmr, zmi, "s2", "s3");
+        const float er = zkr + zmr;
+        const float ei = zki - zmi;
+        const float or_ = zki + zmi;
+        const float oi = zmr - zkr;
         const float wr = tinyasc_fe_cos_quarter[k]; /* fe_twiddle(k) for k <= N/4 */
         const float ws = tinyasc_fe_cos_quarter[FE_Q - k];
         float tr, ti, ar, ai, br, bi;
@@ -701,11 +831,14 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel)
         int nyq;
         const int len = fe_band_len(b, &nyq);
         float acc = 0.0f;
-        for (n = 0; n + 1 < len; n += 2) { /* the same additions in the same order, two per turn */
-            acc += w[n] * p[2 * n];
-            acc += w[n + 1] * p[2 * n + 2];
+        for (n = 0; n + 3 < len; n += 4) { /* the same additions in the same order, four per turn */
+            FE_LD4(w + n, w0, w1, w2, w3, "s0", "s1", "s2", "s3");
+            acc += w0 * p[2 * n];
+            acc += w1 * p[2 * n + 2];
+            acc += w2 * p[2 * n + 4];
+            acc += w3 * p[2 * n + 6];
         }
-        if (n < len) {
+        for (; n < len; ++n) {
             acc += w[n] * p[2 * n];
         }
         if (nyq) {
@@ -819,8 +952,15 @@ static inline void fe_put_run(float *z, int s, int count, const int16_t *x, cons
 #endif
     for (; count >= 2; count -= 2, s += 2, x += 2, w += 2 * dw) {
         float *q = z + fe_slot((uint32_t)s);
-        q[0] = (float)x[0] * w[0];
-        q[1] = (float)x[1] * w[dw];
+        float w0, w1;
+        if (dw > 0) {
+            FE_LD2(w, u0, u1, "s0", "s1");
+            w0 = u0, w1 = u1;
+        } else { /* w[0] and w[-1] */
+            FE_LD2(w - 1, u0, u1, "s0", "s1");
+            w0 = u1, w1 = u0;
+        }
+        FE_ST2(q, (float)x[0] * w0, (float)x[1] * w1, "s2", "s3");
     }
     if (count > 0) {
         z[fe_slot((uint32_t)s)] = (float)x[0] * w[0];
@@ -894,22 +1034,15 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
 tinyasc_fe_input_t tinyasc_frontend_quantize(float x)
 {
     const float q = x / TINYASC_FE_INPUT_SCALE;
-    float frac;
-    int32_t r;
-    if (!(q < 1048576.0f)) { /* saturates anyway (NaN too); keeps the int conversion defined */
-        return q < 0.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
+    int32_t t, r;
+    if (!(q < 1048576.0f && q > -1048576.0f)) { /* saturates anyway (NaN to the top); keeps the int conversion defined */
+        return q <= -1048576.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
     }
-    if (q <= -1048576.0f) {
-        return TINYASC_FE_INPUT_MIN;
-    }
-    /* round half away from zero, exactly: truncate, then look at the (exact) remainder */
-    r = (int32_t)q;
-    frac = q - (float)r;
-    if (frac >= 0.5f) {
-        r += 1;
-    } else if (frac <= -0.5f) {
-        r -= 1;
-    }
+    /* round half away from zero, exactly and without a float comparison: 2q is exact, t = trunc(2q), and
+     * round(q) = (t + 1) / 2 for t >= 0, (t - 1) / 2 below, C's division truncating (floor((2q + 1) / 2) =
+     * floor((floor(2q) + 1) / 2) for q >= 0, and the mirror image below) */
+    t = (int32_t)(2.0f * q);
+    r = (t + (t >= 0 ? 1 : -1)) / 2;
     r += TINYASC_FE_INPUT_ZERO_POINT;
     return (tinyasc_fe_input_t)(r > TINYASC_FE_INPUT_MAX ? TINYASC_FE_INPUT_MAX
                                 : (r < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : r));
