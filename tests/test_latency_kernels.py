@@ -154,10 +154,21 @@ CASES = {
     "dw3x3_c13_same_fold": (True, 1, 7, 9, 13, 13, 3, 3, 1, 1, True, None, True),
     "dw3x3_c10_s2_valid": (True, 1, 9, 8, 10, 10, 3, 3, 2, 1, False, None, True),
     "dw3x3_c12_dil2_same_relu_fold": (True, 2, 8, 7, 12, 12, 3, 3, 1, 2, True, None, False),
-    # the DSP cores' windows three taps wide on channels a multiple of four (dw_pixel_dsp: every group of a pixel in one
-    # asm call, border windows staged with the zero point): the folded outputs from the registers, stride 2 with SAME
-    # padding; five rows without padding; the general output path from the sums (dw3x3_c16_same above)
+    # the DSP cores' 3 x 3 windows on channels a multiple of four (dw3x3_run_dsp: a row's pixels whose windows lie inside
+    # the input in one asm call, every group's block of constants, taps and (m, rnd, sh) at immediate offsets; border
+    # windows staged with the zero point, one pixel per call): the folded outputs from the registers, stride 2 with
+    # SAME padding; runs of 18 and 7 pixels at strides 1 and 2; ten groups with batches; one group; the general
+    # output path from the sums (here and dw3x3_c16_same above); five rows wide three (not taken: the general kernel)
     "dw3x3_c8_s2_same_fold": (True, 1, 9, 10, 8, 8, 3, 3, 2, 1, True, None, True),
+    "dw3x3_c8_w20_run_fold": (True, 1, 6, 20, 8, 8, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c12_w17_s2_run_fold": (True, 1, 7, 17, 12, 12, 3, 3, 2, 1, False, None, False),
+    "dw3x3_c40_b2_fold": (True, 2, 5, 7, 40, 40, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c4_w9_fold": (True, 1, 4, 9, 4, 4, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c8_w12_run": (True, 1, 5, 12, 8, 8, 3, 3, 1, 1, False, None, True),
+    # channels in chunks of groups whose blocks fit the DSP cores' window buffer (TINYASC_OPT_MAX_K 2304: 39 groups on
+    # the folded path, 68 off it): 42 groups as 39 + 3, 70 as 68 + 2, every window staged or in place
+    "dw3x3_c168_chunks_fold": (True, 1, 4, 5, 168, 168, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c280_chunks": (True, 1, 3, 4, 280, 280, 3, 3, 1, 1, True, None, False),
     "dw5x3_c12_valid_b2_fold": (True, 2, 8, 6, 12, 12, 5, 3, 1, 1, False, None, True),
     # Helium's depthwise rows on channels a multiple of four (dw_rows_mve: input rows staged four channels per word,
     # group by group, zero point left and right; clipped tap rows from their own channel constants): windows three taps

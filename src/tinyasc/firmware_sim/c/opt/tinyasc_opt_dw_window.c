@@ -8,8 +8,9 @@
  *     channels' constants (bias + off * sum w), two horizontally adjacent whole windows per call sharing each weight
  *     vector, a window crossing the border from the bias with the input offset added to each input; the outputs four
  *     channels at a time (tinyasc_dw_out4).
- *   DSP (Cortex-M4/M7): windows three taps wide, undilated along x, on channels a multiple of four, every channel
- *     group of a pixel in one asm call (below).
+ *   DSP (Cortex-M4/M7): 3 x 3 windows, undilated along x, on channels a multiple of four: the pixels of an output row
+ *     whose windows lie inside the input in one asm call, every group's constants, taps and output constants in one
+ *     block read at immediate offsets (below).
  * Other shapes, and other cores, take tinyasc_opt_depthwise_conv2d_s8. The same integers as the portable kernel
  * (tests/test_latency_kernels.py, every core).
  */
@@ -544,48 +545,55 @@ static int dw_windows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w
 
 #elif defined(__ARM_FEATURE_DSP)
 #if defined(__thumb2__)
-/* Windows three taps wide (k_w = 3, undilated along x), every channel group of one output pixel in one asm call
- * (dw_pixel_dsp): per group of four channels the sums start from the channels' constants (bias + off * sum w) and
- * take, per tap, one LDR of the input word and one of the weight word, SXTB16 of each and of each rotated by 8 and
- * four SMLABB/SMLATT (twelve cycles per four MACs on the M4's model); the rows' taps unrolled; on the folded output
- * path the group's four outputs leave from the registers. The window is either in the input (rows skip bytes apart
- * after a row's taps) or staged with the input zero point outside the input.
- * Compiled from C the loop spilled its pointers (six stack loads per row). Offsets below are those of dw_pix. */
-#define DW_PIXEL_ASM 1
+/* 3 x 3 windows (undilated along x) on channels a multiple of four: a run of output pixels of one row in one asm call
+ * (dw3x3_run_dsp). Per group of four channels a block of words made once per layer -- the channels' constants (bias +
+ * off * sum w), the nine taps' weight words and, on the folded output path, the four channels' (m, rnd, sh) -- is read
+ * through one pointer at immediate offsets, so the loop's state stays in registers. Per tap one LDR of the input word
+ * and one of the weight word, SXTB16 of each and of each rotated by 8, four SMLABB/SMLATT (twelve cycles per four MACs
+ * on the M4's model); the window's rows at [row], [row + C], [row + 2C]; the group's four outputs leave from the
+ * registers (folded path) or its sums are stored. A window wholly inside the input is read in place (rows rowstep
+ * bytes apart), one crossing the border is staged with the input zero point outside the input, which with the offset
+ * in the channels' constants adds exactly nothing (as TFLite skips those taps). Offsets below are those of dw3_run. */
+#define DW3_ASM 1
 typedef struct {
-    const int8_t *ip, *wp;  /* 0, 4: the window's first tap (channel 0) in the input, and in the weights */
-    int32_t C, skip, rows;  /* 8, 12, 16: channels (bytes between taps), bytes from a row's last tap to the next
-                               row's first, the window's rows */
-    const int32_t *base;    /* 20: per channel bias + off * sum w (advanced by the asm) */
-    int32_t *sums;          /* 24: per channel sum out, when rq is NULL (advanced by the asm) */
-    int32_t groups;         /* 28: C / 4 (counted down by the asm) */
-    const int32_t *rq;      /* 32: per channel (m, rnd, sh) of the folded output path, or NULL (advanced) */
-    int8_t *out;            /* 36: the pixel's outputs, with rq (advanced) */
-} dw_pix;
-typedef char dw_pix_is_the_asm_layout[(offsetof(dw_pix, ip) == 0 && offsetof(dw_pix, wp) == 4 &&
-                                       offsetof(dw_pix, C) == 8 && offsetof(dw_pix, skip) == 12 &&
-                                       offsetof(dw_pix, rows) == 16 && offsetof(dw_pix, base) == 20 &&
-                                       offsetof(dw_pix, sums) == 24 && offsetof(dw_pix, groups) == 28 &&
-                                       offsetof(dw_pix, rq) == 32 && offsetof(dw_pix, out) == 36) ? 1 : -1];
+    const int8_t *ip;          /* 0: the first pixel's window, tap (0, 0), the first group's first channel */
+    const int32_t *blocks;     /* 4: the groups' blocks (DW3_BLOCK words each, DW3_BLOCK_SUMS off the folded path) */
+    int32_t tap, rowstep;      /* 8, 12: bytes between a row's taps (the channels); between the window's rows */
+    int32_t padj, oadj;        /* 16, 20: after a pixel's groups, to the next pixel's window and to its outputs */
+    int32_t pixels;            /* 24 */
+    void *out;                 /* 28: the outputs (folded path) or the sums (advanced by the asm) */
+    const int32_t *blocks_end; /* 32 */
+    int32_t folded;            /* 36: 1: outputs from the blocks' (m, rnd, sh); 0: the sums stored */
+} dw3_run;
+typedef char dw3_run_is_the_asm_layout[(offsetof(dw3_run, ip) == 0 && offsetof(dw3_run, blocks) == 4 &&
+                                        offsetof(dw3_run, tap) == 8 && offsetof(dw3_run, rowstep) == 12 &&
+                                        offsetof(dw3_run, padj) == 16 && offsetof(dw3_run, oadj) == 20 &&
+                                        offsetof(dw3_run, pixels) == 24 && offsetof(dw3_run, out) == 28 &&
+                                        offsetof(dw3_run, blocks_end) == 32 && offsetof(dw3_run, folded) == 36)
+                                           ? 1 : -1];
+enum { DW3_BLOCK = 25, DW3_BLOCK_SUMS = 13 }; /* 4 constants + 9 taps (+ 4 x (m, rnd, sh)) */
 
-static __attribute__((naked, noinline)) void dw_pixel_dsp(dw_pix *q __attribute__((unused))) /* q arrives in r0 */
+static __attribute__((naked, noinline)) void dw3x3_run_dsp(dw3_run *q __attribute__((unused))) /* q arrives in r0 */
 {
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"
-        "mov    r9, r0\n\t"
-        "2:\n\t"
-        "ldrd   r6, r7, [r9, #8]\n\t"        /* C, skip */
-        "ldrd   r4, r5, [r9, #0]\n\t"        /* this group's window and weights */
-        "add    r10, r4, #4\n\t"
-        "add    r11, r5, #4\n\t"
-        "strd   r10, r11, [r9, #0]\n\t"      /* the next group's */
-        "ldr    r12, [r9, #20]\n\t"
-        "ldm    r12!, {r0-r3}\n\t"           /* the four sums from the channels' constants */
-        "str    r12, [r9, #20]\n\t"
-        "ldr    r8, [r9, #16]\n\t"           /* rows */
+        "sub    sp, sp, #16\n\t"             /* [sp]: q, [sp, #4]: pixels left, [sp, #8]: folded, [sp, #12]: blocks_end */
+        "str    r0, [sp]\n\t"
+        "ldr    r1, [r0, #24]\n\t"
+        "ldr    r2, [r0, #36]\n\t"
+        "ldr    r3, [r0, #32]\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "strd   r2, r3, [sp, #8]\n\t"
+        "ldr    r8, [r0, #0]\n\t"            /* this group's window */
+        "ldrd   r6, r7, [r0, #8]\n\t"        /* tap, rowstep */
+        "ldr    r9, [r0, #28]\n\t"           /* out */
+        "1:\n\t"                             /* a pixel */
+        "ldr    r5, [r0, #4]\n\t"            /* the first group's block */
+        "2:\n\t"                             /* a group of four channels */
+        "ldm    r5!, {r0-r3}\n\t"            /* the sums from the channels' constants */
 /* one tap: x = the input word, w = the weight word; channels 0 and 2 from the lanes of SXTB16, 1 and 3 from those of
  * SXTB16 of the word rotated by 8 */
-#define DW_TAP(xaddr, waddr)                                                                                      \
+#define DW3_TAP(xaddr, waddr)                                                                                     \
         "ldr    r10, " xaddr "\n\t"                                                                               \
         "ldr    r12, " waddr "\n\t"                                                                               \
         "sxtb16 r11, r10, ror #8\n\t"                                                                             \
@@ -596,104 +604,138 @@ static __attribute__((naked, noinline)) void dw_pixel_dsp(dw_pix *q __attribute_
         "smlatt r2, r10, r12, r2\n\t"                                                                             \
         "smlabb r1, r11, lr, r1\n\t"                                                                              \
         "smlatt r3, r11, lr, r3\n\t"
-        "1:\n\t"
-        DW_TAP("[r4]", "[r5]")
-        DW_TAP("[r4, r6]", "[r5, r6]")
-        "add    r4, r4, r6, lsl #1\n\t"
-        "add    r5, r5, r6, lsl #1\n\t"
-        DW_TAP("[r4]", "[r5]")
-#undef DW_TAP
-        "add    r4, r4, r7\n\t"              /* the next row of the window */
-        "add    r5, r5, r6\n\t"              /* and of the weights */
-        "subs   r8, r8, #1\n\t"
-        "bne    1b\n\t"
-        "ldrd   r12, lr, [r9, #32]\n\t"      /* rq, out */
-        "cmp    r12, #0\n\t"
-        "beq    3f\n\t"
+        DW3_TAP("[r8]", "[r5]")
+        DW3_TAP("[r8, r6]", "[r5, #4]")
+        DW3_TAP("[r8, r6, lsl #1]", "[r5, #8]")
+        "add    r4, r8, r7\n\t"              /* the window's second row */
+        DW3_TAP("[r4]", "[r5, #12]")
+        DW3_TAP("[r4, r6]", "[r5, #16]")
+        DW3_TAP("[r4, r6, lsl #1]", "[r5, #20]")
+        "add    r4, r4, r7\n\t"              /* and third */
+        DW3_TAP("[r4]", "[r5, #24]")
+        DW3_TAP("[r4, r6]", "[r5, #28]")
+        DW3_TAP("[r4, r6, lsl #1]", "[r5, #32]")
+#undef DW3_TAP
+        "add    r5, r5, #36\n\t"
+        "ldr    r4, [sp, #8]\n\t"
+        "cmp    r4, #0\n\t"
+        "beq    5f\n\t"
 /* the folded output path (tinyasc_rq_apply, then SSAT) of one channel's sum acc with its (m, rnd, sh) */
-#define DW_OUT(acc)                                                                                               \
-        "ldm    r12!, {r4, r5, r8}\n\t"                                                                           \
-        "and    r10, " acc ", #0x80000000\n\t"                                                                   \
-        "orr    r10, r10, #0x40000000\n\t"                                                                       \
-        "add    r11, r5, " acc ", asr #31\n\t"                                                                    \
-        "smlal  r10, r11, " acc ", r4\n\t"                                                                        \
-        "asr    r11, r11, r8\n\t"                                                                                 \
-        "ssat   r11, #8, r11\n\t"                                                                                 \
-        "strb   r11, [lr], #1\n\t"
-        DW_OUT("r0")
-        DW_OUT("r1")
-        DW_OUT("r2")
-        DW_OUT("r3")
-#undef DW_OUT
-        "strd   r12, lr, [r9, #32]\n\t"
-        "b      4f\n\t"
-        "3:\n\t"
-        "ldr    r12, [r9, #24]\n\t"
-        "stm    r12!, {r0-r3}\n\t"
-        "str    r12, [r9, #24]\n\t"
+#define DW3_OUT(acc)                                                                                              \
+        "ldm    r5!, {r10, r11, r12}\n\t"                                                                         \
+        "and    r4, " acc ", #0x80000000\n\t"                                                                     \
+        "orr    r4, r4, #0x40000000\n\t"                                                                          \
+        "add    lr, r11, " acc ", asr #31\n\t"                                                                    \
+        "smlal  r4, lr, " acc ", r10\n\t"                                                                         \
+        "asr    lr, lr, r12\n\t"                                                                                  \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r9], #1\n\t"
+        DW3_OUT("r0")
+        DW3_OUT("r1")
+        DW3_OUT("r2")
+        DW3_OUT("r3")
+#undef DW3_OUT
         "4:\n\t"
-        "ldr    r12, [r9, #28]\n\t"
-        "subs   r12, r12, #1\n\t"
-        "str    r12, [r9, #28]\n\t"
+        "add    r8, r8, #4\n\t"              /* the next group's window */
+        "ldr    r4, [sp, #12]\n\t"
+        "cmp    r5, r4\n\t"
         "bne    2b\n\t"
-        "pop    {r4-r11, pc}\n\t");
+        "ldr    r0, [sp]\n\t"
+        "ldrd   r1, r2, [r0, #16]\n\t"
+        "add    r8, r8, r1\n\t"              /* the next pixel's window */
+        "add    r9, r9, r2\n\t"              /* and outputs */
+        "ldr    r1, [sp, #4]\n\t"
+        "subs   r1, r1, #1\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "bne    1b\n\t"
+        "str    r9, [r0, #28]\n\t"
+        "add    sp, sp, #16\n\t"
+        "pop    {r4-r11, pc}\n\t"
+        "5:\n\t"                             /* off the folded path: the sums out */
+        "stm    r9!, {r0-r3}\n\t"
+        "b      4b\n\t");
 }
 #else
-#define DW_PIXEL_ASM 0
+#define DW3_ASM 0
 #endif
 
-#if DW_PIXEL_ASM
-/* The whole layer through dw_pixel_dsp when its windows are three taps wide, undilated along x, on channels a multiple
- * of four that its tables fit (base[], the sums, the output constants: 4 C words of the window buffer; a staged window
- * 3 k_h C bytes): a window wholly inside the input is read in place; one crossing the border is staged with the input
- * zero point outside, which with the offset in the channels' constants adds exactly nothing (as TFLite skips those
- * taps). Outputs from the sums: the folded path with its constants tabulated where the layer allows it. -1: not taken. */
-static int dw3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+#if DW3_ASM
+/* The whole layer through dw3x3_run_dsp when its windows are 3 x 3, undilated along x, on channels a multiple of four:
+ * the channels in chunks of groups whose blocks and constants (or sums, off the folded path) fit the window buffer and
+ * whose staged window fits its stage; on each output row the pixels whose windows lie wholly inside the input in one
+ * call, each other pixel with the chunk's channels of its window staged. Off the folded path one pixel per call, its
+ * outputs from the sums. -1: not taken. */
+static int dw3x3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
-    const int32_t C = p->in_c, row = p->in_w * C, win = 3 * p->k_h * C;
-    if (p->depth_multiplier != 1 || p->k_w != 3 || p->dil_w != 1 || C % 4 != 0 ||
-        4 * C > (int32_t)(sizeof(tinyasc_gather_words) / 4) || win > (int32_t)sizeof(tinyasc_gather_stage))
-        return -1;
-    int32_t *const base = (int32_t *)(void *)tinyasc_gather_words;
-    tinyasc_chan_base(p, w, C, p->k_h * 3, C, 1, base);
-    int32_t *const sums = base + C, *const rq = base + C; /* sums or, on the folded path, (m, rnd, sh) per channel */
-    const int fast = tinyasc_out_fast_ok(p, w);
-    if (fast)
-        for (int32_t c = 0; c < C; c++) {
-            rq[3 * c] = w->multiplier[c];
-            tinyasc_out_fast_consts(p, w, c, &rq[3 * c + 1], &rq[3 * c + 2]);
-        }
+    const int32_t C = p->in_c, G = C / 4, row = p->in_w * C;
+    if (p->depth_multiplier != 1 || p->k_h != 3 || p->k_w != 3 || p->dil_w != 1 || C % 4 != 0) return -1;
+    const int folded = tinyasc_out_fast_ok(p, w);
+    const int32_t bw = folded ? DW3_BLOCK : DW3_BLOCK_SUMS;
+    int32_t per = (int32_t)(sizeof(tinyasc_gather_words) / 4) / (bw + 4); /* groups per chunk: blocks + 4 words */
+    if (per > (int32_t)sizeof(tinyasc_gather_stage) / 36) per = (int32_t)sizeof(tinyasc_gather_stage) / 36;
+    if (per < 1) return -1;
+    int32_t ox_lo, ox_hi;
+    tinyasc_inside_range(p->out_w, p->in_w, 2, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
     const int8_t zp = (int8_t)(-p->input_offset);
-    for (int32_t b = 0; b < p->batches; b++) {
-        const int8_t *in = input + b * p->in_h * row;
-        for (int32_t oy = 0; oy < p->out_h; oy++) {
-            const int32_t y0 = oy * p->stride_h - p->pad_h;
-            int32_t ky0, ky1;
-            tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
-            for (int32_t ox = 0; ox < p->out_w; ox++) {
-                const int32_t x0 = ox * p->stride_w - p->pad_w;
-                int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
-                dw_pix q = {.wp = w->data, .C = C, .rows = p->k_h, .base = base, .sums = sums, .groups = C / 4,
-                            .rq = fast ? rq : NULL, .out = op};
-                if (ky0 == 0 && ky1 == p->k_h && x0 >= 0 && x0 + 3 <= p->in_w) {
-                    q.ip = in + y0 * row + x0 * C;
-                    q.skip = p->dil_h * row - 2 * C;
-                } else { /* stage the window: the zero point where a tap falls outside the input */
-                    int8_t *g = tinyasc_gather_stage;
-                    for (int32_t ky = 0; ky < p->k_h; ky++) {
-                        const int32_t y = y0 + ky * p->dil_h;
-                        for (int32_t kx = 0; kx < 3; kx++, g += C) {
-                            const int32_t x = x0 + kx;
-                            if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w) memcpy(g, in + y * row + x * C, (size_t)C);
-                            else memset(g, zp, (size_t)C);
-                        }
-                    }
-                    q.ip = tinyasc_gather_stage;
-                    q.skip = C;
+    int32_t *const blocks = (int32_t *)(void *)tinyasc_gather_words;
+    for (int32_t g0 = 0; g0 < G; g0 += per) {
+        const int32_t gn = G - g0 < per ? G - g0 : per, cc = 4 * gn, c0 = 4 * g0;
+        int32_t *const sums = blocks + bw * gn; /* the chunk's constants, then (off the folded path) its sums */
+        tinyasc_weights wc = *w;
+        wc.data += c0;
+        if (wc.bias) wc.bias += c0;
+        tinyasc_chan_base(p, &wc, cc, 9, C, 1, sums);
+        for (int32_t g = 0; g < gn; g++) {
+            int32_t *const b = blocks + g * bw;
+            for (int32_t l = 0; l < 4; l++) {
+                const int32_t c = c0 + 4 * g + l;
+                b[l] = sums[4 * g + l];
+                if (folded) {
+                    b[13 + 3 * l] = w->multiplier[c];
+                    tinyasc_out_fast_consts(p, w, c, &b[14 + 3 * l], &b[15 + 3 * l]);
                 }
-                dw_pixel_dsp(&q);
-                if (!fast)
-                    for (int32_t c = 0; c < C; c++) op[c] = tinyasc_opt_out(p, w, sums[c], c);
+            }
+            for (int32_t t = 0; t < 9; t++) memcpy(&b[4 + t], w->data + t * C + c0 + 4 * g, 4);
+        }
+        dw3_run r = {.blocks = blocks, .padj = p->stride_w * C - cc, .oadj = C - cc, .blocks_end = blocks + bw * gn,
+                     .folded = folded};
+        for (int32_t b = 0; b < p->batches; b++) {
+            const int8_t *in = input + b * p->in_h * row + c0;
+            for (int32_t oy = 0; oy < p->out_h; oy++) {
+                const int32_t y0 = oy * p->stride_h - p->pad_h;
+                const int inside_y = y0 >= 0 && y0 + 2 * p->dil_h < p->in_h;
+                int8_t *const orow = output + (b * p->out_h + oy) * p->out_w * C + c0;
+                for (int32_t ox = 0; ox < p->out_w;) {
+                    const int32_t x0 = ox * p->stride_w - p->pad_w;
+                    int32_t n = 1;
+                    if (inside_y && ox >= ox_lo && ox < ox_hi) {
+                        if (folded) n = ox_hi - ox;
+                        r.ip = in + y0 * row + x0 * C;
+                        r.tap = C;
+                        r.rowstep = p->dil_h * row;
+                    } else { /* stage the chunk's window: the zero point where a tap falls outside the input */
+                        int8_t *g = tinyasc_gather_stage;
+                        for (int32_t ky = 0; ky < 3; ky++) {
+                            const int32_t y = y0 + ky * p->dil_h;
+                            for (int32_t kx = 0; kx < 3; kx++, g += cc) {
+                                const int32_t x = x0 + kx;
+                                if (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w)
+                                    memcpy(g, in + y * row + x * C, (size_t)cc);
+                                else
+                                    memset(g, zp, (size_t)cc);
+                            }
+                        }
+                        r.ip = tinyasc_gather_stage;
+                        r.tap = cc;
+                        r.rowstep = 3 * cc;
+                    }
+                    r.pixels = n;
+                    r.out = folded ? (void *)(orow + ox * C) : (void *)sums;
+                    dw3x3_run_dsp(&r);
+                    if (!folded)
+                        for (int32_t c = 0; c < cc; c++) orow[ox * C + c] = tinyasc_opt_out(p, w, sums[c], c0 + c);
+                    ox += n;
+                }
             }
         }
     }
@@ -710,8 +752,8 @@ void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc
     const tinyasc_weights wl = *w;
 #if defined(__ARM_FEATURE_MVE)
     if (dw_rows_mve(&pl, &wl, input, output) == 0 || dw_windows_mve(&pl, &wl, input, output) == 0) return;
-#elif defined(__ARM_FEATURE_DSP) && DW_PIXEL_ASM
-    if (dw3_layer(&pl, &wl, input, output) == 0) return;
+#elif defined(__ARM_FEATURE_DSP) && DW3_ASM
+    if (dw3x3_layer(&pl, &wl, input, output) == 0) return;
 #endif
     tinyasc_opt_depthwise_conv2d_s8(&pl, &wl, input, output);
 }
