@@ -160,6 +160,10 @@ CASES = {
     # SAME padding; runs of 18 and 7 pixels at strides 1 and 2; ten groups with batches; one group; the general
     # output path from the sums (here and dw3x3_c16_same above); five rows wide three (not taken: the general kernel)
     "dw3x3_c8_s2_same_fold": (True, 1, 9, 10, 8, 8, 3, 3, 2, 1, True, None, True),
+    # a first layer's three channels (K = 27, VWW's and ResNet-8's): the DSP cores' pixel pairs through conv2x2_dsp on
+    # rows padded to whole words with zero weights (a copy in the window buffer); an odd channel and an odd pixel left
+    "conv3x3_c3_c8_s2_same_fold": (False, 1, 11, 10, 3, 8, 3, 3, 2, 1, True, None, True),
+    "conv3x3_c3_c7_fold": (False, 1, 6, 9, 3, 7, 3, 3, 1, 1, True, None, False),
     "dw3x3_c8_w20_run_fold": (True, 1, 6, 20, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c12_w17_s2_run_fold": (True, 1, 7, 17, 12, 12, 3, 3, 2, 1, False, None, False),
     "dw3x3_c40_b2_fold": (True, 2, 5, 7, 40, 40, 3, 3, 1, 1, True, None, True),

@@ -295,20 +295,24 @@ static __attribute__((naked, noinline)) void conv2x2_dsp(conv2x2 *q __attribute_
 
 /* Two adjacent output pixels (interleaved windows: a quad of each every 4 words) x two output
  * channels: each weight word is loaded and sign-extended once for four SMLAD pairs, and one
- * pointer walks both windows (on the fast output path with K a multiple of 4: conv2x2_dsp). */
+ * pointer walks both windows (on the fast output path with rows of whole words: conv2x2_dsp, on the
+ * layer's rows wa of ka bytes, K's rounded up with zero weights where K is not a multiple of 4). */
 static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                              int32_t K, int8_t *op0, int8_t *op1, int32_t oc0, int32_t oc1, int fast)
+                                                              int32_t K, const int8_t *wa, int32_t ka, int8_t *op0,
+                                                              int8_t *op1, int32_t oc0, int32_t oc1, int fast)
 {
     const int32_t tail = K & 3;
     int32_t oc = oc0;
 #if CONV2X2_ASM
-    if (fast && tail == 0 && oc1 - oc0 >= 2) {
-        conv2x2 q = {.w0 = w->data + oc * K, .K = K, .g = tinyasc_gather_words, .op = op0 + oc,
+    if (fast && (ka & 3) == 0 && oc1 - oc0 >= 2) {
+        conv2x2 q = {.w0 = wa + oc * ka, .K = ka, .g = tinyasc_gather_words, .op = op0 + oc,
                      .op1 = (int32_t)(op1 - op0), .pairs = (oc1 - oc0) / 2, .m = w->multiplier + oc,
                      .rnd = out_rnd + (oc - oc0), .shift = w->shift + oc, .bias = w->bias ? w->bias + oc : NULL};
         conv2x2_dsp(&q);
         oc += 2 * ((oc1 - oc0) / 2);
     }
+#else
+    (void)wa, (void)ka;
 #endif
     for (; oc + 1 < oc1; oc += 2) {
         const int8_t *w0 = w->data + oc * K, *w1 = w0 + K;
@@ -340,8 +344,23 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
                                                                  const tinyasc_weights *w, const int8_t *input,
                                                                  int8_t *output, int fast)
 {
-    const int32_t K = p->k_h * p->k_w * p->in_c;
+    const int32_t K = p->k_h * p->k_w * p->in_c, K4 = (K + 3) & ~3;
     u32_alias *const g = tinyasc_gather_words;
+    /* The rows the pixel pairs' asm reads: the layer's, or where K is not a multiple of 4 (a first layer's three
+     * channels: 27 taps) a copy with each row padded to whole words by zero weights, after the two windows' quads (K4
+     * words) in the window buffer, so the asm path takes the layer too (a zero weight against the quad's stale lane
+     * adds nothing). */
+    const int8_t *wa = w->data;
+    int32_t ka = K;
+    if (fast && K4 != K && K4 + p->out_c * (K4 / 4) <= (int32_t)(sizeof(tinyasc_gather_words) / 4)) {
+        int8_t *const pad = (int8_t *)(void *)(tinyasc_gather_words + K4);
+        for (int32_t oc = 0; oc < p->out_c; oc++) {
+            memcpy(pad + oc * K4, w->data + oc * K, (size_t)K);
+            memset(pad + oc * K4 + K, 0, (size_t)(K4 - K));
+        }
+        wa = pad;
+        ka = K4;
+    }
     /* blocks of TINYASC_OPT_RQ_C output channels (one block for most layers): a wider layer
      * gathers its windows once per block */
     for (int32_t oc0 = 0; oc0 < p->out_c; oc0 += TINYASC_OPT_RQ_C) {
@@ -359,7 +378,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
                     if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
                         gather_window(p, in, y0, x0, g, 4);
                         gather_window(p, in, y0, x0 + p->stride_w, g + 2, 4);
-                        conv_pixel2(p, w, K, op, op + p->out_c, oc0, oc1, fast);
+                        conv_pixel2(p, w, K, wa, ka, op, op + p->out_c, oc0, oc1, fast);
                         ox += 2;
                     } else {
                         gather_window(p, in, y0, x0, g, 2);
