@@ -382,6 +382,28 @@ static void fe_stage_pair(float *z, int h)
     }
 }
 
+/* The eight points p + 2 m h (m = 0..7) of a group as locals a..g, k, and back. */
+#define FE_LOAD8(p, h)            \
+    FE_LOAD(a, p);                \
+    FE_LOAD(b, (p) + 2 * (h));    \
+    FE_LOAD(c, (p) + 4 * (h));    \
+    FE_LOAD(d, (p) + 6 * (h));    \
+    FE_LOAD(e, (p) + 8 * (h));    \
+    FE_LOAD(f, (p) + 10 * (h));   \
+    FE_LOAD(g, (p) + 12 * (h));   \
+    FE_LOAD(k, (p) + 14 * (h))
+#define FE_STORE8(p, h)           \
+    do {                          \
+        FE_STORE(p, a);           \
+        FE_STORE((p) + 2 * (h), b);  \
+        FE_STORE((p) + 4 * (h), c);  \
+        FE_STORE((p) + 6 * (h), d);  \
+        FE_STORE((p) + 8 * (h), e);  \
+        FE_STORE((p) + 10 * (h), f); \
+        FE_STORE((p) + 12 * (h), g); \
+        FE_STORE((p) + 14 * (h), k); \
+    } while (0)
+
 /* Twiddles of one group of eight points (see fe_group8). */
 typedef struct {
     float w1r, w1s, w2r, w2s, w3r, w3s, w4r, w4s;
@@ -392,14 +414,7 @@ typedef struct {
  * the same float operations. */
 static FE_ALWAYS_INLINE void fe_group8(float *p, const int h, const fe_tw8 *w)
 {
-    FE_LOAD(a, p);
-    FE_LOAD(b, p + 2 * h);
-    FE_LOAD(c, p + 4 * h);
-    FE_LOAD(d, p + 6 * h);
-    FE_LOAD(e, p + 8 * h);
-    FE_LOAD(f, p + 10 * h);
-    FE_LOAD(g, p + 12 * h);
-    FE_LOAD(k, p + 14 * h);
+    FE_LOAD8(p, h);
     FE_BFLY(a, b, w->w1r, w->w1s);
     FE_BFLY(c, d, w->w1r, w->w1s);
     FE_BFLY(e, f, w->w1r, w->w1s);
@@ -412,14 +427,7 @@ static FE_ALWAYS_INLINE void fe_group8(float *p, const int h, const fe_tw8 *w)
     FE_BFLY(b, f, w->w4r, w->w4s);
     FE_BFLY_ROT(c, g, w->w3r, w->w3s);
     FE_BFLY_ROT(d, k, w->w4r, w->w4s);
-    FE_STORE(p, a);
-    FE_STORE(p + 2 * h, b);
-    FE_STORE(p + 4 * h, c);
-    FE_STORE(p + 6 * h, d);
-    FE_STORE(p + 8 * h, e);
-    FE_STORE(p + 10 * h, f);
-    FE_STORE(p + 12 * h, g);
-    FE_STORE(p + 14 * h, k);
+    FE_STORE8(p, h);
 }
 
 /* Twiddles of the group's point j (j < h): W_{2h}^j for the first stage; W_{4h}^j (and -i times
@@ -456,14 +464,7 @@ static inline void fe_tw8_of(int j, int h, fe_tw8 *w)
  * W_8 (half the butterflies' multiplications, 60 of 120 float operations). */
 static FE_ALWAYS_INLINE void fe_group8_j0(float *p, const int h, const float w4r, const float w4s)
 {
-    FE_LOAD(a, p);
-    FE_LOAD(b, p + 2 * h);
-    FE_LOAD(c, p + 4 * h);
-    FE_LOAD(d, p + 6 * h);
-    FE_LOAD(e, p + 8 * h);
-    FE_LOAD(f, p + 10 * h);
-    FE_LOAD(g, p + 12 * h);
-    FE_LOAD(k, p + 14 * h);
+    FE_LOAD8(p, h);
     FE_BFLY_ONE(a, b);
     FE_BFLY_ONE(c, d);
     FE_BFLY_ONE(e, f);
@@ -476,14 +477,7 @@ static FE_ALWAYS_INLINE void fe_group8_j0(float *p, const int h, const float w4r
     FE_BFLY(b, f, w4r, w4s);
     FE_BFLY_MINUS_I(c, g);
     FE_BFLY_ROT(d, k, w4r, w4s);
-    FE_STORE(p, a);
-    FE_STORE(p + 2 * h, b);
-    FE_STORE(p + 4 * h, c);
-    FE_STORE(p + 6 * h, d);
-    FE_STORE(p + 8 * h, e);
-    FE_STORE(p + 10 * h, f);
-    FE_STORE(p + 12 * h, g);
-    FE_STORE(p + 14 * h, k);
+    FE_STORE8(p, h);
 }
 
 /* Three consecutive stages (spans 2h, 4h, 8h) in one pass over the groups of eight points; the groups of
@@ -1035,7 +1029,7 @@ tinyasc_fe_input_t tinyasc_frontend_quantize(float x)
 {
     const float q = x / TINYASC_FE_INPUT_SCALE;
     int32_t t, r;
-    if (!(q < 1048576.0f && q > -1048576.0f)) { /* saturates anyway (NaN to the top); keeps the int conversion defined */
+    if (!(q < 1048576.0f && q > -1048576.0f)) { /* saturates anyway (NaN to the top); keeps the conversion defined */
         return q <= -1048576.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
     }
     /* round half away from zero, exactly and without a float comparison: 2q is exact, t = trunc(2q), and
