@@ -30,8 +30,8 @@ typedef tinyasc_u32_alias u32_alias;
 #endif
 uint32_t tinyasc_gather_words[(TINYASC_OPT_MAX_K + 8) / 2];
 /* A window's raw bytes (channel counts not a multiple of 4); a tap outside the input is the
- * input zero point, which gathers to 0. */
-int8_t tinyasc_gather_stage[TINYASC_OPT_MAX_K + 4];
+ * input zero point, which gathers to 0. After them the pixel pairs' blocks of pair constants (conv2x2_dsp: words). */
+int8_t tinyasc_gather_stage[TINYASC_OPT_MAX_K + 4] __attribute__((aligned(4)));
 
 static inline uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
 
@@ -185,48 +185,56 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
 /* Two interleaved windows x every pair of output channels in asm (conv2x2_dsp), on the fast output path with K a
  * multiple of 4: per four k the two rows' words (one pointer, the second row K bytes further), SXTB16 of each and of
  * each rotated by 8, then per window one LDM of its quad and four SMLAD; the four outputs from the registers
- * (tinyasc_out_fast: AND, ORR, ADD, SMLAL, ASR, SSAT). Compiled from C the pair's setup and outputs reloaded its
- * pointers from the stack (about 110 instructions per pair of channels). Offsets below are those of conv2x2. */
+ * (tinyasc_out_fast: AND, ORR, ADD, SMLAL, ASR, SSAT). The pair's constants are one block of eight words made once per
+ * layer (conv2x2_cst: the two biases, then per channel rnd, sh, m in the order one LDM takes them), the weight and
+ * window pointers and K stay in registers from pair to pair (the rows are consecutive; the windows are the same for
+ * every pair). Offsets below are those of conv2x2. */
 typedef struct {
-    const int8_t *w0;       /* 0: the pair's first row (advanced by 2 K) */
+    const int8_t *w0;       /* 0: the first pair's first row */
     int32_t K;              /* 4: a multiple of 4 */
     const u32_alias *g;     /* 8: the interleaved windows */
-    int8_t *op;             /* 12: the first window's output of the pair's first channel (advanced by 2) */
+    int8_t *op;             /* 12: the first window's output of the first pair's first channel */
     int32_t op1;            /* 16: bytes from the first window's outputs to the second's */
-    int32_t pairs;          /* 20: pairs of channels (counted down) */
-    const int32_t *m;       /* 24: the pair's multipliers (advanced) */
-    const int32_t *rnd;     /* 28: their rounding constants, zero point folded (advanced) */
-    const int32_t *shift;   /* 32: their shifts s (sh = -s - 1 = ~s; advanced) */
-    const int32_t *bias;    /* 36: their biases (advanced), or NULL */
+    int32_t pairs;          /* 20: pairs of channels */
+    const int32_t *cst;     /* 24: the pairs' blocks of constants (CONV2X2_CST words each) */
 } conv2x2;
 typedef char conv2x2_is_the_asm_layout[(offsetof(conv2x2, w0) == 0 && offsetof(conv2x2, K) == 4 &&
                                         offsetof(conv2x2, g) == 8 && offsetof(conv2x2, op) == 12 &&
                                         offsetof(conv2x2, op1) == 16 && offsetof(conv2x2, pairs) == 20 &&
-                                        offsetof(conv2x2, m) == 24 && offsetof(conv2x2, rnd) == 28 &&
-                                        offsetof(conv2x2, shift) == 32 && offsetof(conv2x2, bias) == 36) ? 1 : -1];
+                                        offsetof(conv2x2, cst) == 24) ? 1 : -1];
+enum { CONV2X2_CST = 8 }; /* bias0, bias1, rnd0, sh0, m0, rnd1, sh1, m1 */
 
-static __attribute__((naked, noinline)) void conv2x2_dsp(conv2x2 *q __attribute__((unused))) /* q arrives in r0 */
+/* A pair's block: biases (0 without), and per channel the fast output path's rnd, sh (= -s - 1) and multiplier. */
+static void conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t oc, int32_t *b)
+{
+    for (int32_t l = 0; l < 2; l++) {
+        b[l] = w->bias ? w->bias[oc + l] : 0;
+        tinyasc_out_fast_consts(p, w, oc + l, &b[2 + 3 * l], &b[3 + 3 * l]);
+        b[4 + 3 * l] = w->multiplier[oc + l];
+    }
+}
+
+static __attribute__((naked, noinline)) void conv2x2_dsp(const conv2x2 *q __attribute__((unused))) /* q in r0 */
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
-        "sub     sp, sp, #8\n\t"
-        "str     r0, [sp]\n\t"
+        "sub     sp, sp, #24\n\t"            /* [sp]: cst, [sp, #4]: op, [sp, #8]: op1, [sp, #12]: pairs left, */
+        "ldr     r1, [r0, #24]\n\t"          /* [sp, #16]: g */
+        "ldr     r2, [r0, #12]\n\t"
+        "ldr     r3, [r0, #16]\n\t"
+        "str     r1, [sp]\n\t"
+        "strd    r2, r3, [sp, #4]\n\t"
+        "ldr     r1, [r0, #20]\n\t"
+        "ldr     r2, [r0, #8]\n\t"
+        "strd    r1, r2, [sp, #12]\n\t"
+        "ldr     r3, [r0, #0]\n\t"           /* the rows: r3, the second K bytes further */
+        "ldr     r12, [r0, #4]\n\t"          /* K */
         "2:\n\t"                             /* a pair of channels */
         "ldr     r0, [sp]\n\t"
-        "ldr     r1, [r0, #36]\n\t"
-        "mov     r6, #0\n\t"
-        "mov     r7, #0\n\t"
-        "cmp     r1, #0\n\t"
-        "beq     5f\n\t"
-        "ldrd    r6, r7, [r1]\n\t"          /* the biases */
-        "add     r1, r1, #8\n\t"
-        "str     r1, [r0, #36]\n\t"
-        "5:\n\t"
-        "mov     r8, r6\n\t"                 /* a<window><channel>: r6 = a00, r7 = a01, r8 = a10, r9 = a11 */
+        "ldm     r0!, {r6, r7}\n\t"          /* the biases: a<window><channel>: r6 = a00, r7 = a01, r8 = a10, r9 = a11 */
+        "str     r0, [sp]\n\t"
+        "mov     r8, r6\n\t"
         "mov     r9, r7\n\t"
-        "ldr     r2, [r0, #8]\n\t"
-        "ldr     r3, [r0, #0]\n\t"
-        "ldr     r12, [r0, #4]\n\t"
         "lsr     r11, r12, #2\n\t"
         "1:\n\t"
         "ldr     r5, [r3, r12]\n\t"          /* the second row's word */
@@ -249,43 +257,32 @@ static __attribute__((naked, noinline)) void conv2x2_dsp(conv2x2 *q __attribute_
         "bne     1b\n\t"
         "add     r3, r3, r12\n\t"           /* the next pair's first row */
         "ldr     r0, [sp]\n\t"
-        "str     r3, [r0, #0]\n\t"
-        "ldrd    r1, r2, [r0, #24]\n\t"     /* m, rnd */
-        "ldr     r3, [r0, #32]\n\t"          /* shift */
-        "ldrd    r4, r5, [r0, #12]\n\t"     /* op, op1 */
-/* tinyasc_out_fast of acc with m in r10, rnd in r11, sh in r12, stored at dst */
+        "ldrd    r4, r5, [sp, #4]\n\t"      /* op, op1 */
+/* tinyasc_out_fast of acc with rnd in r1, sh in r10, m in r11, stored at dst (lr and r2 scratch) */
 #define C2_OUT(acc, dst)                                                                                          \
         "and     lr, " acc ", #0x80000000\n\t"                                                                    \
         "orr     lr, lr, #0x40000000\n\t"                                                                         \
-        "add     r0, r11, " acc ", asr #31\n\t"                                                                   \
-        "smlal   lr, r0, " acc ", r10\n\t"                                                                        \
-        "asr     r0, r0, r12\n\t"                                                                                 \
-        "ssat    r0, #8, r0\n\t"                                                                                  \
-        "strb    r0, " dst "\n\t"
-        "ldr     r10, [r1], #4\n\t"
-        "ldr     r11, [r2], #4\n\t"
-        "ldr     r12, [r3], #4\n\t"
-        "mvn     r12, r12\n\t"               /* sh = -s - 1 */
+        "add     r2, r1, " acc ", asr #31\n\t"                                                                    \
+        "smlal   lr, r2, " acc ", r11\n\t"                                                                        \
+        "asr     r2, r2, r10\n\t"                                                                                 \
+        "ssat    r2, #8, r2\n\t"                                                                                  \
+        "strb    r2, " dst "\n\t"
+        "ldm     r0!, {r1, r10, r11}\n\t"   /* the first channel's rnd, sh, m */
         C2_OUT("r6", "[r4]")
         C2_OUT("r8", "[r4, r5]")
         "add     r4, r4, #1\n\t"
-        "ldr     r10, [r1], #4\n\t"
-        "ldr     r11, [r2], #4\n\t"
-        "ldr     r12, [r3], #4\n\t"
-        "mvn     r12, r12\n\t"
+        "ldm     r0!, {r1, r10, r11}\n\t"   /* the second's */
         C2_OUT("r7", "[r4]")
         C2_OUT("r9", "[r4, r5]")
 #undef C2_OUT
         "add     r4, r4, #1\n\t"
-        "ldr     r0, [sp]\n\t"
-        "strd    r1, r2, [r0, #24]\n\t"
-        "str     r3, [r0, #32]\n\t"
-        "str     r4, [r0, #12]\n\t"
-        "ldr     r1, [r0, #20]\n\t"
-        "subs    r1, r1, #1\n\t"
-        "str     r1, [r0, #20]\n\t"
+        "str     r0, [sp]\n\t"
+        "str     r4, [sp, #4]\n\t"
+        "ldrd    r0, r2, [sp, #12]\n\t"     /* pairs left, g */
+        "subs    r0, r0, #1\n\t"
+        "str     r0, [sp, #12]\n\t"
         "bne     2b\n\t"
-        "add     sp, sp, #8\n\t"
+        "add     sp, sp, #24\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
 #define CONV2X2_ASM 1
@@ -295,24 +292,24 @@ static __attribute__((naked, noinline)) void conv2x2_dsp(conv2x2 *q __attribute_
 
 /* Two adjacent output pixels (interleaved windows: a quad of each every 4 words) x two output
  * channels: each weight word is loaded and sign-extended once for four SMLAD pairs, and one
- * pointer walks both windows (on the fast output path with rows of whole words: conv2x2_dsp, on the
- * layer's rows wa of ka bytes, K's rounded up with zero weights where K is not a multiple of 4). */
+ * pointer walks both windows (on the fast output path with rows of whole words and the block's pair constants cst:
+ * conv2x2_dsp, on the layer's rows wa of ka bytes, K's rounded up with zero weights where K is not a multiple of 4). */
 static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                              int32_t K, const int8_t *wa, int32_t ka, int8_t *op0,
-                                                              int8_t *op1, int32_t oc0, int32_t oc1, int fast)
+                                                              int32_t K, const int8_t *wa, int32_t ka,
+                                                              const int32_t *cst, int8_t *op0, int8_t *op1,
+                                                              int32_t oc0, int32_t oc1, int fast)
 {
     const int32_t tail = K & 3;
     int32_t oc = oc0;
 #if CONV2X2_ASM
-    if (fast && (ka & 3) == 0 && oc1 - oc0 >= 2) {
-        conv2x2 q = {.w0 = wa + oc * ka, .K = ka, .g = tinyasc_gather_words, .op = op0 + oc,
-                     .op1 = (int32_t)(op1 - op0), .pairs = (oc1 - oc0) / 2, .m = w->multiplier + oc,
-                     .rnd = out_rnd + (oc - oc0), .shift = w->shift + oc, .bias = w->bias ? w->bias + oc : NULL};
+    if (cst != NULL && (ka & 3) == 0 && oc1 - oc0 >= 2) {
+        const conv2x2 q = {.w0 = wa + oc * ka, .K = ka, .g = tinyasc_gather_words, .op = op0 + oc,
+                           .op1 = (int32_t)(op1 - op0), .pairs = (oc1 - oc0) / 2, .cst = cst};
         conv2x2_dsp(&q);
         oc += 2 * ((oc1 - oc0) / 2);
     }
 #else
-    (void)wa, (void)ka;
+    (void)wa, (void)ka, (void)cst;
 #endif
     for (; oc + 1 < oc1; oc += 2) {
         const int8_t *w0 = w->data + oc * K, *w1 = w0 + K;
@@ -369,6 +366,18 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
             int32_t sh;
             for (int32_t oc = oc0; oc < oc1; oc++) tinyasc_out_fast_consts(p, w, oc, &out_rnd[oc - oc0], &sh);
         }
+        /* the pairs' constants for conv2x2_dsp, in the window stage after what gather_window stages there (a
+         * window's K bytes when the channels are not whole words), where they fit */
+        const int32_t *cst = NULL;
+#if CONV2X2_ASM
+        const int32_t cst_at = (p->in_c & 3) ? K4 : 0, pairs = (oc1 - oc0) / 2;
+        if (fast && (ka & 3) == 0 &&
+            cst_at + pairs * CONV2X2_CST * 4 <= (int32_t)sizeof(tinyasc_gather_stage)) {
+            int32_t *const b = (int32_t *)(void *)(tinyasc_gather_stage + cst_at);
+            for (int32_t i = 0; i < pairs; i++) conv2x2_cst(p, w, oc0 + 2 * i, b + CONV2X2_CST * i);
+            cst = b;
+        }
+#endif
         for (int32_t b = 0; b < p->batches; b++) {
             const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
             for (int32_t oy = 0; oy < p->out_h; oy++) {
@@ -378,7 +387,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
                     if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
                         gather_window(p, in, y0, x0, g, 4);
                         gather_window(p, in, y0, x0 + p->stride_w, g + 2, 4);
-                        conv_pixel2(p, w, K, wa, ka, op, op + p->out_c, oc0, oc1, fast);
+                        conv_pixel2(p, w, K, wa, ka, cst, op, op + p->out_c, oc0, oc1, fast);
                         ox += 2;
                     } else {
                         gather_window(p, in, y0, x0, g, 2);
