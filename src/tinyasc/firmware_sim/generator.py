@@ -450,6 +450,10 @@ class _Generator:
             m, s = quant.quantize_multiplier(float(sx) * float(sw) / float(sy))
             mults.append(m)
             shifts.append(s)
+        bias = None if b is None else b.data
+        constant: tuple[int, ...] = ()
+        if not wide:
+            bias, constant = self._constant_channels(x, w, bias, mults, shifts, depthwise=depthwise)
         amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), sy, zy, y.dtype)
         sh, sw_ = o.get("StrideH", 1), o.get("StrideW", 1)
         dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
@@ -479,8 +483,32 @@ class _Generator:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
-                            bias=None if b is None else b.data, bias_ctype=None if b is None else C_TYPES[b.dtype],
-                            depthwise=depthwise, wide=wide, in_place=in_place, column=column)
+                            bias=bias, bias_ctype=None if bias is None else C_TYPES[b.dtype] if b is not None else "int32_t",
+                            depthwise=depthwise, wide=wide, in_place=in_place, column=column,
+                            constant_channels=constant)
+
+    @staticmethod
+    def _constant_channels(x, w, bias: np.ndarray | None, mults: list[int], shifts: list[int], *,
+                           depthwise: bool) -> tuple[np.ndarray | None, tuple[int, ...]]:
+        """The int8 channels whose output is one constant for every input (:func:`quant.constant_channel`: each
+        channel's sums within its weights' absolute sum times the largest |input + offset| of its bias), their
+        bias, multiplier and shift rewritten (``mults`` and ``shifts`` in place) to give it on the folded path;
+        returns the bias (a new array where one changed, zeros where the layer had none) and the channels."""
+        _, zx = x.q()
+        x_max = max(abs(-128 - zx), abs(127 - zx))
+        data = np.asarray(w.data, dtype=np.int64)
+        w_abs = np.abs(data).sum(axis=(0, 1, 2)) if depthwise else np.abs(data).reshape(data.shape[0], -1).sum(axis=1)
+        new_bias = np.zeros(len(mults), np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
+        new_bias = new_bias.copy()
+        done = []
+        for c in range(len(mults)):
+            new = quant.constant_channel(int(new_bias[c]), mults[c], shifts[c], int(x_max * w_abs[c]))
+            if new is not None:
+                new_bias[c], mults[c], shifts[c] = new
+                done.append(c)
+        if not done:
+            return bias, ()
+        return new_bias.astype(np.int32), tuple(done)
 
     def prepare_conv_2d(self, op: Operator) -> PreparedConv:
         return self.prepare_conv(op, depthwise=False)
@@ -513,6 +541,10 @@ class _Generator:
         else:
             decls.append(f"/* layer {i}: {op.opcode} filter {shape}, sparse */\n" + sparse)
             self.kernels_used.add(f"tinyasc_{SPARSE_KERNEL}")  # the descriptor's .kernel: ship its file
+        if prep.constant_channels:
+            decls.append(f"/* layer {i}: channels {', '.join(map(str, prep.constant_channels))} output one constant "
+                         "for every input: their bias, multiplier and shift give it on the folded output path "
+                         "(tinyasc.firmware_sim.quant.constant_channel) */")
         decls += [_c_array("int32_t", f"l{i}_mult", np.array(prep.multiplier)),
                   _c_array("int32_t", f"l{i}_shift", np.array(prep.shift))]
         if prep.bias is not None:
@@ -887,6 +919,9 @@ class PreparedConv(Prepared):
     """16x8: int16 activations, int64 biases (``tinyasc_weights_16x8``)."""
     in_place: bool = False
     column: bool = False
+    constant_channels: tuple[int, ...] = ()
+    """Channels whose every output is the zero point, their requantization rewritten to fold
+    (:func:`quant.constant_channel_requant`)."""
 
     def __post_init__(self) -> None:
         n = self.params.out_c

@@ -20,6 +20,33 @@ F32 = np.float32
 
 
 
+def constant_channel(bias: int, multiplier: int, shift: int, reach: int) -> tuple[int, int, int] | None:
+    """``(bias', multiplier', shift')`` giving a channel's output on the kernels' folded path, where that output is
+    one constant for every input, or None.
+
+    A channel's sum is ``bias + sum w (x + offset)``, within ``reach`` of its bias (``sum |w|`` times the largest
+    ``|x + offset|``). TFLite's ``MultiplyByQuantizedMultiplier`` with m > 0 and a right shift is monotone in the sum
+    (SaturatingRoundingDoublingHighMul rounds half up, RoundingDivideByPOT half away from zero), so where it gives
+    the same k at both ends of that range the channel outputs ``zero point + k`` (clamped) for every input: a
+    channel whose weights are all zero and whose bias alone carries its output, as quantizers leave pruned channels,
+    or one scaled almost to nothing. Where its shift is below the folded path's range (s < -23: such channels' scales
+    are tiny), the same k comes from ``multiplier' = 2^30``, ``shift' = -e`` and ``bias' = k 2^(e + 1)`` with the
+    least e in 2..23 such that ``reach < 2^e - 1``: SRDHM(acc, 2^30) = floor((acc + 1) / 2) stays within 2^(e-1) of
+    ``k 2^e`` over the range, which RoundingDivideByPOT(., e) takes to k. One such channel otherwise sends the whole
+    layer to the general output loop (tests/test_firmware_params.py checks both ends and points between)."""
+    from tinyasc.firmware_sim.int8_tables import INT32_MAX, INT32_MIN, mbqm
+
+    if shift >= -23 or multiplier <= 0 or bias - reach < INT32_MIN or bias + reach > INT32_MAX:
+        return None  # folds already (or a left shift, whose int32 wrap-around is not monotone)
+    k = mbqm(bias - reach, multiplier, shift)
+    if mbqm(bias + reach, multiplier, shift) != k:
+        return None
+    for e in range(2, 24):
+        if reach < (1 << e) - 1 and abs(k) * (1 << (e + 1)) + reach < INT32_MAX:
+            return k * (1 << (e + 1)), 1 << 30, -e
+    return None
+
+
 def quantize_multiplier_lt1(real: float) -> tuple[int, int]:
     """``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0)."""
     if not 0.0 < real < 1.0:
