@@ -154,11 +154,12 @@ CASES = {
     "dw3x3_c13_same_fold": (True, 1, 7, 9, 13, 13, 3, 3, 1, 1, True, None, True),
     "dw3x3_c10_s2_valid": (True, 1, 9, 8, 10, 10, 3, 3, 2, 1, False, None, True),
     "dw3x3_c12_dil2_same_relu_fold": (True, 2, 8, 7, 12, 12, 3, 3, 1, 2, True, None, False),
-    # the DSP cores' 3 x 3 windows on channels a multiple of four (dw3x3_run_dsp: a row's pixels whose windows lie inside
-    # the input in one asm call, every group's block of constants, taps and (m, rnd, sh) at immediate offsets; border
-    # windows staged with the zero point, one pixel per call): the folded outputs from the registers, stride 2 with
-    # SAME padding; runs of 18 and 7 pixels at strides 1 and 2; ten groups with batches; one group; the general
-    # output path from the sums (here and dw3x3_c16_same above); five rows wide three (not taken: the general kernel)
+    # the DSP cores' 3 x 3 windows on channels a multiple of four (dw3x3_run_dsp: a row's pixels whose windows lie
+    # inside the input in one asm call, every group's block of constants, taps and (m, rnd, sh) at immediate offsets;
+    # border windows staged with the zero point, one pixel per call): the folded outputs from the registers, stride
+    # 2 with SAME padding; runs of 18 and 7 pixels at strides 1 and 2; ten groups with batches; one group; the
+    # general output path from the sums (here and dw3x3_c16_same above); five rows wide three (not taken: the
+    # general kernel)
     "dw3x3_c8_s2_same_fold": (True, 1, 9, 10, 8, 8, 3, 3, 2, 1, True, None, True),
     # a first layer's three channels (K = 27, VWW's and ResNet-8's): the DSP cores' pixel pairs through conv2x2_dsp on
     # rows padded to whole words with zero weights (a copy in the window buffer); an odd channel and an odd pixel left

@@ -483,7 +483,8 @@ class _Generator:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
-                            bias=bias, bias_ctype=None if bias is None else C_TYPES[b.dtype] if b is not None else "int32_t",
+                            bias=bias,
+                            bias_ctype=None if bias is None else C_TYPES[b.dtype] if b is not None else "int32_t",
                             depthwise=depthwise, wide=wide, in_place=in_place, column=column,
                             constant_channels=constant)
 
@@ -544,7 +545,7 @@ class _Generator:
         if prep.constant_channels:
             decls.append(f"/* layer {i}: channels {', '.join(map(str, prep.constant_channels))} output one constant "
                          "for every input: their bias, multiplier and shift give it on the folded output path "
-                         "(tinyasc.firmware_sim.quant.constant_channel) */")
+                         "(tinyasc.firmware_sim.quant.constant_channel) */\n")
         decls += [_c_array("int32_t", f"l{i}_mult", np.array(prep.multiplier)),
                   _c_array("int32_t", f"l{i}_shift", np.array(prep.shift))]
         if prep.bias is not None:

@@ -577,7 +577,7 @@ static __attribute__((naked, noinline)) void dw3x3_run_dsp(dw3_run *q __attribut
 {
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"
-        "sub    sp, sp, #16\n\t"             /* [sp]: q, [sp, #4]: pixels left, [sp, #8]: folded, [sp, #12]: blocks_end */
+        "sub    sp, sp, #16\n\t"             /* [sp]: q, [sp, #4]: pixels left, [sp, #8]: folded, [sp, #12]: end */
         "str    r0, [sp]\n\t"
         "ldr    r1, [r0, #24]\n\t"
         "ldr    r2, [r0, #36]\n\t"
