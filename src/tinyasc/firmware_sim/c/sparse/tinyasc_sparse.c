@@ -749,26 +749,39 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
 #endif
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
+    /* a 1x1 window without padding: every window lies inside the input (no border output reads the tap tables) and a
+     * non-zero's offset is its position; its own loop keeps the decode's state in registers */
+    const int plain = SP_QUADS_ASM && K == C && p->pad_h == 0 && p->pad_w == 0;
     for (int32_t oc = 0; oc < p->out_c; oc++) {
         const int32_t n = s->row_nnz[oc];
         int32_t pos = 0, vsum = 0;
-        for (int32_t j = 0; j < n; j++) {
-            while (*gp == 255u) {
-                pos += 255;
-                gp++;
+        if (plain) {
+            for (int32_t j = 0; j < n; j++) {
+                while (*gp == 255u) {
+                    pos += 255;
+                    gp++;
+                }
+                pos += *gp++;
+                pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)pos;
+                vsum += *vp++;
+                pos++;
             }
-            pos += *gp++;
-            int32_t ky = 0, kx = 0, off = pos; /* a 1x1 window: the offset is the position (no division) */
-            if (!SP_QUADS_ASM || K != C) {
+        } else {
+            for (int32_t j = 0; j < n; j++) {
+                while (*gp == 255u) {
+                    pos += 255;
+                    gp++;
+                }
+                pos += *gp++;
                 const int32_t ic = pos % C, t = pos / C;
-                kx = t % p->k_w, ky = t / p->k_w;
-                off = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
+                const int32_t kx = t % p->k_w, ky = t / p->k_w;
+                const int32_t off = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
+                pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)off;
+                ky_tab[j] = (uint8_t)ky;
+                kx_tab[j] = (uint8_t)kx;
+                vsum += *vp++;
+                pos++;
             }
-            pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)off;
-            ky_tab[j] = (uint8_t)ky;
-            kx_tab[j] = (uint8_t)kx;
-            vsum += *vp++;
-            pos++;
         }
 #if SP_QUADS_ASM
         pk_tab[n] = 0; /* the row's end for the passes of eight */
