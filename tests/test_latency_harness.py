@@ -25,8 +25,8 @@ SELFTEST_MACS = 12 * 12 * 16 * 3 * 3 * 16
 #: Debian 12's gcc-arm-none-eabi 12.2 and QEMU 7.2 (both loops requantize with tinyasc_opt_requant).
 #: Session 41: the shorter tinyasc_srdhm (one shift) and the INT32_MIN multiplier's MBQM out of line moved GCC's code
 #: for the portable loop: M4 2,626,498 -> 2,648,479, M7 2,659,970 -> 2,646,175, M55 2,349,981 -> 2,368,172; the M4's
-#: optimized layer 511,200 -> 511,189. Session 43: the pixel pairs' constants in one block per pair and their pointers in
-#: registers (conv2x2_dsp): the M4's optimized layer 511,189 -> 499,870.
+#: optimized layer 511,200 -> 511,189. Session 43: the pixel pairs' constants in one block per pair and their pointers
+#: in registers (conv2x2_dsp): the M4's optimized layer 511,189 -> 499,870.
 PINNED = {
     (L.Target.CORTEX_M4, False): 2648479,
     (L.Target.CORTEX_M7, False): 2646175,

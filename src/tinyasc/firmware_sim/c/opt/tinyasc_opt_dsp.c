@@ -231,7 +231,7 @@ static __attribute__((naked, noinline)) void conv2x2_dsp(const conv2x2 *q __attr
         "ldr     r12, [r0, #4]\n\t"          /* K */
         "2:\n\t"                             /* a pair of channels */
         "ldr     r0, [sp]\n\t"
-        "ldm     r0!, {r6, r7}\n\t"          /* the biases: r6 = a00, r7 = a01, r8 = a10, r9 = a11 (a<window><channel>) */
+        "ldm     r0!, {r6, r7}\n\t"          /* biases: r6 = a00, r7 = a01, r8 = a10, r9 = a11 (a<window><channel>) */
         "str     r0, [sp]\n\t"
         "mov     r8, r6\n\t"
         "mov     r9, r7\n\t"
