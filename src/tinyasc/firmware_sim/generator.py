@@ -499,8 +499,7 @@ class _Generator:
         x_max = max(abs(-128 - zx), abs(127 - zx))
         data = np.asarray(w.data, dtype=np.int64)
         w_abs = np.abs(data).sum(axis=(0, 1, 2)) if depthwise else np.abs(data).reshape(data.shape[0], -1).sum(axis=1)
-        new_bias = np.zeros(len(mults), np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
-        new_bias = new_bias.copy()
+        new_bias = np.zeros(len(mults), np.int64) if bias is None else np.array(bias, dtype=np.int64).reshape(-1)
         done = []
         for c in range(len(mults)):
             new = quant.constant_channel(int(new_bias[c]), mults[c], shifts[c], int(x_max * w_abs[c]))
@@ -921,8 +920,8 @@ class PreparedConv(Prepared):
     in_place: bool = False
     column: bool = False
     constant_channels: tuple[int, ...] = ()
-    """Channels whose every output is the zero point, their requantization rewritten to fold
-    (:func:`quant.constant_channel_requant`)."""
+    """Channels whose output is one constant for every input, their bias, multiplier and shift rewritten to give it
+    on the folded output path (:func:`quant.constant_channel`)."""
 
     def __post_init__(self) -> None:
         n = self.params.out_c

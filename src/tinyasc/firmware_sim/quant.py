@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from tinyasc.firmware_sim.int8_tables import INT32_MAX, INT32_MIN, mbqm
 from tinyasc.qmath import INT_RANGES, mean_multiplier, quantize_multiplier, tfl_round  # noqa: F401 (re-exported)
 
 F32 = np.float32
@@ -33,9 +34,7 @@ def constant_channel(bias: int, multiplier: int, shift: int, reach: int) -> tupl
     are tiny), the same k comes from ``multiplier' = 2^30``, ``shift' = -e`` and ``bias' = k 2^(e + 1)`` with the
     least e in 2..23 such that ``reach < 2^e - 1``: SRDHM(acc, 2^30) = floor((acc + 1) / 2) stays within 2^(e-1) of
     ``k 2^e`` over the range, which RoundingDivideByPOT(., e) takes to k. One such channel otherwise sends the whole
-    layer to the general output loop (tests/test_firmware_params.py checks both ends and points between)."""
-    from tinyasc.firmware_sim.int8_tables import INT32_MAX, INT32_MIN, mbqm
-
+    layer to the general output loop (tests/test_firmware_constant_channels.py checks both ends and points between)."""
     if shift >= -23 or multiplier <= 0 or bias - reach < INT32_MIN or bias + reach > INT32_MAX:
         return None  # folds already (or a left shift, whose int32 wrap-around is not monotone)
     k = mbqm(bias - reach, multiplier, shift)

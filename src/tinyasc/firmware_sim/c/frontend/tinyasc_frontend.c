@@ -46,7 +46,6 @@
  * the output, are the host build's. Elsewhere plain loads and stores. A use names the registers: two runs live at
  * once take disjoint ones. */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
-#define FE_VLDM 1
 #define FE_LD2(p, a, b, RA, RB)                                                                              \
     register float a __asm__(RA), b __asm__(RB);                                                             \
     __asm__("vldmia %2, {" RA ", " RB "}" : "=t"(a), "=t"(b) : "r"(p), "m"(*(const float(*)[2])(p)))
@@ -73,7 +72,6 @@
                 : "t"(a_), "t"(b_), "t"(c_), "t"(d_), "t"(e_), "t"(f_), "t"(g_), "t"(h_), "r"(p));          \
     } while (0)
 #else
-#define FE_VLDM 0
 #define FE_LD2(p, a, b, RA, RB) const float a = (p)[0], b = (p)[1]
 #define FE_LD4(p, a, b, c, d, RA, RB, RC, RD) const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3]
 #define FE_LD8(p, a, b, c, d, e, f, g, h)                                                                    \

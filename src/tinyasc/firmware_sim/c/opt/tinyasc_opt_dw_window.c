@@ -672,7 +672,8 @@ static int dw3x3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, c
     const int folded = tinyasc_out_fast_ok(p, w);
     const int32_t bw = folded ? DW3_BLOCK : DW3_BLOCK_SUMS;
     int32_t per = (int32_t)(sizeof(tinyasc_gather_words) / 4) / (bw + 4); /* groups per chunk: blocks + 4 words */
-    if (per > (int32_t)sizeof(tinyasc_gather_stage) / 36) per = (int32_t)sizeof(tinyasc_gather_stage) / 36;
+    if (per > (int32_t)sizeof(tinyasc_gather_stage) / (9 * 4)) /* a staged window: 9 taps of 4 bytes per group */
+        per = (int32_t)sizeof(tinyasc_gather_stage) / (9 * 4);
     if (per < 1) return -1;
     int32_t ox_lo, ox_hi;
     tinyasc_inside_range(p->out_w, p->in_w, 2, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
