@@ -97,7 +97,8 @@ def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
     """The plugin's classifier alone (compiled with TINYASC_COUNT_SELFTEST): QEMU 7.2 reports some 16-bit
     instructions near the end of a page with the next halfword appended (found at 0x7ffc: a CMP followed by a BNE,
     size 4), which the classifier once read as a 32-bit STM of nine registers (ten estimated cycles instead of one,
-    for a loop's every pass); the length comes from the first halfword."""
+    for a loop's every pass); the length comes from the first halfword. A 64-bit VLDR / VSTR moves two words, as a
+    VLDM of two does (the M4's TRM: 3 cycles), not one."""
     exe = tmp_path / "classify"
     subprocess.run(["gcc", "-O2", "-DTINYASC_COUNT_SELFTEST", "-ffunction-sections", "-Wl,--gc-sections", "-o",
                     str(exe), str(L.TARGETS_DIR / "plugin" / "tinyasc_count.c")], check=True, capture_output=True)
@@ -111,6 +112,11 @@ def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
         "11fb2e99": "mul 0",  # smlatb r9, r1, lr, r9
         "0ceb430c": "alu 0",  # add.w ip, ip, r3, lsl #1
         "d1d3": "branch 0",  # bne
+        "93ed380b": "fp_ldst 1",  # vldr d0, [r3, #224]: two words, as VLDM of two (M4: 3 cycles)
+        "82ed007b": "fp_ldst 1",  # vstr d7, [r2]
+        "93ed020a": "fp_ldst 0",  # vldr s0, [r3, #8]
+        "93ec020a": "fp_ldst 1",  # vldmia r3, {s0-s1}
+        "2ded028b": "fp_ldst 1",  # vpush {d8}
     }
     out = subprocess.run([str(exe), *cases], check=True, capture_output=True, text=True).stdout.split("\n")
     assert out[:len(cases)] == list(cases.values())

@@ -263,8 +263,8 @@ def _validate(cfg: FeatureConfig, scale: float, zero_point: int, pad_mode: PadMo
         lam, eps = (float(v) for v in input_resnorm)
         if not (np.isfinite(lam) and lam >= 0 and np.isfinite(eps) and eps > 0):
             raise ValueError(f"input ResNorm needs lambda >= 0 and eps > 0, got {input_resnorm}")
-    if n < 16 or n & (n - 1):
-        raise ValueError(f"n_fft={n}: the C real FFT needs a power of two >= 16")
+    if n < 16 or n > 131072 or n & (n - 1):
+        raise ValueError(f"n_fft={n}: the C real FFT needs a power of two in 16..131072")
     if cfg.power != 2.0:
         raise ValueError(f"power={cfg.power}: the C front end computes a power spectrum (2.0) only")
     if cfg.n_mels > n // 2 - 1:

@@ -31,6 +31,19 @@
 #include <math.h> /* sqrtf: one VSQRT.F32 on a Cortex-M4F/M7/M55 */
 #endif
 
+/* TINYASC_FE_PLAIN_PASSES=1 (tests): the window, the FFT's passes and the split step each on its own, without the
+ * fused first-pass groups (fe_window_fused) and last pass (fe_last_pass_split); the same float operations. */
+#ifndef TINYASC_FE_PLAIN_PASSES
+#define TINYASC_FE_PLAIN_PASSES 0
+#endif
+
+/* The scalar FFT's groups of eight points keep sixteen floats and eight twiddles live in the FPU's 32 registers; GCC's
+ * scheduling before register allocation lengthens those lives until some spill to the stack (the radix-8 pass at
+ * h = 32: ten VLDR / VSTR and eight VMOV more per group). An in-order core gains nothing from that pass here. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__thumb2__) && defined(__ARM_FP) && !FE_HELIUM
+#pragma GCC optimize("no-schedule-insns")
+#endif
+
 /* The inner kernels are written once and inlined where they run (their loop's constants then stay in
  * registers); a compiler that is not told may call them instead. */
 #if defined(__GNUC__)
@@ -71,8 +84,22 @@
         __asm__("vstmia %9, {s8-s15}" : "=m"(*(float(*)[8])(p))                                             \
                 : "t"(a_), "t"(b_), "t"(c_), "t"(d_), "t"(e_), "t"(f_), "t"(g_), "t"(h_), "r"(p));          \
     } while (0)
+/* One complex point (two consecutive floats) in one 64-bit VLDR / VSTR of the D register D (= RA, RB), at an
+ * immediate offset from a base register, so a pass over strided points needs no pointer per point; 3 cycles on
+ * the M4 (1 + 2 words, as VLDM of two) against 4 for two VLDR / VSTR. */
+typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's mode: 64-bit, aliasing floats */
+#define FE_LDP(p, a, b, D, RA, RB)                                                                           \
+    register float a __asm__(RA), b __asm__(RB);                                                             \
+    __asm__("vldr " D ", %2" : "=t"(a), "=t"(b) : "Uv"(*(const fe_pair_bits *)(p)))
+#define FE_STP(p, a, b, D, RA, RB)                                                                           \
+    do {                                                                                                     \
+        register float a_ __asm__(RA) = (a), b_ __asm__(RB) = (b);                                           \
+        __asm__("vstr " D ", %0" : "=Uv"(*(fe_pair_bits *)(p)) : "t"(a_), "t"(b_));                          \
+    } while (0)
 #else
 #define FE_LD2(p, a, b, RA, RB) const float a = (p)[0], b = (p)[1]
+#define FE_LDP(p, a, b, D, RA, RB) float a = (p)[0], b = (p)[1]
+#define FE_STP(p, a, b, D, RA, RB) ((p)[0] = (a), (p)[1] = (b))
 #define FE_LD4(p, a, b, c, d, RA, RB, RC, RD) const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3]
 #define FE_LD8(p, a, b, c, d, e, f, g, h)                                                                    \
     const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3], e = (p)[4], f = (p)[5], g = (p)[6], h = (p)[7]
@@ -91,6 +118,25 @@
  * windowed sample; the others ("dead") are zero in every frame. */
 #define FE_ZLO (FE_LEFT / 2)
 #define FE_ZHI ((FE_LEFT + FE_W + 1) / 2)
+
+/* The split step of the real FFT for bin ks (1 <= ks <= M/2) from Z[ks] = (zkr, zki) and Z[M - ks] = (zmr, zmi):
+ * X[k] = E + W^k O, X[M-k] = conj(E - W^k O), with E = (Z[k] + conj Z[M-k]) / 2 and O = (Z[k] - conj Z[M-k]) / 2i;
+ * here 2E and 2O, so 4 |X[ks]|^2 goes to *pk and 4 |X[M - ks]|^2 to *pm (the slots z[2 ks] and z[2 (M - ks)]). */
+#define FE_SPLIT(pk, pm, ks, zkr, zki, zmr, zmi)                                                                   \
+    do {                                                                                                     \
+        const float er_ = (zkr) + (zmr);                                                                     \
+        const float ei_ = (zki) - (zmi);                                                                     \
+        const float or_ = (zki) + (zmi);                                                                     \
+        const float oi_ = (zmr) - (zkr);                                                                     \
+        const float wr_ = tinyasc_fe_cos_quarter[ks]; /* fe_twiddle(ks) for ks <= N/4 */                    \
+        const float ws_ = tinyasc_fe_cos_quarter[FE_Q - (ks)];                                               \
+        const float tr_ = wr_ * or_ + ws_ * oi_; /* (wr - i ws)(or + i oi) */                               \
+        const float ti_ = wr_ * oi_ - ws_ * or_;                                                             \
+        const float ar_ = er_ + tr_, ai_ = ei_ + ti_;                                                        \
+        const float br_ = er_ - tr_, bi_ = ei_ - ti_;                                                        \
+        *(pk) = ar_ * ar_ + ai_ * ai_;                                                                       \
+        *(pm) = br_ * br_ + bi_ * bi_;                                                                       \
+    } while (0)
 /* When the live points cover [M/4, 3M/4), the FFT's first radix-4 pass (points n, n + M/2, n + M/4,
  * n + 3M/4 for n < M/4) meets groups whose first and last points are dead: they take a shorter
  * butterfly, and their dead points need not be written at all (fe_zero_dead writes the others). */
@@ -100,8 +146,8 @@
 #define FE_SPARSE_FIRST_PASS (FE_M >= 4 && FE_ZLO <= FE_M / 4 && FE_ZHI >= 3 * FE_M / 4)
 #endif
 
-#if (TINYASC_FE_N_FFT & (TINYASC_FE_N_FFT - 1)) != 0 || TINYASC_FE_N_FFT < 16
-#error "TINYASC_FE_N_FFT must be a power of two >= 16"
+#if (TINYASC_FE_N_FFT & (TINYASC_FE_N_FFT - 1)) != 0 || TINYASC_FE_N_FFT < 16 || TINYASC_FE_N_FFT > 131072
+#error "TINYASC_FE_N_FFT must be a power of two in 16..131072"
 #endif
 #if TINYASC_FE_N_MELS > TINYASC_FE_N_FFT / 2
 #error "the per-frame mel sums live in the scratch's odd slots (n_mels <= n_fft/2)"
@@ -177,9 +223,10 @@ static inline uint32_t fe_slot(uint32_t s)
 /* In-place complex FFT of FE_M points (interleaved re, im) in natural order, output in natural
  * order (CMSIS-DSP's bit reversal included). The instance only points at CMSIS-DSP's constant
  * tables, so it is set up per call: no state outside the scratch. */
-static void fe_cfft(float *z)
+static void fe_cfft(float *z, int fused)
 {
     arm_cfft_instance_f32 inst;
+    (void)fused; /* never set: the window writes every point for this FFT */
     (void)FE_CFFT_INIT(&inst);
     arm_cfft_f32(&inst, z, 0, 1);
 }
@@ -250,8 +297,19 @@ static void fe_twiddle(int k, float *c, float *s)
         a##i += ti_;                                   \
     } while (0)
 
-/* Twiddle -i W: exactly what the table gives for index k + N/4 (fe_twiddle(k + N/4) = (-s, c)). */
-#define FE_BFLY_ROT(a, b, wr, ws) FE_BFLY(a, b, -(ws), (wr))
+/* FE_BFLY with the twiddle -i W (what the table gives for index k + N/4: fe_twiddle(k + N/4) = (-s, c)) from W's
+ * own products: -i W b = v - i u with u + i v = W b, so no negated twiddle is held. Equal to
+ * FE_BFLY(a, b, -(ws), (wr)) up to the sign of a zero (-(x + y) against (-x) - y), which only meets additions and
+ * multiplications until the power spectrum squares it away. */
+#define FE_BFLY_ROT(a, b, wr, ws)                      \
+    do {                                               \
+        const float u_ = (wr) * b##r + (ws) * b##i;    \
+        const float v_ = (wr) * b##i - (ws) * b##r;    \
+        b##r = a##r - v_;                              \
+        b##i = a##i + u_;                              \
+        a##r += v_;                                    \
+        a##i -= u_;                                    \
+    } while (0)
 
 #define FE_LOAD(v, p) \
     float v##r = (p)[0], v##i = (p)[1]
@@ -380,26 +438,28 @@ static void fe_stage_pair(float *z, int h)
     }
 }
 
-/* The eight points p + 2 m h (m = 0..7) of a group as locals a..g, k, and back. */
-#define FE_LOAD8(p, h)            \
-    FE_LOAD(a, p);                \
-    FE_LOAD(b, (p) + 2 * (h));    \
-    FE_LOAD(c, (p) + 4 * (h));    \
-    FE_LOAD(d, (p) + 6 * (h));    \
-    FE_LOAD(e, (p) + 8 * (h));    \
-    FE_LOAD(f, (p) + 10 * (h));   \
-    FE_LOAD(g, (p) + 12 * (h));   \
-    FE_LOAD(k, (p) + 14 * (h))
-#define FE_STORE8(p, h)           \
-    do {                          \
-        FE_STORE(p, a);           \
-        FE_STORE((p) + 2 * (h), b);  \
-        FE_STORE((p) + 4 * (h), c);  \
-        FE_STORE((p) + 6 * (h), d);  \
-        FE_STORE((p) + 8 * (h), e);  \
-        FE_STORE((p) + 10 * (h), f); \
-        FE_STORE((p) + 12 * (h), g); \
-        FE_STORE((p) + 14 * (h), k); \
+/* The eight points p + 2 m h (m = 0..7) of a group as locals a..g, k (in d0..d7 on the Cortex-M targets: one
+ * 64-bit VLDR / VSTR per point), and back. */
+#define FE_LOAD8(p, h)                                     \
+    float *const q_ = (p) + 8 * (h); /* the upper four */  \
+    FE_LDP(p, ar, ai, "d0", "s0", "s1");                   \
+    FE_LDP((p) + 2 * (h), br, bi, "d1", "s2", "s3");       \
+    FE_LDP((p) + 4 * (h), cr, ci, "d2", "s4", "s5");       \
+    FE_LDP((p) + 6 * (h), dr, di, "d3", "s6", "s7");       \
+    FE_LDP(q_, er, ei, "d4", "s8", "s9");                  \
+    FE_LDP(q_ + 2 * (h), fr, fi, "d5", "s10", "s11");      \
+    FE_LDP(q_ + 4 * (h), gr, gi, "d6", "s12", "s13");      \
+    FE_LDP(q_ + 6 * (h), kr, ki, "d7", "s14", "s15")
+#define FE_STORE8(p, h)                                    \
+    do {                                                   \
+        FE_STP(p, ar, ai, "d0", "s0", "s1");               \
+        FE_STP((p) + 2 * (h), br, bi, "d1", "s2", "s3");   \
+        FE_STP((p) + 4 * (h), cr, ci, "d2", "s4", "s5");   \
+        FE_STP((p) + 6 * (h), dr, di, "d3", "s6", "s7");   \
+        FE_STP(q_, er, ei, "d4", "s8", "s9");              \
+        FE_STP(q_ + 2 * (h), fr, fi, "d5", "s10", "s11");  \
+        FE_STP(q_ + 4 * (h), gr, gi, "d6", "s12", "s13");  \
+        FE_STP(q_ + 6 * (h), kr, ki, "d7", "s14", "s15");  \
     } while (0)
 
 /* Twiddles of one group of eight points (see fe_group8). */
@@ -410,21 +470,24 @@ typedef struct {
 /* Three consecutive radix-2 stages (spans 2h, 4h, 8h) on the eight points p + 2 m h, m = 0..7,
  * with one load and one store of each: a third of the loads and stores of three fe_stage calls,
  * the same float operations. */
+#define FE_GROUP8_STAGES(w)                            \
+    FE_BFLY(a, b, (w)->w1r, (w)->w1s);                 \
+    FE_BFLY(c, d, (w)->w1r, (w)->w1s);                 \
+    FE_BFLY(e, f, (w)->w1r, (w)->w1s);                 \
+    FE_BFLY(g, k, (w)->w1r, (w)->w1s);                 \
+    FE_BFLY(a, c, (w)->w2r, (w)->w2s);                 \
+    FE_BFLY_ROT(b, d, (w)->w2r, (w)->w2s);             \
+    FE_BFLY(e, g, (w)->w2r, (w)->w2s);                 \
+    FE_BFLY_ROT(f, k, (w)->w2r, (w)->w2s);             \
+    FE_BFLY(a, e, (w)->w3r, (w)->w3s);                 \
+    FE_BFLY(b, f, (w)->w4r, (w)->w4s);                 \
+    FE_BFLY_ROT(c, g, (w)->w3r, (w)->w3s);             \
+    FE_BFLY_ROT(d, k, (w)->w4r, (w)->w4s)
+
 static FE_ALWAYS_INLINE void fe_group8(float *p, const int h, const fe_tw8 *w)
 {
     FE_LOAD8(p, h);
-    FE_BFLY(a, b, w->w1r, w->w1s);
-    FE_BFLY(c, d, w->w1r, w->w1s);
-    FE_BFLY(e, f, w->w1r, w->w1s);
-    FE_BFLY(g, k, w->w1r, w->w1s);
-    FE_BFLY(a, c, w->w2r, w->w2s);
-    FE_BFLY_ROT(b, d, w->w2r, w->w2s);
-    FE_BFLY(e, g, w->w2r, w->w2s);
-    FE_BFLY_ROT(f, k, w->w2r, w->w2s);
-    FE_BFLY(a, e, w->w3r, w->w3s);
-    FE_BFLY(b, f, w->w4r, w->w4s);
-    FE_BFLY_ROT(c, g, w->w3r, w->w3s);
-    FE_BFLY_ROT(d, k, w->w4r, w->w4s);
+    FE_GROUP8_STAGES(w);
     FE_STORE8(p, h);
 }
 
@@ -478,19 +541,21 @@ static FE_ALWAYS_INLINE void fe_group8_j0(float *p, const int h, const float w4r
     FE_STORE8(p, h);
 }
 
-/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over the groups of eight points; the groups of
- * point 0 (a quarter of them in the first such pass) without their trivial multiplications. */
-static void fe_stage_triple(float *z, int h)
+/* Three consecutive stages (spans 2h, 4h, 8h) in one pass over the groups of eight points; in the first such
+ * pass the groups of point 0 (a quarter of them) without their trivial multiplications. Inlined with h a
+ * constant (FE_PASS), so each point's offset in a group is an immediate: no pointer per point. */
+static FE_ALWAYS_INLINE void fe_stage_triple(float *z, const int h)
 {
-    int i, j;
-    {
+    int i, j = 0;
+    if (h == 4) { /* a quarter of the groups; a 1/h share of them later, which takes the general code */
         fe_tw8 w;
         fe_tw8_of(0, h, &w);
         for (i = 0; i < FE_M; i += 8 * h) {
             fe_group8_j0(z + 2 * i, h, w.w4r, w.w4s);
         }
+        j = 1;
     }
-    for (j = 1; j < h; ++j) {
+    for (; j < h; ++j) {
         fe_tw8 w;
         fe_tw8_of(j, h, &w);
         for (i = j; i < FE_M; i += 8 * h) {
@@ -499,31 +564,110 @@ static void fe_stage_triple(float *z, int h)
     }
 }
 
-/* The same when it is the FFT's last pass (8h = FE_M): one group per twiddle set, so the group's
- * span is a constant and the twiddles' table indices need no range test but the first one's
- * (W_{2h}^j passes the quarter wave at j = h/2; the others stay below it). */
-static void fe_stage_triple_last(float *z)
+/* The FFT's last pass (8h = FE_M) has one group per twiddle set, so the group's span is a constant and the
+ * twiddles' table indices need no range test but the first one's (W_{2h}^j passes the quarter wave at j = h/2;
+ * the others stay below it). Its group j holds the bins j + m FE_M/8. */
+#define FE_H_LAST (FE_M / 8)
+static FE_ALWAYS_INLINE void fe_tw8_last(int j, fe_tw8 *w)
 {
-    enum { H = FE_M / 8, T1 = FE_N / (2 * H), T2 = FE_N / (4 * H), T3 = FE_N / (8 * H) };
+    enum { T1 = FE_N / (2 * FE_H_LAST), T2 = FE_N / (4 * FE_H_LAST), T3 = FE_N / (8 * FE_H_LAST) };
+    if (j * T1 <= FE_Q) {
+        w->w1r = tinyasc_fe_cos_quarter[j * T1];
+        w->w1s = tinyasc_fe_cos_quarter[FE_Q - j * T1];
+    } else {
+        w->w1r = -tinyasc_fe_cos_quarter[FE_M - j * T1];
+        w->w1s = tinyasc_fe_cos_quarter[j * T1 - FE_Q];
+    }
+    w->w2r = tinyasc_fe_cos_quarter[j * T2];
+    w->w2s = tinyasc_fe_cos_quarter[FE_Q - j * T2];
+    w->w3r = tinyasc_fe_cos_quarter[j * T3];
+    w->w3s = tinyasc_fe_cos_quarter[FE_Q - j * T3];
+    w->w4r = tinyasc_fe_cos_quarter[j * T3 + FE_N / 8];
+    w->w4s = tinyasc_fe_cos_quarter[FE_Q - j * T3 - FE_N / 8];
+}
+
+/* The last pass's group j, stored. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void fe_last_group(float *z, int j)
+{
+    fe_tw8 w;
+    fe_tw8_last(j, &w);
+    fe_group8(z + 2 * j, FE_H_LAST, &w);
+}
+
+#if (FE_M == 32 || FE_M == 256 || FE_M == 2048 || FE_M == 16384 || FE_M == 131072) && !TINYASC_FE_PLAIN_PASSES
+/* The last pass is a radix-8 one: it runs with the split step (fe_last_pass_split). */
+#define FE_SPLIT_IN_LAST_PASS 1
+
+/* Bin ks's partner M - ks lies in group H - j when ks lies in group j: the last pass takes the groups j and H - j
+ * (0 < j < H/2) together, stores group j, keeps group H - j in registers and runs the split step of their eight
+ * pairs of bins at once (group H - j's points are never stored and loaded again, nor group j's loaded but once).
+ * Groups 0 and H/2 pair with themselves: they are stored, and fe_power_spectrum4 splits their bins (the multiples
+ * of H/2). Every float operation is the separate pass's and split step's. */
+static void fe_last_pass_split(float *z)
+{
+    enum { H = FE_H_LAST };
     int j;
-    for (j = 0; j < H; ++j) {
+    fe_last_group(z, 0);
+    fe_last_group(z, H / 2);
+    for (j = 1; j < H / 2; ++j) {
         fe_tw8 w;
-        if (j * T1 <= FE_Q) {
-            w.w1r = tinyasc_fe_cos_quarter[j * T1];
-            w.w1s = tinyasc_fe_cos_quarter[FE_Q - j * T1];
-        } else {
-            w.w1r = -tinyasc_fe_cos_quarter[FE_M - j * T1];
-            w.w1s = tinyasc_fe_cos_quarter[j * T1 - FE_Q];
+        float *const zj = z + 2 * j;
+        fe_tw8_last(j, &w);
+        fe_group8(zj, H, &w);
+        fe_tw8_last(H - j, &w);
+        {
+            float *const p = z + 2 * (H - j);
+            FE_LOAD8(p, H);
+            FE_GROUP8_STAGES(&w);
+            /* group H - j's point m is bin (H - j) + m H; group j's point m (in memory) bin j + m H */
+            {
+                FE_LDP(zj, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (j), z + 2 * (FE_M - (j)), j, ur, ui, kr, ki);
+            }
+            {
+                FE_LDP(zj + 2 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (j + H), z + 2 * (FE_M - (j + H)), j + H, ur, ui, gr, gi);
+            }
+            {
+                FE_LDP(zj + 4 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (j + 2 * H), z + 2 * (FE_M - (j + 2 * H)), j + 2 * H, ur, ui, fr, fi);
+            }
+            {
+                FE_LDP(zj + 6 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (j + 3 * H), z + 2 * (FE_M - (j + 3 * H)), j + 3 * H, ur, ui, er, ei);
+            }
+            {
+                FE_LDP(zj + 8 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (4 * H - j), z + 2 * (FE_M - (4 * H - j)), 4 * H - j, dr, di, ur, ui);
+            }
+            {
+                FE_LDP(zj + 10 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (3 * H - j), z + 2 * (FE_M - (3 * H - j)), 3 * H - j, cr, ci, ur, ui);
+            }
+            {
+                FE_LDP(zj + 12 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (2 * H - j), z + 2 * (FE_M - (2 * H - j)), 2 * H - j, br, bi, ur, ui);
+            }
+            {
+                FE_LDP(zj + 14 * H, ur, ui, "d8", "s16", "s17");
+                FE_SPLIT(z + 2 * (H - j), z + 2 * (FE_M - (H - j)), H - j, ar, ai, ur, ui);
+            }
         }
-        w.w2r = tinyasc_fe_cos_quarter[j * T2];
-        w.w2s = tinyasc_fe_cos_quarter[FE_Q - j * T2];
-        w.w3r = tinyasc_fe_cos_quarter[j * T3];
-        w.w3s = tinyasc_fe_cos_quarter[FE_Q - j * T3];
-        w.w4r = tinyasc_fe_cos_quarter[j * T3 + FE_N / 8];
-        w.w4s = tinyasc_fe_cos_quarter[FE_Q - j * T3 - FE_N / 8];
-        fe_group8(z + 2 * j, H, &w);
     }
 }
+#else
+#define FE_SPLIT_IN_LAST_PASS 0
+static void fe_stage_triple_last(float *z)
+{
+    int j;
+    for (j = 0; j < FE_H_LAST; ++j) {
+        fe_last_group(z, j);
+    }
+}
+#endif
 
 #endif /* FE_HELIUM */
 
@@ -592,6 +736,19 @@ static FE_ALWAYS_INLINE uint32_t fe_rev(uint32_t n)
 #define FE_SPARSE_LO_ (FE_ZHI - 3 * FE_M / 4 > 0 ? FE_ZHI - 3 * FE_M / 4 : 0)
 #define FE_SPARSE_LO (FE_SPARSE_LO_ < FE_ZLO ? FE_SPARSE_LO_ : FE_ZLO)
 
+/* Window index of the first sample of point n + M/4, less 2n (ascending half of the window), and of point
+ * n + M/2 (descending half). The sparse groups whose two live points lie wholly in the window, n in
+ * [FE_FUSE_LO, FE_FUSE_HI), can be computed as the window is read (fe_window_fused). */
+#define FE_C1 (FE_M / 2 - FE_LEFT)
+#define FE_C2 (FE_M - FE_LEFT)
+#define FE_FUSE_LO_ (FE_C1 >= 0 ? 0 : (1 - FE_C1) / 2)
+#define FE_FUSE_LO (FE_FUSE_LO_ > FE_SPARSE_LO ? FE_FUSE_LO_ : FE_SPARSE_LO)
+#define FE_FUSE_HI_ ((FE_W - 2 - FE_C2) / 2 + 1)
+#define FE_FUSE_HI (FE_FUSE_HI_ < FE_ZLO ? FE_FUSE_HI_ : FE_ZLO)
+#if !FE_HELIUM && !TINYASC_FE_PLAIN_PASSES && FE_FUSE_LO < FE_FUSE_HI
+#define FE_FUSE 1
+#endif
+
 /* The general groups of n in [n0, n1): a few per frame (16 of 512 at the paper's 2080 of 4096 samples), so one
  * copy of their code serves both ranges. */
 #if defined(__GNUC__)
@@ -604,23 +761,39 @@ static void fe_first_groups(float *z, uint32_t n0, uint32_t n1)
         fe_first_group(z + 2 * fe_rev(n));
     }
 }
+
+/* The sparse groups of n in [n0, n1). */
+static FE_ALWAYS_INLINE void fe_first_sparse_groups(float *z, uint32_t n0, uint32_t n1)
+{
+    uint32_t n;
+    for (n = n0; n < n1; ++n) {
+        fe_first_group_sparse(z + 2 * fe_rev(n));
+    }
+}
 #endif
 
 /* In-place complex radix-2 decimation-in-time FFT of FE_M points (interleaved re, im) whose
  * input is already in bit-reversed order (the windowing writes it so: fe_slot). */
-static void fe_cfft(float *z)
+static void fe_cfft(float *z, int fused)
 {
     int h;
 
 #if FE_SPARSE_FIRST_PASS
-    uint32_t n;
     fe_first_groups(z, 0, (uint32_t)FE_SPARSE_LO);
-    for (n = (uint32_t)FE_SPARSE_LO; n < (uint32_t)FE_ZLO; ++n) {
-        fe_first_group_sparse(z + 2 * fe_rev(n));
+#if FE_FUSE
+    if (fused) { /* the groups [FE_FUSE_LO, FE_FUSE_HI) are done (fe_window_fused) */
+        fe_first_sparse_groups(z, (uint32_t)FE_SPARSE_LO, (uint32_t)FE_FUSE_LO);
+        fe_first_sparse_groups(z, (uint32_t)FE_FUSE_HI, (uint32_t)FE_ZLO);
+    } else
+#endif
+    {
+        (void)fused;
+        fe_first_sparse_groups(z, (uint32_t)FE_SPARSE_LO, (uint32_t)FE_ZLO);
     }
     fe_first_groups(z, (uint32_t)FE_ZLO, (uint32_t)(FE_M / 4));
 #else
     int i;
+    (void)fused;
     for (i = 0; i < FE_M; i += 4) {
         fe_first_group(z + 2 * i);
     }
@@ -634,12 +807,27 @@ static void fe_cfft(float *z)
         }
     }
 #else
+    /* radix-8 passes at h = 4, 32, 256, ... while 8h <= FE_M, each with its h a constant */
+#define FE_PASS(H)                                                                                           \
+    if (8 * (H) < FE_M) {                                                                                    \
+        fe_stage_triple(z, (H));                                                                             \
+    } else if (8 * (H) == FE_M) {                                                                            \
+        FE_LAST_PASS(z);                                                                                     \
+    }
+#if FE_SPLIT_IN_LAST_PASS
+#define FE_LAST_PASS(z) (void)(z) /* with the split step: fe_last_pass_split */
+#else
+#define FE_LAST_PASS(z) fe_stage_triple_last(z)
+#endif
+    FE_PASS(4)
+    FE_PASS(32)
+    FE_PASS(256)
+    FE_PASS(2048)
+    FE_PASS(16384)
+#undef FE_PASS
+#undef FE_LAST_PASS
     for (h = 4; 8 * h <= FE_M; h *= 8) {
-        if (8 * h == FE_M) {
-            fe_stage_triple_last(z);
-        } else {
-            fe_stage_triple(z, h);
-        }
+        /* h: the span of the stages the passes left */
     }
     if (4 * h <= FE_M) {
         fe_stage_pair(z, h);
@@ -683,23 +871,35 @@ static int fe_split_mve(float *buf)
 }
 #endif
 
+#ifndef FE_SPLIT_IN_LAST_PASS
+#define FE_SPLIT_IN_LAST_PASS 0 /* Helium's and CMSIS-DSP's FFTs */
+#endif
+
 /* Real FFT of the frame (in buf, in the order fe_slot writes it) followed by 4 |X[k]|^2:
  * power k (0 <= k < N/2) left in buf[2k], the Nyquist power returned. The factor 4 (exact in
  * binary floating point) spares the split step's four halvings; the mel sum takes it back. */
-static float fe_power_spectrum4(float *buf)
+static float fe_power_spectrum4(float *buf, int fused)
 {
     int k;
     float nyquist;
 
-    fe_cfft(buf); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
+    fe_cfft(buf, fused); /* z[n] = x[2n] + i x[2n+1]  ->  Z[k] */
+#if FE_SPLIT_IN_LAST_PASS
+    fe_last_pass_split(buf); /* and the split step of every bin but the multiples of H/2 */
+#endif
     {
         const float r = buf[0], i = buf[1];
         const float x0 = 2.0f * (r + i), xm = 2.0f * (r - i); /* 2 X[0], 2 X[N/2]: both real */
         buf[0] = x0 * x0;
         nyquist = xm * xm;
     }
-    /* X[k] = E + W^k O, X[M-k] = conj(E - W^k O), with E = (Z[k] + conj Z[M-k]) / 2 and
-     * O = (Z[k] - conj Z[M-k]) / 2i; here 2E and 2O. Powers go to the slots just consumed. */
+    /* the split step (FE_SPLIT); powers go to the slots just consumed */
+#if FE_SPLIT_IN_LAST_PASS
+    for (k = FE_H_LAST / 2; k <= FE_M / 2; k += FE_H_LAST / 2) {
+        const float *zk = buf + 2 * k, *zm = buf + 2 * (FE_M - k);
+        FE_SPLIT(buf + 2 * k, buf + 2 * (FE_M - k), k, zk[0], zk[1], zm[0], zm[1]);
+    }
+#else
 #if FE_HELIUM
     k = fe_split_mve(buf);
 #else
@@ -710,22 +910,9 @@ static float fe_power_spectrum4(float *buf)
         float *zm = buf + 2 * (FE_M - k);
         FE_LD2(zk, zkr, zki, "s0", "s1");
         FE_LD2(zm, zmr, zmi, "s2", "s3");
-        const float er = zkr + zmr;
-        const float ei = zki - zmi;
-        const float or_ = zki + zmi;
-        const float oi = zmr - zkr;
-        const float wr = tinyasc_fe_cos_quarter[k]; /* fe_twiddle(k) for k <= N/4 */
-        const float ws = tinyasc_fe_cos_quarter[FE_Q - k];
-        float tr, ti, ar, ai, br, bi;
-        tr = wr * or_ + ws * oi; /* (wr - i ws)(or + i oi) */
-        ti = wr * oi - ws * or_;
-        ar = er + tr;
-        ai = ei + ti;
-        br = er - tr;
-        bi = ei - ti;
-        zk[0] = ar * ar + ai * ai;
-        zm[0] = br * br + bi * bi;
+        FE_SPLIT(zk, zm, k, zkr, zki, zmr, zmi);
     }
+#endif
     return nyquist;
 }
 
@@ -801,13 +988,14 @@ static void fe_mel4_mve(float *scratch, float nyquist, int b)
 }
 #endif
 
-/* Power spectrum, mel filterbank and log of the windowed frame in scratch. Band b's sum goes to
- * the odd slot scratch[2b + 1] (the powers sit in the even ones), so logmel may be scratch itself:
- * logmel[b] overwrites a slot whose sum (b odd: band (b - 1) / 2) or power is already used. */
-static void fe_logmel_of_windowed(float *scratch, float *logmel)
+/* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
+ * that fe_window_fused computes already there). Band b's sum goes to the odd slot scratch[2b + 1] (the powers
+ * sit in the even ones), so logmel may be scratch itself: logmel[b] overwrites a slot whose sum (b odd: band
+ * (b - 1) / 2) or power is already used. */
+static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
 {
     int n, b;
-    const float nyquist = fe_power_spectrum4(scratch);
+    const float nyquist = fe_power_spectrum4(scratch, fused);
 #if FE_HELIUM
     /* band b's sum lands in scratch[2b + 1] after its powers (even slots) are read: groups of four in order */
     for (b = 0; b + 4 <= TINYASC_FE_N_MELS; b += 4) {
@@ -880,6 +1068,9 @@ static void fe_put_zeros(float *z, int s0, int s1)
 /* Zeros for every frame sample the FFT reads outside the window samples [s_lo, s_hi) (FE_LEFT <= s_lo,
  * s_hi <= FE_LEFT + FE_W; s_lo = s_hi: no sample recorded): the padding inside the window, and the dead
  * points the first pass reads (all of them without the sparse first pass). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void fe_put_outside(float *z, int s_lo, int s_hi)
 {
 #if FE_SPARSE_FIRST_PASS
@@ -970,15 +1161,90 @@ static void fe_put_window(float *z, int n0, int n1, const int16_t *x)
     fe_put_run(z, FE_LEFT + b0, n1 - b0, x + (b0 - n0), tinyasc_fe_window_pcm + (FE_W - b0), -1);
 }
 
-/* Window samples [lo, hi) from a ring of FE_W samples, sample lo at ring slot r: one run up to the ring's
- * end, one from its start. */
-static void fe_put_ring(float *z, const int16_t *ring, int r, int lo, int hi)
+/* Window samples [lo, hi) of a window held in two runs: samples [0, split) at x0, [split, FE_W) at x1. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void fe_put_window2(float *z, int lo, int hi, const int16_t *x0, int split, const int16_t *x1)
 {
-    const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
-    fe_put_window(z, lo, wrap, ring + r);
-    if (wrap < hi) {
-        fe_put_window(z, wrap, hi, ring);
+    const int cut = hi < split ? hi : split;
+    const int rest = lo > split ? lo : split;
+    if (lo < cut) {
+        fe_put_window(z, lo, cut, x0 + lo);
     }
+    if (rest < hi) {
+        fe_put_window(z, rest, hi, x1 + (rest - split));
+    }
+}
+
+#ifndef FE_FUSE
+#define FE_FUSE 0 /* no sparse first pass, or Helium's windowing */
+#endif
+
+#if FE_FUSE
+/* The first pass's sparse groups n in [n0, n1) straight from the window's samples, never stored and loaded
+ * again: point n + M/2 (the group's slot 1) is x2[0], x2[1] times the descending half's weights wd[0], wd[-1],
+ * point n + M/4 (slot 2) x1[0], x1[1] times the ascending half's wa[0], wa[1]; each product the one fe_put_run
+ * writes, each output fe_first_group_sparse's. */
+static void fe_fused_groups(float *z, uint32_t n0, uint32_t n1, const int16_t *x1, const int16_t *x2)
+{
+    const float *wa = tinyasc_fe_window_pcm + (2 * (int)n0 + FE_C1);
+    const float *wd = tinyasc_fe_window_pcm + (FE_W - (2 * (int)n0 + FE_C2));
+    uint32_t n;
+    for (n = n0; n < n1; ++n, x1 += 2, x2 += 2, wa += 2, wd -= 2) {
+        FE_LD2(wa, a0, a1, "s4", "s5");
+        FE_LD2(wd - 1, d1, d0, "s6", "s7");
+        const float ar = (float)x2[0] * d0, ai = (float)x2[1] * d1;
+        const float br = (float)x1[0] * a0, bi = (float)x1[1] * a1;
+        FE_ST8(z + 2 * fe_rev(n), ar + br, ai + bi, bi - ar, -(ai + br), ar - br, ai - bi, -(ar + bi), br - ai);
+    }
+}
+
+/* The whole window (samples [0, split) at x0, [split, FE_W) at x1) into the frame, with the sparse groups
+ * [FE_FUSE_LO, FE_FUSE_HI) of the first pass computed as their samples are read (fe_fused_groups); a group with
+ * a sample pair across the runs' seam goes the plain way. */
+static void fe_window_fused(float *z, const int16_t *x0, int split, const int16_t *x1)
+{
+    int n = FE_FUSE_LO;
+    fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
+    fe_put_window2(z, 0, 2 * FE_FUSE_LO + FE_C1, x0, split, x1);
+    fe_put_window2(z, 2 * FE_FUSE_HI + FE_C1, 2 * FE_FUSE_LO + FE_C2, x0, split, x1);
+    fe_put_window2(z, 2 * FE_FUSE_HI + FE_C2, FE_W, x0, split, x1);
+    while (n < FE_FUSE_HI) {
+        const int i1 = 2 * n + FE_C1, i2 = 2 * n + FE_C2;
+        if ((i1 < split && i1 + 1 >= split) || (i2 < split && i2 + 1 >= split)) {
+            fe_put_window2(z, i1, i1 + 2, x0, split, x1);
+            fe_put_window2(z, i2, i2 + 2, x0, split, x1);
+            fe_first_group_sparse(z + 2 * fe_rev((uint32_t)n));
+            ++n;
+        } else { /* up to the first group whose pairs change run */
+            int end = FE_FUSE_HI;
+            if (i1 + 1 < split && (split - FE_C1) / 2 < end) {
+                end = (split - FE_C1) / 2;
+            }
+            if (i2 + 1 < split && (split - FE_C2) / 2 < end) {
+                end = (split - FE_C2) / 2;
+            }
+            fe_fused_groups(z, (uint32_t)n, (uint32_t)end, i1 < split ? x0 + i1 : x1 + (i1 - split),
+                            i2 < split ? x0 + i2 : x1 + (i2 - split));
+            n = end;
+        }
+    }
+}
+#endif
+
+/* The whole window, samples [0, split) at x0 and [split, FE_W) at x1, into the frame; returns
+ * fe_logmel_of_windowed's flag (whether the first pass's sparse groups are done). */
+static int fe_put_whole_window(float *z, const int16_t *x0, int split, const int16_t *x1)
+{
+#if FE_FUSE
+    fe_window_fused(z, x0, split, x1);
+    return 1;
+#else
+    fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
+    fe_put_window2(z, 0, FE_W, x0, split, x1);
+    return 0;
+#endif
 }
 
 void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float *scratch, float *logmel)
@@ -989,6 +1255,7 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
     /* window samples [lo, hi) are recorded clip samples */
     const int lo = first < 0 ? -first : 0;
     const int hi = n_avail - first < FE_W ? n_avail - first : FE_W;
+    int fused = 0;
 
 #if TINYASC_FE_PAD_REFLECT
     if (lo > 0 || hi < FE_W) { /* the window reaches the reflected padding or the clip's zero tail */
@@ -998,17 +1265,19 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
             const float w = n <= FE_W / 2 ? tinyasc_fe_window_pcm[n] : tinyasc_fe_window_pcm[FE_W - n];
             scratch[fe_slot_any((uint32_t)(FE_LEFT + n))] = fe_sample(pcm, n_avail, first + n) * w;
         }
-        fe_logmel_of_windowed(scratch, logmel);
+        fe_logmel_of_windowed(scratch, logmel, 0);
         return;
     }
 #endif
-    if (hi <= lo) { /* nothing recorded under the window */
+    if (lo == 0 && hi == FE_W) {
+        fused = fe_put_whole_window(scratch, pcm + first, FE_W, pcm + first);
+    } else if (hi <= lo) { /* nothing recorded under the window */
         fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
         fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
         fe_put_window(scratch, lo, hi, pcm + (first + lo));
     }
-    fe_logmel_of_windowed(scratch, logmel);
+    fe_logmel_of_windowed(scratch, logmel, fused);
 }
 
 void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch, float *out_logmel)
@@ -1181,6 +1450,17 @@ void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
     memset(st, 0, sizeof(*st));
 }
 
+/* Window samples [lo, hi) from a ring of FE_W samples, sample lo at ring slot r: one run up to the ring's
+ * end, one from its start. */
+static void fe_put_ring(float *z, const int16_t *ring, int r, int lo, int hi)
+{
+    const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
+    fe_put_window(z, lo, wrap, ring + r);
+    if (wrap < hi) {
+        fe_put_window(z, wrap, hi, ring);
+    }
+}
+
 /* Frame st->next_frame from the ring: clip samples [first, first + W) that were received are in
  * the ring; those not received (the zero-padded tail) and those outside the clip are zero. */
 static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out)
@@ -1194,14 +1474,19 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
     const int lo = first < 0 ? -first : 0;
     const int hi = st->received - first < FE_W ? st->received - first : FE_W;
 
-    if (hi <= lo) {
+    int fused = 0;
+
+    /* window sample n is ring slot (first + n) % W */
+    if (lo == 0 && hi == FE_W) {
+        const int r = first % FE_W;
+        fused = fe_put_whole_window(scratch, st->ring + r, FE_W - r, st->ring);
+    } else if (hi <= lo) {
         fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
-        /* window sample n is ring slot (first + n) % W */
         fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
         fe_put_ring(scratch, st->ring, (first + lo) % FE_W, lo, hi);
     }
-    fe_logmel_of_windowed(scratch, mel);
+    fe_logmel_of_windowed(scratch, mel, fused);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM
         /* the statistics from the exact log-mel, in the order tinyasc_frontend_resnorm_stats uses */
@@ -1296,9 +1581,8 @@ static void fe_listen_frame(tinyasc_frontend_listen *st, float *scratch)
     tinyasc_fe_input_t *codes = st->codes[st->slot];
     int b;
 
-    fe_put_outside(scratch, FE_LEFT, FE_LEFT + FE_W);
-    fe_put_ring(scratch, st->ring, st->pos, 0, FE_W);
-    fe_logmel_of_windowed(scratch, mel);
+    const int fused = fe_put_whole_window(scratch, st->ring + st->pos, FE_W - st->pos, st->ring);
+    fe_logmel_of_windowed(scratch, mel, fused);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM
         const int32_t old = st->held == FE_LISTEN_N ? (int32_t)codes[b] : 0;

@@ -125,6 +125,8 @@ static int classify(const uint8_t *b, size_t size, int *xfer)
         if (ldst && fp && (hw1 & 0xFE00) == 0xEC00 && (hw1 & 0x0120) != 0x0100) {
             *xfer = (int)(hw2 & 0xFF) - 1;                            /* VLDM/VSTM/VPUSH/VPOP: words */
             if (*xfer < 0) *xfer = 0;
+        } else if (ldst && fp && (hw1 & 0xFE00) == 0xEC00 && (hw2 & 0x0100)) {
+            *xfer = 1;                                                /* VLDR/VSTR of a D register: two words */
         }
         if (ldst) return fp ? C_FP_LDST : C_MVE_LDST;
         return fp ? C_FP : C_MVE;
