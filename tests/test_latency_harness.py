@@ -98,7 +98,7 @@ def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
     instructions near the end of a page with the next halfword appended (found at 0x7ffc: a CMP followed by a BNE,
     size 4), which the classifier once read as a 32-bit STM of nine registers (ten estimated cycles instead of one,
     for a loop's every pass); the length comes from the first halfword. A 64-bit VLDR / VSTR moves two words, as a
-    VLDM of two does (the M4's TRM: 3 cycles), not one."""
+    VLDM of two does (the M4's TRM: 3 cycles), not one; VDIV and VSQRT are their own class (14 cycles, not 1)."""
     exe = tmp_path / "classify"
     subprocess.run(["gcc", "-O2", "-DTINYASC_COUNT_SELFTEST", "-ffunction-sections", "-Wl,--gc-sections", "-o",
                     str(exe), str(L.TARGETS_DIR / "plugin" / "tinyasc_count.c")], check=True, capture_output=True)
@@ -117,6 +117,11 @@ def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
         "93ed020a": "fp_ldst 0",  # vldr s0, [r3, #8]
         "93ec020a": "fp_ldst 1",  # vldmia r3, {s0-s1}
         "2ded028b": "fp_ldst 1",  # vpush {d8}
+        "87ee260a": "fp_div 0",  # vdiv.f32 s0, s14, s13 (M4: 14 cycles)
+        "f1eec07a": "fp_div 0",  # vsqrt.f32 s15, s0
+        "f1ee410a": "fp 0",  # vneg.f32 s1, s2: VSQRT's first halfword
+        "61ee210a": "fp 0",  # vmul.f32 s1, s2, s3
+        "e1ee210a": "fp 0",  # vfma.f32 s1, s2, s3
     }
     out = subprocess.run([str(exe), *cases], check=True, capture_output=True, text=True).stdout.split("\n")
     assert out[:len(cases)] == list(cases.values())

@@ -48,11 +48,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
  * moved by load/store-multiple instructions (LDM/STM/PUSH/POP/LDRD/STRD/VLDM/VSTM). */
 enum {
     C_ALU, C_SIMD, C_MUL, C_MULL, C_DIV, C_LOAD, C_STORE, C_LOADM, C_STOREM, C_BRANCH,
-    C_LOOP, C_FP, C_FP_LDST, C_MVE, C_MVE_LDST, N_CLASSES, XFER_REGS = N_CLASSES, N_COUNTERS
+    C_LOOP, C_FP, C_FP_LDST, C_MVE, C_MVE_LDST, C_FP_DIV, N_CLASSES, XFER_REGS = N_CLASSES, N_COUNTERS
 };
 static const char *class_names[N_COUNTERS] = {
     "alu", "simd", "mul", "mull", "div", "load", "store", "load_multi", "store_multi", "branch",
-    "loop", "fp", "fp_ldst", "mve", "mve_ldst", "xfer_regs"};
+    "loop", "fp", "fp_ldst", "mve", "mve_ldst", "fp_div", "xfer_regs"};
 
 static uint64_t counters[N_COUNTERS];
 static uint64_t marker_addr = UINT64_MAX;
@@ -129,6 +129,8 @@ static int classify(const uint8_t *b, size_t size, int *xfer)
             *xfer = 1;                                                /* VLDR/VSTR of a D register: two words */
         }
         if (ldst) return fp ? C_FP_LDST : C_MVE_LDST;
+        if (fp && (hw1 & 0xFFB0) == 0xEE80 && (hw2 & 0x0040) == 0) return C_FP_DIV;        /* VDIV */
+        if (fp && (hw1 & 0xFFBF) == 0xEEB1 && (hw2 & 0x00C0) == 0x00C0) return C_FP_DIV;   /* VSQRT */
         return fp ? C_FP : C_MVE;
     }
     if (op1 == 1) {
