@@ -122,14 +122,16 @@ typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's 
 /* The split step of the real FFT for bin ks (1 <= ks <= M/2) from Z[ks] = (zkr, zki) and Z[M - ks] = (zmr, zmi):
  * X[k] = E + W^k O, X[M-k] = conj(E - W^k O), with E = (Z[k] + conj Z[M-k]) / 2 and O = (Z[k] - conj Z[M-k]) / 2i;
  * here 2E and 2O, so 4 |X[ks]|^2 goes to *pk and 4 |X[M - ks]|^2 to *pm (the slots z[2 ks] and z[2 (M - ks)]). */
-#define FE_SPLIT(pk, pm, ks, zkr, zki, zmr, zmi)                                                                   \
+#define FE_SPLIT(pk, pm, ks, zkr, zki, zmr, zmi)                                                              \
+    FE_SPLIT_W(pk, pm, tinyasc_fe_cos_quarter[ks], tinyasc_fe_cos_quarter[FE_Q - (ks)], zkr, zki, zmr, zmi)
+/* The same with the twiddle W^ks = wr - i ws given (fe_twiddle(ks) for ks <= N/4). */
+#define FE_SPLIT_W(pk, pm, wr, ws, zkr, zki, zmr, zmi)                                                       \
     do {                                                                                                     \
         const float er_ = (zkr) + (zmr);                                                                     \
         const float ei_ = (zki) - (zmi);                                                                     \
         const float or_ = (zki) + (zmi);                                                                     \
         const float oi_ = (zmr) - (zkr);                                                                     \
-        const float wr_ = tinyasc_fe_cos_quarter[ks]; /* fe_twiddle(ks) for ks <= N/4 */                    \
-        const float ws_ = tinyasc_fe_cos_quarter[FE_Q - (ks)];                                               \
+        const float wr_ = (wr), ws_ = (ws);                                                                  \
         const float tr_ = wr_ * or_ + ws_ * oi_; /* (wr - i ws)(or + i oi) */                               \
         const float ti_ = wr_ * oi_ - ws_ * or_;                                                             \
         const float ar_ = er_ + tr_, ai_ = ei_ + ti_;                                                        \
@@ -613,47 +615,58 @@ static void fe_last_pass_split(float *z)
     fe_last_group(z, 0);
     fe_last_group(z, H / 2);
     for (j = 1; j < H / 2; ++j) {
-        fe_tw8 w;
+        fe_tw8 w, v;
         float *const zj = z + 2 * j;
         fe_tw8_last(j, &w);
         fe_group8(zj, H, &w);
-        fe_tw8_last(H - j, &w);
+        /* group H - j's twiddles are group j's table entries (fe_tw8_last at H - j: W_{2H}^(H-j) = -conj of
+         * W_{2H}^j's pair swapped, ...): the same values, none loaded twice */
+        v.w1r = -w.w1r, v.w1s = w.w1s;
+        v.w2r = w.w2s, v.w2s = w.w2r;
+        v.w3r = w.w4s, v.w3s = w.w4r;
+        v.w4r = w.w3s, v.w4s = w.w3r;
         {
             float *const p = z + 2 * (H - j);
+            /* the split's twiddles: W^ks for ks = j + mH is (c[j + mH], c[(4 - m) H - j]), for ks = aH - j it is
+             * (c[aH - j], c[j + (4 - a) H]) (c: the quarter-wave table, 4H = N/4): eight entries, each used twice */
+            const float c0 = tinyasc_fe_cos_quarter[j], c1 = tinyasc_fe_cos_quarter[j + H];
+            const float c2 = tinyasc_fe_cos_quarter[j + 2 * H], c3 = tinyasc_fe_cos_quarter[j + 3 * H];
+            const float d1 = tinyasc_fe_cos_quarter[H - j], d2 = tinyasc_fe_cos_quarter[2 * H - j];
+            const float d3 = tinyasc_fe_cos_quarter[3 * H - j], d4 = tinyasc_fe_cos_quarter[4 * H - j];
             FE_LOAD8(p, H);
-            FE_GROUP8_STAGES(&w);
+            FE_GROUP8_STAGES(&v);
             /* group H - j's point m is bin (H - j) + m H; group j's point m (in memory) bin j + m H */
             {
                 FE_LDP(zj, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (j), z + 2 * (FE_M - (j)), j, ur, ui, kr, ki);
+                FE_SPLIT_W(z + 2 * j, z + 2 * (FE_M - j), c0, d4, ur, ui, kr, ki);
             }
             {
                 FE_LDP(zj + 2 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (j + H), z + 2 * (FE_M - (j + H)), j + H, ur, ui, gr, gi);
+                FE_SPLIT_W(z + 2 * (j + H), z + 2 * (FE_M - (j + H)), c1, d3, ur, ui, gr, gi);
             }
             {
                 FE_LDP(zj + 4 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (j + 2 * H), z + 2 * (FE_M - (j + 2 * H)), j + 2 * H, ur, ui, fr, fi);
+                FE_SPLIT_W(z + 2 * (j + 2 * H), z + 2 * (FE_M - (j + 2 * H)), c2, d2, ur, ui, fr, fi);
             }
             {
                 FE_LDP(zj + 6 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (j + 3 * H), z + 2 * (FE_M - (j + 3 * H)), j + 3 * H, ur, ui, er, ei);
+                FE_SPLIT_W(z + 2 * (j + 3 * H), z + 2 * (FE_M - (j + 3 * H)), c3, d1, ur, ui, er, ei);
             }
             {
                 FE_LDP(zj + 8 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (4 * H - j), z + 2 * (FE_M - (4 * H - j)), 4 * H - j, dr, di, ur, ui);
+                FE_SPLIT_W(z + 2 * (4 * H - j), z + 2 * (FE_M - (4 * H - j)), d4, c0, dr, di, ur, ui);
             }
             {
                 FE_LDP(zj + 10 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (3 * H - j), z + 2 * (FE_M - (3 * H - j)), 3 * H - j, cr, ci, ur, ui);
+                FE_SPLIT_W(z + 2 * (3 * H - j), z + 2 * (FE_M - (3 * H - j)), d3, c1, cr, ci, ur, ui);
             }
             {
                 FE_LDP(zj + 12 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (2 * H - j), z + 2 * (FE_M - (2 * H - j)), 2 * H - j, br, bi, ur, ui);
+                FE_SPLIT_W(z + 2 * (2 * H - j), z + 2 * (FE_M - (2 * H - j)), d2, c2, br, bi, ur, ui);
             }
             {
                 FE_LDP(zj + 14 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT(z + 2 * (H - j), z + 2 * (FE_M - (H - j)), H - j, ar, ai, ur, ui);
+                FE_SPLIT_W(z + 2 * (H - j), z + 2 * (FE_M - (H - j)), d1, c3, ar, ai, ur, ui);
             }
         }
     }
