@@ -1024,12 +1024,25 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
         int nyq;
         const int len = fe_band_len(b, &nyq);
         float acc = 0.0f;
-        for (n = 0; n + 3 < len; n += 4) { /* the same additions in the same order, four per turn */
+        for (n = 0; n + 7 < len; n += 8) { /* the same additions in the same order, eight per turn */
+            FE_LD4(w + n, w0, w1, w2, w3, "s0", "s1", "s2", "s3");
+            FE_LD4(w + n + 4, w4, w5, w6, w7, "s4", "s5", "s6", "s7");
+            acc += w0 * p[2 * n];
+            acc += w1 * p[2 * n + 2];
+            acc += w2 * p[2 * n + 4];
+            acc += w3 * p[2 * n + 6];
+            acc += w4 * p[2 * n + 8];
+            acc += w5 * p[2 * n + 10];
+            acc += w6 * p[2 * n + 12];
+            acc += w7 * p[2 * n + 14];
+        }
+        if (n + 3 < len) {
             FE_LD4(w + n, w0, w1, w2, w3, "s0", "s1", "s2", "s3");
             acc += w0 * p[2 * n];
             acc += w1 * p[2 * n + 2];
             acc += w2 * p[2 * n + 4];
             acc += w3 * p[2 * n + 6];
+            n += 4;
         }
         for (; n < len; ++n) {
             acc += w[n] * p[2 * n];
