@@ -86,7 +86,9 @@
     } while (0)
 /* One complex point (two consecutive floats) in one 64-bit VLDR / VSTR of the D register D (= RA, RB), at an
  * immediate offset from a base register, so a pass over strided points needs no pointer per point; 3 cycles on
- * the M4 (1 + 2 words, as VLDM of two) against 4 for two VLDR / VSTR. */
+ * the M4 (1 + 2 words, as VLDM of two) against 4 for two VLDR / VSTR. GCC's "Uv" constraint gives the address;
+ * other compilers take plain loads and stores. */
+#if !defined(__clang__)
 typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's mode: 64-bit, aliasing floats */
 #define FE_LDP(p, a, b, D, RA, RB)                                                                           \
     register float a __asm__(RA), b __asm__(RB);                                                             \
@@ -96,6 +98,10 @@ typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's 
         register float a_ __asm__(RA) = (a), b_ __asm__(RB) = (b);                                           \
         __asm__("vstr " D ", %0" : "=Uv"(*(fe_pair_bits *)(p)) : "t"(a_), "t"(b_));                          \
     } while (0)
+#else
+#define FE_LDP(p, a, b, D, RA, RB) float a = (p)[0], b = (p)[1]
+#define FE_STP(p, a, b, D, RA, RB) ((p)[0] = (a), (p)[1] = (b))
+#endif
 #else
 #define FE_LD2(p, a, b, RA, RB) const float a = (p)[0], b = (p)[1]
 #define FE_LDP(p, a, b, D, RA, RB) float a = (p)[0], b = (p)[1]
