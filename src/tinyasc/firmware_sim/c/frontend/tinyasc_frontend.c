@@ -845,8 +845,9 @@ static void fe_cfft(float *z, int fused)
     FE_PASS(16384)
 #undef FE_PASS
 #undef FE_LAST_PASS
-    for (h = 4; 8 * h <= FE_M; h *= 8) {
-        /* h: the span of the stages the passes left */
+    h = 4; /* the span of the stages the passes left */
+    while (8 * h <= FE_M) {
+        h *= 8;
     }
     if (4 * h <= FE_M) {
         fe_stage_pair(z, h);
@@ -915,8 +916,8 @@ static float fe_power_spectrum4(float *buf, int fused)
     /* the split step (FE_SPLIT); powers go to the slots just consumed */
 #if FE_SPLIT_IN_LAST_PASS
     for (k = FE_H_LAST / 2; k <= FE_M / 2; k += FE_H_LAST / 2) {
-        const float *zk = buf + 2 * k, *zm = buf + 2 * (FE_M - k);
-        FE_SPLIT(buf + 2 * k, buf + 2 * (FE_M - k), k, zk[0], zk[1], zm[0], zm[1]);
+        float *zk = buf + 2 * k, *zm = buf + 2 * (FE_M - k);
+        FE_SPLIT(zk, zm, k, zk[0], zk[1], zm[0], zm[1]);
     }
 #else
 #if FE_HELIUM
@@ -1030,26 +1031,24 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
         int nyq;
         const int len = fe_band_len(b, &nyq);
         float acc = 0.0f;
+        /* weights m .. m + 3 (one load of four into the registers listed) against their powers */
+#define FE_MEL4(m, R0, R1, R2, R3)                                                                           \
+    do {                                                                                                     \
+        FE_LD4(w + (m), w0, w1, w2, w3, R0, R1, R2, R3);                                                     \
+        acc += w0 * p[2 * (m)];                                                                              \
+        acc += w1 * p[2 * (m) + 2];                                                                          \
+        acc += w2 * p[2 * (m) + 4];                                                                          \
+        acc += w3 * p[2 * (m) + 6];                                                                          \
+    } while (0)
         for (n = 0; n + 7 < len; n += 8) { /* the same additions in the same order, eight per turn */
-            FE_LD4(w + n, w0, w1, w2, w3, "s0", "s1", "s2", "s3");
-            FE_LD4(w + n + 4, w4, w5, w6, w7, "s4", "s5", "s6", "s7");
-            acc += w0 * p[2 * n];
-            acc += w1 * p[2 * n + 2];
-            acc += w2 * p[2 * n + 4];
-            acc += w3 * p[2 * n + 6];
-            acc += w4 * p[2 * n + 8];
-            acc += w5 * p[2 * n + 10];
-            acc += w6 * p[2 * n + 12];
-            acc += w7 * p[2 * n + 14];
+            FE_MEL4(n, "s0", "s1", "s2", "s3");
+            FE_MEL4(n + 4, "s4", "s5", "s6", "s7");
         }
         if (n + 3 < len) {
-            FE_LD4(w + n, w0, w1, w2, w3, "s0", "s1", "s2", "s3");
-            acc += w0 * p[2 * n];
-            acc += w1 * p[2 * n + 2];
-            acc += w2 * p[2 * n + 4];
-            acc += w3 * p[2 * n + 6];
+            FE_MEL4(n, "s0", "s1", "s2", "s3");
             n += 4;
         }
+#undef FE_MEL4
         for (; n < len; ++n) {
             acc += w[n] * p[2 * n];
         }

@@ -45,7 +45,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
 /* ---------------------------------------------------------------------- */
 
 /* Instruction classes; XFER_REGS is not an instruction class but the number of registers
- * moved by load/store-multiple instructions (LDM/STM/PUSH/POP/LDRD/STRD/VLDM/VSTM). */
+ * moved by load/store-multiple instructions (LDM/STM/PUSH/POP/LDRD/STRD/VLDM/VSTM, 64-bit VLDR/VSTR). */
 enum {
     C_ALU, C_SIMD, C_MUL, C_MULL, C_DIV, C_LOAD, C_STORE, C_LOADM, C_STOREM, C_BRANCH,
     C_LOOP, C_FP, C_FP_LDST, C_MVE, C_MVE_LDST, C_FP_DIV, N_CLASSES, XFER_REGS = N_CLASSES, N_COUNTERS
