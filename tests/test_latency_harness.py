@@ -98,7 +98,8 @@ def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
     instructions near the end of a page with the next halfword appended (found at 0x7ffc: a CMP followed by a BNE,
     size 4), which the classifier once read as a 32-bit STM of nine registers (ten estimated cycles instead of one,
     for a loop's every pass); the length comes from the first halfword. A 64-bit VLDR / VSTR moves two words, as a
-    VLDM of two does (the M4's TRM: 3 cycles), not one; VDIV and VSQRT are their own class (14 cycles, not 1)."""
+    VLDM of two does (the M4's TRM: 3 cycles), not one; VDIV and VSQRT are their own class (14 cycles, not 1), and
+    so are the multiply-accumulates (3 on the M4, not 1)."""
     exe = tmp_path / "classify"
     subprocess.run(["gcc", "-O2", "-DTINYASC_COUNT_SELFTEST", "-ffunction-sections", "-Wl,--gc-sections", "-o",
                     str(exe), str(L.TARGETS_DIR / "plugin" / "tinyasc_count.c")], check=True, capture_output=True)
@@ -121,7 +122,18 @@ def test_classifier_trusts_the_first_halfword_for_the_length(tmp_path):
         "f1eec07a": "fp_div 0",  # vsqrt.f32 s15, s0
         "f1ee410a": "fp 0",  # vneg.f32 s1, s2: VSQRT's first halfword
         "61ee210a": "fp 0",  # vmul.f32 s1, s2, s3
-        "e1ee210a": "fp 0",  # vfma.f32 s1, s2, s3
+        "41ee210a": "fp_mac 0",  # vmla.f32 s1, s2, s3 (M4: 3 cycles, chained: rounds like vmul + vadd)
+        "41ee610a": "fp_mac 0",  # vmls.f32 s1, s2, s3
+        "51ee610a": "fp_mac 0",  # vnmla.f32 s1, s2, s3
+        "51ee210a": "fp_mac 0",  # vnmls.f32 s1, s2, s3
+        "e1ee210a": "fp_mac 0",  # vfma.f32 s1, s2, s3
+        "e1ee610a": "fp_mac 0",  # vfms.f32 s1, s2, s3
+        "d1ee610a": "fp_mac 0",  # vfnma.f32 s1, s2, s3
+        "d1ee210a": "fp_mac 0",  # vfnms.f32 s1, s2, s3
+        "61ee610a": "fp 0",  # vnmul.f32 s1, s2, s3
+        "71ee210a": "fp 0",  # vadd.f32 s1, s2, s3
+        "00ee902a": "fp 0",  # vmov s1, r2 (VMLA's first halfword, a core-register transfer)
+        "f7ee000a": "fp 0",  # vmov.f32 s1, #1.0
     }
     out = subprocess.run([str(exe), *cases], check=True, capture_output=True, text=True).stdout.split("\n")
     assert out[:len(cases)] == list(cases.values())

@@ -14,7 +14,7 @@ LATENCY_NOTE = "latency estimated from emulated instruction counts"
 #: Instruction classes reported by the plugin (same order as its counters).
 CLASSES: tuple[str, ...] = (
     "alu", "simd", "mul", "mull", "div", "load", "store", "load_multi", "store_multi", "branch",
-    "loop", "fp", "fp_ldst", "mve", "mve_ldst", "fp_div",
+    "loop", "fp", "fp_ldst", "mve", "mve_ldst", "fp_div", "fp_mac",
 )
 XFER = "xfer_regs"
 

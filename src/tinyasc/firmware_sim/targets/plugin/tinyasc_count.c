@@ -48,11 +48,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
  * moved by load/store-multiple instructions (LDM/STM/PUSH/POP/LDRD/STRD/VLDM/VSTM, 64-bit VLDR/VSTR). */
 enum {
     C_ALU, C_SIMD, C_MUL, C_MULL, C_DIV, C_LOAD, C_STORE, C_LOADM, C_STOREM, C_BRANCH,
-    C_LOOP, C_FP, C_FP_LDST, C_MVE, C_MVE_LDST, C_FP_DIV, N_CLASSES, XFER_REGS = N_CLASSES, N_COUNTERS
+    C_LOOP, C_FP, C_FP_LDST, C_MVE, C_MVE_LDST, C_FP_DIV, C_FP_MAC, N_CLASSES, XFER_REGS = N_CLASSES, N_COUNTERS
 };
 static const char *class_names[N_COUNTERS] = {
     "alu", "simd", "mul", "mull", "div", "load", "store", "load_multi", "store_multi", "branch",
-    "loop", "fp", "fp_ldst", "mve", "mve_ldst", "fp_div", "xfer_regs"};
+    "loop", "fp", "fp_ldst", "mve", "mve_ldst", "fp_div", "fp_mac", "xfer_regs"};
 
 static uint64_t counters[N_COUNTERS];
 static uint64_t marker_addr = UINT64_MAX;
@@ -131,6 +131,10 @@ static int classify(const uint8_t *b, size_t size, int *xfer)
         if (ldst) return fp ? C_FP_LDST : C_MVE_LDST;
         if (fp && (hw1 & 0xFFB0) == 0xEE80 && (hw2 & 0x0040) == 0) return C_FP_DIV;        /* VDIV */
         if (fp && (hw1 & 0xFFBF) == 0xEEB1 && (hw2 & 0x00C0) == 0x00C0) return C_FP_DIV;   /* VSQRT */
+        if (fp && (hw2 & 0x0010) == 0) { /* VMLA/VMLS, VNMLA/VNMLS (chained), VFNMA/VFNMS, VFMA/VFMS (fused) */
+            const uint32_t opc1 = hw1 & 0xFFB0;
+            if (opc1 == 0xEE00 || opc1 == 0xEE10 || opc1 == 0xEE90 || opc1 == 0xEEA0) return C_FP_MAC;
+        }
         return fp ? C_FP : C_MVE;
     }
     if (op1 == 1) {
