@@ -2,7 +2,7 @@
 
 ``write_frontend`` generates ``frontend_tables.c/.h`` for one :class:`FeatureConfig` and one
 int8 input quantization (half Hann window, quarter-wave cosine table, the mel filterbank
-stored sparsely as per-band start bin + non-zero weights, sizes, scale and zero point) and
+stored as one rising weight per bin between band peaks, sizes, scale and zero point) and
 copies the static C sources (``c/frontend/``) beside them. The C computes, in float32::
 
     logmel[b, t] = log(sum_k M[b, k] |STFT(pcm / 32768)[k, t]|^2 + log_offset)
@@ -111,32 +111,91 @@ def float_to_pcm(audio: np.ndarray) -> np.ndarray:
 
 
 
-def sparse_filterbank(fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band ``start`` bin and CSR-style ``offset`` (n_mels + 1) into the concatenated weights.
+@dataclass(frozen=True, kw_only=True)
+class MelIntervals:
+    """The triangular filterbank as one rising weight per FFT bin.
 
-    Band ``b`` covers bins ``start[b] .. start[b] + offset[b+1] - offset[b] - 1`` (first to
-    last non-zero weight; zeros inside the span are kept so the inner loop stays dense).
-    Returns ``(start, offset)``; the weights are :func:`sparse_weights`.
+    Interval ``j`` (``0 <= j <= n_mels``) is the bins ``edge[j] .. edge[j+1] - 1`` between the peaks of bands
+    ``j - 1`` and ``j``; such a bin weighs ``rise[k - edge[0]]`` in band ``j`` and ``1 - rise`` in band ``j - 1``
+    (HTK/Slaney triangles, ``norm=None``: a bin's two weights sum to one). Bins outside ``edge[0] ..
+    edge[n_mels+1] - 1`` weigh nothing. The C sums ``a_j = sum(r p)`` and ``f_j = sum(p - r p)`` per interval, one
+    product per bin, and band ``b`` is ``a_b + f_{b+1}``.
     """
-    starts, offsets = [], [0]
-    for row in fb:
-        nz = np.flatnonzero(row)
-        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
-        starts.append(lo)
-        offsets.append(offsets[-1] + hi - lo)
-    return np.array(starts, dtype=np.int64), np.array(offsets, dtype=np.int64)
+
+    edge: np.ndarray
+    rise: np.ndarray
+
+    def dense(self, n_bins: int) -> np.ndarray:
+        """The ``(n_mels, n_bins)`` float64 weights these intervals stand for."""
+        n_mels = self.edge.size - 2
+        out = np.zeros((n_mels, n_bins), dtype=np.float64)
+        for j in range(n_mels + 1):
+            k0, k1 = int(self.edge[j]), int(self.edge[j + 1])
+            r = self.rise[k0 - self.edge[0] : k1 - self.edge[0]].astype(np.float64)
+            if j < n_mels:
+                out[j, k0:k1] = r
+            if j > 0:
+                out[j - 1, k0:k1] = 1.0 - r
+        return out
 
 
-def sparse_weights(fb: np.ndarray, start: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    return np.concatenate(
-        [fb[b, start[b] : start[b] + offset[b + 1] - offset[b]] for b in range(fb.shape[0])]
-    ).astype(np.float32)
+#: How far a bin's falling weight may be from one minus its rising weight (two float32 roundings of weights <= 1).
+MEL_PAIR_TOLERANCE = 2.0**-23
+
+
+def mel_intervals(fb: np.ndarray) -> MelIntervals:
+    """:class:`MelIntervals` of a triangular filterbank; ``ValueError`` for one that is not (a bin in two bands
+    that are not neighbours, or whose two weights do not sum to one, or a weightless bin between weighted ones)."""
+    n_mels, n_bins = fb.shape
+    peak = np.argmax(fb, axis=1)
+    interval = np.full(n_bins, -1, dtype=np.int64)
+    rise = np.zeros(n_bins, dtype=np.float32)
+    for k in range(n_bins):
+        bands = np.flatnonzero(fb[:, k])
+        if bands.size == 2 and bands[1] == bands[0] + 1:
+            interval[k], rise[k] = bands[1], fb[bands[1], k]
+        elif bands.size == 1:  # the first band's rising side, the last's falling side, or a peak (weight 1)
+            b = int(bands[0])
+            falling = b == n_mels - 1 and (b > 0 or k > peak[b])
+            if falling:  # the rise of the band after b (none) is one minus the weight
+                interval[k], rise[k] = b + 1, np.float32(1.0) - fb[b, k]
+            else:
+                interval[k], rise[k] = b, fb[b, k]
+        elif bands.size:
+            raise ValueError(f"mel filterbank: bin {k} lies in bands {bands.tolist()}, not two neighbours")
+    weighted = np.flatnonzero(interval >= 0)
+    if weighted.size == 0:
+        raise ValueError("mel filterbank has no weights")
+    lo, hi = int(weighted[0]), int(weighted[-1]) + 1
+    if np.any(interval[lo:hi] < 0) or np.any(np.diff(interval[lo:hi]) < 0):
+        raise ValueError("mel filterbank: its weighted bins are not consecutive intervals between band peaks")
+    edge = np.searchsorted(interval[lo:hi], np.arange(n_mels + 2), side="left") + lo
+    out = MelIntervals(edge=edge.astype(np.int64), rise=rise[lo:hi].copy())
+    err = np.max(np.abs(out.dense(n_bins) - fb.astype(np.float64)))
+    if err > MEL_PAIR_TOLERANCE:
+        raise ValueError(f"mel filterbank: a bin's two weights are {err:.3g} from summing to one")
+    return out
 
 
 def hann_half(win_length: int) -> np.ndarray:
     """Periodic Hann ``w[n] = 0.5 - 0.5 cos(2 pi n / W)`` for ``n = 0..W/2`` (``w[W-n] = w[n]``)."""
     n = np.arange(win_length // 2 + 1, dtype=np.float64)
     return (0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)).astype(np.float32)
+
+
+#: The C logarithm's buckets: m in (sqrt(2)/2, sqrt(2)] by its float bits' top sixteen (sign, exponent, seven
+#: mantissa bits), 0x3f35 .. 0x3fb5.
+LOG_BUCKET_FIRST, LOG_BUCKETS = 0x3F35, 0x81
+
+
+def log_table() -> np.ndarray:
+    """``(LOG_BUCKETS, 4)`` float32 rows ``(c, 1/c, ln c, 0)`` of the C logarithm: ``c`` is the end of the bucket
+    nearer 1 (the bucket's upper end below 1, its lower end from 1 on), so ``m - c`` is exact and the bucket of 1
+    has ``c = 1``, ``ln c = 0``; ``1/c`` and ``ln c`` rounded from float64."""
+    top = np.arange(LOG_BUCKET_FIRST, LOG_BUCKET_FIRST + LOG_BUCKETS, dtype=np.uint32)
+    edge = np.where(top < 0x3F80, top + 1, top) << np.uint32(16)
+    c = edge.view(np.float32).astype(np.float64)
+    return np.stack([c, 1.0 / c, np.log(c), np.zeros_like(c)], axis=1).astype(np.float32)
 
 
 def cos_quarter(n_fft: int) -> np.ndarray:
@@ -174,7 +233,8 @@ class FrontendArtifact:
     scratch_bytes: int
     """RAM the caller provides as scratch (``n_fft`` floats); the output is extra."""
     mel_weights: int
-    """Non-zero span weights stored for the filterbank (dense would be n_mels x (n_fft/2+1))."""
+    """Weights stored for the filterbank: one per FFT bin between the first and last band's ends (dense would
+    be n_mels x (n_fft/2+1))."""
     run_sources: tuple[str, ...] = ()
     """With a golden clip: ``frontend_run.c`` + the clip, defining ``tinyasc_frontend_run(void)``."""
     input_resnorm: tuple[float, float] | None = None
@@ -316,13 +376,13 @@ def write_frontend(
     empty = np.flatnonzero(fb.max(axis=1) <= 0)
     if empty.size:
         log.warning("mel filterbank has %d empty band(s) (first %d): they output log(offset)", empty.size, empty[0])
-    start, offset = sparse_filterbank(fb)
-    weights = sparse_weights(fb, start, offset)
+    mel = mel_intervals(fb)
     window = hann_half(cfg.win_length)
     cosq = cos_quarter(cfg.n_fft)
-    index_type = "uint16_t" if max(int(offset[-1]), cfg.n_fft) < 65536 else "uint32_t"
+    index_type = "uint16_t" if cfg.n_fft < 65536 else "uint32_t"
     index_size = 2 if index_type == "uint16_t" else 4
-    table_bytes = 4 * (window.size + cosq.size + weights.size) + index_size * (start.size + offset.size)
+    logt = log_table()
+    table_bytes = 4 * (window.size + cosq.size + mel.rise.size + logt.size) + index_size * mel.edge.size
     scale32 = float(np.float32(input_scale))
 
     h = f"""/* Generated by tinyasc.firmware_sim.frontend.write_frontend: do not edit. */
@@ -340,6 +400,8 @@ def write_frontend(
 #define TINYASC_FE_CLIP_SAMPLES {cfg.clip_samples}
 #define TINYASC_FE_N_FRAMES {cfg.n_frames}
 #define TINYASC_FE_LOG_OFFSET {_c_float(cfg.log_offset)}
+/* the offset is a normal float (>= FLT_MIN): a log-mel's argument needs no clamp */
+#define TINYASC_FE_LOG_OFFSET_NORMAL {int(np.float32(cfg.log_offset) >= np.finfo(np.float32).tiny)}
 #define TINYASC_FE_PAD_REFLECT {int(pad_mode is PadMode.REFLECT)}
 #define TINYASC_FE_LAYOUT_MEL_MAJOR {int(layout is InputLayout.MEL_MAJOR)}
 #define TINYASC_FE_INPUT_SCALE {_c_float(scale32)}
@@ -349,7 +411,7 @@ typedef {INPUT_C_TYPES[input_dtype]} tinyasc_fe_input_t;
 #define TINYASC_FE_INPUT_MIN ({INT_RANGES[input_dtype][1]})
 #define TINYASC_FE_INPUT_MAX ({INT_RANGES[input_dtype][2]})
 #define TINYASC_FE_SCRATCH_FLOATS {cfg.n_fft}
-#define TINYASC_FE_N_MEL_WEIGHTS {weights.size}
+#define TINYASC_FE_N_MEL_WEIGHTS {mel.rise.size}
 #define TINYASC_FE_TABLE_BYTES {table_bytes}
 #define TINYASC_FE_INPUT_RESNORM {int(input_resnorm is not None)}
 #define TINYASC_FE_RESNORM_LAMBDA {_c_float(input_resnorm[0] if input_resnorm else 0.0)}
@@ -357,9 +419,9 @@ typedef {INPUT_C_TYPES[input_dtype]} tinyasc_fe_input_t;
 
 extern const float tinyasc_fe_window_pcm[{window.size}];
 extern const float tinyasc_fe_cos_quarter[{cosq.size}];
-extern const {index_type} tinyasc_fe_mel_start[{start.size}];
-extern const {index_type} tinyasc_fe_mel_offset[{offset.size}];
-extern const float tinyasc_fe_mel_weights[{weights.size}];
+extern const float tinyasc_fe_log_table[{logt.size}]; /* rows of four */
+extern const {index_type} tinyasc_fe_mel_edge[{mel.edge.size}];
+extern const float tinyasc_fe_mel_rise[{mel.rise.size}];
 
 #endif /* TINYASC_FRONTEND_TABLES_H */
 """
@@ -373,12 +435,14 @@ extern const float tinyasc_fe_mel_weights[{weights.size}];
             _c_array("float", "tinyasc_fe_window_pcm", window * np.float32(2.0**-15), _c_float, 6),
             "/* cos(2 pi k / n_fft), k = 0 .. n_fft/4 */",
             _c_array("float", "tinyasc_fe_cos_quarter", cosq, _c_float, 6),
-            "/* first FFT bin of each mel band */",
-            _c_array(index_type, "tinyasc_fe_mel_start", start, str, 16),
-            "/* band b's weights are tinyasc_fe_mel_weights[offset[b] .. offset[b+1]) */",
-            _c_array(index_type, "tinyasc_fe_mel_offset", offset, str, 16),
-            "/* HTK mel filterbank (librosa, norm=None), non-zero span of each band */",
-            _c_array("float", "tinyasc_fe_mel_weights", weights, _c_float, 6),
+            "/* the logarithm's buckets of m in (sqrt(2)/2, sqrt(2)] (float bits' top 16 = 0x3f35 + row): c (the",
+            "   bucket's end nearer 1), 1/c, ln c, 0 */",
+            _c_array("float", "tinyasc_fe_log_table", logt, _c_float, 4),
+            "/* interval j = FFT bins edge[j] .. edge[j+1]-1, between the peaks of mel bands j-1 and j */",
+            _c_array(index_type, "tinyasc_fe_mel_edge", mel.edge, str, 16),
+            "/* the mel filterbank (librosa, norm=None) as bin k's weight in the band that rises over it, k = edge[0]",
+            "   .. edge[n_mels+1]-1 (the band before weighs 1 - rise there) */",
+            _c_array("float", "tinyasc_fe_mel_rise", mel.rise, _c_float, 6),
         ]
     )
     for name, text in ((TABLES_H, h), (TABLES_C, c)):
@@ -401,7 +465,7 @@ extern const float tinyasc_fe_mel_weights[{weights.size}];
         headers=("tinyasc_frontend.h", TABLES_H),
         table_bytes=int(table_bytes),
         scratch_bytes=4 * cfg.n_fft,
-        mel_weights=int(weights.size),
+        mel_weights=int(mel.rise.size),
         run_sources=run_sources,
         input_resnorm=None if input_resnorm is None else (float(input_resnorm[0]), float(input_resnorm[1])),
     )

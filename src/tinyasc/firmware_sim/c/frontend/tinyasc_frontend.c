@@ -76,6 +76,12 @@
         register float a_ __asm__(RA) = (a), b_ __asm__(RB) = (b);                                           \
         __asm__("vstmia %3, {" RA ", " RB "}" : "=m"(*(float(*)[2])(p)) : "t"(a_), "t"(b_), "r"(p));        \
     } while (0)
+#define FE_ST4(p, a, b, c, d, RA, RB, RC, RD)                                                                \
+    do {                                                                                                     \
+        register float a_ __asm__(RA) = (a), b_ __asm__(RB) = (b), c_ __asm__(RC) = (c), d_ __asm__(RD) = (d); \
+        __asm__("vstmia %5, {" RA ", " RB ", " RC ", " RD "}"                                                \
+                : "=m"(*(float(*)[4])(p)) : "t"(a_), "t"(b_), "t"(c_), "t"(d_), "r"(p));                     \
+    } while (0)
 #define FE_ST8(p, a, b, c, d, e, f, g, h)                                                                    \
     do {                                                                                                     \
         register float a_ __asm__("s8") = (a), b_ __asm__("s9") = (b), c_ __asm__("s10") = (c),             \
@@ -110,6 +116,7 @@ typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's 
 #define FE_LD8(p, a, b, c, d, e, f, g, h)                                                                    \
     const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3], e = (p)[4], f = (p)[5], g = (p)[6], h = (p)[7]
 #define FE_ST2(p, a, b, RA, RB) ((p)[0] = (a), (p)[1] = (b))
+#define FE_ST4(p, a, b, c, d, RA, RB, RC, RD) ((p)[0] = (a), (p)[1] = (b), (p)[2] = (c), (p)[3] = (d))
 #define FE_ST8(p, a, b, c, d, e, f, g, h)                                                                    \
     ((p)[0] = (a), (p)[1] = (b), (p)[2] = (c), (p)[3] = (d), (p)[4] = (e), (p)[5] = (f), (p)[6] = (g),      \
      (p)[7] = (h))
@@ -169,32 +176,45 @@ typedef union {
     uint32_t u;
 } fe_bits;
 
-float tinyasc_fe_logf(float x)
+/* ln x for a normal x > 0: x = 2^e m with m in (sqrt(2)/2, sqrt(2)], m's bucket (its bits' top sixteen) gives c
+ * near m with 1/c and ln c (tinyasc_fe_log_table), and ln x = e ln 2 + ln c + ln(1 + r), r = (m - c) / c,
+ * |r| < 2^-7, ln(1 + r) by four terms of its series. No division; inlined where the front end takes its n_mels
+ * logarithms per frame (the constants stay in registers). */
+static FE_ALWAYS_INLINE float fe_logf_normal(float x)
 {
     /* ln2 split: LN2_HI has 16 significant bits, so e * LN2_HI is exact for every float exponent */
     const float LN2_HI = 0.693145751953125f;
     const float LN2_LO = 1.42860682030941723212e-06f;
-    const float SQRT2 = 1.41421356237f;
     fe_bits b;
-    int32_t e;
-    float m, s, s2, p;
+    uint32_t f;
+    const float *t;
+    float ef, r, p;
 
-    if (!(x >= 1.17549435e-38f)) { /* also catches NaN, zero, negatives, subnormals */
-        x = 1.17549435e-38f;
-    }
+    /* e and m without a comparison: the bits less those of 0x3f3504f4 (sqrt(2)/2 rounded up) borrow from the
+     * exponent exactly when the mantissa 1.f is at most sqrt(2) (1.f <= 0x3fb504f3): then m = 1.f and e is the
+     * exponent, otherwise m = 1.f / 2 and e one more. m's bits are f + 0x3f3504f4, its bucket their top sixteen
+     * less 0x3f35 (the low half 0x04f4 carries into them). */
     b.f = x;
-    e = (int32_t)((b.u >> 23) & 0xffu) - 127;
-    b.u = (b.u & 0x007fffffu) | 0x3f800000u; /* mantissa as a float in [1, 2) */
-    m = b.f;
-    if (m > SQRT2) {
-        m *= 0.5f;
-        e += 1;
-    }
-    /* log(m) = 2 atanh(s) = 2s + 2s^3/3 + 2s^5/5 + 2s^7/7 + 2s^9/9 + ..., |s| <= 0.1716 */
-    s = (m - 1.0f) / (m + 1.0f);
-    s2 = s * s;
-    p = s2 * (0.666666666667f + s2 * (0.4f + s2 * (0.285714285714f + s2 * 0.222222222222f)));
-    return (float)e * LN2_HI + ((float)e * LN2_LO + (2.0f * s + s * p));
+    b.u -= 0x3f3504f4u;
+    ef = (float)((int32_t)b.u >> 23);
+    f = b.u & 0x007fffffu;
+    b.u = f + 0x3f3504f4u;
+    t = tinyasc_fe_log_table + 4 * ((f + 0x04f4u) >> 16);
+    /* m - c is exact (Sterbenz: c and m within a factor 2); r carries 1/c's rounding, |r| 2^-24 */
+    r = (b.f - t[0]) * t[1];
+    p = r - r * r * (0.5f - r * (0.333333333333f - r * 0.25f));
+    return ef * LN2_HI + (t[2] + (ef * LN2_LO + p));
+}
+
+/* ln x for any float: smaller than FLT_MIN, zero, negative and NaN read as FLT_MIN. */
+static FE_ALWAYS_INLINE float fe_logf(float x)
+{
+    return fe_logf_normal(x >= 1.17549435e-38f ? x : 1.17549435e-38f);
+}
+
+float tinyasc_fe_logf(float x)
+{
+    return fe_logf(x);
 }
 
 #if TINYASC_FE_CMSIS_DSP
@@ -953,60 +973,57 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 }
 #endif
 
-/* Band b's weights on stored powers (scratch[2 (start + n)], n < the returned length), and in *nyq whether one
- * more weight follows for the Nyquist bin, whose power fe_power_spectrum4 returns rather than stores. */
-static inline int fe_band_len(int b, int *nyq)
+/* The mel sums (times 4, as the powers are) into the odd slots, band b's in scratch[2b + 1]. Interval j holds the
+ * bins edge[j] .. edge[j+1]-1 between the peaks of bands j - 1 and j, where band j weighs r (tinyasc_fe_mel_rise)
+ * and band j - 1 weighs 1 - r: one product q = r p per bin, a_j += q and f_j += p - q, and band b's sum is
+ * a_b + f_{b+1}. The Nyquist bin's power (returned, not stored) is its interval's last term. */
+static void fe_mel_sums(float *scratch, float nyquist)
 {
-    const int n_w = tinyasc_fe_mel_offset[b + 1] - tinyasc_fe_mel_offset[b];
-    *nyq = tinyasc_fe_mel_start[b] + n_w > FE_M;
-    return n_w - *nyq;
-}
-
-#if FE_HELIUM
-/* Mel sums of bands b .. b+3, one band per lane, in the scalar loop's order: the four lanes together for as
- * many products as the shortest band has, then each band's remaining products one by one, then the Nyquist
- * bin's product (the power spectrum returns it rather than stores it), last, as the scalar loop adds it. */
-static void fe_mel4_mve(float *scratch, float nyquist, int b)
-{
-    uint32_t wo[4], po[4], len[4];
-    int nyq[4];
-    float acc[4];
-    uint32_t n, shortest = 0xffffffffu;
-    int l;
-    for (l = 0; l < 4; ++l) {
-        const int bb = b + l;
-        len[l] = (uint32_t)fe_band_len(bb, &nyq[l]);
-        shortest = len[l] < shortest ? len[l] : shortest;
-        wo[l] = tinyasc_fe_mel_offset[bb];
-        po[l] = 2u * tinyasc_fe_mel_start[bb];
-    }
-    {
-        uint32x4_t w = vld1q_u32(wo), p = vld1q_u32(po);
-        float32x4_t sum = vdupq_n_f32(0.0f);
-        for (n = 0; n < shortest; ++n) {
-            const float32x4_t wt = vldrwq_gather_shifted_offset_f32(tinyasc_fe_mel_weights, w);
-            const float32x4_t pw = vldrwq_gather_shifted_offset_f32(scratch, p);
-            sum = vaddq_f32(sum, vmulq_f32(wt, pw));
-            w = vaddq_n_u32(w, 1u);
-            p = vaddq_n_u32(p, 2u);
+    const float *r = tinyasc_fe_mel_rise;
+    float a_before = 0.0f; /* a of the interval before */
+    int j;
+    for (j = 0; j <= TINYASC_FE_N_MELS; ++j) {
+        const int k0 = tinyasc_fe_mel_edge[j], k1 = tinyasc_fe_mel_edge[j + 1];
+        const int len = (k1 > FE_M ? FE_M : k1) - k0; /* bins with a stored power */
+        const float *p = scratch + 2 * k0;
+        float a = 0.0f, f = 0.0f;
+        int n;
+        /* rises n .. n + 3 (one load of four into the registers listed) against their powers */
+#define FE_MEL4(n, R0, R1, R2, R3)                                                                           \
+    do {                                                                                                     \
+        FE_LD4(r + (n), r0, r1, r2, r3, R0, R1, R2, R3);                                                     \
+        const float p0 = p[2 * (n)], p1 = p[2 * (n) + 2], p2 = p[2 * (n) + 4], p3 = p[2 * (n) + 6];         \
+        const float q0 = r0 * p0, q1 = r1 * p1, q2 = r2 * p2, q3 = r3 * p3;                                  \
+        a += q0;                                                                                             \
+        f += p0 - q0;                                                                                        \
+        a += q1;                                                                                             \
+        f += p1 - q1;                                                                                        \
+        a += q2;                                                                                             \
+        f += p2 - q2;                                                                                        \
+        a += q3;                                                                                             \
+        f += p3 - q3;                                                                                        \
+    } while (0)
+        for (n = 0; n + 3 < len; n += 4) {
+            FE_MEL4(n, "s0", "s1", "s2", "s3");
         }
-        vst1q_f32(acc, sum);
-    }
-    for (l = 0; l < 4; ++l) {
-        const int bb = b + l;
-        const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[bb];
-        const float *p = scratch + 2 * tinyasc_fe_mel_start[bb];
-        float a = acc[l];
-        for (n = shortest; n < len[l]; ++n) {
-            a += w[n] * p[2 * n];
+#undef FE_MEL4
+        for (; n < len; ++n) {
+            const float q = r[n] * p[2 * n];
+            a += q;
+            f += p[2 * n] - q;
         }
-        if (nyq[l]) {
-            a += w[len[l]] * nyquist;
+        if (k1 > FE_M) { /* the Nyquist bin */
+            const float q = r[len] * nyquist;
+            a += q;
+            f += nyquist - q;
         }
-        scratch[2 * bb + 1] = a;
+        if (j > 0) {
+            scratch[2 * j - 1] = a_before + f; /* band j - 1 */
+        }
+        a_before = a;
+        r += k1 - k0;
     }
 }
-#endif
 
 /* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
  * that fe_window_fused computes already there). Band b's sum goes to the odd slot scratch[2b + 1] (the powers
@@ -1014,51 +1031,14 @@ static void fe_mel4_mve(float *scratch, float nyquist, int b)
  * (b - 1) / 2) or power is already used. */
 static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
 {
-    int n, b;
-    const float nyquist = fe_power_spectrum4(scratch, fused);
-#if FE_HELIUM
-    /* band b's sum lands in scratch[2b + 1] after its powers (even slots) are read: groups of four in order */
-    for (b = 0; b + 4 <= TINYASC_FE_N_MELS; b += 4) {
-        fe_mel4_mve(scratch, nyquist, b);
-    }
-    b = TINYASC_FE_N_MELS - TINYASC_FE_N_MELS % 4; /* a constant: the scalar loop below takes the rest */
-#else
-    b = 0;
-#endif
-    for (; b < TINYASC_FE_N_MELS; ++b) {
-        const float *w = tinyasc_fe_mel_weights + tinyasc_fe_mel_offset[b];
-        const float *p = scratch + 2 * tinyasc_fe_mel_start[b];
-        int nyq;
-        const int len = fe_band_len(b, &nyq);
-        float acc = 0.0f;
-        /* weights m .. m + 3 (one load of four into the registers listed) against their powers */
-#define FE_MEL4(m, R0, R1, R2, R3)                                                                           \
-    do {                                                                                                     \
-        FE_LD4(w + (m), w0, w1, w2, w3, R0, R1, R2, R3);                                                     \
-        acc += w0 * p[2 * (m)];                                                                              \
-        acc += w1 * p[2 * (m) + 2];                                                                          \
-        acc += w2 * p[2 * (m) + 4];                                                                          \
-        acc += w3 * p[2 * (m) + 6];                                                                          \
-    } while (0)
-        for (n = 0; n + 7 < len; n += 8) { /* the same additions in the same order, eight per turn */
-            FE_MEL4(n, "s0", "s1", "s2", "s3");
-            FE_MEL4(n + 4, "s4", "s5", "s6", "s7");
-        }
-        if (n + 3 < len) {
-            FE_MEL4(n, "s0", "s1", "s2", "s3");
-            n += 4;
-        }
-#undef FE_MEL4
-        for (; n < len; ++n) {
-            acc += w[n] * p[2 * n];
-        }
-        if (nyq) {
-            acc += w[len] * nyquist;
-        }
-        scratch[2 * b + 1] = acc;
-    }
+    int b;
+    fe_mel_sums(scratch, fe_power_spectrum4(scratch, fused));
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-        logmel[b] = tinyasc_fe_logf(0.25f * scratch[2 * b + 1] + TINYASC_FE_LOG_OFFSET);
+#if TINYASC_FE_LOG_OFFSET_NORMAL /* the sums are >= 0 (products of powers and weights in [0, 1], p - rp >= 0) */
+        logmel[b] = fe_logf_normal(0.25f * scratch[2 * b + 1] + TINYASC_FE_LOG_OFFSET);
+#else
+        logmel[b] = fe_logf(0.25f * scratch[2 * b + 1] + TINYASC_FE_LOG_OFFSET);
+#endif
     }
 }
 
@@ -1323,21 +1303,44 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
     }
 }
 
-tinyasc_fe_input_t tinyasc_frontend_quantize(float x)
+/* |q| < 2^20, false for NaN: one comparison instead of two (VABS on a Cortex-M, a mask on the host) */
+#if defined(__GNUC__)
+#define FE_ABS_BELOW(q, bound) (__builtin_fabsf(q) < (bound))
+#else
+#define FE_ABS_BELOW(q, bound) ((q) < (bound) && (q) > -(bound))
+#endif
+
+/* r clamped to the model input's range: one SSAT where the core has it */
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SAT) && (TINYASC_FE_INPUT_MAX == 127 || TINYASC_FE_INPUT_MAX == 32767)
+#include <arm_acle.h>
+#define FE_SATURATE(r) ((tinyasc_fe_input_t)__ssat((r), TINYASC_FE_INPUT_MAX == 127 ? 8 : 16))
+#else
+#define FE_SATURATE(r)                                                                                       \
+    ((tinyasc_fe_input_t)((r) > TINYASC_FE_INPUT_MAX ? TINYASC_FE_INPUT_MAX                                  \
+                                                     : ((r) < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : (r))))
+#endif
+
+/* TFLite's Quantize of x (inlined where the front end quantizes a clip; tinyasc_frontend_quantize is the same). */
+static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_quantize(float x)
 {
     const float q = x / TINYASC_FE_INPUT_SCALE;
     int32_t t, r;
-    if (!(q < 1048576.0f && q > -1048576.0f)) { /* saturates anyway (NaN to the top); keeps the conversion defined */
+    if (!FE_ABS_BELOW(q, 1048576.0f)) { /* saturates anyway (NaN to the top); keeps the conversion defined */
         return q <= -1048576.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
     }
     /* round half away from zero, exactly and without a float comparison: 2q is exact, t = trunc(2q), and
      * round(q) = (t + 1) / 2 for t >= 0, (t - 1) / 2 below, C's division truncating (floor((2q + 1) / 2) =
-     * floor((floor(2q) + 1) / 2) for q >= 0, and the mirror image below) */
+     * floor((floor(2q) + 1) / 2) for q >= 0, and the mirror image below). Without a branch: for t < 0,
+     * trunc((t - 1) / 2) = floor(t / 2) = t >> 1 (an arithmetic shift, as every compiler this library targets
+     * makes a signed one), so r = (t + 1 + (t >> 31)) >> 1 either way. */
     t = (int32_t)(2.0f * q);
-    r = (t + (t >= 0 ? 1 : -1)) / 2;
-    r += TINYASC_FE_INPUT_ZERO_POINT;
-    return (tinyasc_fe_input_t)(r > TINYASC_FE_INPUT_MAX ? TINYASC_FE_INPUT_MAX
-                                : (r < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : r));
+    r = (t + 1 + (t >> 31)) >> 1;
+    return FE_SATURATE(r + TINYASC_FE_INPUT_ZERO_POINT);
+}
+
+tinyasc_fe_input_t tinyasc_frontend_quantize(float x)
+{
+    return fe_quantize(x);
 }
 
 #if TINYASC_FE_INPUT_RESNORM
@@ -1347,21 +1350,35 @@ static float fe_rn_shift[TINYASC_FE_N_MELS];
 static float fe_rn_sum[TINYASC_FE_N_MELS];
 static float fe_rn_sq[TINYASC_FE_N_MELS];
 
-/* Frame t's log-mel into the sums (the first frame sets the shift). */
+/* Frame t's log-mel into the sums (the first frame sets the shift, and its d = x - x = 0 adds nothing: the sums
+ * start at zero). Four bands per turn, each array's four floats in one load and the sums' in one store. */
 static void fe_rn_add(int t, const float *mel)
 {
-    int b;
-    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-        float d;
-        if (t == 0) {
+    int b = 0;
+    if (t == 0) {
+        for (; b < TINYASC_FE_N_MELS; ++b) {
             fe_rn_shift[b] = mel[b];
             fe_rn_sum[b] = 0.0f;
             fe_rn_sq[b] = 0.0f;
         }
-        d = mel[b] - fe_rn_shift[b];
+        return;
+    }
+    for (; b + 3 < TINYASC_FE_N_MELS; b += 4) {
+        FE_LD4(mel + b, x0, x1, x2, x3, "s0", "s1", "s2", "s3");
+        FE_LD4(fe_rn_shift + b, h0, h1, h2, h3, "s4", "s5", "s6", "s7");
+        FE_LD4(fe_rn_sum + b, u0, u1, u2, u3, "s8", "s9", "s10", "s11");
+        FE_LD4(fe_rn_sq + b, v0, v1, v2, v3, "s12", "s13", "s14", "s15");
+        const float d0 = x0 - h0, d1 = x1 - h1, d2 = x2 - h2, d3 = x3 - h3;
+        FE_ST4(fe_rn_sum + b, u0 + d0, u1 + d1, u2 + d2, u3 + d3, "s8", "s9", "s10", "s11");
+        FE_ST4(fe_rn_sq + b, v0 + d0 * d0, v1 + d1 * d1, v2 + d2 * d2, v3 + d3 * d3, "s12", "s13", "s14", "s15");
+    }
+#if TINYASC_FE_N_MELS % 4
+    for (; b < TINYASC_FE_N_MELS; ++b) {
+        const float d = mel[b] - fe_rn_shift[b];
         fe_rn_sum[b] += d;
         fe_rn_sq[b] += d * d;
     }
+#endif
 }
 
 /* The sums of every frame as mean and sqrt(var + EPS) (mean and std may be fe_rn_sum and fe_rn_sq). */
@@ -1415,7 +1432,7 @@ void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float 
         const float *x_t = mel + t * TINYASC_FE_N_MELS;
         for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
             const float x = (x_t[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * x_t[b];
-            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(x);
+            out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(x);
         }
     }
 #else
@@ -1441,7 +1458,7 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
 #else
             const float x = mel[b];
 #endif
-            out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(x);
+            out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(x);
         }
     }
 }
@@ -1471,7 +1488,7 @@ static tinyasc_fe_input_t fe_logmel_code(float x)
 static tinyasc_fe_input_t fe_normalized(tinyasc_fe_input_t code, float mean, float std)
 {
     const float x = (float)code * TINYASC_FE_LOGMEL_STEP;
-    return tinyasc_frontend_quantize((x - mean) / std + TINYASC_FE_RESNORM_LAMBDA * x);
+    return fe_quantize((x - mean) / std + TINYASC_FE_RESNORM_LAMBDA * x);
 }
 #endif
 
@@ -1532,7 +1549,7 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
         st->rn_sq[b] += d * d;
         out[TINYASC_FE_OUT_INDEX(b, t)] = fe_logmel_code(mel[b]);
 #else
-        out[TINYASC_FE_OUT_INDEX(b, t)] = tinyasc_frontend_quantize(mel[b]);
+        out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(mel[b]);
 #endif
     }
     st->next_frame = t + 1;
@@ -1622,7 +1639,7 @@ static void fe_listen_frame(tinyasc_frontend_listen *st, float *scratch)
         st->sum_sq[b] += (int32_t)c * (int32_t)c - old * old;
         codes[b] = c;
 #else
-        codes[b] = tinyasc_frontend_quantize(mel[b]);
+        codes[b] = fe_quantize(mel[b]);
 #endif
     }
     st->slot = st->slot + 1 == FE_LISTEN_N ? 0 : st->slot + 1;
