@@ -377,6 +377,10 @@ def write_frontend(
     if empty.size:
         log.warning("mel filterbank has %d empty band(s) (first %d): they output log(offset)", empty.size, empty[0])
     mel = mel_intervals(fb)
+    nyq = cfg.n_fft // 2  # the Nyquist bin: its power is returned, not stored; it is the last bin, if weighted
+    nyq_interval = int(np.searchsorted(mel.edge, nyq, side="right")) - 1 if mel.edge[-1] > nyq else -1
+    nyq_rise = float(mel.rise[nyq - mel.edge[0]]) if nyq_interval >= 0 else 0.0
+    stored_rise = mel.rise[: nyq - mel.edge[0]] if nyq_interval >= 0 else mel.rise
     window = hann_half(cfg.win_length)
     cosq = cos_quarter(cfg.n_fft)
     index_type = "uint16_t" if cfg.n_fft < 65536 else "uint32_t"
@@ -421,7 +425,10 @@ extern const float tinyasc_fe_window_pcm[{window.size}];
 extern const float tinyasc_fe_cos_quarter[{cosq.size}];
 extern const float tinyasc_fe_log_table[{logt.size}]; /* rows of four */
 extern const {index_type} tinyasc_fe_mel_edge[{mel.edge.size}];
-extern const float tinyasc_fe_mel_rise[{mel.rise.size}];
+extern const float tinyasc_fe_mel_rise[{stored_rise.size}];
+/* the Nyquist bin's interval (-1: it weighs nothing) and rise; the edges stop before it */
+#define TINYASC_FE_MEL_NYQUIST_INTERVAL ({nyq_interval})
+#define TINYASC_FE_MEL_NYQUIST_RISE {_c_float(nyq_rise)}
 
 #endif /* TINYASC_FRONTEND_TABLES_H */
 """
@@ -439,10 +446,10 @@ extern const float tinyasc_fe_mel_rise[{mel.rise.size}];
             "   bucket's end nearer 1), 1/c, ln c, 0 */",
             _c_array("float", "tinyasc_fe_log_table", logt, _c_float, 4),
             "/* interval j = FFT bins edge[j] .. edge[j+1]-1, between the peaks of mel bands j-1 and j */",
-            _c_array(index_type, "tinyasc_fe_mel_edge", mel.edge, str, 16),
+            _c_array(index_type, "tinyasc_fe_mel_edge", np.minimum(mel.edge, nyq), str, 16),
             "/* the mel filterbank (librosa, norm=None) as bin k's weight in the band that rises over it, k = edge[0]",
-            "   .. edge[n_mels+1]-1 (the band before weighs 1 - rise there) */",
-            _c_array("float", "tinyasc_fe_mel_rise", mel.rise, _c_float, 6),
+            "   .. edge[n_mels+1]-1 (the band before weighs 1 - rise there; the Nyquist bin's apart) */",
+            _c_array("float", "tinyasc_fe_mel_rise", stored_rise, _c_float, 6),
         ]
     )
     for name, text in ((TABLES_H, h), (TABLES_C, c)):

@@ -973,56 +973,87 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 }
 #endif
 
+/* One interval's sums over its stored bins in bin order: a = sum r p, f = sum (p - r p), four bins per turn (their
+ * rises in one load), the last one to three each written out (no loop). */
+static FE_ALWAYS_INLINE void fe_interval_sums(const float *r, const float *p, int len, float *pa, float *pf)
+{
+    float a = 0.0f, f = 0.0f;
+#define FE_MEL1(m)                                                                                           \
+    do {                                                                                                     \
+        const float q_ = r[m] * p[2 * (m)];                                                                  \
+        a += q_;                                                                                             \
+        f += p[2 * (m)] - q_;                                                                                \
+    } while (0)
+    for (; len >= 4; len -= 4, r += 4, p += 8) {
+        FE_LD4(r, r0, r1, r2, r3, "s0", "s1", "s2", "s3");
+        const float p0 = p[0], p1 = p[2], p2 = p[4], p3 = p[6];
+        const float q0 = r0 * p0, q1 = r1 * p1, q2 = r2 * p2, q3 = r3 * p3;
+        a += q0;
+        f += p0 - q0;
+        a += q1;
+        f += p1 - q1;
+        a += q2;
+        f += p2 - q2;
+        a += q3;
+        f += p3 - q3;
+    }
+    switch (len) {
+    case 3:
+        FE_MEL1(0);
+        FE_MEL1(1);
+        FE_MEL1(2);
+        break;
+    case 2:
+        FE_MEL1(0);
+        FE_MEL1(1);
+        break;
+    case 1:
+        FE_MEL1(0);
+        break;
+    default:
+        break;
+    }
+#undef FE_MEL1
+    *pa = a;
+    *pf = f;
+}
+
+/* The Nyquist bin's power (fe_power_spectrum4 returns it rather than stores it) as the last term of its
+ * interval's sums, when the interval is j. */
+#define FE_MEL_NYQUIST(j, a, f, nyquist)                                                                     \
+    do {                                                                                                     \
+        if ((j) == TINYASC_FE_MEL_NYQUIST_INTERVAL) {                                                        \
+            const float q_ = TINYASC_FE_MEL_NYQUIST_RISE * (nyquist);                                        \
+            (a) += q_;                                                                                       \
+            (f) += (nyquist) - q_;                                                                           \
+        }                                                                                                    \
+    } while (0)
+
 /* The mel sums (times 4, as the powers are) into the odd slots, band b's in scratch[2b + 1]. Interval j holds the
  * bins edge[j] .. edge[j+1]-1 between the peaks of bands j - 1 and j, where band j weighs r (tinyasc_fe_mel_rise)
  * and band j - 1 weighs 1 - r: one product q = r p per bin, a_j += q and f_j += p - q, and band b's sum is
- * a_b + f_{b+1}. The Nyquist bin's power (returned, not stored) is its interval's last term. */
+ * a_b + f_{b+1}. The edges stop at the Nyquist bin, which FE_MEL_NYQUIST adds. */
 static void fe_mel_sums(float *scratch, float nyquist)
 {
     const float *r = tinyasc_fe_mel_rise;
-    float a_before = 0.0f; /* a of the interval before */
-    int j;
-    for (j = 0; j <= TINYASC_FE_N_MELS; ++j) {
-        const int k0 = tinyasc_fe_mel_edge[j], k1 = tinyasc_fe_mel_edge[j + 1];
-        const int len = (k1 > FE_M ? FE_M : k1) - k0; /* bins with a stored power */
-        const float *p = scratch + 2 * k0;
-        float a = 0.0f, f = 0.0f;
-        int n;
-        /* rises n .. n + 3 (one load of four into the registers listed) against their powers */
-#define FE_MEL4(n, R0, R1, R2, R3)                                                                           \
-    do {                                                                                                     \
-        FE_LD4(r + (n), r0, r1, r2, r3, R0, R1, R2, R3);                                                     \
-        const float p0 = p[2 * (n)], p1 = p[2 * (n) + 2], p2 = p[2 * (n) + 4], p3 = p[2 * (n) + 6];         \
-        const float q0 = r0 * p0, q1 = r1 * p1, q2 = r2 * p2, q3 = r3 * p3;                                  \
-        a += q0;                                                                                             \
-        f += p0 - q0;                                                                                        \
-        a += q1;                                                                                             \
-        f += p1 - q1;                                                                                        \
-        a += q2;                                                                                             \
-        f += p2 - q2;                                                                                        \
-        a += q3;                                                                                             \
-        f += p3 - q3;                                                                                        \
-    } while (0)
-        for (n = 0; n + 3 < len; n += 4) {
-            FE_MEL4(n, "s0", "s1", "s2", "s3");
-        }
-#undef FE_MEL4
-        for (; n < len; ++n) {
-            const float q = r[n] * p[2 * n];
-            a += q;
-            f += p[2 * n] - q;
-        }
-        if (k1 > FE_M) { /* the Nyquist bin */
-            const float q = r[len] * nyquist;
-            a += q;
-            f += nyquist - q;
-        }
-        if (j > 0) {
-            scratch[2 * j - 1] = a_before + f; /* band j - 1 */
-        }
+    float a, f, a_before; /* a_before: the interval before's a */
+    int j, len = tinyasc_fe_mel_edge[1] - tinyasc_fe_mel_edge[0];
+    fe_interval_sums(r, scratch + 2 * tinyasc_fe_mel_edge[0], len, &a_before, &f); /* band -1's f: none */
+    FE_MEL_NYQUIST(0, a_before, f, nyquist);
+    r += len;
+    for (j = 1; j < TINYASC_FE_N_MELS; ++j) {
+        const int k0 = tinyasc_fe_mel_edge[j];
+        len = tinyasc_fe_mel_edge[j + 1] - k0;
+        fe_interval_sums(r, scratch + 2 * k0, len, &a, &f);
+        FE_MEL_NYQUIST(j, a, f, nyquist);
+        scratch[2 * j - 1] = a_before + f; /* band j - 1 */
         a_before = a;
-        r += k1 - k0;
+        r += len;
     }
+    len = tinyasc_fe_mel_edge[j + 1] - tinyasc_fe_mel_edge[j];
+    fe_interval_sums(r, scratch + 2 * tinyasc_fe_mel_edge[j], len, &a, &f); /* band n_mels's a: none */
+    FE_MEL_NYQUIST(j, a, f, nyquist);
+    scratch[2 * j - 1] = a_before + f;
 }
 
 /* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
