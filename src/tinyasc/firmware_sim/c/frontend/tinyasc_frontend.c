@@ -44,6 +44,15 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
+/* GCC's induction-variable rewrite gives each of the last pass's sixteen table reads (twiddles at strides 8j, 4j,
+ * 2j, j, up and down) a pointer of its own, more than the core has registers: they live on the stack, each a load
+ * and a store per group. Without it an index is an add from the table's start (fe_last_pass_split only). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FE_NO_IVOPTS __attribute__((optimize("no-ivopts")))
+#else
+#define FE_NO_IVOPTS
+#endif
+
 /* The inner kernels are written once and inlined where they run (their loop's constants then stay in
  * registers); a compiler that is not told may call them instead. */
 #if defined(__GNUC__)
@@ -634,7 +643,7 @@ static void fe_last_group(float *z, int j)
  * pairs of bins at once (group H - j's points are never stored and loaded again, nor group j's loaded but once).
  * Groups 0 and H/2 pair with themselves: they are stored, and fe_power_spectrum4 splits their bins (the multiples
  * of H/2). Every float operation is the separate pass's and split step's. */
-static void fe_last_pass_split(float *z)
+FE_NO_IVOPTS static void fe_last_pass_split(float *z)
 {
     enum { H = FE_H_LAST };
     int j;
