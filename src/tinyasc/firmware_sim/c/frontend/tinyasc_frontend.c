@@ -1360,10 +1360,9 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
                                                      : ((r) < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : (r))))
 #endif
 
-/* TFLite's Quantize of x (inlined where the front end quantizes a clip; tinyasc_frontend_quantize is the same). */
-static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_quantize(float x)
+/* The code of q = x / scale: round half away from zero, plus the zero point, saturated. */
+static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code(float q)
 {
-    const float q = x / TINYASC_FE_INPUT_SCALE;
     int32_t t, r;
     if (!FE_ABS_BELOW(q, 1048576.0f)) { /* saturates anyway (NaN to the top); keeps the conversion defined */
         return q <= -1048576.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
@@ -1376,6 +1375,12 @@ static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_quantize(float x)
     t = (int32_t)(2.0f * q);
     r = (t + 1 + (t >> 31)) >> 1;
     return FE_SATURATE(r + TINYASC_FE_INPUT_ZERO_POINT);
+}
+
+/* TFLite's Quantize of x (inlined where the front end quantizes a clip; tinyasc_frontend_quantize is the same). */
+static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_quantize(float x)
+{
+    return fe_code(x / TINYASC_FE_INPUT_SCALE);
 }
 
 tinyasc_fe_input_t tinyasc_frontend_quantize(float x)
@@ -1437,6 +1442,41 @@ static void fe_rn_finish(float *mean, float *std)
     }
 }
 
+/* The clip APIs' normalization and quantization without a division per element: 1 / (std scale) per band into
+ * fe_rn_shift (free once fe_rn_finish has made the means), then each frame's code of
+ * (x - mean) (1 / (std scale)) + x (lambda / scale), four bands per turn (each array's four floats in one load).
+ * That rounds differently from ((x - mean) / std + lambda x) / scale by a few ulp; the statistics' one pass of
+ * shifted sums already differs from numpy's pairwise sums by as much (the clip path is held to the int8
+ * tolerance, not bit for bit; the streaming path keeps its quotients). */
+static void fe_rn_reciprocals(const float *std)
+{
+    int b;
+    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        fe_rn_shift[b] = 1.0f / (std[b] * TINYASC_FE_INPUT_SCALE);
+    }
+}
+#define FE_RN_SHORTCUT (TINYASC_FE_RESNORM_LAMBDA / TINYASC_FE_INPUT_SCALE) /* folded by the compiler */
+
+static void fe_rn_quantize_frame(const float *x, const float *mean, int t, tinyasc_fe_input_t *out)
+{
+    const float *inv = fe_rn_shift;
+    int b = 0;
+    for (; b + 3 < TINYASC_FE_N_MELS; b += 4) {
+        FE_LD4(x + b, x0, x1, x2, x3, "s0", "s1", "s2", "s3");
+        FE_LD4(mean + b, m0, m1, m2, m3, "s4", "s5", "s6", "s7");
+        FE_LD4(inv + b, i0, i1, i2, i3, "s8", "s9", "s10", "s11");
+        out[TINYASC_FE_OUT_INDEX(b, t)] = fe_code((x0 - m0) * i0 + FE_RN_SHORTCUT * x0);
+        out[TINYASC_FE_OUT_INDEX(b + 1, t)] = fe_code((x1 - m1) * i1 + FE_RN_SHORTCUT * x1);
+        out[TINYASC_FE_OUT_INDEX(b + 2, t)] = fe_code((x2 - m2) * i2 + FE_RN_SHORTCUT * x2);
+        out[TINYASC_FE_OUT_INDEX(b + 3, t)] = fe_code((x3 - m3) * i3 + FE_RN_SHORTCUT * x3);
+    }
+#if TINYASC_FE_N_MELS % 4
+    for (; b < TINYASC_FE_N_MELS; ++b) {
+        out[TINYASC_FE_OUT_INDEX(b, t)] = fe_code((x[b] - mean[b]) * inv[b] + FE_RN_SHORTCUT * x[b]);
+    }
+#endif
+}
+
 void tinyasc_frontend_resnorm_stats(const int16_t *pcm, int n_samples, float *scratch, float *mean, float *std)
 {
     float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
@@ -1458,7 +1498,7 @@ void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float 
      * (same floats, same order), then the cache normalized and quantized: tinyasc_frontend_quantized's bytes */
     float *const mel = (float *)cache;
     float *const mean = fe_rn_sum, *const std = fe_rn_sq; /* overwritten in place once the sums are used */
-    int t, b;
+    int t;
     if (cache_bytes < sizeof(float) * TINYASC_FE_CACHE_FLOATS) {
         tinyasc_frontend_quantized(pcm, n_samples, scratch, out); /* no room: two passes */
         return;
@@ -1468,12 +1508,9 @@ void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float 
         fe_rn_add(t, mel + t * TINYASC_FE_N_MELS);
     }
     fe_rn_finish(mean, std);
+    fe_rn_reciprocals(std);
     for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
-        const float *x_t = mel + t * TINYASC_FE_N_MELS;
-        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-            const float x = (x_t[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * x_t[b];
-            out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(x);
-        }
+        fe_rn_quantize_frame(mel + t * TINYASC_FE_N_MELS, mean, t, out);
     }
 #else
     (void)cache, (void)cache_bytes; /* one pass already */
@@ -1484,22 +1521,25 @@ void tinyasc_frontend_quantized_cached(const int16_t *pcm, int n_samples, float 
 void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratch, tinyasc_fe_input_t *out)
 {
     float *mel = scratch; /* the frame's log-mel lands at the scratch's start */
-    int t, b;
+    int t;
 #if TINYASC_FE_INPUT_RESNORM
     /* two passes over the frames: statistics, then normalize and quantize (no float clip held) */
     float *mean = fe_rn_sum, *std = fe_rn_sq; /* overwritten in place once the sums are used */
     tinyasc_frontend_resnorm_stats(pcm, n_samples, scratch, mean, std);
+    fe_rn_reciprocals(std);
 #endif
     for (t = 0; t < TINYASC_FE_N_FRAMES; ++t) {
         tinyasc_frontend_frame(pcm, n_samples, t, scratch, mel);
-        for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM
-            const float x = (mel[b] - mean[b]) / std[b] + TINYASC_FE_RESNORM_LAMBDA * mel[b];
+        fe_rn_quantize_frame(mel, mean, t, out);
 #else
-            const float x = mel[b];
-#endif
-            out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(x);
+        {
+            int b;
+            for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+                out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(mel[b]);
+            }
         }
+#endif
     }
 }
 
