@@ -475,10 +475,21 @@ static void fe_stage_pair(float *z, int h)
     }
 }
 
+/* p itself, but a value the compiler cannot see through: a group's upper four points are addressed from one
+ * register at immediate offsets (GCC would otherwise fold p + 8h into each offset and, past the 1020 bytes a
+ * VLDR reaches, spend an add per point). */
+static FE_ALWAYS_INLINE float *fe_opaque(float *p)
+{
+#if defined(__GNUC__)
+    __asm__("" : "+r"(p));
+#endif
+    return p;
+}
+
 /* The eight points p + 2 m h (m = 0..7) of a group as locals a..g, k (in d0..d7 on the Cortex-M targets: one
  * 64-bit VLDR / VSTR per point), and back. */
 #define FE_LOAD8(p, h)                                     \
-    float *const q_ = (p) + 8 * (h); /* the upper four */  \
+    float *const q_ = fe_opaque((p) + 8 * (h)); /* upper */ \
     FE_LDP(p, ar, ai, "d0", "s0", "s1");                   \
     FE_LDP((p) + 2 * (h), br, bi, "d1", "s2", "s3");       \
     FE_LDP((p) + 4 * (h), cr, ci, "d2", "s4", "s5");       \
