@@ -228,6 +228,36 @@ def test_quantize_input_rounds_half_away_from_zero():
     assert q.dtype == np.int8
 
 
+def test_clip_codes_bound_holds_and_gates_the_range_test(tmp_path):
+    """The generator's bound on the clip APIs' |x / scale| (which spares the C its range test): the log-mel of
+    full-scale signals stays inside the bound's range, the bound fails for a tiny scale or eps, and a front end
+    built without it (scale 1e-9: 2x / scale past int32, every code saturates) still gives TFLite's codes (the
+    unguarded conversion would not: measured, it fails this test)."""
+    cfg = FeatureConfig(clip_seconds=0.5)
+    fb = fe.mel_filterbank(cfg)
+    n = np.arange(cfg.clip_samples)
+    loud = [np.full(cfg.clip_samples, 32767, np.int16), np.where(n % 2, 32767, -32768).astype(np.int16),
+            fe.float_to_pcm(np.sin(2 * np.pi * 1000.0 * n / cfg.sample_rate))]
+    half = fe.hann_half(cfg.win_length).astype(np.float64)
+    w_sum = 2.0 * half.sum() - half[0] - half[-1]
+    hi = np.log(cfg.log_offset + fb.astype(np.float64).sum(axis=1).max() * w_sum**2)
+    art = fe.write_frontend(cfg, 0.05, 0, tmp_path / "fe")
+    fe.build_frontend_host(art)
+    assert "#define TINYASC_FE_CODES_BOUNDED 1" in (art.out_dir / fe.TABLES_H).read_text()
+    for pcm in loud:
+        logmel, _ = fe.run_frontend_host(art, pcm)
+        assert logmel.max() <= hi and logmel.min() >= np.log(np.float32(cfg.log_offset)) - 1e-6
+    assert fe.clip_codes_bounded(cfg, fb, 0.05, (0.1, 1e-5))
+    assert not fe.clip_codes_bounded(cfg, fb, 1e-9, None)
+    assert not fe.clip_codes_bounded(cfg, fb, 0.05, (0.1, 1e-14))
+    tiny = fe.write_frontend(cfg, 1e-9, 0, tmp_path / "tiny")
+    assert "#define TINYASC_FE_CODES_BOUNDED 0" in (tiny.out_dir / fe.TABLES_H).read_text()
+    fe.build_frontend_host(tiny)
+    feats, q = fe.run_frontend_host(tiny, loud[2])
+    np.testing.assert_array_equal(q, fe.quantize_input(feats, tiny.input_scale, 0))
+    assert (q == 127).any() and (q == -128).any()
+
+
 @pytest.mark.parametrize("dtype, scale, zp", [("INT8", 0.25, 3), ("INT8", 0.0137, -128), ("INT16", 0.25, 0)])
 def test_c_quantize_is_the_python_quantize(dtype, scale, zp, tmp_path):
     """The C front end's Quantize (round half away from zero from trunc(2q), no float comparison) gives the codes of

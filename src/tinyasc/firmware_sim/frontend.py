@@ -198,6 +198,30 @@ def log_table() -> np.ndarray:
     return np.stack([c, 1.0 / c, np.log(c), np.zeros_like(c)], axis=1).astype(np.float32)
 
 
+#: The bound under which the C's clip APIs quantize without a range test (half its 2^20 guard).
+CODE_BOUND = 2.0**19
+
+
+def clip_codes_bounded(cfg: FeatureConfig, fb: np.ndarray, scale: float,
+                       input_resnorm: tuple[float, float] | None) -> bool:
+    """Whether every ``x / scale`` the C's clip APIs quantize is below :data:`CODE_BOUND` in magnitude.
+
+    PCM lies in [-1, 1), so ``|X[k]| <= sum(window)`` and a band's power is at most its weights' sum times
+    ``sum(window)^2``: the log-mel lies in ``[log(offset), log(offset + that)]``. With the input ResNorm the
+    value is ``(x - mean) / sqrt(var + eps) + lambda x``, at most that range over ``sqrt(eps)`` plus lambda times
+    the largest ``|x|``.
+    """
+    half = hann_half(cfg.win_length).astype(np.float64)
+    w_sum = 2.0 * half.sum() - half[0] - (half[-1] if cfg.win_length % 2 == 0 else 0.0)
+    lo = float(np.log(cfg.log_offset))
+    hi = float(np.log(cfg.log_offset + float(fb.astype(np.float64).sum(axis=1).max()) * w_sum**2))
+    big = max(abs(lo), abs(hi))
+    if input_resnorm is not None:
+        lam, eps = input_resnorm
+        big = (hi - lo) / np.sqrt(eps) + lam * big
+    return big / float(np.float32(scale)) < CODE_BOUND
+
+
 def cos_quarter(n_fft: int) -> np.ndarray:
     """``cos(2 pi k / n_fft)`` for ``k = 0..n_fft/4``: every FFT twiddle by symmetry."""
     k = np.arange(n_fft // 4 + 1, dtype=np.float64)
@@ -420,6 +444,8 @@ typedef {INPUT_C_TYPES[input_dtype]} tinyasc_fe_input_t;
 #define TINYASC_FE_INPUT_RESNORM {int(input_resnorm is not None)}
 #define TINYASC_FE_RESNORM_LAMBDA {_c_float(input_resnorm[0] if input_resnorm else 0.0)}
 #define TINYASC_FE_RESNORM_EPS {_c_float(input_resnorm[1] if input_resnorm else 1.0)}
+/* every clip-API code comes from |x / scale| < 2^19 (clip_codes_bounded): no range test needed */
+#define TINYASC_FE_CODES_BOUNDED {int(clip_codes_bounded(cfg, fb, scale32, input_resnorm))}
 
 extern const float tinyasc_fe_window_pcm[{window.size}];
 extern const float tinyasc_fe_cos_quarter[{cosq.size}];

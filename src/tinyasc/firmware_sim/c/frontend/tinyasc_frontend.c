@@ -1371,13 +1371,10 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
                                                      : ((r) < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : (r))))
 #endif
 
-/* The code of q = x / scale: round half away from zero, plus the zero point, saturated. */
-static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code(float q)
+/* The code of q = x / scale for |q| < 2^20: round half away from zero, plus the zero point, saturated. */
+static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code_bounded(float q)
 {
     int32_t t, r;
-    if (!FE_ABS_BELOW(q, 1048576.0f)) { /* saturates anyway (NaN to the top); keeps the conversion defined */
-        return q <= -1048576.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
-    }
     /* round half away from zero, exactly and without a float comparison: 2q is exact, t = trunc(2q), and
      * round(q) = (t + 1) / 2 for t >= 0, (t - 1) / 2 below, C's division truncating (floor((2q + 1) / 2) =
      * floor((floor(2q) + 1) / 2) for q >= 0, and the mirror image below). Without a branch: for t < 0,
@@ -1387,6 +1384,24 @@ static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code(float q)
     r = (t + 1 + (t >> 31)) >> 1;
     return FE_SATURATE(r + TINYASC_FE_INPUT_ZERO_POINT);
 }
+
+/* The code of any q (NaN to the top). */
+static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code(float q)
+{
+    if (!FE_ABS_BELOW(q, 1048576.0f)) { /* saturates anyway (NaN to the top); keeps the conversion defined */
+        return q <= -1048576.0f ? TINYASC_FE_INPUT_MIN : TINYASC_FE_INPUT_MAX;
+    }
+    return fe_code_bounded(q);
+}
+
+/* The clip APIs' codes: the generator's bound on their |q| (TINYASC_FE_CODES_BOUNDED: the log-mel lies in
+ * [log(offset), log(offset + the largest band's weight sum x the window's sum^2)], the normalized one within
+ * that range over sqrt(eps) plus lambda times it) spares the range test where it holds. */
+#if TINYASC_FE_CODES_BOUNDED
+#define FE_CLIP_CODE(q) fe_code_bounded(q)
+#else
+#define FE_CLIP_CODE(q) fe_code(q)
+#endif
 
 /* TFLite's Quantize of x (inlined where the front end quantizes a clip; tinyasc_frontend_quantize is the same). */
 static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_quantize(float x)
@@ -1476,14 +1491,14 @@ static void fe_rn_quantize_frame(const float *x, const float *mean, int t, tinya
         FE_LD4(x + b, x0, x1, x2, x3, "s0", "s1", "s2", "s3");
         FE_LD4(mean + b, m0, m1, m2, m3, "s4", "s5", "s6", "s7");
         FE_LD4(inv + b, i0, i1, i2, i3, "s8", "s9", "s10", "s11");
-        out[TINYASC_FE_OUT_INDEX(b, t)] = fe_code((x0 - m0) * i0 + FE_RN_SHORTCUT * x0);
-        out[TINYASC_FE_OUT_INDEX(b + 1, t)] = fe_code((x1 - m1) * i1 + FE_RN_SHORTCUT * x1);
-        out[TINYASC_FE_OUT_INDEX(b + 2, t)] = fe_code((x2 - m2) * i2 + FE_RN_SHORTCUT * x2);
-        out[TINYASC_FE_OUT_INDEX(b + 3, t)] = fe_code((x3 - m3) * i3 + FE_RN_SHORTCUT * x3);
+        out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE((x0 - m0) * i0 + FE_RN_SHORTCUT * x0);
+        out[TINYASC_FE_OUT_INDEX(b + 1, t)] = FE_CLIP_CODE((x1 - m1) * i1 + FE_RN_SHORTCUT * x1);
+        out[TINYASC_FE_OUT_INDEX(b + 2, t)] = FE_CLIP_CODE((x2 - m2) * i2 + FE_RN_SHORTCUT * x2);
+        out[TINYASC_FE_OUT_INDEX(b + 3, t)] = FE_CLIP_CODE((x3 - m3) * i3 + FE_RN_SHORTCUT * x3);
     }
 #if TINYASC_FE_N_MELS % 4
     for (; b < TINYASC_FE_N_MELS; ++b) {
-        out[TINYASC_FE_OUT_INDEX(b, t)] = fe_code((x[b] - mean[b]) * inv[b] + FE_RN_SHORTCUT * x[b]);
+        out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE((x[b] - mean[b]) * inv[b] + FE_RN_SHORTCUT * x[b]);
     }
 #endif
 }
@@ -1547,7 +1562,7 @@ void tinyasc_frontend_quantized(const int16_t *pcm, int n_samples, float *scratc
         {
             int b;
             for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-                out[TINYASC_FE_OUT_INDEX(b, t)] = fe_quantize(mel[b]);
+                out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE(mel[b] / TINYASC_FE_INPUT_SCALE);
             }
         }
 #endif
