@@ -70,6 +70,41 @@ def test_tables_are_the_training_constants(tiny_front):
     assert art.table_bytes == 4 * floats + 2 * (cfg.n_mels + 2)
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(n_mels=1), dict(f_min=50.0, f_max=7000.0), dict(mel_scale="slaney"),
+                                dict(n_fft=512, win_ms=25.0, n_mels=40), dict(n_fft=64, win_ms=3.0, n_mels=8),
+                                dict(n_fft=32, win_ms=1.5, n_mels=8)])
+def test_mel_intervals_are_the_filterbank(kw):
+    """One rising weight per bin stands for the whole triangular filterbank (bands j - 1 and j meet between their
+    peaks with weights 1 - r and r): every reconstructed weight within 2^-23 of librosa's float32 (two roundings),
+    intervals in bin order, at most one weight per FFT bin; a filterbank that is not so is refused."""
+    cfg = FeatureConfig(**kw)
+    fb = fe.mel_filterbank(cfg)
+    mel = fe.mel_intervals(fb)
+    assert mel.edge.size == cfg.n_mels + 2 and np.all(np.diff(mel.edge) >= 0)
+    assert mel.rise.size == mel.edge[-1] - mel.edge[0] <= fb.shape[1]
+    np.testing.assert_allclose(mel.dense(fb.shape[1]), fb, rtol=0, atol=2.0**-23)
+    assert np.all((mel.rise >= 0) & (mel.rise <= 1))
+    if cfg.n_mels >= 2:  # (one band's triangle is any weights in [0, 1]: nothing to sum to one)
+        bad = fb.copy()
+        bad[:, np.flatnonzero((fb > 0).sum(axis=0) == 2)[0]] *= 0.5  # a bin whose two weights do not sum to one
+        with pytest.raises(ValueError, match="summing to one"):
+            fe.mel_intervals(bad)
+    if cfg.n_mels >= 3:
+        three = fb.copy()
+        k = int(np.flatnonzero(fb[1])[0])
+        three[:, k] = 0.0
+        three[0, k] = three[1, k] = three[2, k] = 1.0 / 3.0  # a bin in three bands
+        with pytest.raises(ValueError, match="not two neighbours"):
+            fe.mel_intervals(three)
+    gap = fb.copy()
+    weighted = np.flatnonzero(fb.any(axis=0))
+    gap[:, weighted[weighted.size // 2]] = 0.0  # a weightless bin between weighted ones
+    with pytest.raises(ValueError, match="consecutive intervals"):
+        fe.mel_intervals(gap)
+    with pytest.raises(ValueError, match="no weights"):
+        fe.mel_intervals(np.zeros_like(fb))
+
+
 def test_features_and_int8_input_match_python_on_tiny_eval(tiny_front):
     cfg, pcms, refs, art = tiny_front
     outs = [fe.run_frontend_host(art, p) for p in pcms]
