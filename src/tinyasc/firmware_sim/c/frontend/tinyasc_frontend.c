@@ -485,6 +485,13 @@ static FE_ALWAYS_INLINE float *fe_opaque(float *p)
 #endif
     return p;
 }
+static FE_ALWAYS_INLINE const float *fe_opaque_c(const float *p)
+{
+#if defined(__GNUC__)
+    __asm__("" : "+r"(p));
+#endif
+    return p;
+}
 
 /* The eight points p + 2 m h (m = 0..7) of a group as locals a..g, k (in d0..d7 on the Cortex-M targets: one
  * 64-bit VLDR / VSTR per point), and back. */
@@ -675,44 +682,49 @@ FE_NO_IVOPTS static void fe_last_pass_split(float *z)
             float *const p = z + 2 * (H - j);
             /* the split's twiddles: W^ks for ks = j + mH is (c[j + mH], c[(4 - m) H - j]), for ks = aH - j it is
              * (c[aH - j], c[j + (4 - a) H]) (c: the quarter-wave table, 4H = N/4): eight entries, each used twice */
-            const float c0 = tinyasc_fe_cos_quarter[j], c1 = tinyasc_fe_cos_quarter[j + H];
-            const float c2 = tinyasc_fe_cos_quarter[j + 2 * H], c3 = tinyasc_fe_cos_quarter[j + 3 * H];
-            const float d1 = tinyasc_fe_cos_quarter[H - j], d2 = tinyasc_fe_cos_quarter[2 * H - j];
-            const float d3 = tinyasc_fe_cos_quarter[3 * H - j], d4 = tinyasc_fe_cos_quarter[4 * H - j];
+            /* read in pairs H apart from one base register each, the base one entry on so that both offsets reach
+             * (-4 and (H - 1) 4 bytes: VLDR's 1020 at H = 256) */
+            const float *const cj = fe_opaque_c(tinyasc_fe_cos_quarter + j + 1);
+            const float *const cj2 = fe_opaque_c(tinyasc_fe_cos_quarter + j + 2 * H + 1);
+            const float *const dj = fe_opaque_c(tinyasc_fe_cos_quarter + H - j + 1);
+            const float *const dj2 = fe_opaque_c(tinyasc_fe_cos_quarter + 3 * H - j + 1);
+            const float c0 = cj[-1], c1 = cj[H - 1], c2 = cj2[-1], c3 = cj2[H - 1];
+            const float d1 = dj[-1], d2 = dj[H - 1], d3 = dj2[-1], d4 = dj2[H - 1];
             FE_LOAD8(p, H);
             FE_GROUP8_STAGES(&v);
-            /* group H - j's point m is bin (H - j) + m H; group j's point m (in memory) bin j + m H */
+            /* group H - j's point m (at p + 2 m H, kept in registers) is bin (H - j) + m H, group j's point m (at
+             * zj + 2 m H, in memory) bin j + m H: a bin's partner slot is the other group's point 7 - m */
             {
                 FE_LDP(zj, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * j, z + 2 * (FE_M - j), c0, d4, ur, ui, kr, ki);
+                FE_SPLIT_W(zj, p + 14 * H, c0, d4, ur, ui, kr, ki);
             }
             {
                 FE_LDP(zj + 2 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (j + H), z + 2 * (FE_M - (j + H)), c1, d3, ur, ui, gr, gi);
+                FE_SPLIT_W(zj + 2 * H, p + 12 * H, c1, d3, ur, ui, gr, gi);
             }
             {
                 FE_LDP(zj + 4 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (j + 2 * H), z + 2 * (FE_M - (j + 2 * H)), c2, d2, ur, ui, fr, fi);
+                FE_SPLIT_W(zj + 4 * H, p + 10 * H, c2, d2, ur, ui, fr, fi);
             }
             {
                 FE_LDP(zj + 6 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (j + 3 * H), z + 2 * (FE_M - (j + 3 * H)), c3, d1, ur, ui, er, ei);
+                FE_SPLIT_W(zj + 6 * H, p + 8 * H, c3, d1, ur, ui, er, ei);
             }
             {
                 FE_LDP(zj + 8 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (4 * H - j), z + 2 * (FE_M - (4 * H - j)), d4, c0, dr, di, ur, ui);
+                FE_SPLIT_W(p + 6 * H, zj + 8 * H, d4, c0, dr, di, ur, ui);
             }
             {
                 FE_LDP(zj + 10 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (3 * H - j), z + 2 * (FE_M - (3 * H - j)), d3, c1, cr, ci, ur, ui);
+                FE_SPLIT_W(p + 4 * H, zj + 10 * H, d3, c1, cr, ci, ur, ui);
             }
             {
                 FE_LDP(zj + 12 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (2 * H - j), z + 2 * (FE_M - (2 * H - j)), d2, c2, br, bi, ur, ui);
+                FE_SPLIT_W(p + 2 * H, zj + 12 * H, d2, c2, br, bi, ur, ui);
             }
             {
                 FE_LDP(zj + 14 * H, ur, ui, "d8", "s16", "s17");
-                FE_SPLIT_W(z + 2 * (H - j), z + 2 * (FE_M - (H - j)), d1, c3, ar, ai, ur, ui);
+                FE_SPLIT_W(p, zj + 14 * H, d1, c3, ar, ai, ur, ui);
             }
         }
     }
