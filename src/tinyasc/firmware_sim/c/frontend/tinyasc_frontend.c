@@ -1006,7 +1006,7 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 #endif
 
 /* One interval's sums over its stored bins in bin order: a = sum r p, f = sum (p - r p), four bins per turn (their
- * rises in one load), the last one to three each written out (no loop). */
+ * rises in one load), the last one to three written out (two, then one: no loop). */
 static FE_ALWAYS_INLINE void fe_interval_sums(const float *r, const float *p, int len, float *pa, float *pf)
 {
     float a = 0.0f, f = 0.0f;
@@ -1029,21 +1029,14 @@ static FE_ALWAYS_INLINE void fe_interval_sums(const float *r, const float *p, in
         a += q3;
         f += p3 - q3;
     }
-    switch (len) {
-    case 3:
+    if (len & 2) { /* the next two bins, then the last one: in order */
         FE_MEL1(0);
         FE_MEL1(1);
-        FE_MEL1(2);
-        break;
-    case 2:
+        r += 2;
+        p += 4;
+    }
+    if (len & 1) {
         FE_MEL1(0);
-        FE_MEL1(1);
-        break;
-    case 1:
-        FE_MEL1(0);
-        break;
-    default:
-        break;
     }
 #undef FE_MEL1
     *pa = a;
