@@ -147,7 +147,6 @@ def mel_intervals(fb: np.ndarray) -> MelIntervals:
     """:class:`MelIntervals` of a triangular filterbank; ``ValueError`` for one that is not (a bin in two bands
     that are not neighbours, or whose two weights do not sum to one, or a weightless bin between weighted ones)."""
     n_mels, n_bins = fb.shape
-    peak = np.argmax(fb, axis=1)
     interval = np.full(n_bins, -1, dtype=np.int64)
     rise = np.zeros(n_bins, dtype=np.float32)
     for k in range(n_bins):
@@ -156,7 +155,7 @@ def mel_intervals(fb: np.ndarray) -> MelIntervals:
             interval[k], rise[k] = bands[1], fb[bands[1], k]
         elif bands.size == 1:  # the first band's rising side, the last's falling side, or a peak (weight 1)
             b = int(bands[0])
-            falling = b == n_mels - 1 and (b > 0 or k > peak[b])
+            falling = b == n_mels - 1 and (b > 0 or k > int(np.argmax(fb[b])))  # one band: past its peak
             if falling:  # the rise of the band after b (none) is one minus the weight
                 interval[k], rise[k] = b + 1, np.float32(1.0) - fb[b, k]
             else:

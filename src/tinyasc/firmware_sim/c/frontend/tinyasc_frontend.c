@@ -475,28 +475,20 @@ static void fe_stage_pair(float *z, int h)
     }
 }
 
-/* p itself, but a value the compiler cannot see through: a group's upper four points are addressed from one
- * register at immediate offsets (GCC would otherwise fold p + 8h into each offset and, past the 1020 bytes a
- * VLDR reaches, spend an add per point). */
-static FE_ALWAYS_INLINE float *fe_opaque(float *p)
-{
+/* Pointer variable v unchanged, but a value the compiler cannot see through: loads at immediate offsets from it stay
+ * so (GCC would otherwise fold v's own offset into each of theirs and, past the 1020 bytes a VLDR reaches, spend an
+ * add per load). */
 #if defined(__GNUC__)
-    __asm__("" : "+r"(p));
+#define FE_OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define FE_OPAQUE(v) ((void)0)
 #endif
-    return p;
-}
-static FE_ALWAYS_INLINE const float *fe_opaque_c(const float *p)
-{
-#if defined(__GNUC__)
-    __asm__("" : "+r"(p));
-#endif
-    return p;
-}
 
 /* The eight points p + 2 m h (m = 0..7) of a group as locals a..g, k (in d0..d7 on the Cortex-M targets: one
  * 64-bit VLDR / VSTR per point), and back. */
 #define FE_LOAD8(p, h)                                     \
-    float *const q_ = fe_opaque((p) + 8 * (h)); /* upper */ \
+    float *q_ = (p) + 8 * (h); /* the upper four */       \
+    FE_OPAQUE(q_);                                         \
     FE_LDP(p, ar, ai, "d0", "s0", "s1");                   \
     FE_LDP((p) + 2 * (h), br, bi, "d1", "s2", "s3");       \
     FE_LDP((p) + 4 * (h), cr, ci, "d2", "s4", "s5");       \
@@ -684,10 +676,14 @@ FE_NO_IVOPTS static void fe_last_pass_split(float *z)
              * (c[aH - j], c[j + (4 - a) H]) (c: the quarter-wave table, 4H = N/4): eight entries, each used twice */
             /* read in pairs H apart from one base register each, the base one entry on so that both offsets reach
              * (-4 and (H - 1) 4 bytes: VLDR's 1020 at H = 256) */
-            const float *const cj = fe_opaque_c(tinyasc_fe_cos_quarter + j + 1);
-            const float *const cj2 = fe_opaque_c(tinyasc_fe_cos_quarter + j + 2 * H + 1);
-            const float *const dj = fe_opaque_c(tinyasc_fe_cos_quarter + H - j + 1);
-            const float *const dj2 = fe_opaque_c(tinyasc_fe_cos_quarter + 3 * H - j + 1);
+            const float *cj = tinyasc_fe_cos_quarter + j + 1;
+            FE_OPAQUE(cj);
+            const float *cj2 = tinyasc_fe_cos_quarter + j + 2 * H + 1;
+            FE_OPAQUE(cj2);
+            const float *dj = tinyasc_fe_cos_quarter + H - j + 1;
+            FE_OPAQUE(dj);
+            const float *dj2 = tinyasc_fe_cos_quarter + 3 * H - j + 1;
+            FE_OPAQUE(dj2);
             const float c0 = cj[-1], c1 = cj[H - 1], c2 = cj2[-1], c3 = cj2[H - 1];
             const float d1 = dj[-1], d2 = dj[H - 1], d3 = dj2[-1], d4 = dj2[H - 1];
             FE_LOAD8(p, H);
