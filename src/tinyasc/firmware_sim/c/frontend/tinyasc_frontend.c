@@ -106,8 +106,13 @@
 #if !defined(__clang__)
 typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's mode: 64-bit, aliasing floats */
 #define FE_LDP(p, a, b, D, RA, RB)                                                                           \
-    register float a __asm__(RA), b __asm__(RB);                                                             \
-    __asm__("vldr " D ", %2" : "=t"(a), "=t"(b) : "Uv"(*(const fe_pair_bits *)(p)))
+    float a, b;                                                                                              \
+    do {                                                                                                     \
+        register float a##_ __asm__(RA), b##_ __asm__(RB);                                                   \
+        __asm__("vldr " D ", %2" : "=t"(a##_), "=t"(b##_) : "Uv"(*(const fe_pair_bits *)(p)));              \
+        a = a##_;                                                                                            \
+        b = b##_;                                                                                            \
+    } while (0)
 #define FE_STP(p, a, b, D, RA, RB)                                                                           \
     do {                                                                                                     \
         register float a_ __asm__(RA) = (a), b_ __asm__(RB) = (b);                                           \
