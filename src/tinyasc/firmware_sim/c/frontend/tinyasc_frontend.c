@@ -1006,43 +1006,62 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 }
 #endif
 
-/* One interval's sums over its stored bins in bin order: a = sum r p, f = sum (p - r p), four bins per turn (their
- * rises in one load), the last one to three written out (two, then one: no loop). */
-static FE_ALWAYS_INLINE void fe_interval_sums(const float *r, const float *p, int len, float *pa, float *pf)
-{
-    float a = 0.0f, f = 0.0f;
-#define FE_MEL1(m)                                                                                           \
+/* Interval sums a = sum r p, f = sum (p - r p) over the interval's n bins (p at stride 2, r contiguous), in bin
+ * order: four bins per turn (their rises in one load), then two, then one. Both pointers advance past the interval
+ * (the next one starts where it ends). The first turn's first products are the sums' first values (0 + x = x for
+ * the non-negative terms here). */
+#define FE_INTERVAL_SUMS(r, p, n, a, f)                                                                      \
     do {                                                                                                     \
-        const float q_ = r[m] * p[2 * (m)];                                                                  \
-        a += q_;                                                                                             \
-        f += p[2 * (m)] - q_;                                                                                \
+        int c_ = (n) >> 2;                                                                                   \
+        if (c_ > 0) { /* the first turn starts the sums */                                                  \
+            FE_LD4(r, r0_, r1_, r2_, r3_, "s0", "s1", "s2", "s3");                                           \
+            const float p0_ = (p)[0], p1_ = (p)[2], p2_ = (p)[4], p3_ = (p)[6];                              \
+            const float q0_ = r0_ * p0_, q1_ = r1_ * p1_, q2_ = r2_ * p2_, q3_ = r3_ * p3_;                  \
+            (a) = q0_;                                                                                       \
+            (f) = p0_ - q0_;                                                                                 \
+            (a) += q1_;                                                                                      \
+            (f) += p1_ - q1_;                                                                                \
+            (a) += q2_;                                                                                      \
+            (f) += p2_ - q2_;                                                                                \
+            (a) += q3_;                                                                                      \
+            (f) += p3_ - q3_;                                                                                \
+            --c_, (r) += 4, (p) += 8;                                                                        \
+        } else {                                                                                             \
+            (a) = 0.0f;                                                                                      \
+            (f) = 0.0f;                                                                                      \
+        }                                                                                                    \
+        for (; c_ > 0; --c_, (r) += 4, (p) += 8) {                                                           \
+            FE_LD4(r, r0_, r1_, r2_, r3_, "s0", "s1", "s2", "s3");                                           \
+            const float p0_ = (p)[0], p1_ = (p)[2], p2_ = (p)[4], p3_ = (p)[6];                              \
+            const float q0_ = r0_ * p0_, q1_ = r1_ * p1_, q2_ = r2_ * p2_, q3_ = r3_ * p3_;                  \
+            (a) += q0_;                                                                                      \
+            (f) += p0_ - q0_;                                                                                \
+            (a) += q1_;                                                                                      \
+            (f) += p1_ - q1_;                                                                                \
+            (a) += q2_;                                                                                      \
+            (f) += p2_ - q2_;                                                                                \
+            (a) += q3_;                                                                                      \
+            (f) += p3_ - q3_;                                                                                \
+        }                                                                                                    \
+        if ((n) & 2) {                                                                                       \
+            FE_LD2(r, r0_, r1_, "s0", "s1");                                                                 \
+            const float p0_ = (p)[0], p1_ = (p)[2];                                                          \
+            const float q0_ = r0_ * p0_, q1_ = r1_ * p1_;                                                    \
+            (a) += q0_;                                                                                      \
+            (f) += p0_ - q0_;                                                                                \
+            (a) += q1_;                                                                                      \
+            (f) += p1_ - q1_;                                                                                \
+            (r) += 2;                                                                                        \
+            (p) += 4;                                                                                        \
+        }                                                                                                    \
+        if ((n) & 1) {                                                                                       \
+            const float q0_ = (r)[0] * (p)[0];                                                               \
+            (a) += q0_;                                                                                      \
+            (f) += (p)[0] - q0_;                                                                             \
+            (r) += 1;                                                                                        \
+            (p) += 2;                                                                                        \
+        }                                                                                                    \
     } while (0)
-    for (; len >= 4; len -= 4, r += 4, p += 8) {
-        FE_LD4(r, r0, r1, r2, r3, "s0", "s1", "s2", "s3");
-        const float p0 = p[0], p1 = p[2], p2 = p[4], p3 = p[6];
-        const float q0 = r0 * p0, q1 = r1 * p1, q2 = r2 * p2, q3 = r3 * p3;
-        a += q0;
-        f += p0 - q0;
-        a += q1;
-        f += p1 - q1;
-        a += q2;
-        f += p2 - q2;
-        a += q3;
-        f += p3 - q3;
-    }
-    if (len & 2) { /* the next two bins, then the last one: in order */
-        FE_MEL1(0);
-        FE_MEL1(1);
-        r += 2;
-        p += 4;
-    }
-    if (len & 1) {
-        FE_MEL1(0);
-    }
-#undef FE_MEL1
-    *pa = a;
-    *pf = f;
-}
 
 /* The Nyquist bin's power (fe_power_spectrum4 returns it rather than stores it) as the last term of its
  * interval's sums, when the interval is j. */
@@ -1058,28 +1077,30 @@ static FE_ALWAYS_INLINE void fe_interval_sums(const float *r, const float *p, in
 /* The mel sums (times 4, as the powers are) into the odd slots, band b's in scratch[2b + 1]. Interval j holds the
  * bins edge[j] .. edge[j+1]-1 between the peaks of bands j - 1 and j, where band j weighs r (tinyasc_fe_mel_rise)
  * and band j - 1 weighs 1 - r: one product q = r p per bin, a_j += q and f_j += p - q, and band b's sum is
- * a_b + f_{b+1}. The edges stop at the Nyquist bin, which FE_MEL_NYQUIST adds. */
+ * a_b + f_{b+1}. The intervals are contiguous: one pass over the bins and their rises. The edges stop at the
+ * Nyquist bin, which FE_MEL_NYQUIST adds. */
 static void fe_mel_sums(float *scratch, float nyquist)
 {
     const float *r = tinyasc_fe_mel_rise;
-    float a, f, a_before; /* a_before: the interval before's a */
-    int j, len = tinyasc_fe_mel_edge[1] - tinyasc_fe_mel_edge[0];
-    fe_interval_sums(r, scratch + 2 * tinyasc_fe_mel_edge[0], len, &a_before, &f); /* band -1's f: none */
+    const float *p = scratch + 2 * tinyasc_fe_mel_edge[0];
+    float *out = scratch + 1; /* band j - 1's slot */
+    float a, f, a_before;     /* a_before: the interval before's a */
+    int j, k0 = tinyasc_fe_mel_edge[1], n = k0 - tinyasc_fe_mel_edge[0];
+    FE_INTERVAL_SUMS(r, p, n, a_before, f); /* band -1's f: none */
     FE_MEL_NYQUIST(0, a_before, f, nyquist);
-    r += len;
-    for (j = 1; j < TINYASC_FE_N_MELS; ++j) {
-        const int k0 = tinyasc_fe_mel_edge[j];
-        len = tinyasc_fe_mel_edge[j + 1] - k0;
-        fe_interval_sums(r, scratch + 2 * k0, len, &a, &f);
+    for (j = 1; j < TINYASC_FE_N_MELS; ++j, out += 2) {
+        const int k1 = tinyasc_fe_mel_edge[j + 1];
+        n = k1 - k0;
+        k0 = k1;
+        FE_INTERVAL_SUMS(r, p, n, a, f);
         FE_MEL_NYQUIST(j, a, f, nyquist);
-        scratch[2 * j - 1] = a_before + f; /* band j - 1 */
+        *out = a_before + f; /* band j - 1 */
         a_before = a;
-        r += len;
     }
-    len = tinyasc_fe_mel_edge[j + 1] - tinyasc_fe_mel_edge[j];
-    fe_interval_sums(r, scratch + 2 * tinyasc_fe_mel_edge[j], len, &a, &f); /* band n_mels's a: none */
+    n = tinyasc_fe_mel_edge[j + 1] - k0;
+    FE_INTERVAL_SUMS(r, p, n, a, f); /* band n_mels's a: none */
     FE_MEL_NYQUIST(j, a, f, nyquist);
-    scratch[2 * j - 1] = a_before + f;
+    *out = a_before + f;
 }
 
 /* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
