@@ -71,6 +71,10 @@
 #define FE_LD2(p, a, b, RA, RB)                                                                              \
     register float a __asm__(RA), b __asm__(RB);                                                             \
     __asm__("vldmia %2, {" RA ", " RB "}" : "=t"(a), "=t"(b) : "r"(p), "m"(*(const float(*)[2])(p)))
+#define FE_LD3(p, a, b, c, RA, RB, RC)                                                                       \
+    register float a __asm__(RA), b __asm__(RB), c __asm__(RC);                                              \
+    __asm__("vldmia %3, {" RA ", " RB ", " RC "}" : "=t"(a), "=t"(b), "=t"(c) : "r"(p),                       \
+            "m"(*(const float(*)[3])(p)))
 #define FE_LD4(p, a, b, c, d, RA, RB, RC, RD)                                                                \
     register float a __asm__(RA), b __asm__(RB), c __asm__(RC), d __asm__(RD);                               \
     __asm__("vldmia %4, {" RA ", " RB ", " RC ", " RD "}"                                                    \
@@ -126,6 +130,7 @@ typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's 
 #define FE_LD2(p, a, b, RA, RB) const float a = (p)[0], b = (p)[1]
 #define FE_LDP(p, a, b, D, RA, RB) float a = (p)[0], b = (p)[1]
 #define FE_STP(p, a, b, D, RA, RB) ((p)[0] = (a), (p)[1] = (b))
+#define FE_LD3(p, a, b, c, RA, RB, RC) const float a = (p)[0], b = (p)[1], c = (p)[2]
 #define FE_LD4(p, a, b, c, d, RA, RB, RC, RD) const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3]
 #define FE_LD8(p, a, b, c, d, e, f, g, h)                                                                    \
     const float a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3], e = (p)[4], f = (p)[5], g = (p)[6], h = (p)[7]
@@ -190,11 +195,13 @@ typedef union {
     uint32_t u;
 } fe_bits;
 
-/* ln x for a normal x > 0: x = 2^e m with m in (sqrt(2)/2, sqrt(2)], m's bucket (its bits' top sixteen) gives c
- * near m with 1/c and ln c (tinyasc_fe_log_table), and ln x = e ln 2 + ln c + ln(1 + r), r = (m - c) / c,
- * |r| < 2^-7, ln(1 + r) by four terms of its series. No division; inlined where the front end takes its n_mels
- * logarithms per frame (the constants stay in registers). */
-static FE_ALWAYS_INLINE float fe_logf_normal(float x)
+/* ln(x / 2^q) for a normal x > 0 (q a constant: 0, or 2 where the caller's argument is four times the one whose
+ * logarithm it wants; x / 4 and x have the same mantissa, so this is ln of the quarter exactly as if it had been
+ * computed, whenever that quarter is a normal float). x = 2^e m with m in (sqrt(2)/2, sqrt(2)], m's bucket (its
+ * bits' top sixteen) gives c near m with 1/c and ln c (tinyasc_fe_log_table), and ln x = e ln 2 + ln c + ln(1 + r),
+ * r = (m - c) / c, |r| < 2^-7, ln(1 + r) by four terms of its series. No division; inlined where the front end
+ * takes its n_mels logarithms per frame (the constants stay in registers). */
+static FE_ALWAYS_INLINE float fe_logf_normal_over(float x, const uint32_t q)
 {
     /* ln2 split: LN2_HI has 16 significant bits, so e * LN2_HI is exact for every float exponent */
     const float LN2_HI = 0.693145751953125f;
@@ -206,18 +213,27 @@ static FE_ALWAYS_INLINE float fe_logf_normal(float x)
 
     /* e and m without a comparison: the bits less those of 0x3f3504f4 (sqrt(2)/2 rounded up) borrow from the
      * exponent exactly when the mantissa 1.f is at most sqrt(2) (1.f <= 0x3fb504f3): then m = 1.f and e is the
-     * exponent, otherwise m = 1.f / 2 and e one more. m's bits are f + 0x3f3504f4, its bucket their top sixteen
-     * less 0x3f35 (the low half 0x04f4 carries into them). */
+     * exponent, otherwise m = 1.f / 2 and e one more (less q: the exponent field's q). m's bits are f + 0x3f3504f4,
+     * its bucket their top sixteen less 0x3f35 (the low half 0x04f4 carries into them). */
     b.f = x;
-    b.u -= 0x3f3504f4u;
+    b.u -= 0x3f3504f4u + (q << 23);
     ef = (float)((int32_t)b.u >> 23);
     f = b.u & 0x007fffffu;
     b.u = f + 0x3f3504f4u;
     t = tinyasc_fe_log_table + 4 * ((f + 0x04f4u) >> 16);
-    /* m - c is exact (Sterbenz: c and m within a factor 2); r carries 1/c's rounding, |r| 2^-24 */
-    r = (b.f - t[0]) * t[1];
-    p = r - r * r * (0.5f - r * (0.333333333333f - r * 0.25f));
-    return ef * LN2_HI + (t[2] + (ef * LN2_LO + p));
+    {
+        FE_LD3(t, c, c_inv, ln_c, "s0", "s1", "s2"); /* the bucket's row: one load */
+        /* m - c is exact (Sterbenz: c and m within a factor 2); r carries 1/c's rounding, |r| 2^-24 */
+        r = (b.f - c) * c_inv;
+        p = r - r * r * (0.5f - r * (0.333333333333f - r * 0.25f));
+        return ef * LN2_HI + (ln_c + (ef * LN2_LO + p));
+    }
+}
+
+/* ln x for a normal x > 0. */
+static FE_ALWAYS_INLINE float fe_logf_normal(float x)
+{
+    return fe_logf_normal_over(x, 0u);
 }
 
 /* ln x for any float: smaller than FLT_MIN, zero, negative and NaN read as FLT_MIN. */
@@ -1112,10 +1128,12 @@ static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
     int b;
     fe_mel_sums(scratch, fe_power_spectrum4(scratch, fused));
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+        /* ln(sum / 4 + offset) as ln((sum + 4 offset) / 4): the same float, four times (exact: a power of two) */
 #if TINYASC_FE_LOG_OFFSET_NORMAL /* the sums are >= 0 (products of powers and weights in [0, 1], p - rp >= 0) */
-        logmel[b] = fe_logf_normal(0.25f * scratch[2 * b + 1] + TINYASC_FE_LOG_OFFSET);
-#else
-        logmel[b] = fe_logf(0.25f * scratch[2 * b + 1] + TINYASC_FE_LOG_OFFSET);
+        logmel[b] = fe_logf_normal_over(scratch[2 * b + 1] + 4.0f * TINYASC_FE_LOG_OFFSET, 2u);
+#else /* clamped at four times FLT_MIN */
+        const float x = scratch[2 * b + 1] + 4.0f * TINYASC_FE_LOG_OFFSET;
+        logmel[b] = fe_logf_normal_over(x >= 4.70197740e-38f ? x : 4.70197740e-38f, 2u);
 #endif
     }
 }
