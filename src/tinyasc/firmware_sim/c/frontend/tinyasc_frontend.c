@@ -1338,7 +1338,109 @@ static void fe_window_fused(float *z, const int16_t *x0, int split, const int16_
         }
     }
 }
+/* The same groups with one live point, the other outside the recording (zero): point n + M/2 (x, the descending
+ * half's weights) when ascending is 0, point n + M/4 (x, the ascending half's) when it is 1. Each output is the
+ * general group's with the dead point 0 (x + 0 = x, 0 - x = -x, -(x + 0) = -x), up to the sign of a zero. */
+static void fe_fused_groups_one(float *z, uint32_t n0, uint32_t n1, const int16_t *x, int ascending)
+{
+    uint32_t n;
+    if (ascending) {
+        const float *wa = tinyasc_fe_window_pcm + (2 * (int)n0 + FE_C1);
+        for (n = n0; n < n1; ++n, x += 2, wa += 2) {
+            FE_LD2(wa, a0, a1, "s4", "s5");
+            const float br = (float)x[0] * a0, bi = (float)x[1] * a1;
+            FE_ST8(z + 2 * fe_rev(n), br, bi, bi, -br, -br, -bi, -bi, br);
+        }
+    } else {
+        const float *wd = tinyasc_fe_window_pcm + (FE_W - (2 * (int)n0 + FE_C2));
+        for (n = n0; n < n1; ++n, x += 2, wd -= 2) {
+            FE_LD2(wd - 1, d1, d0, "s6", "s7");
+            const float ar = (float)x[0] * d0, ai = (float)x[1] * d1;
+            FE_ST8(z + 2 * fe_rev(n), ar, ai, -ar, -ai, ar, ai, -ar, -ai);
+        }
+    }
+}
+
+/* The groups with both live points outside the recording: zeros. */
+static void fe_zero_groups(float *z, uint32_t n0, uint32_t n1)
+{
+    uint32_t n;
+    for (n = n0; n < n1; ++n) {
+        FE_ST8(z + 2 * fe_rev(n), 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    }
+}
+
+/* Window samples [a, b) of a window whose samples [lo, hi) are recorded (x: sample lo) and the others zero. */
+static void fe_put_window_part(float *z, int a, int b, int lo, int hi, const int16_t *x)
+{
+    const int ra = a > lo ? a : lo, rb = b < hi ? b : hi;
+    if (ra < rb) {
+        fe_put_zeros(z, FE_LEFT + a, FE_LEFT + ra);
+        fe_put_window(z, ra, rb, x + (ra - lo));
+        fe_put_zeros(z, FE_LEFT + rb, FE_LEFT + b);
+    } else {
+        fe_put_zeros(z, FE_LEFT + a, FE_LEFT + b);
+    }
+}
+
+/* Window sample pair [i, i + 1] against the recorded [lo, hi): 1 both recorded, 0 neither, -1 one of them. */
+static int fe_pair_state(int i, int lo, int hi)
+{
+    const int in0 = i >= lo && i < hi, in1 = i + 1 >= lo && i + 1 < hi;
+    return in0 == in1 ? in0 : -1;
+}
+
+/* The first group n' > n (at most end) whose pair 2n' + c may have another state than group n's: the pair's state
+ * changes only where its first sample reaches lo - 1, lo, hi - 1 or hi. */
+static int fe_pair_run_end(int n, int c, int lo, int hi, int end)
+{
+    const int t[4] = {lo - 1, lo, hi - 1, hi};
+    int k;
+    for (k = 0; k < 4; ++k) {
+        if (t[k] > 2 * n + c) {
+            const int m = (t[k] - c + 1) / 2; /* the smallest n' with 2n' + c >= t */
+            end = m < end ? m : end;
+        }
+    }
+    return end;
+}
+
+/* A window recorded only in part (samples [lo, hi) at x, the others zero: the clip's start or end under it) into
+ * the frame, with the sparse groups [FE_FUSE_LO, FE_FUSE_HI) as fe_window_fused computes them: both points from
+ * the samples, one (fe_fused_groups_one), none (fe_zero_groups), and a group with a pair across an end of the
+ * recording the plain way. */
+static void fe_window_part_fused(float *z, int lo, int hi, const int16_t *x)
+{
+    int n = FE_FUSE_LO;
+    fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
+    fe_put_window_part(z, 0, 2 * FE_FUSE_LO + FE_C1, lo, hi, x);
+    fe_put_window_part(z, 2 * FE_FUSE_HI + FE_C1, 2 * FE_FUSE_LO + FE_C2, lo, hi, x);
+    fe_put_window_part(z, 2 * FE_FUSE_HI + FE_C2, FE_W, lo, hi, x);
+    while (n < FE_FUSE_HI) {
+        const int i1 = 2 * n + FE_C1, i2 = 2 * n + FE_C2;
+        const int s1 = fe_pair_state(i1, lo, hi), s2 = fe_pair_state(i2, lo, hi);
+        if (s1 < 0 || s2 < 0) {
+            fe_put_window_part(z, i1, i1 + 2, lo, hi, x);
+            fe_put_window_part(z, i2, i2 + 2, lo, hi, x);
+            fe_first_group_sparse(z + 2 * fe_rev((uint32_t)n));
+            ++n;
+        } else {
+            const int end = fe_pair_run_end(n, FE_C2, lo, hi, fe_pair_run_end(n, FE_C1, lo, hi, FE_FUSE_HI));
+            if (s1 && s2) {
+                fe_fused_groups(z, (uint32_t)n, (uint32_t)end, x + (i1 - lo), x + (i2 - lo));
+            } else if (s1) {
+                fe_fused_groups_one(z, (uint32_t)n, (uint32_t)end, x + (i1 - lo), 1);
+            } else if (s2) {
+                fe_fused_groups_one(z, (uint32_t)n, (uint32_t)end, x + (i2 - lo), 0);
+            } else {
+                fe_zero_groups(z, (uint32_t)n, (uint32_t)end);
+            }
+            n = end;
+        }
+    }
+}
 #endif
+
 
 /* The whole window, samples [0, split) at x0 and [split, FE_W) at x1, into the frame; returns
  * fe_logmel_of_windowed's flag (whether the first pass's sparse groups are done). */
@@ -1350,6 +1452,20 @@ static int fe_put_whole_window(float *z, const int16_t *x0, int split, const int
 #else
     fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
     fe_put_window2(z, 0, FE_W, x0, split, x1);
+    return 0;
+#endif
+}
+
+/* A window recorded in part, samples [lo, hi) at x (0 < hi - lo), the others zero, into the frame; returns
+ * fe_logmel_of_windowed's flag. */
+static int fe_put_part_window(float *z, int lo, int hi, const int16_t *x)
+{
+#if FE_FUSE
+    fe_window_part_fused(z, lo, hi, x);
+    return 1;
+#else
+    fe_put_outside(z, FE_LEFT + lo, FE_LEFT + hi);
+    fe_put_window(z, lo, hi, x);
     return 0;
 #endif
 }
@@ -1381,8 +1497,7 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
     } else if (hi <= lo) { /* nothing recorded under the window */
         fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
-        fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
-        fe_put_window(scratch, lo, hi, pcm + (first + lo));
+        fused = fe_put_part_window(scratch, lo, hi, pcm + (first + lo));
     }
     fe_logmel_of_windowed(scratch, logmel, fused);
 }
