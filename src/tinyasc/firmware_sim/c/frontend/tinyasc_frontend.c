@@ -342,6 +342,18 @@ static void fe_twiddle(int k, float *c, float *s)
     }
 }
 
+/* W_N^k for 0 <= k < N: -W_N^(k - N/2) above N/2 (the negation exact). */
+static void fe_twiddle_any(int k, float *c, float *s)
+{
+    if (k <= FE_M) {
+        fe_twiddle(k, c, s);
+    } else {
+        fe_twiddle(k - FE_M, c, s);
+        *c = -*c;
+        *s = -*s;
+    }
+}
+
 /* Butterfly (a, b) of a radix-2 DIT stage with twiddle wr - i ws, on complex values held in
  * locals (a##r, a##i): b = a - W b, a = a + W b. Every pass below is made of these, so the FFT's
  * float operations are those of plain radix-2 stages whichever passes group them. */
@@ -367,6 +379,51 @@ static void fe_twiddle(int k, float *c, float *s)
         b##i = a##i + u_;                              \
         a##r += v_;                                    \
         a##i -= u_;                                    \
+    } while (0)
+
+/* FE_BFLY with the twiddle 1 (table index 0: cos 0 = 1, sin 0 = 0) and FE_BFLY_ROT with it (-i), without their
+ * multiplications: 1 * x = x and x + (+-0) = x exactly, so the results are FE_BFLY's up to the sign of a zero,
+ * which only meets additions and multiplications until the power spectrum squares it away. */
+#define FE_BFLY_ONE(a, b)                              \
+    do {                                               \
+        const float tr_ = b##r, ti_ = b##i;            \
+        b##r = a##r - tr_;                             \
+        b##i = a##i - ti_;                             \
+        a##r += tr_;                                   \
+        a##i += ti_;                                   \
+    } while (0)
+#define FE_BFLY_MINUS_I(a, b)                          \
+    do {                                               \
+        const float tr_ = b##i, ti_ = -b##r;           \
+        b##r = a##r - tr_;                             \
+        b##i = a##i - ti_;                             \
+        a##r += tr_;                                   \
+        a##i += ti_;                                   \
+    } while (0)
+
+/* b = W b in place (FE_BFLY's product). */
+#define FE_CMUL(b, wr, ws)                             \
+    do {                                               \
+        const float tr_ = (wr) * b##r + (ws) * b##i;   \
+        const float ti_ = (wr) * b##i - (ws) * b##r;   \
+        b##r = tr_;                                    \
+        b##i = ti_;                                    \
+    } while (0)
+
+/* Two radix-2 DIT stages (spans 2h, 4h) on the points a, b, c, d (i + m h, m = 0..3) as one radix-4 butterfly:
+ * with w1 = W_{2h}^j, w2 = W_{4h}^j and v = W_{4h}^{3j} (= w1 w2, from the table), R = w1 b, P = w2 c and
+ * Q = v d, the stages give a + R + (P + Q), a - R - i (P - Q), a + R - (P + Q), a - R + i (P - Q): three
+ * complex products where the stages take four (w2 (c + w1 d) and w2 (c - w1 d)), 34 float operations in place
+ * of 40. FE_HELIUM's fe_stage_radix4_mve performs the same operations lane by lane. */
+#define FE_RADIX4(a, b, c, d, w1r, w1s, w2r, w2s, vr, vs) \
+    do {                                               \
+        FE_CMUL(b, w1r, w1s);                          \
+        FE_BFLY_ONE(a, b);                             \
+        FE_CMUL(c, w2r, w2s);                          \
+        FE_CMUL(d, vr, vs);                            \
+        FE_BFLY_ONE(c, d);                             \
+        FE_BFLY_ONE(a, c);                             \
+        FE_BFLY_MINUS_I(b, d);                         \
     } while (0)
 
 #define FE_LOAD(v, p) \
@@ -443,6 +500,51 @@ static void fe_stage_mve(float *z, int h)
             a.val[1] = vaddq_f32(a.val[1], ti);
             vst2q_f32(pa, a);
             vst2q_f32(pb, b);
+        }
+    }
+}
+/* Two stages (spans 2h, 4h) as FE_RADIX4's butterflies, lane by lane the same float operations (the scalar
+ * passes' first two stages, fe_group8_radix4): the lanes are the groups i + 4h l (l = 0..3) of one twiddle set,
+ * held in scalar registers (M >= 16h where the scalar passes take this form). */
+static void fe_stage_radix4_mve(float *z, int h)
+{
+    const uint32_t stride = (uint32_t)(8 * h); /* floats between the lanes' groups */
+    const uint32_t lanes[4] = {0u, stride, 2u * stride, 3u * stride};
+    const uint32x4_t off = vld1q_u32(lanes);
+    int j, i;
+    for (j = 0; j < h; ++j) {
+        float w1r, w1s, w2r, w2s, vr, vs;
+        fe_twiddle(j * (FE_N / (2 * h)), &w1r, &w1s);
+        fe_twiddle(j * (FE_N / (4 * h)), &w2r, &w2s);
+        fe_twiddle_any(3 * j * (FE_N / (4 * h)), &vr, &vs);
+        for (i = j; i < FE_M; i += 16 * h) {
+            float *pa = z + 2 * i, *pb = pa + 2 * h, *pc = pa + 4 * h, *pd = pa + 6 * h;
+            float32x4_t xr = vldrwq_gather_shifted_offset_f32(pb, off);
+            float32x4_t xi = vldrwq_gather_shifted_offset_f32(pb + 1, off);
+            const float32x4_t rr = vaddq_f32(vmulq_n_f32(xr, w1r), vmulq_n_f32(xi, w1s)); /* R = w1 b */
+            const float32x4_t ri = vsubq_f32(vmulq_n_f32(xi, w1r), vmulq_n_f32(xr, w1s));
+            xr = vldrwq_gather_shifted_offset_f32(pa, off);
+            xi = vldrwq_gather_shifted_offset_f32(pa + 1, off);
+            const float32x4_t big_ar = vaddq_f32(xr, rr), big_ai = vaddq_f32(xi, ri); /* A = a + R */
+            const float32x4_t big_br = vsubq_f32(xr, rr), big_bi = vsubq_f32(xi, ri); /* B = a - R */
+            xr = vldrwq_gather_shifted_offset_f32(pc, off);
+            xi = vldrwq_gather_shifted_offset_f32(pc + 1, off);
+            const float32x4_t pr = vaddq_f32(vmulq_n_f32(xr, w2r), vmulq_n_f32(xi, w2s)); /* P = w2 c */
+            const float32x4_t pi = vsubq_f32(vmulq_n_f32(xi, w2r), vmulq_n_f32(xr, w2s));
+            xr = vldrwq_gather_shifted_offset_f32(pd, off);
+            xi = vldrwq_gather_shifted_offset_f32(pd + 1, off);
+            const float32x4_t qr = vaddq_f32(vmulq_n_f32(xr, vr), vmulq_n_f32(xi, vs)); /* Q = v d */
+            const float32x4_t qi = vsubq_f32(vmulq_n_f32(xi, vr), vmulq_n_f32(xr, vs));
+            const float32x4_t big_cr = vaddq_f32(pr, qr), big_ci = vaddq_f32(pi, qi); /* C = P + Q */
+            const float32x4_t big_dr = vsubq_f32(pr, qr), big_di = vsubq_f32(pi, qi); /* D = P - Q */
+            vstrwq_scatter_shifted_offset_f32(pa, off, vaddq_f32(big_ar, big_cr));
+            vstrwq_scatter_shifted_offset_f32(pa + 1, off, vaddq_f32(big_ai, big_ci));
+            vstrwq_scatter_shifted_offset_f32(pc, off, vsubq_f32(big_ar, big_cr));
+            vstrwq_scatter_shifted_offset_f32(pc + 1, off, vsubq_f32(big_ai, big_ci));
+            vstrwq_scatter_shifted_offset_f32(pb, off, vaddq_f32(big_br, big_di)); /* B - i D */
+            vstrwq_scatter_shifted_offset_f32(pb + 1, off, vsubq_f32(big_bi, big_dr));
+            vstrwq_scatter_shifted_offset_f32(pd, off, vsubq_f32(big_br, big_di)); /* B + i D */
+            vstrwq_scatter_shifted_offset_f32(pd + 1, off, vaddq_f32(big_bi, big_dr));
         }
     }
 }
@@ -533,6 +635,7 @@ static void fe_stage_pair(float *z, int h)
 /* Twiddles of one group of eight points (see fe_group8). */
 typedef struct {
     float w1r, w1s, w2r, w2s, w3r, w3s, w4r, w4s;
+    float vr, vs; /* W_{4h}^{3j}: the radix-4 form of the first two stages (fe_group8_radix4) */
 } fe_tw8;
 
 /* Three consecutive radix-2 stages (spans 2h, 4h, 8h) on the eight points p + 2 m h, m = 0..7,
@@ -559,6 +662,29 @@ static FE_ALWAYS_INLINE void fe_group8(float *p, const int h, const fe_tw8 *w)
     FE_STORE8(p, h);
 }
 
+/* The same with the first two stages as two radix-4 butterflies (FE_RADIX4): 108 float operations in place of
+ * 120, and the same values as FE_HELIUM's stages (fe_stage_radix4_mve, then a radix-2 stage). */
+static FE_ALWAYS_INLINE void fe_group8_radix4(float *p, const int h, const fe_tw8 *w)
+{
+    float *q_ = (p) + 8 * (h); /* the upper four */
+    FE_OPAQUE(q_);
+    FE_LDP(p, ar, ai, "d0", "s0", "s1");
+    FE_LDP((p) + 2 * (h), br, bi, "d1", "s2", "s3");
+    FE_LDP((p) + 4 * (h), cr, ci, "d2", "s4", "s5");
+    FE_LDP((p) + 6 * (h), dr, di, "d3", "s6", "s7");
+    FE_RADIX4(a, b, c, d, w->w1r, w->w1s, w->w2r, w->w2s, w->vr, w->vs);
+    FE_LDP(q_, er, ei, "d4", "s8", "s9");
+    FE_LDP(q_ + 2 * (h), fr, fi, "d5", "s10", "s11");
+    FE_LDP(q_ + 4 * (h), gr, gi, "d6", "s12", "s13");
+    FE_LDP(q_ + 6 * (h), kr, ki, "d7", "s14", "s15");
+    FE_RADIX4(e, f, g, k, w->w1r, w->w1s, w->w2r, w->w2s, w->vr, w->vs);
+    FE_BFLY(a, e, w->w3r, w->w3s);
+    FE_BFLY(b, f, w->w4r, w->w4s);
+    FE_BFLY_ROT(c, g, w->w3r, w->w3s);
+    FE_BFLY_ROT(d, k, w->w4r, w->w4s);
+    FE_STORE8(p, h);
+}
+
 /* Twiddles of the group's point j (j < h): W_{2h}^j for the first stage; W_{4h}^j (and -i times
  * it) for the second; W_{8h}^j, W_{8h}^(j+h) (table index + N/8) and -i times each for the third. */
 static inline void fe_tw8_of(int j, int h, fe_tw8 *w)
@@ -567,27 +693,8 @@ static inline void fe_tw8_of(int j, int h, fe_tw8 *w)
     fe_twiddle(j * (FE_N / (4 * h)), &w->w2r, &w->w2s);
     fe_twiddle(j * (FE_N / (8 * h)), &w->w3r, &w->w3s);
     fe_twiddle(j * (FE_N / (8 * h)) + FE_N / 8, &w->w4r, &w->w4s);
+    fe_twiddle_any(3 * j * (FE_N / (4 * h)), &w->vr, &w->vs);
 }
-
-/* FE_BFLY with the twiddle 1 (table index 0: cos 0 = 1, sin 0 = 0) and FE_BFLY_ROT with it (-i), without their
- * multiplications: 1 * x = x and x + (+-0) = x exactly, so the results are FE_BFLY's up to the sign of a zero,
- * which only meets additions and multiplications until the power spectrum squares it away. */
-#define FE_BFLY_ONE(a, b)                              \
-    do {                                               \
-        const float tr_ = b##r, ti_ = b##i;            \
-        b##r = a##r - tr_;                             \
-        b##i = a##i - ti_;                             \
-        a##r += tr_;                                   \
-        a##i += ti_;                                   \
-    } while (0)
-#define FE_BFLY_MINUS_I(a, b)                          \
-    do {                                               \
-        const float tr_ = b##i, ti_ = -b##r;           \
-        b##r = a##r - tr_;                             \
-        b##i = a##i - ti_;                             \
-        a##r += tr_;                                   \
-        a##i += ti_;                                   \
-    } while (0)
 
 /* fe_group8 for the group's point j = 0: every twiddle 1 or -i but the third stage's W_{8h}^h (w4), which is
  * W_8 (half the butterflies' multiplications, 60 of 120 float operations). */
@@ -627,7 +734,7 @@ static FE_ALWAYS_INLINE void fe_stage_triple(float *z, const int h)
         fe_tw8 w;
         fe_tw8_of(j, h, &w);
         for (i = j; i < FE_M; i += 8 * h) {
-            fe_group8(z + 2 * i, h, &w);
+            fe_group8_radix4(z + 2 * i, h, &w);
         }
     }
 }
@@ -887,11 +994,19 @@ static void fe_cfft(float *z, int fused)
     }
 #endif
 #if FE_HELIUM
-    for (h = 4; h < FE_M; h *= 2) {
-        if (FE_M / (2 * h) >= 4) {
-            fe_stage_shared_mve(z, h);
+    /* the scalar passes' stages: at h = 4, 32, 256, ... while 8h < M (fe_stage_triple) the first two as radix-4
+     * butterflies, every other one radix-2 */
+    for (h = 4; h < FE_M;) {
+        if ((h == 4 || h == 32 || h == 256 || h == 2048 || h == 16384) && 8 * h < FE_M) {
+            fe_stage_radix4_mve(z, h);
+            h *= 4;
         } else {
-            fe_stage_mve(z, h);
+            if (FE_M / (2 * h) >= 4) {
+                fe_stage_shared_mve(z, h);
+            } else {
+                fe_stage_mve(z, h);
+            }
+            h *= 2;
         }
     }
 #else
