@@ -1656,18 +1656,25 @@ void tinyasc_frontend_features(const int16_t *pcm, int n_samples, float *scratch
                                                      : ((r) < TINYASC_FE_INPUT_MIN ? TINYASC_FE_INPUT_MIN : (r))))
 #endif
 
-/* The code of q = x / scale for |q| < 2^20: round half away from zero, plus the zero point, saturated. */
+/* The code of q = x / scale for |q| < 2^20 from q2 = 2q (exact: a caller may have it for free, as twice each of
+ * its factors): round half away from zero, plus the zero point, saturated. */
+static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code_bounded_twice(float q2)
+{
+    int32_t t;
+    /* round half away from zero, exactly and without a float comparison: t = trunc(2q), and round(q) = (t + 1) / 2
+     * for t >= 0, (t - 1) / 2 below, C's division truncating (floor((2q + 1) / 2) = floor((floor(2q) + 1) / 2)
+     * for q >= 0, and the mirror image below). Without a branch: for t < 0, trunc((t - 1) / 2) = floor(t / 2) =
+     * t >> 1 (an arithmetic shift, as every compiler this library targets makes a signed one), so round(q) =
+     * (t + 1 + (t >> 31)) >> 1 either way, and with the zero point z (floor(u / 2) + z = floor((u + 2z) / 2))
+     * (t + 1 + 2z + (t >> 31)) >> 1. */
+    t = (int32_t)q2;
+    return FE_SATURATE((t + (1 + 2 * TINYASC_FE_INPUT_ZERO_POINT) + (t >> 31)) >> 1);
+}
+
+/* The same from q (2q is exact). */
 static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code_bounded(float q)
 {
-    int32_t t, r;
-    /* round half away from zero, exactly and without a float comparison: 2q is exact, t = trunc(2q), and
-     * round(q) = (t + 1) / 2 for t >= 0, (t - 1) / 2 below, C's division truncating (floor((2q + 1) / 2) =
-     * floor((floor(2q) + 1) / 2) for q >= 0, and the mirror image below). Without a branch: for t < 0,
-     * trunc((t - 1) / 2) = floor(t / 2) = t >> 1 (an arithmetic shift, as every compiler this library targets
-     * makes a signed one), so r = (t + 1 + (t >> 31)) >> 1 either way. */
-    t = (int32_t)(2.0f * q);
-    r = (t + 1 + (t >> 31)) >> 1;
-    return FE_SATURATE(r + TINYASC_FE_INPUT_ZERO_POINT);
+    return fe_code_bounded_twice(2.0f * q);
 }
 
 /* The code of any q (NaN to the top). */
@@ -1684,8 +1691,10 @@ static FE_ALWAYS_INLINE tinyasc_fe_input_t fe_code(float q)
  * that range over sqrt(eps) plus lambda times it) spares the range test where it holds. */
 #if TINYASC_FE_CODES_BOUNDED
 #define FE_CLIP_CODE(q) fe_code_bounded(q)
+#define FE_CLIP_CODE_TWICE(q2) fe_code_bounded_twice(q2)
 #else
 #define FE_CLIP_CODE(q) fe_code(q)
+#define FE_CLIP_CODE_TWICE(q2) fe_code(0.5f * (q2))
 #endif
 
 /* TFLite's Quantize of x (inlined where the front end quantizes a clip; tinyasc_frontend_quantize is the same). */
@@ -1753,8 +1762,8 @@ static void fe_rn_finish(float *mean, float *std)
     }
 }
 
-/* The clip APIs' normalization and quantization without a division per element: 1 / (std scale) per band into
- * fe_rn_shift (free once fe_rn_finish has made the means), then each frame's code of
+/* The clip APIs' normalization and quantization without a division per element: 2 / (std scale) per band into
+ * fe_rn_shift (free once fe_rn_finish has made the means), then each frame's code of twice
  * (x - mean) (1 / (std scale)) + x (lambda / scale), four bands per turn (each array's four floats in one load).
  * That rounds differently from ((x - mean) / std + lambda x) / scale by a few ulp; the statistics' one pass of
  * shifted sums already differs from numpy's pairwise sums by as much (the clip path is held to the int8
@@ -1763,10 +1772,13 @@ static void fe_rn_reciprocals(const float *std)
 {
     int b;
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
-        fe_rn_shift[b] = 1.0f / (std[b] * TINYASC_FE_INPUT_SCALE);
+        fe_rn_shift[b] = 2.0f / (std[b] * TINYASC_FE_INPUT_SCALE); /* twice 1 / (std scale), exactly */
     }
 }
-#define FE_RN_SHORTCUT (TINYASC_FE_RESNORM_LAMBDA / TINYASC_FE_INPUT_SCALE) /* folded by the compiler */
+
+/* twice lambda / scale (folded by the compiler): with fe_rn_shift's doubled reciprocals every product, and so the
+ * sum, is twice its plain value exactly, the 2q that FE_CLIP_CODE_TWICE takes */
+#define FE_RN_SHORTCUT2 (2.0f * TINYASC_FE_RESNORM_LAMBDA / TINYASC_FE_INPUT_SCALE)
 
 static void fe_rn_quantize_frame(const float *x, const float *mean, int t, tinyasc_fe_input_t *out)
 {
@@ -1776,14 +1788,14 @@ static void fe_rn_quantize_frame(const float *x, const float *mean, int t, tinya
         FE_LD4(x + b, x0, x1, x2, x3, "s0", "s1", "s2", "s3");
         FE_LD4(mean + b, m0, m1, m2, m3, "s4", "s5", "s6", "s7");
         FE_LD4(inv + b, i0, i1, i2, i3, "s8", "s9", "s10", "s11");
-        out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE((x0 - m0) * i0 + FE_RN_SHORTCUT * x0);
-        out[TINYASC_FE_OUT_INDEX(b + 1, t)] = FE_CLIP_CODE((x1 - m1) * i1 + FE_RN_SHORTCUT * x1);
-        out[TINYASC_FE_OUT_INDEX(b + 2, t)] = FE_CLIP_CODE((x2 - m2) * i2 + FE_RN_SHORTCUT * x2);
-        out[TINYASC_FE_OUT_INDEX(b + 3, t)] = FE_CLIP_CODE((x3 - m3) * i3 + FE_RN_SHORTCUT * x3);
+        out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE_TWICE((x0 - m0) * i0 + FE_RN_SHORTCUT2 * x0);
+        out[TINYASC_FE_OUT_INDEX(b + 1, t)] = FE_CLIP_CODE_TWICE((x1 - m1) * i1 + FE_RN_SHORTCUT2 * x1);
+        out[TINYASC_FE_OUT_INDEX(b + 2, t)] = FE_CLIP_CODE_TWICE((x2 - m2) * i2 + FE_RN_SHORTCUT2 * x2);
+        out[TINYASC_FE_OUT_INDEX(b + 3, t)] = FE_CLIP_CODE_TWICE((x3 - m3) * i3 + FE_RN_SHORTCUT2 * x3);
     }
 #if TINYASC_FE_N_MELS % 4
     for (; b < TINYASC_FE_N_MELS; ++b) {
-        out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE((x[b] - mean[b]) * inv[b] + FE_RN_SHORTCUT * x[b]);
+        out[TINYASC_FE_OUT_INDEX(b, t)] = FE_CLIP_CODE_TWICE((x[b] - mean[b]) * inv[b] + FE_RN_SHORTCUT2 * x[b]);
     }
 #endif
 }
