@@ -877,28 +877,28 @@ static void fe_stage_triple_last(float *z)
 #endif /* FE_HELIUM */
 
 #if FE_SPARSE_FIRST_PASS
-static inline int fe_point_live(uint32_t p)
-{
-    return p >= FE_ZLO && p < FE_ZHI;
-}
-
 /* Zeros in the dead points that the first pass reads: those of the groups that are not sparse
  * (n live or n + 3M/4 live: two short ranges of n). */
 static void fe_zero_dead(float *z)
 {
     static const int32_t lo[2] = {FE_ZLO, FE_ZLO - 3 * FE_M / 4}, hi[2] = {FE_ZHI, FE_ZHI - 3 * FE_M / 4};
-    int r;
+    static const int32_t offset[4] = {0, FE_M / 2, FE_M / 4, 3 * FE_M / 4}; /* a group's points n + offset */
+    int r, k;
     for (r = 0; r < 2; ++r) {
         const int32_t n0 = lo[r] > 0 ? lo[r] : 0, n1 = hi[r] < FE_M / 4 ? hi[r] : FE_M / 4;
-        int32_t n, k;
-        for (n = n0; n < n1; ++n) {
-            for (k = 0; k < 4; ++k) {
-                const uint32_t pt = (uint32_t)n + (uint32_t)((k & 1) * (FE_M / 2) + (k >> 1) * (FE_M / 4));
-                if (!fe_point_live(pt)) {
-                    float *q = z + fe_slot(2 * pt);
-                    q[0] = 0.0f;
-                    q[1] = 0.0f;
-                }
+        for (k = 0; k < 4; ++k) { /* point n + offset is dead below ZLO - offset and from ZHI - offset on */
+            const int32_t below = FE_ZLO - offset[k] < n1 ? FE_ZLO - offset[k] : n1;
+            const int32_t above = FE_ZHI - offset[k] > n0 ? FE_ZHI - offset[k] : n0;
+            int32_t n;
+            for (n = n0; n < below; ++n) {
+                float *q = z + fe_slot(2 * (uint32_t)(n + offset[k]));
+                q[0] = 0.0f;
+                q[1] = 0.0f;
+            }
+            for (n = above; n < n1; ++n) {
+                float *q = z + fe_slot(2 * (uint32_t)(n + offset[k]));
+                q[0] = 0.0f;
+                q[1] = 0.0f;
             }
         }
     }
