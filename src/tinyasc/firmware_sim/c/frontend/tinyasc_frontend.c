@@ -220,7 +220,9 @@ static FE_ALWAYS_INLINE float fe_logf_normal_over(float x, const uint32_t q)
     ef = (float)((int32_t)b.u >> 23);
     f = b.u & 0x007fffffu;
     b.u = f + 0x3f3504f4u;
-    t = tinyasc_fe_log_table + 4 * ((f + 0x04f4u) >> 16);
+    /* m's bucket row, (m's bits >> 16) - 0x3f35: its address from the table's less 0x3f35 rows (a constant; in
+     * unsigned arithmetic), one shift-and-add per logarithm */
+    t = (const float *)(((uintptr_t)tinyasc_fe_log_table - 16u * 0x3f35u) + 16u * (b.u >> 16));
     {
         FE_LD3(t, c, c_inv, ln_c, "s0", "s1", "s2"); /* the bucket's row: one load */
         /* m - c is exact (Sterbenz: c and m within a factor 2); r carries 1/c's rounding, |r| 2^-24 */
