@@ -1416,6 +1416,26 @@ static void fe_put_window2(float *z, int lo, int hi, const int16_t *x0, int spli
 #endif
 
 #if FE_FUSE
+/* Samples x[0] and x[1] as floats from one 32-bit load (little-endian: x[0] in the low half): x[0] by the FPU's
+ * 16-bit fixed-point conversion of the low half (VCVT.F32.S16, no fraction bits), x[1] as the word shifted down.
+ * The values are the int16 samples' exactly (every int16 is a float), so only the instructions change: one load
+ * and one shift for two loads of a halfword. Other builds convert each sample. */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(__ARM_BIG_ENDIAN)
+#define FE_PCM_PAIR(x, f0, f1)                                                                               \
+    float f0, f1;                                                                                            \
+    do {                                                                                                     \
+        uint32_t w_;                                                                                         \
+        fe_bits lo_;                                                                                         \
+        memcpy(&w_, (x), sizeof w_);                                                                         \
+        lo_.u = w_;                                                                                          \
+        __asm__("vcvt.f32.s16 %0, %0, #0" : "+t"(lo_.f));                                                   \
+        f0 = lo_.f;                                                                                          \
+        f1 = (float)((int32_t)w_ >> 16);                                                                     \
+    } while (0)
+#else
+#define FE_PCM_PAIR(x, f0, f1) const float f0 = (float)(x)[0], f1 = (float)(x)[1]
+#endif
+
 /* The first pass's sparse groups n in [n0, n1) straight from the window's samples, never stored and loaded
  * again: point n + M/2 (the group's slot 1) is x2[0], x2[1] times the descending half's weights wd[0], wd[-1],
  * point n + M/4 (slot 2) x1[0], x1[1] times the ascending half's wa[0], wa[1]; each product the one fe_put_run
@@ -1428,8 +1448,10 @@ static void fe_fused_groups(float *z, uint32_t n0, uint32_t n1, const int16_t *x
     for (n = n0; n < n1; ++n, x1 += 2, x2 += 2, wa += 2, wd -= 2) {
         FE_LD2(wa, a0, a1, "s4", "s5");
         FE_LD2(wd - 1, d1, d0, "s6", "s7");
-        const float ar = (float)x2[0] * d0, ai = (float)x2[1] * d1;
-        const float br = (float)x1[0] * a0, bi = (float)x1[1] * a1;
+        FE_PCM_PAIR(x2, x20, x21);
+        FE_PCM_PAIR(x1, x10, x11);
+        const float ar = x20 * d0, ai = x21 * d1;
+        const float br = x10 * a0, bi = x11 * a1;
         FE_ST8(z + 2 * fe_rev(n), ar + br, ai + bi, bi - ar, -(ai + br), ar - br, ai - bi, -(ar + bi), br - ai);
     }
 }
@@ -1475,14 +1497,16 @@ static void fe_fused_groups_one(float *z, uint32_t n0, uint32_t n1, const int16_
         const float *wa = tinyasc_fe_window_pcm + (2 * (int)n0 + FE_C1);
         for (n = n0; n < n1; ++n, x += 2, wa += 2) {
             FE_LD2(wa, a0, a1, "s4", "s5");
-            const float br = (float)x[0] * a0, bi = (float)x[1] * a1;
+            FE_PCM_PAIR(x, x0, x1);
+            const float br = x0 * a0, bi = x1 * a1;
             FE_ST8(z + 2 * fe_rev(n), br, bi, bi, -br, -br, -bi, -bi, br);
         }
     } else {
         const float *wd = tinyasc_fe_window_pcm + (FE_W - (2 * (int)n0 + FE_C2));
         for (n = n0; n < n1; ++n, x += 2, wd -= 2) {
             FE_LD2(wd - 1, d1, d0, "s6", "s7");
-            const float ar = (float)x[0] * d0, ai = (float)x[1] * d1;
+            FE_PCM_PAIR(x, x0, x1);
+            const float ar = x0 * d0, ai = x1 * d1;
             FE_ST8(z + 2 * fe_rev(n), ar, ai, -ar, -ai, ar, ai, -ar, -ai);
         }
     }
