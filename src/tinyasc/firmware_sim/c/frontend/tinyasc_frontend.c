@@ -46,9 +46,11 @@
 
 /* GCC's induction-variable rewrite gives each of the last pass's sixteen table reads (twiddles at strides 8j, 4j,
  * 2j, j, up and down) a pointer of its own, more than the core has registers: they live on the stack, each a load
- * and a store per group. Without it an index is an add from the table's start (fe_last_pass_split only). */
+ * and a store per group. Without it an index is an add from the table's start; without the loop's canonical
+ * down-counter (ivcanon) j itself ends the loop, where the counter lived on the stack too (a load and a store per
+ * pair of groups). fe_last_pass_split only. */
 #if defined(__GNUC__) && !defined(__clang__)
-#define FE_NO_IVOPTS __attribute__((optimize("no-ivopts")))
+#define FE_NO_IVOPTS __attribute__((optimize("no-ivopts", "no-tree-loop-ivcanon")))
 #else
 #define FE_NO_IVOPTS
 #endif
