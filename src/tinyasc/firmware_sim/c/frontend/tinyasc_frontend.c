@@ -1233,7 +1233,22 @@ static void fe_mel_sums(float *scratch, float nyquist)
     int j, k0 = tinyasc_fe_mel_edge[1], n = k0 - tinyasc_fe_mel_edge[0];
     FE_INTERVAL_SUMS(r, p, n, a_before, f); /* band -1's f: none */
     FE_MEL_NYQUIST(0, a_before, f, nyquist);
-    for (j = 1; j < TINYASC_FE_N_MELS; ++j, out += 2) {
+    /* two intervals per turn, their a's in turn the one before (no copy between turns) */
+    for (j = 1; j + 1 < TINYASC_FE_N_MELS; j += 2, out += 4) {
+        int k1 = tinyasc_fe_mel_edge[j + 1];
+        n = k1 - k0;
+        k0 = k1;
+        FE_INTERVAL_SUMS(r, p, n, a, f);
+        FE_MEL_NYQUIST(j, a, f, nyquist);
+        out[0] = a_before + f; /* band j - 1 */
+        k1 = tinyasc_fe_mel_edge[j + 2];
+        n = k1 - k0;
+        k0 = k1;
+        FE_INTERVAL_SUMS(r, p, n, a_before, f);
+        FE_MEL_NYQUIST(j + 1, a_before, f, nyquist);
+        out[2] = a + f; /* band j */
+    }
+    if (j < TINYASC_FE_N_MELS) { /* an odd number of inner intervals: the last one */
         const int k1 = tinyasc_fe_mel_edge[j + 1];
         n = k1 - k0;
         k0 = k1;
@@ -1241,6 +1256,8 @@ static void fe_mel_sums(float *scratch, float nyquist)
         FE_MEL_NYQUIST(j, a, f, nyquist);
         *out = a_before + f; /* band j - 1 */
         a_before = a;
+        ++j;
+        out += 2;
     }
     n = tinyasc_fe_mel_edge[j + 1] - k0;
     FE_INTERVAL_SUMS(r, p, n, a, f); /* band n_mels's a: none */
