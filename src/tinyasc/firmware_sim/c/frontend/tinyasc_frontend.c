@@ -1151,42 +1151,38 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
 }
 #endif
 
+/* Four bins' products q = r p into an interval's sums in bin order, a OP q and f OP p - q for the first bin (OP:
+ * = to start the sums, += to go on), += for the others; their rises in one load. */
+#define FE_MEL_TURN4(r, p, a, f, OP)                                                                         \
+    do {                                                                                                     \
+        FE_LD4(r, r0_, r1_, r2_, r3_, "s0", "s1", "s2", "s3");                                               \
+        const float p0_ = (p)[0], p1_ = (p)[2], p2_ = (p)[4], p3_ = (p)[6];                                  \
+        const float q0_ = r0_ * p0_, q1_ = r1_ * p1_, q2_ = r2_ * p2_, q3_ = r3_ * p3_;                      \
+        (a) OP q0_;                                                                                          \
+        (f) OP p0_ - q0_;                                                                                    \
+        (a) += q1_;                                                                                          \
+        (f) += p1_ - q1_;                                                                                    \
+        (a) += q2_;                                                                                          \
+        (f) += p2_ - q2_;                                                                                    \
+        (a) += q3_;                                                                                          \
+        (f) += p3_ - q3_;                                                                                    \
+    } while (0)
+
 /* Interval sums a = sum r p, f = sum (p - r p) over the interval's n bins (p at stride 2, r contiguous), in bin
- * order: four bins per turn (their rises in one load), then two, then one. Both pointers advance past the interval
- * (the next one starts where it ends). The first turn's first products are the sums' first values (0 + x = x for
- * the non-negative terms here). */
+ * order: four bins per turn, then two, then one. Both pointers advance past the interval (the next one starts where
+ * it ends). The first turn starts the sums with its first products (0 + x = x for the non-negative terms here). */
 #define FE_INTERVAL_SUMS(r, p, n, a, f)                                                                      \
     do {                                                                                                     \
         int c_ = (n) >> 2;                                                                                   \
-        if (c_ > 0) { /* the first turn starts the sums */                                                  \
-            FE_LD4(r, r0_, r1_, r2_, r3_, "s0", "s1", "s2", "s3");                                           \
-            const float p0_ = (p)[0], p1_ = (p)[2], p2_ = (p)[4], p3_ = (p)[6];                              \
-            const float q0_ = r0_ * p0_, q1_ = r1_ * p1_, q2_ = r2_ * p2_, q3_ = r3_ * p3_;                  \
-            (a) = q0_;                                                                                       \
-            (f) = p0_ - q0_;                                                                                 \
-            (a) += q1_;                                                                                      \
-            (f) += p1_ - q1_;                                                                                \
-            (a) += q2_;                                                                                      \
-            (f) += p2_ - q2_;                                                                                \
-            (a) += q3_;                                                                                      \
-            (f) += p3_ - q3_;                                                                                \
+        if (c_ > 0) {                                                                                        \
+            FE_MEL_TURN4(r, p, a, f, =);                                                                     \
             --c_, (r) += 4, (p) += 8;                                                                        \
         } else {                                                                                             \
             (a) = 0.0f;                                                                                      \
             (f) = 0.0f;                                                                                      \
         }                                                                                                    \
         for (; c_ > 0; --c_, (r) += 4, (p) += 8) {                                                           \
-            FE_LD4(r, r0_, r1_, r2_, r3_, "s0", "s1", "s2", "s3");                                           \
-            const float p0_ = (p)[0], p1_ = (p)[2], p2_ = (p)[4], p3_ = (p)[6];                              \
-            const float q0_ = r0_ * p0_, q1_ = r1_ * p1_, q2_ = r2_ * p2_, q3_ = r3_ * p3_;                  \
-            (a) += q0_;                                                                                      \
-            (f) += p0_ - q0_;                                                                                \
-            (a) += q1_;                                                                                      \
-            (f) += p1_ - q1_;                                                                                \
-            (a) += q2_;                                                                                      \
-            (f) += p2_ - q2_;                                                                                \
-            (a) += q3_;                                                                                      \
-            (f) += p3_ - q3_;                                                                                \
+            FE_MEL_TURN4(r, p, a, f, +=);                                                                    \
         }                                                                                                    \
         if ((n) & 2) {                                                                                       \
             FE_LD2(r, r0_, r1_, "s0", "s1");                                                                 \
@@ -1414,19 +1410,35 @@ static void fe_put_window(float *z, int n0, int n1, const int16_t *x)
     fe_put_run(z, FE_LEFT + b0, n1 - b0, x + (b0 - n0), tinyasc_fe_window_pcm + (FE_W - b0), -1);
 }
 
-/* Window samples [lo, hi) of a window held in two runs: samples [0, split) at x0, [split, FE_W) at x1. */
+/* A frame's window as the caller holds it: samples [lo, hi) recorded (the others zero: outside the clip, or not
+ * received), [lo, split) at x0 (x0[0] is sample lo) and [split, hi) at x1 (x1[0] is sample split: a ring's wrap),
+ * lo <= split <= hi. */
+typedef struct {
+    int lo, hi, split;
+    const int16_t *x0, *x1;
+} fe_window_runs;
+
+/* Window samples [a, b) into the frame: the recorded ones times the window, the others zero. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void fe_put_window2(float *z, int lo, int hi, const int16_t *x0, int split, const int16_t *x1)
+static void fe_put_window_runs(float *z, int a, int b, const fe_window_runs *w)
 {
-    const int cut = hi < split ? hi : split;
-    const int rest = lo > split ? lo : split;
-    if (lo < cut) {
-        fe_put_window(z, lo, cut, x0 + lo);
+    const int ra = a > w->lo ? a : w->lo, rb = b < w->hi ? b : w->hi;
+    if (ra >= rb) {
+        fe_put_zeros(z, FE_LEFT + a, FE_LEFT + b);
+        return;
     }
-    if (rest < hi) {
-        fe_put_window(z, rest, hi, x1 + (rest - split));
+    {
+        const int cut = w->split < ra ? ra : (w->split > rb ? rb : w->split);
+        fe_put_zeros(z, FE_LEFT + a, FE_LEFT + ra);
+        if (ra < cut) {
+            fe_put_window(z, ra, cut, w->x0 + (ra - w->lo));
+        }
+        if (cut < rb) {
+            fe_put_window(z, cut, rb, w->x1 + (cut - w->split));
+        }
+        fe_put_zeros(z, FE_LEFT + rb, FE_LEFT + b);
     }
 }
 
@@ -1475,37 +1487,6 @@ static void fe_fused_groups(float *z, uint32_t n0, uint32_t n1, const int16_t *x
     }
 }
 
-/* The whole window (samples [0, split) at x0, [split, FE_W) at x1) into the frame, with the sparse groups
- * [FE_FUSE_LO, FE_FUSE_HI) of the first pass computed as their samples are read (fe_fused_groups); a group with
- * a sample pair across the runs' seam goes the plain way. */
-static void fe_window_fused(float *z, const int16_t *x0, int split, const int16_t *x1)
-{
-    int n = FE_FUSE_LO;
-    fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
-    fe_put_window2(z, 0, 2 * FE_FUSE_LO + FE_C1, x0, split, x1);
-    fe_put_window2(z, 2 * FE_FUSE_HI + FE_C1, 2 * FE_FUSE_LO + FE_C2, x0, split, x1);
-    fe_put_window2(z, 2 * FE_FUSE_HI + FE_C2, FE_W, x0, split, x1);
-    while (n < FE_FUSE_HI) {
-        const int i1 = 2 * n + FE_C1, i2 = 2 * n + FE_C2;
-        if ((i1 < split && i1 + 1 >= split) || (i2 < split && i2 + 1 >= split)) {
-            fe_put_window2(z, i1, i1 + 2, x0, split, x1);
-            fe_put_window2(z, i2, i2 + 2, x0, split, x1);
-            fe_first_group_sparse(z + 2 * fe_rev((uint32_t)n));
-            ++n;
-        } else { /* up to the first group whose pairs change run */
-            int end = FE_FUSE_HI;
-            if (i1 + 1 < split && (split - FE_C1) / 2 < end) {
-                end = (split - FE_C1) / 2;
-            }
-            if (i2 + 1 < split && (split - FE_C2) / 2 < end) {
-                end = (split - FE_C2) / 2;
-            }
-            fe_fused_groups(z, (uint32_t)n, (uint32_t)end, i1 < split ? x0 + i1 : x1 + (i1 - split),
-                            i2 < split ? x0 + i2 : x1 + (i2 - split));
-            n = end;
-        }
-    }
-}
 /* The same groups with one live point, the other outside the recording (zero): point n + M/2 (x, the descending
  * half's weights) when ascending is 0, point n + M/4 (x, the ascending half's) when it is 1. Each output is the
  * general group's with the dead point 0 (x + 0 = x, 0 - x = -x, -(x + 0) = -x), up to the sign of a zero. */
@@ -1540,33 +1521,27 @@ static void fe_zero_groups(float *z, uint32_t n0, uint32_t n1)
     }
 }
 
-/* Window samples [a, b) of a window whose samples [lo, hi) are recorded (x: sample lo) and the others zero. */
-static void fe_put_window_part(float *z, int a, int b, int lo, int hi, const int16_t *x)
+/* Window sample pair [i, i + 1]: 1 both recorded and in one run, 0 neither recorded, -1 otherwise (one of them,
+ * or one in each run). */
+static int fe_pair_state(int i, const fe_window_runs *w)
 {
-    const int ra = a > lo ? a : lo, rb = b < hi ? b : hi;
-    if (ra < rb) {
-        fe_put_zeros(z, FE_LEFT + a, FE_LEFT + ra);
-        fe_put_window(z, ra, rb, x + (ra - lo));
-        fe_put_zeros(z, FE_LEFT + rb, FE_LEFT + b);
-    } else {
-        fe_put_zeros(z, FE_LEFT + a, FE_LEFT + b);
-    }
+    const int in0 = i >= w->lo && i < w->hi, in1 = i + 1 >= w->lo && i + 1 < w->hi;
+    return in0 != in1 || (in0 && i + 1 == w->split) ? -1 : in0;
 }
 
-/* Window sample pair [i, i + 1] against the recorded [lo, hi): 1 both recorded, 0 neither, -1 one of them. */
-static int fe_pair_state(int i, int lo, int hi)
+/* Where pair i's samples are read (a recorded pair in one run). */
+static const int16_t *fe_pair_samples(int i, const fe_window_runs *w)
 {
-    const int in0 = i >= lo && i < hi, in1 = i + 1 >= lo && i + 1 < hi;
-    return in0 == in1 ? in0 : -1;
+    return i < w->split ? w->x0 + (i - w->lo) : w->x1 + (i - w->split);
 }
 
-/* The first group n' > n (at most end) whose pair 2n' + c may have another state than group n's: the pair's state
- * changes only where its first sample reaches lo - 1, lo, hi - 1 or hi. */
-static int fe_pair_run_end(int n, int c, int lo, int hi, int end)
+/* The first group n' > n (at most end) whose pair 2n' + c may have another state than group n's, or its samples
+ * another run: the pair's first sample reaches lo - 1, lo, hi - 1, hi, split - 1 or split. */
+static int fe_pair_run_end(int n, int c, const fe_window_runs *w, int end)
 {
-    const int t[4] = {lo - 1, lo, hi - 1, hi};
+    const int t[6] = {w->lo - 1, w->lo, w->hi - 1, w->hi, w->split - 1, w->split};
     int k;
-    for (k = 0; k < 4; ++k) {
+    for (k = 0; k < 6; ++k) {
         if (t[k] > 2 * n + c) {
             const int m = (t[k] - c + 1) / 2; /* the smallest n' with 2n' + c >= t */
             end = m < end ? m : end;
@@ -1575,33 +1550,33 @@ static int fe_pair_run_end(int n, int c, int lo, int hi, int end)
     return end;
 }
 
-/* A window recorded only in part (samples [lo, hi) at x, the others zero: the clip's start or end under it) into
- * the frame, with the sparse groups [FE_FUSE_LO, FE_FUSE_HI) as fe_window_fused computes them: both points from
- * the samples, one (fe_fused_groups_one), none (fe_zero_groups), and a group with a pair across an end of the
- * recording the plain way. */
-static void fe_window_part_fused(float *z, int lo, int hi, const int16_t *x)
+/* The window into the frame, with the first pass's sparse groups [FE_FUSE_LO, FE_FUSE_HI) computed as their
+ * samples are read: both live points from the samples (fe_fused_groups), one (fe_fused_groups_one: the other
+ * outside the recording), none (fe_zero_groups); a group with a sample pair across an end of the recording or
+ * across the runs' seam goes the plain way. Runs of groups of one kind, so no test per group. */
+static void fe_window_fused(float *z, const fe_window_runs *w)
 {
     int n = FE_FUSE_LO;
     fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
-    fe_put_window_part(z, 0, 2 * FE_FUSE_LO + FE_C1, lo, hi, x);
-    fe_put_window_part(z, 2 * FE_FUSE_HI + FE_C1, 2 * FE_FUSE_LO + FE_C2, lo, hi, x);
-    fe_put_window_part(z, 2 * FE_FUSE_HI + FE_C2, FE_W, lo, hi, x);
+    fe_put_window_runs(z, 0, 2 * FE_FUSE_LO + FE_C1, w);
+    fe_put_window_runs(z, 2 * FE_FUSE_HI + FE_C1, 2 * FE_FUSE_LO + FE_C2, w);
+    fe_put_window_runs(z, 2 * FE_FUSE_HI + FE_C2, FE_W, w);
     while (n < FE_FUSE_HI) {
         const int i1 = 2 * n + FE_C1, i2 = 2 * n + FE_C2;
-        const int s1 = fe_pair_state(i1, lo, hi), s2 = fe_pair_state(i2, lo, hi);
+        const int s1 = fe_pair_state(i1, w), s2 = fe_pair_state(i2, w);
         if (s1 < 0 || s2 < 0) {
-            fe_put_window_part(z, i1, i1 + 2, lo, hi, x);
-            fe_put_window_part(z, i2, i2 + 2, lo, hi, x);
+            fe_put_window_runs(z, i1, i1 + 2, w);
+            fe_put_window_runs(z, i2, i2 + 2, w);
             fe_first_group_sparse(z + 2 * fe_rev((uint32_t)n));
             ++n;
         } else {
-            const int end = fe_pair_run_end(n, FE_C2, lo, hi, fe_pair_run_end(n, FE_C1, lo, hi, FE_FUSE_HI));
+            const int end = fe_pair_run_end(n, FE_C2, w, fe_pair_run_end(n, FE_C1, w, FE_FUSE_HI));
             if (s1 && s2) {
-                fe_fused_groups(z, (uint32_t)n, (uint32_t)end, x + (i1 - lo), x + (i2 - lo));
+                fe_fused_groups(z, (uint32_t)n, (uint32_t)end, fe_pair_samples(i1, w), fe_pair_samples(i2, w));
             } else if (s1) {
-                fe_fused_groups_one(z, (uint32_t)n, (uint32_t)end, x + (i1 - lo), 1);
+                fe_fused_groups_one(z, (uint32_t)n, (uint32_t)end, fe_pair_samples(i1, w), 1);
             } else if (s2) {
-                fe_fused_groups_one(z, (uint32_t)n, (uint32_t)end, x + (i2 - lo), 0);
+                fe_fused_groups_one(z, (uint32_t)n, (uint32_t)end, fe_pair_samples(i2, w), 0);
             } else {
                 fe_zero_groups(z, (uint32_t)n, (uint32_t)end);
             }
@@ -1612,30 +1587,16 @@ static void fe_window_part_fused(float *z, int lo, int hi, const int16_t *x)
 #endif
 
 
-/* The whole window, samples [0, split) at x0 and [split, FE_W) at x1, into the frame; returns
- * fe_logmel_of_windowed's flag (whether the first pass's sparse groups are done). */
-static int fe_put_whole_window(float *z, const int16_t *x0, int split, const int16_t *x1)
+/* A frame's window (at least one sample recorded: lo < hi) into the frame; returns fe_logmel_of_windowed's flag
+ * (whether the first pass's sparse groups are done). */
+static int fe_put_frame_window(float *z, const fe_window_runs *w)
 {
 #if FE_FUSE
-    fe_window_fused(z, x0, split, x1);
+    fe_window_fused(z, w);
     return 1;
 #else
-    fe_put_outside(z, FE_LEFT, FE_LEFT + FE_W);
-    fe_put_window2(z, 0, FE_W, x0, split, x1);
-    return 0;
-#endif
-}
-
-/* A window recorded in part, samples [lo, hi) at x (0 < hi - lo), the others zero, into the frame; returns
- * fe_logmel_of_windowed's flag. */
-static int fe_put_part_window(float *z, int lo, int hi, const int16_t *x)
-{
-#if FE_FUSE
-    fe_window_part_fused(z, lo, hi, x);
-    return 1;
-#else
-    fe_put_outside(z, FE_LEFT + lo, FE_LEFT + hi);
-    fe_put_window(z, lo, hi, x);
+    fe_put_outside(z, FE_LEFT + w->lo, FE_LEFT + w->hi);
+    fe_put_window_runs(z, w->lo, w->hi, w);
     return 0;
 #endif
 }
@@ -1662,12 +1623,11 @@ void tinyasc_frontend_frame(const int16_t *pcm, int n_samples, int frame, float 
         return;
     }
 #endif
-    if (lo == 0 && hi == FE_W) {
-        fused = fe_put_whole_window(scratch, pcm + first, FE_W, pcm + first);
-    } else if (hi <= lo) { /* nothing recorded under the window */
+    if (hi <= lo) { /* nothing recorded under the window */
         fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
-        fused = fe_put_part_window(scratch, lo, hi, pcm + (first + lo));
+        const fe_window_runs w = {lo, hi, hi, pcm + (first + lo), pcm + (first + lo)};
+        fused = fe_put_frame_window(scratch, &w);
     }
     fe_logmel_of_windowed(scratch, logmel, fused);
 }
@@ -1946,17 +1906,6 @@ void tinyasc_frontend_stream_init(tinyasc_frontend_stream *st)
     memset(st, 0, sizeof(*st));
 }
 
-/* Window samples [lo, hi) from a ring of FE_W samples, sample lo at ring slot r: one run up to the ring's
- * end, one from its start. */
-static void fe_put_ring(float *z, const int16_t *ring, int r, int lo, int hi)
-{
-    const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
-    fe_put_window(z, lo, wrap, ring + r);
-    if (wrap < hi) {
-        fe_put_window(z, wrap, hi, ring);
-    }
-}
-
 /* Frame st->next_frame from the ring: clip samples [first, first + W) that were received are in
  * the ring; those not received (the zero-padded tail) and those outside the clip are zero. */
 static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc_fe_input_t *out)
@@ -1972,15 +1921,15 @@ static void fe_stream_frame(tinyasc_frontend_stream *st, float *scratch, tinyasc
 
     int fused = 0;
 
-    /* window sample n is ring slot (first + n) % W */
-    if (lo == 0 && hi == FE_W) {
-        const int r = first % FE_W;
-        fused = fe_put_whole_window(scratch, st->ring + r, FE_W - r, st->ring);
-    } else if (hi <= lo) {
+    /* window sample n is ring slot (first + n) % W: sample lo at slot r, one run up to the ring's end, one from its
+     * start */
+    if (hi <= lo) {
         fe_put_outside(scratch, FE_LEFT, FE_LEFT);
     } else {
-        fe_put_outside(scratch, FE_LEFT + lo, FE_LEFT + hi);
-        fe_put_ring(scratch, st->ring, (first + lo) % FE_W, lo, hi);
+        const int r = (first + lo) % FE_W;
+        const int wrap = lo + (FE_W - r) < hi ? lo + (FE_W - r) : hi;
+        const fe_window_runs w = {lo, hi, wrap, st->ring + r, st->ring};
+        fused = fe_put_frame_window(scratch, &w);
     }
     fe_logmel_of_windowed(scratch, mel, fused);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
@@ -2077,7 +2026,8 @@ static void fe_listen_frame(tinyasc_frontend_listen *st, float *scratch)
     tinyasc_fe_input_t *codes = st->codes[st->slot];
     int b;
 
-    const int fused = fe_put_whole_window(scratch, st->ring + st->pos, FE_W - st->pos, st->ring);
+    const fe_window_runs w = {0, FE_W, FE_W - st->pos, st->ring + st->pos, st->ring};
+    const int fused = fe_put_frame_window(scratch, &w);
     fe_logmel_of_windowed(scratch, mel, fused);
     for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
 #if TINYASC_FE_INPUT_RESNORM
