@@ -1535,19 +1535,24 @@ static const int16_t *fe_pair_samples(int i, const fe_window_runs *w)
     return i < w->split ? w->x0 + (i - w->lo) : w->x1 + (i - w->split);
 }
 
+/* end, or the smallest n' with 2n' + c >= t if that is smaller and t lies past pair i = 2n + c's first sample. */
+static FE_ALWAYS_INLINE int fe_run_end_at(int t, int i, int c, int end)
+{
+    const int m = (t - c + 1) / 2;
+    return t > i && m < end ? m : end;
+}
+
 /* The first group n' > n (at most end) whose pair 2n' + c may have another state than group n's, or its samples
  * another run: the pair's first sample reaches lo - 1, lo, hi - 1, hi, split - 1 or split. */
 static int fe_pair_run_end(int n, int c, const fe_window_runs *w, int end)
 {
-    const int t[6] = {w->lo - 1, w->lo, w->hi - 1, w->hi, w->split - 1, w->split};
-    int k;
-    for (k = 0; k < 6; ++k) {
-        if (t[k] > 2 * n + c) {
-            const int m = (t[k] - c + 1) / 2; /* the smallest n' with 2n' + c >= t */
-            end = m < end ? m : end;
-        }
-    }
-    return end;
+    const int i = 2 * n + c;
+    end = fe_run_end_at(w->lo - 1, i, c, end);
+    end = fe_run_end_at(w->lo, i, c, end);
+    end = fe_run_end_at(w->hi - 1, i, c, end);
+    end = fe_run_end_at(w->hi, i, c, end);
+    end = fe_run_end_at(w->split - 1, i, c, end);
+    return fe_run_end_at(w->split, i, c, end);
 }
 
 /* The window into the frame, with the first pass's sparse groups [FE_FUSE_LO, FE_FUSE_HI) computed as their
