@@ -108,7 +108,8 @@
 /* One complex point (two consecutive floats) in one 64-bit VLDR / VSTR of the D register D (= RA, RB), at an
  * immediate offset from a base register, so a pass over strided points needs no pointer per point; 3 cycles on
  * the M4 (1 + 2 words, as VLDM of two) against 4 for two VLDR / VSTR. GCC's "Uv" constraint gives the address;
- * other compilers take plain loads and stores. */
+ * other compilers take plain loads and stores. A load binds the registers only inside its asm (the values are
+ * then the allocator's to place: bound throughout, point 0's butterflies cost a VMOV per value moved). */
 #if !defined(__clang__)
 typedef double fe_pair_bits __attribute__((may_alias)); /* the memory operand's mode: 64-bit, aliasing floats */
 #define FE_LDP(p, a, b, D, RA, RB)                                                                           \
@@ -507,6 +508,7 @@ static void fe_stage_mve(float *z, int h)
         }
     }
 }
+
 /* Two stages (spans 2h, 4h) as FE_RADIX4's butterflies, lane by lane the same float operations (the scalar
  * passes' first two stages, fe_group8_radix4): the lanes are the groups i + 4h l (l = 0..3) of one twiddle set,
  * held in scalar registers (M >= 16h where the scalar passes take this form). */
