@@ -1228,39 +1228,33 @@ static void fe_mel_sums(float *scratch, float nyquist)
     const float *p = scratch + 2 * tinyasc_fe_mel_edge[0];
     float *out = scratch + 1; /* band j - 1's slot */
     float a, f, a_before;     /* a_before: the interval before's a */
-    int j, k0 = tinyasc_fe_mel_edge[1], n = k0 - tinyasc_fe_mel_edge[0];
-    FE_INTERVAL_SUMS(r, p, n, a_before, f); /* band -1's f: none */
-    FE_MEL_NYQUIST(0, a_before, f, nyquist);
+    int j, k0 = tinyasc_fe_mel_edge[0];
+/* interval j's sums into (A, F), the bins and rises from where the interval before ended */
+#define FE_MEL_INTERVAL(j, A, F)                                                                             \
+    do {                                                                                                     \
+        const int k1_ = tinyasc_fe_mel_edge[(j) + 1], n_ = k1_ - k0;                                         \
+        k0 = k1_;                                                                                            \
+        FE_INTERVAL_SUMS(r, p, n_, A, F);                                                                    \
+        FE_MEL_NYQUIST(j, A, F, nyquist);                                                                    \
+    } while (0)
+    FE_MEL_INTERVAL(0, a_before, f); /* band -1's f: none */
     /* two intervals per turn, their a's in turn the one before (no copy between turns) */
     for (j = 1; j + 1 < TINYASC_FE_N_MELS; j += 2, out += 4) {
-        int k1 = tinyasc_fe_mel_edge[j + 1];
-        n = k1 - k0;
-        k0 = k1;
-        FE_INTERVAL_SUMS(r, p, n, a, f);
-        FE_MEL_NYQUIST(j, a, f, nyquist);
+        FE_MEL_INTERVAL(j, a, f);
         out[0] = a_before + f; /* band j - 1 */
-        k1 = tinyasc_fe_mel_edge[j + 2];
-        n = k1 - k0;
-        k0 = k1;
-        FE_INTERVAL_SUMS(r, p, n, a_before, f);
-        FE_MEL_NYQUIST(j + 1, a_before, f, nyquist);
+        FE_MEL_INTERVAL(j + 1, a_before, f);
         out[2] = a + f; /* band j */
     }
     if (j < TINYASC_FE_N_MELS) { /* an odd number of inner intervals: the last one */
-        const int k1 = tinyasc_fe_mel_edge[j + 1];
-        n = k1 - k0;
-        k0 = k1;
-        FE_INTERVAL_SUMS(r, p, n, a, f);
-        FE_MEL_NYQUIST(j, a, f, nyquist);
+        FE_MEL_INTERVAL(j, a, f);
         *out = a_before + f; /* band j - 1 */
         a_before = a;
         ++j;
         out += 2;
     }
-    n = tinyasc_fe_mel_edge[j + 1] - k0;
-    FE_INTERVAL_SUMS(r, p, n, a, f); /* band n_mels's a: none */
-    FE_MEL_NYQUIST(j, a, f, nyquist);
+    FE_MEL_INTERVAL(j, a, f); /* band n_mels's a: none */
     *out = a_before + f;
+#undef FE_MEL_INTERVAL
 }
 
 /* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
@@ -1592,7 +1586,6 @@ static void fe_window_fused(float *z, const fe_window_runs *w)
     }
 }
 #endif
-
 
 /* A frame's window (at least one sample recorded: lo < hi) into the frame; returns fe_logmel_of_windowed's flag
  * (whether the first pass's sparse groups are done). */
