@@ -268,6 +268,21 @@ CASES = {
     # the DSP cores' whole columns of four channels two taps per pass (dw_col4_dsp): an odd count of taps (71), two
     # groups of four
     "dw71x1_c8_fold": (True, 1, 71, 3, 8, 8, 71, 1, 1, 1, False, None, True),
+    # the DSP cores' 3 x 3 windows on int16 planes (dw3p_run_dsp: four outputs per pass along the plane's rows, the
+    # row's last one to three in a pass of two and one of one): rows along x of 4, 5, 6, 7 and 9 outputs; along y
+    # where that costs less (25 x 5, the DS-CNN's shape, with the zero point at both ends); stride 2 and dilation 2
+    # across the rows (along y; along x when the stride is along y); planes in bands of output rows (a 60-column row:
+    # 9 rows of 62 int16 a band of four channels), batches, ties of the last rounding (pow2m), chunks of channels
+    "dw3x3_c4_w4_plane_fold": (True, 1, 5, 4, 4, 4, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c8_w5_plane_b2_fold": (True, 2, 4, 5, 8, 8, 3, 3, 1, 1, True, None, False),
+    "dw3x3_c4_w6_plane_valid_fold": (True, 1, 6, 8, 4, 4, 3, 3, 1, 1, False, None, True),
+    "dw3x3_c12_w7_plane_pow2m_fold": (True, 1, 6, 7, 12, 12, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c4_h25_plane_zxmin_fold": (True, 1, 25, 5, 4, 4, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c8_h25_plane_zxmax_fold": (True, 1, 25, 5, 8, 8, 3, 3, 1, 1, True, None, False),
+    "dw3x3_c4_w9_plane_sth2_fold": (True, 1, 9, 9, 4, 4, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c8_h10_plane_stw2_fold": (True, 1, 10, 7, 8, 8, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c4_w7_plane_dilh2_fold": (True, 1, 9, 7, 4, 4, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c8_w60_plane_bands_fold": (True, 1, 23, 60, 8, 8, 3, 3, 1, 1, True, None, True),
 }
 
 
@@ -284,11 +299,14 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         kind, nb, ih, iw, ic, oc, kh, kw, st, dil, same, gfin, has_bias = c
         kind = int(kind)
         dw = kind in (1, 4)
-        eff_h, eff_w = (kh - 1) * dil + 1, (kw - 1) * dil + 1
-        oh = -(-ih // st) if same else (ih - eff_h) // st + 1
-        ow = -(-iw // st) if same else (iw - eff_w) // st + 1
-        ph = _pad(ih, oh, kh, st, dil) if same else 0
-        pw = _pad(iw, ow, kw, st, dil) if same else 0
+        # "_sth2" / "_stw2" / "_dilh2": stride or dilation 2 along that axis only (1 along the other)
+        st_h, st_w = (2, 1) if "_sth2" in name else (1, 2) if "_stw2" in name else (st, st)
+        dil_h, dil_w = (2, 1) if "_dilh2" in name else (dil, dil)
+        eff_h, eff_w = (kh - 1) * dil_h + 1, (kw - 1) * dil_w + 1
+        oh = -(-ih // st_h) if same else (ih - eff_h) // st_h + 1
+        ow = -(-iw // st_w) if same else (iw - eff_w) // st_w + 1
+        ph = _pad(ih, oh, kh, st_h, dil_h) if same else 0
+        pw = _pad(iw, ow, kw, st_w, dil_w) if same else 0
         if "rowoff" in name:
             ph, oh = -2, oh - 2
         fin = 1 if dw else (gfin or ic)
@@ -340,7 +358,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         kcode, fcs, fks = {0: (0, 0, 0), 1: (1, 0, 0), 2: (2, 0, 0), 3: (3, kh, 1), 4: (3, 1, oc),
                            5: (4, int("pertensor" not in name), 0)}[kind]
         entries.append(
-            f"  {{{kcode}, {fcs}, {fks}, {in_size}, {{{nb}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {st}, {st}, {dil}, {dil}, {ph}, {pw}, "
+            f"  {{{kcode}, {fcs}, {fks}, {in_size}, {{{nb}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {st_h}, {st_w}, {dil_h}, {dil_w}, {ph}, {pw}, "
             f"{fin}, {oc // ic if dw else 1}, {-zx}, {zy}, {amin}, {amax}}}, "
             f"{{c{i}_w, {f'c{i}_b' if has_bias else '0'}, c{i}_m, c{i}_s, 0}}, {sparse_decl}, c{i}_x, {out_size}}},")
         info.append((name, sparse_decl != "0"))

@@ -8,9 +8,12 @@
  *     channels' constants (bias + off * sum w), two horizontally adjacent whole windows per call sharing each weight
  *     vector, a window crossing the border from the bias with the input offset added to each input; the outputs four
  *     channels at a time (tinyasc_dw_out4).
- *   DSP (Cortex-M4/M7): 3 x 3 windows, undilated along x, on channels a multiple of four: the pixels of an output row
- *     whose windows lie inside the input in one asm call, every group's constants, taps and output constants in one
- *     block read at immediate offsets (below).
+ *   DSP (Cortex-M4/M7): 3 x 3 windows on channels a multiple of four on the folded output path, with four or more
+ *     outputs along each axis and stride 1 and no dilation along one of them: each channel's input staged as an int16
+ *     plane, four outputs per pass from pairs of neighbouring inputs (dw3p_layer, below). Other 3 x 3 windows,
+ *     undilated along x, on channels a multiple of four: the pixels of an output row whose windows lie inside the
+ *     input in one asm call, every group's constants, taps and output constants in one block read at immediate
+ *     offsets (dw3x3_layer).
  * Other shapes, and other cores, take tinyasc_opt_depthwise_conv2d_s8. The same integers as the portable kernel
  * (tests/test_latency_kernels.py, every core).
  */
@@ -742,6 +745,339 @@ static int dw3x3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, c
     }
     return 0;
 }
+
+/* 3 x 3 windows on planes (DSP cores, the folded output path, channels a multiple of four): along one axis u of stride
+ * 1 and undilated, each channel's input is staged once as an int16 plane (dw3p_stage: rows along the other axis v, u
+ * along the row, the input zero point outside the input), so that a word of a plane row holds two neighbouring inputs
+ * (x_j, x_j+1) and a kernel row's three taps along u are two words of int16 weights, W01 = (w0, w1) and W12 = (w1,
+ * w2). Four neighbouring outputs j .. j + 3 from a plane row's words A = (x0, x1), B = (x2, x3) and C = (x4, x5) then
+ * take eight multiplies for their twelve MACs:
+ *     o0 += SMLAD(W01, A) + w2 x2 (SMLATB W12, B)      o1 += w0 x1 (SMLABT W01, A) + SMLAD(W12, B)
+ *     o2 += SMLAD(W01, B) + w2 x4 (SMLATB W12, C)      o3 += w0 x3 (SMLABT W01, B) + SMLAD(W12, C)
+ * (dw3p_run_dsp, a pass over three plane rows: 42 cycles for the taps of 36 MACs on the M4's model, against 108 for
+ * the channels-per-word kernel above); a row's last one to three outputs as a pass of two (o0, o1) and one of one
+ * (o0). The sums start from the channel's constant (bias + off * sum w: the zero point staged outside the input adds
+ * exactly nothing, as TFLite skips those taps) and leave through the folded output step. The axis u is the one of
+ * the lower cost below (stride 1 and undilated); four channels' planes in bands of output rows that fit the window
+ * buffer. -1: not taken. */
+typedef struct {
+    const int16_t *in;  /* 0: the first row's first window (its top plane row, column 0) */
+    int8_t *out;        /* 4: the first row's first output */
+    int32_t rowstep;    /* 8: bytes between a window's plane rows */
+    int32_t su;         /* 12: bytes between outputs along u */
+    int32_t rows;       /* 16: output rows (>= 1) */
+    int32_t full;       /* 20: passes of four outputs a row */
+    int32_t rem;        /* 24: outputs after them (0-3: a pass of two if rem & 2, then one of one if rem & 1) */
+    int32_t in_next;    /* 28: bytes from a row's first window to the next row's */
+    int32_t out_next;   /* 32: bytes from a row's first output to the next row's */
+    const int32_t *blk; /* 36: the channel's block: constant, W01 and W12 of its three kernel rows, m, rnd, sh */
+} dw3p_run;
+typedef char dw3p_run_is_the_asm_layout[(offsetof(dw3p_run, in) == 0 && offsetof(dw3p_run, out) == 4 &&
+                                         offsetof(dw3p_run, rowstep) == 8 && offsetof(dw3p_run, su) == 12 &&
+                                         offsetof(dw3p_run, rows) == 16 && offsetof(dw3p_run, full) == 20 &&
+                                         offsetof(dw3p_run, rem) == 24 && offsetof(dw3p_run, in_next) == 28 &&
+                                         offsetof(dw3p_run, out_next) == 32 && offsetof(dw3p_run, blk) == 36)
+                                            ? 1 : -1];
+enum { DW3P_BLOCK = 10 };
+
+/* Passes: registers r0, r1, r2 the window's three plane rows, r3 the first output, r4-r7 the sums, lr the channel's
+ * constant; the block at [sp] (weights at 4-24, m 28, rnd 32, sh 36), su at [sp, #40]. A plane row's taps: */
+#define DW3P_ROW4(ptr, woff, s0, s1, s2, s3)                                                                      \
+        "ldrd   r8, r9, [" ptr "]\n\t"                                                                            \
+        "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
+        "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
+        "smlabt r5, r11, r8, " s1 "\n\t"                                                                          \
+        "smlad  r6, r11, r9, " s2 "\n\t"                                                                          \
+        "smlabt r7, r11, r9, " s3 "\n\t"                                                                          \
+        "ldr    r10, [" ptr ", #8]\n\t"                                                                           \
+        "smlatb r4, r12, r9, r4\n\t"                                                                              \
+        "smlad  r5, r12, r9, r5\n\t"                                                                              \
+        "smlatb r6, r12, r10, r6\n\t"                                                                             \
+        "smlad  r7, r12, r10, r7\n\t"
+#define DW3P_ROW2(ptr, woff, s0, s1)                                                                              \
+        "ldrd   r8, r9, [" ptr "]\n\t"                                                                            \
+        "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
+        "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
+        "smlabt r5, r11, r8, " s1 "\n\t"                                                                          \
+        "smlatb r4, r12, r9, r4\n\t"                                                                              \
+        "smlad  r5, r12, r9, r5\n\t"
+#define DW3P_ROW1(ptr, woff, s0)                                                                                  \
+        "ldrd   r8, r9, [" ptr "]\n\t"                                                                            \
+        "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
+        "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
+        "smlatb r4, r12, r9, r4\n\t"
+/* the output step's constants, and the folded output step (tinyasc_rq_apply, SSAT) of sum acc into r9 */
+#define DW3P_CONSTS                                                                                               \
+        "ldr    r11, [sp, #28]\n\t"                                                                               \
+        "ldrd   r12, r10, [sp, #32]\n\t"
+#define DW3P_OUT(acc)                                                                                             \
+        "and    r8, " acc ", #0x80000000\n\t"                                                                     \
+        "orr    r8, r8, #0x40000000\n\t"                                                                          \
+        "add    r9, r12, " acc ", asr #31\n\t"                                                                    \
+        "smlal  r8, r9, " acc ", r11\n\t"                                                                         \
+        "asr    r9, r9, r10\n\t"                                                                                  \
+        "ssat   r9, #8, r9\n\t"
+
+/* A channel's band of output rows (offsets below are those of dw3p_run). Frame: [sp, #0-36] the block, 40 su, 44 the
+ * row's end of whole passes, 48 rows left, 52 q, 56 the row's first window, 60 its first output. */
+static __attribute__((naked, noinline)) void dw3p_run_dsp(dw3p_run *q __attribute__((unused))) /* q arrives in r0 */
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #64\n\t"
+        "str    r0, [sp, #52]\n\t"
+        "ldr    r1, [r0, #36]\n\t"
+        "ldm    r1, {r2-r11}\n\t"            /* the block onto the frame */
+        "stm    sp, {r2-r11}\n\t"
+        "ldr    r1, [r0, #12]\n\t"
+        "ldr    r2, [r0, #16]\n\t"
+        "str    r1, [sp, #40]\n\t"
+        "str    r2, [sp, #48]\n\t"
+        "ldrd   r1, r2, [r0, #0]\n\t"
+        "strd   r1, r2, [sp, #56]\n\t"
+        "ldr    lr, [sp, #0]\n\t"            /* the channel's constant */
+        "1:\n\t"                             /* an output row */
+        "ldr    r12, [sp, #52]\n\t"
+        "ldrd   r0, r3, [sp, #56]\n\t"
+        "ldr    r4, [r12, #8]\n\t"
+        "add    r1, r0, r4\n\t"              /* the window's second and third plane rows */
+        "add    r2, r1, r4\n\t"
+        "ldr    r5, [r12, #20]\n\t"
+        "add    r5, r0, r5, lsl #3\n\t"      /* the end of the whole passes */
+        "str    r5, [sp, #44]\n\t"
+        "cmp    r0, r5\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"                             /* four outputs */
+        DW3P_ROW4("r0", "4", "lr", "lr", "lr", "lr")
+        DW3P_ROW4("r1", "12", "r4", "r5", "r6", "r7")
+        DW3P_ROW4("r2", "20", "r4", "r5", "r6", "r7")
+        DW3P_CONSTS
+        DW3P_OUT("r4")
+        "strb   r9, [r3]\n\t"
+        "ldr    r4, [sp, #40]\n\t"
+        DW3P_OUT("r5")
+        "strb   r9, [r3, r4]\n\t"
+        DW3P_OUT("r6")
+        "strb   r9, [r3, r4, lsl #1]\n\t"
+        "add    r3, r3, r4, lsl #1\n\t"
+        DW3P_OUT("r7")
+        "strb   r9, [r3, r4]\n\t"
+        "add    r3, r3, r4, lsl #1\n\t"
+        "add    r0, r0, #8\n\t"
+        "add    r1, r1, #8\n\t"
+        "add    r2, r2, #8\n\t"
+        "ldr    r8, [sp, #44]\n\t"
+        "cmp    r0, r8\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"
+        "ldr    r12, [sp, #52]\n\t"
+        "ldr    r4, [r12, #24]\n\t"
+        "tst    r4, #2\n\t"
+        "beq    4f\n\t"                      /* two outputs */
+        DW3P_ROW2("r0", "4", "lr", "lr")
+        DW3P_ROW2("r1", "12", "r4", "r5")
+        DW3P_ROW2("r2", "20", "r4", "r5")
+        DW3P_CONSTS
+        DW3P_OUT("r4")
+        "strb   r9, [r3]\n\t"
+        "ldr    r4, [sp, #40]\n\t"
+        DW3P_OUT("r5")
+        "strb   r9, [r3, r4]\n\t"
+        "add    r3, r3, r4, lsl #1\n\t"
+        "add    r0, r0, #4\n\t"
+        "add    r1, r1, #4\n\t"
+        "add    r2, r2, #4\n\t"
+        "ldr    r12, [sp, #52]\n\t"
+        "ldr    r4, [r12, #24]\n\t"
+        "4:\n\t"
+        "tst    r4, #1\n\t"
+        "beq    5f\n\t"                      /* one output */
+        DW3P_ROW1("r0", "4", "lr")
+        DW3P_ROW1("r1", "12", "r4")
+        DW3P_ROW1("r2", "20", "r4")
+        DW3P_CONSTS
+        DW3P_OUT("r4")
+        "strb   r9, [r3]\n\t"
+        "5:\n\t"                             /* the next row */
+        "ldr    r12, [sp, #52]\n\t"
+        "ldrd   r4, r5, [r12, #28]\n\t"
+        "ldrd   r0, r3, [sp, #56]\n\t"
+        "add    r0, r0, r4\n\t"
+        "add    r3, r3, r5\n\t"
+        "strd   r0, r3, [sp, #56]\n\t"
+        "ldr    r4, [sp, #48]\n\t"
+        "subs   r4, r4, #1\n\t"
+        "str    r4, [sp, #48]\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #64\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef DW3P_OUT
+#undef DW3P_CONSTS
+#undef DW3P_ROW1
+#undef DW3P_ROW2
+#undef DW3P_ROW4
+
+/* zp in columns [0, lo) and [hi, cols) of n plane rows pitch int16 apart: a layer's planes keep them through its
+ * bands and groups of channels (dw3p_stage writes only the columns inside the input, or whole rows of zp). */
+static __attribute__((noinline)) void dw3p_pad_columns(int16_t *d, int32_t n, int32_t pitch, int32_t lo, int32_t hi,
+                                                       int32_t cols, int16_t zp)
+{
+    for (int32_t r = 0; r < n; r++, d += pitch) {
+        for (int32_t j = 0; j < lo; j++) d[j] = zp;
+        for (int32_t j = hi; j < cols; j++) d[j] = zp;
+    }
+}
+
+/* One column j of four planes (plane int16 apart) from the input word at s. */
+static inline __attribute__((always_inline)) void dw3p_column(const int8_t *s, int16_t *d, int32_t plane)
+{
+    uint32_t x;
+    memcpy(&x, s, 4);
+    const uint32_t e = __sxtb16(x), o = tinyasc_sxtb16_ror8(x);
+    d[0] = (int16_t)e, d[plane] = (int16_t)o, d[2 * plane] = (int16_t)(e >> 16), d[3 * plane] = (int16_t)(o >> 16);
+}
+
+/* Columns [lo, hi) of a plane row of four channels (d: plane 0's row, the others plane int16 apart) from the input
+ * words at s, du bytes apart: two columns per step (one word of each plane from two input words: SXTB16, PKHBT /
+ * PKHTB; 20 cycles on the M4's model), an odd first or last column alone. */
+static __attribute__((noinline)) void dw3p_stage_row(const int8_t *s, int16_t *d, int32_t plane, int32_t lo,
+                                                     int32_t hi, int32_t du)
+{
+    int32_t j = lo;
+    if (j & 1 && j < hi) dw3p_column(s, d + j, plane), j++, s += du;
+    const int32_t pairs = (hi - j) / 2;
+    if (pairs > 0) {
+        const int8_t *const end = s + pairs * 2 * du;
+        uint32_t *q0 = (uint32_t *)(void *)(d + j), *q1 = (uint32_t *)(void *)(d + plane + j),
+                 *q2 = (uint32_t *)(void *)(d + 2 * plane + j), *q3 = (uint32_t *)(void *)(d + 3 * plane + j);
+        uint32_t x, y, a, b, t;
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[x], [%[s]]\n\t"
+                         "ldr    %[y], [%[s], %[du]]\n\t"
+                         "add    %[s], %[s], %[du], lsl #1\n\t"
+                         "sxtb16 %[a], %[x]\n\t"
+                         "sxtb16 %[b], %[y]\n\t"
+                         "pkhbt  %[t], %[a], %[b], lsl #16\n\t"
+                         "str    %[t], [%[q0]], #4\n\t"
+                         "pkhtb  %[t], %[b], %[a], asr #16\n\t"
+                         "str    %[t], [%[q2]], #4\n\t"
+                         "sxtb16 %[a], %[x], ror #8\n\t"
+                         "sxtb16 %[b], %[y], ror #8\n\t"
+                         "pkhbt  %[t], %[a], %[b], lsl #16\n\t"
+                         "str    %[t], [%[q1]], #4\n\t"
+                         "pkhtb  %[t], %[b], %[a], asr #16\n\t"
+                         "str    %[t], [%[q3]], #4\n\t"
+                         "cmp    %[s], %[end]\n\t"
+                         "bne    1b\n\t"
+                         : [s] "+r"(s), [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [q3] "+r"(q3), [x] "=&r"(x),
+                           [y] "=&r"(y), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t)
+                         : [du] "r"(du), [end] "r"(end)
+                         : "cc", "memory");
+        j += 2 * pairs;
+    }
+    if (j < hi) dw3p_column(s, d + j, plane);
+}
+
+/* The rows [0, rows) of four channels' planes (plane k at dst + k * plane int16, pitch int16 a row) for input rows v0
+ * .. (dv bytes apart): a row inside the input its columns [lo, hi) from the input (column j at position j + u0 along
+ * u, du bytes apart), a row outside all zp. */
+static __attribute__((noinline)) void dw3p_stage(const int8_t *in, int32_t du, int32_t dv, int32_t in_v, int32_t u0,
+                                                 int32_t v0, int32_t rows, int32_t pitch, int32_t plane, int32_t lo,
+                                                 int32_t hi, int16_t zp, int16_t *dst)
+{
+    const uint32_t zz = (uint32_t)(uint16_t)zp * 0x10001u;
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t v = v0 + r;
+        int16_t *const d = dst + r * pitch;
+        if (v >= 0 && v < in_v) {
+            dw3p_stage_row(in + v * dv + (u0 + lo) * du, d, plane, lo, hi, du);
+            continue;
+        }
+        for (int32_t k = 0; k < 4; k++) {
+            uint32_t *const q = (uint32_t *)(void *)(d + k * plane);
+            for (int32_t i = 0; i < pitch / 2; i++) q[i] = zz;
+        }
+    }
+}
+
+/* Estimated M4 cycles of a layer's passes per channel with u along an axis of `out_u` outputs and v along one of
+ * `out_v` (a pass of four 86, of two 46, of one 31, a row 30). */
+static int32_t dw3p_cost(int32_t out_u, int32_t out_v)
+{
+    static const int16_t tail[4] = {0, 31, 46, 77};
+    return out_v * (86 * (out_u / 4) + tail[out_u % 4] + 30);
+}
+
+static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                const int8_t *input, int8_t *output)
+{
+    const int32_t C = p->in_c;
+    if (p->depth_multiplier != 1 || p->k_h != 3 || p->k_w != 3 || C % 4 != 0) return -1;
+    /* maps under four outputs along an axis stay with the kernel above (a channel's fixed costs outweigh its taps) */
+    if (p->out_h < 4 || p->out_w < 4) return -1;
+    const int x_ok = p->stride_w == 1 && p->dil_w == 1, y_ok = p->stride_h == 1 && p->dil_h == 1;
+    if (!(x_ok || y_ok) || !tinyasc_out_fast_ok(p, w)) return -1;
+    /* u along x unless along y the passes cost less (dw3p_cost) */
+    const int along_x = x_ok && !(y_ok && dw3p_cost(p->out_h, p->out_w) < dw3p_cost(p->out_w, p->out_h));
+    const int32_t in_u = along_x ? p->in_w : p->in_h, in_v = along_x ? p->in_h : p->in_w;
+    const int32_t out_u = along_x ? p->out_w : p->out_h, out_v = along_x ? p->out_h : p->out_w;
+    const int32_t pad_u = along_x ? p->pad_w : p->pad_h, pad_v = along_x ? p->pad_h : p->pad_w;
+    const int32_t stride_v = along_x ? p->stride_h : p->stride_w, dil_v = along_x ? p->dil_h : p->dil_w;
+    const int32_t du = along_x ? C : p->in_w * C, dv = along_x ? p->in_w * C : C;
+    const int32_t su = along_x ? C : p->out_w * C, sv = along_x ? p->out_w * C : C;
+    const int32_t tu = along_x ? C : 3 * C, tv = along_x ? 3 * C : C; /* weight bytes between taps along u, v */
+    const int32_t cols = out_u + 2, pitch = (cols + 1) & ~1; /* int16 per plane row: a whole number of words */
+    const int32_t span = 2 * dil_v + 1;                        /* plane rows an output row reads */
+    /* plane rows that fit, a word to spare (a pass of one reads the int16 after its window's row) */
+    const int32_t budget = ((int32_t)sizeof(tinyasc_gather_words) - 4) / (4 * 2 * pitch);
+    if (budget < span) return -1;
+    const int32_t band = (budget - span) / stride_v + 1; /* output rows per band */
+    const int16_t zp = (int16_t)(-p->input_offset);
+    int16_t *const planes = (int16_t *)(void *)tinyasc_gather_words;
+    int32_t *const blocks = (int32_t *)(void *)tinyasc_gather_stage;
+    /* every band's planes rows_max plane rows apart; the columns inside the input [lo, hi) (column j at u = j -
+     * pad_u) */
+    const int32_t rows_max = ((out_v < band ? out_v : band) - 1) * stride_v + span, plane = rows_max * pitch;
+    int32_t lo = pad_u, hi = in_u + pad_u;
+    if (lo < 0) lo = 0;
+    if (hi > cols) hi = cols;
+    if (hi < lo) hi = lo;
+    dw3p_pad_columns(planes, 4 * rows_max, pitch, lo, hi, cols, zp);
+    for (int32_t c0 = 0; c0 < C; c0 += 4) {
+        for (int32_t k = 0; k < 4; k++) { /* the block: kernel row r along v its taps w0, w1, w2 along u */
+            int32_t *const b = blocks + k * DW3P_BLOCK;
+            const int32_t c = c0 + k;
+            int32_t sum = 0;
+            for (int32_t r = 0; r < 3; r++) {
+                const int8_t *const t = w->data + r * tv + c;
+                const int32_t w0 = t[0], w1 = t[tu], w2 = t[2 * tu];
+                sum += w0 + w1 + w2;
+                b[1 + 2 * r] = (int32_t)((uint32_t)(uint16_t)w0 | ((uint32_t)w1 << 16));
+                b[2 + 2 * r] = (int32_t)((uint32_t)(uint16_t)w1 | ((uint32_t)w2 << 16));
+            }
+            b[0] = (w->bias ? w->bias[c] : 0) + sum * p->input_offset;
+            b[7] = w->multiplier[c];
+            tinyasc_out_fast_consts(p, w, c, &b[8], &b[9]);
+        }
+        for (int32_t bt = 0; bt < p->batches; bt++) {
+            const int8_t *const in = input + bt * p->in_h * p->in_w * C + c0;
+            int8_t *const out = output + bt * p->out_h * p->out_w * C + c0;
+            for (int32_t ov = 0; ov < out_v; ov += band) {
+                const int32_t n = out_v - ov < band ? out_v - ov : band;
+                dw3p_stage(in, du, dv, in_v, -pad_u, ov * stride_v - pad_v, (n - 1) * stride_v + span, pitch,
+                           plane, lo, hi, zp, planes);
+                for (int32_t k = 0; k < 4; k++) {
+                    dw3p_run r = {.in = planes + k * plane, .out = out + ov * sv + k, .rowstep = 2 * pitch * dil_v,
+                                  .su = su, .rows = n, .full = out_u / 4, .rem = out_u % 4,
+                                  .in_next = 2 * pitch * stride_v, .out_next = sv, .blk = blocks + k * DW3P_BLOCK};
+                    dw3p_run_dsp(&r);
+                }
+            }
+        }
+    }
+    return 0;
+}
 #endif
 #endif
 
@@ -754,7 +1090,7 @@ void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc
 #if defined(__ARM_FEATURE_MVE)
     if (dw_rows_mve(&pl, &wl, input, output) == 0 || dw_windows_mve(&pl, &wl, input, output) == 0) return;
 #elif defined(__ARM_FEATURE_DSP) && DW3_ASM
-    if (dw3x3_layer(&pl, &wl, input, output) == 0) return;
+    if (dw3p_layer(&pl, &wl, input, output) == 0 || dw3x3_layer(&pl, &wl, input, output) == 0) return;
 #endif
     tinyasc_opt_depthwise_conv2d_s8(&pl, &wl, input, output);
 }
