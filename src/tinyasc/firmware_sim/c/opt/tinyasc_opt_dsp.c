@@ -235,26 +235,37 @@ static __attribute__((naked, noinline)) void conv2x2_dsp(const conv2x2 *q __attr
         "str     r0, [sp]\n\t"
         "mov     r8, r6\n\t"
         "mov     r9, r7\n\t"
-        "lsr     r11, r12, #2\n\t"
-        "1:\n\t"
-        "ldr     r5, [r3, r12]\n\t"          /* the second row's word */
-        "ldr     r4, [r3], #4\n\t"           /* the first row's */
-        "sxtb16  r10, r4, ror #8\n\t"
-        "sxtb16  r4, r4\n\t"
-        "sxtb16  lr, r5, ror #8\n\t"
-        "sxtb16  r5, r5\n\t"
-        "ldm     r2!, {r0, r1}\n\t"          /* the first window's quad */
-        "smlad   r6, r4, r0, r6\n\t"
-        "smlad   r6, r10, r1, r6\n\t"
-        "smlad   r7, r5, r0, r7\n\t"
-        "smlad   r7, lr, r1, r7\n\t"
-        "ldm     r2!, {r0, r1}\n\t"          /* the second's */
-        "smlad   r8, r4, r0, r8\n\t"
-        "smlad   r8, r10, r1, r8\n\t"
-        "smlad   r9, r5, r0, r9\n\t"
+/* four k: the two rows' words, then each window's quad against them */
+#define C2_QUAD                                                                                                   \
+        "ldr     r5, [r3, r12]\n\t"          /* the second row's word */                                        \
+        "ldr     r4, [r3], #4\n\t"           /* the first row's */                                              \
+        "sxtb16  r10, r4, ror #8\n\t"                                                                           \
+        "sxtb16  r4, r4\n\t"                                                                                    \
+        "sxtb16  lr, r5, ror #8\n\t"                                                                            \
+        "sxtb16  r5, r5\n\t"                                                                                    \
+        "ldm     r2!, {r0, r1}\n\t"          /* the first window's quad */                                      \
+        "smlad   r6, r4, r0, r6\n\t"                                                                            \
+        "smlad   r6, r10, r1, r6\n\t"                                                                           \
+        "smlad   r7, r5, r0, r7\n\t"                                                                            \
+        "smlad   r7, lr, r1, r7\n\t"                                                                            \
+        "ldm     r2!, {r0, r1}\n\t"          /* the second's */                                                 \
+        "smlad   r8, r4, r0, r8\n\t"                                                                            \
+        "smlad   r8, r10, r1, r8\n\t"                                                                           \
+        "smlad   r9, r5, r0, r9\n\t"                                                                            \
         "smlad   r9, lr, r1, r9\n\t"
+        "lsr     r11, r12, #3\n\t"          /* eight k a turn, an odd quad first */
+        "tst     r12, #4\n\t"
+        "beq     1f\n\t"
+        C2_QUAD
+        "cmp     r11, #0\n\t"
+        "beq     3f\n\t"
+        "1:\n\t"
+        C2_QUAD
+        C2_QUAD
         "subs    r11, r11, #1\n\t"
         "bne     1b\n\t"
+        "3:\n\t"
+#undef C2_QUAD
         "add     r3, r3, r12\n\t"           /* the next pair's first row */
         "ldr     r0, [sp]\n\t"
         "ldrd    r4, r5, [sp, #4]\n\t"      /* op, op1 */
