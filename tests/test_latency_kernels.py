@@ -283,6 +283,10 @@ CASES = {
     "dw3x3_c8_h10_plane_stw2_fold": (True, 1, 10, 7, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c4_w7_plane_dilh2_fold": (True, 1, 9, 7, 4, 4, 3, 3, 1, 1, True, None, True),
     "dw3x3_c8_w60_plane_bands_fold": (True, 1, 23, 60, 8, 8, 3, 3, 1, 1, True, None, True),
+    # ... and on Helium one channel's int8 plane (dwp_run_mve: four outputs along u per vector, rows of eight or more
+    # outputs; the cases above with such rows take it too): a plane too tall for the gather buffer (bands of output
+    # rows, the rows outside the input staged per band), dilated across the rows
+    "dw3x3_c4_w100_plane_bands_dilh2_fold": (True, 1, 50, 100, 4, 4, 3, 3, 1, 1, True, None, True),
 }
 
 
