@@ -2,7 +2,9 @@
  * DEPTHWISE_CONV_2D int8 whose windows span both axes (k_h, k_w > 1: MobileNet's and DS-CNN's 3 x 3 layers),
  * optimized (tinyasc_opt_depthwise_window_s8), with the contract of the portable depthwise kernel. The generator calls
  * this name for such layers only, so a library links this file only where a model has one.
- *   Helium (Cortex-M55): on channels a multiple of four, output rows from input rows staged once per layer four
+ *   Helium (Cortex-M55): 3 x 3 windows on the four-lane output path with eight or more outputs along an axis of
+ *     stride 1 and no dilation: each channel's input staged as an int8 plane, four outputs along that axis per vector
+ *     (dwp_layer_mve). Otherwise on channels a multiple of four, output rows from input rows staged once per layer four
  *     channels per word (dw_rows_mve: four pixels per pass in asm, int32 lanes); otherwise eight channels per vector
  *     in int16 lanes (VMULLB/VMULLT of the widened inputs and weights), a window wholly inside the input from the
  *     channels' constants (bias + off * sum w), two horizontally adjacent whole windows per call sharing each weight
