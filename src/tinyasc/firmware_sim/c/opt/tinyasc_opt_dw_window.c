@@ -23,6 +23,31 @@
 #include <string.h>
 #include "tinyasc_opt.h"
 
+/* A 3 x 3 depthwise layer on planes (dwp_layer_mve, dw3p_layer): u is the axis along a plane's rows (x if along_x,
+ * else y; stride 1, undilated), v the other. A plane row's columns [0, cols) are the windows' reach along u, column j
+ * at u = j - pad_u; [lo, hi) of them lie inside the input. */
+typedef struct {
+    int32_t in_u, in_v, out_u, out_v, pad_u, pad_v, stride_v, dil_v;
+    int32_t du, dv, su, sv, tu, tv; /* bytes between inputs, outputs and weight taps along u and along v */
+    int32_t cols, span, lo, hi;     /* span: plane rows an output row reads */
+} dw_plane;
+
+static inline void dw_plane_of(const tinyasc_conv_params *p, int along_x, dw_plane *g)
+{
+    const int32_t C = p->in_c;
+    g->in_u = along_x ? p->in_w : p->in_h, g->in_v = along_x ? p->in_h : p->in_w;
+    g->out_u = along_x ? p->out_w : p->out_h, g->out_v = along_x ? p->out_h : p->out_w;
+    g->pad_u = along_x ? p->pad_w : p->pad_h, g->pad_v = along_x ? p->pad_h : p->pad_w;
+    g->stride_v = along_x ? p->stride_h : p->stride_w, g->dil_v = along_x ? p->dil_h : p->dil_w;
+    g->du = along_x ? C : p->in_w * C, g->dv = along_x ? p->in_w * C : C;
+    g->su = along_x ? C : p->out_w * C, g->sv = along_x ? p->out_w * C : C;
+    g->tu = along_x ? C : 3 * C, g->tv = along_x ? 3 * C : C;
+    g->cols = g->out_u + 2, g->span = 2 * g->dil_v + 1;
+    g->lo = g->pad_u < 0 ? 0 : g->pad_u;
+    g->hi = g->in_u + g->pad_u > g->cols ? g->cols : g->in_u + g->pad_u;
+    if (g->hi < g->lo) g->hi = g->lo;
+}
+
 #if defined(__ARM_FEATURE_MVE)
 /* Taps [0, nky) x [0, nkx) of eight channels in int16 lanes (dw_window8): even channels' products into *ae, odd
  * ones' into *ao; clipped windows add the input offset o to each input (x + off fits int16). */
@@ -646,47 +671,37 @@ static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
     const int y_ok = p->stride_h == 1 && p->dil_h == 1 && p->out_h >= 8;
     if (!(x_ok || y_ok) || !tinyasc_out_x4_ok(p, w)) return -1;
     /* u along x unless along y the layer takes fewer vectors */
-    const int along_x = x_ok && !(y_ok && (p->out_h + 3) / 4 * p->out_w < (p->out_w + 3) / 4 * p->out_h);
-    const int32_t in_u = along_x ? p->in_w : p->in_h, in_v = along_x ? p->in_h : p->in_w;
-    const int32_t out_u = along_x ? p->out_w : p->out_h, out_v = along_x ? p->out_h : p->out_w;
-    const int32_t pad_u = along_x ? p->pad_w : p->pad_h, pad_v = along_x ? p->pad_h : p->pad_w;
-    const int32_t stride_v = along_x ? p->stride_h : p->stride_w, dil_v = along_x ? p->dil_h : p->dil_w;
-    const int32_t du = along_x ? C : p->in_w * C, dv = along_x ? p->in_w * C : C;
-    const int32_t su = along_x ? C : p->out_w * C, sv = along_x ? p->out_w * C : C;
-    const int32_t tu = along_x ? C : 3 * C, tv = along_x ? 3 * C : C; /* weight bytes between taps along u, v */
-    if (7 * du > 65535) return -1; /* the staging gather's 16-bit offsets */
+    dw_plane g;
+    dw_plane_of(p, x_ok && !(y_ok && (p->out_h + 3) / 4 * p->out_w < (p->out_w + 3) / 4 * p->out_h), &g);
+    if (7 * g.du > 65535) return -1; /* the staging gather's 16-bit offsets */
     /* a row's columns [0, cols); its last vector's lanes past the row read up to three more */
-    const int32_t cols = out_u + 2, pitch = cols + 3, span = 2 * dil_v + 1;
+    const int32_t pitch = g.cols + 3;
     const int32_t budget = (int32_t)sizeof(tinyasc_mve_gather) / pitch; /* plane rows that fit */
-    if (budget < span) return -1;
-    const int32_t band = (budget - span) / stride_v + 1;
-    int32_t lo = pad_u, hi = in_u + pad_u; /* the columns inside the input (column j at u = j - pad_u) */
-    if (lo < 0) lo = 0;
-    if (hi > cols) hi = cols;
-    if (hi < lo) hi = lo;
+    if (budget < g.span) return -1;
+    const int32_t band = (budget - g.span) / g.stride_v + 1;
     const int8_t zp = (int8_t)(-p->input_offset);
-    const int32_t rows_max = ((out_v < band ? out_v : band) - 1) * stride_v + span;
+    const int32_t rows_max = ((g.out_v < band ? g.out_v : band) - 1) * g.stride_v + g.span;
     memset(tinyasc_mve_gather, zp, (size_t)(rows_max * pitch)); /* padding columns and rows, once */
-    const int clean = out_v <= band;
+    const int clean = g.out_v <= band;
     int32_t k[9], vec[24] __attribute__((aligned(8)));
-    for (int32_t i = 0; i < 4; i++) vec[8 + i] = p->output_offset, vec[16 + i] = i * su, vec[20 + i] = 4 * su;
+    for (int32_t i = 0; i < 4; i++) vec[8 + i] = p->output_offset, vec[16 + i] = i * g.su, vec[20 + i] = 4 * g.su;
     for (int32_t c = 0; c < C; c++) {
         int32_t sum = 0;
         for (int32_t r = 0; r < 3; r++)
-            for (int32_t t = 0; t < 3; t++) sum += k[3 * r + t] = w->data[r * tv + t * tu + c];
+            for (int32_t t = 0; t < 3; t++) sum += k[3 * r + t] = w->data[r * g.tv + t * g.tu + c];
         for (int32_t i = 0; i < 4; i++)
             vec[i] = w->multiplier[c], vec[4 + i] = w->shift[c],
             vec[12 + i] = (w->bias ? w->bias[c] : 0) + sum * p->input_offset;
         for (int32_t bt = 0; bt < p->batches; bt++) {
             const int8_t *const in = input + bt * p->in_h * p->in_w * C + c;
             int8_t *const out = output + bt * p->out_h * p->out_w * C + c;
-            for (int32_t ov = 0; ov < out_v; ov += band) {
-                const int32_t n = out_v - ov < band ? out_v - ov : band;
-                dwp_stage_mve(in, du, dv, in_v, -pad_u, ov * stride_v - pad_v, (n - 1) * stride_v + span, pitch,
-                              lo, hi, zp, clean, tinyasc_mve_gather);
-                const dwp_run r = {.in = tinyasc_mve_gather, .rowstep = dil_v * pitch, .out = out + ov * sv,
-                                   .n = out_u, .k = k, .vec = vec, .rows = n, .in_next = stride_v * pitch,
-                                   .out_next = sv};
+            for (int32_t ov = 0; ov < g.out_v; ov += band) {
+                const int32_t n = g.out_v - ov < band ? g.out_v - ov : band;
+                dwp_stage_mve(in, g.du, g.dv, g.in_v, -g.pad_u, ov * g.stride_v - g.pad_v,
+                              (n - 1) * g.stride_v + g.span, pitch, g.lo, g.hi, zp, clean, tinyasc_mve_gather);
+                const dwp_run r = {.in = tinyasc_mve_gather, .rowstep = g.dil_v * pitch, .out = out + ov * g.sv,
+                                   .n = g.out_u, .k = k, .vec = vec, .rows = n, .in_next = g.stride_v * pitch,
+                                   .out_next = g.sv};
                 dwp_run_mve(&r);
             }
         }
@@ -1205,39 +1220,28 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
     const int x_ok = p->stride_w == 1 && p->dil_w == 1, y_ok = p->stride_h == 1 && p->dil_h == 1;
     if (!(x_ok || y_ok) || !tinyasc_out_fast_ok(p, w)) return -1;
     /* u along x unless along y the passes cost less (dw3p_cost) */
-    const int along_x = x_ok && !(y_ok && dw3p_cost(p->out_h, p->out_w) < dw3p_cost(p->out_w, p->out_h));
-    const int32_t in_u = along_x ? p->in_w : p->in_h, in_v = along_x ? p->in_h : p->in_w;
-    const int32_t out_u = along_x ? p->out_w : p->out_h, out_v = along_x ? p->out_h : p->out_w;
-    const int32_t pad_u = along_x ? p->pad_w : p->pad_h, pad_v = along_x ? p->pad_h : p->pad_w;
-    const int32_t stride_v = along_x ? p->stride_h : p->stride_w, dil_v = along_x ? p->dil_h : p->dil_w;
-    const int32_t du = along_x ? C : p->in_w * C, dv = along_x ? p->in_w * C : C;
-    const int32_t su = along_x ? C : p->out_w * C, sv = along_x ? p->out_w * C : C;
-    const int32_t tu = along_x ? C : 3 * C, tv = along_x ? 3 * C : C; /* weight bytes between taps along u, v */
-    const int32_t cols = out_u + 2, pitch = (cols + 1) & ~1; /* int16 per plane row: a whole number of words */
-    const int32_t span = 2 * dil_v + 1;                        /* plane rows an output row reads */
+    dw_plane g;
+    dw_plane_of(p, x_ok && !(y_ok && dw3p_cost(p->out_h, p->out_w) < dw3p_cost(p->out_w, p->out_h)), &g);
+    const int32_t pitch = (g.cols + 1) & ~1; /* int16 per plane row: a whole number of words */
     /* plane rows that fit, a word to spare (a pass of one reads the int16 after its window's row) */
     const int32_t budget = ((int32_t)sizeof(tinyasc_gather_words) - 4) / (4 * 2 * pitch);
-    if (budget < span) return -1;
-    const int32_t band = (budget - span) / stride_v + 1; /* output rows per band */
+    if (budget < g.span) return -1;
+    const int32_t band = (budget - g.span) / g.stride_v + 1; /* output rows per band */
     const int16_t zp = (int16_t)(-p->input_offset);
     int16_t *const planes = (int16_t *)(void *)tinyasc_gather_words;
     int32_t *const blocks = (int32_t *)(void *)tinyasc_gather_stage;
-    /* every band's planes rows_max plane rows apart; the columns inside the input [lo, hi) (column j at u = j -
-     * pad_u) */
-    const int32_t rows_max = ((out_v < band ? out_v : band) - 1) * stride_v + span, plane = rows_max * pitch;
-    int32_t lo = pad_u, hi = in_u + pad_u;
-    if (lo < 0) lo = 0;
-    if (hi > cols) hi = cols;
-    if (hi < lo) hi = lo;
-    dw3p_pad_columns(planes, 4 * rows_max, pitch, lo, hi, cols, zp);
+    /* every band's planes rows_max plane rows apart */
+    const int32_t rows_max = ((g.out_v < band ? g.out_v : band) - 1) * g.stride_v + g.span;
+    const int32_t plane = rows_max * pitch;
+    dw3p_pad_columns(planes, 4 * rows_max, pitch, g.lo, g.hi, g.cols, zp);
     for (int32_t c0 = 0; c0 < C; c0 += 4) {
         for (int32_t k = 0; k < 4; k++) { /* the block: kernel row r along v its taps w0, w1, w2 along u */
             int32_t *const b = blocks + k * DW3P_BLOCK;
             const int32_t c = c0 + k;
             int32_t sum = 0;
             for (int32_t r = 0; r < 3; r++) {
-                const int8_t *const t = w->data + r * tv + c;
-                const int32_t w0 = t[0], w1 = t[tu], w2 = t[2 * tu];
+                const int8_t *const t = w->data + r * g.tv + c;
+                const int32_t w0 = t[0], w1 = t[g.tu], w2 = t[2 * g.tu];
                 sum += w0 + w1 + w2;
                 b[1 + 2 * r] = (int32_t)((uint32_t)(uint16_t)w0 | ((uint32_t)w1 << 16));
                 b[2 + 2 * r] = (int32_t)((uint32_t)(uint16_t)w1 | ((uint32_t)w2 << 16));
@@ -1249,14 +1253,15 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
         for (int32_t bt = 0; bt < p->batches; bt++) {
             const int8_t *const in = input + bt * p->in_h * p->in_w * C + c0;
             int8_t *const out = output + bt * p->out_h * p->out_w * C + c0;
-            for (int32_t ov = 0; ov < out_v; ov += band) {
-                const int32_t n = out_v - ov < band ? out_v - ov : band;
-                dw3p_stage(in, du, dv, in_v, -pad_u, ov * stride_v - pad_v, (n - 1) * stride_v + span, pitch,
-                           plane, lo, hi, zp, planes);
+            for (int32_t ov = 0; ov < g.out_v; ov += band) {
+                const int32_t n = g.out_v - ov < band ? g.out_v - ov : band;
+                dw3p_stage(in, g.du, g.dv, g.in_v, -g.pad_u, ov * g.stride_v - g.pad_v, (n - 1) * g.stride_v + g.span,
+                           pitch, plane, g.lo, g.hi, zp, planes);
                 for (int32_t k = 0; k < 4; k++) {
-                    dw3p_run r = {.in = planes + k * plane, .out = out + ov * sv + k, .rowstep = 2 * pitch * dil_v,
-                                  .su = su, .rows = n, .full = out_u / 4, .rem = out_u % 4,
-                                  .in_next = 2 * pitch * stride_v, .out_next = sv, .blk = blocks + k * DW3P_BLOCK};
+                    dw3p_run r = {.in = planes + k * plane, .out = out + ov * g.sv + k,
+                                  .rowstep = 2 * pitch * g.dil_v, .su = g.su, .rows = n, .full = g.out_u / 4,
+                                  .rem = g.out_u % 4, .in_next = 2 * pitch * g.stride_v, .out_next = g.sv,
+                                  .blk = blocks + k * DW3P_BLOCK};
                     dw3p_run_dsp(&r);
                 }
             }
