@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from tinyasc.firmware_sim import harness as L
+from tinyasc.firmware_sim.generator import PreparedFc, fc_row_blocks, fold_fc_input_offset
+from tinyasc.firmware_sim.params import FcParams
 from tinyasc.firmware_sim.sparse import SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows, why_dense, window_span
 
 SELFTEST = L.TARGETS_DIR / "selftest"
@@ -212,6 +214,14 @@ CASES = {
     "fc_k18_n5_zxmin_pertensor": (5, 1, 1, 1, 18, 5, 1, 1, 1, 1, False, None, True),
     "fc_k21_n9_zxmax_fold": (5, 2, 1, 1, 21, 9, 1, 1, 1, 1, False, None, True),
     "fc_k3_n6_sat": (5, 1, 1, 1, 3, 6, 1, 1, 1, 1, False, None, True),
+    # the weights in row blocks (fc_row_blocks; every FC case runs both geometries, folded and not, optimized and
+    # portable): layers per tensor on the whole int8 range, which the DSP cores (K a multiple of 4) and Helium run
+    # in one asm call a layer, with a last block of fewer rows (20 = 2 x 8 + 4, 19 = 4 x 4 + 3), Helium's last K % 16
+    # inputs (52, 30) and a layer of that tail alone (8), the DSP cores' K % 4 (30), no bias, batches
+    "fc_k128_n20_b2_fold_pertensor": (5, 2, 1, 1, 128, 20, 1, 1, 1, 1, False, None, True),
+    "fc_k52_n19_fold_pertensor": (5, 1, 1, 1, 52, 19, 1, 1, 1, 1, False, None, False),
+    "fc_k8_n16_fold_pertensor": (5, 1, 1, 1, 8, 16, 1, 1, 1, 1, False, None, True),
+    "fc_k30_n8_b2_fold_pertensor": (5, 2, 1, 1, 30, 8, 1, 1, 1, 1, False, None, True),
     # three-tap lines longer than Helium's chunk of 256 positions (line3_mve's sums pass, then its outputs pass): a
     # column with same padding, one without, in place, a row, and one with a left shift (the any-shift outputs)
     "dw3x1_c6_long_same_fold": (True, 1, 600, 2, 6, 6, 3, 1, 1, 1, True, None, True),
@@ -294,6 +304,17 @@ def _c(vals, ctype="int8_t") -> str:
     return "{" + ",".join(str(int(v)) for v in np.asarray(vals).reshape(-1)) + "}"
 
 
+def _fold_fc(w: np.ndarray, bias, off: int, per_channel: bool, mult, shift) -> PreparedFc:
+    """generator.fold_fc_input_offset on a case's layer (one multiplier and shift where per tensor)."""
+    n, k = w.shape
+    rows = n if per_channel else 1
+    prep = PreparedFc(params=FcParams(batches=1, accum_depth=k, out_depth=n, input_offset=off, filter_offset=0,
+                                      output_offset=0, act_min=-128, act_max=127, per_channel=int(per_channel)),
+                      kernel="fully_connected_s8", filter=w, multiplier=tuple(int(v) for v in mult[:rows]),
+                      shift=tuple(int(v) for v in shift[:rows]), bias=None if bias is None else np.asarray(bias, np.int32))
+    return fold_fc_input_offset(prep)
+
+
 def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
     """kernel_cases.h for CASES; returns (name, has_sparse) per case."""
     rng = np.random.default_rng(seed)
@@ -361,10 +382,21 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         max_out = max(max_out, out_size, in_size, (ph + 1) * iw * ic)
         kcode, fcs, fks = {0: (0, 0, 0), 1: (1, 0, 0), 2: (2, 0, 0), 3: (3, kh, 1), 4: (3, 1, oc),
                            5: (4, int("pertensor" not in name), 0)}[kind]
+        fc_blocks = "0, 0, 0"
+        if kind == 5:  # the row-block layouts and the folded bias, by the generator's own functions
+            fc = _fold_fc(w.reshape(oc, ic), bias if has_bias else None, -zx, "pertensor" not in name, mult, shift)
+            assert fc.params.input_offset == 0, name
+            decls.append(f"static const int8_t c{i}_w44[] __attribute__((aligned(4))) = "
+                         f"{_c(fc_row_blocks(w.reshape(oc, ic), 4, 4))};\n"
+                         f"static const int8_t c{i}_w816[] __attribute__((aligned(4))) = "
+                         f"{_c(fc_row_blocks(w.reshape(oc, ic), 8, 16))};\n"
+                         f"static const int32_t c{i}_fb[] = {_c(np.zeros(oc) if fc.bias is None else fc.bias)};\n")
+            fc_blocks = f"c{i}_w44, c{i}_w816, c{i}_fb"
         entries.append(
             f"  {{{kcode}, {fcs}, {fks}, {in_size}, {{{nb}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {st_h}, {st_w}, {dil_h}, {dil_w}, {ph}, {pw}, "
             f"{fin}, {oc // ic if dw else 1}, {-zx}, {zy}, {amin}, {amax}}}, "
-            f"{{c{i}_w, {f'c{i}_b' if has_bias else '0'}, c{i}_m, c{i}_s, 0}}, {sparse_decl}, c{i}_x, {out_size}}},")
+            f"{{c{i}_w, {f'c{i}_b' if has_bias else '0'}, c{i}_m, c{i}_s, 0}}, {sparse_decl}, c{i}_x, {out_size}, "
+            f"{fc_blocks}}},")
         info.append((name, sparse_decl != "0"))
     path.write_text("\n".join(decls) + f"\n#define KCASE_COUNT {len(CASES)}\n#define KCASE_MAX_OUT {max_out}\n"
                     "static const kcase kcases[KCASE_COUNT] = {\n" + "\n".join(entries) + "\n};\n")

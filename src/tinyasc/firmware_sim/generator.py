@@ -35,7 +35,7 @@ from tinyasc.firmware_sim import kernel_sources, params, tile_emit, tiling
 from tinyasc.firmware_sim import sparse as sparse_mod
 from tinyasc.firmware_sim.kernel_sources import Kernel
 from tinyasc.firmware_sim.tiling import TimeRule
-from tinyasc.firmware_sim.target import SPECS, IsaFeature, KernelBackend, LibraryTarget
+from tinyasc.firmware_sim.target import SPECS, IsaFeature, KernelBackend, LibraryTarget, Target
 
 log = logging.getLogger(__name__)
 
@@ -603,13 +603,26 @@ class _Generator:
         fc = params.FcParams(batches=batches, accum_depth=accum, out_depth=out_depth, input_offset=-zx,
                              filter_offset=-int(w.zero_point[0]) if w.zero_point else 0, output_offset=zy,
                              act_min=amin, act_max=amax, per_channel=int(per_channel))
-        return PreparedFc(params=fc, kernel="fully_connected_s8", macs=batches * accum * out_depth, filter=w.data,
+        prep = PreparedFc(params=fc, kernel="fully_connected_s8", macs=batches * accum * out_depth, filter=w.data,
                           multiplier=tuple(mults), shift=tuple(shifts), bias=None if b is None else b.data)
+        prep = fold_fc_input_offset(prep)
+        shape = fc_block_shape(self.options.target.core) if self.options.backend is KernelBackend.OPTIMIZED else None
+        if shape is None or prep.params.input_offset != 0 or prep.params.filter_offset != 0:
+            return prep
+        rows, ks = shape
+        if not fc_blocks_pay(out_depth, rows):
+            return prep
+        return dataclasses.replace(prep, kernel="fully_connected_blocks_s8",
+                                   params=params.FcBlocksParams(fc=prep.params, block_rows=rows, block_k=ks),
+                                   filter=fc_row_blocks(prep.filter, rows, ks))
 
     def emit_fully_connected(self, op: Operator, prep: PreparedFc) -> _Emit:
         i = op.index
+        fc = prep.params.fc if isinstance(prep.params, params.FcBlocksParams) else prep.params
+        layout = (f" in blocks of {prep.params.block_rows} rows x {prep.params.block_k} k"
+                  if isinstance(prep.params, params.FcBlocksParams) else "")
         decls = [
-            f"/* layer {i}: FULLY_CONNECTED weights {list(prep.filter.shape)} */\n"
+            f"/* layer {i}: FULLY_CONNECTED weights {[fc.out_depth, fc.accum_depth]}{layout} */\n"
             + _c_array("int8_t", f"l{i}_filter", prep.filter),
             _c_array("int32_t", f"l{i}_mult", np.array(prep.multiplier)),
             _c_array("int32_t", f"l{i}_shift", np.array(prep.shift)),
@@ -621,7 +634,7 @@ class _Generator:
             multiplier=params.CRef(f"l{i}_mult"), shift=params.CRef(f"l{i}_shift"), sparse=params.NULL).c_decl(f"l{i}_w"))
         decls.append(prep.params.c_decl(f"l{i}_p"))
         call = f"{self.fn(prep.kernel)}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
-        out_depth = prep.params.out_depth
+        out_depth = fc.out_depth
         return _Emit(decls, call, prep.macs, int(prep.filter.size) + (4 * out_depth if prep.bias is not None else 0),
                      8 * len(prep.multiplier))
 
@@ -873,6 +886,67 @@ class Prepared:
     """MEAN of products: the index of the MUL it reads through (its own params are ``l{fused_from}_p``)."""
 
 
+def fc_block_shape(core: Target | None) -> tuple[int, int] | None:
+    """(rows, k) of the row blocks the optimized FULLY_CONNECTED kernel reads on ``core`` (tinyasc_opt_fc.c), or
+    None where it reads the rows as they are: Helium eight rows of sixteen bytes (one vector each, at immediate
+    offsets from one pointer), the DSP cores four rows of four bytes (two LDRD a step)."""
+    if core is None:
+        return None
+    isa = SPECS[core].isa
+    if IsaFeature.MVE in isa:
+        return (8, 16)
+    return (4, 4) if IsaFeature.DSP in isa else None
+
+
+#: The most zero rows the row blocks may add to a layer, as a fraction of its rows (flash and time).
+FC_BLOCKS_MAX_PADDING = 1 / 8
+
+
+def fc_blocks_pay(n: int, rows: int) -> bool:
+    """Whether a FULLY_CONNECTED layer of ``n`` output rows takes row blocks of ``rows``: at least one whole block,
+    and the zero rows that complete the last block at most FC_BLOCKS_MAX_PADDING of the layer's rows (a classifier's
+    two or ten output rows padded to eight or twelve would cost flash and time; such layers keep the rows as they
+    are)."""
+    return n >= rows and -(-n // rows) * rows - n <= FC_BLOCKS_MAX_PADDING * n
+
+
+def fc_row_blocks(w: np.ndarray, rows: int, ks: int) -> np.ndarray:
+    """FULLY_CONNECTED weights [N, K] in row blocks (the layout of tinyasc_fc_blocks_params): N rounded up to
+    ``rows`` with zero rows; block j is K / ks steps of ``rows`` x ``ks`` bytes, step s holding row j rows + r's
+    weights s ks .. s ks + ks - 1 for r = 0, 1, ..., then the last K % ks weights of each row in turn (no step
+    padded)."""
+    n, k = w.shape
+    n_pad, k_whole = -(-n // rows) * rows, k - k % ks
+    padded = np.zeros((n_pad, k), dtype=w.dtype)
+    padded[:n] = w
+    blocks = padded.reshape(n_pad // rows, rows, k)
+    steps = blocks[:, :, :k_whole].reshape(n_pad // rows, rows, k_whole // ks, ks).transpose(0, 2, 1, 3)
+    tail = blocks[:, :, k_whole:]
+    return np.ascontiguousarray(np.concatenate([steps.reshape(n_pad // rows, -1), tail.reshape(n_pad // rows, -1)],
+                                               axis=1)).reshape(-1)
+
+
+def fold_fc_input_offset(prep: PreparedFc) -> PreparedFc:
+    """A FULLY_CONNECTED layer with its input offset folded into the bias: sum_k w (x + off) + b is
+    sum_k w x + (b + off sum_k w), the same integers, so every kernel's bytes stay the portable kernel's and TFLite
+    Micro's. The kernels then sum the raw products (Helium: no VADDVA of the weights beside each VMLADAVA; the DSP
+    cores: SXTB16 of the inputs, no offset register). Left as it is where there is nothing to fold (offset 0), where
+    the weights carry a zero point, or where a sum could leave int32 in either form (|b| + (|off| + 128) sum |w| must
+    stay below 2^31, so neither order of summation overflows). Where the layer has no bias the folded one costs 4
+    bytes of flash per output row."""
+    p = prep.params
+    off = p.input_offset
+    if off == 0 or p.filter_offset != 0:
+        return prep
+    w = prep.filter.astype(np.int64).reshape(p.out_depth, p.accum_depth)
+    bias = np.zeros(p.out_depth, np.int64) if prep.bias is None else prep.bias.astype(np.int64).reshape(-1)
+    bound = np.abs(bias) + (abs(off) + 128) * np.abs(w).sum(axis=1)
+    if int(bound.max()) >= 1 << 31:
+        return prep
+    folded = bias + off * w.sum(axis=1)
+    return dataclasses.replace(prep, params=dataclasses.replace(p, input_offset=0), bias=folded.astype(np.int32))
+
+
 def binary_fast_ok(p: params.BinaryParams, name: str) -> bool:
     """Whether an int8 ADD / SUB / MUL / SQUARED_DIFFERENCE (``name``: ``add``...) meets the precondition of the
     optimized library's ``_fast`` kernels (``ok()`` in c/opt/tinyasc_opt_binary.c): every rescaling multiplier
@@ -1030,7 +1104,8 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,
-           kernels=(_K("fully_connected_s8", ("kernels/fully_connected.c",), _ks.OPT_FC),)),
+           kernels=(_K("fully_connected_s8", ("kernels/fully_connected.c",), _ks.OPT_FC),
+                    _K("fully_connected_blocks_s8", ("kernels/fully_connected.c",), _ks.OPT_FC))),
     OpSpec(opcode="ADD", activations=_I8_I16, prepare=_G.prepare_add, emit=_G.emit_binary,
            kernels=(_K("add_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("add_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY),
                     _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY)),

@@ -197,6 +197,20 @@ class FcParams(CStruct):
         _act(self)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FcBlocksParams(CStruct):
+    """FULLY_CONNECTED int8 with the weights in row blocks (``generator.fc_row_blocks``)."""
+
+    C_TYPE: ClassVar[str] = "tinyasc_fc_blocks_params"
+    fc: FcParams
+    block_rows: int
+    block_k: int
+
+    def check(self) -> None:
+        if not 1 <= self.block_rows <= 8 or self.block_k < 1:
+            raise ValueError(f"{self.C_TYPE}: block_rows 1..8 and block_k >= 1, got {self.block_rows}, {self.block_k}")
+
+
 # ------------------------------------------------------------------------------ element-wise
 
 

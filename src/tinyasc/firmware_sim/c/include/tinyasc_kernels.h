@@ -165,6 +165,18 @@ typedef struct {
 void tinyasc_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w,
                                 const int8_t *input, int8_t *output);
 
+/* The same layer with its weights in row blocks (generator.fc_row_blocks): out_depth rounded up to block_rows
+ * with zero rows; block j (block_rows x K bytes) is K / block_k steps of block_rows x block_k bytes, step s holding
+ * k = s block_k .. s block_k + block_k - 1 of each row in turn, then the last K % block_k weights of each row in
+ * turn. The optimized library reads a step with one or two loads (tinyasc_opt_fc.c). block_rows is 1..8. */
+typedef struct {
+    tinyasc_fc_params fc;
+    int32_t block_rows, block_k;
+} tinyasc_fc_blocks_params;
+
+void tinyasc_fully_connected_blocks_s8(const tinyasc_fc_blocks_params *p, const tinyasc_weights *w,
+                                       const int8_t *input, int8_t *output);
+
 /* ---------------------------------------------------------------- elementwise binary */
 
 typedef struct {

@@ -146,6 +146,8 @@ void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc
                                      const int8_t *input, int8_t *output);
 void tinyasc_opt_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w, const int8_t *input,
                                     int8_t *output);
+void tinyasc_opt_fully_connected_blocks_s8(const tinyasc_fc_blocks_params *p, const tinyasc_weights *w,
+                                           const int8_t *input, int8_t *output);
 void tinyasc_opt_add_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void tinyasc_opt_sub_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void tinyasc_opt_mul_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);

@@ -21,6 +21,10 @@ typedef struct {
     const tinyasc_sparse_weights *sparse;
     const int8_t *input;
     int32_t out_size;
+    /* K_FC: the weights in row blocks of the DSP cores' and Helium's geometry (generator.fc_row_blocks) and the bias
+     * with the input offset folded in (generator.fold_fc_input_offset) */
+    const int8_t *fc_blocks_dsp, *fc_blocks_mve;
+    const int32_t *fc_bias_folded;
 } kcase;
 
 #include "kernel_cases.h"
@@ -66,6 +70,45 @@ static int32_t staged_mismatches(const kcase *c, const tinyasc_weights *w, int w
            check_guard_writes(ext_stage, EXT_STAGE);
 }
 
+/* A K_FC case's layer: batches x in_c -> batches x out_c, weights [out_c][in_c] */
+static tinyasc_fc_params fc_params_of(const kcase *c)
+{
+    const tinyasc_fc_params fc = {.batches = c->p.batches, .accum_depth = c->p.in_c, .out_depth = c->p.out_c,
+                                  .input_offset = c->p.input_offset, .filter_offset = 0,
+                                  .output_offset = c->p.output_offset, .act_min = c->p.act_min,
+                                  .act_max = c->p.act_max, .per_channel = c->f_c_stride};
+    return fc;
+}
+
+/* The row-block kernels against ref_out, as the generator calls them (the input offset folded into the bias) and as
+ * the portable kernel reads any block geometry (the offset kept): each geometry through the optimized entry (its
+ * core's own geometry takes the fast path there) and the portable one, on fc's layer. Differing bytes plus written
+ * guard bytes. */
+static int32_t fc_blocks_mismatches(const kcase *c, const tinyasc_fc_params *fc)
+{
+    static const int32_t geometry[2][2] = {{4, 4}, {8, 16}};
+    int32_t bad = 0;
+    for (int g = 0; g < 2; g++) {
+        const int8_t *data = g == 0 ? c->fc_blocks_dsp : c->fc_blocks_mve;
+        for (int folded = 0; folded < 2; folded++) {
+            tinyasc_fc_blocks_params bp = {.fc = *fc, .block_rows = geometry[g][0], .block_k = geometry[g][1]};
+            tinyasc_weights wb = c->w;
+            wb.data = data;
+            if (folded) {
+                bp.fc.input_offset = 0;
+                wb.bias = c->fc_bias_folded;
+            }
+            for (int opt = 0; opt < 2; opt++) {
+                memset(opt_out, CHECK_FILL, sizeof opt_out);
+                if (opt) tinyasc_opt_fully_connected_blocks_s8(&bp, &wb, c->input, opt_out);
+                else tinyasc_fully_connected_blocks_s8(&bp, &wb, c->input, opt_out);
+                bad += mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, c->out_size);
+            }
+        }
+    }
+    return bad;
+}
+
 int main(void)
 {
     for (int i = 0; i < KCASE_COUNT; i++) {
@@ -81,10 +124,7 @@ int main(void)
             else if (c->p.k_h > 1 && c->p.k_w > 1) tinyasc_opt_depthwise_window_s8(&c->p, &c->w, c->input, opt_out);
             else tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else if (c->kind == K_FC) { /* batches x in_c -> batches x out_c, weights [out_c][in_c] */
-            const tinyasc_fc_params fc = {.batches = c->p.batches, .accum_depth = c->p.in_c, .out_depth = c->p.out_c,
-                                          .input_offset = c->p.input_offset, .filter_offset = 0,
-                                          .output_offset = c->p.output_offset, .act_min = c->p.act_min,
-                                          .act_max = c->p.act_max, .per_channel = c->f_c_stride};
+            const tinyasc_fc_params fc = fc_params_of(c);
             tinyasc_fully_connected_s8(&fc, &c->w, c->input, ref_out);
             tinyasc_opt_fully_connected_s8(&fc, &c->w, c->input, opt_out);
         } else if (c->kind == K_CONV) {
@@ -112,6 +152,10 @@ int main(void)
         int32_t dense = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
         if (c->kind == K_1X1_INPLACE) /* and with a caller's stage: the portable kernel too */
             dense += staged_mismatches(c, &c->w, STAGED_PORTABLE, end) + staged_mismatches(c, &c->w, STAGED_OPT, end);
+        if (c->kind == K_FC) { /* and with the weights in row blocks */
+            const tinyasc_fc_params fc = fc_params_of(c);
+            dense += fc_blocks_mismatches(c, &fc);
+        }
         int32_t sparse = -1;
         if (c->sparse) {
             tinyasc_weights ws = c->w;
