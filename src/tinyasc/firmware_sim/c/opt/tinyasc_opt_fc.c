@@ -329,7 +329,8 @@ typedef char fc_layer8_is_the_asm_layout[(offsetof(fc_layer8, x) == 0 && offseto
                                           offsetof(fc_layer8, m) == 32 && offsetof(fc_layer8, neg_r) == 36 &&
                                           offsetof(fc_layer8, zp) == 40) ? 1 : -1];
 
-/* The block's steps (x in r1, the count in r5; none when 0), then the last K % 16 inputs and each row's last K % 16
+/* The block's steps (x in r1; none when 0; two a loop pass, (steps + 1) / 2 passes counted in r5, an odd count
+ * entering at the pass's second step), then the last K % 16 inputs and each row's last K % 16
  * weights (r11 of them) under the predicate VCTP makes of r11 (VPST before each load): the sums in r0 ... lr. */
 #define FC8_TAIL_ROW(acc)                                                                                         \
         "vpst\n\t"                                                                                             \
@@ -339,8 +340,15 @@ typedef char fc_layer8_is_the_asm_layout[(offsetof(fc_layer8, x) == 0 && offseto
 #define FC8_STEPS                                                                                                 \
         "ldr      r1, [r9, #0]\n\t"                                                                             \
         "ldr      r5, [r9, #8]\n\t"                                                                             \
-        "cbz      r5, 6f\n\t"                                                                                   \
+        "cmp      r5, #0\n\t"                                                                                   \
+        "beq      6f\n\t"                                                                                       \
+        "tst      r5, #1\n\t"                                                                                   \
+        "add      r5, r5, #1\n\t"                                                                               \
+        "lsr      r5, r5, #1\n\t"                                                                               \
+        "bne      2f\n\t"                                                                                       \
         "1:\n\t"                                                                                                \
+        FC8_STEP("r1")                                                                                          \
+        "2:\n\t"                                                                                                \
         FC8_STEP("r1")                                                                                          \
         "subs     r5, r5, #1\n\t"                                                                               \
         "bne      1b\n\t"                                                                                       \
