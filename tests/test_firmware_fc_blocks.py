@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from test_firmware_support import convert, write
-from tinyasc.firmware_sim.generator import (FC_BLOCKS_MAX_PADDING, GeneratorOptions, PreparedFc, fc_block_shape,
-                                            fc_blocks_pay, fc_row_blocks, fold_fc_input_offset, generate)
+from tinyasc.firmware_sim.generator import (FC_BLOCKS_MAX_PADDING, FC_BLOCKS_MIN_MACS, GeneratorOptions, PreparedFc,
+                                            fc_block_shape, fc_blocks_pay, fc_row_blocks, fold_fc_input_offset,
+                                            generate)
 from tinyasc.firmware_sim.params import FcParams
 from tinyasc.firmware_sim.target import LibraryTarget, Target
 
@@ -86,15 +87,21 @@ def test_blocks_pay_with_a_whole_block_and_few_zero_rows():
     assert fc_block_shape(None) is None
 
 
-@pytest.fixture(scope="module")
-def fc_model(tmp_path_factory):
+def _fc_tflite(path, k: int, n: int):
     import tensorflow as tf
 
     rng = np.random.default_rng(3)
-    w = (rng.normal(size=(52, 16)) * 0.5).astype(np.float32)
-    b = (rng.normal(size=16) * 0.5).astype(np.float32)
-    fn = lambda x: tf.nn.relu(tf.matmul(tf.reshape(x, (1, 52)), w) + b)  # noqa: E731
-    return write(tmp_path_factory.mktemp("fc") / "fc.tflite", convert(fn, (1, 4, 13), lo=-1.0, hi=2.0))
+    w = (rng.normal(size=(k, n)) * 0.5).astype(np.float32)
+    b = (rng.normal(size=n) * 0.5).astype(np.float32)
+    fn = lambda x: tf.nn.relu(tf.matmul(tf.reshape(x, (1, k)), w) + b)  # noqa: E731
+    return write(path, convert(fn, (1, k), lo=-1.0, hi=2.0))
+
+
+@pytest.fixture(scope="module")
+def fc_model(tmp_path_factory):
+    """One layer of 52 x 160 = 8,320 MACs: at least FC_BLOCKS_MIN_MACS."""
+    assert 52 * 160 >= FC_BLOCKS_MIN_MACS
+    return _fc_tflite(tmp_path_factory.mktemp("fc") / "fc.tflite", 52, 160)
 
 
 @pytest.mark.parametrize("target,call,rows,ks", [
@@ -112,3 +119,15 @@ def test_generator_folds_and_picks_the_blocks_per_core(fc_model, tmp_path, targe
     else:
         assert f".block_rows = {rows}, .block_k = {ks}" in c
         assert f"in blocks of {rows} rows x {ks} k" in c
+
+
+def test_a_small_head_keeps_its_rows(tmp_path):
+    """A model whose FULLY_CONNECTED layers hold fewer than FC_BLOCKS_MIN_MACS in whole blocks (a classifier's head)
+    keeps the rows kernel: its smaller code is worth more than the time the blocks would save."""
+    assert 52 * 16 < FC_BLOCKS_MIN_MACS
+    model = _fc_tflite(tmp_path / "head.tflite", 52, 16)
+    art = generate(model, tmp_path / "fw", options=GeneratorOptions(target=LibraryTarget.CORTEX_M4,
+                                                                    measure_tflm_arena=False))
+    c = (art.out_dir / "model.c").read_text()
+    assert "tinyasc_opt_fully_connected_s8(&l" in c and "block_rows" not in c
+    assert re.search(r"\.input_offset = 0\b", c)  # the offset folded all the same

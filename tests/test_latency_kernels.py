@@ -311,7 +311,8 @@ def _fold_fc(w: np.ndarray, bias, off: int, per_channel: bool, mult, shift) -> P
     prep = PreparedFc(params=FcParams(batches=1, accum_depth=k, out_depth=n, input_offset=off, filter_offset=0,
                                       output_offset=0, act_min=-128, act_max=127, per_channel=int(per_channel)),
                       kernel="fully_connected_s8", filter=w, multiplier=tuple(int(v) for v in mult[:rows]),
-                      shift=tuple(int(v) for v in shift[:rows]), bias=None if bias is None else np.asarray(bias, np.int32))
+                      shift=tuple(int(v) for v in shift[:rows]),
+                      bias=None if bias is None else np.asarray(bias, np.int32))
     return fold_fc_input_offset(prep)
 
 

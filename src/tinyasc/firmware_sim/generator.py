@@ -610,11 +610,21 @@ class _Generator:
         if shape is None or prep.params.input_offset != 0 or prep.params.filter_offset != 0:
             return prep
         rows, ks = shape
-        if not fc_blocks_pay(out_depth, rows):
+        if not fc_blocks_pay(out_depth, rows) or self.fc_blocks_macs(rows) < FC_BLOCKS_MIN_MACS:
             return prep
         return dataclasses.replace(prep, kernel="fully_connected_blocks_s8",
                                    params=params.FcBlocksParams(fc=prep.params, block_rows=rows, block_k=ks),
                                    filter=fc_row_blocks(prep.filter, rows, ks))
+
+    def fc_blocks_macs(self, rows: int) -> int:
+        """MACs of the model's FULLY_CONNECTED layers whose rows fill blocks of ``rows`` (:func:`fc_blocks_pay`)."""
+        total = 0
+        for op in self.g.operators:
+            if op.opcode == "FULLY_CONNECTED":
+                n, k = self.t(op.inputs[1]).shape
+                if fc_blocks_pay(n, rows):
+                    total += (self.t(op.inputs[0]).size // k) * n * k
+        return total
 
     def emit_fully_connected(self, op: Operator, prep: PreparedFc) -> _Emit:
         i = op.index
@@ -900,6 +910,10 @@ def fc_block_shape(core: Target | None) -> tuple[int, int] | None:
 
 #: The most zero rows the row blocks may add to a layer, as a fraction of its rows (flash and time).
 FC_BLOCKS_MAX_PADDING = 1 / 8
+#: The fewest MACs a model's FULLY_CONNECTED layers must hold in row blocks for the library to take them: the blocks'
+#: kernel is about 170 B of flash larger than the rows' on the DSP cores, which a classifier's head of a few hundred
+#: MACs (KWS: 64 x 12) does not win back in time.
+FC_BLOCKS_MIN_MACS = 8192
 
 
 def fc_blocks_pay(n: int, rows: int) -> bool:

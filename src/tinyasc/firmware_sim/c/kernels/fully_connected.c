@@ -1,5 +1,6 @@
 /* FULLY_CONNECTED int8: acc = bias + sum (w + filter_offset) * (x + input_offset), weights [out][in]
- * (tinyasc_fully_connected_s8) or in row blocks (tinyasc_fully_connected_blocks_s8, the layout in tinyasc_kernels.h). */
+ * (tinyasc_fully_connected_s8) or in row blocks (tinyasc_fully_connected_blocks_s8, the layout in
+ * tinyasc_kernels.h). */
 #include "tinyasc_kernels.h"
 
 void tinyasc_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w,
