@@ -75,7 +75,8 @@ def test_library_holds_the_fast_kernels_the_front_end_and_build_files(lib_m4):
     d, m, art = lib_m4.out_dir, lib_m4.manifest, lib_m4.firmware
     assert m.target is LibraryTarget.CORTEX_M4 and m.frontend and m.sparse_weights
     # every layer calls the optimized twin where the optimized library has one
-    assert {"tinyasc_opt_conv2d_s8", "tinyasc_opt_add_fast_s8"} <= set(art.kernels)
+    assert "tinyasc_opt_add_fast_s8" in art.kernels
+    assert {"tinyasc_opt_conv2d_s8", "tinyasc_opt_conv2d_pairs_s8"} & set(art.kernels)  # the rows in pairs on the M4
     assert "tinyasc_conv2d_s8" not in art.kernels and not {"tinyasc_add_s8", "tinyasc_opt_add_s8"} & set(art.kernels)
     assert "kernels/tinyasc_opt_dsp.c" in m.sources and "kernels/tinyasc_opt_mve.c" not in m.sources
     assert [r["layer"] for r in art.sparse_layers if r["used"]] == [1]
@@ -280,21 +281,24 @@ def _pointwise_net():
 @pytest.mark.arm
 @pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M55], ids=lambda t: t.value)
 def test_sparse_and_1x1_layers_link_no_general_convolution(target, tmp_path):
-    """The generator calls the sparse kernels and the 1x1 entry point (``tinyasc_opt_conv2d_1x1_s8``) itself, so a
-    model without other convolutions ships none of the general convolution's kernels (im2col, grouped,
-    one-input-channel): the linked example holds neither them nor the dispatcher that picks among them."""
+    """The generator calls the sparse kernels and the 1x1 entry point (``tinyasc_opt_conv2d_1x1_s8``; on the M4 the
+    row pairs' entry, ``tinyasc_opt_conv2d_pairs_s8``) itself, so a model without other convolutions ships none of
+    the general convolution's kernels (grouped, one-input-channel): the linked example holds neither them nor the
+    dispatcher that picks among them."""
     path = write(tmp_path / "pw.tflite", convert(_pointwise_net(), (1, 8, 6, 1), lo=-2.0, hi=2.0))
     lib = write_library(path, tmp_path / "lib", target=target)
     calls = set(re.findall(r"(tinyasc_\w+)\(", (lib.out_dir / "model.c").read_text()))
     sparse = target is LibraryTarget.CORTEX_M4  # Helium keeps this 20%-dense layer dense (its kernel is faster)
     assert ({"tinyasc_sparse_conv2d_s8", "tinyasc_sparse_conv2d_1x1_inplace_s8"} & calls != set()) == sparse, calls
-    assert "tinyasc_opt_conv2d_1x1_s8" in calls, calls
+    # the dense 1x1: Helium's 1x1 entry; on the M4 its rows in word-interleaved pairs (generator.conv_pairs_ok)
+    one_by_one = "tinyasc_opt_conv2d_pairs_s8" if target is LibraryTarget.CORTEX_M4 else "tinyasc_opt_conv2d_1x1_s8"
+    assert one_by_one in calls, calls
     assert "tinyasc_opt_conv2d_s8" not in calls
     _run(["make", "-j2", "target"], lib.out_dir)
     elf = lib.out_dir / "build" / target.value / "tinyasc_example.elf"
     syms = {line.split()[-1] for line in _run(["arm-none-eabi-nm", str(elf)], lib.out_dir).stdout.splitlines()}
     assert ("tinyasc_sparse_conv2d_s8" in syms) == sparse
-    assert "tinyasc_opt_conv2d_1x1_s8" in syms
+    assert one_by_one in syms
     general = {"tinyasc_opt_conv2d_s8", "tinyasc_chan_conv_s8", "tinyasc_simd_conv_c1_s8", "tinyasc_conv_c1_s8",
                "cols_conv", "mve_conv_c1"}
     assert not general & syms, general & syms
@@ -334,7 +338,8 @@ def test_fast_entries_link_no_loop_behind_them(target, tmp_path):
     want = {"tinyasc_opt_mul_fast_s8", "tinyasc_opt_add_fast_s8", "tinyasc_opt_depthwise_conv2d_s8"}
     assert want <= calls, calls
     assert not {"tinyasc_opt_add_s8", "tinyasc_opt_mul_s8", "tinyasc_opt_conv2d_1x1_inplace_c16_s8"} & calls, calls
-    assert calls & {"tinyasc_opt_conv2d_1x1_inplace_s8", "tinyasc_sparse_conv2d_1x1_inplace_s8"}, calls
+    assert calls & {"tinyasc_opt_conv2d_1x1_inplace_s8", "tinyasc_opt_conv2d_1x1_inplace_pairs_s8",
+                    "tinyasc_sparse_conv2d_1x1_inplace_s8"}, calls
     _run(["make", "-j2", "target"], lib.out_dir)
     elf = lib.out_dir / "build" / target.value / "tinyasc_example.elf"
     nm = _run(["arm-none-eabi-nm", str(elf)], lib.out_dir).stdout.splitlines()

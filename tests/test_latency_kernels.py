@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tinyasc.firmware_sim import harness as L
-from tinyasc.firmware_sim.generator import PreparedFc, fc_row_blocks, fold_fc_input_offset
+from tinyasc.firmware_sim.generator import PreparedFc, conv_row_pairs, fc_row_blocks, fold_fc_input_offset
 from tinyasc.firmware_sim.params import FcParams
 from tinyasc.firmware_sim.sparse import SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows, why_dense, window_span
 
@@ -222,6 +222,12 @@ CASES = {
     "fc_k52_n19_fold_pertensor": (5, 1, 1, 1, 52, 19, 1, 1, 1, 1, False, None, False),
     "fc_k8_n16_fold_pertensor": (5, 1, 1, 1, 8, 16, 1, 1, 1, 1, False, None, True),
     "fc_k30_n8_b2_fold_pertensor": (5, 2, 1, 1, 30, 8, 1, 1, 1, 1, False, None, True),
+    # the DSP cores' pixel pairs over filter rows in word-interleaved pairs (conv2x2p_dsp; every ungrouped case runs
+    # them too, rows padded to whole words where K is not a multiple of 4): two blocks of output channels (70 = 64 +
+    # 6) with an odd last pixel of each row, and a window too long for two (K = 1188 > TINYASC_OPT_MAX_K2: one pixel at
+    # a time)
+    "conv1x1_c8_c70_w5_fold": (False, 1, 3, 5, 8, 70, 1, 1, 1, 1, False, None, True),
+    "conv3x3_c132_c5_bigk_fold": (False, 1, 3, 4, 132, 5, 3, 3, 1, 1, True, None, True),
     # three-tap lines longer than Helium's chunk of 256 positions (line3_mve's sums pass, then its outputs pass): a
     # column with same padding, one without, in place, a row, and one with a left shift (the any-shift outputs)
     "dw3x1_c6_long_same_fold": (True, 1, 600, 2, 6, 6, 3, 1, 1, 1, True, None, True),
@@ -383,6 +389,11 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         max_out = max(max_out, out_size, in_size, (ph + 1) * iw * ic)
         kcode, fcs, fks = {0: (0, 0, 0), 1: (1, 0, 0), 2: (2, 0, 0), 3: (3, kh, 1), 4: (3, 1, oc),
                            5: (4, int("pertensor" not in name), 0)}[kind]
+        conv_pairs = "0"
+        if kind == 0 and fin == ic:  # the rows in pairs (padded to whole words), by the generator's function
+            decls.append(f"static const int8_t c{i}_wp[] __attribute__((aligned(4))) = "
+                         f"{_c(conv_row_pairs(w.reshape(oc, -1)))};\n")
+            conv_pairs = f"c{i}_wp"
         fc_blocks = "0, 0, 0"
         if kind == 5:  # the row-block layouts and the folded bias, by the generator's own functions
             fc = _fold_fc(w.reshape(oc, ic), bias if has_bias else None, -zx, "pertensor" not in name, mult, shift)
@@ -397,7 +408,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             f"  {{{kcode}, {fcs}, {fks}, {in_size}, {{{nb}, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {st_h}, {st_w}, {dil_h}, {dil_w}, {ph}, {pw}, "
             f"{fin}, {oc // ic if dw else 1}, {-zx}, {zy}, {amin}, {amax}}}, "
             f"{{c{i}_w, {f'c{i}_b' if has_bias else '0'}, c{i}_m, c{i}_s, 0}}, {sparse_decl}, c{i}_x, {out_size}, "
-            f"{fc_blocks}}},")
+            f"{fc_blocks}, {conv_pairs}}},")
         info.append((name, sparse_decl != "0"))
     path.write_text("\n".join(decls) + f"\n#define KCASE_COUNT {len(CASES)}\n#define KCASE_MAX_OUT {max_out}\n"
                     "static const kcase kcases[KCASE_COUNT] = {\n" + "\n".join(entries) + "\n};\n")

@@ -469,14 +469,18 @@ class _Generator:
         filt = w.data
         if channelwise_as_depthwise(conv, depthwise=depthwise, wide=wide, in_place=in_place):
             filt, depthwise = np.ascontiguousarray(filt.transpose(3, 1, 2, 0)), True  # [oc,kh,kw,1] -> [1,kh,kw,oc]
+        pairs = (self.options.backend is KernelBackend.OPTIMIZED and conv_pairs_core(self.options.target.core)
+                 and not depthwise and not wide and conv_pairs_ok(conv, mults, shifts))
         if in_place:
             # inputs a multiple of 16 their own entry (Helium's in-place kernel takes only those: other models link none)
-            kernel = ("conv_col_inplace_s8" if column else
+            kernel = ("conv_col_inplace_s8" if column else "conv2d_1x1_inplace_pairs_s8" if pairs else
                       "conv2d_1x1_inplace_c16_s8" if ic % 16 == 0 else "conv2d_1x1_inplace_s8")
         elif depthwise and not wide and dm != 1:
             kernel = "depthwise_conv2d_multiplier_s8"  # the SIMD depthwise kernels take multiplier 1 only
         elif depthwise and not wide and kh > 1 and kw > 1:
             kernel = "depthwise_window_s8"  # windows over both axes: their own kernel (and file)
+        elif pairs:
+            kernel = "conv2d_pairs_s8"  # the DSP cores' pixel pairs on rows in word-interleaved pairs
         elif pointwise_same_size(conv) and not depthwise and not wide and fin == ic > 1:
             kernel = "conv2d_1x1_s8"  # links only the 1x1 paths (not the im2col, grouped and one-channel kernels)
         else:
@@ -534,7 +538,13 @@ class _Generator:
         self.layer_kernels[i] = kernel
         decls = []
         shape = list(prep.filter.shape)
-        if sparse is None:
+        filter_bytes = int(prep.filter.size)
+        if sparse is None and kernel in ("conv2d_pairs_s8", "conv2d_1x1_inplace_pairs_s8"):
+            pairs = conv_row_pairs(prep.filter.reshape(p.out_c, -1))
+            filter_bytes = int(pairs.size)
+            decls.append(f"/* layer {i}: {op.opcode} filter {shape}, rows in word-interleaved pairs */\n"
+                         + _c_array("int8_t", f"l{i}_filter", pairs))
+        elif sparse is None:
             how = " (channel-wise: runs as depthwise)" if prep.depthwise and op.opcode == "CONV_2D" else ""
             decls.append(f"/* layer {i}: {op.opcode} filter {shape}{how} */\n"
                          + _c_array("int8_t", f"l{i}_filter", prep.filter))
@@ -568,7 +578,7 @@ class _Generator:
             call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.outputs[0])}, {stage});"
         else:
             call = f"{kern}(&l{i}_p, &l{i}_w, {self.ref(op.inputs[0])}, {self.ref(op.outputs[0])});"
-        filter_bytes = self.sparse_layers[-1].sparse_bytes if sparse else int(prep.filter.size)
+        filter_bytes = self.sparse_layers[-1].sparse_bytes if sparse else filter_bytes
         wbytes = filter_bytes + (prep.bias.nbytes if prep.bias is not None else 0)
         return _Emit(decls, call, prep.macs, wbytes, param_bytes=8 * p.out_c)
 
@@ -975,6 +985,50 @@ def binary_fast_ok(p: params.BinaryParams, name: str) -> bool:
             and (name == "squared_difference" or p.out_shift <= 0))
 
 
+#: TINYASC_OPT_MAX_K of the DSP cores (c/opt/tinyasc_opt.h): the longest window their convolution kernels gather.
+DSP_OPT_MAX_K = 2304
+
+
+def conv_pairs_core(core: Target | None) -> bool:
+    """Whether ``core``'s optimized convolutions read filter rows in word-interleaved pairs (the DSP cores without
+    Helium: M4, M7)."""
+    return core is not None and IsaFeature.DSP in SPECS[core].isa and IsaFeature.MVE not in SPECS[core].isa
+
+
+def conv_pairs_ok(p: params.ConvParams, mults, shifts) -> bool:
+    """Whether an int8 CONV_2D runs on the DSP cores' pixel pairs over word-interleaved row pairs (the conditions of
+    tinyasc_simd_conv2d_pairs_s8 and of its asm path in simd_conv_body, c/opt/tinyasc_opt_dsp.c): ungrouped, its
+    window of K4 (K rounded up to whole words) up to DSP_OPT_MAX_K bytes, two or more output channels, the fast output
+    path (the whole int8 range, every channel's zero point folding: tinyasc_rq_zp_folds) and the pairs' constants
+    fitting the window stage after a window's bytes. One input channel in the shapes of the one-channel kernel
+    (tinyasc_conv_c1_s8: filters 5 or 6 wide, stride 2 along the width, undilated) stays with it. A layer that does
+    not qualify keeps its rows as they are; one stored sparse ignores the choice (emit_conv)."""
+    k4 = (p.k_h * p.k_w * p.in_c + 3) & ~3
+    if p.filter_in_c != p.in_c or k4 > DSP_OPT_MAX_K or p.out_c < 2:
+        return False
+    if p.in_c == 1 and p.dil_w == 1 and p.k_w in (5, 6) and p.stride_w == 2:
+        return False
+    if p.act_min != -128 or p.act_max != 127:
+        return False
+    if not all(m > 0 and -23 <= s <= -2 for m, s in zip(mults, shifts)):
+        return False
+    cst_at = 0 if p.in_c % 4 == 0 else k4
+    return cst_at + (min(p.out_c, 64) // 2) * 32 <= DSP_OPT_MAX_K + 4
+
+
+def conv_row_pairs(rows: np.ndarray) -> np.ndarray:
+    """A CONV_2D filter [out_c, K] in the layout of tinyasc_conv2d_pairs_s8: each row padded with zeros to K4 (K
+    rounded up to a multiple of 4), rows 2i and 2i + 1 word-interleaved (row 2i's word j, then row 2i + 1's), an odd
+    last row as it is (padded)."""
+    n, k = rows.shape
+    k4 = (k + 3) & ~3
+    padded = np.zeros((n, k4), dtype=rows.dtype)
+    padded[:, :k] = rows
+    even = n - n % 2
+    pairs = padded[:even].reshape(even // 2, 2, k4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.ascontiguousarray(np.concatenate([pairs, padded[even:].reshape(-1)]))
+
+
 def pointwise_same_size(p: params.ConvParams) -> bool:
     """Whether a convolution is 1x1 without padding or stride, its output of the input's size."""
     return (p.k_h == p.k_w == 1 and p.pad_h == p.pad_w == 0 and p.stride_h == p.stride_w == 1
@@ -1107,6 +1161,8 @@ _PAD = (_K("pad_s8", (_ks.MOVE,)), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8"
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
            kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _K("conv2d_1x1_s8", (_ks.CONV,), _ks.OPT_CONV),
+                    _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
+                    _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
                     _DEPTHWISE, _DW_WINDOW,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,

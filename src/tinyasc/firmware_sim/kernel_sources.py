@@ -38,6 +38,9 @@ SIMD = "<simd>"
 #: kernel (and its 7,680 B of tables) is linked only where a layer's weights are sparse.
 OPT_CONV = ("opt/tinyasc_opt_ref.c", "opt/tinyasc_opt_conv_c1.c", SIMD)
 OPT_INPLACE = ("opt/tinyasc_opt_inplace.c", *OPT_CONV)
+#: The filter rows in word-interleaved pairs: the DSP cores' pixel pairs, falling back to the portable pairs kernel
+OPT_CONV_PAIRS = ("opt/tinyasc_opt_conv_pairs.c", CONV, *OPT_CONV)
+OPT_INPLACE_PAIRS = ("opt/tinyasc_opt_inplace_pairs.c", "opt/tinyasc_opt_inplace.c", *OPT_CONV_PAIRS)
 OPT_BINARY = ("opt/tinyasc_opt_binary.c", BINARY)
 OPT_POOL = ("opt/tinyasc_opt_pool.c",)
 OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel

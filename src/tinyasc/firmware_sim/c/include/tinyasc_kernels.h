@@ -107,6 +107,13 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
  * layers so that an optimized library links only the kernels they take; here it is tinyasc_conv2d_s8. */
 void tinyasc_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                            const int8_t *input, int8_t *output);
+/* An ungrouped CONV_2D with its filter rows in word-interleaved pairs (generator.conv_row_pairs): each row of
+ * K = k_h k_w in_c weights padded with zeros to K4, a multiple of 4; rows 2i and 2i + 1 fill 2 K4 bytes taking turns
+ * a word (four weights) at a time, so row 2i's weights k..k+3 (k a multiple of 4) are at 2i K4 + 2k and row 2i + 1's
+ * at 2i K4 + 2k + 4; an odd last row is at its place, (out_c - 1) K4. The DSP cores read both rows' words with one
+ * LDRD (tinyasc_opt_dsp.c). */
+void tinyasc_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                             const int8_t *input, int8_t *output);
 void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
 /* The same, the name the generator gives layers of depth multiplier above one (the optimized library's
@@ -130,6 +137,9 @@ void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_w
  * Helium in-place kernel takes only those). */
 void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
                                        int8_t *stage, int32_t stage_bytes);
+/* The same with the filter rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout; in_c a multiple of 4). */
+void tinyasc_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                         int8_t *stage, int32_t stage_bytes);
 
 /* Column (k_h x 1) per-channel convolution, stride 1, same output shape, computed in place:
  * DEPTHWISE_CONV_2D with depth multiplier 1, or CONV_2D with one input channel per group

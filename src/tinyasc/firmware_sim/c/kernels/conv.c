@@ -4,11 +4,21 @@
 #include "tinyasc_kernels.h"
 
 
-void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                       const int8_t *input, int8_t *output) {
+/* Byte offset of weight k of output channel oc: rows of K as they are, or rows padded to whole words in
+ * word-interleaved pairs (tinyasc_kernels.h). */
+static inline int32_t filter_at(int32_t oc, int32_t k, int32_t K, int32_t out_c, int pairs) {
+    const int32_t K4 = (K + 3) & ~3;
+    if (!pairs) return oc * K + k;
+    if (oc >= (out_c & ~1)) return oc * K4 + k;
+    return (oc & ~1) * K4 + 2 * (k & ~3) + 4 * (oc & 1) + (k & 3);
+}
+
+static inline void conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                           const int8_t *input, int8_t *output, int pairs) {
     const int32_t fin = p->filter_in_c;
     const int32_t groups = p->in_c / fin;
     const int32_t oc_per_group = p->out_c / groups;
+    const int32_t K = p->k_h * p->k_w * fin;
     int32_t b, oy, ox, oc, ky, kx, ic;
     for (b = 0; b < p->batches; ++b) {
         for (oy = 0; oy < p->out_h; ++oy) {
@@ -17,7 +27,6 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 for (oc = 0; oc < p->out_c; ++oc) {
                     const int32_t g = oc / oc_per_group;
-                    const int8_t *filt = w->data + (int32_t)oc * p->k_h * p->k_w * fin;
                     int32_t acc = 0;
                     for (ky = 0; ky < p->k_h; ++ky) {
                         const int32_t iy = y0 + p->dil_h * ky;
@@ -25,12 +34,12 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                         for (kx = 0; kx < p->k_w; ++kx) {
                             const int32_t ix = x0 + p->dil_w * kx;
                             const int8_t *in_px;
-                            const int8_t *f_px;
+                            const int32_t k0 = (ky * p->k_w + kx) * fin;
                             if (ix < 0 || ix >= p->in_w) continue;
                             in_px = input + ((b * p->in_h + iy) * p->in_w + ix) * p->in_c + g * fin;
-                            f_px = filt + (ky * p->k_w + kx) * fin;
                             for (ic = 0; ic < fin; ++ic) {
-                                acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + p->input_offset);
+                                acc += (int32_t)w->data[filter_at(oc, k0 + ic, K, p->out_c, pairs)] *
+                                       ((int32_t)in_px[ic] + p->input_offset);
                             }
                         }
                     }
@@ -42,6 +51,16 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
             }
         }
     }
+}
+
+void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                       const int8_t *input, int8_t *output) {
+    conv_s8(p, w, input, output, 0);
+}
+
+void tinyasc_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                             const int8_t *input, int8_t *output) {
+    conv_s8(p, w, input, output, 1);
 }
 
 void tinyasc_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
@@ -86,8 +105,8 @@ void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_wei
 }
 
 
-void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
-                                   int8_t *stage, int32_t stage_bytes) {
+static inline void conv_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                       int8_t *stage, int32_t stage_bytes, int pairs) {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t forward = p->out_c <= p->in_c;
     int8_t own[TINYASC_INPLACE_MAX_C];
@@ -103,9 +122,10 @@ void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_w
         for (k = 0; k < n; ++k) {
             const int8_t *in_px = data + (start + k) * p->in_c;
             for (oc = 0; oc < p->out_c; ++oc) {
-                const int8_t *f = w->data + oc * p->in_c;
                 int32_t acc = 0;
-                for (ic = 0; ic < p->in_c; ++ic) acc += (int32_t)f[ic] * ((int32_t)in_px[ic] + p->input_offset);
+                for (ic = 0; ic < p->in_c; ++ic)
+                    acc += (int32_t)w->data[filter_at(oc, ic, p->in_c, p->out_c, pairs)] *
+                           ((int32_t)in_px[ic] + p->input_offset);
                 if (w->bias) acc += w->bias[oc];
                 acc = tinyasc_mbqm(acc, w->multiplier[oc], w->shift[oc]) + p->output_offset;
                 stage[k * p->out_c + oc] = (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
@@ -114,6 +134,16 @@ void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_w
         memcpy(data + start * p->out_c, stage, (size_t)(n * p->out_c));
         done += n;
     }
+}
+
+void tinyasc_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                   int8_t *stage, int32_t stage_bytes) {
+    conv_1x1_inplace_s8(p, w, data, stage, stage_bytes, 0);
+}
+
+void tinyasc_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                         int8_t *stage, int32_t stage_bytes) {
+    conv_1x1_inplace_s8(p, w, data, stage, stage_bytes, 1);
 }
 
 void tinyasc_conv2d_1x1_inplace_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,

@@ -93,6 +93,10 @@ int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weigh
                                int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+/* The same with the filter rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout): the DSP cores' pixel
+ * pairs; -1 for a layer off their fast output path (the caller then runs the portable pairs kernel). */
+int tinyasc_simd_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                                 int8_t *output);
 #if defined(__ARM_FEATURE_MVE)
 /* 1x1 in place on Helium (tinyasc_opt_mve.c); -1 for layers it does not take. */
 int tinyasc_simd_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
@@ -114,6 +118,10 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
 /* The optimized entry points the generated model calls (c/opt/tinyasc_opt_ref.c, _binary.c, _inplace.c). */
 void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output);
+void tinyasc_opt_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                                 int8_t *output);
+void tinyasc_opt_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data,
+                                             int8_t *stage, int32_t stage_bytes);
 /* A dense 1x1 CONV_2D, stride 1, no padding, output of the input's size, in_c = filter_in_c > 1 (the layers the
  * generator sends here): what tinyasc_opt_conv2d_s8 computes, linking neither its im2col nor its grouped and
  * one-input-channel kernels. */

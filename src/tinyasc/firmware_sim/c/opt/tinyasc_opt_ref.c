@@ -825,6 +825,16 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     return 0;
 }
 
+#if !defined(__ARM_FEATURE_DSP) || defined(__ARM_FEATURE_MVE)
+/* the pixel pairs of the row pairs are the DSP cores' (tinyasc_opt_dsp.c): elsewhere the portable pairs kernel */
+int tinyasc_simd_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                                 int8_t *output)
+{
+    (void)p; (void)w; (void)input; (void)output;
+    return -1;
+}
+#endif
+
 #if !defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                             int8_t *output)

@@ -25,6 +25,8 @@ typedef struct {
      * with the input offset folded in (generator.fold_fc_input_offset) */
     const int8_t *fc_blocks_dsp, *fc_blocks_mve;
     const int32_t *fc_bias_folded;
+    /* K_CONV, ungrouped: the filter rows padded to whole words in word-interleaved pairs (generator.conv_row_pairs) */
+    const int8_t *conv_pairs;
 } kcase;
 
 #include "kernel_cases.h"
@@ -152,6 +154,17 @@ int main(void)
         int32_t dense = mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
         if (c->kind == K_1X1_INPLACE) /* and with a caller's stage: the portable kernel too */
             dense += staged_mismatches(c, &c->w, STAGED_PORTABLE, end) + staged_mismatches(c, &c->w, STAGED_OPT, end);
+        if (c->kind == K_CONV && c->conv_pairs) { /* and with the rows in pairs: optimized (its DSP path where the
+                                                     layer is on the fast output path) and portable */
+            tinyasc_weights wp = c->w;
+            wp.data = c->conv_pairs;
+            memset(opt_out, CHECK_FILL, sizeof opt_out);
+            tinyasc_opt_conv2d_pairs_s8(&c->p, &wp, c->input, opt_out);
+            dense += mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
+            memset(opt_out, CHECK_FILL, sizeof opt_out);
+            tinyasc_conv2d_pairs_s8(&c->p, &wp, c->input, opt_out);
+            dense += mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
+        }
         if (c->kind == K_FC) { /* and with the weights in row blocks */
             const tinyasc_fc_params fc = fc_params_of(c);
             dense += fc_blocks_mismatches(c, &fc);
