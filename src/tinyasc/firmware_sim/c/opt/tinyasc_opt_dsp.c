@@ -5,7 +5,9 @@
  * does) in SXTB16 lane order: SXTAB16(off, word) gives inputs 0 and 2 of four bytes,
  * SXTAB16(off, word ROR 8) inputs 1 and 3, which line up with SXTB16 of the weight word
  * and of the weight word ROR 8. The convolution runs two output pixels x two output channels
- * per inner loop (each weight word and each gathered word used twice).
+ * per inner loop (each weight word and each gathered word used twice). A generated library stores the filter rows of
+ * such layers padded to whole words and word-interleaved in pairs (tinyasc_conv2d_pairs_s8's layout), so that one
+ * LDRD reads both rows' words (conv2x2p_dsp; tinyasc_simd_conv2d_pairs_s8).
  */
 #include <stddef.h>
 #include <string.h>
