@@ -333,6 +333,116 @@ def test_a_pruned_away_channel_codes_its_bias_inside_int32():
     assert float(q.bias()[1]) == pytest.approx(37.5, rel=1e-6)
 
 
+def _observed(lo: float, hi: float) -> ActQuant:
+    aq = ActQuant()
+    aq.train()
+    aq(torch.tensor([lo, hi]))
+    return aq.eval()
+
+
+def test_a_channel_past_xnnpack_s_requantization_bound_is_capped_and_clips():
+    """A fresh quick run's frequency-mean conv had a channel at s_in * s_w / s_out = 1673 (a near-zero channel's mean
+    lifted by a large gain): LiteRT's XNNPACK delegate refused the whole file and the export stopped. QAT caps a
+    live channel's weight scale at half the bound (128), so its weights clip there; the other channels, and a dead
+    channel's bias-coding scale, are untouched. Exact comparisons: the scales are computed, not trained."""
+    conv = nn.Conv2d(1, 3, (4, 1), bias=True)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([0.01, -0.02, 0.015, 0.005]).view(1, 1, 4, 1).repeat(3, 1, 1, 1))
+        conv.weight[1] *= 1e7  # channel 1: far past the bound
+        conv.weight[2].zero_()  # channel 2: pruned away, its bias alone
+        conv.bias.copy_(torch.tensor([0.1, 0.2, 3.0]))
+    q = QConv2d(conv)
+    q.__dict__["input_quant"], q.__dict__["output_quant"] = _observed(0.0, 12.0), _observed(-4.0, 4.0)
+    s_in, s_out = (float(np.float32(a.params()[0])) for a in (q.__dict__["input_quant"], q.__dict__["output_quant"]))
+    uncapped = (conv.weight.abs().amax(dim=(1, 2, 3)) / 127).double()
+    scale = q.weight_scale().double()
+    ratio = s_in * scale.numpy() / s_out
+    assert ratio[1] == pytest.approx(QConv2d.MAX_REQUANT_SCALE, rel=1e-6) and ratio[1] < 256
+    assert s_in * float(uncapped[1]) / s_out > 1000  # the case is real: uncapped it would be refused
+    assert float(scale[0]) == pytest.approx(float(uncapped[0]), rel=1e-6)
+    assert int(q.bias_codes()[2]) == 1 << 24  # the dead channel keeps its own scale
+    w = q.weight().detach()
+    assert float(w[1].abs().max()) == pytest.approx(127 * float(scale[1]), rel=1e-6)  # clipped at 127 codes
+    assert torch.equal(w[0], torch.fake_quantize_per_channel_affine(
+        conv.weight.detach(), q.weight_scale(), torch.zeros(3, dtype=torch.int32), 0, -127, 127)[0])
+
+
+def _with_weight_scale(path, out, op_index: int, factor: float):
+    """A copy of ``path`` with operator ``op_index``'s weight scales multiplied by ``factor`` (bytes patched in
+    place; the reader gives each scale vector's file position)."""
+    data = bytearray(path.read_bytes())
+    m = parse_model(bytes(data), path)
+    w = m.tensors[m.operators[op_index].inputs[1]]
+    scales = np.asarray(w.scale, dtype=np.float32) * np.float32(factor)
+    data[w.scale_offset : w.scale_offset + scales.nbytes] = scales.tobytes()
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_xnnpack_refusals_name_what_litert_s_default_delegate_refuses(converted, tmp_path):
+    """The bound is XNNPACK's, measured: the QAT file loads under LiteRT's default delegate and lists nothing; the
+    same file with one convolution's weight scales raised to a requantization scale of 300 is listed and refused
+    by the delegate, and runs under LiteRT's built-in kernels without it (what the export's default column then
+    reports). A ratio of 250 is taken. This fails if an ai-edge-litert release moves the bound."""
+    from tinyasc.export.interpreters import litert_interpreter, run_litert
+    from tinyasc.export.xnnpack import requant_scales, xnnpack_refusals
+
+    m = parse_model(converted["int8"].read_bytes(), converted["int8"])
+    assert xnnpack_refusals(m) == []
+    litert_interpreter(converted["int8"], reference=False)  # loads with the delegate
+    op = next(o.index for o in m.operators if o.opcode == "CONV_2D")
+    top = float(requant_scales(m, op).max())
+    refused = _with_weight_scale(converted["int8"], tmp_path / "refused.tflite", op, 300.0 / top)
+    lines = xnnpack_refusals(parse_model(refused.read_bytes(), refused))
+    assert len(lines) == 1 and lines[0].startswith(f"operator {op} (CONV_2D): requantization scale 300")
+    with pytest.raises(RuntimeError, match="failed to prepare"):
+        litert_interpreter(refused, reference=False)
+    y = run_litert(refused, converted["x"][:2], raw=True, delegate=False)
+    assert y.shape[0] == 2
+    taken = _with_weight_scale(converted["int8"], tmp_path / "taken.tflite", op, 250.0 / top)
+    assert xnnpack_refusals(parse_model(taken.read_bytes(), taken)) == []
+    litert_interpreter(taken, reference=False)
+
+
+def test_the_export_evaluates_a_file_xnnpack_refuses_and_says_so(converted, tmp_path):
+    """evaluate_candidate on a file past XNNPACK's bound: no traceback (it stopped the main command once); the
+    default column is LiteRT's built-in kernels, equal to the reference kernels' codes on this file, and the
+    candidate's notes (the report's warnings when deployed) name the operator."""
+    from tinyasc.export.pipeline import ExportConfig, ParityClips, evaluate_candidate
+    from tinyasc.export.precision import Activations
+    from tinyasc.export.xnnpack import requant_scales
+
+    m = parse_model(converted["int8"].read_bytes(), converted["int8"])
+    op = next(o.index for o in m.operators if o.opcode == "CONV_2D")
+    refused = _with_weight_scale(converted["int8"], tmp_path / "refused.tflite", op,
+                                 300.0 / float(requant_scales(m, op).max()))
+    q = converted["model"]
+    x = converted["x"][:6]
+    with torch.no_grad():
+        xg, logits = q.front(torch.from_numpy(x)).numpy(), q(torch.from_numpy(x)).numpy()
+    clips = ParityClips(x_graph=xg, logits=logits, labels=np.arange(6) % 10, devices=np.array(["a", "b", "c"] * 2))
+    cand = evaluate_candidate(refused, Activations.INT8, {}, clips, ExportConfig())
+    assert len(cand.notes) == 1 and f"operator {op} (CONV_2D)" in cand.notes[0] and "XNNPACK" in cand.notes[0]
+    assert cand.summary(deployed=True, kept=True)["notes"] == cand.notes
+    assert cand.vs_pytorch["litert_default"]["n_clips"] == 6
+
+
+def test_a_refusal_the_check_does_not_predict_falls_back_with_the_delegate_s_error(converted, tmp_path, monkeypatch):
+    """Should XNNPACK refuse for a reason ``xnnpack_refusals`` does not know (here: the check blinded), the export
+    catches the delegate's error, runs the built-in kernels and quotes the error in the notes."""
+    import tinyasc.export.pipeline as export_pipeline
+    from tinyasc.export.xnnpack import requant_scales
+
+    m = parse_model(converted["int8"].read_bytes(), converted["int8"])
+    op = next(o.index for o in m.operators if o.opcode == "CONV_2D")
+    refused = _with_weight_scale(converted["int8"], tmp_path / "refused.tflite", op,
+                                 300.0 / float(requant_scales(m, op).max()))
+    monkeypatch.setattr(export_pipeline, "xnnpack_refusals", lambda model: [])
+    notes: list[str] = []
+    y = export_pipeline._run_litert_default(refused, converted["x"][:2], notes)
+    assert y.shape[0] == 2 and len(notes) == 1 and "failed to prepare" in notes[0]
+
+
 def test_held_ranges_do_not_follow_training_batches_and_moving_ones_do():
     """``set_observe(False)`` (int8 QAT's default after calibration) keeps every calibrated range while the weights
     train; ``True`` lets the moving min/max follow the batches (here scaled 4x, as an augmentation might)."""

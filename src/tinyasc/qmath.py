@@ -21,6 +21,13 @@ INT_RANGES: dict[str, tuple[type, int, int]] = {
 }
 
 
+#: LiteRT's XNNPACK delegate (its default on CPUs) refuses a quantized CONV_2D, DEPTHWISE_CONV_2D or
+#: FULLY_CONNECTED whose requantization scale ``input_scale * weight_scale[c] / output_scale`` reaches this for any
+#: output channel: the whole file then fails to load under LiteRT's default settings ("failed to prepare"; 255.9
+#: loads, 256.0 does not, measured with ai-edge-litert 2.1 on a quick-profile file). TFLite Micro has no such bound.
+XNNPACK_MAX_REQUANT_SCALE = 256.0
+
+
 def quantize(x: np.ndarray, scale: float, zero_point: int, *, dtype: str = "INT8") -> np.ndarray:
     """Float -> integer codes of ``dtype`` (module docstring)."""
     np_type, lo, hi = INT_RANGES[dtype]

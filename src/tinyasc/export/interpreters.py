@@ -69,10 +69,13 @@ def run_onnx(path: str | Path, x: np.ndarray) -> np.ndarray:
     return np.concatenate([sess.run(None, {name: x[i : i + 1].astype(np.float32)})[0] for i in range(len(x))])
 
 
-def litert_interpreter(path: str | Path, *, reference: bool, preserve_all: bool = False):
+def litert_interpreter(path: str | Path, *, reference: bool, preserve_all: bool = False, delegate: bool = True):
+    """ai-edge-litert's interpreter of ``path``: its reference kernels, or its default kernels with the XNNPACK
+    delegate (``delegate``) or without it (LiteRT's built-in optimized kernels alone)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    kind = (OpResolverType.BUILTIN_REF if reference else
+            OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it = Interpreter(
         model_path=str(path), experimental_op_resolver_type=kind,
         experimental_preserve_all_tensors=preserve_all, num_threads=1,
@@ -81,13 +84,14 @@ def litert_interpreter(path: str | Path, *, reference: bool, preserve_all: bool 
     return it
 
 
-def run_litert(path: str | Path, x_nchw: np.ndarray, *, reference: bool = False, raw: bool = False) -> np.ndarray:
-    """Run a TFLite file under ai-edge-litert on float NCHW features.
+def run_litert(path: str | Path, x_nchw: np.ndarray, *, reference: bool = False, raw: bool = False,
+               delegate: bool = True) -> np.ndarray:
+    """Run a TFLite file under ai-edge-litert on float NCHW features (``delegate``: :func:`litert_interpreter`).
 
     Quantized inputs are quantized with the file's own input parameters; outputs are
     dequantized unless ``raw`` (then the integer output codes, int8 or int16, are returned).
     """
-    it = litert_interpreter(path, reference=reference)
+    it = litert_interpreter(path, reference=reference, delegate=delegate)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     graph = read_graph(Path(path).read_bytes())
     qin, qout = graph.inputs[0], graph.outputs[0]

@@ -38,7 +38,8 @@ from tinyasc.export.interpreters import Runtime, run_litert, run_onnx, run_tflm,
 from tinyasc.export.precision import REPORT_NAME, Activations
 from tinyasc.export.report import render_markdown
 from tinyasc.export.tflite_graph import GraphInfo, dequantize, read_graph
-from tinyasc.tflite_io import tflm
+from tinyasc.export.xnnpack import xnnpack_refusals
+from tinyasc.tflite_io import parse_model, tflm
 from tinyasc.metrics import device_accuracy
 
 log = logging.getLogger(__name__)
@@ -316,6 +317,8 @@ class Candidate:
     """Its own gates: full-integer op set, top-1 agreement, accuracy drop, size budget."""
     timings: dict[str, float]
     """Seconds spent evaluating it, keyed for the report's ``timings``."""
+    notes: list[str] = field(default_factory=list)
+    """What a user of the file should know that no gate decides (e.g. what LiteRT's XNNPACK delegate refuses)."""
 
     @property
     def failed_gates(self) -> list[str]:
@@ -345,7 +348,8 @@ class Candidate:
                 "top1_agreement_resolvable": ref["top1_agreement_resolvable"], "accuracy_drop": self.accuracy_drop,
                 "accuracy_drop_stderr": self.accuracy_drop_stderr, "tflm_arena_bytes": self.arena,
                 "bytes": self.path.stat().st_size, "nonzero_bytes": self.audit["totals"]["nonzero_bytes"],
-                "calibration": {k: v for k, v in self.calibration.items() if k != "changes"}, "parity": self.vs_pytorch}
+                "calibration": {k: v for k, v in self.calibration.items() if k != "changes"}, "parity": self.vs_pytorch,
+                "notes": self.notes}
 
 
 def evaluate_candidate(path: Path, activations: Activations, calibration: dict[str, Any], clips: ParityClips,
@@ -360,8 +364,9 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
     t = time.perf_counter()
     arena = tflm.min_arena(path) if not violations else None
     timings[f"{label}_arena_bisection_s"] = time.perf_counter() - t
+    notes: list[str] = []
     t = time.perf_counter()
-    codes = {Runtime.LITERT_DEFAULT.value: run_litert(path, clips.x_graph, reference=False, raw=True),
+    codes = {Runtime.LITERT_DEFAULT.value: _run_litert_default(path, clips.x_graph, notes),
              Runtime.LITERT_REF.value: run_litert(path, clips.x_graph, reference=True, raw=True),
              Runtime.TFLM.value: run_tflm(path, clips.x_graph, arena_size=arena or 4 * path.stat().st_size + (1 << 20),
                                           raw=True)}
@@ -384,7 +389,23 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
     return Candidate(activations=activations, path=path, graph=graph, violations=violations, arena=arena,
                      tflm_vs_ref=int(np.abs(codes[Runtime.TFLM.value].astype(int) - ref_codes.astype(int)).max()),
                      accuracy=accuracy, vs_pytorch=vs_pytorch, accuracy_drop=drop, accuracy_drop_stderr=drop_se,
-                     audit=audit_dict, calibration=calibration, gates=gates, timings=timings)
+                     audit=audit_dict, calibration=calibration, gates=gates, timings=timings, notes=notes)
+
+
+def _run_litert_default(path: Path, x_graph: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Output codes under ai-edge-litert's default kernels: with its XNNPACK delegate, or, where the delegate refuses
+    the file (:func:`xnnpack_refusals`, or its own error), its built-in kernels without it, said in ``notes``."""
+    why = xnnpack_refusals(parse_model(path.read_bytes(), path))
+    if not why:
+        try:
+            return run_litert(path, x_graph, reference=False, raw=True)
+        except RuntimeError as exc:  # a bound of the delegate's that xnnpack_refusals does not know
+            why = [str(exc).strip()]
+    notes.append(f"LiteRT's XNNPACK delegate (its default on CPUs) refuses {path.name}: {'; '.join(why)}; its "
+                 f"{Runtime.LITERT_DEFAULT.value} figures are LiteRT's built-in kernels without the delegate "
+                 f"(TensorFlow Lite Micro has no such bound)")
+    log.warning("%s", notes[-1])
+    return run_litert(path, x_graph, reference=False, raw=True, delegate=False)
 
 
 def _qat_gates(clips: ParityClips, tflm_codes: np.ndarray, tflm_acc: dict[str, Any], vs_sim: dict[str, Any], qout: Any,
@@ -594,6 +615,7 @@ def export_int8(checkpoint: str | Path, dataset: str | Path, out_dir: str | Path
                                                  config))
         chosen, reason = _choose(candidates, config.activations)
         log.info("deployed %s: %s", chosen.path.name, reason)
+        warnings.extend(chosen.notes)
         for c in candidates:
             timings.update(c.timings)
 

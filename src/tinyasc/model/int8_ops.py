@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tinyasc.qmath import int8_activation_params
+from tinyasc.qmath import XNNPACK_MAX_REQUANT_SCALE, int8_activation_params
 
 WEIGHT_QMAX = 127
 ACT_QMIN, ACT_QMAX = -128, 127
@@ -161,11 +161,22 @@ class QConv2d(nn.Module):
     zeros: it takes the one that puts its bias at +-2^24 codes, exact to 2^-24 and far inside int32 (``max|w|/127``
     would be float eps there, and the bias would overflow int32 at ``s_in * eps``)."""
 
+    MAX_REQUANT_SCALE = XNNPACK_MAX_REQUANT_SCALE / 2
+    """The largest ``s_in * s_w[c] / s_out`` a live channel gets: its weight scale is capped there (weights beyond
+    127 codes clip, and QAT trains with the clipped ones), half XNNPACK's bound so the file's float32 scales cannot
+    round across it. At that ratio one accumulator unit already moves the output by 128 steps, so the cap only
+    touches a channel whose output is a sign (a frequency mean lifted by a large gain on an almost-zero channel,
+    :class:`tinyasc.model.export_form.ScaledMeanBlock`), and the file loads under LiteRT's default delegate."""
+
     def weight_scale(self) -> torch.Tensor:
         w = (self.conv.weight * self.mask).detach()
         amax = w.abs().reshape(w.shape[0], -1).amax(dim=1)
         scale = torch.clamp(amax / WEIGHT_QMAX, min=torch.finfo(torch.float32).eps).float()
         b, aq = self.conv.bias, self.__dict__["input_quant"]
+        aq_out = self.__dict__["output_quant"]
+        if aq is not None and aq.ready and aq_out is not None and aq_out.ready:
+            cap = float(self.MAX_REQUANT_SCALE * np.float32(aq_out.params()[0]) / np.float32(aq.params()[0]))
+            scale = torch.where((amax > 0) & (scale > cap), scale.new_tensor(cap), scale)
         dead = amax == 0
         if b is not None and aq is not None and aq.ready and bool(dead.any()):
             s_in = float(np.float32(aq.params()[0]))
@@ -210,7 +221,8 @@ class QConv2d(nn.Module):
     @torch.no_grad()
     def _integer_forward(self, x: torch.Tensor) -> torch.Tensor:
         """TFLite's int8 convolution: exact int32 accumulation of (input code - zero point) x weight code + int32 bias,
-        requantized per channel with ``multiplier(float32(s_in * s_w[c]) / s_out)``; returns ``MBQM * s_out``
+        requantized per channel with ``multiplier(s_in * s_w[c] / s_out)`` (the file's float32 scales, in double, as
+        TFLite Micro computes it; the int32 bias is at ``float32(s_in * s_w[c])``); returns ``MBQM * s_out``
         (the output code minus its zero point, dequantized; the quantizer after it adds the clamp)."""
         c = self.conv
         s_in = self.__dict__["input_quant"].params()[0]
@@ -227,7 +239,9 @@ class QConv2d(nn.Module):
         if c.bias is not None:
             b_scale = (torch.tensor(s_in, dtype=torch.float32) * w_scale).double()
             acc = acc + torch.round(self.bias().double() / b_scale).view(1, -1, 1, 1)
-        real = (torch.tensor(s_in, dtype=torch.float32) * w_scale.cpu()).double().numpy() / s_out
+        # TFLite Micro's multiplier (kernel_util's PopulateConvolutionQuantizationParams): the file's float32 scales
+        # multiplied and divided in double
+        real = (float(np.float32(s_in)) * w_scale.cpu().double().numpy()) / float(np.float32(s_out))
         ms = [_quantize_multiplier(float(r)) for r in real]
         m = torch.tensor([a for a, _ in ms], dtype=torch.int64, device=acc.device).view(1, -1, 1, 1)
         sh = torch.tensor([b for _, b in ms], dtype=torch.int64, device=acc.device).view(1, -1, 1, 1)
