@@ -485,6 +485,9 @@ class _Generator:
             kernel = "conv2d_1x1_s8"  # links only the 1x1 paths (not the im2col, grouped and one-channel kernels)
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
+        if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
+                and line3p_pays(conv, depthwise=depthwise)):
+            self.kernels_used.add(f"tinyasc_{_LINE3P.name}")  # the line kernel's weak reference: ship its file
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=bias,
@@ -989,6 +992,30 @@ def binary_fast_ok(p: params.BinaryParams, name: str) -> bool:
 DSP_OPT_MAX_K = 2304
 
 
+#: Must equal LINE3P_MIN_LEN in c/opt/tinyasc_opt_line3p.c: the shortest line Helium's planes pay for (measured on
+#: the quick model's M55 libraries: lines of 128 and 64 outputs 11% and 15% faster, of 32 1% slower, one line of 17
+#: twice as slow; docs/latency.md, session 49).
+LINE3P_MIN_LEN = 40
+
+
+def helium_core(core: Target | None) -> bool:
+    """Whether ``core`` has Helium (MVE)."""
+    return core is not None and IsaFeature.MVE in SPECS[core].isa
+
+
+def line3p_pays(p: params.ConvParams, *, depthwise: bool) -> bool:
+    """Whether a depthwise (or channel-wise, run as depthwise) layer is a three-tap line, 3 x 1 or 1 x 3 at stride 1 and
+    undilated, with lines of at least :data:`LINE3P_MIN_LEN` outputs: on a Helium core its library then ships
+    ``tinyasc_opt_line3p.c`` (Helium's lines on planes; the C checks the rest: the whole int8 range, right shifts)."""
+    if not depthwise or p.depth_multiplier != 1 or p.stride_h != 1 or p.stride_w != 1:
+        return False
+    if p.k_h == 3 and p.k_w == 1:
+        return p.dil_h == 1 and p.out_h >= LINE3P_MIN_LEN
+    if p.k_h == 1 and p.k_w == 3:
+        return p.dil_w == 1 and p.out_w >= LINE3P_MIN_LEN
+    return False
+
+
 def conv_pairs_core(core: Target | None) -> bool:
     """Whether ``core``'s optimized convolutions read filter rows in word-interleaved pairs (the DSP cores without
     Helium: M4, M7)."""
@@ -1152,6 +1179,7 @@ _BAND = _K("band_affine_s8", (_ks.CONV,), _ks.OPT_CONV)
 _DEPTHWISE = _K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV)  # also a channel-wise CONV_2D's
 _DEPTHWISE_MULTIPLIER = _K("depthwise_conv2d_multiplier_s8", (_ks.CONV,), _ks.OPT_CONV)  # depth multiplier > 1
 _DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthwise windows over both axes
+_LINE3P = _K("line3p_s8", _ks.OPT_LINE3P)  # Helium's three-tap lines on planes (line3p_pays)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -1163,14 +1191,14 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
            kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _K("conv2d_1x1_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
                     _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
-                    _DEPTHWISE, _DW_WINDOW,
+                    _DEPTHWISE, _DW_WINDOW, _LINE3P,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
-           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _CONV_COL, _BAND,
+           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _LINE3P, _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,

@@ -44,7 +44,11 @@ OPT_INPLACE_PAIRS = ("opt/tinyasc_opt_inplace_pairs.c", "opt/tinyasc_opt_inplace
 OPT_BINARY = ("opt/tinyasc_opt_binary.c", BINARY)
 OPT_POOL = ("opt/tinyasc_opt_pool.c",)
 OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel
-OPT_DW_WINDOW = ("opt/tinyasc_opt_dw_window.c", *OPT_CONV)  # falls back to the optimized depthwise
+#: The Helium kernels' planes (one channel's input staged as int8 rows): with either kernel that reads them
+PLANE = "opt/tinyasc_opt_plane.c"
+OPT_DW_WINDOW = ("opt/tinyasc_opt_dw_window.c", PLANE, *OPT_CONV)  # falls back to the optimized depthwise
+#: Helium's three-tap lines on planes, reached from the optimized convolution's line kernel by a weak reference
+OPT_LINE3P = ("opt/tinyasc_opt_line3p.c", PLANE, *OPT_CONV)
 OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
 SPARSE = "sparse/tinyasc_sparse.c"
 #: The sparse 1x1 in place: the optimized in-place chunk loop around the sparse kernel

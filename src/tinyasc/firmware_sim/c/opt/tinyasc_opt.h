@@ -109,6 +109,44 @@ int tinyasc_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, c
                        uint32_t *buf_words, int32_t buf_size);
 int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int32_t wt, int32_t wc);
+/* A line convolution's geometry (tinyasc_chan_column_s8): the layer as `lines` lines of positions along one axis. */
+typedef struct {
+    int32_t lines, in_line, out_line; /* number of lines; bytes between line starts (input, output) */
+    int32_t in_first;                 /* bytes before the first input line (a row window's offset) */
+    int32_t len_in, len_out, in_step, out_step; /* positions along a line; bytes between positions */
+    int32_t taps, pad;
+} tinyasc_lines;
+#ifndef TINYASC_COLUMN_MAX_T
+#define TINYASC_COLUMN_MAX_T 8 /* the line kernels' most taps */
+#endif
+/* The lines of a line convolution (a column: k_w = 1, or a row: k_h = 1), 0; -1 where the line kernels do not take
+ * the layer (tinyasc_chan_column_s8, tinyasc_line3p_s8). */
+static inline int tinyasc_chan_lines_of(const tinyasc_conv_params *p, const int8_t *input, const int8_t *output,
+                                        tinyasc_lines *g)
+{
+    const int32_t C = p->in_c;
+    if (p->stride_h != 1 || p->stride_w != 1 || p->out_c != C) return -1;
+    if (p->k_w == 1 && p->dil_h == 1 && p->pad_w == 0 && p->out_w == p->in_w) { /* a column */
+        *g = (tinyasc_lines){.lines = p->in_w, .in_line = C, .out_line = C, .in_first = 0, .len_in = p->in_h,
+                             .len_out = p->out_h, .in_step = p->in_w * C, .out_step = p->out_w * C, .taps = p->k_h,
+                             .pad = p->pad_h};
+    } else if (p->k_h == 1 && p->dil_w == 1 && p->pad_h <= 0 && p->out_h - p->pad_h <= p->in_h &&
+               (input != output || p->pad_h == 0)) {
+        /* a row; output row y reads input row y - pad_h (a streamed model's window may hold earlier rows) */
+        *g = (tinyasc_lines){.lines = p->out_h, .in_line = p->in_w * C, .out_line = p->out_w * C,
+                             .in_first = -p->pad_h * p->in_w * C, .len_in = p->in_w, .len_out = p->out_w,
+                             .in_step = C, .out_step = C, .taps = p->k_w, .pad = p->pad_w};
+    } else {
+        return -1;
+    }
+    if (g->taps > TINYASC_COLUMN_MAX_T || g->pad >= g->taps || (input == output && g->len_out > g->len_in)) return -1;
+    return 0;
+}
+/* A three-tap line layer on planes (tinyasc_opt_line3p.c; Helium), tinyasc_chan_column_s8's arguments: 0, or -1
+ * (nothing written) where not taken. Weak: a library holds the file only where the generator found a layer it pays
+ * for (generator.line3p_pays), and tinyasc_chan_column_s8 calls it only where it is linked. */
+int tinyasc_line3p_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
+                      int32_t wt, int32_t wc) __attribute__((weak));
 /* tinyasc_band_affine_s8 with each (channel, band) tabulated or computed with the folded requantization. */
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output);
@@ -512,6 +550,14 @@ extern int32_t tinyasc_acc0[TINYASC_OPT_MAX_C];
 #define TINYASC_OPT_MAX_K 4096
 #endif
 extern int8_t tinyasc_mve_gather[TINYASC_OPT_MAX_K];
+
+/* One channel's input staged as an int8 plane for the kernels whose four lanes are four neighbouring outputs of one
+ * channel (tinyasc_opt_plane.c; the 3 x 3 depthwise planes, the three-tap line planes): plane rows [0, rows) for input
+ * rows v0 .. (dv bytes apart, in_v of them); a row inside the input gets its columns [lo, hi) from the input (column
+ * j at position j + u0 along u, du bytes apart, 7 du < 2^16: eight per 16-bit-offset gather), a row outside all zp
+ * unless `clean` (the caller wrote zp there once). The other columns are the caller's (its padding, written once). */
+void tinyasc_plane_stage_mve(const int8_t *in, int32_t du, int32_t dv, int32_t in_v, int32_t u0, int32_t v0,
+                             int32_t rows, int32_t pitch, int32_t lo, int32_t hi, int8_t zp, int clean, int8_t *dst);
 
 /* Four output channels c.. (lanes off in pr not stored) of one pixel from their sums: the four-lane output
  * path where the layer allows it, its form for any shift where the range is full, else lane by lane. */

@@ -546,31 +546,8 @@ static int dw_rows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, c
  * loop (its last one to three outputs in the predicated last vector). The axis u is the one with fewer vectors, of at
  * least eight outputs (on shorter rows a channel's staging and rows outweigh its taps: the rows kernel above); planes
  * in bands of output rows that fit the gather buffer. -1: not taken. */
-/* A band's plane rows [0, rows) for input rows v0 .. (dv bytes apart): a row inside the input its columns [lo, hi)
- * from the input (column j at position j + u0 along u, du bytes apart), eight per gather; a row outside all zp
- * unless `clean` (they hold it: one band per layer). The padding columns hold zp from dwp_layer_mve. */
-static __attribute__((noinline)) void dwp_stage_mve(const int8_t *in, int32_t du, int32_t dv, int32_t in_v,
-                                                    int32_t u0, int32_t v0, int32_t rows, int32_t pitch, int32_t lo,
-                                                    int32_t hi, int8_t zp, int clean, int8_t *dst)
-{
-    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)du);
-    for (int32_t r = 0; r < rows; r++) {
-        int8_t *const d = dst + r * pitch;
-        const int32_t v = v0 + r;
-        if (v < 0 || v >= in_v) {
-            if (!clean) memset(d, zp, (size_t)pitch);
-            continue;
-        }
-        const int8_t *sp = in + v * dv + (u0 + lo) * du;
-        int32_t j = lo;
-        for (; j + 8 <= hi; j += 8, sp += 8 * du) vstrbq_s16(d + j, vldrbq_gather_offset_s16(sp, offs));
-        if (j < hi) { /* the last one to seven, predicated (nothing read or written past them) */
-            const mve_pred16_t pr = vctp16q((uint32_t)(hi - j));
-            vstrbq_p_s16(d + j, vldrbq_gather_offset_z_s16(sp, offs, pr), pr);
-        }
-    }
-}
-
+/* A band's plane rows are staged by tinyasc_plane_stage_mve (tinyasc_opt_plane.c); the padding columns hold zp from
+ * dwp_layer_mve. */
 typedef struct {
     const int8_t *in;    /* 0: the first row's window, its top plane row (column 0) */
     int32_t rowstep;     /* 4: bytes between a window's plane rows */
@@ -697,7 +674,7 @@ static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
             int8_t *const out = output + bt * p->out_h * p->out_w * C + c;
             for (int32_t ov = 0; ov < g.out_v; ov += band) {
                 const int32_t n = g.out_v - ov < band ? g.out_v - ov : band;
-                dwp_stage_mve(in, g.du, g.dv, g.in_v, -g.pad_u, ov * g.stride_v - g.pad_v,
+                tinyasc_plane_stage_mve(in, g.du, g.dv, g.in_v, -g.pad_u, ov * g.stride_v - g.pad_v,
                               (n - 1) * g.stride_v + g.span, pitch, g.lo, g.hi, zp, clean, tinyasc_mve_gather);
                 const dwp_run r = {.in = tinyasc_mve_gather, .rowstep = g.dil_v * pitch, .out = out + ov * g.sv,
                                    .n = g.out_u, .k = k, .vec = vec, .rows = n, .in_next = g.stride_v * pitch,

@@ -533,16 +533,7 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
  * line is no longer than the input's and pad < k. The same integer sums and rounding as the
  * portable kernel.
  */
-#ifndef TINYASC_COLUMN_MAX_T
-#define TINYASC_COLUMN_MAX_T 8
-#endif
-
-typedef struct {
-    int32_t lines, in_line, out_line; /* number of lines; bytes between line starts (input, output) */
-    int32_t in_first;                 /* bytes before the first input line (a row window's offset) */
-    int32_t len_in, len_out, in_step, out_step; /* positions along a line; bytes between positions */
-    int32_t taps, pad;
-} chan_lines;
+typedef tinyasc_lines chan_lines;
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
 /* The interior of a three-tap line on the DSP extension, for a full int8 range and input and output
@@ -736,6 +727,7 @@ static void line3_mve(const tinyasc_conv_params *p, const chan_lines *g, const t
 }
 #undef LINE3_SUMS
 #undef LINE3_SUMS_OUTSIDE
+
 #endif
 
 /* Any number of taps up to TINYASC_COLUMN_MAX_T, any requantization: the window as x + input_offset
@@ -782,28 +774,20 @@ static inline __attribute__((always_inline)) void line_scalar(const tinyasc_conv
     }
 }
 
-int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
-                           int8_t *output, int32_t wt, int32_t wc)
+
+#if defined(__ARM_FEATURE_MVE)
+#define CHAN_COLUMN_LINES_INLINE __attribute__((noinline)) /* its large frame not under the planes' */
+#else
+#define CHAN_COLUMN_LINES_INLINE inline __attribute__((always_inline)) /* no planes: the one function it was */
+#endif
+static CHAN_COLUMN_LINES_INLINE int chan_column_lines(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                      const int8_t *input, int8_t *output, int32_t wt, int32_t wc)
 {
     const tinyasc_conv_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
     const int32_t C = p->in_c;
     chan_lines g;
-    if (p->stride_h != 1 || p->stride_w != 1 || p->out_c != C) return -1;
-    if (p->k_w == 1 && p->dil_h == 1 && p->pad_w == 0 && p->out_w == p->in_w) { /* a column */
-        g = (chan_lines){.lines = p->in_w, .in_line = C, .out_line = C, .in_first = 0, .len_in = p->in_h,
-                         .len_out = p->out_h, .in_step = p->in_w * C, .out_step = p->out_w * C, .taps = p->k_h,
-                         .pad = p->pad_h};
-    } else if (p->k_h == 1 && p->dil_w == 1 && p->pad_h <= 0 && p->out_h - p->pad_h <= p->in_h &&
-               (input != output || p->pad_h == 0)) {
-        /* a row; output row y reads input row y - pad_h (a streamed model's window may hold earlier rows) */
-        g = (chan_lines){.lines = p->out_h, .in_line = p->in_w * C, .out_line = p->out_w * C,
-                         .in_first = -p->pad_h * p->in_w * C, .len_in = p->in_w, .len_out = p->out_w, .in_step = C,
-                         .out_step = C, .taps = p->k_w, .pad = p->pad_w};
-    } else {
-        return -1;
-    }
-    if (g.taps > TINYASC_COLUMN_MAX_T || g.pad >= g.taps || (input == output && g.len_out > g.len_in)) return -1;
+    if (tinyasc_chan_lines_of(p, input, output, &g) != 0) return -1;
     const int full_range = tinyasc_full_range(p);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
@@ -824,6 +808,19 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     }
     return 0;
 }
+
+
+int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                           int8_t *output, int32_t wt, int32_t wc)
+{
+#if defined(__ARM_FEATURE_MVE)
+    /* on planes where the library ships them (tinyasc_opt_line3p.c: the generator adds it for a layer with long
+     * enough lines), else the channels-per-lane kernel */
+    if (tinyasc_line3p_s8 != 0 && tinyasc_line3p_s8(p, w, input, output, wt, wc) == 0) return 0;
+#endif
+    return chan_column_lines(p, w, input, output, wt, wc);
+}
+#undef CHAN_COLUMN_LINES_INLINE
 
 #if !defined(__ARM_FEATURE_DSP) || defined(__ARM_FEATURE_MVE)
 /* the pixel pairs of the row pairs are the DSP cores' (tinyasc_opt_dsp.c): elsewhere the portable pairs kernel */

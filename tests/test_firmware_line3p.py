@@ -1,0 +1,79 @@
+"""Helium's three-tap lines on planes (c/opt/tinyasc_opt_line3p.c, generator.line3p_pays): which libraries ship them.
+
+The kernel itself is compared byte for byte with the portable kernel in test_latency_kernels.py (host, M4, M7 and
+M55; the cases named for line3p: the quick model's frequency convolution in place, bands of lines, a row, one line
+too short). Here the Python side: the rule that decides which layers pay for the planes, its threshold equal to the
+C's, and a generated library: the M55's ships the file only for a layer with long enough lines, the DSP cores'
+never, and such a library equals TensorFlow Lite Micro on every layer.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, edge_inputs, write
+from tinyasc.firmware_sim.build import build_host
+from tinyasc.firmware_sim.generator import LINE3P_MIN_LEN, GeneratorOptions, generate, helium_core, line3p_pays
+from tinyasc.firmware_sim.kernel_sources import C_DIR
+from tinyasc.firmware_sim.params import ConvParams
+from tinyasc.firmware_sim.parity import check_parity
+from tinyasc.firmware_sim.target import LibraryTarget, Target
+
+LINE3P_FILE = "tinyasc_opt_line3p.c"
+
+
+def _dw(**kw) -> ConvParams:
+    base = dict(batches=1, in_h=48, in_w=5, in_c=8, out_h=48, out_w=5, out_c=8, k_h=3, k_w=1, stride_h=1, stride_w=1,
+                dil_h=1, dil_w=1, pad_h=1, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=3,
+                output_offset=-5, act_min=-128, act_max=127)
+    base.update(kw)
+    return ConvParams(**base)
+
+
+def test_the_threshold_is_the_kernel_s():
+    text = (C_DIR / "opt" / LINE3P_FILE).read_text()
+    assert int(re.search(r"#define LINE3P_MIN_LEN (\d+)", text).group(1)) == LINE3P_MIN_LEN
+
+
+def test_planes_pay_for_long_three_tap_lines_only():
+    n = LINE3P_MIN_LEN
+    assert line3p_pays(_dw(in_h=n, out_h=n), depthwise=True)
+    assert not line3p_pays(_dw(in_h=n - 1, out_h=n - 1), depthwise=True)  # one output short
+    assert line3p_pays(_dw(in_h=4, out_h=4, in_w=n, out_w=n, k_h=1, k_w=3, pad_h=0, pad_w=1), depthwise=True)  # a row
+    assert not line3p_pays(_dw(), depthwise=False)  # a dense convolution
+    assert not line3p_pays(_dw(stride_h=2, out_h=24), depthwise=True)
+    assert not line3p_pays(_dw(dil_h=2), depthwise=True)
+    assert not line3p_pays(_dw(k_h=5), depthwise=True)
+    assert not line3p_pays(_dw(k_w=3, pad_w=1), depthwise=True)  # a window over both axes
+    assert not line3p_pays(_dw(depth_multiplier=2, out_c=16), depthwise=True)
+    assert helium_core(Target.CORTEX_M55) and not helium_core(Target.CORTEX_M4) and not helium_core(None)
+
+
+@pytest.fixture(scope="module", params=[48, 16], ids=["h48", "h16"])
+def line_model(request, tmp_path_factory):
+    """A 3 x 1 depthwise convolution down lines of ``h`` outputs (SAME), then a ReLU."""
+    import tensorflow as tf
+
+    h = request.param
+    w = (np.random.default_rng(7).normal(size=(3, 1, 8, 1)) * 0.5).astype(np.float32)
+
+    def net(x):
+        return tf.nn.relu(tf.nn.depthwise_conv2d(x, w, [1, 1, 1, 1], "SAME"))
+
+    path = write(tmp_path_factory.mktemp("line3p") / f"line3p_h{h}.tflite", convert(net, (1, h, 5, 8)))
+    return h, path
+
+
+@pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M55, LibraryTarget.CORTEX_M4], ids=lambda t: t.value)
+def test_the_m55_library_ships_the_planes_where_a_layer_pays(line_model, tmp_path, target):
+    h, path = line_model
+    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=target, measure_tflm_arena=False))
+    shipped = any(s.endswith(LINE3P_FILE) for s in art.sources)
+    assert shipped == (target is LibraryTarget.CORTEX_M55 and h >= LINE3P_MIN_LEN), art.sources
+    assert (art.out_dir / "kernels" / LINE3P_FILE).exists() == shipped
+    res = check_parity(art, edge_inputs((1, h, 5, 8), 6, seed=3), debug_layers=True,
+                       exe=build_host(art.out_dir, dump=True))
+    assert res.identical, res.summary()  # bit-exact on the host (the planes run on the M55: test_latency_kernels)
