@@ -439,7 +439,8 @@ def test_a_refusal_the_check_does_not_predict_falls_back_with_the_delegate_s_err
                                  300.0 / float(requant_scales(m, op).max()))
     monkeypatch.setattr(export_pipeline, "xnnpack_refusals", lambda model: [])
     notes: list[str] = []
-    y = export_pipeline._run_litert_default(refused, converted["x"][:2], notes)
+    y = export_pipeline._run_litert_default(refused, parse_model(refused.read_bytes(), refused), converted["x"][:2],
+                                            notes)
     assert y.shape[0] == 2 and len(notes) == 1 and "failed to prepare" in notes[0]
 
 

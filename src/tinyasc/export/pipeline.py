@@ -37,9 +37,9 @@ from tinyasc.model.export_form import ExportForm, export_form
 from tinyasc.export.interpreters import Runtime, run_litert, run_onnx, run_tflm, run_torch, to_nhwc
 from tinyasc.export.precision import REPORT_NAME, Activations
 from tinyasc.export.report import render_markdown
-from tinyasc.export.tflite_graph import GraphInfo, dequantize, read_graph
+from tinyasc.export.tflite_graph import GraphInfo, dequantize, graph_info
 from tinyasc.export.xnnpack import xnnpack_refusals
-from tinyasc.tflite_io import parse_model, tflm
+from tinyasc.tflite_io import TFLiteModel, parse_model, tflm
 from tinyasc.metrics import device_accuracy
 
 log = logging.getLogger(__name__)
@@ -357,7 +357,8 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
     """Arena bisection, ai-edge-litert (default and reference kernels) and TFLite Micro runs, parity
     with PyTorch, size audit and gates of the integer file ``path``."""
     label = activations.label
-    graph = read_graph(path.read_bytes())
+    model = parse_model(path.read_bytes(), path)
+    graph = graph_info(model)
     violations = graph.full_integer_violations(activations.tensor_type)
     qout = graph.outputs[0]
     timings: dict[str, float] = {}
@@ -366,7 +367,7 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
     timings[f"{label}_arena_bisection_s"] = time.perf_counter() - t
     notes: list[str] = []
     t = time.perf_counter()
-    codes = {Runtime.LITERT_DEFAULT.value: _run_litert_default(path, clips.x_graph, notes),
+    codes = {Runtime.LITERT_DEFAULT.value: _run_litert_default(path, model, clips.x_graph, notes),
              Runtime.LITERT_REF.value: run_litert(path, clips.x_graph, reference=True, raw=True),
              Runtime.TFLM.value: run_tflm(path, clips.x_graph, arena_size=arena or 4 * path.stat().st_size + (1 << 20),
                                           raw=True)}
@@ -392,10 +393,11 @@ def evaluate_candidate(path: Path, activations: Activations, calibration: dict[s
                      audit=audit_dict, calibration=calibration, gates=gates, timings=timings, notes=notes)
 
 
-def _run_litert_default(path: Path, x_graph: np.ndarray, notes: list[str]) -> np.ndarray:
-    """Output codes under ai-edge-litert's default kernels: with its XNNPACK delegate, or, where the delegate refuses
-    the file (:func:`xnnpack_refusals`, or its own error), its built-in kernels without it, said in ``notes``."""
-    why = xnnpack_refusals(parse_model(path.read_bytes(), path))
+def _run_litert_default(path: Path, model: TFLiteModel, x_graph: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Output codes under ai-edge-litert's default kernels (``model``: ``path`` read): with its XNNPACK delegate, or,
+    where the delegate refuses the file (:func:`xnnpack_refusals`, or its own error), its built-in kernels without
+    it, said in ``notes``."""
+    why = xnnpack_refusals(model)
     if not why:
         try:
             return run_litert(path, x_graph, reference=False, raw=True)

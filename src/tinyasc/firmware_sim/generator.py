@@ -590,8 +590,7 @@ class _Generator:
         from tinyasc.firmware_sim import sparse
 
         enc = sparse.encode_rows(np.ascontiguousarray(rows, dtype=np.int8))
-        core = self.options.target.core
-        helium = core is not None and IsaFeature.MVE in SPECS[core].isa
+        helium = helium_core(self.options.target.core)
         reason = sparse.why_dense(enc, grouped=grouped, span=span, helium=helium, in_c=in_c) or "sparse"
         used = reason == "sparse"
         self.sparse_layers.append(sparse.SparseLayer(layer=i, out_c=enc.out_c, k=enc.k, nnz=enc.nnz,
@@ -1019,7 +1018,7 @@ def line3p_pays(p: params.ConvParams, *, depthwise: bool) -> bool:
 def conv_pairs_core(core: Target | None) -> bool:
     """Whether ``core``'s optimized convolutions read filter rows in word-interleaved pairs (the DSP cores without
     Helium: M4, M7)."""
-    return core is not None and IsaFeature.DSP in SPECS[core].isa and IsaFeature.MVE not in SPECS[core].isa
+    return core is not None and IsaFeature.DSP in SPECS[core].isa and not helium_core(core)
 
 
 def conv_pairs_ok(p: params.ConvParams, mults, shifts) -> bool:

@@ -100,20 +100,13 @@ static __attribute__((naked, noinline)) void line3p_run_mve(const line3p_run *q 
  * outputs 11% and 15% faster, of 32 1% slower, one line of 17 twice as slow). */
 #define LINE3P_MIN_LEN 40 /* generator.LINE3P_MIN_LEN */
 
-/* Every channel of one batch of a three-tap line layer through line3p_run_mve, 0; -1 (nothing written) where the
- * layer is not on the four-lane output path, its lines are shorter than LINE3P_MIN_LEN outputs or a gather's offsets
- * or a plane row do not fit. In place (in == out) as well: a band's outputs of a channel are written after the band's lines of that
- * channel were staged, and nothing else reads them. */
-static int line3p_channels(const tinyasc_conv_params *p, const tinyasc_lines *g, const tinyasc_weights *w,
-                           int32_t wt, int32_t wc, const int8_t *in, int8_t *out)
+/* One batch's channels of a three-tap line layer through line3p_run_mve (plane rows of pitch bytes, bands of band
+ * lines; the padding columns already hold the input zero point). In place (in == out) as well: a band's outputs of a
+ * channel are written after the band's lines of that channel were staged, and nothing else reads them. */
+static void line3p_channels(const tinyasc_conv_params *p, const tinyasc_lines *g, const tinyasc_weights *w,
+                            int32_t wt, int32_t wc, int32_t pitch, int32_t band, const int8_t *in, int8_t *out)
 {
-    if (g->taps != 3 || g->len_out < LINE3P_MIN_LEN || 7 * g->in_step > 65535 || !tinyasc_out_x4_ok(p, w)) return -1;
-    const int32_t cols = g->len_out + 2, pitch = cols + 3; /* the last vector's lanes past a row read three more */
-    const int32_t band = (int32_t)sizeof(tinyasc_mve_gather) / pitch;
-    if (band < 1) return -1;
-    const int32_t lo = g->pad, hi = g->len_in + g->pad < cols ? g->len_in + g->pad : cols;
-    const int8_t zp = (int8_t)(-p->input_offset);
-    memset(tinyasc_mve_gather, zp, (size_t)((g->lines < band ? g->lines : band) * pitch)); /* the padding, once */
+    const int32_t cols = pitch - 3, lo = g->pad, hi = g->len_in + g->pad < cols ? g->len_in + g->pad : cols;
     line3p_run r = {.n = g->len_out, .pitch = pitch, .out_line = g->out_line, .zp = p->output_offset,
                     .step = 4 * g->out_step, .offs = {0, g->out_step, 2 * g->out_step, 3 * g->out_step}};
     for (int32_t c = 0; c < p->in_c; c++) {
@@ -123,24 +116,31 @@ static int line3p_channels(const tinyasc_conv_params *p, const tinyasc_lines *g,
         for (int32_t l0 = 0; l0 < g->lines; l0 += band) {
             const int32_t n = g->lines - l0 < band ? g->lines - l0 : band;
             tinyasc_plane_stage_mve(in + g->in_first + c, g->in_step, g->in_line, g->lines, -g->pad, l0, n, pitch,
-                                    lo, hi, zp, 1, tinyasc_mve_gather);
+                                    lo, hi, (int8_t)(-p->input_offset), 1, tinyasc_mve_gather);
             r.in = tinyasc_mve_gather, r.out = out + l0 * g->out_line + c, r.lines = n;
             line3p_run_mve(&r);
         }
     }
-    return 0;
 }
-/* Every batch of a three-tap line layer on planes, 0; -1 (nothing written) where they do not take it. Called by
- * tinyasc_chan_column_s8 before the line kernels' large frame (the planes' frames on top of that one measured +280
- * bytes of stack on the quick model). */
+
+/* Every batch of a three-tap line layer on planes, 0; -1 (nothing written) where the layer is not a three-tap line on
+ * the whole int8 range and the four-lane output path, its lines are shorter than LINE3P_MIN_LEN outputs, or a
+ * gather's offsets or a plane row do not fit. Called by tinyasc_chan_column_s8 before the line kernels' large frame
+ * (the planes' frames on top of that one measured +280 bytes of stack on the quick model). */
 int tinyasc_line3p_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                       int32_t wt, int32_t wc)
 {
     tinyasc_lines g;
-    if (tinyasc_chan_lines_of(p, input, output, &g) != 0 || g.taps != 3 || !tinyasc_full_range(p)) return -1;
+    if (tinyasc_chan_lines_of(p, input, output, &g) != 0 || g.taps != 3 || !tinyasc_full_range(p) ||
+        g.len_out < LINE3P_MIN_LEN || 7 * g.in_step > 65535 || !tinyasc_out_x4_ok(p, w))
+        return -1;
+    const int32_t pitch = g.len_out + 2 + 3; /* the window's reach, and three more the last vector's lanes read */
+    const int32_t band = (int32_t)sizeof(tinyasc_mve_gather) / pitch;
+    if (band < 1) return -1;
+    memset(tinyasc_mve_gather, -p->input_offset, (size_t)((g.lines < band ? g.lines : band) * pitch)); /* padding */
     const int32_t in_b = p->in_h * p->in_w * p->in_c, out_b = p->out_h * p->out_w * p->out_c;
-    for (int32_t b = 0; b < p->batches; b++) /* it takes every batch or none: its test reads no data */
-        if (line3p_channels(p, &g, w, wt, wc, input + b * in_b, output + b * out_b) != 0) return -1;
+    for (int32_t b = 0; b < p->batches; b++)
+        line3p_channels(p, &g, w, wt, wc, pitch, band, input + b * in_b, output + b * out_b);
     return 0;
 }
 #else

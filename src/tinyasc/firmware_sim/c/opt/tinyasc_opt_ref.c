@@ -727,7 +727,6 @@ static void line3_mve(const tinyasc_conv_params *p, const chan_lines *g, const t
 }
 #undef LINE3_SUMS
 #undef LINE3_SUMS_OUTSIDE
-
 #endif
 
 /* Any number of taps up to TINYASC_COLUMN_MAX_T, any requantization: the window as x + input_offset
@@ -774,7 +773,6 @@ static inline __attribute__((always_inline)) void line_scalar(const tinyasc_conv
     }
 }
 
-
 #if defined(__ARM_FEATURE_MVE)
 #define CHAN_COLUMN_LINES_INLINE __attribute__((noinline)) /* its large frame not under the planes' */
 #else
@@ -808,7 +806,6 @@ static CHAN_COLUMN_LINES_INLINE int chan_column_lines(const tinyasc_conv_params 
     }
     return 0;
 }
-
 
 int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                            int8_t *output, int32_t wt, int32_t wc)
