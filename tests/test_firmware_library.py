@@ -288,8 +288,11 @@ def test_sparse_and_1x1_layers_link_no_general_convolution(target, tmp_path):
     path = write(tmp_path / "pw.tflite", convert(_pointwise_net(), (1, 8, 6, 1), lo=-2.0, hi=2.0))
     lib = write_library(path, tmp_path / "lib", target=target)
     calls = set(re.findall(r"(tinyasc_\w+)\(", (lib.out_dir / "model.c").read_text()))
-    sparse = target is LibraryTarget.CORTEX_M4  # Helium keeps this 20%-dense layer dense (its kernel is faster)
-    assert ({"tinyasc_sparse_conv2d_s8", "tinyasc_sparse_conv2d_1x1_inplace_s8"} & calls != set()) == sparse, calls
+    # the pruned 8 -> 32 layer (about 20% dense) is sparse on both: on the M55 Helium's planes are estimated faster
+    # than its dense pointwise kernel there (sparse.helium_planes_pay), and its descriptor says so
+    assert {"tinyasc_sparse_conv2d_s8", "tinyasc_sparse_conv2d_1x1_inplace_s8"} & calls, calls
+    planes_flag = ".planes = 1," in (lib.out_dir / "model.c").read_text()
+    assert planes_flag == (target is LibraryTarget.CORTEX_M55)
     # the dense 1x1: Helium's 1x1 entry; on the M4 its rows in word-interleaved pairs (generator.conv_pairs_ok)
     one_by_one = "tinyasc_opt_conv2d_pairs_s8" if target is LibraryTarget.CORTEX_M4 else "tinyasc_opt_conv2d_1x1_s8"
     assert one_by_one in calls, calls
@@ -297,7 +300,7 @@ def test_sparse_and_1x1_layers_link_no_general_convolution(target, tmp_path):
     _run(["make", "-j2", "target"], lib.out_dir)
     elf = lib.out_dir / "build" / target.value / "tinyasc_example.elf"
     syms = {line.split()[-1] for line in _run(["arm-none-eabi-nm", str(elf)], lib.out_dir).stdout.splitlines()}
-    assert ("tinyasc_sparse_conv2d_s8" in syms) == sparse
+    assert "tinyasc_sparse_conv2d_s8" in syms
     assert one_by_one in syms
     general = {"tinyasc_opt_conv2d_s8", "tinyasc_chan_conv_s8", "tinyasc_simd_conv_c1_s8", "tinyasc_conv_c1_s8",
                "cols_conv", "mve_conv_c1"}

@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 
 from tinyasc.firmware_sim import harness as L
-from tinyasc.firmware_sim.generator import PreparedFc, conv_row_pairs, fc_row_blocks, fold_fc_input_offset
-from tinyasc.firmware_sim.params import FcParams
-from tinyasc.firmware_sim.sparse import SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows, why_dense, window_span
+from tinyasc.firmware_sim.generator import (PreparedFc, conv_row_pairs, fc_row_blocks, fold_fc_input_offset,
+                                           pointwise_on_planes)
+from tinyasc.firmware_sim.params import ConvParams, FcParams
+from tinyasc.firmware_sim.sparse import (DESCRIPTOR_BYTES, SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows,
+                                         helium_planes_pay, planes_fit, planes_groups, why_dense, window_span)
 
 SELFTEST = L.TARGETS_DIR / "selftest"
 
@@ -312,6 +314,20 @@ CASES = {
     # outputs; the cases above with such rows take it too): a plane too tall for the gather buffer (bands of output
     # rows, the rows outside the input staged per band), dilated across the rows
     "dw3x3_c4_w100_plane_bands_dilh2_fold": (True, 1, 50, 100, 4, 4, 3, 3, 1, 1, True, None, True),
+    # Helium's sparse pointwise layers on planes (mve_sparse_pw: the pixels in chunks of planes, 2,544 bytes of them,
+    # through c1_row_s1_mve): 221 pixels of 40 channels (chunks of 48: four and one of 29, sixteen a pass and 13
+    # left), in place over the 2,048-byte stage (102 pixels a call: 48, 48, 6), 200 input channels (12 pixels a chunk:
+    # no pass of sixteen) over two batches, ties of the last rounding, a fused ReLU's range, a channel scaled up (shift
+    # +1: rewritten through the general output path), more non-zeros than the table holds (100 x 64 at 11%: two
+    # channel groups, the planes staged twice); and what it leaves to the scalar kernel: a range narrower than int8
+    "conv1x1_c40_c20_planes_fold": (False, 1, 13, 17, 40, 20, 1, 1, 1, 1, False, None, True),
+    "inplace1x1_c40_c20_planes_fold": (2, 1, 13, 17, 40, 20, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c200_c8_planes_b2_fold": (False, 2, 3, 5, 200, 8, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c16_c30_planes_pow2m_fold": (False, 1, 6, 11, 16, 30, 1, 1, 1, 1, False, None, False),
+    "conv1x1_c20_c12_planes_fold_zyrelu": (False, 1, 7, 9, 20, 12, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c20_c8_planes_fold_leftshift": (False, 1, 5, 9, 20, 8, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c64_c100_planes_fold": (False, 1, 2, 3, 64, 100, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c24_c10_planes_fold_relu": (False, 1, 4, 9, 24, 10, 1, 1, 1, 1, False, None, True),
 }
 
 
@@ -332,7 +348,8 @@ def _fold_fc(w: np.ndarray, bias, off: int, per_channel: bool, mult, shift) -> P
 
 
 def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
-    """kernel_cases.h for CASES; returns (name, has_sparse) per case."""
+    """kernel_cases.h for CASES; returns (name, has_sparse, planes) per case (planes: the sparse descriptor's flag for
+    Helium's pointwise planes)."""
     rng = np.random.default_rng(seed)
     decls, entries, info = [], [], []
     max_out = 1
@@ -353,7 +370,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         fin = 1 if dw else (gfin or ic)
         wshape = (kh, kw, oc) if dw else (oc, kh, kw, fin)
         w = rng.integers(-127, 128, size=wshape).astype(np.int8)
-        sparse_decl = "0"
+        sparse_decl, sparse_rows = "0", None
         if not dw and fin == ic and kind != 5:
             w[rng.random(wshape) < 0.89] = 0  # the paper's 89% pruning
             if "zero_row" in name:
@@ -361,7 +378,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             s = encode_rows(w.reshape(oc, -1))
             assert np.array_equal(decode_rows(s), w.reshape(oc, -1))
             assert s.k <= SPARSE_MAX_K
-            decls.append(emit_c(f"c{i}_sp", s))
+            sparse_rows = s
             sparse_decl = f"&c{i}_sp"
         x = rng.integers(-128, 128, size=(nb, ih, iw, ic)).astype(np.int8)
         # two cases drive the requantization to its extremes (their outputs mostly saturate)
@@ -389,6 +406,13 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         amin, amax = (-128, 127) if (i % 3 if not fold else "relu" not in name) else (zy, 127)
         if "zyrelu" in name:
             zy, amin, amax = -128, -128, 127
+        planes = False
+        if sparse_rows is not None:  # the generator's flag for Helium's pointwise planes, from the same parameters
+            planes = pointwise_on_planes(
+                ConvParams(batches=nb, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
+                           stride_h=st_h, stride_w=st_w, dil_h=dil_h, dil_w=dil_w, pad_h=ph, pad_w=pw, filter_in_c=fin,
+                           depth_multiplier=1, input_offset=-zx, output_offset=zy, act_min=amin, act_max=amax))
+            decls.append(emit_c(f"c{i}_sp", sparse_rows, planes=planes))
         decls.append(
             f"static const int8_t c{i}_w[] = {_c(w)};\nstatic const int8_t c{i}_x[] = {_c(x)};\n"
             f"static const int32_t c{i}_b[] = {_c(bias)};\nstatic const int32_t c{i}_m[] = {_c(mult)};\n"
@@ -418,7 +442,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
             f"{fin}, {oc // ic if dw else 1}, {-zx}, {zy}, {amin}, {amax}}}, "
             f"{{c{i}_w, {f'c{i}_b' if has_bias else '0'}, c{i}_m, c{i}_s, 0}}, {sparse_decl}, c{i}_x, {out_size}, "
             f"{fc_blocks}, {conv_pairs}}},")
-        info.append((name, sparse_decl != "0"))
+        info.append((name, sparse_decl != "0", planes))
     path.write_text("\n".join(decls) + f"\n#define KCASE_COUNT {len(CASES)}\n#define KCASE_MAX_OUT {max_out}\n"
                     "static const kcase kcases[KCASE_COUNT] = {\n" + "\n".join(entries) + "\n};\n")
     return info
@@ -471,7 +495,7 @@ def test_sparse_encoding_round_trip_and_size():
     assert s.nnz == np.count_nonzero(w)
     assert int((s.gaps == 255).sum()) >= 2
     # about 2 bytes per non-zero: at 89% pruning well under a third of the dense bytes
-    assert s.flash_bytes == 2 * 24 + s.gaps.size + s.nnz + 20
+    assert s.flash_bytes == 2 * 24 + s.gaps.size + s.nnz + DESCRIPTOR_BYTES and DESCRIPTOR_BYTES == 24
     assert s.flash_bytes < 0.3 * w.size
 
 
@@ -499,14 +523,55 @@ def test_sparse_only_where_the_kernel_takes_it_and_it_saves_flash():
     assert why_dense(encode_rows(w3), grouped=False, span=ok, helium=True, in_c=10) is None
     w3.reshape(-1)[np.flatnonzero(w3.reshape(-1) == 0)[0]] = 7
     assert "density 0.031" in why_dense(encode_rows(w3), grouped=False, span=ok, helium=True, in_c=10)
+    # a pointwise layer Helium's planes take (planes=True) goes sparse where the planes' estimate beats the dense
+    # kernel's: 11% dense (90 -> 8) does, half dense does not (the reason names the planes), and one whose non-zeros
+    # the planes' table cannot hold (4 words a channel, 2 a non-zero) is weighed as the scalar kernel
+    assert why_dense(enc, grouped=False, span=ok, helium=True, in_c=90, planes=True) is None
+    assert helium_planes_pay(enc, in_c=90) and planes_fit(enc, in_c=90)
+    half = w.copy()
+    half[:, ::2] = 3
+    assert "sparse planes at density 0.5" in why_dense(encode_rows(half), grouped=False, span=ok, helium=True, in_c=90,
+                                                       planes=True)
+    big = np.zeros((100, 64), np.int8)
+    big.reshape(-1)[rng.choice(big.size, size=600, replace=False)] = 4  # 4 x 100 + 2 x 600 > SPARSE_MAX_K words
+    assert planes_fit(encode_rows(big), in_c=64) and planes_groups(encode_rows(big)) == 2
+    wide_row = np.zeros((2, 1280), np.int8)
+    wide_row[0, :700] = 3  # one channel alone over the table (4 + 2 x 700 words): the scalar kernel
+    assert not planes_fit(encode_rows(wide_row), in_c=1280)
+    assert "scalar sparse one at density 0.273" in why_dense(encode_rows(wide_row), grouped=False, span=1280,
+                                                             helium=True, in_c=1280, planes=True)
     assert "not smaller" in why_dense(encode_rows(rng.integers(1, 9, size=(4, 90)).astype(np.int8)), grouped=False, span=ok)
     assert "window of" in why_dense(encode_rows(np.ones((2, SPARSE_MAX_K + 1), np.int8)), grouped=False, span=ok)
+
+
+def test_pointwise_on_planes_is_what_the_planes_kernel_takes():
+    """generator.pointwise_on_planes mirrors mve_sparse_pw's checks (tinyasc_sparse.c): 1 x 1, stride 1, no padding,
+    several input channels, the whole int8 range; each failing condition alone turns it off."""
+    base = dict(batches=1, in_h=8, in_w=17, in_c=40, out_h=8, out_w=17, out_c=20, k_h=1, k_w=1, stride_h=1,
+                stride_w=1, dil_h=1, dil_w=1, pad_h=0, pad_w=0, filter_in_c=40, depth_multiplier=1, input_offset=128,
+                output_offset=-3, act_min=-128, act_max=127)
+    assert pointwise_on_planes(ConvParams(**base))
+    for change in ({"k_h": 3, "in_h": 10}, {"stride_w": 2, "out_w": 9}, {"pad_h": 1}, {"in_c": 1, "filter_in_c": 1},
+                   {"act_min": -3}, {"act_max": 100}):
+        assert not pointwise_on_planes(ConvParams(**{**base, **change})), change
+
+
+def test_planes_cases_carry_the_flag(case_dir):
+    """The cases meant for Helium's pointwise planes carry the descriptor's flag (so the M55 run below takes that
+    path), the one with a ReLU's range does not, nor does any layer that is not 1 x 1 at stride 1 unpadded."""
+    _, info = case_dir
+    flagged = {name for name, _, planes in info if planes}
+    want = {"conv1x1_c40_c20_planes_fold", "inplace1x1_c40_c20_planes_fold", "conv1x1_c200_c8_planes_b2_fold",
+            "conv1x1_c16_c30_planes_pow2m_fold", "conv1x1_c20_c12_planes_fold_zyrelu", "conv1x1_c64_c100_planes_fold",
+            "conv1x1_c20_c8_planes_fold_leftshift"}
+    assert want <= flagged and "conv1x1_c24_c10_planes_fold_relu" not in flagged
+    assert all(CASES[n][6:8] == (1, 1) and CASES[n][8] == 1 and not CASES[n][10] for n in flagged)
 
 
 def test_optimized_and_sparse_bit_exact_on_host(case_dir, host_rows):
     _, info = case_dir
     assert len(host_rows) == len(info)
-    for (name, has_sparse), (dense, sparse, _) in zip(info, host_rows):
+    for (name, has_sparse, _), (dense, sparse, _) in zip(info, host_rows):
         assert dense == 0, name
         assert (sparse is not None) == has_sparse, name
         if has_sparse:
@@ -523,7 +588,7 @@ def test_optimized_and_sparse_bit_exact_on_target(case_dir, host_rows, target, t
     L.run_qemu(build, run_dir, plugin=None)
     rows = _parse((run_dir / "kcheck.semihost.txt").read_text())
     assert len(rows) == len(info)
-    for (name, has_sparse), (dense, sparse, checksum), host in zip(info, rows, host_rows):
+    for (name, has_sparse, _), (dense, sparse, checksum), host in zip(info, rows, host_rows):
         assert dense == 0, f"{target.value} {name}: {dense} bytes differ from the portable kernel"
         if has_sparse:
             assert sparse == 0, f"{target.value} {name}: sparse kernel differs by {sparse} bytes"

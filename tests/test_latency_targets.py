@@ -74,14 +74,11 @@ def test_tiny_model_dense_and_sparse(tiny_model, target, tmp_path):
         assert r.memory.ram_region == "board"
         assert r.note == L.LATENCY_NOTE
     used = [x for x in sparse.build["sparse_layers"] if x["used"]]
-    if target is L.Target.CORTEX_M55:
-        # Helium's dense kernels beat the scalar sparse one on layers of more than one input channel: layer 1
-        # (8 input channels) stays dense there, with the reason recorded, and runs as fast as in the dense build
-        layer1 = next(x for x in sparse.build["sparse_layers"] if x["layer"] == 1)
-        assert used == [] and layer1["reason"].startswith("Helium")
-        assert sparse.layers[1].instructions == dense.layers[1].instructions
-        return
     assert [x["layer"] for x in used] == [1]
+    if target is L.Target.CORTEX_M55:
+        # layer 1 (8 -> 16 channels, 1 x 1, about a quarter dense) goes sparse on Helium only because its planes
+        # kernel is estimated faster than the dense pointwise one (sparse.helium_planes_pay): it must be
+        assert sparse.layers[1].cycles < dense.layers[1].cycles
     # the sparse weights really leave flash: rodata shrinks by at least the bytes saved
     saved = used[0]["dense_bytes"] - used[0]["sparse_bytes"]
     assert dense.memory.rodata - sparse.memory.rodata >= saved - 8  # 8: alignment padding

@@ -534,7 +534,8 @@ class _Generator:
         if self.options.sparse_weights and not prep.depthwise and not prep.wide and not prep.column:
             sparse = self.sparse_filter(i, prep.filter.reshape(p.out_c, -1), grouped=p.filter_in_c != p.in_c,
                                         span=sparse_mod.window_span(k_h=p.k_h, k_w=p.k_w, dil_h=p.dil_h, dil_w=p.dil_w,
-                                                                    in_w=p.in_w, in_c=p.in_c), in_c=p.in_c)
+                                                                    in_w=p.in_w, in_c=p.in_c), in_c=p.in_c,
+                                        planes=pointwise_on_planes(p))
         # a stored-sparse layer calls the sparse kernels itself (sparse.why_dense keeps every layer they would refuse
         # dense): a model whose CONV_2D layers are all sparse then links no dense convolution kernel
         kernel = prep.kernel if sparse is None else SPARSE_INPLACE_KERNEL if prep.in_place else SPARSE_KERNEL
@@ -585,18 +586,20 @@ class _Generator:
         wbytes = filter_bytes + (prep.bias.nbytes if prep.bias is not None else 0)
         return _Emit(decls, call, prep.macs, wbytes, param_bytes=8 * p.out_c)
 
-    def sparse_filter(self, i: int, rows: np.ndarray, *, grouped: bool, span: int, in_c: int) -> str | None:
+    def sparse_filter(self, i: int, rows: np.ndarray, *, grouped: bool, span: int, in_c: int,
+                      planes: bool = False) -> str | None:
         """C definitions of layer ``i``'s sparse filter ``l{i}_sparse``, or None where dense is better."""
         from tinyasc.firmware_sim import sparse
 
         enc = sparse.encode_rows(np.ascontiguousarray(rows, dtype=np.int8))
         helium = helium_core(self.options.target.core)
-        reason = sparse.why_dense(enc, grouped=grouped, span=span, helium=helium, in_c=in_c) or "sparse"
+        reason = sparse.why_dense(enc, grouped=grouped, span=span, helium=helium, in_c=in_c,
+                                  planes=planes) or "sparse"
         used = reason == "sparse"
         self.sparse_layers.append(sparse.SparseLayer(layer=i, out_c=enc.out_c, k=enc.k, nnz=enc.nnz,
                                                      dense_bytes=enc.dense_bytes, sparse_bytes=enc.flash_bytes,
                                                      used=used, reason=reason))
-        return sparse.emit_c(f"l{i}_sparse", enc) if used else None
+        return sparse.emit_c(f"l{i}_sparse", enc, planes=planes and helium) if used else None
 
     def prepare_fully_connected(self, op: Operator) -> PreparedFc:
         i = op.index
@@ -1000,6 +1003,14 @@ LINE3P_MIN_LEN = 40
 def helium_core(core: Target | None) -> bool:
     """Whether ``core`` has Helium (MVE)."""
     return core is not None and IsaFeature.MVE in SPECS[core].isa
+
+
+def pointwise_on_planes(p: params.ConvParams) -> bool:
+    """Whether a CONV_2D is a pointwise layer the sparse kernel's Helium planes path takes (``mve_sparse_pw``): 1 x 1
+    at stride 1 without padding over several input channels, the whole int8 range (its output path's clamp);
+    :func:`.sparse.why_dense` then weighs it against the dense kernel."""
+    return (p.k_h == 1 and p.k_w == 1 and p.stride_h == 1 and p.stride_w == 1 and p.pad_h == 0 and p.pad_w == 0
+            and p.in_h == p.out_h and p.in_w == p.out_w and p.in_c > 1 and p.act_min == -128 and p.act_max == 127)
 
 
 def line3p_pays(p: params.ConvParams, *, depthwise: bool) -> bool:

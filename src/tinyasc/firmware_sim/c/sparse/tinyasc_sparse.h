@@ -7,7 +7,7 @@
  *                255 is an escape: skip 255 zeros, no weight (repeat as needed)
  *   values[]     the non-zero weights, all rows concatenated
  *
- * Flash = 2 * out_c + n_gaps + nnz bytes (about 2 bytes per non-zero), against
+ * Flash = 2 * out_c + n_gaps + nnz bytes (about 2 bytes per non-zero) and a 24-byte descriptor, against
  * out_c * k_h * k_w * in_c dense. tinyasc.firmware_sim.sparse encodes it.
  */
 #ifndef TINYASC_SPARSE_H
@@ -38,6 +38,9 @@ typedef struct {
     const int8_t *values;
     int32_t k;       /* k_h * k_w * in_c, for checking */
     int32_t n_gaps;
+    /* 1: a pointwise layer for Helium's planes (the generator's pointwise_on_planes: 1 x 1, stride 1, no padding, the
+     * whole int8 range), which the kernel still checks; 0: the kernel does not look (the other cores ignore it) */
+    int32_t planes;
     /* the kernel that reads this encoding (tinyasc_sparse_conv2d_s8): the optimized convolution calls it
      * through here, so the sparse kernel is linked only into models that have sparse weights */
     int (*kernel)(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output);
