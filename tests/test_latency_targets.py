@@ -86,6 +86,31 @@ def test_tiny_model_dense_and_sparse(tiny_model, target, tmp_path):
 
 @pytest.mark.arm
 @pytest.mark.slow
+@pytest.mark.parametrize("target", list(L.Target), ids=lambda t: t.value)
+def test_pad_on_target(target, tmp_path):
+    """PAD's optimized entry (c/opt/tinyasc_opt_pad.c): on Helium each output row written once where the last axis is
+    not padded: rows of 60 bytes (3 before, a run of 37, 20 after: whole vectors and predicated ends, in C), rows of 67
+    (2 before, a run of 60, 5 after: the asm rows) and rows wholly outside the input; a PAD of the channel axis, and
+    every PAD on the DSP cores, the portable kernel. Target == host build == TFLite Micro."""
+    import tensorflow as tf
+
+    def fn(x):
+        y = tf.pad(x, [[0, 0], [2, 3], [3, 20], [0, 0]])
+        y = tf.nn.relu(y - 0.25)
+        y = tf.pad(y, [[0, 0], [1, 1], [2, 5], [0, 0]])
+        y = tf.nn.relu(y - 0.5)
+        return tf.pad(y, [[0, 0], [0, 0], [0, 0], [1, 2]])
+
+    model = write(tmp_path / "pad.tflite", convert(fn, (1, 6, 37, 1)))
+    r = L.measure_tflite(model, target=target, out_dir=tmp_path / "m", golden=L.default_golden(6 * 37, n=2, seed=3),
+                         sparse=False, frontend=False)
+    assert r.parity["equal"] and r.parity["tflm_equal"] and r.parity["mismatched_bytes"] == 0
+    assert [x.op for x in r.layers].count("PAD") == 3
+    assert (tmp_path / "m" / "library" / "model.c").read_text().count("tinyasc_opt_pad_s8(&l") == 3
+
+
+@pytest.mark.arm
+@pytest.mark.slow
 @pytest.mark.parametrize("target", [L.Target.CORTEX_M4, L.Target.CORTEX_M55], ids=lambda t: t.value)
 def test_tiny_16x8_model_on_target(target, tmp_path):
     """The same network as 16x8 (int16 activations): target == host build == TFLM (zero differing

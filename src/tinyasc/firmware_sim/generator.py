@@ -1193,7 +1193,7 @@ _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P)  # Helium's three-tap lines on planes 
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
-_PAD = (_K("pad_s8", (_ks.MOVE,)), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8", (_ks.MOVE,)))
+_PAD = (_K("pad_s8", (_ks.MOVE,), _ks.OPT_PAD), _K("pad_s16", (_ks.INT16,)), _K("pad_view_s8", (_ks.MOVE,)))
 #: Every operator the generator supports: the activation types it takes, its emitter, its kernels (portable
 #: and optimized, with their files), its time rule. Reshape-like ops are arena aliases (no kernel).
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (

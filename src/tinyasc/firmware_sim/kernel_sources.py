@@ -43,6 +43,7 @@ OPT_CONV_PAIRS = ("opt/tinyasc_opt_conv_pairs.c", CONV, *OPT_CONV)
 OPT_INPLACE_PAIRS = ("opt/tinyasc_opt_inplace_pairs.c", "opt/tinyasc_opt_inplace.c", *OPT_CONV_PAIRS)
 OPT_BINARY = ("opt/tinyasc_opt_binary.c", BINARY)
 OPT_POOL = ("opt/tinyasc_opt_pool.c",)
+OPT_PAD = ("opt/tinyasc_opt_pad.c", MOVE)  # Helium's rows; the portable kernel elsewhere
 OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel
 #: The Helium kernels' planes (one channel's input staged as int8 rows): with either kernel that reads them
 PLANE = "opt/tinyasc_opt_plane.c"

@@ -188,6 +188,9 @@ void tinyasc_opt_conv_col_inplace_s8(const tinyasc_conv_params *p, const tinyasc
                                      int32_t f_ky_stride, int8_t *data, int8_t *scratch);
 void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
 void tinyasc_opt_avg_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
+/* PAD: on Helium each output row of the last two axes written once where the last axis is not padded
+ * (tinyasc_opt_pad.c); the portable kernel elsewhere */
+void tinyasc_opt_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out);
 void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 void tinyasc_opt_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w, const int8_t *input,
