@@ -453,7 +453,9 @@ def _sources(case_dir: Path) -> L.FirmwareSources:
     return L.FirmwareSources(
         model_dir=case_dir,
         kernel_sources=(c / "kernels" / "conv.c", c / "kernels" / "binary.c", c / "kernels" / "pooling.c",
-                        c / "kernels" / "int16.c", c / "kernels" / "fully_connected.c", *sorted((c / "opt").glob("*.c")),
+                        c / "kernels" / "int16.c", c / "kernels" / "fully_connected.c",
+                        c / "kernels" / "data_movement.c",  # the portable PAD behind tinyasc_opt_pad.c
+                        *sorted((c / "opt").glob("*.c")),
                         *sorted((c / "sparse").glob("*.c"))),
         include_dirs=(c / "include", c / "opt", c / "sparse"))
 
