@@ -97,17 +97,34 @@ CASES = {
 }
 
 
+def _bit_exact_on_host(path, shape, backend: str, kernel: str, seed: int, tmp_path) -> None:
+    """The library for ``backend`` (portable, or a core's as the host compiles it) calls ``kernel`` and equals TFLite
+    Micro on every stored layer, eight edge inputs (zero differing int8 elements)."""
+    opts = GeneratorOptions() if backend == "portable" else GeneratorOptions(target=LibraryTarget(backend))
+    art = generate(path, tmp_path / "fw", options=opts)
+    assert any(k.endswith(kernel) for k in art.kernels), art.kernels
+    exe = build_host(art.out_dir, dump=True)
+    res = check_parity(art, edge_inputs(shape, 8, seed=seed), debug_layers=True, exe=exe)
+    assert res.identical, res.summary() + " " + str([layer for layer in res.layers if layer.differing])
+
+
+def _bit_exact_on_target(path, shape, target: str, tmp_path):
+    """The library asc-firmware --target ships for ``target``, under QEMU, equal to its host build and TFLite Micro on
+    two edge inputs (measure_tflite raises ParityError on any differing byte); its latency report."""
+    from tinyasc.firmware_sim import harness as L
+
+    golden = L.default_golden(int(np.prod(shape)), n=2, seed=3)
+    r = L.measure_tflite(path, target=L.Target(target), out_dir=tmp_path / "lat", golden=golden, sparse=False,
+                         frontend=False)
+    assert r.parity["equal"] and r.parity["tflm_equal"] and r.parity["mismatched_bytes"] == 0
+    return r
+
+
 @pytest.mark.parametrize("backend", ["portable", "cortex-m4"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_fused_chain_bit_exact_vs_tflm(name, backend, tmp_path):
     kw, shape = CASES[name]
-    path = _model(tmp_path, name, _ssn(**kw), shape)
-    opts = GeneratorOptions() if backend == "portable" else GeneratorOptions(target=LibraryTarget.CORTEX_M4)
-    art = generate(path, tmp_path / "fw", options=opts)
-    assert any(k.endswith("band_affine_s8") for k in art.kernels), art.kernels
-    exe = build_host(art.out_dir, dump=True)
-    res = check_parity(art, edge_inputs(shape, 8, seed=len(name)), debug_layers=True, exe=exe)
-    assert res.identical, res.summary() + " " + str([layer for layer in res.layers if layer.differing])
+    _bit_exact_on_host(_model(tmp_path, name, _ssn(**kw), shape), shape, backend, "band_affine_s8", len(name), tmp_path)
 
 
 @pytest.mark.arm
@@ -117,12 +134,103 @@ def test_fused_chain_bit_exact_on_target(name, target, tmp_path):
     """The fused kernel as the target compiles it (the M55: Helium, four channels per vector, a predicated group of
     two): the library asc-firmware --target ships, under QEMU, equals its host build and TFLite Micro on two edge
     inputs (measure_tflite raises ParityError on any differing byte)."""
-    from tinyasc.firmware_sim import harness as L
-
     kw, shape = CASES[name]
-    path = _model(tmp_path, name, _ssn(**kw), shape)
-    golden = L.default_golden(int(np.prod(shape)), n=2, seed=3)
-    r = L.measure_tflite(path, target=L.Target(target), out_dir=tmp_path / "lat", golden=golden, sparse=False,
-                         frontend=False)
-    assert r.parity["equal"] and r.parity["tflm_equal"] and r.parity["mismatched_bytes"] == 0
+    r = _bit_exact_on_target(_model(tmp_path, name, _ssn(**kw), shape), shape, target, tmp_path)
     assert any(x.op == "TRANSPOSE" and x.instructions > 100 for x in r.layers)  # the fused chain ran as one layer
+
+
+# ---------------------------------------------------------------- the sub-band affine fused into its ADD
+
+
+def _ssn_row(h: int, w: int, c: int, bands: int, *, relu: bool = False, keep_x: bool = False,
+             row_first: bool = False, gain: float = 1.0, seed: int = 5):
+    """x [1, h, w, c] -> sub-band affine, plus one [1, 1, w, c] row broadcast down h (the mean of x over h: a
+    BC-ResBlock's temporal branch added to every frequency row). ``relu``: the ADD clamped (its fused ReLU);
+    ``keep_x``: x read again after the ADD (the ADD cannot write over it); ``row_first``: the row is the ADD's first
+    input; ``gain``: the affines' scale, the calibration's on the first channels only (> 1: the others' int8 outputs
+    saturate at both ends). Its own generator (``seed``): the same model whatever tests ran before."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    k = c * bands
+    gamma = (1.0 + 0.3 * rng.normal(size=(k,))).astype(np.float32)
+    gamma[k // 2:] *= gain
+    beta = (0.2 * rng.normal(size=(k,))).astype(np.float32)
+
+    def net(x):
+        t = tf.transpose(x, [0, 3, 1, 2])
+        t = tf.reshape(t, (1, k, h // bands, w))
+        t = tf.transpose(t, [0, 2, 3, 1])
+        t = tf.nn.conv2d(t, gamma.reshape(1, 1, 1, k), 1, "VALID") + beta
+        u = tf.transpose(tf.reshape(tf.transpose(t, [0, 3, 1, 2]), (1, c, h, w)), [0, 2, 3, 1])
+        row = tf.reduce_mean(x, axis=1, keepdims=True)
+        y = row + u if row_first else u + row
+        if relu:
+            y = tf.nn.relu(y)
+        return y + x if keep_x else y
+
+    return net
+
+
+ROW_CASES = {
+    # bands of 20 pixels (the DSP cores' fallback), six channels (Helium: a group of four and a predicated two)
+    "row_small": (dict(h=16, w=5, c=6, bands=4), (1, 16, 5, 6)),
+    # bands of 384 pixels: the DSP cores' tables and asm, four channels and a tail of two in C
+    "row_tabulated_c6": (dict(h=64, w=24, c=6, bands=4), (1, 64, 24, 6)),
+    "row_relu": (dict(h=16, w=5, c=6, bands=4, relu=True), (1, 16, 5, 6)),  # a clamped ADD: the unfused kernels
+    "row_keep_x": (dict(h=64, w=24, c=4, bands=4, keep_x=True), (1, 64, 24, 4)),  # not in place
+    "row_first": (dict(h=64, w=24, c=4, bands=4, row_first=True), (1, 64, 24, 4)),  # the band the ADD's in2
+    # half the affines four times steeper: their int8 outputs saturate at both ends before the ADD
+    "row_saturating": (dict(h=64, w=24, c=6, bands=4, gain=4.0), (1, 64, 24, 6)),
+}
+
+
+def test_band_add_pass_op_counts(tmp_path):
+    """The chain and the ADD it feeds: one kernel call for the seven fused ops and the ADD, the affine's output never
+    stored, the ADD written over the chain's input; left alone where the other operand is of the full shape (the
+    chain's other test models) or without fusion."""
+    from tinyasc.firmware_sim.planner import find_band_adds
+
+    path = _model(tmp_path, "row", _ssn_row(16, 5, 6, 4), (1, 16, 5, 6))
+    g = read_tflite(path)
+    bands = find_band_affines(g)
+    (b,) = bands.values()
+    adds = find_band_adds(g, bands)
+    assert list(adds.values()) == [b.last] and g.operators[next(iter(adds))].opcode == "ADD"
+    (add,) = adds
+    plan = plan_arena(g)
+    assert plan.band_adds == adds and {m: plan.fused[m] for m in (*b.members, b.last)} == {
+        m: add for m in (*b.members, b.last)}
+    assert g.operators[b.last].outputs[0] not in plan.offsets  # the affine's output is not stored
+    assert plan.aliases[g.operators[add].outputs[0]] == b.source  # the ADD writes over the chain's input
+    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=LibraryTarget.CORTEX_M4))
+    c = (art.out_dir / "model.c").read_text()
+    assert c.count("tinyasc_opt_band_add_s8(&") == 1 and "band_affine_s8(&" not in c and "add_fast_s8(&" not in c
+    assert sum(1 for layer in art.layers if layer.fused_into == add) == 7
+    c0 = (generate(path, tmp_path / "fw0", options=GeneratorOptions(target=LibraryTarget.CORTEX_M4, fuse=False))
+          .out_dir / "model.c").read_text()
+    assert "band_add" not in c0 and "band_affine" not in c0
+    same_shape = read_tflite(_model(tmp_path, "ssn", _ssn(16, 5, 6, 4), (1, 16, 5, 6)))
+    assert find_band_adds(same_shape, find_band_affines(same_shape)) == {}
+
+
+@pytest.mark.parametrize("backend", ["portable", "cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("name", list(ROW_CASES))
+def test_band_add_bit_exact_vs_tflm(name, backend, tmp_path):
+    """Every stored layer equal to TensorFlow Lite Micro's (zero differing int8 elements) on eight edge inputs, for
+    the portable library and the M4 and M55 libraries as the host compiles them (their C paths)."""
+    kw, shape = ROW_CASES[name]
+    _bit_exact_on_host(_model(tmp_path, name, _ssn_row(**kw), shape), shape, backend, "band_add_s8", len(name),
+                       tmp_path)
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("name", ["row_small", "row_tabulated_c6", "row_keep_x", "row_first", "row_saturating"])
+def test_band_add_bit_exact_on_target(name, target, tmp_path):
+    """The fused kernel as the target compiles it (the M4: its asm over bands of 384 pixels, in place and after a
+    copy; the M55: Helium for every band, a predicated group of two): under QEMU equal to its host build and to TFLite
+    Micro on two edge inputs (measure_tflite raises ParityError on any differing byte)."""
+    kw, shape = ROW_CASES[name]
+    r = _bit_exact_on_target(_model(tmp_path, name, _ssn_row(**kw), shape), shape, target, tmp_path)
+    assert any(x.op == "ADD" and x.instructions > 100 for x in r.layers)  # the fused chain ran in the ADD's layer

@@ -453,6 +453,7 @@ def _sources(case_dir: Path) -> L.FirmwareSources:
     return L.FirmwareSources(
         model_dir=case_dir,
         kernel_sources=(c / "kernels" / "conv.c", c / "kernels" / "binary.c", c / "kernels" / "pooling.c",
+                        c / "kernels" / "band_add.c",  # the portable fused sub-band ADD behind tinyasc_opt_band_add.c
                         c / "kernels" / "int16.c", c / "kernels" / "fully_connected.c",
                         c / "kernels" / "data_movement.c",  # the portable PAD behind tinyasc_opt_pad.c
                         *sorted((c / "opt").glob("*.c")),

@@ -351,7 +351,12 @@ class _Generator:
     # -- per-op emitters ----------------------------------------------------------------
 
     def emit(self, op: Operator) -> _Emit:
+        band_last = self.plan.band_adds.get(op.index)
+        if band_last is not None:
+            return self.emit_band_add(op, self.plan.bands[band_last])
         band = self.plan.bands.get(op.index)
+        if band is not None and op.index in self.plan.fused:
+            return _Emit([], f"/* fused into layer {self.plan.fused[op.index]} (sub-band affine + ADD) */")
         if band is not None:
             return self.emit_band_affine(op, band)
         logistic = self.plan.silu.get(op.index)
@@ -360,9 +365,11 @@ class _Generator:
         into = self.plan.fused.get(op.index)
         if into is not None and into in self.plan.silu:
             return _Emit([], f"/* fused into layer {into} (SiLU: x * sigmoid(x), one table) */")
-        if into is not None and into in self.plan.bands:
-            note = f"/* fused into layer {into} (sub-band affine) */"
-            if op.index == self.plan.bands[into].conv:  # its weights and params, read by the fused kernel
+        chain = self.plan.bands.get(self.plan.band_adds.get(into, into)) if into is not None else None
+        if chain is not None:
+            note = (f"/* fused into layer {into} (sub-band affine + ADD) */" if into in self.plan.band_adds
+                    else f"/* fused into layer {into} (sub-band affine) */")
+            if op.index == chain.conv:  # its weights and params, read by the fused kernel
                 e = self.emit_registered(op)
                 e.call = note
                 return e
@@ -388,6 +395,26 @@ class _Generator:
         call = (f"{self.fn('band_affine_s8')}(&l{i}_p, &l{band.conv}_p, &l{band.conv}_w, "
                 f"{self.ref(band.source)}, {self.ref(op.outputs[0])});")
         return _Emit(decls, call)
+
+    def emit_band_add(self, op: Operator, band: BandAffine) -> _Emit:
+        """An int8 ADD with the sub-band affine chain that feeds it fused in (:func:`.planner.find_band_adds`): the
+        ADD's parameters prepared as unfused (:meth:`prepare_add`), the chain's band shape, and one call that reads
+        the chain's input, the conv's weights and params and the ADD's broadcast operand (``tinyasc_band_add_s8``).
+        The ADD's count of element operations, as unfused."""
+        i, last = op.index, band.last
+        prep = self.prepare_add(op)
+        if not isinstance(prep.params, params.BinaryParams):
+            raise InputError(self.g.path, f"operator {i} (ADD): a sub-band affine fused into an int16 ADD")
+        band_out = self.g.operators[last].outputs[0]
+        band_in = 1 if op.inputs[0] == band_out else 2
+        other = op.inputs[1] if band_in == 1 else op.inputs[0]
+        _, h, w, c = self.t(band.source).shape
+        self.layer_kernels[i] = "band_add_s8"
+        decls = [params.BandParams(h=h, w=w, c=c, bands=band.bands).c_decl(f"l{i}_band"),
+                 prep.params.c_decl(f"l{i}_p")]
+        call = (f"{self.fn('band_add_s8')}(&l{i}_band, &l{band.conv}_p, &l{band.conv}_w, &l{i}_p, {band_in}, "
+                f"{self.ref(band.source)}, {self.ref(other)}, {self.ref(op.outputs[0])});")
+        return _Emit(decls, call, prep.macs)
 
     def emit_silu(self, op: Operator, logistic: Operator) -> _Emit:
         """An int8 ``MUL(x, LOGISTIC(x))`` with the LOGISTIC fused into it (:func:`.planner.find_silu`): both ops'
@@ -1186,6 +1213,7 @@ _ks = kernel_sources
 # Kernels several operators share (one record each: the same files wherever listed).
 _CONV_COL = _K("conv_col_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE)
 _BAND = _K("band_affine_s8", (_ks.CONV,), _ks.OPT_CONV)
+_BAND_ADD = _K("band_add_s8", _ks.BAND_ADD, _ks.OPT_BAND_ADD)
 _DEPTHWISE = _K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV)  # also a channel-wise CONV_2D's
 _DEPTHWISE_MULTIPLIER = _K("depthwise_conv2d_multiplier_s8", (_ks.CONV,), _ks.OPT_CONV)  # depth multiplier > 1
 _DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthwise windows over both axes
@@ -1216,7 +1244,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("fully_connected_blocks_s8", ("kernels/fully_connected.c",), _ks.OPT_FC))),
     OpSpec(opcode="ADD", activations=_I8_I16, prepare=_G.prepare_add, emit=_G.emit_binary,
            kernels=(_K("add_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("add_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY),
-                    _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY)),
+                    _K("add_s16", (_ks.INT16,), _ks.OPT_BINARY), _BAND_ADD),
            time_rule=TimeRule.ELEMENTWISE, emit_tile=tile_emit.binary),
     OpSpec(opcode="SUB", activations=_I8, prepare=_G.prepare_sub, emit=_G.emit_binary,
            kernels=(_K("sub_s8", (_ks.BINARY,), _ks.OPT_BINARY), _K("sub_fast_s8", (_ks.BINARY,), _ks.OPT_BINARY)),

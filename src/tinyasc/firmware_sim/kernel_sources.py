@@ -44,6 +44,10 @@ OPT_INPLACE_PAIRS = ("opt/tinyasc_opt_inplace_pairs.c", "opt/tinyasc_opt_inplace
 OPT_BINARY = ("opt/tinyasc_opt_binary.c", BINARY)
 OPT_POOL = ("opt/tinyasc_opt_pool.c",)
 OPT_PAD = ("opt/tinyasc_opt_pad.c", MOVE)  # Helium's rows; the portable kernel elsewhere
+#: A sub-band affine fused into the ADD that reads it: portable, the two kernels in turn (a file of its own); optimized,
+#: the fused loops, else the optimized affine and the ADD's fast entry
+BAND_ADD = ("kernels/band_add.c", CONV, BINARY)
+OPT_BAND_ADD = ("opt/tinyasc_opt_band_add.c", *OPT_BINARY, *OPT_CONV)
 OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel
 #: The Helium kernels' planes (one channel's input staged as int8 rows): with either kernel that reads them
 PLANE = "opt/tinyasc_opt_plane.c"

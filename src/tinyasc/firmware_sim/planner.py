@@ -18,6 +18,9 @@ into one *buffer* first:
   shape, whose composed index map sends element (h, w, c) through channel c * bands + h // rows
   of the convolution (the sub-spectral norm's affine as onnx2tf writes it, :func:`find_band_affines`),
   is fused into its last op: one element-wise pass, none of the four layout copies stored.
+- Such a chain whose only reader is an int8 ADD of one row broadcast down the frequency axis (a BC-ResBlock's
+  sub-spectral norm plus its temporal branch, :func:`find_band_adds`) is fused further, into the ADD: the
+  affine's output is never stored, and the ADD may write over the chain's input.
 - SiLU as onnx2tf writes it, an int8 ``MUL(x, LOGISTIC(x))`` whose LOGISTIC feeds only that MUL, is fused
   into the MUL (:func:`find_silu`): the output depends on one byte of x, so the generator emits the chain's
   256-entry table (:mod:`.int8_tables`); the sigmoid tensor is never stored.
@@ -34,7 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyasc.firmware_sim import quant
 from tinyasc.firmware_sim.graph import Graph, Operator
+from tinyasc.firmware_sim.int8_tables import INT32_MIN
 
 #: Ops whose output can alias its first input byte for byte (no data movement).
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -71,6 +76,7 @@ class ArenaPlan:
     fused: dict[int, int] = field(default_factory=dict)  # op -> op it is fused into (MUL -> MEAN, band chains)
     naive_size: int = 0  # sum of all activation sizes (no reuse), for comparison
     bands: dict[int, "BandAffine"] = field(default_factory=dict)  # last op of a fused band chain -> the chain
+    band_adds: dict[int, int] = field(default_factory=dict)  # ADD op -> last op of the band chain fused into it
     silu: dict[int, int] = field(default_factory=dict)  # MUL op -> the LOGISTIC op fused into it (x * sigmoid(x))
     stages: dict[int, int] = field(default_factory=dict)  # in-place 1x1 op -> its stage pseudo-tensor id (in offsets)
 
@@ -86,6 +92,7 @@ class ArenaPlan:
             "fused": {str(k): v for k, v in self.fused.items()},
             "bands": {str(k): {"ops": [*b.members, b.last], "conv": b.conv, "bands": b.bands, "rows": b.rows}
                       for k, b in self.bands.items()},
+            "band_adds": {str(k): v for k, v in self.band_adds.items()},
             "scratch": {str(k): v for k, v in self.scratch.items()},
             "silu": {str(k): v for k, v in self.silu.items()},
             "stages": {str(k): v for k, v in self.stages.items()},
@@ -292,6 +299,35 @@ def find_band_affines(graph: Graph) -> dict[int, BandAffine]:
     return found
 
 
+def find_band_adds(graph: Graph, bands: dict[int, BandAffine]) -> dict[int, int]:
+    """``ADD op index -> band chain's last op index`` for every fused sub-band affine (:func:`find_band_affines`)
+    whose output is read only by one int8 ADD (and is not a graph output) whose other operand is one row broadcast
+    down the rows: shape ``[1, 1, W, C]`` against the chain's ``[1, H, W, C]``, the BC-ResBlock's temporal branch
+    added to every frequency row. The fused kernel (``tinyasc_band_add_s8``) computes each affine output and adds
+    the row's element to it; the other operand cannot share the output's bytes (a smaller tensor live at the same
+    step), so the portable kernel may run the affine into the output and the ADD over it. Only an ADD whose
+    rescalings the optimized library's fast ADD takes (``generator.binary_fast_ok``), the fused kernel's fallback."""
+    found: dict[int, int] = {}
+    for last, band in bands.items():
+        out = graph.operators[last].outputs[0]
+        add = _single_consumer(graph, out)
+        if add is None or add.opcode != "ADD" or len(add.inputs) < 2 or list(add.inputs[:2]).count(out) != 1:
+            continue
+        other = graph.tensors[add.inputs[1] if add.inputs[0] == out else add.inputs[0]]
+        x, y = graph.tensors[band.source], graph.tensors[add.outputs[0]]
+        if y.dtype != "INT8" or other.dtype != "INT8" or other.is_const or tuple(y.shape) != tuple(x.shape):
+            continue
+        _, _, w, c = x.shape
+        if tuple(other.shape) != (1, 1, w, c):
+            continue
+        a, b = (graph.tensors[k] for k in add.inputs[:2])
+        m1, h1, m2, h2, mo, ho = quant.add_params(float(a.q()[0]), float(b.q()[0]), float(y.q()[0]))
+        if INT32_MIN in (m1, m2, mo) or max(h1, h2, ho) > 0:
+            continue  # the ADD's fast entry would not take it (generator.binary_fast_ok): every ADD TFLite prepares does
+        found[add.index] = last
+    return found
+
+
 def _conflict(offset: int, buf: Buffer, other: Buffer) -> bool:
     """Whether ``buf`` at ``offset`` overlaps ``other`` in memory at any step both are live."""
     for step, size in buf.profile.items():
@@ -338,8 +374,11 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     one step to the next)."""
     fused = find_fusions(graph) if fuse else {}
     bands = find_band_affines(graph) if fuse else {}
-    for band in bands.values():
-        fused.update({m: band.last for m in band.members})
+    band_adds = find_band_adds(graph, bands) if fuse else {}
+    into = {last: add for add, last in band_adds.items()}
+    for band in bands.values():  # a chain fused into an ADD: its inputs live until the ADD
+        fused.update({m: into.get(band.last, band.last) for m in band.members})
+    fused.update(into)
     silu = find_silu(graph, frozenset(fused)) if fuse else {}
     fused.update({lg: mul for mul, lg in silu.items()})
     last = len(graph.operators) - 1
@@ -381,7 +420,11 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
         elif in_place and (op.opcode in ELEMENTWISE_UNARY or op.opcode in ELEMENTWISE_BINARY
                            or pointwise_conv_in_place_ok(graph, op) or column_conv_in_place(graph, op)):
             pointwise = op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D")
-            for src in op.inputs[:2 if op.opcode in ELEMENTWISE_BINARY else 1]:
+            ins = list(op.inputs[:2 if op.opcode in ELEMENTWISE_BINARY else 1])
+            if op.index in band_adds:  # the fused ADD writes over the band chain's input, not its (unstored) output
+                band = bands[band_adds[op.index]]
+                ins = [band.source if k == graph.operators[band.last].outputs[0] else k for k in ins]
+            for src in ins:
                 if src not in life:
                     continue
                 if not pointwise and tuple(graph.tensors[src].shape) != tuple(out_t.shape):
@@ -391,7 +434,7 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
                 if span[root][1] != op.index or src in graph.outputs:
                     continue
                 # another operand stored in the same buffer must be read at the same index
-                others = [k for k in op.inputs[:2] if k != src and k in life and find(k) == root]
+                others = [k for k in ins if k != src and k in life and find(k) == root]
                 if any(tuple(graph.tensors[k].shape) != tuple(out_t.shape) for k in others):
                     continue
                 cand = src
@@ -450,7 +493,7 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     return ArenaPlan(arena_size=arena, alignment=alignment, offsets=offsets, stages=stages,
                      sizes=tensor_sizes, lifetimes=life, scratch=scratch,
                      buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
-                     naive_size=naive, bands=bands, silu=silu)
+                     naive_size=naive, bands=bands, band_adds=band_adds, silu=silu)
 
 
 #: A 1x1 in-place layer gets a stage in the arena above this many bytes (the optimized kernels' own stage,

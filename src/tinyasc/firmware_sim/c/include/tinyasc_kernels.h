@@ -232,6 +232,13 @@ void tinyasc_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, cons
 void tinyasc_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                         int8_t *out);
 
+/* The sub-band affine fused into the int8 ADD that reads it (planner.find_band_adds): out = ADD(band(x), y), the
+ * affine's output the ADD's input band_in (1 or 2, ap's in1 or in2), y one [W][C] row broadcast down the H rows
+ * (ap's strides say so). Nothing of the affine's output is stored apart from out; out may be x, never y. */
+void tinyasc_band_add_s8(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
+                         const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y,
+                         int8_t *out);
+
 /* ---------------------------------------------------------------- elementwise unary */
 
 typedef struct {

@@ -152,6 +152,29 @@ void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output);
 int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc);
+const int8_t *tinyasc_band_tables(const tinyasc_conv_params *cp, const tinyasc_weights *w, int32_t bands, int32_t g,
+                                  int32_t c, int32_t n);
+/* The affines of channels c .. c + n - 1 (n <= 4) of band g of a sub-band affine (conv channel (c + j) bands + g):
+ * factor, constant (bias + factor x input offset), multiplier and shift; the lanes past n 0, their shift -1 (Helium's
+ * four-lane kernels: band_affine_mve, the fused sub-band ADD). */
+static inline void tinyasc_band_consts4(const tinyasc_conv_params *cp, const tinyasc_weights *w, int32_t bands,
+                                        int32_t g, int32_t c, int32_t n, int32_t wk[4], int32_t base[4], int32_t m[4],
+                                        int32_t s[4])
+{
+    for (int32_t j = 0; j < 4; j++) wk[j] = base[j] = m[j] = 0, s[j] = -1;
+    for (int32_t j = 0; j < n; j++) {
+        const int32_t k = (c + j) * bands + g;
+        wk[j] = w->data[k];
+        base[j] = (w->bias ? w->bias[k] : 0) + wk[j] * cp->input_offset;
+        m[j] = w->multiplier[k];
+        s[j] = w->shift[k];
+    }
+}
+/* tinyasc_band_add_s8 (the sub-band affine fused into the ADD that reads it), optimized: c/opt/tinyasc_opt_band_add.c;
+ * the ADD's parameters meet the fast entries' precondition (generator.binary_fast_ok; planner.find_band_adds). */
+void tinyasc_opt_band_add_s8(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
+                             const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y,
+                             int8_t *out);
 
 /* The optimized entry points the generated model calls (c/opt/tinyasc_opt_ref.c, _binary.c, _inplace.c). */
 void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -392,6 +415,32 @@ static inline int tinyasc_right_shifts(const int32_t *s, int32_t n, int32_t stri
     return 1;
 }
 
+/* Whether an input's rescaling (multiplier m, shift s) is exactly 1/2. */
+static inline int tinyasc_halves(int32_t m, int32_t s)
+{
+    return m == (1 << 30) && s == 0;
+}
+
+/* Whether an int8 ADD/SUB has one input exactly halved (TFLite's ADD rescales to twice the larger input scale): 1
+ * where in1 is, 2 where in2 is, the other input and the output with right shifts; else 0. Helium's
+ * addsub4_s8_halved, the DSP cores' add8_halved_run (tinyasc_opt_binary.c) and the fused sub-band ADD take these. */
+static inline int tinyasc_add8_half(const tinyasc_binary_params *p)
+{
+    if (p->left_shift < 1 || p->out_shift > -1) return 0;
+    if (tinyasc_halves(p->in1_mult, p->in1_shift) && p->in2_shift <= -1) return 1;
+    if (tinyasc_halves(p->in2_mult, p->in2_shift) && p->in1_shift <= -1) return 2;
+    return 0;
+}
+
+/* Whether the output range starts at or above the output zero point (a fused ReLU: act_min >= zo) with the folded
+ * rescaling: then a negative sum's output is act_min whatever its rounding (tinyasc_rq_relu_apply on the DSP cores;
+ * Helium's addsub4_out drops the sign's correction). The doubled sums stay inside int32 for TFLite's int8 ADD (left
+ * shift 20: each rescaled input below 2^28). */
+static inline int tinyasc_add8_relu_range(const tinyasc_binary_params *p)
+{
+    return p->act_min >= p->out_offset && p->left_shift <= 20 && tinyasc_rq_folded(p->out_mult, p->out_shift);
+}
+
 /* The output path of a whole layer when every channel's zero point folds (tinyasc_rq_zp_folds)
  * and the activation range is all of int8: the clamp is then one SSAT. Checked once per call. */
 static inline int tinyasc_out_fast_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)
@@ -539,6 +588,27 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_mbqm_x4(int32x4_t
     const int32x4_t h = vqrdmulhq_n_s32(s > 0 ? vshlq_r_s32(x, s) : x, m);
     if (s >= 0) return h;
     return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s); /* VRSHL adds the 2^(r-1) */
+}
+
+/* The other input's rescaled value, TFLite's MBQM((x + off) << ls, m, s) lane by lane (tinyasc_mbqm_x4's form). */
+static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_other(int32x4_t x, int32x4_t off, int32_t ls, int32_t m,
+                                                                     int32_t s)
+{
+    const int32x4_t h = vqrdmulhq_n_s32(vshlq_r_s32(vaddq_s32(x, off), ls), m);
+    return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s);
+}
+
+/* t + x kh rescaled to the output, its zero point and range: the output path of
+ * tinyasc_opt_binary.c's addsub4_step and addsub4_cols and of the fused sub-band ADD. With
+ * relu (relu_range: the range starts at or above the zero point) without the sign's correction: VQRDMULH and VRSHL
+ * alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's start either way. */
+static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_out(int32x4_t t, int32x4_t x, int32_t kh, int32_t mo,
+                                                                   int32_t so, int32x4_t zo, int32x4_t lo, int32x4_t hi,
+                                                                   const int relu)
+{
+    const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(t, x, kh), mo);
+    const int32x4_t h = relu ? g : vaddq_s32(g, vshrq_n_s32(g, 31));
+    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(h, so), zo), lo), hi);
 }
 
 

@@ -7,7 +7,7 @@
  *    combining; an int8 has 256 values, so for tensors of at least TINYASC_LUT_MIN elements
  *    the two rescalings become two 256-entry int32 tables built once per call. TFLite's ADD/SUB
  *    rescale both inputs to twice the larger input scale, so one input's multiplier is exactly 1/2
- *    (half_mode8): its term is (x + off) 2^(ls-1), one MLA, and one table serves the other input
+ *    (tinyasc_add8_half): its term is (x + off) 2^(ls-1), one MLA, and one table serves the other input
  *    (add8_halved_run); Helium computes both rescalings four lanes at a time instead (addsub4_s8_halved).
  *  - All four use the shift-and-add form of the doubling high multiply (tinyasc_opt.h), and
  *    for output shifts of -2 or less the folded rescaling (tinyasc_rq_apply); where the output
@@ -49,15 +49,9 @@ static int32_t lut1[256], lut2[256];
  * at most 1/2, shift -2 or below unless the two scales are within a factor of two. */
 enum { IN_GENERAL, IN_TABLES, IN_HALF_FOLDED, IN_FOLDED_HALF };
 
-/* Whether an input's rescaling (multiplier m, shift s) is exactly 1/2. */
-static inline int halves(int32_t m, int32_t s)
-{
-    return m == (1 << 30) && s == 0;
-}
-
 static inline int in_mode16(const tinyasc_binary_params *p)
 {
-    const int half1 = halves(p->in1_mult, p->in1_shift), half2 = halves(p->in2_mult, p->in2_shift);
+    const int half1 = tinyasc_halves(p->in1_mult, p->in1_shift), half2 = tinyasc_halves(p->in2_mult, p->in2_shift);
     if (p->left_shift < 1) return IN_GENERAL;
     if (half1 && tinyasc_rq_folded(p->in2_mult, p->in2_shift)) return IN_HALF_FOLDED;
     if (half2 && tinyasc_rq_folded(p->in1_mult, p->in1_shift)) return IN_FOLDED_HALF;
@@ -135,31 +129,11 @@ static inline __attribute__((always_inline)) void st(void *t, int32_t i, int32_t
     else ((int8_t *)t)[i] = (int8_t)v;
 }
 
-/* Whether an int8 ADD/SUB has one input exactly halved (TFLite's ADD rescales to twice the larger input scale): 1
- * where in1 is, 2 where in2 is, the other input and the output with right shifts; else 0. Helium's
- * addsub4_s8_halved and the DSP cores' add8_halved_run take these. */
-static inline int half_mode8(const tinyasc_binary_params *p)
-{
-    if (p->left_shift < 1 || p->out_shift > -1) return 0;
-    if (halves(p->in1_mult, p->in1_shift) && p->in2_shift <= -1) return 1;
-    if (halves(p->in2_mult, p->in2_shift) && p->in1_shift <= -1) return 2;
-    return 0;
-}
-
 /* Whether the output zero point rides in the rounding constant and the clamp is SSAT: the whole int8 range and an
  * output shift that folds it (tinyasc_rq_zp_folds). */
 static inline int out_zp_folds(const tinyasc_binary_params *p)
 {
     return p->act_min == -128 && p->act_max == 127 && tinyasc_rq_zp_folds(p->out_mult, p->out_shift);
-}
-
-/* Whether the output range starts at or above the output zero point (a fused ReLU: act_min >= zo) with the folded
- * rescaling: then a negative sum's output is act_min whatever its rounding (tinyasc_rq_relu_apply on the DSP cores;
- * Helium's addsub4_out drops the sign's correction). The doubled sums stay inside int32 for TFLite's int8 ADD (left
- * shift 20: each rescaled input below 2^28). */
-static inline int relu_range(const tinyasc_binary_params *p)
-{
-    return p->act_min >= p->out_offset && p->left_shift <= 20 && tinyasc_rq_folded(p->out_mult, p->out_shift);
 }
 
 #if defined(__ARM_FEATURE_MVE)
@@ -209,26 +183,6 @@ typedef struct {
     int32x4_t ch, offf, zo, lo, hi;    /* halved term's constant, other's offset, output zero point, range */
 } addsub4_t;
 
-/* The other input's rescaled value, TFLite's MBQM((x + off) << ls, m, s) lane by lane (tinyasc_mbqm_x4's form). */
-static inline __attribute__((always_inline)) int32x4_t addsub4_other(int32x4_t x, int32x4_t off, int32_t ls, int32_t m,
-                                                                     int32_t s)
-{
-    const int32x4_t h = vqrdmulhq_n_s32(vshlq_r_s32(vaddq_s32(x, off), ls), m);
-    return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s);
-}
-
-/* t + x kh rescaled to the output, its zero point and range: the output path of addsub4_step and addsub4_cols. With
- * relu (relu_range: the range starts at or above the zero point) without the sign's correction: VQRDMULH and VRSHL
- * alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's start either way. */
-static inline __attribute__((always_inline)) int32x4_t addsub4_out(int32x4_t t, int32x4_t x, int32_t kh, int32_t mo,
-                                                                   int32_t so, int32x4_t zo, int32x4_t lo, int32x4_t hi,
-                                                                   const int relu)
-{
-    const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(t, x, kh), mo);
-    const int32x4_t h = relu ? g : vaddq_s32(g, vshrq_n_s32(g, 31));
-    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(h, so), zo), lo), hi);
-}
-
 /* addsub4_t for an int8 ADD (sub = 0) or SUB (sub = 1) whose input 1 (half1) or 2 is the halved one. */
 static inline __attribute__((always_inline)) addsub4_t addsub4_consts(const tinyasc_binary_params *p, const int sub,
                                                                       const int half1, const int8_t *a, const int8_t *b)
@@ -253,15 +207,15 @@ static inline __attribute__((always_inline)) void addsub4_step(const addsub4_t *
 {
     const int32x4_t xf = pred ? vldrbq_z_s32(c->xf + i, pr) : vldrbq_s32(c->xf + i);
     const int32x4_t xh = pred ? vldrbq_z_s32(c->xh + i, pr) : vldrbq_s32(c->xh + i);
-    int32x4_t sf = addsub4_other(xf, c->offf, c->ls, c->m, c->s);
+    int32x4_t sf = tinyasc_addsub4_other(xf, c->offf, c->ls, c->m, c->s);
     if (sub_neg) sf = vnegq_s32(sf);
-    const int32x4_t r = addsub4_out(vaddq_s32(sf, c->ch), xh, c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu);
+    const int32x4_t r = tinyasc_addsub4_out(vaddq_s32(sf, c->ch), xh, c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu);
     if (pred) vstrbq_p_s32(o + i, r, pr);
     else vstrbq_s32(o + i, r);
 }
 
 /* int8 ADD (sub = 0) or SUB (sub = 1) over n contiguous elements of both inputs, one input exactly halved
- * (half1: in1, else in2; half_mode8), the other input and the output with right shifts, four
+ * (half1: in1, else in2; tinyasc_add8_half), the other input and the output with right shifts, four
  * lanes at a time, whole vectors unpredicated and the last partial one predicated: elem()'s values. The halved
  * input's term (x + off) 2^(ls-1) is one VMLA onto the other's rescaled value plus the constant off 2^(ls-1)
  * (negated where SUB subtracts it), the rescalings TFLite's MBQM as tinyasc_mbqm_x4 computes it, then the zero
@@ -287,10 +241,10 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
                                                    int32_t cols)
 {
     const addsub4_t k = addsub4_consts(p, sub, half1, a, b);
-    const int relu = relu_range(p);
+    const int relu = tinyasc_add8_relu_range(p);
     for (int32_t c = 0; c < cols; c += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(cols - c));
-        int32x4_t sf = addsub4_other(vldrbq_z_s32(k.xf + c, pr), k.offf, k.ls, k.m, k.s);
+        int32x4_t sf = tinyasc_addsub4_other(vldrbq_z_s32(k.xf + c, pr), k.offf, k.ls, k.m, k.s);
         if (sub && half1) sf = vnegq_s32(sf);
         const int32x4_t t = vaddq_s32(sf, k.ch);
         const int8_t *x = k.xh + c;
@@ -298,21 +252,21 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
         const int8_t *const end = x + rows * cols;
         if (cols - c >= 4 && relu) { /* no predicate in the loop (GCC would restore VPR on every element) */
             for (; x != end; x += cols, q += cols)
-                vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 1));
+                vstrbq_s32(q, tinyasc_addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 1));
         } else if (cols - c >= 4) {
             for (; x != end; x += cols, q += cols)
-                vstrbq_s32(q, addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 0));
+                vstrbq_s32(q, tinyasc_addsub4_out(t, vldrbq_s32(x), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 0));
         } else {
             for (; x != end; x += cols, q += cols)
-                vstrbq_p_s32(q, addsub4_out(t, vldrbq_z_s32(x, pr), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 0), pr);
+                vstrbq_p_s32(q, tinyasc_addsub4_out(t, vldrbq_z_s32(x, pr), k.kh, k.mo, k.so, k.zo, k.lo, k.hi, 0), pr);
         }
     }
 }
 
 /* addsub4_s8_halved with the other input's term from a table: lut1[u] = its rescaled value plus the halved input's
  * constant (negated where SUB subtracts it) for the input byte u read unsigned (u = x & 255), built four entries at a
- * time with addsub4_other itself; then per four elements one VLDRB.U32 of the bytes, one VLDR gather of their
- * entries (the offsets the bytes x 4), the halved input's VLDRB and addsub4_out. The same integers as computing the
+ * time with tinyasc_addsub4_other itself; then per four elements one VLDRB.U32 of the bytes, one VLDR gather of their
+ * entries (the offsets the bytes x 4), the halved input's VLDRB and tinyasc_addsub4_out. The same integers as computing the
  * term (it is that computation, tabulated). From ADDSUB4_TABLE_MIN elements: the table's 64 vectors against 6
  * vector instructions per four elements. */
 #ifndef ADDSUB4_TABLE_MIN
@@ -325,13 +279,13 @@ static inline __attribute__((always_inline)) void addsub4_tab_loop(const addsub4
     int32_t i = 0;
     for (const int32_t n4 = n & ~3; i < n4; i += 4) {
         const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(t, vldrbq_u32((const uint8_t *)c->xf + i)));
-        vstrbq_s32(o + i, addsub4_out(tf, vldrbq_s32(c->xh + i), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu));
+        vstrbq_s32(o + i, tinyasc_addsub4_out(tf, vldrbq_s32(c->xh + i), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu));
     }
     if (i < n) {
         const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
         const uint32x4_t u = vldrbq_z_u32((const uint8_t *)c->xf + i, pr);
         const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_z_u32(t, u, pr));
-        vstrbq_p_s32(o + i, addsub4_out(tf, vldrbq_z_s32(c->xh + i, pr), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, 0),
+        vstrbq_p_s32(o + i, tinyasc_addsub4_out(tf, vldrbq_z_s32(c->xh + i, pr), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, 0),
                      pr);
     }
 }
@@ -342,15 +296,15 @@ static __attribute__((noinline)) void addsub4_tab(const tinyasc_binary_params *p
     const addsub4_t c = addsub4_consts(p, sub, half1, a, b);
     for (uint32_t u = 0; u < 256; u += 4) { /* lut1[u]: the term of the byte u as int8 */
         const int32x4_t x = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(u, 1)), 24), 24);
-        int32x4_t sf = addsub4_other(x, c.offf, c.ls, c.m, c.s);
+        int32x4_t sf = tinyasc_addsub4_other(x, c.offf, c.ls, c.m, c.s);
         if (sub && half1) sf = vnegq_s32(sf);
         vstrwq_s32(lut1 + u, vaddq_s32(sf, c.ch));
     }
-    if (relu_range(p)) addsub4_tab_loop(&c, o, n, 1);
+    if (tinyasc_add8_relu_range(p)) addsub4_tab_loop(&c, o, n, 1);
     else addsub4_tab_loop(&c, o, n, 0);
 }
 
-/* addsub4_s8_halved's instances (ADD also with relu_range's output path) in one function (called per contiguous
+/* addsub4_s8_halved's instances (ADD also with tinyasc_add8_relu_range's output path) in one function (called per contiguous
  * run: one copy of each, whatever run_body instance calls it); from ADDSUB4_TABLE_MIN elements addsub4_tab. */
 static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p, int sub, int half1,
                                                   const int8_t *a, const int8_t *b, int8_t *o, int32_t n)
@@ -359,7 +313,7 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
         addsub4_tab(p, sub, half1, a, b, o, n);
         return;
     }
-    const int relu = relu_range(p);
+    const int relu = tinyasc_add8_relu_range(p);
     if (sub && half1) addsub4_s8_halved(p, 1, 1, a, b, o, n, 0);
     else if (sub) addsub4_s8_halved(p, 1, 0, a, b, o, n, 0);
     else if (half1 && relu) addsub4_s8_halved(p, 0, 1, a, b, o, n, 1);
@@ -368,12 +322,12 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
     else addsub4_s8_halved(p, 0, 0, a, b, o, n, 0);
 }
 #else
-/* int8 ADD/SUB with one input exactly halved (half_mode8) over n contiguous elements of both inputs, the output's
+/* int8 ADD/SUB with one input exactly halved (tinyasc_add8_half) over n contiguous elements of both inputs, the output's
  * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
  * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
 /* How add8_halved_body / add8_halved_cols_body rescale a sum: the folded form (ADD_FOLDED), or on the doubled sum
- * (add8_dbl: the table and factor doubled) relu_range's form (ADD_DBL_RELU) or the same with the sign's rounding
+ * (add8_dbl: the table and factor doubled) tinyasc_add8_relu_range's form (ADD_DBL_RELU) or the same with the sign's rounding
  * (ADD_DBL: tinyasc_rq_dbl_apply, any range). */
 enum { ADD_FOLDED, ADD_DBL_RELU, ADD_DBL };
 
@@ -466,7 +420,7 @@ static inline __attribute__((always_inline)) void add8_halved_body(const tinyasc
         "bne    3b\n\t"                                                                                           \
         "4:\n\t"                                                                                                  \
         "pop    {r4-r11, pc}\n\t"
-/* ADD_DBL_RELU's form (relu_range: no sign correction) */
+/* ADD_DBL_RELU's form (tinyasc_add8_relu_range: no sign correction) */
 static __attribute__((naked, noinline)) void add8_run_relu_dsp(
     const int8_t *xh __attribute__((unused)), const int8_t *xf __attribute__((unused)), int8_t *o __attribute__((unused)),
     int32_t n __attribute__((unused)), const int32_t *t __attribute__((unused)), int32_t kh __attribute__((unused)),
@@ -498,12 +452,12 @@ static __attribute__((noinline)) void add8_halved_run(const tinyasc_binary_param
     if (add8_dbl(p)) { /* the doubled sums in asm (ADD_DBL_RELU's constants are ADD_DBL's) */
         int32_t rnd2, r;
         add8_out_consts(p, 1, ADD_DBL, &rnd2, &r);
-        if (relu_range(p)) add8_run_relu_dsp(xh, xf, o, n, t, kh, p->out_mult, rnd2, r);
+        if (tinyasc_add8_relu_range(p)) add8_run_relu_dsp(xh, xf, o, n, t, kh, p->out_mult, rnd2, r);
         else add8_run_dbl_dsp(xh, xf, o, n, t, kh, p->out_mult, rnd2, r);
         return;
     }
 #else
-    if (add8_dbl(p) && relu_range(p))
+    if (add8_dbl(p) && tinyasc_add8_relu_range(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL_RELU);
     else if (add8_dbl(p))
         add8_halved_body(p, kh, xh, xf, o, n, t, 1, ADD_DBL);
@@ -612,7 +566,7 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
 #else
     const int32_t j = 0;
 #endif
-    if (add8_dbl(p) && relu_range(p))
+    if (add8_dbl(p) && tinyasc_add8_relu_range(p))
         add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, j, t, 1, ADD_DBL_RELU);
     else if (add8_dbl(p))
         add8_halved_cols_body(p, kh, xh, xf, o, rows, cols, j, t, 1, ADD_DBL);
@@ -624,7 +578,7 @@ static __attribute__((noinline)) void add8_halved_cols(const tinyasc_binary_para
  * add8_halved_run / add8_halved_cols rescale the doubled sum (add8_dbl). */
 static int32_t add8_halved_table(const tinyasc_binary_params *p, int op)
 {
-    const int half1 = half_mode8(p) == 1, sub = op == OP_SUB, dbl = add8_dbl(p);
+    const int half1 = tinyasc_add8_half(p) == 1, sub = op == OP_SUB, dbl = add8_dbl(p);
     const int32_t ls = p->left_shift, k = (int32_t)1 << (ls - 1), kh = sub && !half1 ? -k : k;
     const int32_t c = kh * (half1 ? p->in1_offset : p->in2_offset);
     const int32_t off = half1 ? p->in2_offset : p->in1_offset, m = half1 ? p->in2_mult : p->in1_mult;
@@ -715,7 +669,7 @@ static inline __attribute__((always_inline)) void run_body(const tinyasc_binary_
     char *o = (char *)out;
     /* int8 ADD/SUB with one input exactly halved: run() sends them untabulated (IN_GENERAL); on the DSP cores with
      * add8_halved_run's table in lut1 and its factor in kh8 */
-    const int half8 = !s16 && (op == OP_ADD || op == OP_SUB) && lut == IN_GENERAL ? half_mode8(p) : 0;
+    const int half8 = !s16 && (op == OP_ADD || op == OP_SUB) && lut == IN_GENERAL ? tinyasc_add8_half(p) : 0;
     /* two axes, the halved input and the output contiguous, the other input one row broadcast down the rows: column
      * by column (the other input's term once per column) */
     const int rows_bcast = half8 && n == 2 && s1[1] == 1 && s2[1] == 1 &&
@@ -789,15 +743,15 @@ static inline __attribute__((always_inline)) void run(const tinyasc_binary_param
     const int zp_folds = out_zp_folds(p);
     const int large = p->size >= TINYASC_LUT_MIN;
 #if defined(__ARM_FEATURE_MVE)
-    /* Helium: ADD/SUB with one input exactly halved (half_mode8) without tables: contiguous runs four lanes at a
+    /* Helium: ADD/SUB with one input exactly halved (tinyasc_add8_half) without tables: contiguous runs four lanes at a
      * time (run_body), a strided run per element in the general form (the small tensors' instance: no more code) */
-    if ((op == OP_ADD || op == OP_SUB) && half_mode8(p)) {
+    if ((op == OP_ADD || op == OP_SUB) && tinyasc_add8_half(p)) {
         run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0, 0);
         return;
     }
 #else
     /* one input exactly halved: one table (the other input's rescaling plus the halved one's constant) and an MLA */
-    if ((op == OP_ADD || op == OP_SUB) && large && folded && half_mode8(p)) {
+    if ((op == OP_ADD || op == OP_SUB) && large && folded && tinyasc_add8_half(p)) {
         const int32_t kh = add8_halved_table(p, op);
         run_body(p, in1, in2, out, op, IN_GENERAL, RQ_GENERAL, 0, kh);
         return;
@@ -880,7 +834,7 @@ static void run16(const tinyasc_binary_params *p, const int16_t *in1, const int1
         const int mode = op == OP_ADD ? in_mode16(p) : IN_GENERAL;
 #if !defined(__ARM_FEATURE_MVE)
         /* no broadcasting: one contiguous run, and one input exactly halved whatever the other's shift */
-        const int half1 = halves(p->in1_mult, p->in1_shift), half2 = halves(p->in2_mult, p->in2_shift);
+        const int half1 = tinyasc_halves(p->in1_mult, p->in1_shift), half2 = tinyasc_halves(p->in2_mult, p->in2_shift);
         if (op == OP_ADD && folded && !p->broadcast && p->left_shift >= 1 && (half1 || half2)) {
             add16_halved(p, half1, in1, in2, out, p->size);
             return;

@@ -280,6 +280,15 @@ static void band_table(const tinyasc_conv_params *cp, const tinyasc_weights *w, 
     }
 }
 
+/* The tables of channels c .. c + n - 1 (n <= 4) of band g: the returned [4][256] bytes, row j at v + 128 the output of
+ * channel c + j for input v (the fused sub-band ADD's lookups, c/opt/tinyasc_opt_band_add.c). */
+const int8_t *tinyasc_band_tables(const tinyasc_conv_params *cp, const tinyasc_weights *w, int32_t bands, int32_t g,
+                                  int32_t c, int32_t n)
+{
+    for (int32_t j = 0; j < n; j++) band_table(cp, w, (c + j) * bands + g, tinyasc_full_range(cp), chan_tables[j]);
+    return &chan_tables[0][0];
+}
+
 #if defined(__ARM_FEATURE_MVE)
 /* Channels c .. c + n - 1 (n <= 4) of band g on Helium: their affines (k = channel * bands + g) as int32 lanes,
  * each pixel's four inputs one VLDRB.S32, base + w * x a VMUL and a VADD, out through the four-lane output path (the
@@ -291,14 +300,8 @@ static inline __attribute__((always_inline)) void band_affine_mve(const tinyasc_
                                                                    int32_t c, int32_t n, int32_t C, int32_t n_pix,
                                                                    const int8_t *ip, int8_t *op, const int any)
 {
-    int32_t wk[4] = {0, 0, 0, 0}, base[4] = {0, 0, 0, 0}, m[4] = {0, 0, 0, 0}, sh[4] = {-1, -1, -1, -1};
-    for (int32_t j = 0; j < n; j++) {
-        const int32_t k = (c + j) * bands + g;
-        wk[j] = w->data[k];
-        base[j] = (w->bias ? w->bias[k] : 0) + wk[j] * cp->input_offset;
-        m[j] = w->multiplier[k];
-        sh[j] = w->shift[k];
-    }
+    int32_t wk[4], base[4], m[4], sh[4];
+    tinyasc_band_consts4(cp, w, bands, g, c, n, wk, base, m, sh);
     const int32x4_t wv = vldrwq_s32(wk), bv = vldrwq_s32(base);
     const tinyasc_weights wq = {.data = NULL, .bias = NULL, .multiplier = m, .shift = sh, .sparse = NULL};
     const tinyasc_rq_x4_any q = tinyasc_rq_x4_any_consts(&wq, cp->output_offset, 0, vctp32q(4u));

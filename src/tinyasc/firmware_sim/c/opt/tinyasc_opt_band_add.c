@@ -1,0 +1,206 @@
+/*
+ * The sub-band affine fused into the int8 ADD that reads it (tinyasc_opt_band_add_s8; planner.find_band_adds): a
+ * BC-ResBlock's sub-spectral norm (one affine per channel and frequency band) plus its temporal branch (one [W][C] row
+ * added to every frequency row), in one pass, without storing the affine's output:
+ *
+ *  - Helium (band_add_mve): per band, group of four channels (int32 lanes, the last group predicated) and column, the
+ *    row's term once (the other input rescaled as TFLite rescales it, plus the halved input's constant:
+ *    tinyasc_addsub4_other), then down the band's rows per four elements one VLDRB, the affine (VMUL, VADD, the
+ *    four-lane output path), its int8 times 2^19 onto the term, the ADD's output path (band_add_rows) and one VSTRB;
+ *    every (channel, band) with a right shift (else the unfused kernels).
+ *  - DSP cores (band_add_dsp): per band and group of four channels the four affine tables the unfused kernel builds
+ *    (tinyasc_band_tables), then per column the four terms doubled in registers and down the band's rows in asm one
+ *    word of four inputs, and per element one UXTAB and LDRSB (the lookup), the doubled sum (ADD with LSL #20),
+ *    SMMLAR, SUB of the sign, ASR, SSAT, STRB: tinyasc_rq_dbl_apply, as the unfused ADD's column kernel.
+ *  - Anything else (an ADD whose band operand is not the halved one, a clamped range, bands too short for tables on
+ *    the DSP cores, the other cores) takes the optimized sub-band affine and the ADD's fast entry in turn.
+ *
+ * The same integers as the unfused layers: each step is theirs, on the same operands. The ADD's band operand is the
+ * exactly halved one (tinyasc_add8_half): its term is (v + off) 2^(ls-1), v the affine's int8 output.
+ */
+#include "tinyasc_opt.h"
+
+/* Whether ADD p adds one [W][C] row (its input other than band_in) to every row of an [H][W][C] band operand. */
+static int row_broadcast(const tinyasc_binary_params *p, int32_t band_in, int32_t H, int32_t W, int32_t C)
+{
+    const int32_t *d = p->out_dims, *sb = band_in == 1 ? p->in1_strides : p->in2_strides;
+    const int32_t *sy = band_in == 1 ? p->in2_strides : p->in1_strides;
+    return d[0] == 1 && d[1] == 1 && d[2] == 1 && d[3] == H && d[4] == W && d[5] == C && sb[3] == W * C &&
+           sb[4] == C && sb[5] == 1 && sy[3] == 0 && sy[4] == C && sy[5] == 1;
+}
+
+/* The fused loops' preconditions on the ADD: band operand halved, TFLite's int8 left shift, the whole int8 range. */
+static int fused_ok(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_binary_params *ap,
+                    int32_t band_in)
+{
+    return tinyasc_full_range(cp) && ap->act_min == -128 && ap->act_max == 127 && ap->left_shift == 20 &&
+           ap->out_shift >= -24 && tinyasc_add8_half(ap) == band_in && bp->bands > 0 && bp->h % bp->bands == 0 &&
+           row_broadcast(ap, band_in, bp->h, bp->w, bp->c);
+}
+
+#if defined(__ARM_FEATURE_MVE)
+/* rows outputs of four channels down a band (R bytes apart; pred: the last group's lanes in pr), per four elements:
+ *  - the affine: VLDRB, VMUL, VADD, then the four-lane output path (VQRDMULH, the sign's term, VRSHL, the zero point
+ *    zb) and the int8 clamp as SSAT does it (VQSHL #24, VSHR #24: a VSHR by 5 instead would give 2^26 - 1, not
+ *    127 2^19, where the affine saturates high);
+ *  - the ADD: the row's term t plus v 2^19 (VSHL, VADD: the sum S), then TFLite's rescaling of S by one VQRDMLAH
+ *    onto the sign's term (S >> 31 for the sign of VQRDMULH(S, mo): the two differ only where that is 0, and the
+ *    rounding shift gives 0 either way; mo >= 2^30) plus the zero point times 2^-so (za: exact below a rounding
+ *    right shift by -so), VRSHL by so, the clamp.
+ * Nineteen vector instructions; input may be output (each element is read before it is written). */
+static inline __attribute__((always_inline)) void band_add_rows(const int8_t *ip, int8_t *op, int32_t rows, int32_t R,
+                                                                int32x4_t wv, int32x4_t bv, int32x4_t m,
+                                                                int32x4_t neg_r, int32_t zb, int32x4_t t, int32_t mo,
+                                                                int32_t so, int32_t za, mve_pred16_t pr,
+                                                                const int pred)
+{
+    for (int32_t r = 0; r < rows; r++, ip += R, op += R) {
+        const int32x4_t acc = vaddq_s32(bv, vmulq_s32(pred ? vldrbq_z_s32(ip, pr) : vldrbq_s32(ip), wv));
+        const int32x4_t h = vqrdmulhq_s32(acc, m);
+        const int32x4_t v = vaddq_n_s32(vrshlq_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), neg_r), zb);
+        const int32x4_t sum = vaddq_s32(t, vshlq_n_s32(vshrq_n_s32(vqshlq_n_s32(v, 24), 24), 19));
+        const int32x4_t g = vqrdmlahq_n_s32(vaddq_n_s32(vshrq_n_s32(sum, 31), za), sum, mo);
+        const int32x4_t o = vshrq_n_s32(vqshlq_n_s32(vrshlq_n_s32(g, so), 24), 24);
+        if (pred) vstrbq_p_s32(op, o, pr);
+        else vstrbq_s32(op, o);
+    }
+}
+
+static void band_add_mve(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
+                         const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y,
+                         int8_t *out)
+{
+    const int32_t W = bp->w, C = bp->c, G = bp->bands, rows = bp->h / G, R = W * C;
+    const int32_t ls = ap->left_shift, kh = (int32_t)1 << (ls - 1), mo = ap->out_mult, so = ap->out_shift;
+    const int32_t za = (int32_t)((uint32_t)ap->out_offset << -so);
+    const int32_t m = band_in == 1 ? ap->in2_mult : ap->in1_mult, s = band_in == 1 ? ap->in2_shift : ap->in1_shift;
+    const int32x4_t offy = vdupq_n_s32(band_in == 1 ? ap->in2_offset : ap->in1_offset);
+    const int32x4_t ch = vdupq_n_s32(kh * (band_in == 1 ? ap->in1_offset : ap->in2_offset));
+    for (int32_t g = 0; g < G; g++) {
+        for (int32_t c = 0; c < C; c += 4) {
+            const int32_t n = C - c < 4 ? C - c : 4;
+            const mve_pred16_t pr = vctp32q((uint32_t)n);
+            int32_t wk[4], base[4], mk[4], sk[4];
+            tinyasc_band_consts4(cp, w, G, g, c, n, wk, base, mk, sk);
+            const int32x4_t wv = vldrwq_s32(wk), bv = vldrwq_s32(base), mv = vldrwq_s32(mk), nr = vldrwq_s32(sk);
+            const int32_t first = g * rows * R + c;
+            for (int32_t col = 0; col < W; col++) {
+                const int32x4_t t = vaddq_s32(tinyasc_addsub4_other(vldrbq_z_s32(y + col * C + c, pr), offy, ls, m, s),
+                                              ch);
+                const int8_t *ip = x + first + col * C;
+                int8_t *op = out + first + col * C;
+                if (n == 4) band_add_rows(ip, op, rows, R, wv, bv, mv, nr, cp->output_offset, t, mo, so, za, pr, 0);
+                else band_add_rows(ip, op, rows, R, wv, bv, mv, nr, cp->output_offset, t, mo, so, za, pr, 1);
+            }
+        }
+    }
+}
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+/* One element of band_add4_dsp: its byte's table (at r3 + OFF: the byte read unsigned is v + 128 after the word's EOR)
+ * by one UXTAB and one LDRSB, the term TC plus v << 20 (the doubled sum), then tinyasc_rq_dbl_apply (SMMLAR with mo
+ * and rnd2 in r8, r9, SUB of the sign, ASR by r10), SSAT and STRB at r0 + BYTE. */
+#define BAND_ADD4_ELEM(ROT, OFF, TC, BYTE)                                                                        \
+        "uxtab  r12, r3, r11" ROT "\n\t"                                                                          \
+        "ldrsb  r12, [r12, #" OFF "]\n\t"                                                                         \
+        "add    r12, " TC ", r12, lsl #20\n\t"                                                                    \
+        "smmlar lr, r12, r8, r9\n\t"                                                                              \
+        "sub    lr, lr, r12, lsr #31\n\t"                                                                         \
+        "asr    lr, lr, r10\n\t"                                                                                  \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r0, #" BYTE "]\n\t"
+/* rows >= 1 rows of four channels in place (R bytes apart): per row one word (read before its four bytes are
+ * written), its bytes XOR 0x80, then BAND_ADD4_ELEM per byte. Arguments: r0 data, r1 rows, r2 R, r3 the four tables
+ * (256 bytes apart), then on the stack the four doubled terms, mo, rnd2, r. */
+static __attribute__((naked, noinline)) void band_add4_dsp(
+    int8_t *data __attribute__((unused)), int32_t rows __attribute__((unused)), int32_t R __attribute__((unused)),
+    const int8_t *tabs __attribute__((unused)), const int32_t *tc __attribute__((unused)),
+    int32_t mo __attribute__((unused)), int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "ldr    r11, [sp, #36]\n\t"
+        "ldm    r11, {r4-r7}\n\t"            /* the four columns' terms */
+        "ldrd   r8, r9, [sp, #40]\n\t"       /* mo, rnd2 */
+        "ldr    r10, [sp, #48]\n\t"          /* r */
+        "1:\n\t"
+        "ldr    r11, [r0]\n\t"
+        "eor    r11, r11, #0x80808080\n\t"   /* each byte v + 128 */
+        BAND_ADD4_ELEM("", "0", "r4", "0")
+        BAND_ADD4_ELEM(", ror #8", "256", "r5", "1")
+        BAND_ADD4_ELEM(", ror #16", "512", "r6", "2")
+        BAND_ADD4_ELEM(", ror #24", "768", "r7", "3")
+        "add    r0, r0, r2\n\t"
+        "subs   r1, r1, #1\n\t"
+        "bne    1b\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef BAND_ADD4_ELEM
+
+/* The DSP cores' fused loops in place on out (x copied there first where it is elsewhere): bands of at least
+ * TINYASC_BAND_ADD_MIN_PIX pixels (each group's four tables pay for themselves: about 8 cycles an entry, 1,024
+ * entries, against about 4 saved an element), channels in fours, the last one to three in C with the same tables and
+ * arithmetic; -1 (nothing written) for shorter bands. */
+#ifndef TINYASC_BAND_ADD_MIN_PIX
+#define TINYASC_BAND_ADD_MIN_PIX 384
+#endif
+static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
+                        const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y,
+                        int8_t *out)
+{
+    const int32_t W = bp->w, C = bp->c, G = bp->bands, rows = bp->h / G, R = W * C;
+    if (rows * W < TINYASC_BAND_ADD_MIN_PIX || !tinyasc_rq_zp_folds(ap->out_mult, ap->out_shift)) return -1;
+    if (x != out) memcpy(out, x, (size_t)(bp->h * R));
+    const int32_t kh = (int32_t)1 << 19, mo = ap->out_mult;
+    const int32_t m = band_in == 1 ? ap->in2_mult : ap->in1_mult, s = band_in == 1 ? ap->in2_shift : ap->in1_shift;
+    const int32_t offy = band_in == 1 ? ap->in2_offset : ap->in1_offset;
+    const int32_t ch = kh * (band_in == 1 ? ap->in1_offset : ap->in2_offset);
+    int32_t rnd2, r;
+    tinyasc_rq_relu_consts(ap->out_shift, ap->out_offset, &rnd2, &r);
+    for (int32_t g = 0; g < G; g++) {
+        for (int32_t c = 0; c < C; c += 4) {
+            const int32_t n = C - c < 4 ? C - c : 4;
+            const int8_t *const tabs = tinyasc_band_tables(cp, w, G, g, c, n);
+            int8_t *const first = out + g * rows * R + c;
+            for (int32_t col = 0; col < W; col++) {
+                int32_t tc[4];
+                for (int32_t j = 0; j < n; j++) /* the row's term, doubled */
+                    tc[j] = 2 * (tinyasc_mbqm_lt1(tinyasc_shl(y[col * C + c + j] + offy, 20), m, s) + ch);
+                int8_t *op = first + col * C;
+                if (n == 4) {
+                    band_add4_dsp(op, rows, R, tabs, tc, mo, rnd2, r);
+                    continue;
+                }
+                for (int32_t i = 0; i < rows; i++, op += R)
+                    for (int32_t j = 0; j < n; j++) {
+                        const int32_t v = tabs[j * 256 + (op[j] + 128)];
+                        op[j] = (int8_t)tinyasc_sat8(tinyasc_rq_dbl_apply(tc[j] + v * (2 * kh), mo, rnd2, r));
+                    }
+            }
+        }
+    }
+    return 0;
+}
+#endif
+
+void tinyasc_opt_band_add_s8(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
+                             const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y,
+                             int8_t *out)
+{
+    if (fused_ok(bp, cp, ap, band_in)) {
+#if defined(__ARM_FEATURE_MVE)
+        /* the affine's four-lane output path in its right-shift form: every (channel, band) shifts right */
+        if (tinyasc_right_shifts(w->shift, bp->c * bp->bands, 1)) {
+            band_add_mve(bp, cp, w, ap, band_in, x, y, out);
+            return;
+        }
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT)
+        if (band_add_dsp(bp, cp, w, ap, band_in, x, y, out) == 0) return;
+#endif
+    }
+    /* the ADD's fast entry: the generator fuses only an ADD that meets its precondition (planner.find_band_adds) */
+    tinyasc_opt_band_affine_s8(bp, cp, w, x, out);
+    if (band_in == 1) tinyasc_opt_add_fast_s8(ap, out, y, out);
+    else tinyasc_opt_add_fast_s8(ap, y, out, out);
+}
