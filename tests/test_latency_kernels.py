@@ -207,6 +207,12 @@ CASES = {
     # four channels per word): clipped by SAME padding, batches; a partial last group of channels, no padding
     "dw10x1_c8_same_b2": (True, 2, 12, 3, 8, 8, 10, 1, 1, 1, True, None, True),
     "dw4x1_c5_valid_fold": (True, 1, 9, 4, 5, 5, 4, 1, 1, 1, False, None, True),
+    # columns of many taps (Helium's dw_column8, the DSP cores' column loop): the quick model's frequency-spanning
+    # column (128 taps, 20 channels: 8 + 8 + a predicated 4 on Helium) on five columns; a column shorter than the input
+    # (three output rows), batches, the general output path; 70 columns of three channels
+    "dw128x1_c20_w5_valid_fold": (True, 1, 128, 5, 20, 20, 128, 1, 1, 1, False, None, True),
+    "dw40x1_c5_h42_b2": (True, 2, 42, 3, 5, 5, 40, 1, 1, 1, False, None, False),
+    "dw64x1_c3_w70_fold": (True, 1, 64, 70, 3, 3, 64, 1, 1, 1, False, None, True),
     # FULLY_CONNECTED (tinyasc_opt_fc.c): four rows per pass over the input (Helium: whole vectors of sixteen and a
     # predicated tail; DSP: words of four and the last K % 4 one by one) and the last N % 4 rows one at a time;
     # batches, per-tensor and per-row scales, a clamped range, the input zero point at both ends of int8, K < 4
