@@ -30,6 +30,10 @@ CASES = {
     "c4_clamped": (16, 4, 4, 2, 1, True, "relu"),  # a ReLU range: the unfused kernels
     "c4_row_halved": (16, 4, 4, 2, 1, True, "row_halved"),  # the row the halved input: the unfused kernels
     "c9_left_shift": (32, 12, 9, 1, 1, True, "left"),  # one affine with a left shift: Helium leaves it unfused
+    # bands of 128 pixels (the DSP cores compute the affine in asm per channel), a left-shifted affine among them (its
+    # channel in C), and not in place
+    "c30_bands128_left": (64, 8, 30, 4, 1, True, "left"),
+    "c5_bands128_not_in_place_sat": (32, 16, 5, 4, 1, False, "sat"),
 }
 
 

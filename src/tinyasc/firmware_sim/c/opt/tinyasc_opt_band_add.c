@@ -138,19 +138,96 @@ static __attribute__((naked, noinline)) void band_add4_dsp(
 }
 #undef BAND_ADD4_ELEM
 
-/* The DSP cores' fused loops in place on out (x copied there first where it is elsewhere): bands of at least
- * TINYASC_BAND_ADD_MIN_PIX pixels (each group's four tables pay for themselves: about 8 cycles an entry, 1,024
- * entries, against about 4 saved an element), channels in fours, the last one to three in C with the same tables and
- * arithmetic; -1 (nothing written) for shorter bands. */
+/* The constants of band_add1_dsp: the affine's doubled factor and constant, its multiplier, rounding constant and shift
+ * (affine_dsp_run's doubled form, c/opt/tinyasc_opt_ref.c), the ADD's multiplier, rounding constant and shift, the
+ * rows' terms (doubled, one per column), the columns, and the step back from a column's end to the next one's start. */
+typedef struct {
+    int32_t w2, base2, m, rnd2, r, mo, rnd2o, ro;
+    const int32_t *tc;
+    int32_t cols, back;
+} band_add1_consts;
+
+/* One element of band_add1_dsp at r0 (in place): LDRSB, the affine on the doubled sum (MLA, SMMLAR, SUB of the sign,
+ * ASR, SSAT), the ADD's doubled sum (ADD with LSL #20) and tinyasc_rq_dbl_apply (SMMLAR, SUB, ASR), SSAT, STRB, r0
+ * advanced by R (r2). */
+#define BAND_ADD1_STEP                                                                                            \
+        "ldrsb  ip, [r0]\n\t"                                                                                     \
+        "mla    ip, ip, r3, r4\n\t"                                                                               \
+        "smmlar lr, ip, r5, r6\n\t"                                                                               \
+        "sub    lr, lr, ip, lsr #31\n\t"                                                                          \
+        "asr    lr, lr, r7\n\t"                                                                                   \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "add    ip, r8, lr, lsl #20\n\t"                                                                          \
+        "smmlar lr, ip, r9, r10\n\t"                                                                              \
+        "sub    lr, lr, ip, lsr #31\n\t"                                                                          \
+        "asr    lr, lr, r11\n\t"                                                                                  \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r0]\n\t"                                                                                     \
+        "add    r0, r0, r2\n\t"
+/* One channel of one band in place: per column (its term loaded from k->tc), rows >= 1 elements down the column R
+ * bytes apart (an odd one first, then two per pass), then back to the next column's start. The affine's and the ADD's
+ * constants in r3-r11; the columns left, the terms' pointer, the rows and the step back on the stack. Arguments: r0
+ * the band's first element of the channel, r1 rows, r2 R, r3 k. */
+static __attribute__((naked, noinline)) void band_add1_dsp(int8_t *data __attribute__((unused)),
+                                                           int32_t rows __attribute__((unused)),
+                                                           int32_t R __attribute__((unused)),
+                                                           const band_add1_consts *k __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #16\n\t"
+        "ldrd   r4, r5, [r3, #32]\n\t"       /* the terms, the columns */
+        "ldr    r6, [r3, #40]\n\t"           /* the step back */
+        "strd   r4, r5, [sp]\n\t"
+        "strd   r1, r6, [sp, #8]\n\t"        /* rows, the step back */
+        "ldrd   r9, r10, [r3, #20]\n\t"      /* the ADD's mo, rnd2 */
+        "ldr    r11, [r3, #28]\n\t"          /* its shift */
+        "mov    ip, r3\n\t"
+        "ldm    ip, {r3-r7}\n\t"             /* the affine's w2, base2, m, rnd2, r */
+        "1:\n\t"
+        "ldr    ip, [sp]\n\t"
+        "ldr    r8, [ip], #4\n\t"            /* the column's term */
+        "str    ip, [sp]\n\t"
+        "ldr    r1, [sp, #8]\n\t"
+        "tst    r1, #1\n\t"
+        "beq    2f\n\t"
+        BAND_ADD1_STEP
+        "2:\n\t"
+        "asrs   r1, r1, #1\n\t"
+        "beq    4f\n\t"
+        "3:\n\t"
+        BAND_ADD1_STEP
+        BAND_ADD1_STEP
+        "subs   r1, r1, #1\n\t"
+        "bne    3b\n\t"
+        "4:\n\t"
+        "ldr    ip, [sp, #12]\n\t"
+        "sub    r0, r0, ip\n\t"              /* the next column's start */
+        "ldr    ip, [sp, #4]\n\t"
+        "subs   ip, ip, #1\n\t"
+        "str    ip, [sp, #4]\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #16\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef BAND_ADD1_STEP
+
+/* The DSP cores' fused loops in place on out (x copied there first where it is elsewhere). Bands of at least
+ * TINYASC_BAND_ADD_MIN_PIX pixels: each group of four channels through its four tables (they pay for themselves:
+ * about 8 cycles an entry, 1,024 entries, against about 6 saved an element), the last one to three channels in C with
+ * the same tables and arithmetic. Shorter bands: per channel its rows' terms once, then per band the affine computed
+ * in asm down every column (band_add1_dsp), or in C for a channel whose affine the doubled form does not take. */
 #ifndef TINYASC_BAND_ADD_MIN_PIX
 #define TINYASC_BAND_ADD_MIN_PIX 384
 #endif
+#define BAND_ADD_MAX_W 64
 static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
                         const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y,
                         int8_t *out)
 {
     const int32_t W = bp->w, C = bp->c, G = bp->bands, rows = bp->h / G, R = W * C;
-    if (rows * W < TINYASC_BAND_ADD_MIN_PIX || !tinyasc_rq_zp_folds(ap->out_mult, ap->out_shift)) return -1;
+    const int short_bands = rows * W < TINYASC_BAND_ADD_MIN_PIX;
+    if ((short_bands && W > BAND_ADD_MAX_W) || !tinyasc_rq_zp_folds(ap->out_mult, ap->out_shift)) return -1;
     if (x != out) memcpy(out, x, (size_t)(bp->h * R));
     const int32_t kh = (int32_t)1 << 19, mo = ap->out_mult;
     const int32_t m = band_in == 1 ? ap->in2_mult : ap->in1_mult, s = band_in == 1 ? ap->in2_shift : ap->in1_shift;
@@ -158,6 +235,33 @@ static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params
     const int32_t ch = kh * (band_in == 1 ? ap->in1_offset : ap->in2_offset);
     int32_t rnd2, r;
     tinyasc_rq_relu_consts(ap->out_shift, ap->out_offset, &rnd2, &r);
+    if (short_bands) {
+        int32_t tc[BAND_ADD_MAX_W];
+        band_add1_consts k = {.mo = mo, .rnd2o = rnd2, .ro = r, .tc = tc, .cols = W, .back = rows * R - C};
+        for (int32_t c = 0; c < C; c++) {
+            for (int32_t col = 0; col < W; col++) /* the rows' terms, doubled */
+                tc[col] = 2 * (tinyasc_mbqm_lt1(tinyasc_shl(y[col * C + c] + offy, 20), m, s) + ch);
+            for (int32_t g = 0; g < G; g++) {
+                const int32_t j = c * G + g, wk = w->data[j], mk = w->multiplier[j], sk = w->shift[j];
+                const int32_t base = (w->bias ? w->bias[j] : 0) + wk * cp->input_offset;
+                int8_t *const first = out + g * rows * R + c;
+                if (tinyasc_rq_zp_folds(mk, sk) && (uint32_t)base + (1u << 29) < (1u << 30)) {
+                    k.w2 = 2 * wk, k.base2 = 2 * base, k.m = mk;
+                    tinyasc_rq_relu_consts(sk, cp->output_offset, &k.rnd2, &k.r);
+                    band_add1_dsp(first, rows, R, &k);
+                    continue;
+                }
+                for (int32_t col = 0; col < W; col++) {
+                    int8_t *op = first + col * C;
+                    for (int32_t i = 0; i < rows; i++, op += R) {
+                        const int32_t v = tinyasc_opt_out_ms(cp, base + wk * *op, mk, sk);
+                        *op = (int8_t)tinyasc_sat8(tinyasc_rq_dbl_apply(tc[col] + v * (2 * kh), mo, rnd2, r));
+                    }
+                }
+            }
+        }
+        return 0;
+    }
     for (int32_t g = 0; g < G; g++) {
         for (int32_t c = 0; c < C; c += 4) {
             const int32_t n = C - c < 4 ? C - c : 4;
@@ -182,6 +286,7 @@ static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params
     }
     return 0;
 }
+#undef BAND_ADD_MAX_W
 #endif
 
 void tinyasc_opt_band_add_s8(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
