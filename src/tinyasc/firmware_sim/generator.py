@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 C_DIR = Path(__file__).parent / "c"
 MAX_DIMS = 6
-INT32_MIN = -(1 << 31)
 #: Rough flash cost of the kernel code and per-layer call glue (bytes, Cortex-M Thumb-2 -Os),
 #: used only for the flash estimate until a target build measures it.
 CODE_BYTES_KERNELS = 6 * 1024
@@ -1009,12 +1008,7 @@ def binary_fast_ok(p: params.BinaryParams, name: str) -> bool:
     valid, the input rescalings at most one (shift <= 0) and, for ADD and SUB, the output's too. TFLite's Prepare
     quantizes exactly these rescalings as below one (``quant.add_params``...), so every layer of a ``.tflite`` meets it
     and calls the ``_fast`` entry; the check keeps parameters built otherwise on the wrapper, which takes any."""
-    if p.out_mult == INT32_MIN:
-        return False
-    if name == "mul":
-        return True
-    return (p.in1_mult != INT32_MIN and p.in2_mult != INT32_MIN and p.in1_shift <= 0 and p.in2_shift <= 0
-            and (name == "squared_difference" or p.out_shift <= 0))
+    return quant.fast_rescalings(p.in1_mult, p.in1_shift, p.in2_mult, p.in2_shift, p.out_mult, p.out_shift, name)
 
 
 #: TINYASC_OPT_MAX_K of the DSP cores (c/opt/tinyasc_opt.h): the longest window their convolution kernels gather.

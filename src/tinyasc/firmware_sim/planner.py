@@ -39,7 +39,6 @@ import numpy as np
 
 from tinyasc.firmware_sim import quant
 from tinyasc.firmware_sim.graph import Graph, Operator
-from tinyasc.firmware_sim.int8_tables import INT32_MIN
 
 #: Ops whose output can alias its first input byte for byte (no data movement).
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -306,7 +305,7 @@ def find_band_adds(graph: Graph, bands: dict[int, BandAffine]) -> dict[int, int]
     added to every frequency row. The fused kernel (``tinyasc_band_add_s8``) computes each affine output and adds
     the row's element to it; the other operand cannot share the output's bytes (a smaller tensor live at the same
     step), so the portable kernel may run the affine into the output and the ADD over it. Only an ADD whose
-    rescalings the optimized library's fast ADD takes (``generator.binary_fast_ok``), the fused kernel's fallback."""
+    rescalings the optimized library's fast ADD takes (``quant.fast_rescalings``), the fused kernel's fallback."""
     found: dict[int, int] = {}
     for last, band in bands.items():
         out = graph.operators[last].outputs[0]
@@ -321,9 +320,8 @@ def find_band_adds(graph: Graph, bands: dict[int, BandAffine]) -> dict[int, int]
         if tuple(other.shape) != (1, 1, w, c):
             continue
         a, b = (graph.tensors[k] for k in add.inputs[:2])
-        m1, h1, m2, h2, mo, ho = quant.add_params(float(a.q()[0]), float(b.q()[0]), float(y.q()[0]))
-        if INT32_MIN in (m1, m2, mo) or max(h1, h2, ho) > 0:
-            continue  # the ADD's fast entry would not take it (generator.binary_fast_ok): every ADD TFLite prepares does
+        if not quant.fast_rescalings(*quant.add_params(float(a.q()[0]), float(b.q()[0]), float(y.q()[0])), "add"):
+            continue  # the ADD's fast entry would not take it: every ADD TFLite prepares does
         found[add.index] = last
     return found
 

@@ -84,6 +84,19 @@ def add_params(s1: float, s2: float, so: float, left_shift: int = 20) -> tuple[i
     return (*m1, *m2, *mo)
 
 
+def fast_rescalings(m1: int, sh1: int, m2: int, sh2: int, mo: int, sho: int, name: str) -> bool:
+    """Whether an int8 element-wise op's rescalings (``name``: ``add``, ``sub``, ``mul``, ``squared_difference``) meet
+    the optimized library's ``_fast`` kernels' precondition (``ok()`` in c/opt/tinyasc_opt_binary.c): every multiplier
+    valid, the input rescalings at most one (shift <= 0) and, for ADD and SUB, the output's too; MUL has only its
+    output's."""
+    if mo == INT32_MIN:
+        return False
+    if name == "mul":
+        return True
+    return (m1 != INT32_MIN and m2 != INT32_MIN and sh1 <= 0 and sh2 <= 0
+            and (name == "squared_difference" or sho <= 0))
+
+
 def sub_params(s1: float, s2: float, so: float, left_shift: int = 20) -> tuple[int, ...]:
     """SUB (float32 arithmetic in TFLM's Prepare)."""
     twice = F32(2) * max(F32(s1), F32(s2))

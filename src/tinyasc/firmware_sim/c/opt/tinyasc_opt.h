@@ -441,6 +441,14 @@ static inline int tinyasc_add8_relu_range(const tinyasc_binary_params *p)
     return p->act_min >= p->out_offset && p->left_shift <= 20 && tinyasc_rq_folded(p->out_mult, p->out_shift);
 }
 
+/* Whether a channel's constant leaves room for the doubled form (|base| < 2^29: with at most three int8 products the
+ * doubled sum stays inside int32), the condition of the DSP cores' affine_dsp_run and line3_dsp_interior
+ * (tinyasc_opt_ref.c) and of the fused sub-band ADD's band_add1_dsp. */
+static inline int tinyasc_dbl_base_ok(int32_t base)
+{
+    return (uint32_t)base + (1u << 29) < (1u << 30);
+}
+
 /* The output path of a whole layer when every channel's zero point folds (tinyasc_rq_zp_folds)
  * and the activation range is all of int8: the clamp is then one SSAT. Checked once per call. */
 static inline int tinyasc_out_fast_ok(const tinyasc_conv_params *p, const tinyasc_weights *w)
@@ -591,20 +599,20 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_mbqm_x4(int32x4_t
 }
 
 /* The other input's rescaled value, TFLite's MBQM((x + off) << ls, m, s) lane by lane (tinyasc_mbqm_x4's form). */
-static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_other(int32x4_t x, int32x4_t off, int32_t ls, int32_t m,
-                                                                     int32_t s)
+static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_other(int32x4_t x, int32x4_t off, int32_t ls,
+                                                                             int32_t m, int32_t s)
 {
     const int32x4_t h = vqrdmulhq_n_s32(vshlq_r_s32(vaddq_s32(x, off), ls), m);
     return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s);
 }
 
-/* t + x kh rescaled to the output, its zero point and range: the output path of
- * tinyasc_opt_binary.c's addsub4_step and addsub4_cols and of the fused sub-band ADD. With
- * relu (relu_range: the range starts at or above the zero point) without the sign's correction: VQRDMULH and VRSHL
- * alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's start either way. */
-static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_out(int32x4_t t, int32x4_t x, int32_t kh, int32_t mo,
-                                                                   int32_t so, int32x4_t zo, int32x4_t lo, int32x4_t hi,
-                                                                   const int relu)
+/* t + x kh rescaled to the output, its zero point and range: the output path of tinyasc_opt_binary.c's addsub4_step
+ * and addsub4_cols. With relu (tinyasc_add8_relu_range: the range starts at or above the zero point) without the sign's
+ * correction: VQRDMULH and VRSHL alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's
+ * start either way. */
+static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_out(int32x4_t t, int32x4_t x, int32_t kh,
+                                                                           int32_t mo, int32_t so, int32x4_t zo,
+                                                                           int32x4_t lo, int32x4_t hi, const int relu)
 {
     const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(t, x, kh), mo);
     const int32x4_t h = relu ? g : vaddq_s32(g, vshrq_n_s32(g, 31));

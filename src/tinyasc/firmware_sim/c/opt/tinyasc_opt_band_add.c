@@ -8,12 +8,14 @@
  *    tinyasc_addsub4_other), then down the band's rows per four elements one VLDRB, the affine (VMUL, VADD, the
  *    four-lane output path), its int8 times 2^19 onto the term, the ADD's output path (band_add_rows) and one VSTRB;
  *    every (channel, band) with a right shift (else the unfused kernels).
- *  - DSP cores (band_add_dsp): per band and group of four channels the four affine tables the unfused kernel builds
- *    (tinyasc_band_tables), then per column the four terms doubled in registers and down the band's rows in asm one
- *    word of four inputs, and per element one UXTAB and LDRSB (the lookup), the doubled sum (ADD with LSL #20),
- *    SMMLAR, SUB of the sign, ASR, SSAT, STRB: tinyasc_rq_dbl_apply, as the unfused ADD's column kernel.
- *  - Anything else (an ADD whose band operand is not the halved one, a clamped range, bands too short for tables on
- *    the DSP cores, the other cores) takes the optimized sub-band affine and the ADD's fast entry in turn.
+ *  - DSP cores (band_add_dsp): bands of TINYASC_BAND_ADD_MIN_PIX pixels or more per band and group of four channels
+ *    through the four affine tables the unfused kernel builds (tinyasc_band_tables), then per column the four terms
+ *    doubled in registers and down the band's rows in asm one word of four inputs, and per element one UXTAB and
+ *    LDRSB (the lookup), the doubled sum (ADD with LSL #20), SMMLAR, SUB of the sign, ASR, SSAT, STRB:
+ *    tinyasc_rq_dbl_apply, as the unfused ADD's column kernel; shorter bands per channel and band in asm, the affine
+ *    computed (band_add1_dsp).
+ *  - Anything else (an ADD whose band operand is not the halved one, a clamped range, a left shift in an affine on
+ *    Helium, the other cores) takes the optimized sub-band affine and the ADD's fast entry in turn.
  *
  * The same integers as the unfused layers: each step is theirs, on the same operands. The ADD's band operand is the
  * exactly halved one (tinyasc_add8_half): its term is (v + off) 2^(ls-1), v the affine's int8 output.
@@ -212,6 +214,20 @@ static __attribute__((naked, noinline)) void band_add1_dsp(int8_t *data __attrib
 }
 #undef BAND_ADD1_STEP
 
+/* The row's term of element yv for the DSP cores' doubled sums: TFLite's rescaling of the ADD's other input (its
+ * offset offy, multiplier m, shift s, left shift 20) plus the halved input's constant ch, doubled. */
+static inline int32_t row_term2(int32_t yv, int32_t offy, int32_t m, int32_t s, int32_t ch)
+{
+    return 2 * (tinyasc_mbqm_lt1(tinyasc_shl(yv + offy, 20), m, s) + ch);
+}
+
+/* One output of the DSP cores' C paths from the row's doubled term and the affine's int8 v: the doubled sum (v's
+ * factor 2^20), tinyasc_rq_dbl_apply with the zero point folded (rnd2, r), SSAT: the asm's arithmetic. */
+static inline int8_t band_add_out2(int32_t tc2, int32_t v, int32_t mo, int32_t rnd2, int32_t r)
+{
+    return (int8_t)tinyasc_sat8(tinyasc_rq_dbl_apply(tc2 + v * (1 << 20), mo, rnd2, r));
+}
+
 /* The DSP cores' fused loops in place on out (x copied there first where it is elsewhere). Bands of at least
  * TINYASC_BAND_ADD_MIN_PIX pixels: each group of four channels through its four tables (they pay for themselves:
  * about 8 cycles an entry, 1,024 entries, against about 6 saved an element), the last one to three channels in C with
@@ -240,12 +256,12 @@ static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params
         band_add1_consts k = {.mo = mo, .rnd2o = rnd2, .ro = r, .tc = tc, .cols = W, .back = rows * R - C};
         for (int32_t c = 0; c < C; c++) {
             for (int32_t col = 0; col < W; col++) /* the rows' terms, doubled */
-                tc[col] = 2 * (tinyasc_mbqm_lt1(tinyasc_shl(y[col * C + c] + offy, 20), m, s) + ch);
+                tc[col] = row_term2(y[col * C + c], offy, m, s, ch);
             for (int32_t g = 0; g < G; g++) {
                 const int32_t j = c * G + g, wk = w->data[j], mk = w->multiplier[j], sk = w->shift[j];
                 const int32_t base = (w->bias ? w->bias[j] : 0) + wk * cp->input_offset;
                 int8_t *const first = out + g * rows * R + c;
-                if (tinyasc_rq_zp_folds(mk, sk) && (uint32_t)base + (1u << 29) < (1u << 30)) {
+                if (tinyasc_rq_zp_folds(mk, sk) && tinyasc_dbl_base_ok(base)) {
                     k.w2 = 2 * wk, k.base2 = 2 * base, k.m = mk;
                     tinyasc_rq_relu_consts(sk, cp->output_offset, &k.rnd2, &k.r);
                     band_add1_dsp(first, rows, R, &k);
@@ -254,8 +270,7 @@ static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params
                 for (int32_t col = 0; col < W; col++) {
                     int8_t *op = first + col * C;
                     for (int32_t i = 0; i < rows; i++, op += R) {
-                        const int32_t v = tinyasc_opt_out_ms(cp, base + wk * *op, mk, sk);
-                        *op = (int8_t)tinyasc_sat8(tinyasc_rq_dbl_apply(tc[col] + v * (2 * kh), mo, rnd2, r));
+                        *op = band_add_out2(tc[col], tinyasc_opt_out_ms(cp, base + wk * *op, mk, sk), mo, rnd2, r);
                     }
                 }
             }
@@ -270,17 +285,15 @@ static int band_add_dsp(const tinyasc_band_params *bp, const tinyasc_conv_params
             for (int32_t col = 0; col < W; col++) {
                 int32_t tc[4];
                 for (int32_t j = 0; j < n; j++) /* the row's term, doubled */
-                    tc[j] = 2 * (tinyasc_mbqm_lt1(tinyasc_shl(y[col * C + c + j] + offy, 20), m, s) + ch);
+                    tc[j] = row_term2(y[col * C + c + j], offy, m, s, ch);
                 int8_t *op = first + col * C;
                 if (n == 4) {
                     band_add4_dsp(op, rows, R, tabs, tc, mo, rnd2, r);
                     continue;
                 }
                 for (int32_t i = 0; i < rows; i++, op += R)
-                    for (int32_t j = 0; j < n; j++) {
-                        const int32_t v = tabs[j * 256 + (op[j] + 128)];
-                        op[j] = (int8_t)tinyasc_sat8(tinyasc_rq_dbl_apply(tc[j] + v * (2 * kh), mo, rnd2, r));
-                    }
+                    for (int32_t j = 0; j < n; j++)
+                        op[j] = band_add_out2(tc[j], tabs[j * 256 + (op[j] + 128)], mo, rnd2, r);
             }
         }
     }

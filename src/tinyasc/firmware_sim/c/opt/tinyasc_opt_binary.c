@@ -266,9 +266,9 @@ static __attribute__((noinline)) void addsub4_cols(const tinyasc_binary_params *
 /* addsub4_s8_halved with the other input's term from a table: lut1[u] = its rescaled value plus the halved input's
  * constant (negated where SUB subtracts it) for the input byte u read unsigned (u = x & 255), built four entries at a
  * time with tinyasc_addsub4_other itself; then per four elements one VLDRB.U32 of the bytes, one VLDR gather of their
- * entries (the offsets the bytes x 4), the halved input's VLDRB and tinyasc_addsub4_out. The same integers as computing the
- * term (it is that computation, tabulated). From ADDSUB4_TABLE_MIN elements: the table's 64 vectors against 6
- * vector instructions per four elements. */
+ * entries (the offsets the bytes x 4), the halved input's VLDRB and tinyasc_addsub4_out. The same integers as
+ * computing the term (it is that computation, tabulated). From ADDSUB4_TABLE_MIN elements: the table's 64 vectors
+ * against 6 vector instructions per four elements. */
 #ifndef ADDSUB4_TABLE_MIN
 #define ADDSUB4_TABLE_MIN 512
 #endif
@@ -279,13 +279,15 @@ static inline __attribute__((always_inline)) void addsub4_tab_loop(const addsub4
     int32_t i = 0;
     for (const int32_t n4 = n & ~3; i < n4; i += 4) {
         const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(t, vldrbq_u32((const uint8_t *)c->xf + i)));
-        vstrbq_s32(o + i, tinyasc_addsub4_out(tf, vldrbq_s32(c->xh + i), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu));
+        vstrbq_s32(o + i,
+                   tinyasc_addsub4_out(tf, vldrbq_s32(c->xh + i), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, relu));
     }
     if (i < n) {
         const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
         const uint32x4_t u = vldrbq_z_u32((const uint8_t *)c->xf + i, pr);
         const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_z_u32(t, u, pr));
-        vstrbq_p_s32(o + i, tinyasc_addsub4_out(tf, vldrbq_z_s32(c->xh + i, pr), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, 0),
+        vstrbq_p_s32(o + i,
+                     tinyasc_addsub4_out(tf, vldrbq_z_s32(c->xh + i, pr), c->kh, c->mo, c->so, c->zo, c->lo, c->hi, 0),
                      pr);
     }
 }
@@ -304,8 +306,9 @@ static __attribute__((noinline)) void addsub4_tab(const tinyasc_binary_params *p
     else addsub4_tab_loop(&c, o, n, 0);
 }
 
-/* addsub4_s8_halved's instances (ADD also with tinyasc_add8_relu_range's output path) in one function (called per contiguous
- * run: one copy of each, whatever run_body instance calls it); from ADDSUB4_TABLE_MIN elements addsub4_tab. */
+/* addsub4_s8_halved's instances (ADD also with tinyasc_add8_relu_range's output path) in one function (called per
+ * contiguous run: one copy of each, whatever run_body instance calls it); from ADDSUB4_TABLE_MIN elements
+ * addsub4_tab. */
 static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p, int sub, int half1,
                                                   const int8_t *a, const int8_t *b, int8_t *o, int32_t n)
 {
@@ -322,13 +325,13 @@ static __attribute__((noinline)) void addsub4_run(const tinyasc_binary_params *p
     else addsub4_s8_halved(p, 0, 0, a, b, o, n, 0);
 }
 #else
-/* int8 ADD/SUB with one input exactly halved (tinyasc_add8_half) over n contiguous elements of both inputs, the output's
- * rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
+/* int8 ADD/SUB with one input exactly halved (tinyasc_add8_half) over n contiguous elements of both inputs, the
+ * output's rescaling folded (run()): the other input's rescaled value plus the halved input's constant off 2^(ls-1)
  * (negated where SUB subtracts) comes from one table t (middle; run() fills it), the halved input's term is one
  * MLA (x kh, kh = +-2^(ls-1)): one table load per element instead of two; elem()'s values. */
 /* How add8_halved_body / add8_halved_cols_body rescale a sum: the folded form (ADD_FOLDED), or on the doubled sum
- * (add8_dbl: the table and factor doubled) tinyasc_add8_relu_range's form (ADD_DBL_RELU) or the same with the sign's rounding
- * (ADD_DBL: tinyasc_rq_dbl_apply, any range). */
+ * (add8_dbl: the table and factor doubled) tinyasc_add8_relu_range's form (ADD_DBL_RELU) or the same with the sign's
+ * rounding (ADD_DBL: tinyasc_rq_dbl_apply, any range). */
 enum { ADD_FOLDED, ADD_DBL_RELU, ADD_DBL };
 
 /* One output of add8_halved_body / add8_halved_cols_body from its sum: rescaled (form), then SSAT (zero point folded

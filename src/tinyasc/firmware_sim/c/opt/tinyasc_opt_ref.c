@@ -159,13 +159,6 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
 }
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-/* Whether a channel's constant leaves room for the doubled form (|base| < 2^29: with at most three int8 products the
- * doubled sum stays inside int32), the condition of affine_dsp_run and line3_dsp_interior. */
-static inline int dbl_base_ok(int32_t base)
-{
-    return (uint32_t)base + (1u << 29) < (1u << 30);
-}
-
 /* The loop of the DSP cores' one-register-count asm runs: STEP once when the count in r1 is odd, then twice per pass
  * (one loop test per two steps). */
 #define ODD_THEN_PAIRS(STEP)                                                                                      \
@@ -233,7 +226,7 @@ static inline __attribute__((always_inline)) void affine_channel(const tinyasc_c
     } else {
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
         /* the pixels one run (stride 1, rows contiguous: the sub-band affine's, one call per channel and band) */
-        if (fast && col_step == C && row_step == p->out_w * C && dbl_base_ok(base)) {
+        if (fast && col_step == C && row_step == p->out_w * C && tinyasc_dbl_base_ok(base)) {
             affine_dsp_run(op, n_pix, (int32_t)(in - op), C, 2 * wt, 2 * base, m, 2 * rnd, sh + 1);
             return;
         }
@@ -603,7 +596,7 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
     /* line3_dsp_interior takes the taps and base doubled and tinyasc_rq_dbl_apply's constants: rnd2 = 2^(r-1) + zp 2^r
      * and r, twice the folded form's rnd = 2^(r-2) + zp 2^(r-1) and its sh = r - 1 plus one */
-    const int dbl = folded && full_range && R == RO && dbl_base_ok(base);
+    const int dbl = folded && full_range && R == RO && tinyasc_dbl_base_ok(base);
 #endif
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;
