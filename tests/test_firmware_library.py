@@ -349,9 +349,41 @@ def test_fast_entries_link_no_loop_behind_them(target, tmp_path):
     syms = {line.split()[-1].split(".")[0] for line in nm}  # run_binary.constprop.0 -> run_binary
     assert {"tinyasc_opt_add_fast_s8", "tinyasc_opt_depthwise_conv2d_s8"} <= syms
     # (rows_groups, the in-place kernel's pair loops, is shared with the im2col path this model's first layer links)
+    # nor Helium's windows read in place, which only the entry of dense layers on 16k input channels links
     loops = {"tinyasc_add_s8", "tinyasc_mul_s8", "run_binary", "tinyasc_ref_depthwise_conv2d_s8",
-             "tinyasc_simd_conv2d_1x1_inplace_s8"}
+             "tinyasc_simd_conv2d_1x1_inplace_s8", "tinyasc_simd_conv2d_c16_s8", "win_groups", "pw_pairs_win_mve"}
     assert not loops & syms, loops & syms
+
+
+def _c16_net():
+    """A 1x1 from one channel to 16, a 3x3 on those 16 (SAME) and a 1x1 at stride 2 on them: dense weights."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    w0 = (rng.normal(size=(1, 1, 1, 16)) * 0.5).astype(np.float32)
+    w1 = (rng.normal(size=(3, 3, 16, 16)) * 0.2).astype(np.float32)
+    w2 = (rng.normal(size=(1, 1, 16, 8)) * 0.3).astype(np.float32)
+
+    def net(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w0, 1, "VALID"))
+        y = tf.nn.conv2d(y, w1, 1, "SAME")
+        return tf.reduce_mean(tf.nn.conv2d(y, w2, 2, "VALID"), axis=[1, 2])
+
+    return net
+
+
+@pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M55], ids=lambda t: t.value)
+def test_dense_layers_on_16k_channels_call_their_entry(target, tmp_path):
+    """Dense layers on inputs a multiple of 16, other than a 1x1 of the input's size, call their own entry
+    (``tinyasc_opt_conv2d_c16_s8``: Helium reads their windows inside the input in place), so that other models link
+    none of it; on the M4 both take the row pairs' entry first (generator.conv_pairs_ok)."""
+    path = write(tmp_path / "c16.tflite", convert(_c16_net(), (1, 9, 8, 1), lo=-2.0, hi=2.0))
+    lib = write_library(path, tmp_path / "lib", target=target, dense=True)
+    calls = re.findall(r"(tinyasc_\w+)\(&l(\d+)_p", (lib.out_dir / "model.c").read_text())
+    by_layer = {int(i): fn for fn, i in calls}
+    entry = "tinyasc_opt_conv2d_pairs_s8" if target is LibraryTarget.CORTEX_M4 else "tinyasc_opt_conv2d_c16_s8"
+    assert by_layer[1] == by_layer[2] == entry, by_layer  # the 3x3 and the strided 1x1
+    assert "tinyasc_opt_conv2d_c16_s8" not in by_layer[0], by_layer  # one input channel (in place)
 
 
 @pytest.mark.parametrize("core", [None, Target.CORTEX_M4, Target.CORTEX_M55], ids=lambda c: c.value if c else "host")

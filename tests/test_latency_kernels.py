@@ -200,6 +200,14 @@ CASES = {
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too
     "conv3x3_c16_c5_same_odd_fold": (False, 1, 7, 7, 16, 5, 3, 3, 1, 1, True, None, True),
+    # Helium's dense convolution reads the windows that lie inside the input in place (win_groups: pairs along an
+    # output row through pw_pairs_win_mve, an odd last window copied) and gathers the others in runs of consecutive
+    # pixels: stride 2 with batches and six output channels (4 + 2), dilation 2 along the columns only, every window
+    # inside with a left shift (the output path for any shift), and a 1x1 at stride 2 (an odd last pixel a row)
+    "conv3x3_c32_c6_s2_b2_fold": (False, 2, 11, 12, 32, 6, 3, 3, 2, 1, True, None, True),
+    "conv3x3_c16_c4_dilh2_fold": (False, 1, 10, 9, 16, 4, 3, 3, 1, 1, True, None, False),
+    "conv3x3_c16_c8_valid_leftshift_fold": (False, 1, 7, 10, 16, 8, 3, 3, 1, 1, False, None, True),
+    "conv1x1_c32_c5_s2_fold": (False, 1, 7, 9, 32, 5, 1, 1, 2, 1, False, None, True),
     # the same kernels (pointwise pairs, im2col) with a clamped activation range (VMAX/VMIN after the rescaling)
     "conv1x1_c24_c12_relu_fold": (False, 1, 5, 7, 24, 12, 1, 1, 1, 1, False, None, True),
     "conv3x3_c8_c7_same_relu_fold": (False, 1, 6, 7, 8, 7, 3, 3, 1, 1, True, None, True),

@@ -509,6 +509,8 @@ class _Generator:
             kernel = "conv2d_pairs_s8"  # the DSP cores' pixel pairs on rows in word-interleaved pairs
         elif pointwise_same_size(conv) and not depthwise and not wide and fin == ic > 1:
             kernel = "conv2d_1x1_s8"  # links only the 1x1 paths (not the im2col, grouped and one-channel kernels)
+        elif conv_c16(conv, depthwise=depthwise, wide=wide):
+            kernel = "conv2d_c16_s8"  # Helium's windows read in place: linked only with such a layer
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
         if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
@@ -1093,6 +1095,13 @@ def pointwise_same_size(p: params.ConvParams) -> bool:
             and p.in_h == p.out_h and p.in_w == p.out_w)
 
 
+def conv_c16(p: params.ConvParams, *, depthwise: bool, wide: bool) -> bool:
+    """Whether an int8 CONV_2D takes the entry of dense layers on inputs a multiple of 16 (``conv2d_c16_s8``, whose
+    Helium kernel reads the windows inside the input in place): ungrouped, not a 1x1 of the input's size."""
+    return (not depthwise and not wide and p.filter_in_c == p.in_c and p.in_c % 16 == 0
+            and not pointwise_same_size(p))
+
+
 def channelwise_as_depthwise(conv: params.ConvParams, *, depthwise: bool, wide: bool, in_place: bool) -> bool:
     """Whether a CONV_2D runs as DEPTHWISE_CONV_2D with multiplier 1: a channel-wise convolution (one input
     channel per group and one output channel per group, how onnx2tf writes PyTorch's depthwise convolutions)
@@ -1221,6 +1230,7 @@ _PAD = (_K("pad_s8", (_ks.MOVE,), _ks.OPT_PAD), _K("pad_s16", (_ks.INT16,)), _K(
 REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
     OpSpec(opcode="CONV_2D", activations=_I8_I16, prepare=_G.prepare_conv_2d, emit=_G.emit_conv,
            kernels=(_K("conv2d_s8", (_ks.CONV,), _ks.OPT_CONV), _K("conv2d_1x1_s8", (_ks.CONV,), _ks.OPT_CONV),
+                    _K("conv2d_c16_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
                     _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
                     _DEPTHWISE, _DW_WINDOW, _LINE3P,

@@ -107,6 +107,10 @@ void tinyasc_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
  * layers so that an optimized library links only the kernels they take; here it is tinyasc_conv2d_s8. */
 void tinyasc_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                            const int8_t *input, int8_t *output);
+/* A dense CONV_2D on inputs a multiple of 16 other than such a 1x1: the generator's entry for those layers, so that
+ * an optimized library links Helium's in-place windows only for them; here it is tinyasc_conv2d_s8. */
+void tinyasc_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                           const int8_t *input, int8_t *output);
 /* An ungrouped CONV_2D with its filter rows in word-interleaved pairs (generator.conv_row_pairs): each row of
  * K = k_h k_w in_c weights padded with zeros to K4, a multiple of 4; rows 2i and 2i + 1 fill 2 K4 bytes taking turns
  * a word (four weights) at a time, so row 2i's weights k..k+3 (k a multiple of 4) are at 2i K4 + 2k and row 2i + 1's

@@ -68,6 +68,11 @@ void tinyasc_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     tinyasc_conv2d_s8(p, w, input, output);
 }
 
+void tinyasc_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                           const int8_t *input, int8_t *output) {
+    tinyasc_conv2d_s8(p, w, input, output);
+}
+
 void tinyasc_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output) {
     const int32_t dm = p->depth_multiplier;

@@ -98,6 +98,10 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 int tinyasc_simd_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                  int8_t *output);
 #if defined(__ARM_FEATURE_MVE)
+/* Helium's dense convolution on inputs a multiple of 16, the windows inside the input read in place
+ * (tinyasc_opt_conv2d_c16_s8's; -1: not such a layer). */
+int tinyasc_simd_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output);
 /* 1x1 in place on Helium (tinyasc_opt_mve.c); -1 for layers it does not take. */
 int tinyasc_simd_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
 #endif
@@ -187,6 +191,11 @@ void tinyasc_opt_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const
  * generator sends here): what tinyasc_opt_conv2d_s8 computes, linking neither its im2col nor its grouped and
  * one-input-channel kernels. */
 void tinyasc_opt_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output);
+/* A dense CONV_2D on inputs a multiple of 16 other than such a 1x1 (the layers the generator sends here): what
+ * tinyasc_opt_conv2d_s8 computes; on Helium the windows inside the input read in place (a model with no such layer
+ * links none of that kernel). */
+void tinyasc_opt_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                int8_t *output);
 /* Depthwise: on the DSP and Helium cores for depth multiplier 1 only (their SIMD kernels take every such layer, so
  * no loop is linked behind them); tinyasc_opt_depthwise_conv2d_multiplier_s8 takes the others (the generator's

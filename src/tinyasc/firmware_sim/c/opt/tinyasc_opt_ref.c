@@ -865,6 +865,15 @@ void tinyasc_opt_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *
     tinyasc_ref_conv2d_s8(p, w, input, output);
 }
 
+void tinyasc_opt_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
+                               int8_t *output)
+{
+#if defined(__ARM_FEATURE_MVE)
+    if (w->sparse == NULL && w->data != NULL && tinyasc_simd_conv2d_c16_s8(p, w, input, output) == 0) return;
+#endif
+    tinyasc_opt_conv2d_s8(p, w, input, output);
+}
+
 void tinyasc_opt_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                int8_t *output)
 {

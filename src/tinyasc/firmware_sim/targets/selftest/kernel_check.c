@@ -131,8 +131,11 @@ int main(void)
             tinyasc_opt_fully_connected_s8(&fc, &c->w, c->input, opt_out);
         } else if (c->kind == K_CONV) {
             tinyasc_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            /* as the generator calls them (generator.pointwise_same_size): ungrouped 1x1 layers their own entry */
+            /* as the generator calls them (generator.pointwise_same_size, generator.conv_c16): ungrouped 1x1 layers
+             * their own entry, and the other ungrouped layers on inputs a multiple of 16 theirs */
             if (pointwise_same_size(&c->p)) tinyasc_opt_conv2d_1x1_s8(&c->p, &c->w, c->input, opt_out);
+            else if (c->p.filter_in_c == c->p.in_c && c->p.in_c % 16 == 0)
+                tinyasc_opt_conv2d_c16_s8(&c->p, &c->w, c->input, opt_out);
             else tinyasc_opt_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else {
             memcpy(ref_out, c->input, (size_t)c->in_size);
