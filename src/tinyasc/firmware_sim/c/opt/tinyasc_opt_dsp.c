@@ -35,7 +35,6 @@ uint32_t tinyasc_gather_words[(TINYASC_OPT_MAX_K + 8) / 2];
  * input zero point, which gathers to 0. After them the pixel pairs' blocks of pair constants (conv2x2_dsp: words). */
 int8_t tinyasc_gather_stage[TINYASC_OPT_MAX_K + 4] __attribute__((aligned(4)));
 
-static inline uint32_t ror8(uint32_t v) { return (v >> 8) | (v << 24); }
 
 /* The last n = 1..3 weights of a row as the low bytes of a word (nothing read past the row). */
 static inline uint32_t load_tail(const int8_t *p, int32_t n)
@@ -61,14 +60,52 @@ static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const in
 static inline __attribute__((always_inline)) void put_quad(u32_alias *g, uint32_t off2, uint32_t u)
 {
     g[0] = __sxtab16(off2, u);
-    g[1] = __sxtab16(off2, ror8(u)); /* folds to SXTAB16 ..., ROR #8 */
+    g[1] = tinyasc_sxtab16_ror8(off2, u); /* GCC kept __sxtab16(off2, ror8(u))'s ROR apart */
+}
+
+/* n > 0 quads from src (word-aligned: LDRD) to g, one every `step` bytes; the g after the last. In asm, two quads a
+ * pass (LDRD, four SXTAB16 with the ROR folded in, two STRD): GCC kept a separate ROR and two STR per quad and took
+ * 9 instructions a quad where this takes 6.5. The offset pair off2 arrives on the stack. */
+static __attribute__((naked, noinline)) u32_alias *gather_quads_dsp(u32_alias *g __attribute__((unused)),
+                                                                    const int8_t *src __attribute__((unused)),
+                                                                    int32_t n __attribute__((unused)),
+                                                                    int32_t step __attribute__((unused)),
+                                                                    uint32_t off2 __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push    {r4-r7, lr}\n\t"
+        "ldr     r12, [sp, #20]\n\t"          /* off2 */
+        "subs    r2, r2, #2\n\t"
+        "blt     2f\n\t"
+        "1:\n\t"
+        "ldrd    r4, r5, [r1], #8\n\t"
+        "sxtab16 r6, r12, r4\n\t"
+        "sxtab16 r7, r12, r4, ror #8\n\t"
+        "strd    r6, r7, [r0]\n\t"
+        "add     r0, r0, r3\n\t"
+        "sxtab16 r6, r12, r5\n\t"
+        "sxtab16 r7, r12, r5, ror #8\n\t"
+        "strd    r6, r7, [r0]\n\t"
+        "add     r0, r0, r3\n\t"
+        "subs    r2, r2, #2\n\t"
+        "bge     1b\n\t"
+        "2:\n\t"
+        "adds    r2, r2, #2\n\t"              /* 0 or 1 quad left */
+        "beq     3f\n\t"
+        "ldr     r4, [r1]\n\t"
+        "sxtab16 r6, r12, r4\n\t"
+        "sxtab16 r7, r12, r4, ror #8\n\t"
+        "strd    r6, r7, [r0]\n\t"
+        "add     r0, r0, r3\n\t"
+        "3:\n\t"
+        "pop     {r4-r7, pc}\n\t");
 }
 
 /* Gather one window into quads of 4 consecutive k in lane order (k, k+2 | k+1, k+3), one quad
  * every `stride` words from dst: SXTAB16(off, word) gives inputs k and k+2 plus the offset,
  * SXTAB16(off, word ROR 8) inputs k+1 and k+3. */
-static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_t y0, int32_t x0, u32_alias *g,
-                          int32_t stride)
+static __attribute__((noinline)) void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_t y0,
+                                                    int32_t x0, u32_alias *g, int32_t stride)
 {
     const int32_t C = p->in_c;
     const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
@@ -109,6 +146,42 @@ static void gather_window(const tinyasc_conv_params *p, const int8_t *in, int32_
         }
     }
     for (int32_t k = 0; k < K; k += 4, g += stride) put_quad(g, off2, tinyasc_load_u32(tinyasc_gather_stage + k));
+}
+
+/* Whether gather_rows may take the layer's windows (those wholly inside the input along x): rows of k_w C contiguous
+ * bytes (dil_w 1, C a multiple of 4, the input word-aligned) of 32 bytes or more (shorter runs, e.g. a 1x1 layer's 8
+ * or 16 channels, cost more in the call than it saves). Decided once per layer. */
+static inline int gather_rows_ok(const tinyasc_conv_params *p, const int8_t *input)
+{
+    return (p->in_c & 3) == 0 && p->dil_w == 1 && p->k_w * p->in_c >= 32 && ((uintptr_t)input & 3u) == 0u;
+}
+
+/* gather_window for a window wholly inside the input along x of a layer gather_rows_ok takes: each row inside the
+ * input one gather_quads_dsp call, a row outside zeros. */
+static __attribute__((noinline)) void gather_rows(const tinyasc_conv_params *p, const int8_t *in, int32_t y0,
+                                                  int32_t x0, u32_alias *g, int32_t stride)
+{
+    const int32_t C = p->in_c, run = p->k_w * C;
+    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    for (int32_t ky = 0; ky < p->k_h; ky++) {
+        const int32_t y = y0 + ky * p->dil_h;
+        if (y >= 0 && y < p->in_h) {
+            g = gather_quads_dsp(g, in + (y * p->in_w + x0) * C, run >> 2, 4 * stride, off2);
+        } else {
+            for (int32_t c = 0; c < run; c += 4, g += stride) g[0] = g[1] = 0u;
+        }
+    }
+}
+
+/* One window's quads: gather_rows where the layer's rows allow it (rows: gather_rows_ok) and the window lies inside
+ * the input along x, else gather_window. */
+static inline __attribute__((always_inline)) void gather(const tinyasc_conv_params *p, const int8_t *in, int32_t y0,
+                                                         int32_t x0, u32_alias *g, int32_t stride, int rows)
+{
+    if (rows && x0 >= 0 && x0 + p->k_w <= p->in_w)
+        gather_rows(p, in, y0, x0, g, stride);
+    else
+        gather_window(p, in, y0, x0, g, stride);
 }
 
 /* The fast output path's rounding constants (output zero point folded in) of a block of up to
@@ -431,6 +504,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
             cst = b;
         }
 #endif
+        const int rows = gather_rows_ok(p, input);
         for (int32_t b = 0; b < p->batches; b++) {
             const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
             for (int32_t oy = 0; oy < p->out_h; oy++) {
@@ -438,12 +512,12 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
                     int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                     const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
                     if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
-                        gather_window(p, in, y0, x0, g, 4);
-                        gather_window(p, in, y0, x0 + p->stride_w, g + 2, 4);
+                        gather(p, in, y0, x0, g, 4, rows);
+                        gather(p, in, y0, x0 + p->stride_w, g + 2, 4, rows);
                         conv_pixel2(p, w, K, wa, ka, cst, op, op + p->out_c, oc0, oc1, fast, wpairs);
                         ox += 2;
                     } else {
-                        gather_window(p, in, y0, x0, g, 2);
+                        gather(p, in, y0, x0, g, 2, rows);
                         conv_pixel1(p, w, K, op, oc0, oc1, fast, wpairs);
                         ox += 1;
                     }
@@ -502,7 +576,7 @@ int tinyasc_simd_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_wei
 static inline __attribute__((always_inline)) void dw_tap4(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3,
                                                           uint32_t x, uint32_t u, uint32_t off2)
 {
-    const uint32_t xs = __sxtab16(off2, x), xr = __sxtab16(off2, ror8(x));
+    const uint32_t xs = __sxtab16(off2, x), xr = tinyasc_sxtab16_ror8(off2, x);
     const uint32_t ws = __sxtb16(u), wr = tinyasc_sxtb16_ror8(u);
     *a0 = __smlabb(xs, ws, *a0);
     *a2 = __smlatt(xs, ws, *a2);
