@@ -831,6 +831,10 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
     const int32_t chunk = room / K, row = p->in_w * C, wrow = p->k_w * C, npix = p->out_h * p->out_w;
     int8_t *const wb = tinyasc_mve_gather, *const cols = tinyasc_mve_gather + 4 * kp;
     const int8_t zp = (int8_t)(-p->input_offset);
+    /* a window row of 16 bytes or fewer (a first layer's three channels: 9) in one predicated copy, its predicate
+     * made once: cols_copy's loop set-up cost three times the copy there */
+    const int short_row = wrow <= 16;
+    const mve_pred16_t pw = vctp8q((uint32_t)wrow);
     conv_base(p, w, K);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
@@ -846,6 +850,8 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
                     const int32_t y = y0 + ky * p->dil_h;
                     if (y < 0 || y >= p->in_h) {
                         memset(g, zp, (size_t)wrow);
+                    } else if (row_inside && short_row) {
+                        vstrbq_p_s8(g, vldrbq_z_s8(in + y * row + x0 * C, pw), pw);
                     } else if (row_inside) {
                         cols_copy(g, in + y * row + x0 * C, wrow);
                     } else {
