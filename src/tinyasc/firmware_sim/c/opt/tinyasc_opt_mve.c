@@ -235,9 +235,9 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         "mov     r10, #0\n\t"                                                                                     \
         "mov     r12, #0\n\t"                                                                                     \
         "mov     lr, #0\n\t"
-/* both pixels' outputs (the struct in r9: dst, pairs, OC, n), then the next pair's outputs and inputs (2 K further);
- * back to 3 while pairs are left */
-#define PW_STORE                                                                                                 \
+/* both pixels' outputs (the struct in r9: dst, pairs, the second's distance at 16, n), leaving dst in r0, pairs in
+ * r2, the distance in r4 and the second's address in r6 */
+#define PW_STORE_OUTS                                                                                             \
         "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */                                                    \
         "ldr     r4, [r9, #16]\n\t"           /* OC */                                                            \
         "ldr     r6, [r9, #28]\n\t"           /* n */                                                             \
@@ -245,15 +245,21 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */         \
         "vpstt\n\t"                                                                                               \
         "vstrbt.32 q0, [r0]\n\t"                                                                                  \
-        "vstrbt.32 q1, [r6]\n\t"                                                                                  \
+        "vstrbt.32 q1, [r6]\n\t"
+/* the next pair's outputs (r0) and the pairs left (r2) back into the struct; back to 3 while pairs are left */
+#define PW_STORE_NEXT                                                                                             \
+        "subs    r2, r2, #1\n\t"                                                                                  \
+        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
+        "bne     3b\n\t"
+/* both pixels' outputs, then the next pair's outputs and inputs (2 K further) */
+#define PW_STORE                                                                                                  \
+        PW_STORE_OUTS                                                                                             \
         "add     r0, r6, r4\n\t"              /* the next pair's outputs */                                       \
         "ldr     r1, [r9, #0]\n\t"                                                                                \
         "ldr     r3, [r9, #12]\n\t"                                                                               \
         "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */                                                    \
         "str     r1, [r9, #0]\n\t"                                                                                \
-        "subs    r2, r2, #1\n\t"                                                                                  \
-        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
-        "bne     3b\n\t"
+        PW_STORE_NEXT
 /* the eight sums into q0 (the first pixel's four) and q1 (the second's) */
 #define PW_LANES                                                                                                 \
         "vmov.32 q0[0], r0\n\t"                                                                                   \
@@ -384,24 +390,15 @@ typedef struct {
 } pw_pwin;
 typedef char pw_pwin_is_the_asm_layout[(offsetof(pw_pwin, pp.tail) == 24 && offsetof(pw_pwin, jump) == 40 &&
                                         offsetof(pw_pwin, istep) == 44 && offsetof(pw_pwin, ostep) == 48) ? 1 : -1];
-#define PW_STORE_WIN                                                                                             \
-        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */                                                    \
-        "ldr     r4, [r9, #16]\n\t"           /* the second output's distance */                                  \
-        "ldr     r6, [r9, #28]\n\t"           /* n */                                                             \
-        "vctp.32 r6\n\t"                                                                                          \
-        "add     r6, r0, r4\n\t"                                                                                   \
-        "vpstt\n\t"                                                                                               \
-        "vstrbt.32 q0, [r0]\n\t"                                                                                  \
-        "vstrbt.32 q1, [r6]\n\t"                                                                                  \
-        "ldr     r4, [r9, #48]\n\t"                                                                                \
+#define PW_STORE_WIN                                                                                              \
+        PW_STORE_OUTS                                                                                             \
+        "ldr     r4, [r9, #48]\n\t"                                                                               \
         "add     r0, r0, r4\n\t"              /* the next pair's outputs */                                       \
         "ldr     r1, [r9, #0]\n\t"                                                                                \
         "ldr     r3, [r9, #44]\n\t"                                                                               \
         "add     r1, r1, r3\n\t"              /* and windows */                                                   \
         "str     r1, [r9, #0]\n\t"                                                                                \
-        "subs    r2, r2, #1\n\t"                                                                                  \
-        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
-        "bne     3b\n\t"
+        PW_STORE_NEXT
 #define PW_PAIRS_WIN(OUTS)                                                                                       \
         "push    {r4-r11, lr}\n\t"                                                                                \
         "vpush   {d8-d15}\n\t"                                                                                    \
@@ -445,6 +442,8 @@ static __attribute__((naked, noinline)) void pw_pairs_win_mve(pw_pwin *q __attri
 #undef PW_CONSTS
 #undef PW_LANES
 #undef PW_STORE
+#undef PW_STORE_OUTS
+#undef PW_STORE_NEXT
 #undef PW_PAIRS
 #undef PW_OUTS_ANY
 #undef PW_OUTS_FAST
