@@ -45,13 +45,19 @@ static inline uint32_t load_tail(const int8_t *p, int32_t n)
     return v;
 }
 
-/* Copy n bytes (a window row: a few to a few hundred) without a library call: words, then bytes. */
+/* Copy n bytes (a window row: a few to a few hundred) without a library call: words, then the last 1-3 bytes as one
+ * word ending the row where the row has one, else byte by byte. */
 static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const int8_t *src, int32_t n)
 {
     int32_t j = 0;
     for (; j + 4 <= n; j += 4) {
         const uint32_t v = tinyasc_load_u32(src + j);
         memcpy(dst + j, &v, 4);
+    }
+    if (j < n && n >= 4) { /* the last 1-3 bytes as the row's last word, rewriting bytes already copied alike */
+        const uint32_t v = tinyasc_load_u32(src + n - 4);
+        memcpy(dst + n - 4, &v, 4);
+        return;
     }
     for (; j < n; j++) dst[j] = src[j];
 }
