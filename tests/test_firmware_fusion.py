@@ -236,3 +236,87 @@ def test_band_add_bit_exact_on_target(name, target, tmp_path):
     kw, shape = ROW_CASES[name]
     r = _bit_exact_on_target(_model(tmp_path, name, _ssn_row(**kw), shape), shape, target, tmp_path)
     assert any(x.op == "ADD" and x.instructions > 100 for x in r.layers)  # the fused chain ran in the ADD's layer
+
+
+# ---------------------------------------------------------------- an ADD fused into the MAX_POOL_2D that reads it
+
+
+def _add_pool(h: int, w: int, c: int, *, pool: int = 2, stride: int = 2, padding: str = "VALID",
+              fork: bool = False, relu: bool = False, seed: int = 7):
+    """x [1, h, w, c] -> ADD(x, 1x1 conv of x) -> MAX_POOL_2D (a residual sum pooled, as the quick model's stages
+    end). ``fork``: the sum read again after the pooling (not fusable); ``relu``: the ADD clamped (its fused ReLU)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    k = (0.4 * rng.normal(size=(1, 1, c, c))).astype(np.float32)
+
+    def net(x):
+        y = x + tf.nn.conv2d(x, k, 1, "VALID")
+        if relu:
+            y = tf.nn.relu(y)
+        p = tf.nn.max_pool2d(y, pool, stride, padding)
+        return p + tf.reduce_mean(y) if fork else p
+
+    return net
+
+
+ADD_POOL_CASES = {
+    "pool_quick_width": (dict(h=16, w=17, c=20), (1, 16, 17, 20)),  # an odd width: its last column never read
+    "pool_c6": (dict(h=8, w=8, c=6), (1, 8, 8, 6)),  # a group of four and a predicated two
+    "pool3_same": (dict(h=9, w=7, c=4, pool=3, padding="SAME"), (1, 9, 7, 4)),  # windows clipped: no 2 x 2 run
+    "pool_add_relu": (dict(h=8, w=6, c=8, relu=True), (1, 8, 6, 8)),
+}
+
+
+def test_add_pool_pass_op_counts(tmp_path):
+    """The ADD and the pooling it feeds: one kernel call on Helium, the sum never stored, the pooled output written
+    over an operand that dies there; the DSP cores' and the portable libraries keep both layers (the fused loop pays
+    only on Helium: generator.add_pools_pay); left alone where the sum has another reader, or without fusion."""
+    from tinyasc.firmware_sim.generator import add_pools_pay
+    from tinyasc.firmware_sim.planner import find_add_pools, overlapping_live_tensors
+
+    path = _model(tmp_path, "ap", _add_pool(16, 17, 20), (1, 16, 17, 20))
+    g = read_tflite(path)
+    counts = {op: sum(o.opcode == op for o in g.operators) for op in ("ADD", "MAX_POOL_2D")}
+    assert counts == {"ADD": 1, "MAX_POOL_2D": 1}
+    found = find_add_pools(g)
+    (pool, add), = found.items()
+    assert g.operators[pool].opcode == "MAX_POOL_2D" and g.operators[add].opcode == "ADD"
+    plan = plan_arena(g)
+    assert plan.add_pools == found and plan.fused[add] == pool
+    assert g.operators[add].outputs[0] not in plan.offsets  # the sum is not stored
+    assert plan.aliases[g.operators[pool].outputs[0]] in g.operators[add].inputs  # pooled over a dying operand
+    assert overlapping_live_tensors(plan) == []
+    assert plan_arena(g, fuse_add_pools=False).add_pools == {}
+    assert [add_pools_pay(t) for t in LibraryTarget] == [t is LibraryTarget.CORTEX_M55 for t in LibraryTarget]
+    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=LibraryTarget.CORTEX_M55))
+    c = (art.out_dir / "model.c").read_text()
+    assert c.count("tinyasc_opt_add_max_pool_s8(&") == 1 and "add_fast_s8(&" not in c and "opt_max_pool_s8(&" not in c
+    assert [layer.fused_into for layer in art.layers if layer.index == add] == [pool]
+    for target in (LibraryTarget.CORTEX_M4, LibraryTarget.PORTABLE):
+        c4 = (generate(path, tmp_path / f"fw_{target.value}", options=GeneratorOptions(target=target))
+              .out_dir / "model.c").read_text()
+        assert "add_max_pool" not in c4 and c4.count("max_pool_s8(&") == 1
+    forked = read_tflite(_model(tmp_path, "fork", _add_pool(8, 8, 4, fork=True), (1, 8, 8, 4)))
+    assert find_add_pools(forked) == {}
+
+
+@pytest.mark.parametrize("name", list(ADD_POOL_CASES))
+def test_add_pool_bit_exact_vs_tflm(name, tmp_path):
+    """Every stored layer of the M55's library as the host compiles it (the fused kernel's scalar loops) equal to
+    TensorFlow Lite Micro's (zero differing int8 elements) on eight edge inputs; Helium's loops under QEMU: below and
+    tests/test_latency_add_pool.py."""
+    kw, shape = ADD_POOL_CASES[name]
+    _bit_exact_on_host(_model(tmp_path, name, _add_pool(**kw), shape), shape, "cortex-m55", "add_max_pool_s8",
+                       len(name), tmp_path)
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("name", ["pool_quick_width", "pool3_same"])
+def test_add_pool_bit_exact_on_target(name, tmp_path):
+    """The fused kernel as the M55 compiles it (Helium: the rows' whole 2 x 2 windows from the table, clipped windows
+    lane by lane) under QEMU equal to its host build and to TFLite Micro on two edge inputs."""
+    kw, shape = ADD_POOL_CASES[name]
+    r = _bit_exact_on_target(_model(tmp_path, name, _add_pool(**kw), shape), shape, "cortex-m55", tmp_path)
+    assert any(x.op == "MAX_POOL_2D" and x.instructions > 100 for x in r.layers)
+    assert all(x.instructions < 20 for x in r.layers if x.op == "ADD")  # the ADD's layer runs nothing

@@ -361,9 +361,14 @@ class _Generator:
         logistic = self.plan.silu.get(op.index)
         if logistic is not None:
             return self.emit_silu(op, self.g.operators[logistic])
+        add = self.plan.add_pools.get(op.index)
+        if add is not None:
+            return self.emit_add_max_pool(op, self.g.operators[add])
         into = self.plan.fused.get(op.index)
         if into is not None and into in self.plan.silu:
             return _Emit([], f"/* fused into layer {into} (SiLU: x * sigmoid(x), one table) */")
+        if into is not None and into in self.plan.add_pools:  # its parameters are the pooling layer's to emit
+            return _Emit([], f"/* fused into layer {into} (ADD + MAX_POOL_2D) */", self.g.tensors[op.outputs[0]].size)
         chain = self.plan.bands.get(self.plan.band_adds.get(into, into)) if into is not None else None
         if chain is not None:
             note = (f"/* fused into layer {into} (sub-band affine + ADD) */" if into in self.plan.band_adds
@@ -414,6 +419,22 @@ class _Generator:
         call = (f"{self.fn('band_add_s8')}(&l{i}_band, &l{band.conv}_p, &l{band.conv}_w, &l{i}_p, {band_in}, "
                 f"{self.ref(band.source)}, {self.ref(other)}, {self.ref(op.outputs[0])});")
         return _Emit(decls, call, prep.macs)
+
+    def emit_add_max_pool(self, op: Operator, add: Operator) -> _Emit:
+        """A MAX_POOL_2D with the int8 ADD that feeds it fused in (:func:`.planner.find_add_pools`): both ops'
+        parameters prepared as unfused (the ADD's ``l{add}_p`` emitted here), one call that reads the ADD's two
+        operands and writes the pooled output (``tinyasc_add_max_pool_s8``); the pooling's count of element
+        operations (the ADD's stays with its layer, as unfused)."""
+        i, k = op.index, add.index
+        ap, pp = self.prepare_add(add).params, self.prepare_max_pool_2d(op).params
+        if not isinstance(ap, params.BinaryParams) or ap.broadcast or not isinstance(pp, params.PoolParams):
+            raise InputError(self.g.path, f"operator {i} (MAX_POOL_2D): an ADD fused into it that is not an int8 "
+                                          "ADD of two operands of its own shape")  # planner: never
+        self.layer_kernels[i] = "add_max_pool_s8"
+        call = (f"{self.fn('add_max_pool_s8')}(&l{k}_p, &l{i}_p, {self.ref(add.inputs[0])}, "
+                f"{self.ref(add.inputs[1])}, {self.ref(op.outputs[0])});")
+        return _Emit([ap.c_decl(f"l{k}_p"), pp.c_decl(f"l{i}_p")], call, pp.out_h * pp.out_w * pp.channels *
+                     pp.f_h * pp.f_w * pp.batches)
 
     def emit_silu(self, op: Operator, logistic: Operator) -> _Emit:
         """An int8 ``MUL(x, LOGISTIC(x))`` with the LOGISTIC fused into it (:func:`.planner.find_silu`): both ops'
@@ -1271,6 +1292,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
            kernels=(_K("rsqrt_s8", (_ks.UNARY,)),), time_rule=TimeRule.SAME_RANGE, emit_tile=tile_emit.unary),
     OpSpec(opcode="MAX_POOL_2D", activations=_I8_I16, prepare=_G.prepare_max_pool_2d, emit=_G.emit_unary,
            kernels=(_K("max_pool_s8", (_ks.POOLING,), _ks.OPT_POOL), _K("max_pool_s16", (_ks.INT16,), _ks.OPT_POOL),
+                    _K("add_max_pool_s8", _ks.ADD_POOL, _ks.OPT_ADD_POOL),  # an ADD fused in (find_add_pools)
                     _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.pool),
     OpSpec(opcode="AVERAGE_POOL_2D", activations=_I8, prepare=_G.prepare_average_pool_2d, emit=_G.emit_unary,
@@ -1475,6 +1497,17 @@ def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> ti
                          reserved=options.ram_reserved + scratch)
 
 
+def add_pools_pay(target: LibraryTarget) -> bool:
+    """Whether a library for ``target`` fuses an ADD into the MAX_POOL_2D that reads it (:func:`.planner.find_add_pools`):
+    on Helium, where the fused loop (four channels per vector, each window's largest sum rescaled once) ran the quick
+    model's two such pairs in 325,270 estimated cycles against 443,545 unfused (session 53). On the DSP cores the
+    scalar fused loop compiled from C was the slower (M4: 869,808 against 762,205: an int32 maximum costs a compare and
+    a conditional move per sum where the unfused ADD's asm rescales four bytes a pass and the pooling takes four bytes
+    per SSUB8 + SEL), and the portable library keeps TFLite Micro's order of layers."""
+    core = target.core
+    return core is not None and IsaFeature.MVE in SPECS[core].isa
+
+
 def _layer_block(op: Operator, call: str, dump: str | None, indent: str = "    ") -> str:
     name = f"{op.opcode}_{op.index}"
     return (f"{indent}TINYASC_LAYER_BEGIN({op.index}, {_c_string(name)});\n"
@@ -1492,7 +1525,8 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
 
     graph = read_tflite(tflite_path)
     validate(graph)
-    plan = plan_arena(graph, alignment=options.alignment, in_place=options.in_place, fuse=options.fuse)
+    plan = plan_arena(graph, alignment=options.alignment, in_place=options.in_place, fuse=options.fuse,
+                      fuse_add_pools=add_pools_pay(options.target))
     choice = _plan_tiling(graph, plan, options)
     work, ctx = graph, None
     if choice is not None:  # stream the trunk: the time-major graph, its buffers at their capacities

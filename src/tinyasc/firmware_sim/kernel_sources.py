@@ -48,6 +48,8 @@ OPT_PAD = ("opt/tinyasc_opt_pad.c", MOVE)  # Helium's rows; the portable kernel 
 #: the fused loops, else the optimized affine and the ADD's fast entry
 BAND_ADD = ("kernels/band_add.c", CONV, BINARY)
 OPT_BAND_ADD = ("opt/tinyasc_opt_band_add.c", *OPT_BINARY, *OPT_CONV)
+ADD_POOL = ("kernels/add_pool.c",)  # an ADD fused into the MAX_POOL_2D that reads it
+OPT_ADD_POOL = OPT_BINARY  # the fused kernel beside the fast ADD's tables
 OPT_FC = ("opt/tinyasc_opt_fc.c", "kernels/fully_connected.c")  # falls back to the portable kernel
 #: The Helium kernels' planes (one channel's input staged as int8 rows): with either kernel that reads them
 PLANE = "opt/tinyasc_opt_plane.c"

@@ -24,6 +24,11 @@ into one *buffer* first:
 - SiLU as onnx2tf writes it, an int8 ``MUL(x, LOGISTIC(x))`` whose LOGISTIC feeds only that MUL, is fused
   into the MUL (:func:`find_silu`): the output depends on one byte of x, so the generator emits the chain's
   256-entry table (:mod:`.int8_tables`); the sigmoid tensor is never stored.
+- An int8 ADD of two operands of its own shape whose only reader is a MAX_POOL_2D (a residual sum pooled: the
+  quick model's BC-ResBlocks before each stage's pooling) is fused into the pooling (:func:`find_add_pools`): the
+  ADD's output rescaling is monotone, so the maximum of the rescaled sums is the rescaled maximum of the sums, and
+  each pooled output is rescaled once; the sum tensor is never stored, and the pooled output may be written over an
+  operand that dies there when no window reads below the output it belongs to.
 
 Buffers are then placed like TFLite Micro's GreedyMemoryPlanner: largest first, each at the
 lowest aligned offset that does not overlap a placed buffer at any step both are live. A
@@ -77,6 +82,7 @@ class ArenaPlan:
     bands: dict[int, "BandAffine"] = field(default_factory=dict)  # last op of a fused band chain -> the chain
     band_adds: dict[int, int] = field(default_factory=dict)  # ADD op -> last op of the band chain fused into it
     silu: dict[int, int] = field(default_factory=dict)  # MUL op -> the LOGISTIC op fused into it (x * sigmoid(x))
+    add_pools: dict[int, int] = field(default_factory=dict)  # MAX_POOL_2D op -> the ADD fused into it
     stages: dict[int, int] = field(default_factory=dict)  # in-place 1x1 op -> its stage pseudo-tensor id (in offsets)
 
     def to_json(self) -> dict:
@@ -94,6 +100,7 @@ class ArenaPlan:
             "band_adds": {str(k): v for k, v in self.band_adds.items()},
             "scratch": {str(k): v for k, v in self.scratch.items()},
             "silu": {str(k): v for k, v in self.silu.items()},
+            "add_pools": {str(k): v for k, v in self.add_pools.items()},
             "stages": {str(k): v for k, v in self.stages.items()},
         }
 
@@ -182,6 +189,68 @@ def find_silu(graph: Graph, taken: frozenset[int] = frozenset()) -> dict[int, in
         if y.dtype != "INT8" or not (tuple(xt.shape) == tuple(st.shape) == tuple(y.shape)):
             continue
         found[mul.index] = op.index
+    return found
+
+
+def _pool_pads(graph: Graph, op: Operator) -> tuple[int, int]:
+    """``(pad_h, pad_w)`` of a MAX_POOL_2D as TFLite computes them (SAME: floor(total / 2) before; VALID: 0)."""
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    o = op.options
+    if o.get("Padding", 1) != 0:
+        return 0, 0
+    pads = []
+    for k, (f, s) in enumerate(((o.get("FilterHeight", 1), o.get("StrideH", 1)),
+                                (o.get("FilterWidth", 1), o.get("StrideW", 1)))):
+        total = (y.shape[1 + k] - 1) * s + f - x.shape[1 + k]
+        pads.append(max(total, 0) // 2)
+    return pads[0], pads[1]
+
+
+def pool_writes_behind_reads(graph: Graph, op: Operator) -> bool:
+    """Whether a MAX_POOL_2D's output may share its input's first byte (an in-place pooling): its outputs written
+    pixel by pixel in order, the first input pixel each output pixel's window reads is at or after the output pixel's
+    own index, so no output overwrites an input a later output still reads (checked for every output pixel)."""
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    n, ih, iw, c = x.shape
+    _, oh, ow, oc = y.shape
+    if n != 1 or oc != c:
+        return False
+    ph, pw = _pool_pads(graph, op)
+    sh, sw = op.options.get("StrideH", 1), op.options.get("StrideW", 1)
+    oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    first = np.maximum(oy * sh - ph, 0) * iw + np.maximum(ox * sw - pw, 0)
+    return bool(np.all(first >= oy * ow + ox))
+
+
+def find_add_pools(graph: Graph, taken: frozenset[int] = frozenset()) -> dict[int, int]:
+    """``MAX_POOL_2D op index -> ADD op index`` for every int8 ADD whose operands and output share one shape (no
+    broadcast), whose output only one int8 MAX_POOL_2D reads (and is not a graph output), with rescalings the
+    optimized library's fast ADD takes (``quant.fast_rescalings``), its pooling's windows never empty (no padding
+    past a whole window). The fused kernel (``tinyasc_add_max_pool_s8``) takes the maximum of each window's sums
+    before the ADD's output rescaling, which is monotone (TFLite's doubling high multiply and rounding shift round
+    half away from zero, then the zero point and a clamp): the ADD's and the pooling's integers exactly.
+    ``taken``: ADDs already fused elsewhere, left alone."""
+    found: dict[int, int] = {}
+    for op in graph.operators:
+        if op.opcode != "ADD" or op.index in taken or len(op.inputs) < 2 or not op.outputs:
+            continue
+        a, b, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+        if not (a.dtype == b.dtype == y.dtype == "INT8") or a.is_const or b.is_const or op.inputs[0] == op.inputs[1]:
+            continue
+        if not (tuple(a.shape) == tuple(b.shape) == tuple(y.shape)) or len(y.shape) != 4:
+            continue
+        pool = _single_consumer(graph, op.outputs[0])
+        if pool is None or pool.opcode != "MAX_POOL_2D" or pool.inputs[0] != op.outputs[0]:
+            continue
+        z = graph.tensors[pool.outputs[0]]
+        if z.dtype != "INT8" or z.q() != y.q():
+            continue
+        ph, pw = _pool_pads(graph, pool)
+        if ph >= pool.options.get("FilterHeight", 1) or pw >= pool.options.get("FilterWidth", 1):
+            continue  # a window wholly in the padding: the pooling's -128, not a sum
+        if not quant.fast_rescalings(*quant.add_params(float(a.q()[0]), float(b.q()[0]), float(y.q()[0])), "add"):
+            continue
+        found[pool.index] = op.index
     return found
 
 
@@ -364,8 +433,12 @@ def lifetimes(graph: Graph, fused: dict[int, int] | None = None) -> dict[int, tu
 
 
 def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse: bool = True,
-               exclude: frozenset[int] = frozenset(), pinned: frozenset[int] = frozenset()) -> ArenaPlan:
+               fuse_add_pools: bool = True, exclude: frozenset[int] = frozenset(),
+               pinned: frozenset[int] = frozenset()) -> ArenaPlan:
     """Lifetime-based greedy-by-size plan with in-place aliases and fusions (module docstring).
+
+    ``fuse_add_pools``: with ``fuse``, ADDs fused into the MAX_POOL_2D that reads them (:func:`find_add_pools`; the
+    generator asks for it where the core's fused loop is the faster, Helium).
 
     ``exclude``: tensors stored outside the arena (a time-tiled model's whole-clip features).
     ``pinned``: tensors live for the whole run (a streamed model's buffers that carry columns from
@@ -379,6 +452,8 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     fused.update(into)
     silu = find_silu(graph, frozenset(fused)) if fuse else {}
     fused.update({lg: mul for mul, lg in silu.items()})
+    add_pools = find_add_pools(graph, frozenset(fused) | frozenset(band_adds)) if fuse and fuse_add_pools else {}
+    fused.update({add: pool for pool, add in add_pools.items()})
     last = len(graph.operators) - 1
     life = {t: ((0, last) if t in pinned else span) for t, span in lifetimes(graph, fused).items()
             if t not in exclude}
@@ -415,6 +490,13 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
             src = op.inputs[0]
             if src in life:
                 cand = src
+        elif in_place and op.index in add_pools and pool_writes_behind_reads(graph, op):
+            # the fused ADD + pooling: the pooled output written over an ADD operand whose buffer ends here
+            ins = graph.operators[add_pools[op.index]].inputs[:2]
+            for src in ins if len({find(k) for k in ins if k in life}) == 2 else ():
+                if span[find(src)][1] == op.index and src not in graph.outputs:
+                    cand = src
+                    break
         elif in_place and (op.opcode in ELEMENTWISE_UNARY or op.opcode in ELEMENTWISE_BINARY
                            or pointwise_conv_in_place_ok(graph, op) or column_conv_in_place(graph, op)):
             pointwise = op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -491,7 +573,7 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     return ArenaPlan(arena_size=arena, alignment=alignment, offsets=offsets, stages=stages,
                      sizes=tensor_sizes, lifetimes=life, scratch=scratch,
                      buffers=sorted(buffers, key=lambda b: b.id), aliases=aliases, fused=fused,
-                     naive_size=naive, bands=bands, band_adds=band_adds, silu=silu)
+                     naive_size=naive, bands=bands, band_adds=band_adds, silu=silu, add_pools=add_pools)
 
 
 #: A 1x1 in-place layer gets a stage in the arena above this many bytes (the optimized kernels' own stage,

@@ -286,6 +286,11 @@ typedef struct {
 
 void tinyasc_max_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
 void tinyasc_avg_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int8_t *out);
+/* An int8 ADD of two operands of one shape fused into the MAX_POOL_2D that reads it (planner.find_add_pools): each
+ * pooled output the largest of its window's ADD outputs, the unfused layers' integers; the sums are not stored. out may
+ * share an operand's first byte where no window reads below its own output pixel. */
+void tinyasc_add_max_pool_s8(const tinyasc_binary_params *ap, const tinyasc_pool_params *pp, const int8_t *in1,
+                             const int8_t *in2, int8_t *out);
 
 /* ---------------------------------------------------------------- reductions */
 

@@ -242,6 +242,10 @@ void tinyasc_opt_sub_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, 
 void tinyasc_opt_mul_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void tinyasc_opt_squared_difference_fast_s8(const tinyasc_binary_params *p, const int8_t *in1, const int8_t *in2,
                                             int8_t *out);
+/* An int8 ADD fused into the MAX_POOL_2D that reads it (tinyasc_add_max_pool_s8's contract): the window's largest sum
+ * rescaled once where one input is exactly halved, else the ADD's outputs compared. */
+void tinyasc_opt_add_max_pool_s8(const tinyasc_binary_params *ap, const tinyasc_pool_params *pp, const int8_t *in1,
+                                 const int8_t *in2, int8_t *out);
 
 /* 16x8 (int16 activations, int8 weights): c/opt/tinyasc_opt_16x8.c, _pool.c, _binary.c. */
 void tinyasc_opt_conv2d_16x8(const tinyasc_conv_params *p, const tinyasc_weights_16x8 *w, const int16_t *input,
@@ -615,17 +619,23 @@ static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_other(int
     return vrshlq_n_s32(vaddq_s32(h, vshrq_n_s32(h, 31)), s);
 }
 
-/* t + x kh rescaled to the output, its zero point and range: the output path of tinyasc_opt_binary.c's addsub4_step
- * and addsub4_cols. With relu (tinyasc_add8_relu_range: the range starts at or above the zero point) without the sign's
- * correction: VQRDMULH and VRSHL alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's
- * start either way. */
+/* t + x kh rescaled to the output, its zero point and range (tinyasc_addsub4_rq: a sum s so rescaled): the output path
+ * of tinyasc_opt_binary.c's addsub4_step, addsub4_cols and the ADD fused into a MAX_POOL_2D. With relu
+ * (tinyasc_add8_relu_range: the range starts at or above the zero point) without the sign's correction: VQRDMULH and
+ * VRSHL alone round a sum >= 0 as TFLite does, and a negative sum's output is the range's start either way. */
+static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_rq(int32x4_t s, int32_t mo, int32_t so,
+                                                                          int32x4_t zo, int32x4_t lo, int32x4_t hi,
+                                                                          const int relu)
+{
+    const int32x4_t g = vqrdmulhq_n_s32(s, mo);
+    const int32x4_t h = relu ? g : vaddq_s32(g, vshrq_n_s32(g, 31));
+    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(h, so), zo), lo), hi);
+}
 static inline __attribute__((always_inline)) int32x4_t tinyasc_addsub4_out(int32x4_t t, int32x4_t x, int32_t kh,
                                                                            int32_t mo, int32_t so, int32x4_t zo,
                                                                            int32x4_t lo, int32x4_t hi, const int relu)
 {
-    const int32x4_t g = vqrdmulhq_n_s32(vmlaq_n_s32(t, x, kh), mo);
-    const int32x4_t h = relu ? g : vaddq_s32(g, vshrq_n_s32(g, 31));
-    return vminq_s32(vmaxq_s32(vaddq_s32(vrshlq_n_s32(h, so), zo), lo), hi);
+    return tinyasc_addsub4_rq(vmlaq_n_s32(t, x, kh), mo, so, zo, lo, hi, relu);
 }
 
 

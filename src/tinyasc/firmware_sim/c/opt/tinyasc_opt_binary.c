@@ -292,16 +292,22 @@ static inline __attribute__((always_inline)) void addsub4_tab_loop(const addsub4
     }
 }
 
+/* lut1[u]: the other input's term of the byte u as int8, plus the halved input's constant (negated: neg). */
+static void addsub4_fill(const addsub4_t *c, int neg)
+{
+    for (uint32_t u = 0; u < 256; u += 4) {
+        const int32x4_t x = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(u, 1)), 24), 24);
+        int32x4_t sf = tinyasc_addsub4_other(x, c->offf, c->ls, c->m, c->s);
+        if (neg) sf = vnegq_s32(sf);
+        vstrwq_s32(lut1 + u, vaddq_s32(sf, c->ch));
+    }
+}
+
 static __attribute__((noinline)) void addsub4_tab(const tinyasc_binary_params *p, int sub, int half1, const int8_t *a,
                                                   const int8_t *b, int8_t *o, int32_t n)
 {
     const addsub4_t c = addsub4_consts(p, sub, half1, a, b);
-    for (uint32_t u = 0; u < 256; u += 4) { /* lut1[u]: the term of the byte u as int8 */
-        const int32x4_t x = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(u, 1)), 24), 24);
-        int32x4_t sf = tinyasc_addsub4_other(x, c.offf, c.ls, c.m, c.s);
-        if (sub && half1) sf = vnegq_s32(sf);
-        vstrwq_s32(lut1 + u, vaddq_s32(sf, c.ch));
-    }
+    addsub4_fill(&c, sub && half1);
     if (tinyasc_add8_relu_range(p)) addsub4_tab_loop(&c, o, n, 1);
     else addsub4_tab_loop(&c, o, n, 0);
 }
@@ -860,4 +866,274 @@ void tinyasc_opt_add_s16(const tinyasc_binary_params *p, const int16_t *in1, con
 void tinyasc_opt_mul_s16(const tinyasc_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out)
 {
     run16(p, in1, in2, out, OP_MUL);
+}
+
+/*
+ * An int8 ADD fused into the MAX_POOL_2D that reads it (tinyasc_opt_add_max_pool_s8; planner.find_add_pools), with
+ * the contract of the portable kernel in c/kernels/add_pool.c. The ADD's output rescaling is monotone (TFLite rounds
+ * half away from zero, then adds the zero point and clamps), so where one input is exactly halved
+ * (tinyasc_add8_half) each window's largest sum is rescaled once: on the DSP cores and the scalar cores the sum of
+ * add8_halved_run (the other input's table entry plus the halved input times its factor, doubled where add8_dbl),
+ * on Helium that of addsub4_tab four channels per vector (the table gathered, VMLA, VMAX; the output step once per
+ * four outputs), where the pooling's range is all of int8; other parameters compare the ADD's outputs
+ * (tinyasc_add_raw, clamped), then clamp to the pooling's range (amp_general).
+ * The sums are never stored, and a pooled output is written after its window is read, pixel by pixel: out may share
+ * an operand's first byte where no window reads below its own output pixel (the planner checks).
+ */
+
+/* A pooling window clipped to the input: its first input index and its taps (nh rows of nw, rows `row` apart). */
+typedef struct {
+    int32_t i0, nh, nw;
+} amp_win;
+
+static inline __attribute__((always_inline)) amp_win amp_window(const tinyasc_pool_params *p, int32_t b, int32_t oy,
+                                                                 int32_t ox)
+{
+    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    const int32_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
+    const int32_t fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+    const int32_t fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
+    amp_win w = {.i0 = 0, .nh = fy1 - fy0, .nw = fx1 - fx0};
+    if (w.nh > 0 && w.nw > 0) w.i0 = ((b * p->in_h + y0 + fy0) * p->in_w + x0 + fx0) * p->channels;
+    else w.nh = w.nw = 0;
+    return w;
+}
+
+#if !defined(__ARM_FEATURE_MVE)
+/* Any parameters: the largest of the window's ADD outputs, as the portable kernel. */
+static __attribute__((noinline)) void amp_general(const tinyasc_binary_params *ap, const tinyasc_pool_params *pp,
+                                                  const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const tinyasc_binary_params al = *ap;
+    const tinyasc_pool_params pl = *pp;
+    const int32_t C = pl.channels, row = pl.in_w * C;
+    for (int32_t b = 0; b < pl.batches; b++)
+        for (int32_t oy = 0; oy < pl.out_h; oy++)
+            for (int32_t ox = 0; ox < pl.out_w; ox++) {
+                const amp_win w = amp_window(&pl, b, oy, ox);
+                int8_t *o = out + ((b * pl.out_h + oy) * pl.out_w + ox) * C;
+                for (int32_t c = 0; c < C; c++) {
+                    int32_t acc = -128;
+                    for (int32_t fy = 0; fy < w.nh; fy++)
+                        for (int32_t fx = 0; fx < w.nw; fx++) {
+                            const int32_t i = w.i0 + fy * row + fx * C + c;
+                            const int32_t v = tinyasc_clamp(tinyasc_add_raw(&al, in1[i], in2[i]), al.act_min,
+                                                            al.act_max);
+                            acc = v > acc ? v : acc;
+                        }
+                    o[c] = (int8_t)tinyasc_clamp(acc, pl.act_min, pl.act_max);
+                }
+            }
+}
+
+#endif
+
+#if defined(__ARM_FEATURE_MVE)
+/* Helium: the sums of addsub4_tab (lut1: the other input's term per unsigned byte, plus the halved input's constant)
+ * four channels per vector, the window's VMAX, then tinyasc_addsub4_rq. */
+static inline __attribute__((always_inline)) int32x4_t amp_sum4(const addsub4_t *k, int32_t i, mve_pred16_t pr)
+{
+    const uint32x4_t u = vldrbq_z_u32((const uint8_t *)k->xf + i, pr);
+    const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_z_u32((const uint32_t *)lut1, u, pr));
+    return vmlaq_n_s32(tf, vldrbq_z_s32(k->xh + i, pr), k->kh);
+}
+
+/* Four channels' sums at f (the other input) and f + d (the halved one), unpredicated. */
+static inline __attribute__((always_inline)) int32x4_t amp_sum4u(const uint32_t *t, const int8_t *f, int32_t d,
+                                                                  int32_t kh)
+{
+    const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(t, vldrbq_u32((const uint8_t *)f)));
+    return vmlaq_n_s32(tf, vldrbq_s32(f + d), kh);
+}
+
+/* A run of n output pixels whose 2 x 2 windows lie inside the input (pixels stride bytes apart in the input): whole
+ * groups of four channels unpredicated, the last C % 4 predicated. */
+static inline __attribute__((always_inline)) void amp_mve_run2(const addsub4_t *k, const int8_t *xf, int8_t *o,
+                                                                int32_t n, int32_t C, int32_t row, int32_t stride,
+                                                                const int relu)
+{
+    const uint32_t *const t = (const uint32_t *)lut1;
+    const int32_t d = k->xh - k->xf, kh = k->kh, mo = k->mo, so = k->so, C4 = C & ~3;
+    const int32x4_t zo = k->zo, lo = k->lo, hi = k->hi;
+    for (; n > 0; n--, xf += stride) {
+        const int8_t *f = xf;
+        for (int32_t c = 0; c < C4; c += 4, f += 4, o += 4) {
+            const int32x4_t m0 = vmaxq_s32(amp_sum4u(t, f, d, kh), amp_sum4u(t, f + C, d, kh));
+            const int32x4_t m1 = vmaxq_s32(amp_sum4u(t, f + row, d, kh), amp_sum4u(t, f + row + C, d, kh));
+            vstrbq_s32(o, tinyasc_addsub4_rq(vmaxq_s32(m0, m1), mo, so, zo, lo, hi, relu));
+        }
+        if (C4 < C) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(C - C4));
+            const int32_t i = f - k->xf;
+            const int32x4_t m0 = vmaxq_s32(amp_sum4(k, i, pr), amp_sum4(k, i + C, pr));
+            const int32x4_t m1 = vmaxq_s32(amp_sum4(k, i + row, pr), amp_sum4(k, i + row + C, pr));
+            vstrbq_p_s32(o, tinyasc_addsub4_rq(vmaxq_s32(m0, m1), mo, so, zo, lo, hi, relu), pr);
+            o += C - C4;
+        }
+    }
+}
+
+static __attribute__((noinline)) void amp_mve_run2_any(const addsub4_t *k, const int8_t *xf, int8_t *o, int32_t n,
+                                                       int32_t C, int32_t row, int32_t stride)
+{
+    amp_mve_run2(k, xf, o, n, C, row, stride, 0); /* the sign's rounding: exact for any range */
+}
+
+/* Four channels' ADD outputs at i, TFLite's arithmetic lane by lane (tinyasc_mbqm_x4: every multiplier valid). */
+static inline __attribute__((always_inline)) int32x4_t amp_ref4(const tinyasc_binary_params *p, const int8_t *in1,
+                                                                const int8_t *in2, int32_t i, mve_pred16_t pr)
+{
+    const int32x4_t s1 = tinyasc_mbqm_x4(vshlq_r_s32(vaddq_s32(vldrbq_z_s32(in1 + i, pr), vdupq_n_s32(p->in1_offset)),
+                                                     p->left_shift), p->in1_mult, p->in1_shift);
+    const int32x4_t s2 = tinyasc_mbqm_x4(vshlq_r_s32(vaddq_s32(vldrbq_z_s32(in2 + i, pr), vdupq_n_s32(p->in2_offset)),
+                                                     p->left_shift), p->in2_mult, p->in2_shift);
+    const int32x4_t v = vaddq_s32(tinyasc_mbqm_x4(vaddq_s32(s1, s2), p->out_mult, p->out_shift),
+                                  vdupq_n_s32(p->out_offset));
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(p->act_min)), vdupq_n_s32(p->act_max));
+}
+
+/* Every output pixel (precondition: ok(ap, OP_ADD), which the generator checks): where one input is exactly halved and
+ * the pooling's range is all of int8, a row's whole 2 x 2 windows through amp_mve_run2; any other window four
+ * channels per vector, the largest of the ADD's outputs (amp_ref4) clamped to the pooling's range. */
+static __attribute__((noinline)) void amp_mve(const tinyasc_binary_params *ap, const tinyasc_pool_params *pp,
+                                              const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const tinyasc_binary_params al = *ap;
+    const tinyasc_pool_params pl = *pp;
+    const tinyasc_pool_params *p = &pl;
+    const int half = tinyasc_add8_half(&al);
+    const int fast = half && p->act_min == -128 && p->act_max == 127 && p->f_h == 2 && p->f_w == 2;
+    const addsub4_t k = addsub4_consts(&al, 0, half == 1, in1, in2);
+    if (fast) addsub4_fill(&k, 0); /* addsub4_tab's table */
+    const int32_t C = p->channels, row = p->in_w * C;
+    const int32x4_t plo = vdupq_n_s32(p->act_min), phi = vdupq_n_s32(p->act_max);
+    int32_t ox_lo, ox_hi; /* the output columns whose windows lie inside the input along w */
+    tinyasc_inside_range(p->out_w, p->in_w, p->f_w - 1, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
+    for (int32_t b = 0; b < p->batches; b++)
+        for (int32_t oy = 0; oy < p->out_h; oy++)
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const amp_win w = amp_window(p, b, oy, ox);
+                int8_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                if (fast && w.nh == 2 && ox == ox_lo && ox_hi > ox_lo) { /* the row's whole 2 x 2 windows */
+                    amp_mve_run2_any(&k, k.xf + w.i0, o, ox_hi - ox_lo, C, row, p->stride_w * C);
+                    ox = ox_hi - 1;
+                    continue;
+                }
+                for (int32_t c = 0; c < C; c += 4) {
+                    const mve_pred16_t pr = vctp32q((uint32_t)(C - c));
+                    int32x4_t m = vdupq_n_s32(-128); /* an empty window's value, and max's identity */
+                    for (int32_t fy = 0; fy < w.nh; fy++)
+                        for (int32_t fx = 0; fx < w.nw; fx++)
+                            m = vmaxq_s32(m, amp_ref4(&al, in1, in2, w.i0 + fy * row + fx * C + c, pr));
+                    vstrbq_p_s32(o + c, vminq_s32(vmaxq_s32(m, plo), phi), pr);
+                }
+            }
+}
+#else
+/* The scalar and DSP cores: the sums of add8_halved_run (t: add8_halved_table's entries at their middle, kh its
+ * factor), each window's largest rescaled by add8_halved_out in the form add8_halved_run takes. */
+static inline __attribute__((always_inline)) int32_t amp_sum(const int32_t *t, const int8_t *xf, const int8_t *xh,
+                                                             int32_t i, int32_t kh)
+{
+    return t[xf[i]] + xh[i] * kh;
+}
+
+/* A run of n output pixels whose 2 x 2 windows lie inside the input (pixels stride bytes apart in the input, C channels
+ * each): per channel the four sums, their largest, the output step. */
+static inline __attribute__((always_inline)) void amp_dbl_run2(const int8_t *xf, const int8_t *xh, int8_t *o,
+                                                                int32_t n, int32_t C, int32_t row, int32_t stride,
+                                                                const int32_t *t, int32_t kh, int32_t mo, int32_t rnd,
+                                                                int32_t sh, int32_t zo, int32_t lo, int32_t hi,
+                                                                const int form)
+{
+    const int zpf = form != ADD_FOLDED;
+    const int32_t d = xh - xf; /* the halved input at a constant distance from the other */
+    for (; n > 0; n--, xf += stride) {
+        const int8_t *f = xf;
+        for (int32_t c = 0; c < C; c++, f++) {
+            int32_t m = t[f[0]] + f[d] * kh, s = t[f[C]] + f[d + C] * kh;
+            m = s > m ? s : m;
+            s = t[f[row]] + f[d + row] * kh;
+            m = s > m ? s : m;
+            s = t[f[row + C]] + f[d + row + C] * kh;
+            m = s > m ? s : m;
+            *o++ = add8_halved_out(m, mo, rnd, sh, zo, lo, hi, zpf, form);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void amp_dbl_body(const tinyasc_binary_params *ap,
+                                                                const tinyasc_pool_params *p, const int8_t *xf,
+                                                                const int8_t *xh, int8_t *out, const int32_t *t,
+                                                                int32_t kh, const int form)
+{
+    const int zpf = form != ADD_FOLDED;
+    const int32_t mo = ap->out_mult, zo = ap->out_offset, lo = ap->act_min, hi = ap->act_max;
+    int32_t rnd, sh;
+    add8_out_consts(ap, zpf, form, &rnd, &sh);
+    const int32_t C = p->channels, row = p->in_w * C;
+    const int two = p->f_h == 2 && p->f_w == 2;
+    int32_t ox_lo, ox_hi; /* the output columns whose windows lie inside the input along w */
+    tinyasc_inside_range(p->out_w, p->in_w, p->f_w - 1, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
+    for (int32_t b = 0; b < p->batches; b++)
+        for (int32_t oy = 0; oy < p->out_h; oy++)
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const amp_win w = amp_window(p, b, oy, ox);
+                int8_t *o = out + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                if (two && w.nh == 2 && ox == ox_lo && ox_hi > ox_lo) { /* the row's whole 2 x 2 windows */
+                    amp_dbl_run2(xf + w.i0, xh + w.i0, o, ox_hi - ox_lo, C, row, p->stride_w * C, t, kh, mo, rnd, sh,
+                                 zo, lo, hi, form);
+                    ox = ox_hi - 1;
+                    continue;
+                }
+                for (int32_t c = 0; c < C; c++) {
+                    int32_t v = -128; /* an empty window */
+                    if (w.nh > 0) {
+                        int32_t m = amp_sum(t, xf, xh, w.i0 + c, kh);
+                        for (int32_t fy = 0; fy < w.nh; fy++)
+                            for (int32_t fx = 0; fx < w.nw; fx++) {
+                                const int32_t s = amp_sum(t, xf, xh, w.i0 + fy * row + fx * C + c, kh);
+                                m = s > m ? s : m;
+                            }
+                        v = add8_halved_out(m, mo, rnd, sh, zo, lo, hi, zpf, form);
+                    }
+                    o[c] = (int8_t)v;
+                }
+            }
+}
+
+static __attribute__((noinline)) void amp_dbl(const tinyasc_binary_params *ap, const tinyasc_pool_params *pp,
+                                              const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const tinyasc_binary_params al = *ap;
+    const tinyasc_pool_params pl = *pp;
+    const int32_t kh = add8_halved_table(&al, OP_ADD);
+    const int32_t *t = lut1 + 128;
+    __asm__("" : "+r"(t)); /* the table's middle in a register (see run_body) */
+    const int half1 = tinyasc_add8_half(&al) == 1;
+    const int8_t *xh = half1 ? in1 : in2, *xf = half1 ? in2 : in1;
+    if (add8_dbl(&al) && tinyasc_add8_relu_range(&al))
+        amp_dbl_body(&al, &pl, xf, xh, out, t, kh, ADD_DBL_RELU);
+    else if (add8_dbl(&al))
+        amp_dbl_body(&al, &pl, xf, xh, out, t, kh, ADD_DBL);
+    else
+        amp_dbl_body(&al, &pl, xf, xh, out, t, kh, ADD_FOLDED);
+}
+#endif
+
+void tinyasc_opt_add_max_pool_s8(const tinyasc_binary_params *ap, const tinyasc_pool_params *pp, const int8_t *in1,
+                                 const int8_t *in2, int8_t *out)
+{
+    /* the fast paths: the pooling's range all of int8 (its clamp does nothing; a fused activation takes amp_general) */
+    const int full = pp->act_min == -128 && pp->act_max == 127;
+#if defined(__ARM_FEATURE_MVE)
+    (void)full;
+    amp_mve(ap, pp, in1, in2, out); /* precondition: ok(ap, OP_ADD) */
+#else
+    if (full && ok(ap, OP_ADD) && tinyasc_add8_half(ap) && tinyasc_rq_folded(ap->out_mult, ap->out_shift)) {
+        amp_dbl(ap, pp, in1, in2, out);
+        return;
+    }
+    amp_general(ap, pp, in1, in2, out);
+#endif
 }
