@@ -269,9 +269,9 @@ ADD_POOL_CASES = {
 
 
 def test_add_pool_pass_op_counts(tmp_path):
-    """The ADD and the pooling it feeds: one kernel call on Helium, the sum never stored, the pooled output written
-    over an operand that dies there; the DSP cores' and the portable libraries keep both layers (the fused loop pays
-    only on Helium: generator.add_pools_pay); left alone where the sum has another reader, or without fusion."""
+    """The ADD and the pooling it feeds: one kernel call in a Cortex-M library, the sum never stored, the pooled output
+    written over an operand that dies there; the portable library keeps both layers (generator.add_pools_pay); left
+    alone where the sum has another reader, or without fusion."""
     from tinyasc.firmware_sim.generator import add_pools_pay
     from tinyasc.firmware_sim.planner import find_add_pools, overlapping_live_tensors
 
@@ -288,35 +288,37 @@ def test_add_pool_pass_op_counts(tmp_path):
     assert plan.aliases[g.operators[pool].outputs[0]] in g.operators[add].inputs  # pooled over a dying operand
     assert overlapping_live_tensors(plan) == []
     assert plan_arena(g, fuse_add_pools=False).add_pools == {}
-    assert [add_pools_pay(t) for t in LibraryTarget] == [t is LibraryTarget.CORTEX_M55 for t in LibraryTarget]
-    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=LibraryTarget.CORTEX_M55))
-    c = (art.out_dir / "model.c").read_text()
-    assert c.count("tinyasc_opt_add_max_pool_s8(&") == 1 and "add_fast_s8(&" not in c and "opt_max_pool_s8(&" not in c
-    assert [layer.fused_into for layer in art.layers if layer.index == add] == [pool]
-    for target in (LibraryTarget.CORTEX_M4, LibraryTarget.PORTABLE):
-        c4 = (generate(path, tmp_path / f"fw_{target.value}", options=GeneratorOptions(target=target))
-              .out_dir / "model.c").read_text()
-        assert "add_max_pool" not in c4 and c4.count("max_pool_s8(&") == 1
+    assert [add_pools_pay(t) for t in LibraryTarget] == [t is not LibraryTarget.PORTABLE for t in LibraryTarget]
+    for target in (LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M55):
+        art = generate(path, tmp_path / f"fw_{target.value}", options=GeneratorOptions(target=target))
+        c = (art.out_dir / "model.c").read_text()
+        assert c.count("tinyasc_opt_add_max_pool_s8(&") == 1 and "add_fast_s8(&" not in c
+        assert "opt_max_pool_s8(&" not in c
+        assert [layer.fused_into for layer in art.layers if layer.index == add] == [pool]
+    c0 = (generate(path, tmp_path / "fw_portable", options=GeneratorOptions()).out_dir / "model.c").read_text()
+    assert "add_max_pool" not in c0 and c0.count("tinyasc_max_pool_s8(&") == 1
     forked = read_tflite(_model(tmp_path, "fork", _add_pool(8, 8, 4, fork=True), (1, 8, 8, 4)))
     assert find_add_pools(forked) == {}
 
 
 @pytest.mark.parametrize("name", list(ADD_POOL_CASES))
 def test_add_pool_bit_exact_vs_tflm(name, tmp_path):
-    """Every stored layer of the M55's library as the host compiles it (the fused kernel's scalar loops) equal to
-    TensorFlow Lite Micro's (zero differing int8 elements) on eight edge inputs; Helium's loops under QEMU: below and
-    tests/test_latency_add_pool.py."""
+    """Every stored layer of a Cortex-M library as the host compiles it (the fused kernel's scalar C loops) equal to
+    TensorFlow Lite Micro's (zero differing int8 elements) on eight edge inputs; the cores' asm and Helium loops under
+    QEMU: below and tests/test_latency_add_pool.py."""
     kw, shape = ADD_POOL_CASES[name]
-    _bit_exact_on_host(_model(tmp_path, name, _add_pool(**kw), shape), shape, "cortex-m55", "add_max_pool_s8",
+    _bit_exact_on_host(_model(tmp_path, name, _add_pool(**kw), shape), shape, "cortex-m4", "add_max_pool_s8",
                        len(name), tmp_path)
 
 
 @pytest.mark.arm
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
 @pytest.mark.parametrize("name", ["pool_quick_width", "pool3_same"])
-def test_add_pool_bit_exact_on_target(name, tmp_path):
-    """The fused kernel as the M55 compiles it (Helium: the rows' whole 2 x 2 windows from the table, clipped windows
-    lane by lane) under QEMU equal to its host build and to TFLite Micro on two edge inputs."""
+def test_add_pool_bit_exact_on_target(name, target, tmp_path):
+    """The fused kernel as the core compiles it (the M4: the rows' whole 2 x 2 windows in asm; the M55: Helium, a
+    tail-predicated loop; clipped windows per element or lane by lane) under QEMU equal to its host build and to
+    TFLite Micro on two edge inputs."""
     kw, shape = ADD_POOL_CASES[name]
-    r = _bit_exact_on_target(_model(tmp_path, name, _add_pool(**kw), shape), shape, "cortex-m55", tmp_path)
+    r = _bit_exact_on_target(_model(tmp_path, name, _add_pool(**kw), shape), shape, target, tmp_path)
     assert any(x.op == "MAX_POOL_2D" and x.instructions > 100 for x in r.layers)
     assert all(x.instructions < 20 for x in r.layers if x.op == "ADD")  # the ADD's layer runs nothing

@@ -1499,13 +1499,10 @@ def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> ti
 
 def add_pools_pay(target: LibraryTarget) -> bool:
     """Whether a library for ``target`` fuses an ADD into the MAX_POOL_2D that reads it (:func:`.planner.find_add_pools`):
-    on Helium, where the fused loop (four channels per vector, each window's largest sum rescaled once) ran the quick
-    model's two such pairs in 325,270 estimated cycles against 443,545 unfused (session 53). On the DSP cores the
-    scalar fused loop compiled from C was the slower (M4: 869,808 against 762,205: an int32 maximum costs a compare and
-    a conditional move per sum where the unfused ADD's asm rescales four bytes a pass and the pooling takes four bytes
-    per SSUB8 + SEL), and the portable library keeps TFLite Micro's order of layers."""
-    core = target.core
-    return core is not None and IsaFeature.MVE in SPECS[core].isa
+    every Cortex-M core (session 53, the quick model's two pairs in estimated cycles: M55 443,545 -> 240,435, Helium's
+    tail-predicated loop four channels a pass; M4 762,205 -> 663,158 and M7 473,277 -> 347,819, the DSP cores' asm a
+    channel a pass). The portable library keeps TFLite Micro's order of layers."""
+    return target.core is not None
 
 
 def _layer_block(op: Operator, call: str, dump: str | None, indent: str = "    ") -> str:
