@@ -438,7 +438,7 @@ def plan_arena(graph: Graph, *, alignment: int = 16, in_place: bool = True, fuse
     """Lifetime-based greedy-by-size plan with in-place aliases and fusions (module docstring).
 
     ``fuse_add_pools``: with ``fuse``, ADDs fused into the MAX_POOL_2D that reads them (:func:`find_add_pools`; the
-    generator asks for it where the core's fused loop is the faster, Helium).
+    generator asks for it in the Cortex-M libraries: ``generator.add_pools_pay``).
 
     ``exclude``: tensors stored outside the arena (a time-tiled model's whole-clip features).
     ``pinned``: tensors live for the whole run (a streamed model's buffers that carry columns from

@@ -872,13 +872,15 @@ void tinyasc_opt_mul_s16(const tinyasc_binary_params *p, const int16_t *in1, con
  * An int8 ADD fused into the MAX_POOL_2D that reads it (tinyasc_opt_add_max_pool_s8; planner.find_add_pools), with
  * the contract of the portable kernel in c/kernels/add_pool.c. The ADD's output rescaling is monotone (TFLite rounds
  * half away from zero, then adds the zero point and clamps), so where one input is exactly halved
- * (tinyasc_add8_half) each window's largest sum is rescaled once: on the DSP cores and the scalar cores the sum of
- * add8_halved_run (the other input's table entry plus the halved input times its factor, doubled where add8_dbl),
- * on Helium that of addsub4_tab four channels per vector (the table gathered, VMLA, VMAX; the output step once per
- * four outputs), where the pooling's range is all of int8; other parameters compare the ADD's outputs
- * (tinyasc_add_raw, clamped), then clamp to the pooling's range (amp_general).
- * The sums are never stored, and a pooled output is written after its window is read, pixel by pixel: out may share
- * an operand's first byte where no window reads below its own output pixel (the planner checks).
+ * (tinyasc_add8_half) and the pooling's range is all of int8, each window's largest sum is rescaled once. A row's
+ * whole 2 x 2 windows run in asm: on Helium the sums of addsub4_tab four channels a pass (amp_run2_mve), on the DSP
+ * cores add8_halved_run's doubled sums a channel a pass (amp_run2_relu_dsp / amp_run2_dbl_dsp), on other cores
+ * (the host's build) the same sums in C (amp_dbl_run2). Any other window, and other parameters, take the largest of
+ * the ADD's outputs, clamped to the pooling's range: lane by lane on Helium (amp_mve_pixel_cb), element by element
+ * elsewhere (amp_pixel). One walker (amp_walk) visits the pixels for every path. The sums are never stored, and a
+ * pooled output is written after its window is read, pixel by pixel: out may share an operand's first byte where no
+ * window reads below its own output pixel (the planner checks). Precondition (the generator checks it): every
+ * rescaling TFLite's Prepare makes (ok(ap, OP_ADD)).
  */
 
 /* A pooling window clipped to the input: its first input index and its taps (nh rows of nw, rows `row` apart). */
@@ -978,11 +980,12 @@ static inline __attribute__((always_inline)) int32x4_t amp_sum4(const addsub4_t 
 
 /* A run of n output pixels whose 2 x 2 windows lie inside the input, in asm (amp_run2_mve): per pixel its C channels in
  * a tail-predicated loop (DLSTP / LETP: the last one to three channels predicated), four a pass: per tap the halved
- * input's bytes (a byte gather at d + 0..3 from the tap's pointer), the other input's (VLDRB.U32, post-increment), their
- * table entries (VLDRW gather) and VMLA of the halved bytes by the factor, the taps' VMAX, then tinyasc_addsub4_rq with
- * the sign's rounding (exact for any range) and one VSTRB. Four tap pointers that post-increment (compiled from C the
- * loop spent a scalar instruction on each address; the widening loads and stores take r0-r7 only, so the halved
- * input rides on the other's pointers). */
+ * input's bytes and the other input's (VLDRB, post-increment), the other's table entries (VLDRW gather) and VMLA of
+ * the halved bytes by the factor, the taps' VMAX, then tinyasc_addsub4_rq with the sign's rounding (exact for any
+ * range) and one VSTRB. The widening loads and stores take r0-r7 only: seven tap pointers and the outputs' there, so
+ * the last tap's halved bytes are a byte gather at d + 0..3 from its other pointer (two gathers a tap would cost more
+ * than a load on silicon, where the timing model charges them alike). Compiled from C the loop spent a scalar
+ * instruction on each address. */
 typedef struct {
     const int8_t *f;     /*  0: the first pixel's window, other input */
     int32_t d;           /*  4: the halved input's distance from the other */
@@ -1001,15 +1004,16 @@ typedef char amp_run_is_the_asm_layout[(offsetof(amp_run, d) == 4 && offsetof(am
                                         offsetof(amp_run, zo) == 44 && offsetof(amp_run, lo) == 48 &&
                                         offsetof(amp_run, hi) == 52) ? 1 : -1];
 
-/* one tap: the halved input's bytes at XF + d (q4: the offsets), the other input's at XF, the sum into ACC */
-#define AMP_TAP(XF, ACC)                                                                                          \
-        "vldrb.s32 q2, [" XF ", q4]\n\t"                                                                          \
+/* one tap: the halved input's bytes (HALVED: a load into q2), the other input's at XF, the sum into ACC */
+#define AMP_TAP(HALVED, XF, ACC)                                                                                  \
+        HALVED                                                                                                    \
         "vldrb.u32 q0, [" XF "], #4\n\t"                                                                          \
         "vldrw.u32 " ACC ", [r8, q0, uxtw #2]\n\t"                                                                \
         "vmla.s32 " ACC ", q2, r9\n\t"
-/* Registers: r0-r3 the four taps' pointers (other input), r4 the outputs, r8 the table, r9 kh, r10 mo, r11 so, lr the
- * loop; q4 the halved input's offsets d + 0..3, q5 zo, q6 lo, q7 hi. Frame: [sp] q, 4 pixels left, 8 the taps' step to
- * the next pixel, 12 the outputs' (both less the loop's passes). */
+/* Registers: r0-r3 the four taps' pointers (other input), r4-r6 the first three taps' halved input, r7 the outputs,
+ * r8 the table, r9 kh, r10 mo, r11 so, lr the loop; q4 the offsets d + 0..3 (the last tap's halved input), q5 zo, q6
+ * lo, q7 hi. Frame: [sp] q, 4 pixels left, 8 the taps' step to the next pixel, 12 the outputs' (both less the loop's
+ * passes). */
 static __attribute__((naked, noinline)) void amp_run2_mve(const amp_run *q __attribute__((unused))) /* q in r0 */
 {
     __asm__ volatile(
@@ -1039,24 +1043,28 @@ static __attribute__((naked, noinline)) void amp_run2_mve(const amp_run *q __att
         "ldr     r9, [r0, #32]\n\t"
         "ldr     r10, [r0, #36]\n\t"
         "ldr     r11, [r0, #40]\n\t"
-        "ldr     r4, [r0, #8]\n\t"
+        "ldr     r7, [r0, #8]\n\t"
         "ldr     r5, [r0, #16]\n\t"
         "ldr     r6, [r0, #20]\n\t"
+        "ldr     r12, [r0, #4]\n\t"
         "ldr     r0, [r0, #0]\n\t"
         "add     r1, r0, r5\n\t"             /* the taps: f, f + C, f + row, f + row + C */
         "add     r2, r0, r6\n\t"
         "add     r3, r2, r5\n\t"
+        "add     r4, r0, r12\n\t"            /* the first three taps' halved input, d bytes on */
+        "add     r5, r1, r12\n\t"
+        "add     r6, r2, r12\n\t"
         "1:\n\t"                             /* a pixel */
         "ldr     lr, [sp]\n\t"
         "ldr     lr, [lr, #16]\n\t"
         "dlstp.32 lr, lr\n\t"
         "2:\n\t"                             /* four channels */
-        AMP_TAP("r0", "q1")
-        AMP_TAP("r1", "q3")
+        AMP_TAP("vldrb.s32 q2, [r4], #4\n\t", "r0", "q1")
+        AMP_TAP("vldrb.s32 q2, [r5], #4\n\t", "r1", "q3")
         "vmax.s32 q1, q1, q3\n\t"
-        AMP_TAP("r2", "q3")
+        AMP_TAP("vldrb.s32 q2, [r6], #4\n\t", "r2", "q3")
         "vmax.s32 q1, q1, q3\n\t"
-        AMP_TAP("r3", "q3")
+        AMP_TAP("vldrb.s32 q2, [r3, q4]\n\t", "r3", "q3")
         "vmax.s32 q1, q1, q3\n\t"
         "vqrdmulh.s32 q1, q1, r10\n\t"       /* tinyasc_addsub4_rq */
         "vshr.s32 q2, q1, #31\n\t"
@@ -1065,15 +1073,18 @@ static __attribute__((naked, noinline)) void amp_run2_mve(const amp_run *q __att
         "vadd.i32 q1, q1, q5\n\t"
         "vmax.s32 q1, q1, q6\n\t"
         "vmin.s32 q1, q1, q7\n\t"
-        "vstrb.32 q1, [r4], #4\n\t"
+        "vstrb.32 q1, [r7], #4\n\t"
         "letp    lr, 2b\n\t"
         "ldr     lr, [sp, #8]\n\t"           /* the next pixel */
         "add     r0, r0, lr\n\t"
         "add     r1, r1, lr\n\t"
         "add     r2, r2, lr\n\t"
         "add     r3, r3, lr\n\t"
-        "ldr     lr, [sp, #12]\n\t"
         "add     r4, r4, lr\n\t"
+        "add     r5, r5, lr\n\t"
+        "add     r6, r6, lr\n\t"
+        "ldr     lr, [sp, #12]\n\t"
+        "add     r7, r7, lr\n\t"
         "ldr     lr, [sp, #4]\n\t"
         "subs    lr, lr, #1\n\t"
         "str     lr, [sp, #4]\n\t"
