@@ -1499,7 +1499,7 @@ def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> ti
 
 def add_pools_pay(target: LibraryTarget) -> bool:
     """Whether a library for ``target`` fuses an ADD into the MAX_POOL_2D that reads it (:func:`.planner.find_add_pools`):
-    every Cortex-M core (session 53, the quick model's two pairs in estimated cycles: M55 443,545 -> 242,835, Helium's
+    every Cortex-M core (session 53, the quick model's two pairs in estimated cycles: M55 443,545 -> 241,287, Helium's
     tail-predicated loop four channels a pass; M4 762,205 -> 663,158 and M7 473,277 -> 347,819, the DSP cores' asm a
     channel a pass). The portable library keeps TFLite Micro's order of layers."""
     return target.core is not None
