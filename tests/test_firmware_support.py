@@ -53,3 +53,18 @@ def edge_inputs(shape: Sequence[int], n: int, seed: int = 0, dtype=np.int8) -> n
         x[0] = info.min
         x[1] = info.max
     return x
+
+
+def selftest_rows(sources, target, tmp_path: Path, main: Path, name: str, tag: str) -> list[tuple[int, int]]:
+    """A self-check program (``main``, one of ``targets/selftest``) built with ``sources`` for the host (``target``
+    None) or a core and run there (under QEMU): its ``TINYASC <tag> <case> <differing bytes> <checksum>`` lines as
+    (differing bytes, checksum) per case, in order."""
+    from tinyasc.firmware_sim import harness as L
+
+    if target is None:
+        text = L.run([L.build_host(sources, tmp_path, main_source=main, name=name)]).stdout
+    else:
+        build = L.build_target(sources, target, tmp_path, main_source=main, profile=False, name=name)
+        L.run_qemu(build, tmp_path / "run", plugin=None)
+        text = (tmp_path / "run" / f"{name}.semihost.txt").read_text()
+    return [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", tag]]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_firmware_support import selftest_rows
 from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim import quant
 
@@ -38,15 +39,23 @@ def _c(vals) -> str:
     return "{" + ", ".join(str(int(v)) for v in np.asarray(vals).reshape(-1)) + "}"
 
 
+def _add_consts(variant: str) -> tuple[int, ...]:
+    """A case's ADD rescalings (m1, sh1, m2, sh2, m_out, sh_out): TFLite's Prepare for input scales 0.08 and 0.05
+    (swapped: "second", input 2 the halved one), or inputs rescaled by 0.4 and 0.3 of the doubled scale ("neither":
+    not TFLite's, neither input halved)."""
+    s1, s2 = (0.05, 0.08) if variant == "second" else (0.08, 0.05)
+    m1, h1, m2, h2, mo, ho = quant.add_params(s1, s2, 0.1)
+    if variant == "neither":
+        (m1, h1), (m2, h2) = quant.quantize_multiplier_lt1(0.4), quant.quantize_multiplier_lt1(0.3)
+    return m1, h1, m2, h2, mo, ho
+
+
 def write_cases(path: Path, seed: int = 23) -> None:
     rng = np.random.default_rng(seed)
     decls, entries, biggest = [], [], 1
     for i, (name, (h, w, c, f, s, pad, in_place, variant)) in enumerate(CASES.items()):
         oh, ow = (h + 2 * pad - f) // s + 1, (w + 2 * pad - f) // s + 1
-        s1, s2, so = (0.05, 0.08, 0.1) if variant == "second" else (0.08, 0.05, 0.1)
-        m1, h1, m2, h2, mo, ho = quant.add_params(s1, s2, so)
-        if variant == "neither":  # not TFLite's Prepare: inputs at 0.4 and 0.3 of the doubled scale
-            (m1, h1), (m2, h2) = quant.quantize_multiplier_lt1(0.4), quant.quantize_multiplier_lt1(0.3)
+        m1, h1, m2, h2, mo, ho = _add_consts(variant)
         z1, z2, zo = (int(v) for v in rng.integers(-60, 60, size=3))
         if variant == "zp":
             z1, z2, zo = -128, 127, -128
@@ -91,10 +100,8 @@ def test_cases_reach_every_path():
     """The cases' parameters as the kernel reads them: the fast loops' precondition (one input exactly halved) holds
     for all but one, which is a valid ADD all the same (every multiplier valid: the kernel's precondition)."""
     halved = 0
-    for _, (_, _, _, _, _, _, _, variant) in CASES.items():
-        m1, h1, m2, h2, mo, ho = quant.add_params(0.08, 0.05, 0.1)
-        if variant == "neither":
-            (m1, h1), (m2, h2) = quant.quantize_multiplier_lt1(0.4), quant.quantize_multiplier_lt1(0.3)
+    for *_, variant in CASES.values():
+        m1, h1, m2, h2, mo, ho = _add_consts(variant)
         assert quant.fast_rescalings(m1, h1, m2, h2, mo, ho, "add")
         halved += (m1, h1) == (1 << 30, 0) or (m2, h2) == (1 << 30, 0)
     assert halved == len(CASES) - 1
@@ -102,16 +109,7 @@ def test_cases_reach_every_path():
 
 @pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)
 def test_add_pool_bit_exact(case_dir, target, tmp_path):
-    main = SELFTEST / "add_pool_check.c"
-    if target is None:
-        exe = L.build_host(_sources(case_dir), tmp_path, main_source=main, name="apcheck")
-        text = L.run([exe]).stdout
-    else:
-        build = L.build_target(_sources(case_dir), target, tmp_path, main_source=main, profile=False, name="apcheck")
-        L.run_qemu(build, tmp_path / "run", plugin=None)
-        text = (tmp_path / "run" / "apcheck.semihost.txt").read_text()
-    rows = [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines())
-            if p[:2] == ["TINYASC", "ADD_POOL"]]
+    rows = selftest_rows(_sources(case_dir), target, tmp_path, SELFTEST / "add_pool_check.c", "apcheck", "ADD_POOL")
     assert len(rows) == len(CASES)
     for name, (bad, _) in zip(CASES, rows):
         assert bad == 0, f"{name}: {bad} bytes differ"

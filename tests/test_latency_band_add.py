@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_firmware_support import selftest_rows
 from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim import quant
 
@@ -121,16 +122,7 @@ def case_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)
 def test_band_add_bit_exact(case_dir, target, tmp_path):
-    main = SELFTEST / "band_add_check.c"
-    if target is None:
-        exe = L.build_host(_sources(case_dir), tmp_path, main_source=main, name="bacheck")
-        text = L.run([exe]).stdout
-    else:
-        build = L.build_target(_sources(case_dir), target, tmp_path, main_source=main, profile=False, name="bacheck")
-        L.run_qemu(build, tmp_path / "run", plugin=None)
-        text = (tmp_path / "run" / "bacheck.semihost.txt").read_text()
-    rows = [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines())
-            if p[:2] == ["TINYASC", "BAND_ADD"]]
+    rows = selftest_rows(_sources(case_dir), target, tmp_path, SELFTEST / "band_add_check.c", "bacheck", "BAND_ADD")
     assert len(rows) == len(CASES)
     for name, (bad, _) in zip(CASES, rows):
         assert bad == 0, f"{name}: {bad} bytes differ"

@@ -29,7 +29,7 @@ from tinyasc import atomic
 from tinyasc.errors import InputError
 from tinyasc.firmware_sim import int8_tables, quant
 from tinyasc.firmware_sim.graph import DTYPES, Graph, Operator, Tensor
-from tinyasc.firmware_sim.planner import ArenaPlan, BandAffine, column_conv_in_place, plan_arena
+from tinyasc.firmware_sim.planner import ArenaPlan, BandAffine, column_conv_in_place, plan_arena, same_or_valid_pad
 from tinyasc.firmware_sim.reader import read_tflite
 from tinyasc.firmware_sim import kernel_sources, params, tile_emit, tiling
 from tinyasc.firmware_sim import sparse as sparse_mod
@@ -242,15 +242,6 @@ def _strides(shape: list[int]) -> list[int]:
     for k in range(len(shape) - 2, -1, -1):
         st[k] = st[k + 1] * shape[k + 1]
     return st
-
-
-def _same_or_valid_pad(padding: int, in_size: int, out_size: int, k: int, stride: int, dil: int) -> int:
-    """TFLite ComputePaddingHeightWidth: SAME pads floor(total/2) before; VALID pads 0."""
-    if padding != 0:  # VALID
-        return 0
-    eff = (k - 1) * dil + 1
-    total = (out_size - 1) * stride + eff - in_size
-    return max(total, 0) // 2
 
 
 #: The int16 LOGISTIC's node table, emitted once per model that has one.
@@ -505,8 +496,8 @@ class _Generator:
         sh, sw_ = o.get("StrideH", 1), o.get("StrideW", 1)
         dh, dw = o.get("DilationHFactor", 1), o.get("DilationWFactor", 1)
         pad = o.get("Padding", 1)
-        ph = _same_or_valid_pad(pad, ih, oh, kh, sh, dh)
-        pw = _same_or_valid_pad(pad, iw, ow, kw, sw_, dw)
+        ph = same_or_valid_pad(pad, ih, oh, kh, sh, dh)
+        pw = same_or_valid_pad(pad, iw, ow, kw, sw_, dw)
         in_place = self.plan.aliases.get(op.outputs[0]) == op.inputs[0]  # the planner chose an in-place kernel
         column = in_place and i in self.plan.scratch  # reads w->data by channel and tap: stays dense
         conv = params.ConvParams(
@@ -827,8 +818,8 @@ class _Generator:
         fh, fw = o.get("FilterHeight", 1), o.get("FilterWidth", 1)
         sh, sw = o.get("StrideH", 1), o.get("StrideW", 1)
         pad = o.get("Padding", 1)
-        ph = _same_or_valid_pad(pad, ih, oh, fh, sh, 1)
-        pw = _same_or_valid_pad(pad, iw, ow, fw, sw, 1)
+        ph = same_or_valid_pad(pad, ih, oh, fh, sh, 1)
+        pw = same_or_valid_pad(pad, iw, ow, fw, sw, 1)
         amin, amax = quant.activation_range(o.get("FusedActivationFunction", 0), *y.q(), y.dtype)
         pp = params.PoolParams(batches=n, in_h=ih, in_w=iw, channels=c, out_h=oh, out_w=ow, f_h=fh, f_w=fw,
                                stride_h=sh, stride_w=sw, pad_h=ph, pad_w=pw, act_min=amin, act_max=amax)
@@ -1498,9 +1489,9 @@ def _plan_tiling(graph: Graph, plan: ArenaPlan, options: GeneratorOptions) -> ti
 
 
 def add_pools_pay(target: LibraryTarget) -> bool:
-    """Whether a library for ``target`` fuses an ADD into the MAX_POOL_2D that reads it (:func:`.planner.find_add_pools`):
-    every Cortex-M core (session 53, the quick model's two pairs in estimated cycles: M55 443,545 -> 241,287, Helium's
-    tail-predicated loop four channels a pass; M4 762,205 -> 663,158 and M7 473,277 -> 347,819, the DSP cores' asm a
+    """Whether a library for ``target`` fuses an ADD into the MAX_POOL_2D that reads it
+    (:func:`.planner.find_add_pools`): every Cortex-M core (session 53, the quick model's two pairs in estimated cycles: M55 443,545 -> 241,287, Helium's
+    tail-predicated loop four channels a pass; M4 762,205 -> 660,196 and M7 473,277 -> 346,436, the DSP cores' asm a
     channel a pass). The portable library keeps TFLite Micro's order of layers."""
     return target.core is not None
 

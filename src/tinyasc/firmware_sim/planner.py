@@ -112,6 +112,15 @@ def _align(n: int, a: int) -> int:
 INPLACE_MAX_C = 512  # TINYASC_INPLACE_MAX_C in tinyasc_kernels.h
 
 
+def same_or_valid_pad(padding: int, in_size: int, out_size: int, k: int, stride: int, dil: int) -> int:
+    """TFLite ComputePaddingHeightWidth: SAME (``padding`` 0) pads floor(total/2) before; VALID pads 0."""
+    if padding != 0:  # VALID
+        return 0
+    eff = (k - 1) * dil + 1
+    total = (out_size - 1) * stride + eff - in_size
+    return max(total, 0) // 2
+
+
 def pointwise_conv_in_place_ok(graph: Graph, op) -> bool:
     """Whether ``op`` is a 1x1, stride-1, ungrouped CONV_2D the in-place kernel can run."""
     if op.opcode != "CONV_2D" or len(op.inputs) < 2:
@@ -146,9 +155,8 @@ def column_conv_in_place(graph: Graph, op) -> tuple[int, int, int] | None:
         strides = (kh, 1)
     if kw != 1 or oc != c or kh < 2:
         return None
-    dil = op.options.get("DilationHFactor", 1)
-    total = (x.shape[1] - 1) + (kh - 1) * dil + 1 - x.shape[1]
-    pad = max(total, 0) // 2 if op.options.get("Padding", 1) == 0 else 0
+    pad = same_or_valid_pad(op.options.get("Padding", 1), x.shape[1], x.shape[1], kh, 1,
+                            op.options.get("DilationHFactor", 1))
     return pad, strides[0], strides[1]
 
 
@@ -196,14 +204,10 @@ def _pool_pads(graph: Graph, op: Operator) -> tuple[int, int]:
     """``(pad_h, pad_w)`` of a MAX_POOL_2D as TFLite computes them (SAME: floor(total / 2) before; VALID: 0)."""
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     o = op.options
-    if o.get("Padding", 1) != 0:
-        return 0, 0
-    pads = []
-    for k, (f, s) in enumerate(((o.get("FilterHeight", 1), o.get("StrideH", 1)),
-                                (o.get("FilterWidth", 1), o.get("StrideW", 1)))):
-        total = (y.shape[1 + k] - 1) * s + f - x.shape[1 + k]
-        pads.append(max(total, 0) // 2)
-    return pads[0], pads[1]
+    return (same_or_valid_pad(o.get("Padding", 1), x.shape[1], y.shape[1], o.get("FilterHeight", 1),
+                              o.get("StrideH", 1), 1),
+            same_or_valid_pad(o.get("Padding", 1), x.shape[2], y.shape[2], o.get("FilterWidth", 1),
+                              o.get("StrideW", 1), 1))
 
 
 def pool_writes_behind_reads(graph: Graph, op: Operator) -> bool:

@@ -970,15 +970,6 @@ static void amp_general(const amp_call *k)
 #endif
 
 #if defined(__ARM_FEATURE_MVE)
-/* Helium: the sums of addsub4_tab (lut1: the other input's term per unsigned byte, plus the halved input's constant)
- * four channels per vector, the window's VMAX, then tinyasc_addsub4_rq. */
-static inline __attribute__((always_inline)) int32x4_t amp_sum4(const addsub4_t *k, int32_t i, mve_pred16_t pr)
-{
-    const uint32x4_t u = vldrbq_z_u32((const uint8_t *)k->xf + i, pr);
-    const int32x4_t tf = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_z_u32((const uint32_t *)lut1, u, pr));
-    return vmlaq_n_s32(tf, vldrbq_z_s32(k->xh + i, pr), k->kh);
-}
-
 /* A run of n output pixels whose 2 x 2 windows lie inside the input, in asm (amp_run2_mve): per pixel its C channels in
  * a tail-predicated loop (DLSTP / LETP: the last one to three channels predicated), four a pass: per tap the halved
  * input's bytes and the other input's (VLDRB, post-increment), the other's table entries (VLDRW gather) and VMLA of
@@ -1164,38 +1155,12 @@ static __attribute__((noinline)) void amp_mve(const amp_call *c)
     amp_walk(c->pp, runs, amp_mve_run_cb, amp_mve_pixel_cb, (void *)&m);
 }
 #else
-/* The scalar and DSP cores: the sums of add8_halved_run (t: add8_halved_table's entries at their middle, kh its
- * factor), each window's largest rescaled by add8_halved_out in the form add8_halved_run takes. */
-/* A run of n output pixels whose 2 x 2 windows lie inside the input (pixels stride bytes apart in the input, C channels
- * each): per channel the four sums, their largest, the output step. */
-static inline __attribute__((always_inline)) void amp_dbl_run2(const int8_t *xf, const int8_t *xh, int8_t *o,
-                                                                int32_t n, int32_t C, int32_t row, int32_t stride,
-                                                                const int32_t *t, int32_t kh, int32_t mo, int32_t rnd,
-                                                                int32_t sh, int32_t zo, int32_t lo, int32_t hi,
-                                                                const int form)
-{
-    const int zpf = form != ADD_FOLDED;
-    const int32_t d = xh - xf; /* the halved input at a constant distance from the other */
-    for (; n > 0; n--, xf += stride) {
-        const int8_t *f = xf;
-        for (int32_t c = 0; c < C; c++, f++) {
-            int32_t m = t[f[0]] + f[d] * kh, s = t[f[C]] + f[d + C] * kh;
-            m = s > m ? s : m;
-            s = t[f[row]] + f[d + row] * kh;
-            m = s > m ? s : m;
-            s = t[f[row + C]] + f[d + row + C] * kh;
-            m = s > m ? s : m;
-            *o++ = add8_halved_out(m, mo, rnd, sh, zo, lo, hi, zpf, form);
-        }
-    }
-}
-
 #if ADD8_QUADS_ASM
-/* amp_dbl_run2 on the doubled sums with the factor 2^20 (TFLite's int8 ADD: left shift 20) in asm: per channel the four
- * taps' bytes (LDRSB, the other input's post-incremented, the halved input's d bytes on), the table's entry (LDR with
- * LSL #2) plus the halved byte shifted by 20, the maximum as CMP + MOVGT, then add8_run_dbl_dsp's output step (SMMLAR,
- * the sign's SUB for any range, ASR, SSAT, STRB). Compiled from C the loop took 15.4 cycles per input element on the
- * M4's model against the unfused layers' 12.8. */
+/* The DSP cores: amp_dbl_run2 (below, the other cores') on the doubled sums with the factor 2^20 (TFLite's int8 ADD:
+ * left shift 20) in asm: per channel the four taps' bytes (LDRSB, the other input's post-incremented, the halved
+ * input's d bytes on), the table's entry (LDR with LSL #2) plus the halved byte shifted by 20, the maximum as CMP +
+ * MOVGT, then add8_run_dbl_dsp's output step (SMMLAR, the sign's SUB for any range, ASR, SSAT, STRB). Compiled from C
+ * the loop took 15.4 cycles per input element on the M4's model against the unfused layers' 12.8. */
 typedef struct {
     const int8_t *f;     /*  0: the first pixel's window, other input */
     int32_t d;           /*  4: the halved input's distance from the other */
@@ -1291,12 +1256,13 @@ typedef struct {
     amp_call c;
     amp_run_dsp q;
     void (*run)(const amp_run_dsp *);
+    const int8_t *xf; /* the input not halved */
 } amp_dsp_call;
 
 static void amp_dsp_run_cb(void *ctx, int32_t i0, int32_t o0, int32_t n)
 {
     amp_dsp_call *m = ctx;
-    m->q.f = (tinyasc_add8_half(m->c.ap) == 1 ? m->c.in2 : m->c.in1) + i0;
+    m->q.f = m->xf + i0;
     m->q.o = m->c.out + o0;
     m->q.n = n;
     m->run(&m->q);
@@ -1315,16 +1281,43 @@ static __attribute__((noinline)) void amp_dsp(const amp_call *c)
                       .q = {.d = half1 ? c->in1 - c->in2 : c->in2 - c->in1, .C = p->channels,
                             .row = p->in_w * p->channels, .stride = p->stride_w * p->channels, .t = lut1 + 128,
                             .mo = ap->out_mult},
-                      .run = tinyasc_add8_relu_range(ap) ? amp_run2_relu_dsp : amp_run2_dbl_dsp};
+                      .run = tinyasc_add8_relu_range(ap) ? amp_run2_relu_dsp : amp_run2_dbl_dsp,
+                      .xf = half1 ? c->in2 : c->in1};
     add8_out_consts(ap, 1, ADD_DBL, &m.q.rnd2, &m.q.r);
     amp_walk(p, 1, amp_dsp_run_cb, amp_pixel_cb, &m);
 }
 #else
+/* A run of n output pixels whose 2 x 2 windows lie inside the input (pixels stride bytes apart in the input, C channels
+ * each): per channel the four sums of add8_halved_run (t: add8_halved_table's entries at their middle, kh its
+ * factor), their largest, add8_halved_out in the form add8_halved_run takes. */
+static inline __attribute__((always_inline)) void amp_dbl_run2(const int8_t *xf, const int8_t *xh, int8_t *o,
+                                                                int32_t n, int32_t C, int32_t row, int32_t stride,
+                                                                const int32_t *t, int32_t kh, int32_t mo, int32_t rnd,
+                                                                int32_t sh, int32_t zo, int32_t lo, int32_t hi,
+                                                                const int form)
+{
+    const int zpf = form != ADD_FOLDED;
+    const int32_t d = xh - xf; /* the halved input at a constant distance from the other */
+    for (; n > 0; n--, xf += stride) {
+        const int8_t *f = xf;
+        for (int32_t c = 0; c < C; c++, f++) {
+            int32_t m = t[f[0]] + f[d] * kh, s = t[f[C]] + f[d + C] * kh;
+            m = s > m ? s : m;
+            s = t[f[row]] + f[d + row] * kh;
+            m = s > m ? s : m;
+            s = t[f[row + C]] + f[d + row + C] * kh;
+            m = s > m ? s : m;
+            *o++ = add8_halved_out(m, mo, rnd, sh, zo, lo, hi, zpf, form);
+        }
+    }
+}
+
 /* Other cores (the host's build): amp_dbl_run2 in C for a row's whole 2 x 2 windows, the form chosen per call. */
 typedef struct {
     amp_call c;
     const int32_t *t;
     int32_t kh, rnd, sh, form;
+    const int8_t *xf, *xh; /* the input not halved, the halved one */
 } amp_dbl_call;
 
 static void amp_dbl_run_cb(void *ctx, int32_t i0, int32_t o0, int32_t n)
@@ -1332,10 +1325,8 @@ static void amp_dbl_run_cb(void *ctx, int32_t i0, int32_t o0, int32_t n)
     const amp_dbl_call *m = ctx;
     const tinyasc_binary_params *ap = m->c.ap;
     const tinyasc_pool_params *p = m->c.pp;
-    const int half1 = tinyasc_add8_half(ap) == 1;
-    const int8_t *xh = half1 ? m->c.in1 : m->c.in2, *xf = half1 ? m->c.in2 : m->c.in1;
     const int32_t C = p->channels;
-    amp_dbl_run2(xf + i0, xh + i0, m->c.out + o0, n, C, p->in_w * C, p->stride_w * C, m->t, m->kh, ap->out_mult,
+    amp_dbl_run2(m->xf + i0, m->xh + i0, m->c.out + o0, n, C, p->in_w * C, p->stride_w * C, m->t, m->kh, ap->out_mult,
                  m->rnd, m->sh, ap->out_offset, ap->act_min, ap->act_max, m->form);
 }
 
@@ -1344,8 +1335,10 @@ static void amp_dbl_run_cb(void *ctx, int32_t i0, int32_t o0, int32_t n)
 static __attribute__((noinline)) void amp_dbl(const amp_call *c)
 {
     const tinyasc_binary_params *ap = c->ap;
+    const int half1 = tinyasc_add8_half(ap) == 1;
     amp_dbl_call m = {.c = *c, .kh = add8_halved_table(ap, OP_ADD), .t = lut1 + 128,
-                      .form = !add8_dbl(ap) ? ADD_FOLDED : tinyasc_add8_relu_range(ap) ? ADD_DBL_RELU : ADD_DBL};
+                      .form = !add8_dbl(ap) ? ADD_FOLDED : tinyasc_add8_relu_range(ap) ? ADD_DBL_RELU : ADD_DBL,
+                      .xf = half1 ? c->in2 : c->in1, .xh = half1 ? c->in1 : c->in2};
     add8_out_consts(ap, m.form != ADD_FOLDED, m.form, &m.rnd, &m.sh);
     amp_walk(c->pp, 1, amp_dbl_run_cb, amp_pixel_cb, &m);
 }
