@@ -19,7 +19,7 @@ import pytest
 
 from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim.generator import (PreparedFc, conv_row_pairs, fc_row_blocks, fold_fc_input_offset,
-                                           pointwise_on_planes)
+                                           pointwise_on_planes, window_stride2)
 from tinyasc.firmware_sim.params import ConvParams, FcParams
 from tinyasc.firmware_sim.sparse import (DESCRIPTOR_BYTES, SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows,
                                          helium_planes_pay, planes_fit, planes_groups, why_dense, window_span)
@@ -324,6 +324,17 @@ CASES = {
     "dw3x3_c8_h10_plane_stw2_fold": (True, 1, 10, 7, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c4_w7_plane_dilh2_fold": (True, 1, 9, 7, 4, 4, 3, 3, 1, 1, True, None, True),
     "dw3x3_c8_w60_plane_bands_fold": (True, 1, 23, 60, 8, 8, 3, 3, 1, 1, True, None, True),
+    # ... at stride 2 along u where no axis has stride 1 and u has eight or more outputs (dw3p_run_s2_dsp: five plane
+    # words a pass of four): rows of 8, 9, 10 and 11 outputs (passes of four, then one of one, of two, of two and
+    # one), SAME and VALID, the zero point at both ends, dilation 2 across the rows, bands (a 120-column input: one
+    # output row a band); a constant the doubled sums cannot take (bias past 2^30) leaves the layer to dw3x3_run_dsp
+    "dw3x3_c4_w18_plane_s2_fold": (True, 1, 12, 18, 4, 4, 3, 3, 2, 1, True, None, True),
+    "dw3x3_c8_w21_plane_s2_valid_fold": (True, 1, 11, 21, 8, 8, 3, 3, 2, 1, False, None, True),
+    "dw3x3_c4_w20_plane_s2_zxmin_fold": (True, 2, 10, 20, 4, 4, 3, 3, 2, 1, True, None, False),
+    "dw3x3_c8_w22_plane_s2_zxmax_fold": (True, 1, 9, 22, 8, 8, 3, 3, 2, 1, True, None, True),
+    "dw3x3_c4_w17_plane_s2_dilh2_fold": (True, 1, 12, 17, 4, 4, 3, 3, 2, 2, True, None, True),
+    "dw3x3_c4_w120_plane_s2_bands_fold": (True, 1, 20, 120, 4, 4, 3, 3, 2, 1, True, None, True),
+    "dw3x3_c4_w18_plane_s2_bigbias_fold": (True, 1, 12, 18, 4, 4, 3, 3, 2, 1, True, None, True),
     # ... and on Helium one channel's int8 plane (dwp_run_mve: four outputs along u per vector, rows of eight or more
     # outputs; the cases above with such rows take it too): a plane too tall for the gather buffer (bands of output
     # rows, the rows outside the input staged per band), dilated across the rows
@@ -403,6 +414,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         if "deep" in name or "bigbias" in name:  # shifts down to -28 (pruned channels): sums large enough to reach
             big = 1 << 30                                  # the output; biases past the ReLU form's bound
         bias = rng.integers(-big, big, size=oc)
+        if "bigbias" in name and dw:  # a constant past 2^30: its doubled sum would leave int32
+            bias[0] = 3 << 29
         mult = rng.integers(1 << 30, (1 << 31) - 1, size=oc)
         if "pow2m" in name:
             mult[:] = 1 << 30
@@ -559,6 +572,22 @@ def test_sparse_only_where_the_kernel_takes_it_and_it_saves_flash():
                                                              helium=True, in_c=1280, planes=True)
     assert "not smaller" in why_dense(encode_rows(rng.integers(1, 9, size=(4, 90)).astype(np.int8)), grouped=False, span=ok)
     assert "window of" in why_dense(encode_rows(np.ones((2, SPARSE_MAX_K + 1), np.int8)), grouped=False, span=ok)
+
+
+def test_window_stride2_is_the_strided_entry():
+    """generator.window_stride2 (kernel_check.c mirrors it) sends a depthwise layer of windows over both axes to
+    depthwise_window_s2_s8, the entry that links the DSP cores' planes at stride 2, only where no undilated axis has
+    stride 1 and one has stride 2 (the stride-2 plane cases above)."""
+    base = dict(batches=1, in_h=12, in_w=18, in_c=4, out_h=6, out_w=9, out_c=4, k_h=3, k_w=3, stride_h=2,
+                stride_w=2, dil_h=1, dil_w=1, pad_h=0, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=128,
+                output_offset=-3, act_min=-128, act_max=127)
+    assert window_stride2(ConvParams(**base))
+    assert window_stride2(ConvParams(**{**base, "stride_h": 3}))  # x alone at stride 2
+    assert window_stride2(ConvParams(**{**base, "stride_h": 1, "dil_h": 2}))  # y stride 1 but dilated
+    for change in ({"stride_w": 1}, {"stride_h": 1}, {"stride_h": 3, "dil_w": 2}, {"stride_h": 3, "stride_w": 3}):
+        assert not window_stride2(ConvParams(**{**base, **change})), change
+    s2 = {n for n in CASES if "_plane_s2" in n}
+    assert len(s2) == 7 and all(CASES[n][8] == 2 for n in s2)  # stride 2 on both axes (st)
 
 
 def test_pointwise_on_planes_is_what_the_planes_kernel_takes():

@@ -213,6 +213,13 @@ void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_wei
     tinyasc_depthwise_conv2d_s8(p, w, input, output);
 }
 
+/* The same for such a layer without an undilated axis of stride 1 and with one of stride 2 (MobileNet's strided
+ * depthwise layers): the optimized library's kernels for them come only with this name. */
+void tinyasc_depthwise_window_s2_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                    const int8_t *input, int8_t *output) {
+    tinyasc_depthwise_conv2d_s8(p, w, input, output);
+}
+
 /* A depthwise layer of depth multiplier above one: its own name so that the optimized library's depthwise entry,
  * for multiplier 1, needs no loop behind its SIMD kernels; here any depthwise layer's kernel. */
 void tinyasc_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,

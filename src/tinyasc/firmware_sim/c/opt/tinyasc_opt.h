@@ -225,6 +225,8 @@ void tinyasc_opt_avg_pool_s8(const tinyasc_pool_params *p, const int8_t *in, int
 void tinyasc_opt_pad_s8(const tinyasc_pad_params *p, const int8_t *in, int8_t *out);
 void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+void tinyasc_opt_depthwise_window_s2_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                        const int8_t *input, int8_t *output);
 void tinyasc_opt_fully_connected_s8(const tinyasc_fc_params *p, const tinyasc_weights *w, const int8_t *input,
                                     int8_t *output);
 void tinyasc_opt_fully_connected_blocks_s8(const tinyasc_fc_blocks_params *p, const tinyasc_weights *w,

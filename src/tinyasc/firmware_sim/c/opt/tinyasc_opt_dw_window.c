@@ -11,11 +11,12 @@
  *     vector, a window crossing the border from the bias with the input offset added to each input; the outputs four
  *     channels at a time (tinyasc_dw_out4).
  *   DSP (Cortex-M4/M7): 3 x 3 windows on channels a multiple of four on the folded output path, with four or more
- *     outputs along each axis and stride 1 and no dilation along one of them: each channel's input staged as an int16
- *     plane, four outputs per pass from pairs of neighbouring inputs (dw3p_layer, below). Other 3 x 3 windows,
- *     undilated along x, on channels a multiple of four: the pixels of an output row whose windows lie inside the
- *     input in one asm call, every group's constants, taps and output constants in one block read at immediate
- *     offsets (dw3x3_layer).
+ *     outputs along each axis and stride 1 and no dilation along one of them (or, through the entry
+ *     tinyasc_opt_depthwise_window_s2_s8, stride 2 along one with eight or more outputs): each channel's input
+ *     staged as an int16 plane, four outputs per pass from pairs of neighbouring inputs (dw3p_layer, below). Other
+ *     3 x 3 windows, undilated along x, on channels a multiple of four: the pixels of an output row whose windows lie
+ *     inside the input in one asm call, every group's constants, taps and output constants in one block read at
+ *     immediate offsets (dw3x3_layer).
  * Other shapes, and other cores, take tinyasc_opt_depthwise_conv2d_s8. The same integers as the portable kernel
  * (tests/test_latency_kernels.py, every core).
  */
@@ -24,10 +25,10 @@
 #include "tinyasc_opt.h"
 
 /* A 3 x 3 depthwise layer on planes (dwp_layer_mve, dw3p_layer): u is the axis along a plane's rows (x if along_x,
- * else y; stride 1, undilated), v the other. A plane row's columns [0, cols) are the windows' reach along u, column j
- * at u = j - pad_u; [lo, hi) of them lie inside the input. */
+ * else y; undilated, stride 1, or 2 on the DSP cores), v the other. A plane row's columns [0, cols) are the windows'
+ * reach along u, column j at u = j - pad_u; [lo, hi) of them lie inside the input. */
 typedef struct {
-    int32_t in_u, in_v, out_u, out_v, pad_u, pad_v, stride_v, dil_v;
+    int32_t in_u, in_v, out_u, out_v, pad_u, pad_v, stride_u, stride_v, dil_v;
     int32_t du, dv, su, sv, tu, tv; /* bytes between inputs, outputs and weight taps along u and along v */
     int32_t cols, span, lo, hi;     /* span: plane rows an output row reads */
 } dw_plane;
@@ -38,11 +39,12 @@ static inline void dw_plane_of(const tinyasc_conv_params *p, int along_x, dw_pla
     g->in_u = along_x ? p->in_w : p->in_h, g->in_v = along_x ? p->in_h : p->in_w;
     g->out_u = along_x ? p->out_w : p->out_h, g->out_v = along_x ? p->out_h : p->out_w;
     g->pad_u = along_x ? p->pad_w : p->pad_h, g->pad_v = along_x ? p->pad_h : p->pad_w;
+    g->stride_u = along_x ? p->stride_w : p->stride_h;
     g->stride_v = along_x ? p->stride_h : p->stride_w, g->dil_v = along_x ? p->dil_h : p->dil_w;
     g->du = along_x ? C : p->in_w * C, g->dv = along_x ? p->in_w * C : C;
     g->su = along_x ? C : p->out_w * C, g->sv = along_x ? p->out_w * C : C;
     g->tu = along_x ? C : 3 * C, g->tv = along_x ? 3 * C : C;
-    g->cols = g->out_u + 2, g->span = 2 * g->dil_v + 1;
+    g->cols = (g->out_u - 1) * g->stride_u + 3, g->span = 2 * g->dil_v + 1;
     g->lo = g->pad_u < 0 ? 0 : g->pad_u;
     g->hi = g->in_u + g->pad_u > g->cols ? g->cols : g->in_u + g->pad_u;
     if (g->hi < g->lo) g->hi = g->lo;
@@ -935,7 +937,10 @@ static int dw3x3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, c
  * (dw3p_run_dsp, a pass over three plane rows: 42 cycles for the taps of 36 MACs on the M4's model, against 108 for
  * the channels-per-word kernel above); a row's last one to three outputs as a pass of two (o0, o1) and one of one
  * (o0). The sums start from the channel's constant (bias + off * sum w: the zero point staged outside the input adds
- * exactly nothing, as TFLite skips those taps) and leave through the folded output step. The axis u is the one of
+ * exactly nothing, as TFLite skips those taps); weights and constant come doubled, so each sum arrives doubled and
+ * leaves through tinyasc_rq_dbl_apply's SMMLAR, SUB of the sign, ASR and an SSAT (four instructions where the folded
+ * step took six; a channel whose constant tinyasc_dbl_base_ok refuses leaves the layer to the kernel above, which
+ * no trained layer here has needed). The axis u is the one of
  * the lower cost below (stride 1 and undilated); four channels' planes in bands of output rows that fit the window
  * buffer. -1: not taken. */
 typedef struct {
@@ -984,112 +989,153 @@ enum { DW3P_BLOCK = 10 };
         "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
         "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
         "smlatb r4, r12, r9, r4\n\t"
-/* the output step's constants, and the folded output step (tinyasc_rq_apply, SSAT) of sum acc into r9 */
+/* the output step's constants (m, rnd2, r), and the doubled sum's output step (tinyasc_rq_dbl_apply: SMMLAR, SUB of
+ * the sign, ASR; then SSAT) of sum acc into r9 */
 #define DW3P_CONSTS                                                                                               \
         "ldr    r11, [sp, #28]\n\t"                                                                               \
         "ldrd   r12, r10, [sp, #32]\n\t"
 #define DW3P_OUT(acc)                                                                                             \
-        "and    r8, " acc ", #0x80000000\n\t"                                                                     \
-        "orr    r8, r8, #0x40000000\n\t"                                                                          \
-        "add    r9, r12, " acc ", asr #31\n\t"                                                                    \
-        "smlal  r8, r9, " acc ", r11\n\t"                                                                         \
+        "smmlar r9, " acc ", r11, r12\n\t"                                                                        \
+        "sub    r9, r9, " acc ", lsr #31\n\t"                                                                     \
         "asr    r9, r9, r10\n\t"                                                                                  \
         "ssat   r9, #8, r9\n\t"
 
-/* A channel's band of output rows (offsets below are those of dw3p_run). Frame: [sp, #0-36] the block, 40 su, 44 the
+/* ... and with stride 2 along u: output j reads the plane row's words A_j = (x_2j, x_2j+1) and A_j+1, so
+ *     o_j += SMLAD(W01, A_j) + w2 x_2j+2 (SMLATB W12, A_j+1)
+ * two multiplies for three MACs, a pass of four outputs reading five words (57 cycles of taps for 36 MACs on the M4's
+ * model, the output step as at stride 1) */
+#define DW3P_S2_ROW4(ptr, woff, s0, s1, s2, s3)                                                                   \
+        "ldrd   r8, r9, [" ptr "]\n\t"                                                                            \
+        "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
+        "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
+        "smlatb r4, r12, r9, r4\n\t"                                                                              \
+        "smlad  r5, r11, r9, " s1 "\n\t"                                                                          \
+        "ldrd   r8, r10, [" ptr ", #8]\n\t"                                                                       \
+        "smlatb r5, r12, r8, r5\n\t"                                                                              \
+        "smlad  r6, r11, r8, " s2 "\n\t"                                                                          \
+        "smlatb r6, r12, r10, r6\n\t"                                                                             \
+        "smlad  r7, r11, r10, " s3 "\n\t"                                                                         \
+        "ldr    r8, [" ptr ", #16]\n\t"                                                                           \
+        "smlatb r7, r12, r8, r7\n\t"
+#define DW3P_S2_ROW2(ptr, woff, s0, s1)                                                                           \
+        "ldrd   r8, r9, [" ptr "]\n\t"                                                                            \
+        "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
+        "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
+        "smlatb r4, r12, r9, r4\n\t"                                                                              \
+        "smlad  r5, r11, r9, " s1 "\n\t"                                                                          \
+        "ldr    r8, [" ptr ", #8]\n\t"                                                                            \
+        "smlatb r5, r12, r8, r5\n\t"
+#define DW3P_S2_ROW1(ptr, woff, s0)                                                                               \
+        "ldrd   r8, r9, [" ptr "]\n\t"                                                                            \
+        "ldrd   r11, r12, [sp, #" woff "]\n\t"                                                                    \
+        "smlad  r4, r11, r8, " s0 "\n\t"                                                                          \
+        "smlatb r4, r12, r9, r4\n\t"
+/* A channel's band of output rows (offsets below are those of dw3p_run), its passes of four outputs LOG4 = log2 of
+ * STEP4 bytes of a plane row apart. Frame: [sp, #0-36] the block, 40 su, 44 the
  * row's end of whole passes, 48 rows left, 52 q, 56 the row's first window, 60 its first output. */
+#define DW3P_BODY(ROW4, ROW2, ROW1, LOG4, STEP4, STEP2)                                                               \
+        "push   {r4-r11, lr}\n\t"                                                                                     \
+        "sub    sp, sp, #64\n\t"                                                                                      \
+        "str    r0, [sp, #52]\n\t"                                                                                    \
+        "ldr    r1, [r0, #36]\n\t"                                                                                    \
+        "ldm    r1, {r2-r11}\n\t"            /* the block onto the frame */                                           \
+        "stm    sp, {r2-r11}\n\t"                                                                                     \
+        "ldr    r1, [r0, #12]\n\t"                                                                                    \
+        "ldr    r2, [r0, #16]\n\t"                                                                                    \
+        "str    r1, [sp, #40]\n\t"                                                                                    \
+        "str    r2, [sp, #48]\n\t"                                                                                    \
+        "ldrd   r1, r2, [r0, #0]\n\t"                                                                                 \
+        "strd   r1, r2, [sp, #56]\n\t"                                                                                \
+        "ldr    lr, [sp, #0]\n\t"            /* the channel's constant */                                             \
+        "1:\n\t"                             /* an output row */                                                      \
+        "ldr    r12, [sp, #52]\n\t"                                                                                   \
+        "ldrd   r0, r3, [sp, #56]\n\t"                                                                                \
+        "ldr    r4, [r12, #8]\n\t"                                                                                    \
+        "add    r1, r0, r4\n\t"              /* the window's second and third plane rows */                           \
+        "add    r2, r1, r4\n\t"                                                                                       \
+        "ldr    r5, [r12, #20]\n\t"                                                                                   \
+        "add    r5, r0, r5, lsl #" LOG4 "\n\t"  /* the end of the whole passes */                                     \
+        "str    r5, [sp, #44]\n\t"                                                                                    \
+        "cmp    r0, r5\n\t"                                                                                           \
+        "beq    3f\n\t"                                                                                               \
+        "2:\n\t"                             /* four outputs */                                                       \
+        ROW4("r0", "4", "lr", "lr", "lr", "lr")                                                                       \
+        ROW4("r1", "12", "r4", "r5", "r6", "r7")                                                                      \
+        ROW4("r2", "20", "r4", "r5", "r6", "r7")                                                                      \
+        DW3P_CONSTS                                                                                                   \
+        DW3P_OUT("r4")                                                                                                \
+        "strb   r9, [r3]\n\t"                                                                                         \
+        "ldr    r4, [sp, #40]\n\t"                                                                                    \
+        DW3P_OUT("r5")                                                                                                \
+        "strb   r9, [r3, r4]\n\t"                                                                                     \
+        DW3P_OUT("r6")                                                                                                \
+        "strb   r9, [r3, r4, lsl #1]\n\t"                                                                             \
+        "add    r3, r3, r4, lsl #1\n\t"                                                                               \
+        DW3P_OUT("r7")                                                                                                \
+        "strb   r9, [r3, r4]\n\t"                                                                                     \
+        "add    r3, r3, r4, lsl #1\n\t"                                                                               \
+        "add    r0, r0, #" STEP4 "\n\t"                                                                               \
+        "add    r1, r1, #" STEP4 "\n\t"                                                                               \
+        "add    r2, r2, #" STEP4 "\n\t"                                                                               \
+        "ldr    r8, [sp, #44]\n\t"                                                                                    \
+        "cmp    r0, r8\n\t"                                                                                           \
+        "bne    2b\n\t"                                                                                               \
+        "3:\n\t"                                                                                                      \
+        "ldr    r12, [sp, #52]\n\t"                                                                                   \
+        "ldr    r4, [r12, #24]\n\t"                                                                                   \
+        "tst    r4, #2\n\t"                                                                                           \
+        "beq    4f\n\t"                      /* two outputs */                                                        \
+        ROW2("r0", "4", "lr", "lr")                                                                                   \
+        ROW2("r1", "12", "r4", "r5")                                                                                  \
+        ROW2("r2", "20", "r4", "r5")                                                                                  \
+        DW3P_CONSTS                                                                                                   \
+        DW3P_OUT("r4")                                                                                                \
+        "strb   r9, [r3]\n\t"                                                                                         \
+        "ldr    r4, [sp, #40]\n\t"                                                                                    \
+        DW3P_OUT("r5")                                                                                                \
+        "strb   r9, [r3, r4]\n\t"                                                                                     \
+        "add    r3, r3, r4, lsl #1\n\t"                                                                               \
+        "add    r0, r0, #" STEP2 "\n\t"                                                                               \
+        "add    r1, r1, #" STEP2 "\n\t"                                                                               \
+        "add    r2, r2, #" STEP2 "\n\t"                                                                               \
+        "ldr    r12, [sp, #52]\n\t"                                                                                   \
+        "ldr    r4, [r12, #24]\n\t"                                                                                   \
+        "4:\n\t"                                                                                                      \
+        "tst    r4, #1\n\t"                                                                                           \
+        "beq    5f\n\t"                      /* one output */                                                         \
+        ROW1("r0", "4", "lr")                                                                                         \
+        ROW1("r1", "12", "r4")                                                                                        \
+        ROW1("r2", "20", "r4")                                                                                        \
+        DW3P_CONSTS                                                                                                   \
+        DW3P_OUT("r4")                                                                                                \
+        "strb   r9, [r3]\n\t"                                                                                         \
+        "5:\n\t"                             /* the next row */                                                       \
+        "ldr    r12, [sp, #52]\n\t"                                                                                   \
+        "ldrd   r4, r5, [r12, #28]\n\t"                                                                               \
+        "ldrd   r0, r3, [sp, #56]\n\t"                                                                                \
+        "add    r0, r0, r4\n\t"                                                                                       \
+        "add    r3, r3, r5\n\t"                                                                                       \
+        "strd   r0, r3, [sp, #56]\n\t"                                                                                \
+        "ldr    r4, [sp, #48]\n\t"                                                                                    \
+        "subs   r4, r4, #1\n\t"                                                                                       \
+        "str    r4, [sp, #48]\n\t"                                                                                    \
+        "bne    1b\n\t"                                                                                               \
+        "add    sp, sp, #64\n\t"                                                                                      \
+        "pop    {r4-r11, pc}\n\t"
 static __attribute__((naked, noinline)) void dw3p_run_dsp(dw3p_run *q __attribute__((unused))) /* q arrives in r0 */
 {
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "sub    sp, sp, #64\n\t"
-        "str    r0, [sp, #52]\n\t"
-        "ldr    r1, [r0, #36]\n\t"
-        "ldm    r1, {r2-r11}\n\t"            /* the block onto the frame */
-        "stm    sp, {r2-r11}\n\t"
-        "ldr    r1, [r0, #12]\n\t"
-        "ldr    r2, [r0, #16]\n\t"
-        "str    r1, [sp, #40]\n\t"
-        "str    r2, [sp, #48]\n\t"
-        "ldrd   r1, r2, [r0, #0]\n\t"
-        "strd   r1, r2, [sp, #56]\n\t"
-        "ldr    lr, [sp, #0]\n\t"            /* the channel's constant */
-        "1:\n\t"                             /* an output row */
-        "ldr    r12, [sp, #52]\n\t"
-        "ldrd   r0, r3, [sp, #56]\n\t"
-        "ldr    r4, [r12, #8]\n\t"
-        "add    r1, r0, r4\n\t"              /* the window's second and third plane rows */
-        "add    r2, r1, r4\n\t"
-        "ldr    r5, [r12, #20]\n\t"
-        "add    r5, r0, r5, lsl #3\n\t"      /* the end of the whole passes */
-        "str    r5, [sp, #44]\n\t"
-        "cmp    r0, r5\n\t"
-        "beq    3f\n\t"
-        "2:\n\t"                             /* four outputs */
-        DW3P_ROW4("r0", "4", "lr", "lr", "lr", "lr")
-        DW3P_ROW4("r1", "12", "r4", "r5", "r6", "r7")
-        DW3P_ROW4("r2", "20", "r4", "r5", "r6", "r7")
-        DW3P_CONSTS
-        DW3P_OUT("r4")
-        "strb   r9, [r3]\n\t"
-        "ldr    r4, [sp, #40]\n\t"
-        DW3P_OUT("r5")
-        "strb   r9, [r3, r4]\n\t"
-        DW3P_OUT("r6")
-        "strb   r9, [r3, r4, lsl #1]\n\t"
-        "add    r3, r3, r4, lsl #1\n\t"
-        DW3P_OUT("r7")
-        "strb   r9, [r3, r4]\n\t"
-        "add    r3, r3, r4, lsl #1\n\t"
-        "add    r0, r0, #8\n\t"
-        "add    r1, r1, #8\n\t"
-        "add    r2, r2, #8\n\t"
-        "ldr    r8, [sp, #44]\n\t"
-        "cmp    r0, r8\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
-        "ldr    r12, [sp, #52]\n\t"
-        "ldr    r4, [r12, #24]\n\t"
-        "tst    r4, #2\n\t"
-        "beq    4f\n\t"                      /* two outputs */
-        DW3P_ROW2("r0", "4", "lr", "lr")
-        DW3P_ROW2("r1", "12", "r4", "r5")
-        DW3P_ROW2("r2", "20", "r4", "r5")
-        DW3P_CONSTS
-        DW3P_OUT("r4")
-        "strb   r9, [r3]\n\t"
-        "ldr    r4, [sp, #40]\n\t"
-        DW3P_OUT("r5")
-        "strb   r9, [r3, r4]\n\t"
-        "add    r3, r3, r4, lsl #1\n\t"
-        "add    r0, r0, #4\n\t"
-        "add    r1, r1, #4\n\t"
-        "add    r2, r2, #4\n\t"
-        "ldr    r12, [sp, #52]\n\t"
-        "ldr    r4, [r12, #24]\n\t"
-        "4:\n\t"
-        "tst    r4, #1\n\t"
-        "beq    5f\n\t"                      /* one output */
-        DW3P_ROW1("r0", "4", "lr")
-        DW3P_ROW1("r1", "12", "r4")
-        DW3P_ROW1("r2", "20", "r4")
-        DW3P_CONSTS
-        DW3P_OUT("r4")
-        "strb   r9, [r3]\n\t"
-        "5:\n\t"                             /* the next row */
-        "ldr    r12, [sp, #52]\n\t"
-        "ldrd   r4, r5, [r12, #28]\n\t"
-        "ldrd   r0, r3, [sp, #56]\n\t"
-        "add    r0, r0, r4\n\t"
-        "add    r3, r3, r5\n\t"
-        "strd   r0, r3, [sp, #56]\n\t"
-        "ldr    r4, [sp, #48]\n\t"
-        "subs   r4, r4, #1\n\t"
-        "str    r4, [sp, #48]\n\t"
-        "bne    1b\n\t"
-        "add    sp, sp, #64\n\t"
-        "pop    {r4-r11, pc}\n\t");
+    __asm__ volatile(DW3P_BODY(DW3P_ROW4, DW3P_ROW2, DW3P_ROW1, "3", "8", "4"));
 }
+
+/* the same at stride 2 along u */
+static __attribute__((naked, noinline)) void dw3p_run_s2_dsp(dw3p_run *q __attribute__((unused)))
+{
+    __asm__ volatile(DW3P_BODY(DW3P_S2_ROW4, DW3P_S2_ROW2, DW3P_S2_ROW1, "4", "16", "8"));
+}
+#undef DW3P_BODY
+#undef DW3P_S2_ROW1
+#undef DW3P_S2_ROW2
+#undef DW3P_S2_ROW4
 #undef DW3P_OUT
 #undef DW3P_CONSTS
 #undef DW3P_ROW1
@@ -1180,25 +1226,39 @@ static __attribute__((noinline)) void dw3p_stage(const int8_t *in, int32_t du, i
 }
 
 /* Estimated M4 cycles of a layer's passes per channel with u along an axis of `out_u` outputs and v along one of
- * `out_v` (a pass of four 86, of two 46, of one 31, a row 30). */
+ * `out_v` (at stride 1 a pass of four 78, of two 42, of one 29, a row 30; it orders the axes at stride 2 too). */
 static int32_t dw3p_cost(int32_t out_u, int32_t out_v)
 {
-    static const int16_t tail[4] = {0, 31, 46, 77};
-    return out_v * (86 * (out_u / 4) + tail[out_u % 4] + 30);
+    static const int16_t tail[4] = {0, 29, 42, 71};
+    return out_v * (78 * (out_u / 4) + tail[out_u % 4] + 30);
 }
 
+/* run_s2: dw3p_run_s2_dsp where the caller takes layers of stride 2 along u (tinyasc_opt_depthwise_window_s2_s8),
+ * else 0: a library without such a layer links none of it. */
 static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                const int8_t *input, int8_t *output)
+                                                const int8_t *input, int8_t *output, void (*run_s2)(dw3p_run *))
 {
     const int32_t C = p->in_c;
     if (p->depth_multiplier != 1 || p->k_h != 3 || p->k_w != 3 || C % 4 != 0) return -1;
     /* maps under four outputs along an axis stay with the kernel above (a channel's fixed costs outweigh its taps) */
     if (p->out_h < 4 || p->out_w < 4) return -1;
-    const int x_ok = p->stride_w == 1 && p->dil_w == 1, y_ok = p->stride_h == 1 && p->dil_h == 1;
-    if (!(x_ok || y_ok) || !tinyasc_out_fast_ok(p, w)) return -1;
-    /* u along x unless along y the passes cost less (dw3p_cost) */
+    if (!tinyasc_out_fast_ok(p, w)) return -1;
+    /* u along an undilated axis of stride 1, else of stride 2 (the passes at stride 2 read twice the plane): along x
+     * unless along y the passes cost less (dw3p_cost) */
+    int x_ok = p->stride_w == 1 && p->dil_w == 1, y_ok = p->stride_h == 1 && p->dil_h == 1;
+    if (!(x_ok || y_ok) && run_s2) x_ok = p->stride_w == 2 && p->dil_w == 1, y_ok = p->stride_h == 2 && p->dil_h == 1;
+    if (!(x_ok || y_ok)) return -1;
     dw_plane g;
     dw_plane_of(p, x_ok && !(y_ok && dw3p_cost(p->out_h, p->out_w) < dw3p_cost(p->out_w, p->out_h)), &g);
+    /* at stride 2 rows of eight or more outputs (VWW's 6 x 6 outputs of 128 channels took 8% more than the kernel
+     * above: the staging of four inputs an output and a channel's fixed costs outweigh its cheaper taps) */
+    if (g.stride_u == 2 && g.out_u < 8) return -1;
+    void (*const run)(dw3p_run *) = g.stride_u == 1 ? dw3p_run_dsp : run_s2;
+    /* the doubled sums stay inside int32: a channel's constant bias + off * sum w (|off sum w| <= 128 * 9 * 128 <
+     * 2^18) under 2^29 in magnitude (tinyasc_dbl_base_ok), nine products of at most 2^16 onto twice it */
+    if (w->bias)
+        for (int32_t c = 0; c < C; c++)
+            if ((uint32_t)w->bias[c] + ((1u << 29) - (1u << 18)) >= (1u << 30) - (1u << 19)) return -1;
     const int32_t pitch = (g.cols + 1) & ~1; /* int16 per plane row: a whole number of words */
     /* plane rows that fit, a word to spare (a pass of one reads the int16 after its window's row) */
     const int32_t budget = ((int32_t)sizeof(tinyasc_gather_words) - 4) / (4 * 2 * pitch);
@@ -1212,20 +1272,20 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
     const int32_t plane = rows_max * pitch;
     dw3p_pad_columns(planes, 4 * rows_max, pitch, g.lo, g.hi, g.cols, zp);
     for (int32_t c0 = 0; c0 < C; c0 += 4) {
-        for (int32_t k = 0; k < 4; k++) { /* the block: kernel row r along v its taps w0, w1, w2 along u */
+        for (int32_t k = 0; k < 4; k++) { /* the block: kernel row r along v its taps w0, w1, w2 along u, doubled */
             int32_t *const b = blocks + k * DW3P_BLOCK;
             const int32_t c = c0 + k;
             int32_t sum = 0;
-            for (int32_t r = 0; r < 3; r++) {
+            for (int32_t r = 0; r < 3; r++) { /* doubled: at most 256 in magnitude, still int16 */
                 const int8_t *const t = w->data + r * g.tv + c;
                 const int32_t w0 = t[0], w1 = t[g.tu], w2 = t[2 * g.tu];
                 sum += w0 + w1 + w2;
-                b[1 + 2 * r] = (int32_t)((uint32_t)(uint16_t)w0 | ((uint32_t)w1 << 16));
-                b[2 + 2 * r] = (int32_t)((uint32_t)(uint16_t)w1 | ((uint32_t)w2 << 16));
+                b[1 + 2 * r] = (int32_t)((uint32_t)(uint16_t)(2 * w0) | ((uint32_t)(2 * w1) << 16));
+                b[2 + 2 * r] = (int32_t)((uint32_t)(uint16_t)(2 * w1) | ((uint32_t)(2 * w2) << 16));
             }
-            b[0] = (w->bias ? w->bias[c] : 0) + sum * p->input_offset;
+            b[0] = 2 * ((w->bias ? w->bias[c] : 0) + sum * p->input_offset);
             b[7] = w->multiplier[c];
-            tinyasc_out_fast_consts(p, w, c, &b[8], &b[9]);
+            tinyasc_rq_relu_consts(w->shift[c], p->output_offset, &b[8], &b[9]);
         }
         for (int32_t bt = 0; bt < p->batches; bt++) {
             const int8_t *const in = input + bt * p->in_h * p->in_w * C + c0;
@@ -1239,7 +1299,7 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
                                   .rowstep = 2 * pitch * g.dil_v, .su = g.su, .rows = n, .full = g.out_u / 4,
                                   .rem = g.out_u % 4, .in_next = 2 * pitch * g.stride_v, .out_next = g.sv,
                                   .blk = blocks + k * DW3P_BLOCK};
-                    dw3p_run_dsp(&r);
+                    run(&r);
                 }
             }
         }
@@ -1249,18 +1309,36 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
 #endif
 #endif
 
-void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                     const int8_t *input, int8_t *output)
+/* Both entries: tinyasc_opt_depthwise_window_s8, and tinyasc_opt_depthwise_window_s2_s8 for the layers the generator
+ * finds without an undilated axis of stride 1 but with one of stride 2 (on the DSP cores their planes at stride 2,
+ * dw3p_run_s2_dsp, which only that entry links). */
+static inline __attribute__((always_inline)) void dw_window(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                            const int8_t *input, int8_t *output, const int s2)
 {
     /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
     const tinyasc_conv_params pl = *p;
     const tinyasc_weights wl = *w;
+    (void)s2;
 #if defined(__ARM_FEATURE_MVE)
     if (dwp_layer_mve(&pl, &wl, input, output) == 0 || dw_rows_mve(&pl, &wl, input, output) == 0 ||
         dw_windows_mve(&pl, &wl, input, output) == 0)
         return;
 #elif defined(__ARM_FEATURE_DSP) && DW3_ASM
-    if (dw3p_layer(&pl, &wl, input, output) == 0 || dw3x3_layer(&pl, &wl, input, output) == 0) return;
+    if (dw3p_layer(&pl, &wl, input, output, s2 ? dw3p_run_s2_dsp : 0) == 0 ||
+        dw3x3_layer(&pl, &wl, input, output) == 0)
+        return;
 #endif
     tinyasc_opt_depthwise_conv2d_s8(&pl, &wl, input, output);
+}
+
+void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
+{
+    dw_window(p, w, input, output, 0);
+}
+
+void tinyasc_opt_depthwise_window_s2_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                        const int8_t *input, int8_t *output)
+{
+    dw_window(p, w, input, output, 1);
 }

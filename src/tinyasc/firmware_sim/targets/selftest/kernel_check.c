@@ -35,6 +35,14 @@ typedef struct {
 static int8_t ref_out[KCASE_MAX_OUT], opt_out[KCASE_MAX_OUT + CHECK_GUARD];
 static int8_t ref_scratch[KCASE_MAX_OUT], opt_scratch[KCASE_MAX_OUT];
 
+/* generator.window_stride2: a depthwise layer of windows over both axes with no undilated axis of stride 1 and one of
+ * stride 2 (the entry tinyasc_opt_depthwise_window_s2_s8) */
+static int window_stride2(const tinyasc_conv_params *p)
+{
+    const int one = (p->stride_h == 1 && p->dil_h == 1) || (p->stride_w == 1 && p->dil_w == 1);
+    return !one && ((p->stride_h == 2 && p->dil_h == 1) || (p->stride_w == 2 && p->dil_w == 1));
+}
+
 /* generator.pointwise_same_size, ungrouped with more than one input channel: the layers it sends to
  * tinyasc_opt_conv2d_1x1_s8 */
 static int pointwise_same_size(const tinyasc_conv_params *p)
@@ -120,9 +128,12 @@ int main(void)
         memset(opt_out, CHECK_FILL, sizeof opt_out);
         if (c->kind == K_DW) {
             tinyasc_depthwise_conv2d_s8(&c->p, &c->w, c->input, ref_out);
-            /* as the generator calls them: depth multipliers above one and windows over both axes their own kernels */
+            /* as the generator calls them: depth multipliers above one and windows over both axes their own kernels
+             * (strided on both: generator.window_stride2) */
             if (c->p.depth_multiplier != 1)
                 tinyasc_opt_depthwise_conv2d_multiplier_s8(&c->p, &c->w, c->input, opt_out);
+            else if (c->p.k_h > 1 && c->p.k_w > 1 && window_stride2(&c->p))
+                tinyasc_opt_depthwise_window_s2_s8(&c->p, &c->w, c->input, opt_out);
             else if (c->p.k_h > 1 && c->p.k_w > 1) tinyasc_opt_depthwise_window_s8(&c->p, &c->w, c->input, opt_out);
             else tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else if (c->kind == K_FC) { /* batches x in_c -> batches x out_c, weights [out_c][in_c] */
