@@ -309,6 +309,12 @@ CASES = {
     # the DSP cores' whole columns of four channels two taps per pass (dw_col4_dsp): an odd count of taps (71), two
     # groups of four
     "dw71x1_c8_fold": (True, 1, 71, 3, 8, 8, 71, 1, 1, 1, False, None, True),
+    # ... and each output row's run of whole columns in one call per group (dwc4_run_dsp, the folded output path):
+    # 64 taps over 20 channels (the quick model's second stage), SAME rows partly outside (those pixels one by one),
+    # stride 2 along x, batches, dilation 2 along the column
+    "dw64x1_c20_runs_fold": (True, 1, 64, 9, 20, 20, 64, 1, 1, 1, False, None, True),
+    "dw5x1_c8_same_stw2_b2_fold": (True, 2, 9, 10, 8, 8, 5, 1, 1, 1, True, None, True),
+    "dw6x1_c12_dilh2_fold": (True, 1, 14, 4, 12, 12, 6, 1, 1, 1, True, None, False),
     # the DSP cores' 3 x 3 windows on int16 planes (dw3p_run_dsp: four outputs per pass along the plane's rows, the
     # row's last one to three in a pass of two and one of one): rows along x of 4, 5, 6, 7 and 9 outputs; along y
     # where that costs less (25 x 5, the DS-CNN's shape, with the zero point at both ends); stride 2 and dilation 2

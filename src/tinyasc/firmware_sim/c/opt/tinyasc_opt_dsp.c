@@ -638,7 +638,179 @@ static __attribute__((naked, noinline)) void dw_col4_dsp(const int8_t *ip __attr
         "stm    lr, {r4-r7}\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
+
+/* A run of output pixels whose k_h x 1 windows lie wholly inside the input, four channels, on the folded output path
+ * (the BC-ResBlock's frequency-spanning columns: 17 windows of 128 taps in the quick model's first blocks), one asm
+ * call for the run: per pixel the four sums from the channels' constants, the taps four per pass against the group's
+ * weight words staged contiguous (two per LDRD, post-incremented; the odd tap and pair first), then tinyasc_rq_apply's
+ * folded step and SSAT per channel with its (m, rnd, sh) from the block. dw_col4_dsp above took a call, the
+ * constants' loads and the general output path per pixel and group in C, a weight word per LDR at a register offset
+ * and a loop test per two taps. Offsets below are those of dwc_run; ip and op advance with the pixels. */
+typedef struct {
+    const int8_t *ip;      /* 0: the run's first window, tap 0, the group's first channel */
+    const uint32_t *wp;    /* 4: the group's weight words, tap after tap */
+    int32_t nky, ystep;    /* 8, 12: taps (>= 1); bytes between a window's taps */
+    int32_t pixels, pstep; /* 16, 20: windows in the run (>= 1); from a window to the next */
+    int32_t ostep;         /* 24: from an output pixel to the next */
+    int8_t *op;            /* 28: the first pixel's outputs */
+    const int32_t *blk;    /* 32: the four channels' constants, then (m, rnd, sh) of each */
+} dwc_run;
+typedef char dwc_run_is_the_asm_layout[(offsetof(dwc_run, ip) == 0 && offsetof(dwc_run, wp) == 4 &&
+                                        offsetof(dwc_run, nky) == 8 && offsetof(dwc_run, ystep) == 12 &&
+                                        offsetof(dwc_run, pixels) == 16 && offsetof(dwc_run, pstep) == 20 &&
+                                        offsetof(dwc_run, ostep) == 24 && offsetof(dwc_run, op) == 28 &&
+                                        offsetof(dwc_run, blk) == 32) ? 1 : -1];
+enum { DWC_BLOCK = 17 }; /* a group's block: four constants, four (m, rnd, sh), whether all four fold (C only) */
+/* one tap: the input word at XADDR against the weight word in W (then spent); channels 0 and 2 from the lanes of
+ * SXTB16, 1 and 3 from those of SXTB16 of the words rotated by 8 */
+#define DWC_TAP(XADDR, W)                                                                                         \
+        "ldr    r8, " XADDR "\n\t"                                                                                \
+        "sxtb16 r10, r8\n\t"                                                                                      \
+        "sxtb16 r8, r8, ror #8\n\t"                                                                               \
+        "sxtb16 r11, " W "\n\t"                                                                                   \
+        "sxtb16 " W ", " W ", ror #8\n\t"                                                                         \
+        "smlabb r4, r10, r11, r4\n\t"                                                                             \
+        "smlatt r6, r10, r11, r6\n\t"                                                                             \
+        "smlabb r5, r8, " W ", r5\n\t"                                                                            \
+        "smlatt r7, r8, " W ", r7\n\t"
+/* two taps: both weight words in one LDRD */
+#define DWC_PAIR                                                                                                  \
+        "ldrd   r9, lr, [r1], #8\n\t"                                                                             \
+        DWC_TAP("[r0]", "r9")                                                                                     \
+        DWC_TAP("[r0, r3]", "lr")                                                                                 \
+        "add    r0, r0, r3, lsl #1\n\t"
+/* the folded step of sum acc with the next (m, rnd, sh) at r12, stored at r0 (post-incremented) */
+#define DWC_OUT(acc)                                                                                              \
+        "ldm    r12!, {r8, r9, r10}\n\t"                                                                          \
+        "and    r11, " acc ", #0x80000000\n\t"                                                                    \
+        "orr    r11, r11, #0x40000000\n\t"                                                                        \
+        "add    r1, r9, " acc ", asr #31\n\t"                                                                     \
+        "smlal  r11, r1, " acc ", r8\n\t"                                                                         \
+        "asr    r1, r1, r10\n\t"                                                                                  \
+        "ssat   r1, #8, r1\n\t"                                                                                   \
+        "strb   r1, [r0], #1\n\t"
+static __attribute__((naked, noinline)) void dwc4_run_dsp(dwc_run *q __attribute__((unused))) /* q arrives in r0 */
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #8\n\t"              /* [sp]: q, [sp, #4]: pixels left */
+        "ldr    r1, [r0, #16]\n\t"
+        "strd   r0, r1, [sp]\n\t"
+        "1:\n\t"                             /* a pixel */
+        "ldr    lr, [sp]\n\t"
+        "ldr    r12, [lr, #32]\n\t"
+        "ldm    r12, {r4-r7}\n\t"            /* the sums from the channels' constants */
+        "ldrd   r0, r1, [lr, #0]\n\t"        /* ip, wp */
+        "ldrd   r2, r3, [lr, #8]\n\t"        /* nky, ystep */
+        "tst    r2, #1\n\t"
+        "beq    2f\n\t"
+        "ldr    r9, [r1], #4\n\t"
+        DWC_TAP("[r0]", "r9")
+        "add    r0, r0, r3\n\t"
+        "2:\n\t"
+        "tst    r2, #2\n\t"
+        "beq    3f\n\t"
+        DWC_PAIR
+        "3:\n\t"
+        "lsrs   r2, r2, #2\n\t"              /* passes of four taps */
+        "beq    5f\n\t"
+        "4:\n\t"
+        DWC_PAIR
+        DWC_PAIR
+        "subs   r2, r2, #1\n\t"
+        "bne    4b\n\t"
+        "5:\n\t"                             /* the pixel's four outputs */
+        "ldr    lr, [sp]\n\t"
+        "ldr    r12, [lr, #32]\n\t"
+        "ldr    r0, [lr, #28]\n\t"
+        "add    r12, r12, #16\n\t"
+        DWC_OUT("r4")
+        DWC_OUT("r5")
+        DWC_OUT("r6")
+        DWC_OUT("r7")
+        "ldr    r3, [lr, #24]\n\t"           /* ostep */
+        "sub    r0, r0, #4\n\t"
+        "add    r0, r0, r3\n\t"
+        "str    r0, [lr, #28]\n\t"           /* the next pixel's outputs */
+        "ldr    r0, [lr, #0]\n\t"
+        "ldr    r2, [lr, #20]\n\t"           /* pstep */
+        "add    r0, r0, r2\n\t"
+        "str    r0, [lr, #0]\n\t"            /* and window */
+        "ldr    r1, [sp, #4]\n\t"
+        "subs   r1, r1, #1\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #8\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef DWC_OUT
+#undef DWC_PAIR
+#undef DWC_TAP
+
+/* k_h x 1 windows over the whole int8 range take dwc4_run_dsp for each output row's run of windows wholly inside the
+ * input, one call per group of four channels that all fold (tinyasc_rq_zp_folds); the other groups and the last
+ * C % 4 channels go pixel by pixel. In the window buffer after the channels' constants (base[C]): per group its block
+ * (constants, then (m, rnd, sh) per channel; word 16 whether it folds), then per folding group its weight words tap
+ * after tap. 0 where the layer is not such a one or its blocks and weights do not fit, 2 where the runs take every
+ * channel, else 1. */
+static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                 int32_t *base, int32_t *ox_lo, int32_t *ox_hi)
+{
+    const int32_t C = p->in_c, G = C / 4, words = (int32_t)(sizeof(tinyasc_gather_words) / 4);
+    if (p->k_w != 1 || G == 0 || C + G * (DWC_BLOCK + p->k_h) > words || !tinyasc_full_range(p)) return 0;
+    tinyasc_inside_range(p->out_w, p->in_w, 0, p->stride_w, p->pad_w, ox_lo, ox_hi);
+    int32_t *const blocks = base + C;
+    uint32_t *const wstage = (uint32_t *)(blocks + G * DWC_BLOCK);
+    int all = C % 4 == 0;
+    for (int32_t g = 0; g < G; g++) {
+        int32_t *const b = blocks + g * DWC_BLOCK;
+        b[16] = 1;
+        for (int32_t j = 0; j < 4; j++) {
+            const int32_t c = 4 * g + j;
+            b[j] = base[c];
+            b[4 + 3 * j] = w->multiplier[c];
+            if (tinyasc_rq_zp_folds(w->multiplier[c], w->shift[c]))
+                tinyasc_out_fast_consts(p, w, c, &b[5 + 3 * j], &b[6 + 3 * j]);
+            else
+                b[16] = 0;
+        }
+        all &= b[16];
+        if (b[16])
+            for (int32_t f = 0; f < p->k_h; f++) wstage[g * p->k_h + f] = tinyasc_load_u32(w->data + f * C + 4 * g);
+    }
+    return all ? 2 : 1;
+}
+
+/* Whether dwc4_run_dsp took channel c's group (dwc_prepare's blocks after base[C]). */
+static inline int dwc_took(const tinyasc_conv_params *p, const int32_t *base, int32_t c)
+{
+    return c / 4 < p->in_c / 4 && base[p->in_c + (c / 4) * DWC_BLOCK + 16];
+}
+
+/* One output row's run [ox_lo, ox_hi) of windows wholly inside the input through dwc4_run_dsp, group by group (row:
+ * the windows' first input row; out: the output row). */
+static __attribute__((noinline)) void dwc_row(const tinyasc_conv_params *p, const int32_t *base, const int8_t *row,
+                                              int8_t *out, int32_t ox_lo, int32_t ox_hi)
+{
+    const int32_t C = p->in_c, G = C / 4;
+    const int32_t *const blocks = base + C;
+    const uint32_t *const wstage = (const uint32_t *)(blocks + G * DWC_BLOCK);
+    for (int32_t g = 0; g < G; g++) {
+        if (!blocks[g * DWC_BLOCK + 16]) continue;
+        dwc_run r = {.ip = row + (ox_lo * p->stride_w - p->pad_w) * C + 4 * g, .wp = wstage + g * p->k_h,
+                     .nky = p->k_h, .ystep = p->dil_h * p->in_w * C, .pixels = ox_hi - ox_lo,
+                     .pstep = p->stride_w * C, .ostep = C, .op = out + ox_lo * C + 4 * g,
+                     .blk = blocks + g * DWC_BLOCK};
+        dwc4_run_dsp(&r);
+    }
+}
 #undef DW_COL_TAP
+#else
+static inline int dwc_took(const tinyasc_conv_params *p, const int32_t *base, int32_t c)
+{
+    (void)p, (void)base, (void)c;
+    return 0;
+}
 #endif
 
 /* n (1..4) channels c.. of one output pixel: its window of taps [ky0, ky1) x [kx0, kx1) from ip / wp
@@ -702,13 +874,27 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     int32_t *const base = (int32_t *)(void *)tinyasc_gather_words; /* the window buffer is free in a depthwise layer */
     const int table = C <= (int32_t)(sizeof(tinyasc_gather_words) / 4);
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, base);
+#if CONV2X2_ASM
+    int32_t ox_lo = 0, ox_hi = 0;
+    const int cols = table ? dwc_prepare(p, w, base, &ox_lo, &ox_hi) : 0;
+#endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             int32_t ky0, ky1;
             tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+#if CONV2X2_ASM
+            const int run = cols && ky0 == 0 && ky1 == p->k_h && ox_lo < ox_hi;
+            if (run) dwc_row(p, base, in + y0 * row, output + (b * p->out_h + oy) * p->out_w * C, ox_lo, ox_hi);
+#else
+            const int run = 0, cols = 0;
+            const int32_t ox_lo = 0, ox_hi = 0;
+#endif
             for (int32_t ox = 0; ox < p->out_w; ox++) {
+                /* a run's pixel: only the groups dwc4_run_dsp did not take */
+                const int in_run = run && ox >= ox_lo && ox < ox_hi;
+                if (in_run && cols == 2) continue; /* every channel taken */
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 int32_t kx0, kx1;
                 tinyasc_tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
@@ -718,6 +904,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                 const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;
                 const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
                 for (int32_t c = 0; c < C; c += 4) {
+                    if (in_run && dwc_took(p, base, c)) continue;
                     const int32_t n = C - c < 4 ? C - c : 4;
                     int32_t a[4] = {0, 0, 0, 0};
                     for (int32_t j = 0; j < n; j++) a[j] = whole ? base[c + j] : (w->bias ? w->bias[c + j] : 0);
