@@ -19,7 +19,7 @@ import pytest
 
 from tinyasc.firmware_sim import harness as L
 from tinyasc.firmware_sim.generator import (PreparedFc, conv_row_pairs, fc_row_blocks, fold_fc_input_offset,
-                                           pointwise_on_planes, window_stride2)
+                                           depthwise_column, pointwise_on_planes, window_stride2)
 from tinyasc.firmware_sim.params import ConvParams, FcParams
 from tinyasc.firmware_sim.sparse import (DESCRIPTOR_BYTES, SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows,
                                          helium_planes_pay, planes_fit, planes_groups, why_dense, window_span)
@@ -594,6 +594,19 @@ def test_window_stride2_is_the_strided_entry():
         assert not window_stride2(ConvParams(**{**base, **change})), change
     s2 = {n for n in CASES if "_plane_s2" in n}
     assert len(s2) == 7 and all(CASES[n][8] == 2 for n in s2)  # stride 2 on both axes (st)
+
+
+def test_depthwise_column_is_the_long_column_entry():
+    """generator.depthwise_column (kernel_check.c mirrors it) sends a depthwise layer of one column longer than three
+    taps to depthwise_column_s8, the entry that links the DSP cores' runs of whole columns; three taps, a second
+    column or a depth multiplier keep theirs."""
+    base = dict(batches=1, in_h=64, in_w=9, in_c=20, out_h=1, out_w=9, out_c=20, k_h=64, k_w=1, stride_h=1,
+                stride_w=1, dil_h=1, dil_w=1, pad_h=0, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=128,
+                output_offset=-3, act_min=-128, act_max=127)
+    assert depthwise_column(ConvParams(**base))
+    assert depthwise_column(ConvParams(**{**base, "k_h": 4, "out_h": 61}))
+    for change in ({"k_h": 3, "out_h": 62}, {"k_w": 2, "out_w": 8}, {"depth_multiplier": 2, "out_c": 40}):
+        assert not depthwise_column(ConvParams(**{**base, **change})), change
 
 
 def test_pointwise_on_planes_is_what_the_planes_kernel_takes():

@@ -518,6 +518,8 @@ class _Generator:
         elif depthwise and not wide and kh > 1 and kw > 1:
             # windows over both axes: their own kernel (and file); strided on every axis their own entry
             kernel = "depthwise_window_s2_s8" if window_stride2(conv) else "depthwise_window_s8"
+        elif depthwise and not wide and depthwise_column(conv):
+            kernel = "depthwise_column_s8"  # long columns: the DSP cores' runs of whole columns, linked only here
         elif pairs:
             kernel = "conv2d_pairs_s8"  # the DSP cores' pixel pairs on rows in word-interleaved pairs
         elif pointwise_same_size(conv) and not depthwise and not wide and fin == ic > 1:
@@ -1108,6 +1110,13 @@ def pointwise_same_size(p: params.ConvParams) -> bool:
             and p.in_h == p.out_h and p.in_w == p.out_w)
 
 
+def depthwise_column(p: params.ConvParams) -> bool:
+    """Whether a depthwise layer (multiplier 1, not in place) is a column of more than three taps (k_h x 1: the
+    BC-ResBlock's frequency-spanning convolutions), the entry ``depthwise_column_s8`` whose DSP runs of whole columns
+    other libraries do not link; the three-tap ones keep the line kernel."""
+    return p.k_w == 1 and p.k_h > 3 and p.depth_multiplier == 1
+
+
 def window_stride2(p: params.ConvParams) -> bool:
     """Whether a depthwise layer of windows over both axes has no undilated axis of stride 1 and one of stride 2 (the
     entry ``depthwise_window_s2_s8``, whose DSP planes at stride 2 other libraries do not link)."""
@@ -1241,6 +1250,7 @@ _DEPTHWISE = _K("depthwise_conv2d_s8", (_ks.CONV,), _ks.OPT_CONV)  # also a chan
 _DEPTHWISE_MULTIPLIER = _K("depthwise_conv2d_multiplier_s8", (_ks.CONV,), _ks.OPT_CONV)  # depth multiplier > 1
 _DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthwise windows over both axes
 _DW_WINDOW_S2 = _K("depthwise_window_s2_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # ... strided on both (window_stride2)
+_DW_COLUMN = _K("depthwise_column_s8", (_ks.CONV,), _ks.OPT_CONV)  # long columns (depthwise_column)
 _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P)  # Helium's three-tap lines on planes (line3p_pays)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
@@ -1254,14 +1264,14 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("conv2d_c16_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
                     _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
-                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _LINE3P,
+                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
-           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _DW_WINDOW_S2, _LINE3P, _CONV_COL, _BAND,
+           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,

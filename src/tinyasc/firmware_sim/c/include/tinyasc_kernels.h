@@ -127,8 +127,12 @@ void tinyasc_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const 
 /* The same for a layer whose windows span both axes (k_h, k_w > 1; its own name: see kernels/conv.c). */
 void tinyasc_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                  const int8_t *input, int8_t *output);
+/* ... and for such a layer with no undilated axis of stride 1 and one of stride 2 (see kernels/conv.c). */
 void tinyasc_depthwise_window_s2_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                     const int8_t *input, int8_t *output);
+/* The same for a k_h x 1 layer of more than three taps, not in place (see kernels/conv.c). */
+void tinyasc_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 const int8_t *input, int8_t *output);
 
 /* 1x1, stride-1, ungrouped CONV_2D whose output overwrites its input in the arena. The outputs of a chunk of
  * pixels are staged, then stored; pixels run forward when out_c <= in_c and backward otherwise, so no unread

@@ -220,6 +220,13 @@ void tinyasc_depthwise_window_s2_s8(const tinyasc_conv_params *p, const tinyasc_
     tinyasc_depthwise_conv2d_s8(p, w, input, output);
 }
 
+/* A k_h x 1 depthwise layer of more than three taps, not in place: its own name, so that the DSP cores' runs of whole
+ * columns are linked only where a layer needs them; here any depthwise layer's kernel. */
+void tinyasc_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                 const int8_t *input, int8_t *output) {
+    tinyasc_depthwise_conv2d_s8(p, w, input, output);
+}
+
 /* A depthwise layer of depth multiplier above one: its own name so that the optimized library's depthwise entry,
  * for multiplier 1, needs no loop behind its SIMD kernels; here any depthwise layer's kernel. */
 void tinyasc_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,

@@ -93,6 +93,9 @@ int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weigh
                                int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
+/* The same for a k_h x 1 layer, with the DSP cores' runs of whole columns (tinyasc_opt_dsp.c; DSP cores only). */
+int tinyasc_simd_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output);
 /* The same with the filter rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout): the DSP cores' pixel
  * pairs; -1 for a layer off their fast output path (the caller then runs the portable pairs kernel). */
 int tinyasc_simd_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
@@ -201,6 +204,10 @@ void tinyasc_opt_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weigh
  * no loop is linked behind them); tinyasc_opt_depthwise_conv2d_multiplier_s8 takes the others (the generator's
  * choice, by depth multiplier). */
 void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output);
+/* A k_h x 1 depthwise layer of more than three taps, not in place (generator.depthwise_column): on the DSP cores the
+ * runs of whole columns in asm; elsewhere tinyasc_opt_depthwise_conv2d_s8. */
+void tinyasc_opt_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 void tinyasc_opt_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                 const int8_t *input, int8_t *output);

@@ -856,12 +856,22 @@ static __attribute__((noinline)) void dw_tail(const tinyasc_conv_params *p, cons
     dw_group(p, w, a, c, n, ip, wp, nky, nkx, off2, op);
 }
 
+/* The whole-column runs' hooks (dwc_prepare, dwc_row): only tinyasc_simd_depthwise_column_s8 passes them, so a
+ * library whose layers take the other entry links none of their code. */
+typedef struct {
+    int (*prepare)(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t *base, int32_t *ox_lo,
+                   int32_t *ox_hi);
+    void (*row)(const tinyasc_conv_params *p, const int32_t *base, const int8_t *row, int8_t *out, int32_t ox_lo,
+                int32_t ox_hi);
+} dw_columns;
+
 /* Depthwise (multiplier 1): four channels per word (the last C % 4 in one more group). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), that constant per channel computed once per call into the
- * window buffer, so the input offset leaves the tap loop; a column window (k x 1) is one loop. */
-int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                     const int8_t *input, int8_t *output)
+ * window buffer, so the input offset leaves the tap loop; a column window (k x 1) is one loop, and with the
+ * hooks (k_h x 1 layers) each output row's run of whole columns one asm call per group. */
+static __attribute__((noinline)) int simd_depthwise(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                    const int8_t *input, int8_t *output, const dw_columns *hooks)
 {
     /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
     const tinyasc_conv_params pl = *p;
@@ -876,7 +886,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, base);
 #if CONV2X2_ASM
     int32_t ox_lo = 0, ox_hi = 0;
-    const int cols = table ? dwc_prepare(p, w, base, &ox_lo, &ox_hi) : 0;
+    const int cols = table && hooks ? hooks->prepare(p, w, base, &ox_lo, &ox_hi) : 0;
 #endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
@@ -886,8 +896,9 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
             tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
 #if CONV2X2_ASM
             const int run = cols && ky0 == 0 && ky1 == p->k_h && ox_lo < ox_hi;
-            if (run) dwc_row(p, base, in + y0 * row, output + (b * p->out_h + oy) * p->out_w * C, ox_lo, ox_hi);
+            if (run) hooks->row(p, base, in + y0 * row, output + (b * p->out_h + oy) * p->out_w * C, ox_lo, ox_hi);
 #else
+            (void)hooks;
             const int run = 0, cols = 0;
             const int32_t ox_lo = 0, ox_hi = 0;
 #endif
@@ -915,6 +926,27 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
         }
     }
     return 0;
+}
+
+int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
+{
+    return simd_depthwise(p, w, input, output, 0);
+}
+
+#if CONV2X2_ASM
+static const dw_columns dwc_hooks = {.prepare = dwc_prepare, .row = dwc_row};
+#endif
+
+/* A k_h x 1 layer (the generator's depthwise_column_s8): its runs of whole columns through dwc4_run_dsp. */
+int tinyasc_simd_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
+{
+#if CONV2X2_ASM
+    return simd_depthwise(p, w, input, output, &dwc_hooks);
+#else
+    return simd_depthwise(p, w, input, output, 0);
+#endif
 }
 
 /* On the DSP cores a 1x1 layer takes the general kernel (no im2col of its own to leave out). */

@@ -912,6 +912,19 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 #endif
 }
 
+void tinyasc_opt_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
+{
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+    /* tinyasc_opt_depthwise_conv2d_s8's DSP kernel for these columns (more than three taps, not in place), with its
+     * runs of whole columns */
+    if (p->in_c >= 4 && p->k_w == 1 && p->k_h > 3 && input != output &&
+        tinyasc_simd_depthwise_column_s8(p, w, input, output) == 0)
+        return;
+#endif
+    tinyasc_opt_depthwise_conv2d_s8(p, w, input, output);
+}
+
 /* Depth multiplier above one: no SIMD path takes it (every one refuses), the loop. */
 void tinyasc_opt_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                 const int8_t *input, int8_t *output)

@@ -135,6 +135,8 @@ int main(void)
             else if (c->p.k_h > 1 && c->p.k_w > 1 && window_stride2(&c->p))
                 tinyasc_opt_depthwise_window_s2_s8(&c->p, &c->w, c->input, opt_out);
             else if (c->p.k_h > 1 && c->p.k_w > 1) tinyasc_opt_depthwise_window_s8(&c->p, &c->w, c->input, opt_out);
+            else if (c->p.k_w == 1 && c->p.k_h > 3) /* generator.depthwise_column */
+                tinyasc_opt_depthwise_column_s8(&c->p, &c->w, c->input, opt_out);
             else tinyasc_opt_depthwise_conv2d_s8(&c->p, &c->w, c->input, opt_out);
         } else if (c->kind == K_FC) { /* batches x in_c -> batches x out_c, weights [out_c][in_c] */
             const tinyasc_fc_params fc = fc_params_of(c);
