@@ -311,8 +311,9 @@ CASES = {
     "dw71x1_c8_fold": (True, 1, 71, 3, 8, 8, 71, 1, 1, 1, False, None, True),
     # ... and each output row's run of whole columns in one call per group (dwc4_run_dsp, the folded output path):
     # 64 taps over 20 channels (the quick model's second stage), SAME rows partly outside (those pixels one by one),
-    # stride 2 along x, batches, dilation 2 along the column
+    # stride 2 along x, batches, dilation 2 along the column; one window a group (left to the pixel path)
     "dw64x1_c20_runs_fold": (True, 1, 64, 9, 20, 20, 64, 1, 1, 1, False, None, True),
+    "dw15x1_c8_one_fold": (True, 1, 15, 1, 8, 8, 15, 1, 1, 1, False, None, True),
     "dw5x1_c8_same_stw2_b2_fold": (True, 2, 9, 10, 8, 8, 5, 1, 1, 1, True, None, True),
     "dw6x1_c12_dilh2_fold": (True, 1, 14, 4, 12, 12, 6, 1, 1, 1, True, None, False),
     # the DSP cores' 3 x 3 windows on int16 planes (dw3p_run_dsp: four outputs per pass along the plane's rows, the

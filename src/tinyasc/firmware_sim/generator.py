@@ -518,7 +518,8 @@ class _Generator:
         elif depthwise and not wide and kh > 1 and kw > 1:
             # windows over both axes: their own kernel (and file); strided on every axis their own entry
             kernel = "depthwise_window_s2_s8" if window_stride2(conv) else "depthwise_window_s8"
-        elif depthwise and not wide and depthwise_column(conv):
+        elif (depthwise and not wide and depthwise_column(conv) and self.options.backend is KernelBackend.OPTIMIZED
+              and conv_pairs_core(self.options.target.core)):
             kernel = "depthwise_column_s8"  # long columns: the DSP cores' runs of whole columns, linked only here
         elif pairs:
             kernel = "conv2d_pairs_s8"  # the DSP cores' pixel pairs on rows in word-interleaved pairs

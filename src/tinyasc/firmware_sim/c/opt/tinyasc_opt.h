@@ -205,8 +205,9 @@ void tinyasc_opt_conv2d_c16_s8(const tinyasc_conv_params *p, const tinyasc_weigh
  * choice, by depth multiplier). */
 void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
-/* A k_h x 1 depthwise layer of more than three taps, not in place (generator.depthwise_column): on the DSP cores the
- * runs of whole columns in asm; elsewhere tinyasc_opt_depthwise_conv2d_s8. */
+/* A k_h x 1 depthwise layer of more than three taps, not in place, in a DSP core's library
+ * (generator.depthwise_column): the runs of whole columns in asm; elsewhere (the generator names it for no other
+ * core) tinyasc_opt_depthwise_conv2d_s8. */
 void tinyasc_opt_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 void tinyasc_opt_depthwise_conv2d_multiplier_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,

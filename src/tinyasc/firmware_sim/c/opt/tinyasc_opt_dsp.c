@@ -759,6 +759,9 @@ static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, c
     const int32_t C = p->in_c, G = C / 4, words = (int32_t)(sizeof(tinyasc_gather_words) / 4);
     if (p->k_w != 1 || G == 0 || C + G * (DWC_BLOCK + p->k_h) > words || !tinyasc_full_range(p)) return 0;
     tinyasc_inside_range(p->out_w, p->in_w, 0, p->stride_w, p->pad_w, ox_lo, ox_hi);
+    /* one window a group (the wake word's last 15-tap column on one pixel): the blocks and staged weights would serve
+     * it once (+15% measured), the pixel path takes it */
+    if (p->batches * p->out_h * (*ox_hi - *ox_lo) < 2) return 0;
     int32_t *const blocks = base + C;
     uint32_t *const wstage = (uint32_t *)(blocks + G * DWC_BLOCK);
     int all = C % 4 == 0;
