@@ -1242,7 +1242,6 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
     if (p->depth_multiplier != 1 || p->k_h != 3 || p->k_w != 3 || C % 4 != 0) return -1;
     /* maps under four outputs along an axis stay with the kernel above (a channel's fixed costs outweigh its taps) */
     if (p->out_h < 4 || p->out_w < 4) return -1;
-    if (!tinyasc_out_fast_ok(p, w)) return -1;
     /* u along an undilated axis of stride 1, else of stride 2 (the passes at stride 2 read twice the plane): along x
      * unless along y the passes cost less (dw3p_cost) */
     int x_ok = p->stride_w == 1 && p->dil_w == 1, y_ok = p->stride_h == 1 && p->dil_h == 1;
@@ -1250,10 +1249,10 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
     if (!(x_ok || y_ok)) return -1;
     dw_plane g;
     dw_plane_of(p, x_ok && !(y_ok && dw3p_cost(p->out_h, p->out_w) < dw3p_cost(p->out_w, p->out_h)), &g);
+    void (*const run)(dw3p_run *) = g.stride_u == 1 ? dw3p_run_dsp : run_s2;
     /* at stride 2 rows of eight or more outputs (VWW's 6 x 6 outputs of 128 channels took 8% more than the kernel
      * above: the staging of four inputs an output and a channel's fixed costs outweigh its cheaper taps) */
-    if (g.stride_u == 2 && g.out_u < 8) return -1;
-    void (*const run)(dw3p_run *) = g.stride_u == 1 ? dw3p_run_dsp : run_s2;
+    if ((g.stride_u == 2 && g.out_u < 8) || !tinyasc_out_fast_ok(p, w)) return -1;
     /* the doubled sums stay inside int32: a channel's constant bias + off * sum w (|off sum w| <= 128 * 9 * 128 <
      * 2^18) under 2^29 in magnitude (tinyasc_dbl_base_ok), nine products of at most 2^16 onto twice it */
     if (w->bias)
@@ -1310,21 +1309,24 @@ static __attribute__((noinline)) int dw3p_layer(const tinyasc_conv_params *p, co
 #endif
 
 /* Both entries: tinyasc_opt_depthwise_window_s8, and tinyasc_opt_depthwise_window_s2_s8 for the layers the generator
- * finds without an undilated axis of stride 1 but with one of stride 2 (on the DSP cores their planes at stride 2,
- * dw3p_run_s2_dsp, which only that entry links). */
-static inline __attribute__((always_inline)) void dw_window(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                            const int8_t *input, int8_t *output, const int s2)
+ * finds without an undilated axis of stride 1 but with one of stride 2 (on the DSP cores their planes at stride 2:
+ * run_s2 is dw3p_run_s2_dsp, which only that entry names, so only its libraries link it; 0 elsewhere). One function
+ * for both, not inlined into each: GCC allocated dw3x3_layer's registers worse in two copies (+0.6% on VWW's 3 x 3
+ * maps). */
+typedef void (*dw_run_fn)(void); /* run_s2's type outside the DSP build, converted back before the call */
+static __attribute__((noinline)) void dw_window(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                const int8_t *input, int8_t *output, dw_run_fn run_s2)
 {
     /* local copies: int8 stores may alias anything, so fields read through p/w would be reloaded */
     const tinyasc_conv_params pl = *p;
     const tinyasc_weights wl = *w;
-    (void)s2;
+    (void)run_s2;
 #if defined(__ARM_FEATURE_MVE)
     if (dwp_layer_mve(&pl, &wl, input, output) == 0 || dw_rows_mve(&pl, &wl, input, output) == 0 ||
         dw_windows_mve(&pl, &wl, input, output) == 0)
         return;
 #elif defined(__ARM_FEATURE_DSP) && DW3_ASM
-    if (dw3p_layer(&pl, &wl, input, output, s2 ? dw3p_run_s2_dsp : 0) == 0 ||
+    if (dw3p_layer(&pl, &wl, input, output, (void (*)(dw3p_run *))run_s2) == 0 ||
         dw3x3_layer(&pl, &wl, input, output) == 0)
         return;
 #endif
@@ -1340,5 +1342,9 @@ void tinyasc_opt_depthwise_window_s8(const tinyasc_conv_params *p, const tinyasc
 void tinyasc_opt_depthwise_window_s2_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                         const int8_t *input, int8_t *output)
 {
-    dw_window(p, w, input, output, 1);
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE) && DW3_ASM
+    dw_window(p, w, input, output, (dw_run_fn)dw3p_run_s2_dsp);
+#else
+    dw_window(p, w, input, output, 0);
+#endif
 }
