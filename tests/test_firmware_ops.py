@@ -162,9 +162,10 @@ def test_kernel_bit_exact_vs_tflm(name, backend, cases, tmp_path):
         assert "_fast_s8(&l0_p" in (art.out_dir / "model.c").read_text()
     if name.endswith("_dm2"):  # depth multiplier 2: its own entry (the SIMD depthwise kernels take multiplier 1)
         assert "depthwise_conv2d_multiplier_s8(&l0_p" in (art.out_dir / "model.c").read_text()
-    if name == "conv_channelwise_span":  # the depthwise kernel ran on the filter stored tap-major
-        c = (art.out_dir / "model.c").read_text()
-        assert "depthwise_conv2d_s8(&l0_p" in c and "conv2d_s8(&l0_p" not in c.replace("depthwise_conv2d_s8", "")
+    if name == "conv_channelwise_span":  # the depthwise kernel ran on the filter stored tap-major: a long column, on
+        c = (art.out_dir / "model.c").read_text()  # the DSP cores its own entry (generator.depthwise_column)
+        entry = "depthwise_column_s8" if backend == "cortex-m4" else "depthwise_conv2d_s8"
+        assert f"{entry}(&l0_p" in c and "conv2d_s8(&l0_p" not in c.replace("depthwise_conv2d_s8", "")
         assert "CONV_2D filter [1, 24, 1, 6] (channel-wise: runs as depthwise)" in c
 
 
