@@ -597,17 +597,22 @@ static inline __attribute__((always_inline)) void dw_tap4(int32_t *a0, int32_t *
  * onto the sums at a (loaded and stored back); an odd tap first. Compiled from C the loop took a compare and two
  * pointer adds per tap and a MOV for the rotation. Arguments: r0 ip, r1 wp, r2 nky, r3 ystep, then on the stack wrow,
  * a. */
-#define DW_COL_TAP(XADDR, WADDR)                                                                                  \
+/* one tap of four channels (dw_col4_dsp, dwc4_run_dsp): the input word at XADDR against the weight word in W (then
+ * spent); channels 0 and 2 from the lanes of SXTB16, 1 and 3 from those of SXTB16 of the words rotated by 8 */
+#define DWC_TAP(XADDR, W)                                                                                         \
         "ldr    r8, " XADDR "\n\t"                                                                                \
-        "ldr    r9, " WADDR "\n\t"                                                                                \
         "sxtb16 r10, r8\n\t"                                                                                      \
         "sxtb16 r8, r8, ror #8\n\t"                                                                               \
-        "sxtb16 r11, r9\n\t"                                                                                      \
-        "sxtb16 r9, r9, ror #8\n\t"                                                                               \
+        "sxtb16 r11, " W "\n\t"                                                                                   \
+        "sxtb16 " W ", " W ", ror #8\n\t"                                                                         \
         "smlabb r4, r10, r11, r4\n\t"                                                                             \
         "smlatt r6, r10, r11, r6\n\t"                                                                             \
-        "smlabb r5, r8, r9, r5\n\t"                                                                               \
-        "smlatt r7, r8, r9, r7\n\t"
+        "smlabb r5, r8, " W ", r5\n\t"                                                                            \
+        "smlatt r7, r8, " W ", r7\n\t"
+/* ... the weight word loaded from WADDR */
+#define DW_COL_TAP(XADDR, WADDR)                                                                                  \
+        "ldr    r9, " WADDR "\n\t"                                                                                \
+        DWC_TAP(XADDR, "r9")
 static __attribute__((naked, noinline)) void dw_col4_dsp(const int8_t *ip __attribute__((unused)),
                                                          const int8_t *wp __attribute__((unused)),
                                                          int32_t nky __attribute__((unused)),
@@ -660,19 +665,8 @@ typedef char dwc_run_is_the_asm_layout[(offsetof(dwc_run, ip) == 0 && offsetof(d
                                         offsetof(dwc_run, pixels) == 16 && offsetof(dwc_run, pstep) == 20 &&
                                         offsetof(dwc_run, ostep) == 24 && offsetof(dwc_run, op) == 28 &&
                                         offsetof(dwc_run, blk) == 32) ? 1 : -1];
-enum { DWC_BLOCK = 17 }; /* a group's block: four constants, four (m, rnd, sh), whether all four fold (C only) */
-/* one tap: the input word at XADDR against the weight word in W (then spent); channels 0 and 2 from the lanes of
- * SXTB16, 1 and 3 from those of SXTB16 of the words rotated by 8 */
-#define DWC_TAP(XADDR, W)                                                                                         \
-        "ldr    r8, " XADDR "\n\t"                                                                                \
-        "sxtb16 r10, r8\n\t"                                                                                      \
-        "sxtb16 r8, r8, ror #8\n\t"                                                                               \
-        "sxtb16 r11, " W "\n\t"                                                                                   \
-        "sxtb16 " W ", " W ", ror #8\n\t"                                                                         \
-        "smlabb r4, r10, r11, r4\n\t"                                                                             \
-        "smlatt r6, r10, r11, r6\n\t"                                                                             \
-        "smlabb r5, r8, " W ", r5\n\t"                                                                            \
-        "smlatt r7, r8, " W ", r7\n\t"
+/* a group's block: four constants, four (m, rnd, sh), then (C only) whether all four fold */
+enum { DWC_BLOCK = 17, DWC_FOLDS = 16 };
 /* two taps: both weight words in one LDRD */
 #define DWC_PAIR                                                                                                  \
         "ldrd   r9, lr, [r1], #8\n\t"                                                                             \
@@ -745,14 +739,23 @@ static __attribute__((naked, noinline)) void dwc4_run_dsp(dwc_run *q __attribute
 }
 #undef DWC_OUT
 #undef DWC_PAIR
-#undef DWC_TAP
+
+/* dwc_prepare's scratch in the window buffer after the channels' constants base[C], as word offsets from base: group
+ * g's block, then the groups' staged weight words, k_h each */
+static inline int32_t dwc_block(int32_t C, int32_t g)
+{
+    return C + g * DWC_BLOCK;
+}
+static inline int32_t dwc_weights(int32_t C, int32_t k_h, int32_t g)
+{
+    return dwc_block(C, C / 4) + g * k_h;
+}
 
 /* k_h x 1 windows over the whole int8 range take dwc4_run_dsp for each output row's run of windows wholly inside the
  * input, one call per group of four channels that all fold (tinyasc_rq_zp_folds); the other groups and the last
- * C % 4 channels go pixel by pixel. In the window buffer after the channels' constants (base[C]): per group its block
- * (constants, then (m, rnd, sh) per channel; word 16 whether it folds), then per folding group its weight words tap
- * after tap. 0 where the layer is not such a one or its blocks and weights do not fit, 2 where the runs take every
- * channel, else 1. */
+ * C % 4 channels go pixel by pixel; the blocks and each folding group's weight words tap after tap go where
+ * dwc_block and dwc_weights say. 0 where the layer is not such a one or its blocks and weights do not fit, 2 where the
+ * runs take every channel, else 1. */
 static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                  int32_t *base, int32_t *ox_lo, int32_t *ox_hi)
 {
@@ -762,12 +765,10 @@ static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, c
     /* one window a group (the wake word's last 15-tap column on one pixel): the blocks and staged weights would serve
      * it once (+15% measured), the pixel path takes it */
     if (p->batches * p->out_h * (*ox_hi - *ox_lo) < 2) return 0;
-    int32_t *const blocks = base + C;
-    uint32_t *const wstage = (uint32_t *)(blocks + G * DWC_BLOCK);
     int all = C % 4 == 0;
     for (int32_t g = 0; g < G; g++) {
-        int32_t *const b = blocks + g * DWC_BLOCK;
-        b[16] = 1;
+        int32_t *const b = base + dwc_block(C, g);
+        b[DWC_FOLDS] = 1;
         for (int32_t j = 0; j < 4; j++) {
             const int32_t c = 4 * g + j;
             b[j] = base[c];
@@ -775,11 +776,13 @@ static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, c
             if (tinyasc_rq_zp_folds(w->multiplier[c], w->shift[c]))
                 tinyasc_out_fast_consts(p, w, c, &b[5 + 3 * j], &b[6 + 3 * j]);
             else
-                b[16] = 0;
+                b[DWC_FOLDS] = 0;
         }
-        all &= b[16];
-        if (b[16])
-            for (int32_t f = 0; f < p->k_h; f++) wstage[g * p->k_h + f] = tinyasc_load_u32(w->data + f * C + 4 * g);
+        all &= b[DWC_FOLDS];
+        if (b[DWC_FOLDS]) {
+            uint32_t *const wg = (uint32_t *)(base + dwc_weights(C, p->k_h, g));
+            for (int32_t f = 0; f < p->k_h; f++) wg[f] = tinyasc_load_u32(w->data + f * C + 4 * g);
+        }
     }
     return all ? 2 : 1;
 }
@@ -787,7 +790,7 @@ static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, c
 /* Whether dwc4_run_dsp took channel c's group (dwc_prepare's blocks after base[C]). */
 static inline int dwc_took(const tinyasc_conv_params *p, const int32_t *base, int32_t c)
 {
-    return c / 4 < p->in_c / 4 && base[p->in_c + (c / 4) * DWC_BLOCK + 16];
+    return c / 4 < p->in_c / 4 && base[dwc_block(p->in_c, c / 4) + DWC_FOLDS];
 }
 
 /* One output row's run [ox_lo, ox_hi) of windows wholly inside the input through dwc4_run_dsp, group by group (row:
@@ -796,18 +799,18 @@ static __attribute__((noinline)) void dwc_row(const tinyasc_conv_params *p, cons
                                               int8_t *out, int32_t ox_lo, int32_t ox_hi)
 {
     const int32_t C = p->in_c, G = C / 4;
-    const int32_t *const blocks = base + C;
-    const uint32_t *const wstage = (const uint32_t *)(blocks + G * DWC_BLOCK);
     for (int32_t g = 0; g < G; g++) {
-        if (!blocks[g * DWC_BLOCK + 16]) continue;
-        dwc_run r = {.ip = row + (ox_lo * p->stride_w - p->pad_w) * C + 4 * g, .wp = wstage + g * p->k_h,
-                     .nky = p->k_h, .ystep = p->dil_h * p->in_w * C, .pixels = ox_hi - ox_lo,
-                     .pstep = p->stride_w * C, .ostep = C, .op = out + ox_lo * C + 4 * g,
-                     .blk = blocks + g * DWC_BLOCK};
+        const int32_t *const b = base + dwc_block(C, g);
+        if (!b[DWC_FOLDS]) continue;
+        dwc_run r = {.ip = row + (ox_lo * p->stride_w - p->pad_w) * C + 4 * g,
+                     .wp = (const uint32_t *)(base + dwc_weights(C, p->k_h, g)), .nky = p->k_h,
+                     .ystep = p->dil_h * p->in_w * C, .pixels = ox_hi - ox_lo, .pstep = p->stride_w * C, .ostep = C,
+                     .op = out + ox_lo * C + 4 * g, .blk = b};
         dwc4_run_dsp(&r);
     }
 }
 #undef DW_COL_TAP
+#undef DWC_TAP
 #else
 static inline int dwc_took(const tinyasc_conv_params *p, const int32_t *base, int32_t c)
 {

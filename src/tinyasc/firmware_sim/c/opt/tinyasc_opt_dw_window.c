@@ -939,8 +939,8 @@ static int dw3x3_layer(const tinyasc_conv_params *p, const tinyasc_weights *w, c
  * (o0). The sums start from the channel's constant (bias + off * sum w: the zero point staged outside the input adds
  * exactly nothing, as TFLite skips those taps); weights and constant come doubled, so each sum arrives doubled and
  * leaves through tinyasc_rq_dbl_apply's SMMLAR, SUB of the sign, ASR and an SSAT (four instructions where the folded
- * step took six; a channel whose constant tinyasc_dbl_base_ok refuses leaves the layer to the kernel above, which
- * no trained layer here has needed). The axis u is the one of
+ * step took six; a bias of 2^29 - 2^18 or more in magnitude, where the doubled sum could leave int32, leaves the layer
+ * to the kernel above). The axis u is the one of
  * the lower cost below (stride 1 and undilated); four channels' planes in bands of output rows that fit the window
  * buffer. -1: not taken. */
 typedef struct {
