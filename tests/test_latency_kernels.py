@@ -296,6 +296,12 @@ CASES = {
     # zero): the three-tap line interiors the DSP cores rescale on the doubled sum with the sign's SUB
     # (line3_dsp_interior), a grouped column and one in place in the depthwise layout
     "grouped3x1_c10_pow2m_fold": (False, 1, 24, 5, 10, 10, 3, 1, 1, 1, True, 1, True),
+    # the DSP cores' three-tap layers in one asm call (line3_dsp_lines: every line of every recorded channel): batches
+    # (one call a batch), a channel whose constant reaches 2^29 left to the C loop among recorded ones, and rows of
+    # one output ("same" over a single input: the window's two outside values)
+    "dw3x1_c9_b2_same_fold": (True, 2, 7, 3, 9, 9, 3, 1, 1, 1, True, None, True),
+    "dw3x1_c6_same_bigbias_fold": (True, 1, 8, 4, 6, 6, 3, 1, 1, 1, True, None, True),
+    "dw1x3_c5_w1_same_fold": (True, 1, 3, 1, 5, 5, 1, 3, 1, 1, True, None, True),
     "col3_inplace_dw_c9_pow2m_fold": (4, 1, 20, 6, 9, 9, 3, 1, 1, 1, True, None, True),
     # one-tap channels computed on the DSP cores' doubled sum (affine_dsp_run, fewer than 384 pixels): ties of the last
     # rounding (pow2m), the depthwise layout with an odd channel count and batches (rows contiguous: one run per

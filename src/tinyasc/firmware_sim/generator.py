@@ -532,6 +532,9 @@ class _Generator:
         if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
                 and line3p_pays(conv, depthwise=depthwise)):
             self.kernels_used.add(f"tinyasc_{_LINE3P.name}")  # the line kernel's weak reference: ship its file
+        if (self.options.backend is KernelBackend.OPTIMIZED and conv_pairs_core(self.options.target.core) and not wide
+                and line3_dsp_ships(conv, depthwise=depthwise)):
+            self.kernels_used.add(f"tinyasc_{_LINE3_DSP.name}")  # the same, the DSP cores' asm layers
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=bias,
@@ -1065,6 +1068,21 @@ def line3p_pays(p: params.ConvParams, *, depthwise: bool) -> bool:
     return False
 
 
+def line3_dsp_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
+    """Whether a depthwise or channel-wise layer (one input channel per output channel, as the line kernel takes a
+    grouped CONV_2D in place) is a three-tap line, 3 x 1 or 1 x 3 at stride 1 and undilated, "same" or "valid": on a
+    DSP core without Helium its library then ships ``tinyasc_opt_line3_dsp.c`` (every line of the layer in one asm
+    call per group of channels; the C checks the rest: the whole int8 range, each channel's requantization)."""
+    channelwise = depthwise or (p.filter_in_c == 1 and p.in_c == p.out_c)
+    if not channelwise or p.depth_multiplier != 1 or p.stride_h != 1 or p.stride_w != 1:
+        return False
+    if p.k_h == 3 and p.k_w == 1:
+        return p.dil_h == 1 and p.pad_h <= 1 and p.pad_w == 0
+    if p.k_h == 1 and p.k_w == 3:
+        return p.dil_w == 1 and p.pad_w <= 1 and p.pad_h <= 0
+    return False
+
+
 def conv_pairs_core(core: Target | None) -> bool:
     """Whether ``core``'s optimized convolutions read filter rows in word-interleaved pairs (the DSP cores without
     Helium: M4, M7)."""
@@ -1253,6 +1271,7 @@ _DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthw
 _DW_WINDOW_S2 = _K("depthwise_window_s2_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # ... strided on both (window_stride2)
 _DW_COLUMN = _K("depthwise_column_s8", (_ks.CONV,), _ks.OPT_CONV)  # long columns (depthwise_column)
 _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P)  # Helium's three-tap lines on planes (line3p_pays)
+_LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP)  # the DSP cores' three-tap line layers in asm (line3_dsp_ships)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -1265,14 +1284,15 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("conv2d_c16_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
                     _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
-                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P,
+                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
-           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _CONV_COL, _BAND,
+           kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP,
+                    _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="FULLY_CONNECTED", activations=_I8, prepare=_G.prepare_fully_connected, emit=_G.emit_fully_connected,

@@ -154,6 +154,12 @@ static inline int tinyasc_chan_lines_of(const tinyasc_conv_params *p, const int8
  * for (generator.line3p_pays), and tinyasc_chan_column_s8 calls it only where it is linked. */
 int tinyasc_line3p_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                       int32_t wt, int32_t wc) __attribute__((weak));
+/* A three-tap line layer in one asm call on the DSP cores (tinyasc_opt_line3_dsp.c), tinyasc_chan_column_s8's
+ * arguments: -1 (nothing written) where it does not take the layer, else how many channels it left to the C line
+ * kernel (0: all done). Weak: a library holds the file only where the generator found such a layer
+ * (generator.line3_dsp_ships), and tinyasc_chan_column_s8 calls it only where it is linked. */
+int tinyasc_line3_dsp_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
+                         int32_t wt, int32_t wc) __attribute__((weak));
 /* tinyasc_band_affine_s8 with each (channel, band) tabulated or computed with the folded requantization. */
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output);
@@ -465,12 +471,60 @@ static inline int tinyasc_add8_relu_range(const tinyasc_binary_params *p)
 }
 
 /* Whether a channel's constant leaves room for the doubled form (|base| < 2^29: with at most three int8 products the
- * doubled sum stays inside int32), the condition of the DSP cores' affine_dsp_run and line3_dsp_interior
- * (tinyasc_opt_ref.c) and of the fused sub-band ADD's band_add1_dsp. */
+ * doubled sum stays inside int32), the condition of the DSP cores' affine_dsp_run (tinyasc_opt_ref.c), their
+ * three-tap line layers (tinyasc_opt_line3_dsp.c) and the fused sub-band ADD's band_add1_dsp. */
 static inline int tinyasc_dbl_base_ok(int32_t base)
 {
     return (uint32_t)base + (1u << 29) < (1u << 30);
 }
+
+/* Whether tinyasc_line3_dsp_s8 takes a line layer (with the whole int8 range): three taps, "same" or "valid" padding
+ * (the two TFLite gives), input and output positions the same bytes apart, an output at least. */
+static inline int tinyasc_line3_dsp_lines_ok(const tinyasc_lines *g)
+{
+    return g->taps == 3 && g->pad <= 1 && g->in_step == g->out_step && g->lines > 0 && g->len_out > 0;
+}
+
+/* Channel c's constant (bias + input offset x the taps' sum) of a three-tap line layer (taps wt bytes apart, channels
+ * wc), and in *ok whether tinyasc_line3_dsp_s8 takes the channel: its requantization folds and its doubled sums stay
+ * inside int32. The C line kernel skips exactly those channels after it. */
+static inline __attribute__((always_inline)) int32_t tinyasc_line3_dsp_base(const tinyasc_conv_params *p,
+                                                                           const tinyasc_weights *w, int32_t wt,
+                                                                           int32_t wc, int32_t c, int *ok)
+{
+    const int8_t *wp = w->data + c * wc;
+    const int32_t base = (w->bias ? w->bias[c] : 0) + p->input_offset * (wp[0] + wp[wt] + wp[2 * wt]);
+    *ok = tinyasc_rq_zp_folds(w->multiplier[c], w->shift[c]) && tinyasc_dbl_base_ok(base);
+    return base;
+}
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+/* The loop of the DSP cores' one-register-count asm runs: STEP once when the count in r1 is odd, then twice per pass
+ * (one loop test per two steps). */
+#define TINYASC_ASM_ODD_THEN_PAIRS(STEP)                                                                          \
+        "tst    r1, #1\n\t"                                                                                       \
+        "beq    1f\n\t"                                                                                           \
+        STEP                                                                                                      \
+        "1:\n\t"                                                                                                  \
+        "asrs   r1, r1, #1\n\t"              /* passes of two */                                                  \
+        "beq    3f\n\t"                                                                                           \
+        "2:\n\t"                                                                                                  \
+        STEP                                                                                                      \
+        STEP                                                                                                      \
+        "subs   r1, r1, #1\n\t"                                                                                   \
+        "bne    2b\n\t"                                                                                           \
+        "3:\n\t"
+/* The output step of the DSP cores' affine and line asm (tinyasc_opt_ref.c, tinyasc_opt_line3_dsp.c):
+ * tinyasc_rq_dbl_apply of the doubled sum in ACC (m, rnd2 and r in the registers named), SSAT, the byte stored at r0,
+ * r0 advanced by r3 (lr scratch). */
+#define TINYASC_ASM_DBL_OUT_STEP(ACC, M, RND2, R)                                                                  \
+        "smmlar lr, " ACC ", " M ", " RND2 "\n\t"                                                                 \
+        "sub    lr, lr, " ACC ", lsr #31\n\t"                                                                     \
+        "asr    lr, lr, " R "\n\t"                                                                                \
+        "ssat   lr, #8, lr\n\t"                                                                                   \
+        "strb   lr, [r0]\n\t"                                                                                     \
+        "add    r0, r0, r3\n\t"
+#endif
 
 /* The output path of a whole layer when every channel's zero point folds (tinyasc_rq_zp_folds)
  * and the activation range is all of int8: the clamp is then one SSAT. Checked once per call. */

@@ -159,34 +159,10 @@ static inline __attribute__((always_inline)) void affine_table(const tinyasc_con
 }
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-/* The loop of the DSP cores' one-register-count asm runs: STEP once when the count in r1 is odd, then twice per pass
- * (one loop test per two steps). */
-#define ODD_THEN_PAIRS(STEP)                                                                                      \
-        "tst    r1, #1\n\t"                                                                                       \
-        "beq    1f\n\t"                                                                                           \
-        STEP                                                                                                      \
-        "1:\n\t"                                                                                                  \
-        "asrs   r1, r1, #1\n\t"              /* passes of two */                                                  \
-        "beq    3f\n\t"                                                                                           \
-        "2:\n\t"                                                                                                  \
-        STEP                                                                                                      \
-        STEP                                                                                                      \
-        "subs   r1, r1, #1\n\t"                                                                                   \
-        "bne    2b\n\t"                                                                                           \
-        "3:\n\t"
-/* The output step of the DSP cores' affine and line asm: tinyasc_rq_dbl_apply of the doubled sum in ACC (m, rnd2 and r
- * in the registers named), SSAT, the byte stored at r0, r0 advanced by r3 (lr scratch). */
-#define DBL_OUT_STEP(ACC, M, RND2, R)                                                                            \
-        "smmlar lr, " ACC ", " M ", " RND2 "\n\t"                                                                 \
-        "sub    lr, lr, " ACC ", lsr #31\n\t"                                                                     \
-        "asr    lr, lr, " R "\n\t"                                                                                \
-        "ssat   lr, #8, lr\n\t"                                                                                   \
-        "strb   lr, [r0]\n\t"                                                                                     \
-        "add    r0, r0, r3\n\t"
 #define AFFINE_DSP_STEP                                                                                           \
         "ldrsb  ip, [r0, r2]\n\t"                                                                                  \
         "mla    ip, ip, r4, r5\n\t"        /* 2 (base + w x) */                                                    \
-        DBL_OUT_STEP("ip", "r6", "r7", "r8")
+        TINYASC_ASM_DBL_OUT_STEP("ip", "r6", "r7", "r8")
 /* n outputs of one channel's affine on the DSP extension, the whole int8 range, its input d bytes after its output and
  * both C bytes apart (one register-offset load, so one pointer walks the run; d = 0 in place): base + w x doubled by
  * the caller's constants (one MLA; the caller keeps |base| < 2^29, so the doubled sum stays inside int32), then
@@ -202,7 +178,7 @@ static __attribute__((naked, noinline)) void affine_dsp_run(
         "ldrd   r4, r5, [sp, #24]\n\t"     /* w2, base2 */
         "ldrd   r6, r7, [sp, #32]\n\t"     /* m, rnd2 */
         "ldr    r8, [sp, #40]\n\t"         /* r */
-        ODD_THEN_PAIRS(AFFINE_DSP_STEP)
+        TINYASC_ASM_ODD_THEN_PAIRS(AFFINE_DSP_STEP)
         "pop    {r4-r8, pc}\n\t");
 }
 #undef AFFINE_DSP_STEP
@@ -344,7 +320,7 @@ static __attribute__((naked, noinline)) void band_lookup4_dsp(
         "add    r5, r4, #256\n\t"
         "add    r6, r4, #512\n\t"
         "add    r7, r4, #768\n\t"
-        ODD_THEN_PAIRS(BAND_LOOKUP4_STEP)
+        TINYASC_ASM_ODD_THEN_PAIRS(BAND_LOOKUP4_STEP)
         "pop    {r4-r11, pc}\n\t");
 }
 #undef BAND_LOOKUP4_STEP
@@ -532,72 +508,30 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
 typedef tinyasc_lines chan_lines;
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-/* The interior of a three-tap line on the DSP extension, for a full int8 range and input and output
- * positions the same bytes apart (R): the window's two older inputs packed as halfwords in X
- * (x0 on top, x1 below) against the packed taps W (w0 on top, w1 below), so one SMLAD takes two
- * taps onto base and one MLA the third; the next window is one PKHBT. The taps and base come doubled
- * (the caller keeps |base| < 2^29, so the doubled sum stays inside int32), and the input d bytes after
- * the output (one register-offset load, so one pointer walks the line), then tinyasc_rq_dbl_apply
- * (SMMLAR, SUB of the sign, ASR; rnd2 and r) and SSAT. n >= 1 outputs: an odd one first, then two per
- * pass (one loop test per two outputs), in asm so that all fourteen values stay in registers (GCC
- * spilled the multiplier and the pass count). Returns the packed window after the last output.
- * Arguments: r0 op, r1 n, r2 d, r3 R, then on the stack X, W, w2, base, m, rnd2, r. Not on Helium
- * (line3_mve takes every line this would). */
-#define LINE3_DSP_STEP                                                                                            \
-        "ldrsb  ip, [r0, r2]\n\t"          /* x2 */                                                              \
-        "smlad  r11, r5, r4, r7\n\t"       /* 2 (base + w0 x0 + w1 x1) */                                        \
-        "mla    r11, r6, ip, r11\n\t"      /* + 2 w2 x2 */                                                       \
-        "pkhbt  r4, ip, r4, lsl #16\n\t"   /* x1 on top, x2 below */                                             \
-        DBL_OUT_STEP("r11", "r8", "r9", "r10")
-static __attribute__((naked, noinline)) uint32_t line3_dsp_interior(
-    int8_t *op __attribute__((unused)), int32_t n __attribute__((unused)), int32_t d __attribute__((unused)),
-    int32_t R __attribute__((unused)), uint32_t X __attribute__((unused)), uint32_t W __attribute__((unused)),
-    int32_t w2 __attribute__((unused)), int32_t base __attribute__((unused)), int32_t m __attribute__((unused)),
-    int32_t rnd2 __attribute__((unused)), int32_t r __attribute__((unused)))
-{
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "ldrd   r4, r5, [sp, #36]\n\t"     /* X, W */
-        "ldrd   r6, r7, [sp, #44]\n\t"     /* w2, base */
-        "ldrd   r8, r9, [sp, #52]\n\t"     /* m, rnd2 */
-        "ldr    r10, [sp, #60]\n\t"        /* r */
-        ODD_THEN_PAIRS(LINE3_DSP_STEP)
-        "mov    r0, r4\n\t"
-        "pop    {r4-r11, pc}\n\t");
-}
-#undef LINE3_DSP_STEP
-#undef DBL_OUT_STEP
-#undef ODD_THEN_PAIRS
 #endif
 
 /* Three taps, any requantization: folded (folded = 1: tinyasc_rq_zp_folds, the output zero point inside
  * the rounding constant) or the general MBQM (folded = 0: a shift of -1 or more, or below -23, as a pruned
- * channel's scale may give). Inputs are carried raw; a position outside the input carries -input_offset,
- * which cancels its tap in base = bias + input_offset * sum(w). */
+ * channel's scale may give), clamped to the activation range (on the whole int8 range the DSP cores' asm,
+ * tinyasc_line3_dsp_s8, and Helium's line3_mve take the channels that fold: no copy of this loop for SSAT).
+ * Inputs are carried raw; a position outside the input carries -input_offset, which cancels its tap in
+ * base = bias + input_offset * sum(w). */
 static inline __attribute__((always_inline)) int8_t line3_out(const tinyasc_conv_params *p, int32_t acc, int32_t m,
-                                                              int32_t s, int32_t rnd, int32_t sh, const int folded,
-                                                              const int full_range)
+                                                              int32_t s, int32_t rnd, int32_t sh, const int folded)
 {
     if (!folded) return tinyasc_opt_out_ms(p, acc, m, s);
-    const int32_t v = tinyasc_rq_apply(acc, m, rnd, sh);
-    return (int8_t)(full_range ? tinyasc_sat8(v) : tinyasc_clamp(v, p->act_min, p->act_max));
+    return (int8_t)tinyasc_clamp(tinyasc_rq_apply(acc, m, rnd, sh), p->act_min, p->act_max);
 }
 
 static inline __attribute__((always_inline)) void line3(const tinyasc_conv_params *p, const chan_lines *g,
                                                         const int8_t *wp, int32_t wt, int32_t bias, int32_t m,
-                                                        int32_t s, const int8_t *in, int8_t *out, const int folded,
-                                                        const int full_range)
+                                                        int32_t s, const int8_t *in, int8_t *out, const int folded)
 {
     const int32_t R = g->in_step, RO = g->out_step, pad = g->pad, off = p->input_offset;
     const int32_t w0 = wp[0], w1 = wp[wt], w2 = wp[2 * wt];
     const int32_t base = bias + off * (w0 + w1 + w2);
     int32_t rnd = 0, sh = 0;
     if (folded) tinyasc_rq_consts(s, p->output_offset, &rnd, &sh);
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-    /* line3_dsp_interior takes the taps and base doubled and tinyasc_rq_dbl_apply's constants: rnd2 = 2^(r-1) + zp 2^r
-     * and r, twice the folded form's rnd = 2^(r-2) + zp 2^(r-1) and its sh = r - 1 plus one */
-    const int dbl = folded && full_range && R == RO && tinyasc_dbl_base_ok(base);
-#endif
     /* positions entering the window at i: r = i - pad + 2 >= 0; inside the input for i < n_in */
     int32_t n_in = g->len_in + pad - 2;
     if (n_in > g->len_out) n_in = g->len_out;
@@ -608,26 +542,14 @@ static inline __attribute__((always_inline)) void line3(const tinyasc_conv_param
         int32_t x0 = pad >= 1 ? -off : ip[-pad * R];
         int32_t x1 = pad >= 2 ? -off : ip[(1 - pad) * R];
         const int8_t *rp = ip + (2 - pad) * R;
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-        if (dbl && op < op_in) {
-            const uint32_t W2 = ((uint32_t)(2 * w0) << 16) | (uint16_t)(2 * w1);
-            const uint32_t X = line3_dsp_interior(op, n_in, (int32_t)((uintptr_t)rp - (uintptr_t)op), R,
-                                                  ((uint32_t)x0 << 16) | (uint16_t)x1, W2, 2 * w2, 2 * base, m, 2 * rnd,
-                                                  sh + 1);
-            x0 = (int32_t)X >> 16;
-            x1 = (int16_t)X;
-            rp += op_in - op; /* R == RO */
-            op = op_in;
-        }
-#endif
         for (; op < op_in; rp += R, op += RO) {
             const int32_t x2 = *rp;
-            *op = line3_out(p, base + w0 * x0 + w1 * x1 + w2 * x2, m, s, rnd, sh, folded, full_range);
+            *op = line3_out(p, base + w0 * x0 + w1 * x1 + w2 * x2, m, s, rnd, sh, folded);
             x0 = x1;
             x1 = x2;
         }
         for (; op < op_end; op += RO) {
-            *op = line3_out(p, base + w0 * x0 + w1 * x1 - w2 * off, m, s, rnd, sh, folded, full_range);
+            *op = line3_out(p, base + w0 * x0 + w1 * x1 - w2 * off, m, s, rnd, sh, folded);
             x0 = x1;
             x1 = -off;
         }
@@ -754,39 +676,47 @@ static void line_channel(const tinyasc_conv_params *p, const chan_lines *g, cons
 /* Channel c of a line convolution on the scalar loops. */
 static inline __attribute__((always_inline)) void line_scalar(const tinyasc_conv_params *p, const chan_lines *g,
                                                                const tinyasc_weights *w, int32_t wt, int32_t wc,
-                                                               int32_t c, int full_range, const int8_t *in,
-                                                               int8_t *out)
+                                                               int32_t c, const int8_t *in, int8_t *out)
 {
     const int8_t *wp = w->data + c * wc;
     const int32_t bias = w->bias ? w->bias[c] : 0, m = w->multiplier[c], s = w->shift[c];
     if (g->taps == 3 && tinyasc_rq_zp_folds(m, s)) {
-        if (full_range) line3(p, g, wp, wt, bias, m, s, in + c, out + c, 1, 1);
-        else line3(p, g, wp, wt, bias, m, s, in + c, out + c, 1, 0);
+        line3(p, g, wp, wt, bias, m, s, in + c, out + c, 1);
     } else if (g->taps == 3) {
-        line3(p, g, wp, wt, bias, m, s, in + c, out + c, 0, 0);
+        line3(p, g, wp, wt, bias, m, s, in + c, out + c, 0);
     } else {
         line_channel(p, g, wp, wt, bias, m, s, in + c, out + c);
     }
 }
 
-#if defined(__ARM_FEATURE_MVE)
-#define CHAN_COLUMN_LINES_INLINE __attribute__((noinline)) /* its large frame not under the planes' */
-#else
-#define CHAN_COLUMN_LINES_INLINE inline __attribute__((always_inline)) /* no planes: the one function it was */
-#endif
-static CHAN_COLUMN_LINES_INLINE int chan_column_lines(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                      const int8_t *input, int8_t *output, int32_t wt, int32_t wc)
+/* The line kernels channel by channel; on the DSP cores a three-tap layer's channels that tinyasc_line3_dsp_s8 takes
+ * are skipped (tinyasc_chan_column_s8 ran it first, where the library links it). Not inlined: its large frame not
+ * under the planes' or the asm layer's. */
+static __attribute__((noinline)) int chan_column_lines(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                       const int8_t *input, int8_t *output, int32_t wt, int32_t wc)
 {
     const tinyasc_conv_params pl = *p; /* int8 stores may alias anything: keep the fields in registers */
     p = &pl;
     const int32_t C = p->in_c;
     chan_lines g;
     if (tinyasc_chan_lines_of(p, input, output, &g) != 0) return -1;
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+    const int asm_lines = tinyasc_line3_dsp_s8 != 0 && tinyasc_full_range(p) && tinyasc_line3_dsp_lines_ok(&g);
+#elif defined(__ARM_FEATURE_MVE)
     const int full_range = tinyasc_full_range(p);
+#endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w * C;
         int8_t *out = output + b * p->out_h * p->out_w * C;
         for (int32_t c = 0; c < C;) {
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+            int took = 0; /* a channel tinyasc_line3_dsp_s8 took */
+            if (asm_lines) (void)tinyasc_line3_dsp_base(p, w, wt, wc, c, &took);
+            if (took) {
+                c++;
+                continue;
+            }
+#endif
 #if defined(__ARM_FEATURE_MVE)
             /* Helium takes every group of four channels (the four-lane output path; a group with a left shift,
              * as a pruned channel's scale can give, its form for any shift) */
@@ -796,7 +726,7 @@ static CHAN_COLUMN_LINES_INLINE int chan_column_lines(const tinyasc_conv_params 
                 continue;
             }
 #endif
-            line_scalar(p, &g, w, wt, wc, c, full_range, in, out);
+            line_scalar(p, &g, w, wt, wc, c, in, out);
             c++;
         }
     }
@@ -811,9 +741,13 @@ int tinyasc_chan_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *
      * enough lines), else the channels-per-lane kernel */
     if (tinyasc_line3p_s8 != 0 && tinyasc_line3p_s8(p, w, input, output, wt, wc) == 0) return 0;
 #endif
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
+    /* a three-tap line layer where the library ships the DSP cores' asm for it: every line of the channels
+     * tinyasc_line3_dsp_base accepts, the rest (if any) by chan_column_lines, which skips those */
+    if (tinyasc_line3_dsp_s8 != 0 && tinyasc_line3_dsp_s8(p, w, input, output, wt, wc) == 0) return 0;
+#endif
     return chan_column_lines(p, w, input, output, wt, wc);
 }
-#undef CHAN_COLUMN_LINES_INLINE
 
 #if !defined(__ARM_FEATURE_DSP) || defined(__ARM_FEATURE_MVE)
 /* the pixel pairs of the row pairs are the DSP cores' (tinyasc_opt_dsp.c): elsewhere the portable pairs kernel */

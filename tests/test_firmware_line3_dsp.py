@@ -1,0 +1,73 @@
+"""The DSP cores' three-tap line layers in asm (c/opt/tinyasc_opt_line3_dsp.c, generator.line3_dsp_ships): which
+libraries ship them.
+
+The kernel itself is compared byte for byte with the portable kernel in test_latency_kernels.py (host, M4, M7 and
+M55; the three-tap line cases: SAME and VALID columns and rows, in place, batches, channels left to the C loop).
+Here the Python side: the rule that decides which layers take the file, and generated libraries: an M4's ships it
+for a 3 x 1 or 1 x 3 layer and not for a model without one, an M55's never, and each equals TensorFlow Lite Micro on
+every layer on the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_firmware_support import convert, edge_inputs, write
+from tinyasc.firmware_sim.build import build_host
+from tinyasc.firmware_sim.generator import GeneratorOptions, conv_pairs_core, generate, line3_dsp_ships
+from tinyasc.firmware_sim.params import ConvParams
+from tinyasc.firmware_sim.parity import check_parity
+from tinyasc.firmware_sim.target import LibraryTarget, Target
+
+LINE3_DSP_FILE = "tinyasc_opt_line3_dsp.c"
+
+
+def _dw(**kw) -> ConvParams:
+    base = dict(batches=1, in_h=16, in_w=5, in_c=8, out_h=16, out_w=5, out_c=8, k_h=3, k_w=1, stride_h=1, stride_w=1,
+                dil_h=1, dil_w=1, pad_h=1, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=3,
+                output_offset=-5, act_min=-128, act_max=127)
+    base.update(kw)
+    return ConvParams(**base)
+
+
+def test_three_tap_lines_ship_the_asm_layers():
+    assert line3_dsp_ships(_dw(), depthwise=True)  # SAME column
+    assert line3_dsp_ships(_dw(in_h=18, pad_h=0), depthwise=True)  # VALID column
+    assert line3_dsp_ships(_dw(k_h=1, k_w=3, pad_h=0, pad_w=1), depthwise=True)  # a row
+    assert line3_dsp_ships(_dw(), depthwise=False)  # a grouped CONV_2D of one input channel per output channel
+    assert not line3_dsp_ships(_dw(filter_in_c=8), depthwise=False)  # a dense convolution
+    assert not line3_dsp_ships(_dw(stride_h=2, out_h=8), depthwise=True)
+    assert not line3_dsp_ships(_dw(dil_h=2), depthwise=True)
+    assert not line3_dsp_ships(_dw(k_h=5), depthwise=True)
+    assert not line3_dsp_ships(_dw(k_w=3, pad_w=1), depthwise=True)  # a window over both axes
+    assert not line3_dsp_ships(_dw(depth_multiplier=2, out_c=16), depthwise=True)
+    assert conv_pairs_core(Target.CORTEX_M4) and conv_pairs_core(Target.CORTEX_M7)
+    assert not conv_pairs_core(Target.CORTEX_M55) and not conv_pairs_core(None)
+
+
+@pytest.fixture(scope="module", params=["3x1", "1x3", "3x3"])
+def dw_model(request, tmp_path_factory):
+    """A depthwise convolution of a 3 x 1 (a column), 1 x 3 (a row) or 3 x 3 window (SAME), then a ReLU."""
+    import tensorflow as tf
+
+    kh, kw = (int(v) for v in request.param.split("x"))
+    w = (np.random.default_rng(7).normal(size=(kh, kw, 8, 1)) * 0.5).astype(np.float32)
+
+    def net(x):
+        return tf.nn.relu(tf.nn.depthwise_conv2d(x, w, [1, 1, 1, 1], "SAME"))
+
+    path = write(tmp_path_factory.mktemp("line3dsp") / f"dw{request.param}.tflite", convert(net, (1, 12, 5, 8)))
+    return request.param, path
+
+
+@pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M4, LibraryTarget.CORTEX_M55], ids=lambda t: t.value)
+def test_a_dsp_library_ships_the_asm_for_a_three_tap_line(dw_model, tmp_path, target):
+    window, path = dw_model
+    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=target, measure_tflm_arena=False))
+    shipped = any(s.endswith(LINE3_DSP_FILE) for s in art.sources)
+    assert shipped == (target is LibraryTarget.CORTEX_M4 and window != "3x3"), art.sources
+    assert (art.out_dir / "kernels" / LINE3_DSP_FILE).exists() == shipped
+    res = check_parity(art, edge_inputs((1, 12, 5, 8), 6, seed=3), debug_layers=True,
+                       exe=build_host(art.out_dir, dump=True))
+    assert res.identical, res.summary()  # bit-exact on the host (the asm runs on the M4: test_latency_kernels)
