@@ -294,7 +294,7 @@ CASES = {
     "conv3x3_c1_c6_valid_w18_fold": (False, 1, 11, 20, 1, 6, 3, 3, 1, 1, False, None, True),
     # "pow2m": every multiplier exactly 2^30, so that many sums land on a tie of the last rounding (half away from
     # zero): the three-tap line interiors the DSP cores rescale on the doubled sum with the sign's SUB
-    # (line3_dsp_interior), a grouped column and one in place in the depthwise layout
+    # (line3_dsp_lines), a grouped column and one in place in the depthwise layout
     "grouped3x1_c10_pow2m_fold": (False, 1, 24, 5, 10, 10, 3, 1, 1, 1, True, 1, True),
     # the DSP cores' three-tap layers in one asm call (line3_dsp_lines: every line of every recorded channel): batches
     # (one call a batch), a channel whose constant reaches 2^29 left to the C loop among recorded ones, and rows of
