@@ -507,9 +507,6 @@ int tinyasc_chan_conv_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
  */
 typedef tinyasc_lines chan_lines;
 
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
-#endif
-
 /* Three taps, any requantization: folded (folded = 1: tinyasc_rq_zp_folds, the output zero point inside
  * the rounding constant) or the general MBQM (folded = 0: a shift of -1 or more, or below -23, as a pruned
  * channel's scale may give), clamped to the activation range (on the whole int8 range the DSP cores' asm,
