@@ -5,10 +5,13 @@ The kernel itself is compared byte for byte with the portable kernel in test_lat
 M55; the three-tap line cases: SAME and VALID columns and rows, in place, batches, channels left to the C loop).
 Here the Python side: the rule that decides which layers take the file, and generated libraries: an M4's ships it
 for a 3 x 1 or 1 x 3 layer and not for a model without one, an M55's never, and each equals TensorFlow Lite Micro on
-every layer on the host.
+every layer on the host; built as the static library CMake makes (`libtinyasc.a`), the M4's example links the asm
+(a weak reference alone extracts no archive member: the generated model refers to the file's `_linked` symbol).
 """
 
 from __future__ import annotations
+
+import subprocess
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ import pytest
 from test_firmware_support import convert, edge_inputs, write
 from tinyasc.firmware_sim.build import build_host
 from tinyasc.firmware_sim.generator import GeneratorOptions, conv_pairs_core, generate, line3_dsp_ships
+from tinyasc.firmware_sim.library import write_library
 from tinyasc.firmware_sim.params import ConvParams
 from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.target import LibraryTarget, Target
@@ -71,3 +75,23 @@ def test_a_dsp_library_ships_the_asm_for_a_three_tap_line(dw_model, tmp_path, ta
     res = check_parity(art, edge_inputs((1, 12, 5, 8), 6, seed=3), debug_layers=True,
                        exe=build_host(art.out_dir, dump=True))
     assert res.identical, res.summary()  # bit-exact on the host (the asm runs on the M4: test_latency_kernels)
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M4], ids=lambda t: t.value)
+def test_the_static_library_links_the_asm_it_ships(dw_model, tmp_path, target):
+    """CMake builds ``libtinyasc.a`` and links the example against it: the asm layers (``line3_dsp_lines``) are in the
+    ELF exactly where the library ships their file, as in the harness's build, which links the objects."""
+    window, path = dw_model
+    lib = write_library(path, tmp_path / "lib", target=target, frontend=False)
+    d = lib.out_dir
+    shipped = (d / "kernels" / LINE3_DSP_FILE).exists()
+    assert shipped == (window != "3x3")
+    assert ("&tinyasc_line3_dsp_s8_linked" in (d / "model.c").read_text()) == shipped
+    for cmd in (["cmake", "-S", ".", "-B", "bt", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake"],
+                ["cmake", "--build", "bt"]):
+        proc = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    syms = subprocess.run(["arm-none-eabi-nm", str(d / "bt" / "tinyasc_example")], capture_output=True, text=True,
+                          check=True).stdout
+    assert ("line3_dsp_lines" in syms) == shipped, window

@@ -10,6 +10,7 @@ never, and such a library equals TensorFlow Lite Micro on every layer.
 from __future__ import annotations
 
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from test_firmware_support import convert, edge_inputs, write
 from tinyasc.firmware_sim.build import build_host
 from tinyasc.firmware_sim.generator import LINE3P_MIN_LEN, GeneratorOptions, generate, helium_core, line3p_pays
 from tinyasc.firmware_sim.kernel_sources import C_DIR
+from tinyasc.firmware_sim.library import write_library
 from tinyasc.firmware_sim.params import ConvParams
 from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.target import LibraryTarget, Target
@@ -77,3 +79,22 @@ def test_the_m55_library_ships_the_planes_where_a_layer_pays(line_model, tmp_pat
     res = check_parity(art, edge_inputs((1, h, 5, 8), 6, seed=3), debug_layers=True,
                        exe=build_host(art.out_dir, dump=True))
     assert res.identical, res.summary()  # bit-exact on the host (the planes run on the M55: test_latency_kernels)
+
+
+@pytest.mark.arm
+def test_the_static_library_links_the_planes_it_ships(line_model, tmp_path):
+    """CMake's ``libtinyasc.a``: the M55 example links the planes (``line3p_run_mve``) exactly where the library ships
+    their file. Before session 55 a weak reference was all that reached them, and an archive member is not extracted
+    for one: a CMake build ran the channels-per-lane kernel instead of the one measured."""
+    h, path = line_model
+    lib = write_library(path, tmp_path / "lib", target=LibraryTarget.CORTEX_M55, frontend=False)
+    d = lib.out_dir
+    shipped = (d / "kernels" / LINE3P_FILE).exists()
+    assert shipped == (h >= LINE3P_MIN_LEN)
+    for cmd in (["cmake", "-S", ".", "-B", "bt", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake"],
+                ["cmake", "--build", "bt"]):
+        proc = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    syms = subprocess.run(["arm-none-eabi-nm", str(d / "bt" / "tinyasc_example")], capture_output=True, text=True,
+                          check=True).stdout
+    assert ("line3p_run_mve" in syms) == shipped

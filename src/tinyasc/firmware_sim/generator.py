@@ -1068,6 +1068,20 @@ def line3p_pays(p: params.ConvParams, *, depthwise: bool) -> bool:
     return False
 
 
+def _weak_kernel_links(kernels_used: set[str]) -> str:
+    """model.c's strong references to the files of the weakly reached kernels it ships (:data:`WEAK_KERNEL_LINKS`):
+    a static archive extracts a member for a strong reference only, so without them a library built as one (CMake's
+    ``libtinyasc.a``) would link none of those files and run the slower kernels the measured build does not."""
+    links = sorted(WEAK_KERNEL_LINKS[k] for k in kernels_used if k in WEAK_KERNEL_LINKS)
+    if not links:
+        return ""
+    decls = "".join(f"extern const uint8_t {s};\n" for s in links)
+    refs = ", ".join(f"&{s}" for s in links)
+    return (f"/* Kernel files reached through a weak reference (tinyasc_opt.h): one strong reference each, so that a\n"
+            f" * static library links them as the measured build does. */\n{decls}"
+            f"const uint8_t *const tinyasc_weak_kernel_files[] = {{{refs}}};\n\n")
+
+
 def line3_dsp_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
     """Whether a depthwise or channel-wise layer (one input channel per output channel, as the line kernel takes a
     grouped CONV_2D in place) is a three-tap line, 3 x 1 or 1 x 3 at stride 1 and undilated, "same" or "valid": on a
@@ -1270,8 +1284,8 @@ _DEPTHWISE_MULTIPLIER = _K("depthwise_conv2d_multiplier_s8", (_ks.CONV,), _ks.OP
 _DW_WINDOW = _K("depthwise_window_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # depthwise windows over both axes
 _DW_WINDOW_S2 = _K("depthwise_window_s2_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # ... strided on both (window_stride2)
 _DW_COLUMN = _K("depthwise_column_s8", (_ks.CONV,), _ks.OPT_CONV)  # long columns (depthwise_column)
-_LINE3P = _K("line3p_s8", _ks.OPT_LINE3P)  # Helium's three-tap lines on planes (line3p_pays)
-_LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP)  # the DSP cores' three-tap line layers in asm (line3_dsp_ships)
+_LINE3P = _K("line3p_s8", _ks.OPT_LINE3P, weak=True)  # Helium's three-tap lines on planes (line3p_pays)
+_LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP, weak=True)  # the DSP cores' line layers in asm (line3_dsp_ships)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -1350,6 +1364,9 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
 #: C kernel symbol -> the library files (relative to ``c/``) that define it, from every operator's kernels.
 KERNEL_SOURCES: dict[str, tuple[str, ...]] = kernel_sources.symbol_table(
     k for spec in REGISTRY.values() for k in spec.kernels)
+#: Kernels reached through a weak reference: C symbol -> the strong symbol their file defines (Kernel.weak).
+WEAK_KERNEL_LINKS: dict[str, str] = {f"tinyasc_{k.name}": k.link_symbol
+                                     for spec in REGISTRY.values() for k in spec.kernels if k.weak}
 #: Kernels the optimized library (c/opt) has a ``tinyasc_opt_`` twin of; every other kernel is portable.
 OPTIMIZED_KERNELS: frozenset[str] = frozenset().union(*(spec.optimized for spec in REGISTRY.values()))
 
@@ -1622,6 +1639,7 @@ def generate(tflite_path: str | Path, out_dir: str | Path, *, options: Generator
         includes.append('#include "tinyasc_sparse.h"\n')
     c = [_MODEL_C_HEAD.format(model=Path(graph.path).name, n_layers=len(layers), arena=plan.arena_size,
                               align=options.alignment, includes="".join(includes))]
+    c.append(_weak_kernel_links(gen.kernels_used))
     c.append("const char *const tinyasc_layer_names[TINYASC_NUM_LAYERS] = {\n"
              + "".join(f"    {_c_string(n)},\n" for n in names) + "};\n\n")
     c.extend(gen.const_decls)

@@ -76,6 +76,15 @@ class Kernel:
     name: str
     portable: tuple[str, ...]
     optimized: tuple[str, ...] | None = None
+    #: Reached from another kernel through a weak reference (``tinyasc_opt.h``), not called by a layer: its file also
+    #: defines :attr:`link_symbol`, which the generated model refers to, so that a static archive (CMake's
+    #: ``libtinyasc.a``) links the file as the measured build does (a weak reference alone extracts no member).
+    weak: bool = False
+
+    @property
+    def link_symbol(self) -> str:
+        """The strong symbol a weakly reached kernel's file defines (``tinyasc_<name>_linked``)."""
+        return f"tinyasc_{self.name}_linked"
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or not self.portable:

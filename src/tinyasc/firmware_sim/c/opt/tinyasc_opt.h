@@ -160,6 +160,9 @@ int tinyasc_line3p_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, co
  * (generator.line3_dsp_ships), and tinyasc_chan_column_s8 calls it only where it is linked. */
 int tinyasc_line3_dsp_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc) __attribute__((weak));
+/* Defined by the two weakly reached files, and referred to by a generated model that ships them: a static archive
+ * extracts a member for a strong reference only (kernel_sources.Kernel.weak). */
+extern const uint8_t tinyasc_line3p_s8_linked, tinyasc_line3_dsp_s8_linked;
 /* tinyasc_band_affine_s8 with each (channel, band) tabulated or computed with the folded requantization. */
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output);

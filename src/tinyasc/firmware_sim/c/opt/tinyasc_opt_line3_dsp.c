@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include "tinyasc_opt.h"
 
+/* The generated model's strong reference to this file (kernel_sources.Kernel.weak): a static library links it. */
+const uint8_t tinyasc_line3_dsp_s8_linked = 1;
+
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(__ARM_FEATURE_MVE)
 /* A three-tap line layer on the DSP extension, the whole int8 range, input and output positions the same bytes apart
  * (R): every line of the channels the caller recorded, in one call. Per channel its record (line3_rec: the channel's

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include "tinyasc_opt.h"
 
+/* The generated model's strong reference to this file (kernel_sources.Kernel.weak): a static library links it. */
+const uint8_t tinyasc_line3p_s8_linked = 1;
+
 #if defined(__ARM_FEATURE_MVE)
 /* A three-tap line layer on planes (the four-lane output path, lines of LINE3P_MIN_LEN or more outputs): one channel
  * at a time, a band of its lines staged as an int8 plane (tinyasc_plane_stage_mve: a line per plane row, the
