@@ -11,28 +11,21 @@ every layer on the host; built as the static library CMake makes (`libtinyasc.a`
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
 
-from test_firmware_support import convert, edge_inputs, write
+from test_firmware_support import cmake_target_symbols, convert, edge_inputs, line3_params, write
 from tinyasc.firmware_sim.build import build_host
 from tinyasc.firmware_sim.generator import GeneratorOptions, conv_pairs_core, generate, line3_dsp_ships
 from tinyasc.firmware_sim.library import write_library
-from tinyasc.firmware_sim.params import ConvParams
 from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.target import LibraryTarget, Target
 
 LINE3_DSP_FILE = "tinyasc_opt_line3_dsp.c"
 
 
-def _dw(**kw) -> ConvParams:
-    base = dict(batches=1, in_h=16, in_w=5, in_c=8, out_h=16, out_w=5, out_c=8, k_h=3, k_w=1, stride_h=1, stride_w=1,
-                dil_h=1, dil_w=1, pad_h=1, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=3,
-                output_offset=-5, act_min=-128, act_max=127)
-    base.update(kw)
-    return ConvParams(**base)
+def _dw(**kw):
+    return line3_params(16, **kw)
 
 
 def test_three_tap_lines_ship_the_asm_layers():
@@ -88,10 +81,5 @@ def test_the_static_library_links_the_asm_it_ships(dw_model, tmp_path, target):
     shipped = (d / "kernels" / LINE3_DSP_FILE).exists()
     assert shipped == (window != "3x3")
     assert ("&tinyasc_line3_dsp_s8_linked" in (d / "model.c").read_text()) == shipped
-    for cmd in (["cmake", "-S", ".", "-B", "bt", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake"],
-                ["cmake", "--build", "bt"]):
-        proc = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    syms = subprocess.run(["arm-none-eabi-nm", str(d / "bt" / "tinyasc_example")], capture_output=True, text=True,
-                          check=True).stdout
+    syms = cmake_target_symbols(d)
     assert ("line3_dsp_lines" in syms) == shipped, window

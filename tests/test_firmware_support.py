@@ -7,10 +7,13 @@ No tests live here. Each builder returns the .tflite bytes of a full-integer mod
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
+from tinyasc.firmware_sim.params import ConvParams
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -68,3 +71,24 @@ def selftest_rows(sources, target, tmp_path: Path, main: Path, name: str, tag: s
         L.run_qemu(build, tmp_path / "run", plugin=None)
         text = (tmp_path / "run" / f"{name}.semihost.txt").read_text()
     return [(int(p[3]), int(p[4])) for p in (line.split() for line in text.splitlines()) if p[:2] == ["TINYASC", tag]]
+
+
+def line3_params(h: int, **kw) -> ConvParams:
+    """A depthwise 3 x 1 layer down lines of ``h`` outputs (SAME, 8 channels, 5 lines), its fields overridden by
+    ``kw``: the line kernels' generator rules (test_firmware_line3p.py, test_firmware_line3_dsp.py)."""
+    base = dict(batches=1, in_h=h, in_w=5, in_c=8, out_h=h, out_w=5, out_c=8, k_h=3, k_w=1, stride_h=1, stride_w=1,
+                dil_h=1, dil_w=1, pad_h=1, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=3,
+                output_offset=-5, act_min=-128, act_max=127)
+    base.update(kw)
+    return ConvParams(**base)
+
+
+def cmake_target_symbols(lib_dir: Path) -> str:
+    """The symbols (``arm-none-eabi-nm``) of the example a library's CMake file builds for its core in ``lib_dir/bt``:
+    the static library ``libtinyasc.a`` linked as a user's project links it."""
+    for cmd in (["cmake", "-S", ".", "-B", "bt", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake"],
+                ["cmake", "--build", "bt"]):
+        proc = subprocess.run(cmd, cwd=lib_dir, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return subprocess.run(["arm-none-eabi-nm", str(lib_dir / "bt" / "tinyasc_example")], capture_output=True,
+                          text=True, check=True).stdout
