@@ -1055,17 +1055,36 @@ def pointwise_on_planes(p: params.ConvParams) -> bool:
             and p.in_h == p.out_h and p.in_w == p.out_w and p.in_c > 1 and p.act_min == -128 and p.act_max == 127)
 
 
+def _line3_axis(p: params.ConvParams) -> str | None:
+    """The axis ("h": a 3 x 1 column, "w": a 1 x 3 row) of a three-tap line layer, at stride 1, undilated along it, of
+    depth multiplier 1; None for any other layer: the shape both line kernels' rules start from."""
+    if p.depth_multiplier != 1 or p.stride_h != 1 or p.stride_w != 1:
+        return None
+    if p.k_h == 3 and p.k_w == 1 and p.dil_h == 1:
+        return "h"
+    if p.k_h == 1 and p.k_w == 3 and p.dil_w == 1:
+        return "w"
+    return None
+
+
 def line3p_pays(p: params.ConvParams, *, depthwise: bool) -> bool:
     """Whether a depthwise (or channel-wise, run as depthwise) layer is a three-tap line, 3 x 1 or 1 x 3 at stride 1 and
     undilated, with lines of at least :data:`LINE3P_MIN_LEN` outputs: on a Helium core its library then ships
     ``tinyasc_opt_line3p.c`` (Helium's lines on planes; the C checks the rest: the whole int8 range, right shifts)."""
-    if not depthwise or p.depth_multiplier != 1 or p.stride_h != 1 or p.stride_w != 1:
-        return False
-    if p.k_h == 3 and p.k_w == 1:
-        return p.dil_h == 1 and p.out_h >= LINE3P_MIN_LEN
-    if p.k_h == 1 and p.k_w == 3:
-        return p.dil_w == 1 and p.out_w >= LINE3P_MIN_LEN
-    return False
+    axis = _line3_axis(p) if depthwise else None
+    return axis is not None and (p.out_h if axis == "h" else p.out_w) >= LINE3P_MIN_LEN
+
+
+def line3_dsp_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
+    """Whether a depthwise or channel-wise layer (one input channel per output channel, as the line kernel takes a
+    grouped CONV_2D in place) is a three-tap line, 3 x 1 or 1 x 3 at stride 1 and undilated, "same" or "valid": on a
+    DSP core without Helium its library then ships ``tinyasc_opt_line3_dsp.c`` (every line of the layer in one asm
+    call per group of channels; the C checks the rest: the whole int8 range, each channel's requantization)."""
+    channelwise = depthwise or (p.filter_in_c == 1 and p.in_c == p.out_c)
+    axis = _line3_axis(p) if channelwise else None
+    if axis == "h":
+        return p.pad_h <= 1 and p.pad_w == 0
+    return axis == "w" and p.pad_w <= 1 and p.pad_h <= 0
 
 
 def _weak_kernel_links(kernels_used: set[str]) -> str:
@@ -1080,21 +1099,6 @@ def _weak_kernel_links(kernels_used: set[str]) -> str:
     return (f"/* Kernel files reached through a weak reference (tinyasc_opt.h): one strong reference each, so that a\n"
             f" * static library links them as the measured build does. */\n{decls}"
             f"const uint8_t *const tinyasc_weak_kernel_files[] = {{{refs}}};\n\n")
-
-
-def line3_dsp_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
-    """Whether a depthwise or channel-wise layer (one input channel per output channel, as the line kernel takes a
-    grouped CONV_2D in place) is a three-tap line, 3 x 1 or 1 x 3 at stride 1 and undilated, "same" or "valid": on a
-    DSP core without Helium its library then ships ``tinyasc_opt_line3_dsp.c`` (every line of the layer in one asm
-    call per group of channels; the C checks the rest: the whole int8 range, each channel's requantization)."""
-    channelwise = depthwise or (p.filter_in_c == 1 and p.in_c == p.out_c)
-    if not channelwise or p.depth_multiplier != 1 or p.stride_h != 1 or p.stride_w != 1:
-        return False
-    if p.k_h == 3 and p.k_w == 1:
-        return p.dil_h == 1 and p.pad_h <= 1 and p.pad_w == 0
-    if p.k_h == 1 and p.k_w == 3:
-        return p.dil_w == 1 and p.pad_w <= 1 and p.pad_h <= 0
-    return False
 
 
 def conv_pairs_core(core: Target | None) -> bool:
