@@ -15,6 +15,7 @@
  */
 #include "tinyasc_frontend.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Helium with floating point (Cortex-M55): the windowing, the FFT's radix-2 stages, the split step and the mel
@@ -437,121 +438,272 @@ static void fe_twiddle_any(int k, float *c, float *s)
     ((p)[0] = v##r, (p)[1] = v##i)
 
 #if FE_HELIUM
-/* One radix-2 DIT stage of span 2h (h >= 4) with four butterflies per vector, each lane performing FE_BFLY's
- * float operations. While a twiddle serves at least four butterflies (M / 2h >= 4) the lanes are butterflies
- * (i + 2h l, i + 2h l + h) of one twiddle, held in scalar registers (gathers at a stride of 2h points): the
- * butterfly then fits Helium's eight vector registers. In the last two stages the lanes are four consecutive
- * butterflies with their own twiddles, from the quarter-wave table as fe_twiddle picks them (gathers where
- * the four sit on one side of the quarter wave, fe_twiddle itself for the block that straddles it). */
-static void fe_stage_shared_mve(float *z, int h)
+/* The twiddles W_N^k for k = k0 + l kstep in lanes l = 0..3, fe_twiddle's values: gathers from the quarter-wave table
+ * where the four sit on one side of it, fe_twiddle itself for a block that straddles it (lane_k: l kstep). */
+static FE_ALWAYS_INLINE void fe_twiddle4_mve(uint32_t k0, uint32_t kstep, uint32x4_t lane_k, float32x4_t *wr,
+                                             float32x4_t *ws)
 {
-    const int tstep = FE_N / (2 * h);
-    const uint32_t stride = (uint32_t)(4 * h); /* floats between the lanes' points */
-    const uint32_t lanes[4] = {0u, stride, 2u * stride, 3u * stride};
-    const uint32x4_t off = vld1q_u32(lanes);
-    int j, i;
-    for (j = 0; j < h; ++j) {
-        float wr, ws;
-        fe_twiddle(j * tstep, &wr, &ws);
-        for (i = j; i < FE_M; i += 8 * h) {
-            float *pa = z + 2 * i, *pb = z + 2 * (i + h);
-            const float32x4_t br = vldrwq_gather_shifted_offset_f32(pb, off);
-            const float32x4_t bi = vldrwq_gather_shifted_offset_f32(pb + 1, off);
-            const float32x4_t ar = vldrwq_gather_shifted_offset_f32(pa, off);
-            const float32x4_t ai = vldrwq_gather_shifted_offset_f32(pa + 1, off);
-            const float32x4_t tr = vaddq_f32(vmulq_n_f32(br, wr), vmulq_n_f32(bi, ws));
-            const float32x4_t ti = vsubq_f32(vmulq_n_f32(bi, wr), vmulq_n_f32(br, ws));
-            vstrwq_scatter_shifted_offset_f32(pb, off, vsubq_f32(ar, tr));
-            vstrwq_scatter_shifted_offset_f32(pb + 1, off, vsubq_f32(ai, ti));
-            vstrwq_scatter_shifted_offset_f32(pa, off, vaddq_f32(ar, tr));
-            vstrwq_scatter_shifted_offset_f32(pa + 1, off, vaddq_f32(ai, ti));
+    const uint32x4_t k = vaddq_n_u32(lane_k, k0);
+    if (k0 + 3u * kstep <= (uint32_t)FE_Q) {
+        *wr = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, k);
+        *ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_u32(vdupq_n_u32(FE_Q), k));
+    } else if (k0 > (uint32_t)FE_Q) {
+        *wr = vnegq_f32(vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_u32(vdupq_n_u32(FE_M), k)));
+        *ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_n_u32(k, FE_Q));
+    } else {
+        float c[4], sn[4];
+        int l;
+        for (l = 0; l < 4; ++l) {
+            fe_twiddle((int)(k0 + (uint32_t)l * kstep), &c[l], &sn[l]);
         }
+        *wr = vld1q_f32(c);
+        *ws = vld1q_f32(sn);
     }
 }
 
-static void fe_stage_mve(float *z, int h)
+/* FE_BFLY on four lanes in asm: a = {q0, q1}, b = {q2, q3} (re, im), twiddle wr - i ws in WR, WS; q4, q5 temporaries.
+ * FE_BFLY's float operations lane by lane: tr = wr br + ws bi, ti = wr bi - ws br, b = a - t, a = a + t. */
+#define FE_BFLY_ASM(WR, WS)                                                                                  \
+        "vmul.f32   q4, " WR ", q2\n\t"                                                                      \
+        "vmul.f32   q5, " WS ", q3\n\t"                                                                      \
+        "vadd.f32   q4, q4, q5\n\t"                                                                          \
+        "vmul.f32   q5, " WS ", q2\n\t"                                                                      \
+        "vmul.f32   q2, " WR ", q3\n\t"                                                                      \
+        "vsub.f32   q5, q2, q5\n\t"                                                                          \
+        "vsub.f32   q2, q0, q4\n\t"                                                                          \
+        "vsub.f32   q3, q1, q5\n\t"                                                                          \
+        "vadd.f32   q0, q0, q4\n\t"                                                                          \
+        "vadd.f32   q1, q1, q5\n\t"
+
+/* Four butterflies (points pa, pb: four consecutive ones each, interleaved re, im) in each of groups >= 1 groups
+ * stride bytes apart, with the lanes' twiddles tw[0..3] - i tw[4..7] held in q6, q7 for all of them. */
+static void fe_bfly_groups_mve(float *pa, float *pb, const float *tw, int groups, int stride)
+{
+    __asm__ volatile(
+        "vldrw.u32  q6, [%[tw]]\n\t"
+        "vldrw.u32  q7, [%[tw], #16]\n\t"
+        "dls        lr, %[n]\n\t"
+        "1:\n\t"
+        "vld20.32   {q0, q1}, [%[pa]]\n\t"
+        "vld21.32   {q0, q1}, [%[pa]]\n\t"
+        "vld20.32   {q2, q3}, [%[pb]]\n\t"
+        "vld21.32   {q2, q3}, [%[pb]]\n\t"
+        FE_BFLY_ASM("q6", "q7")
+        "vst20.32   {q0, q1}, [%[pa]]\n\t"
+        "vst21.32   {q0, q1}, [%[pa]]\n\t"
+        "vst20.32   {q2, q3}, [%[pb]]\n\t"
+        "vst21.32   {q2, q3}, [%[pb]]\n\t"
+        "add        %[pa], %[pa], %[st]\n\t"
+        "add        %[pb], %[pb], %[st]\n\t"
+        "le         lr, 1b\n\t"
+        : [pa] "+r"(pa), [pb] "+r"(pb)
+        : [tw] "r"(tw), [n] "r"(groups), [st] "r"(stride)
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
+          "lr", "memory");
+}
+
+/* blocks >= 1 blocks of four consecutive butterflies of one group (pa: point j0, pb: point j0 + h; the next block
+ * 32 bytes on), each with its own twiddles W_N^k, k = j tstep, gathered from the quarter-wave table: cu walks up
+ * (lane offsets off[0..3] = l tstep), cd down (off[4..7] = (3 - l) tstep), both step bytes per block. Below the
+ * table's middle (quarter 0: k + 3 tstep <= N/4) wr = c[k] (up), ws = c[N/4 - k] (down); above it (quarter 1:
+ * k > N/4) wr = -c[M - k] (down, negated), ws = c[k - N/4] (up): fe_twiddle's values. The lane offsets are reloaded
+ * per block (their registers are the butterfly's temporaries). */
+#define FE_LANES_ASM(TWIDDLES)                                                                               \
+    __asm__ volatile(                                                                                        \
+        "dls        lr, %[n]\n\t"                                                                            \
+        "1:\n\t"                                                                                             \
+        "vldrw.u32  q4, [%[off]]\n\t"                                                                        \
+        "vldrw.u32  q5, [%[off], #16]\n\t"                                                                   \
+        "vldrw.u32  q6, [%[cu], q4, uxtw #2]\n\t"                                                            \
+        "vldrw.u32  q7, [%[cd], q5, uxtw #2]\n\t"                                                            \
+        "vld20.32   {q0, q1}, [%[pa]]\n\t"                                                                   \
+        "vld21.32   {q0, q1}, [%[pa]]\n\t"                                                                   \
+        "vld20.32   {q2, q3}, [%[pb]]\n\t"                                                                   \
+        "vld21.32   {q2, q3}, [%[pb]]\n\t"                                                                   \
+        TWIDDLES                                                                                             \
+        "vst20.32   {q0, q1}, [%[pa]]\n\t"                                                                   \
+        "vst21.32   {q0, q1}, [%[pa]]!\n\t"                                                                  \
+        "vst20.32   {q2, q3}, [%[pb]]\n\t"                                                                   \
+        "vst21.32   {q2, q3}, [%[pb]]!\n\t"                                                                  \
+        "add        %[cu], %[cu], %[st]\n\t"                                                                 \
+        "sub        %[cd], %[cd], %[st]\n\t"                                                                 \
+        "le         lr, 1b\n\t"                                                                              \
+        : [pa] "+r"(pa), [pb] "+r"(pb), [cu] "+r"(cu), [cd] "+r"(cd)                                         \
+        : [off] "r"(off), [n] "r"(blocks), [st] "r"(step)                                                    \
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", \
+          "lr", "memory")
+static void fe_bfly_lanes_mve(float *pa, float *pb, int blocks, const float *cu, const float *cd,
+                              const uint32_t *off, int step, int quarter)
+{
+    if (quarter) {
+        FE_LANES_ASM("vneg.f32   q7, q7\n\t" FE_BFLY_ASM("q7", "q6"));
+    } else {
+        FE_LANES_ASM(FE_BFLY_ASM("q6", "q7"));
+    }
+}
+#undef FE_LANES_ASM
+
+/* One radix-2 DIT stage of span 2h (h >= 4) with four consecutive butterflies per vector: per block of four j their
+ * twiddles once (fe_twiddle4_mve), then the block's butterflies in every group (M / 2h of them, in asm). */
+static __attribute__((noinline)) void fe_stage_blocks_mve(float *z, int h)
 {
     static const uint32_t iota[4] = {0, 1, 2, 3};
     const uint32_t tstep = (uint32_t)(FE_N / (2 * h));
     const uint32x4_t lane_k = vmulq_n_u32(vld1q_u32(iota), tstep);
-    int j0, i;
+    float tw[8] __attribute__((aligned(16)));
+    int j0;
     for (j0 = 0; j0 < h; j0 += 4) {
-        const uint32_t k0 = (uint32_t)j0 * tstep;
-        const uint32x4_t k = vaddq_n_u32(lane_k, k0);
         float32x4_t wr, ws;
-        if (k0 + 3u * tstep <= (uint32_t)FE_Q) {
-            wr = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, k);
-            ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_u32(vdupq_n_u32(FE_Q), k));
-        } else if (k0 > (uint32_t)FE_Q) {
-            wr = vnegq_f32(vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_u32(vdupq_n_u32(FE_M), k)));
-            ws = vldrwq_gather_shifted_offset_f32(tinyasc_fe_cos_quarter, vsubq_n_u32(k, FE_Q));
-        } else {
-            float c[4], sn[4];
-            int l;
-            for (l = 0; l < 4; ++l) {
-                fe_twiddle((int)(k0 + (uint32_t)l * tstep), &c[l], &sn[l]);
-            }
-            wr = vld1q_f32(c);
-            ws = vld1q_f32(sn);
-        }
-        for (i = j0; i < FE_M; i += 2 * h) {
-            float *pa = z + 2 * i, *pb = z + 2 * (i + h);
-            float32x4x2_t a = vld2q_f32(pa), b = vld2q_f32(pb);
-            const float32x4_t tr = vaddq_f32(vmulq_f32(wr, b.val[0]), vmulq_f32(ws, b.val[1]));
-            const float32x4_t ti = vsubq_f32(vmulq_f32(wr, b.val[1]), vmulq_f32(ws, b.val[0]));
-            b.val[0] = vsubq_f32(a.val[0], tr);
-            b.val[1] = vsubq_f32(a.val[1], ti);
-            a.val[0] = vaddq_f32(a.val[0], tr);
-            a.val[1] = vaddq_f32(a.val[1], ti);
-            vst2q_f32(pa, a);
-            vst2q_f32(pb, b);
+        fe_twiddle4_mve((uint32_t)j0 * tstep, tstep, lane_k, &wr, &ws);
+        vst1q_f32(tw, wr);
+        vst1q_f32(tw + 4, ws);
+        fe_bfly_groups_mve(z + 2 * j0, z + 2 * (j0 + h), tw, FE_M / (2 * h), 16 * h);
+    }
+}
+
+/* One radix-2 DIT stage of span 2h (h >= 8, M / 2h <= 2: the last two stages), four consecutive butterflies per
+ * vector, each group in three runs: the blocks below the quarter wave's middle (twiddles gathered in the loop), the
+ * block that straddles it (k = N/4 + l tstep: fe_twiddle's values lane by lane), the blocks above. */
+static __attribute__((noinline)) void fe_stage_lanes_mve(float *z, int h)
+{
+    const uint32_t t = (uint32_t)(FE_N / (2 * h));
+    const uint32_t off[8] __attribute__((aligned(16))) = {0u, t, 2u * t, 3u * t, 3u * t, 2u * t, t, 0u};
+    float tw[8] __attribute__((aligned(16)));
+    const int half = h / 2, step = 16 * (int)t; /* block j0 = half starts at k = N/4 */
+    const float *const c = tinyasc_fe_cos_quarter;
+    int i, l;
+    for (l = 0; l < 4; ++l) {
+        fe_twiddle((int)((uint32_t)(half + l) * t), &tw[l], &tw[4 + l]);
+    }
+    for (i = 0; i < FE_M; i += 2 * h) {
+        float *pa = z + 2 * i, *pb = pa + 2 * h;
+        fe_bfly_lanes_mve(pa, pb, half / 4, c, c + (FE_Q - 3u * t), off, step, 0);
+        fe_bfly_groups_mve(pa + 2 * half, pb + 2 * half, tw, 1, 0);
+        if (h - half - 4 > 0) {
+            const uint32_t k0 = (uint32_t)(half + 4) * t;
+            fe_bfly_lanes_mve(pa + 2 * (half + 4), pb + 2 * (half + 4), (h - half - 4) / 4, c + (k0 - FE_Q),
+                              c + (FE_M - k0 - 3u * t), off, step, 1);
         }
     }
 }
 
+/* One radix-4 run for fe_stage_radix4_mve: count >= 1 iterations, each four groups (their points a, b, c, d at pa,
+ * pb, pc, pd in the lanes, off[l] floats apart), then every pointer step bytes on. Offsets below are the asm's. */
+typedef struct {
+    float *pa, *pb, *pc, *pd;      /* 0, 4, 8, 12 */
+    int32_t step, count;           /* 16, 20 */
+    float w1r, w1s, w2r, w2s, vr, vs; /* 24 .. 44 */
+    const uint32_t *off;           /* 48 */
+} fe_radix4_run;
+typedef char fe_radix4_run_is_the_asm_layout[(offsetof(fe_radix4_run, step) == 16 &&
+                                              offsetof(fe_radix4_run, w1r) == 24 &&
+                                              offsetof(fe_radix4_run, off) == 48) ? 1 : -1];
+
+/* FE_RADIX4 on four lanes: R = w1 b, P = w2 c, Q = v d (each t = (wr xr + ws xi, wr xi - ws xr)), A = a + R,
+ * B = a - R, C = P + Q, D = P - Q, then a = A + C, c = A - C, b = B - i D, d = B + i D: fe_group8_radix4's float
+ * operations, each point's real and imaginary parts gathered (q7: the lanes' offsets) and scattered back. Seven
+ * vector registers hold the live values: D's real part waits on the stack while R and A are formed. */
+static __attribute__((naked, noinline)) void fe_radix4_run_mve(const fe_radix4_run *r __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push       {r4-r11, lr}\n\t"
+        "vpush      {d8-d15}\n\t"
+        "sub        sp, sp, #16\n\t"
+        "ldr        r12, [r0, #48]\n\t"
+        "vldrw.u32  q7, [r12]\n\t"              /* the lanes' offsets */
+        "ldrd       r5, r6, [r0, #24]\n\t"      /* w1 */
+        "ldrd       r7, r8, [r0, #32]\n\t"      /* w2 */
+        "ldrd       r9, r10, [r0, #40]\n\t"     /* v */
+        "ldrd       r4, lr, [r0, #16]\n\t"      /* step, count */
+        "ldm        r0, {r0-r3}\n\t"            /* pa, pb, pc, pd */
+        "dls        lr, lr\n\t"
+        "1:\n\t"
+        "vldrw.u32  q0, [r2, q7, uxtw #2]\n\t"  /* c */
+        "add        r11, r2, #4\n\t"
+        "vldrw.u32  q1, [r11, q7, uxtw #2]\n\t"
+        "vmul.f32   q2, q0, r7\n\t"             /* P = w2 c */
+        "vmul.f32   q3, q1, r8\n\t"
+        "vadd.f32   q2, q2, q3\n\t"
+        "vmul.f32   q3, q1, r7\n\t"
+        "vmul.f32   q0, q0, r8\n\t"
+        "vsub.f32   q3, q3, q0\n\t"
+        "vldrw.u32  q0, [r3, q7, uxtw #2]\n\t"  /* d */
+        "add        r11, r3, #4\n\t"
+        "vldrw.u32  q1, [r11, q7, uxtw #2]\n\t"
+        "vmul.f32   q4, q0, r9\n\t"             /* Q = v d */
+        "vmul.f32   q5, q1, r10\n\t"
+        "vadd.f32   q4, q4, q5\n\t"
+        "vmul.f32   q5, q1, r9\n\t"
+        "vmul.f32   q0, q0, r10\n\t"
+        "vsub.f32   q5, q5, q0\n\t"
+        "vadd.f32   q0, q2, q4\n\t"             /* C = P + Q */
+        "vadd.f32   q1, q3, q5\n\t"
+        "vsub.f32   q2, q2, q4\n\t"             /* D = P - Q */
+        "vsub.f32   q3, q3, q5\n\t"
+        "vstrw.32   q2, [sp]\n\t"               /* D's real part waits */
+        "vldrw.u32  q2, [r1, q7, uxtw #2]\n\t"  /* b */
+        "add        r11, r1, #4\n\t"
+        "vldrw.u32  q4, [r11, q7, uxtw #2]\n\t"
+        "vmul.f32   q5, q2, r5\n\t"             /* R = w1 b */
+        "vmul.f32   q6, q4, r6\n\t"
+        "vadd.f32   q5, q5, q6\n\t"
+        "vmul.f32   q6, q4, r5\n\t"
+        "vmul.f32   q2, q2, r6\n\t"
+        "vsub.f32   q6, q6, q2\n\t"
+        "vldrw.u32  q2, [r0, q7, uxtw #2]\n\t"  /* a's real part */
+        "vadd.f32   q4, q2, q5\n\t"             /* A = a + R */
+        "vsub.f32   q2, q2, q5\n\t"             /* B = a - R */
+        "vadd.f32   q5, q4, q0\n\t"             /* a = A + C */
+        "vsub.f32   q4, q4, q0\n\t"             /* c = A - C */
+        "vstrw.32   q5, [r0, q7, uxtw #2]\n\t"
+        "vstrw.32   q4, [r2, q7, uxtw #2]\n\t"
+        "add        r11, r0, #4\n\t"
+        "vldrw.u32  q0, [r11, q7, uxtw #2]\n\t" /* a's imaginary part */
+        "vadd.f32   q4, q0, q6\n\t"
+        "vsub.f32   q0, q0, q6\n\t"
+        "vadd.f32   q5, q4, q1\n\t"
+        "vsub.f32   q4, q4, q1\n\t"
+        "vstrw.32   q5, [r11, q7, uxtw #2]\n\t"
+        "add        r11, r2, #4\n\t"
+        "vstrw.32   q4, [r11, q7, uxtw #2]\n\t"
+        "vldrw.u32  q1, [sp]\n\t"               /* D's real part */
+        "vadd.f32   q4, q2, q3\n\t"             /* b = B - i D */
+        "vsub.f32   q5, q0, q1\n\t"
+        "vsub.f32   q2, q2, q3\n\t"             /* d = B + i D */
+        "vadd.f32   q0, q0, q1\n\t"
+        "vstrw.32   q4, [r1, q7, uxtw #2]\n\t"
+        "add        r11, r1, #4\n\t"
+        "vstrw.32   q5, [r11, q7, uxtw #2]\n\t"
+        "vstrw.32   q2, [r3, q7, uxtw #2]\n\t"
+        "add        r11, r3, #4\n\t"
+        "vstrw.32   q0, [r11, q7, uxtw #2]\n\t"
+        "add        r0, r0, r4\n\t"
+        "add        r1, r1, r4\n\t"
+        "add        r2, r2, r4\n\t"
+        "add        r3, r3, r4\n\t"
+        "le         lr, 1b\n\t"
+        "add        sp, sp, #16\n\t"
+        "vpop       {d8-d15}\n\t"
+        "pop        {r4-r11, pc}\n\t");
+}
+
 /* Two stages (spans 2h, 4h) as FE_RADIX4's butterflies, lane by lane the same float operations (the scalar
  * passes' first two stages, fe_group8_radix4): the lanes are the groups i + 4h l (l = 0..3) of one twiddle set,
- * held in scalar registers (M >= 16h where the scalar passes take this form). */
-static void fe_stage_radix4_mve(float *z, int h)
+ * held in scalar registers (M >= 16h where the scalar passes take this form); per twiddle set j one asm run over
+ * its M / 16h iterations. */
+static __attribute__((noinline)) void fe_stage_radix4_mve(float *z, int h)
 {
     const uint32_t stride = (uint32_t)(8 * h); /* floats between the lanes' groups */
-    const uint32_t lanes[4] = {0u, stride, 2u * stride, 3u * stride};
-    const uint32x4_t off = vld1q_u32(lanes);
-    int j, i;
+    const uint32_t off[4] __attribute__((aligned(16))) = {0u, stride, 2u * stride, 3u * stride};
+    fe_radix4_run r;
+    int j;
+    r.step = 128 * h, r.count = FE_M / (16 * h), r.off = off; /* 16h points per iteration */
     for (j = 0; j < h; ++j) {
-        float w1r, w1s, w2r, w2s, vr, vs;
-        fe_twiddle(j * (FE_N / (2 * h)), &w1r, &w1s);
-        fe_twiddle(j * (FE_N / (4 * h)), &w2r, &w2s);
-        fe_twiddle_any(3 * j * (FE_N / (4 * h)), &vr, &vs);
-        for (i = j; i < FE_M; i += 16 * h) {
-            float *pa = z + 2 * i, *pb = pa + 2 * h, *pc = pa + 4 * h, *pd = pa + 6 * h;
-            float32x4_t xr = vldrwq_gather_shifted_offset_f32(pb, off);
-            float32x4_t xi = vldrwq_gather_shifted_offset_f32(pb + 1, off);
-            const float32x4_t rr = vaddq_f32(vmulq_n_f32(xr, w1r), vmulq_n_f32(xi, w1s)); /* R = w1 b */
-            const float32x4_t ri = vsubq_f32(vmulq_n_f32(xi, w1r), vmulq_n_f32(xr, w1s));
-            xr = vldrwq_gather_shifted_offset_f32(pa, off);
-            xi = vldrwq_gather_shifted_offset_f32(pa + 1, off);
-            const float32x4_t big_ar = vaddq_f32(xr, rr), big_ai = vaddq_f32(xi, ri); /* A = a + R */
-            const float32x4_t big_br = vsubq_f32(xr, rr), big_bi = vsubq_f32(xi, ri); /* B = a - R */
-            xr = vldrwq_gather_shifted_offset_f32(pc, off);
-            xi = vldrwq_gather_shifted_offset_f32(pc + 1, off);
-            const float32x4_t pr = vaddq_f32(vmulq_n_f32(xr, w2r), vmulq_n_f32(xi, w2s)); /* P = w2 c */
-            const float32x4_t pi = vsubq_f32(vmulq_n_f32(xi, w2r), vmulq_n_f32(xr, w2s));
-            xr = vldrwq_gather_shifted_offset_f32(pd, off);
-            xi = vldrwq_gather_shifted_offset_f32(pd + 1, off);
-            const float32x4_t qr = vaddq_f32(vmulq_n_f32(xr, vr), vmulq_n_f32(xi, vs)); /* Q = v d */
-            const float32x4_t qi = vsubq_f32(vmulq_n_f32(xi, vr), vmulq_n_f32(xr, vs));
-            const float32x4_t big_cr = vaddq_f32(pr, qr), big_ci = vaddq_f32(pi, qi); /* C = P + Q */
-            const float32x4_t big_dr = vsubq_f32(pr, qr), big_di = vsubq_f32(pi, qi); /* D = P - Q */
-            vstrwq_scatter_shifted_offset_f32(pa, off, vaddq_f32(big_ar, big_cr));
-            vstrwq_scatter_shifted_offset_f32(pa + 1, off, vaddq_f32(big_ai, big_ci));
-            vstrwq_scatter_shifted_offset_f32(pc, off, vsubq_f32(big_ar, big_cr));
-            vstrwq_scatter_shifted_offset_f32(pc + 1, off, vsubq_f32(big_ai, big_ci));
-            vstrwq_scatter_shifted_offset_f32(pb, off, vaddq_f32(big_br, big_di)); /* B - i D */
-            vstrwq_scatter_shifted_offset_f32(pb + 1, off, vsubq_f32(big_bi, big_dr));
-            vstrwq_scatter_shifted_offset_f32(pd, off, vsubq_f32(big_br, big_di)); /* B + i D */
-            vstrwq_scatter_shifted_offset_f32(pd + 1, off, vaddq_f32(big_bi, big_dr));
-        }
+        fe_twiddle(j * (FE_N / (2 * h)), &r.w1r, &r.w1s);
+        fe_twiddle(j * (FE_N / (4 * h)), &r.w2r, &r.w2s);
+        fe_twiddle_any(3 * j * (FE_N / (4 * h)), &r.vr, &r.vs);
+        r.pa = z + 2 * j, r.pb = r.pa + 2 * h, r.pc = r.pa + 4 * h, r.pd = r.pa + 6 * h;
+        fe_radix4_run_mve(&r);
     }
 }
 #else /* scalar stages, grouped to save loads and stores */
@@ -973,11 +1125,30 @@ static void fe_first_groups(float *z, uint32_t n0, uint32_t n1)
     }
 }
 
-/* The sparse groups of n in [n0, n1). */
+/* The sparse groups of n in [n0, n1); on Helium four consecutive n per vector (their slots from VBRSR, each group's
+ * two live points gathered, its eight outputs scattered: fe_first_group_sparse's float operations lane by lane). */
 static FE_ALWAYS_INLINE void fe_first_sparse_groups(float *z, uint32_t n0, uint32_t n1)
 {
-    uint32_t n;
-    for (n = n0; n < n1; ++n) {
+    uint32_t n = n0;
+#if FE_HELIUM
+    for (; n + 4 <= n1; n += 4) {
+        /* float index of group n + l's first point: 2 rev(n + l) */
+        const uint32x4_t o = vshlq_n_u32(vbrsrq_n_u32(vidupq_n_u32(n, 1), FE_LOG2_M), 1);
+        const float32x4_t ar = vldrwq_gather_shifted_offset_f32(z + 2, o);
+        const float32x4_t ai = vldrwq_gather_shifted_offset_f32(z + 3, o);
+        const float32x4_t br = vldrwq_gather_shifted_offset_f32(z + 4, o);
+        const float32x4_t bi = vldrwq_gather_shifted_offset_f32(z + 5, o);
+        vstrwq_scatter_shifted_offset_f32(z, o, vaddq_f32(ar, br));
+        vstrwq_scatter_shifted_offset_f32(z + 1, o, vaddq_f32(ai, bi));
+        vstrwq_scatter_shifted_offset_f32(z + 2, o, vsubq_f32(bi, ar));
+        vstrwq_scatter_shifted_offset_f32(z + 3, o, vnegq_f32(vaddq_f32(ai, br)));
+        vstrwq_scatter_shifted_offset_f32(z + 4, o, vsubq_f32(ar, br));
+        vstrwq_scatter_shifted_offset_f32(z + 5, o, vsubq_f32(ai, bi));
+        vstrwq_scatter_shifted_offset_f32(z + 6, o, vnegq_f32(vaddq_f32(ar, bi)));
+        vstrwq_scatter_shifted_offset_f32(z + 7, o, vsubq_f32(br, ai));
+    }
+#endif
+    for (; n < n1; ++n) {
         fe_first_group_sparse(z + 2 * fe_rev(n));
     }
 }
@@ -1017,10 +1188,10 @@ static void fe_cfft(float *z, int fused)
             fe_stage_radix4_mve(z, h);
             h *= 4;
         } else {
-            if (FE_M / (2 * h) >= 4) {
-                fe_stage_shared_mve(z, h);
+            if (FE_M / (2 * h) <= 2 && h >= 8) {
+                fe_stage_lanes_mve(z, h); /* one or two groups: the twiddles gathered in the loop */
             } else {
-                fe_stage_mve(z, h);
+                fe_stage_blocks_mve(z, h);
             }
             h *= 2;
         }
@@ -1222,6 +1393,7 @@ static float fe_sample(const int16_t *pcm, int n_avail, int i)
  * and band j - 1 weighs 1 - r: one product q = r p per bin, a_j += q and f_j += p - q, and band b's sum is
  * a_b + f_{b+1}. The intervals are contiguous: one pass over the bins and their rises. The edges stop at the
  * Nyquist bin, which FE_MEL_NYQUIST adds. */
+#if !FE_HELIUM
 static void fe_mel_sums(float *scratch, float nyquist)
 {
     const float *r = tinyasc_fe_mel_rise;
@@ -1256,6 +1428,72 @@ static void fe_mel_sums(float *scratch, float nyquist)
     *out = a_before + f;
 #undef FE_MEL_INTERVAL
 }
+
+#else
+/* Helium's mel sums: four consecutive intervals j .. j + 3 in the lanes, each lane its own interval's bins in their
+ * order (p and r gathered at the lanes' starts): all four lanes while the shortest interval lasts, then the lanes
+ * whose interval goes on (the others gather +0) until the longest ends; FE_MEL_NYQUIST, and bands j - 1 .. j + 2 (a_b +
+ * f_{b+1}). Each interval's sums are the scalar code's: the same additions in the same order, from 0 (0 + x = x for
+ * the non-negative terms here). */
+static void fe_mel_sums(float *scratch, float nyquist)
+{
+    const uint16_t *const e = tinyasc_fe_mel_edge;
+    const float *const r0 = tinyasc_fe_mel_rise; /* bin e[0] + i's rise at r0[i], its power at p0[2 i] */
+    const float *const p0 = scratch + 2 * e[0];
+    float *const out = scratch + 1; /* band b's slot out[2 b] */
+    float a_before = 0.0f;
+    int j;
+    for (j = 0; j + 3 <= TINYASC_FE_N_MELS; j += 4) {
+        const uint32x4_t k = vsubq_n_u32(vldrhq_u32(e + j), e[0]);
+        const uint32x4_t n = vsubq_u32(vldrhq_u32(e + j + 1), vldrhq_u32(e + j));
+        const uint32x4_t pk = vshlq_n_u32(k, 1);
+        const uint32_t m = vminvq_u32(UINT32_MAX, n), mx = vmaxvq_u32(0u, n);
+        float32x4_t a = vdupq_n_f32(0.0f), f = a;
+        uint32_t t;
+        for (t = 0; t < m; ++t) {
+            const float32x4_t pv = vldrwq_gather_shifted_offset_f32(p0 + 2 * t, pk);
+            const float32x4_t q = vmulq_f32(vldrwq_gather_shifted_offset_f32(r0 + t, k), pv);
+            a = vaddq_f32(a, q);
+            f = vaddq_f32(f, vsubq_f32(pv, q));
+        }
+        for (; t < mx; ++t) {
+            /* the lanes whose interval holds bin t read it; the others read +0 and add +0 (exactly nothing: their
+             * sums are never -0) */
+            const mve_pred16_t on = vcmphiq_n_u32(n, t);
+            const float32x4_t pv = vldrwq_gather_shifted_offset_z_f32(p0 + 2 * t, pk, on);
+            const float32x4_t q = vmulq_f32(vldrwq_gather_shifted_offset_z_f32(r0 + t, k, on), pv);
+            a = vaddq_f32(a, q);
+            f = vaddq_f32(f, vsubq_f32(pv, q));
+        }
+        {
+            float al[4] __attribute__((aligned(16))), fl[4] __attribute__((aligned(16)));
+            vst1q_f32(al, a);
+            vst1q_f32(fl, f);
+            if (j <= TINYASC_FE_MEL_NYQUIST_INTERVAL && TINYASC_FE_MEL_NYQUIST_INTERVAL < j + 4) {
+                const int l = TINYASC_FE_MEL_NYQUIST_INTERVAL - j;
+                FE_MEL_NYQUIST(j + l, al[l], fl[l], nyquist);
+            }
+            if (j > 0) {
+                out[2 * (j - 1)] = a_before + fl[0];
+            }
+            out[2 * j] = al[0] + fl[1];
+            out[2 * (j + 1)] = al[1] + fl[2];
+            out[2 * (j + 2)] = al[2] + fl[3];
+            a_before = al[3];
+        }
+    }
+    for (; j <= TINYASC_FE_N_MELS; ++j) { /* the last intervals one by one */
+        const float *r = r0 + (e[j] - e[0]), *p = p0 + 2 * (e[j] - e[0]);
+        float a, f;
+        FE_INTERVAL_SUMS(r, p, e[j + 1] - e[j], a, f);
+        FE_MEL_NYQUIST(j, a, f, nyquist);
+        if (j > 0) {
+            out[2 * (j - 1)] = a_before + f;
+        }
+        a_before = a;
+    }
+}
+#endif
 
 /* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
  * that fe_window_fused computes already there). Band b's sum goes to the odd slot scratch[2b + 1] (the powers
