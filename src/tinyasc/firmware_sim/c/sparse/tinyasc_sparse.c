@@ -227,7 +227,32 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
  * ASR, SSAT, STRB (constants in m, rnd, sh). Eight sums take eight registers: the record's address, the passes left
  * and the window base wait on the stack while the outputs are written, and the non-zeros end at pk_tab's zero word
  * instead of a pointer compare. Per non-zero and eight windows: one word load, UXTAH, eight LDRSB and SMLATB, three
- * ADD and the end test (23 instructions, against 26 in two passes of four). */
+ * ADD and the end test (23 instructions, against 26 in two passes of four). A pass's first non-zero starts the eight
+ * sums from acc_in itself (SMLATB's addend), instead of seven copies of it before the loop. */
+/* One non-zero (its word in r1) over the eight windows (the first at r2 + its offset, step r3 bytes apart): UXTAH,
+ * eight LDRSB and SMLATB into the sums r4..r11, three ADD. F4..F11: what each sum adds to, itself, or acc_in (r11) for
+ * the pass's first non-zero, which starts all eight sums from it (no copies of acc_in; r11 is written last). */
+#define SP_OCT_TAP(F4, F5, F6, F7, F8, F9, F10, F11)                                                            \
+        "uxtah  r12, r2, r1\n\t"                                                                                \
+        "ldrsb  lr, [r12]\n\t"                                                                                  \
+        "smlatb r4, r1, lr, " F4 "\n\t"                                                                         \
+        "ldrsb  lr, [r12, r3]\n\t"                                                                              \
+        "smlatb r5, r1, lr, " F5 "\n\t"                                                                         \
+        "add    r12, r12, r3, lsl #1\n\t"                                                                       \
+        "ldrsb  lr, [r12]\n\t"                                                                                  \
+        "smlatb r6, r1, lr, " F6 "\n\t"                                                                         \
+        "ldrsb  lr, [r12, r3]\n\t"                                                                              \
+        "smlatb r7, r1, lr, " F7 "\n\t"                                                                         \
+        "add    r12, r12, r3, lsl #1\n\t"                                                                       \
+        "ldrsb  lr, [r12]\n\t"                                                                                  \
+        "smlatb r8, r1, lr, " F8 "\n\t"                                                                         \
+        "ldrsb  lr, [r12, r3]\n\t"                                                                              \
+        "smlatb r9, r1, lr, " F9 "\n\t"                                                                         \
+        "add    r12, r12, r3, lsl #1\n\t"                                                                       \
+        "ldrsb  lr, [r12]\n\t"                                                                                  \
+        "smlatb r10, r1, lr, " F10 "\n\t"                                                                       \
+        "ldrsb  lr, [r12, r3]\n\t"                                                                              \
+        "smlatb r11, r1, lr, " F11 "\n\t"
 static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attribute__((unused)))
 {
     __asm__ volatile(
@@ -243,40 +268,19 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "str    r1, [sp, #4]\n\t"
         "1:\n\t"
         "ldr    r12, [sp]\n\t"
-        "ldr    r4, [r12, #20]\n\t"       /* eight sums from acc_in */
-        "mov    r5, r4\n\t"
-        "mov    r6, r4\n\t"
-        "mov    r7, r4\n\t"
-        "mov    r8, r4\n\t"
-        "mov    r9, r4\n\t"
-        "mov    r10, r4\n\t"
-        "mov    r11, r4\n\t"
+        "ldr    r11, [r12, #20]\n\t"      /* acc_in */
         "ldr    r0, [r12, #0]\n\t"        /* pk */
-        "ldr    r1, [r0], #4\n\t"         /* (weight << 16) | offset */
+        "ldr    r1, [r0], #4\n\t"         /* (weight << 16) | offset: the channel's first non-zero */
+        SP_OCT_TAP("r11", "r11", "r11", "r11", "r11", "r11", "r11", "r11")
+        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
+        "cmp    r1, #0\n\t"
+        "beq    3f\n\t"
         "2:\n\t"
-        "uxtah  r12, r2, r1\n\t"          /* the first window's byte */
-        "ldrsb  lr, [r12]\n\t"
-        "smlatb r4, r1, lr, r4\n\t"
-        "ldrsb  lr, [r12, r3]\n\t"
-        "smlatb r5, r1, lr, r5\n\t"
-        "add    r12, r12, r3, lsl #1\n\t"
-        "ldrsb  lr, [r12]\n\t"
-        "smlatb r6, r1, lr, r6\n\t"
-        "ldrsb  lr, [r12, r3]\n\t"
-        "smlatb r7, r1, lr, r7\n\t"
-        "add    r12, r12, r3, lsl #1\n\t"
-        "ldrsb  lr, [r12]\n\t"
-        "smlatb r8, r1, lr, r8\n\t"
-        "ldrsb  lr, [r12, r3]\n\t"
-        "smlatb r9, r1, lr, r9\n\t"
-        "add    r12, r12, r3, lsl #1\n\t"
-        "ldrsb  lr, [r12]\n\t"
-        "smlatb r10, r1, lr, r10\n\t"
-        "ldrsb  lr, [r12, r3]\n\t"
-        "smlatb r11, r1, lr, r11\n\t"
+        SP_OCT_TAP("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
         "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
         "cmp    r1, #0\n\t"
         "bne    2b\n\t"
+        "3:\n\t"
         "str    r2, [sp, #8]\n\t"
         "ldr    r12, [sp]\n\t"
         "ldrd   r0, r1, [r12, #24]\n\t"   /* m, rnd */
@@ -341,6 +345,7 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "pop    {r4-r11, pc}\n\t");
 }
 #undef SP_OUT_RELU
+#undef SP_OCT_TAP
 #undef SP_OUT
 #undef SP_NEXT_ROW
 #endif
