@@ -215,6 +215,10 @@ CASES = {
     # four channels per word): clipped by SAME padding, batches; a partial last group of channels, no padding
     "dw10x1_c8_same_b2": (True, 2, 12, 3, 8, 8, 10, 1, 1, 1, True, None, True),
     "dw4x1_c5_valid_fold": (True, 1, 9, 4, 5, 5, 4, 1, 1, 1, False, None, True),
+    # the runs down the output columns where those are fewer than the rows (the streaming wake word's k x 1 layers
+    # on one column): three groups on one column; stride 2 with SAME padding (the border rows pixel by pixel), batches
+    "dw5x1_c12_w1_valid_fold": (True, 1, 28, 1, 12, 12, 5, 1, 1, 1, False, None, True),
+    "dw6x1_c8_w2_s2_same_b2": (True, 2, 20, 2, 8, 8, 6, 1, 2, 1, True, None, True),
     # columns of many taps (Helium's dw_column8, the DSP cores' column loop): the quick model's frequency-spanning
     # column (128 taps, 20 channels: 8 + 8 + a predicated 4 on Helium) on five columns; a column shorter than the input
     # (three output rows), batches, the general output path; 70 columns of three channels

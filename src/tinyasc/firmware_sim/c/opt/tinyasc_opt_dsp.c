@@ -590,6 +590,11 @@ static inline __attribute__((always_inline)) void dw_tap4(int32_t *a0, int32_t *
     *a3 = __smlatt(xr, wr, *a3);
 }
 
+/* The output pixels [oy_lo, oy_hi) x [ox_lo, ox_hi) whose k_h x 1 windows lie wholly inside the input. */
+typedef struct {
+    int32_t ox_lo, ox_hi, oy_lo, oy_hi;
+} dwc_rect;
+
 #if CONV2X2_ASM
 /* A column of nky >= 1 taps of four channels wholly inside the input (the channels' constants carry the input offset),
  * two taps per pass in asm: per tap one LDR of the input word and one of the weight word (the second tap's at a
@@ -751,20 +756,21 @@ static inline int32_t dwc_weights(int32_t C, int32_t k_h, int32_t g)
     return dwc_block(C, C / 4) + g * k_h;
 }
 
-/* k_h x 1 windows over the whole int8 range take dwc4_run_dsp for each output row's run of windows wholly inside the
- * input, one call per group of four channels that all fold (tinyasc_rq_zp_folds); the other groups and the last
+/* k_h x 1 windows over the whole int8 range take dwc4_run_dsp for each run of windows wholly inside the input (along
+ * the output rows, or down the output columns where those are fewer), one call per group of four channels that all fold (tinyasc_rq_zp_folds); the other groups and the last
  * C % 4 channels go pixel by pixel; the blocks and each folding group's weight words tap after tap go where
  * dwc_block and dwc_weights say. 0 where the layer is not such a one or its blocks and weights do not fit, 2 where the
  * runs take every channel, else 1. */
 static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                 int32_t *base, int32_t *ox_lo, int32_t *ox_hi)
+                                                 int32_t *base, dwc_rect *r)
 {
     const int32_t C = p->in_c, G = C / 4, words = (int32_t)(sizeof(tinyasc_gather_words) / 4);
     if (p->k_w != 1 || G == 0 || C + G * (DWC_BLOCK + p->k_h) > words || !tinyasc_full_range(p)) return 0;
-    tinyasc_inside_range(p->out_w, p->in_w, 0, p->stride_w, p->pad_w, ox_lo, ox_hi);
+    tinyasc_inside_range(p->out_w, p->in_w, 0, p->stride_w, p->pad_w, &r->ox_lo, &r->ox_hi);
+    tinyasc_inside_range(p->out_h, p->in_h, (p->k_h - 1) * p->dil_h, p->stride_h, p->pad_h, &r->oy_lo, &r->oy_hi);
     /* one window a group (the wake word's last 15-tap column on one pixel): the blocks and staged weights would serve
      * it once (+15% measured), the pixel path takes it */
-    if (p->batches * p->out_h * (*ox_hi - *ox_lo) < 2) return 0;
+    if (p->batches * p->out_h * (r->ox_hi - r->ox_lo) < 2) return 0;
     int all = C % 4 == 0;
     for (int32_t g = 0; g < G; g++) {
         int32_t *const b = base + dwc_block(C, g);
@@ -793,20 +799,36 @@ static inline int dwc_took(const tinyasc_conv_params *p, const int32_t *base, in
     return c / 4 < p->in_c / 4 && base[dwc_block(p->in_c, c / 4) + DWC_FOLDS];
 }
 
-/* One output row's run [ox_lo, ox_hi) of windows wholly inside the input through dwc4_run_dsp, group by group (row:
- * the windows' first input row; out: the output row). */
-static __attribute__((noinline)) void dwc_row(const tinyasc_conv_params *p, const int32_t *base, const int8_t *row,
-                                              int8_t *out, int32_t ox_lo, int32_t ox_hi)
+/* One run of pixels windows wholly inside the input through dwc4_run_dsp, group by group: the first window's first
+ * tap at ip, its outputs at op, the next window pstep bytes on and its outputs ostep. */
+static void dwc_run_groups(const tinyasc_conv_params *p, const int32_t *base, const int8_t *ip, int8_t *op,
+                           int32_t pixels, int32_t pstep, int32_t ostep)
 {
     const int32_t C = p->in_c, G = C / 4;
     for (int32_t g = 0; g < G; g++) {
         const int32_t *const b = base + dwc_block(C, g);
         if (!b[DWC_FOLDS]) continue;
-        dwc_run r = {.ip = row + (ox_lo * p->stride_w - p->pad_w) * C + 4 * g,
-                     .wp = (const uint32_t *)(base + dwc_weights(C, p->k_h, g)), .nky = p->k_h,
-                     .ystep = p->dil_h * p->in_w * C, .pixels = ox_hi - ox_lo, .pstep = p->stride_w * C, .ostep = C,
-                     .op = out + ox_lo * C + 4 * g, .blk = b};
+        dwc_run r = {.ip = ip + 4 * g, .wp = (const uint32_t *)(base + dwc_weights(C, p->k_h, g)), .nky = p->k_h,
+                     .ystep = p->dil_h * p->in_w * C, .pixels = pixels, .pstep = pstep, .ostep = ostep,
+                     .op = op + 4 * g, .blk = b};
         dwc4_run_dsp(&r);
+    }
+}
+
+/* The runs of one batch image (in, out): the rectangle's output rows along x, or its output columns down y where
+ * those are fewer (the wake word's k x 1 layers on one column: one call per group, not one per row and group). */
+static __attribute__((noinline)) void dwc_runs(const tinyasc_conv_params *p, const int32_t *base, const int8_t *in,
+                                               int8_t *out, const dwc_rect *r)
+{
+    const int32_t C = p->in_c, row = p->in_w * C, prow = p->stride_h * row, pcol = p->stride_w * C;
+    const int8_t *const ip = in + (r->oy_lo * p->stride_h - p->pad_h) * row + (r->ox_lo * p->stride_w - p->pad_w) * C;
+    int8_t *const op = out + (r->oy_lo * p->out_w + r->ox_lo) * C;
+    if (r->ox_hi - r->ox_lo < r->oy_hi - r->oy_lo) {
+        for (int32_t j = 0; j < r->ox_hi - r->ox_lo; j++)
+            dwc_run_groups(p, base, ip + j * pcol, op + j * C, r->oy_hi - r->oy_lo, prow, p->out_w * C);
+    } else {
+        for (int32_t i = 0; i < r->oy_hi - r->oy_lo; i++)
+            dwc_run_groups(p, base, ip + i * prow, op + i * p->out_w * C, r->ox_hi - r->ox_lo, pcol, C);
     }
 }
 #undef DW_COL_TAP
@@ -862,13 +884,11 @@ static __attribute__((noinline)) void dw_tail(const tinyasc_conv_params *p, cons
     dw_group(p, w, a, c, n, ip, wp, nky, nkx, off2, op);
 }
 
-/* The whole-column runs' hooks (dwc_prepare, dwc_row): only tinyasc_simd_depthwise_column_s8 passes them, so a
+/* The whole-column runs' hooks (dwc_prepare, dwc_runs): only tinyasc_simd_depthwise_column_s8 passes them, so a
  * library whose layers take the other entry links none of their code. */
 typedef struct {
-    int (*prepare)(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t *base, int32_t *ox_lo,
-                   int32_t *ox_hi);
-    void (*row)(const tinyasc_conv_params *p, const int32_t *base, const int8_t *row, int8_t *out, int32_t ox_lo,
-                int32_t ox_hi);
+    int (*prepare)(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t *base, dwc_rect *r);
+    void (*runs)(const tinyasc_conv_params *p, const int32_t *base, const int8_t *in, int8_t *out, const dwc_rect *r);
 } dw_columns;
 
 /* Depthwise (multiplier 1): four channels per word (the last C % 4 in one more group). Each output
@@ -891,18 +911,21 @@ static __attribute__((noinline)) int simd_depthwise(const tinyasc_conv_params *p
     const int table = C <= (int32_t)(sizeof(tinyasc_gather_words) / 4);
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, base);
 #if CONV2X2_ASM
-    int32_t ox_lo = 0, ox_hi = 0;
-    const int cols = table && hooks ? hooks->prepare(p, w, base, &ox_lo, &ox_hi) : 0;
+    dwc_rect rect = {0, 0, 0, 0};
+    const int cols = table && hooks ? hooks->prepare(p, w, base, &rect) : 0;
+    const int32_t ox_lo = rect.ox_lo, ox_hi = rect.ox_hi;
 #endif
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
+#if CONV2X2_ASM
+        if (cols) hooks->runs(p, base, in, output + b * p->out_h * p->out_w * C, &rect);
+#endif
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             int32_t ky0, ky1;
             tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
 #if CONV2X2_ASM
-            const int run = cols && ky0 == 0 && ky1 == p->k_h && ox_lo < ox_hi;
-            if (run) hooks->row(p, base, in + y0 * row, output + (b * p->out_h + oy) * p->out_w * C, ox_lo, ox_hi);
+            const int run = cols && oy >= rect.oy_lo && oy < rect.oy_hi;
 #else
             (void)hooks;
             const int run = 0, cols = 0;
@@ -941,7 +964,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 }
 
 #if CONV2X2_ASM
-static const dw_columns dwc_hooks = {.prepare = dwc_prepare, .row = dwc_row};
+static const dw_columns dwc_hooks = {.prepare = dwc_prepare, .runs = dwc_runs};
 #endif
 
 /* A k_h x 1 layer (the generator's depthwise_column_s8): its runs of whole columns through dwc4_run_dsp. */
