@@ -799,36 +799,30 @@ static inline int dwc_took(const tinyasc_conv_params *p, const int32_t *base, in
     return c / 4 < p->in_c / 4 && base[dwc_block(p->in_c, c / 4) + DWC_FOLDS];
 }
 
-/* One run of pixels windows wholly inside the input through dwc4_run_dsp, group by group: the first window's first
- * tap at ip, its outputs at op, the next window pstep bytes on and its outputs ostep. */
-static void dwc_run_groups(const tinyasc_conv_params *p, const int32_t *base, const int8_t *ip, int8_t *op,
-                           int32_t pixels, int32_t pstep, int32_t ostep)
-{
-    const int32_t C = p->in_c, G = C / 4;
-    for (int32_t g = 0; g < G; g++) {
-        const int32_t *const b = base + dwc_block(C, g);
-        if (!b[DWC_FOLDS]) continue;
-        dwc_run r = {.ip = ip + 4 * g, .wp = (const uint32_t *)(base + dwc_weights(C, p->k_h, g)), .nky = p->k_h,
-                     .ystep = p->dil_h * p->in_w * C, .pixels = pixels, .pstep = pstep, .ostep = ostep,
-                     .op = op + 4 * g, .blk = b};
-        dwc4_run_dsp(&r);
-    }
-}
-
-/* The runs of one batch image (in, out): the rectangle's output rows along x, or its output columns down y where
- * those are fewer (the wake word's k x 1 layers on one column: one call per group, not one per row and group). */
+/* The runs of one batch image (in, out) through dwc4_run_dsp, group by group: the rectangle's output rows along x, or
+ * its output columns down y where those are fewer (the wake word's k x 1 layers on one column: one call per group,
+ * not one per row and group). */
 static __attribute__((noinline)) void dwc_runs(const tinyasc_conv_params *p, const int32_t *base, const int8_t *in,
                                                int8_t *out, const dwc_rect *r)
 {
-    const int32_t C = p->in_c, row = p->in_w * C, prow = p->stride_h * row, pcol = p->stride_w * C;
-    const int8_t *const ip = in + (r->oy_lo * p->stride_h - p->pad_h) * row + (r->ox_lo * p->stride_w - p->pad_w) * C;
-    int8_t *const op = out + (r->oy_lo * p->out_w + r->ox_lo) * C;
-    if (r->ox_hi - r->ox_lo < r->oy_hi - r->oy_lo) {
-        for (int32_t j = 0; j < r->ox_hi - r->ox_lo; j++)
-            dwc_run_groups(p, base, ip + j * pcol, op + j * C, r->oy_hi - r->oy_lo, prow, p->out_w * C);
-    } else {
-        for (int32_t i = 0; i < r->oy_hi - r->oy_lo; i++)
-            dwc_run_groups(p, base, ip + i * prow, op + i * p->out_w * C, r->ox_hi - r->ox_lo, pcol, C);
+    const int32_t C = p->in_c, G = C / 4, row = p->in_w * C, nx = r->ox_hi - r->ox_lo, ny = r->oy_hi - r->oy_lo;
+    const int32_t prow = p->stride_h * row, pcol = p->stride_w * C, orow = p->out_w * C;
+    const int down = nx < ny;
+    /* runs of pixels windows: a window pstep input bytes and ostep output bytes after the one before, a run istep and
+     * jstep after the run before */
+    const int32_t runs = down ? nx : ny, pixels = down ? ny : nx, pstep = down ? prow : pcol;
+    const int32_t ostep = down ? orow : C, istep = down ? pcol : prow, jstep = down ? C : orow;
+    const int8_t *ip = in + (r->oy_lo * p->stride_h - p->pad_h) * row + (r->ox_lo * p->stride_w - p->pad_w) * C;
+    int8_t *op = out + (r->oy_lo * p->out_w + r->ox_lo) * C;
+    for (int32_t k = 0; k < runs; k++, ip += istep, op += jstep) {
+        for (int32_t g = 0; g < G; g++) {
+            const int32_t *const b = base + dwc_block(C, g);
+            if (!b[DWC_FOLDS]) continue;
+            dwc_run q = {.ip = ip + 4 * g, .wp = (const uint32_t *)(base + dwc_weights(C, p->k_h, g)),
+                         .nky = p->k_h, .ystep = p->dil_h * row, .pixels = pixels, .pstep = pstep, .ostep = ostep,
+                         .op = op + 4 * g, .blk = b};
+            dwc4_run_dsp(&q);
+        }
     }
 }
 #undef DW_COL_TAP
