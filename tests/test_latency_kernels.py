@@ -12,14 +12,18 @@ depth multipliers, and 89%-pruned weights for the sparse encoding.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tinyasc.firmware_sim import harness as L
-from tinyasc.firmware_sim.generator import (PreparedFc, conv_row_pairs, fc_row_blocks, fold_fc_input_offset,
-                                           depthwise_column, pointwise_on_planes, window_stride2)
+from tinyasc.firmware_sim.generator import (HELIUM_COLUMN_MAX_TAPS, PreparedFc, conv_row_pairs, depthwise_column,
+                                           depthwise_column_entry, fc_row_blocks, fold_fc_input_offset,
+                                           pointwise_on_planes, window_stride2)
+from tinyasc.firmware_sim.kernel_sources import C_DIR
+from tinyasc.firmware_sim.target import Target
 from tinyasc.firmware_sim.params import ConvParams, FcParams
 from tinyasc.firmware_sim.sparse import (DESCRIPTOR_BYTES, SPARSE_MAX_K, SPARSE_MAX_SPAN, decode_rows, emit_c, encode_rows,
                                          helium_planes_pay, planes_fit, planes_groups, why_dense, window_span)
@@ -618,6 +622,24 @@ def test_depthwise_column_is_the_long_column_entry():
     assert depthwise_column(ConvParams(**{**base, "k_h": 4, "out_h": 61}))
     for change in ({"k_h": 3, "out_h": 62}, {"k_w": 2, "out_w": 8}, {"depth_multiplier": 2, "out_c": 40}):
         assert not depthwise_column(ConvParams(**{**base, **change})), change
+
+
+def test_helium_takes_the_column_entry_for_short_columns_only():
+    """On Helium the column entry's runs (dw_column_runs, four channels in int32 lanes) serve columns of at most
+    DW_RUN_MAX_TAPS taps, the generator's HELIUM_COLUMN_MAX_TAPS; longer ones keep the general entry (dw_column8's
+    int16 lanes); the DSP cores send every column to their entry, the portable library none."""
+    text = (C_DIR / "opt" / "tinyasc_opt_mve.c").read_text()
+    assert int(re.search(r"#define DW_RUN_MAX_TAPS (\d+)", text).group(1)) == HELIUM_COLUMN_MAX_TAPS
+    base = dict(batches=1, in_h=28, in_w=1, in_c=128, out_h=24, out_w=1, out_c=128, k_h=5, k_w=1, stride_h=1,
+                stride_w=1, dil_h=1, dil_w=1, pad_h=0, pad_w=0, filter_in_c=1, depth_multiplier=1, input_offset=128,
+                output_offset=-2, act_min=-128, act_max=127)  # the streaming wake word's first column
+    n = HELIUM_COLUMN_MAX_TAPS
+    short, long_ = ConvParams(**base), ConvParams(**{**base, "in_h": n + 4, "k_h": n + 1, "out_h": 4})
+    at_max = ConvParams(**{**base, "in_h": n + 4, "k_h": n, "out_h": 5})
+    assert depthwise_column_entry(short, Target.CORTEX_M55) and depthwise_column_entry(at_max, Target.CORTEX_M55)
+    assert not depthwise_column_entry(long_, Target.CORTEX_M55)
+    assert depthwise_column_entry(long_, Target.CORTEX_M4) and depthwise_column_entry(short, Target.CORTEX_M7)
+    assert not depthwise_column_entry(short, None)
 
 
 def test_pointwise_on_planes_is_what_the_planes_kernel_takes():

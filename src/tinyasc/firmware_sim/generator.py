@@ -518,9 +518,9 @@ class _Generator:
         elif depthwise and not wide and kh > 1 and kw > 1:
             # windows over both axes: their own kernel (and file); strided on every axis their own entry
             kernel = "depthwise_window_s2_s8" if window_stride2(conv) else "depthwise_window_s8"
-        elif (depthwise and not wide and depthwise_column(conv) and self.options.backend is KernelBackend.OPTIMIZED
-              and conv_pairs_core(self.options.target.core)):
-            kernel = "depthwise_column_s8"  # long columns: the DSP cores' runs of whole columns, linked only here
+        elif (depthwise and not wide and self.options.backend is KernelBackend.OPTIMIZED
+              and depthwise_column_entry(conv, self.options.target.core)):
+            kernel = "depthwise_column_s8"  # columns: the DSP cores' and Helium's runs of whole ones, linked only here
         elif pairs:
             kernel = "conv2d_pairs_s8"  # the DSP cores' pixel pairs on rows in word-interleaved pairs
         elif pointwise_same_size(conv) and not depthwise and not wide and fin == ic > 1:
@@ -1147,11 +1147,24 @@ def pointwise_same_size(p: params.ConvParams) -> bool:
             and p.in_h == p.out_h and p.in_w == p.out_w)
 
 
+#: Helium's depthwise column entry takes columns of at most this many taps (DW_RUN_MAX_TAPS in
+#: c/opt/tinyasc_opt_mve.c): its runs keep four channels in int32 lanes, which beat the eight-channel int16 column
+#: kernel per pixel (dw_column8) only on short columns; longer ones stay on the general entry.
+HELIUM_COLUMN_MAX_TAPS = 16
+
+
 def depthwise_column(p: params.ConvParams) -> bool:
     """Whether a depthwise layer (multiplier 1, not in place) is a column of more than three taps (k_h x 1: the
-    BC-ResBlock's frequency-spanning convolutions), the entry ``depthwise_column_s8`` whose DSP runs of whole columns
-    other libraries do not link; the three-tap ones keep the line kernel."""
+    BC-ResBlock's frequency-spanning convolutions, the streaming wake word's), the entry ``depthwise_column_s8`` whose
+    runs of whole columns (DSP cores; Helium's short columns) other libraries do not link; the three-tap ones keep the
+    line kernel."""
     return p.k_w == 1 and p.k_h > 3 and p.depth_multiplier == 1
+
+
+def depthwise_column_entry(p: params.ConvParams, core: Target | None) -> bool:
+    """Whether an optimized library for ``core`` sends the depthwise layer to ``depthwise_column_s8``: a column
+    (:func:`depthwise_column`) on the DSP cores, a column of at most :data:`HELIUM_COLUMN_MAX_TAPS` taps on Helium."""
+    return depthwise_column(p) and (conv_pairs_core(core) or (helium_core(core) and p.k_h <= HELIUM_COLUMN_MAX_TAPS))
 
 
 def window_stride2(p: params.ConvParams) -> bool:

@@ -93,7 +93,8 @@ int tinyasc_simd_conv2d_1x1_s8(const tinyasc_conv_params *p, const tinyasc_weigh
                                int8_t *output);
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
-/* The same for a k_h x 1 layer, with the DSP cores' runs of whole columns (tinyasc_opt_dsp.c; DSP cores only). */
+/* The same for a k_h x 1 layer, with runs of whole columns (the DSP cores' in tinyasc_opt_dsp.c, Helium's short
+ * columns in tinyasc_opt_mve.c). */
 int tinyasc_simd_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output);
 /* The same with the filter rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout): the DSP cores' pixel

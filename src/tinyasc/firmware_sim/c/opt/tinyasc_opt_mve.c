@@ -1151,6 +1151,41 @@ static __attribute__((noinline)) void dw_column8(const tinyasc_conv_params *p, c
     }
 }
 
+/* One batch image of a column layer of at most DW_RUN_MAX_TAPS taps (k x 1, the streaming wake word's 5- and 10-tap
+ * layers on one column) whose every window lies wholly inside the input: four channels per vector (C a multiple of
+ * four, the four-lane output path), group by group with the group's constant bias + off * sum w (tinyasc_acc0) and
+ * output constants held in registers over all its pixels: per tap two VLDRB.S32, VMUL and VADD, then the output
+ * path and one VSTRB; the pixels in runs along the output rows, or down the output columns where those are fewer.
+ * dw_column8 per pixel reloaded them per pixel and group and its sums went through the stack (34 estimated cycles an
+ * output on the wake word's 5-tap layer). The same integers as dw_column8's. */
+#define DW_RUN_MAX_TAPS 16
+static __attribute__((noinline)) void dw_column_runs(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                     const int8_t *in, int8_t *out)
+{
+    const int32_t C = p->in_c, row = p->in_w * C, ystep = p->dil_h * row, nky = p->k_h, orow = p->out_w * C;
+    const int32_t prow = p->stride_h * row, pcol = p->stride_w * C;
+    const int down = p->out_w < p->out_h; /* runs down the output columns where those are fewer than the rows */
+    const int32_t runs = down ? p->out_w : p->out_h, pixels = down ? p->out_h : p->out_w, pstep = down ? prow : pcol;
+    const int32_t ostep = down ? orow : C, istep = down ? pcol : prow, jstep = down ? C : orow;
+    const mve_pred16_t all = vctp32q(4u);
+    for (int32_t c = 0; c < C; c += 4) {
+        const int32x4_t bv = vldrwq_s32(tinyasc_acc0 + c);
+        const tinyasc_rq_x4 q = tinyasc_rq_x4_consts(w, p->output_offset, c, all);
+        const int8_t *const wp = w->data + c;
+        for (int32_t k = 0; k < runs; k++) {
+            const int8_t *ip = in + k * istep + c;
+            int8_t *op = out + k * jstep + c;
+            for (int32_t i = 0; i < pixels; i++, ip += pstep, op += ostep) {
+                int32x4_t acc = bv;
+                const int8_t *x = ip, *t = wp;
+                for (int32_t ky = 0; ky < nky; ky++, x += ystep, t += C)
+                    acc = vaddq_s32(acc, vmulq_s32(vldrbq_s32(x), vldrbq_s32(t)));
+                vstrbq_s32(op, tinyasc_rq_x4_apply(acc, q));
+            }
+        }
+    }
+}
+
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
@@ -1212,6 +1247,27 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
             }
         }
     }
+    return 0;
+}
+
+/* A k_h x 1 layer (the generator's depthwise_column_s8 on Helium: at most DW_RUN_MAX_TAPS taps,
+ * generator.HELIUM_COLUMN_MAX_TAPS) whose every window lies wholly inside the input (VALID along the column, as the
+ * streaming wake word's): dw_column_runs over each batch image; any other layer the general entry.
+ * A library whose layers take the other entry links none of this. */
+int tinyasc_simd_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                     const int8_t *input, int8_t *output)
+{
+    int32_t oy_lo = 0, oy_hi = 0, ox_lo = 0, ox_hi = 0;
+    if (p->depth_multiplier == 1 && p->k_w == 1 && p->k_h <= DW_RUN_MAX_TAPS && p->in_c % 4 == 0 &&
+        p->in_c <= TINYASC_OPT_MAX_C && tinyasc_out_x4_ok(p, w)) {
+        tinyasc_inside_range(p->out_h, p->in_h, (p->k_h - 1) * p->dil_h, p->stride_h, p->pad_h, &oy_lo, &oy_hi);
+        tinyasc_inside_range(p->out_w, p->in_w, 0, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
+    }
+    if (oy_lo != 0 || oy_hi != p->out_h || ox_lo != 0 || ox_hi != p->out_w || p->out_h == 0 || p->out_w == 0)
+        return tinyasc_simd_depthwise_conv2d_s8(p, w, input, output);
+    tinyasc_chan_base(p, w, p->in_c, p->k_h, p->in_c, 1, tinyasc_acc0);
+    for (int32_t b = 0; b < p->batches; b++)
+        dw_column_runs(p, w, input + b * p->in_h * p->in_w * p->in_c, output + b * p->out_h * p->out_w * p->out_c);
     return 0;
 }
 #endif

@@ -852,6 +852,11 @@ void tinyasc_opt_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc
     if (p->in_c >= 4 && p->k_w == 1 && p->k_h > 3 && input != output &&
         tinyasc_simd_depthwise_column_s8(p, w, input, output) == 0)
         return;
+#elif defined(__ARM_FEATURE_MVE)
+    /* Helium's depthwise kernel with the runs of short whole columns (more than three taps: the line kernels keep
+     * the three-tap ones) */
+    if (p->k_w == 1 && p->k_h > 3 && input != output && tinyasc_simd_depthwise_column_s8(p, w, input, output) == 0)
+        return;
 #endif
     tinyasc_opt_depthwise_conv2d_s8(p, w, input, output);
 }
