@@ -626,8 +626,9 @@ def test_depthwise_column_is_the_long_column_entry():
 
 def test_helium_takes_the_column_entry_for_short_columns_only():
     """On Helium the column entry's runs (dw_column_runs, four channels in int32 lanes) serve columns of at most
-    DW_RUN_MAX_TAPS taps, the generator's HELIUM_COLUMN_MAX_TAPS; longer ones keep the general entry (dw_column8's
-    int16 lanes); the DSP cores send every column to their entry, the portable library none."""
+    DW_RUN_MAX_TAPS taps, the generator's HELIUM_COLUMN_MAX_TAPS; longer ones, and a layer of one window, keep the
+    general entry (dw_column8's int16 lanes); the DSP cores send every column to their entry, the portable library
+    none."""
     text = (C_DIR / "opt" / "tinyasc_opt_mve.c").read_text()
     assert int(re.search(r"#define DW_RUN_MAX_TAPS (\d+)", text).group(1)) == HELIUM_COLUMN_MAX_TAPS
     base = dict(batches=1, in_h=28, in_w=1, in_c=128, out_h=24, out_w=1, out_c=128, k_h=5, k_w=1, stride_h=1,
@@ -638,6 +639,8 @@ def test_helium_takes_the_column_entry_for_short_columns_only():
     at_max = ConvParams(**{**base, "in_h": n + 4, "k_h": n, "out_h": 5})
     assert depthwise_column_entry(short, Target.CORTEX_M55) and depthwise_column_entry(at_max, Target.CORTEX_M55)
     assert not depthwise_column_entry(long_, Target.CORTEX_M55)
+    one = ConvParams(**{**base, "in_h": 15, "k_h": 15, "out_h": 1})  # the wake word's last column: one window
+    assert not depthwise_column_entry(one, Target.CORTEX_M55) and depthwise_column_entry(one, Target.CORTEX_M4)
     assert depthwise_column_entry(long_, Target.CORTEX_M4) and depthwise_column_entry(short, Target.CORTEX_M7)
     assert not depthwise_column_entry(short, None)
 

@@ -1163,8 +1163,10 @@ def depthwise_column(p: params.ConvParams) -> bool:
 
 def depthwise_column_entry(p: params.ConvParams, core: Target | None) -> bool:
     """Whether an optimized library for ``core`` sends the depthwise layer to ``depthwise_column_s8``: a column
-    (:func:`depthwise_column`) on the DSP cores, a column of at most :data:`HELIUM_COLUMN_MAX_TAPS` taps on Helium."""
-    return depthwise_column(p) and (conv_pairs_core(core) or (helium_core(core) and p.k_h <= HELIUM_COLUMN_MAX_TAPS))
+    (:func:`depthwise_column`) on the DSP cores, on Helium a column of at most :data:`HELIUM_COLUMN_MAX_TAPS` taps
+    over two windows at least (one window per group of four channels runs faster on the general entry)."""
+    helium_runs = helium_core(core) and p.k_h <= HELIUM_COLUMN_MAX_TAPS and p.batches * p.out_h * p.out_w >= 2
+    return depthwise_column(p) and (conv_pairs_core(core) or helium_runs)
 
 
 def window_stride2(p: params.ConvParams) -> bool:
