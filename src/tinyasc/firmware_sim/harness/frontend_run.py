@@ -16,7 +16,8 @@ from tinyasc.firmware_sim.target import SPECS, LibraryTarget, Target
 
 
 def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str | Path, *,
-                        cmsis_dsp: CmsisDsp | None = None, with_output: bool = False) -> dict[str, Any]:
+                        cmsis_dsp: CmsisDsp | None = None, with_output: bool = False,
+                        float_output: bool = False) -> dict[str, Any]:
     """Build the front end for a Cortex-M core, run it in QEMU and count its instructions.
 
     Needs an artifact written with ``golden_pcm``. Uses the latency harness
@@ -27,7 +28,8 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
 
     ``cmsis_dsp``: the complex FFT from that CMSIS-DSP tree (``TINYASC_FE_CMSIS_DSP``; Helium on the M55).
     ``with_output``: also return the model input itself (``"output"``, bytes in memory order). ``"elf"`` is the
-    program that ran.
+    program that ran. ``float_output``: the checksum and output are those of the float log-mel
+    (``tinyasc_frontend_features``, n_mels x n_frames float32 in memory order) instead of the model input.
     """
     if not artifact.run_sources:
         raise ValueError("the artifact has no compiled-in clip (write_frontend(..., golden_pcm=...))")
@@ -36,13 +38,14 @@ def run_frontend_target(artifact: FrontendArtifact, target: str, work_dir: str |
     work = Path(work_dir)
     # sections per function and object, as a shipped Cortex-M library builds (--gc-sections keeps only the tables
     # of the FFT size used from CMSIS-DSP's all-sizes table files)
-    src = FirmwareSources(model_dir=artifact.out_dir,
-                          defines=("TINYASC_FE_PRINT_OUTPUT=1",) if with_output else (),
+    defines = (*(("TINYASC_FE_PRINT_OUTPUT=1",) if with_output else ()),
+               *(("TINYASC_FE_FLOAT_OUTPUT=1",) if float_output else ()))
+    src = FirmwareSources(model_dir=artifact.out_dir, defines=defines,
                           cflags=(*toolchain.library_cflags(LibraryTarget.PORTABLE), *toolchain.TARGET_SECTIONS,
                                   *(cmsis_dsp.cflags() if cmsis_dsp is not None else ())))
     extra = [*(artifact.out_dir / s for s in (*artifact.sources, *artifact.run_sources)),
              *(cmsis_dsp.sources if cmsis_dsp is not None else ())]
-    name = "frontend_cmsis_dsp" if cmsis_dsp is not None else "frontend"
+    name = ("frontend_cmsis_dsp" if cmsis_dsp is not None else "frontend") + ("_float" if float_output else "")
     build = build_target(src, t, work / t.value, main_source=FE_C_DIR / TARGET_MAIN, name=name,
                          extra_sources=extra)
     run = run_qemu(build, work / t.value, plugin=build_plugin(work / "plugin"))

@@ -1499,11 +1499,44 @@ static void fe_mel_sums(float *scratch, float nyquist)
  * that fe_window_fused computes already there). Band b's sum goes to the odd slot scratch[2b + 1] (the powers
  * sit in the even ones), so logmel may be scratch itself: logmel[b] overwrites a slot whose sum (b odd: band
  * (b - 1) / 2) or power is already used. */
+#if FE_HELIUM && TINYASC_FE_LOG_OFFSET_NORMAL
+/* fe_logf_normal_over(sum + 4 offset, 2) of bands b .. b + 3 per vector (the sums at scratch[2b + 1]: one VLD2): the
+ * bits' integer steps in int32 lanes, the bucket's row (c, 1/c, ln c) by three gathers, then the scalar code's float
+ * operations in its order; bands from n_mels & ~3 on are the scalar loop's. Each iteration reads its sums before it
+ * writes logmel[b .. b + 3], which lie below every later sum's slot (logmel may be scratch). */
+static void fe_logmel4_mve(const float *scratch, float *logmel)
+{
+    const float LN2_HI = 0.693145751953125f; /* fe_logf_normal_over's ln 2 split */
+    const float LN2_LO = 1.42860682030941723212e-06f;
+    const float32x4_t half = vdupq_n_f32(0.5f), third = vdupq_n_f32(0.333333333333f);
+    const uint32x4_t mant = vdupq_n_u32(0x007fffffu);
+    int b;
+    for (b = 0; b < (TINYASC_FE_N_MELS & ~3); b += 4) {
+        const float32x4_t x = vaddq_n_f32(vld2q_f32(scratch + 2 * b).val[1], 4.0f * TINYASC_FE_LOG_OFFSET);
+        const uint32x4_t u = vsubq_n_u32(vreinterpretq_u32_f32(x), 0x3f3504f4u + (2u << 23));
+        const float32x4_t ef = vcvtq_f32_s32(vshrq_n_s32(vreinterpretq_s32_u32(u), 23));
+        const uint32x4_t m = vaddq_n_u32(vandq_u32(u, mant), 0x3f3504f4u);
+        const uint32x4_t row = vshlq_n_u32(vsubq_n_u32(vshrq_n_u32(m, 16), 0x3f35u), 2); /* the row's first float */
+        const float32x4_t c = vldrwq_gather_shifted_offset_f32(tinyasc_fe_log_table, row);
+        const float32x4_t c_inv = vldrwq_gather_shifted_offset_f32(tinyasc_fe_log_table + 1, row);
+        const float32x4_t ln_c = vldrwq_gather_shifted_offset_f32(tinyasc_fe_log_table + 2, row);
+        const float32x4_t r = vmulq_f32(vsubq_f32(vreinterpretq_f32_u32(m), c), c_inv);
+        const float32x4_t poly = vsubq_f32(half, vmulq_f32(r, vsubq_f32(third, vmulq_n_f32(r, 0.25f))));
+        const float32x4_t p = vsubq_f32(r, vmulq_f32(vmulq_f32(r, r), poly));
+        vst1q_f32(logmel + b, vaddq_f32(vmulq_n_f32(ef, LN2_HI), vaddq_f32(ln_c, vaddq_f32(vmulq_n_f32(ef, LN2_LO), p))));
+    }
+}
+#endif
+
 static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
 {
-    int b;
+    int b = 0;
     fe_mel_sums(scratch, fe_power_spectrum4(scratch, fused));
-    for (b = 0; b < TINYASC_FE_N_MELS; ++b) {
+#if FE_HELIUM && TINYASC_FE_LOG_OFFSET_NORMAL
+    fe_logmel4_mve(scratch, logmel);
+    b = TINYASC_FE_N_MELS & ~3;
+#endif
+    for (; b < TINYASC_FE_N_MELS; ++b) {
         /* ln(sum / 4 + offset) as ln((sum + 4 offset) / 4): the same float, four times (exact: a power of two) */
 #if TINYASC_FE_LOG_OFFSET_NORMAL /* the sums are >= 0 (products of powers and weights in [0, 1], p - rp >= 0) */
         logmel[b] = fe_logf_normal_over(scratch[2 * b + 1] + 4.0f * TINYASC_FE_LOG_OFFSET, 2u);
