@@ -1523,7 +1523,8 @@ static void fe_logmel4_mve(const float *scratch, float *logmel)
         const float32x4_t r = vmulq_f32(vsubq_f32(vreinterpretq_f32_u32(m), c), c_inv);
         const float32x4_t poly = vsubq_f32(half, vmulq_f32(r, vsubq_f32(third, vmulq_n_f32(r, 0.25f))));
         const float32x4_t p = vsubq_f32(r, vmulq_f32(vmulq_f32(r, r), poly));
-        vst1q_f32(logmel + b, vaddq_f32(vmulq_n_f32(ef, LN2_HI), vaddq_f32(ln_c, vaddq_f32(vmulq_n_f32(ef, LN2_LO), p))));
+        const float32x4_t low = vaddq_f32(ln_c, vaddq_f32(vmulq_n_f32(ef, LN2_LO), p));
+        vst1q_f32(logmel + b, vaddq_f32(vmulq_n_f32(ef, LN2_HI), low));
     }
 }
 #endif

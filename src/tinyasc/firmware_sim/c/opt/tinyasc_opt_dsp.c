@@ -757,10 +757,10 @@ static inline int32_t dwc_weights(int32_t C, int32_t k_h, int32_t g)
 }
 
 /* k_h x 1 windows over the whole int8 range take dwc4_run_dsp for each run of windows wholly inside the input (along
- * the output rows, or down the output columns where those are fewer), one call per group of four channels that all fold (tinyasc_rq_zp_folds); the other groups and the last
- * C % 4 channels go pixel by pixel; the blocks and each folding group's weight words tap after tap go where
- * dwc_block and dwc_weights say. 0 where the layer is not such a one or its blocks and weights do not fit, 2 where the
- * runs take every channel, else 1. */
+ * the output rows, or down the output columns where those are fewer; r: their rectangle), one call per group of four
+ * channels that all fold (tinyasc_rq_zp_folds); the other groups and the last C % 4 channels go pixel by pixel; the
+ * blocks and each folding group's weight words tap after tap go where dwc_block and dwc_weights say. 0 where the
+ * layer is not such a one or its blocks and weights do not fit, 2 where the runs take every channel, else 1. */
 static __attribute__((noinline)) int dwc_prepare(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                  int32_t *base, dwc_rect *r)
 {
@@ -808,8 +808,8 @@ static __attribute__((noinline)) void dwc_runs(const tinyasc_conv_params *p, con
     const int32_t C = p->in_c, G = C / 4, row = p->in_w * C, nx = r->ox_hi - r->ox_lo, ny = r->oy_hi - r->oy_lo;
     const int32_t prow = p->stride_h * row, pcol = p->stride_w * C, orow = p->out_w * C;
     const int down = nx < ny;
-    /* runs of pixels windows: a window pstep input bytes and ostep output bytes after the one before, a run istep and
-     * jstep after the run before */
+    /* each run holds `pixels` windows, a window pstep input bytes and ostep output bytes after the one before; a run
+     * starts istep and jstep bytes after the one before */
     const int32_t runs = down ? nx : ny, pixels = down ? ny : nx, pstep = down ? prow : pcol;
     const int32_t ostep = down ? orow : C, istep = down ? pcol : prow, jstep = down ? C : orow;
     const int8_t *ip = in + (r->oy_lo * p->stride_h - p->pad_h) * row + (r->ox_lo * p->stride_w - p->pad_w) * C;
