@@ -199,6 +199,17 @@ typedef union {
     uint32_t u;
 } fe_bits;
 
+/* The logarithm's constants, shared by its scalar form and Helium's four-lane one (fe_logmel4_mve): ln 2 split
+ * (FE_LN2_HI has 16 significant bits, so e * FE_LN2_HI is exact for every float exponent), the bits of sqrt(2)/2
+ * rounded up, the table's first row (0x3f35: those bits' top sixteen), and the series' coefficients. */
+#define FE_LN2_HI 0.693145751953125f
+#define FE_LN2_LO 1.42860682030941723212e-06f
+#define FE_LOG_M_LO 0x3f3504f4u
+#define FE_LOG_ROW0 0x3f35u
+#define FE_LOG_C2 0.5f
+#define FE_LOG_C3 0.333333333333f
+#define FE_LOG_C4 0.25f
+
 /* ln(x / 2^q) for a normal x > 0 (q a constant: 0, or 2 where the caller's argument is four times the one whose
  * logarithm it wants; x / 4 and x have the same mantissa, so this is ln of the quarter exactly as if it had been
  * computed, whenever that quarter is a normal float). x = 2^e m with m in (sqrt(2)/2, sqrt(2)], m's bucket (its
@@ -207,9 +218,6 @@ typedef union {
  * takes its n_mels logarithms per frame (the constants stay in registers). */
 static FE_ALWAYS_INLINE float fe_logf_normal_over(float x, const uint32_t q)
 {
-    /* ln2 split: LN2_HI has 16 significant bits, so e * LN2_HI is exact for every float exponent */
-    const float LN2_HI = 0.693145751953125f;
-    const float LN2_LO = 1.42860682030941723212e-06f;
     fe_bits b;
     uint32_t f;
     const float *t;
@@ -220,19 +228,19 @@ static FE_ALWAYS_INLINE float fe_logf_normal_over(float x, const uint32_t q)
      * exponent, otherwise m = 1.f / 2 and e one more (less q: the exponent field's q). m's bits are f + 0x3f3504f4,
      * its bucket their top sixteen less 0x3f35 (the low half 0x04f4 carries into them). */
     b.f = x;
-    b.u -= 0x3f3504f4u + (q << 23);
+    b.u -= FE_LOG_M_LO + (q << 23);
     ef = (float)((int32_t)b.u >> 23);
     f = b.u & 0x007fffffu;
-    b.u = f + 0x3f3504f4u;
+    b.u = f + FE_LOG_M_LO;
     /* m's bucket row, (m's bits >> 16) - 0x3f35: its address from the table's less 0x3f35 rows (a constant; in
      * unsigned arithmetic), one shift-and-add per logarithm */
-    t = (const float *)(((uintptr_t)tinyasc_fe_log_table - 16u * 0x3f35u) + 16u * (b.u >> 16));
+    t = (const float *)(((uintptr_t)tinyasc_fe_log_table - 16u * FE_LOG_ROW0) + 16u * (b.u >> 16));
     {
         FE_LD3(t, c, c_inv, ln_c, "s0", "s1", "s2"); /* the bucket's row: one load */
         /* m - c is exact (Sterbenz: c and m within a factor 2); r carries 1/c's rounding, |r| 2^-24 */
         r = (b.f - c) * c_inv;
-        p = r - r * r * (0.5f - r * (0.333333333333f - r * 0.25f));
-        return ef * LN2_HI + (ln_c + (ef * LN2_LO + p));
+        p = r - r * r * (FE_LOG_C2 - r * (FE_LOG_C3 - r * FE_LOG_C4));
+        return ef * FE_LN2_HI + (ln_c + (ef * FE_LN2_LO + p));
     }
 }
 
@@ -1444,8 +1452,8 @@ static void fe_mel_sums(float *scratch, float nyquist)
     float a_before = 0.0f;
     int j;
     for (j = 0; j + 3 <= TINYASC_FE_N_MELS; j += 4) {
-        const uint32x4_t k = vsubq_n_u32(vldrhq_u32(e + j), e[0]);
-        const uint32x4_t n = vsubq_u32(vldrhq_u32(e + j + 1), vldrhq_u32(e + j));
+        const uint32x4_t ej = vldrhq_u32(e + j);
+        const uint32x4_t k = vsubq_n_u32(ej, e[0]), n = vsubq_u32(vldrhq_u32(e + j + 1), ej);
         const uint32x4_t pk = vshlq_n_u32(k, 1);
         const uint32_t m = vminvq_u32(UINT32_MAX, n), mx = vmaxvq_u32(0u, n);
         float32x4_t a = vdupq_n_f32(0.0f), f = a;
@@ -1495,10 +1503,6 @@ static void fe_mel_sums(float *scratch, float nyquist)
 }
 #endif
 
-/* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
- * that fe_window_fused computes already there). Band b's sum goes to the odd slot scratch[2b + 1] (the powers
- * sit in the even ones), so logmel may be scratch itself: logmel[b] overwrites a slot whose sum (b odd: band
- * (b - 1) / 2) or power is already used. */
 #if FE_HELIUM && TINYASC_FE_LOG_OFFSET_NORMAL
 /* fe_logf_normal_over(sum + 4 offset, 2) of bands b .. b + 3 per vector (the sums at scratch[2b + 1]: one VLD2): the
  * bits' integer steps in int32 lanes, the bucket's row (c, 1/c, ln c) by three gathers, then the scalar code's float
@@ -1506,28 +1510,31 @@ static void fe_mel_sums(float *scratch, float nyquist)
  * writes logmel[b .. b + 3], which lie below every later sum's slot (logmel may be scratch). */
 static void fe_logmel4_mve(const float *scratch, float *logmel)
 {
-    const float LN2_HI = 0.693145751953125f; /* fe_logf_normal_over's ln 2 split */
-    const float LN2_LO = 1.42860682030941723212e-06f;
-    const float32x4_t half = vdupq_n_f32(0.5f), third = vdupq_n_f32(0.333333333333f);
+    const float32x4_t c2 = vdupq_n_f32(FE_LOG_C2), c3 = vdupq_n_f32(FE_LOG_C3);
     const uint32x4_t mant = vdupq_n_u32(0x007fffffu);
     int b;
     for (b = 0; b < (TINYASC_FE_N_MELS & ~3); b += 4) {
         const float32x4_t x = vaddq_n_f32(vld2q_f32(scratch + 2 * b).val[1], 4.0f * TINYASC_FE_LOG_OFFSET);
-        const uint32x4_t u = vsubq_n_u32(vreinterpretq_u32_f32(x), 0x3f3504f4u + (2u << 23));
+        const uint32x4_t u = vsubq_n_u32(vreinterpretq_u32_f32(x), FE_LOG_M_LO + (2u << 23));
         const float32x4_t ef = vcvtq_f32_s32(vshrq_n_s32(vreinterpretq_s32_u32(u), 23));
-        const uint32x4_t m = vaddq_n_u32(vandq_u32(u, mant), 0x3f3504f4u);
-        const uint32x4_t row = vshlq_n_u32(vsubq_n_u32(vshrq_n_u32(m, 16), 0x3f35u), 2); /* the row's first float */
+        const uint32x4_t m = vaddq_n_u32(vandq_u32(u, mant), FE_LOG_M_LO);
+        const uint32x4_t row = vshlq_n_u32(vsubq_n_u32(vshrq_n_u32(m, 16), FE_LOG_ROW0), 2); /* the row's first float */
         const float32x4_t c = vldrwq_gather_shifted_offset_f32(tinyasc_fe_log_table, row);
         const float32x4_t c_inv = vldrwq_gather_shifted_offset_f32(tinyasc_fe_log_table + 1, row);
         const float32x4_t ln_c = vldrwq_gather_shifted_offset_f32(tinyasc_fe_log_table + 2, row);
         const float32x4_t r = vmulq_f32(vsubq_f32(vreinterpretq_f32_u32(m), c), c_inv);
-        const float32x4_t poly = vsubq_f32(half, vmulq_f32(r, vsubq_f32(third, vmulq_n_f32(r, 0.25f))));
+        const float32x4_t poly = vsubq_f32(c2, vmulq_f32(r, vsubq_f32(c3, vmulq_n_f32(r, FE_LOG_C4))));
         const float32x4_t p = vsubq_f32(r, vmulq_f32(vmulq_f32(r, r), poly));
-        const float32x4_t low = vaddq_f32(ln_c, vaddq_f32(vmulq_n_f32(ef, LN2_LO), p));
-        vst1q_f32(logmel + b, vaddq_f32(vmulq_n_f32(ef, LN2_HI), low));
+        const float32x4_t low = vaddq_f32(ln_c, vaddq_f32(vmulq_n_f32(ef, FE_LN2_LO), p));
+        vst1q_f32(logmel + b, vaddq_f32(vmulq_n_f32(ef, FE_LN2_HI), low));
     }
 }
 #endif
+
+/* Power spectrum, mel filterbank and log of the windowed frame in scratch (fused: with the first pass's groups
+ * that fe_window_fused computes already there). Band b's sum goes to the odd slot scratch[2b + 1] (the powers
+ * sit in the even ones), so logmel may be scratch itself: logmel[b] overwrites a slot whose sum (b odd: band
+ * (b - 1) / 2) or power is already used. */
 
 static void fe_logmel_of_windowed(float *scratch, float *logmel, int fused)
 {

@@ -221,14 +221,6 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
         "asr    " t ", " t ", r3\n\t"                                                                           \
         "ssat   " t ", #8, " t "\n\t"                                                                           \
         "strb   " t ", " dst "\n\t"
-/* A ReLU range's channel whose sums stay below 2^30, with one non-zero at least: passes of eight windows (the
- * record's quads counts them), then the row's last windows one by one. The C doubles the channel's weights (their
- * words' top halves) and acc_in, so that each sum arrives doubled and tinyasc_rq_relu_apply's output takes SMMLAR,
- * ASR, SSAT, STRB (constants in m, rnd, sh). Eight sums take eight registers: the record's address, the passes left
- * and the window base wait on the stack while the outputs are written, and the non-zeros end at pk_tab's zero word
- * instead of a pointer compare. Per non-zero and eight windows: one word load, UXTAH, eight LDRSB and SMLATB, three
- * ADD and the end test (23 instructions, against 26 in two passes of four). A pass's first non-zero starts the eight
- * sums from acc_in itself (SMLATB's addend), instead of seven copies of it before the loop. */
 /* One non-zero (its word in r1) over the eight windows (the first at r2 + its offset, step r3 bytes apart): UXTAH,
  * eight LDRSB and SMLATB into the sums r4..r11, three ADD. F4..F11: what each sum adds to, itself, or acc_in (r11) for
  * the pass's first non-zero, which starts all eight sums from it (no copies of acc_in; r11 is written last). */
@@ -253,6 +245,14 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
         "smlatb r10, r1, lr, " F10 "\n\t"                                                                       \
         "ldrsb  lr, [r12, r3]\n\t"                                                                              \
         "smlatb r11, r1, lr, " F11 "\n\t"
+/* A ReLU range's channel whose sums stay below 2^30, with one non-zero at least: passes of eight windows (the
+ * record's quads counts them), then the row's last windows one by one. The C doubles the channel's weights (their
+ * words' top halves) and acc_in, so that each sum arrives doubled and tinyasc_rq_relu_apply's output takes SMMLAR,
+ * ASR, SSAT, STRB (constants in m, rnd, sh). Eight sums take eight registers: the record's address, the passes left
+ * and the window base wait on the stack while the outputs are written, and the non-zeros end at pk_tab's zero word
+ * instead of a pointer compare. Per non-zero and eight windows: one word load, UXTAH, eight LDRSB and SMLATB, three
+ * ADD and the end test (23 instructions, against 26 in two passes of four). A pass's first non-zero starts the eight
+ * sums from acc_in itself (SMLATB's addend), instead of seven copies of it before the loop. */
 static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attribute__((unused)))
 {
     __asm__ volatile(
