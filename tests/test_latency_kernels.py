@@ -374,6 +374,11 @@ CASES = {
     "conv1x1_c20_c8_planes_fold_leftshift": (False, 1, 5, 9, 20, 8, 1, 1, 1, 1, False, None, True),
     "conv1x1_c64_c100_planes_fold": (False, 1, 2, 3, 64, 100, 1, 1, 1, 1, False, None, True),
     "conv1x1_c24_c10_planes_fold_relu": (False, 1, 4, 9, 24, 10, 1, 1, 1, 1, False, None, True),
+    # Helium's first non-zero of a channel onto its constant (VMLAS) and sixteen outputs a chunk narrowed in pairs: an
+    # output channel without a non-zero (a weight of 0 at offset 0 stands in) on the one-channel rows at stride 2
+    # (two chunks and a last vector of four a row) and on the planes
+    "conv5x5_c1_c6_s2_w72_fold_zero_row": (False, 1, 8, 72, 1, 6, 5, 5, 2, 1, True, None, True),
+    "conv1x1_c40_c20_planes_fold_zero_row": (False, 1, 13, 17, 40, 20, 1, 1, 1, 1, False, None, True),
 }
 
 

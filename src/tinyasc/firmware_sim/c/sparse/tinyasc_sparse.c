@@ -473,22 +473,28 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
  * output pixels in int32 lanes, output channel by output channel, and per channel only its own non-zeros. A row's
  * pixels go in chunks of sixteen (four vectors of four, so that each non-zero is read once per chunk), each non-zero
  * one VLDRB.S32 of four pixels' inputs stride_w bytes apart (at stride 1 four contiguous bytes, at stride 2 a gather)
- * and one VMLA by the weight as a scalar per vector;
- * the row's last pixels a vector at a time. A channel's four outputs leave through the four-lane output path
- * (tinyasc_rq_x4_apply's seven instructions, the channel's constants as scalars) and one VSTRB scatter C bytes apart,
- * the last vector predicated. The k_h input rows an output row reads are staged once per output row
- * (tinyasc_stage_rows_c1: the input zero point in the padding, so that with the input offset folded into each
- * channel's constant, bias + off * sum w, a tap outside the input adds exactly nothing). In asm, one call per output
- * row (c1_row_s1_mve / c1_row_s2_mve: stride 1 or 2 along x, whose steps are immediates); compiled from C, the loops'
- * scalar work (their pointers, constants and counts spilled) had cost as much as the vector work. Scratch: the
- * channels' constants and non-zeros in pk_tab, the staged rows in tap_yx. -1 where the layer does not fit them, the
- * output path does not take it or the stride is another. Offsets below are those of c1_row.
+ * and one VMLA by the weight as a scalar per vector, the first one a VMLAS onto the channel's constant (the weight
+ * in every lane of a vector register: x w + constant, no copy of the constant per vector); every channel has a
+ * first entry (one without non-zeros a weight of 0 at offset 0: c1_entries). A chunk's sixteen sums leave through the
+ * four-lane output path without its clamp (tinyasc_rq_x4_apply's first five instructions, the channel's constants as
+ * scalars), then two vectors at a time narrowed with saturation to int16 halves (VQMOVNB, VQMOVNT: the first
+ * vector's four in the even halves, the second's in the odd) and to int8 (VQMOVNB.S16, the low byte of each half:
+ * the clamp to [-128, 127] of both narrowings), stored by one VSTRB.16 scatter of eight bytes (16-bit offsets 0, 4C,
+ * C, 5C, ...: the halves' order): 28 vector instructions for sixteen outputs where four clamps and four VSTRB.32 took
+ * 32. The row's last pixels go a vector at a time through the whole output path and a predicated VSTRB.32. The k_h
+ * input rows an output row reads are staged once per output row (tinyasc_stage_rows_c1: the input zero point in the
+ * padding, so that with the input offset folded into each channel's constant, bias + off * sum w, a tap outside the
+ * input adds exactly nothing). In asm, one call per output row (c1_row_s1_mve / c1_row_s2_mve: stride 1 or 2 along
+ * x, whose steps are immediates); compiled from C, the loops' scalar work (their pointers, constants and counts
+ * spilled) had cost as much as the vector work. Scratch: the channels' constants and non-zeros in pk_tab, the staged
+ * rows in tap_yx. -1 where the layer does not fit them, the output path does not take it or the stride is another.
+ * Offsets below are those of c1_row.
  */
 typedef struct {
     const int8_t *x;     /* 0: the staged rows */
     int8_t *o;           /* 4: the row's first output */
-    const int32_t *cst;  /* 8: per channel its constant (bias + off * sum w), m, -r, non-zeros */
-    const int32_t *ent;  /* 12: per non-zero its staged offset (ky span + kx dil) and weight, channel after channel */
+    const int32_t *cst;  /* 8: per channel its constant (bias + off * sum w), m, -r, entries (c1_entries) */
+    const int32_t *ent;  /* 12: per entry its staged offset (ky span + kx dil) and weight, channel after channel */
     int32_t channels;    /* 16 */
     int32_t chunks;      /* 20: chunks of sixteen pixels */
     int32_t tail;        /* 24: pixels after them (0 .. 15) */
@@ -497,30 +503,88 @@ typedef struct {
     int32_t zp;          /* 36: the output zero point */
     int32_t pad[2];
     uint32_t xin[4];     /* 48: a vector's inputs: 0, s, 2s, 3s */
-    uint32_t xout[4];    /* 64: its outputs: 0, C, 2C, 3C */
+    uint32_t xout[4];    /* 64: its outputs: 0, C, 2C, 3C (the row's last vectors) */
+    uint16_t xout2[8];   /* 80: a narrowed pair's: 0, 4C, C, 5C, 2C, 6C, 3C, 7C (7C < 2^16: c1_pairs_fit) */
 } c1_row;
 typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_row, o) == 4 &&
                                        offsetof(c1_row, cst) == 8 && offsetof(c1_row, ent) == 12 &&
                                        offsetof(c1_row, channels) == 16 && offsetof(c1_row, chunks) == 20 &&
                                        offsetof(c1_row, tail) == 24 && offsetof(c1_row, ostep) == 28 &&
                                        offsetof(c1_row, vo) == 32 && offsetof(c1_row, zp) == 36 &&
-                                       offsetof(c1_row, xin) == 48 && offsetof(c1_row, xout) == 64) ? 1 : -1];
+                                       offsetof(c1_row, xin) == 48 && offsetof(c1_row, xout) == 64 &&
+                                       offsetof(c1_row, xout2) == 80) ? 1 : -1];
 
-/* the four-lane output path of the sums in v: m in r5, -r in r6, the zero point in r8 (q4 scratch) */
-#define C1_OUT(v)                                                                                                \
+/* A channel's entries in c1_row's table: its non-zeros, or where it has none one of weight 0 at offset 0 (every
+ * channel's first entry starts its sums) */
+static inline int32_t c1_entries(int32_t nnz)
+{
+    return nnz > 0 ? nnz : 1;
+}
+
+/* Whether a narrowed pair's offsets for C bytes between outputs fit 16 bits (the largest, 7C). */
+static inline int c1_pairs_fit(int32_t C)
+{
+    return 7 * C <= 65535;
+}
+
+/* A record's output offsets for C bytes between outputs: a vector's four and a narrowed pair's eight. */
+static void c1_out_offsets(c1_row *r, int32_t C)
+{
+    for (int32_t j = 0; j < 4; j++) {
+        r->xout[j] = (uint32_t)(j * C);
+        r->xout2[2 * j] = (uint16_t)(j * C), r->xout2[2 * j + 1] = (uint16_t)((j + 4) * C);
+    }
+}
+
+/* the four-lane output path of the sums in v without its clamp: m in r5, -r in r6, the zero point in r8 (q4
+ * scratch) */
+#define C1_OUT5(v)                                                                                               \
         "vqrdmulh.s32 " v ", " v ", r5\n\t"                                                                       \
         "vshr.s32 q4, " v ", #31\n\t"                                                                             \
         "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
         "vrshl.s32 " v ", r6\n\t"                                                                                 \
-        "vadd.i32 " v ", " v ", r8\n\t"                                                                           \
+        "vadd.i32 " v ", " v ", r8\n\t"
+/* ... and with it */
+#define C1_OUT(v)                                                                                                \
+        C1_OUT5(v)                                                                                                \
         "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
         "vshr.s32 " v ", " v ", #24\n\t"
+/* the outputs of vectors a and b narrowed into the low bytes of a's halves (through q4) and stored by one scatter
+ * (the pair's offsets in q6), r1 on by two vectors' outputs (r10: one vector's) */
+#define C1_PAIR_STORE(a, b)                                                                                      \
+        "vqmovnb.s32 q4, " a "\n\t"                                                                               \
+        "vqmovnt.s32 q4, " b "\n\t"                                                                               \
+        "vqmovnb.s16 " a ", q4\n\t"                                                                               \
+        "vstrb.16 " a ", [r1, q6]\n\t"                                                                            \
+        "add    r1, r1, r10, lsl #1\n\t"
 /* one non-zero (offset in r2, weight in r11) into the vector v of pixels V4 bytes of staged input further */
 #define C1_MAC(v)                                                                                                \
         "vldrb.s32 q4, [r2, q5]\n\t"                                                                             \
         "vmla.s32 " v ", q4, r11\n\t"
-/* one non-zero into the four vectors of a chunk of sixteen pixels: at stride 2 four gathers (xin in q5), V4 bytes
- * apart; at stride 1 (and on the pointwise planes) four contiguous loads at immediate offsets, alternating q4 and q7 */
+/* the first non-zero (offset in r2, its weight in every lane of W) into the four vectors of a chunk of sixteen
+ * pixels from the constant (r4); then the others: at stride 2 gathers (xin in q5) V4 bytes apart, at stride 1 (and
+ * on the pointwise planes) contiguous loads at immediate offsets */
+#define C1_FIRST4_GATHER(W, V4)                                                                                  \
+        "vldrb.s32 q0, [r2, q5]\n\t"                                                                             \
+        "vmlas.s32 q0, " W ", r4\n\t"                                                                            \
+        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "vldrb.s32 q1, [r2, q5]\n\t"                                                                             \
+        "vmlas.s32 q1, " W ", r4\n\t"                                                                            \
+        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "vldrb.s32 q2, [r2, q5]\n\t"                                                                             \
+        "vmlas.s32 q2, " W ", r4\n\t"                                                                            \
+        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "vldrb.s32 q3, [r2, q5]\n\t"                                                                             \
+        "vmlas.s32 q3, " W ", r4\n\t"
+#define C1_FIRST4_S1(W)                                                                                          \
+        "vldrb.s32 q0, [r2]\n\t"                                                                                 \
+        "vmlas.s32 q0, " W ", r4\n\t"                                                                            \
+        "vldrb.s32 q1, [r2, #4]\n\t"                                                                             \
+        "vmlas.s32 q1, " W ", r4\n\t"                                                                            \
+        "vldrb.s32 q2, [r2, #8]\n\t"                                                                             \
+        "vmlas.s32 q2, " W ", r4\n\t"                                                                            \
+        "vldrb.s32 q3, [r2, #12]\n\t"                                                                            \
+        "vmlas.s32 q3, " W ", r4\n\t"
 #define C1_MACS4_GATHER(V4)                                                                                      \
         C1_MAC("q0")                                                                                              \
         "add    r2, r2, #" V4 "\n\t"                                                                              \
@@ -532,16 +596,19 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
 #define C1_MACS4_S1                                                                                              \
         "vldrb.s32 q4, [r2]\n\t"                                                                                 \
         "vmla.s32 q0, q4, r11\n\t"                                                                               \
-        "vldrb.s32 q7, [r2, #4]\n\t"                                                                             \
-        "vmla.s32 q1, q7, r11\n\t"                                                                               \
+        "vldrb.s32 q4, [r2, #4]\n\t"                                                                             \
+        "vmla.s32 q1, q4, r11\n\t"                                                                               \
         "vldrb.s32 q4, [r2, #8]\n\t"                                                                             \
         "vmla.s32 q2, q4, r11\n\t"                                                                               \
-        "vldrb.s32 q7, [r2, #12]\n\t"                                                                            \
-        "vmla.s32 q3, q7, r11\n\t"
+        "vldrb.s32 q4, [r2, #12]\n\t"                                                                            \
+        "vmla.s32 q3, q4, r11\n\t"
 #define C1_MAC1_S1                                                                                               \
         "vldrb.s32 q4, [r2]\n\t"                                                                                 \
         "vmla.s32 q0, q4, r11\n\t"
-#define C1_ROW(V4, X16, MACS4, MAC1)                                                                             \
+/* W: the vector register of the first weight (q7 at stride 2; q5, which holds no gather offsets, at stride 1); XO:
+ * the one of a vector's output offsets in the row's last pixels (at stride 1 q7 throughout, loaded by ENTRY; at
+ * stride 2 q6, which TAIL_IN loads there and TAIL_OUT gives the pairs' offsets back) */
+#define C1_ROW(V4, X16, W, FIRST4, MACS4, MAC1, ENTRY, XO, TAIL_IN, TAIL_OUT)                                   \
         "push   {r4-r11, lr}\n\t"                                                                                 \
         "vpush  {d8-d15}\n\t"                                                                                     \
         "sub    sp, sp, #16\n\t"                  /* the record, the channel's first output, cst */                \
@@ -549,7 +616,8 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
         "ldr    r8, [r0, #36]\n\t"              /* zp */                                                          \
         "add    r9, r0, #48\n\t"                                                                                  \
         "vldrw.u32 q5, [r9]\n\t"                /* xin */                                                         \
-        "vldrw.u32 q6, [r9, #16]\n\t"           /* xout */                                                        \
+        "vldrw.u32 q6, [r9, #32]\n\t"           /* xout2 */                                                       \
+        ENTRY                                                                                                     \
         "ldrd   r2, r3, [r0, #8]\n\t"           /* cst, ent */                                                    \
         "str    r2, [sp, #8]\n\t"                                                                                 \
         "ldr    r10, [r0, #32]\n\t"             /* vo, throughout */                                              \
@@ -566,12 +634,13 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
         "ldr    r0, [r0, #0]\n\t"               /* x */                                                           \
         "cmp    r12, #0\n\t"                                                                                      \
         "beq    4f\n\t"                                                                                           \
+        "ldr    r11, [r3, #4]\n\t"                                                                                \
+        "vdup.32 " W ", r11\n\t"                /* the first weight */                                            \
         "2:\n\t"                                /* sixteen pixels */                                              \
-        "vdup.32 q0, r4\n\t"                                                                                      \
-        "vmov   q1, q0\n\t"                                                                                       \
-        "vmov   q2, q0\n\t"                                                                                       \
-        "vmov   q3, q0\n\t"                                                                                       \
-        "mov    r9, r3\n\t"                                                                                       \
+        "ldr    r2, [r3]\n\t"                                                                                     \
+        "add    r2, r2, r0\n\t"                                                                                   \
+        FIRST4                                                                                                    \
+        "add    r9, r3, #8\n\t"                                                                                   \
         "cmp    r9, r7\n\t"                                                                                       \
         "beq    3f\n\t"                                                                                           \
         "5:\n\t"                                                                                                  \
@@ -581,18 +650,12 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
         "cmp    r9, r7\n\t"                                                                                       \
         "bne    5b\n\t"                                                                                           \
         "3:\n\t"                                                                                                  \
-        C1_OUT("q0")                                                                                              \
-        "vstrb.32 q0, [r1, q6]\n\t"                                                                               \
-        "add    r1, r1, r10\n\t"                                                                                  \
-        C1_OUT("q1")                                                                                              \
-        "vstrb.32 q1, [r1, q6]\n\t"                                                                               \
-        "add    r1, r1, r10\n\t"                                                                                  \
-        C1_OUT("q2")                                                                                              \
-        "vstrb.32 q2, [r1, q6]\n\t"                                                                               \
-        "add    r1, r1, r10\n\t"                                                                                  \
-        C1_OUT("q3")                                                                                              \
-        "vstrb.32 q3, [r1, q6]\n\t"                                                                               \
-        "add    r1, r1, r10\n\t"                                                                                  \
+        C1_OUT5("q0")                                                                                             \
+        C1_OUT5("q1")                                                                                             \
+        C1_OUT5("q2")                                                                                             \
+        C1_OUT5("q3")                                                                                             \
+        C1_PAIR_STORE("q0", "q1")                                                                                 \
+        C1_PAIR_STORE("q2", "q3")                                                                                 \
         "add    r0, r0, #" X16 "\n\t"                                                                             \
         "subs   r12, r12, #1\n\t"                                                                                 \
         "bne    2b\n\t"                                                                                           \
@@ -601,26 +664,25 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
         "ldr    r12, [r12, #24]\n\t"            /* tail */                                                        \
         "cmp    r12, #0\n\t"                                                                                      \
         "beq    8f\n\t"                                                                                           \
+        TAIL_IN                                                                                                   \
         "6:\n\t"                                                                                                  \
         "vdup.32 q0, r4\n\t"                                                                                      \
         "mov    r9, r3\n\t"                                                                                       \
-        "cmp    r9, r7\n\t"                                                                                       \
-        "beq    7f\n\t"                                                                                           \
         "9:\n\t"                                                                                                  \
         "ldrd   r2, r11, [r9], #8\n\t"                                                                            \
         "add    r2, r2, r0\n\t"                                                                                   \
         MAC1                                                                                                      \
         "cmp    r9, r7\n\t"                                                                                       \
         "bne    9b\n\t"                                                                                           \
-        "7:\n\t"                                                                                                  \
         C1_OUT("q0")                                                                                              \
         "vctp.32 r12\n\t"                       /* the pixels left, at most four stored */                        \
         "vpst\n\t"                                                                                                \
-        "vstrbt.32 q0, [r1, q6]\n\t"                                                                              \
+        "vstrbt.32 q0, [r1, " XO "]\n\t"                                                                          \
         "add    r1, r1, r10\n\t"                                                                                  \
         "add    r0, r0, #" V4 "\n\t"                                                                              \
         "subs   r12, r12, #4\n\t"                                                                                 \
         "bgt    6b\n\t"                                                                                           \
+        TAIL_OUT                                                                                                  \
         "8:\n\t"                                                                                                  \
         "mov    r3, r7\n\t"                     /* the next channel's non-zeros */                                \
         "ldr    r1, [sp, #4]\n\t"                                                                                 \
@@ -632,18 +694,25 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
         "pop    {r4-r11, pc}\n\t"
 static __attribute__((naked, noinline)) void c1_row_s1_mve(const c1_row *q __attribute__((unused)))
 {
-    __asm__ volatile(C1_ROW("4", "16", C1_MACS4_S1, C1_MAC1_S1));
+    __asm__ volatile(C1_ROW("4", "16", "q5", C1_FIRST4_S1("q5"), C1_MACS4_S1, C1_MAC1_S1,
+                            "vldrw.u32 q7, [r9, #16]\n\t", "q7", "", ""));
 }
 static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __attribute__((unused)))
 {
-    __asm__ volatile(C1_ROW("8", "32", C1_MACS4_GATHER("8"), C1_MAC("q0")));
+    __asm__ volatile(C1_ROW("8", "32", "q7", C1_FIRST4_GATHER("q7", "8"), C1_MACS4_GATHER("8"), C1_MAC("q0"), "",
+                            "q6", "ldr r2, [sp]\n\tadd r2, r2, #64\n\tvldrw.u32 q6, [r2]\n\t",
+                            "ldr r2, [sp]\n\tadd r2, r2, #80\n\tvldrw.u32 q6, [r2]\n\t"));
 }
 #undef C1_ROW
 #undef C1_MAC1_S1
 #undef C1_MACS4_S1
 #undef C1_MACS4_GATHER
+#undef C1_FIRST4_S1
+#undef C1_FIRST4_GATHER
 #undef C1_MAC
+#undef C1_PAIR_STORE
 #undef C1_OUT
+#undef C1_OUT5
 
 /* The last columns of a layer whose windows all lie inside the input (no padding), which the row calls' chunks of
  * sixteen leave (fewer than four: one predicated vector per row and channel there, the quick model's first layer one
@@ -684,9 +753,9 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     p = &pl;
     const int32_t OC = p->out_c, st = p->stride_w;
     const int32_t span = (p->out_w - 1) * st + (p->k_w - 1) * p->dil_w + 1; /* staged columns, from column -pad_w */
-    if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w)) return -1;
-    int32_t nnz = 0;
-    for (int32_t oc = 0; oc < OC; oc++) nnz += s->row_nnz[oc];
+    if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w) || !c1_pairs_fit(OC)) return -1;
+    int32_t nnz = 0; /* entries */
+    for (int32_t oc = 0; oc < OC; oc++) nnz += c1_entries(s->row_nnz[oc]);
     /* the last out_w % 16 < 4 columns down the columns (c1_cols_mve) where every window lies inside the input and
      * the non-zeros' input offsets fit beside the staged ones */
     const int32_t tail = p->out_w % 16;
@@ -702,6 +771,10 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     int32_t *ep = ent, *ip = ent_in;
     for (int32_t oc = 0; oc < OC; oc++) {
         int32_t pos = 0, sum = 0;
+        if (s->row_nnz[oc] == 0) { /* the constant exactly */
+            *ep++ = 0, *ep++ = 0;
+            if (cols) *ip++ = 0, *ip++ = 0;
+        }
         for (int32_t j = 0; j < s->row_nnz[oc]; j++, pos++) {
             while (*gp == 255u) pos += 255, gp++;
             pos += *gp++;
@@ -717,13 +790,14 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
         cst[4 * oc] = (w->bias ? w->bias[oc] : 0) + sum * p->input_offset;
         cst[4 * oc + 1] = w->multiplier[oc];
         cst[4 * oc + 2] = w->shift[oc];
-        cst[4 * oc + 3] = s->row_nnz[oc];
+        cst[4 * oc + 3] = c1_entries(s->row_nnz[oc]);
     }
     int8_t *const stage = (int8_t *)tap_yx;
     c1_row r __attribute__((aligned(16)));
     r.x = stage, r.cst = cst, r.ent = ent, r.channels = OC, r.chunks = p->out_w / 16, r.tail = cols ? 0 : tail;
     r.ostep = 16 * OC, r.vo = 4 * OC, r.zp = p->output_offset;
-    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * st), r.xout[j] = (uint32_t)(j * OC);
+    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * st);
+    c1_out_offsets(&r, OC);
     void (*const row)(const c1_row *) = st == 1 ? c1_row_s1_mve : c1_row_s2_mve;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * p->in_w;
@@ -811,20 +885,26 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
         p->pad_w != 0 || p->out_h != p->in_h || p->out_w != p->in_w || p->act_min != -128 || p->act_max != 127)
         return -1;
     const int32_t P = pw_plane_pixels(K, pixels);
-    if (P < 1) return -1;
+    if (P < 1 || !c1_pairs_fit(OC)) return -1;
     int32_t *const cst = (int32_t *)pk_tab;
     int8_t *const planes = (int8_t *)tap_yx;
     c1_row r __attribute__((aligned(16)));
     r.x = planes, r.ostep = 16 * OC, r.vo = 4 * OC, r.zp = p->output_offset;
-    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)j, r.xout[j] = (uint32_t)(j * OC);
+    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)j;
+    c1_out_offsets(&r, OC);
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
-    /* the channels in groups the table holds (each channel's 4 constants, then its non-zeros' 2 words each): one
-     * group for most layers; with more, each group restages the planes */
+    /* the channels in groups the table holds (each channel's 4 constants, then its entries' 2 words each): one group
+     * for most layers; with more, each group restages the planes (sparse.planes_groups) */
+    /* (a layer's gap bytes, escapes included, are at least its non-zeros: within the table's words, with a zero entry
+     * for every channel, it is one group without counting) */
+    const int one_group = 6 * OC + 2 * s->n_gaps <= TINYASC_SPARSE_MAX_K;
     for (int32_t g0 = 0, g1; g0 < OC; g0 = g1) {
         int32_t words = 0;
-        for (g1 = g0; g1 < OC && words + 4 + 2 * s->row_nnz[g1] <= TINYASC_SPARSE_MAX_K; g1++)
-            words += 4 + 2 * s->row_nnz[g1];
+        if (one_group) g1 = OC;
+        else
+            for (g1 = g0; g1 < OC && words + 4 + 2 * c1_entries(s->row_nnz[g1]) <= TINYASC_SPARSE_MAX_K; g1++)
+                words += 4 + 2 * c1_entries(s->row_nnz[g1]);
         /* one channel alone over the table (the generator stores no such layer for the planes: sparse.planes_fit): the
          * scalar path then writes every output again */
         if (g1 == g0) return -1;
@@ -832,9 +912,10 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
         int32_t *const ent = cst + 4 * G, *ep = ent;
         int odd = 0;
         for (int32_t c = 0; c < G; c++) {
-            const int32_t oc = g0 + c;
+            const int32_t oc = g0 + c, nnz = s->row_nnz[oc];
             int32_t pos = 0, sum = 0;
-            for (int32_t j = 0; j < s->row_nnz[oc]; j++, pos++) {
+            if (nnz == 0) ep[0] = 0, ep[1] = 0, ep += 2; /* the constant exactly */
+            for (int32_t j = 0; j < nnz; j++, pos++) {
                 while (*gp == 255u) pos += 255, gp++;
                 pos += *gp++;
                 const int32_t v = *vp++;
@@ -845,7 +926,7 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
             cst[4 * c] = (w->bias ? w->bias[oc] : 0) + sum * p->input_offset;
             cst[4 * c + 1] = w->multiplier[oc];
             cst[4 * c + 2] = w->shift[oc];
-            cst[4 * c + 3] = s->row_nnz[oc];
+            cst[4 * c + 3] = c1_entries(nnz);
             odd |= w->shift[oc] > -1;
         }
         r.cst = cst, r.ent = ent, r.channels = G;
