@@ -268,6 +268,8 @@ CASES = {
     "dw3x1_c3_bands_same_fold": (True, 1, 64, 70, 3, 3, 3, 1, 1, 1, True, None, True),
     "dw1x3_c6_w44_valid_fold": (True, 1, 3, 44, 6, 6, 1, 3, 1, 1, False, None, False),
     "dw3x1_c4_h39_same_fold": (True, 1, 39, 3, 4, 4, 3, 1, 1, 1, True, None, True),
+    # ... eight outputs a pass, then the last n % 8 four at a time: 47 = 5 x 8 + 4 + 3 (a predicated last vector)
+    "dw3x1_c5_h47_same_fold": (True, 1, 47, 3, 5, 5, 3, 1, 1, 1, True, None, True),
     # one input channel, nine output columns: Helium's sparse one-channel kernel four pixels per pass, then one
     "conv3x3_c1_c12_w9_fold": (False, 1, 6, 9, 1, 12, 3, 3, 1, 1, True, None, True),
     # "zyrelu": a fused ReLU's output quantization (zero point -128, the full int8 range from it): the DSP cores' sparse
