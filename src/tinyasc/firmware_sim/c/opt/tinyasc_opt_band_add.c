@@ -68,35 +68,37 @@ static inline __attribute__((always_inline)) void band_add_rows(const int8_t *ip
     }
 }
 
-/* One channel of one band down its columns, eight rows per pass in two vectors (rows in the lanes: every lane the
+/* One channel down the columns of every band, eight rows per pass in two vectors (rows in the lanes: every lane the
  * same channel and column, so the affine's and the ADD's constants and the column's term are scalar operands):
  * per vector one VLDRB gather of four rows' inputs (offsets 0, R, 2R, 3R from the pass's first and fifth rows), the
- * affine from the constant by one VMLAS (x w + constant: the weight in every lane of q5), its four-lane output
+ * affine from the constant by one VMLAS (x w + constant: the band's weight in every lane of q5), its four-lane output
  * step and clamp, the ADD's sum by one VMLAS (v 2^19 + the column's term: 2^19 in every lane of q6), its rescaling
  * (the sign's term plus za, VQRDMLAH, VRSHL), then both vectors narrowed with saturation into one (VQMOVNB/VQMOVNT
  * .S32, VQMOVNB.S16) and stored by one VSTRB.16 scatter of eight (offsets 0, 4R, R, 5R, ...: 7R < 2^16): 32 vector
  * instructions for eight outputs where band_add_rows takes 38. Each pass reads its eight inputs before it writes (in
  * place as well). Offsets below are those of band_add8_run. */
 typedef struct {
-    const int8_t *in;       /*  0: the band's first input of the channel */
+    const int8_t *in;       /*  0: the channel's first input */
     int8_t *out;            /*  4: its first output */
-    const int32_t *tc;      /*  8: the column's terms */
+    const int32_t *tc;      /*  8: the columns' terms */
     int32_t cols;           /* 12: columns (>= 1) */
     int32_t passes;         /* 16: passes of eight rows a column (>= 1) */
     int32_t back;           /* 20: from a column's end to the next one's start (C - 8 passes R) */
-    int32_t base, m, s, zb; /* 24: the affine's constant, multiplier, shift (< 0), output zero point */
-    int32_t mo, so, za, R8; /* 40: the ADD's multiplier and shift, its zero point times 2^-so; 8 R */
-    int32_t wk, R4;         /* 56: the affine's weight; 4 R */
-    int32_t pad[2];
-    uint32_t xin[4];        /* 72: 0, R, 2R, 3R */
-    uint16_t xout[8];       /* 88: 0, 4R, R, 5R, 2R, 6R, 3R, 7R */
+    int32_t bands;          /* 24: (>= 1) */
+    const int32_t *kb;      /* 28: per band its affine's constant, multiplier, shift (< 0) and weight */
+    int32_t zb, mo, so, za; /* 32: the affine's output zero point; the ADD's multiplier, shift, zero point x 2^-so */
+    int32_t R8, R4, next;   /* 48: 8 R, 4 R; from a band's last column's end to the next band's start ((rows-1) R) */
+    int32_t pad;
+    uint32_t xin[4];        /* 64: 0, R, 2R, 3R */
+    uint16_t xout[8];       /* 80: 0, 4R, R, 5R, 2R, 6R, 3R, 7R */
 } band_add8_run;
 typedef char band_add8_run_is_the_asm_layout[(offsetof(band_add8_run, tc) == 8 && offsetof(band_add8_run, cols) == 12 &&
                                               offsetof(band_add8_run, passes) == 16 &&
                                               offsetof(band_add8_run, back) == 20 &&
-                                              offsetof(band_add8_run, base) == 24 && offsetof(band_add8_run, mo) == 40 &&
-                                              offsetof(band_add8_run, wk) == 56 && offsetof(band_add8_run, xin) == 72 &&
-                                              offsetof(band_add8_run, xout) == 88) ? 1 : -1];
+                                              offsetof(band_add8_run, bands) == 24 && offsetof(band_add8_run, kb) == 28 &&
+                                              offsetof(band_add8_run, zb) == 32 && offsetof(band_add8_run, R8) == 48 &&
+                                              offsetof(band_add8_run, next) == 56 && offsetof(band_add8_run, xin) == 64 &&
+                                              offsetof(band_add8_run, xout) == 80) ? 1 : -1];
 
 /* one vector's affine and ADD (v, the sign's scratch t): q5 the weight, q6 2^19; r3 the constant, r4 m, r5 the
  * shift, r6 zb, r7 the column's term, r8 mo, r9 so, r10 za; the result in t */
@@ -115,34 +117,44 @@ typedef char band_add8_run_is_the_asm_layout[(offsetof(band_add8_run, tc) == 8 &
         "vqrdmlah.s32 " t ", " v ", r8\n\t"                                                                      \
         "vrshl.s32 " t ", r9\n\t"
 /* Registers: r0 the pass's first input, r1 its fifth, r2 its first output, r3-r10 the constants above, r11 8R, r12
- * the terms (advanced a column at a time), lr the passes; q7 the gathers' offsets, q4 the store's. The step back,
- * the columns left and the passes on the stack. */
+ * the terms (advanced a column at a time), lr the passes; q7 the gathers' offsets, q4 the store's. On the stack: the
+ * step back, the columns left, the passes, the columns, the bands left, the next band's constants, the terms, the
+ * step to the next band. */
 static __attribute__((naked, noinline)) void band_add8_mve(const band_add8_run *q __attribute__((unused))) /* r0 */
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
         "vpush   {d8-d15}\n\t"
-        "sub     sp, sp, #12\n\t"
-        "ldr     r1, [r0, #20]\n\t"
-        "ldr     r2, [r0, #12]\n\t"
-        "ldr     r3, [r0, #16]\n\t"
-        "stm     sp, {r1, r2, r3}\n\t"        /* the step back, the columns left, the passes */
-        "ldr     r1, [r0, #56]\n\t"
-        "vdup.32 q5, r1\n\t"                 /* the weight */
+        "sub     sp, sp, #32\n\t"
+        "ldrd    r1, r2, [r0, #12]\n\t"      /* cols, passes */
+        "ldr     r3, [r0, #20]\n\t"          /* back */
+        "str     r3, [sp]\n\t"
+        "strd    r2, r1, [sp, #8]\n\t"
+        "ldrd    r1, r2, [r0, #24]\n\t"      /* bands, kb */
+        "ldr     r3, [r0, #8]\n\t"           /* tc */
+        "ldr     r4, [r0, #56]\n\t"          /* next */
+        "strd    r1, r2, [sp, #16]\n\t"
+        "strd    r3, r4, [sp, #24]\n\t"
         "mov     r1, #0x80000\n\t"
         "vdup.32 q6, r1\n\t"                 /* 2^19 */
-        "add     r1, r0, #72\n\t"
+        "add     r1, r0, #64\n\t"
         "vldrw.u32 q7, [r1]\n\t"
         "vldrw.u32 q4, [r1, #16]\n\t"
-        "ldrd    r3, r4, [r0, #24]\n\t"
-        "ldrd    r5, r6, [r0, #32]\n\t"
-        "ldrd    r8, r9, [r0, #40]\n\t"
-        "ldrd    r10, r11, [r0, #48]\n\t"
-        "ldr     r12, [r0, #8]\n\t"
-        "ldr     r1, [r0, #60]\n\t"          /* 4R */
+        "ldr     r6, [r0, #32]\n\t"
+        "ldrd    r8, r9, [r0, #36]\n\t"
+        "ldrd    r10, r11, [r0, #44]\n\t"
+        "ldr     r1, [r0, #52]\n\t"          /* 4R */
         "ldr     r2, [r0, #4]\n\t"
         "ldr     r0, [r0, #0]\n\t"
         "add     r1, r1, r0\n\t"
+        "0:\n\t"                             /* a band */
+        "ldr     r12, [sp, #20]\n\t"
+        "ldm     r12!, {r3, r4, r5, r7}\n\t" /* its constant, m, shift, weight */
+        "str     r12, [sp, #20]\n\t"
+        "vdup.32 q5, r7\n\t"
+        "ldr     r12, [sp, #24]\n\t"         /* the terms */
+        "ldr     r7, [sp, #12]\n\t"
+        "str     r7, [sp, #4]\n\t"           /* the columns left */
         "1:\n\t"                             /* a column */
         "ldr     r7, [r12], #4\n\t"          /* its term */
         "ldr     lr, [sp, #8]\n\t"
@@ -168,35 +180,44 @@ static __attribute__((naked, noinline)) void band_add8_mve(const band_add8_run *
         "subs    lr, lr, #1\n\t"
         "str     lr, [sp, #4]\n\t"
         "bne     1b\n\t"
-        "add     sp, sp, #12\n\t"
+        "ldr     lr, [sp, #28]\n\t"          /* the next band */
+        "add     r0, r0, lr\n\t"
+        "add     r1, r1, lr\n\t"
+        "add     r2, r2, lr\n\t"
+        "ldr     lr, [sp, #16]\n\t"
+        "subs    lr, lr, #1\n\t"
+        "str     lr, [sp, #16]\n\t"
+        "bne     0b\n\t"
+        "add     sp, sp, #32\n\t"
         "vpop    {d8-d15}\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
 #undef BAND_ADD8_VEC
 
 #define BAND_ADD8_MAX_W 64
-/* The smallest band (rows x columns) band_add8 takes: a call per channel and band costs about 70 cycles and a column
- * about 20 more (the quick model on the M55's timing model: bands of 544 and 128 pixels 11% and 12% faster than
- * band_add_rows, of 32 pixels 5-10% slower). */
-#define BAND_ADD8_MIN_PIX 64
-/* band_add_mve's layer through band_add8_mve where its bands' rows go in passes of eight, its bands hold
- * BAND_ADD8_MIN_PIX pixels or more, its columns' terms fit BAND_ADD8_MAX_W and the store's offsets 16 bits: per
- * channel its columns' terms (four columns per vector, from the other input's row), then one call per band. -1 where
- * it does not take the layer (nothing written). */
+#define BAND_ADD8_MAX_BANDS 16
+typedef char band_add8_scratch_fits[(int32_t)sizeof(tinyasc_mve_gather) >= 4 * (BAND_ADD8_MAX_W + 4 * BAND_ADD8_MAX_BANDS)
+                                    ? 1 : -1];
+/* band_add_mve's layer through band_add8_mve where its bands' rows go in passes of eight, its columns' terms and
+ * bands' constants fit BAND_ADD8_MAX_W and BAND_ADD8_MAX_BANDS and the store's offsets 16 bits: per channel its
+ * columns' terms (four columns per vector, from the other input's row) and its bands' constants, then one call. -1
+ * where it does not take the layer (nothing written). */
 static int band_add8(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
                      const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y, int8_t *out)
 {
     const int32_t W = bp->w, C = bp->c, G = bp->bands, rows = bp->h / G, R = W * C;
-    if (rows % 8 != 0 || rows * W < BAND_ADD8_MIN_PIX || W > BAND_ADD8_MAX_W || 7 * R > 65535) return -1;
+    if (rows % 8 != 0 || W > BAND_ADD8_MAX_W || G > BAND_ADD8_MAX_BANDS || 7 * R > 65535) return -1;
     const int32_t ls = ap->left_shift, kh = (int32_t)1 << (ls - 1), so = ap->out_shift;
     const int32_t m = band_in == 1 ? ap->in2_mult : ap->in1_mult, s = band_in == 1 ? ap->in2_shift : ap->in1_shift;
     const int32x4_t offy = vdupq_n_s32(band_in == 1 ? ap->in2_offset : ap->in1_offset);
     const int32x4_t ch = vdupq_n_s32(kh * (band_in == 1 ? ap->in1_offset : ap->in2_offset));
     const uint32x4_t yo = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)C);
-    int32_t tc[BAND_ADD8_MAX_W] __attribute__((aligned(16)));
+    /* the terms and the bands' constants in the gather buffer (nothing else of this layer uses it) */
+    int32_t *const tc = (int32_t *)(void *)tinyasc_mve_gather, *const kb = tc + BAND_ADD8_MAX_W;
     band_add8_run r __attribute__((aligned(16)));
-    r.tc = tc, r.cols = W, r.passes = rows / 8, r.back = C - rows * R, r.zb = cp->output_offset;
-    r.mo = ap->out_mult, r.so = so, r.za = (int32_t)((uint32_t)ap->out_offset << -so), r.R8 = 8 * R, r.R4 = 4 * R;
+    r.tc = tc, r.cols = W, r.passes = rows / 8, r.back = C - rows * R, r.bands = G, r.kb = kb;
+    r.zb = cp->output_offset, r.mo = ap->out_mult, r.so = so, r.za = (int32_t)((uint32_t)ap->out_offset << -so);
+    r.R8 = 8 * R, r.R4 = 4 * R, r.next = (rows - 1) * R;
     for (int32_t j = 0; j < 4; j++) {
         r.xin[j] = (uint32_t)(j * R);
         r.xout[2 * j] = (uint16_t)(j * R), r.xout[2 * j + 1] = (uint16_t)((j + 4) * R);
@@ -207,17 +228,17 @@ static int band_add8(const tinyasc_band_params *bp, const tinyasc_conv_params *c
             const int32x4_t yv = vldrbq_gather_offset_z_s32(y + col * C + c, yo, pr);
             vstrwq_p_s32(tc + col, vaddq_s32(tinyasc_addsub4_other(yv, offy, ls, m, s), ch), pr);
         }
-        for (int32_t g = 0; g < G; g++) {
-            const int32_t k = c * G + g;
-            r.wk = w->data[k], r.m = w->multiplier[k], r.s = w->shift[k];
-            r.base = (w->bias ? w->bias[k] : 0) + r.wk * cp->input_offset;
-            r.in = x + g * rows * R + c, r.out = out + g * rows * R + c;
-            band_add8_mve(&r);
+        for (int32_t g = 0; g < G; g++) { /* the bands' constants */
+            const int32_t k = c * G + g, wk = w->data[k];
+            kb[4 * g] = (w->bias ? w->bias[k] : 0) + wk * cp->input_offset;
+            kb[4 * g + 1] = w->multiplier[k], kb[4 * g + 2] = w->shift[k], kb[4 * g + 3] = wk;
         }
+        r.in = x + c, r.out = out + c;
+        band_add8_mve(&r);
     }
     return 0;
 }
-#undef BAND_ADD8_MIN_PIX
+#undef BAND_ADD8_MAX_BANDS
 #undef BAND_ADD8_MAX_W
 
 static void band_add_mve(const tinyasc_band_params *bp, const tinyasc_conv_params *cp, const tinyasc_weights *w,
