@@ -259,15 +259,16 @@ CASES = {
     "col3_inplace_dw_c5_long_fold": (4, 1, 530, 2, 5, 5, 3, 1, 1, 1, True, None, True),
     "dw3x1_c7_long_same_leftshift": (True, 1, 270, 1, 7, 7, 3, 1, 1, 1, True, None, True),
     "dw1x3_c5_long_row_fold": (True, 1, 2, 300, 5, 5, 1, 3, 1, 1, True, None, True),
-    # Helium's three-tap lines on planes (line3p_mve: lines of LINE3P_MIN_LEN = 40 or more outputs on the four-lane
+    # Helium's three-tap lines on planes (line3p_mve: lines of LINE3P_MIN_LEN = 32 or more outputs on the four-lane
     # path): the quick model's frequency convolution in place (128 x 17 x 20), a column in bands of lines (70 lines of
-    # 69 plane bytes: 59 a band) in place and not, a row of 42 outputs with valid padding (near the shortest a plane
-    # takes), and a column of 39 (one short: the channels-per-lane kernel)
+    # 69 plane bytes: 59 a band) in place and not, a row of 42 outputs with valid padding, a column of 39, and one of
+    # 31 (one short: the channels-per-lane kernel)
     "col3_inplace_dw_c20_quick_fold": (4, 1, 128, 17, 20, 20, 3, 1, 1, 1, True, None, True),
     "col3_inplace_dw_c8_bands_fold": (4, 1, 64, 70, 8, 8, 3, 1, 1, 1, True, None, True),
     "dw3x1_c3_bands_same_fold": (True, 1, 64, 70, 3, 3, 3, 1, 1, 1, True, None, True),
     "dw1x3_c6_w44_valid_fold": (True, 1, 3, 44, 6, 6, 1, 3, 1, 1, False, None, False),
     "dw3x1_c4_h39_same_fold": (True, 1, 39, 3, 4, 4, 3, 1, 1, 1, True, None, True),
+    "dw3x1_c4_h31_same_fold": (True, 1, 31, 3, 4, 4, 3, 1, 1, 1, True, None, True),
     # ... eight outputs a pass, then the last n % 8 four at a time: 47 = 5 x 8 + 4 + 3 (a predicated last vector)
     "dw3x1_c5_h47_same_fold": (True, 1, 47, 3, 5, 5, 3, 1, 1, 1, True, None, True),
     # one input channel, nine output columns: Helium's sparse one-channel kernel four pixels per pass, then one

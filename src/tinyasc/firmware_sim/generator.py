@@ -1037,9 +1037,9 @@ DSP_OPT_MAX_K = 2304
 
 
 #: Must equal LINE3P_MIN_LEN in c/opt/tinyasc_opt_line3p.c: the shortest line Helium's planes pay for (measured on
-#: the quick model's M55 libraries: lines of 128 and 64 outputs 11% and 15% faster, of 32 1% slower, one line of 17
-#: twice as slow; docs/latency.md, session 49).
-LINE3P_MIN_LEN = 40
+#: the quick model's M55 libraries: session 49 lines of 128 and 64 outputs 11% and 15% faster, of 32 1% slower, one
+#: line of 17 twice as slow; with eight outputs a pass, session 57, lines of 32 7-12% faster; docs/latency.md).
+LINE3P_MIN_LEN = 32
 
 
 def helium_core(core: Target | None) -> bool:

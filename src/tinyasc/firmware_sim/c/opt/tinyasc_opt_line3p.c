@@ -144,9 +144,9 @@ static __attribute__((naked, noinline)) void line3p_run_mve(const line3p_run *q 
 #undef LINE3P_OUT5
 
 /* The shortest line on planes: a channel's constants, staging and asm call cost about 300 cycles and a line about 20
- * more, against about 1.2-1.6 saved per output (the quick model on the M55's timing model: lines of 128 and 64
- * outputs 11% and 15% faster, of 32 1% slower, one line of 17 twice as slow). */
-#define LINE3P_MIN_LEN 40 /* generator.LINE3P_MIN_LEN */
+ * more, against about 2.6-3 saved per output since the passes of eight (the quick model on the M55's timing model:
+ * its lines of 32 outputs 7-12% faster than line3_mve; of 128 and 64 23% and 24%). */
+#define LINE3P_MIN_LEN 32 /* generator.LINE3P_MIN_LEN */
 
 /* One batch's channels of a three-tap line layer through line3p_run_mve (plane rows of pitch bytes, bands of band
  * lines; the padding columns already hold the input zero point). In place (in == out) as well: a band's outputs of a
