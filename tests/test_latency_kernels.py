@@ -382,6 +382,12 @@ CASES = {
     # (two chunks and a last vector of four a row) and on the planes
     "conv5x5_c1_c6_s2_w72_fold_zero_row": (False, 1, 8, 72, 1, 6, 5, 5, 2, 1, True, None, True),
     "conv1x1_c40_c20_planes_fold_zero_row": (False, 1, 13, 17, 40, 20, 1, 1, 1, 1, False, None, True),
+    # ... and down the output columns where every window lies inside the input and the rows outnumber the columns
+    # (c1_col_mve, the input read in place; the quick model's first layer: 17 columns of 128 rows): 40 rows of 5 at
+    # stride 2 (two chunks of sixteen, then two vectors), 20 rows of 3 at stride 1 and batches, each with a channel
+    # without non-zeros
+    "conv5x5_c1_c7_s2_h40_valid_fold_zero_row": (False, 1, 83, 13, 1, 7, 5, 5, 2, 1, False, None, True),
+    "conv3x3_c1_c5_h20_valid_b2_fold_zero_row": (False, 2, 22, 5, 1, 5, 3, 3, 1, 1, False, None, False),
 }
 
 

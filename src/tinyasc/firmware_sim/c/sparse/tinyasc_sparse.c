@@ -501,8 +501,9 @@ typedef struct {
     int32_t ostep;       /* 28: output bytes per chunk (16 C) */
     int32_t vo;          /* 32: output bytes per vector (4 C) */
     int32_t zp;          /* 36: the output zero point */
-    int32_t pad[2];
-    uint32_t xin[4];     /* 48: a vector's inputs: 0, s, 2s, 3s */
+    int32_t vstep;       /* 40: down a column (c1_col_mve), the input's step to the next vector (4 st_h in_w) */
+    int32_t pad;
+    uint32_t xin[4];     /* 48: a vector's inputs: 0, s, 2s, 3s (down a column 0, st_h in_w, ...) */
     uint32_t xout[4];    /* 64: its outputs: 0, C, 2C, 3C (the row's last vectors) */
     uint16_t xout2[8];   /* 80: a narrowed pair's: 0, 4C, C, 5C, 2C, 6C, 3C, 7C (7C < 2^16: c1_pairs_fit) */
 } c1_row;
@@ -511,7 +512,8 @@ typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_r
                                        offsetof(c1_row, channels) == 16 && offsetof(c1_row, chunks) == 20 &&
                                        offsetof(c1_row, tail) == 24 && offsetof(c1_row, ostep) == 28 &&
                                        offsetof(c1_row, vo) == 32 && offsetof(c1_row, zp) == 36 &&
-                                       offsetof(c1_row, xin) == 48 && offsetof(c1_row, xout) == 64 &&
+                                       offsetof(c1_row, vstep) == 40 && offsetof(c1_row, xin) == 48 &&
+                                       offsetof(c1_row, xout) == 64 &&
                                        offsetof(c1_row, xout2) == 80) ? 1 : -1];
 
 /* A channel's entries in c1_row's table: its non-zeros, or where it has none one of weight 0 at offset 0 (every
@@ -567,13 +569,13 @@ static void c1_out_offsets(c1_row *r, int32_t C)
 #define C1_FIRST4_GATHER(W, V4)                                                                                  \
         "vldrb.s32 q0, [r2, q5]\n\t"                                                                             \
         "vmlas.s32 q0, " W ", r4\n\t"                                                                            \
-        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "add    r2, r2, " V4 "\n\t"                                                                               \
         "vldrb.s32 q1, [r2, q5]\n\t"                                                                             \
         "vmlas.s32 q1, " W ", r4\n\t"                                                                            \
-        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "add    r2, r2, " V4 "\n\t"                                                                               \
         "vldrb.s32 q2, [r2, q5]\n\t"                                                                             \
         "vmlas.s32 q2, " W ", r4\n\t"                                                                            \
-        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "add    r2, r2, " V4 "\n\t"                                                                               \
         "vldrb.s32 q3, [r2, q5]\n\t"                                                                             \
         "vmlas.s32 q3, " W ", r4\n\t"
 #define C1_FIRST4_S1(W)                                                                                          \
@@ -587,11 +589,11 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "vmlas.s32 q3, " W ", r4\n\t"
 #define C1_MACS4_GATHER(V4)                                                                                      \
         C1_MAC("q0")                                                                                              \
-        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "add    r2, r2, " V4 "\n\t"                                                                               \
         C1_MAC("q1")                                                                                              \
-        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "add    r2, r2, " V4 "\n\t"                                                                               \
         C1_MAC("q2")                                                                                              \
-        "add    r2, r2, #" V4 "\n\t"                                                                              \
+        "add    r2, r2, " V4 "\n\t"                                                                               \
         C1_MAC("q3")
 #define C1_MACS4_S1                                                                                              \
         "vldrb.s32 q4, [r2]\n\t"                                                                                 \
@@ -605,10 +607,12 @@ static void c1_out_offsets(c1_row *r, int32_t C)
 #define C1_MAC1_S1                                                                                               \
         "vldrb.s32 q4, [r2]\n\t"                                                                                 \
         "vmla.s32 q0, q4, r11\n\t"
-/* W: the vector register of the first weight (q7 at stride 2; q5, which holds no gather offsets, at stride 1); XO:
- * the one of a vector's output offsets in the row's last pixels (at stride 1 q7 throughout, loaded by ENTRY; at
- * stride 2 q6, which TAIL_IN loads there and TAIL_OUT gives the pairs' offsets back) */
-#define C1_ROW(V4, X16, W, FIRST4, MACS4, MAC1, ENTRY, XO, TAIL_IN, TAIL_OUT)                                   \
+/* V4, X16: the staged input's step to the next vector and chunk (immediates along a row, lr and lr << 2 down a
+ * column); W: the vector register of the first weight (q7 with gathers; q5, which holds no gather offsets, at
+ * stride 1); XO: the one of a vector's output offsets in the last pixels (at stride 1 q7 throughout, loaded by
+ * ENTRY; with gathers q6, which TAIL_IN loads there and TAIL_OUT gives the pairs' offsets back); CH_FIRST, CH_NEXT:
+ * the channels' count set and stepped (lr along a row; on the stack, [sp, #12], down a column, where lr is the step) */
+#define C1_ROW(V4, X16, W, FIRST4, MACS4, MAC1, ENTRY, XO, TAIL_IN, TAIL_OUT, CH_FIRST, CH_NEXT)               \
         "push   {r4-r11, lr}\n\t"                                                                                 \
         "vpush  {d8-d15}\n\t"                                                                                     \
         "sub    sp, sp, #16\n\t"                  /* the record, the channel's first output, cst */                \
@@ -621,7 +625,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "ldrd   r2, r3, [r0, #8]\n\t"           /* cst, ent */                                                    \
         "str    r2, [sp, #8]\n\t"                                                                                 \
         "ldr    r10, [r0, #32]\n\t"             /* vo, throughout */                                              \
-        "ldr    lr, [r0, #16]\n\t"              /* channels */                                                    \
+        CH_FIRST                                                                                                  \
         "ldr    r1, [r0, #4]\n\t"               /* o */                                                           \
         "1:\n\t"                                /* a channel */                                                   \
         "ldr    r2, [sp, #8]\n\t"                                                                                 \
@@ -656,7 +660,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         C1_OUT5("q3")                                                                                             \
         C1_PAIR_STORE("q0", "q1")                                                                                 \
         C1_PAIR_STORE("q2", "q3")                                                                                 \
-        "add    r0, r0, #" X16 "\n\t"                                                                             \
+        "add    r0, r0, " X16 "\n\t"                                                                              \
         "subs   r12, r12, #1\n\t"                                                                                 \
         "bne    2b\n\t"                                                                                           \
         "4:\n\t"                                /* the row's last pixels, four at a time */                       \
@@ -679,7 +683,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "vpst\n\t"                                                                                                \
         "vstrbt.32 q0, [r1, " XO "]\n\t"                                                                          \
         "add    r1, r1, r10\n\t"                                                                                  \
-        "add    r0, r0, #" V4 "\n\t"                                                                              \
+        "add    r0, r0, " V4 "\n\t"                                                                               \
         "subs   r12, r12, #4\n\t"                                                                                 \
         "bgt    6b\n\t"                                                                                           \
         TAIL_OUT                                                                                                  \
@@ -687,23 +691,39 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "mov    r3, r7\n\t"                     /* the next channel's non-zeros */                                \
         "ldr    r1, [sp, #4]\n\t"                                                                                 \
         "add    r1, r1, #1\n\t"                 /* and first output */                                            \
-        "subs   lr, lr, #1\n\t"                                                                                   \
+        CH_NEXT                                                                                                   \
         "bne    1b\n\t"                                                                                           \
         "add    sp, sp, #16\n\t"                                                                                  \
         "vpop   {d8-d15}\n\t"                                                                                     \
         "pop    {r4-r11, pc}\n\t"
+#define C1_CH_FIRST_LR "ldr lr, [r0, #16]\n\t" /* the channels */
+#define C1_CH_NEXT_LR "subs lr, lr, #1\n\t"
+#define C1_TAIL_IN_GATHER "ldr r2, [sp]\n\tadd r2, r2, #64\n\tvldrw.u32 q6, [r2]\n\t"  /* xout */
+#define C1_TAIL_OUT_GATHER "ldr r2, [sp]\n\tadd r2, r2, #80\n\tvldrw.u32 q6, [r2]\n\t" /* xout2 again */
 static __attribute__((naked, noinline)) void c1_row_s1_mve(const c1_row *q __attribute__((unused)))
 {
-    __asm__ volatile(C1_ROW("4", "16", "q5", C1_FIRST4_S1("q5"), C1_MACS4_S1, C1_MAC1_S1,
-                            "vldrw.u32 q7, [r9, #16]\n\t", "q7", "", ""));
+    __asm__ volatile(C1_ROW("#4", "#16", "q5", C1_FIRST4_S1("q5"), C1_MACS4_S1, C1_MAC1_S1,
+                            "vldrw.u32 q7, [r9, #16]\n\t", "q7", "", "", C1_CH_FIRST_LR, C1_CH_NEXT_LR));
 }
 static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __attribute__((unused)))
 {
-    __asm__ volatile(C1_ROW("8", "32", "q7", C1_FIRST4_GATHER("q7", "8"), C1_MACS4_GATHER("8"), C1_MAC("q0"), "",
-                            "q6", "ldr r2, [sp]\n\tadd r2, r2, #64\n\tvldrw.u32 q6, [r2]\n\t",
-                            "ldr r2, [sp]\n\tadd r2, r2, #80\n\tvldrw.u32 q6, [r2]\n\t"));
+    __asm__ volatile(C1_ROW("#8", "#32", "q7", C1_FIRST4_GATHER("q7", "#8"), C1_MACS4_GATHER("#8"), C1_MAC("q0"), "",
+                            "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER, C1_CH_FIRST_LR, C1_CH_NEXT_LR));
+}
+/* Down a column of output rows (every window inside the input, read in place): the rows st_h in_w bytes apart
+ * gathered (xin), lr the step to the next vector's rows (the record's vstep) */
+static __attribute__((naked, noinline)) void c1_col_mve(const c1_row *q __attribute__((unused)))
+{
+    __asm__ volatile(C1_ROW("lr", "lr, lsl #2", "q7", C1_FIRST4_GATHER("q7", "lr"), C1_MACS4_GATHER("lr"),
+                            C1_MAC("q0"), "", "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER,
+                            "ldr r2, [r0, #16]\n\tstr r2, [sp, #12]\n\tldr lr, [r0, #40]\n\t",
+                            "ldr r2, [sp, #12]\n\tsubs r2, r2, #1\n\tstr r2, [sp, #12]\n\t"));
 }
 #undef C1_ROW
+#undef C1_CH_FIRST_LR
+#undef C1_CH_NEXT_LR
+#undef C1_TAIL_IN_GATHER
+#undef C1_TAIL_OUT_GATHER
 #undef C1_MAC1_S1
 #undef C1_MACS4_S1
 #undef C1_MACS4_GATHER
@@ -756,13 +776,17 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w) || !c1_pairs_fit(OC)) return -1;
     int32_t nnz = 0; /* entries */
     for (int32_t oc = 0; oc < OC; oc++) nnz += c1_entries(s->row_nnz[oc]);
-    /* the last out_w % 16 < 4 columns down the columns (c1_cols_mve) where every window lies inside the input and
-     * the non-zeros' input offsets fit beside the staged ones */
+    const int inside = p->pad_h <= 0 && p->pad_w <= 0 &&
+                       (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h < p->in_h &&
+                       (p->out_w - 1) * st - p->pad_w + (p->k_w - 1) * p->dil_w < p->in_w;
+    /* every window inside the input and more output rows (whole vectors of four) than columns: down the columns
+     * (c1_col_mve), the input read in place, sixteen rows a chunk */
+    const int32_t RO = p->out_w * OC;
+    const int down = inside && p->out_h >= 16 && p->out_h % 4 == 0 && p->out_h > p->out_w && c1_pairs_fit(RO);
+    /* else along the rows, the last out_w % 16 < 4 columns down the columns (c1_cols_mve) where every window lies
+     * inside the input and the non-zeros' input offsets fit beside the staged ones */
     const int32_t tail = p->out_w % 16;
-    const int cols = tail > 0 && tail < 4 && p->pad_h <= 0 && p->pad_w <= 0 &&
-                     4 * OC + 4 * nnz <= TINYASC_SPARSE_MAX_K &&
-                     (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h < p->in_h &&
-                     (p->out_w - 1) * st - p->pad_w + (p->k_w - 1) * p->dil_w < p->in_w;
+    const int cols = !down && tail > 0 && tail < 4 && inside && 4 * OC + 4 * nnz <= TINYASC_SPARSE_MAX_K;
     /* the staged rows, plus what the lanes past a row's last pixel read (never stored) */
     if (p->k_h * span + 16 * st > (int32_t)sizeof(tap_yx) || 4 * OC + 2 * nnz > TINYASC_SPARSE_MAX_K) return -1;
     int32_t *const cst = (int32_t *)pk_tab, *const ent = cst + 4 * OC, *const ent_in = ent + 2 * nnz;
@@ -779,7 +803,8 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
             while (*gp == 255u) pos += 255, gp++;
             pos += *gp++;
             const int32_t v = *vp++;
-            *ep++ = (pos / p->k_w) * span + (pos % p->k_w) * p->dil_w;
+            *ep++ = down ? (pos / p->k_w) * p->dil_h * p->in_w + (pos % p->k_w) * p->dil_w /* in the input */
+                         : (pos / p->k_w) * span + (pos % p->k_w) * p->dil_w;
             *ep++ = v;
             if (cols) { /* in the input itself */
                 *ip++ = (pos / p->k_w) * p->dil_h * p->in_w + (pos % p->k_w) * p->dil_w;
@@ -796,6 +821,20 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     c1_row r __attribute__((aligned(16)));
     r.x = stage, r.cst = cst, r.ent = ent, r.channels = OC, r.chunks = p->out_w / 16, r.tail = cols ? 0 : tail;
     r.ostep = 16 * OC, r.vo = 4 * OC, r.zp = p->output_offset;
+    if (down) { /* one call per column: its windows stride_h input rows apart, its outputs a row of outputs apart */
+        const int32_t ystep = p->stride_h * p->in_w;
+        r.chunks = p->out_h / 16, r.tail = p->out_h % 16, r.ostep = 16 * RO, r.vo = 4 * RO, r.vstep = 4 * ystep;
+        for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * ystep);
+        c1_out_offsets(&r, RO);
+        for (int32_t b = 0; b < p->batches; b++) {
+            const int8_t *in = input + b * p->in_h * p->in_w - p->pad_h * p->in_w - p->pad_w;
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                r.x = in + ox * st, r.o = output + b * p->out_h * RO + ox * OC;
+                c1_col_mve(&r);
+            }
+        }
+        return 0;
+    }
     for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * st);
     c1_out_offsets(&r, OC);
     void (*const row)(const c1_row *) = st == 1 ? c1_row_s1_mve : c1_row_s2_mve;
