@@ -105,6 +105,7 @@ typedef struct {
     int32_t ostep;               /* 36: bytes between outputs */
     int8_t *o;                   /* 40: the first output (advanced by ostep per window) */
     int32_t tail, rows, row_gap; /* 44, 48, 52: windows after the passes, rows (>= 1), bytes to the next row */
+    int32_t ocol;                /* 56: sp_pairs_relu_dsp: from a pass's first column's outputs to its second's */
 } sp_row;
 /* the asm's offsets (C99: a negative array size where the layout differs) */
 typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_row, pk_end) == 4 &&
@@ -113,7 +114,8 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
                                        offsetof(sp_row, m) == 24 && offsetof(sp_row, rnd) == 28 &&
                                        offsetof(sp_row, sh) == 32 && offsetof(sp_row, ostep) == 36 &&
                                        offsetof(sp_row, o) == 40 && offsetof(sp_row, tail) == 44 &&
-                                       offsetof(sp_row, rows) == 48 && offsetof(sp_row, row_gap) == 52) ? 1 : -1];
+                                       offsetof(sp_row, rows) == 48 && offsetof(sp_row, row_gap) == 52 &&
+                                       offsetof(sp_row, ocol) == 56) ? 1 : -1];
 
 /* the record in r12: one row fewer (rows at 48), then back to 0 with the window base (r2) moved by row_gap (52), or on
  * to 9 after the last row */
@@ -344,6 +346,93 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "add    sp, sp, #12\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
+/* One non-zero (its word in r1) over four windows down two neighbouring columns whose inputs lie two bytes apart (a
+ * one-channel layer at stride 2 along x), the first at r2 + its offset, rows r3 bytes apart: per row one LDR of the
+ * four bytes from the first column's input (the second column's is the word's third byte), SXTB16 (both as int16
+ * halves), SMLATB into the first column's sum and SMLATT into the second's: r4..r7 and r8..r11 down the rows. F4..F11
+ * as SP_OCT_TAP's (r11 written last). */
+#define SP_PAIR_TAP(F4, F5, F6, F7, F8, F9, F10, F11)                                                           \
+        "uxtah  r12, r2, r1\n\t"                                                                                \
+        "ldr    lr, [r12]\n\t"                                                                                  \
+        "sxtb16 lr, lr\n\t"                                                                                     \
+        "smlatb r4, r1, lr, " F4 "\n\t"                                                                         \
+        "smlatt r8, r1, lr, " F8 "\n\t"                                                                         \
+        "ldr    lr, [r12, r3]\n\t"                                                                              \
+        "sxtb16 lr, lr\n\t"                                                                                     \
+        "smlatb r5, r1, lr, " F5 "\n\t"                                                                         \
+        "smlatt r9, r1, lr, " F9 "\n\t"                                                                         \
+        "add    r12, r12, r3, lsl #1\n\t"                                                                       \
+        "ldr    lr, [r12]\n\t"                                                                                  \
+        "sxtb16 lr, lr\n\t"                                                                                     \
+        "smlatb r6, r1, lr, " F6 "\n\t"                                                                         \
+        "smlatt r10, r1, lr, " F10 "\n\t"                                                                       \
+        "ldr    lr, [r12, r3]\n\t"                                                                              \
+        "sxtb16 lr, lr\n\t"                                                                                     \
+        "smlatb r7, r1, lr, " F7 "\n\t"                                                                         \
+        "smlatt r11, r1, lr, " F11 "\n\t"
+/* sp_octs_relu_dsp's channel down two neighbouring output columns at once where their windows' inputs lie two bytes
+ * apart (one input channel at stride 2 along x: the quick model's first layer): passes of four rows (the record's
+ * quads; no tail), each non-zero's four words shared by both columns, so that eight windows take four LDR and
+ * four SXTB16 where sp_octs_relu_dsp takes eight LDRSB (per non-zero and eight windows 22 instructions, 24 estimated
+ * M4 cycles against 31). The outputs of the second column ocol bytes after the first's, the rows ostep apart; a
+ * word read reaches one byte past the second column's window (the caller keeps it inside the input's row). */
+static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #12\n\t"          /* [sp]: r, [sp, #4]: passes left, [sp, #8]: base */
+        "str    r0, [sp]\n\t"
+        "ldr    r2, [r0, #8]\n\t"         /* base */
+        "ldr    r1, [r0, #16]\n\t"        /* passes */
+        "str    r1, [sp, #4]\n\t"
+        "1:\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldr    r3, [r12, #12]\n\t"       /* step */
+        "ldr    r11, [r12, #20]\n\t"      /* acc_in */
+        "ldr    r0, [r12, #0]\n\t"        /* pk */
+        "ldr    r1, [r0], #4\n\t"         /* the channel's first non-zero */
+        SP_PAIR_TAP("r11", "r11", "r11", "r11", "r11", "r11", "r11", "r11")
+        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
+        "cmp    r1, #0\n\t"
+        "beq    3f\n\t"
+        "2:\n\t"
+        SP_PAIR_TAP("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
+        "ldr    r1, [r0], #4\n\t"
+        "cmp    r1, #0\n\t"
+        "bne    2b\n\t"
+        "3:\n\t"                          /* each sum's output step in its own register (no temporary) */
+        "str    r2, [sp, #8]\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldrd   r0, r1, [r12, #24]\n\t"   /* m, rnd */
+        "ldr    r3, [r12, #32]\n\t"       /* sh */
+        "ldr    lr, [r12, #36]\n\t"       /* ostep */
+        "ldr    r2, [r12, #56]\n\t"       /* ocol */
+        "ldr    r12, [r12, #40]\n\t"      /* o */
+        SP_OUT_RELU("r4", "[r12]", "r4")
+        SP_OUT_RELU("r8", "[r12, r2]", "r8")
+        "add    r12, r12, lr\n\t"
+        SP_OUT_RELU("r5", "[r12]", "r5")
+        SP_OUT_RELU("r9", "[r12, r2]", "r9")
+        "add    r12, r12, lr\n\t"
+        SP_OUT_RELU("r6", "[r12]", "r6")
+        SP_OUT_RELU("r10", "[r12, r2]", "r10")
+        "add    r12, r12, lr\n\t"
+        SP_OUT_RELU("r7", "[r12]", "r7")
+        SP_OUT_RELU("r11", "[r12, r2]", "r11")
+        "add    r12, r12, lr\n\t"
+        "ldr    r0, [sp]\n\t"
+        "str    r12, [r0, #40]\n\t"       /* o: four rows on */
+        "ldr    r3, [r0, #12]\n\t"        /* step */
+        "ldr    r2, [sp, #8]\n\t"
+        "add    r2, r2, r3, lsl #2\n\t"   /* the next four rows' windows */
+        "ldr    r1, [sp, #4]\n\t"
+        "subs   r1, r1, #1\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #12\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#undef SP_PAIR_TAP
 #undef SP_OUT_RELU
 #undef SP_OCT_TAP
 #undef SP_OUT
@@ -402,7 +491,18 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                  * layer: 17 columns of 128 rows, no window one by one instead of 128): one call per column, its
                  * windows stride_h rows apart, its outputs a row of outputs apart */
                 r.step = row_bytes, r.ostep = p->out_w * ostep, r.quads = p->out_h >> per, r.tail = p->out_h & mask;
-                for (int32_t ox = 0; ox < p->out_w; ox++) {
+                int32_t ox = 0;
+                if (octs && step == 2 && (p->out_h & 3) == 0) {
+                    /* two columns a call where their inputs lie two bytes apart, while the word read past the second
+                     * column's window stays inside the row */
+                    r.quads = p->out_h >> 2, r.tail = 0, r.rows = 1, r.row_gap = 0, r.ocol = ostep;
+                    for (; ox + 1 < p->out_w && (ox + 1) * step + (p->k_w - 1) * p->dil_w + 1 < p->in_w; ox += 2) {
+                        r.base = in + ox * step, r.o = out + ox * ostep;
+                        sp_pairs_relu_dsp(&r);
+                    }
+                    r.quads = p->out_h >> per, r.tail = p->out_h & mask;
+                }
+                for (; ox < p->out_w; ox++) {
                     r.base = in + ox * step, r.o = out + ox * ostep, r.rows = 1, r.row_gap = 0;
                     if (octs) sp_octs_relu_dsp(&r);
                     else sp_quads_dsp(&r);
