@@ -135,10 +135,9 @@ def planes_fit(enc: SparseRows, *, in_c: int) -> bool:
 
 def planes_groups(enc: SparseRows) -> int:
     """The channel groups ``mve_sparse_pw`` splits the layer into (each restages the planes): channels taken in order
-    while their words fit the table (4 a channel, 2 an entry: its non-zeros, or one of weight 0 where it has none)."""
+    while their words fit the table."""
     groups, words = 1, 0
     for n in enc.row_nnz.tolist():
-        n = max(n, 1)
         if words + 4 + 2 * n > SPARSE_MAX_K:
             groups, words = groups + 1, 0
         words += 4 + 2 * n

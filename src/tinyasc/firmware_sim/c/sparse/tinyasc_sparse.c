@@ -439,6 +439,27 @@ static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attri
 #undef SP_NEXT_ROW
 #endif
 
+#if SP_QUADS_ASM
+/* The columns sp_pairs_relu_dsp takes two at a time, from the first (their inputs two bytes apart, out_h a multiple
+ * of four), while the word read past the second column's window stays inside the row; returns the first column it
+ * leaves. r: the columns' record (step, ostep, acc_in and the output constants set); its quads and tail restored. Not
+ * inlined: in sp_channel its loop moved GCC's allocation of the other paths (+0.1-1.2% on VWW's M7 layers). */
+static __attribute__((noinline)) int32_t sp_column_pairs(const tinyasc_conv_params *p, sp_row *r, const int8_t *in,
+                                                        int8_t *out, int32_t ostep)
+{
+    const int32_t quads = r->quads, tail = r->tail;
+    int32_t ox = 0;
+    r->quads = p->out_h >> 2, r->tail = 0, r->rows = 1, r->row_gap = 0, r->ocol = ostep;
+    const int32_t C = p->in_c, reach = (p->k_w - 1) * p->dil_w * C + C - 1 + 3; /* a window's last byte + 3 */
+    for (; ox + 1 < p->out_w && ox * 2 + reach < p->in_w * C; ox += 2) {
+        r->base = in + ox * 2, r->o = out + ox * ostep;
+        sp_pairs_relu_dsp(r);
+    }
+    r->quads = quads, r->tail = tail;
+    return ox;
+}
+#endif
+
 /* One output of channel oc at a window that crosses the border (TFLite skips the padded taps); the weights are
  * pk_tab's top halves >> (wshift - 16) (17 where sp_octs_relu_dsp's channel has them doubled). */
 static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p, const int8_t *in, int32_t n,
@@ -492,16 +513,7 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
                  * windows stride_h rows apart, its outputs a row of outputs apart */
                 r.step = row_bytes, r.ostep = p->out_w * ostep, r.quads = p->out_h >> per, r.tail = p->out_h & mask;
                 int32_t ox = 0;
-                if (octs && step == 2 && (p->out_h & 3) == 0) {
-                    /* two columns a call where their inputs lie two bytes apart, while the word read past the second
-                     * column's window stays inside the row */
-                    r.quads = p->out_h >> 2, r.tail = 0, r.rows = 1, r.row_gap = 0, r.ocol = ostep;
-                    for (; ox + 1 < p->out_w && (ox + 1) * step + (p->k_w - 1) * p->dil_w + 1 < p->in_w; ox += 2) {
-                        r.base = in + ox * step, r.o = out + ox * ostep;
-                        sp_pairs_relu_dsp(&r);
-                    }
-                    r.quads = p->out_h >> per, r.tail = p->out_h & mask;
-                }
+                if (octs && step == 2 && (p->out_h & 3) == 0) ox = sp_column_pairs(p, &r, in, out, ostep);
                 for (; ox < p->out_w; ox++) {
                     r.base = in + ox * step, r.o = out + ox * ostep, r.rows = 1, r.row_gap = 0;
                     if (octs) sp_octs_relu_dsp(&r);
@@ -575,8 +587,9 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
  * one VLDRB.S32 of four pixels' inputs stride_w bytes apart (at stride 1 four contiguous bytes, at stride 2 a gather)
  * and one VMLA by the weight as a scalar per vector, the first one a VMLAS onto the channel's constant (the weight
  * in every lane of a vector register: x w + constant, no copy of the constant per vector); every channel has a
- * first entry (one without non-zeros a weight of 0 at offset 0: c1_entries). A chunk's sixteen sums leave through the
- * four-lane output path without its clamp (tinyasc_rq_x4_apply's first five instructions, the channel's constants as
+ * first entry (one without non-zeros: in the one-channel layer's table a weight of 0 at offset 0, c1_entries; on the
+ * planes, whose groups' tables keep their sizes, a path of its own, C1_EMPTY). A chunk's
+ * sixteen sums leave through the four-lane output path without its clamp (tinyasc_rq_x4_apply's first five instructions, the channel's constants as
  * scalars), then two vectors at a time narrowed with saturation to int16 halves (VQMOVNB, VQMOVNT: the first
  * vector's four in the even halves, the second's in the odd) and to int8 (VQMOVNB.S16, the low byte of each half:
  * the clamp to [-128, 127] of both narrowings), stored by one VSTRB.16 scatter of eight bytes (16-bit offsets 0, 4C,
@@ -593,7 +606,7 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
 typedef struct {
     const int8_t *x;     /* 0: the staged rows */
     int8_t *o;           /* 4: the row's first output */
-    const int32_t *cst;  /* 8: per channel its constant (bias + off * sum w), m, -r, entries (c1_entries) */
+    const int32_t *cst;  /* 8: per channel its constant (bias + off * sum w), m, -r, entries */
     const int32_t *ent;  /* 12: per entry its staged offset (ky span + kx dil) and weight, channel after channel */
     int32_t channels;    /* 16 */
     int32_t chunks;      /* 20: chunks of sixteen pixels */
@@ -712,7 +725,8 @@ static void c1_out_offsets(c1_row *r, int32_t C)
  * stride 1); XO: the one of a vector's output offsets in the last pixels (at stride 1 q7 throughout, loaded by
  * ENTRY; with gathers q6, which TAIL_IN loads there and TAIL_OUT gives the pairs' offsets back); CH_FIRST, CH_NEXT:
  * the channels' count set and stepped (lr along a row; on the stack, [sp, #12], down a column, where lr is the step) */
-#define C1_ROW(V4, X16, W, FIRST4, MACS4, MAC1, ENTRY, XO, TAIL_IN, TAIL_OUT, CH_FIRST, CH_NEXT)               \
+#define C1_ROW(V4, X16, W, FIRST4, MACS4, MAC1, ENTRY, XO, TAIL_IN, TAIL_OUT, CH_FIRST, CH_NEXT, EMPTY, EMPTY_TAIL, \
+               EMPTY_CHUNKS)                                                                                     \
         "push   {r4-r11, lr}\n\t"                                                                                 \
         "vpush  {d8-d15}\n\t"                                                                                     \
         "sub    sp, sp, #16\n\t"                  /* the record, the channel's first output, cst */                \
@@ -738,6 +752,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "ldr    r0, [r0, #0]\n\t"               /* x */                                                           \
         "cmp    r12, #0\n\t"                                                                                      \
         "beq    4f\n\t"                                                                                           \
+        EMPTY                                                                                                     \
         "ldr    r11, [r3, #4]\n\t"                                                                                \
         "vdup.32 " W ", r11\n\t"                /* the first weight */                                            \
         "2:\n\t"                                /* sixteen pixels */                                              \
@@ -772,12 +787,14 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "6:\n\t"                                                                                                  \
         "vdup.32 q0, r4\n\t"                                                                                      \
         "mov    r9, r3\n\t"                                                                                       \
+        EMPTY_TAIL                                                                                                \
         "9:\n\t"                                                                                                  \
         "ldrd   r2, r11, [r9], #8\n\t"                                                                            \
         "add    r2, r2, r0\n\t"                                                                                   \
         MAC1                                                                                                      \
         "cmp    r9, r7\n\t"                                                                                       \
         "bne    9b\n\t"                                                                                           \
+        "7:\n\t"                                                                                                  \
         C1_OUT("q0")                                                                                              \
         "vctp.32 r12\n\t"                       /* the pixels left, at most four stored */                        \
         "vpst\n\t"                                                                                                \
@@ -795,7 +812,33 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "bne    1b\n\t"                                                                                           \
         "add    sp, sp, #16\n\t"                                                                                  \
         "vpop   {d8-d15}\n\t"                                                                                     \
-        "pop    {r4-r11, pc}\n\t"
+        "pop    {r4-r11, pc}\n\t"                                                                                 \
+        EMPTY_CHUNKS
+/* A channel without non-zeros on the planes (their tables hold no entry for one): its chunks from the constant alone
+ * (C1_EMPTY: to 20 below; C1_EMPTY_CHUNKS, after the function's return, back to the last pixels), its last vectors
+ * without a product (C1_EMPTY_TAIL) */
+#define C1_EMPTY                                                                                                 \
+        "cmp    r3, r7\n\t"                                                                                       \
+        "beq    20f\n\t"
+#define C1_EMPTY_TAIL                                                                                            \
+        "cmp    r9, r7\n\t"                                                                                       \
+        "beq    7f\n\t"
+#define C1_EMPTY_CHUNKS                                                                                          \
+        "20:\n\t"                                                                                                 \
+        "vdup.32 q0, r4\n\t"                                                                                      \
+        "vmov   q1, q0\n\t"                                                                                       \
+        "vmov   q2, q0\n\t"                                                                                       \
+        "vmov   q3, q0\n\t"                                                                                       \
+        C1_OUT5("q0")                                                                                             \
+        C1_OUT5("q1")                                                                                             \
+        C1_OUT5("q2")                                                                                             \
+        C1_OUT5("q3")                                                                                             \
+        C1_PAIR_STORE("q0", "q1")                                                                                 \
+        C1_PAIR_STORE("q2", "q3")                                                                                 \
+        "add    r0, r0, #16\n\t"                                                                                  \
+        "subs   r12, r12, #1\n\t"                                                                                 \
+        "bne    20b\n\t"                                                                                          \
+        "b      4b\n\t"
 #define C1_CH_FIRST_LR "ldr lr, [r0, #16]\n\t" /* the channels */
 #define C1_CH_NEXT_LR "subs lr, lr, #1\n\t"
 #define C1_TAIL_IN_GATHER "ldr r2, [sp]\n\tadd r2, r2, #64\n\tvldrw.u32 q6, [r2]\n\t"  /* xout */
@@ -803,12 +846,14 @@ static void c1_out_offsets(c1_row *r, int32_t C)
 static __attribute__((naked, noinline)) void c1_row_s1_mve(const c1_row *q __attribute__((unused)))
 {
     __asm__ volatile(C1_ROW("#4", "#16", "q5", C1_FIRST4_S1("q5"), C1_MACS4_S1, C1_MAC1_S1,
-                            "vldrw.u32 q7, [r9, #16]\n\t", "q7", "", "", C1_CH_FIRST_LR, C1_CH_NEXT_LR));
+                            "vldrw.u32 q7, [r9, #16]\n\t", "q7", "", "", C1_CH_FIRST_LR, C1_CH_NEXT_LR, C1_EMPTY,
+                            C1_EMPTY_TAIL, C1_EMPTY_CHUNKS));
 }
 static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __attribute__((unused)))
 {
     __asm__ volatile(C1_ROW("#8", "#32", "q7", C1_FIRST4_GATHER("q7", "#8"), C1_MACS4_GATHER("#8"), C1_MAC("q0"), "",
-                            "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER, C1_CH_FIRST_LR, C1_CH_NEXT_LR));
+                            "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER, C1_CH_FIRST_LR, C1_CH_NEXT_LR, "", "",
+                            ""));
 }
 /* Down a column of output rows (every window inside the input, read in place): the rows st_h in_w bytes apart
  * gathered (xin), lr the step to the next vector's rows (the record's vstep) */
@@ -817,10 +862,13 @@ static __attribute__((naked, noinline)) void c1_col_mve(const c1_row *q __attrib
     __asm__ volatile(C1_ROW("lr", "lr, lsl #2", "q7", C1_FIRST4_GATHER("q7", "lr"), C1_MACS4_GATHER("lr"),
                             C1_MAC("q0"), "", "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER,
                             "ldr r2, [r0, #16]\n\tstr r2, [sp, #12]\n\tldr lr, [r0, #40]\n\t",
-                            "ldr r2, [sp, #12]\n\tsubs r2, r2, #1\n\tstr r2, [sp, #12]\n\t"));
+                            "ldr r2, [sp, #12]\n\tsubs r2, r2, #1\n\tstr r2, [sp, #12]\n\t", "", "", ""));
 }
 #undef C1_ROW
 #undef C1_CH_FIRST_LR
+#undef C1_EMPTY
+#undef C1_EMPTY_TAIL
+#undef C1_EMPTY_CHUNKS
 #undef C1_CH_NEXT_LR
 #undef C1_TAIL_IN_GATHER
 #undef C1_TAIL_OUT_GATHER
@@ -1033,17 +1081,17 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
     c1_out_offsets(&r, OC);
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
-    /* the channels in groups the table holds (each channel's 4 constants, then its entries' 2 words each): one group
-     * for most layers; with more, each group restages the planes (sparse.planes_groups) */
-    /* (a layer's gap bytes, escapes included, are at least its non-zeros: within the table's words, with a zero entry
-     * for every channel, it is one group without counting) */
-    const int one_group = 6 * OC + 2 * s->n_gaps <= TINYASC_SPARSE_MAX_K;
+    /* the channels in groups the table holds (each channel's 4 constants, then its non-zeros' 2 words each): one
+     * group for most layers; with more, each group restages the planes (sparse.planes_groups) */
+    /* (a layer's gap bytes, escapes included, are at least its non-zeros: within the table's words it is one group
+     * without counting) */
+    const int one_group = 4 * OC + 2 * s->n_gaps <= TINYASC_SPARSE_MAX_K;
     for (int32_t g0 = 0, g1; g0 < OC; g0 = g1) {
         int32_t words = 0;
         if (one_group) g1 = OC;
         else
-            for (g1 = g0; g1 < OC && words + 4 + 2 * c1_entries(s->row_nnz[g1]) <= TINYASC_SPARSE_MAX_K; g1++)
-                words += 4 + 2 * c1_entries(s->row_nnz[g1]);
+            for (g1 = g0; g1 < OC && words + 4 + 2 * s->row_nnz[g1] <= TINYASC_SPARSE_MAX_K; g1++)
+                words += 4 + 2 * s->row_nnz[g1];
         /* one channel alone over the table (the generator stores no such layer for the planes: sparse.planes_fit): the
          * scalar path then writes every output again */
         if (g1 == g0) return -1;
@@ -1053,7 +1101,6 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
         for (int32_t c = 0; c < G; c++) {
             const int32_t oc = g0 + c, nnz = s->row_nnz[oc];
             int32_t pos = 0, sum = 0;
-            if (nnz == 0) ep[0] = 0, ep[1] = 0, ep += 2; /* the constant exactly */
             for (int32_t j = 0; j < nnz; j++, pos++) {
                 while (*gp == 255u) pos += 255, gp++;
                 pos += *gp++;
@@ -1065,7 +1112,7 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
             cst[4 * c] = (w->bias ? w->bias[oc] : 0) + sum * p->input_offset;
             cst[4 * c + 1] = w->multiplier[oc];
             cst[4 * c + 2] = w->shift[oc];
-            cst[4 * c + 3] = c1_entries(nnz);
+            cst[4 * c + 3] = nnz; /* none: c1_row_s1_mve's constant path (C1_EMPTY) */
             odd |= w->shift[oc] > -1;
         }
         r.cst = cst, r.ent = ent, r.channels = G;
