@@ -785,6 +785,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "beq    8f\n\t"                                                                                           \
         TAIL_IN                                                                                                   \
         "6:\n\t"                                                                                                  \
+        "vctp.32 r12\n\t"                       /* the pixels left, at most four stored */                        \
         "vdup.32 q0, r4\n\t"                                                                                      \
         "mov    r9, r3\n\t"                                                                                       \
         EMPTY_TAIL                                                                                                \
@@ -796,7 +797,6 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "bne    9b\n\t"                                                                                           \
         "7:\n\t"                                                                                                  \
         C1_OUT("q0")                                                                                              \
-        "vctp.32 r12\n\t"                       /* the pixels left, at most four stored */                        \
         "vpst\n\t"                                                                                                \
         "vstrbt.32 q0, [r1, " XO "]\n\t"                                                                          \
         "add    r1, r1, r10\n\t"                                                                                  \
@@ -823,7 +823,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
 #define C1_EMPTY_TAIL                                                                                            \
         "cmp    r9, r7\n\t"                                                                                       \
         "beq    7f\n\t"
-#define C1_EMPTY_CHUNKS                                                                                          \
+#define C1_EMPTY_CHUNKS(X16)                                                                                     \
         "20:\n\t"                                                                                                 \
         "vdup.32 q0, r4\n\t"                                                                                      \
         "vmov   q1, q0\n\t"                                                                                       \
@@ -835,7 +835,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         C1_OUT5("q3")                                                                                             \
         C1_PAIR_STORE("q0", "q1")                                                                                 \
         C1_PAIR_STORE("q2", "q3")                                                                                 \
-        "add    r0, r0, #16\n\t"                                                                                  \
+        "add    r0, r0, " X16 "\n\t"                                                                              \
         "subs   r12, r12, #1\n\t"                                                                                 \
         "bne    20b\n\t"                                                                                          \
         "b      4b\n\t"
@@ -847,7 +847,7 @@ static __attribute__((naked, noinline)) void c1_row_s1_mve(const c1_row *q __att
 {
     __asm__ volatile(C1_ROW("#4", "#16", "q5", C1_FIRST4_S1("q5"), C1_MACS4_S1, C1_MAC1_S1,
                             "vldrw.u32 q7, [r9, #16]\n\t", "q7", "", "", C1_CH_FIRST_LR, C1_CH_NEXT_LR, C1_EMPTY,
-                            C1_EMPTY_TAIL, C1_EMPTY_CHUNKS));
+                            C1_EMPTY_TAIL, C1_EMPTY_CHUNKS("#16")));
 }
 static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __attribute__((unused)))
 {
@@ -855,15 +855,23 @@ static __attribute__((naked, noinline)) void c1_row_s2_mve(const c1_row *q __att
                             "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER, C1_CH_FIRST_LR, C1_CH_NEXT_LR, "", "",
                             ""));
 }
-/* Down a column of output rows (every window inside the input, read in place): the rows st_h in_w bytes apart
- * gathered (xin), lr the step to the next vector's rows (the record's vstep) */
+/* Pixels read in place from the input, vstep bytes between vectors (the record's xin within one): down a column of
+ * output rows where every window lies inside the input (the rows st_h in_w bytes apart), or a pointwise layer's
+ * pixels (their K channels apart, a non-zero's offset its input channel); lr the step; the last vector's gathers
+ * predicated (no byte past the last pixel read); a channel without non-zeros by the constant path */
+#define C1_MAC_PRED                                                                                              \
+        "vpst\n\t"                                                                                                \
+        "vldrbt.s32 q4, [r2, q5]\n\t"                                                                            \
+        "vmla.s32 q0, q4, r11\n\t"
 static __attribute__((naked, noinline)) void c1_col_mve(const c1_row *q __attribute__((unused)))
 {
     __asm__ volatile(C1_ROW("lr", "lr, lsl #2", "q7", C1_FIRST4_GATHER("q7", "lr"), C1_MACS4_GATHER("lr"),
-                            C1_MAC("q0"), "", "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER,
+                            C1_MAC_PRED, "", "q6", C1_TAIL_IN_GATHER, C1_TAIL_OUT_GATHER,
                             "ldr r2, [r0, #16]\n\tstr r2, [sp, #12]\n\tldr lr, [r0, #40]\n\t",
-                            "ldr r2, [sp, #12]\n\tsubs r2, r2, #1\n\tstr r2, [sp, #12]\n\t", "", "", ""));
+                            "ldr r2, [sp, #12]\n\tsubs r2, r2, #1\n\tstr r2, [sp, #12]\n\t", C1_EMPTY,
+                            C1_EMPTY_TAIL, C1_EMPTY_CHUNKS("lr, lsl #2")));
 }
+#undef C1_MAC_PRED
 #undef C1_ROW
 #undef C1_CH_FIRST_LR
 #undef C1_EMPTY
@@ -999,65 +1007,35 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     return 0;
 }
 
-/* The pixels one chunk of planes holds: as many as fit the plane buffer beside the 16 bytes a chunk's last vector
- * reads past its last pixel (never stored), whole chunks of sixteen where there are sixteen; 0 where not one fits. */
-static inline int32_t pw_plane_pixels(int32_t K, int32_t pixels)
-{
-    int32_t n = ((int32_t)sizeof(tap_yx) - 16) / K;
-    if (n > pixels) return pixels;
-    return n >= 16 ? n & ~15 : n;
-}
-
-/* A chunk's n pixels (K contiguous channels each) as K int8 planes P bytes apart: per group of eight pixels, channel
- * after channel, one gather of the eight pixels' bytes (16-bit offsets, 7 K < 2^16: pw_plane_pixels keeps K below
- * the buffer) and one VSTRB of eight; the last group of fewer than eight predicated. */
-static __attribute__((noinline)) void pw_stage_planes(const int8_t *in, int32_t K, int32_t n, int32_t P,
-                                                     int8_t *planes)
-{
-    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0u, 1), (uint16_t)K);
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const int8_t *src = in + i * K;
-        int8_t *dst = planes + i;
-        for (int32_t k = 0; k < K; k++, src++, dst += P) vstrbq_s16(dst, vldrbq_gather_offset_s16(src, offs));
-    }
-    if (i < n) {
-        const mve_pred16_t pr = vctp16q((uint32_t)(n - i));
-        const int8_t *src = in + i * K;
-        int8_t *dst = planes + i;
-        for (int32_t k = 0; k < K; k++, src++, dst += P)
-            vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(src, offs, pr), pr);
-    }
-}
-
 /*
- * A pointwise layer (1x1, stride 1, no padding, several input channels) on Helium, on planes: the output pixels in
- * int32 lanes as in the one-channel kernel, which each of the layer's chunks of pixels reuses whole. A chunk's inputs
- * are staged as one int8 plane per channel (pw_stage_planes: eight pixels' bytes of one channel per 16-bit-offset
- * gather; plane k at k P in tap_yx), so that the planes read as one staged row of P pixels whose
- * non-zero k sits at offset k P: c1_row_s1_mve then takes, per output channel, sixteen pixels per pass (four vectors),
- * per non-zero one VLDRB of four pixels' inputs and one VMLA by the weight as a scalar per vector, the channel's four
- * outputs through the four-lane output path and one VSTRB scatter OC bytes apart (the last vector predicated). Per
- * output about 1.4 estimated cycles per non-zero of its channel, 0.9 per input channel per output channel (the
- * staging) and 7 for the output step and overheads, against about 3.5 per 16 input channels plus 13 for Helium's
- * dense pointwise kernel (VMLADAVA over 16-byte blocks of every weight, zeros included): the generator stores such a
- * layer sparse where that pays (sparse.helium_planes_pay; the quick model's five: 1.7-2.5x faster). The channels go in
- * groups whose constants and non-zeros pk_tab holds (the planes restaged per group); a channel whose shift is not a
- * right shift is rewritten after the row kernel through the general output path (pw_fix_channel). The same sums as
- * the dense kernels (the constant folds the input offset; integer sums only reordered). -1 where the layer is
- * another shape or range, or one channel's non-zeros alone do not fit pk_tab.
+ * A pointwise layer (1x1, stride 1, no padding, several input channels) on Helium, "on planes" (the generator's flag
+ * and cost model keep that name from the staged planes of sessions 50-56): the output pixels in int32 lanes as in
+ * the one-channel kernel, read in place, c1_col_mve taking per output channel sixteen pixels per pass (four
+ * vectors), per non-zero one VLDRB gather of four pixels' bytes of its input channel (K bytes apart; the non-zero's
+ * offset its channel) and one VMLA by the weight as a scalar per vector, the channel's outputs through the four-lane
+ * output path and narrowed pairs' VSTRB.16 scatters OC bytes apart (the last vector predicated, its gathers too).
+ * Until session 57 the pixels' inputs were first staged as one int8 plane per channel (contiguous loads instead of
+ * gathers, which cost the same in the M55's timing model): 0.9 estimated cycles per input channel per output
+ * channel, which sparse.helium_planes_pay still counts (conservative: such a layer only goes sparse where it paid
+ * with the staging). Per output about 1.4 estimated cycles per non-zero of its channel and 7 for the output step
+ * and overheads, against about 3.5 per 16 input channels plus 13 for Helium's dense pointwise kernel (VMLADAVA over
+ * 16-byte blocks of every weight, zeros included): the generator stores such a layer sparse where that pays. The
+ * channels go in groups whose constants and non-zeros pk_tab holds; a channel whose shift is not a right shift is
+ * rewritten after the row kernel through the general output path (pw_fix_channel). The same sums as the dense
+ * kernels (the constant folds the input offset; integer sums only reordered). -1 where the layer is another shape or
+ * range, or one channel's non-zeros alone do not fit pk_tab.
  */
-/* Channel c of a chunk's n pixels where its shift is not a right shift (an effective scale of 1/2 or more, or a
- * constant channel's shift 0: the row kernel's output path assumes a right shift): its sums again from the planes, c
- * its constants and e its non-zeros as the row kernel reads them, through the general output path; o its first
- * output, OC bytes apart. */
+/* Channel c of n pixels (K channels each, from in) where its shift is not a right shift (an effective scale of 1/2 or
+ * more, or a constant channel's shift 0: the row kernel's output path assumes a right shift): its sums again, c its
+ * constants and e its non-zeros as the row kernel reads them, through the general output path; o its first output,
+ * OC bytes apart. */
 static __attribute__((noinline)) void pw_fix_channel(const tinyasc_conv_params *p, const int32_t *c, const int32_t *e,
-                                                    const int8_t *planes, int32_t n, int8_t *o, int32_t OC)
+                                                    const int8_t *in, int32_t n, int32_t K, int8_t *o, int32_t OC)
 {
     const int32_t nz = c[3];
-    for (int32_t i = 0; i < n; i++, o += OC) {
+    for (int32_t i = 0; i < n; i++, o += OC, in += K) {
         int32_t acc = c[0];
-        for (int32_t j = 0; j < nz; j++) acc += e[2 * j + 1] * planes[e[2 * j] + i];
+        for (int32_t j = 0; j < nz; j++) acc += e[2 * j + 1] * in[e[2 * j]];
         *o = tinyasc_opt_out_ms(p, acc, c[1], c[2]);
     }
 }
@@ -1071,18 +1049,17 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
     if (K < 2 || p->k_h != 1 || p->k_w != 1 || p->stride_h != 1 || p->stride_w != 1 || p->pad_h != 0 ||
         p->pad_w != 0 || p->out_h != p->in_h || p->out_w != p->in_w || p->act_min != -128 || p->act_max != 127)
         return -1;
-    const int32_t P = pw_plane_pixels(K, pixels);
-    if (P < 1 || !c1_pairs_fit(OC)) return -1;
+    if (!c1_pairs_fit(OC)) return -1;
     int32_t *const cst = (int32_t *)pk_tab;
-    int8_t *const planes = (int8_t *)tap_yx;
     c1_row r __attribute__((aligned(16)));
-    r.x = planes, r.ostep = 16 * OC, r.vo = 4 * OC, r.zp = p->output_offset;
-    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)j;
+    r.x = input, r.chunks = pixels / 16, r.tail = pixels % 16, r.ostep = 16 * OC, r.vo = 4 * OC;
+    r.zp = p->output_offset, r.vstep = 4 * K;
+    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * K);
     c1_out_offsets(&r, OC);
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
     /* the channels in groups the table holds (each channel's 4 constants, then its non-zeros' 2 words each): one
-     * group for most layers; with more, each group restages the planes (sparse.planes_groups) */
+     * group for most layers (sparse.planes_groups) */
     /* (a layer's gap bytes, escapes included, are at least its non-zeros: within the table's words it is one group
      * without counting) */
     const int one_group = 4 * OC + 2 * s->n_gaps <= TINYASC_SPARSE_MAX_K;
@@ -1105,27 +1082,22 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
                 while (*gp == 255u) pos += 255, gp++;
                 pos += *gp++;
                 const int32_t v = *vp++;
-                *ep++ = pos * P; /* input channel pos: its plane */
+                *ep++ = pos; /* input channel pos: its byte in a pixel */
                 *ep++ = v;
                 sum += v;
             }
             cst[4 * c] = (w->bias ? w->bias[oc] : 0) + sum * p->input_offset;
             cst[4 * c + 1] = w->multiplier[oc];
             cst[4 * c + 2] = w->shift[oc];
-            cst[4 * c + 3] = nnz; /* none: c1_row_s1_mve's constant path (C1_EMPTY) */
+            cst[4 * c + 3] = nnz; /* none: c1_col_mve's constant path (C1_EMPTY) */
             odd |= w->shift[oc] > -1;
         }
-        r.cst = cst, r.ent = ent, r.channels = G;
-        for (int32_t first = 0; first < pixels; first += P) {
-            const int32_t n = pixels - first < P ? pixels - first : P;
-            pw_stage_planes(input + first * K, K, n, P, planes);
-            r.chunks = n / 16, r.tail = n % 16, r.o = output + first * OC + g0;
-            c1_row_s1_mve(&r);
-            if (!odd) continue;
-            const int32_t *e = ent;
-            for (int32_t c = 0; c < G; e += 2 * cst[4 * c + 3], c++)
-                if (cst[4 * c + 2] > -1) pw_fix_channel(p, cst + 4 * c, e, planes, n, r.o + c, OC);
-        }
+        r.cst = cst, r.ent = ent, r.channels = G, r.o = output + g0;
+        c1_col_mve(&r);
+        if (!odd) continue;
+        const int32_t *e = ent;
+        for (int32_t c = 0; c < G; e += 2 * cst[4 * c + 3], c++)
+            if (cst[4 * c + 2] > -1) pw_fix_channel(p, cst + 4 * c, e, input, pixels, K, r.o + c, OC);
     }
     return 0;
 }
