@@ -95,10 +95,12 @@ typedef struct {
 typedef char band_add8_run_is_the_asm_layout[(offsetof(band_add8_run, tc) == 8 && offsetof(band_add8_run, cols) == 12 &&
                                               offsetof(band_add8_run, passes) == 16 &&
                                               offsetof(band_add8_run, back) == 20 &&
-                                              offsetof(band_add8_run, bands) == 24 && offsetof(band_add8_run, kb) == 28 &&
-                                              offsetof(band_add8_run, zb) == 32 && offsetof(band_add8_run, R8) == 48 &&
-                                              offsetof(band_add8_run, next) == 56 && offsetof(band_add8_run, xin) == 64 &&
-                                              offsetof(band_add8_run, xout) == 80) ? 1 : -1];
+                                              offsetof(band_add8_run, bands) == 24 &&
+                                              offsetof(band_add8_run, kb) == 28 && offsetof(band_add8_run, zb) == 32 &&
+                                              offsetof(band_add8_run, R8) == 48 &&
+                                              offsetof(band_add8_run, next) == 56 &&
+                                              offsetof(band_add8_run, xin) == 64 && offsetof(band_add8_run, xout) == 80)
+                                                 ? 1 : -1];
 
 /* one vector's affine and ADD (v, the sign's scratch t): q5 the weight, q6 2^19; r3 the constant, r4 m, r5 the
  * shift, r6 zb, r7 the column's term, r8 mo, r9 so, r10 za; the result in t */
@@ -196,8 +198,8 @@ static __attribute__((naked, noinline)) void band_add8_mve(const band_add8_run *
 
 #define BAND_ADD8_MAX_W 64
 #define BAND_ADD8_MAX_BANDS 16
-typedef char band_add8_scratch_fits[(int32_t)sizeof(tinyasc_mve_gather) >= 4 * (BAND_ADD8_MAX_W + 4 * BAND_ADD8_MAX_BANDS)
-                                    ? 1 : -1];
+typedef char band_add8_scratch_fits[(int32_t)sizeof(tinyasc_mve_gather) >=
+                                            4 * (BAND_ADD8_MAX_W + 4 * BAND_ADD8_MAX_BANDS) ? 1 : -1];
 /* band_add_mve's layer through band_add8_mve where its bands' rows go in passes of eight, its columns' terms and
  * bands' constants fit BAND_ADD8_MAX_W and BAND_ADD8_MAX_BANDS and the store's offsets 16 bits: per channel its
  * columns' terms (four columns per vector, from the other input's row) and its bands' constants, then one call. -1

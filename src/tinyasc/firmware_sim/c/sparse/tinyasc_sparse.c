@@ -581,27 +581,28 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 /*
- * One input channel on Helium (the spectrogram's first layer; its rows also carry the pointwise planes below): the
- * output pixels in int32 lanes, output channel by output channel, and per channel only its own non-zeros. A row's
- * pixels go in chunks of sixteen (four vectors of four, so that each non-zero is read once per chunk), each non-zero
- * one VLDRB.S32 of four pixels' inputs stride_w bytes apart (at stride 1 four contiguous bytes, at stride 2 a gather)
- * and one VMLA by the weight as a scalar per vector, the first one a VMLAS onto the channel's constant (the weight
- * in every lane of a vector register: x w + constant, no copy of the constant per vector); every channel has a
- * first entry (one without non-zeros: in the one-channel layer's table a weight of 0 at offset 0, c1_entries; on the
- * planes, whose groups' tables keep their sizes, a path of its own, C1_EMPTY). A chunk's
- * sixteen sums leave through the four-lane output path without its clamp (tinyasc_rq_x4_apply's first five instructions, the channel's constants as
- * scalars), then two vectors at a time narrowed with saturation to int16 halves (VQMOVNB, VQMOVNT: the first
- * vector's four in the even halves, the second's in the odd) and to int8 (VQMOVNB.S16, the low byte of each half:
- * the clamp to [-128, 127] of both narrowings), stored by one VSTRB.16 scatter of eight bytes (16-bit offsets 0, 4C,
- * C, 5C, ...: the halves' order): 28 vector instructions for sixteen outputs where four clamps and four VSTRB.32 took
- * 32. The row's last pixels go a vector at a time through the whole output path and a predicated VSTRB.32. The k_h
- * input rows an output row reads are staged once per output row (tinyasc_stage_rows_c1: the input zero point in the
- * padding, so that with the input offset folded into each channel's constant, bias + off * sum w, a tap outside the
- * input adds exactly nothing). In asm, one call per output row (c1_row_s1_mve / c1_row_s2_mve: stride 1 or 2 along
- * x, whose steps are immediates); compiled from C, the loops' scalar work (their pointers, constants and counts
- * spilled) had cost as much as the vector work. Scratch: the channels' constants and non-zeros in pk_tab, the staged
- * rows in tap_yx. -1 where the layer does not fit them, the output path does not take it or the stride is another.
- * Offsets below are those of c1_row.
+ * One input channel on Helium (the spectrogram's first layer; its kernel also carries the pointwise layers below): the
+ * output pixels in int32 lanes, output channel by output channel, and per channel only its own non-zeros. The pixels
+ * go in chunks of sixteen (four vectors of four, so that each non-zero is read once per chunk), each non-zero one
+ * VLDRB.S32 of four pixels' inputs (contiguous bytes, or a gather) and one VMLA by the weight as a scalar per vector,
+ * the first one a VMLAS onto the channel's constant (the weight in every lane of a vector register: x w + constant, no
+ * copy of the constant per vector); every channel has a first entry (one without non-zeros: in the one-channel layer's
+ * table a weight of 0 at offset 0, c1_entries; on the pointwise layers, whose groups' tables keep their sizes, a path
+ * of its own, C1_EMPTY). A chunk's sixteen sums leave through the four-lane output path without its clamp
+ * (tinyasc_rq_x4_apply's first five instructions, the channel's constants as scalars), then two vectors at a time
+ * narrowed with saturation to int16 halves (VQMOVNB, VQMOVNT: the first vector's four in the even halves, the second's
+ * in the odd) and to int8 (VQMOVNB.S16, the low byte of each half: the clamp to [-128, 127] of both narrowings),
+ * stored by one VSTRB.16 scatter of eight bytes (16-bit offsets 0, 4C, C, 5C, ...: the halves' order): 28 vector
+ * instructions for sixteen outputs where four clamps and four VSTRB.32 took 32. The last pixels go a vector at a time
+ * through the whole output path and a predicated VSTRB.32. Along the output rows (c1_row_s1_mve / c1_row_s2_mve:
+ * stride 1 or 2 along x, whose steps are immediates), the k_h input rows an output row reads are staged once per
+ * output row (tinyasc_stage_rows_c1: the input zero point in the padding, so that with the input offset folded into
+ * each channel's constant, bias + off * sum w, a tap outside the input adds exactly nothing), one call per output row;
+ * where every window lies inside the input and the rows outnumber the columns, down the output columns with the input
+ * read in place (c1_col_mve: the steps in registers, the last vector's gathers predicated), one call per column.
+ * Compiled from C, the loops' scalar work (their pointers, constants and counts spilled) had cost as much as the
+ * vector work. Scratch: the channels' constants and non-zeros in pk_tab, the staged rows in tap_yx. -1 where the layer
+ * does not fit them, the output path does not take it or the stride is another. Offsets below are those of c1_row.
  */
 typedef struct {
     const int8_t *x;     /* 0: the staged rows */
