@@ -217,6 +217,18 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
         "pop    {r4-r11, pc}\n\t");
 }
 
+/* The end of a pass of sp_octs_relu_dsp / sp_pairs_relu_dsp: the record's o (r12, past the pass's outputs) stored,
+ * the window base ([sp, #8]) on by the step << LSL, the passes left ([sp, #4]) counted down, to 1 while any are. */
+#define SP_NEXT_PASS(LSL)                                                                                         \
+        "ldr    r0, [sp]\n\t"                                                                                     \
+        "str    r12, [r0, #40]\n\t"                                                                               \
+        "ldr    r3, [r0, #12]\n\t"                                                                                \
+        "ldr    r2, [sp, #8]\n\t"                                                                                 \
+        "add    r2, r2, r3, lsl #" LSL "\n\t"                                                                     \
+        "ldr    r1, [sp, #4]\n\t"                                                                                 \
+        "subs   r1, r1, #1\n\t"                                                                                   \
+        "str    r1, [sp, #4]\n\t"                                                                                 \
+        "bne    1b\n\t"
 /* tinyasc_rq_relu_apply on a doubled sum (m in r0, rnd2 in r1, r in r3), temporary t */
 #define SP_OUT_RELU(acc, dst, t)                                                                                 \
         "smmlar " t ", " acc ", r0, r1\n\t"                                                                     \
@@ -300,15 +312,7 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         SP_OUT_RELU("r10", "[r12]", "lr")
         SP_OUT_RELU("r11", "[r12, r2]", "lr")
         "add    r12, r12, r2, lsl #1\n\t"
-        "ldr    r0, [sp]\n\t"
-        "str    r12, [r0, #40]\n\t"       /* o */
-        "ldr    r3, [r0, #12]\n\t"        /* step */
-        "ldr    r2, [sp, #8]\n\t"
-        "add    r2, r2, r3, lsl #3\n\t"   /* next eight windows */
-        "ldr    r1, [sp, #4]\n\t"
-        "subs   r1, r1, #1\n\t"
-        "str    r1, [sp, #4]\n\t"
-        "bne    1b\n\t"
+        SP_NEXT_PASS("3")                 /* the next eight windows */
         "4:\n\t"                          /* the row's last windows, one at a time */
         "ldr    r12, [sp]\n\t"
         "ldr    r1, [r12, #44]\n\t"
@@ -420,19 +424,12 @@ static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attri
         SP_OUT_RELU("r7", "[r12]", "r7")
         SP_OUT_RELU("r11", "[r12, r2]", "r11")
         "add    r12, r12, lr\n\t"
-        "ldr    r0, [sp]\n\t"
-        "str    r12, [r0, #40]\n\t"       /* o: four rows on */
-        "ldr    r3, [r0, #12]\n\t"        /* step */
-        "ldr    r2, [sp, #8]\n\t"
-        "add    r2, r2, r3, lsl #2\n\t"   /* the next four rows' windows */
-        "ldr    r1, [sp, #4]\n\t"
-        "subs   r1, r1, #1\n\t"
-        "str    r1, [sp, #4]\n\t"
-        "bne    1b\n\t"
+        SP_NEXT_PASS("2")                 /* the next four rows' windows */
         "add    sp, sp, #12\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
 #undef SP_PAIR_TAP
+#undef SP_NEXT_PASS
 #undef SP_OUT_RELU
 #undef SP_OCT_TAP
 #undef SP_OUT
