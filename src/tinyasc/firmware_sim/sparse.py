@@ -33,7 +33,9 @@ HELIUM_SPARSE_MAX_DENSITY = 0.03
 #: kernel, estimated cycles per output (M55 timing model). Sparse: PLANES_OUT (the output step, 17 cycles per four
 #: outputs, and a chunk's overheads) + PLANES_PER_NONZERO per non-zero of the output's channel (a VLDRB and a VMLA per
 #: four pixels, the scalar load of the non-zero per sixteen) + PLANES_STAGE per input channel per output channel (the
-#: staging: 7 cycles per eight bytes). Dense: DENSE_PER_BLOCK per 16 input channels (VMLADAVA pairs: 28 cycles per
+#: staging, 7 cycles per eight bytes, of sessions 50-56; since session 57 the kernel gathers its inputs in place and
+#: stages nothing, and its output step is cheaper: these constants, left as measured then, now overestimate the
+#: sparse side, so a layer goes sparse only where it already paid with the staging). Dense: DENSE_PER_BLOCK per 16 input channels (VMLADAVA pairs: 28 cycles per
 #: block of eight outputs) + DENSE_OUT. On the quick model's five large pointwise layers the sparse estimate is within
 #: 8% of the measured cycles and the dense one at or below them (docs/latency.md, session 50); on layers of 4 to 17
 #: pixels both kernels pay per-call costs these leave out (there the planes won too).
@@ -134,8 +136,8 @@ def planes_fit(enc: SparseRows, *, in_c: int) -> bool:
 
 
 def planes_groups(enc: SparseRows) -> int:
-    """The channel groups ``mve_sparse_pw`` splits the layer into (each restages the planes): channels taken in order
-    while their words fit the table."""
+    """The channel groups ``mve_sparse_pw`` splits the layer into (each a pass of its kernel over the pixels; until
+    session 57 each restaged the planes): channels taken in order while their words fit the table."""
     groups, words = 1, 0
     for n in enc.row_nnz.tolist():
         if words + 4 + 2 * n > SPARSE_MAX_K:
