@@ -375,10 +375,10 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "smlatb r7, r1, lr, " F7 "\n\t"                                                                         \
         "smlatt r11, r1, lr, " F11 "\n\t"
 /* sp_octs_relu_dsp's channel down two neighbouring output columns at once where their windows' inputs lie two bytes
- * apart (one input channel at stride 2 along x: the quick model's first layer): passes of four rows (the record's
- * quads; no tail), each non-zero's four words shared by both columns, so that eight windows take four LDR and
- * four SXTB16 where sp_octs_relu_dsp takes eight LDRSB (per non-zero and eight windows 22 instructions, 24 estimated
- * M4 cycles against 31). The outputs of the second column ocol bytes after the first's, the rows ostep apart; a
+ * apart (one input channel at stride 2 along x, as the quick model's first layer, or two at stride 1): passes of four
+ * rows (the record's quads; no tail), each non-zero's four words shared by both columns, so that eight windows take
+ * four LDR and four SXTB16 where sp_octs_relu_dsp takes eight LDRSB (per non-zero and eight windows, the loop's load
+ * and test included, 21 instructions and 27 estimated M4 cycles against 23 and 33). The outputs of the second column ocol bytes after the first's, the rows ostep apart; a
  * word read reaches one byte past the second column's window (the caller keeps it inside the input's row). */
 static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attribute__((unused)))
 {
@@ -602,10 +602,10 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
  * does not fit them, the output path does not take it or the stride is another. Offsets below are those of c1_row.
  */
 typedef struct {
-    const int8_t *x;     /* 0: the staged rows */
+    const int8_t *x;     /* 0: the staged rows (c1_col_mve: the input itself) */
     int8_t *o;           /* 4: the row's first output */
     const int32_t *cst;  /* 8: per channel its constant (bias + off * sum w), m, -r, entries */
-    const int32_t *ent;  /* 12: per entry its staged offset (ky span + kx dil) and weight, channel after channel */
+    const int32_t *ent;  /* 12: per entry its offset (staged: ky span + kx dil; c1_col_mve: in the input) and weight */
     int32_t channels;    /* 16 */
     int32_t chunks;      /* 20: chunks of sixteen pixels */
     int32_t tail;        /* 24: pixels after them (0 .. 15) */
@@ -675,8 +675,8 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "vldrb.s32 q4, [r2, q5]\n\t"                                                                             \
         "vmla.s32 " v ", q4, r11\n\t"
 /* the first non-zero (offset in r2, its weight in every lane of W) into the four vectors of a chunk of sixteen
- * pixels from the constant (r4); then the others: at stride 2 gathers (xin in q5) V4 bytes apart, at stride 1 (and
- * on the pointwise planes) contiguous loads at immediate offsets */
+ * pixels from the constant (r4); then the others: gathers (xin in q5) V4 bytes apart (a row at stride 2, down a
+ * column, a pointwise layer's pixels), or along a row at stride 1 contiguous loads at immediate offsets */
 #define C1_FIRST4_GATHER(W, V4)                                                                                  \
         "vldrb.s32 q0, [r2, q5]\n\t"                                                                             \
         "vmlas.s32 q0, " W ", r4\n\t"                                                                            \
@@ -812,9 +812,9 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "vpop   {d8-d15}\n\t"                                                                                     \
         "pop    {r4-r11, pc}\n\t"                                                                                 \
         EMPTY_CHUNKS
-/* A channel without non-zeros on the planes (their tables hold no entry for one): its chunks from the constant alone
- * (C1_EMPTY: to 20 below; C1_EMPTY_CHUNKS, after the function's return, back to the last pixels), its last vectors
- * without a product (C1_EMPTY_TAIL) */
+/* A channel without non-zeros on a pointwise layer (its table holds no entry for one): its chunks from the constant
+ * alone (C1_EMPTY: to 20 below; C1_EMPTY_CHUNKS, after the function's return, back to the last pixels), its last
+ * vectors without a product (C1_EMPTY_TAIL) */
 #define C1_EMPTY                                                                                                 \
         "cmp    r3, r7\n\t"                                                                                       \
         "beq    20f\n\t"
