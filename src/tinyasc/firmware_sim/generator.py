@@ -535,6 +535,9 @@ class _Generator:
         if (self.options.backend is KernelBackend.OPTIMIZED and conv_pairs_core(self.options.target.core) and not wide
                 and line3_dsp_ships(conv, depthwise=depthwise)):
             self.kernels_used.add(f"tinyasc_{_LINE3_DSP.name}")  # the same, the DSP cores' asm layers
+        if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
+                and dw_taps_ships(conv, depthwise=depthwise)):
+            self.kernels_used.add(f"tinyasc_{_DW_TAPS.name}")  # the same, Helium's long depthwise columns
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=bias,
@@ -1087,6 +1090,20 @@ def line3_dsp_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
     return axis == "w" and p.pad_w <= 1 and p.pad_h <= 0
 
 
+#: Must equal DW_TAPS_MIN_TAPS in c/opt/tinyasc_opt_dw_taps.c: the shortest column Helium's VMLADAVA kernel takes.
+DW_TAPS_MIN_TAPS = 16
+
+
+def dw_taps_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
+    """Whether a depthwise layer (multiplier 1) has k x 1 windows of at least :data:`DW_TAPS_MIN_TAPS` taps, every one
+    wholly inside the input: on a Helium core its library then ships ``tinyasc_opt_dw_taps.c`` (such a layer by
+    VMLADAVA; the C checks the same and the gathers' 16-bit offsets)."""
+    if not depthwise or p.depth_multiplier != 1 or p.k_w != 1 or p.k_h < DW_TAPS_MIN_TAPS:
+        return False
+    return (p.pad_h <= 0 and p.pad_w <= 0 and (p.out_h - 1) * p.stride_h - p.pad_h + (p.k_h - 1) * p.dil_h < p.in_h
+            and (p.out_w - 1) * p.stride_w - p.pad_w < p.in_w)
+
+
 def _weak_kernel_links(kernels_used: set[str]) -> str:
     """model.c's strong references to the files of the weakly reached kernels it ships (:data:`WEAK_KERNEL_LINKS`):
     a static archive extracts a member for a strong reference only, so without them a library built as one (CMake's
@@ -1305,6 +1322,7 @@ _DW_WINDOW_S2 = _K("depthwise_window_s2_s8", (_ks.CONV,), _ks.OPT_DW_WINDOW)  # 
 _DW_COLUMN = _K("depthwise_column_s8", (_ks.CONV,), _ks.OPT_CONV)  # long columns (depthwise_column)
 _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P, weak=True)  # Helium's three-tap lines on planes (line3p_pays)
 _LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP, weak=True)  # the DSP cores' line layers in asm (line3_dsp_ships)
+_DW_TAPS = _K("dw_taps_s8", _ks.OPT_DW_TAPS, weak=True)  # Helium's long depthwise columns (dw_taps_ships)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -1317,7 +1335,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("conv2d_c16_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
                     _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
-                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP,
+                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP, _DW_TAPS,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
@@ -1325,6 +1343,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,
            kernels=(_DEPTHWISE, _DEPTHWISE_MULTIPLIER, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP,
+                    _DW_TAPS,
                     _CONV_COL, _BAND,
                     _K("depthwise_conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),

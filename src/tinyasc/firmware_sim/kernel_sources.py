@@ -58,6 +58,8 @@ OPT_DW_WINDOW = ("opt/tinyasc_opt_dw_window.c", PLANE, *OPT_CONV)  # falls back 
 OPT_LINE3P = ("opt/tinyasc_opt_line3p.c", PLANE, *OPT_CONV)
 #: The DSP cores' three-tap line layers in one asm call, reached from the same line kernel by a weak reference
 OPT_LINE3_DSP = ("opt/tinyasc_opt_line3_dsp.c", *OPT_CONV)
+#: Helium's long depthwise columns by VMLADAVA, reached from the optimized depthwise entry by a weak reference
+OPT_DW_TAPS = ("opt/tinyasc_opt_dw_taps.c", *OPT_CONV)
 OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
 SPARSE = "sparse/tinyasc_sparse.c"
 #: The sparse 1x1 in place: the optimized in-place chunk loop around the sparse kernel

@@ -1151,58 +1151,6 @@ static __attribute__((noinline)) void dw_column8(const tinyasc_conv_params *p, c
     }
 }
 
-/* A column window wholly inside the input of DW_TAPS_MIN_TAPS or more taps (k x 1: the quick model's columns spanning
- * the frequency axis, 32 to 128 taps), two channels at a time: eight taps per VMLADAVA.S16 onto each channel's
- * constant (bias + off * sum w), its inputs and weights each one VLDRB.S16 gather (16-bit offsets ystep and C bytes
- * apart, the second channel's one byte further: DW_TAPS_FIT), the last nky % 8 predicated; four channels' sums
- * through the four-lane output path. Three vector instructions for eight multiply-accumulates where dw_column8's
- * int16 lanes take six for eight channels' one tap. The same sums as dw_column8's (integer sums reordered). */
-#define DW_TAPS_MIN_TAPS 16
-#define DW_TAPS_FIT(ystep, C) (7 * (ystep) < 65535 && 7 * (C) < 65535)
-static __attribute__((noinline)) void dw_column_taps(const tinyasc_conv_params *p, const tinyasc_weights *w,
-                                                     const int8_t *ip0, const int8_t *wp0, int8_t *op,
-                                                     const int32_t *base, int32_t nky, int32_t ystep, int fast,
-                                                     int full)
-{
-    const int32_t C = p->in_c, blocks = nky / 8, rest = nky % 8;
-    const uint16x8_t xo = vmulq_n_u16(vidupq_n_u16(0u, 1), (uint16_t)ystep);
-    const uint16x8_t wo = vmulq_n_u16(vidupq_n_u16(0u, 1), (uint16_t)C);
-    const uint16x8_t xo1 = vaddq_n_u16(xo, 1), wo1 = vaddq_n_u16(wo, 1); /* the next channel's */
-    const mve_pred16_t pt = vctp16q((uint32_t)rest);
-    for (int32_t c = 0; c < C; c += 4) {
-        const int32_t n = C - c < 4 ? C - c : 4;
-        int32_t sums[4] __attribute__((aligned(16)));
-        int32_t j = 0;
-        for (; j + 1 < n; j += 2) { /* two channels per pass: one pointer step for both */
-            const int8_t *ip = ip0 + c + j, *wp = wp0 + c + j;
-            int32_t a0 = base[c + j], a1 = base[c + j + 1];
-            for (int32_t b = 0; b < blocks; b++, ip += 8 * ystep, wp += 8 * C) {
-                a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(ip, xo), vldrbq_gather_offset_s16(wp, wo));
-                a1 = vmladavaq_s16(a1, vldrbq_gather_offset_s16(ip, xo1), vldrbq_gather_offset_s16(wp, wo1));
-            }
-            if (rest) {
-                a0 = vmladavaq_p_s16(a0, vldrbq_gather_offset_z_s16(ip, xo, pt),
-                                     vldrbq_gather_offset_z_s16(wp, wo, pt), pt);
-                a1 = vmladavaq_p_s16(a1, vldrbq_gather_offset_z_s16(ip, xo1, pt),
-                                     vldrbq_gather_offset_z_s16(wp, wo1, pt), pt);
-            }
-            sums[j] = a0, sums[j + 1] = a1;
-        }
-        if (j < n) { /* a lone last channel */
-            const int8_t *ip = ip0 + c + j, *wp = wp0 + c + j;
-            int32_t a0 = base[c + j];
-            for (int32_t b = 0; b < blocks; b++, ip += 8 * ystep, wp += 8 * C)
-                a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(ip, xo), vldrbq_gather_offset_s16(wp, wo));
-            if (rest)
-                a0 = vmladavaq_p_s16(a0, vldrbq_gather_offset_z_s16(ip, xo, pt),
-                                     vldrbq_gather_offset_z_s16(wp, wo, pt), pt);
-            sums[j] = a0;
-        }
-        const mve_pred16_t pr = vctp32q((uint32_t)n);
-        tinyasc_dw_out4(p, w, op, c, vldrwq_z_s32(sums, pr), pr, fast, full);
-    }
-}
-
 /* One batch image of a column layer of at most DW_RUN_MAX_TAPS taps (k x 1, the streaming wake word's 5- and 10-tap
  * layers on one column) whose every window lies wholly inside the input: four channels per vector (C a multiple of
  * four, the four-lane output path), group by group with the group's constant bias + off * sum w (tinyasc_acc0) and
@@ -1241,8 +1189,8 @@ static __attribute__((noinline)) void dw_column_runs(const tinyasc_conv_params *
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
- * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add; a whole column takes dw_column_taps (16 taps or
- * more) or dw_column8. */
+ * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add; a whole column takes dw_column8, and a layer of
+ * long columns all inside the input tinyasc_dw_taps_s8 where the library ships it. */
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
@@ -1256,6 +1204,9 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full && !fast: a left shift */
     const int table = C <= TINYASC_OPT_MAX_C;
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, tinyasc_acc0);
+    /* long columns, every window inside, by VMLADAVA where the library ships that kernel (tinyasc_opt_dw_taps.c) */
+    if (table && tinyasc_dw_taps_s8 != 0 && tinyasc_dw_taps_s8(p, w, input, output, tinyasc_acc0, fast, full) == 0)
+        return 0;
     const int32x4_t off = vdupq_n_s32(p->input_offset);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
@@ -1272,10 +1223,7 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
                 const int8_t *ip0 = in + (y0 + ky0 * p->dil_h) * row + (x0 + kx0 * p->dil_w) * C;
                 const int8_t *wp0 = w->data + (ky0 * p->k_w + kx0) * C;
                 if (whole && p->k_w == 1) {
-                    if (p->k_h >= DW_TAPS_MIN_TAPS && DW_TAPS_FIT(p->dil_h * row, C))
-                        dw_column_taps(p, w, ip0, wp0, op, tinyasc_acc0, p->k_h, p->dil_h * row, fast, full);
-                    else
-                        dw_column8(p, w, ip0, wp0, op, tinyasc_acc0, p->k_h, p->dil_h * row, fast, full);
+                    dw_column8(p, w, ip0, wp0, op, tinyasc_acc0, p->k_h, p->dil_h * row, fast, full);
                     continue;
                 }
                 for (int32_t c = 0; c < C; c += 4) {
