@@ -162,11 +162,11 @@ int tinyasc_line3p_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, co
 int tinyasc_line3_dsp_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
                          int32_t wt, int32_t wc) __attribute__((weak));
 /* A depthwise layer of long columns (k x 1, DW_TAPS_MIN_TAPS taps or more), every window inside the input, by
- * VMLADAVA (tinyasc_opt_dw_taps.c; Helium), called by the optimized depthwise entry with its channels' constants
- * (base) and output path (fast, full): 0, or -1 (nothing written) where not taken. Weak: a library holds the file
- * only where the generator found such a layer (generator.dw_taps_ships). */
-int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
-                       const int32_t *base, int fast, int full) __attribute__((weak));
+ * VMLADAVA (tinyasc_opt_dw_taps.c; Helium), called by the optimized depthwise entry first: 0, or -1 (nothing written)
+ * where not taken. Weak: a library holds the file only where the generator found such a layer
+ * (generator.dw_taps_ships). */
+int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
+    __attribute__((weak));
 /* Defined by the weakly reached files, and referred to by a generated model that ships them: a static archive
  * extracts a member for a strong reference only (kernel_sources.Kernel.weak). */
 extern const uint8_t tinyasc_line3p_s8_linked, tinyasc_line3_dsp_s8_linked, tinyasc_dw_taps_s8_linked;

@@ -1,7 +1,7 @@
 /*
- * Helium's long depthwise columns by VMLADAVA (Cortex-M55): tinyasc_dw_taps_s8, which the optimized depthwise entry
- * (tinyasc_simd_depthwise_conv2d_s8, tinyasc_opt_mve.c) calls per output pixel for a k x 1 window wholly inside the
- * input. The generator ships this file only in an M55 library with such a layer (generator.dw_taps_ships): elsewhere
+ * Helium's long depthwise columns by VMLADAVA (Cortex-M55): tinyasc_dw_taps_s8, which the optimized depthwise and
+ * column entries (tinyasc_opt_depthwise_conv2d_s8, tinyasc_opt_depthwise_column_s8: tinyasc_opt_ref.c) call first for
+ * a layer of k x 1 windows all inside the input. The generator ships this file only in an M55 library with such a layer (generator.dw_taps_ships): elsewhere
  * the weak reference is null and the int16 lanes' column (dw_column8) runs. On the other cores (and the host) it takes
  * nothing. The same integers as the portable kernel (tests/test_latency_kernels.py).
  */
@@ -63,14 +63,17 @@ static void dw_taps_pixel(const tinyasc_conv_params *p, const tinyasc_weights *w
     }
 }
 
-int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
-                       const int32_t *base, int fast, int full)
+int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
     const int32_t C = p->in_c, row = p->in_w * C, ystep = p->dil_h * row;
     if (p->depth_multiplier != 1 || p->k_w != 1 || p->k_h < DW_TAPS_MIN_TAPS || p->pad_h > 0 || p->pad_w > 0 ||
         (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h >= p->in_h ||
-        (p->out_w - 1) * p->stride_w - p->pad_w >= p->in_w || !DW_TAPS_FIT(ystep, C))
+        (p->out_w - 1) * p->stride_w - p->pad_w >= p->in_w || !DW_TAPS_FIT(ystep, C) || C > TINYASC_OPT_MAX_C)
         return -1;
+    /* each channel's constant (bias + off * sum w) and the output path's form: the depthwise entry's */
+    const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p);
+    int32_t *const base = tinyasc_acc0;
+    tinyasc_chan_base(p, w, C, p->k_h, C, 1, base);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
@@ -83,10 +86,9 @@ int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, c
     return 0;
 }
 #else
-int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output,
-                       const int32_t *base, int fast, int full)
+int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
-    (void)p; (void)w; (void)input; (void)output; (void)base; (void)fast; (void)full;
+    (void)p; (void)w; (void)input; (void)output;
     return -1; /* VMLADAVA needs Helium */
 }
 #endif

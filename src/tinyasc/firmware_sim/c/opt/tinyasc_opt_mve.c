@@ -1189,8 +1189,8 @@ static __attribute__((noinline)) void dw_column_runs(const tinyasc_conv_params *
 /* Depthwise (multiplier 1): four channels per vector in int32 lanes (VLDRB.S32 widens). Each output
  * pixel's window is clipped to the input once (no test per tap); a window wholly inside takes
  * sum w * x + (bias + off * sum w), the constant per channel computed once per call (channels up to
- * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add; a whole column takes dw_column8, and a layer of
- * long columns all inside the input tinyasc_dw_taps_s8 where the library ships it. */
+ * TINYASC_OPT_MAX_C), so a tap is two loads, a multiply and an add; a whole column takes dw_column8 (a layer of long
+ * columns all inside the input takes tinyasc_dw_taps_s8 first where the library ships it). */
 int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
@@ -1204,9 +1204,6 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
     const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p); /* full && !fast: a left shift */
     const int table = C <= TINYASC_OPT_MAX_C;
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, tinyasc_acc0);
-    /* long columns, every window inside, by VMLADAVA where the library ships that kernel (tinyasc_opt_dw_taps.c) */
-    if (table && tinyasc_dw_taps_s8 != 0 && tinyasc_dw_taps_s8(p, w, input, output, tinyasc_acc0, fast, full) == 0)
-        return 0;
     const int32x4_t off = vdupq_n_s32(p->input_offset);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;

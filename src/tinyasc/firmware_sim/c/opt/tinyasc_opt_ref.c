@@ -832,6 +832,8 @@ void tinyasc_opt_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
      * its scalar loop, slower here than the depthwise kernel's lanes) */
     if (p->depth_multiplier == 1 && input != output && p->k_h * p->k_w == 3 && tinyasc_full_range(p) &&
         tinyasc_chan_column_s8(p, w, input, output, p->out_c, 1) == 0) return;
+    /* long columns, every window inside, by VMLADAVA where the library ships that kernel (tinyasc_opt_dw_taps.c) */
+    if (tinyasc_dw_taps_s8 != 0 && tinyasc_dw_taps_s8(p, w, input, output) == 0) return;
 #endif
 #if defined(__ARM_FEATURE_DSP) || defined(__ARM_FEATURE_MVE)
     /* the DSP and Helium depthwise kernels take every layer of multiplier 1, this entry's precondition on these
@@ -853,8 +855,10 @@ void tinyasc_opt_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc
         tinyasc_simd_depthwise_column_s8(p, w, input, output) == 0)
         return;
 #elif defined(__ARM_FEATURE_MVE)
-    /* Helium's depthwise kernel with the runs of short whole columns (more than three taps: the line kernels keep
-     * the three-tap ones) */
+    /* long columns, every window inside, by VMLADAVA where the library ships that kernel (tinyasc_opt_dw_taps.c);
+     * else Helium's depthwise kernel with the runs of short whole columns (more than three taps: the line kernels
+     * keep the three-tap ones) */
+    if (tinyasc_dw_taps_s8 != 0 && tinyasc_dw_taps_s8(p, w, input, output) == 0) return;
     if (p->k_w == 1 && p->k_h > 3 && input != output && tinyasc_simd_depthwise_column_s8(p, w, input, output) == 0)
         return;
 #endif
