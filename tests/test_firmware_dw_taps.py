@@ -16,12 +16,10 @@ import re
 import numpy as np
 import pytest
 
-from test_firmware_support import cmake_target_symbols, convert, edge_inputs, line3_params, write
-from tinyasc.firmware_sim.build import build_host
-from tinyasc.firmware_sim.generator import DW_TAPS_MIN_TAPS, GeneratorOptions, dw_taps_ships, generate
+from test_firmware_support import (check_static_library_links, check_weak_kernel_shipped, convert, line3_params,
+                                   write)
+from tinyasc.firmware_sim.generator import DW_TAPS_MIN_TAPS, dw_taps_ships
 from tinyasc.firmware_sim.kernel_sources import C_DIR
-from tinyasc.firmware_sim.library import write_library
-from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.target import LibraryTarget
 
 DW_TAPS_FILE = "tinyasc_opt_dw_taps.c"
@@ -67,23 +65,14 @@ def column_model(request, tmp_path_factory):
 @pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M55, LibraryTarget.CORTEX_M4], ids=lambda t: t.value)
 def test_the_m55_library_ships_the_kernel_for_long_columns(column_model, tmp_path, target):
     k, path = column_model
-    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=target, measure_tflm_arena=False))
-    shipped = any(s.endswith(DW_TAPS_FILE) for s in art.sources)
-    assert shipped == (target is LibraryTarget.CORTEX_M55 and k >= DW_TAPS_MIN_TAPS), art.sources
-    assert (art.out_dir / "kernels" / DW_TAPS_FILE).exists() == shipped
-    assert ("tinyasc_dw_taps_s8_linked" in (art.out_dir / "model.c").read_text()) == shipped
-    res = check_parity(art, edge_inputs((1, k + 3, 5, 12), 6, seed=5), debug_layers=True,
-                       exe=build_host(art.out_dir, dump=True))
-    assert res.identical, res.summary()  # bit-exact on the host (the kernel runs on the M55: test_latency_kernels)
+    check_weak_kernel_shipped(path, tmp_path / "fw", target, DW_TAPS_FILE,
+                              target is LibraryTarget.CORTEX_M55 and k >= DW_TAPS_MIN_TAPS, (1, k + 3, 5, 12), seed=5)
 
 
 @pytest.mark.arm
 def test_the_static_library_links_the_kernel_it_ships(column_model, tmp_path):
-    """CMake's ``libtinyasc.a``: the M55 example links ``tinyasc_dw_taps_s8`` exactly where the library ships its file
-    (a weak reference alone extracts no archive member)."""
+    """CMake's ``libtinyasc.a``: the M55 example links ``tinyasc_dw_taps_s8`` exactly where the library ships its
+    file."""
     k, path = column_model
-    lib = write_library(path, tmp_path / "lib", target=LibraryTarget.CORTEX_M55, frontend=False)
-    d = lib.out_dir
-    shipped = (d / "kernels" / DW_TAPS_FILE).exists()
-    assert shipped == (k >= DW_TAPS_MIN_TAPS)
-    assert ("tinyasc_dw_taps_s8" in cmake_target_symbols(d)) == shipped
+    check_static_library_links(path, tmp_path / "lib", LibraryTarget.CORTEX_M55, DW_TAPS_FILE, "tinyasc_dw_taps_s8",
+                               k >= DW_TAPS_MIN_TAPS)

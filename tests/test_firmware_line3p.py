@@ -14,12 +14,10 @@ import re
 import numpy as np
 import pytest
 
-from test_firmware_support import cmake_target_symbols, convert, edge_inputs, line3_params, write
-from tinyasc.firmware_sim.build import build_host
-from tinyasc.firmware_sim.generator import LINE3P_MIN_LEN, GeneratorOptions, generate, helium_core, line3p_pays
+from test_firmware_support import (check_static_library_links, check_weak_kernel_shipped, convert, line3_params,
+                                   write)
+from tinyasc.firmware_sim.generator import LINE3P_MIN_LEN, helium_core, line3p_pays
 from tinyasc.firmware_sim.kernel_sources import C_DIR
-from tinyasc.firmware_sim.library import write_library
-from tinyasc.firmware_sim.parity import check_parity
 from tinyasc.firmware_sim.target import LibraryTarget, Target
 
 LINE3P_FILE = "tinyasc_opt_line3p.c"
@@ -66,13 +64,8 @@ def line_model(request, tmp_path_factory):
 @pytest.mark.parametrize("target", [LibraryTarget.CORTEX_M55, LibraryTarget.CORTEX_M4], ids=lambda t: t.value)
 def test_the_m55_library_ships_the_planes_where_a_layer_pays(line_model, tmp_path, target):
     h, path = line_model
-    art = generate(path, tmp_path / "fw", options=GeneratorOptions(target=target, measure_tflm_arena=False))
-    shipped = any(s.endswith(LINE3P_FILE) for s in art.sources)
-    assert shipped == (target is LibraryTarget.CORTEX_M55 and h >= LINE3P_MIN_LEN), art.sources
-    assert (art.out_dir / "kernels" / LINE3P_FILE).exists() == shipped
-    res = check_parity(art, edge_inputs((1, h, 5, 8), 6, seed=3), debug_layers=True,
-                       exe=build_host(art.out_dir, dump=True))
-    assert res.identical, res.summary()  # bit-exact on the host (the planes run on the M55: test_latency_kernels)
+    check_weak_kernel_shipped(path, tmp_path / "fw", target, LINE3P_FILE,
+                              target is LibraryTarget.CORTEX_M55 and h >= LINE3P_MIN_LEN, (1, h, 5, 8), seed=3)
 
 
 @pytest.mark.arm
@@ -81,9 +74,5 @@ def test_the_static_library_links_the_planes_it_ships(line_model, tmp_path):
     their file. Before session 55 a weak reference was all that reached them, and an archive member is not extracted
     for one: a CMake build ran the channels-per-lane kernel instead of the one measured."""
     h, path = line_model
-    lib = write_library(path, tmp_path / "lib", target=LibraryTarget.CORTEX_M55, frontend=False)
-    d = lib.out_dir
-    shipped = (d / "kernels" / LINE3P_FILE).exists()
-    assert shipped == (h >= LINE3P_MIN_LEN)
-    syms = cmake_target_symbols(d)
-    assert ("line3p_run_mve" in syms) == shipped
+    check_static_library_links(path, tmp_path / "lib", LibraryTarget.CORTEX_M55, LINE3P_FILE, "line3p_run_mve",
+                               h >= LINE3P_MIN_LEN)

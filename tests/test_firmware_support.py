@@ -92,3 +92,36 @@ def cmake_target_symbols(lib_dir: Path) -> str:
         assert proc.returncode == 0, proc.stderr[-2000:]
     return subprocess.run(["arm-none-eabi-nm", str(lib_dir / "bt" / "tinyasc_example")], capture_output=True,
                           text=True, check=True).stdout
+
+
+def check_weak_kernel_shipped(path: Path, out: Path, target, file: str, expected: bool, input_shape: Sequence[int],
+                              seed: int) -> None:
+    """The library generated from ``path`` for ``target`` into ``out`` ships the weakly reached kernel file ``file``
+    (in its sources, in ``kernels/``, and model.c's strong reference to its ``_linked`` symbol) exactly where
+    ``expected``, and equals TensorFlow Lite Micro on every layer on the host (the weakly reached kernels' own tests
+    run them on their core: test_latency_kernels.py)."""
+    from tinyasc.firmware_sim.build import build_host
+    from tinyasc.firmware_sim.generator import GeneratorOptions, generate
+    from tinyasc.firmware_sim.parity import check_parity
+
+    art = generate(path, out, options=GeneratorOptions(target=target, measure_tflm_arena=False))
+    shipped = any(s.endswith(file) for s in art.sources)
+    assert shipped == expected, art.sources
+    assert (art.out_dir / "kernels" / file).exists() == shipped
+    link = f"tinyasc_{Path(file).stem.removeprefix('tinyasc_opt_')}_s8_linked"
+    assert (link in (art.out_dir / "model.c").read_text()) == shipped
+    res = check_parity(art, edge_inputs(tuple(input_shape), 6, seed=seed), debug_layers=True,
+                       exe=build_host(art.out_dir, dump=True))
+    assert res.identical, res.summary()
+
+
+def check_static_library_links(path: Path, out: Path, target, file: str, symbol: str, expected: bool) -> None:
+    """CMake's ``libtinyasc.a`` built from the library of ``path`` for ``target``: its example links ``symbol`` exactly
+    where the library ships ``file``, and it ships it where ``expected`` (a weak reference alone extracts no archive
+    member: the generated model refers to the file's ``_linked`` symbol)."""
+    from tinyasc.firmware_sim.library import write_library
+
+    d = write_library(path, out, target=target, frontend=False).out_dir
+    shipped = (d / "kernels" / file).exists()
+    assert shipped == expected
+    assert (symbol in cmake_target_symbols(d)) == shipped
