@@ -235,6 +235,26 @@ static __attribute__((naked, noinline)) void sp_quads_dsp(sp_row *r __attribute_
         "asr    " t ", " t ", r3\n\t"                                                                           \
         "ssat   " t ", #8, " t "\n\t"                                                                           \
         "strb   " t ", " dst "\n\t"
+/* A pass's non-zeros (pk in r0, each word (weight << 16) | offset into r1, a zero word after the last) through TAP,
+ * the first starting every sum from acc_in (r11), the others adding to each sum; then to 3 (sp_octs_relu_dsp,
+ * sp_pairs_relu_dsp) */
+#define SP_NONZEROS(TAP)                                                                                          \
+        "ldr    r1, [r0], #4\n\t"         /* the channel's first non-zero */                                      \
+        TAP("r11", "r11", "r11", "r11", "r11", "r11", "r11", "r11")                                               \
+        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */                               \
+        "cmp    r1, #0\n\t"                                                                                       \
+        "beq    3f\n\t"                                                                                           \
+        "2:\n\t"                                                                                                  \
+        TAP("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")                                                     \
+        "ldr    r1, [r0], #4\n\t"                                                                                 \
+        "cmp    r1, #0\n\t"                                                                                       \
+        "bne    2b\n\t"
+/* Two outputs of sp_octs_relu_dsp / sp_pairs_relu_dsp: sums a at [r12] and b at [r12, r2] (temporaries ta, tb), then
+ * r12 on by STEP */
+#define SP_OUT2(a, b, ta, tb, STEP)                                                                               \
+        SP_OUT_RELU(a, "[r12]", ta)                                                                               \
+        SP_OUT_RELU(b, "[r12, r2]", tb)                                                                           \
+        "add    r12, r12, " STEP "\n\t"
 /* One non-zero (its word in r1) over the eight windows (the first at r2 + its offset, step r3 bytes apart): UXTAH,
  * eight LDRSB and SMLATB into the sums r4..r11, three ADD. F4..F11: what each sum adds to, itself, or acc_in (r11) for
  * the pass's first non-zero, which starts all eight sums from it (no copies of acc_in; r11 is written last). */
@@ -284,34 +304,17 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
         "ldr    r12, [sp]\n\t"
         "ldr    r11, [r12, #20]\n\t"      /* acc_in */
         "ldr    r0, [r12, #0]\n\t"        /* pk */
-        "ldr    r1, [r0], #4\n\t"         /* (weight << 16) | offset: the channel's first non-zero */
-        SP_OCT_TAP("r11", "r11", "r11", "r11", "r11", "r11", "r11", "r11")
-        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
-        "cmp    r1, #0\n\t"
-        "beq    3f\n\t"
-        "2:\n\t"
-        SP_OCT_TAP("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
-        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
-        "cmp    r1, #0\n\t"
-        "bne    2b\n\t"
+        SP_NONZEROS(SP_OCT_TAP)
         "3:\n\t"
         "str    r2, [sp, #8]\n\t"
         "ldr    r12, [sp]\n\t"
         "ldrd   r0, r1, [r12, #24]\n\t"   /* m, rnd */
         "ldr    r3, [r12, #32]\n\t"       /* sh */
         "ldrd   r2, r12, [r12, #36]\n\t"  /* ostep, o */
-        SP_OUT_RELU("r4", "[r12]", "lr")
-        SP_OUT_RELU("r5", "[r12, r2]", "lr")
-        "add    r12, r12, r2, lsl #1\n\t"
-        SP_OUT_RELU("r6", "[r12]", "lr")
-        SP_OUT_RELU("r7", "[r12, r2]", "lr")
-        "add    r12, r12, r2, lsl #1\n\t"
-        SP_OUT_RELU("r8", "[r12]", "lr")
-        SP_OUT_RELU("r9", "[r12, r2]", "lr")
-        "add    r12, r12, r2, lsl #1\n\t"
-        SP_OUT_RELU("r10", "[r12]", "lr")
-        SP_OUT_RELU("r11", "[r12, r2]", "lr")
-        "add    r12, r12, r2, lsl #1\n\t"
+        SP_OUT2("r4", "r5", "lr", "lr", "r2, lsl #1")
+        SP_OUT2("r6", "r7", "lr", "lr", "r2, lsl #1")
+        SP_OUT2("r8", "r9", "lr", "lr", "r2, lsl #1")
+        SP_OUT2("r10", "r11", "lr", "lr", "r2, lsl #1")
         SP_NEXT_PASS("3")                 /* the next eight windows */
         "4:\n\t"                          /* the row's last windows, one at a time */
         "ldr    r12, [sp]\n\t"
@@ -394,16 +397,7 @@ static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attri
         "ldr    r3, [r12, #12]\n\t"       /* step */
         "ldr    r11, [r12, #20]\n\t"      /* acc_in */
         "ldr    r0, [r12, #0]\n\t"        /* pk */
-        "ldr    r1, [r0], #4\n\t"         /* the channel's first non-zero */
-        SP_PAIR_TAP("r11", "r11", "r11", "r11", "r11", "r11", "r11", "r11")
-        "ldr    r1, [r0], #4\n\t"         /* the next non-zero, or the zero word */
-        "cmp    r1, #0\n\t"
-        "beq    3f\n\t"
-        "2:\n\t"
-        SP_PAIR_TAP("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
-        "ldr    r1, [r0], #4\n\t"
-        "cmp    r1, #0\n\t"
-        "bne    2b\n\t"
+        SP_NONZEROS(SP_PAIR_TAP)
         "3:\n\t"                          /* each sum's output step in its own register (no temporary) */
         "str    r2, [sp, #8]\n\t"
         "ldr    r12, [sp]\n\t"
@@ -412,23 +406,17 @@ static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attri
         "ldr    lr, [r12, #36]\n\t"       /* ostep */
         "ldr    r2, [r12, #56]\n\t"       /* ocol */
         "ldr    r12, [r12, #40]\n\t"      /* o */
-        SP_OUT_RELU("r4", "[r12]", "r4")
-        SP_OUT_RELU("r8", "[r12, r2]", "r8")
-        "add    r12, r12, lr\n\t"
-        SP_OUT_RELU("r5", "[r12]", "r5")
-        SP_OUT_RELU("r9", "[r12, r2]", "r9")
-        "add    r12, r12, lr\n\t"
-        SP_OUT_RELU("r6", "[r12]", "r6")
-        SP_OUT_RELU("r10", "[r12, r2]", "r10")
-        "add    r12, r12, lr\n\t"
-        SP_OUT_RELU("r7", "[r12]", "r7")
-        SP_OUT_RELU("r11", "[r12, r2]", "r11")
-        "add    r12, r12, lr\n\t"
+        SP_OUT2("r4", "r8", "r4", "r8", "lr")
+        SP_OUT2("r5", "r9", "r5", "r9", "lr")
+        SP_OUT2("r6", "r10", "r6", "r10", "lr")
+        SP_OUT2("r7", "r11", "r7", "r11", "lr")
         SP_NEXT_PASS("2")                 /* the next four rows' windows */
         "add    sp, sp, #12\n\t"
         "pop    {r4-r11, pc}\n\t");
 }
 #undef SP_PAIR_TAP
+#undef SP_NONZEROS
+#undef SP_OUT2
 #undef SP_NEXT_PASS
 #undef SP_OUT_RELU
 #undef SP_OCT_TAP
@@ -670,6 +658,16 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "vqmovnb.s16 " a ", q4\n\t"                                                                               \
         "vstrb.16 " a ", [r1, q6]\n\t"                                                                            \
         "add    r1, r1, r10, lsl #1\n\t"
+/* a chunk's sixteen sums (q0-q3) out, the input on by X16, the chunks left (r12) counted down: the flags for a BNE */
+#define C1_CHUNK_OUT(X16)                                                                                        \
+        C1_OUT5("q0")                                                                                             \
+        C1_OUT5("q1")                                                                                             \
+        C1_OUT5("q2")                                                                                             \
+        C1_OUT5("q3")                                                                                             \
+        C1_PAIR_STORE("q0", "q1")                                                                                 \
+        C1_PAIR_STORE("q2", "q3")                                                                                 \
+        "add    r0, r0, " X16 "\n\t"                                                                              \
+        "subs   r12, r12, #1\n\t"
 /* one non-zero (offset in r2, weight in r11) into the vector v of pixels V4 bytes of staged input further */
 #define C1_MAC(v)                                                                                                \
         "vldrb.s32 q4, [r2, q5]\n\t"                                                                             \
@@ -767,14 +765,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "cmp    r9, r7\n\t"                                                                                       \
         "bne    5b\n\t"                                                                                           \
         "3:\n\t"                                                                                                  \
-        C1_OUT5("q0")                                                                                             \
-        C1_OUT5("q1")                                                                                             \
-        C1_OUT5("q2")                                                                                             \
-        C1_OUT5("q3")                                                                                             \
-        C1_PAIR_STORE("q0", "q1")                                                                                 \
-        C1_PAIR_STORE("q2", "q3")                                                                                 \
-        "add    r0, r0, " X16 "\n\t"                                                                              \
-        "subs   r12, r12, #1\n\t"                                                                                 \
+        C1_CHUNK_OUT(X16)                                                                                         \
         "bne    2b\n\t"                                                                                           \
         "4:\n\t"                                /* the row's last pixels, four at a time */                       \
         "ldr    r12, [sp]\n\t"                                                                                    \
@@ -827,14 +818,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
         "vmov   q1, q0\n\t"                                                                                       \
         "vmov   q2, q0\n\t"                                                                                       \
         "vmov   q3, q0\n\t"                                                                                       \
-        C1_OUT5("q0")                                                                                             \
-        C1_OUT5("q1")                                                                                             \
-        C1_OUT5("q2")                                                                                             \
-        C1_OUT5("q3")                                                                                             \
-        C1_PAIR_STORE("q0", "q1")                                                                                 \
-        C1_PAIR_STORE("q2", "q3")                                                                                 \
-        "add    r0, r0, " X16 "\n\t"                                                                              \
-        "subs   r12, r12, #1\n\t"                                                                                 \
+        C1_CHUNK_OUT(X16)                                                                                         \
         "bne    20b\n\t"                                                                                          \
         "b      4b\n\t"
 #define C1_CH_FIRST_LR "ldr lr, [r0, #16]\n\t" /* the channels */
@@ -884,6 +868,7 @@ static __attribute__((naked, noinline)) void c1_col_mve(const c1_row *q __attrib
 #undef C1_FIRST4_S1
 #undef C1_FIRST4_GATHER
 #undef C1_MAC
+#undef C1_CHUNK_OUT
 #undef C1_PAIR_STORE
 #undef C1_OUT
 #undef C1_OUT5
