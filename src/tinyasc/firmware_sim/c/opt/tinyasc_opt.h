@@ -60,6 +60,15 @@ static inline void tinyasc_inside_range(int32_t n, int32_t in, int32_t span, int
     *hi = b;
 }
 
+/* Whether every window of layer p lies wholly inside its input: no padding before the first window, and the last
+ * window's last tap inside along both axes (tinyasc_inside_range's whole range, without its divisions). */
+static inline int tinyasc_all_inside(const tinyasc_conv_params *p)
+{
+    return p->pad_h <= 0 && p->pad_w <= 0 &&
+           (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h < p->in_h &&
+           (p->out_w - 1) * p->stride_w - p->pad_w + (p->k_w - 1) * p->dil_w < p->in_w;
+}
+
 /* Per channel c < C of a channel-wise convolution: bias + input_offset * (sum of its taps' weights), the
  * constant a window wholly inside the input starts from (weight of tap t at t * wt + c * wc). */
 static inline void tinyasc_chan_base(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t C, int32_t taps,
@@ -748,6 +757,36 @@ static inline __attribute__((always_inline)) void tinyasc_dw_out4(const tinyasc_
         vstrwq_s32(lanes, acc);
         for (int32_t j = 0; j < 4 && c + j < p->out_c; j++) op[c + j] = tinyasc_opt_out(p, w, lanes[j], c + j);
     }
+}
+
+/* Helium asm's four-lane output step of the int32 sums in V without its clamp (tinyasc_rq_x4_apply's first five
+ * instructions): VQRDMULH by M, the sign's term (in T) added, VRSHL by S (a right shift), the zero point ZP added; the
+ * scalar operands in the registers named. */
+#define TINYASC_ASM_OUT5(V, T, M, S, ZP)                                                                          \
+        "vqrdmulh.s32 " V ", " V ", " M "\n\t"                                                                     \
+        "vshr.s32 " T ", " V ", #31\n\t"                                                                           \
+        "vadd.i32 " V ", " V ", " T "\n\t"                                                                         \
+        "vrshl.s32 " V ", " S "\n\t"                                                                               \
+        "vadd.i32 " V ", " V ", " ZP "\n\t"
+/* Two vectors of int32 outputs, A and B, narrowed with saturation into the int16 halves of T (A's four in the even
+ * halves, B's in the odd: VQMOVNB, VQMOVNT) and to int8 in the low byte of each half of D (VQMOVNB.S16: the clamp to
+ * [-128, 127] of both narrowings), for one VSTRB.16 of eight at tinyasc_pair_offsets. */
+#define TINYASC_ASM_NARROW_PAIR(T, A, B, D)                                                                       \
+        "vqmovnb.s32 " T ", " A "\n\t"                                                                             \
+        "vqmovnt.s32 " T ", " B "\n\t"                                                                             \
+        "vqmovnb.s16 " D ", " T "\n\t"
+
+/* Whether the 16-bit offsets of such a store of outputs step bytes apart fit (the largest, 7 step). */
+static inline int tinyasc_pair_offsets_fit(int32_t step)
+{
+    return 7 * step <= 65535;
+}
+
+/* The offsets of such a store: the first vector's four outputs at 0, step, 2 step, 3 step in the even halves, the
+ * second's four steps further in the odd ones (0, 4 step, step, 5 step, ...). */
+static inline void tinyasc_pair_offsets(uint16_t o[8], int32_t step)
+{
+    for (int32_t j = 0; j < 4; j++) o[2 * j] = (uint16_t)(j * step), o[2 * j + 1] = (uint16_t)((j + 4) * step);
 }
 #endif
 

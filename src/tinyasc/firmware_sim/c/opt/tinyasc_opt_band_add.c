@@ -106,11 +106,7 @@ typedef char band_add8_run_is_the_asm_layout[(offsetof(band_add8_run, tc) == 8 &
  * shift, r6 zb, r7 the column's term, r8 mo, r9 so, r10 za; the result in t */
 #define BAND_ADD8_VEC(v, t)                                                                                      \
         "vmlas.s32 " v ", q5, r3\n\t"                                                                            \
-        "vqrdmulh.s32 " v ", " v ", r4\n\t"                                                                      \
-        "vshr.s32 " t ", " v ", #31\n\t"                                                                         \
-        "vadd.i32 " v ", " v ", " t "\n\t"                                                                       \
-        "vrshl.s32 " v ", r5\n\t"                                                                                \
-        "vadd.i32 " v ", " v ", r6\n\t"                                                                          \
+        TINYASC_ASM_OUT5(v, t, "r4", "r5", "r6")                                                                  \
         "vqshl.s32 " v ", " v ", #24\n\t"                                                                        \
         "vshr.s32 " v ", " v ", #24\n\t"                                                                         \
         "vmlas.s32 " v ", q6, r7\n\t"                                                                            \
@@ -166,9 +162,7 @@ static __attribute__((naked, noinline)) void band_add8_mve(const band_add8_run *
         "vldrb.s32 q1, [r1, q7]\n\t"
         BAND_ADD8_VEC("q0", "q2")
         BAND_ADD8_VEC("q1", "q3")
-        "vqmovnb.s32 q0, q2\n\t"
-        "vqmovnt.s32 q0, q3\n\t"
-        "vqmovnb.s16 q1, q0\n\t"
+        TINYASC_ASM_NARROW_PAIR("q0", "q2", "q3", "q1")
         "vstrb.16 q1, [r2, q4]\n\t"
         "add     r0, r0, r11\n\t"
         "add     r1, r1, r11\n\t"
@@ -208,7 +202,7 @@ static int band_add8(const tinyasc_band_params *bp, const tinyasc_conv_params *c
                      const tinyasc_binary_params *ap, int32_t band_in, const int8_t *x, const int8_t *y, int8_t *out)
 {
     const int32_t W = bp->w, C = bp->c, G = bp->bands, rows = bp->h / G, R = W * C;
-    if (rows % 8 != 0 || W > BAND_ADD8_MAX_W || G > BAND_ADD8_MAX_BANDS || 7 * R > 65535) return -1;
+    if (rows % 8 != 0 || W > BAND_ADD8_MAX_W || G > BAND_ADD8_MAX_BANDS || !tinyasc_pair_offsets_fit(R)) return -1;
     const int32_t ls = ap->left_shift, kh = (int32_t)1 << (ls - 1), so = ap->out_shift;
     const int32_t m = band_in == 1 ? ap->in2_mult : ap->in1_mult, s = band_in == 1 ? ap->in2_shift : ap->in1_shift;
     const int32x4_t offy = vdupq_n_s32(band_in == 1 ? ap->in2_offset : ap->in1_offset);
@@ -220,10 +214,8 @@ static int band_add8(const tinyasc_band_params *bp, const tinyasc_conv_params *c
     r.tc = tc, r.cols = W, r.passes = rows / 8, r.back = C - rows * R, r.bands = G, r.kb = kb;
     r.zb = cp->output_offset, r.mo = ap->out_mult, r.so = so, r.za = (int32_t)((uint32_t)ap->out_offset << -so);
     r.R8 = 8 * R, r.R4 = 4 * R, r.next = (rows - 1) * R;
-    for (int32_t j = 0; j < 4; j++) {
-        r.xin[j] = (uint32_t)(j * R);
-        r.xout[2 * j] = (uint16_t)(j * R), r.xout[2 * j + 1] = (uint16_t)((j + 4) * R);
-    }
+    for (int32_t j = 0; j < 4; j++) r.xin[j] = (uint32_t)(j * R);
+    tinyasc_pair_offsets(r.xout, R);
     for (int32_t c = 0; c < C; c++) {
         for (int32_t col = 0; col < W; col += 4) { /* the columns' terms: the ADD's other input rescaled, plus ch */
             const mve_pred16_t pr = vctp32q((uint32_t)(W - col));

@@ -1,9 +1,10 @@
 /*
  * Helium's long depthwise columns by VMLADAVA (Cortex-M55): tinyasc_dw_taps_s8, which the optimized depthwise and
  * column entries (tinyasc_opt_depthwise_conv2d_s8, tinyasc_opt_depthwise_column_s8: tinyasc_opt_ref.c) call first for
- * a layer of k x 1 windows all inside the input. The generator ships this file only in an M55 library with such a layer (generator.dw_taps_ships): elsewhere
- * the weak reference is null and the int16 lanes' column (dw_column8) runs. On the other cores (and the host) it takes
- * nothing. The same integers as the portable kernel (tests/test_latency_kernels.py).
+ * a layer of k x 1 windows all inside the input. The generator ships this file only in an M55 library with such a
+ * layer (generator.dw_taps_ships): elsewhere the weak reference is null and the int16 lanes' column (dw_column8) runs.
+ * On the other cores (and the host) it takes nothing. The same integers as the portable kernel
+ * (tests/test_latency_kernels.py).
  */
 #include "tinyasc_opt.h"
 
@@ -11,13 +12,12 @@
 const uint8_t tinyasc_dw_taps_s8_linked = 1;
 
 #if defined(__ARM_FEATURE_MVE)
-/* One output pixel of a depthwise column window wholly inside the input (k x 1: the quick model's columns spanning
- * the frequency axis, 32 to 128 taps), two channels at a time: eight taps per
- * VMLADAVA.S16 onto each channel's constant (base: bias + off * sum w), its inputs and weights each one VLDRB.S16
- * gather (16-bit offsets ystep and C bytes apart, the second channel's one byte further: DW_TAPS_FIT), the last
- * nky % 8 predicated; four channels' sums through the four-lane output path (fast, full: tinyasc_dw_out4's forms).
- * Three vector instructions for eight multiply-accumulates where dw_column8's int16 lanes take six for eight
- * channels' one tap; the same sums (integer sums reordered). */
+/* One output pixel of a depthwise column window wholly inside the input (k x 1: the quick model's columns spanning the
+ * frequency axis, 32 to 128 taps), two channels at a time: eight taps per VMLADAVA.S16 onto each channel's constant
+ * (base: bias + off * sum w), its inputs and weights each one VLDRB.S16 gather (16-bit offsets ystep and C bytes apart,
+ * the second channel's one byte further: DW_TAPS_FIT), the last nky % 8 predicated; four channels' sums through the
+ * four-lane output path (fast, full: tinyasc_dw_out4's forms). Three vector instructions for eight multiply-accumulates
+ * where dw_column8's int16 lanes take six for eight channels' one tap; the same sums (integer sums reordered). */
 #define DW_TAPS_MIN_TAPS 16
 #define DW_TAPS_FIT(ystep, C) (7 * (ystep) < 65535 && 7 * (C) < 65535)
 static void dw_taps_pixel(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *ip0,
@@ -66,9 +66,8 @@ static void dw_taps_pixel(const tinyasc_conv_params *p, const tinyasc_weights *w
 int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
     const int32_t C = p->in_c, row = p->in_w * C, ystep = p->dil_h * row;
-    if (p->depth_multiplier != 1 || p->k_w != 1 || p->k_h < DW_TAPS_MIN_TAPS || p->pad_h > 0 || p->pad_w > 0 ||
-        (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h >= p->in_h ||
-        (p->out_w - 1) * p->stride_w - p->pad_w >= p->in_w || !DW_TAPS_FIT(ystep, C) || C > TINYASC_OPT_MAX_C)
+    if (p->depth_multiplier != 1 || p->k_w != 1 || p->k_h < DW_TAPS_MIN_TAPS || !tinyasc_all_inside(p) ||
+        !DW_TAPS_FIT(ystep, C) || C > TINYASC_OPT_MAX_C)
         return -1;
     /* each channel's constant (bias + off * sum w) and the output path's form: the depthwise entry's */
     const int fast = tinyasc_out_x4_ok(p, w), full = tinyasc_full_range(p);

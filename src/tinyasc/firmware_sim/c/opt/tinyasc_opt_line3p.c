@@ -53,12 +53,7 @@ typedef char line3p_run_is_the_asm_layout[(offsetof(line3p_run, in) == 0 && offs
                                               ? 1 : -1];
 
 /* the four-lane output step of the sums in v without its clamp (q3 scratch) */
-#define LINE3P_OUT5(v)                                                                                           \
-        "vqrdmulh.s32 " v ", " v ", r2\n\t"                                                                       \
-        "vshr.s32 q3, " v ", #31\n\t"                                                                             \
-        "vadd.i32 " v ", " v ", q3\n\t"                                                                           \
-        "vrshl.s32 " v ", r3\n\t"                                                                                 \
-        "vadd.i32 " v ", " v ", r4\n\t"
+#define LINE3P_OUT5(v) TINYASC_ASM_OUT5(v, "q3", "r2", "r3", "r4")
 /* Registers: r0 the plane row (advanced), r1 the line's outputs (advanced), r2 m, r3 -r, r4 zp, r5 the constant,
  * r6-r8 the taps, r9 the four outputs' step, r10 the line's plane row, r11 its first output, r12 q, lr the loop; q0,
  * q1 the sums, q3 an input vector or scratch, q2 the tail's store offsets, q4 a pass's, q5 the first tap in every
@@ -102,9 +97,7 @@ static __attribute__((naked, noinline)) void line3p_run_mve(const line3p_run *q 
         "adds    r0, #8\n\t"
         LINE3P_OUT5("q0")
         LINE3P_OUT5("q1")
-        "vqmovnb.s32 q3, q0\n\t"
-        "vqmovnt.s32 q3, q1\n\t"
-        "vqmovnb.s16 q0, q3\n\t"
+        TINYASC_ASM_NARROW_PAIR("q3", "q0", "q1", "q0")
         "vstrb.16 q0, [r1, q4]\n\t"
         "add     r1, r1, r9, lsl #1\n\t"
         "le      lr, 2b\n\t"
@@ -157,9 +150,8 @@ static void line3p_channels(const tinyasc_conv_params *p, const tinyasc_lines *g
     const int32_t cols = pitch - 3, lo = g->pad, hi = g->len_in + g->pad < cols ? g->len_in + g->pad : cols;
     const int32_t RO = g->out_step;
     line3p_run r = {.n = g->len_out, .pitch = pitch, .out_line = g->out_line, .zp = p->output_offset, .step = 4 * RO,
-                    .offs = {0, RO, 2 * RO, 3 * RO}, .passes = g->len_out / 8,
-                    .offs2 = {0, (uint16_t)(4 * RO), (uint16_t)RO, (uint16_t)(5 * RO), (uint16_t)(2 * RO),
-                              (uint16_t)(6 * RO), (uint16_t)(3 * RO), (uint16_t)(7 * RO)}};
+                    .offs = {0, RO, 2 * RO, 3 * RO}, .passes = g->len_out / 8};
+    tinyasc_pair_offsets(r.offs2, RO);
     for (int32_t c = 0; c < p->in_c; c++) {
         const int8_t *wp = w->data + c * wc;
         r.k0 = wp[0], r.k1 = wp[wt], r.k2 = wp[2 * wt], r.m = w->multiplier[c], r.neg_r = w->shift[c];
@@ -183,7 +175,8 @@ int tinyasc_line3p_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, co
 {
     tinyasc_lines g;
     if (tinyasc_chan_lines_of(p, input, output, &g) != 0 || g.taps != 3 || !tinyasc_full_range(p) ||
-        g.len_out < LINE3P_MIN_LEN || 7 * g.in_step > 65535 || 7 * g.out_step > 65535 || !tinyasc_out_x4_ok(p, w))
+        g.len_out < LINE3P_MIN_LEN || 7 * g.in_step > 65535 || !tinyasc_pair_offsets_fit(g.out_step) ||
+        !tinyasc_out_x4_ok(p, w))
         return -1;
     const int32_t pitch = g.len_out + 2 + 3; /* the window's reach, and three more the last vector's lanes read */
     const int32_t band = (int32_t)sizeof(tinyasc_mve_gather) / pitch;

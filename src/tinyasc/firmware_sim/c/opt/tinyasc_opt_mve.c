@@ -1258,16 +1258,11 @@ int tinyasc_simd_depthwise_conv2d_s8(const tinyasc_conv_params *p, const tinyasc
 int tinyasc_simd_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                      const int8_t *input, int8_t *output)
 {
-    int32_t oy_lo = 0, oy_hi = 0, ox_lo = 0, ox_hi = 0;
-    if (p->depth_multiplier == 1 && p->k_w == 1 && p->k_h <= DW_RUN_MAX_TAPS && p->in_c % 4 == 0 &&
-        p->in_c <= TINYASC_OPT_MAX_C && tinyasc_out_x4_ok(p, w)) {
-        tinyasc_inside_range(p->out_h, p->in_h, (p->k_h - 1) * p->dil_h, p->stride_h, p->pad_h, &oy_lo, &oy_hi);
-        tinyasc_inside_range(p->out_w, p->in_w, 0, p->stride_w, p->pad_w, &ox_lo, &ox_hi);
-    }
+    const int runs = p->depth_multiplier == 1 && p->k_w == 1 && p->k_h <= DW_RUN_MAX_TAPS && p->in_c % 4 == 0 &&
+                     p->in_c <= TINYASC_OPT_MAX_C && tinyasc_out_x4_ok(p, w) && tinyasc_all_inside(p);
     /* one window per group (the wake word's last 15-tap column on one pixel): the group's constants would serve it
      * once (+20% measured), the general entry takes it, as it takes windows outside the input */
-    if (oy_lo != 0 || oy_hi != p->out_h || ox_lo != 0 || ox_hi != p->out_w || p->batches * p->out_h * p->out_w < 2)
-        return tinyasc_simd_depthwise_conv2d_s8(p, w, input, output);
+    if (!runs || p->batches * p->out_h * p->out_w < 2) return tinyasc_simd_depthwise_conv2d_s8(p, w, input, output);
     tinyasc_chan_base(p, w, p->in_c, p->k_h, p->in_c, 1, tinyasc_acc0);
     for (int32_t b = 0; b < p->batches; b++)
         dw_column_runs(p, w, input + b * p->in_h * p->in_w * p->in_c, output + b * p->out_h * p->out_w * p->out_c);

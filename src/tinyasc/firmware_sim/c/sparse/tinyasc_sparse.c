@@ -381,8 +381,9 @@ static __attribute__((naked, noinline)) void sp_octs_relu_dsp(sp_row *r __attrib
  * apart (one input channel at stride 2 along x, as the quick model's first layer, or two at stride 1): passes of four
  * rows (the record's quads; no tail), each non-zero's four words shared by both columns, so that eight windows take
  * four LDR and four SXTB16 where sp_octs_relu_dsp takes eight LDRSB (per non-zero and eight windows, the loop's load
- * and test included, 21 instructions and 27 estimated M4 cycles against 23 and 33). The outputs of the second column ocol bytes after the first's, the rows ostep apart; a
- * word read reaches one byte past the second column's window (the caller keeps it inside the input's row). */
+ * and test included, 21 instructions and 27 estimated M4 cycles against 23 and 33). The outputs of the second column
+ * ocol bytes after the first's, the rows ostep apart; a word read reaches one byte past the second column's window (the
+ * caller keeps it inside the input's row). */
 static __attribute__((naked, noinline)) void sp_pairs_relu_dsp(sp_row *r __attribute__((unused)))
 {
     __asm__ volatile(
@@ -604,7 +605,7 @@ typedef struct {
     int32_t pad;
     uint32_t xin[4];     /* 48: a vector's inputs: 0, s, 2s, 3s (down a column 0, st_h in_w, ...) */
     uint32_t xout[4];    /* 64: its outputs: 0, C, 2C, 3C (the row's last vectors) */
-    uint16_t xout2[8];   /* 80: a narrowed pair's: 0, 4C, C, 5C, 2C, 6C, 3C, 7C (7C < 2^16: c1_pairs_fit) */
+    uint16_t xout2[8];   /* 80: a narrowed pair's: 0, 4C, C, 5C, 2C, 6C, 3C, 7C (7C < 2^16: tinyasc_pair_offsets_fit) */
 } c1_row;
 typedef char c1_row_is_the_asm_layout[(offsetof(c1_row, x) == 0 && offsetof(c1_row, o) == 4 &&
                                        offsetof(c1_row, cst) == 8 && offsetof(c1_row, ent) == 12 &&
@@ -622,29 +623,16 @@ static inline int32_t c1_entries(int32_t nnz)
     return nnz > 0 ? nnz : 1;
 }
 
-/* Whether a narrowed pair's offsets for C bytes between outputs fit 16 bits (the largest, 7C). */
-static inline int c1_pairs_fit(int32_t C)
-{
-    return 7 * C <= 65535;
-}
-
 /* A record's output offsets for C bytes between outputs: a vector's four and a narrowed pair's eight. */
 static void c1_out_offsets(c1_row *r, int32_t C)
 {
-    for (int32_t j = 0; j < 4; j++) {
-        r->xout[j] = (uint32_t)(j * C);
-        r->xout2[2 * j] = (uint16_t)(j * C), r->xout2[2 * j + 1] = (uint16_t)((j + 4) * C);
-    }
+    for (int32_t j = 0; j < 4; j++) r->xout[j] = (uint32_t)(j * C);
+    tinyasc_pair_offsets(r->xout2, C);
 }
 
 /* the four-lane output path of the sums in v without its clamp: m in r5, -r in r6, the zero point in r8 (q4
  * scratch) */
-#define C1_OUT5(v)                                                                                               \
-        "vqrdmulh.s32 " v ", " v ", r5\n\t"                                                                       \
-        "vshr.s32 q4, " v ", #31\n\t"                                                                             \
-        "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
-        "vrshl.s32 " v ", r6\n\t"                                                                                 \
-        "vadd.i32 " v ", " v ", r8\n\t"
+#define C1_OUT5(v) TINYASC_ASM_OUT5(v, "q4", "r5", "r6", "r8")
 /* ... and with it */
 #define C1_OUT(v)                                                                                                \
         C1_OUT5(v)                                                                                                \
@@ -653,9 +641,7 @@ static void c1_out_offsets(c1_row *r, int32_t C)
 /* the outputs of vectors a and b narrowed into the low bytes of a's halves (through q4) and stored by one scatter
  * (the pair's offsets in q6), r1 on by two vectors' outputs (r10: one vector's) */
 #define C1_PAIR_STORE(a, b)                                                                                      \
-        "vqmovnb.s32 q4, " a "\n\t"                                                                               \
-        "vqmovnt.s32 q4, " b "\n\t"                                                                               \
-        "vqmovnb.s16 " a ", q4\n\t"                                                                               \
+        TINYASC_ASM_NARROW_PAIR("q4", a, b, a)                                                                    \
         "vstrb.16 " a ", [r1, q6]\n\t"                                                                            \
         "add    r1, r1, r10, lsl #1\n\t"
 /* a chunk's sixteen sums (q0-q3) out, the input on by X16, the chunks left (r12) counted down: the flags for a BNE */
@@ -912,16 +898,15 @@ static __attribute__((noinline)) int mve_sparse_c1(const tinyasc_conv_params *p,
     p = &pl;
     const int32_t OC = p->out_c, st = p->stride_w;
     const int32_t span = (p->out_w - 1) * st + (p->k_w - 1) * p->dil_w + 1; /* staged columns, from column -pad_w */
-    if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w) || !c1_pairs_fit(OC)) return -1;
+    if (p->in_c != 1 || (st != 1 && st != 2) || !tinyasc_out_x4_ok(p, w) || !tinyasc_pair_offsets_fit(OC)) return -1;
     int32_t nnz = 0; /* entries */
     for (int32_t oc = 0; oc < OC; oc++) nnz += c1_entries(s->row_nnz[oc]);
-    const int inside = p->pad_h <= 0 && p->pad_w <= 0 &&
-                       (p->out_h - 1) * p->stride_h - p->pad_h + (p->k_h - 1) * p->dil_h < p->in_h &&
-                       (p->out_w - 1) * st - p->pad_w + (p->k_w - 1) * p->dil_w < p->in_w;
+    const int inside = tinyasc_all_inside(p);
     /* every window inside the input and more output rows (whole vectors of four) than columns: down the columns
      * (c1_col_mve), the input read in place, sixteen rows a chunk */
     const int32_t RO = p->out_w * OC;
-    const int down = inside && p->out_h >= 16 && p->out_h % 4 == 0 && p->out_h > p->out_w && c1_pairs_fit(RO);
+    const int down = inside && p->out_h >= 16 && p->out_h % 4 == 0 && p->out_h > p->out_w &&
+                     tinyasc_pair_offsets_fit(RO);
     /* else along the rows, the last out_w % 16 < 4 columns down the columns (c1_cols_mve) where every window lies
      * inside the input and the non-zeros' input offsets fit beside the staged ones */
     const int32_t tail = p->out_w % 16;
@@ -1032,7 +1017,7 @@ static __attribute__((noinline)) int mve_sparse_pw(const tinyasc_conv_params *p,
     if (K < 2 || p->k_h != 1 || p->k_w != 1 || p->stride_h != 1 || p->stride_w != 1 || p->pad_h != 0 ||
         p->pad_w != 0 || p->out_h != p->in_h || p->out_w != p->in_w || p->act_min != -128 || p->act_max != 127)
         return -1;
-    if (!c1_pairs_fit(OC)) return -1;
+    if (!tinyasc_pair_offsets_fit(OC)) return -1;
     int32_t *const cst = (int32_t *)pk_tab;
     c1_row r __attribute__((aligned(16)));
     r.x = input, r.chunks = pixels / 16, r.tail = pixels % 16, r.ostep = 16 * OC, r.vo = 4 * OC;
