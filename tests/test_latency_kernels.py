@@ -11,6 +11,8 @@ depth multipliers, and 89%-pruned weights for the sparse encoding.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 from pathlib import Path
@@ -212,6 +214,9 @@ CASES = {
     "conv3x3_c16_c4_dilh2_fold": (False, 1, 10, 9, 16, 4, 3, 3, 1, 1, True, None, False),
     "conv3x3_c16_c8_valid_leftshift_fold": (False, 1, 7, 10, 16, 8, 3, 3, 1, 1, False, None, True),
     "conv1x1_c32_c5_s2_fold": (False, 1, 7, 9, 32, 5, 1, 1, 2, 1, False, None, True),
+    # ... and an output row too wide for the pairs' store of both pixels (out_w OC = 65536 bytes past its 16-bit
+    # offsets): the interior in pairs along each row
+    "conv3x3_c16_c256_wide_valid_fold": (False, 1, 4, 258, 16, 256, 3, 3, 1, 1, False, None, True),
     # the same kernels (pointwise pairs, im2col) with a clamped activation range (VMAX/VMIN after the rescaling)
     "conv1x1_c24_c12_relu_fold": (False, 1, 5, 7, 24, 12, 1, 1, 1, 1, False, None, True),
     "conv3x3_c8_c7_same_relu_fold": (False, 1, 6, 7, 8, 7, 3, 3, 1, 1, True, None, True),
@@ -696,8 +701,23 @@ def test_optimized_and_sparse_bit_exact_on_host(case_dir, host_rows):
 @pytest.mark.arm
 @pytest.mark.parametrize("target", list(L.Target), ids=lambda t: t.value)
 def test_optimized_and_sparse_bit_exact_on_target(case_dir, host_rows, target, tmp_path):
+    _check_on_target(case_dir, host_rows, target, tmp_path, _sources(case_dir[0]))
+
+
+@pytest.mark.arm
+def test_helium_one_block_pairs_bit_exact_without_pairs3(case_dir, host_rows, tmp_path):
+    """The M55 without tinyasc_opt_pairs3.c (a library whose layers ship none of it): its weak references null, the
+    one-block pairs kernels take every case, the windows in threes of blocks included."""
+    src = _sources(case_dir[0])
+    kept = tuple(f for f in src.kernel_sources if f.name != "tinyasc_opt_pairs3.c")
+    assert len(kept) == len(src.kernel_sources) - 1
+    _check_on_target(case_dir, host_rows, L.Target.CORTEX_M55, tmp_path,
+                     dataclasses.replace(src, kernel_sources=kept))
+
+
+def _check_on_target(case_dir, host_rows, target, tmp_path, sources) -> None:
     d, info = case_dir
-    build = L.build_target(_sources(d), target, tmp_path, main_source=SELFTEST / "kernel_check.c", profile=False,
+    build = L.build_target(sources, target, tmp_path, main_source=SELFTEST / "kernel_check.c", profile=False,
                            name="kcheck")
     run_dir = tmp_path / "run"
     L.run_qemu(build, run_dir, plugin=None)

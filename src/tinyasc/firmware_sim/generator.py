@@ -538,6 +538,9 @@ class _Generator:
         if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
                 and dw_taps_ships(conv, depthwise=depthwise)):
             self.kernels_used.add(f"tinyasc_{_DW_TAPS.name}")  # the same, Helium's long depthwise columns
+        if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core)
+                and kernel in PAIRS3_ENTRIES and pairs3_ships(conv, depthwise=depthwise, wide=wide)):
+            self.kernels_used.add(f"tinyasc_{_PAIRS3.name}")  # the same, Helium's pairs three blocks a step
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=bias,
@@ -1104,6 +1107,21 @@ def dw_taps_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
             and (p.out_w - 1) * p.stride_w - p.pad_w < p.in_w)
 
 
+#: The CONV_2D entries whose Helium kernels reach the three-block pairs kernels (tinyasc_opt_pairs3.c): the im2col
+#: and in-place ones (rows_groups, win_groups in c/opt/tinyasc_opt_mve.c), not the 1x1 of the input's size.
+PAIRS3_ENTRIES = frozenset({"conv2d_s8", "conv2d_c16_s8", "conv2d_1x1_inplace_c16_s8"})
+
+
+def pairs3_ships(p: params.ConvParams, *, depthwise: bool, wide: bool) -> bool:
+    """Whether an int8 CONV_2D's windows may run through Helium's pairs kernels three 16-byte blocks a step: ungrouped,
+    inputs a multiple of 16 channels, and a window (k_h k_w C bytes: the gathered and in-place pairs) or a window row
+    (k_w C: the windows read in place) of whole threes of blocks, as every 3-wide window's. On a Helium core its library
+    then ships ``tinyasc_opt_pairs3.c`` (the C checks the rest and takes the one-block kernels elsewhere)."""
+    if depthwise or wide or p.filter_in_c != p.in_c or p.in_c % 16:
+        return False
+    return (p.k_h * p.k_w * p.in_c) % 48 == 0 or (p.k_w * p.in_c) % 48 == 0
+
+
 def _weak_kernel_links(kernels_used: set[str]) -> str:
     """model.c's strong references to the files of the weakly reached kernels it ships (:data:`WEAK_KERNEL_LINKS`):
     a static archive extracts a member for a strong reference only, so without them a library built as one (CMake's
@@ -1323,6 +1341,7 @@ _DW_COLUMN = _K("depthwise_column_s8", (_ks.CONV,), _ks.OPT_CONV)  # long column
 _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P, weak=True)  # Helium's three-tap lines on planes (line3p_pays)
 _LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP, weak=True)  # the DSP cores' line layers in asm (line3_dsp_ships)
 _DW_TAPS = _K("dw_taps_s8", _ks.OPT_DW_TAPS, weak=True)  # Helium's long depthwise columns (dw_taps_ships)
+_PAIRS3 = _K("pairs3_s8", _ks.OPT_PAIRS3, weak=True)  # Helium's pairs kernels three blocks a step (pairs3_ships)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))
@@ -1335,7 +1354,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _K("conv2d_c16_s8", (_ks.CONV,), _ks.OPT_CONV),
                     _K("conv2d_pairs_s8", (_ks.CONV,), _ks.OPT_CONV_PAIRS),
                     _K("conv2d_1x1_inplace_pairs_s8", (_ks.CONV,), _ks.OPT_INPLACE_PAIRS),
-                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP, _DW_TAPS,
+                    _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP, _DW_TAPS, _PAIRS3,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
                     _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),

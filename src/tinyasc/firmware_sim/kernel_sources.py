@@ -23,7 +23,7 @@ C_DIR = Path(__file__).resolve().parent / "c"
 
 #: The headers every library carries (``include/`` of the shipped directory).
 PORTABLE_HEADERS = ("include/tinyasc_kernels.h",)
-OPTIMIZED_HEADERS = ("opt/tinyasc_opt.h", "sparse/tinyasc_sparse.h")
+OPTIMIZED_HEADERS = ("opt/tinyasc_opt.h", "opt/tinyasc_opt_pairs_asm.h", "sparse/tinyasc_sparse.h")
 
 CONV = "kernels/conv.c"
 BINARY = "kernels/binary.c"
@@ -60,6 +60,8 @@ OPT_LINE3P = ("opt/tinyasc_opt_line3p.c", PLANE, *OPT_CONV)
 OPT_LINE3_DSP = ("opt/tinyasc_opt_line3_dsp.c", *OPT_CONV)
 #: Helium's long depthwise columns by VMLADAVA, reached from the optimized depthwise entry by a weak reference
 OPT_DW_TAPS = ("opt/tinyasc_opt_dw_taps.c", *OPT_CONV)
+#: Helium's pairs kernels three blocks a step, reached from the im2col and in-place kernels by a weak reference
+OPT_PAIRS3 = ("opt/tinyasc_opt_pairs3.c", *OPT_CONV)
 OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
 SPARSE = "sparse/tinyasc_sparse.c"
 #: The sparse 1x1 in place: the optimized in-place chunk loop around the sparse kernel

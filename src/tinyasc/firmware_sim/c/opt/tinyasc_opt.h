@@ -176,9 +176,17 @@ int tinyasc_line3_dsp_s8(const tinyasc_conv_params *p, const tinyasc_weights *w,
  * (generator.dw_taps_ships). */
 int tinyasc_dw_taps_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
     __attribute__((weak));
+/* Helium's pairs kernels three 16-byte blocks a step (tinyasc_opt_pairs3.c), on the record q of the one-block kernel
+ * of that form (tinyasc_opt_pairs_asm.h: TINYASC_PAIRS3_ROWS a pw_prow, TINYASC_PAIRS3_WIN a pw_pwin): 0, or -1
+ * (nothing run, q unchanged) where its blocks (a window's, a window row's) do not come in threes. Weak: a library holds
+ * the file only where the generator found such a layer (generator.pairs3_ships). */
+#define TINYASC_PAIRS3_ROWS 0
+#define TINYASC_PAIRS3_WIN 1
+int tinyasc_pairs3_s8(int32_t form, void *q) __attribute__((weak));
 /* Defined by the weakly reached files, and referred to by a generated model that ships them: a static archive
  * extracts a member for a strong reference only (kernel_sources.Kernel.weak). */
-extern const uint8_t tinyasc_line3p_s8_linked, tinyasc_line3_dsp_s8_linked, tinyasc_dw_taps_s8_linked;
+extern const uint8_t tinyasc_line3p_s8_linked, tinyasc_line3_dsp_s8_linked, tinyasc_dw_taps_s8_linked,
+    tinyasc_pairs3_s8_linked;
 /* tinyasc_band_affine_s8 with each (channel, band) tabulated or computed with the folded requantization. */
 void tinyasc_opt_band_affine_s8(const tinyasc_band_params *p, const tinyasc_conv_params *cp,
                                 const tinyasc_weights *w, const int8_t *input, int8_t *output);

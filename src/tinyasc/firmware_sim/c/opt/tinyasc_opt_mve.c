@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include "tinyasc_opt.h"
+#include "tinyasc_opt_pairs_asm.h"
 
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
@@ -150,324 +151,78 @@ static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, 
     }
 }
 
-/* Pairs of pixels of a pointwise group in asm (pw_pairs_mve): per 16-byte block of the two pixels' inputs the four
- * interleaved weight rows are loaded once (post-increment) for both pixels, eight VMLADAVA.S8 (128 MACs) into the eight
- * even registers; the block where K is not a multiple of 16 with the inputs' loads predicated (the weights past K are
- * zeros); then both pixels' four sums leave through tinyasc_rq_x4_apply's seven instructions with the group's constants
- * in q4-q7 (pw_pairs_any_mve: tinyasc_rq_x4_any_apply's nine, for a group with a shift >= 0). One pixel per pass in C
- * (pw_run_wb) compiled with spilled weight offsets; two pixels need eight accumulators, all of VMLADAVA's even
- * registers. Offsets below are those of pw_pair. */
-typedef struct {
-    const int8_t *src;   /* 0: the first pixel's inputs (the pair's second K bytes further) */
-    int8_t *dst;         /* 4: the first pixel's four outputs (the second OC bytes further) */
-    int32_t pairs, K;    /* 8, 12 */
-    int32_t OC, nb;      /* 16, 20: output channels; whole 16-byte blocks */
-    int32_t tail, n;     /* 24, 28: K % 16; the group's channels (1..4, the lanes stored) */
-    const int8_t *wb;    /* 32: the group's rows interleaved by block (pw_interleave) */
-    const int32_t *c;    /* 36: 24 words, 16-byte aligned, 4 lanes each: base sums, m, min(shift, 0) (-r), the zero
-                          * point, max(shift, 0) (left), -1 where shift < 0 (smask) */
-} pw_pair;
-typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(pw_pair, dst) == 4 &&
-                                        offsetof(pw_pair, pairs) == 8 && offsetof(pw_pair, K) == 12 &&
-                                        offsetof(pw_pair, OC) == 16 && offsetof(pw_pair, nb) == 20 &&
-                                        offsetof(pw_pair, tail) == 24 && offsetof(pw_pair, n) == 28 &&
-                                        offsetof(pw_pair, wb) == 32 && offsetof(pw_pair, c) == 36) ? 1 : -1];
-
-/* the four rows' block at r5 against both pixels' inputs in q0, q1 */
-#define PW_ROWS                                                                                                  \
-        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
-        "vmladava.s8 r0, q0, q2\n\t"                                                                              \
-        "vmladava.s8 r8, q1, q2\n\t"                                                                              \
-        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
-        "vmladava.s8 r2, q0, q2\n\t"                                                                              \
-        "vmladava.s8 r10, q1, q2\n\t"                                                                             \
-        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
-        "vmladava.s8 r4, q0, q2\n\t"                                                                              \
-        "vmladava.s8 r12, q1, q2\n\t"                                                                             \
-        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
-        "vmladava.s8 r6, q0, q2\n\t"                                                                              \
-        "vmladava.s8 lr, q1, q2\n\t"
-/* tinyasc_rq_x4_apply: base + sums, VQRDMULH, VRSHL of h + (h >> 31), the zero point, the int8 clamp */
-#define PW_OUT(v, t)                                                                                             \
-        "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
-        "vqrdmulh.s32 " v ", " v ", q5\n\t"                                                                       \
-        "vshr.s32 " t ", " v ", #31\n\t"                                                                          \
-        "vadd.i32 " v ", " v ", " t "\n\t"                                                                        \
-        "vrshl.s32 " v ", " v ", q6\n\t"                                                                          \
-        "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
-        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
-        "vshr.s32 " v ", " v ", #24\n\t"
-/* tinyasc_rq_x4_any_apply: base + sums, the left shift (q2, then used up as the temporary), VQRDMULH, VRSHL of h plus
- * its sign where the shift is right (smask in q3), the zero point, the int8 clamp */
-#define PW_OUT_ANY(v)                                                                                            \
-        "vadd.i32 " v ", " v ", q4\n\t"                                                                           \
-        "vshl.s32 " v ", " v ", q2\n\t"                                                                           \
-        "vqrdmulh.s32 " v ", " v ", q5\n\t"                                                                       \
-        "vshr.s32 q2, " v ", #31\n\t"                                                                             \
-        "vand    q2, q2, q3\n\t"                                                                                  \
-        "vadd.i32 " v ", " v ", q2\n\t"                                                                           \
-        "vrshl.s32 " v ", " v ", q6\n\t"                                                                          \
-        "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
-        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
-        "vshr.s32 " v ", " v ", #24\n\t"
-#define PW_OUTS_FAST PW_OUT("q0", "q2") PW_OUT("q1", "q3")
-#define PW_OUTS_ANY                                                                                              \
-        "ldr     r11, [r9, #36]\n\t"                                                                              \
-        "vldrw.u32 q2, [r11, #64]\n\t"       /* left */                                                           \
-        "vldrw.u32 q3, [r11, #80]\n\t"       /* smask */                                                          \
-        PW_OUT_ANY("q0")                                                                                          \
-        "vldrw.u32 q2, [r11, #64]\n\t"                                                                            \
-        PW_OUT_ANY("q1")
-/* the group's constants into q4-q7 (the struct in r9): base sums, m, -r, the zero point */
-#define PW_CONSTS                                                                                                \
-        "ldr     r11, [r9, #36]\n\t"                                                                              \
-        "vldrw.u32 q4, [r11]\n\t"            /* base sums */                                                      \
-        "vldrw.u32 q5, [r11, #16]\n\t"       /* m */                                                              \
-        "vldrw.u32 q6, [r11, #32]\n\t"       /* -r */                                                             \
-        "vldrw.u32 q7, [r11, #48]\n\t"       /* zero point */
-/* the eight accumulators (VMLADAVA's even registers) to zero */
-#define PW_ZERO                                                                                                  \
-        "mov     r0, #0\n\t"                                                                                      \
-        "mov     r2, #0\n\t"                                                                                      \
-        "mov     r4, #0\n\t"                                                                                      \
-        "mov     r6, #0\n\t"                                                                                      \
-        "mov     r8, #0\n\t"                                                                                      \
-        "mov     r10, #0\n\t"                                                                                     \
-        "mov     r12, #0\n\t"                                                                                     \
-        "mov     lr, #0\n\t"
-/* both pixels' outputs (the struct in r9: dst, pairs, the second's distance at 16, n), leaving dst in r0, pairs in
- * r2, the distance in r4 and the second's address in r6 */
-#define PW_STORE_OUTS                                                                                             \
-        "ldrd    r0, r2, [r9, #4]\n\t"        /* dst, pairs */                                                    \
-        "ldr     r4, [r9, #16]\n\t"           /* OC */                                                            \
-        "ldr     r6, [r9, #28]\n\t"           /* n */                                                             \
-        "vctp.32 r6\n\t"                                                                                          \
-        "add     r6, r0, r4\n\t"              /* the second pixel's outputs (a low register: VSTRB.32) */         \
-        "vpstt\n\t"                                                                                               \
-        "vstrbt.32 q0, [r0]\n\t"                                                                                  \
-        "vstrbt.32 q1, [r6]\n\t"
-/* the next pair's outputs (r0) and the pairs left (r2) back into the struct; back to 3 while pairs are left */
-#define PW_STORE_NEXT                                                                                             \
-        "subs    r2, r2, #1\n\t"                                                                                  \
-        "strd    r0, r2, [r9, #4]\n\t"                                                                            \
-        "bne     3b\n\t"
-/* both pixels' outputs, then the next pair's outputs and inputs (2 K further) */
-#define PW_STORE                                                                                                  \
-        PW_STORE_OUTS                                                                                             \
-        "add     r0, r6, r4\n\t"              /* the next pair's outputs */                                       \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r1, r1, r3, lsl #1\n\t"      /* and inputs */                                                    \
-        "str     r1, [r9, #0]\n\t"                                                                                \
-        PW_STORE_NEXT
-/* the eight sums into q0 (the first pixel's four) and q1 (the second's) */
-#define PW_LANES                                                                                                 \
-        "vmov.32 q0[0], r0\n\t"                                                                                   \
-        "vmov.32 q0[1], r2\n\t"                                                                                   \
-        "vmov.32 q0[2], r4\n\t"                                                                                   \
-        "vmov.32 q0[3], r6\n\t"                                                                                   \
-        "vmov.32 q1[0], r8\n\t"                                                                                   \
-        "vmov.32 q1[1], r10\n\t"                                                                                  \
-        "vmov.32 q1[2], r12\n\t"                                                                                  \
-        "vmov.32 q1[3], lr\n\t"
-/* the whole kernel, its output step OUTS */
-#define PW_PAIRS(OUTS)                                                                                           \
-        "push    {r4-r11, lr}\n\t"                                                                                \
-        "vpush   {d8-d15}\n\t"                                                                                    \
-        "mov     r9, r0\n\t"                                                                                      \
-        PW_CONSTS                                                                                                 \
-        "3:\n\t"                                                                                                  \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r3, r1, r3\n\t"             /* the second pixel's inputs */                                      \
-        "ldr     r5, [r9, #32]\n\t"                                                                               \
-        PW_ZERO                                                                                                   \
-        "ldr     r7, [r9, #20]\n\t"                                                                               \
-        "cbz     r7, 2f\n\t"                                                                                      \
-        "1:\n\t"                                                                                                  \
-        "vldrb.u8 q0, [r1], #16\n\t"                                                                              \
-        "vldrb.u8 q1, [r3], #16\n\t"                                                                              \
-        PW_ROWS                                                                                                   \
-        "subs    r7, r7, #1\n\t"                                                                                  \
-        "bne     1b\n\t"                                                                                          \
-        "2:\n\t"                                                                                                  \
-        "ldr     r7, [r9, #24]\n\t"                                                                               \
-        "cbz     r7, 4f\n\t"                                                                                      \
-        "vctp.8  r7\n\t"                     /* the last block: K % 16 inputs of each pixel */                    \
-        "vpstt\n\t"                                                                                               \
-        "vldrbt.u8 q0, [r1]\n\t"                                                                                  \
-        "vldrbt.u8 q1, [r3]\n\t"                                                                                  \
-        PW_ROWS                                                                                                   \
-        "4:\n\t"                                                                                                  \
-        PW_LANES                                                                                                  \
-        OUTS                                                                                                      \
-        PW_STORE                                                                                                  \
-        "vpop    {d8-d15}\n\t"                                                                                    \
-        "pop     {r4-r11, pc}\n\t"
-
 static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute__((unused))) /* q arrives in r0 */
 {
-    __asm__ volatile(PW_PAIRS(PW_OUTS_FAST));
+    __asm__ volatile(PW_PAIRS(PW_OUTS_FAST, PW_STORE_FAST));
 }
 
 /* pw_pairs_mve with the output path for any shift (a group with a channel whose shift is >= 0) */
 static __attribute__((naked, noinline)) void pw_pairs_any_mve(pw_pair *q __attribute__((unused)))
 {
-    __asm__ volatile(PW_PAIRS(PW_OUTS_ANY));
+    __asm__ volatile(PW_PAIRS(PW_OUTS_ANY, PW_STORE_ANY));
 }
-/* Pairs of windows (im2col, cols_conv) against a group's four weight rows read in place: the two windows interleaved
- * by 16-byte block (a pair's 2 K bytes), one pointer per row; K a multiple of 16. Eight accumulators and five pointers
- * take every general register but sp: the struct (pw_pair's offsets, the rows at 32, 40, 44, 48) waits on the stack.
- * No interleaved copy of the rows per chunk of windows (pw_interleave). */
-typedef struct {
-    pw_pair pp;         /* src: the pair's interleaved windows; wb: row 0; tail unused */
-    const int8_t *w1, *w2, *w3; /* 40, 44, 48: rows 1-3 (past the group's channels: row 0) */
-} pw_prow;
-typedef char pw_prow_is_the_asm_layout[(offsetof(pw_prow, pp.wb) == 32 && offsetof(pw_prow, pp.c) == 36 &&
-                                        offsetof(pw_prow, w1) == 40 && offsetof(pw_prow, w2) == 44 &&
-                                        offsetof(pw_prow, w3) == 48) ? 1 : -1];
-#define PW_PAIRS_ROWS(OUTS)                                                                                      \
-        "push    {r4-r11, lr}\n\t"                                                                                \
-        "vpush   {d8-d15}\n\t"                                                                                    \
-        "sub     sp, sp, #8\n\t"                                                                                  \
-        "mov     r9, r0\n\t"                                                                                      \
-        "str     r9, [sp]\n\t"                                                                                    \
-        PW_CONSTS                                                                                                 \
-        "3:\n\t"                                                                                                  \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #32]\n\t"                                                                               \
-        "ldr     r5, [r9, #40]\n\t"                                                                               \
-        "ldr     r7, [r9, #44]\n\t"                                                                               \
-        "ldr     r11, [r9, #20]\n\t"                                                                              \
-        "ldr     r9, [r9, #48]\n\t"                                                                               \
-        PW_ZERO                                                                                                   \
-        "1:\n\t"                                                                                                  \
-        "vldrb.u8 q0, [r1], #16\n\t"                                                                              \
-        "vldrb.u8 q1, [r1], #16\n\t"                                                                              \
-        "vldrb.u8 q2, [r3], #16\n\t"                                                                              \
-        "vmladava.s8 r0, q0, q2\n\t"                                                                              \
-        "vmladava.s8 r8, q1, q2\n\t"                                                                              \
-        "vldrb.u8 q2, [r5], #16\n\t"                                                                              \
-        "vmladava.s8 r2, q0, q2\n\t"                                                                              \
-        "vmladava.s8 r10, q1, q2\n\t"                                                                             \
-        "vldrb.u8 q2, [r7], #16\n\t"                                                                              \
-        "vmladava.s8 r4, q0, q2\n\t"                                                                              \
-        "vmladava.s8 r12, q1, q2\n\t"                                                                             \
-        "vldrb.u8 q2, [r9], #16\n\t"                                                                              \
-        "vmladava.s8 r6, q0, q2\n\t"                                                                              \
-        "vmladava.s8 lr, q1, q2\n\t"                                                                              \
-        "subs    r11, r11, #1\n\t"                                                                                \
-        "bne     1b\n\t"                                                                                          \
-        PW_LANES                                                                                                  \
-        "ldr     r9, [sp]\n\t"                                                                                    \
-        OUTS                                                                                                      \
-        PW_STORE                                                                                                  \
-        "add     sp, sp, #8\n\t"                                                                                  \
-        "vpop    {d8-d15}\n\t"                                                                                    \
-        "pop     {r4-r11, pc}\n\t"
-
 static __attribute__((naked, noinline)) void pw_pairs_rows_mve(pw_prow *q __attribute__((unused)))
 {
-    __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_FAST));
+    __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_FAST, PW_STORE_FAST, PW_ROWS_INPLACE_OP("vmladav"),
+                                   PW_ROWS_INPLACE_OP("vmladava")));
 }
 
 static __attribute__((naked, noinline)) void pw_pairs_rows_any_mve(pw_prow *q __attribute__((unused)))
 {
-    __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_ANY));
+    __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_ANY, PW_STORE_ANY, PW_ROWS_INPLACE_OP("vmladav"),
+                                   PW_ROWS_INPLACE_OP("vmladava")));
 }
-/* Pairs of output pixels whose windows lie wholly inside the input, read there (no im2col): a window is k_h rows of
- * k_w C contiguous bytes (dil_w 1, C a multiple of 16). Per window row its blocks against the group's rows
- * interleaved by block (pw_interleave: they run through the window's blocks in order), eight VMLADAVA.S8 per block
- * as pw_pairs_mve, then both pointers on to the next window row; the pair's outputs through OUTS, then the next pair
- * (istep and ostep further). Field use of pw_pair: src the first pair's first window, K the pair's second window's
- * distance from its first, OC its output's, nb the blocks of a window row, tail the window rows; the struct in r9
- * throughout. */
-typedef struct {
-    pw_pair pp;
-    int32_t jump;  /* 40: from a window row's end to the next row's start (dil_h in_w C - k_w C) */
-    int32_t istep; /* 44: from a pair's first window to the next pair's */
-    int32_t ostep; /* 48: from a pair's first output to the next pair's */
-} pw_pwin;
-typedef char pw_pwin_is_the_asm_layout[(offsetof(pw_pwin, pp.tail) == 24 && offsetof(pw_pwin, jump) == 40 &&
-                                        offsetof(pw_pwin, istep) == 44 && offsetof(pw_pwin, ostep) == 48) ? 1 : -1];
-#define PW_STORE_WIN                                                                                              \
-        PW_STORE_OUTS                                                                                             \
-        "ldr     r4, [r9, #48]\n\t"                                                                               \
-        "add     r0, r0, r4\n\t"              /* the next pair's outputs */                                       \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #44]\n\t"                                                                               \
-        "add     r1, r1, r3\n\t"              /* and windows */                                                   \
-        "str     r1, [r9, #0]\n\t"                                                                                \
-        PW_STORE_NEXT
-#define PW_PAIRS_WIN(OUTS)                                                                                       \
-        "push    {r4-r11, lr}\n\t"                                                                                \
-        "vpush   {d8-d15}\n\t"                                                                                    \
-        "mov     r9, r0\n\t"                                                                                      \
-        PW_CONSTS                                                                                                 \
-        "3:\n\t"                                                                                                  \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r3, r1, r3\n\t"             /* the second window */                                              \
-        "ldr     r5, [r9, #32]\n\t"                                                                               \
-        "ldr     r11, [r9, #24]\n\t"         /* window rows */                                                    \
-        PW_ZERO                                                                                                   \
-        "6:\n\t"                                                                                                  \
-        "ldr     r7, [r9, #20]\n\t"          /* a row's blocks */                                                 \
-        "1:\n\t"                                                                                                  \
-        "vldrb.u8 q0, [r1], #16\n\t"                                                                              \
-        "vldrb.u8 q1, [r3], #16\n\t"                                                                              \
-        PW_ROWS                                                                                                   \
-        "subs    r7, r7, #1\n\t"                                                                                  \
-        "bne     1b\n\t"                                                                                          \
-        "ldr     r7, [r9, #40]\n\t"          /* on to the next window row */                                      \
-        "add     r1, r1, r7\n\t"                                                                                  \
-        "add     r3, r3, r7\n\t"                                                                                  \
-        "subs    r11, r11, #1\n\t"                                                                                \
-        "bne     6b\n\t"                                                                                          \
-        PW_LANES                                                                                                  \
-        OUTS                                                                                                      \
-        PW_STORE_WIN                                                                                              \
-        "vpop    {d8-d15}\n\t"                                                                                    \
-        "pop     {r4-r11, pc}\n\t"
-
 static __attribute__((naked, noinline)) void pw_pairs_win_mve(pw_pwin *q __attribute__((unused)))
 {
-    __asm__ volatile(PW_PAIRS_WIN(PW_OUTS_FAST));
+    __asm__ volatile(PW_PAIRS_WIN(PW_OUTS_FAST, PW_BLOCK_OP("vmladav"), PW_BLOCK_OP("vmladava")));
 }
 
-#undef PW_PAIRS_WIN
-#undef PW_STORE_WIN
-#undef PW_PAIRS_ROWS
-#undef PW_ZERO
-#undef PW_CONSTS
-#undef PW_LANES
-#undef PW_STORE
-#undef PW_STORE_OUTS
-#undef PW_STORE_NEXT
-#undef PW_PAIRS
-#undef PW_OUTS_ANY
-#undef PW_OUTS_FAST
-#undef PW_OUT_ANY
-#undef PW_OUT
-#undef PW_ROWS
 
-/* A pointwise group's rows (n of them; the others zero) interleaved by 16-byte block into wb, kp bytes per
- * row (K rounded up to 16). */
+/* A pointwise group's rows (n of them; the others repeat the last) interleaved by 16-byte block into wb, kp bytes per
+ * row (K rounded up to 16, zeros past K). */
 static void pw_interleave(const int8_t *w0, int32_t K, int32_t n, int32_t kp, int8_t *wb)
 {
     for (int32_t k = 0; k < kp; k += 16, wb += 64) {
         const mve_pred16_t pk = vctp8q((uint32_t)(K - k)); /* lanes past K load as 0 */
         for (int32_t r = 0; r < 4; r++)
-            vstrbq_s8(wb + 16 * r, r < n ? vldrbq_z_s8(w0 + r * K + k, pk) : vdupq_n_s8(0));
+            vstrbq_s8(wb + 16 * r, vldrbq_z_s8(w0 + (r < n ? r : n - 1) * K + k, pk));
     }
 }
 
-/* A group's constants for the pairs kernels (their field c): base sums, m, -r, the zero point, left, smask. */
+/* A group's constants for the pairs kernels (their field c): base sums, m, -r, the zero point, then left and smask
+ * (the output path for any shift) or the output offsets of the four-lane path's store (words 16-19). */
 static int32_t pw_consts_buf[24] __attribute__((aligned(16)));
 
-/* The constants of the group oc.. into pw_consts_buf (left and smask only for the form for any shift). */
+/* The four-lane path's store of a pair of a group of n channels (TINYASC_ASM_NARROW_PAIR's lanes: the first pixel's
+ * four in the even halves, the second's in the odd) with the second's outputs d bytes after the first's: offsets j
+ * and d + j of channel j, the lanes past n at the last channel's (d + 3 < 2^16: pw_pair_fits). */
+static __attribute__((noinline)) void pw_consts_offsets(int32_t d, int32_t n)
+{
+    const uint16x8_t lane = vidupq_n_u16(0u, 1);                                              /* 0 .. 7 */
+    const uint16x8_t chan = vminq_u16(vshrq_n_u16(lane, 1), vdupq_n_u16((uint16_t)(n - 1))); /* 0 0 1 1 .. */
+    const uint16x8_t second = vandq_u16(lane, vdupq_n_u16(1));                               /* 0 1 0 1 .. */
+    vst1q_u16((uint16_t *)(void *)(pw_consts_buf + 16), vmlaq_n_u16(chan, second, (uint16_t)d));
+}
+
+/* The lanes past a group's n channels repeating its last channel's base sum, m and -r (the four-lane path stores every
+ * lane: they write that channel's output again), and the pair's output offsets (pw_consts_offsets). */
+static __attribute__((noinline)) void pw_consts_last(int32_t n, int32_t d)
+{
+    int32_t *const c = pw_consts_buf;
+    for (int32_t j = n; j < 4; j++) c[j] = c[n - 1], c[4 + j] = c[3 + n], c[8 + j] = c[7 + n];
+    pw_consts_offsets(d, n);
+}
+
+/* Whether the pairs kernels' store takes a pair whose second outputs lie d bytes after the first's. */
+static inline int pw_pair_fits(int32_t d)
+{
+    return d + 3 <= 65535;
+}
+
+/* The constants of the group of n channels oc.. into pw_consts_buf: left and smask for the form for any shift (its
+ * stores predicated), else the lanes past n and the output offsets of a pair d bytes apart (pw_consts_last). */
 static inline __attribute__((always_inline)) const int32_t *pw_consts_store(int32_t oc, const tinyasc_rq_x4_any *qa,
-                                                                           int any)
+                                                                           int any, int32_t n, int32_t d)
 {
     int32_t *const c = pw_consts_buf;
     vstrwq_s32(c, vldrwq_s32(tinyasc_acc0 + oc));
@@ -477,6 +232,8 @@ static inline __attribute__((always_inline)) const int32_t *pw_consts_store(int3
     if (any) {
         vstrwq_s32(c + 16, qa->left);
         vstrwq_s32(c + 20, qa->smask);
+    } else {
+        pw_consts_last(n, d);
     }
     return c;
 }
@@ -490,7 +247,7 @@ static inline __attribute__((always_inline)) void pw_group(const int8_t *src, in
     const int32_t pairs = pixels / 2;
     if (pairs > 0) {
         pw_pair pp = {.src = src, .dst = dst, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4, .tail = K & 15,
-                      .n = n, .wb = wb, .c = pw_consts_store(oc, qa, any)};
+                      .n = n, .wb = wb, .c = pw_consts_store(oc, qa, any, n, OC)};
         if (any)
             pw_pairs_any_mve(&pp);
         else
@@ -548,13 +305,13 @@ static void pointwise_fast(const tinyasc_conv_params *p, const tinyasc_weights *
  * input then read the zero point and add exactly nothing). */
 static void conv_base(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t K)
 {
+    const int32_t kf = K & ~15;
+    const mve_pred16_t pk = vctp8q((uint32_t)(K - kf));
     for (int32_t oc = 0; oc < p->out_c; oc++) {
         const int8_t *wp = w->data + oc * K;
         int32_t s = 0;
-        for (int32_t k = 0; k < K; k += 16) {
-            const mve_pred16_t pk = vctp8q((uint32_t)(K - k));
-            s = vaddvaq_p_s8(s, vldrbq_z_s8(wp + k, pk), pk);
-        }
+        for (int32_t k = 0; k < kf; k += 16) s = vaddvaq_s8(s, vldrbq_s8(wp + k)); /* whole blocks, then the rest */
+        if (kf < K) s = vaddvaq_p_s8(s, vldrbq_z_s8(wp + kf, pk), pk);
         tinyasc_acc0[oc] = (w->bias ? w->bias[oc] : 0) + s * p->input_offset;
     }
 }
@@ -566,6 +323,38 @@ static inline __attribute__((always_inline)) void cols_copy(int8_t *dst, const i
         const mve_pred16_t pk = vctp8q((uint32_t)(n - k));
         vstrbq_p_s8(dst + k, vldrbq_z_s8(src + k, pk), pk);
     }
+}
+
+/* n bytes from src, or where src is NULL the zero point zp, to dst: sixteen per predicated vector. */
+static __attribute__((noinline)) void cols_bytes(int8_t *dst, const int8_t *src, int32_t n, int8_t zp)
+{
+    const int8x16_t zpv = vdupq_n_s8(zp);
+    for (int32_t k = 0; k < n; k += 16) {
+        const mve_pred16_t pk = vctp8q((uint32_t)(n - k));
+        vstrbq_p_s8(dst + k, src ? vldrbq_z_s8(src + k, pk) : zpv, pk);
+    }
+}
+
+/* An im2col window row that reaches past the input's left or right edge (rowp: its input row, x0 its first tap's
+ * column): the zero point outside, the taps inside copied (with dilation 1 along x one run of bytes). */
+static __attribute__((noinline)) void cols_row_edge(const tinyasc_conv_params *p, const int8_t *rowp, int32_t x0,
+                                                    int8_t *g)
+{
+    const int32_t C = p->in_c;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    if (p->dil_w != 1) {
+        for (int32_t kx = 0; kx < p->k_w; kx++) {
+            const int32_t x = x0 + kx * p->dil_w;
+            cols_bytes(g + kx * C, x >= 0 && x < p->in_w ? rowp + x * C : NULL, C, zp);
+        }
+        return;
+    }
+    int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + p->k_w > p->in_w ? p->in_w - x0 : p->k_w;
+    if (lo > p->k_w) lo = p->k_w;
+    if (hi < lo) hi = lo;
+    cols_bytes(g, NULL, lo * C, zp);
+    cols_bytes(g + lo * C, rowp + (x0 + lo) * C, (hi - lo) * C, zp);
+    cols_bytes(g + hi * C, NULL, (p->k_w - hi) * C, zp);
 }
 
 /* n bytes (taps of a window, whole 16-byte blocks) from src, or the zero point zp where src is NULL, to blocks step
@@ -582,14 +371,18 @@ static void cols_window_blocks(const tinyasc_conv_params *p, const int8_t *in, i
     const int32_t C = p->in_c, row = p->in_w * C, wrow = p->k_w * C;
     const int32_t oy = i / p->out_w, ox = i - oy * p->out_w;
     const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-    const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w;
+    /* dilation 1 along x: the taps inside the input, [lo, hi), are one run of bytes */
+    const int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + p->k_w > p->in_w ? p->in_w - x0 : p->k_w;
     const int8x16_t zp = vdupq_n_s8((int8_t)(-p->input_offset));
+    const int32_t cstep = C / 16 * step;
     for (int32_t ky = 0; ky < p->k_h; ky++, dst += wrow / 16 * step) {
         const int32_t y = y0 + ky * p->dil_h;
-        if (y < 0 || y >= p->in_h) {
+        if (y < 0 || y >= p->in_h || (p->dil_w == 1 && hi <= lo)) {
             cols_blocks(dst, NULL, wrow, step, zp);
-        } else if (row_inside) {
-            cols_blocks(dst, in + y * row + x0 * C, wrow, step, zp);
+        } else if (p->dil_w == 1) {
+            if (lo > 0) cols_blocks(dst, NULL, lo * C, step, zp);
+            cols_blocks(dst + lo * cstep, in + y * row + (x0 + lo) * C, (hi - lo) * C, step, zp);
+            if (hi < p->k_w) cols_blocks(dst + hi * cstep, NULL, (p->k_w - hi) * C, step, zp);
         } else {
             for (int32_t kx = 0; kx < p->k_w; kx++) {
                 const int32_t x = x0 + kx * p->dil_w;
@@ -613,15 +406,17 @@ static void rows_groups(const tinyasc_conv_params *p, const tinyasc_weights *w, 
         const int any = !fast && pw_group_any(w, oc, n);
         const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, any);
         const int8_t *w0 = w->data + oc * K;
-        const int8_t *w1 = n > 1 ? w0 + K : w0, *w2 = n > 2 ? w0 + 2 * K : w0, *w3 = n > 3 ? w0 + 3 * K : w0;
+        const int8_t *const last = w0 + (n - 1) * K; /* rows past n repeat the last (pw_consts_store) */
+        const int8_t *w1 = n > 1 ? w0 + K : last, *w2 = n > 2 ? w0 + 2 * K : last, *w3 = n > 3 ? w0 + 3 * K : last;
         if (pairs > 0) {
             pw_prow pp = {.pp = {.src = cols, .dst = out + oc, .pairs = pairs, .K = K, .OC = OC, .nb = K >> 4,
-                                 .tail = 0, .n = n, .wb = w0, .c = pw_consts_store(oc, &q, any)},
+                                 .tail = 0, .n = n, .wb = w0, .c = pw_consts_store(oc, &q, any, n, OC)},
                           .w1 = w1, .w2 = w2, .w3 = w3};
-            if (any)
+            if (any) {
                 pw_pairs_rows_any_mve(&pp);
-            else
+            } else if (!tinyasc_pairs3_s8 || tinyasc_pairs3_s8(TINYASC_PAIRS3_ROWS, &pp) != 0) {
                 pw_pairs_rows_mve(&pp);
+            }
         }
         if (n_pix & 1)
             pw_pixels(cols + pairs * 2 * K, K, K, vctp8q(0), w0, w1, w2, w3, vldrwq_z_s32(tinyasc_acc0 + oc, pr), &q,
@@ -695,7 +490,8 @@ static inline int win_ok(const tinyasc_conv_params *p, int32_t K)
 }
 
 /* One call of pw_pairs_win_mve over `pairs` pairs of windows from src (outputs from dst): the second window of a pair
- * `second` input bytes and `osecond` output bytes after the first, the next pair `istep` and `ostep` further. */
+ * `second` input bytes and `osecond` output bytes after the first (pw_pair_fits), the next pair `istep` and `ostep`
+ * further. */
 static inline __attribute__((always_inline)) void win_call(const tinyasc_conv_params *p, const int8_t *src,
                                                            int8_t *dst, int32_t pairs, int32_t second,
                                                            int32_t osecond, int32_t istep, int32_t ostep, int32_t n,
@@ -705,13 +501,15 @@ static inline __attribute__((always_inline)) void win_call(const tinyasc_conv_pa
     pw_pwin pp = {.pp = {.src = src, .dst = dst, .pairs = pairs, .K = second, .OC = osecond, .nb = wrow >> 4,
                          .tail = p->k_h, .n = n, .wb = wb, .c = c},
                   .jump = p->dil_h * p->in_w * p->in_c - wrow, .istep = istep, .ostep = ostep};
-    pw_pairs_win_mve(&pp);
+    pw_consts_offsets(osecond, n);
+    if (!tinyasc_pairs3_s8 || tinyasc_pairs3_s8(TINYASC_PAIRS3_WIN, &pp) != 0) pw_pairs_win_mve(&pp);
 }
 
 /* The windows of the interior (box) of one batch read in place, group by group of four output channels (a layer on the
  * four-lane output path): the group's rows interleaved into the gather buffer, then pairs of windows one output row
- * apart (a call per two rows of the box), the last row of an odd count in pairs along the row, and its odd last
- * window (copied after the rows unless one row long) through pw_run_wb. The channels' constants in tinyasc_acc0. */
+ * apart (a call per two rows of the box, where an output row's bytes fit the store's offsets), a row left over in
+ * pairs along the row, and its odd last window (copied after the rows unless one row long) through pw_run_wb. The
+ * channels' constants in tinyasc_acc0. */
 static __attribute__((noinline)) void win_groups(const tinyasc_conv_params *p, const tinyasc_weights *w,
                                                  const int8_t *in, int8_t *out, win_box box)
 {
@@ -723,21 +521,23 @@ static __attribute__((noinline)) void win_groups(const tinyasc_conv_params *p, c
         const mve_pred16_t pr = vctp32q((uint32_t)n);
         const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, 0);
         pw_interleave(w->data + oc * K, K, n, K, wb);
-        const int32_t *c = pw_consts_store(oc, &q, 0);
+        const int32_t *c = pw_consts_store(oc, &q, 0, n, OC);
         const int8_t *src = in + (box.y0 * p->stride_h - p->pad_h) * row + (box.x0 * p->stride_w - p->pad_w) * C;
         int8_t *dst = out + (box.y0 * p->out_w + box.x0) * OC + oc;
         int32_t oy = box.y0;
-        for (; oy + 1 < box.y1; oy += 2, src += 2 * sy, dst += 2 * oy_step)
-            win_call(p, src, dst, n_x, sy, oy_step, sx, OC, n, wb, c);
-        if (oy == box.y1) continue;
-        if (n_x > 1) win_call(p, src, dst, n_x / 2, sx, OC, 2 * sx, 2 * OC, n, wb, c);
-        if (n_x & 1) {
-            const int8_t *x = src + (n_x - 1) * sx;
-            if (p->k_h > 1) {
-                for (int32_t ky = 0; ky < p->k_h; ky++) cols_copy(odd + ky * wrow, x + ky * p->dil_h * row, wrow);
-                x = odd;
+        if (pw_pair_fits(oy_step))
+            for (; oy + 1 < box.y1; oy += 2, src += 2 * sy, dst += 2 * oy_step)
+                win_call(p, src, dst, n_x, sy, oy_step, sx, OC, n, wb, c);
+        for (; oy < box.y1; oy++, src += sy, dst += oy_step) {
+            if (n_x > 1) win_call(p, src, dst, n_x / 2, sx, OC, 2 * sx, 2 * OC, n, wb, c);
+            if (n_x & 1) {
+                const int8_t *x = src + (n_x - 1) * sx;
+                if (p->k_h > 1) {
+                    for (int32_t ky = 0; ky < p->k_h; ky++) cols_copy(odd + ky * wrow, x + ky * p->dil_h * row, wrow);
+                    x = odd;
+                }
+                pw_run_wb(x, dst + (n_x - 1) * OC, 1, K, OC, wb, tinyasc_acc0 + oc, &q, 0, pr);
             }
-            pw_run_wb(x, dst + (n_x - 1) * OC, 1, K, OC, wb, tinyasc_acc0 + oc, &q, 0, pr);
         }
     }
 }
@@ -841,26 +641,23 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
         for (int32_t i0 = 0; i0 < npix; i0 += chunk) {
             const int32_t n_pix = npix - i0 < chunk ? npix - i0 : chunk;
             int8_t *g = cols;
+            int32_t oy = i0 / p->out_w, ox = i0 - oy * p->out_w;
             for (int32_t i = i0; i < i0 + n_pix; i++) {
-                const int32_t oy = i / p->out_w, ox = i - oy * p->out_w;
                 const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
                 const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w;
                 for (int32_t ky = 0; ky < p->k_h; ky++, g += wrow) {
                     const int32_t y = y0 + ky * p->dil_h;
                     if (y < 0 || y >= p->in_h) {
-                        memset(g, zp, (size_t)wrow);
+                        cols_bytes(g, NULL, wrow, zp);
                     } else if (row_inside && short_row) {
                         vstrbq_p_s8(g, vldrbq_z_s8(in + y * row + x0 * C, pw), pw);
                     } else if (row_inside) {
                         cols_copy(g, in + y * row + x0 * C, wrow);
                     } else {
-                        for (int32_t kx = 0; kx < p->k_w; kx++) {
-                            const int32_t x = x0 + kx * p->dil_w;
-                            if (x >= 0 && x < p->in_w) cols_copy(g + kx * C, in + y * row + x * C, C);
-                            else memset(g + kx * C, zp, (size_t)C);
-                        }
+                        cols_row_edge(p, in + y * row, x0, g);
                     }
                 }
+                if (++ox == p->out_w) ox = 0, oy++;
             }
             for (int32_t oc = 0; oc < OC; oc += 4) {
                 const int32_t n = OC - oc < 4 ? OC - oc : 4;
