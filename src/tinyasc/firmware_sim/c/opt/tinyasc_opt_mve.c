@@ -213,11 +213,13 @@ static __attribute__((noinline)) void pw_consts_last(int32_t n, int32_t d)
     pw_consts_offsets(d, n);
 }
 
-/* Whether the pairs kernels' store takes a pair whose second outputs lie d bytes after the first's. */
+/* Whether the pairs kernels' store takes a pair whose second outputs lie d bytes after the first's (pixel pairs OC
+ * apart always do: TINYASC_OPT_MAX_C below). */
 static inline int pw_pair_fits(int32_t d)
 {
     return d + 3 <= 65535;
 }
+typedef char pw_pair_of_pixels_fits[TINYASC_OPT_MAX_C + 3 <= 65535 ? 1 : -1];
 
 /* The constants of the group of n channels oc.. into pw_consts_buf: left and smask for the form for any shift (its
  * stores predicated), else the lanes past n and the output offsets of a pair d bytes apart (pw_consts_last). */

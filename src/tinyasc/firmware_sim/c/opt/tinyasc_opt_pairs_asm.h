@@ -150,9 +150,9 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         "vmov.32 q1[1], r10\n\t"                                                                                  \
         "vmov.32 q1[2], r12\n\t"                                                                                  \
         "vmov.32 q1[3], lr\n\t"
-/* the whole kernel, its output step OUTS and STORE: the pair's first block by VMLADAV (no zeroing; K < 16: zeros,
- * then the predicated block alone) */
-#define PW_PAIRS(OUTS, STORE)                                                                                    \
+/* a kernel's start: the group's constants (the struct in r9), then per pair (at 3) both pixels' (windows') pointers
+ * r1 and r3 (the second K further) and the rows' weights r5 */
+#define PW_HEAD                                                                                                  \
         "push    {r4-r11, lr}\n\t"                                                                                \
         "vpush   {d8-d15}\n\t"                                                                                    \
         "mov     r9, r0\n\t"                                                                                      \
@@ -160,8 +160,12 @@ typedef char pw_pair_is_the_asm_layout[(offsetof(pw_pair, src) == 0 && offsetof(
         "3:\n\t"                                                                                                  \
         "ldr     r1, [r9, #0]\n\t"                                                                                \
         "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r3, r1, r3\n\t"             /* the second pixel's inputs */                                      \
-        "ldr     r5, [r9, #32]\n\t"                                                                               \
+        "add     r3, r1, r3\n\t"                                                                                  \
+        "ldr     r5, [r9, #32]\n\t"
+/* the whole kernel, its output step OUTS and STORE: the pair's first block by VMLADAV (no zeroing; K < 16: zeros,
+ * then the predicated block alone) */
+#define PW_PAIRS(OUTS, STORE)                                                                                    \
+        PW_HEAD                                                                                                   \
         "ldr     r7, [r9, #20]\n\t"                                                                               \
         "cmp     r7, #0\n\t"                                                                                      \
         "beq     5f\n\t"                                                                                          \
@@ -284,19 +288,22 @@ typedef char pw_pwin_is_the_asm_layout[(offsetof(pw_pwin, pp.tail) == 24 && offs
         "vldrb.u8 q1, [r3], #16\n\t"                                                                              \
         PW_ROWS_OP(OP)
 #define PW_BLOCK3(OP) PW_BLOCK_OP(OP) PW_BLOCK_OP("vmladava") PW_BLOCK_OP("vmladava")
-/* the kernel, a step of U blocks (1, or 3 where nb counts threes) */
-#define PW_PAIRS_WIN(OUTS, FIRST, BODY)                                                                          \
-        "push    {r4-r11, lr}\n\t"                                                                                \
-        "vpush   {d8-d15}\n\t"                                                                                    \
-        "mov     r9, r0\n\t"                                                                                      \
-        PW_CONSTS                                                                                                 \
-        "3:\n\t"                                                                                                  \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r3, r1, r3\n\t"             /* the second window */                                              \
-        "ldr     r5, [r9, #32]\n\t"                                                                               \
+/* the windows kernels' start: PW_HEAD, the window rows and into r7 the field at R7 */
+#define PW_WIN_HEAD(R7)                                                                                          \
+        PW_HEAD                                                                                                   \
         "ldr     r11, [r9, #24]\n\t"         /* window rows */                                                    \
-        "ldr     r7, [r9, #20]\n\t"          /* a row's steps */                                                  \
+        "ldr     r7, [r9, #" #R7 "]\n\t"
+/* ... and their end (at 4): the pair's outputs, then the next pair */
+#define PW_WIN_TAIL(OUTS)                                                                                        \
+        "4:\n\t"                                                                                                  \
+        PW_LANES                                                                                                  \
+        OUTS                                                                                                      \
+        PW_STORE_WIN                                                                                              \
+        "vpop    {d8-d15}\n\t"                                                                                    \
+        "pop     {r4-r11, pc}\n\t"
+/* the kernel, a step of U blocks (1, or 3 where nb counts threes; r7 a row's steps) */
+#define PW_PAIRS_WIN(OUTS, FIRST, BODY)                                                                          \
+        PW_WIN_HEAD(20)                                                                                           \
         FIRST                                                                                                     \
         "subs    r7, r7, #1\n\t"                                                                                  \
         "beq     6f\n\t"                                                                                          \
@@ -312,28 +319,11 @@ typedef char pw_pwin_is_the_asm_layout[(offsetof(pw_pwin, pp.tail) == 24 && offs
         "add     r3, r3, r7\n\t"                                                                                  \
         "ldr     r7, [r9, #20]\n\t"                                                                               \
         "b       1b\n\t"                                                                                          \
-        "4:\n\t"                                                                                                  \
-        PW_LANES                                                                                                  \
-        OUTS                                                                                                      \
-        PW_STORE_WIN                                                                                              \
-        "vpop    {d8-d15}\n\t"                                                                                    \
-        "pop     {r4-r11, pc}\n\t"
-
-
-/* PW_PAIRS_WIN for window rows of one step each (the jump between rows held in r7): per row FIRST or BODY, then both
- * pointers on by the jump */
+        PW_WIN_TAIL(OUTS)
+/* PW_PAIRS_WIN for window rows of one step each (r7 the jump from a row's end to the next row's start): per row FIRST
+ * or BODY, then both pointers on by the jump */
 #define PW_PAIRS_WIN1(OUTS, FIRST, BODY)                                                                         \
-        "push    {r4-r11, lr}\n\t"                                                                                \
-        "vpush   {d8-d15}\n\t"                                                                                    \
-        "mov     r9, r0\n\t"                                                                                      \
-        PW_CONSTS                                                                                                 \
-        "3:\n\t"                                                                                                  \
-        "ldr     r1, [r9, #0]\n\t"                                                                                \
-        "ldr     r3, [r9, #12]\n\t"                                                                               \
-        "add     r3, r1, r3\n\t"             /* the second window */                                              \
-        "ldr     r5, [r9, #32]\n\t"                                                                               \
-        "ldr     r11, [r9, #24]\n\t"         /* window rows */                                                    \
-        "ldr     r7, [r9, #40]\n\t"          /* the jump from a row's end to the next row */                      \
+        PW_WIN_HEAD(40)                                                                                           \
         FIRST                                                                                                     \
         "subs    r11, r11, #1\n\t"                                                                                \
         "beq     4f\n\t"                                                                                          \
@@ -343,13 +333,7 @@ typedef char pw_pwin_is_the_asm_layout[(offsetof(pw_pwin, pp.tail) == 24 && offs
         BODY                                                                                                      \
         "subs    r11, r11, #1\n\t"                                                                                \
         "bne     1b\n\t"                                                                                          \
-        "4:\n\t"                                                                                                  \
-        PW_LANES                                                                                                  \
-        OUTS                                                                                                      \
-        PW_STORE_WIN                                                                                              \
-        "vpop    {d8-d15}\n\t"                                                                                    \
-        "pop     {r4-r11, pc}\n\t"
-
+        PW_WIN_TAIL(OUTS)
 #endif
 
 #endif
