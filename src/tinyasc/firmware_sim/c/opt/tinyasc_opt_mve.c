@@ -151,6 +151,7 @@ static __attribute__((noinline)) void pw_run_wb(const int8_t *src, int8_t *dst, 
     }
 }
 
+/* The pairs kernels one block a step (tinyasc_opt_pairs_asm.h; three a step: tinyasc_opt_pairs3.c). */
 static __attribute__((naked, noinline)) void pw_pairs_mve(pw_pair *q __attribute__((unused))) /* q arrives in r0 */
 {
     __asm__ volatile(PW_PAIRS(PW_OUTS_FAST, PW_STORE_FAST));
@@ -161,6 +162,7 @@ static __attribute__((naked, noinline)) void pw_pairs_any_mve(pw_pair *q __attri
 {
     __asm__ volatile(PW_PAIRS(PW_OUTS_ANY, PW_STORE_ANY));
 }
+
 static __attribute__((naked, noinline)) void pw_pairs_rows_mve(pw_prow *q __attribute__((unused)))
 {
     __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_FAST, PW_STORE_FAST, PW_ROWS_INPLACE_OP("vmladav"),
@@ -172,11 +174,11 @@ static __attribute__((naked, noinline)) void pw_pairs_rows_any_mve(pw_prow *q __
     __asm__ volatile(PW_PAIRS_ROWS(PW_OUTS_ANY, PW_STORE_ANY, PW_ROWS_INPLACE_OP("vmladav"),
                                    PW_ROWS_INPLACE_OP("vmladava")));
 }
+
 static __attribute__((naked, noinline)) void pw_pairs_win_mve(pw_pwin *q __attribute__((unused)))
 {
     __asm__ volatile(PW_PAIRS_WIN(PW_OUTS_FAST, PW_BLOCK_OP("vmladav"), PW_BLOCK_OP("vmladava")));
 }
-
 
 /* A pointwise group's rows (n of them; the others repeat the last) interleaved by 16-byte block into wb, kp bytes per
  * row (K rounded up to 16, zeros past K). */

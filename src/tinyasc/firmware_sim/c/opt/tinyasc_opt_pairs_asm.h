@@ -14,9 +14,11 @@
 #if defined(__ARM_FEATURE_MVE)
 /* Pairs of pixels of a pointwise group in asm (pw_pairs_mve): per 16-byte block of the two pixels' inputs the four
  * interleaved weight rows are loaded once (post-increment) for both pixels, eight VMLADAVA.S8 (128 MACs) into the eight
- * even registers; the block where K is not a multiple of 16 with the inputs' loads predicated (the weights past K are
- * zeros); then both pixels' four sums leave through tinyasc_rq_x4_apply's seven instructions with the group's constants
- * in q4-q7 (pw_pairs_any_mve: tinyasc_rq_x4_any_apply's nine, for a group with a shift >= 0). One pixel per pass in C
+ * even registers (the pair's first block by VMLADAV: the sums start there); the block where K is not a multiple of 16
+ * with the inputs' loads predicated (the weights past K are zeros); then both pixels' four sums leave through the
+ * four-lane output path without its clamp with the group's constants in q4-q7, narrowed together with saturation (the
+ * clamp) and stored by one scatter at the offsets in q3 (PW_OUTS_FAST, PW_STORE_FAST; pw_pairs_any_mve:
+ * tinyasc_rq_x4_any_apply's form and two predicated stores, for a group with a shift >= 0). One pixel per pass in C
  * (pw_run_wb) compiled with spilled weight offsets; two pixels need eight accumulators, all of VMLADAVA's even
  * registers. Offsets below are those of pw_pair. */
 typedef struct {
@@ -24,7 +26,7 @@ typedef struct {
     int8_t *dst;         /* 4: the first pixel's four outputs (the second OC bytes further) */
     int32_t pairs, K;    /* 8, 12 */
     int32_t OC, nb;      /* 16, 20: output channels; whole 16-byte blocks */
-    int32_t tail, n;     /* 24, 28: K % 16; the group's channels (1..4, the lanes stored) */
+    int32_t tail, n;     /* 24, 28: K % 16; the group's channels (1..4: the lanes the form for any shift stores) */
     const int8_t *wb;    /* 32: the group's rows interleaved by block (pw_interleave) */
     const int32_t *c;    /* 36: 24 words, 16-byte aligned, 4 lanes each: base sums, m, min(shift, 0) (-r), the zero
                           * point, max(shift, 0) (left), -1 where shift < 0 (smask); on the four-lane path eight
