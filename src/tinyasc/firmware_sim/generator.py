@@ -529,18 +529,11 @@ class _Generator:
             kernel = "conv2d_c16_s8"  # Helium's windows read in place: linked only with such a layer
         else:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
-        if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
-                and line3p_pays(conv, depthwise=depthwise)):
-            self.kernels_used.add(f"tinyasc_{_LINE3P.name}")  # the line kernel's weak reference: ship its file
-        if (self.options.backend is KernelBackend.OPTIMIZED and conv_pairs_core(self.options.target.core) and not wide
-                and line3_dsp_ships(conv, depthwise=depthwise)):
-            self.kernels_used.add(f"tinyasc_{_LINE3_DSP.name}")  # the same, the DSP cores' asm layers
-        if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core) and not wide
-                and dw_taps_ships(conv, depthwise=depthwise)):
-            self.kernels_used.add(f"tinyasc_{_DW_TAPS.name}")  # the same, Helium's long depthwise columns
-        if (self.options.backend is KernelBackend.OPTIMIZED and helium_core(self.options.target.core)
-                and kernel in PAIRS3_ENTRIES and pairs3_ships(conv, depthwise=depthwise, wide=wide)):
-            self.kernels_used.add(f"tinyasc_{_PAIRS3.name}")  # the same, Helium's pairs three blocks a step
+        if self.options.backend is KernelBackend.OPTIMIZED:
+            for rule in WEAK_FILE_RULES:  # the weakly reached kernel files this layer's library ships
+                if rule.core(self.options.target.core) and rule.ships(conv, depthwise=depthwise, wide=wide,
+                                                                      kernel=kernel):
+                    self.kernels_used.add(f"tinyasc_{rule.kernel.name}")
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
                             bias=bias,
@@ -1122,6 +1115,36 @@ def pairs3_ships(p: params.ConvParams, *, depthwise: bool, wide: bool) -> bool:
     return (p.k_h * p.k_w * p.in_c) % 48 == 0 or (p.k_w * p.in_c) % 48 == 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class WeakFileRule:
+    """When an optimized library ships a weakly reached kernel file (:attr:`.kernel_sources.Kernel.weak`): the cores
+    it serves and the layers that reach it. The file's C checks each layer again and falls back where it declines."""
+
+    kernel: Kernel
+    """The weakly reached kernel (its file and strong symbol)."""
+    core: Callable[[Target | None], bool]
+    """Whether the library's core takes the file."""
+    ships: Callable[..., bool]
+    """``ships(conv, *, depthwise, wide, kernel)``: whether a convolution (its parameters, kind and chosen entry)
+    may reach the file."""
+
+
+def _line3p_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
+    return not wide and line3p_pays(p, depthwise=depthwise)
+
+
+def _line3_dsp_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
+    return not wide and line3_dsp_ships(p, depthwise=depthwise)
+
+
+def _dw_taps_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
+    return not wide and dw_taps_ships(p, depthwise=depthwise)
+
+
+def _pairs3_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
+    return kernel in PAIRS3_ENTRIES and pairs3_ships(p, depthwise=depthwise, wide=wide)
+
+
 def _weak_kernel_links(kernels_used: set[str]) -> str:
     """model.c's strong references to the files of the weakly reached kernels it ships (:data:`WEAK_KERNEL_LINKS`):
     a static archive extracts a member for a strong reference only, so without them a library built as one (CMake's
@@ -1342,6 +1365,13 @@ _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P, weak=True)  # Helium's three-tap lines
 _LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP, weak=True)  # the DSP cores' line layers in asm (line3_dsp_ships)
 _DW_TAPS = _K("dw_taps_s8", _ks.OPT_DW_TAPS, weak=True)  # Helium's long depthwise columns (dw_taps_ships)
 _PAIRS3 = _K("pairs3_s8", _ks.OPT_PAIRS3, weak=True)  # Helium's pairs kernels three blocks a step (pairs3_ships)
+#: The weakly reached kernel files an optimized library ships, each with the rule that ships it (_Generator.prepare_conv).
+WEAK_FILE_RULES: tuple[WeakFileRule, ...] = (
+    WeakFileRule(kernel=_LINE3P, core=helium_core, ships=_line3p_rule),
+    WeakFileRule(kernel=_LINE3_DSP, core=conv_pairs_core, ships=_line3_dsp_rule),
+    WeakFileRule(kernel=_DW_TAPS, core=helium_core, ships=_dw_taps_rule),
+    WeakFileRule(kernel=_PAIRS3, core=helium_core, ships=_pairs3_rule),
+)
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
 _TRANSPOSE16 = _K("transpose_s16", (_ks.INT16,))

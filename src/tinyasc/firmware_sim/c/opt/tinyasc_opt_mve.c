@@ -329,14 +329,19 @@ static inline __attribute__((always_inline)) void cols_copy(int8_t *dst, const i
     }
 }
 
-/* n bytes from src, or where src is NULL the zero point zp, to dst: sixteen per predicated vector. */
-static __attribute__((noinline)) void cols_bytes(int8_t *dst, const int8_t *src, int32_t n, int8_t zp)
+/* n bytes of the zero point zp to dst, sixteen per predicated vector. */
+static __attribute__((noinline)) void cols_fill(int8_t *dst, int32_t n, int8_t zp)
 {
     const int8x16_t zpv = vdupq_n_s8(zp);
-    for (int32_t k = 0; k < n; k += 16) {
-        const mve_pred16_t pk = vctp8q((uint32_t)(n - k));
-        vstrbq_p_s8(dst + k, src ? vldrbq_z_s8(src + k, pk) : zpv, pk);
-    }
+    for (int32_t k = 0; k < n; k += 16) vstrbq_p_s8(dst + k, zpv, vctp8q((uint32_t)(n - k)));
+}
+
+/* The taps [*lo, *hi) of a window row starting at column x0 (dilation 1 along x) that lie inside the input: one run of
+ * bytes; lo == hi where the row misses the input. */
+static inline void cols_inside(const tinyasc_conv_params *p, int32_t x0, int32_t *lo, int32_t *hi)
+{
+    tinyasc_tap_range(x0, 1, p->k_w, p->in_w, lo, hi);
+    if (*hi <= *lo) *lo = *hi = 0;
 }
 
 /* An im2col window row that reaches past the input's left or right edge (rowp: its input row, x0 its first tap's
@@ -349,16 +354,18 @@ static __attribute__((noinline)) void cols_row_edge(const tinyasc_conv_params *p
     if (p->dil_w != 1) {
         for (int32_t kx = 0; kx < p->k_w; kx++) {
             const int32_t x = x0 + kx * p->dil_w;
-            cols_bytes(g + kx * C, x >= 0 && x < p->in_w ? rowp + x * C : NULL, C, zp);
+            if (x >= 0 && x < p->in_w)
+                cols_copy(g + kx * C, rowp + x * C, C);
+            else
+                cols_fill(g + kx * C, C, zp);
         }
         return;
     }
-    int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + p->k_w > p->in_w ? p->in_w - x0 : p->k_w;
-    if (lo > p->k_w) lo = p->k_w;
-    if (hi < lo) hi = lo;
-    cols_bytes(g, NULL, lo * C, zp);
-    cols_bytes(g + lo * C, rowp + (x0 + lo) * C, (hi - lo) * C, zp);
-    cols_bytes(g + hi * C, NULL, (p->k_w - hi) * C, zp);
+    int32_t lo, hi;
+    cols_inside(p, x0, &lo, &hi);
+    cols_fill(g, lo * C, zp);
+    cols_copy(g + lo * C, rowp + (x0 + lo) * C, (hi - lo) * C);
+    cols_fill(g + hi * C, (p->k_w - hi) * C, zp);
 }
 
 /* n bytes (taps of a window, whole 16-byte blocks) from src, or the zero point zp where src is NULL, to blocks step
@@ -375,8 +382,8 @@ static void cols_window_blocks(const tinyasc_conv_params *p, const int8_t *in, i
     const int32_t C = p->in_c, row = p->in_w * C, wrow = p->k_w * C;
     const int32_t oy = i / p->out_w, ox = i - oy * p->out_w;
     const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-    /* dilation 1 along x: the taps inside the input, [lo, hi), are one run of bytes */
-    const int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + p->k_w > p->in_w ? p->in_w - x0 : p->k_w;
+    int32_t lo, hi; /* dilation 1 along x: the taps inside the input, [lo, hi), are one run of bytes */
+    cols_inside(p, x0, &lo, &hi);
     const int8x16_t zp = vdupq_n_s8((int8_t)(-p->input_offset));
     const int32_t cstep = C / 16 * step;
     for (int32_t ky = 0; ky < p->k_h; ky++, dst += wrow / 16 * step) {
@@ -494,8 +501,8 @@ static inline int win_ok(const tinyasc_conv_params *p, int32_t K)
 }
 
 /* One call of pw_pairs_win_mve over `pairs` pairs of windows from src (outputs from dst): the second window of a pair
- * `second` input bytes and `osecond` output bytes after the first (pw_pair_fits), the next pair `istep` and `ostep`
- * further. */
+ * `second` input bytes and `osecond` output bytes after the first (pw_pair_fits; the group's constants c hold the
+ * offsets of osecond: pw_consts_offsets), the next pair `istep` and `ostep` further. */
 static inline __attribute__((always_inline)) void win_call(const tinyasc_conv_params *p, const int8_t *src,
                                                            int8_t *dst, int32_t pairs, int32_t second,
                                                            int32_t osecond, int32_t istep, int32_t ostep, int32_t n,
@@ -505,7 +512,6 @@ static inline __attribute__((always_inline)) void win_call(const tinyasc_conv_pa
     pw_pwin pp = {.pp = {.src = src, .dst = dst, .pairs = pairs, .K = second, .OC = osecond, .nb = wrow >> 4,
                          .tail = p->k_h, .n = n, .wb = wb, .c = c},
                   .jump = p->dil_h * p->in_w * p->in_c - wrow, .istep = istep, .ostep = ostep};
-    pw_consts_offsets(osecond, n);
     if (!tinyasc_pairs3_s8 || tinyasc_pairs3_s8(TINYASC_PAIRS3_WIN, &pp) != 0) pw_pairs_win_mve(&pp);
 }
 
@@ -525,13 +531,16 @@ static __attribute__((noinline)) void win_groups(const tinyasc_conv_params *p, c
         const mve_pred16_t pr = vctp32q((uint32_t)n);
         const tinyasc_rq_x4_any q = pw_consts(w, p->output_offset, oc, pr, 0);
         pw_interleave(w->data + oc * K, K, n, K, wb);
-        const int32_t *c = pw_consts_store(oc, &q, 0, n, OC);
+        const int rows2 = pw_pair_fits(oy_step); /* pairs one output row apart first, then pairs along a row */
+        const int32_t *c = pw_consts_store(oc, &q, 0, n, rows2 ? oy_step : OC);
         const int8_t *src = in + (box.y0 * p->stride_h - p->pad_h) * row + (box.x0 * p->stride_w - p->pad_w) * C;
         int8_t *dst = out + (box.y0 * p->out_w + box.x0) * OC + oc;
         int32_t oy = box.y0;
-        if (pw_pair_fits(oy_step))
+        if (rows2) {
             for (; oy + 1 < box.y1; oy += 2, src += 2 * sy, dst += 2 * oy_step)
                 win_call(p, src, dst, n_x, sy, oy_step, sx, OC, n, wb, c);
+            if (oy < box.y1) pw_consts_offsets(OC, n);
+        }
         for (; oy < box.y1; oy++, src += sy, dst += oy_step) {
             if (n_x > 1) win_call(p, src, dst, n_x / 2, sx, OC, 2 * sx, 2 * OC, n, wb, c);
             if (n_x & 1) {
@@ -652,7 +661,7 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
                 for (int32_t ky = 0; ky < p->k_h; ky++, g += wrow) {
                     const int32_t y = y0 + ky * p->dil_h;
                     if (y < 0 || y >= p->in_h) {
-                        cols_bytes(g, NULL, wrow, zp);
+                        cols_fill(g, wrow, zp);
                     } else if (row_inside && short_row) {
                         vstrbq_p_s8(g, vldrbq_z_s8(in + y * row + x0 * C, pw), pw);
                     } else if (row_inside) {
