@@ -337,11 +337,13 @@ static __attribute__((noinline)) void cols_fill(int8_t *dst, int32_t n, int8_t z
 }
 
 /* The taps [*lo, *hi) of a window row starting at column x0 (dilation 1 along x) that lie inside the input: one run of
- * bytes; lo == hi where the row misses the input. */
-static inline void cols_inside(const tinyasc_conv_params *p, int32_t x0, int32_t *lo, int32_t *hi)
+ * bytes; none where hi <= lo (tinyasc_tap_range at dilation 1 without its divisions and clamps: ten instructions
+ * fewer per window in cols_window_blocks, measured). */
+static inline __attribute__((always_inline)) void cols_inside(const tinyasc_conv_params *p, int32_t x0, int32_t *lo,
+                                                              int32_t *hi)
 {
-    tinyasc_tap_range(x0, 1, p->k_w, p->in_w, lo, hi);
-    if (*hi <= *lo) *lo = *hi = 0;
+    *lo = x0 < 0 ? -x0 : 0;
+    *hi = x0 + p->k_w > p->in_w ? p->in_w - x0 : p->k_w;
 }
 
 /* An im2col window row that reaches past the input's left or right edge (rowp: its input row, x0 its first tap's
@@ -363,6 +365,7 @@ static __attribute__((noinline)) void cols_row_edge(const tinyasc_conv_params *p
     }
     int32_t lo, hi;
     cols_inside(p, x0, &lo, &hi);
+    if (hi <= lo) lo = hi = 0;
     cols_fill(g, lo * C, zp);
     cols_copy(g + lo * C, rowp + (x0 + lo) * C, (hi - lo) * C);
     cols_fill(g + hi * C, (p->k_w - hi) * C, zp);
