@@ -393,6 +393,15 @@ CASES = {
     # without non-zeros
     "conv5x5_c1_c7_s2_h40_valid_fold_zero_row": (False, 1, 83, 13, 1, 7, 5, 5, 2, 1, False, None, True),
     "conv3x3_c1_c5_h20_valid_b2_fold_zero_row": (False, 2, 22, 5, 1, 5, 3, 3, 1, 1, False, None, False),
+    # Helium's im2col gather of window rows of 16 bytes or fewer (cols_gather): runs of windows inside the input along
+    # x in one call (cols_short_windows), windows crossing the left or right edge by one predicated load each row with
+    # the zero point selected outside (cols_short_edge), rows above and below the input filled; a first layer of
+    # three channels at stride 2 (MobileNet's: rows of 9 bytes; right and bottom edges), at both ends of the input
+    # zero point, and of one channel 10 x 4 (the DS-CNN's: rows of 4 bytes, both edges, four rows outside at the top)
+    "conv3x3_c3_c8_s2_gather_fold": (False, 1, 13, 12, 3, 8, 3, 3, 2, 1, True, None, True),
+    "conv3x3_c3_c5_s2_gather_zxmin_fold": (False, 2, 9, 11, 3, 5, 3, 3, 2, 1, True, None, False),
+    "conv3x3_c3_c6_s2_gather_zxmax_fold": (False, 1, 10, 14, 3, 6, 3, 3, 2, 1, True, None, True),
+    "conv10x4_c1_c8_s2_gather_fold": (False, 1, 21, 10, 1, 8, 10, 4, 2, 1, True, None, True),
 }
 
 

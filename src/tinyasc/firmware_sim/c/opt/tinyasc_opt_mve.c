@@ -626,6 +626,105 @@ int tinyasc_simd_conv2d_1x1_inplace_s8(const tinyasc_conv_params *p, const tinya
     return 0;
 }
 
+/* The taps inside the input of n_pix windows along an output row, each of rows window rows of wrow <= 16 bytes: the
+ * rows src_step bytes apart in the input and one after another at dst, the next window pix_step input bytes and
+ * dst_step bytes further. One predicated copy a row, the predicate set once (VPST's block holds the load and the
+ * store); the pixels in one asm loop. */
+typedef struct {
+    int32_t rows, wrow, src_step, pix_step, dst_step;
+} cols_short;
+static __attribute__((noinline)) void cols_short_windows(int8_t *dst, const int8_t *src, int32_t n_pix,
+                                                         const cols_short *sh)
+{
+    const int32_t gap = sh->dst_step - sh->rows * sh->wrow, back = sh->rows * sh->src_step - sh->pix_step;
+    int32_t r;
+    __asm__ volatile("vmsr    p0, %[pr]\n\t"
+                     "1:\n\t"
+                     "mov     %[r], %[rows]\n\t"
+                     "2:\n\t"
+                     "vpstt\n\t"
+                     "vldrbt.u8 q0, [%[src]]\n\t"
+                     "vstrbt.8 q0, [%[dst]]\n\t"
+                     "add     %[src], %[src], %[step]\n\t"
+                     "add     %[dst], %[dst], %[wrow]\n\t"
+                     "subs    %[r], %[r], #1\n\t"
+                     "bne     2b\n\t"
+                     "sub     %[src], %[src], %[back]\n\t"
+                     "add     %[dst], %[dst], %[gap]\n\t"
+                     "subs    %[n], %[n], #1\n\t"
+                     "bne     1b\n\t"
+                     : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(n_pix), [r] "=&r"(r)
+                     : [pr] "r"((uint32_t)vctp8q((uint32_t)sh->wrow)), [rows] "r"(sh->rows), [step] "r"(sh->src_step),
+                       [wrow] "r"(sh->wrow), [back] "r"(back), [gap] "r"(gap)
+                     : "q0", "memory", "cc");
+}
+
+/* The rows rows of one window crossing the input's left or right edge, window rows of wrow <= 16 bytes (dilation 1
+ * along x) from src (the window's first row at its first tap's column, outside the input where the window starts left
+ * of it: only its lanes [lo, hi), the bytes inside the input, are read) src_step bytes apart, to dst one after another:
+ * a predicated load of the inside, the zero point selected into the other lanes, one predicated store a row. */
+static __attribute__((noinline)) void cols_short_edge(int8_t *dst, uintptr_t src, int32_t lo, int32_t hi, int8_t zp,
+                                                      const cols_short *sh)
+{
+    const mve_pred16_t inside = vctp8q((uint32_t)hi) ^ vctp8q((uint32_t)lo), all = vctp8q((uint32_t)sh->wrow);
+    const int8x16_t z = vdupq_n_s8(zp);
+    for (int32_t r = 0; r < sh->rows; r++, src += (uintptr_t)sh->src_step, dst += sh->wrow)
+        vstrbq_p_s8(dst, vpselq_s8(vldrbq_z_s8((const int8_t *)src, inside), z, inside), all);
+}
+
+/* The windows of the n_pix output pixels from i (k_h k_w C bytes each, one after another) to g: per output row its
+ * taps' rows inside the input found once, the rows above and below it the zero point, a window inside the input
+ * along x copied row by row (cols_short_rows where a window row is 16 bytes or fewer), one crossing the left or right
+ * edge by cols_row_edge. */
+static __attribute__((noinline)) void cols_gather(const tinyasc_conv_params *p, const int8_t *in, int32_t i,
+                                                  int32_t n_pix, int8_t *g)
+{
+    const int32_t C = p->in_c, row = p->in_w * C, wrow = p->k_w * C, K = p->k_h * wrow, ystep = p->dil_h * row;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    int32_t xa, xb; /* the outputs of a row whose windows lie inside the input along x */
+    tinyasc_inside_range(p->out_w, p->in_w, (p->k_w - 1) * p->dil_w, p->stride_w, p->pad_w, &xa, &xb);
+    if (p->dil_w != 1) xa = xb = p->out_w; /* cols_row_edge's tap by tap */
+    int32_t oy = i / p->out_w, ox = i - oy * p->out_w;
+    for (int32_t left = n_pix; left > 0; oy++, ox = 0) {
+        const int32_t run = p->out_w - ox < left ? p->out_w - ox : left;
+        left -= run;
+        const int32_t y0 = oy * p->stride_h - p->pad_h;
+        int32_t ky0, ky1;
+        tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+        const int8_t *const top = in + (y0 + ky0 * p->dil_h) * row; /* the first tap row inside the input */
+        const int32_t end = ox + run;
+        const cols_short sh = {.rows = ky1 - ky0, .wrow = wrow, .src_step = ystep, .pix_step = p->stride_w * C,
+                               .dst_step = K};
+        while (ox < end) {
+            const int32_t x0 = ox * p->stride_w - p->pad_w;
+            if (ky1 > ky0 && wrow <= 16 && ox >= xa && ox < xb) { /* a run of windows inside along x: one call */
+                const int32_t n = (end < xb ? end : xb) - ox;
+                for (int32_t j = 0; j < n; j++) {
+                    if (ky0 > 0) cols_fill(g + j * K, ky0 * wrow, zp);
+                    if (ky1 < p->k_h) cols_fill(g + j * K + ky1 * wrow, (p->k_h - ky1) * wrow, zp);
+                }
+                cols_short_windows(g + ky0 * wrow, top + x0 * C, n, &sh);
+                ox += n, g += n * K;
+                continue;
+            }
+            if (ky0 > 0) cols_fill(g, ky0 * wrow, zp);
+            if (ky1 < p->k_h) cols_fill(g + ky1 * wrow, (p->k_h - ky1) * wrow, zp);
+            int8_t *d = g + ky0 * wrow;
+            if (ky1 > ky0 && wrow <= 16 && p->dil_w == 1 && (ox < xa || ox >= xb)) {
+                int32_t lo, hi;
+                cols_inside(p, x0, &lo, &hi);
+                if (hi <= lo) lo = hi = 0;
+                cols_short_edge(d, (uintptr_t)top + (uintptr_t)(x0 * C), lo * C, hi * C, zp, &sh);
+            } else if (ox < xa || ox >= xb) {
+                for (int32_t ky = ky0; ky < ky1; ky++, d += wrow) cols_row_edge(p, top + (ky - ky0) * ystep, x0, d);
+            } else {
+                for (const int8_t *s = top + x0 * C; d < g + ky1 * wrow; d += wrow, s += ystep) cols_copy(d, s, wrow);
+            }
+            ox++, g += K;
+        }
+    }
+}
+
 /* A convolution over all of int8 (the output paths as pointwise_fast's) as a matrix product (im2col): the windows of a
  * chunk of output pixels gathered one after another, K bytes each, the input zero point where a tap falls outside the
  * input (with the input offset in each channel's constant, conv_base, such a tap adds exactly nothing), then every
@@ -643,38 +742,15 @@ static int cols_conv(const tinyasc_conv_params *p, const tinyasc_weights *w, con
     }
     const int32_t room = (int32_t)sizeof(tinyasc_mve_gather) - 4 * kp;
     if (p->filter_in_c != C || OC > TINYASC_OPT_MAX_C || room < 8 * K) return -1;
-    const int32_t chunk = room / K, row = p->in_w * C, wrow = p->k_w * C, npix = p->out_h * p->out_w;
+    const int32_t chunk = room / K, row = p->in_w * C, npix = p->out_h * p->out_w;
     int8_t *const wb = tinyasc_mve_gather, *const cols = tinyasc_mve_gather + 4 * kp;
-    const int8_t zp = (int8_t)(-p->input_offset);
-    /* a window row of 16 bytes or fewer (a first layer's three channels: 9) in one predicated copy, its predicate
-     * made once: cols_copy's loop set-up cost three times the copy there */
-    const int short_row = wrow <= 16;
-    const mve_pred16_t pw = vctp8q((uint32_t)wrow);
     conv_base(p, w, K);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in = input + b * p->in_h * row;
         int8_t *out = output + b * npix * OC;
         for (int32_t i0 = 0; i0 < npix; i0 += chunk) {
             const int32_t n_pix = npix - i0 < chunk ? npix - i0 : chunk;
-            int8_t *g = cols;
-            int32_t oy = i0 / p->out_w, ox = i0 - oy * p->out_w;
-            for (int32_t i = i0; i < i0 + n_pix; i++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                const int row_inside = p->dil_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w;
-                for (int32_t ky = 0; ky < p->k_h; ky++, g += wrow) {
-                    const int32_t y = y0 + ky * p->dil_h;
-                    if (y < 0 || y >= p->in_h) {
-                        cols_fill(g, wrow, zp);
-                    } else if (row_inside && short_row) {
-                        vstrbq_p_s8(g, vldrbq_z_s8(in + y * row + x0 * C, pw), pw);
-                    } else if (row_inside) {
-                        cols_copy(g, in + y * row + x0 * C, wrow);
-                    } else {
-                        cols_row_edge(p, in + y * row, x0, g);
-                    }
-                }
-                if (++ox == p->out_w) ox = 0, oy++;
-            }
+            cols_gather(p, in, i0, n_pix, cols);
             for (int32_t oc = 0; oc < OC; oc += 4) {
                 const int32_t n = OC - oc < 4 ? OC - oc : 4;
                 const mve_pred16_t pr = vctp32q((uint32_t)n);
