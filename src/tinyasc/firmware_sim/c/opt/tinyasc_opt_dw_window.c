@@ -547,9 +547,9 @@ static int dw_rows_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, c
  * channel at a time, the channel's input staged as an int8 plane (dwp_stage_mve: rows along the other axis v, u along
  * the row, the input zero point outside the input, eight inputs per gather), so that four neighbouring outputs along u
  * are the four lanes of one vector: per tap one VLDRB.S32 of four neighbouring inputs and one VMLA by the tap's weight
- * (a scalar register), nine of each for 36 MACs, the sums starting from the channel's constant (bias + off * sum w:
+ * (a scalar register), nine of each for 36 MACs, the first by VMLAS onto the channel's constant (bias + off * sum w:
  * the zero point adds exactly nothing, as TFLite skips those taps), the four-lane output step (seven instructions)
- * and one scattering store (outputs su bytes apart): 57 cycles per 36 MACs on the M55's model, the channels-per-lane
+ * and one scattering store (outputs su bytes apart): 55 cycles per 36 MACs on the M55's model, the channels-per-lane
  * kernels above a VMUL and a VADD per tap and pixel (their weights differ lane by lane). A row in one tail-predicated
  * loop (its last one to three outputs in the predicated last vector). The axis u is the one with fewer vectors, of at
  * least eight outputs (on shorter rows a channel's staging and rows outweigh its taps: the rows kernel above); planes
@@ -574,9 +574,10 @@ typedef char dwp_run_is_the_asm_layout[(offsetof(dwp_run, in) == 0 && offsetof(d
                                         offsetof(dwp_run, out_next) == 32)
                                            ? 1 : -1];
 
-/* A channel's band of rows. Registers: r0-r2 the window's plane rows, r3-r11 the taps, r12 the row's outputs, lr the
- * loop; q0 the sums, q1 an input vector or scratch, q2 m, q3 -r, q4 zp, q5 the store offsets, q6 their step, q7 the
- * constant. Frame: [sp] q, 4 rows left, 8 the row's window, 12 its outputs. */
+/* A channel's band of rows. Registers: r0-r2 the window's plane rows, r3 the channel's constant, r4-r11 taps 1 to 8,
+ * r12 the row's outputs, lr the loop; q0 the sums, q1 an input vector or scratch, q2 m, q3 -r, q4 zp, q5 the store
+ * offsets, q6 their step, q7 tap 0 in every lane (the first tap by VMLAS onto the constant: x w0 + constant, no copy
+ * of the constant into the sums). Frame: [sp] q, 4 rows left, 8 the row's window, 12 its outputs. */
 #define DWP_ROW(ptr, k0, k1, k2)                                                                                  \
         "vldrb.s32 q1, [" ptr ", #1]\n\t"                                                                         \
         "vmla.s32 q0, q1, " k1 "\n\t"                                                                             \
@@ -595,10 +596,12 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
         "vldrw.32 q2, [r12]\n\t"
         "vldrw.32 q3, [r12, #16]\n\t"
         "vldrw.32 q4, [r12, #32]\n\t"
-        "vldrw.32 q7, [r12, #48]\n\t"
         "vldrw.32 q6, [r12, #80]\n\t"
         "ldr     r12, [r0, #16]\n\t"
         "ldm     r12, {r3-r11}\n\t"          /* the taps */
+        "vdup.32 q7, r3\n\t"                 /* tap 0 in every lane (its VMLAS) */
+        "ldr     r12, [r0, #20]\n\t"
+        "ldr     r3, [r12, #48]\n\t"         /* the constant */
         "ldr     r1, [r0, #24]\n\t"
         "str     r1, [sp, #4]\n\t"
         "ldr     r1, [r0, #0]\n\t"
@@ -616,8 +619,12 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
         "dlstp.32 lr, r12\n\t"
         "ldr     r12, [sp, #12]\n\t"
         "2:\n\t"                             /* four outputs */
-        "vmov    q0, q7\n\t"
-        DWP_ROW("r0", "r3", "r4", "r5")
+        "vldrb.s32 q0, [r0], #4\n\t"          /* tap 0 onto the constant */
+        "vmlas.s32 q0, q7, r3\n\t"
+        "vldrb.s32 q1, [r0, #-3]\n\t"
+        "vmla.s32 q0, q1, r4\n\t"
+        "vldrb.s32 q1, [r0, #-2]\n\t"
+        "vmla.s32 q0, q1, r5\n\t"
         DWP_ROW("r1", "r6", "r7", "r8")
         DWP_ROW("r2", "r9", "r10", "r11")
         "vqrdmulh.s32 q0, q0, q2\n\t"        /* tinyasc_rq_x4_apply */
