@@ -673,8 +673,9 @@ static __attribute__((noinline)) void cols_short_edge(int8_t *dst, uintptr_t src
 }
 
 /* The windows of the n_pix output pixels from i (k_h k_w C bytes each, one after another) to g: per output row its
- * taps' rows inside the input found once, the rows above and below it the zero point, a window inside the input
- * along x copied row by row (cols_short_rows where a window row is 16 bytes or fewer), one crossing the left or right
+ * taps' rows inside the input found once, the rows above and below it the zero point; where a window row is 16 bytes
+ * or fewer (dilation 1 along x) the row's run of windows inside the input along x in one call (cols_short_windows) and
+ * a window crossing the left or right edge by cols_short_edge, longer rows copied row by row (cols_copy) or across an
  * edge by cols_row_edge. */
 static __attribute__((noinline)) void cols_gather(const tinyasc_conv_params *p, const int8_t *in, int32_t i,
                                                   int32_t n_pix, int8_t *g)
