@@ -402,6 +402,13 @@ CASES = {
     "conv3x3_c3_c5_s2_gather_zxmin_fold": (False, 2, 9, 11, 3, 5, 3, 3, 2, 1, True, None, False),
     "conv3x3_c3_c6_s2_gather_zxmax_fold": (False, 1, 10, 14, 3, 6, 3, 3, 2, 1, True, None, True),
     "conv10x4_c1_c8_s2_gather_fold": (False, 1, 21, 10, 1, 8, 10, 4, 2, 1, True, None, True),
+    # Helium's depthwise rows (dw_quads3_s1_mve / _s2_mve): a row's last two or three pixels in one pass (DWQ_REST),
+    # with or without quads before them, at stride 1 and 2: MobileNet's last layers (3 x 3 outputs over 256 channels,
+    # and at stride 2 over 128 with the input zero point at -128), rows of 2 and of 6 outputs
+    "dw3x3_c256_w3_rest3_fold": (True, 1, 3, 3, 256, 256, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c128_w6_s2_rest3_zxmin_fold": (True, 1, 6, 6, 128, 128, 3, 3, 2, 1, True, None, False),
+    "dw3x3_c8_w2_rest2_fold": (True, 1, 5, 2, 8, 8, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c12_w11_s2_rest2_zxmax_fold": (True, 2, 7, 11, 12, 12, 3, 3, 2, 1, True, None, True),
 }
 
 

@@ -223,6 +223,8 @@ typedef char dw_quad_is_the_asm_layout[(offsetof(dw_quad, rows) == 0 && offsetof
         "ldr     r7, [r9, #4]\n\t"                                                                                \
         "ldr     r6, [r9, #8]\n\t"
 #define Q4_COPIES "vmov q1, q0\n\tvmov q2, q0\n\tvmov q3, q0\n\t"
+#define Q3_COPIES "vmov q1, q0\n\tvmov q2, q0\n\t"
+#define Q2_COPIES "vmov q1, q0\n\t"
 #define Q1_COPIES ""
 /* the NP pixels' outputs (dst advanced by NP C), off advanced by NP xs (shift: log2 NP), the count at cnt lowered */
 #define DWQ_FINISH(NP, shift, cnt, again)                                                                        \
@@ -242,6 +244,8 @@ typedef char dw_quad_is_the_asm_layout[(offsetof(dw_quad, rows) == 0 && offsetof
         "vstrb.32 " v ", [r1]\n\t"                                                                                \
         "add     r1, r1, r0\n\t"
 #define Q4_OUTS "ldr r1, [r9, #40]\n\t" DWQ_STORE("q0") DWQ_STORE("q1") DWQ_STORE("q2") DWQ_STORE("q3")
+#define Q3_OUTS "ldr r1, [r9, #40]\n\t" DWQ_STORE("q0") DWQ_STORE("q1") DWQ_STORE("q2")
+#define Q2_OUTS "ldr r1, [r9, #40]\n\t" DWQ_STORE("q0") DWQ_STORE("q1")
 #define Q1_OUTS "ldr r1, [r9, #40]\n\t" DWQ_STORE("q0")
 #define DWQ_PROLOGUE                                                                                             \
         "push    {r4-r11, lr}\n\t"                                                                                \
@@ -378,6 +382,21 @@ static __attribute__((naked, noinline)) void dw_quads_mve(dw_quad *q __attribute
         "vldrb.s32 q6, [r5]\n\t"                                                                                  \
         "add     r6, r6, r8\n\t"
 #define DWQ_PIXEL3(acc, j) DWQ_MAC(acc, j, 0, "q4") DWQ_MAC(acc, j, 1, "q5") DWQ_MAC(acc, j, 2, "q6")
+/* a row's last NP (Q3 or Q2) pixels in one pass, a tap row's weight vectors loaded once for them (PIXELS: their
+ * DWQ_PIXEL3s), then their outputs; the next group resets the outputs and the staged columns (DWQ_NEXT_GROUP) */
+#define DWQ_REST(NP, PIXELS, row, out)                                                                           \
+        DWQ_START(NP)                                                                                             \
+        "ldr     r2, [r9, #44]\n\t"                                                                               \
+        "cmp     r7, #0\n\t"                                                                                      \
+        "beq     " #out "f\n\t"                                                                                   \
+        #row ":\n\t"                                                                                              \
+        DWQ_ROW3                                                                                                  \
+        PIXELS                                                                                                    \
+        "subs    r7, r7, #1\n\t"                                                                                  \
+        "bne     " #row "b\n\t"                                                                                   \
+        #out ":\n\t"                                                                                              \
+        DWQ_CONSTS                                                                                                \
+        NP##_OUTS
 #define DWQ_QUADS3(S)                                                                                            \
         ".set    DWQ_S, " #S "\n\t"                                                                               \
         DWQ_PROLOGUE                                                                                              \
@@ -398,6 +417,10 @@ static __attribute__((naked, noinline)) void dw_quads_mve(dw_quad *q __attribute
         DWQ_FINISH(Q4, 2, 32, "1b")                                                                               \
         "6:\n\t"                                                                                                  \
         "ldr     r7, [r9, #36]\n\t"                                                                               \
+        "cmp     r7, #3\n\t"                                                                                      \
+        "beq     12f\n\t"                                                                                         \
+        "cmp     r7, #2\n\t"                                                                                      \
+        "beq     14f\n\t"                                                                                         \
         "cmp     r7, #0\n\t"                                                                                      \
         "beq     9f\n\t"                                                                                          \
         "7:\n\t"                                                                                                  \
@@ -412,6 +435,12 @@ static __attribute__((naked, noinline)) void dw_quads_mve(dw_quad *q __attribute
         "bne     4b\n\t"                                                                                          \
         "8:\n\t"                                                                                                  \
         DWQ_FINISH(Q1, 0, 36, "7b")                                                                               \
+        "b       9f\n\t"                                                                                          \
+        "12:\n\t"                              /* three pixels left */                                             \
+        DWQ_REST(Q3, DWQ_PIXEL3("q0", 0) DWQ_PIXEL3("q1", 1) DWQ_PIXEL3("q2", 2), 13, 16)                         \
+        "b       9f\n\t"                                                                                          \
+        "14:\n\t"                              /* two */                                                           \
+        DWQ_REST(Q2, DWQ_PIXEL3("q0", 0) DWQ_PIXEL3("q1", 1), 15, 17)                                             \
         "9:\n\t"                                                                                                  \
         DWQ_EPILOGUE
 
@@ -425,6 +454,7 @@ static __attribute__((naked, noinline)) void dw_quads3_s2_mve(dw_quad *q __attri
     __asm__ volatile(DWQ_QUADS3(2));
 }
 #undef DWQ_QUADS3
+#undef DWQ_REST
 #undef DWQ_PIXEL3
 #undef DWQ_ROW3
 #undef DWQ_MAC
@@ -432,10 +462,14 @@ static __attribute__((naked, noinline)) void dw_quads3_s2_mve(dw_quad *q __attri
 #undef DWQ_NEXT_GROUP
 #undef DWQ_PROLOGUE
 #undef Q1_OUTS
+#undef Q2_OUTS
+#undef Q3_OUTS
 #undef Q4_OUTS
 #undef DWQ_STORE
 #undef DWQ_FINISH
 #undef Q1_COPIES
+#undef Q2_COPIES
+#undef Q3_COPIES
 #undef Q4_COPIES
 #undef DWQ_START
 #undef DWQ_CONSTS
