@@ -416,10 +416,9 @@ static __attribute__((naked, noinline)) void dw_quads_mve(dw_quad *q __attribute
         "5:\n\t"                                                                                                  \
         DWQ_FINISH(Q4, 2, 32, "1b")                                                                               \
         "6:\n\t"                                                                                                  \
-        "ldr     r7, [r9, #36]\n\t"                                                                               \
-        "cmp     r7, #3\n\t"                                                                                      \
-        "beq     12f\n\t"                                                                                         \
+        "ldr     r7, [r9, #36]\n\t"                 /* the pixels left: 3, 2, none or 1 */                      \
         "cmp     r7, #2\n\t"                                                                                      \
+        "bgt     12f\n\t"                                                                                         \
         "beq     14f\n\t"                                                                                         \
         "cmp     r7, #0\n\t"                                                                                      \
         "beq     9f\n\t"                                                                                          \
