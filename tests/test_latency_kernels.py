@@ -1048,6 +1048,13 @@ PCASES = {
     # more than 256 taps (int32 sums), with 21 channels (Helium: 16 + a predicated 5; DSP: 4 x 5 + 1)
     "pool25x5_global_c64": (1, 25, 5, 64, 25, 5, 1, 1, 0, 0, -128, 127),
     "pool17x17_global_c21_b2": (2, 17, 17, 21, 17, 17, 1, 1, 0, 0, -128, 127),
+    # Helium's division of the int16 sums by the window's count as a multiply-high (avg_out_mve): MobileNet's global
+    # 3 x 3 over 256 channels, windows of 256 taps (the largest the int16 sums take) at both ends of int8, clipped
+    # windows of 1, 2, 3, 4 and 6 taps with a clamp (a count of one keeps the scalar path)
+    "pool3x3_global_c256": (1, 3, 3, 256, 3, 3, 1, 1, 0, 0, -128, 127),
+    "pool16x16_global_c20_allmin": (1, 16, 16, 20, 16, 16, 1, 1, 0, 0, -128, 127),
+    "pool16x16_global_c18_allmax": (1, 16, 16, 18, 16, 16, 1, 1, 0, 0, -128, 127),
+    "pool3x2_s2_pad_c19_clamp": (1, 7, 6, 19, 3, 2, 2, 2, 1, 1, -90, 70),
 }
 
 
@@ -1058,6 +1065,8 @@ def write_pool_cases(path: Path, seed: int = 13) -> None:
         oh, ow = (ih + 2 * ph - fh) // sh + 1, (iw + 2 * pw - fw) // sw + 1
         x = rng.integers(-128, 128, size=(nb, ih, iw, c)).astype(np.int8)
         x.reshape(-1)[:: 17] = -128  # the minimum itself in some windows
+        if name.endswith("_allmin") or name.endswith("_allmax"):  # the sums' extremes: -128 x 256, 127 x 256
+            x[...] = -128 if name.endswith("_allmin") else 127
         out_size = nb * oh * ow * c
         max_out = max(max_out, out_size)
         decls.append(f"static const int8_t p{i}_x[] = {_c(x)};\n")
@@ -1065,6 +1074,20 @@ def write_pool_cases(path: Path, seed: int = 13) -> None:
                        f"p{i}_x, {out_size}}},")
     path.write_text("".join(decls) + f"#define PCASE_COUNT {len(PCASES)}\n#define PCASE_MAX {max_out}\n"
                     "static const pcase pcases[PCASE_COUNT] = {\n" + "\n".join(entries) + "\n};\n")
+
+
+def test_average_pool_reciprocal_is_exact_for_every_count_and_sum():
+    """Helium's AVERAGE_POOL_2D divides the window's int16 sum by its count as a multiply-high (avg_out_mve in
+    c/opt/tinyasc_opt_pool.c): a = |sum| + count // 2, q = (a * m') >> 32 with m' = (2^(16+l) // count + 1) << (16 - l),
+    l = ceil(log2 count). Exact (zero tolerance) against integer division for every count the int16 path takes (2 to
+    256) and every a it can meet (|sum| <= 128 x 256), and m' fits 32 bits; the C itself is checked on the cores by
+    test_fast_max_pool_bit_exact."""
+    a = np.arange(128 * 256 + 128 + 1, dtype=np.uint64)
+    for count in range(2, 257):
+        l = (count - 1).bit_length()
+        m = ((1 << (16 + l)) // count + 1) << (16 - l)
+        assert m < 1 << 32
+        assert np.array_equal((a * np.uint64(m)) >> np.uint64(32), a // np.uint64(count)), count
 
 
 @pytest.mark.parametrize("target", [None, *L.Target], ids=lambda t: "host" if t is None else t.value)

@@ -193,14 +193,37 @@ void tinyasc_opt_max_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
  * AVERAGE_POOL_2D int8 (tinyasc_opt_avg_pool_s8), with the contract of the portable kernel: the sum over the window
  * clipped to the input, divided by its count rounding half away from zero (C division, as TFLite), then the activation
  * clamp. Windows of at most 256 taps sum in int16 lanes (|sum| <= 128 x 256 fits): sixteen channels per two VLDRB.S16
- * and two VADD on Helium, four per word on the DSP cores (SXTB16 of the word and of the word rotated by 8, SADD16);
- * larger windows, the last C % 4 channels on the DSP cores and other cores one channel at a time.
+ * and two VADD on Helium, their division four channels per vector (avg_out_mve), four per word on the DSP cores
+ * (SXTB16 of the word and of the word rotated by 8, SADD16); larger windows, the last C % 4 channels on the DSP cores
+ * and other cores one channel at a time.
  */
 static inline __attribute__((always_inline)) int8_t avg_out(const tinyasc_pool_params *p, int32_t acc, int32_t count)
 {
     if (count > 0) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
     return (int8_t)tinyasc_clamp(acc, p->act_min, p->act_max);
 }
+
+#if defined(__ARM_FEATURE_MVE)
+/* avg_out of n channels from their int16 sums over a window of count >= 2 taps, four channels per vector: the division
+ * by count a multiply-high by its reciprocal, m = 2^(16 + l) / count + 1 with l = ceil(log2 count) (Granlund and
+ * Montgomery: floor(a / count) = (a m) >> (16 + l) for every a < 2^16, and a = |sum| + count / 2 <= 128 x 256 + 128),
+ * the sum's sign applied after, as C's division truncates toward zero. */
+static void avg_out_mve(const tinyasc_pool_params *p, const int16_t *sums, int8_t *o, int32_t n, int32_t count)
+{
+    const int32_t l = 32 - __builtin_clz((uint32_t)(count - 1));
+    const uint32x4_t m = vdupq_n_u32((((uint32_t)1 << (16 + l)) / (uint32_t)count + 1u) << (16 - l)); /* < 2^32 */
+    const uint32x4_t half = vdupq_n_u32((uint32_t)(count / 2));
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    for (int32_t j = 0; j < n; j += 4) {
+        const mve_pred16_t pr = vctp32q((uint32_t)(n - j));
+        const int32x4_t s = vldrhq_z_s32(sums + j, pr);
+        const uint32x4_t a = vaddq_u32(vreinterpretq_u32_s32(vabsq_s32(s)), half);
+        int32x4_t q = vreinterpretq_s32_u32(vmulhq_u32(a, m));
+        q = vnegq_m_s32(q, q, vcmpltq_n_s32(s, 0));
+        vstrbq_p_s32(o + j, vminq_s32(vmaxq_s32(q, lo), hi), pr);
+    }
+}
+#endif
 
 void tinyasc_opt_avg_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, int8_t *out)
 {
@@ -235,7 +258,10 @@ void tinyasc_opt_avg_pool_s8(const tinyasc_pool_params *p_in, const int8_t *in, 
                         int16_t sums[16];
                         vst1q_s16(sums, s0);
                         vst1q_s16(sums + 8, s1);
-                        for (int32_t j = 0; j < 16 && c + j < C; j++) o[c + j] = avg_out(p, sums[j], count);
+                        if (count >= 2)
+                            avg_out_mve(p, sums, o + c, C - c < 16 ? C - c : 16, count);
+                        else
+                            for (int32_t j = 0; j < 16 && c + j < C; j++) o[c + j] = avg_out(p, sums[j], count);
                     }
 #elif defined(__ARM_FEATURE_DSP)
                     for (; c + 4 <= C; c += 4) {
