@@ -409,6 +409,8 @@ CASES = {
     "dw3x3_c128_w6_s2_rest3_zxmin_fold": (True, 1, 6, 6, 128, 128, 3, 3, 2, 1, True, None, False),
     "dw3x3_c8_w2_rest2_fold": (True, 1, 5, 2, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c12_w11_s2_rest2_zxmax_fold": (True, 2, 7, 11, 12, 12, 3, 3, 2, 1, True, None, True),
+    # ... their rows staged block by block down the pixels (whole 16-byte blocks, more pixels than blocks: dw_stage_row)
+    "dw3x3_c32_w9_s2_fold": (True, 1, 9, 9, 32, 32, 3, 3, 2, 1, True, None, True),
 }
 
 

@@ -502,14 +502,15 @@ static int32_t gcd32(int32_t a, int32_t b)
 }
 
 /* Input row y staged into slot (ws words per group of four channels, the row's words from column pad_l): a 16-byte
- * block (four groups) by one VLDRB and one VSTRW scattering the four words to their groups' rows, block by block down
- * the row's pixels where the channels are whole blocks, else pixel by pixel with the groups left one word each. */
+ * block (four groups) by one VLDRB and one VSTRW scattering the four words to their groups' rows: block by block down
+ * the row's pixels where the channels are whole blocks and the pixels outnumber them (the longer loop inside), else
+ * pixel by pixel with the groups left one word each. */
 static __attribute__((noinline)) void dw_stage_row(const int8_t *src, int8_t *slot, int32_t in_w, int32_t C,
                                                    int32_t ws, int32_t pad_l)
 {
     const int32_t G = C / 4, G4 = G & ~3, step = 4 * ws;
     const uint32x4_t rows4 = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)step); /* four groups' rows, bytes */
-    if (G4 == G) { /* whole blocks: each block down the row's pixels */
+    if (G4 == G && in_w >= G / 4) { /* whole blocks, more pixels than blocks: each block down the row's pixels */
         for (int32_t g = 0; g < G; g += 4) {
             const int8_t *s = src + 4 * g;
             int8_t *d = slot + pad_l * 4 + g * step;
