@@ -411,6 +411,9 @@ CASES = {
     "dw3x3_c12_w11_s2_rest2_zxmax_fold": (True, 2, 7, 11, 12, 12, 3, 3, 2, 1, True, None, True),
     # ... their rows staged block by block down the pixels (whole 16-byte blocks, more pixels than blocks: dw_stage_row)
     "dw3x3_c32_w9_s2_fold": (True, 1, 9, 9, 32, 32, 3, 3, 2, 1, True, None, True),
+    # the short-row gather where padding reaches past the window (no TFLite padding does; the kernel takes the
+    # parameters as given): output rows whose windows lie wholly above or below the input, all zero point
+    "conv3x3_c3_c4_padbig_gather_fold": (False, 1, 6, 7, 3, 4, 3, 3, 1, 1, True, None, True),
 }
 
 
@@ -450,6 +453,9 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         pw = _pad(iw, ow, kw, st_w, dil_w) if same else 0
         if "rowoff" in name:
             ph, oh = -2, oh - 2
+        if "padbig" in name:  # padding past the window: the first and last output rows' windows wholly outside
+            ph = kh * dil_h
+            oh = (ih + 2 * ph - eff_h) // st_h + 1
         fin = 1 if dw else (gfin or ic)
         wshape = (kh, kw, oc) if dw else (oc, kh, kw, fin)
         w = rng.integers(-127, 128, size=wshape).astype(np.int8)

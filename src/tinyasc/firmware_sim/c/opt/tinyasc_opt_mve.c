@@ -692,6 +692,7 @@ static __attribute__((noinline)) void cols_gather(const tinyasc_conv_params *p, 
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         int32_t ky0, ky1;
         tinyasc_tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+        if (ky1 > p->k_h) ky0 = ky1 = p->k_h; /* a window wholly above the input (padding past the window): no rows */
         const int8_t *const top = in + (y0 + ky0 * p->dil_h) * row; /* the first tap row inside the input */
         const int32_t end = ox + run;
         const cols_short sh = {.rows = ky1 - ky0, .wrow = wrow, .src_step = ystep, .pix_step = p->stride_w * C,
