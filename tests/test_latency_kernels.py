@@ -412,7 +412,9 @@ CASES = {
     # ... their rows staged block by block down the pixels (whole 16-byte blocks, more pixels than blocks: dw_stage_row)
     "dw3x3_c32_w9_s2_fold": (True, 1, 9, 9, 32, 32, 3, 3, 2, 1, True, None, True),
     # the short-row gather where padding reaches past the window (no TFLite padding does; the kernel takes the
-    # parameters as given): output rows whose windows lie wholly above or below the input, all zero point
+    # parameters as given): output rows whose windows lie wholly above or below the input, all zero point (without
+    # cols_gather's clamp the first row's fill ran a window row past its window: into the next window's place, which
+    # its own gather then rewrites, so the outputs cannot show it)
     "conv3x3_c3_c4_padbig_gather_fold": (False, 1, 6, 7, 3, 4, 3, 3, 1, 1, True, None, True),
 }
 
@@ -453,8 +455,8 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         pw = _pad(iw, ow, kw, st_w, dil_w) if same else 0
         if "rowoff" in name:
             ph, oh = -2, oh - 2
-        if "padbig" in name:  # padding past the window: the first and last output rows' windows wholly outside
-            ph = kh * dil_h
+        if "padbig" in name:  # padding past the window: the first output rows' windows wholly above the input (one
+            ph = kh * dil_h + 1  # a tap row further than the window reaches), the last ones' wholly below
             oh = (ih + 2 * ph - eff_h) // st_h + 1
         fin = 1 if dw else (gfin or ic)
         wshape = (kh, kw, oc) if dw else (oc, kh, kw, fin)
