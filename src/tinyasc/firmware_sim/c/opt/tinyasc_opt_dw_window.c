@@ -501,6 +501,12 @@ static int32_t gcd32(int32_t a, int32_t b)
     return a;
 }
 
+/* A 16-byte block of four groups' words from s, each word to its group's row (rows4: the rows' offsets from d). */
+static inline __attribute__((always_inline)) void dw_stage_block(int8_t *d, const int8_t *s, uint32x4_t rows4)
+{
+    vstrwq_scatter_offset_s32((int32_t *)(void *)d, rows4, vreinterpretq_s32_s8(vldrbq_s8(s)));
+}
+
 /* Input row y staged into slot (ws words per group of four channels, the row's words from column pad_l): a 16-byte
  * block (four groups) by one VLDRB and one VSTRW scattering the four words to their groups' rows: block by block down
  * the row's pixels where the channels are whole blocks and the pixels outnumber them (the longer loop inside), else
@@ -514,16 +520,14 @@ static __attribute__((noinline)) void dw_stage_row(const int8_t *src, int8_t *sl
         for (int32_t g = 0; g < G; g += 4) {
             const int8_t *s = src + 4 * g;
             int8_t *d = slot + pad_l * 4 + g * step;
-            for (int32_t x = 0; x < in_w; x++, s += C, d += 4)
-                vstrwq_scatter_offset_s32((int32_t *)(void *)d, rows4, vreinterpretq_s32_s8(vldrbq_s8(s)));
+            for (int32_t x = 0; x < in_w; x++, s += C, d += 4) dw_stage_block(d, s, rows4);
         }
         return;
     }
     for (int32_t x = 0; x < in_w; x++) {
         int8_t *d = slot + (pad_l + x) * 4;
         int32_t g = 0;
-        for (; g < G4; g += 4, d += 4 * step, src += 16)
-            vstrwq_scatter_offset_s32((int32_t *)(void *)d, rows4, vreinterpretq_s32_s8(vldrbq_s8(src)));
+        for (; g < G4; g += 4, d += 4 * step, src += 16) dw_stage_block(d, src, rows4);
         for (; g < G; g++, d += step, src += 4) {
             uint32_t v;
             memcpy(&v, src, 4);

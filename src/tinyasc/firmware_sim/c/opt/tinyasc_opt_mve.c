@@ -346,6 +346,24 @@ static inline __attribute__((always_inline)) void cols_inside(const tinyasc_conv
     *hi = x0 + p->k_w > p->in_w ? p->in_w - x0 : p->k_w;
 }
 
+/* cols_inside for a window row that is copied as one run: an empty run (hi <= lo: a window wholly past an edge) made
+ * [0, 0), so that the fills before and after it cover the row once. */
+static inline __attribute__((always_inline)) void cols_inside_run(const tinyasc_conv_params *p, int32_t x0,
+                                                                  int32_t *lo, int32_t *hi)
+{
+    cols_inside(p, x0, lo, hi);
+    if (*hi <= *lo) *lo = *hi = 0;
+}
+
+/* The tap rows of a window outside the input, [0, ky0) above and [ky1, k_h) below (wrow bytes each), to the zero
+ * point zp at g. */
+static inline __attribute__((always_inline)) void cols_fill_outside(int8_t *g, int32_t ky0, int32_t ky1, int32_t k_h,
+                                                                    int32_t wrow, int8_t zp)
+{
+    if (ky0 > 0) cols_fill(g, ky0 * wrow, zp);
+    if (ky1 < k_h) cols_fill(g + ky1 * wrow, (k_h - ky1) * wrow, zp);
+}
+
 /* An im2col window row that reaches past the input's left or right edge (rowp: its input row, x0 its first tap's
  * column): the zero point outside, the taps inside copied (with dilation 1 along x one run of bytes). */
 static __attribute__((noinline)) void cols_row_edge(const tinyasc_conv_params *p, const int8_t *rowp, int32_t x0,
@@ -364,8 +382,7 @@ static __attribute__((noinline)) void cols_row_edge(const tinyasc_conv_params *p
         return;
     }
     int32_t lo, hi;
-    cols_inside(p, x0, &lo, &hi);
-    if (hi <= lo) lo = hi = 0;
+    cols_inside_run(p, x0, &lo, &hi);
     cols_fill(g, lo * C, zp);
     cols_copy(g + lo * C, rowp + (x0 + lo) * C, (hi - lo) * C);
     cols_fill(g + hi * C, (p->k_w - hi) * C, zp);
@@ -701,21 +718,16 @@ static __attribute__((noinline)) void cols_gather(const tinyasc_conv_params *p, 
             const int32_t x0 = ox * p->stride_w - p->pad_w;
             if (ky1 > ky0 && wrow <= 16 && ox >= xa && ox < xb) { /* a run of windows inside along x: one call */
                 const int32_t n = (end < xb ? end : xb) - ox;
-                for (int32_t j = 0; j < n; j++) {
-                    if (ky0 > 0) cols_fill(g + j * K, ky0 * wrow, zp);
-                    if (ky1 < p->k_h) cols_fill(g + j * K + ky1 * wrow, (p->k_h - ky1) * wrow, zp);
-                }
+                for (int32_t j = 0; j < n; j++) cols_fill_outside(g + j * K, ky0, ky1, p->k_h, wrow, zp);
                 cols_short_windows(g + ky0 * wrow, top + x0 * C, n, &sh);
                 ox += n, g += n * K;
                 continue;
             }
-            if (ky0 > 0) cols_fill(g, ky0 * wrow, zp);
-            if (ky1 < p->k_h) cols_fill(g + ky1 * wrow, (p->k_h - ky1) * wrow, zp);
+            cols_fill_outside(g, ky0, ky1, p->k_h, wrow, zp);
             int8_t *d = g + ky0 * wrow;
             if (ky1 > ky0 && wrow <= 16 && p->dil_w == 1 && (ox < xa || ox >= xb)) {
                 int32_t lo, hi;
-                cols_inside(p, x0, &lo, &hi);
-                if (hi <= lo) lo = hi = 0;
+                cols_inside_run(p, x0, &lo, &hi);
                 cols_short_edge(d, (uintptr_t)top + (uintptr_t)(x0 * C), lo * C, hi * C, zp, &sh);
             } else if (ox < xa || ox >= xb) {
                 for (int32_t ky = ky0; ky < ky1; ky++, d += wrow) cols_row_edge(p, top + (ky - ky0) * ystep, x0, d);
