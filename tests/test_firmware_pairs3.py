@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from test_firmware_support import check_static_library_links, check_weak_kernel_shipped, convert, write
-from tinyasc.firmware_sim.generator import pairs3_ships
+from tinyasc.firmware_sim.generator import WEAK_FILE_RULES, pairs3_ships
 from tinyasc.firmware_sim.params import ConvParams
 from tinyasc.firmware_sim.target import LibraryTarget
 
@@ -33,17 +33,27 @@ def _conv(c: int, k: int, **kw) -> ConvParams:
 
 
 def test_windows_in_threes_of_blocks_ship_the_kernels():
-    assert pairs3_ships(_conv(16, 3), depthwise=False, wide=False)  # a window row: three blocks
-    assert pairs3_ships(_conv(32, 3), depthwise=False, wide=False)  # six
-    assert pairs3_ships(_conv(48, 1, pad_h=0, pad_w=0), depthwise=False, wide=False)  # a 1x1 window of three
-    assert pairs3_ships(_conv(16, 1, k_h=3, pad_w=0), depthwise=False, wide=False)  # a 3 x 1 window: K of three
-    assert not pairs3_ships(_conv(32, 1, pad_h=0, pad_w=0), depthwise=False, wide=False)  # two blocks
-    assert not pairs3_ships(_conv(16, 5), depthwise=False, wide=False)  # 25 and 5 blocks
-    assert not pairs3_ships(_conv(24, 3), depthwise=False, wide=False)  # channels not a multiple of 16
-    assert not pairs3_ships(_conv(16, 3, filter_in_c=8), depthwise=False, wide=False)  # grouped
-    assert not pairs3_ships(_conv(16, 3), depthwise=True, wide=False)
-    assert not pairs3_ships(_conv(16, 3), depthwise=False, wide=True)  # 16x8
+    assert pairs3_ships(_conv(16, 3), depthwise=False)  # a window row: three blocks
+    assert pairs3_ships(_conv(32, 3), depthwise=False)  # six
+    assert pairs3_ships(_conv(48, 1, pad_h=0, pad_w=0), depthwise=False)  # a 1x1 window of three
+    assert pairs3_ships(_conv(16, 1, k_h=3, pad_w=0), depthwise=False)  # a 3 x 1 window: K of three
+    assert not pairs3_ships(_conv(32, 1, pad_h=0, pad_w=0), depthwise=False)  # two blocks
+    assert not pairs3_ships(_conv(16, 5), depthwise=False)  # 25 and 5 blocks
+    assert not pairs3_ships(_conv(24, 3), depthwise=False)  # channels not a multiple of 16
+    assert not pairs3_ships(_conv(16, 3, filter_in_c=8), depthwise=False)  # grouped
+    assert not pairs3_ships(_conv(16, 3), depthwise=True)
 
+
+
+def test_the_rule_ships_the_file_for_int8_layers_of_its_entries_on_helium_only():
+    rule = next(r for r in WEAK_FILE_RULES if r.kernel.name == "pairs3_s8")
+    conv = _conv(16, 3)
+    assert rule.applies(conv, core=LibraryTarget.CORTEX_M55.core, depthwise=False, wide=False, kernel="conv2d_s8")
+    assert not rule.applies(conv, core=LibraryTarget.CORTEX_M55.core, depthwise=False, wide=True,
+                            kernel="conv2d_s8")  # 16x8: the file holds int8 kernels only
+    assert not rule.applies(conv, core=LibraryTarget.CORTEX_M55.core, depthwise=False, wide=False,
+                            kernel="conv2d_1x1_s8")  # an entry whose code never reaches the file
+    assert not rule.applies(conv, core=LibraryTarget.CORTEX_M4.core, depthwise=False, wide=False, kernel="conv2d_s8")
 
 @pytest.fixture(scope="module", params=[3, 1], ids=["k3", "k1"])
 def conv_model(request, tmp_path_factory):

@@ -531,8 +531,7 @@ class _Generator:
             kernel = ("depthwise_conv2d" if depthwise else "conv2d") + ("_16x8" if wide else "_s8")
         if self.options.backend is KernelBackend.OPTIMIZED:
             for rule in WEAK_FILE_RULES:  # the weakly reached kernel files this layer's library ships
-                if rule.core(self.options.target.core) and rule.ships(conv, depthwise=depthwise, wide=wide,
-                                                                      kernel=kernel):
+                if rule.applies(conv, core=self.options.target.core, depthwise=depthwise, wide=wide, kernel=kernel):
                     self.kernels_used.add(f"tinyasc_{rule.kernel.name}")
         return PreparedConv(params=conv, kernel=kernel, macs=n * oh * ow * oc * kh * kw * (1 if depthwise else fin),
                             filter=filt, multiplier=tuple(mults), shift=tuple(shifts),
@@ -1105,12 +1104,12 @@ def dw_taps_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
 PAIRS3_ENTRIES = frozenset({"conv2d_s8", "conv2d_c16_s8", "conv2d_1x1_inplace_c16_s8"})
 
 
-def pairs3_ships(p: params.ConvParams, *, depthwise: bool, wide: bool) -> bool:
+def pairs3_ships(p: params.ConvParams, *, depthwise: bool) -> bool:
     """Whether an int8 CONV_2D's windows may run through Helium's pairs kernels three 16-byte blocks a step: ungrouped,
     inputs a multiple of 16 channels, and a window (k_h k_w C bytes: the gathered and in-place pairs) or a window row
     (k_w C: the windows read in place) of whole threes of blocks, as every 3-wide window's. On a Helium core its library
     then ships ``tinyasc_opt_pairs3.c`` (the C checks the rest and takes the one-block kernels elsewhere)."""
-    if depthwise or wide or p.filter_in_c != p.in_c or p.in_c % 16:
+    if depthwise or p.filter_in_c != p.in_c or p.in_c % 16:
         return False
     return (p.k_h * p.k_w * p.in_c) % 48 == 0 or (p.k_w * p.in_c) % 48 == 0
 
@@ -1118,31 +1117,23 @@ def pairs3_ships(p: params.ConvParams, *, depthwise: bool, wide: bool) -> bool:
 @dataclass(frozen=True, kw_only=True)
 class WeakFileRule:
     """When an optimized library ships a weakly reached kernel file (:attr:`.kernel_sources.Kernel.weak`): the cores
-    it serves and the layers that reach it. The file's C checks each layer again and falls back where it declines."""
+    it serves and the layers that reach it. Every such file holds int8 kernels only: no 16x8 layer reaches one. The
+    file's C checks each layer again and falls back where it declines."""
 
     kernel: Kernel
     """The weakly reached kernel (its file and strong symbol)."""
     core: Callable[[Target | None], bool]
     """Whether the library's core takes the file."""
-    ships: Callable[..., bool]
-    """``ships(conv, *, depthwise, wide, kernel)``: whether a convolution (its parameters, kind and chosen entry)
-    may reach the file."""
+    ships: Callable[[params.ConvParams, bool], bool]
+    """``ships(conv, depthwise)``: whether an int8 convolution (its parameters and kind) may reach the file."""
+    entries: frozenset[str] | None = None
+    """The chosen kernel entries whose code reaches the file; ``None``: whichever entry the layer takes."""
 
-
-def _line3p_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
-    return not wide and line3p_pays(p, depthwise=depthwise)
-
-
-def _line3_dsp_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
-    return not wide and line3_dsp_ships(p, depthwise=depthwise)
-
-
-def _dw_taps_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
-    return not wide and dw_taps_ships(p, depthwise=depthwise)
-
-
-def _pairs3_rule(p: params.ConvParams, *, depthwise: bool, wide: bool, kernel: str) -> bool:
-    return kernel in PAIRS3_ENTRIES and pairs3_ships(p, depthwise=depthwise, wide=wide)
+    def applies(self, conv: params.ConvParams, *, core: Target | None, depthwise: bool, wide: bool,
+                kernel: str) -> bool:
+        """Whether a layer (its parameters, kind and chosen entry) makes a library for ``core`` ship the file."""
+        return (self.core(core) and not wide and (self.entries is None or kernel in self.entries)
+                and self.ships(conv, depthwise))
 
 
 def _weak_kernel_links(kernels_used: set[str]) -> str:
@@ -1367,10 +1358,11 @@ _DW_TAPS = _K("dw_taps_s8", _ks.OPT_DW_TAPS, weak=True)  # Helium's long depthwi
 _PAIRS3 = _K("pairs3_s8", _ks.OPT_PAIRS3, weak=True)  # Helium's pairs kernels three blocks a step (pairs3_ships)
 #: The weakly reached kernel files an optimized library ships, each with the rule that ships it (_Generator.prepare_conv).
 WEAK_FILE_RULES: tuple[WeakFileRule, ...] = (
-    WeakFileRule(kernel=_LINE3P, core=helium_core, ships=_line3p_rule),
-    WeakFileRule(kernel=_LINE3_DSP, core=conv_pairs_core, ships=_line3_dsp_rule),
-    WeakFileRule(kernel=_DW_TAPS, core=helium_core, ships=_dw_taps_rule),
-    WeakFileRule(kernel=_PAIRS3, core=helium_core, ships=_pairs3_rule),
+    WeakFileRule(kernel=_LINE3P, core=helium_core, ships=lambda p, dw: line3p_pays(p, depthwise=dw)),
+    WeakFileRule(kernel=_LINE3_DSP, core=conv_pairs_core, ships=lambda p, dw: line3_dsp_ships(p, depthwise=dw)),
+    WeakFileRule(kernel=_DW_TAPS, core=helium_core, ships=lambda p, dw: dw_taps_ships(p, depthwise=dw)),
+    WeakFileRule(kernel=_PAIRS3, core=helium_core, ships=lambda p, dw: pairs3_ships(p, depthwise=dw),
+                 entries=PAIRS3_ENTRIES),
 )
 _SHIFT = _K("shift_columns", (_ks.MOVE,))  # the tile loop's window of a windowed op (tile_emit.stage)
 _TRANSPOSE = _K("transpose_s8", (_ks.MOVE,))  # TRANSPOSE, and the tile loop staging sub-band layouts
