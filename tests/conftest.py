@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs one worker per core (the README's test command): a worker's PyTorch and NumPy, and the tools
+    # it starts, take one thread each, so that workers do not oversubscribe the cores (two PyTorch processes with their
+    # own OpenMP threads on two cores ran 10-20x slower than one alone). Set before NumPy or PyTorch is imported.
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
 
 import numpy as np
 import pytest
