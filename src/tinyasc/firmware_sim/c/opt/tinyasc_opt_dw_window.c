@@ -611,14 +611,15 @@ typedef struct {
     const int32_t *k;    /* 16: the nine taps, u fastest */
     const int32_t *vec;  /* 20: vectors m, -r, zp, the constant, the store offsets (0, su, 2 su, 3 su), 4 su */
     int32_t rows;        /* 24: >= 1 */
-    int32_t in_next;     /* 28: bytes from a row's window to the next row's */
-    int32_t out_next;    /* 32: bytes from a row's first output to the next row's */
+    int32_t in_next;     /* 28: bytes from a row's window to the next row's (dwp_pairs_mve: the next pair's) */
+    int32_t out_next;    /* 32: bytes from a row's first output to the next row's (dwp_pairs_mve: the next pair's) */
+    int32_t out_row;     /* 36: dwp_pairs_mve: bytes from a pair's first row of outputs to its second */
 } dwp_run;
 typedef char dwp_run_is_the_asm_layout[(offsetof(dwp_run, in) == 0 && offsetof(dwp_run, rowstep) == 4 &&
                                         offsetof(dwp_run, out) == 8 && offsetof(dwp_run, n) == 12 &&
                                         offsetof(dwp_run, k) == 16 && offsetof(dwp_run, vec) == 20 &&
                                         offsetof(dwp_run, rows) == 24 && offsetof(dwp_run, in_next) == 28 &&
-                                        offsetof(dwp_run, out_next) == 32)
+                                        offsetof(dwp_run, out_next) == 32 && offsetof(dwp_run, out_row) == 36)
                                            ? 1 : -1];
 
 /* A channel's band of rows. Registers: r0-r2 the window's plane rows, r3 the channel's constant, r4-r11 taps 1 to 8,
@@ -702,6 +703,106 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
 }
 #undef DWP_ROW
 
+/* Plane rows DWP_PITCH bytes apart for dwp_pairs_mve: its four rows' taps at immediate offsets from one pointer. */
+#define DWP_PITCH 32
+/* Two output rows a pass (stride 1 and no dilation along v: rows y and y + 1 read plane rows y to y + 3): each of the
+ * four plane rows' three input vectors loaded once for both rows' sums, twelve loads for 72 MACs where the row kernel
+ * above takes eighteen; the rows' outputs through the four-lane output step as above, eight outputs in 48 vector
+ * instructions where it takes 56. The plane rows DWP_PITCH apart (a row's columns and three more within it), so that
+ * every tap is at an immediate offset from one pointer (at 4 + k bytes below the pointer's value after the first
+ * load's post-increment: row r tap k at r DWP_PITCH + k - 4). rows: pairs of rows; in_next and out_next: a pair's
+ * steps. Registers: r0 the pair's window, r1 the channel's constant, r2-r9 taps 1 to 8, r10 / r11 the two rows'
+ * outputs, r12 the store offsets' step, lr the loop; q0 / q1 the two rows' sums, q2 m, q3 -r, q4 zp, q5 the store
+ * offsets, q6 an input vector or scratch, q7 tap 0 in every lane. Frame: [sp] q, 4 pairs left, 8 the pair's window,
+ * 12 its outputs, 16 the step. */
+#define DWP_TAP2(off, k0, k1)                                                                                     \
+        "vldrb.s32 q6, [r0, #" #off "]\n\t"                                                                       \
+        "vmla.s32 q0, q6, " k0 "\n\t"                                                                             \
+        "vmla.s32 q1, q6, " k1 "\n\t"
+#define DWP_TAP1(acc, off, k)                                                                                     \
+        "vldrb.s32 q6, [r0, #" #off "]\n\t"                                                                       \
+        "vmla.s32 " acc ", q6, " k "\n\t"
+#define DWP_OUT(acc, base)                                                                                        \
+        "vqrdmulh.s32 " acc ", " acc ", q2\n\t"   /* tinyasc_rq_x4_apply */                                       \
+        "vshr.s32 q6, " acc ", #31\n\t"                                                                           \
+        "vadd.i32 " acc ", " acc ", q6\n\t"                                                                       \
+        "vrshl.s32 " acc ", " acc ", q3\n\t"                                                                      \
+        "vadd.i32 " acc ", " acc ", q4\n\t"                                                                       \
+        "vqshl.s32 " acc ", " acc ", #24\n\t"                                                                     \
+        "vshr.s32 " acc ", " acc ", #24\n\t"                                                                      \
+        "vstrb.32 " acc ", [" base ", q5]\n\t"
+static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __attribute__((unused))) /* q in r0 */
+{
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "vpush   {d8-d15}\n\t"
+        "sub     sp, sp, #24\n\t"
+        "str     r0, [sp]\n\t"
+        "ldr     r12, [r0, #20]\n\t"
+        "vldrw.32 q2, [r12]\n\t"
+        "vldrw.32 q3, [r12, #16]\n\t"
+        "vldrw.32 q4, [r12, #32]\n\t"
+        "ldr     r1, [r12, #48]\n\t"         /* the constant */
+        "ldr     r2, [r12, #80]\n\t"         /* the store offsets' step */
+        "str     r2, [sp, #16]\n\t"
+        "ldr     lr, [r0, #16]\n\t"
+        "ldr     r2, [lr], #4\n\t"
+        "vdup.32 q7, r2\n\t"                 /* tap 0 in every lane (its VMLAS) */
+        "ldm     lr, {r2-r9}\n\t"            /* taps 1 to 8 */
+        "ldr     r10, [r0, #24]\n\t"
+        "str     r10, [sp, #4]\n\t"
+        "ldr     r10, [r0, #0]\n\t"
+        "ldr     r11, [r0, #8]\n\t"
+        "strd    r10, r11, [sp, #8]\n\t"
+        "1:\n\t"                             /* a pair of rows */
+        "ldr     lr, [sp]\n\t"
+        "ldr     r12, [lr, #20]\n\t"
+        "vldrw.32 q5, [r12, #64]\n\t"        /* the store offsets */
+        "ldr     r11, [lr, #36]\n\t"
+        "ldrd    r0, r10, [sp, #8]\n\t"
+        "add     r11, r10, r11\n\t"
+        "ldr     r12, [lr, #12]\n\t"
+        "dlstp.32 lr, r12\n\t"
+        "ldr     r12, [sp, #16]\n\t"
+        "2:\n\t"                             /* four outputs of each row */
+        "vldrb.s32 q0, [r0], #4\n\t"          /* row 0 tap 0 onto the constant */
+        "vmlas.s32 q0, q7, r1\n\t"
+        "vldrb.s32 q1, [r0, #28]\n\t"         /* row 1 tap 0: the first row's tap 3, the second's 0 */
+        "vmla.s32 q0, q1, r4\n\t"
+        "vmlas.s32 q1, q7, r1\n\t"
+        DWP_TAP1("q0", -3, "r2")
+        DWP_TAP1("q0", -2, "r3")
+        DWP_TAP2(29, "r5", "r2")
+        DWP_TAP2(30, "r6", "r3")
+        DWP_TAP2(60, "r7", "r4")
+        DWP_TAP2(61, "r8", "r5")
+        DWP_TAP2(62, "r9", "r6")
+        DWP_TAP1("q1", 92, "r7")
+        DWP_TAP1("q1", 93, "r8")
+        DWP_TAP1("q1", 94, "r9")
+        DWP_OUT("q0", "r10")
+        DWP_OUT("q1", "r11")
+        "vadd.i32 q5, q5, r12\n\t"
+        "letp    lr, 2b\n\t"
+        "ldr     lr, [sp]\n\t"               /* the next pair */
+        "ldrd    r0, r10, [sp, #8]\n\t"
+        "ldr     r11, [lr, #28]\n\t"
+        "add     r0, r0, r11\n\t"
+        "ldr     r11, [lr, #32]\n\t"
+        "add     r10, r10, r11\n\t"
+        "strd    r0, r10, [sp, #8]\n\t"
+        "ldr     r0, [sp, #4]\n\t"
+        "subs    r0, r0, #1\n\t"
+        "str     r0, [sp, #4]\n\t"
+        "bne     1b\n\t"
+        "add     sp, sp, #24\n\t"
+        "vpop    {d8-d15}\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+#undef DWP_OUT
+#undef DWP_TAP1
+#undef DWP_TAP2
+
 static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
     const int32_t C = p->in_c;
@@ -713,8 +814,10 @@ static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
     dw_plane g;
     dw_plane_of(p, x_ok && !(y_ok && (p->out_h + 3) / 4 * p->out_w < (p->out_w + 3) / 4 * p->out_h), &g);
     if (7 * g.du > 65535) return -1; /* the staging gather's 16-bit offsets */
-    /* a row's columns [0, cols); its last vector's lanes past the row read up to three more */
-    const int32_t pitch = g.cols + 3;
+    /* a row's columns [0, cols); its last vector's lanes past the row read up to three more; two output rows a pass
+     * (dwp_pairs_mve) where v has stride 1, no dilation, and the rows fit DWP_PITCH */
+    const int pairs = g.stride_v == 1 && g.dil_v == 1 && g.cols + 3 <= DWP_PITCH;
+    const int32_t pitch = pairs ? DWP_PITCH : g.cols + 3;
     const int32_t budget = (int32_t)sizeof(tinyasc_mve_gather) / pitch; /* plane rows that fit */
     if (budget < g.span) return -1;
     const int32_t band = (budget - g.span) / g.stride_v + 1;
@@ -738,10 +841,20 @@ static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
                 const int32_t n = g.out_v - ov < band ? g.out_v - ov : band;
                 tinyasc_plane_stage_mve(in, g.du, g.dv, g.in_v, -g.pad_u, ov * g.stride_v - g.pad_v,
                               (n - 1) * g.stride_v + g.span, pitch, g.lo, g.hi, zp, clean, tinyasc_mve_gather);
-                const dwp_run r = {.in = tinyasc_mve_gather, .rowstep = g.dil_v * pitch, .out = out + ov * g.sv,
-                                   .n = g.out_u, .k = k, .vec = vec, .rows = n, .in_next = g.stride_v * pitch,
-                                   .out_next = g.sv};
-                dwp_run_mve(&r);
+                const int32_t np = pairs ? n / 2 : 0; /* pairs of rows, then a last odd one (or every row) */
+                if (np) {
+                    const dwp_run r2 = {.in = tinyasc_mve_gather, .out = out + ov * g.sv, .n = g.out_u, .k = k,
+                                        .vec = vec, .rows = np, .in_next = 2 * pitch, .out_next = 2 * g.sv,
+                                        .out_row = g.sv};
+                    dwp_pairs_mve(&r2);
+                }
+                if (n > 2 * np) {
+                    const dwp_run r = {.in = tinyasc_mve_gather + 2 * np * g.stride_v * pitch,
+                                       .rowstep = g.dil_v * pitch, .out = out + (ov + 2 * np) * g.sv, .n = g.out_u,
+                                       .k = k, .vec = vec, .rows = n - 2 * np, .in_next = g.stride_v * pitch,
+                                       .out_next = g.sv};
+                    dwp_run_mve(&r);
+                }
             }
         }
     }
