@@ -614,12 +614,14 @@ typedef struct {
     int32_t in_next;     /* 28: bytes from a row's window to the next row's (dwp_pairs_mve: the next pair's) */
     int32_t out_next;    /* 32: bytes from a row's first output to the next row's (dwp_pairs_mve: the next pair's) */
     int32_t out_row;     /* 36: dwp_pairs_mve: bytes from a pair's first row of outputs to its second */
+    int32_t last;        /* 40: dwp_pairs_mve: 1 where a last row follows the pairs (rows: the pairs, >= 0) */
 } dwp_run;
 typedef char dwp_run_is_the_asm_layout[(offsetof(dwp_run, in) == 0 && offsetof(dwp_run, rowstep) == 4 &&
                                         offsetof(dwp_run, out) == 8 && offsetof(dwp_run, n) == 12 &&
                                         offsetof(dwp_run, k) == 16 && offsetof(dwp_run, vec) == 20 &&
                                         offsetof(dwp_run, rows) == 24 && offsetof(dwp_run, in_next) == 28 &&
-                                        offsetof(dwp_run, out_next) == 32 && offsetof(dwp_run, out_row) == 36)
+                                        offsetof(dwp_run, out_next) == 32 && offsetof(dwp_run, out_row) == 36 &&
+                                        offsetof(dwp_run, last) == 40)
                                            ? 1 : -1];
 
 /* A channel's band of rows. Registers: r0-r2 the window's plane rows, r3 the channel's constant, r4-r11 taps 1 to 8,
@@ -710,8 +712,8 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
  * above takes eighteen; the rows' outputs through the four-lane output step as above, eight outputs in 48 vector
  * instructions where it takes 56. The plane rows DWP_PITCH apart (a row's columns and three more within it), so that
  * every tap is at an immediate offset from one pointer (at 4 + k bytes below the pointer's value after the first
- * load's post-increment: row r tap k at r DWP_PITCH + k - 4). rows: pairs of rows; in_next and out_next: a pair's
- * steps. Registers: r0 the pair's window, r1 the channel's constant, r2-r9 taps 1 to 8, r10 / r11 the two rows'
+ * load's post-increment: row r tap k at r DWP_PITCH + k - 4). rows: pairs of rows (none or more); in_next and
+ * out_next: a pair's steps; a last odd row (last) after them by the same registers, one sum. Registers: r0 the pair's window, r1 the channel's constant, r2-r9 taps 1 to 8, r10 / r11 the two rows'
  * outputs, r12 the store offsets' step, lr the loop; q0 / q1 the two rows' sums, q2 m, q3 -r, q4 zp, q5 the store
  * offsets, q6 an input vector or scratch, q7 tap 0 in every lane. Frame: [sp] q, 4 pairs left, 8 the pair's window,
  * 12 its outputs, 16 the step. */
@@ -755,6 +757,10 @@ static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __at
         "ldr     r11, [r0, #8]\n\t"
         "strd    r10, r11, [sp, #8]\n\t"
         "1:\n\t"                             /* a pair of rows */
+        "ldr     r0, [sp, #4]\n\t"
+        "subs    r0, r0, #1\n\t"
+        "bmi     5f\n\t"
+        "str     r0, [sp, #4]\n\t"
         "ldr     lr, [sp]\n\t"
         "ldr     r12, [lr, #20]\n\t"
         "vldrw.32 q5, [r12, #64]\n\t"        /* the store offsets */
@@ -791,10 +797,33 @@ static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __at
         "ldr     r11, [lr, #32]\n\t"
         "add     r10, r10, r11\n\t"
         "strd    r0, r10, [sp, #8]\n\t"
-        "ldr     r0, [sp, #4]\n\t"
-        "subs    r0, r0, #1\n\t"
-        "str     r0, [sp, #4]\n\t"
-        "bne     1b\n\t"
+        "b       1b\n\t"
+        "5:\n\t"                             /* a last row */
+        "ldr     lr, [sp]\n\t"
+        "ldr     r12, [lr, #40]\n\t"
+        "cmp     r12, #0\n\t"
+        "beq     6f\n\t"
+        "ldr     r12, [lr, #20]\n\t"
+        "vldrw.32 q5, [r12, #64]\n\t"
+        "ldrd    r0, r10, [sp, #8]\n\t"
+        "ldr     r12, [lr, #12]\n\t"
+        "dlstp.32 lr, r12\n\t"
+        "ldr     r12, [sp, #16]\n\t"
+        "3:\n\t"
+        "vldrb.s32 q0, [r0], #4\n\t"
+        "vmlas.s32 q0, q7, r1\n\t"
+        DWP_TAP1("q0", -3, "r2")
+        DWP_TAP1("q0", -2, "r3")
+        DWP_TAP1("q0", 28, "r4")
+        DWP_TAP1("q0", 29, "r5")
+        DWP_TAP1("q0", 30, "r6")
+        DWP_TAP1("q0", 60, "r7")
+        DWP_TAP1("q0", 61, "r8")
+        DWP_TAP1("q0", 62, "r9")
+        DWP_OUT("q0", "r10")
+        "vadd.i32 q5, q5, r12\n\t"
+        "letp    lr, 3b\n\t"
+        "6:\n\t"
         "add     sp, sp, #24\n\t"
         "vpop    {d8-d15}\n\t"
         "pop     {r4-r11, pc}\n\t");
@@ -841,20 +870,14 @@ static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
                 const int32_t n = g.out_v - ov < band ? g.out_v - ov : band;
                 tinyasc_plane_stage_mve(in, g.du, g.dv, g.in_v, -g.pad_u, ov * g.stride_v - g.pad_v,
                               (n - 1) * g.stride_v + g.span, pitch, g.lo, g.hi, zp, clean, tinyasc_mve_gather);
-                const int32_t np = pairs ? n / 2 : 0; /* pairs of rows, then a last odd one (or every row) */
-                if (np) {
-                    const dwp_run r2 = {.in = tinyasc_mve_gather, .out = out + ov * g.sv, .n = g.out_u, .k = k,
-                                        .vec = vec, .rows = np, .in_next = 2 * pitch, .out_next = 2 * g.sv,
-                                        .out_row = g.sv};
-                    dwp_pairs_mve(&r2);
-                }
-                if (n > 2 * np) {
-                    const dwp_run r = {.in = tinyasc_mve_gather + 2 * np * g.stride_v * pitch,
-                                       .rowstep = g.dil_v * pitch, .out = out + (ov + 2 * np) * g.sv, .n = g.out_u,
-                                       .k = k, .vec = vec, .rows = n - 2 * np, .in_next = g.stride_v * pitch,
-                                       .out_next = g.sv};
+                const dwp_run r = {.in = tinyasc_mve_gather, .rowstep = g.dil_v * pitch, .out = out + ov * g.sv,
+                                   .n = g.out_u, .k = k, .vec = vec, .rows = pairs ? n / 2 : n,
+                                   .in_next = (pairs ? 2 : g.stride_v) * pitch, .out_next = (pairs ? 2 : 1) * g.sv,
+                                   .out_row = g.sv, .last = n % 2};
+                if (pairs)
+                    dwp_pairs_mve(&r); /* pairs of rows, then a last odd one */
+                else
                     dwp_run_mve(&r);
-                }
             }
         }
     }
