@@ -832,6 +832,7 @@ static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __at
 #undef DWP_TAP1
 #undef DWP_TAP2
 
+typedef char dwp_taps_and_vectors_fit_tinyasc_acc0[TINYASC_OPT_MAX_C >= 36 ? 1 : -1];
 static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {
     const int32_t C = p->in_c;
@@ -854,7 +855,10 @@ static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w,
     const int32_t rows_max = ((g.out_v < band ? g.out_v : band) - 1) * g.stride_v + g.span;
     memset(tinyasc_mve_gather, zp, (size_t)(rows_max * pitch)); /* padding columns and rows, once */
     const int clean = g.out_v <= band;
-    int32_t k[9], vec[24] __attribute__((aligned(8)));
+    /* the nine taps and the output vectors in the channels' constants table, which this kernel does not use otherwise:
+     * no stack for them (on the stack, with the two-row kernel's larger frame, KWS's M55 library measured 48 B more
+     * RAM) */
+    int32_t *const k = tinyasc_acc0, *const vec = tinyasc_acc0 + 12;
     for (int32_t i = 0; i < 4; i++) vec[8 + i] = p->output_offset, vec[16 + i] = i * g.su, vec[20 + i] = 4 * g.su;
     for (int32_t c = 0; c < C; c++) {
         int32_t sum = 0;
