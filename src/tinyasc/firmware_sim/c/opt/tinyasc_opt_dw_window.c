@@ -197,15 +197,20 @@ typedef char dw_quad_is_the_asm_layout[(offsetof(dw_quad, rows) == 0 && offsetof
                                         offsetof(dw_quad, quads0) == 72 && offsetof(dw_quad, singles0) == 76 &&
                                         offsetof(dw_quad, dst0) == 80 && offsetof(dw_quad, off0) == 84) ? 1 : -1];
 
+/* tinyasc_rq_x4_apply in asm, the four-lane output step of the int32 sums in V with its clamp: VQRDMULH by M, the
+ * sign's term (in T) added, VRSHL by S (-r), the zero point ZP added, the clamp to int8 by a saturating shift up and
+ * an arithmetic shift down; M, S and ZP vector registers (the rows kernel's differ lane by lane, the planes' one
+ * channel's in every lane). */
+#define DW_ASM_OUT(V, T, M, S, ZP)                                                                               \
+        "vqrdmulh.s32 " V ", " V ", " M "\n\t"                                                                     \
+        "vshr.s32 " T ", " V ", #31\n\t"                                                                           \
+        "vadd.i32 " V ", " V ", " T "\n\t"                                                                         \
+        "vrshl.s32 " V ", " V ", " S "\n\t"                                                                        \
+        "vadd.i32 " V ", " V ", " ZP "\n\t"                                                                        \
+        "vqshl.s32 " V ", " V ", #24\n\t"                                                                          \
+        "vshr.s32 " V ", " V ", #24\n\t"
 /* the four-lane output path of the sums in v (m in q4, -r in q5, the zero point in q6; q7 scratch) */
-#define DWQ_OUT(v)                                                                                               \
-        "vqrdmulh.s32 " v ", " v ", q4\n\t"                                                                       \
-        "vshr.s32 q7, " v ", #31\n\t"                                                                             \
-        "vadd.i32 " v ", " v ", q7\n\t"                                                                           \
-        "vrshl.s32 " v ", " v ", q5\n\t"                                                                          \
-        "vadd.i32 " v ", " v ", q6\n\t"                                                                           \
-        "vqshl.s32 " v ", " v ", #24\n\t"                                                                         \
-        "vshr.s32 " v ", " v ", #24\n\t"
+#define DWQ_OUT(v) DW_ASM_OUT(v, "q7", "q4", "q5", "q6")
 #define DWQ_CONSTS                                                                                               \
         "ldr     r11, [r9, #52]\n\t"                                                                              \
         "vldrw.u32 q4, [r11]\n\t"                                                                                 \
@@ -677,13 +682,7 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
         "vmla.s32 q0, q1, r5\n\t"
         DWP_ROW("r1", "r6", "r7", "r8")
         DWP_ROW("r2", "r9", "r10", "r11")
-        "vqrdmulh.s32 q0, q0, q2\n\t"        /* tinyasc_rq_x4_apply */
-        "vshr.s32 q1, q0, #31\n\t"
-        "vadd.i32 q0, q0, q1\n\t"
-        "vrshl.s32 q0, q0, q3\n\t"
-        "vadd.i32 q0, q0, q4\n\t"
-        "vqshl.s32 q0, q0, #24\n\t"
-        "vshr.s32 q0, q0, #24\n\t"
+        DW_ASM_OUT("q0", "q1", "q2", "q3", "q4")
         "vstrb.32 q0, [r12, q5]\n\t"
         "vadd.i32 q5, q5, q6\n\t"
         "letp    lr, 2b\n\t"
@@ -711,12 +710,12 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
  * four plane rows' three input vectors loaded once for both rows' sums, twelve loads for 72 MACs where the row kernel
  * above takes eighteen; the rows' outputs through the four-lane output step as above, eight outputs in 48 vector
  * instructions where it takes 56. The plane rows DWP_PITCH apart (a row's columns and three more within it), so that
- * every tap is at an immediate offset from one pointer (at 4 + k bytes below the pointer's value after the first
- * load's post-increment: row r tap k at r DWP_PITCH + k - 4). rows: pairs of rows (none or more); in_next and
- * out_next: a pair's steps; a last odd row (last) after them by the same registers, one sum. Registers: r0 the pair's window, r1 the channel's constant, r2-r9 taps 1 to 8, r10 / r11 the two rows'
- * outputs, r12 the store offsets' step, lr the loop; q0 / q1 the two rows' sums, q2 m, q3 -r, q4 zp, q5 the store
- * offsets, q6 an input vector or scratch, q7 tap 0 in every lane. Frame: [sp] q, 4 pairs left, 8 the pair's window,
- * 12 its outputs, 16 the step. */
+ * every tap is at an immediate offset from one pointer (after the first load's post-increment by 4, plane row r's tap
+ * k at r DWP_PITCH + k - 4). rows: pairs of rows (none or more); in_next and out_next: a pair's steps; a last odd row
+ * (last) after them by the same registers, one sum. Registers: r0 the pair's window, r1 the channel's constant, r2-r9
+ * taps 1 to 8, r10 / r11 the two rows' outputs, r12 the store offsets' step, lr the loop; q0 / q1 the two rows'
+ * sums, q2 m, q3 -r, q4 zp, q5 the store offsets, q6 an input vector or scratch, q7 tap 0 in every lane. Frame: [sp]
+ * q, 4 pairs left, 8 the pair's window, 12 its outputs, 16 the step. */
 #define DWP_TAP2(off, k0, k1)                                                                                     \
         "vldrb.s32 q6, [r0, #" #off "]\n\t"                                                                       \
         "vmla.s32 q0, q6, " k0 "\n\t"                                                                             \
@@ -725,13 +724,7 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
         "vldrb.s32 q6, [r0, #" #off "]\n\t"                                                                       \
         "vmla.s32 " acc ", q6, " k "\n\t"
 #define DWP_OUT(acc, base)                                                                                        \
-        "vqrdmulh.s32 " acc ", " acc ", q2\n\t"   /* tinyasc_rq_x4_apply */                                       \
-        "vshr.s32 q6, " acc ", #31\n\t"                                                                           \
-        "vadd.i32 " acc ", " acc ", q6\n\t"                                                                       \
-        "vrshl.s32 " acc ", " acc ", q3\n\t"                                                                      \
-        "vadd.i32 " acc ", " acc ", q4\n\t"                                                                       \
-        "vqshl.s32 " acc ", " acc ", #24\n\t"                                                                     \
-        "vshr.s32 " acc ", " acc ", #24\n\t"                                                                      \
+        DW_ASM_OUT(acc, "q6", "q2", "q3", "q4")                                                                   \
         "vstrb.32 " acc ", [" base ", q5]\n\t"
 static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __attribute__((unused))) /* q in r0 */
 {
@@ -831,6 +824,7 @@ static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __at
 #undef DWP_OUT
 #undef DWP_TAP1
 #undef DWP_TAP2
+#undef DW_ASM_OUT
 
 typedef char dwp_taps_and_vectors_fit_tinyasc_acc0[TINYASC_OPT_MAX_C >= 36 ? 1 : -1];
 static int dwp_layer_mve(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
