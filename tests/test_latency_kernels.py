@@ -368,10 +368,12 @@ CASES = {
     # outputs; the cases above with such rows take it too): a plane too tall for the gather buffer (bands of output
     # rows, the rows outside the input staged per band), dilated across the rows
     "dw3x3_c4_w100_plane_bands_dilh2_fold": (True, 1, 50, 100, 4, 4, 3, 3, 1, 1, True, None, True),
-    # ... two output rows a pass where the rows are 32-byte plane rows and v has stride 1 (dwp_pairs_mve; the 25 x 5
-    # cases above: two pairs and a last row): twelve rows in six pairs with padding above and below, and 135 rows of
-    # 24 outputs in bands of 126 (63 pairs) and 9 (four pairs and a last row)
+    # ... two output rows a pass where the plane rows fit 63 bytes and v has stride 1 (dwp_pairs_mve; the 25 x 5 cases
+    # above: two pairs and a last row): twelve rows in six pairs with padding above and below, rows of 58 outputs
+    # (the longest that fit: 60 columns and three more) in four pairs and a last row, and 135 rows of 24 outputs in bands
+    # of 63, 63 and 9 (31 pairs and a last row twice, four pairs and a last row)
     "dw3x3_c4_w20_plane_pairs_fold": (True, 1, 12, 20, 4, 4, 3, 3, 1, 1, True, None, True),
+    "dw3x3_c8_w58_plane_pairs_fold": (True, 1, 9, 58, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c8_w26_plane_pairs_bands_valid_fold": (True, 1, 137, 26, 8, 8, 3, 3, 1, 1, False, None, False),
     # Helium's sparse pointwise layers on planes (mve_sparse_pw: the pixels in chunks of planes, 2,544 bytes of them,
     # through c1_row_s1_mve): 221 pixels of 40 channels (chunks of 48: four and one of 29, sixteen a pass and 13

@@ -704,14 +704,17 @@ static __attribute__((naked, noinline)) void dwp_run_mve(const dwp_run *q __attr
 }
 #undef DWP_ROW
 
-/* Plane rows DWP_PITCH bytes apart for dwp_pairs_mve: its four rows' taps at immediate offsets from one pointer. */
-#define DWP_PITCH 32
+/* Plane rows DWP_PITCH bytes apart for dwp_pairs_mve: its four rows' taps at immediate offsets from one pointer (the
+ * offsets of VLDRB.S32 reach -127 to 127: from row 1's tap 1, row 0's tap 0 lies 64 bytes below and row 3's tap 2 127
+ * above). */
+#define DWP_PITCH 63
+typedef char dwp_pitch_is_the_asm_offsets[DWP_PITCH == 63 ? 1 : -1]; /* the offsets below are written for 63 */
 /* Two output rows a pass (stride 1 and no dilation along v: rows y and y + 1 read plane rows y to y + 3): each of the
  * four plane rows' three input vectors loaded once for both rows' sums, twelve loads for 72 MACs where the row kernel
  * above takes eighteen; the rows' outputs through the four-lane output step as above, eight outputs in 48 vector
  * instructions where it takes 56. The plane rows DWP_PITCH apart (a row's columns and three more within it), so that
- * every tap is at an immediate offset from one pointer (after the first load's post-increment by 4, plane row r's tap
- * k at r DWP_PITCH + k - 4). rows: pairs of rows (none or more); in_next and out_next: a pair's steps; a last odd row
+ * every tap is at an immediate offset from one pointer, r0 at plane row 1's tap 1 (row r's tap k at (r - 1) DWP_PITCH
+ * + k - 1 from it; its own load last, post-incremented by 4). rows: pairs of rows (none or more); in_next and out_next: a pair's steps; a last odd row
  * (last) after them by the same registers, one sum. Registers: r0 the pair's window, r1 the channel's constant, r2-r9
  * taps 1 to 8, r10 / r11 the two rows' outputs, r12 the store offsets' step, lr the loop; q0 / q1 the two rows'
  * sums, q2 m, q3 -r, q4 zp, q5 the store offsets, q6 an input vector or scratch, q7 tap 0 in every lane. Frame: [sp]
@@ -759,26 +762,29 @@ static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __at
         "vldrw.32 q5, [r12, #64]\n\t"        /* the store offsets */
         "ldr     r11, [lr, #36]\n\t"
         "ldrd    r0, r10, [sp, #8]\n\t"
+        "add     r0, r0, #64\n\t"             /* row 1's tap 1 */
         "add     r11, r10, r11\n\t"
         "ldr     r12, [lr, #12]\n\t"
         "dlstp.32 lr, r12\n\t"
         "ldr     r12, [sp, #16]\n\t"
         "2:\n\t"                             /* four outputs of each row */
-        "vldrb.s32 q0, [r0], #4\n\t"          /* row 0 tap 0 onto the constant */
+        "vldrb.s32 q0, [r0, #-64]\n\t"        /* row 0 tap 0 onto the constant */
         "vmlas.s32 q0, q7, r1\n\t"
-        "vldrb.s32 q1, [r0, #28]\n\t"         /* row 1 tap 0: the first row's tap 3, the second's 0 */
+        "vldrb.s32 q1, [r0, #-1]\n\t"         /* row 1 tap 0: the first row's tap 3, the second's 0 */
         "vmla.s32 q0, q1, r4\n\t"
         "vmlas.s32 q1, q7, r1\n\t"
-        DWP_TAP1("q0", -3, "r2")
-        DWP_TAP1("q0", -2, "r3")
-        DWP_TAP2(29, "r5", "r2")
-        DWP_TAP2(30, "r6", "r3")
-        DWP_TAP2(60, "r7", "r4")
-        DWP_TAP2(61, "r8", "r5")
-        DWP_TAP2(62, "r9", "r6")
-        DWP_TAP1("q1", 92, "r7")
-        DWP_TAP1("q1", 93, "r8")
-        DWP_TAP1("q1", 94, "r9")
+        DWP_TAP1("q0", -63, "r2")
+        DWP_TAP1("q0", -62, "r3")
+        DWP_TAP2(1, "r6", "r3")
+        DWP_TAP2(62, "r7", "r4")
+        DWP_TAP2(63, "r8", "r5")
+        DWP_TAP2(64, "r9", "r6")
+        DWP_TAP1("q1", 125, "r7")
+        DWP_TAP1("q1", 126, "r8")
+        DWP_TAP1("q1", 127, "r9")
+        "vldrb.s32 q6, [r0], #4\n\t"          /* row 1 tap 1, the pointer to the next four */
+        "vmla.s32 q0, q6, r5\n\t"
+        "vmla.s32 q1, q6, r2\n\t"
         DWP_OUT("q0", "r10")
         DWP_OUT("q1", "r11")
         "vadd.i32 q5, q5, r12\n\t"
@@ -799,20 +805,22 @@ static __attribute__((naked, noinline)) void dwp_pairs_mve(const dwp_run *q __at
         "ldr     r12, [lr, #20]\n\t"
         "vldrw.32 q5, [r12, #64]\n\t"
         "ldrd    r0, r10, [sp, #8]\n\t"
+        "add     r0, r0, #64\n\t"
         "ldr     r12, [lr, #12]\n\t"
         "dlstp.32 lr, r12\n\t"
         "ldr     r12, [sp, #16]\n\t"
         "3:\n\t"
-        "vldrb.s32 q0, [r0], #4\n\t"
+        "vldrb.s32 q0, [r0, #-64]\n\t"
         "vmlas.s32 q0, q7, r1\n\t"
-        DWP_TAP1("q0", -3, "r2")
-        DWP_TAP1("q0", -2, "r3")
-        DWP_TAP1("q0", 28, "r4")
-        DWP_TAP1("q0", 29, "r5")
-        DWP_TAP1("q0", 30, "r6")
-        DWP_TAP1("q0", 60, "r7")
-        DWP_TAP1("q0", 61, "r8")
-        DWP_TAP1("q0", 62, "r9")
+        DWP_TAP1("q0", -63, "r2")
+        DWP_TAP1("q0", -62, "r3")
+        DWP_TAP1("q0", -1, "r4")
+        DWP_TAP1("q0", 1, "r6")
+        DWP_TAP1("q0", 62, "r7")
+        DWP_TAP1("q0", 63, "r8")
+        DWP_TAP1("q0", 64, "r9")
+        "vldrb.s32 q6, [r0], #4\n\t"
+        "vmla.s32 q0, q6, r5\n\t"
         DWP_OUT("q0", "r10")
         "vadd.i32 q5, q5, r12\n\t"
         "letp    lr, 3b\n\t"
