@@ -370,8 +370,8 @@ CASES = {
     "dw3x3_c4_w100_plane_bands_dilh2_fold": (True, 1, 50, 100, 4, 4, 3, 3, 1, 1, True, None, True),
     # ... two output rows a pass where the plane rows fit 63 bytes and v has stride 1 (dwp_pairs_mve; the 25 x 5 cases
     # above: two pairs and a last row): twelve rows in six pairs with padding above and below, rows of 58 outputs
-    # (the longest that fit: 60 columns and three more) in four pairs and a last row, and 135 rows of 24 outputs in bands
-    # of 63, 63 and 9 (31 pairs and a last row twice, four pairs and a last row)
+    # (the longest that fit: 60 columns and three more) in four pairs and a last row, and 135 rows of 24 outputs in
+    # bands of 63, 63 and 9 (31 pairs and a last row twice, four pairs and a last row)
     "dw3x3_c4_w20_plane_pairs_fold": (True, 1, 12, 20, 4, 4, 3, 3, 1, 1, True, None, True),
     "dw3x3_c8_w58_plane_pairs_fold": (True, 1, 9, 58, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c8_w26_plane_pairs_bands_valid_fold": (True, 1, 137, 26, 8, 8, 3, 3, 1, 1, False, None, False),
