@@ -714,11 +714,12 @@ typedef char dwp_pitch_is_the_asm_offsets[DWP_PITCH == 63 ? 1 : -1]; /* the offs
  * above takes eighteen; the rows' outputs through the four-lane output step as above, eight outputs in 48 vector
  * instructions where it takes 56. The plane rows DWP_PITCH apart (a row's columns and three more within it), so that
  * every tap is at an immediate offset from one pointer, r0 at plane row 1's tap 1 (row r's tap k at (r - 1) DWP_PITCH
- * + k - 1 from it; its own load last, post-incremented by 4). rows: pairs of rows (none or more); in_next and out_next: a pair's steps; a last odd row
- * (last) after them by the same registers, one sum. Registers: r0 the pair's window, r1 the channel's constant, r2-r9
- * taps 1 to 8, r10 / r11 the two rows' outputs, r12 the store offsets' step, lr the loop; q0 / q1 the two rows'
- * sums, q2 m, q3 -r, q4 zp, q5 the store offsets, q6 an input vector or scratch, q7 tap 0 in every lane. Frame: [sp]
- * q, 4 pairs left, 8 the pair's window, 12 its outputs, 16 the step. */
+ * + k - 1 from it; its own load last, post-incremented by 4). rows: pairs of rows (none or more); in_next and
+ * out_next: a pair's steps; a last odd row (last) after them by the same registers, one sum. Registers: r0 the pair's
+ * window (at row 1's tap 1), r1 the channel's constant, r2-r9 taps 1 to 8, r10 / r11 the two rows' outputs, r12 the
+ * store offsets' step, lr the loop; q0 / q1 the two rows' sums, q2 m, q3 -r, q4 zp, q5 the store offsets, q6 an input
+ * vector or scratch, q7 tap 0 in every lane. Frame: [sp] q, 4 pairs left, 8 the pair's window, 12 its outputs, 16 the
+ * step. */
 #define DWP_TAP2(off, k0, k1)                                                                                     \
         "vldrb.s32 q6, [r0, #" #off "]\n\t"                                                                       \
         "vmla.s32 q0, q6, " k0 "\n\t"                                                                             \
