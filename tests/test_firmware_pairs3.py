@@ -44,7 +44,6 @@ def test_windows_in_threes_of_blocks_ship_the_kernels():
     assert not pairs3_ships(_conv(16, 3), depthwise=True)
 
 
-
 def test_the_rule_ships_the_file_for_int8_layers_of_its_entries_on_helium_only():
     rule = next(r for r in WEAK_FILE_RULES if r.kernel.name == "pairs3_s8")
     conv = _conv(16, 3)
@@ -54,6 +53,7 @@ def test_the_rule_ships_the_file_for_int8_layers_of_its_entries_on_helium_only()
     assert not rule.applies(conv, core=LibraryTarget.CORTEX_M55.core, depthwise=False, wide=False,
                             kernel="conv2d_1x1_s8")  # an entry whose code never reaches the file
     assert not rule.applies(conv, core=LibraryTarget.CORTEX_M4.core, depthwise=False, wide=False, kernel="conv2d_s8")
+
 
 @pytest.fixture(scope="module", params=[3, 1], ids=["k3", "k1"])
 def conv_model(request, tmp_path_factory):
