@@ -175,6 +175,16 @@ CASES = {
     # rows padded to whole words with zero weights (a copy in the window buffer); an odd channel and an odd pixel left
     "conv3x3_c3_c8_s2_same_fold": (False, 1, 11, 10, 3, 8, 3, 3, 2, 1, True, None, True),
     "conv3x3_c3_c7_fold": (False, 1, 6, 9, 3, 7, 3, 3, 1, 1, True, None, False),
+    # the DSP cores' pixel pairs of such layers with both windows inside the input: their rows staged end to end by
+    # gather_pair_staged_dsp (rows of 9 bytes above: two words and a byte; here rows of 4 bytes, words only, of 3,
+    # bytes only, and rows two input rows apart)
+    "conv3x4_c1_c6_s2_fold": (False, 1, 11, 12, 1, 6, 3, 4, 2, 1, True, None, True),
+    "conv1x1_c3_c4_fold": (False, 1, 4, 5, 3, 4, 1, 1, 1, 1, False, None, True),
+    "conv3x3_c3_c6_dilh2_fold": (False, 1, 9, 8, 3, 6, 3, 3, 1, 1, True, None, True),
+    # the DSP cores' 1 x 1 pixel pairs in output order (gather_pair_dsp): stride 2 (pairs across output rows, an odd
+    # last pixel), and batches of an odd pixel count with three quads a pixel (an odd quad first)
+    "conv1x1_c8_c6_s2_fold": (False, 1, 9, 5, 8, 6, 1, 1, 2, 1, False, None, True),
+    "conv1x1_c12_c4_b2_fold": (False, 2, 3, 3, 12, 4, 1, 1, 1, 1, False, None, True),
     "dw3x3_c8_w20_run_fold": (True, 1, 6, 20, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c12_w17_s2_run_fold": (True, 1, 7, 17, 12, 12, 3, 3, 2, 1, False, None, False),
     "dw3x3_c40_b2_fold": (True, 2, 5, 7, 40, 40, 3, 3, 1, 1, True, None, True),

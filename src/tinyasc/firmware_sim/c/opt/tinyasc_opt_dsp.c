@@ -107,6 +107,48 @@ static __attribute__((naked, noinline)) u32_alias *gather_quads_dsp(u32_alias *g
         "pop     {r4-r7, pc}\n\t");
 }
 
+/* Two one-pixel windows of C bytes each (C a multiple of 4; src0, src1 word-aligned) interleaved into g as gather
+ * writes two windows (a quad of each every 4 words): per eight k both pixels' words by one LDRD each, eight SXTAB16,
+ * two STM (an odd quad first where C / 4 is odd). The offset pair off2 arrives on the stack. */
+static __attribute__((naked, noinline)) void gather_pair_dsp(u32_alias *g __attribute__((unused)),
+                                                             const int8_t *src0 __attribute__((unused)),
+                                                             const int8_t *src1 __attribute__((unused)),
+                                                             int32_t C __attribute__((unused)),
+                                                             uint32_t off2 __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push    {r4-r9, lr}\n\t"
+        "ldr     r12, [sp, #28]\n\t"          /* off2 */
+        "tst     r3, #4\n\t"
+        "beq     1f\n\t"
+        "ldr     r6, [r1], #4\n\t"
+        "ldr     r7, [r2], #4\n\t"
+        "sxtab16 r4, r12, r6\n\t"
+        "sxtab16 r5, r12, r6, ror #8\n\t"
+        "sxtab16 r6, r12, r7\n\t"
+        "sxtab16 r7, r12, r7, ror #8\n\t"
+        "stmia   r0!, {r4-r7}\n\t"
+        "subs    r3, r3, #4\n\t"
+        "beq     2f\n\t"
+        "1:\n\t"
+        "ldrd    r6, r8, [r1], #8\n\t"        /* the first pixel's eight bytes */
+        "ldrd    r7, r9, [r2], #8\n\t"        /* the second's */
+        "sxtab16 r4, r12, r6\n\t"
+        "sxtab16 r5, r12, r6, ror #8\n\t"
+        "sxtab16 r6, r12, r7\n\t"
+        "sxtab16 r7, r12, r7, ror #8\n\t"
+        "stmia   r0!, {r4-r7}\n\t"
+        "sxtab16 r4, r12, r8\n\t"
+        "sxtab16 r5, r12, r8, ror #8\n\t"
+        "sxtab16 r6, r12, r9\n\t"
+        "sxtab16 r7, r12, r9, ror #8\n\t"
+        "stmia   r0!, {r4-r7}\n\t"
+        "subs    r3, r3, #8\n\t"
+        "bne     1b\n\t"
+        "2:\n\t"
+        "pop     {r4-r9, pc}\n\t");
+}
+
 /* Gather one window into quads of 4 consecutive k in lane order (k, k+2 | k+1, k+3), one quad
  * every `stride` words from dst: SXTAB16(off, word) gives inputs k and k+2 plus the offset,
  * SXTAB16(off, word ROR 8) inputs k+1 and k+3. */
@@ -179,12 +221,96 @@ static __attribute__((noinline)) void gather_rows(const tinyasc_conv_params *p, 
     }
 }
 
-/* One window's quads: gather_rows where the layer's rows allow it (rows: gather_rows_ok) and the window lies inside
- * the input along x, else gather_window. */
-static inline __attribute__((always_inline)) void gather(const tinyasc_conv_params *p, const int8_t *in, int32_t y0,
-                                                         int32_t x0, u32_alias *g, int32_t stride, int rows)
+/* Two windows of a layer gather_staged_ok takes, both wholly inside the input (src0, src1: their first rows), into g
+ * as gather writes two windows (a quad of each every 4 words): each window's k_h rows of R bytes (`pitch` bytes apart
+ * in the input) copied end to end into the stage (words by LDR / STR at any alignment, the last R mod 4 bytes one by
+ * one), the second window K4 bytes after the first (K4 = k_h R rounded up to whole words; the stale bytes after K meet
+ * zero weights), then per quad both windows' words, four SXTAB16, one STM. Arguments after the fourth on the stack:
+ * R, pitch, off2, the stage. */
+static __attribute__((naked, noinline)) void gather_pair_staged_dsp(u32_alias *g __attribute__((unused)),
+                                                                    const int8_t *src0 __attribute__((unused)),
+                                                                    const int8_t *src1 __attribute__((unused)),
+                                                                    int32_t k_h __attribute__((unused)),
+                                                                    int32_t R __attribute__((unused)),
+                                                                    int32_t pitch __attribute__((unused)),
+                                                                    uint32_t off2 __attribute__((unused)),
+                                                                    int8_t *stage __attribute__((unused)))
 {
-    if (rows && x0 >= 0 && x0 + p->k_w <= p->in_w)
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "ldr     r10, [sp, #36]\n\t"         /* R */
+        "ldr     r11, [sp, #40]\n\t"         /* pitch */
+        "ldr     r8, [sp, #48]\n\t"          /* the stage */
+        "mov     r9, r8\n\t"                 /* where the rows go */
+        "mov     r6, r1\n\t"                 /* the window's row */
+        "mul     r1, r3, r10\n\t"
+        "add     r1, r1, #3\n\t"
+        "bic     r1, r1, #3\n\t"             /* K4 */
+        "mov     r7, #2\n\t"                 /* windows */
+        "1:\n\t"                             /* a window */
+        "mov     r12, r3\n\t"                /* rows */
+        "2:\n\t"                             /* a row */
+        "mov     r4, r6\n\t"
+        "lsrs    lr, r10, #2\n\t"
+        "beq     4f\n\t"
+        "3:\n\t"
+        "ldr     r5, [r4], #4\n\t"
+        "str     r5, [r9], #4\n\t"
+        "subs    lr, lr, #1\n\t"
+        "bne     3b\n\t"
+        "4:\n\t"
+        "ands    lr, r10, #3\n\t"
+        "beq     6f\n\t"
+        "5:\n\t"
+        "ldrb    r5, [r4], #1\n\t"
+        "strb    r5, [r9], #1\n\t"
+        "subs    lr, lr, #1\n\t"
+        "bne     5b\n\t"
+        "6:\n\t"
+        "add     r6, r6, r11\n\t"
+        "subs    r12, r12, #1\n\t"
+        "bne     2b\n\t"
+        "add     r9, r8, r1\n\t"             /* the second window K4 bytes on */
+        "mov     r6, r2\n\t"
+        "subs    r7, r7, #1\n\t"
+        "bne     1b\n\t"
+        "ldr     r12, [sp, #44]\n\t"         /* off2 */
+        "lsr     r3, r1, #2\n\t"             /* quads */
+        "7:\n\t"
+        "ldr     r5, [r8, r1]\n\t"           /* the second window's word */
+        "ldr     r4, [r8], #4\n\t"           /* the first's */
+        "sxtab16 r6, r12, r5\n\t"
+        "sxtab16 r7, r12, r5, ror #8\n\t"
+        "sxtab16 r5, r12, r4, ror #8\n\t"
+        "sxtab16 r4, r12, r4\n\t"
+        "stmia   r0!, {r4-r7}\n\t"
+        "subs    r3, r3, #1\n\t"
+        "bne     7b\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* Whether gather_pair_staged_dsp may take the layer's pixel pairs whose windows lie inside the input: channels not a
+ * multiple of 4 (a first layer's 1 or 3) in window rows of k_w C contiguous bytes (dil_w 1). Decided once per layer. */
+static inline int gather_staged_ok(const tinyasc_conv_params *p)
+{
+    return (p->in_c & 3) != 0 && p->dil_w == 1;
+}
+
+/* Whether both windows of the pixel pair at (y0, x0) and (y0, x0 + stride_w) lie wholly inside the input (dil_w 1). */
+static inline __attribute__((always_inline)) int pair_inside(const tinyasc_conv_params *p, int32_t y0, int32_t x0)
+{
+    return x0 >= 0 && x0 + p->stride_w + p->k_w <= p->in_w && y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h;
+}
+
+/* How a layer's windows are gathered, decided once per layer. */
+enum { GATHER_WINDOW, GATHER_ROWS, GATHER_STAGED };
+
+/* One window's quads: gather_rows where the layer's rows allow it (GATHER_ROWS: gather_rows_ok) and the window lies
+ * inside the input along x, else gather_window. */
+static inline __attribute__((always_inline)) void gather(const tinyasc_conv_params *p, const int8_t *in, int32_t y0,
+                                                         int32_t x0, u32_alias *g, int32_t stride, int mode)
+{
+    if (mode == GATHER_ROWS && x0 >= 0 && x0 + p->k_w <= p->in_w)
         gather_rows(p, in, y0, x0, g, stride);
     else
         gather_window(p, in, y0, x0, g, stride);
@@ -468,6 +594,15 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
     }
 }
 
+/* Whether the layer's windows are single pixels inside the input (1 x 1, no padding) of whole quads (C a multiple of
+ * 4) in a word-aligned input, two of which fit the window buffer: its output pixels go in pairs in their order (a pair
+ * may span two output rows), each pair's windows gathered by one gather_pair_dsp call. Decided once per layer. */
+static inline int pixels_ok(const tinyasc_conv_params *p, const int8_t *input)
+{
+    return p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0 && (p->in_c & 3) == 0 &&
+           p->in_c <= TINYASC_OPT_MAX_K2 && ((uintptr_t)input & 3u) == 0u;
+}
+
 /* `wpairs`: the filter rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout; K a multiple of 4). */
 static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_conv_params *p,
                                                                  const tinyasc_weights *w, const int8_t *input,
@@ -475,6 +610,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
 {
     const int32_t K = p->k_h * p->k_w * p->in_c, K4 = (K + 3) & ~3;
     u32_alias *const g = tinyasc_gather_words;
+    const int mode = gather_rows_ok(p, input) ? GATHER_ROWS : gather_staged_ok(p) ? GATHER_STAGED : GATHER_WINDOW;
     /* The rows the pixel pairs' asm reads: the layer's, or where K is not a multiple of 4 (a first layer's three
      * channels: 27 taps) a copy with each row padded to whole words by zero weights, after the two windows' quads (K4
      * words) in the window buffer, so the asm path takes the layer too (a zero weight against the quad's stale lane
@@ -498,11 +634,12 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
             int32_t sh;
             for (int32_t oc = oc0; oc < oc1; oc++) tinyasc_out_fast_consts(p, w, oc, &out_rnd[oc - oc0], &sh);
         }
-        /* the pairs' constants for conv2x2_dsp, in the window stage after what gather_window stages there (a
-         * window's K bytes when the channels are not whole words), where they fit */
+        /* the pairs' constants for conv2x2_dsp, in the window stage after what the gathers stage there (when the
+         * channels are not whole words: gather_window a window's K bytes, gather_pair_staged_dsp two windows' K4),
+         * where they fit */
         const int32_t *cst = NULL;
 #if CONV2X2_ASM
-        const int32_t cst_at = (p->in_c & 3) ? K4 : 0, pairs = (oc1 - oc0) / 2;
+        const int32_t cst_at = (p->in_c & 3) ? 2 * K4 : 0, pairs = (oc1 - oc0) / 2;
         if (fast && (ka & 3) == 0 &&
             cst_at + pairs * CONV2X2_CST * 4 <= (int32_t)sizeof(tinyasc_gather_stage)) {
             int32_t *const b = (int32_t *)(void *)(tinyasc_gather_stage + cst_at);
@@ -510,20 +647,57 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
             cst = b;
         }
 #endif
-        const int rows = gather_rows_ok(p, input);
+#if CONV2X2_ASM
+        const int pix = cst != NULL && ((oc1 - oc0) & 1) == 0 && pixels_ok(p, input);
+#endif
         for (int32_t b = 0; b < p->batches; b++) {
             const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
-            for (int32_t oy = 0; oy < p->out_h; oy++) {
-                for (int32_t ox = 0; ox < p->out_w;) {
+            int32_t oy = 0, ox = 0;
+#if CONV2X2_ASM
+            if (pix) { /* the pixel pairs straight to the asm; an odd last pixel below */
+                int8_t *op = output + b * p->out_h * p->out_w * p->out_c;
+                const int32_t n2 = (p->out_h * p->out_w) & ~1, col = p->stride_w * K;
+                const int32_t row = p->stride_h * p->in_w * K; /* K = C */
+                const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+                const conv2x2 q0 = {.w0 = wa + oc0 * ka, .K = ka, .g = g, .op1 = p->out_c, .pairs = (oc1 - oc0) / 2,
+                                    .cst = cst};
+                const int8_t *rp = in; /* the output row's first window */
+                for (int32_t i = 0; i < n2; i += 2, op += 2 * p->out_c) {
+                    const int8_t *const ip0 = rp + ox * col;
+                    if (++ox == p->out_w) ox = 0, rp += row;
+                    gather_pair_dsp(g, ip0, rp + ox * col, K, off2);
+                    if (++ox == p->out_w) ox = 0, rp += row;
+                    conv2x2 q = q0;
+                    q.op = op + oc0;
+                    if (wpairs) conv2x2p_dsp(&q);
+                    else conv2x2_dsp(&q);
+                }
+                oy = n2 / p->out_w;
+                ox = n2 - oy * p->out_w;
+            }
+#endif
+            for (; oy < p->out_h; oy++, ox = 0) {
+                for (; ox < p->out_w;) {
                     int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                     const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
                     if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
-                        gather(p, in, y0, x0, g, 4, rows);
-                        gather(p, in, y0, x0 + p->stride_w, g + 2, 4, rows);
+#if CONV2X2_ASM
+                        if (mode == GATHER_STAGED && pair_inside(p, y0, x0)) {
+                            const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) |
+                                                  (uint16_t)p->input_offset;
+                            const int8_t *const s0 = in + (y0 * p->in_w + x0) * p->in_c;
+                            gather_pair_staged_dsp(g, s0, s0 + p->stride_w * p->in_c, p->k_h, p->k_w * p->in_c,
+                                                   p->dil_h * p->in_w * p->in_c, off2, tinyasc_gather_stage);
+                        } else
+#endif
+                        {
+                            gather(p, in, y0, x0, g, 4, mode);
+                            gather(p, in, y0, x0 + p->stride_w, g + 2, 4, mode);
+                        }
                         conv_pixel2(p, w, K, wa, ka, cst, op, op + p->out_c, oc0, oc1, fast, wpairs);
                         ox += 2;
                     } else {
-                        gather(p, in, y0, x0, g, 2, rows);
+                        gather(p, in, y0, x0, g, 2, mode);
                         conv_pixel1(p, w, K, op, oc0, oc1, fast, wpairs);
                         ox += 1;
                     }
