@@ -296,10 +296,10 @@ static inline int gather_staged_ok(const tinyasc_conv_params *p)
     return (p->in_c & 3) != 0 && p->dil_w == 1;
 }
 
-/* Whether both windows of the pixel pair at (y0, x0) and (y0, x0 + stride_w) lie wholly inside the input (dil_w 1). */
-static inline __attribute__((always_inline)) int pair_inside(const tinyasc_conv_params *p, int32_t y0, int32_t x0)
+/* Whether the window at (y0, x0) lies wholly inside the input (dil_w 1). */
+static inline __attribute__((always_inline)) int window_inside(const tinyasc_conv_params *p, int32_t y0, int32_t x0)
 {
-    return x0 >= 0 && x0 + p->stride_w + p->k_w <= p->in_w && y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h;
+    return x0 >= 0 && x0 + p->k_w <= p->in_w && y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h;
 }
 
 /* How a layer's windows are gathered, decided once per layer. */
@@ -603,6 +603,28 @@ static inline int pixels_ok(const tinyasc_conv_params *p, const int8_t *input)
            p->in_c <= TINYASC_OPT_MAX_K2 && ((uintptr_t)input & 3u) == 0u;
 }
 
+#if CONV2X2_ASM
+/* The output pixels of one image of a layer pixels_ok takes, two at a time in their order (gather_pair_dsp, then
+ * conv2x2p_dsp or conv2x2_dsp with q0, its op the first pixel's outputs); the pixels taken (an odd last one is left). */
+static __attribute__((noinline)) int32_t pixel_pairs(const tinyasc_conv_params *p, const int8_t *in, const conv2x2 *q0,
+                                                     int wpairs)
+{
+    const int32_t C = p->in_c, n2 = (p->out_h * p->out_w) & ~1, col = p->stride_w * C, row = p->stride_h * p->in_w * C;
+    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    conv2x2 q = *q0;
+    const int8_t *rp = in; /* the output row's first window */
+    for (int32_t i = 0, ox = 0; i < n2; i += 2, q.op += 2 * q0->op1) {
+        const int8_t *const ip0 = rp + ox * col;
+        if (++ox == p->out_w) ox = 0, rp += row;
+        gather_pair_dsp(tinyasc_gather_words, ip0, rp + ox * col, C, off2);
+        if (++ox == p->out_w) ox = 0, rp += row;
+        if (wpairs) conv2x2p_dsp(&q);
+        else conv2x2_dsp(&q);
+    }
+    return n2;
+}
+#endif
+
 /* `wpairs`: the filter rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout; K a multiple of 4). */
 static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_conv_params *p,
                                                                  const tinyasc_weights *w, const int8_t *input,
@@ -655,44 +677,34 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
             int32_t oy = 0, ox = 0;
 #if CONV2X2_ASM
             if (pix) { /* the pixel pairs straight to the asm; an odd last pixel below */
-                int8_t *op = output + b * p->out_h * p->out_w * p->out_c;
-                const int32_t n2 = (p->out_h * p->out_w) & ~1, col = p->stride_w * K;
-                const int32_t row = p->stride_h * p->in_w * K; /* K = C */
-                const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
-                const conv2x2 q0 = {.w0 = wa + oc0 * ka, .K = ka, .g = g, .op1 = p->out_c, .pairs = (oc1 - oc0) / 2,
-                                    .cst = cst};
-                const int8_t *rp = in; /* the output row's first window */
-                for (int32_t i = 0; i < n2; i += 2, op += 2 * p->out_c) {
-                    const int8_t *const ip0 = rp + ox * col;
-                    if (++ox == p->out_w) ox = 0, rp += row;
-                    gather_pair_dsp(g, ip0, rp + ox * col, K, off2);
-                    if (++ox == p->out_w) ox = 0, rp += row;
-                    conv2x2 q = q0;
-                    q.op = op + oc0;
-                    if (wpairs) conv2x2p_dsp(&q);
-                    else conv2x2_dsp(&q);
-                }
+                const conv2x2 q = {.w0 = wa + oc0 * ka, .K = ka, .g = g,
+                                   .op = output + b * p->out_h * p->out_w * p->out_c + oc0, .op1 = p->out_c,
+                                   .pairs = (oc1 - oc0) / 2, .cst = cst};
+                const int32_t n2 = pixel_pairs(p, in, &q, wpairs);
                 oy = n2 / p->out_w;
                 ox = n2 - oy * p->out_w;
             }
 #endif
-            for (; oy < p->out_h; oy++, ox = 0) {
+            /* pixels in pairs along a row, a row's last with the next row's first (odd widths) */
+            for (int32_t first = 0; oy < p->out_h; oy++, ox = first, first = 0) {
                 for (; ox < p->out_w;) {
                     int8_t *op = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                     const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                    if (ox + 1 < p->out_w && K <= TINYASC_OPT_MAX_K2) {
+                    if ((ox + 1 < p->out_w || oy + 1 < p->out_h) && K <= TINYASC_OPT_MAX_K2) {
+                        int32_t y1 = y0, x1 = x0 + p->stride_w; /* the pair's second window */
+                        if (ox + 1 == p->out_w) y1 += p->stride_h, x1 = -p->pad_w, first = 1; /* the next row's */
 #if CONV2X2_ASM
-                        if (mode == GATHER_STAGED && pair_inside(p, y0, x0)) {
+                        if (mode == GATHER_STAGED && window_inside(p, y0, x0) && window_inside(p, y1, x1)) {
                             const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) |
                                                   (uint16_t)p->input_offset;
-                            const int8_t *const s0 = in + (y0 * p->in_w + x0) * p->in_c;
-                            gather_pair_staged_dsp(g, s0, s0 + p->stride_w * p->in_c, p->k_h, p->k_w * p->in_c,
+                            gather_pair_staged_dsp(g, in + (y0 * p->in_w + x0) * p->in_c,
+                                                   in + (y1 * p->in_w + x1) * p->in_c, p->k_h, p->k_w * p->in_c,
                                                    p->dil_h * p->in_w * p->in_c, off2, tinyasc_gather_stage);
                         } else
 #endif
                         {
                             gather(p, in, y0, x0, g, 4, mode);
-                            gather(p, in, y0, x0 + p->stride_w, g + 2, 4, mode);
+                            gather(p, in, y1, x1, g + 2, 4, mode);
                         }
                         conv_pixel2(p, w, K, wa, ka, cst, op, op + p->out_c, oc0, oc1, fast, wpairs);
                         ox += 2;
