@@ -396,11 +396,12 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
 /* Two interleaved windows x every pair of output channels in asm (conv2x2_dsp), on the fast output path with K a
  * multiple of 4: per four k one LDM of both windows' quads, then each row's word (one pointer, the second row K bytes
  * further), SXTB16 of it and of it rotated by 8 and four SMLAD (21 cycles per 16 MACs on the M4's model, eight k a
- * turn); the four outputs from the registers
- * (tinyasc_out_fast: AND, ORR, ADD, SMLAL, ASR, SSAT). The pair's constants are one block of eight words made once per
- * layer (conv2x2_cst: the two biases, then per channel rnd, sh, m in the order one LDM takes them), the weight and
- * window pointers and K stay in registers from pair to pair (the rows are consecutive; the windows are the same for
- * every pair). Offsets below are those of conv2x2. */
+ * turn); the four outputs from the registers, each sum doubled by an ADD and taken through tinyasc_rq_dbl_apply
+ * (SMMLAR, SUB of the sign, ASR; then SSAT: six instructions an output with its store, where the fast output path's
+ * AND, ORR, ADD, SMLAL, ASR, SSAT took seven; conv2x2_cst's bound). The pair's constants are one block of eight
+ * words made once per layer (conv2x2_cst: the two biases, then per channel rnd2, r, m in the order one LDM takes
+ * them), the weight and window pointers and K stay in registers from pair to pair (the rows are consecutive; the
+ * windows are the same for every pair). Offsets below are those of conv2x2. */
 typedef struct {
     const int8_t *w0;       /* 0: the first pair's first row */
     int32_t K;              /* 4: a multiple of 4 */
@@ -414,16 +415,22 @@ typedef char conv2x2_is_the_asm_layout[(offsetof(conv2x2, w0) == 0 && offsetof(c
                                         offsetof(conv2x2, g) == 8 && offsetof(conv2x2, op) == 12 &&
                                         offsetof(conv2x2, op1) == 16 && offsetof(conv2x2, pairs) == 20 &&
                                         offsetof(conv2x2, cst) == 24) ? 1 : -1];
-enum { CONV2X2_CST = 8 }; /* bias0, bias1, rnd0, sh0, m0, rnd1, sh1, m1 */
+enum { CONV2X2_CST = 8 }; /* bias0, bias1, rnd2_0, r0, m0, rnd2_1, r1, m1 */
 
-/* A pair's block: biases (0 without), and per channel the fast output path's rnd, sh (= -s - 1) and multiplier. */
-static void conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t oc, int32_t *b)
+/* A pair's block: biases (0 without), and per channel tinyasc_rq_dbl_apply's rnd2 (the output zero point folded in),
+ * r and the multiplier; whether both sums stay under 2^30 in magnitude, so that their doubles fit int32
+ * (tinyasc_rq_dbl_apply's condition): biases inside +-room, room = 2^30 - K 255 128 (K products of an input with its
+ * offset, at most 255, and a weight, at most 128). */
+static int conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t oc, int32_t room, int32_t *b)
 {
+    int ok = room > 0;
     for (int32_t l = 0; l < 2; l++) {
         b[l] = w->bias ? w->bias[oc + l] : 0;
-        tinyasc_out_fast_consts(p, w, oc + l, &b[2 + 3 * l], &b[3 + 3 * l]);
+        ok &= b[l] < room && b[l] > -room;
+        tinyasc_rq_relu_consts(w->shift[oc + l], p->output_offset, &b[2 + 3 * l], &b[3 + 3 * l]);
         b[4 + 3 * l] = w->multiplier[oc + l];
     }
+    return ok;
 }
 
 /* four k: both windows' quads in one LDM, then each row's word against them (its SXTB16 lanes in r10, lr): rows K
@@ -461,12 +468,11 @@ static void conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w, 
         "smlad   r6, r12, r1, r6\n\t"                                                                           \
         "smlad   r8, r10, r4, r8\n\t"                                                                           \
         "smlad   r8, r12, r5, r8\n\t"
-/* tinyasc_out_fast of acc with rnd in r1, sh in r10, m in r11, stored at dst (lr and r2 scratch) */
+/* tinyasc_rq_dbl_apply of twice acc with rnd2 in r1, r in r10, m in r11, saturated and stored at dst (r2 scratch) */
 #define C2_OUT(acc, dst)                                                                                          \
-        "and     lr, " acc ", #0x80000000\n\t"                                                                    \
-        "orr     lr, lr, #0x40000000\n\t"                                                                         \
-        "add     r2, r1, " acc ", asr #31\n\t"                                                                    \
-        "smlal   lr, r2, " acc ", r11\n\t"                                                                        \
+        "add     r2, " acc ", " acc "\n\t"                                                                        \
+        "smmlar  r2, r2, r11, r1\n\t"                                                                             \
+        "sub     r2, r2, " acc ", lsr #31\n\t"                                                                    \
         "asr     r2, r2, r10\n\t"                                                                                 \
         "ssat    r2, #8, r2\n\t"                                                                                  \
         "strb    r2, " dst "\n\t"
@@ -508,7 +514,7 @@ static void conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w, 
         NEXT_PAIR                                                                                               \
         "ldr     r0, [sp]\n\t"                                                                                  \
         "ldrd    r4, r5, [sp, #4]\n\t"      /* op, op1 */                                                       \
-        "ldm     r0!, {r1, r10, r11}\n\t"   /* the first channel's rnd, sh, m */                                \
+        "ldm     r0!, {r1, r10, r11}\n\t"   /* the first channel's rnd2, r, m */                                \
         C2_OUT("r6", "[r4]")                                                                                    \
         C2_OUT("r8", "[r4, r5]")                                                                                \
         "add     r4, r4, #1\n\t"                                                                                \
@@ -605,9 +611,10 @@ static inline int pixels_ok(const tinyasc_conv_params *p, const int8_t *input)
 
 #if CONV2X2_ASM
 /* The output pixels of one image of a layer pixels_ok takes, two at a time in their order (gather_pair_dsp, then
- * conv2x2p_dsp or conv2x2_dsp with q0, its op the first pixel's outputs); the pixels taken (an odd last one is left). */
-static __attribute__((noinline)) int32_t pixel_pairs(const tinyasc_conv_params *p, const int8_t *in, const conv2x2 *q0,
-                                                     int wpairs)
+ * conv2x2p_dsp or conv2x2_dsp with q0, its op the first pixel's outputs); the pixels taken (an odd last one is
+ * left). */
+static __attribute__((noinline)) int32_t pixel_pairs(const tinyasc_conv_params *p, const int8_t *in,
+                                                     const conv2x2 *q0, int wpairs)
 {
     const int32_t C = p->in_c, n2 = (p->out_h * p->out_w) & ~1, col = p->stride_w * C, row = p->stride_h * p->in_w * C;
     const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
@@ -661,12 +668,13 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
          * where they fit */
         const int32_t *cst = NULL;
 #if CONV2X2_ASM
-        const int32_t cst_at = (p->in_c & 3) ? 2 * K4 : 0, pairs = (oc1 - oc0) / 2;
-        if (fast && (ka & 3) == 0 &&
-            cst_at + pairs * CONV2X2_CST * 4 <= (int32_t)sizeof(tinyasc_gather_stage)) {
+        const int32_t cst_at = (p->in_c & 3) ? 2 * K4 : 0, pairs = (oc1 - oc0) / 2, room = (1 << 30) - ka * 255 * 128;
+        if (fast && (ka & 3) == 0 && K <= TINYASC_OPT_MAX_K2 && p->batches * p->out_h * p->out_w > 1 &&
+            cst_at + pairs * CONV2X2_CST * 4 <= (int32_t)sizeof(tinyasc_gather_stage)) { /* pixel pairs to come */
             int32_t *const b = (int32_t *)(void *)(tinyasc_gather_stage + cst_at);
-            for (int32_t i = 0; i < pairs; i++) conv2x2_cst(p, w, oc0 + 2 * i, b + CONV2X2_CST * i);
-            cst = b;
+            int ok = 1;
+            for (int32_t i = 0; i < pairs; i++) ok &= conv2x2_cst(p, w, oc0 + 2 * i, room, b + CONV2X2_CST * i);
+            if (ok) cst = b;
         }
 #endif
 #if CONV2X2_ASM
