@@ -212,6 +212,12 @@ CASES = {
     "inplace1x1_c32_c16_fold": (2, 1, 5, 9, 32, 16, 1, 1, 1, 1, False, None, True),
     "inplace1x1_c48_c20_fold": (2, 1, 9, 10, 48, 20, 1, 1, 1, 1, False, None, False),
     "inplace1x1_c16_c40_b2": (2, 2, 20, 14, 16, 40, 1, 1, 1, 1, False, None, True),
+    # the DSP cores' pixel pairs in place with no stage (tinyasc_simd_conv2d_1x1_inplace_pairs_s8): growing, so
+    # backward, over an odd count of pixels (the first as a pair with itself) and over two images; shrinking, so
+    # forward, in inplace1x1_c32_c16_fold above (an odd last pixel); more than one block of channels (96: staged)
+    "inplace1x1_c8_c20_fold": (2, 1, 5, 3, 8, 20, 1, 1, 1, 1, False, None, True),
+    "inplace1x1_c12_c16_b2_fold": (2, 2, 3, 3, 12, 16, 1, 1, 1, 1, False, None, False),
+    "inplace1x1_c16_c96_fold": (2, 1, 3, 5, 16, 96, 1, 1, 1, 1, False, None, True),
     # Helium's im2col convolution (cols_conv): windows gathered in chunks of 24 (K = 144), 49 pixels = 24 + 24 + 1 (an
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too
@@ -533,7 +539,7 @@ def write_cases(path: Path, seed: int = 7) -> list[tuple[str, bool]]:
         kcode, fcs, fks = {0: (0, 0, 0), 1: (1, 0, 0), 2: (2, 0, 0), 3: (3, kh, 1), 4: (3, 1, oc),
                            5: (4, int("pertensor" not in name), 0)}[kind]
         conv_pairs = "0"
-        if kind == 0 and fin == ic:  # the rows in pairs (padded to whole words), by the generator's function
+        if kind in (0, 2) and fin == ic:  # the rows in pairs (padded to whole words), by the generator's function
             decls.append(f"static const int8_t c{i}_wp[] __attribute__((aligned(4))) = "
                          f"{_c(conv_row_pairs(w.reshape(oc, -1)))};\n")
             conv_pairs = f"c{i}_wp"

@@ -110,6 +110,11 @@ int tinyasc_simd_depthwise_column_s8(const tinyasc_conv_params *p, const tinyasc
  * pairs; -1 for a layer off their fast output path (the caller then runs the portable pairs kernel). */
 int tinyasc_simd_conv2d_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input,
                                  int8_t *output);
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+/* A 1x1 layer in place with the filter rows in word-interleaved pairs (tinyasc_opt_conv2d_1x1_inplace_pairs_s8's) on
+ * the DSP cores' pixel pairs with no stage; -1 for layers it does not take (the caller then stages chunks). */
+int tinyasc_simd_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data);
+#endif
 #if defined(__ARM_FEATURE_MVE)
 /* Helium's dense convolution on inputs a multiple of 16, the windows inside the input read in place
  * (tinyasc_opt_conv2d_c16_s8's; -1: not such a layer). */

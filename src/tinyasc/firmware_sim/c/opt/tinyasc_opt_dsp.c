@@ -727,6 +727,51 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
     }
 }
 
+#if CONV2X2_ASM
+/* A 1x1 layer of stride 1 in place, its pixels (all images') in pairs straight from and to data through q0's
+ * constants: forward where out_c <= in_c (a pair's outputs end at or before the next pair's inputs start), backward
+ * otherwise (its outputs start at or after the end of the inputs still to read); an odd pixel (the last forward, the
+ * first backward) as a pair with itself, both outputs at the same place (op1 = 0). */
+static __attribute__((noinline)) void inplace_pairs(const tinyasc_conv_params *p, int8_t *data, const conv2x2 *q0)
+{
+    const int32_t C = p->in_c, oc = p->out_c, n = p->batches * p->out_h * p->out_w;
+    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    const int forward = oc <= C;
+    conv2x2 q = *q0;
+    for (int32_t k = 0; k < n; k += 2) {
+        const int32_t j = forward ? (k + 1 < n ? k + 1 : k) : n - 1 - k; /* the pair's pixels i <= j */
+        const int32_t i = forward ? k : (j > 0 ? j - 1 : j);
+        gather_pair_dsp(tinyasc_gather_words, data + i * C, data + j * C, C, off2);
+        q.op = data + i * oc;
+        q.op1 = (j - i) * oc;
+        conv2x2p_dsp(&q);
+    }
+}
+
+int tinyasc_simd_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, int8_t *data)
+{
+    const tinyasc_conv_params pl = *p;
+    const tinyasc_weights wl = *w;
+    p = &pl;
+    w = &wl;
+    /* one block of channels, an even count (a second block would read inputs the first overwrote), the pixels of
+     * pixels_ok (whole quads, K = C) at stride 1, on the fast output path, and every pair's constants in the stage */
+    const int32_t C = p->in_c, pairs = p->out_c / 2;
+    if (p->filter_in_c != C || p->out_c > TINYASC_OPT_RQ_C || (p->out_c & 1) || p->stride_h != 1 || p->stride_w != 1 ||
+        !pixels_ok(p, data) || pairs * CONV2X2_CST * 4 > (int32_t)sizeof(tinyasc_gather_stage) ||
+        !tinyasc_out_fast_ok(p, w))
+        return -1;
+    int32_t *const b = (int32_t *)(void *)tinyasc_gather_stage;
+    int ok = 1;
+    for (int32_t i = 0; i < pairs; i++) ok &= conv2x2_cst(p, w, 2 * i, (1 << 30) - C * 255 * 128, b + CONV2X2_CST * i);
+    if (!ok) return -1;
+    const conv2x2 q = {.w0 = w->data, .K = C, .g = tinyasc_gather_words, .op = data, .op1 = 0, .pairs = pairs,
+                       .cst = b};
+    inplace_pairs(p, data, &q);
+    return 0;
+}
+#endif
+
 /* The one-input-channel kernel (tinyasc_opt_conv_c1.c) in this file's window buffer. */
 int tinyasc_simd_conv_c1_s8(const tinyasc_conv_params *p, const tinyasc_weights *w, const int8_t *input, int8_t *output)
 {

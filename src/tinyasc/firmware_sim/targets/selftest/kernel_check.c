@@ -25,7 +25,8 @@ typedef struct {
      * with the input offset folded in (generator.fold_fc_input_offset) */
     const int8_t *fc_blocks_dsp, *fc_blocks_mve;
     const int32_t *fc_bias_folded;
-    /* K_CONV, ungrouped: the filter rows padded to whole words in word-interleaved pairs (generator.conv_row_pairs) */
+    /* K_CONV, ungrouped, and K_1X1_INPLACE: the filter rows padded to whole words in word-interleaved pairs
+     * (generator.conv_row_pairs) */
     const int8_t *conv_pairs;
 } kcase;
 
@@ -179,6 +180,15 @@ int main(void)
             dense += mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
             memset(opt_out, CHECK_FILL, sizeof opt_out);
             tinyasc_conv2d_pairs_s8(&c->p, &wp, c->input, opt_out);
+            dense += mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
+        }
+        if (c->kind == K_1X1_INPLACE && c->conv_pairs) { /* and with the rows in pairs, as the generator calls the
+                                                           DSP cores' layers on the fast output path (no stage) */
+            tinyasc_weights wp = c->w;
+            wp.data = c->conv_pairs;
+            memset(opt_out, CHECK_FILL, sizeof opt_out);
+            memcpy(opt_out, c->input, (size_t)c->in_size);
+            tinyasc_opt_conv2d_1x1_inplace_pairs_s8(&c->p, &wp, opt_out, NULL, 0);
             dense += mismatches(ref_out, opt_out, c->out_size) + check_guard_writes(opt_out, end);
         }
         if (c->kind == K_FC) { /* and with the weights in row blocks */
