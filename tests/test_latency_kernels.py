@@ -214,10 +214,12 @@ CASES = {
     "inplace1x1_c16_c40_b2": (2, 2, 20, 14, 16, 40, 1, 1, 1, 1, False, None, True),
     # the DSP cores' pixel pairs in place with no stage (tinyasc_simd_conv2d_1x1_inplace_pairs_s8): growing, so
     # backward, over an odd count of pixels (the first as a pair with itself) and over two images; shrinking, so
-    # forward, in inplace1x1_c32_c16_fold above (an odd last pixel); more than one block of channels (96: staged)
+    # forward, in inplace1x1_c32_c16_fold above (an odd last pixel); more channels than the kernels' blocks of 64 (all
+    # of a pair's outputs from one gather), and an odd count of channels (staged)
     "inplace1x1_c8_c20_fold": (2, 1, 5, 3, 8, 20, 1, 1, 1, 1, False, None, True),
     "inplace1x1_c12_c16_b2_fold": (2, 2, 3, 3, 12, 16, 1, 1, 1, 1, False, None, False),
     "inplace1x1_c16_c96_fold": (2, 1, 3, 5, 16, 96, 1, 1, 1, 1, False, None, True),
+    "inplace1x1_c16_c9_fold": (2, 1, 3, 3, 16, 9, 1, 1, 1, 1, False, None, True),
     # Helium's im2col convolution (cols_conv): windows gathered in chunks of 24 (K = 144), 49 pixels = 24 + 24 + 1 (an
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too

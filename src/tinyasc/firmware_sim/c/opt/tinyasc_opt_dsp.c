@@ -421,7 +421,8 @@ enum { CONV2X2_CST = 8 }; /* bias0, bias1, rnd2_0, r0, m0, rnd2_1, r1, m1 */
  * r and the multiplier; whether both sums stay under 2^30 in magnitude, so that their doubles fit int32
  * (tinyasc_rq_dbl_apply's condition): biases inside +-room, room = 2^30 - K 255 128 (K products of an input with its
  * offset, at most 255, and a weight, at most 128). */
-static int conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t oc, int32_t room, int32_t *b)
+static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_params *p, const tinyasc_weights *w,
+                                                              int32_t oc, int32_t room, int32_t *b)
 {
     int ok = room > 0;
     for (int32_t l = 0; l < 2; l++) {
@@ -754,10 +755,11 @@ int tinyasc_simd_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const
     const tinyasc_weights wl = *w;
     p = &pl;
     w = &wl;
-    /* one block of channels, an even count (a second block would read inputs the first overwrote), the pixels of
-     * pixels_ok (whole quads, K = C) at stride 1, on the fast output path, and every pair's constants in the stage */
+    /* an even count of channels, all of a pixel pair's outputs from one gather (a pass per block of channels would
+     * read inputs an earlier pass overwrote), the pixels of pixels_ok (whole quads, K = C) at stride 1, on the fast
+     * output path, and every pair's constants in the stage */
     const int32_t C = p->in_c, pairs = p->out_c / 2;
-    if (p->filter_in_c != C || p->out_c > TINYASC_OPT_RQ_C || (p->out_c & 1) || p->stride_h != 1 || p->stride_w != 1 ||
+    if (p->filter_in_c != C || (p->out_c & 1) || p->stride_h != 1 || p->stride_w != 1 ||
         !pixels_ok(p, data) || pairs * CONV2X2_CST * 4 > (int32_t)sizeof(tinyasc_gather_stage) ||
         !tinyasc_out_fast_ok(p, w))
         return -1;
