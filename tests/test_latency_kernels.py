@@ -185,6 +185,9 @@ CASES = {
     # last pixel), and batches of an odd pixel count with three quads a pixel (an odd quad first)
     "conv1x1_c8_c6_s2_fold": (False, 1, 9, 5, 8, 6, 1, 1, 2, 1, False, None, True),
     "conv1x1_c12_c4_b2_fold": (False, 2, 3, 3, 12, 4, 1, 1, 1, 1, False, None, True),
+    # rows of 64 or more taps sixteen a turn (conv2x2p16_dsp): three quads past them first (K = 76; 72 and 1188 above
+    # leave two and one, 144 none)
+    "conv1x1_c76_c4_fold": (False, 1, 3, 3, 76, 4, 1, 1, 1, 1, False, None, True),
     "dw3x3_c8_w20_run_fold": (True, 1, 6, 20, 8, 8, 3, 3, 1, 1, True, None, True),
     "dw3x3_c12_w17_s2_run_fold": (True, 1, 7, 17, 12, 12, 3, 3, 2, 1, False, None, False),
     "dw3x3_c40_b2_fold": (True, 2, 5, 7, 40, 40, 3, 3, 1, 1, True, None, True),

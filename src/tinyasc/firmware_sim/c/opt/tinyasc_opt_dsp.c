@@ -395,7 +395,7 @@ static inline __attribute__((always_inline)) void conv_pixel1(const tinyasc_conv
 #if defined(__thumb2__)
 /* Two interleaved windows x every pair of output channels in asm (conv2x2_dsp), on the fast output path with K a
  * multiple of 4: per four k one LDM of both windows' quads, then each row's word (one pointer, the second row K bytes
- * further), SXTB16 of it and of it rotated by 8 and four SMLAD (21 cycles per 16 MACs on the M4's model, eight k a
+ * further), SXTB16 of it and of it rotated by 8 and four SMLAD (21 cycles per 16 MACs on the M4's model, sixteen k a
  * turn); the four outputs from the registers, each sum doubled by an ADD and taken through tinyasc_rq_dbl_apply
  * (SMMLAR, SUB of the sign, ASR; then SSAT: six instructions an output with its store, where the fast output path's
  * AND, ORR, ADD, SMLAL, ASR, SSAT took seven; conv2x2_cst's bound). The pair's constants are one block of eight
@@ -477,9 +477,43 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
         "asr     r2, r2, r10\n\t"                                                                                 \
         "ssat    r2, #8, r2\n\t"                                                                                  \
         "strb    r2, " dst "\n\t"
-/* The pass over the pairs of channels with QUAD; K_LOAD puts K in r12 for the pair's loop count (the pairs' quad
+/* The k loop of a pair of channels with QUAD, K in r12 (K_LOAD reloads it where QUAD takes r12 as scratch), ending at
+ * label 3: eight k a turn, an odd quad first (C2_K8) ... or sixteen k a turn, the quads past them one a turn first
+ * (C2_K16: three cycles fewer a turn of sixteen k on the M4's model and one or two more for the quads before, so for
+ * rows of 64 or more; conv2x2p_call) */
+#define C2_K8(QUAD, K_LOAD)                                                                                     \
+        "lsr     r11, r12, #3\n\t"                                                                              \
+        "tst     r12, #4\n\t"                                                                                   \
+        "beq     1f\n\t"                                                                                        \
+        QUAD                                                                                                    \
+        "cmp     r11, #0\n\t"                                                                                   \
+        "beq     3f\n\t"                                                                                        \
+        "1:\n\t"                                                                                                \
+        QUAD                                                                                                    \
+        QUAD                                                                                                    \
+        "subs    r11, r11, #1\n\t"                                                                              \
+        "bne     1b\n\t"
+#define C2_K16(QUAD, K_LOAD)                                                                                    \
+        "ands    r11, r12, #12\n\t"                                                                             \
+        "beq     4f\n\t"                                                                                        \
+        "5:\n\t"                                                                                                \
+        QUAD                                                                                                    \
+        "subs    r11, r11, #4\n\t"                                                                              \
+        "bne     5b\n\t"                                                                                        \
+        "4:\n\t"                                                                                                \
+        K_LOAD                                                                                                  \
+        "lsrs    r11, r12, #4\n\t"                                                                              \
+        "beq     3f\n\t"                                                                                        \
+        "1:\n\t"                                                                                                \
+        QUAD                                                                                                    \
+        QUAD                                                                                                    \
+        QUAD                                                                                                    \
+        QUAD                                                                                                    \
+        "subs    r11, r11, #1\n\t"                                                                              \
+        "bne     1b\n\t"
+/* The pass over the pairs of channels with K_LOOP; K_LOAD puts K in r12 for the pair's loop count (the pairs' quad
  * takes r12 as scratch: K from the frame), NEXT_PAIR steps r3 from the end of the first row to the next pair's. */
-#define CONV2X2_BODY(QUAD, K_LOAD, NEXT_PAIR)                                                                     \
+#define CONV2X2_BODY(K_LOOP, K_LOAD, NEXT_PAIR)                                                                     \
         "push    {r4-r11, lr}\n\t"                                                                              \
         "sub     sp, sp, #24\n\t"            /* [sp]: cst, [sp, #4]: op, [sp, #8]: op1, [sp, #12]: pairs left, */ \
         "ldr     r1, [r0, #24]\n\t"          /* [sp, #16]: g, [sp, #20]: K */                                   \
@@ -500,17 +534,7 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
         "mov     r8, r6\n\t"                                                                                    \
         "mov     r9, r7\n\t"                                                                                    \
         K_LOAD                                                                                                  \
-        "lsr     r11, r12, #3\n\t"          /* eight k a turn, an odd quad first */                             \
-        "tst     r12, #4\n\t"                                                                                   \
-        "beq     1f\n\t"                                                                                        \
-        QUAD                                                                                                    \
-        "cmp     r11, #0\n\t"                                                                                   \
-        "beq     3f\n\t"                                                                                        \
-        "1:\n\t"                                                                                                \
-        QUAD                                                                                                    \
-        QUAD                                                                                                    \
-        "subs    r11, r11, #1\n\t"                                                                              \
-        "bne     1b\n\t"                                                                                        \
+        K_LOOP                                                                                                  \
         "3:\n\t"                                                                                                \
         NEXT_PAIR                                                                                               \
         "ldr     r0, [sp]\n\t"                                                                                  \
@@ -534,15 +558,30 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
 
 static __attribute__((naked, noinline)) void conv2x2_dsp(const conv2x2 *q __attribute__((unused))) /* q in r0 */
 {
-    __asm__ volatile(CONV2X2_BODY(C2_QUAD, "", "add     r3, r3, r12\n\t"));
+    __asm__ volatile(CONV2X2_BODY(C2_K8(C2_QUAD, ""), "", "add     r3, r3, r12\n\t"));
 }
 
 /* The same over rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout): a pair's words are consecutive. */
 static __attribute__((naked, noinline)) void conv2x2p_dsp(const conv2x2 *q __attribute__((unused))) /* q in r0 */
 {
-    __asm__ volatile(CONV2X2_BODY(C2P_QUAD, "ldr     r12, [sp, #20]\n\t", ""));
+    __asm__ volatile(CONV2X2_BODY(C2_K8(C2P_QUAD, ""), "ldr     r12, [sp, #20]\n\t", ""));
+}
+
+/* ... sixteen k a turn */
+static __attribute__((naked, noinline)) void conv2x2p16_dsp(const conv2x2 *q __attribute__((unused))) /* q in r0 */
+{
+    __asm__ volatile(CONV2X2_BODY(C2_K16(C2P_QUAD, "ldr     r12, [sp, #20]\n\t"), "ldr     r12, [sp, #20]\n\t", ""));
+}
+
+/* conv2x2p_dsp, or for rows of 64 or more conv2x2p16_dsp */
+static inline __attribute__((always_inline)) void conv2x2p_call(const conv2x2 *q)
+{
+    if (q->K >= 64) conv2x2p16_dsp(q);
+    else conv2x2p_dsp(q);
 }
 #undef CONV2X2_BODY
+#undef C2_K16
+#undef C2_K8
 #undef C2_OUT
 #undef C2P_QUAD
 #undef C2_QUAD
@@ -567,7 +606,7 @@ static inline __attribute__((always_inline)) void conv_pixel2(const tinyasc_conv
     if (cst != NULL && (ka & 3) == 0 && oc1 - oc0 >= 2) {
         const conv2x2 q = {.w0 = wa + oc * ka, .K = ka, .g = tinyasc_gather_words, .op = op0 + oc,
                            .op1 = (int32_t)(op1 - op0), .pairs = (oc1 - oc0) / 2, .cst = cst};
-        if (wpairs) conv2x2p_dsp(&q);
+        if (wpairs) conv2x2p_call(&q);
         else conv2x2_dsp(&q);
         oc += 2 * ((oc1 - oc0) / 2);
     }
@@ -626,7 +665,7 @@ static __attribute__((noinline)) int32_t pixel_pairs(const tinyasc_conv_params *
         if (++ox == p->out_w) ox = 0, rp += row;
         gather_pair_dsp(tinyasc_gather_words, ip0, rp + ox * col, C, off2);
         if (++ox == p->out_w) ox = 0, rp += row;
-        if (wpairs) conv2x2p_dsp(&q);
+        if (wpairs) conv2x2p_call(&q);
         else conv2x2_dsp(&q);
     }
     return n2;
@@ -745,7 +784,7 @@ static __attribute__((noinline)) void inplace_pairs(const tinyasc_conv_params *p
         gather_pair_dsp(tinyasc_gather_words, data + i * C, data + j * C, C, off2);
         q.op = data + i * oc;
         q.op1 = (j - i) * oc;
-        conv2x2p_dsp(&q);
+        conv2x2p_call(&q);
     }
 }
 
