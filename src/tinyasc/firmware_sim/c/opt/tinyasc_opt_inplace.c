@@ -42,8 +42,10 @@ void tinyasc_inplace_chunks(const tinyasc_conv_params *p, const tinyasc_weights 
     if (chunk < 1) chunk = 1; /* out_c > stage never happens (TINYASC_INPLACE_MAX_C) */
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
     /* whole passes of eight pixels (the DSP sparse kernel's): only the last chunk leaves windows to take one by one,
-     * where every chunk left some before (Helium's pairs of pixels: the chunk stays as large as the stage allows) */
-    if (chunk > 8) chunk &= ~7;
+     * where every chunk left some before (Helium's pairs of pixels: the chunk stays as large as the stage allows);
+     * not where the stage takes every pixel at once (one chunk: a kernel's set-up per channel, e.g. the sparse rows'
+     * decoding, once a layer) */
+    if (chunk > 8 && chunk < pixels) chunk &= ~7;
 #endif
     tinyasc_conv_params q = *p;
     q.batches = 1;
