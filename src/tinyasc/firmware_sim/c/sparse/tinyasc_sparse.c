@@ -462,15 +462,25 @@ static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p,
 }
 
 /* Channel oc over every output pixel; fast: the folded output path (constants rnd, sh). */
+#if SP_QUADS_ASM
+/* The n weights of pk_tab (top halves) doubled (twice) or halved back (not twice): one copy for sp_channel's two. */
+static __attribute__((noinline)) void sp_rescale(int32_t n, int twice)
+{
+    for (int32_t j = 0; j < n; j++)
+        pk_tab[j] = twice ? pk_tab[j] + (pk_tab[j] & 0xFFFF0000u)
+                          : (pk_tab[j] & 0xFFFFu) | ((uint32_t)((int32_t)pk_tab[j] >> 17) << 16);
+}
+#endif
+
 static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_params *p, const int8_t *input,
                                                              int8_t *output, int32_t oc, int32_t n, int32_t bias,
                                                              int32_t acc_in, int32_t m, int32_t s, int32_t rnd,
                                                              int32_t sh, int32_t ox_lo, int32_t ox_hi, const int fast,
-                                                             int relu, int32_t rrnd, int32_t rsh)
+                                                             int relu, int32_t rrnd, int32_t rsh, int doubled)
 {
     /* relu (DSP cores, with fast): the channel's interior windows take sp_octs_relu_dsp, constants rrnd, rsh
      * (tinyasc_rq_relu_consts); every other output takes the folded form */
-    (void)relu, (void)rrnd, (void)rsh; /* the DSP cores' asm passes only */
+    (void)relu, (void)rrnd, (void)rsh, (void)doubled; /* the DSP cores' asm passes only */
     const int32_t C = p->in_c, span_h = (p->k_h - 1) * p->dil_h, step = p->stride_w * C, ostep = p->out_c;
 #if SP_QUADS_ASM
     /* every window inside the input: one call takes the channel's rows */
@@ -481,8 +491,9 @@ static inline __attribute__((always_inline)) void sp_channel(const tinyasc_conv_
     sp_row r; /* field by field: an initializer's zeroed rest was a memset call per channel */
     r.pk = pk_tab, r.pk_end = pk_tab + n, r.step = step, r.acc_in = octs ? 2 * acc_in : acc_in, r.m = m;
     r.rnd = octs ? rrnd : rnd, r.sh = octs ? rsh : sh, r.ostep = ostep;
-    if (octs) /* the sums arrive doubled: each weight doubled in its word's top half (|2 w| < 2^15) */
-        for (int32_t j = 0; j < n; j++) pk_tab[j] += pk_tab[j] & 0xFFFF0000u;
+    /* the ReLU form's sums arrive doubled: each weight doubled in its word's top half (|2 w| < 2^15); the decoding
+     * doubled them where the layer may take that form (doubled), so a channel that does not halves them back */
+    if (octs != doubled) sp_rescale(n, octs);
     const int32_t wshift = octs ? 17 : 16;
 #else
     const int32_t wshift = 16;
@@ -1116,6 +1127,8 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
      * below 2^29 keeps every window's sum below 2^30 (K < 2^14 non-zeros of at most 127 x 128 each), so its doubled
      * sums stay inside int32 for sp_octs_relu_dsp */
     const int relu_ok = full && p->output_offset == -128 && K < (1 << 14);
+#else
+    const int relu_ok = 0;
 #endif
     const uint8_t *gp = s->gaps;
     const int8_t *vp = s->values;
@@ -1132,7 +1145,7 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
                     gp++;
                 }
                 pos += *gp++;
-                pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)pos;
+                pk_tab[j] = ((uint32_t)(int32_t)*vp << (16 + relu_ok)) | (uint32_t)pos; /* doubled: sp_channel */
                 vsum += *vp++;
                 pos++;
             }
@@ -1146,7 +1159,7 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
                 const int32_t ic = pos % C, t = pos / C;
                 const int32_t kx = t % p->k_w, ky = t / p->k_w;
                 const int32_t off = (ky * p->dil_h * p->in_w + kx * p->dil_w) * C + ic;
-                pk_tab[j] = ((uint32_t)(int32_t)*vp << 16) | (uint32_t)off;
+                pk_tab[j] = ((uint32_t)(int32_t)*vp << (16 + relu_ok)) | (uint32_t)off;
                 ky_tab[j] = (uint8_t)ky;
                 kx_tab[j] = (uint8_t)kx;
                 vsum += *vp++;
@@ -1165,9 +1178,10 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
             relu = relu_ok && acc_in < (1 << 29) && acc_in > -(1 << 29);
             if (relu) tinyasc_rq_relu_consts(sft, p->output_offset, &rrnd, &rsh);
 #endif
-            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, rnd, sh, ox_lo, ox_hi, 1, relu, rrnd, rsh);
+            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, rnd, sh, ox_lo, ox_hi, 1, relu, rrnd, rsh,
+                       relu_ok);
         } else {
-            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, 0, 0, ox_lo, ox_hi, 0, 0, 0, 0);
+            sp_channel(p, input, output, oc, n, bias, acc_in, m, sft, 0, 0, ox_lo, ox_hi, 0, 0, 0, 0, relu_ok);
         }
     }
     return 0;
