@@ -290,10 +290,12 @@ static __attribute__((naked, noinline)) void gather_pair_staged_dsp(u32_alias *g
 }
 
 /* Whether gather_pair_staged_dsp may take the layer's pixel pairs whose windows lie inside the input: channels not a
- * multiple of 4 (a first layer's 1 or 3) in window rows of k_w C contiguous bytes (dil_w 1). Decided once per layer. */
+ * multiple of 4 (a first layer's 1 or 3) in window rows of k_w C contiguous bytes (dil_w 1), two windows rounded up
+ * to whole words in the stage. Decided once per layer. */
 static inline int gather_staged_ok(const tinyasc_conv_params *p)
 {
-    return (p->in_c & 3) != 0 && p->dil_w == 1;
+    return (p->in_c & 3) != 0 && p->dil_w == 1 &&
+           2 * ((p->k_h * p->k_w * p->in_c + 3) & ~3) <= (int32_t)sizeof(tinyasc_gather_stage);
 }
 
 /* Whether the window at (y0, x0) lies wholly inside the input (dil_w 1). */
