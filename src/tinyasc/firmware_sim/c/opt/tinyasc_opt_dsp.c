@@ -109,7 +109,14 @@ static __attribute__((naked, noinline)) u32_alias *gather_quads_dsp(u32_alias *g
 
 /* Two one-pixel windows of C bytes each (C a multiple of 4; src0, src1 word-aligned) interleaved into g as gather
  * writes two windows (a quad of each every 4 words): per eight k both pixels' words by one LDRD each, eight SXTAB16,
- * two STM (an odd quad first where C / 4 is odd). The offset pair off2 arrives on the stack. */
+ * two STM (an odd quad first where C / 4 is odd). The offset pair off2 arrives on the stack. GP_QUAD: the quads of
+ * the first pixel's word W0 and the second's W1 (r6 or r8, r7 or r9) stored at r0. */
+#define GP_QUAD(W0, W1)                                                                                           \
+        "sxtab16 r4, r12, " W0 "\n\t"                                                                             \
+        "sxtab16 r5, r12, " W0 ", ror #8\n\t"                                                                     \
+        "sxtab16 r6, r12, " W1 "\n\t"                                                                             \
+        "sxtab16 r7, r12, " W1 ", ror #8\n\t"                                                                     \
+        "stmia   r0!, {r4-r7}\n\t"
 static __attribute__((naked, noinline)) void gather_pair_dsp(u32_alias *g __attribute__((unused)),
                                                              const int8_t *src0 __attribute__((unused)),
                                                              const int8_t *src1 __attribute__((unused)),
@@ -123,31 +130,20 @@ static __attribute__((naked, noinline)) void gather_pair_dsp(u32_alias *g __attr
         "beq     1f\n\t"
         "ldr     r6, [r1], #4\n\t"
         "ldr     r7, [r2], #4\n\t"
-        "sxtab16 r4, r12, r6\n\t"
-        "sxtab16 r5, r12, r6, ror #8\n\t"
-        "sxtab16 r6, r12, r7\n\t"
-        "sxtab16 r7, r12, r7, ror #8\n\t"
-        "stmia   r0!, {r4-r7}\n\t"
+        GP_QUAD("r6", "r7")
         "subs    r3, r3, #4\n\t"
         "beq     2f\n\t"
         "1:\n\t"
         "ldrd    r6, r8, [r1], #8\n\t"        /* the first pixel's eight bytes */
         "ldrd    r7, r9, [r2], #8\n\t"        /* the second's */
-        "sxtab16 r4, r12, r6\n\t"
-        "sxtab16 r5, r12, r6, ror #8\n\t"
-        "sxtab16 r6, r12, r7\n\t"
-        "sxtab16 r7, r12, r7, ror #8\n\t"
-        "stmia   r0!, {r4-r7}\n\t"
-        "sxtab16 r4, r12, r8\n\t"
-        "sxtab16 r5, r12, r8, ror #8\n\t"
-        "sxtab16 r6, r12, r9\n\t"
-        "sxtab16 r7, r12, r9, ror #8\n\t"
-        "stmia   r0!, {r4-r7}\n\t"
+        GP_QUAD("r6", "r7")
+        GP_QUAD("r8", "r9")
         "subs    r3, r3, #8\n\t"
         "bne     1b\n\t"
         "2:\n\t"
         "pop     {r4-r9, pc}\n\t");
 }
+#undef GP_QUAD
 
 /* Gather one window into quads of 4 consecutive k in lane order (k, k+2 | k+1, k+3), one quad
  * every `stride` words from dst: SXTAB16(off, word) gives inputs k and k+2 plus the offset,
@@ -483,7 +479,7 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
  * label 3: eight k a turn, an odd quad first (C2_K8) ... or sixteen k a turn, the quads past them one a turn first
  * (C2_K16: three cycles fewer a turn of sixteen k on the M4's model and one or two more for the quads before, so for
  * rows of 64 or more; conv2x2p_call) */
-#define C2_K8(QUAD, K_LOAD)                                                                                     \
+#define C2_K8(QUAD)                                                                                             \
         "lsr     r11, r12, #3\n\t"                                                                              \
         "tst     r12, #4\n\t"                                                                                   \
         "beq     1f\n\t"                                                                                        \
@@ -515,7 +511,7 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
         "bne     1b\n\t"
 /* The pass over the pairs of channels with K_LOOP; K_LOAD puts K in r12 for the pair's loop count (the pairs' quad
  * takes r12 as scratch: K from the frame), NEXT_PAIR steps r3 from the end of the first row to the next pair's. */
-#define CONV2X2_BODY(K_LOOP, K_LOAD, NEXT_PAIR)                                                                     \
+#define CONV2X2_BODY(K_LOOP, K_LOAD, NEXT_PAIR)                                                                   \
         "push    {r4-r11, lr}\n\t"                                                                              \
         "sub     sp, sp, #24\n\t"            /* [sp]: cst, [sp, #4]: op, [sp, #8]: op1, [sp, #12]: pairs left, */ \
         "ldr     r1, [r0, #24]\n\t"          /* [sp, #16]: g, [sp, #20]: K */                                   \
@@ -560,13 +556,13 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
 
 static __attribute__((naked, noinline)) void conv2x2_dsp(const conv2x2 *q __attribute__((unused))) /* q in r0 */
 {
-    __asm__ volatile(CONV2X2_BODY(C2_K8(C2_QUAD, ""), "", "add     r3, r3, r12\n\t"));
+    __asm__ volatile(CONV2X2_BODY(C2_K8(C2_QUAD), "", "add     r3, r3, r12\n\t"));
 }
 
 /* The same over rows in word-interleaved pairs (tinyasc_conv2d_pairs_s8's layout): a pair's words are consecutive. */
 static __attribute__((naked, noinline)) void conv2x2p_dsp(const conv2x2 *q __attribute__((unused))) /* q in r0 */
 {
-    __asm__ volatile(CONV2X2_BODY(C2_K8(C2P_QUAD, ""), "ldr     r12, [sp, #20]\n\t", ""));
+    __asm__ volatile(CONV2X2_BODY(C2_K8(C2P_QUAD), "ldr     r12, [sp, #20]\n\t", ""));
 }
 
 /* ... sixteen k a turn */
