@@ -145,6 +145,12 @@ static __attribute__((naked, noinline)) void gather_pair_dsp(u32_alias *g __attr
 }
 #undef GP_QUAD
 
+/* The input offset in both halfwords: the addend of SXTAB16. */
+static inline uint32_t offset_pair(const tinyasc_conv_params *p)
+{
+    return ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+}
+
 /* Gather one window into quads of 4 consecutive k in lane order (k, k+2 | k+1, k+3), one quad
  * every `stride` words from dst: SXTAB16(off, word) gives inputs k and k+2 plus the offset,
  * SXTAB16(off, word ROR 8) inputs k+1 and k+3. */
@@ -152,7 +158,7 @@ static __attribute__((noinline)) void gather_window(const tinyasc_conv_params *p
                                                     int32_t x0, u32_alias *g, int32_t stride)
 {
     const int32_t C = p->in_c;
-    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    const uint32_t off2 = offset_pair(p);
     if ((C & 3) == 0) { /* whole quads straight from the input */
         for (int32_t ky = 0; ky < p->k_h; ky++) {
             const int32_t y = y0 + ky * p->dil_h;
@@ -206,7 +212,7 @@ static __attribute__((noinline)) void gather_rows(const tinyasc_conv_params *p, 
                                                   int32_t x0, u32_alias *g, int32_t stride)
 {
     const int32_t C = p->in_c, run = p->k_w * C;
-    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    const uint32_t off2 = offset_pair(p);
     for (int32_t ky = 0; ky < p->k_h; ky++) {
         const int32_t y = y0 + ky * p->dil_h;
         if (y >= 0 && y < p->in_h) {
@@ -429,6 +435,17 @@ static inline __attribute__((always_inline)) int conv2x2_cst(const tinyasc_conv_
         tinyasc_rq_relu_consts(w->shift[oc + l], p->output_offset, &b[2 + 3 * l], &b[3 + 3 * l]);
         b[4 + 3 * l] = w->multiplier[oc + l];
     }
+    return ok;
+}
+
+/* Every pair's block for output channels oc0 .. oc0 + 2 pairs - 1 of K taps, one after another from b; whether all
+ * of them fit conv2x2_cst's bound. */
+static __attribute__((noinline)) int conv2x2_blocks(const tinyasc_conv_params *p, const tinyasc_weights *w, int32_t oc0,
+                                                   int32_t pairs, int32_t K, int32_t *b)
+{
+    const int32_t room = (1 << 30) - K * 255 * 128;
+    int ok = 1;
+    for (int32_t i = 0; i < pairs; i++) ok &= conv2x2_cst(p, w, oc0 + 2 * i, room, b + CONV2X2_CST * i);
     return ok;
 }
 
@@ -655,7 +672,7 @@ static __attribute__((noinline)) int32_t pixel_pairs(const tinyasc_conv_params *
                                                      const conv2x2 *q0, int wpairs)
 {
     const int32_t C = p->in_c, n2 = (p->out_h * p->out_w) & ~1, col = p->stride_w * C, row = p->stride_h * p->in_w * C;
-    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    const uint32_t off2 = offset_pair(p);
     conv2x2 q = *q0;
     const int8_t *rp = in; /* the output row's first window */
     for (int32_t i = 0, ox = 0; i < n2; i += 2, q.op += 2 * q0->op1) {
@@ -706,13 +723,11 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
          * where they fit */
         const int32_t *cst = NULL;
 #if CONV2X2_ASM
-        const int32_t cst_at = (p->in_c & 3) ? 2 * K4 : 0, pairs = (oc1 - oc0) / 2, room = (1 << 30) - ka * 255 * 128;
+        const int32_t cst_at = (p->in_c & 3) ? 2 * K4 : 0, pairs = (oc1 - oc0) / 2;
         if (fast && (ka & 3) == 0 && K <= TINYASC_OPT_MAX_K2 && p->batches * p->out_h * p->out_w > 1 &&
             cst_at + pairs * CONV2X2_CST * 4 <= (int32_t)sizeof(tinyasc_gather_stage)) { /* pixel pairs to come */
             int32_t *const b = (int32_t *)(void *)(tinyasc_gather_stage + cst_at);
-            int ok = 1;
-            for (int32_t i = 0; i < pairs; i++) ok &= conv2x2_cst(p, w, oc0 + 2 * i, room, b + CONV2X2_CST * i);
-            if (ok) cst = b;
+            if (conv2x2_blocks(p, w, oc0, pairs, ka, b)) cst = b;
         }
 #endif
 #if CONV2X2_ASM
@@ -741,11 +756,9 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
                         if (ox + 1 == p->out_w) y1 += p->stride_h, x1 = -p->pad_w, first = 1; /* the next row's */
 #if CONV2X2_ASM
                         if (mode == GATHER_STAGED && window_inside(p, y0, x0) && window_inside(p, y1, x1)) {
-                            const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) |
-                                                  (uint16_t)p->input_offset;
                             gather_pair_staged_dsp(g, in + (y0 * p->in_w + x0) * p->in_c,
                                                    in + (y1 * p->in_w + x1) * p->in_c, p->k_h, p->k_w * p->in_c,
-                                                   p->dil_h * p->in_w * p->in_c, off2, tinyasc_gather_stage);
+                                                   p->dil_h * p->in_w * p->in_c, offset_pair(p), tinyasc_gather_stage);
                         } else
 #endif
                         {
@@ -773,7 +786,7 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
 static __attribute__((noinline)) void inplace_pairs(const tinyasc_conv_params *p, int8_t *data, const conv2x2 *q0)
 {
     const int32_t C = p->in_c, oc = p->out_c, n = p->batches * p->out_h * p->out_w;
-    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    const uint32_t off2 = offset_pair(p);
     const int forward = oc <= C;
     conv2x2 q = *q0;
     for (int32_t k = 0; k < n; k += 2) {
@@ -801,9 +814,7 @@ int tinyasc_simd_conv2d_1x1_inplace_pairs_s8(const tinyasc_conv_params *p, const
         !tinyasc_out_fast_ok(p, w))
         return -1;
     int32_t *const b = (int32_t *)(void *)tinyasc_gather_stage;
-    int ok = 1;
-    for (int32_t i = 0; i < pairs; i++) ok &= conv2x2_cst(p, w, 2 * i, (1 << 30) - C * 255 * 128, b + CONV2X2_CST * i);
-    if (!ok) return -1;
+    if (!conv2x2_blocks(p, w, 0, pairs, C, b)) return -1;
     const conv2x2 q = {.w0 = w->data, .K = C, .g = tinyasc_gather_words, .op = data, .op1 = 0, .pairs = pairs,
                        .cst = b};
     inplace_pairs(p, data, &q);
@@ -1178,7 +1189,7 @@ static __attribute__((noinline)) int simd_depthwise(const tinyasc_conv_params *p
     w = &wl;
     if (p->depth_multiplier != 1) return -1;
     const int32_t C = p->in_c, row = p->in_w * C, taps = p->k_h * p->k_w;
-    const uint32_t off2 = ((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset;
+    const uint32_t off2 = offset_pair(p);
     int32_t *const base = (int32_t *)(void *)tinyasc_gather_words; /* the window buffer is free in a depthwise layer */
     const int table = C <= (int32_t)(sizeof(tinyasc_gather_words) / 4);
     if (table) tinyasc_chan_base(p, w, C, taps, C, 1, base);
