@@ -228,12 +228,15 @@ CASES = {
     # backward over 7 (two calls, the first pixel left as a pair with itself); 1 x 1 at stride 2 in output order, the
     # three across rows (pixel_pairs: 20 pixels, two left); 3 x 3 windows three at a time across rows two and one
     # wide (window_triples: gather_window's and gather_rows' quads, 14 and 8 windows, two left); conv3x3_c8_c6_s2,
-    # conv3x3_c32_c6_s2_b2, conv1x1_c8_c6_s2 and the in-place cases above of 8, 16, 32 or 48 channels take it too
+    # conv3x3_c32_c6_s2_b2, conv1x1_c8_c6_s2, conv2x2_c2_c4_valid and the in-place cases above of 8, 16, 32 or 48
+    # channels take it too
     "inplace1x1_c24_c16_tri_fold": (2, 1, 4, 5, 24, 16, 1, 1, 1, 1, False, None, True),
     "inplace1x1_c8_c24_tri_fold": (2, 1, 7, 1, 8, 24, 1, 1, 1, 1, False, None, True),
     "conv1x1_c24_c6_s2_tri_fold": (False, 1, 9, 7, 24, 6, 1, 1, 2, 1, False, None, True),
     "conv3x3_c8_c4_w2_tri_fold": (False, 1, 7, 2, 8, 4, 3, 3, 1, 1, True, None, True),
     "conv3x3_c16_c6_w1_tri_fold": (False, 1, 8, 1, 16, 6, 3, 3, 1, 1, True, None, False),
+    # ... and a first layer's one channel (K = 8; gather_window's staged bytes, windows across the border at stride 2)
+    "conv4x2_c1_c6_s2_tri_fold": (False, 1, 11, 9, 1, 6, 4, 2, 2, 1, True, None, True),
     # Helium's im2col convolution (cols_conv): windows gathered in chunks of 24 (K = 144), 49 pixels = 24 + 24 + 1 (an
     # odd pixel in a chunk and a chunk of one), five output channels (a group of four + one); conv3x3_c16_same_fold
     # above (72 = 3 x 24) and the one-channel and dilated cases take it too

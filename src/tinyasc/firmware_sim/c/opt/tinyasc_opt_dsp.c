@@ -887,10 +887,9 @@ static inline __attribute__((always_inline)) void simd_conv_body(const tinyasc_c
 #endif
 #if CONV2X2_ASM
         const int pix = cst != NULL && ((oc1 - oc0) & 1) == 0 && pixels_ok(p, input);
-        /* windows three at a time (conv3x2p_dsp) on rows in pairs of a multiple of 8 taps, every channel in pairs, whole
-         * quads gathered from the input (not staged), rows of three outputs or more */
-        const int tri = cst != NULL && wpairs && ((oc1 - oc0) & 1) == 0 && triples_ok(ka) && mode != GATHER_STAGED &&
-                        (p->in_c & 3) == 0;
+        /* windows three at a time (conv3x2p_dsp) on rows in pairs of a multiple of 8 taps, every channel in pairs (a
+         * layer of staged pairs gathers each window of a triple by gather_window) */
+        const int tri = cst != NULL && wpairs && ((oc1 - oc0) & 1) == 0 && triples_ok(ka);
 #endif
         for (int32_t b = 0; b < p->batches; b++) {
             const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
