@@ -95,20 +95,22 @@ def cmake_target_symbols(lib_dir: Path) -> str:
 
 
 def check_weak_kernel_shipped(path: Path, out: Path, target, file: str, expected: bool, input_shape: Sequence[int],
-                              seed: int) -> None:
+                              seed: int, *, sparse_weights: bool = False) -> None:
     """The library generated from ``path`` for ``target`` into ``out`` ships the weakly reached kernel file ``file``
     (in its sources, in ``kernels/``, and model.c's strong reference to its ``_linked`` symbol) exactly where
     ``expected``, and equals TensorFlow Lite Micro on every layer on the host (the weakly reached kernels' own tests
-    run them on their core: test_latency_kernels.py)."""
+    run them on their core: test_latency_kernels.py); ``sparse_weights``: the generator's option, as ``asc-firmware
+    --target`` sets it."""
     from tinyasc.firmware_sim.build import build_host
     from tinyasc.firmware_sim.generator import GeneratorOptions, generate
     from tinyasc.firmware_sim.parity import check_parity
 
-    art = generate(path, out, options=GeneratorOptions(target=target, measure_tflm_arena=False))
+    art = generate(path, out, options=GeneratorOptions(target=target, measure_tflm_arena=False,
+                                                       sparse_weights=sparse_weights))
     shipped = any(s.endswith(file) for s in art.sources)
     assert shipped == expected, art.sources
     assert (art.out_dir / "kernels" / file).exists() == shipped
-    link = f"tinyasc_{Path(file).stem.removeprefix('tinyasc_opt_')}_s8_linked"
+    link = f"tinyasc_{Path(file).stem.removeprefix('tinyasc_opt_').removeprefix('tinyasc_')}_s8_linked"
     assert (link in (art.out_dir / "model.c").read_text()) == shipped
     res = check_parity(art, edge_inputs(tuple(input_shape), 6, seed=seed), debug_layers=True,
                        exe=build_host(art.out_dir, dump=True))

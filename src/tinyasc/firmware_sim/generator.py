@@ -600,6 +600,9 @@ class _Generator:
         else:
             decls.append(f"/* layer {i}: {op.opcode} filter {shape}, sparse */\n" + sparse)
             self.kernels_used.add(f"tinyasc_{SPARSE_KERNEL}")  # the descriptor's .kernel: ship its file
+            if (self.options.backend is KernelBackend.OPTIMIZED and conv_pairs_core(self.options.target.core)
+                    and sparse_t_ships(p, self.sparse_layers[-1].nnz, in_place=prep.in_place)):
+                self.kernels_used.add(f"tinyasc_{_SPARSE_T.name}")  # reached through a weak reference
         if prep.constant_channels:
             decls.append(f"/* layer {i}: channels {', '.join(map(str, prep.constant_channels))} output one constant "
                          "for every input: their bias, multiplier and shift give it on the folded output path "
@@ -1156,6 +1159,32 @@ def conv_pairs_core(core: Target | None) -> bool:
     return core is not None and IsaFeature.DSP in SPECS[core].isa and not helium_core(core)
 
 
+#: TINYASC_SPARSE_MAX_K (c/sparse/tinyasc_sparse.h): the sparse kernel's decoded row holds this many words, and the
+#: transposed input of sparse_t_ships lies past a row's in the same table.
+SPARSE_MAX_K_WORDS = 1280
+
+
+def sparse_t_ships(p: params.ConvParams, nnz: int, *, in_place: bool) -> bool:
+    """Whether a CONV_2D stored sparse with ``nnz`` non-zeros may take the DSP cores' passes on its input transposed
+    (c/sparse/tinyasc_sparse_t.c; the condition ``tr`` of tinyasc_sparse_conv2d_s8, which checks each call again): a
+    1 x 1 layer at stride 1 without padding over one image (or in place: its pixels in chunks of one), channels a
+    multiple of 4, a ReLU range's output (zero point -128, the whole int8 range), at least eight pixels whose
+    transposed input fits the kernel's table past a row's words, and enough non-zeros to pay for the transposition:
+    11 estimated M4 cycles saved per non-zero and pass of eight, less about 3 for its offset, against about 3 a byte.
+    An in-place layer's pixels come in chunks the kernel's stage holds; the rule counts them all (the file may ship for
+    a layer whose chunks then decline)."""
+    if not (p.k_h == 1 and p.k_w == 1 and p.stride_h == 1 and p.stride_w == 1 and p.pad_h == 0 and p.pad_w == 0
+            and p.in_h == p.out_h and p.in_w == p.out_w and p.filter_in_c == p.in_c and p.in_c % 4 == 0):
+        return False
+    if p.output_offset != -128 or p.act_min != -128 or p.act_max != 127 or (p.batches != 1 and not in_place):
+        return False
+    pixels = p.in_h * p.in_w * (p.batches if in_place else 1)
+    tp = (pixels + 3) // 4 * 4
+    if pixels < 8 or p.in_c * tp > (SPARSE_MAX_K_WORDS - p.in_c) * 4:
+        return False
+    return nnz * (11 * (pixels // 8) - 3) > 3 * p.in_c * pixels
+
+
 def conv_pairs_ok(p: params.ConvParams, mults, shifts) -> bool:
     """Whether an int8 CONV_2D runs on the DSP cores' pixel pairs over word-interleaved row pairs (the conditions of
     tinyasc_simd_conv2d_pairs_s8 and of its asm path in simd_conv_body, c/opt/tinyasc_opt_dsp.c): ungrouped, its
@@ -1356,6 +1385,7 @@ _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P, weak=True)  # Helium's three-tap lines
 _LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP, weak=True)  # the DSP cores' line layers in asm (line3_dsp_ships)
 _DW_TAPS = _K("dw_taps_s8", _ks.OPT_DW_TAPS, weak=True)  # Helium's long depthwise columns (dw_taps_ships)
 _PAIRS3 = _K("pairs3_s8", _ks.OPT_PAIRS3, weak=True)  # Helium's pairs kernels three blocks a step (pairs3_ships)
+_SPARSE_T = _K("sparse_t_s8", _ks.SPARSE_T, weak=True)  # the DSP cores' sparse passes, input transposed (sparse_t_ships)
 #: The weakly reached kernel files an optimized library ships, each with the rule that ships it (_Generator.prepare_conv).
 WEAK_FILE_RULES: tuple[WeakFileRule, ...] = (
     WeakFileRule(kernel=_LINE3P, core=helium_core, ships=lambda p, dw: line3p_pays(p, depthwise=dw)),
@@ -1379,7 +1409,7 @@ REGISTRY: dict[str, OpSpec] = {spec.opcode: spec for spec in (
                     _DEPTHWISE, _DW_WINDOW, _DW_WINDOW_S2, _DW_COLUMN, _LINE3P, _LINE3_DSP, _DW_TAPS, _PAIRS3,
                     _K("conv2d_1x1_inplace_s8", (_ks.CONV,), _ks.OPT_INPLACE),
                     _K("conv2d_1x1_inplace_c16_s8", (_ks.CONV,), _ks.OPT_INPLACE), _CONV_COL, _BAND,
-                    _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE),
+                    _K(SPARSE_KERNEL, (_ks.SPARSE,)), _K(SPARSE_INPLACE_KERNEL, _ks.SPARSE_INPLACE), _SPARSE_T,
                     _K("conv2d_16x8", (_ks.INT16,), _ks.OPT_16X8), _SHIFT, _TRANSPOSE),
            time_rule=TimeRule.WINDOW, emit_tile=tile_emit.conv),
     OpSpec(opcode="DEPTHWISE_CONV_2D", activations=_I8_I16, prepare=_G.prepare_depthwise_conv_2d, emit=_G.emit_conv,

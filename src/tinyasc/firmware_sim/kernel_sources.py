@@ -23,7 +23,8 @@ C_DIR = Path(__file__).resolve().parent / "c"
 
 #: The headers every library carries (``include/`` of the shipped directory).
 PORTABLE_HEADERS = ("include/tinyasc_kernels.h",)
-OPTIMIZED_HEADERS = ("opt/tinyasc_opt.h", "opt/tinyasc_opt_pairs_asm.h", "sparse/tinyasc_sparse.h")
+OPTIMIZED_HEADERS = ("opt/tinyasc_opt.h", "opt/tinyasc_opt_pairs_asm.h", "sparse/tinyasc_sparse.h",
+                     "sparse/tinyasc_sparse_asm.h")
 
 CONV = "kernels/conv.c"
 BINARY = "kernels/binary.c"
@@ -66,6 +67,8 @@ OPT_16X8 = ("opt/tinyasc_opt_16x8.c", INT16)
 SPARSE = "sparse/tinyasc_sparse.c"
 #: The sparse 1x1 in place: the optimized in-place chunk loop around the sparse kernel
 SPARSE_INPLACE = ("sparse/tinyasc_sparse_inplace.c", SPARSE, *OPT_INPLACE)
+#: The DSP cores' sparse passes on a transposed input, reached from the sparse kernel by a weak reference
+SPARSE_T = ("sparse/tinyasc_sparse_t.c",)
 
 @dataclass(frozen=True)
 class Kernel:
