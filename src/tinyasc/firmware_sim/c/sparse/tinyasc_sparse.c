@@ -309,10 +309,10 @@ static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p,
     return acc;
 }
 
-/* A plain layer's row of n non-zeros decoded into pk_tab (weight << (16 + doubled) | offset, the offset its position
- * times ostride), the gaps and values read on from *gp and *vp; the sum of the values. */
+/* A plain layer's row of n non-zeros decoded into pk_tab (weight << (16 + doubled) | its position), the gaps and
+ * values read on from *gp and *vp; the sum of the values (tinyasc_sparse_t_decode: the same on a transposed input). */
 static inline __attribute__((always_inline)) int32_t sp_decode_plain(int32_t n, const uint8_t **gp, const int8_t **vp,
-                                                                     int doubled, int32_t ostride)
+                                                                     int doubled)
 {
     const uint8_t *g = *gp;
     const int8_t *v = *vp;
@@ -323,7 +323,7 @@ static inline __attribute__((always_inline)) int32_t sp_decode_plain(int32_t n, 
             g++;
         }
         pos += *g++;
-        pk_tab[j] = ((uint32_t)(int32_t)*v << (16 + doubled)) | (uint32_t)(pos * ostride); /* doubled: sp_channel */
+        pk_tab[j] = ((uint32_t)(int32_t)*v << (16 + doubled)) | (uint32_t)pos; /* doubled: sp_channel */
         vsum += *v++;
         pos++;
     }
@@ -1008,36 +1008,27 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
      * non-zero's offset is its position; its own loop keeps the decode's state in registers */
     const int plain = SP_QUADS_ASM && K == C && p->pad_h == 0 && p->pad_w == 0;
 #if SP_QUADS_ASM
-    /* such a layer's pixels as one row (stride 1, one image) whose input fits pk_tab past a row's words (K + 1), each
-     * input channel's row of pixels tp bytes long (whole words): the input transposed there, so that a non-zero's
-     * eight windows are two words (tinyasc_sparse_t_s8, where the library links tinyasc_sparse_t.c); its offset is then
-     * its channel's row */
-    const int32_t tp = (p->in_w + 3) & ~3;
-    int tr = tinyasc_sparse_t_s8 != NULL && relu_ok && plain && (C & 3) == 0 && p->batches == 1 && p->in_h == 1 &&
-             p->stride_w == 1 && p->out_w == p->in_w && p->in_w >= 8 && C * tp <= (TINYASC_SPARSE_MAX_K - K) * 4;
-    if (tr) { /* where it pays: 11 estimated M4 cycles saved per non-zero and pass of eight, less about 3 for its
-               * offset's multiply (a cycle each time it is decoded), against about 3 a byte transposed (taken
-               * everywhere, VWW's sparse layers of 3% or fewer non-zeros lost up to 12%); the gap bytes count the
-               * non-zeros and the rare escapes (summing row_nnz cost a loop over the channels each call) */
-        tr = (int64_t)s->n_gaps * (11 * (p->in_w / 8) - 3) > (int64_t)3 * C * p->in_w;
-    }
-    if (tr) {
-        int8_t *const t = (int8_t *)(void *)(pk_tab + K + 1);
-        tinyasc_sparse_t_transpose(input, t, p->in_w, C, tp);
-        input = t;
-    }
+    /* such a layer's input transposed into pk_tab past a row's words where the library links tinyasc_sparse_t.c and
+     * enough non-zeros pay for it (tinyasc_sparse_t_prepare: tp bytes a row of pixels per input channel, else 0): a
+     * non-zero's eight windows are then two words (tinyasc_sparse_t_s8), one byte apart */
+    const int32_t tp = plain && relu_ok && tinyasc_sparse_t_prepare != NULL
+                           ? tinyasc_sparse_t_prepare(p, s, &input, (int8_t *)(void *)(pk_tab + K + 1),
+                                                      (TINYASC_SPARSE_MAX_K - K) * 4)
+                           : 0;
+    const int tr = tp > 0;
     const int32_t step = tr ? 1 : p->stride_w * C;
     void (*const octs_run)(sp_row *) = tr ? tinyasc_sparse_t_s8 : sp_octs_relu_dsp;
 #else
-    const int32_t step = p->stride_w * C, tr = 0, tp = 1;
+    const int32_t step = p->stride_w * C, tr = 0, tp = 0;
     void (*const octs_run)(sp_row *) = 0;
 #endif
     for (int32_t oc = 0; oc < p->out_c; oc++) {
         const int32_t n = s->row_nnz[oc];
         int32_t pos = 0, vsum = 0;
         if (plain) {
-            /* on a transposed input a non-zero's offset is its channel's row (a multiply only there) */
-            vsum = tr ? sp_decode_plain(n, &gp, &vp, relu_ok, tp) : sp_decode_plain(n, &gp, &vp, relu_ok, 1);
+            /* on a transposed input a non-zero's offset is its channel's row (the weakly linked file's loop) */
+            vsum = tr ? tinyasc_sparse_t_decode(n, &gp, &vp, relu_ok, tp, pk_tab)
+                      : sp_decode_plain(n, &gp, &vp, relu_ok);
         } else {
             for (int32_t j = 0; j < n; j++) {
                 while (*gp == 255u) {

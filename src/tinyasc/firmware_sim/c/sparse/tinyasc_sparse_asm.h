@@ -7,6 +7,7 @@
 #define TINYASC_SPARSE_ASM_H
 #include <stddef.h>
 #include <stdint.h>
+#include "tinyasc_sparse.h"
 
 /* sp_quads_dsp and sp_octs_relu_dsp below: the DSP cores without Helium (the M4, M7; an M55 stores sparse only
  * one-input-channel layers, which mve_sparse_c1 takes, pointwise layers mve_sparse_pw takes where it pays, and layers
@@ -169,10 +170,20 @@ typedef struct sp_row_unused sp_row; /* the DSP cores' asm passes only */
 #endif
 
 /* The DSP cores' passes of eight windows one byte apart, on a 1 x 1 layer's input transposed (a row of pixels per
- * input channel; tinyasc_sparse_t.c), and that transposition: weak, a library holds the file only where the generator
- * found a sparse layer it pays for (generator.sparse_t_ships), and tinyasc_sparse_conv2d_s8 takes that path only where
- * it is linked. */
+ * input channel; tinyasc_sparse_t.c), that transposition where it pays and the rows' decoding for it: weak, a library
+ * holds the file only where the generator found a sparse layer it pays for (generator.sparse_t_ships), and
+ * tinyasc_sparse_conv2d_s8 takes that path only where it is linked. */
 void tinyasc_sparse_t_s8(sp_row *r) __attribute__((weak));
-void tinyasc_sparse_t_transpose(const int8_t *in, int8_t *t, int32_t n, int32_t C, int32_t tp) __attribute__((weak));
+/* For a 1 x 1 layer of tinyasc_sparse_conv2d_s8 without padding on the ReLU form's range (s its rows): where its pixels
+ * are one row (stride 1, one image), channels a multiple of 4, whose transposed input fits the room bytes at t and
+ * whose non-zeros pay for the transposition, *input transposed into t (a row of tp bytes per input channel) and
+ * *input pointed there; tp, else 0 (nothing done). */
+int32_t tinyasc_sparse_t_prepare(const tinyasc_conv_params *p, const tinyasc_sparse_weights *s, const int8_t **input,
+                                 int8_t *t, int32_t room) __attribute__((weak));
+/* A 1 x 1 layer's row of n non-zeros decoded into pk on its input transposed by tinyasc_sparse_t_prepare (each
+ * non-zero's word weight << (16 + doubled) | its channel's row, tp bytes a row), the gaps and values read on from *gp
+ * and *vp; the sum of the values. */
+int32_t tinyasc_sparse_t_decode(int32_t n, const uint8_t **gp, const int8_t **vp, int doubled, int32_t tp,
+                                uint32_t *pk) __attribute__((weak));
 
 #endif
