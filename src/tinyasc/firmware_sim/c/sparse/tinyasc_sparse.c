@@ -309,28 +309,6 @@ static __attribute__((noinline)) int32_t sp_border(const tinyasc_conv_params *p,
     return acc;
 }
 
-/* A plain layer's row of n non-zeros decoded into pk_tab (weight << (16 + doubled) | its position), the gaps and
- * values read on from *gp and *vp; the sum of the values (tinyasc_sparse_t_decode: the same on a transposed input). */
-static inline __attribute__((always_inline)) int32_t sp_decode_plain(int32_t n, const uint8_t **gp, const int8_t **vp,
-                                                                     int doubled)
-{
-    const uint8_t *g = *gp;
-    const int8_t *v = *vp;
-    int32_t pos = 0, vsum = 0;
-    for (int32_t j = 0; j < n; j++) {
-        while (*g == 255u) {
-            pos += 255;
-            g++;
-        }
-        pos += *g++;
-        pk_tab[j] = ((uint32_t)(int32_t)*v << (16 + doubled)) | (uint32_t)pos; /* doubled: sp_channel */
-        vsum += *v++;
-        pos++;
-    }
-    *gp = g, *vp = v;
-    return vsum;
-}
-
 /* Channel oc over every output pixel; fast: the folded output path (constants rnd, sh). */
 #if SP_QUADS_ASM
 /* The n weights of pk_tab (top halves) doubled (twice) or halved back (not twice): one copy for sp_channel's two. */
@@ -1028,7 +1006,7 @@ int tinyasc_sparse_conv2d_s8(const tinyasc_conv_params *p, const tinyasc_weights
         if (plain) {
             /* on a transposed input a non-zero's offset is its channel's row (the weakly linked file's loop) */
             vsum = tr ? tinyasc_sparse_t_decode(n, &gp, &vp, relu_ok, tp, pk_tab)
-                      : sp_decode_plain(n, &gp, &vp, relu_ok);
+                      : tinyasc_sparse_decode_plain(n, &gp, &vp, relu_ok, 1, pk_tab);
         } else {
             for (int32_t j = 0; j < n; j++) {
                 while (*gp == 255u) {

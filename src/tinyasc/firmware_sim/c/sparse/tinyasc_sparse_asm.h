@@ -169,6 +169,31 @@ typedef char sp_row_is_the_asm_layout[(offsetof(sp_row, pk) == 0 && offsetof(sp_
 typedef struct sp_row_unused sp_row; /* the DSP cores' asm passes only */
 #endif
 
+/* A 1 x 1 layer's row of n non-zeros without padding decoded into pk (its words weight << (16 + doubled) | offset, the
+ * offset the non-zero's input channel times ostride: 1 on the input as it is, a row's bytes on the input transposed),
+ * the gaps and values read on from *gp and *vp; the sum of the values. Inlined into each caller, so that the input as
+ * it is multiplies nothing. */
+static inline __attribute__((always_inline)) int32_t tinyasc_sparse_decode_plain(int32_t n, const uint8_t **gp,
+                                                                                 const int8_t **vp, int doubled,
+                                                                                 int32_t ostride, uint32_t *pk)
+{
+    const uint8_t *g = *gp;
+    const int8_t *v = *vp;
+    int32_t pos = 0, vsum = 0;
+    for (int32_t j = 0; j < n; j++) {
+        while (*g == 255u) {
+            pos += 255;
+            g++;
+        }
+        pos += *g++;
+        pk[j] = ((uint32_t)(int32_t)*v << (16 + doubled)) | (uint32_t)(pos * ostride);
+        vsum += *v++;
+        pos++;
+    }
+    *gp = g, *vp = v;
+    return vsum;
+}
+
 /* The DSP cores' passes of eight windows one byte apart, on a 1 x 1 layer's input transposed (a row of pixels per
  * input channel; tinyasc_sparse_t.c), that transposition where it pays and the rows' decoding for it: weak, a library
  * holds the file only where the generator found a sparse layer it pays for (generator.sparse_t_ships), and

@@ -119,21 +119,7 @@ int32_t tinyasc_sparse_t_prepare(const tinyasc_conv_params *p, const tinyasc_spa
 
 int32_t tinyasc_sparse_t_decode(int32_t n, const uint8_t **gp, const int8_t **vp, int doubled, int32_t tp, uint32_t *pk)
 {
-    const uint8_t *g = *gp;
-    const int8_t *v = *vp;
-    int32_t pos = 0, vsum = 0;
-    for (int32_t j = 0; j < n; j++) {
-        while (*g == 255u) {
-            pos += 255;
-            g++;
-        }
-        pos += *g++;
-        pk[j] = ((uint32_t)(int32_t)*v << (16 + doubled)) | (uint32_t)(pos * tp);
-        vsum += *v++;
-        pos++;
-    }
-    *gp = g, *vp = v;
-    return vsum;
+    return tinyasc_sparse_decode_plain(n, gp, vp, doubled, tp, pk);
 }
 #else
 void tinyasc_sparse_t_s8(sp_row *r)
