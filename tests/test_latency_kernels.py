@@ -336,11 +336,13 @@ CASES = {
     # ... and on the input transposed (a 1 x 1 layer at stride 1 of enough non-zeros: a row of pixels per input channel,
     # each non-zero's eight windows two words, sp_octs_t_relu_dsp): 36 pixels (four passes and four windows) of 24
     # channels in blocks of 4 x 4; 45 in place growing (a last pixel byte by byte); ten channels (byte by byte
-    # throughout); channels off the ReLU form (bigbias: sp_quads_dsp one byte apart, the weights halved back)
+    # throughout); channels off the ReLU form (bigbias: sp_quads_dsp one byte apart, the weights halved back) and one
+    # off the folded output path (mixed: the C loops one byte apart)
     "conv1x1_c24_c32_w36_fold_zyrelu": (False, 1, 6, 6, 24, 32, 1, 1, 1, 1, False, None, True),
     "inplace1x1_c20_c32_w45_fold_zyrelu": (2, 1, 5, 9, 20, 32, 1, 1, 1, 1, False, None, True),
     "conv1x1_c10_c40_w16_fold_zyrelu": (False, 1, 4, 4, 10, 40, 1, 1, 1, 1, False, None, False),
     "conv1x1_c16_c24_w16_fold_zyrelu_bigbias": (False, 1, 4, 4, 16, 24, 1, 1, 1, 1, False, None, True),
+    "conv1x1_c16_c32_w16_mixed_fold_zyrelu": (False, 1, 4, 4, 16, 32, 1, 1, 1, 1, False, None, True),
     # ... and passes down the columns where they leave fewer windows one by one than along the rows: 17 columns of 16
     # rows (the quick model's first layer's shape: none instead of 16), 19 columns of 12 in passes of four (the folded
     # form: none instead of 36), 17 columns of 19 rows (three a column: 51 against 19 along the rows, which it keeps)
