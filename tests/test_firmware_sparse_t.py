@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from test_firmware_support import check_static_library_links, check_weak_kernel_shipped, convert, write
-from tinyasc.firmware_sim.generator import SPARSE_MAX_K_WORDS, sparse_t_ships
+from tinyasc.firmware_sim.generator import sparse_t_ships
+from tinyasc.firmware_sim.kernel_sources import C_DIR
 from tinyasc.firmware_sim.params import ConvParams
 from tinyasc.firmware_sim.sparse import SPARSE_MAX_K
 from tinyasc.firmware_sim.target import LibraryTarget
@@ -36,7 +37,10 @@ def _pw(c: int = 32, hw: int = 6, **kw) -> ConvParams:
 
 
 def test_the_kernels_table_is_the_c_ones():
-    assert SPARSE_MAX_K_WORDS == SPARSE_MAX_K  # TINYASC_SPARSE_MAX_K: the decoded row's words
+    """sparse_t_ships' room past a row's words: the C table's TINYASC_SPARSE_MAX_K words, which sparse.SPARSE_MAX_K
+    mirrors."""
+    header = (C_DIR / "sparse" / "tinyasc_sparse.h").read_text()
+    assert f"#define TINYASC_SPARSE_MAX_K {SPARSE_MAX_K} " in header
 
 
 def test_pointwise_layers_with_enough_non_zeros_ship_the_passes():

@@ -1159,11 +1159,6 @@ def conv_pairs_core(core: Target | None) -> bool:
     return core is not None and IsaFeature.DSP in SPECS[core].isa and not helium_core(core)
 
 
-#: TINYASC_SPARSE_MAX_K (c/sparse/tinyasc_sparse.h): the sparse kernel's decoded row holds this many words, and the
-#: transposed input of sparse_t_ships lies past a row's in the same table.
-SPARSE_MAX_K_WORDS = 1280
-
-
 def sparse_t_ships(p: params.ConvParams, nnz: int, *, in_place: bool) -> bool:
     """Whether a CONV_2D stored sparse with ``nnz`` non-zeros may take the DSP cores' passes on its input transposed
     (c/sparse/tinyasc_sparse_t.c; the condition ``tr`` of tinyasc_sparse_conv2d_s8, which checks each call again): a
@@ -1180,7 +1175,7 @@ def sparse_t_ships(p: params.ConvParams, nnz: int, *, in_place: bool) -> bool:
         return False
     pixels = p.in_h * p.in_w * (p.batches if in_place else 1)
     tp = (pixels + 3) // 4 * 4
-    if pixels < 8 or p.in_c * tp > (SPARSE_MAX_K_WORDS - p.in_c) * 4:
+    if pixels < 8 or p.in_c * tp > (sparse_mod.SPARSE_MAX_K - p.in_c) * 4:  # past a row's words in the kernel's table
         return False
     return nnz * (11 * (pixels // 8) - 3) > 3 * p.in_c * pixels
 
@@ -1385,7 +1380,7 @@ _LINE3P = _K("line3p_s8", _ks.OPT_LINE3P, weak=True)  # Helium's three-tap lines
 _LINE3_DSP = _K("line3_dsp_s8", _ks.OPT_LINE3_DSP, weak=True)  # the DSP cores' line layers in asm (line3_dsp_ships)
 _DW_TAPS = _K("dw_taps_s8", _ks.OPT_DW_TAPS, weak=True)  # Helium's long depthwise columns (dw_taps_ships)
 _PAIRS3 = _K("pairs3_s8", _ks.OPT_PAIRS3, weak=True)  # Helium's pairs kernels three blocks a step (pairs3_ships)
-_SPARSE_T = _K("sparse_t_s8", _ks.SPARSE_T, weak=True)  # the DSP cores' sparse passes, input transposed (sparse_t_ships)
+_SPARSE_T = _K("sparse_t_s8", _ks.SPARSE_T, weak=True)  # DSP sparse passes on a transposed input (sparse_t_ships)
 #: The weakly reached kernel files an optimized library ships, each with the rule that ships it (_Generator.prepare_conv).
 WEAK_FILE_RULES: tuple[WeakFileRule, ...] = (
     WeakFileRule(kernel=_LINE3P, core=helium_core, ships=lambda p, dw: line3p_pays(p, depthwise=dw)),

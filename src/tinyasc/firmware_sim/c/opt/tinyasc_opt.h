@@ -546,15 +546,18 @@ static inline __attribute__((always_inline)) int32_t tinyasc_line3_dsp_base(cons
         "subs   r1, r1, #1\n\t"                                                                                   \
         "bne    2b\n\t"                                                                                           \
         "3:\n\t"
-/* The output step of the DSP cores' affine and line asm (tinyasc_opt_ref.c, tinyasc_opt_line3_dsp.c):
- * tinyasc_rq_dbl_apply of the doubled sum in ACC (m, rnd2 and r in the registers named), SSAT, the byte stored at r0,
- * r0 advanced by r3 (lr scratch). */
+/* tinyasc_rq_dbl_apply in asm: the doubled sum in X2 (m, rnd2 and r in the registers named) into T, the sign bit taken
+ * from SIGN (the sum or its double: T may be X2 where SIGN is another register), SSAT, the byte stored at DST. */
+#define TINYASC_ASM_DBL_OUT(X2, SIGN, T, M, RND2, R, DST)                                                          \
+        "smmlar " T ", " X2 ", " M ", " RND2 "\n\t"                                                               \
+        "sub    " T ", " T ", " SIGN ", lsr #31\n\t"                                                              \
+        "asr    " T ", " T ", " R "\n\t"                                                                          \
+        "ssat   " T ", #8, " T "\n\t"                                                                             \
+        "strb   " T ", " DST "\n\t"
+/* The output step of the DSP cores' affine and line asm (tinyasc_opt_ref.c, tinyasc_opt_line3_dsp.c): the doubled sum
+ * in ACC, the byte stored at r0, r0 advanced by r3 (lr scratch). */
 #define TINYASC_ASM_DBL_OUT_STEP(ACC, M, RND2, R)                                                                  \
-        "smmlar lr, " ACC ", " M ", " RND2 "\n\t"                                                                 \
-        "sub    lr, lr, " ACC ", lsr #31\n\t"                                                                     \
-        "asr    lr, lr, " R "\n\t"                                                                                \
-        "ssat   lr, #8, lr\n\t"                                                                                   \
-        "strb   lr, [r0]\n\t"                                                                                     \
+        TINYASC_ASM_DBL_OUT(ACC, ACC, "lr", M, RND2, R, "[r0]")                                                   \
         "add    r0, r0, r3\n\t"
 #endif
 

@@ -488,11 +488,7 @@ static __attribute__((noinline)) int conv2x2_blocks(const tinyasc_conv_params *p
 /* tinyasc_rq_dbl_apply of twice acc with rnd2 in r1, r in r10, m in r11, saturated and stored at dst (r2 scratch) */
 #define C2_OUT(acc, dst)                                                                                          \
         "add     r2, " acc ", " acc "\n\t"                                                                        \
-        "smmlar  r2, r2, r11, r1\n\t"                                                                             \
-        "sub     r2, r2, " acc ", lsr #31\n\t"                                                                    \
-        "asr     r2, r2, r10\n\t"                                                                                 \
-        "ssat    r2, #8, r2\n\t"                                                                                  \
-        "strb    r2, " dst "\n\t"
+        TINYASC_ASM_DBL_OUT("r2", acc, "r2", "r11", "r1", "r10", dst)
 /* The k loop of a pair of channels with QUAD, K in r12 (K_LOAD reloads it where QUAD takes r12 as scratch), ending at
  * label 3: eight k a turn, an odd quad first (C2_K8) ... or sixteen k a turn, the quads past them one a turn first
  * (C2_K16: three cycles fewer a turn of sixteen k on the M4's model and one or two more for the quads before, so for
@@ -646,11 +642,7 @@ static inline __attribute__((always_inline)) void conv2x2p_call(const conv2x2 *q
 /* tinyasc_rq_dbl_apply of twice acc with rnd2 in r10, r in r11, m in lr, saturated and stored at dst (r3 scratch) */
 #define C3_OUT(acc, dst)                                                                                          \
         "add     r3, " acc ", " acc "\n\t"                                                                        \
-        "smmlar  r3, r3, lr, r10\n\t"                                                                             \
-        "sub     r3, r3, " acc ", lsr #31\n\t"                                                                    \
-        "asr     r3, r3, r11\n\t"                                                                                 \
-        "ssat    r3, #8, r3\n\t"                                                                                  \
-        "strb    r3, " dst "\n\t"
+        TINYASC_ASM_DBL_OUT("r3", acc, "r3", "lr", "r10", "r11", dst)
 #define CONV3X2_BODY                                                                                      \
         "push    {r4-r11, lr}\n\t"                                                                              \
         "sub     sp, sp, #32\n\t"                                                                               \
