@@ -3,8 +3,8 @@ libraries ship them.
 
 The kernel itself is compared byte for byte with the portable kernel in test_latency_kernels.py (host, M4, M7 and
 M55; the sparse cases of 1 x 1 layers at stride 1 in a ReLU range: 36 pixels of 24 channels in blocks of 4 x 4, 45
-in place with a last pixel byte by byte, ten channels byte by byte, channels off the ReLU form, one off the folded
-output path).
+in place with a last pixel byte by byte, channels off the ReLU form, one off the folded output path; ten channels,
+not a multiple of 4, are left untransposed).
 Here the Python side: the rule that decides which layers ship the file, and generated libraries: an M4's ships it for
 a sparse pointwise layer with enough non-zeros and not for one with too few, an M55's never, and each equals
 TensorFlow Lite Micro on every layer on the host; built as the static library CMake makes (``libtinyasc.a``), the

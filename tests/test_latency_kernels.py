@@ -334,10 +334,10 @@ CASES = {
     "conv5x5_c1_s2_valid_w17_fold_zyrelu": (False, 1, 11, 38, 1, 9, 5, 5, 2, 1, False, None, True),
     "conv3x3_c2_c5_valid_w19_b2_fold_zyrelu": (False, 2, 6, 21, 2, 5, 3, 3, 1, 1, False, None, True),
     # ... and on the input transposed (a 1 x 1 layer at stride 1 of enough non-zeros: a row of pixels per input channel,
-    # each non-zero's eight windows two words, sp_octs_t_relu_dsp): 36 pixels (four passes and four windows) of 24
-    # channels in blocks of 4 x 4; 45 in place growing (a last pixel byte by byte); ten channels (byte by byte
-    # throughout); channels off the ReLU form (bigbias: sp_quads_dsp one byte apart, the weights halved back) and one
-    # off the folded output path (mixed: the C loops one byte apart)
+    # each non-zero's eight windows two words, tinyasc_sparse_t_s8): 36 pixels (four passes and four windows) of 24
+    # channels in blocks of 4 x 4; 45 in place growing (a last pixel byte by byte); ten channels (not a multiple of 4:
+    # not transposed, the pixels read in place); channels off the ReLU form (bigbias: sp_quads_dsp one byte apart, the
+    # weights halved back) and one off the folded output path (mixed: the C loops one byte apart)
     "conv1x1_c24_c32_w36_fold_zyrelu": (False, 1, 6, 6, 24, 32, 1, 1, 1, 1, False, None, True),
     "inplace1x1_c20_c32_w45_fold_zyrelu": (2, 1, 5, 9, 20, 32, 1, 1, 1, 1, False, None, True),
     "conv1x1_c10_c40_w16_fold_zyrelu": (False, 1, 4, 4, 10, 40, 1, 1, 1, 1, False, None, False),

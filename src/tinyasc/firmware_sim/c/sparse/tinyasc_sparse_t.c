@@ -47,54 +47,53 @@ void __attribute__((naked, noinline)) tinyasc_sparse_t_s8(sp_row *r __attribute_
     __asm__ volatile(SP_OCTS_BODY(SP_OCT_WTAP));
 }
 
-/* n pixels of C channels (in: pixel by pixel) into t, one row of tp bytes per channel (pixel j of channel c at c tp +
- * j; tp a multiple of 4, t word-aligned). Where C is a multiple of 4, blocks of four pixels x four channels in asm:
- * four words in (pixels 0 and 1 from one pointer, 2 and 3 from another), each pair of pixels' bytes interleaved by
- * UXTB16 and ORR, the halfwords paired by PKHBT / PKHTB, four words out down the channels' rows (about 2 estimated
- * M4 cycles a byte, against 3.8 compiled from C); the last n mod 4 pixels byte by byte. */
+/* n pixels of C channels (in: pixel by pixel; C a multiple of 4, tinyasc_sparse_t_prepare's condition) into t, one
+ * row of tp bytes per channel (pixel j of channel c at c tp + j; tp a multiple of 4, t word-aligned): blocks of four
+ * pixels x four channels in asm, four words in (pixels 0 and 1 from one pointer, 2 and 3 from another), each pair of
+ * pixels' bytes interleaved by UXTB16 and ORR, the halfwords paired by PKHBT / PKHTB, four words out down the
+ * channels' rows (about 2 estimated M4 cycles a byte, against 3.8 compiled from C); the last n mod 4 pixels byte by
+ * byte. */
 static __attribute__((noinline)) void sp_transpose(const int8_t *in, int8_t *t, int32_t n, int32_t C, int32_t tp)
 {
     int32_t j = 0;
-    if ((C & 3) == 0) {
-        for (; j + 4 <= n; j += 4) {
-            const int8_t *q0 = in + j * C, *q2 = q0 + 2 * C;
-            int8_t *d0 = t + j, *d2 = d0 + 2 * tp; /* channels c and c + 2's rows */
-            int32_t cnt = C / 4;
-            uint32_t a, b, e, f, t1, t2;
-            __asm__ volatile("1:\n\t"
-                             "ldr    %[b], [%[q0], %[C]]\n\t"
-                             "ldr    %[a], [%[q0]], #4\n\t"
-                             "ldr    %[f], [%[q2], %[C]]\n\t"
-                             "ldr    %[e], [%[q2]], #4\n\t"
-                             "uxtb16 %[t1], %[b]\n\t"
-                             "uxtb16 %[t2], %[a]\n\t"
-                             "orr    %[t2], %[t2], %[t1], lsl #8\n\t"      /* a0 b0 a2 b2 */
-                             "uxtb16 %[t1], %[b], ror #8\n\t"
-                             "uxtb16 %[a], %[a], ror #8\n\t"
-                             "orr    %[a], %[a], %[t1], lsl #8\n\t"        /* a1 b1 a3 b3 */
-                             "uxtb16 %[t1], %[f]\n\t"
-                             "uxtb16 %[b], %[e]\n\t"
-                             "orr    %[b], %[b], %[t1], lsl #8\n\t"        /* e0 f0 e2 f2 */
-                             "uxtb16 %[t1], %[f], ror #8\n\t"
-                             "uxtb16 %[e], %[e], ror #8\n\t"
-                             "orr    %[e], %[e], %[t1], lsl #8\n\t"        /* e1 f1 e3 f3 */
-                             "pkhbt  %[t1], %[t2], %[b], lsl #16\n\t"
-                             "str    %[t1], [%[d0]]\n\t"
-                             "pkhbt  %[t1], %[a], %[e], lsl #16\n\t"
-                             "str    %[t1], [%[d0], %[tp]]\n\t"
-                             "pkhtb  %[t1], %[b], %[t2], asr #16\n\t"
-                             "str    %[t1], [%[d2]]\n\t"
-                             "pkhtb  %[t1], %[e], %[a], asr #16\n\t"
-                             "str    %[t1], [%[d2], %[tp]]\n\t"
-                             "add    %[d0], %[d0], %[tp], lsl #2\n\t"
-                             "add    %[d2], %[d2], %[tp], lsl #2\n\t"
-                             "subs   %[cnt], %[cnt], #1\n\t"
-                             "bne    1b\n\t"
-                             : [q0] "+r"(q0), [q2] "+r"(q2), [d0] "+r"(d0), [d2] "+r"(d2), [cnt] "+r"(cnt),
-                               [a] "=&r"(a), [b] "=&r"(b), [e] "=&r"(e), [f] "=&r"(f), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                             : [C] "r"(C), [tp] "r"(tp)
-                             : "cc", "memory");
-        }
+    for (; j + 4 <= n; j += 4) {
+        const int8_t *q0 = in + j * C, *q2 = q0 + 2 * C;
+        int8_t *d0 = t + j, *d2 = d0 + 2 * tp; /* channels c and c + 2's rows */
+        int32_t cnt = C / 4;
+        uint32_t a, b, e, f, t1, t2;
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[b], [%[q0], %[C]]\n\t"
+                         "ldr    %[a], [%[q0]], #4\n\t"
+                         "ldr    %[f], [%[q2], %[C]]\n\t"
+                         "ldr    %[e], [%[q2]], #4\n\t"
+                         "uxtb16 %[t1], %[b]\n\t"
+                         "uxtb16 %[t2], %[a]\n\t"
+                         "orr    %[t2], %[t2], %[t1], lsl #8\n\t"      /* a0 b0 a2 b2 */
+                         "uxtb16 %[t1], %[b], ror #8\n\t"
+                         "uxtb16 %[a], %[a], ror #8\n\t"
+                         "orr    %[a], %[a], %[t1], lsl #8\n\t"        /* a1 b1 a3 b3 */
+                         "uxtb16 %[t1], %[f]\n\t"
+                         "uxtb16 %[b], %[e]\n\t"
+                         "orr    %[b], %[b], %[t1], lsl #8\n\t"        /* e0 f0 e2 f2 */
+                         "uxtb16 %[t1], %[f], ror #8\n\t"
+                         "uxtb16 %[e], %[e], ror #8\n\t"
+                         "orr    %[e], %[e], %[t1], lsl #8\n\t"        /* e1 f1 e3 f3 */
+                         "pkhbt  %[t1], %[t2], %[b], lsl #16\n\t"
+                         "str    %[t1], [%[d0]]\n\t"
+                         "pkhbt  %[t1], %[a], %[e], lsl #16\n\t"
+                         "str    %[t1], [%[d0], %[tp]]\n\t"
+                         "pkhtb  %[t1], %[b], %[t2], asr #16\n\t"
+                         "str    %[t1], [%[d2]]\n\t"
+                         "pkhtb  %[t1], %[e], %[a], asr #16\n\t"
+                         "str    %[t1], [%[d2], %[tp]]\n\t"
+                         "add    %[d0], %[d0], %[tp], lsl #2\n\t"
+                         "add    %[d2], %[d2], %[tp], lsl #2\n\t"
+                         "subs   %[cnt], %[cnt], #1\n\t"
+                         "bne    1b\n\t"
+                         : [q0] "+r"(q0), [q2] "+r"(q2), [d0] "+r"(d0), [d2] "+r"(d2), [cnt] "+r"(cnt),
+                           [a] "=&r"(a), [b] "=&r"(b), [e] "=&r"(e), [f] "=&r"(f), [t1] "=&r"(t1), [t2] "=&r"(t2)
+                         : [C] "r"(C), [tp] "r"(tp)
+                         : "cc", "memory");
     }
     for (; j < n; j++)
         for (int32_t c = 0; c < C; c++) t[c * tp + j] = in[j * C + c];
